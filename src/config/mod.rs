@@ -1,0 +1,1 @@
+//! YAML configuration: schema, validation, errors naming file, line and field.

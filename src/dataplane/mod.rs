@@ -1,0 +1,1 @@
+//! Worker loops, per-core state and counters.

@@ -1,0 +1,1 @@
+//! Safe wrappers over DPDK: the only home of `unsafe` outside dpdk-sys.

@@ -1,0 +1,1 @@
+//! Geneve encapsulation and decapsulation on a buffer trait (see issue 3).

@@ -1,0 +1,1 @@
+//! Packet header views and builders (see issue 3).
