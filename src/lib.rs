@@ -4,6 +4,7 @@
 //! `wire`, `tunnel` and `config` know nothing of DPDK and build without it.
 
 pub mod config;
+pub mod control;
 pub mod tunnel;
 pub mod wire;
 

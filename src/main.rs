@@ -1,16 +1,122 @@
 //! `geneve-gw` command line.
-use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "geneve-gw", version, about = "Geneve (RFC 8926) tunnel gateway on DPDK")]
+#[command(
+    name = "geneve-gw",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (built against DPDK ", env!("GENEVE_GW_DPDK_VERSION"), ")"),
+    about = "Geneve (RFC 8926) tunnel gateway on DPDK",
+    after_help = "DPDK EAL arguments follow `--`, e.g.\n  geneve-gw forward -- -l 0-1 --vdev net_null0 --vdev net_null1"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Forward between ports paired in twos (0<->1, 2<->3), l2fwd style: the
+    /// DPDK baseline the gateway is measured against.
+    #[command(after_help = "Examples:\n  \
+        geneve-gw forward --stop-after-idle 500 -- -l 0-1 --no-huge -m 512 \\\n      \
+          --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap --vdev net_null0\n  \
+        geneve-gw forward -- -l 0-1 --vdev net_null0 --vdev net_null1   (Ctrl-C stops)")]
+    Forward(ForwardArgs),
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Args)]
+struct RunControl {
+    /// Stop after this many packets were received in total.
+    #[arg(long, value_name = "N")]
+    stop_after_packets: Option<u64>,
+    /// Stop when no packet was received for this many milliseconds.
+    #[arg(long, value_name = "MS")]
+    stop_after_idle: Option<u64>,
+    /// Seconds between live summary lines (0: none).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    stats_interval: f64,
+    /// Show the EAL's own log.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Args)]
+struct ForwardArgs {
+    /// Worker count (default: one per worker lcore of the EAL core list).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// RX descriptors per queue.
+    #[arg(long, default_value_t = 1024)]
+    rxd: u16,
+    /// TX descriptors per queue.
+    #[arg(long, default_value_t = 1024)]
+    txd: u16,
+    /// Port MTU (default: the device's).
+    #[arg(long)]
+    mtu: Option<u16>,
+    /// Mbufs in the pool (default: sized from ports, queues and descriptors).
+    #[arg(long)]
+    mbufs: Option<u32>,
+    #[command(flatten)]
+    control: RunControl,
+    /// DPDK EAL arguments, after `--`.
+    #[arg(last = true, value_name = "EAL_ARGS")]
+    eal_args: Vec<String>,
+}
+
+impl RunControl {
+    fn stop(&self) -> geneve_gw::control::StopConditions {
+        geneve_gw::control::StopConditions {
+            after_packets: self.stop_after_packets,
+            after_idle: self.stop_after_idle.map(Duration::from_millis),
+        }
+    }
+
+    fn interval(&self) -> Result<Option<Duration>, String> {
+        if !self.stats_interval.is_finite() || self.stats_interval < 0.0 {
+            return Err(format!(
+                "--stats-interval {} is not a number of seconds >= 0",
+                self.stats_interval
+            ));
+        }
+        Ok((self.stats_interval > 0.0).then(|| Duration::from_secs_f64(self.stats_interval)))
+    }
+}
+
+fn forward(a: ForwardArgs) -> Result<(), String> {
+    if a.eal_args.is_empty() {
+        return Err(
+            "no DPDK devices given: put EAL arguments after `--`, e.g. `geneve-gw forward -- -l 0-1 --vdev net_null0 --vdev net_null1`"
+                .into(),
+        );
+    }
+    let opts = geneve_gw::dataplane::forward::ForwardOptions {
+        workers: a.workers,
+        rx_desc: a.rxd,
+        tx_desc: a.txd,
+        mtu: a.mtu,
+        mbufs: a.mbufs,
+        stats_interval: a.control.interval()?,
+        stop: a.control.stop(),
+        verbose: a.control.verbose,
+        eal_args: a.eal_args,
+    };
+    geneve_gw::dataplane::forward::run(&opts)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Forward(a) => forward(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

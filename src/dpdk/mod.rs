@@ -1,1 +1,28 @@
-//! Safe wrappers over DPDK: the only home of `unsafe` outside dpdk-sys.
+//! Safe wrappers over DPDK: the only home of `unsafe` outside `dpdk-sys`.
+//!
+//! Ownership model: an [`Mbuf`] owns one packet (its whole segment chain);
+//! dropping it frees it. A [`Burst`] is a fixed-size array of owned mbufs that
+//! RX fills and TX drains from the front: what the PMD did not take stays in
+//! the burst, so nothing is freed twice and nothing leaks.
+
+mod burst;
+mod eal;
+mod error;
+mod lcore;
+mod mbuf;
+mod mempool;
+mod port;
+
+pub use burst::{Burst, TxBuffer, BURST_SIZE};
+pub use eal::{hugepages_available, Eal, EalError};
+pub use error::DpdkError;
+pub use lcore::{current_lcore, tsc_hz, tsc_now, worker_lcores, LaunchedWorkers, WorkerLcore};
+pub use mbuf::Mbuf;
+pub use mempool::Mempool;
+pub use port::{
+    port_count, rx_burst_raw as rx_burst, stats_of, tx_burst_raw as tx_burst, AppliedConfig,
+    ExtendedStat, LinkStatus, Port, PortConfig, PortInfo, PortStats, TxOffloads,
+};
+
+/// DPDK's default mbuf data room: 2048 bytes plus the 128-byte headroom.
+pub const DEFAULT_MBUF_BUF_SIZE: u16 = dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;

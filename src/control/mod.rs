@@ -1,0 +1,151 @@
+//! The control thread: signals, stop conditions and the live summary. It runs
+//! on the EAL main lcore, never on a worker core.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// When a run ends besides SIGINT/SIGTERM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StopConditions {
+    /// Stop once this many packets were received in total.
+    pub after_packets: Option<u64>,
+    /// Stop when nothing was received for this long.
+    pub after_idle: Option<Duration>,
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    Signal,
+    Packets(u64),
+    Idle(Duration),
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Signal => write!(f, "signal"),
+            StopReason::Packets(n) => write!(f, "{n} packets received"),
+            StopReason::Idle(d) => write!(f, "idle for {} ms", d.as_millis()),
+        }
+    }
+}
+
+/// A flag set by SIGINT and SIGTERM.
+pub fn signal_flag() -> std::io::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, flag.clone())?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, flag.clone())?;
+    Ok(flag)
+}
+
+/// Watches the total RX count until a stop condition holds, calling
+/// `summary(elapsed_since_last)` every `interval` (if any). Returns the reason.
+pub fn watch(
+    signal: &AtomicBool,
+    stop: &StopConditions,
+    interval: Option<Duration>,
+    mut total_rx: impl FnMut() -> u64,
+    mut summary: impl FnMut(Duration),
+) -> StopReason {
+    let poll = Duration::from_millis(1);
+    let mut last_rx = total_rx();
+    let mut last_change = Instant::now();
+    let mut last_summary = Instant::now();
+    loop {
+        if signal.load(Ordering::Relaxed) {
+            return StopReason::Signal;
+        }
+        let rx = total_rx();
+        let now = Instant::now();
+        if rx != last_rx {
+            last_rx = rx;
+            last_change = now;
+        }
+        if let Some(n) = stop.after_packets {
+            if rx >= n {
+                return StopReason::Packets(rx);
+            }
+        }
+        if let Some(idle) = stop.after_idle {
+            if now.duration_since(last_change) >= idle {
+                return StopReason::Idle(idle);
+            }
+        }
+        if let Some(iv) = interval {
+            let since = now.duration_since(last_summary);
+            if since >= iv {
+                summary(since);
+                last_summary = now;
+            }
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+/// Packets per second, human-readable.
+pub fn rate(packets: u64, over: Duration) -> String {
+    let secs = over.as_secs_f64();
+    if secs <= 0.0 {
+        return "0 pps".into();
+    }
+    let pps = packets as f64 / secs;
+    if pps >= 1e6 {
+        format!("{:.2} Mpps", pps / 1e6)
+    } else if pps >= 1e3 {
+        format!("{:.1} kpps", pps / 1e3)
+    } else {
+        format!("{pps:.0} pps")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stops_after_packets() {
+        let sig = AtomicBool::new(false);
+        let mut n = 0;
+        let r = watch(
+            &sig,
+            &StopConditions { after_packets: Some(5), after_idle: None },
+            None,
+            || {
+                n += 1;
+                n
+            },
+            |_| {},
+        );
+        assert_eq!(r, StopReason::Packets(5));
+    }
+
+    #[test]
+    fn stops_when_idle() {
+        let sig = AtomicBool::new(false);
+        let t0 = Instant::now();
+        let r = watch(
+            &sig,
+            &StopConditions { after_packets: None, after_idle: Some(Duration::from_millis(20)) },
+            None,
+            || 7,
+            |_| {},
+        );
+        assert_eq!(r, StopReason::Idle(Duration::from_millis(20)));
+        assert!(t0.elapsed() >= Duration::from_millis(20));
+    }
+
+    #[test]
+    fn stops_on_signal() {
+        let sig = AtomicBool::new(true);
+        let r = watch(&sig, &StopConditions::default(), None, || 0, |_| {});
+        assert_eq!(r, StopReason::Signal);
+    }
+
+    #[test]
+    fn rates_are_readable() {
+        assert_eq!(rate(2_500_000, Duration::from_secs(1)), "2.50 Mpps");
+        assert_eq!(rate(1500, Duration::from_secs(1)), "1.5 kpps");
+        assert_eq!(rate(10, Duration::from_secs(1)), "10 pps");
+    }
+}

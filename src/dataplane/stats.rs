@@ -1,0 +1,118 @@
+//! Per-worker counters: each worker writes only its own cache-aligned block
+//! (plain relaxed stores, no read-modify-write across cores); the control
+//! thread sums the blocks.
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Most ports a worker keeps counters for.
+pub const MAX_PORTS: usize = 32;
+
+/// Counters one worker keeps for one port.
+#[derive(Default)]
+#[repr(align(64))]
+pub struct PortCounters {
+    pub rx_packets: Counter,
+    pub tx_packets: Counter,
+    /// Mbufs the PMD refused on TX, freed by us.
+    pub tx_dropped: Counter,
+}
+
+/// A counter with a single writer.
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`. Only the owning worker may call this: load and store are
+    /// separate, which is correct with one writer and cheaper than fetch_add.
+    #[inline(always)]
+    pub fn add(&self, n: u64) {
+        self.0
+            .store(self.0.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything one worker counts.
+#[repr(align(64))]
+pub struct WorkerCounters {
+    pub ports: [PortCounters; MAX_PORTS],
+    /// TSC cycles spent in loop iterations that received something.
+    pub busy_cycles: Counter,
+    /// TSC cycles since the worker started.
+    pub total_cycles: Counter,
+}
+
+impl Default for WorkerCounters {
+    fn default() -> Self {
+        WorkerCounters {
+            ports: std::array::from_fn(|_| PortCounters::default()),
+            busy_cycles: Counter::default(),
+            total_cycles: Counter::default(),
+        }
+    }
+}
+
+/// Sums over all workers for one port.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PortTotals {
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub tx_dropped: u64,
+}
+
+pub fn port_totals(workers: &[WorkerCounters], port: usize) -> PortTotals {
+    let mut t = PortTotals::default();
+    for w in workers {
+        let p = &w.ports[port];
+        t.rx_packets += p.rx_packets.get();
+        t.tx_packets += p.tx_packets.get();
+        t.tx_dropped += p.tx_dropped.get();
+    }
+    t
+}
+
+pub fn total_rx(workers: &[WorkerCounters], nb_ports: usize) -> u64 {
+    (0..nb_ports.min(MAX_PORTS))
+        .map(|p| port_totals(workers, p).rx_packets)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_cache_line_aligned() {
+        assert_eq!(std::mem::align_of::<PortCounters>(), 64);
+        assert_eq!(std::mem::size_of::<PortCounters>() % 64, 0);
+        assert_eq!(std::mem::align_of::<WorkerCounters>(), 64);
+    }
+
+    #[test]
+    fn totals_sum_over_workers() {
+        let w: Vec<WorkerCounters> = (0..3).map(|_| WorkerCounters::default()).collect();
+        for (i, wc) in w.iter().enumerate() {
+            wc.ports[1].rx_packets.add(10 * (i as u64 + 1));
+            wc.ports[1].tx_packets.add(5);
+            wc.ports[0].tx_dropped.add(1);
+        }
+        assert_eq!(
+            port_totals(&w, 1),
+            PortTotals {
+                rx_packets: 60,
+                tx_packets: 15,
+                tx_dropped: 0
+            }
+        );
+        assert_eq!(port_totals(&w, 0).tx_dropped, 3);
+        assert_eq!(total_rx(&w, 2), 60);
+    }
+}

@@ -1,0 +1,226 @@
+//! Fixed-size bursts of owned mbufs: no heap allocation per call.
+use std::mem::MaybeUninit;
+
+use super::mbuf::Mbuf;
+
+/// Burst size used across the data plane (DPDK's customary 32).
+pub const BURST_SIZE: usize = 32;
+
+/// Up to `N` owned mbufs. RX appends at the back; TX takes from the front and
+/// leaves what the PMD refused, so an mbuf is never freed twice or lost.
+pub struct Burst<const N: usize = BURST_SIZE> {
+    slots: [MaybeUninit<Mbuf>; N],
+    len: usize,
+}
+
+impl<const N: usize> Default for Burst<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Burst<N> {
+    pub fn new() -> Self {
+        Burst {
+            slots: [const { MaybeUninit::uninit() }; N],
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.len == N
+    }
+
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// The owned mbufs.
+    pub fn as_slice(&self) -> &[Mbuf] {
+        // SAFETY: slots[..len] are initialised (invariant of Burst).
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr() as *const Mbuf, self.len) }
+    }
+
+    /// The owned mbufs, mutable.
+    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
+        // SAFETY: slots[..len] are initialised (invariant of Burst).
+        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr() as *mut Mbuf, self.len) }
+    }
+
+    /// Adds an mbuf; gives it back when the burst is full.
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if self.len == N {
+            return Err(m);
+        }
+        self.slots[self.len].write(m);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Removes the last mbuf.
+    pub fn pop(&mut self) -> Option<Mbuf> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        // SAFETY: slot len was initialised and is now outside the live range,
+        // so it is read exactly once.
+        Some(unsafe { self.slots[self.len].assume_init_read() })
+    }
+
+    /// Keeps the mbufs for which `keep` returns true, in order; frees the rest.
+    pub fn retain(&mut self, mut keep: impl FnMut(&mut Mbuf) -> bool) {
+        let mut out = 0;
+        for i in 0..self.len {
+            // SAFETY: slot i < len is initialised; it is either moved to slot
+            // out <= i or dropped, and is not touched again.
+            let mut m = unsafe { self.slots[i].assume_init_read() };
+            if keep(&mut m) {
+                self.slots[out].write(m);
+                out += 1;
+            }
+        }
+        self.len = out;
+    }
+
+    /// Moves every mbuf of `other` to the back of `self`, as many as fit;
+    /// returns how many moved (the rest stay in `other`, at its front).
+    pub fn append_from(&mut self, other: &mut Burst<N>) -> usize {
+        let n = (N - self.len).min(other.len);
+        // SAFETY: other's first n slots are initialised and self has n free
+        // slots after len; the regions belong to different arrays. Ownership
+        // moves: other forgets them by shifting its remainder down.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                other.slots.as_ptr(),
+                self.slots.as_mut_ptr().add(self.len),
+                n,
+            );
+        }
+        self.len += n;
+        other.forget_front(n);
+        n
+    }
+
+    /// Frees every mbuf.
+    pub fn clear(&mut self) {
+        let len = self.len;
+        self.len = 0;
+        for slot in &mut self.slots[..len] {
+            // SAFETY: slots[..len] were initialised; len is already 0, so each
+            // is dropped exactly once even if a drop panicked.
+            unsafe { slot.assume_init_drop() };
+        }
+    }
+
+    /// Removes the first `n` entries without freeing them (their ownership
+    /// went elsewhere, e.g. to a PMD) and shifts the rest to the front.
+    pub(crate) fn forget_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        let rest = self.len - n;
+        // SAFETY: moves the initialised slots [n, len) to [0, rest); the
+        // forgotten slots [0, n) are no longer owned by us.
+        unsafe {
+            let base = self.slots.as_mut_ptr();
+            std::ptr::copy(base.add(n), base, rest);
+        }
+        self.len = rest;
+    }
+
+    /// The raw array for RX: pointer to the first free slot and the room left.
+    pub(crate) fn rx_slots(&mut self) -> (*mut *mut dpdk_sys::rte_mbuf, u16) {
+        // SAFETY: Mbuf is repr(transparent) over NonNull<rte_mbuf>, which has
+        // the layout of *mut rte_mbuf; len <= N.
+        let p = unsafe { self.slots.as_mut_ptr().add(self.len) } as *mut *mut dpdk_sys::rte_mbuf;
+        (p, (N - self.len) as u16)
+    }
+
+    /// Records that RX filled `n` slots after `len`.
+    ///
+    /// # Safety
+    /// The `n` slots after `len` must now hold valid, owned, non-null mbufs.
+    pub(crate) unsafe fn rx_filled(&mut self, n: usize) {
+        self.len += n;
+    }
+
+    /// The raw array for TX: the mbufs from the front.
+    pub(crate) fn tx_slots(&mut self) -> (*mut *mut dpdk_sys::rte_mbuf, u16) {
+        (
+            self.slots.as_mut_ptr() as *mut *mut dpdk_sys::rte_mbuf,
+            self.len as u16,
+        )
+    }
+}
+
+impl<const N: usize> Drop for Burst<N> {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// A TX buffer for one (port, queue): mbufs wait until the burst is full or the
+/// drain timer fires (l2fwd semantics); what the PMD refuses is freed and
+/// reported to the caller, who counts it. Workers flush before they stop (the
+/// port must still be started); dropping the buffer frees whatever is left.
+pub struct TxBuffer {
+    burst: Burst<BURST_SIZE>,
+    port: u16,
+    queue: u16,
+}
+
+impl TxBuffer {
+    pub fn new(port: u16, queue: u16) -> TxBuffer {
+        TxBuffer {
+            burst: Burst::new(),
+            port,
+            queue,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.burst.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.burst.is_empty()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.burst.is_full()
+    }
+
+    /// Moves as many mbufs from the front of `from` as fit; returns how many.
+    #[inline]
+    pub fn append(&mut self, from: &mut Burst<BURST_SIZE>) -> usize {
+        self.burst.append_from(from)
+    }
+
+    /// Buffers one mbuf; gives it back when the buffer is full (flush first).
+    #[inline]
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        self.burst.push(m)
+    }
+
+    /// Sends everything buffered; frees what the PMD did not take.
+    /// Returns (sent, freed).
+    #[inline]
+    pub fn flush(&mut self) -> (usize, usize) {
+        if self.burst.is_empty() {
+            return (0, 0);
+        }
+        let sent = super::port::tx_burst_raw(self.port, self.queue, &mut self.burst);
+        let unsent = self.burst.len();
+        if unsent > 0 {
+            self.burst.clear();
+        }
+        (sent, unsent)
+    }
+}

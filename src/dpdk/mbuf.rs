@@ -1,0 +1,181 @@
+//! An owned packet buffer.
+use std::ptr::NonNull;
+
+/// One packet: an `rte_mbuf` and its segment chain, owned. Dropping it frees
+/// the whole chain back to its pool.
+#[repr(transparent)]
+pub struct Mbuf {
+    ptr: NonNull<dpdk_sys::rte_mbuf>,
+}
+
+// SAFETY: an Mbuf is exclusively owned; DPDK allows freeing an mbuf on any
+// lcore (the mempool is thread-safe).
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes ownership of a raw mbuf.
+    ///
+    /// # Safety
+    /// `ptr` must be a valid mbuf that nobody else owns or will free.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<dpdk_sys::rte_mbuf>) -> Mbuf {
+        Mbuf { ptr }
+    }
+
+    fn raw(&self) -> &dpdk_sys::rte_mbuf {
+        // SAFETY: self owns a valid mbuf for its whole life.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    fn raw_mut(&mut self) -> &mut dpdk_sys::rte_mbuf {
+        // SAFETY: self owns a valid mbuf exclusively for its whole life.
+        unsafe { self.ptr.as_mut() }
+    }
+
+    /// Bytes of the first segment.
+    pub fn data(&self) -> &[u8] {
+        let m = self.raw();
+        // SAFETY: buf_addr + data_off .. + data_len lies inside the mbuf's data
+        // buffer (an mbuf invariant kept by DPDK and by every method here).
+        unsafe {
+            std::slice::from_raw_parts(
+                (m.buf_addr as *const u8).add(m.data_off as usize),
+                m.data_len as usize,
+            )
+        }
+    }
+
+    /// Bytes of the first segment, writable.
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let m = self.raw_mut();
+        // SAFETY: as in data(); we hold the only reference to this mbuf.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                (m.buf_addr as *mut u8).add(m.data_off as usize),
+                m.data_len as usize,
+            )
+        }
+    }
+
+    /// Length of the first segment.
+    pub fn data_len(&self) -> usize {
+        self.raw().data_len as usize
+    }
+
+    /// Length of the whole packet (all segments).
+    pub fn pkt_len(&self) -> usize {
+        self.raw().pkt_len as usize
+    }
+
+    pub fn segments(&self) -> u16 {
+        self.raw().nb_segs
+    }
+
+    pub fn is_contiguous(&self) -> bool {
+        self.raw().nb_segs == 1
+    }
+
+    /// Free bytes in front of the data.
+    pub fn headroom(&self) -> usize {
+        self.raw().data_off as usize
+    }
+
+    /// Free bytes after the data of the last segment.
+    pub fn tailroom(&self) -> usize {
+        // SAFETY: valid mbuf owned by self.
+        unsafe { dpdk_sys::rte_pktmbuf_tailroom(self.ptr.as_ptr()) as usize }
+    }
+
+    /// Grows the packet at the front by `n` bytes and returns them; `None`
+    /// (packet unchanged) when the headroom is too small.
+    pub fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
+        let n16 = u16::try_from(n).ok()?;
+        // SAFETY: valid mbuf owned exclusively; DPDK checks the headroom and
+        // returns NULL without changing anything when it is too small.
+        let p = unsafe { dpdk_sys::rte_pktmbuf_prepend(self.ptr.as_ptr(), n16) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: p points at n bytes at the start of the first segment.
+        Some(unsafe { std::slice::from_raw_parts_mut(p as *mut u8, n) })
+    }
+
+    /// Removes `n` bytes from the front; false (unchanged) if the first
+    /// segment is shorter than `n`.
+    pub fn trim_front(&mut self, n: usize) -> bool {
+        let Ok(n16) = u16::try_from(n) else {
+            return false;
+        };
+        // SAFETY: valid mbuf owned exclusively; rte_pktmbuf_adj checks n
+        // against data_len and returns NULL without changes when too large.
+        !unsafe { dpdk_sys::rte_pktmbuf_adj(self.ptr.as_ptr(), n16) }.is_null()
+    }
+
+    /// Grows the packet at the end by `n` bytes (last segment); `None` if
+    /// there is no tailroom.
+    pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
+        let n16 = u16::try_from(n).ok()?;
+        // SAFETY: valid mbuf owned exclusively; DPDK checks the tailroom.
+        let p = unsafe { dpdk_sys::rte_pktmbuf_append(self.ptr.as_ptr(), n16) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: p points at n fresh bytes at the end of the last segment.
+        Some(unsafe { std::slice::from_raw_parts_mut(p as *mut u8, n) })
+    }
+
+    /// Removes `n` bytes from the end; false (unchanged) if the last segment
+    /// is shorter than `n`.
+    pub fn trim_back(&mut self, n: usize) -> bool {
+        let Ok(n16) = u16::try_from(n) else {
+            return false;
+        };
+        // SAFETY: valid mbuf owned exclusively; DPDK checks the length.
+        unsafe { dpdk_sys::rte_pktmbuf_trim(self.ptr.as_ptr(), n16) == 0 }
+    }
+
+    /// The RSS hash the NIC computed, if it did.
+    pub fn rss_hash(&self) -> Option<u32> {
+        let m = self.raw();
+        if m.ol_flags & u64::from(dpdk_sys::RTE_MBUF_F_RX_RSS_HASH) != 0 {
+            // SAFETY: the RSS_HASH flag says the `rss` member of the union is set.
+            Some(unsafe { m.__bindgen_anon_2.hash.rss })
+        } else {
+            None
+        }
+    }
+
+    /// The port this packet arrived on.
+    pub fn port(&self) -> u16 {
+        self.raw().port
+    }
+
+    pub fn ol_flags(&self) -> u64 {
+        self.raw().ol_flags
+    }
+
+    /// Copies the whole packet (all segments) into `out`; returns its length.
+    pub fn copy_to(&self, out: &mut Vec<u8>) -> usize {
+        out.clear();
+        let mut seg: *const dpdk_sys::rte_mbuf = self.ptr.as_ptr();
+        while !seg.is_null() {
+            // SAFETY: seg walks the chain owned by self; each segment's data
+            // region is buf_addr + data_off .. + data_len.
+            unsafe {
+                let s = &*seg;
+                out.extend_from_slice(std::slice::from_raw_parts(
+                    (s.buf_addr as *const u8).add(s.data_off as usize),
+                    s.data_len as usize,
+                ));
+                seg = s.next;
+            }
+        }
+        out.len()
+    }
+}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        // SAFETY: self owns the mbuf and its chain; nobody else frees it.
+        unsafe { dpdk_sys::rte_pktmbuf_free(self.ptr.as_ptr()) };
+    }
+}
