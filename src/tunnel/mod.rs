@@ -1,1 +1,83 @@
-//! Geneve encapsulation and decapsulation on a buffer trait (see issue 3).
+//! Geneve encapsulation and decapsulation on a buffer trait (issue 3).
+//!
+//! Knows no DPDK. The data plane calls, per packet:
+//!
+//! * [`encap`]`(&template, &mut buf, flow_hash)`: prepend the prebuilt
+//!   [`EncapTemplate`] (a.k.a. [`TunnelTemplate`], built once from a
+//!   [`TunnelConfig`]) and patch lengths, checksum, TOS/TTL and the UDP
+//!   source port (from `flow_hash`, the NIC's RSS hash when there is one,
+//!   else a hash of the inner flow). Errors: [`EncapError`].
+//! * [`Decapsulator::decap`]`(&self, frame) -> `[`Verdict`]: `Deliver`
+//!   ([`Delivery`]: VNI, source VTEP, payload kind and offset, options seen,
+//!   inner TOS/TTL update), `Control` (O bit), or `Drop(`[`DropReason`]`)`
+//!   with exactly one reason ([`DropReason::ALL`], [`DropReason::as_str`]).
+//!   [`Decapsulator::decap_in_place`] also applies the inner TOS/TTL update
+//!   ([`apply_inner_update`]) and trims the buffer to the inner packet.
+//! * [`Buffer`]: headroom, prepend, trim_front, trim_back, data, data_mut,
+//!   len. The DPDK mbuf implements it; [`VecBuffer`] is the test/bench one.
+//!
+//! Policies: [`qos`] (RFC 6040 ECN encap/decap, DSCP/TTL pipe/uniform),
+//! [`options::OptionRegistry`] (understood options), [`decap::DecapConfig`]
+//! (local addresses, port, checksum rules incl. the IPv6 zero-checksum
+//! policy, max options, control punting). Hot paths neither allocate nor
+//! panic (see tests/tunnel_alloc.rs).
+#![forbid(unsafe_code)]
+
+pub mod buffer;
+pub mod decap;
+pub mod encap;
+pub mod hash;
+pub mod icmp;
+pub mod options;
+pub mod qos;
+
+pub use buffer::{Buffer, BufferError, VecBuffer};
+pub use decap::{
+    apply_inner_update, DecapConfig, Decapsulator, Delivery, DropReason, InnerUpdate,
+    Ipv6ZeroChecksum, OptionsSeen, Verdict,
+};
+pub use encap::{
+    encap, EncapError, EncapTemplate, TemplateError, TunnelConfig, TunnelOption, TunnelTemplate,
+    UdpChecksumTx,
+};
+pub use hash::inner_flow_hash;
+pub use options::{KnownOption, OptionRegistry};
+pub use qos::{ecn_decap, ecn_encap, DscpEncap, EcnDecap, EcnEncapMode, QosModel, TtlEncap};
+
+use crate::wire::ethernet::{l3_offset, EtherType};
+
+/// What a Geneve packet carries (its Protocol Type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayloadKind {
+    /// 0x6558: an Ethernet frame.
+    Ethernet,
+    /// 0x0800: an IPv4 packet, no inner Ethernet.
+    Ipv4,
+    /// 0x86DD: an IPv6 packet, no inner Ethernet.
+    Ipv6,
+}
+
+impl PayloadKind {
+    /// The Geneve Protocol Type.
+    pub const fn ethertype(self) -> u16 {
+        match self {
+            PayloadKind::Ethernet => EtherType::TEB,
+            PayloadKind::Ipv4 => EtherType::IPV4,
+            PayloadKind::Ipv6 => EtherType::IPV6,
+        }
+    }
+}
+
+/// Offset of the inner IP header and whether it is IPv6, if there is one.
+#[inline]
+pub(crate) fn inner_l3(inner: &[u8], kind: PayloadKind) -> Option<(usize, bool)> {
+    match kind {
+        PayloadKind::Ipv4 => Some((0, false)),
+        PayloadKind::Ipv6 => Some((0, true)),
+        PayloadKind::Ethernet => match l3_offset(inner)? {
+            (EtherType::IPV4, off) => Some((off, false)),
+            (EtherType::IPV6, off) => Some((off, true)),
+            _ => None,
+        },
+    }
+}

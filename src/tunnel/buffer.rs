@@ -1,0 +1,152 @@
+//! The packet buffer the tunnel code works on.
+//!
+//! The DPDK mbuf implements [`Buffer`] in `src/dpdk/`; [`VecBuffer`] is the
+//! plain implementation used by tests and benches. Neither allocates in
+//! `prepend` / `trim_front` / `trim_back`.
+
+/// Why a buffer operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BufferError {
+    /// Not enough headroom to prepend.
+    NoHeadroom,
+    /// Asked to trim more bytes than the buffer holds.
+    TooShort,
+}
+
+/// A contiguous packet buffer with headroom in front of the data.
+pub trait Buffer {
+    /// Bytes available in front of the data for [`prepend`](Buffer::prepend).
+    fn headroom(&self) -> usize;
+    /// Length of the data.
+    fn len(&self) -> usize;
+    /// True when there is no data.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The data.
+    fn data(&self) -> &[u8];
+    /// The data, writable.
+    fn data_mut(&mut self) -> &mut [u8];
+    /// Grow the data by `n` bytes at the front, taken from the headroom, and
+    /// return the whole (grown) data. The new bytes are unspecified.
+    fn prepend(&mut self, n: usize) -> Result<&mut [u8], BufferError>;
+    /// Remove `n` bytes from the front of the data (they become headroom).
+    fn trim_front(&mut self, n: usize) -> Result<(), BufferError>;
+    /// Remove `n` bytes from the end of the data.
+    fn trim_back(&mut self, n: usize) -> Result<(), BufferError>;
+}
+
+/// A `Vec`-backed [`Buffer`]: storage is allocated once at construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VecBuffer {
+    storage: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl VecBuffer {
+    /// A buffer holding a copy of `data` with `headroom` bytes in front.
+    pub fn with_headroom(headroom: usize, data: &[u8]) -> VecBuffer {
+        let mut storage = vec![0u8; headroom + data.len()];
+        storage[headroom..].copy_from_slice(data);
+        VecBuffer {
+            storage,
+            start: headroom,
+            end: headroom + data.len(),
+        }
+    }
+
+    /// Refill with `data`, `headroom` bytes from the start, reusing storage
+    /// when it is large enough (no allocation then). Used by benches to
+    /// reset a buffer between iterations.
+    pub fn reset(&mut self, headroom: usize, data: &[u8]) {
+        let need = headroom + data.len();
+        if self.storage.len() < need {
+            self.storage.resize(need, 0);
+        }
+        self.storage[headroom..need].copy_from_slice(data);
+        self.start = headroom;
+        self.end = need;
+    }
+
+    /// Restore the data window to `[headroom, headroom + len)` without
+    /// copying (benches: undo an encap/decap whose bytes we do not need).
+    pub fn set_window(&mut self, headroom: usize, len: usize) {
+        let end = (headroom + len).min(self.storage.len());
+        self.start = headroom.min(end);
+        self.end = end;
+    }
+
+    /// Copy of the data.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.data().to_vec()
+    }
+}
+
+impl Buffer for VecBuffer {
+    #[inline]
+    fn headroom(&self) -> usize {
+        self.start
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+    #[inline]
+    fn data(&self) -> &[u8] {
+        &self.storage[self.start..self.end]
+    }
+    #[inline]
+    fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.end]
+    }
+    #[inline]
+    fn prepend(&mut self, n: usize) -> Result<&mut [u8], BufferError> {
+        if n > self.start {
+            return Err(BufferError::NoHeadroom);
+        }
+        self.start -= n;
+        Ok(&mut self.storage[self.start..self.end])
+    }
+    #[inline]
+    fn trim_front(&mut self, n: usize) -> Result<(), BufferError> {
+        if n > self.len() {
+            return Err(BufferError::TooShort);
+        }
+        self.start += n;
+        Ok(())
+    }
+    #[inline]
+    fn trim_back(&mut self, n: usize) -> Result<(), BufferError> {
+        if n > self.len() {
+            return Err(BufferError::TooShort);
+        }
+        self.end -= n;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepend_trim() {
+        let mut b = VecBuffer::with_headroom(4, b"abc");
+        assert_eq!((b.headroom(), b.len()), (4, 3));
+        assert_eq!(b.prepend(5).err(), Some(BufferError::NoHeadroom));
+        b.prepend(2).unwrap()[..2].copy_from_slice(b"xy");
+        assert_eq!(b.data(), b"xyabc");
+        assert_eq!(b.headroom(), 2);
+        b.trim_front(1).unwrap();
+        b.trim_back(1).unwrap();
+        assert_eq!(b.data(), b"yab");
+        assert_eq!(b.trim_front(4).err(), Some(BufferError::TooShort));
+        assert_eq!(b.trim_back(4).err(), Some(BufferError::TooShort));
+        b.reset(1, b"zz");
+        assert_eq!((b.data(), b.headroom()), (&b"zz"[..], 1));
+        b.set_window(0, 3);
+        assert_eq!(b.len(), 3);
+        assert!(!b.is_empty());
+    }
+}

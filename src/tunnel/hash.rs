@@ -1,0 +1,116 @@
+//! Inner-flow hash for the outer UDP source port (RFC 8926 section 3.3).
+//!
+//! Deterministic (no per-process seed), so a flow keeps its port across
+//! restarts and workers: the 5-tuple where the inner packet has one (TCP,
+//! UDP, SCTP, not a non-first fragment), else the addresses and protocol;
+//! for non-IP frames the MAC addresses and EtherType.
+use crate::wire::ethernet::{l3_offset, EtherType};
+use crate::wire::{ip_proto, ipv6};
+
+use super::PayloadKind;
+
+#[inline]
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+#[inline]
+fn mix(a: u64, b: u64) -> u32 {
+    let h = fmix64(a ^ b.rotate_left(29).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    (h ^ (h >> 32)) as u32
+}
+
+#[inline]
+fn be64(b: &[u8], off: usize) -> Option<u64> {
+    let s = b.get(off..off + 8)?;
+    Some(u64::from_be_bytes([
+        s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+    ]))
+}
+
+#[inline]
+fn be32(b: &[u8], off: usize) -> Option<u32> {
+    let s = b.get(off..off + 4)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+#[inline]
+fn has_ports(p: u8) -> bool {
+    matches!(p, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP)
+}
+
+#[inline]
+fn hash_ipv4(ip: &[u8]) -> Option<u32> {
+    let v = *ip.first()?;
+    if v >> 4 != 4 {
+        return None;
+    }
+    let hl = usize::from(v & 0x0f) * 4;
+    let addrs = be64(ip, 12)?;
+    let proto = *ip.get(9)?;
+    let frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x1fff;
+    let ports = if has_ports(proto) && frag == 0 {
+        be32(ip, hl).unwrap_or(0)
+    } else {
+        0
+    };
+    Some(mix(addrs, (u64::from(proto) << 32) | u64::from(ports)))
+}
+
+#[inline]
+fn hash_ipv6(ip: &[u8]) -> Option<u32> {
+    if *ip.first()? >> 4 != 6 {
+        return None;
+    }
+    let s = be64(ip, 8)? ^ be64(ip, 16)?.rotate_left(17);
+    let d = be64(ip, 24)? ^ be64(ip, 32)?.rotate_left(17);
+    let mut nh = *ip.get(6)?;
+    let mut ports = 0u32;
+    if let Some(payload) = ip.get(ipv6::HEADER_LEN..) {
+        if let Ok(u) = ipv6::walk_ext(payload, nh) {
+            nh = u.protocol;
+            if has_ports(nh) && !u.later_fragment {
+                ports = be32(payload, u.offset).unwrap_or(0);
+            }
+        }
+    }
+    Some(mix(
+        s ^ d.rotate_left(31),
+        (u64::from(nh) << 32) | u64::from(ports),
+    ))
+}
+
+/// Hash of the flow an inner packet belongs to.
+#[inline]
+pub fn inner_flow_hash(inner: &[u8], kind: PayloadKind) -> u32 {
+    let h = match kind {
+        PayloadKind::Ipv4 => hash_ipv4(inner),
+        PayloadKind::Ipv6 => hash_ipv6(inner),
+        PayloadKind::Ethernet => match l3_offset(inner) {
+            Some((EtherType::IPV4, off)) => inner.get(off..).and_then(hash_ipv4),
+            Some((EtherType::IPV6, off)) => inner.get(off..).and_then(hash_ipv6),
+            _ => None,
+        },
+    };
+    match h {
+        Some(h) => h,
+        None => {
+            let macs_a = be64(inner, 0).unwrap_or(0);
+            let macs_b = be32(inner, 8).unwrap_or(0);
+            let et = inner
+                .get(12..14)
+                .map_or(0, |s| u16::from_be_bytes([s[0], s[1]]));
+            mix(macs_a, (u64::from(macs_b) << 16) | u64::from(et))
+        }
+    }
+}
+
+/// Map a hash onto `base ..= base + span - 1` (multiply-shift, no division).
+#[inline]
+pub fn port_from_hash(hash: u32, base: u16, span: u32) -> u16 {
+    base.wrapping_add(((u64::from(hash) * u64::from(span)) >> 32) as u16)
+}
