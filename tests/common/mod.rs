@@ -1,0 +1,170 @@
+//! Helpers shared by the integration tests: a tiny pcap reader and packet
+//! builders. Not every test uses every helper.
+#![allow(dead_code)]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use geneve_gw::tunnel::{DecapConfig, Decapsulator, TunnelConfig};
+use geneve_gw::wire::checksum;
+use geneve_gw::wire::Vni;
+
+/// Path under tests/data/.
+pub fn data_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+}
+
+/// Read a classic pcap file (either byte order, micro or nanosecond
+/// timestamps). Returns the captured bytes of every record and the link type.
+pub fn read_pcap(path: &Path) -> (u32, Vec<Vec<u8>>) {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(b.len() >= 24, "{}: short pcap", path.display());
+    let magic = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let le = match magic {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+        m => panic!("{}: not a classic pcap (magic {m:#x})", path.display()),
+    };
+    let rd = |o: usize| {
+        let a = [b[o], b[o + 1], b[o + 2], b[o + 3]];
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    let linktype = rd(20);
+    let mut off = 24;
+    let mut out = Vec::new();
+    while off + 16 <= b.len() {
+        let incl = rd(off + 8) as usize;
+        off += 16;
+        assert!(off + incl <= b.len(), "{}: truncated record", path.display());
+        out.push(b[off..off + incl].to_vec());
+        off += incl;
+    }
+    (linktype, out)
+}
+
+/// Write a classic pcap (Ethernet link type) for tshark.
+pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&262_144u32.to_le_bytes());
+    b.extend_from_slice(&1u32.to_le_bytes());
+    for (i, f) in frames.iter().enumerate() {
+        b.extend_from_slice(&(i as u32).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        b.extend_from_slice(f);
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+pub const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
+pub const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
+pub const V4_LOCAL: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+pub const V4_REMOTE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+pub const V6_LOCAL: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+pub const V6_REMOTE: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+/// A tunnel from REMOTE (sender) to LOCAL (our decapsulator's address).
+pub fn tunnel(v6: bool, vni: u32) -> TunnelConfig {
+    let (s, d): (IpAddr, IpAddr) =
+        if v6 { (V6_REMOTE.into(), V6_LOCAL.into()) } else { (V4_REMOTE.into(), V4_LOCAL.into()) };
+    let mut t = TunnelConfig::new(MAC_B, MAC_A, s, d, Vni::new(vni).unwrap());
+    t.underlay_mtu = 9000;
+    t
+}
+
+/// A decapsulator owning LOCAL.
+pub fn decap_cfg() -> DecapConfig {
+    DecapConfig::new(vec![V4_LOCAL], vec![V6_LOCAL])
+}
+
+pub fn decapsulator() -> Decapsulator {
+    Decapsulator::new(decap_cfg())
+}
+
+/// An inner Ethernet + IPv4 + UDP frame of `len` bytes (>= 42) with the
+/// given TOS and TTL, ports derived from `flow`.
+pub fn inner_ipv4_udp(len: usize, tos: u8, ttl: u8, flow: u16) -> Vec<u8> {
+    assert!(len >= 42);
+    let mut f = vec![0u8; len];
+    f[0..6].copy_from_slice(&[0x02, 0x11, 0, 0, 0, 1]);
+    f[6..12].copy_from_slice(&[0x02, 0x11, 0, 0, 0, 2]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip_len = (len - 14) as u16;
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[1] = tos;
+    ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
+    ip[6] = 0x40;
+    ip[8] = ttl;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+    ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
+    let c = checksum::checksum(ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f[34..36].copy_from_slice(&(1024 + flow).to_be_bytes());
+    f[36..38].copy_from_slice(&80u16.to_be_bytes());
+    f[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    for (i, b) in f[42..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    f
+}
+
+/// An inner IPv6 + UDP packet (no Ethernet) of `len` bytes (>= 48).
+pub fn inner_ipv6_udp(len: usize, tc: u8, hlim: u8) -> Vec<u8> {
+    assert!(len >= 48);
+    let mut f = vec![0u8; len];
+    let w = (6u32 << 28) | (u32::from(tc) << 20) | 0x12345;
+    f[0..4].copy_from_slice(&w.to_be_bytes());
+    f[4..6].copy_from_slice(&((len - 40) as u16).to_be_bytes());
+    f[6] = 17;
+    f[7] = hlim;
+    f[8..24].copy_from_slice(&Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1).octets());
+    f[24..40].copy_from_slice(&Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2).octets());
+    f[40..42].copy_from_slice(&5000u16.to_be_bytes());
+    f[42..44].copy_from_slice(&53u16.to_be_bytes());
+    f[44..46].copy_from_slice(&((len - 40) as u16).to_be_bytes());
+    f
+}
+
+/// Is `python3 -c "import scapy"` usable? Prints why not.
+pub fn have_scapy() -> bool {
+    match std::process::Command::new("python3").args(["-c", "import scapy.all"]).output() {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            eprintln!("SKIP: python3 scapy not importable: {}", String::from_utf8_lossy(&o.stderr));
+            false
+        }
+        Err(e) => {
+            eprintln!("SKIP: python3 not runnable: {e}");
+            false
+        }
+    }
+}
+
+/// Is tshark runnable? Prints why not.
+pub fn have_tshark() -> bool {
+    match std::process::Command::new("tshark").arg("--version").output() {
+        Ok(o) if o.status.success() => true,
+        _ => {
+            eprintln!("SKIP: tshark not installed (apt-get install tshark)");
+            false
+        }
+    }
+}
+
+/// A scratch directory unique to this test.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("geneve-gw-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
