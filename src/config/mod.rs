@@ -1,1 +1,137 @@
 //! YAML configuration: schema, validation, errors naming file, line and field.
+//!
+//! ```text
+//! eal:      cores, control_core, memory {mode, size_mb}, devices {pci, vdev}, file_prefix, args
+//! ports:    [{name, role: underlay|access, device, queues, mtu, mac}]
+//! vtep:     port, ipv4, ipv6, udp_port, next_hops [{via, mac, destinations}]
+//! tunnels:  [{name, remote, vni, options [{name | class+type, data, critical}],
+//!             udp_port, udp_checksum: zero|compute, ttl: N|inherit, dscp: N|inherit,
+//!             source_ports {min, max}}]
+//! l2:       learning, ageing_seconds, segments [{name, port, vlan, vni, flood, static_macs [{mac, remote}]}]
+//! l3:       access {port, vlan, ipv4, ipv6, gateway_mac, next_hop | next_hop_mac}, routes [{prefix, tunnel}]
+//! decap:    [{vni, port, vlan, allow_from}]
+//! options:  registry [{name, class, type, length}],
+//!           policies {require [{option, vni|tunnel}],
+//!                     security_tags [{option, vni|tunnel, allow, deny, default: allow|deny}],
+//!                     flow_id_copy [{option, vni|tunnel}]}
+//! limits:   max_options, mac_table_size, flow_table_size, burst_size, mbufs
+//! ```
+//!
+//! The commented examples under `config/` describe every field. Loading
+//! happens in two steps:
+//!
+//! 1. serde_yaml_ng reads the text into the schema of `raw` (with
+//!    `deny_unknown_fields` everywhere). Its errors (YAML syntax, wrong
+//!    types, unknown or missing fields) carry their position. serde stops at
+//!    the first such error, so when one occurs each top-level section is read
+//!    again on its own (the other sections blanked out, line numbers kept) to
+//!    report one error per broken section.
+//! 2. `validate` checks values and cross references (ranges, addresses,
+//!    names, duplicates...) and builds the typed [`Config`], collecting every
+//!    error. Positions come from a path -> position index built with
+//!    `saphyr-parser` (see `index`).
+//!
+//! Interpretation of "overlapping prefixes" in `l3.routes`: prefixes of
+//! different lengths that overlap are the essence of longest prefix match and
+//! are accepted; the same prefix listed twice (to the same or to another
+//! tunnel) is an error, and so is a prefix with host bits set
+//! (`198.19.1.5/24`), which would hide what was meant.
+
+mod error;
+mod index;
+mod raw;
+mod types;
+mod validate;
+
+use std::path::Path;
+
+pub use error::{ConfigError, ConfigErrors, Pos};
+pub use types::*;
+
+use error::from_serde;
+use index::PosIndex;
+use raw::RawConfig;
+
+/// Read and validate the configuration file at `path`. Needs no DPDK.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(&text, &file),
+        Err(e) => Err(ConfigErrors::new(vec![ConfigError {
+            file,
+            pos: Pos::default(),
+            path: String::new(),
+            message: format!("cannot read the configuration: {e}"),
+        }])),
+    }
+}
+
+/// Validate configuration text; `file_name` is what errors name.
+pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
+    let index = PosIndex::build(text);
+    if index.top_keys.is_empty() && is_blank(text) {
+        return Err(ConfigErrors::new(vec![ConfigError {
+            file: file_name.to_string(),
+            pos: Pos::default(),
+            path: String::new(),
+            message: "the file holds no configuration; see the examples under config/".into(),
+        }]));
+    }
+    let raw: RawConfig = match serde_yaml_ng::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(ConfigErrors::new(structural_errors(
+                text, file_name, &index, &e,
+            )))
+        }
+    };
+    let mut ctx = validate::Ctx::new(file_name, &index);
+    match validate::validate(raw, &mut ctx) {
+        Some(cfg) if ctx.errors.is_empty() => Ok(cfg),
+        _ => Err(ConfigErrors::new(ctx.errors)),
+    }
+}
+
+fn is_blank(text: &str) -> bool {
+    text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    })
+}
+
+/// serde stopped at `first`. Read each top-level section alone, the others
+/// blanked out so that line numbers stay, to report the first error of
+/// every broken section, not only of the first one.
+fn structural_errors(
+    text: &str,
+    file: &str,
+    index: &PosIndex,
+    first: &serde_yaml_ng::Error,
+) -> Vec<ConfigError> {
+    let mut errs = vec![from_serde(file, first)];
+    let lines: Vec<&str> = text.split('\n').collect();
+    let Some(sections) = index.sections(lines.len()) else {
+        return errs;
+    };
+    let head_end = sections[0].0;
+    for (start, end) in sections {
+        let mut t = String::with_capacity(text.len());
+        for (i, l) in lines.iter().enumerate() {
+            let n = i + 1;
+            if n < head_end || (start..end).contains(&n) {
+                t.push_str(l);
+            }
+            t.push('\n');
+        }
+        if let Err(e) = serde_yaml_ng::from_str::<RawConfig>(&t) {
+            let e = from_serde(file, &e);
+            if !errs.contains(&e) {
+                errs.push(e);
+            }
+        }
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests;

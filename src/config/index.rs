@@ -1,0 +1,270 @@
+//! A path -> position index of a YAML document, so that errors found after
+//! deserialization (a VNI out of range, a missing tunnel) can name the line
+//! and column of the field.
+//!
+//! serde_yaml_ng carries positions only in its own errors, and its `Value`
+//! has none. The index is built from the marked events of `saphyr-parser`:
+//! a pure-Rust YAML 1.2 event parser (no `unsafe`, two small dependencies),
+//! the maintained successor of yaml-rust/yaml-rust2 from the same
+//! maintainers, whose every event carries a span. We only need where each
+//! node starts, so a streaming pass with a stack of open collections suffices.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser};
+
+use super::error::Pos;
+
+/// Where a node and, for a mapping value, its key start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NodePos {
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub key: Option<Pos>,
+    pub value: Pos,
+}
+
+/// Field path (serde_yaml_ng's spelling: `ports[0].name`) -> position.
+#[derive(Debug, Default)]
+pub(crate) struct PosIndex {
+    nodes: HashMap<String, NodePos>,
+    /// Top-level keys in document order with their positions.
+    pub top_keys: Vec<(String, Pos)>,
+}
+
+enum Frame {
+    Map {
+        path: String,
+        key: Option<(String, Pos)>,
+    },
+    Seq {
+        path: String,
+        next: usize,
+    },
+    /// A complex (collection) mapping key, skipped.
+    Skip {
+        depth: usize,
+    },
+}
+
+fn pos_of(m: saphyr_parser::Marker) -> Pos {
+    Pos {
+        line: m.line(),
+        column: m.col() + 1,
+    }
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+impl PosIndex {
+    /// Index the first document of `text`. A document the parser rejects
+    /// yields what was indexed before the error (serde_yaml_ng reports the
+    /// syntax error itself).
+    pub fn build(text: &str) -> PosIndex {
+        let mut idx = PosIndex::default();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut root_seen = false;
+        for item in Parser::new_from_str(text) {
+            let Ok((ev, span)) = item else { break };
+            let pos = pos_of(span.start);
+            match ev {
+                Event::StreamStart | Event::Nothing | Event::DocumentStart(_) => {}
+                Event::StreamEnd | Event::DocumentEnd => {
+                    if root_seen {
+                        break;
+                    }
+                }
+                Event::MappingEnd | Event::SequenceEnd => match stack.last_mut() {
+                    Some(Frame::Skip { depth }) => {
+                        *depth -= 1;
+                        if *depth == 0 {
+                            stack.pop();
+                            if let Some(Frame::Map { key, .. }) = stack.last_mut() {
+                                *key = Some(("?".to_string(), pos));
+                            }
+                        }
+                    }
+                    Some(_) => {
+                        stack.pop();
+                    }
+                    None => {}
+                },
+                Event::Scalar(..)
+                | Event::Alias(_)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..) => {
+                    let is_collection =
+                        matches!(ev, Event::MappingStart(..) | Event::SequenceStart(..));
+                    let path = match stack.last_mut() {
+                        None => {
+                            if root_seen {
+                                continue;
+                            }
+                            root_seen = true;
+                            Some((String::new(), None))
+                        }
+                        Some(Frame::Skip { depth }) => {
+                            if is_collection {
+                                *depth += 1;
+                            }
+                            None
+                        }
+                        Some(Frame::Map { path, key }) => match key.take() {
+                            None => {
+                                if is_collection {
+                                    stack.push(Frame::Skip { depth: 1 });
+                                } else {
+                                    let k = match &ev {
+                                        Event::Scalar(s, ..) => s.to_string(),
+                                        _ => "*".to_string(),
+                                    };
+                                    if path.is_empty() {
+                                        idx.top_keys.push((k.clone(), pos));
+                                    }
+                                    *key = Some((k, pos));
+                                }
+                                None
+                            }
+                            Some((k, kpos)) => Some((join(path, &k), Some(kpos))),
+                        },
+                        Some(Frame::Seq { path, next }) => {
+                            let p = format!("{path}[{next}]");
+                            *next += 1;
+                            Some((p, None))
+                        }
+                    };
+                    if let Some((path, key)) = path {
+                        idx.nodes
+                            .entry(path.clone())
+                            .or_insert(NodePos { key, value: pos });
+                        match ev {
+                            Event::MappingStart(..) => stack.push(Frame::Map { path, key: None }),
+                            Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        idx
+    }
+
+    /// The node at exactly `path`.
+    #[cfg(test)]
+    pub fn get(&self, path: &str) -> Option<NodePos> {
+        self.nodes.get(path).copied()
+    }
+
+    /// Where the value at `path` starts, or, when the field is absent, where
+    /// its nearest present ancestor starts.
+    pub fn value_pos(&self, path: &str) -> Pos {
+        let mut p = path;
+        loop {
+            if let Some(n) = self.nodes.get(p) {
+                return n.value;
+            }
+            match parent(p) {
+                Some(up) => p = up,
+                None => return Pos::default(),
+            }
+        }
+    }
+
+    /// Line ranges of the top-level sections, when the document is a block
+    /// mapping whose keys start at column 1 on lines of their own: one
+    /// `(first_line, end_line_exclusive)` per top-level key.
+    pub fn sections(&self, total_lines: usize) -> Option<Vec<(usize, usize)>> {
+        if self.top_keys.len() < 2 {
+            return None;
+        }
+        let mut out = Vec::new();
+        for (i, (_, pos)) in self.top_keys.iter().enumerate() {
+            if pos.column != 1 {
+                return None;
+            }
+            let end = match self.top_keys.get(i + 1) {
+                Some((_, next)) if next.line > pos.line => next.line,
+                Some(_) => return None,
+                None => total_lines + 1,
+            };
+            out.push((pos.line, end));
+        }
+        Some(out)
+    }
+}
+
+/// `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> `` -> None.
+fn parent(path: &str) -> Option<&str> {
+    if path.is_empty() {
+        return None;
+    }
+    match path.rfind(['.', '[']) {
+        Some(i) => Some(&path[..i]),
+        None => Some(""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "\
+# comment
+ports:
+  - name: up
+    role: underlay
+  - name: acc
+    role: access
+tunnels:
+  - name: t1
+    vni: 100
+    options:
+      - class: 1
+        data: \"00\"
+flow: {a: 1, b: [2, 3]}
+";
+
+    #[test]
+    fn indexes_paths() {
+        let idx = PosIndex::build(DOC);
+        let p = |s: &str| {
+            let n = idx.get(s).unwrap();
+            (n.value.line, n.value.column)
+        };
+        assert_eq!(p("ports"), (3, 3));
+        assert_eq!(p("ports[0]"), (3, 5));
+        assert_eq!(p("ports[1].role"), (6, 11));
+        assert_eq!(p("tunnels[0].vni"), (9, 10));
+        assert_eq!(p("tunnels[0].options[0].data"), (12, 15));
+        assert_eq!(p("flow.b[1]"), (13, 22));
+        let k = idx.get("tunnels[0].vni").unwrap().key.unwrap();
+        assert_eq!((k.line, k.column), (9, 5));
+        // absent field: nearest ancestor
+        assert_eq!(idx.value_pos("tunnels[0].udp_port").line, 8);
+        let keys: Vec<_> = idx.top_keys.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["ports", "tunnels", "flow"]);
+        assert_eq!(
+            idx.sections(13),
+            Some(vec![(2, 7), (7, 13), (13, 14)])
+        );
+    }
+
+    #[test]
+    fn parent_walks_up() {
+        assert_eq!(parent("a.b[2].c"), Some("a.b[2]"));
+        assert_eq!(parent("a.b[2]"), Some("a.b"));
+        assert_eq!(parent("a"), Some(""));
+        assert_eq!(parent(""), None);
+    }
+
+    #[test]
+    fn flow_root_has_no_sections() {
+        let idx = PosIndex::build("{a: 1, b: 2}");
+        assert_eq!(idx.sections(1), None);
+    }
+}

@@ -1,0 +1,798 @@
+//! The validated configuration: plain typed data, every reference resolved to
+//! an index, every default filled in. Nothing here knows DPDK or the wire
+//! format code.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+/// The largest VNI (24 bits).
+pub const VNI_MAX: u32 = 0x00ff_ffff;
+/// The largest option data length in bytes (5-bit length in 4-byte words).
+pub const OPTION_DATA_MAX: usize = 124;
+/// The largest total options length in bytes (6-bit Opt Len in 4-byte words).
+pub const OPTIONS_TOTAL_MAX: usize = 252;
+/// The IANA-assigned Geneve UDP port.
+pub const GENEVE_UDP_PORT: u16 = 6081;
+
+/// A Geneve Virtual Network Identifier: 24 bits, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Vni(pub(super) u32);
+
+impl Vni {
+    /// `Some` when `v` fits in 24 bits.
+    pub const fn new(v: u32) -> Option<Vni> {
+        if v <= VNI_MAX {
+            Some(Vni(v))
+        } else {
+            None
+        }
+    }
+
+    /// The value, at most [`VNI_MAX`].
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Vni {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An Ethernet MAC address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// True for a group (multicast or broadcast) address.
+    pub fn is_multicast(&self) -> bool {
+        self.0[0] & 1 == 1
+    }
+
+    /// True for 00:00:00:00:00:00.
+    pub fn is_zero(&self) -> bool {
+        self.0 == [0; 6]
+    }
+}
+
+/// Why a MAC address did not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacParseError;
+
+impl fmt::Display for MacParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("expected six hex bytes separated by ':' or '-', e.g. 02:00:5e:00:00:01")
+    }
+}
+
+impl FromStr for MacAddr {
+    type Err = MacParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let sep = if s.contains('-') { '-' } else { ':' };
+        let mut out = [0u8; 6];
+        let mut n = 0;
+        for part in s.split(sep) {
+            if n == 6 || part.is_empty() || part.len() > 2 {
+                return Err(MacParseError);
+            }
+            out[n] = u8::from_str_radix(part, 16).map_err(|_| MacParseError)?;
+            n += 1;
+        }
+        if n == 6 {
+            Ok(MacAddr(out))
+        } else {
+            Err(MacParseError)
+        }
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+/// An IPv4 or IPv6 prefix whose host bits are zero (`198.19.1.0/24`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IpPrefix {
+    /// The network address (host bits zero).
+    pub addr: IpAddr,
+    /// Prefix length: 0..=32 for IPv4, 0..=128 for IPv6.
+    pub len: u8,
+}
+
+impl IpPrefix {
+    /// The prefix of `len` bits containing `addr` (host bits cleared).
+    pub fn containing(addr: IpAddr, len: u8) -> IpPrefix {
+        IpPrefix {
+            addr: mask(addr, len),
+            len,
+        }
+    }
+
+    /// The default route of `addr`'s family.
+    pub fn default_for(addr: IpAddr) -> IpPrefix {
+        match addr {
+            IpAddr::V4(_) => IpPrefix {
+                addr: Ipv4Addr::UNSPECIFIED.into(),
+                len: 0,
+            },
+            IpAddr::V6(_) => IpPrefix {
+                addr: Ipv6Addr::UNSPECIFIED.into(),
+                len: 0,
+            },
+        }
+    }
+
+    /// True when `ip` is of the same family and inside the prefix.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.len) == self.addr
+    }
+}
+
+impl fmt::Display for IpPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// `addr` with all but the first `len` bits cleared.
+pub fn mask(addr: IpAddr, len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a);
+            let m = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len.min(32)))
+            };
+            IpAddr::V4(Ipv4Addr::from(bits & m))
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let m = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len.min(128)))
+            };
+            IpAddr::V6(Ipv6Addr::from(bits & m))
+        }
+    }
+}
+
+/// An interface address with the length of its on-link subnet
+/// (`198.18.0.1/24`). Written without a length, the length is 0: every
+/// destination of that family is treated as on-link (resolved directly with
+/// ARP/ND) unless a next hop covers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IfAddr {
+    /// The address itself.
+    pub addr: IpAddr,
+    /// The on-link subnet's prefix length.
+    pub prefix_len: u8,
+}
+
+impl IfAddr {
+    /// The on-link subnet.
+    pub fn subnet(&self) -> IpPrefix {
+        IpPrefix::containing(self.addr, self.prefix_len)
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The DPDK EAL settings.
+    pub eal: Eal,
+    /// Ports, in file order; other parts refer to them by index.
+    pub ports: Vec<Port>,
+    /// The local VTEP.
+    pub vtep: Vtep,
+    /// Tunnels, in file order; other parts refer to them by index.
+    pub tunnels: Vec<Tunnel>,
+    /// L2 mode, if configured.
+    pub l2: Option<L2>,
+    /// L3 mode, if configured.
+    pub l3: Option<L3>,
+    /// The resolved decap table: one entry per VNI the gateway accepts
+    /// (from `l2.segments`, from the tunnels `l3.routes` use, and from
+    /// explicit `decap` entries), sorted by VNI.
+    pub decap: Vec<Decap>,
+    /// Option registry and policies.
+    pub options: Options,
+    /// Limits.
+    pub limits: Limits,
+}
+
+impl Config {
+    /// The port with this name.
+    pub fn port_index(&self, name: &str) -> Option<usize> {
+        self.ports.iter().position(|p| p.name == name)
+    }
+
+    /// The tunnel with this name.
+    pub fn tunnel_index(&self, name: &str) -> Option<usize> {
+        self.tunnels.iter().position(|t| t.name == name)
+    }
+
+    /// The tunnel configured for this remote VTEP and VNI. L2 mode encaps to
+    /// a remote VTEP with this tunnel's settings (options, UDP port, TTL...)
+    /// when there is one, and with [`Tunnel::defaults`] otherwise.
+    pub fn tunnel_for(&self, remote: IpAddr, vni: Vni) -> Option<&Tunnel> {
+        self.tunnels
+            .iter()
+            .find(|t| t.remote == remote && t.vni == vni)
+    }
+
+    /// The decap entry for a VNI.
+    pub fn decap_for(&self, vni: Vni) -> Option<&Decap> {
+        self.decap
+            .binary_search_by_key(&vni, |d| d.vni)
+            .ok()
+            .map(|i| &self.decap[i])
+    }
+
+    /// The option definition with this name.
+    pub fn option_index(&self, name: &str) -> Option<usize> {
+        self.options.registry.iter().position(|o| o.name == name)
+    }
+}
+
+/// DPDK EAL settings. The command line can add to them after `--`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eal {
+    /// Worker lcores, one worker each.
+    pub worker_cores: Vec<u32>,
+    /// The control thread's lcore (the EAL main lcore); never a worker.
+    pub control_core: u32,
+    /// Memory mode.
+    pub memory: Memory,
+    /// PCI devices to allow (`-a`).
+    pub pci: Vec<String>,
+    /// Virtual devices (`--vdev`), e.g. `net_af_packet0,iface=gwu0`.
+    pub vdevs: Vec<String>,
+    /// `--file-prefix`, if set.
+    pub file_prefix: Option<String>,
+    /// Extra EAL arguments, passed as written.
+    pub args: Vec<String>,
+}
+
+impl Eal {
+    /// The EAL arguments this section stands for (without a program name).
+    /// The command line's own EAL arguments after `--` go after these, so
+    /// they extend (and for most flags override) the file.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut cores = vec![self.control_core];
+        cores.extend(&self.worker_cores);
+        let list: Vec<String> = cores.iter().map(u32::to_string).collect();
+        let mut a = vec![
+            "-l".to_string(),
+            list.join(","),
+            "--main-lcore".to_string(),
+            self.control_core.to_string(),
+        ];
+        match self.memory {
+            Memory::Hugepages { size_mb: Some(mb) } => {
+                a.push("-m".into());
+                a.push(mb.to_string());
+            }
+            Memory::Hugepages { size_mb: None } => {}
+            Memory::NoHuge { size_mb } => {
+                a.push("--no-huge".into());
+                a.push("-m".into());
+                a.push(size_mb.to_string());
+            }
+        }
+        for p in &self.pci {
+            a.push("-a".into());
+            a.push(p.clone());
+        }
+        for v in &self.vdevs {
+            a.push("--vdev".into());
+            a.push(v.clone());
+        }
+        if let Some(p) = &self.file_prefix {
+            a.push("--file-prefix".into());
+            a.push(p.clone());
+        }
+        a.extend(self.args.iter().cloned());
+        a
+    }
+}
+
+/// EAL memory mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Memory {
+    /// Hugepages, optionally limited to `size_mb` (`-m`).
+    Hugepages {
+        /// Megabytes to reserve, if limited.
+        size_mb: Option<u32>,
+    },
+    /// `--no-huge -m size_mb`.
+    NoHuge {
+        /// Megabytes of ordinary memory.
+        size_mb: u32,
+    },
+}
+
+/// What a port faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PortRole {
+    /// The Geneve side: remote VTEPs.
+    Underlay,
+    /// The plain side: workloads, VLANs.
+    Access,
+}
+
+impl fmt::Display for PortRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PortRole::Underlay => "underlay",
+            PortRole::Access => "access",
+        })
+    }
+}
+
+/// How a port names its DPDK device.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DeviceRef {
+    /// A DPDK device name: a PCI address or a vdev name (`net_pcap0`).
+    Name(String),
+    /// A DPDK port id.
+    Index(u16),
+}
+
+impl fmt::Display for DeviceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceRef::Name(n) => f.write_str(n),
+            DeviceRef::Index(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// A port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// Unique name.
+    pub name: String,
+    /// Underlay or access.
+    pub role: PortRole,
+    /// The DPDK device.
+    pub device: DeviceRef,
+    /// RX and TX queues; defaults to the number of workers, never fewer.
+    pub queues: u16,
+    /// MTU (L3, without the Ethernet header). Default 1500.
+    pub mtu: u16,
+    /// MAC address override; `None` keeps the device's.
+    pub mac: Option<MacAddr>,
+}
+
+/// The local VTEP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vtep {
+    /// Index of the underlay port it lives on.
+    pub port: usize,
+    /// IPv4 address, if any.
+    pub ipv4: Option<IfAddr>,
+    /// IPv6 address, if any.
+    pub ipv6: Option<IfAddr>,
+    /// UDP port Geneve is received on, and the default destination port.
+    pub udp_port: u16,
+    /// Underlay next hops (gateways).
+    pub next_hops: Vec<NextHop>,
+}
+
+impl Vtep {
+    /// The local address of `remote`'s family.
+    pub fn local_for(&self, remote: IpAddr) -> Option<IfAddr> {
+        match remote {
+            IpAddr::V4(_) => self.ipv4,
+            IpAddr::V6(_) => self.ipv6,
+        }
+    }
+
+    /// How to reach `remote` on the underlay: the next hop whose
+    /// destinations match it longest, else directly (on-link).
+    pub fn route(&self, remote: IpAddr) -> UnderlayRoute {
+        let mut best: Option<(u8, usize)> = None;
+        for (i, nh) in self.next_hops.iter().enumerate() {
+            for d in &nh.destinations {
+                if d.contains(remote) && best.is_none_or(|(l, _)| d.len > l) {
+                    best = Some((d.len, i));
+                }
+            }
+        }
+        match best {
+            Some((_, i)) => UnderlayRoute::Via(i),
+            None => UnderlayRoute::Direct,
+        }
+    }
+}
+
+/// The result of [`Vtep::route`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnderlayRoute {
+    /// On-link: resolve the remote VTEP itself with ARP/ND.
+    Direct,
+    /// Through `next_hops[i]`.
+    Via(usize),
+}
+
+/// An underlay next hop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextHop {
+    /// The gateway's address (on-link).
+    pub via: IpAddr,
+    /// Static MAC; `None` resolves `via` with ARP (IPv4) or ND (IPv6).
+    pub mac: Option<MacAddr>,
+    /// Destinations routed through it; defaults to the default route of
+    /// `via`'s family.
+    pub destinations: Vec<IpPrefix>,
+}
+
+/// UDP checksum policy for the outer header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UdpChecksum {
+    /// Send zero (IPv4 default; IPv6 only when configured, RFC 6935/6936).
+    Zero,
+    /// Compute it (IPv6 default).
+    Compute,
+}
+
+/// Outer TTL / hop limit, or outer DSCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderPolicy {
+    /// Pipe model: this fixed value.
+    Fixed(u8),
+    /// Uniform model: copy from the inner packet (fixed default when the
+    /// inner packet has no IP header).
+    Inherit,
+}
+
+/// An option a tunnel adds on encap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelOption {
+    /// The registry name, when the option was given by name.
+    pub name: Option<String>,
+    /// Option class.
+    pub class: u16,
+    /// Option type, critical bit (0x80) included.
+    pub type_: u8,
+    /// Data: a multiple of 4 bytes, at most 124.
+    pub data: Vec<u8>,
+}
+
+impl TunnelOption {
+    /// The critical bit of the type.
+    pub fn critical(&self) -> bool {
+        self.type_ & 0x80 != 0
+    }
+
+    /// Bytes on the wire: 4-byte header plus data.
+    pub fn wire_len(&self) -> usize {
+        4 + self.data.len()
+    }
+}
+
+/// A tunnel: where to send, with which VNI and header settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tunnel {
+    /// Unique name.
+    pub name: String,
+    /// Remote VTEP.
+    pub remote: IpAddr,
+    /// VNI.
+    pub vni: Vni,
+    /// Options added on encap, in order.
+    pub options: Vec<TunnelOption>,
+    /// Outer UDP destination port.
+    pub udp_dst_port: u16,
+    /// Outer UDP checksum policy.
+    pub udp_checksum: UdpChecksum,
+    /// Outer TTL / hop limit.
+    pub ttl: HeaderPolicy,
+    /// Outer DSCP.
+    pub dscp: HeaderPolicy,
+    /// Outer UDP source port range (inclusive), spread by flow hash.
+    pub source_ports: (u16, u16),
+}
+
+/// Default outer TTL (pipe model).
+pub const DEFAULT_TTL: u8 = 64;
+/// Default UDP source port range (the dynamic ports).
+pub const DEFAULT_SOURCE_PORTS: (u16, u16) = (49152, 65535);
+
+impl Tunnel {
+    /// The settings used towards a remote VTEP that has no tunnel of its own
+    /// (L2 mode: flood list, static MACs, learned MACs).
+    pub fn defaults(vtep: &Vtep, remote: IpAddr, vni: Vni) -> Tunnel {
+        Tunnel {
+            name: String::new(),
+            remote,
+            vni,
+            options: Vec::new(),
+            udp_dst_port: vtep.udp_port,
+            udp_checksum: default_checksum(remote),
+            ttl: HeaderPolicy::Fixed(DEFAULT_TTL),
+            dscp: HeaderPolicy::Fixed(0),
+            source_ports: DEFAULT_SOURCE_PORTS,
+        }
+    }
+
+    /// True when an option is critical: the header's C bit must be set.
+    pub fn has_critical_option(&self) -> bool {
+        self.options.iter().any(TunnelOption::critical)
+    }
+}
+
+/// IPv4: zero; IPv6: compute.
+pub fn default_checksum(remote: IpAddr) -> UdpChecksum {
+    match remote {
+        IpAddr::V4(_) => UdpChecksum::Zero,
+        IpAddr::V6(_) => UdpChecksum::Compute,
+    }
+}
+
+/// L2 mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct L2 {
+    /// Learn inner source MAC -> remote VTEP from decapsulated traffic.
+    pub learning: bool,
+    /// Learned entries expire after this many seconds without traffic.
+    pub ageing_seconds: u32,
+    /// Segments: access port + VLAN <-> VNI.
+    pub segments: Vec<Segment>,
+}
+
+/// An L2 segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Optional name, for logs.
+    pub name: Option<String>,
+    /// Access port index.
+    pub port: usize,
+    /// VLAN id; `None` for untagged.
+    pub vlan: Option<u16>,
+    /// The VNI.
+    pub vni: Vni,
+    /// Remote VTEPs that get broadcast and unknown unicast.
+    pub flood: Vec<IpAddr>,
+    /// Static MAC table entries.
+    pub static_macs: Vec<StaticMac>,
+}
+
+/// A static MAC table entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaticMac {
+    /// Inner destination MAC.
+    pub mac: MacAddr,
+    /// Remote VTEP behind which it lives.
+    pub remote: IpAddr,
+}
+
+/// L3 mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct L3 {
+    /// The access side: where routed traffic comes from and where
+    /// decapsulated IP packets go, with a rebuilt Ethernet header.
+    pub access: L3Access,
+    /// Routes, sorted longest prefix first (IPv4 and IPv6 mixed).
+    pub routes: Vec<Route>,
+}
+
+impl L3 {
+    /// Longest prefix match.
+    pub fn lookup(&self, dst: IpAddr) -> Option<&Route> {
+        self.routes.iter().find(|r| r.prefix.contains(dst))
+    }
+}
+
+/// The access side of L3 mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct L3Access {
+    /// Access port index.
+    pub port: usize,
+    /// VLAN id; `None` for untagged.
+    pub vlan: Option<u16>,
+    /// The gateway's IPv4 address on the access side (answers ARP).
+    pub ipv4: Option<IfAddr>,
+    /// The gateway's IPv6 address on the access side (answers ND).
+    pub ipv6: Option<IfAddr>,
+    /// Source MAC of rebuilt frames; `None` uses the port's MAC.
+    pub gateway_mac: Option<MacAddr>,
+    /// Destination MAC of rebuilt frames.
+    pub next_hop: InnerNextHop,
+}
+
+/// How the destination MAC of a rebuilt inner Ethernet header is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InnerNextHop {
+    /// Always this MAC.
+    Static(MacAddr),
+    /// Resolve this address with ARP/ND.
+    Resolve(IpAddr),
+    /// Resolve each packet's inner destination address with ARP/ND.
+    ResolveDestination,
+}
+
+/// An L3 route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Inner destination prefix.
+    pub prefix: IpPrefix,
+    /// Tunnel index.
+    pub tunnel: usize,
+}
+
+/// What is inside a decapsulated packet of a VNI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// Ethernet (0x6558): L2 mode.
+    Ethernet,
+    /// IP without Ethernet (0x0800 / 0x86DD): L3 mode, Ethernet rebuilt.
+    Ip,
+}
+
+/// One row of the decap table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decap {
+    /// The VNI.
+    pub vni: Vni,
+    /// Access port index.
+    pub port: usize,
+    /// VLAN to tag with; `None` for untagged.
+    pub vlan: Option<u16>,
+    /// L2 or L3.
+    pub payload: Payload,
+    /// Source VTEPs allowed; `None` allows any.
+    pub allow_from: Option<Vec<IpAddr>>,
+}
+
+/// An option the gateway understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionDef {
+    /// Unique name.
+    pub name: String,
+    /// Class.
+    pub class: u16,
+    /// Type, critical bit included.
+    pub type_: u8,
+    /// Data length in bytes, when fixed.
+    pub length: Option<u8>,
+}
+
+/// Which traffic a policy applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every VNI.
+    All,
+    /// One VNI.
+    Vni(Vni),
+    /// One tunnel (index).
+    Tunnel(usize),
+}
+
+/// Drop decapsulated packets without this option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequireOption {
+    /// Registry index.
+    pub option: usize,
+    /// Where.
+    pub scope: Scope,
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Forward.
+    Allow,
+    /// Drop and count.
+    Deny,
+}
+
+/// Allow or deny decapsulated packets by the value of a security-tag option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityTagPolicy {
+    /// Registry index (fixed length).
+    pub option: usize,
+    /// Where.
+    pub scope: Scope,
+    /// Values allowed, each exactly the option's length.
+    pub allow: Vec<Vec<u8>>,
+    /// Values denied, each exactly the option's length.
+    pub deny: Vec<Vec<u8>>,
+    /// For values in neither list, and packets without the option.
+    pub default: Action,
+}
+
+/// Copy a flow-id option from one direction's packets to the replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowIdCopy {
+    /// Registry index (fixed length).
+    pub option: usize,
+    /// Where.
+    pub scope: Scope,
+}
+
+/// Option registry and policies.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Options {
+    /// Understood options.
+    pub registry: Vec<OptionDef>,
+    /// Required options.
+    pub require: Vec<RequireOption>,
+    /// Security-tag policies.
+    pub security_tags: Vec<SecurityTagPolicy>,
+    /// Flow-id copies.
+    pub flow_id_copy: Vec<FlowIdCopy>,
+}
+
+/// Limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Packets with more options are dropped (RFC 8926 3.5.1).
+    pub max_options: u8,
+    /// MAC table entries per worker.
+    pub mac_table_size: u32,
+    /// Flow-id table entries per worker.
+    pub flow_table_size: u32,
+    /// RX/TX burst size.
+    pub burst_size: u16,
+    /// Mbufs per mempool.
+    pub mbufs: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_options: 8,
+            mac_table_size: 65536,
+            flow_table_size: 65536,
+            burst_size: 32,
+            mbufs: 16383,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_parses_and_prints() {
+        let m: MacAddr = "02:00:5E:00:00:01".parse().unwrap();
+        assert_eq!(m.0, [2, 0, 0x5e, 0, 0, 1]);
+        assert_eq!(m.to_string(), "02:00:5e:00:00:01");
+        assert_eq!("02-00-5e-00-00-01".parse::<MacAddr>(), Ok(m));
+        for bad in ["", "02:00:5e:00:00", "02:00:5e:00:00:01:02", "02:00:5e:00:00:zz", "020:0:5e:00:00:01"] {
+            assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
+        }
+        assert!("ff:ff:ff:ff:ff:ff".parse::<MacAddr>().unwrap().is_multicast());
+    }
+
+    #[test]
+    fn vni_is_24_bits() {
+        assert_eq!(Vni::new(0xff_ffff).map(Vni::get), Some(0xff_ffff));
+        assert_eq!(Vni::new(0x100_0000), None);
+    }
+
+    #[test]
+    fn prefixes_mask_and_contain() {
+        let p = IpPrefix::containing("198.19.1.77".parse().unwrap(), 24);
+        assert_eq!(p.to_string(), "198.19.1.0/24");
+        assert!(p.contains("198.19.1.1".parse().unwrap()));
+        assert!(!p.contains("198.19.2.1".parse().unwrap()));
+        assert!(!p.contains("2001:db8::1".parse().unwrap()));
+        let d = IpPrefix::default_for("2001:db8::1".parse().unwrap());
+        assert!(d.contains("2001:db8:ffff::1".parse().unwrap()));
+        assert!(!d.contains("198.18.0.1".parse().unwrap()));
+    }
+}
