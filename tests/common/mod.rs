@@ -11,7 +11,9 @@ use geneve_gw::wire::Vni;
 
 /// Path under tests/data/.
 pub fn data_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
 }
 
 /// Read a classic pcap file (either byte order, micro or nanosecond
@@ -39,7 +41,11 @@ pub fn read_pcap(path: &Path) -> (u32, Vec<Vec<u8>>) {
     while off + 16 <= b.len() {
         let incl = rd(off + 8) as usize;
         off += 16;
-        assert!(off + incl <= b.len(), "{}: truncated record", path.display());
+        assert!(
+            off + incl <= b.len(),
+            "{}: truncated record",
+            path.display()
+        );
         out.push(b[off..off + incl].to_vec());
         off += incl;
     }
@@ -74,8 +80,11 @@ pub const V6_REMOTE: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 
 /// A tunnel from REMOTE (sender) to LOCAL (our decapsulator's address).
 pub fn tunnel(v6: bool, vni: u32) -> TunnelConfig {
-    let (s, d): (IpAddr, IpAddr) =
-        if v6 { (V6_REMOTE.into(), V6_LOCAL.into()) } else { (V4_REMOTE.into(), V4_LOCAL.into()) };
+    let (s, d): (IpAddr, IpAddr) = if v6 {
+        (V6_REMOTE.into(), V6_LOCAL.into())
+    } else {
+        (V4_REMOTE.into(), V4_LOCAL.into())
+    };
     let mut t = TunnelConfig::new(MAC_B, MAC_A, s, d, Vni::new(vni).unwrap());
     t.underlay_mtu = 9000;
     t
@@ -110,7 +119,7 @@ pub fn inner_ipv4_udp(len: usize, tos: u8, ttl: u8, flow: u16) -> Vec<u8> {
     ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
     let c = checksum::checksum(ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
-    f[34..36].copy_from_slice(&(1024 + flow).to_be_bytes());
+    f[34..36].copy_from_slice(&1024u16.wrapping_add(flow).to_be_bytes());
     f[36..38].copy_from_slice(&80u16.to_be_bytes());
     f[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
     for (i, b) in f[42..].iter_mut().enumerate() {
@@ -138,10 +147,16 @@ pub fn inner_ipv6_udp(len: usize, tc: u8, hlim: u8) -> Vec<u8> {
 
 /// Is `python3 -c "import scapy"` usable? Prints why not.
 pub fn have_scapy() -> bool {
-    match std::process::Command::new("python3").args(["-c", "import scapy.all"]).output() {
+    match std::process::Command::new("python3")
+        .args(["-c", "import scapy.all"])
+        .output()
+    {
         Ok(o) if o.status.success() => true,
         Ok(o) => {
-            eprintln!("SKIP: python3 scapy not importable: {}", String::from_utf8_lossy(&o.stderr));
+            eprintln!(
+                "SKIP: python3 scapy not importable: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             false
         }
         Err(e) => {
@@ -153,7 +168,10 @@ pub fn have_scapy() -> bool {
 
 /// Is tshark runnable? Prints why not.
 pub fn have_tshark() -> bool {
-    match std::process::Command::new("tshark").arg("--version").output() {
+    match std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+    {
         Ok(o) if o.status.success() => true,
         _ => {
             eprintln!("SKIP: tshark not installed (apt-get install tshark)");

@@ -1,0 +1,287 @@
+//! Property tests: encap then decap returns the original inner packet for
+//! random inner packets, option lists and tunnel settings; random and
+//! truncated bytes never panic.
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use common::*;
+use geneve_gw::tunnel::{
+    encap, Buffer, DecapConfig, Decapsulator, DscpEncap, EcnEncapMode, EncapTemplate, KnownOption,
+    OptionRegistry, PayloadKind, TtlEncap, TunnelConfig, TunnelOption, UdpChecksumTx, VecBuffer,
+    Verdict,
+};
+use geneve_gw::wire::{GeneveHeader, Vni};
+use proptest::prelude::*;
+
+fn arb_option() -> impl Strategy<Value = TunnelOption> {
+    (
+        any::<u16>(),
+        any::<u8>(),
+        prop::collection::vec(any::<u8>(), 0..=8usize),
+    )
+        .prop_map(|(class, typ, words)| {
+            let data: Vec<u8> = words
+                .iter()
+                .flat_map(|w| [*w, w.wrapping_add(1), 0, 0xff])
+                .collect();
+            TunnelOption { class, typ, data }
+        })
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    v6: bool,
+    kind: PayloadKind,
+    inner: Vec<u8>,
+    options: Vec<TunnelOption>,
+    vni: u32,
+    port: u16,
+    range: (u16, u16),
+    csum: Option<UdpChecksumTx>,
+    dscp: DscpEncap,
+    ttl: TtlEncap,
+    ecn: EcnEncapMode,
+    rss: Option<u32>,
+    vlan: Option<u16>,
+}
+
+fn arb_inner() -> impl Strategy<Value = (PayloadKind, Vec<u8>)> {
+    let eth =
+        (60usize..1500, any::<u8>(), 1u8..=255, any::<u16>()).prop_map(|(len, tos, ttl, flow)| {
+            (PayloadKind::Ethernet, inner_ipv4_udp(len, tos, ttl, flow))
+        });
+    let raw_eth = prop::collection::vec(any::<u8>(), 14..300).prop_map(|mut v| {
+        // Random non-IP EtherType frames (ARP, LLDP, junk).
+        v[12] = 0x88;
+        (PayloadKind::Ethernet, v)
+    });
+    let v6 = (48usize..1400, any::<u8>(), 1u8..=255)
+        .prop_map(|(len, tc, h)| (PayloadKind::Ipv6, inner_ipv6_udp(len, tc, h)));
+    let v4 =
+        (42usize..1400, any::<u8>(), 1u8..=255, any::<u16>()).prop_map(|(len, tos, ttl, flow)| {
+            (
+                PayloadKind::Ipv4,
+                inner_ipv4_udp(len, tos, ttl, flow)[14..].to_vec(),
+            )
+        });
+    prop_oneof![eth, raw_eth, v6, v4]
+}
+
+fn arb_case() -> impl Strategy<Value = Case> {
+    (
+        any::<bool>(),
+        arb_inner(),
+        prop::collection::vec(arb_option(), 0..8),
+        0u32..=Vni::MAX,
+        prop_oneof![Just(6081u16), 1024u16..],
+        (any::<u16>(), any::<u16>()),
+        prop_oneof![
+            Just(None),
+            Just(Some(UdpChecksumTx::Zero)),
+            Just(Some(UdpChecksumTx::Compute))
+        ],
+        (
+            prop_oneof![
+                (0u8..64).prop_map(DscpEncap::Pipe),
+                Just(DscpEncap::Uniform)
+            ],
+            any::<bool>(),
+        ),
+        prop_oneof![
+            (1u8..=255).prop_map(TtlEncap::Pipe),
+            Just(TtlEncap::Uniform { non_ip: 64 })
+        ],
+        any::<Option<u32>>(),
+        prop::option::of(0u16..4096),
+    )
+        .prop_map(
+            |(
+                v6,
+                (kind, inner),
+                mut options,
+                vni,
+                port,
+                (a, b),
+                csum,
+                (dscp, compat),
+                ttl,
+                rss,
+                vlan,
+            )| {
+                // Stay within 252 option bytes.
+                while options.iter().map(|o| 4 + o.data.len()).sum::<usize>() > 252 {
+                    options.pop();
+                }
+                Case {
+                    v6,
+                    kind,
+                    inner,
+                    options,
+                    vni,
+                    port,
+                    range: (a.min(b), a.max(b)),
+                    csum,
+                    dscp,
+                    ttl,
+                    ecn: if compat {
+                        EcnEncapMode::Compatibility
+                    } else {
+                        EcnEncapMode::Normal
+                    },
+                    rss,
+                    vlan,
+                }
+            },
+        )
+}
+
+fn config(c: &Case) -> TunnelConfig {
+    let mut t = tunnel(c.v6, c.vni);
+    t.payload = c.kind;
+    t.options = c.options.clone();
+    t.udp_dst_port = c.port;
+    t.src_port_range = c.range;
+    t.udp_checksum = c.csum;
+    t.dscp = c.dscp;
+    t.ttl = c.ttl;
+    t.ecn = c.ecn;
+    t.vlan = c.vlan;
+    t
+}
+
+/// Registry that understands every critical option of the case.
+fn registry(c: &Case) -> OptionRegistry {
+    let mut r = OptionRegistry::new();
+    for o in c.options.iter().filter(|o| o.typ & 0x80 != 0) {
+        let _ = r.add(KnownOption {
+            class: o.class,
+            typ: o.typ,
+            name: "p".into(),
+            len_words: None,
+        });
+    }
+    r
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn encap_decap_roundtrip(c in arb_case()) {
+        let t = EncapTemplate::new(&config(&c)).unwrap();
+        let mut b = VecBuffer::with_headroom(t.header_len(), &c.inner);
+        encap(&t, &mut b, c.rss).unwrap();
+        let frame = b.to_vec();
+        prop_assert_eq!(frame.len(), c.inner.len() + t.header_len());
+        let mut cfg = DecapConfig::new(vec![V4_LOCAL], vec![V6_LOCAL]);
+        cfg.udp_port = c.port;
+        cfg.registry = registry(&c);
+        cfg.max_options = 63;
+        cfg.ipv6_zero_checksum = geneve_gw::tunnel::Ipv6ZeroChecksum::Accept;
+        let d = Decapsulator::new(cfg);
+        match d.decap_in_place(&mut b) {
+            Verdict::Deliver(del) => {
+                prop_assert_eq!(del.vni.get(), c.vni);
+                prop_assert_eq!(del.payload, c.kind);
+                prop_assert_eq!(usize::from(del.options.count), c.options.len());
+                let src: IpAddr = if c.v6 { V6_REMOTE.into() } else { V4_REMOTE.into() };
+                prop_assert_eq!(del.src_vtep, src);
+                prop_assert!(del.udp_src_port >= c.range.0 && del.udp_src_port <= c.range.1);
+                // RFC 6040 normal mode round-trips ECN exactly; compatibility
+                // mode sends Not-ECT, which also leaves the inner unchanged.
+                prop_assert!(!del.inner.changed);
+                prop_assert_eq!(b.data(), &c.inner[..]);
+                // Options survive byte for byte.
+                let g = GeneveHeader::new_checked(&frame[usize::from(del.options_offset) - 8..]).unwrap();
+                let got: Vec<TunnelOption> = g.option_iter().map(|o| {
+                    let o = o.unwrap();
+                    TunnelOption { class: o.class, typ: o.typ, data: o.data.to_vec() }
+                }).collect();
+                prop_assert_eq!(got, c.options.clone());
+                prop_assert_eq!(g.critical(), c.options.iter().any(|o| o.typ & 0x80 != 0));
+            }
+            v => prop_assert!(false, "{:?}", v),
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let d = decapsulator();
+        let _ = d.decap(&bytes);
+        let mut b = VecBuffer::with_headroom(0, &bytes);
+        let v = d.decap_in_place(&mut b);
+        if !matches!(v, Verdict::Deliver(_)) {
+            prop_assert_eq!(b.data(), &bytes[..]);
+        }
+        // Also through the wire views.
+        let _ = geneve_gw::wire::EthernetFrame::new_checked(&bytes[..]).map(|f| f.payload().len());
+        let _ = GeneveHeader::new_checked(&bytes[..]).map(|g| g.option_iter().count());
+        let _ = geneve_gw::wire::Ipv6Packet::new_checked(&bytes[..]).map(|p| p.upper_layer());
+        let _ = geneve_gw::tunnel::inner_flow_hash(&bytes, PayloadKind::Ethernet);
+        let _ = geneve_gw::tunnel::inner_flow_hash(&bytes, PayloadKind::Ipv6);
+    }
+
+    /// Valid packets, truncated or with one byte flipped: decap never panics
+    /// and a truncated packet is never delivered with bytes past its end.
+    #[test]
+    fn mutated_packets_never_panic(c in arb_case(), cut in any::<prop::sample::Index>(), flip in any::<(prop::sample::Index, u8)>()) {
+        let t = EncapTemplate::new(&config(&c)).unwrap();
+        let mut b = VecBuffer::with_headroom(t.header_len(), &c.inner);
+        encap(&t, &mut b, c.rss).unwrap();
+        let frame = b.to_vec();
+        let mut cfg = DecapConfig::new(vec![V4_LOCAL], vec![V6_LOCAL]);
+        cfg.udp_port = c.port;
+        let d = Decapsulator::new(cfg);
+        let n = cut.index(frame.len());
+        if let Verdict::Deliver(del) = d.decap(&frame[..n]) {
+            prop_assert!(usize::from(del.payload_offset) + usize::from(del.payload_len) <= n);
+        }
+        let mut m = frame.clone();
+        let i = flip.0.index(m.len());
+        m[i] ^= flip.1 | 1;
+        if let Verdict::Deliver(del) = d.decap(&m) {
+            prop_assert!(usize::from(del.payload_offset) + usize::from(del.payload_len) <= m.len());
+        }
+    }
+}
+
+#[test]
+fn template_rejects_bad_configs() {
+    let mut t = tunnel(false, 1);
+    t.dst = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    assert!(EncapTemplate::new(&t).is_err());
+    let mut t = tunnel(false, 1);
+    t.options = vec![TunnelOption {
+        class: 1,
+        typ: 1,
+        data: vec![0; 3],
+    }];
+    assert!(EncapTemplate::new(&t).is_err());
+    t.options = vec![
+        TunnelOption {
+            class: 1,
+            typ: 1,
+            data: vec![0; 124]
+        };
+        3
+    ];
+    assert!(EncapTemplate::new(&t).is_err());
+    let mut t = tunnel(false, 1);
+    t.src_port_range = (2, 1);
+    assert!(EncapTemplate::new(&t).is_err());
+    let mut t = tunnel(false, 1);
+    t.underlay_mtu = 40;
+    assert!(EncapTemplate::new(&t).is_err());
+    let mut t = tunnel(false, 1);
+    t.src = IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4));
+    let tpl = EncapTemplate::new(&t).unwrap();
+    // Not enough headroom: error, buffer untouched.
+    let inner = inner_ipv4_udp(64, 0, 64, 1);
+    let mut b = VecBuffer::with_headroom(10, &inner);
+    assert_eq!(
+        encap(&tpl, &mut b, None),
+        Err(geneve_gw::tunnel::EncapError::NoHeadroom)
+    );
+    assert_eq!(b.data(), &inner[..]);
+}
