@@ -137,6 +137,21 @@ pub(crate) fn from_serde(file: &str, err: &serde_yaml_ng::Error) -> ConfigError 
         message = unknown_message("field", &field, &allowed);
     } else if let Some((variant, allowed)) = parse_unknown(&message, "unknown variant `") {
         message = unknown_message("value", &variant, &allowed);
+    } else if let Some((field, _)) = parse_unknown(&message, "missing field `") {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(&field);
+        message = "missing; this field is required".to_string();
+    } else if let Some((field, _)) = parse_unknown(&message, "duplicate field `") {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(&field);
+        message = "given twice; a field may appear once".to_string();
+    } else if message.starts_with("deserializing from YAML containing more than one document") {
+        message =
+            "more than one YAML document (`---`); a configuration is a single document".to_string();
     } else {
         message = friendly_types(&message);
     }
@@ -165,7 +180,8 @@ fn strip_marks(s: &str) -> String {
     }
     out.push_str(rest);
     if let Some(i) = out.find(" at position ") {
-        let tail = out[i + " at position ".len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+        let tail =
+            out[i + " at position ".len()..].trim_start_matches(|c: char| c.is_ascii_digit());
         out = format!("{}{}", &out[..i], tail);
     }
     out
@@ -212,11 +228,17 @@ fn unknown_message(what: &str, name: &str, allowed: &[String]) -> String {
 
 /// The closest of `candidates` to `name`, if it is close enough to be a
 /// plausible typo.
-pub(crate) fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase().replace('-', "_");
     candidates
         .map(|c| (strsim::damerau_levenshtein(&lower, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(3) / 3).max(1) || (c.len() > 3 && lower.starts_with(c)))
+        .filter(|(d, c)| {
+            *d <= (c.len().max(3) / 3).max(1)
+                || (lower.len() >= 3 && (c.starts_with(&lower) || lower.starts_with(c)))
+        })
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -238,11 +260,19 @@ fn friendly_types(msg: &str) -> String {
             m = format!("{stripped}{to}");
         }
     }
+    if let Some(stripped) = m.strip_suffix("expected struct RawConfig") {
+        return format!("{stripped}expected a mapping of sections: eal, ports, vtep, tunnels, l2, l3, decap, options, limits");
+    }
     if let Some(i) = m.find("expected struct Raw") {
         let tail = &m[i + "expected struct Raw".len()..];
         let name: String = tail.chars().take_while(|c| c.is_alphanumeric()).collect();
         let rest = &tail[name.len()..];
-        m = format!("{}expected a mapping ({}){}", &m[..i], name.to_lowercase(), rest);
+        m = format!(
+            "{}expected a mapping ({}){}",
+            &m[..i],
+            name.to_lowercase(),
+            rest
+        );
     }
     m
 }
@@ -293,6 +323,9 @@ mod tests {
             message: "bad".into(),
         };
         let errs = ConfigErrors::new(vec![e(9, "b"), e(2, "a"), e(0, "")]);
-        assert_eq!(errs.to_string(), "gw.yaml: bad\ngw.yaml:2:3: a: bad\ngw.yaml:9:3: b: bad");
+        assert_eq!(
+            errs.to_string(),
+            "gw.yaml: bad\ngw.yaml:2:3: a: bad\ngw.yaml:9:3: b: bad"
+        );
     }
 }

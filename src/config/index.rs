@@ -18,9 +18,10 @@ use super::error::Pos;
 /// Where a node and, for a mapping value, its key start.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NodePos {
-    #[cfg_attr(not(test), allow(dead_code))]
     pub key: Option<Pos>,
     pub value: Pos,
+    /// A mapping or a sequence.
+    pub collection: bool,
 }
 
 /// Field path (serde_yaml_ng's spelling: `ports[0].name`) -> position.
@@ -139,9 +140,11 @@ impl PosIndex {
                         }
                     };
                     if let Some((path, key)) = path {
-                        idx.nodes
-                            .entry(path.clone())
-                            .or_insert(NodePos { key, value: pos });
+                        idx.nodes.entry(path.clone()).or_insert(NodePos {
+                            key,
+                            value: pos,
+                            collection: is_collection,
+                        });
                         match ev {
                             Event::MappingStart(..) => stack.push(Frame::Map { path, key: None }),
                             Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
@@ -160,13 +163,17 @@ impl PosIndex {
         self.nodes.get(path).copied()
     }
 
-    /// Where the value at `path` starts, or, when the field is absent, where
-    /// its nearest present ancestor starts.
+    /// Where the value at `path` starts (for a mapping or list under a key:
+    /// where its key is, the line an operator looks for), or, when the field
+    /// is absent, where its nearest present ancestor starts.
     pub fn value_pos(&self, path: &str) -> Pos {
         let mut p = path;
         loop {
             if let Some(n) = self.nodes.get(p) {
-                return n.value;
+                return match (n.collection, n.key) {
+                    (true, Some(k)) => k,
+                    _ => n.value,
+                };
             }
             match parent(p) {
                 Some(up) => p = up,
@@ -241,17 +248,16 @@ flow: {a: 1, b: [2, 3]}
         assert_eq!(p("ports[1].role"), (6, 11));
         assert_eq!(p("tunnels[0].vni"), (9, 10));
         assert_eq!(p("tunnels[0].options[0].data"), (12, 15));
-        assert_eq!(p("flow.b[1]"), (13, 22));
+        assert_eq!(p("flow.b[1]"), (13, 21));
         let k = idx.get("tunnels[0].vni").unwrap().key.unwrap();
         assert_eq!((k.line, k.column), (9, 5));
         // absent field: nearest ancestor
         assert_eq!(idx.value_pos("tunnels[0].udp_port").line, 8);
+        // a collection under a key: the key
+        assert_eq!(idx.value_pos("tunnels[0].options").line, 10);
         let keys: Vec<_> = idx.top_keys.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["ports", "tunnels", "flow"]);
-        assert_eq!(
-            idx.sections(13),
-            Some(vec![(2, 7), (7, 13), (13, 14)])
-        );
+        assert_eq!(idx.sections(13), Some(vec![(2, 7), (7, 13), (13, 14)]));
     }
 
     #[test]

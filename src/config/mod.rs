@@ -92,6 +92,16 @@ pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
     }
 }
 
+/// libyaml's word for a tab in the indentation is cryptic: say it.
+fn tab_hint(text: &str, mut e: ConfigError) -> ConfigError {
+    let line = text.lines().nth(e.pos.line.wrapping_sub(1)).unwrap_or("");
+    let at_tab = line.chars().nth(e.pos.column.wrapping_sub(1)) == Some('\t');
+    if at_tab || (e.pos.column <= 1 && line.starts_with('\t')) {
+        e.message.push_str("; YAML indents with spaces, not tabs");
+    }
+    e
+}
+
 fn is_blank(text: &str) -> bool {
     text.lines().all(|l| {
         let t = l.trim();
@@ -108,7 +118,7 @@ fn structural_errors(
     index: &PosIndex,
     first: &serde_yaml_ng::Error,
 ) -> Vec<ConfigError> {
-    let mut errs = vec![from_serde(file, first)];
+    let mut errs = vec![tab_hint(text, from_serde(file, first))];
     let lines: Vec<&str> = text.split('\n').collect();
     let Some(sections) = index.sections(lines.len()) else {
         return errs;
@@ -124,7 +134,7 @@ fn structural_errors(
             t.push('\n');
         }
         if let Err(e) = serde_yaml_ng::from_str::<RawConfig>(&t) {
-            let e = from_serde(file, &e);
+            let e = tab_hint(text, from_serde(file, &e));
             if !errs.contains(&e) {
                 errs.push(e);
             }

@@ -772,10 +772,19 @@ mod tests {
         assert_eq!(m.0, [2, 0, 0x5e, 0, 0, 1]);
         assert_eq!(m.to_string(), "02:00:5e:00:00:01");
         assert_eq!("02-00-5e-00-00-01".parse::<MacAddr>(), Ok(m));
-        for bad in ["", "02:00:5e:00:00", "02:00:5e:00:00:01:02", "02:00:5e:00:00:zz", "020:0:5e:00:00:01"] {
+        for bad in [
+            "",
+            "02:00:5e:00:00",
+            "02:00:5e:00:00:01:02",
+            "02:00:5e:00:00:zz",
+            "020:0:5e:00:00:01",
+        ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
         }
-        assert!("ff:ff:ff:ff:ff:ff".parse::<MacAddr>().unwrap().is_multicast());
+        assert!("ff:ff:ff:ff:ff:ff"
+            .parse::<MacAddr>()
+            .unwrap()
+            .is_multicast());
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub(crate) struct Ctx<'a> {
     file: &'a str,
     index: &'a PosIndex,
     pub errors: Vec<ConfigError>,
+    /// vtep.ipv4 / vtep.ipv6 were written (valid or not): a bad local
+    /// address is reported once, not again for every remote of its family.
+    v4_given: bool,
+    v6_given: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -22,6 +26,8 @@ impl<'a> Ctx<'a> {
             file,
             index,
             errors: Vec::new(),
+            v4_given: false,
+            v6_given: false,
         }
     }
 
@@ -174,10 +180,7 @@ fn prefix(ctx: &mut Ctx, path: &str, s: &str) -> Option<IpPrefix> {
     };
     let p = IpPrefix::containing(addr, len);
     if p.addr != addr {
-        ctx.err(
-            path,
-            format!("{s} has host bits set; did you mean {p}?"),
-        );
+        ctx.err(path, format!("{s} has host bits set; did you mean {p}?"));
         return None;
     }
     Some(p)
@@ -238,7 +241,10 @@ fn hex(ctx: &mut Ctx, path: &str, s: &str) -> Option<Vec<u8>> {
         .strip_prefix("0x")
         .or_else(|| t.strip_prefix("0X"))
         .unwrap_or(t);
-    let digits: Vec<char> = t.chars().filter(|c| !matches!(c, ':' | ' ' | '_')).collect();
+    let digits: Vec<char> = t
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '_'))
+        .collect();
     if let Some(c) = digits.iter().find(|c| !c.is_ascii_hexdigit()) {
         ctx.err(
             path,
@@ -268,7 +274,10 @@ fn hex(ctx: &mut Ctx, path: &str, s: &str) -> Option<Vec<u8>> {
 fn check_name(ctx: &mut Ctx, path: &str, name: &str) -> bool {
     let ok = !name.is_empty()
         && name.len() <= 32
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -294,12 +303,15 @@ fn unique(ctx: &mut Ctx, seen: &mut HashMap<String, String>, path: &str, name: &
 }
 
 fn unknown_ref(ctx: &mut Ctx, path: &str, what: &str, name: &str, known: &[&str]) {
+    let mut known = known.to_vec();
+    let mut seen = HashSet::new();
+    known.retain(|k| seen.insert(*k));
     let list = if known.is_empty() {
         format!("no {what}s are defined")
     } else {
         format!("defined: {}", known.join(", "))
     };
-    let msg = match closest(name, known.iter().copied()) {
+    let msg = match closest(name, known.iter().copied()).filter(|b| *b != name) {
         Some(best) => format!("no {what} named `{name}`; did you mean `{best}`? {list}"),
         None => format!("no {what} named `{name}`; {list}"),
     };
@@ -328,7 +340,14 @@ fn vlan(ctx: &mut Ctx, path: &str, v: &Option<Scalar>) -> Option<Option<u16>> {
     }
 }
 
-fn header_policy(ctx: &mut Ctx, path: &str, v: &Option<Scalar>, lo: i64, hi: i64, default: u8) -> HeaderPolicy {
+fn header_policy(
+    ctx: &mut Ctx,
+    path: &str,
+    v: &Option<Scalar>,
+    lo: i64,
+    hi: i64,
+    default: u8,
+) -> HeaderPolicy {
     match v {
         None => HeaderPolicy::Fixed(default),
         Some(Scalar::Int(n)) if (lo..=hi).contains(n) => {
@@ -362,11 +381,19 @@ fn family(a: IpAddr) -> &'static str {
 fn remote_vtep(ctx: &mut Ctx, path: &str, s: &str, vtep: &Vtep) -> Option<IpAddr> {
     let a = unicast_ip(ctx, path, s)?;
     match vtep.local_for(a) {
+        None if (a.is_ipv4() && ctx.v4_given) || (a.is_ipv6() && ctx.v6_given) => None,
         None => {
-            let key = if a.is_ipv4() { "vtep.ipv4" } else { "vtep.ipv6" };
+            let key = if a.is_ipv4() {
+                "vtep.ipv4"
+            } else {
+                "vtep.ipv6"
+            };
             ctx.err(
                 path,
-                format!("{a} is an {} address but the local VTEP has none; set {key}", family(a)),
+                format!(
+                    "{a} is an {} address but the local VTEP has none; set {key}",
+                    family(a)
+                ),
             );
             None
         }
@@ -393,15 +420,31 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
     let registry = registry(ctx, raw_registry);
     let tunnels = tunnels(ctx, raw.tunnels, &vtep, &registry, &limits);
     let l2 = raw.l2.map(|l2| l2_mode(ctx, l2, &ports, &vtep));
-    let l3 = raw.l3.map(|l3| l3_mode(ctx, l3, &ports, &tunnels, l2.as_ref()));
-    let decap = decap_table(ctx, raw.decap, &ports, &vtep, l2.as_ref(), l3.as_ref(), &tunnels);
+    let l3 = raw
+        .l3
+        .map(|l3| l3_mode(ctx, l3, &ports, &tunnels, l2.as_ref()));
+    let decap = decap_table(
+        ctx,
+        raw.decap,
+        &ports,
+        &vtep,
+        l2.as_ref(),
+        l3.as_ref(),
+        &tunnels,
+    );
     if l2.is_none() && l3.is_none() && decap.is_empty() && ctx.error_count() == 0 {
         ctx.err(
             "",
             "nothing to forward; configure at least one of l2, l3 or decap",
         );
     }
-    let options = policies(ctx, raw_policies.unwrap_or_default(), registry, &tunnels, &decap);
+    let options = policies(
+        ctx,
+        raw_policies.unwrap_or_default(),
+        registry,
+        &tunnels,
+        &decap,
+    );
 
     if ctx.error_count() > 0 {
         return None;
@@ -511,7 +554,9 @@ fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> Eal {
         if p.is_empty() || p.contains(['/', ' ']) {
             ctx.err(
                 "eal.file_prefix",
-                format!("`{p}` is not a file prefix; allowed: a non-empty word without '/' or spaces"),
+                format!(
+                    "`{p}` is not a file prefix; allowed: a non-empty word without '/' or spaces"
+                ),
             );
         }
         e.file_prefix = Some(p);
@@ -542,7 +587,14 @@ fn limits(ctx: &mut Ctx, raw: Option<RawLimits>) -> Limits {
     let d = Limits::default();
     let Some(r) = raw else { return d };
     Limits {
-        max_options: opt_range(ctx, "limits.max_options", r.max_options, 1, 63, d.max_options),
+        max_options: opt_range(
+            ctx,
+            "limits.max_options",
+            r.max_options,
+            1,
+            63,
+            d.max_options,
+        ),
         mac_table_size: opt_range(
             ctx,
             "limits.mac_table_size",
@@ -597,10 +649,7 @@ fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<Port> 
         };
         if let Some(d) = &device {
             if let Some(first) = devices.get(d) {
-                ctx.err(
-                    &dpath,
-                    format!("device `{d}` is already used by {first}"),
-                );
+                ctx.err(&dpath, format!("device `{d}` is already used by {first}"));
             } else {
                 devices.insert(d.clone(), base.clone());
             }
@@ -648,7 +697,13 @@ fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<Port> 
 }
 
 /// Resolve a reference to a port that must have `role`.
-fn port_ref(ctx: &mut Ctx, path: &str, name: &str, ports: &[Port], role: PortRole) -> Option<usize> {
+fn port_ref(
+    ctx: &mut Ctx,
+    path: &str,
+    name: &str,
+    ports: &[Port],
+    role: PortRole,
+) -> Option<usize> {
     match ports.iter().position(|p| p.name == name) {
         None => {
             let known: Vec<&str> = ports
@@ -662,7 +717,10 @@ fn port_ref(ctx: &mut Ctx, path: &str, name: &str, ports: &[Port], role: PortRol
         Some(i) if ports[i].role != role => {
             ctx.err(
                 path,
-                format!("port `{name}` has role {}; allowed: a port with role {role}", ports[i].role),
+                format!(
+                    "port `{name}` has role {}; allowed: a port with role {role}",
+                    ports[i].role
+                ),
             );
             None
         }
@@ -672,10 +730,7 @@ fn port_ref(ctx: &mut Ctx, path: &str, name: &str, ports: &[Port], role: PortRol
 
 fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[Port]) -> Option<Vtep> {
     let Some(r) = raw else {
-        ctx.missing(
-            "vtep",
-            "the local VTEP needs an ipv4 and/or ipv6 address",
-        );
+        ctx.missing("vtep", "the local VTEP needs an ipv4 and/or ipv6 address");
         return None;
     };
     let underlays: Vec<usize> = (0..ports.len())
@@ -687,12 +742,17 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[Port]) -> Option<Vtep> {
             let names: Vec<&str> = underlays.iter().map(|&i| ports[i].name.as_str()).collect();
             ctx.missing(
                 "vtep.port",
-                format!("required with more than one underlay port; allowed: {}", names.join(", ")),
+                format!(
+                    "required with more than one underlay port; allowed: {}",
+                    names.join(", ")
+                ),
             );
             None
         }
         None => underlays.first().copied(),
     };
+    ctx.v4_given = r.ipv4.is_some();
+    ctx.v6_given = r.ipv6.is_some();
     let ipv4 = r
         .ipv4
         .as_deref()
@@ -702,7 +762,10 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[Port]) -> Option<Vtep> {
         .as_deref()
         .and_then(|s| if_addr(ctx, "vtep.ipv6", s, false));
     if r.ipv4.is_none() && r.ipv6.is_none() {
-        ctx.missing("vtep.ipv4", "the local VTEP needs an ipv4 and/or ipv6 address");
+        ctx.missing(
+            "vtep.ipv4",
+            "the local VTEP needs an ipv4 and/or ipv6 address",
+        );
     }
     let udp_port = opt_range(ctx, "vtep.udp_port", r.udp_port, 1, 65535, GENEVE_UDP_PORT);
     let mut v = Vtep {
@@ -723,7 +786,11 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[Port]) -> Option<Vtep> {
             None => {
                 ctx.err(
                     &via_path,
-                    format!("{via} is an {} next hop but the local VTEP has no {} address", family(via), family(via)),
+                    format!(
+                        "{via} is an {} next hop but the local VTEP has no {} address",
+                        family(via),
+                        family(via)
+                    ),
                 );
                 continue;
             }
@@ -734,7 +801,10 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[Port]) -> Option<Vtep> {
             Some(l) if !l.subnet().contains(via) => {
                 ctx.err(
                     &via_path,
-                    format!("{via} is not on-link; allowed: an address in the local subnet {}", l.subnet()),
+                    format!(
+                        "{via} is not on-link; allowed: an address in the local subnet {}",
+                        l.subnet()
+                    ),
                 );
             }
             Some(_) => {}
@@ -753,7 +823,12 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[Port]) -> Option<Vtep> {
                         if p.addr.is_ipv4() != via.is_ipv4() {
                             ctx.err(
                                 &dpath,
-                                format!("{p} is {} but next hop {via} is {}; allowed: {} prefixes", family(p.addr), family(via), family(via)),
+                                format!(
+                                    "{p} is {} but next hop {via} is {}; allowed: {} prefixes",
+                                    family(p.addr),
+                                    family(via),
+                                    family(via)
+                                ),
                             );
                         } else {
                             destinations.push(p);
@@ -812,7 +887,9 @@ fn registry(ctx: &mut Ctx, raw: Vec<RawOptionDef>) -> Vec<OptionDef> {
             if let Some(first) = ids.get(&(class, type_)) {
                 ctx.err(
                     &format!("{base}.type"),
-                    format!("class {class:#06x} type {type_:#04x} is already registered as {first}"),
+                    format!(
+                        "class {class:#06x} type {type_:#04x} is already registered as {first}"
+                    ),
                 );
             } else {
                 ids.insert((class, type_), format!("`{}`", r.name));
@@ -863,7 +940,10 @@ fn tunnel_option(
             return None;
         }
         (None, Some(_), None) => {
-            ctx.missing(&format!("{base}.type"), "allowed 0..=255 (0x80 is the critical bit)");
+            ctx.missing(
+                &format!("{base}.type"),
+                "allowed 0..=255 (0x80 is the critical bit)",
+            );
             return None;
         }
     };
@@ -890,7 +970,11 @@ fn tunnel_option(
         }
         ctx.err(
             &dpath,
-            format!("option data is {n} bytes: {}; allowed 0..=124 bytes in steps of 4", why.join(" and ")),
+            format!(
+                "option data is {n} byte{}: {}; allowed 0..=124 bytes in steps of 4",
+                if n == 1 { "" } else { "s" },
+                why.join(" and ")
+            ),
         );
         return None;
     }
@@ -934,7 +1018,10 @@ fn tunnels(
         };
         if let (Some(v), Some(r)) = (vtep, remote) {
             if let Some(l) = v.local_for(r) {
-                if l.prefix_len > 0 && !l.subnet().contains(r) && v.route(r) == UnderlayRoute::Direct {
+                if l.prefix_len > 0
+                    && !l.subnet().contains(r)
+                    && v.route(r) == UnderlayRoute::Direct
+                {
                     ctx.err(
                         &rpath,
                         format!("{r} is off-link (local subnet {}) and no vtep.next_hops entry covers it; add a next hop", l.subnet()),
@@ -969,11 +1056,22 @@ fn tunnels(
         if t.options.len() > usize::from(limits.max_options) {
             ctx.err(
                 &format!("{base}.options"),
-                format!("{} options; limits.max_options allows at most {}", t.options.len(), limits.max_options),
+                format!(
+                    "{} options; limits.max_options allows at most {}",
+                    t.options.len(),
+                    limits.max_options
+                ),
             );
         }
         let default_port = vtep.as_ref().map_or(GENEVE_UDP_PORT, |v| v.udp_port);
-        let udp_dst_port = opt_range(ctx, &format!("{base}.udp_port"), t.udp_port, 1, 65535, default_port);
+        let udp_dst_port = opt_range(
+            ctx,
+            &format!("{base}.udp_port"),
+            t.udp_port,
+            1,
+            65535,
+            default_port,
+        );
         let udp_checksum = match (t.udp_checksum, remote) {
             (Some(RawChecksum::Zero), _) => UdpChecksum::Zero,
             (Some(RawChecksum::Compute), _) => UdpChecksum::Compute,
@@ -985,8 +1083,10 @@ fn tunnels(
         let source_ports = match &t.source_ports {
             None => DEFAULT_SOURCE_PORTS,
             Some(r) => {
-                let min = range_of::<u16>(ctx, &format!("{base}.source_ports.min"), r.min, 1, 65535);
-                let max = range_of::<u16>(ctx, &format!("{base}.source_ports.max"), r.max, 1, 65535);
+                let min =
+                    range_of::<u16>(ctx, &format!("{base}.source_ports.min"), r.min, 1, 65535);
+                let max =
+                    range_of::<u16>(ctx, &format!("{base}.source_ports.max"), r.max, 1, 65535);
                 match (min, max) {
                     (Some(a), Some(b)) if a <= b => (a, b),
                     (Some(a), Some(b)) => {
@@ -1031,9 +1131,19 @@ fn tunnels(
 }
 
 fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[Port], vtep: &Option<Vtep>) -> L2 {
-    let ageing_seconds = opt_range(ctx, "l2.ageing_seconds", raw.ageing_seconds, 1, 86400, 300u32);
+    let ageing_seconds = opt_range(
+        ctx,
+        "l2.ageing_seconds",
+        raw.ageing_seconds,
+        1,
+        86400,
+        300u32,
+    );
     if raw.segments.is_empty() {
-        ctx.err("l2.segments", "empty; list at least one segment (access port + VLAN -> VNI)");
+        ctx.err(
+            "l2.segments",
+            "empty; list at least one segment (access port + VLAN -> VNI)",
+        );
     }
     let mut segments = Vec::new();
     let mut names = HashMap::new();
@@ -1046,7 +1156,13 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[Port], vtep: &Option<Vtep>) -> L2
                 unique(ctx, &mut names, &format!("{base}.name"), n, "segment");
             }
         }
-        let port = port_ref(ctx, &format!("{base}.port"), &s.port, ports, PortRole::Access);
+        let port = port_ref(
+            ctx,
+            &format!("{base}.port"),
+            &s.port,
+            ports,
+            PortRole::Access,
+        );
         let vlan = vlan(ctx, &format!("{base}.vlan"), &s.vlan);
         let vni = vni(ctx, &format!("{base}.vni"), s.vni);
         if let Some(v) = vni {
@@ -1063,7 +1179,11 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[Port], vtep: &Option<Vtep>) -> L2
             if let Some(first) = attach.get(&(p, vl)) {
                 ctx.err(
                     &format!("{base}.vlan"),
-                    format!("port `{}` {} is already mapped by {first}", s.port, vlan_text(vl)),
+                    format!(
+                        "port `{}` {} is already mapped by {first}",
+                        s.port,
+                        vlan_text(vl)
+                    ),
                 );
             } else {
                 attach.insert((p, vl), base.clone());
@@ -1095,7 +1215,10 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[Port], vtep: &Option<Vtep>) -> L2
             };
             if let (Some(mac), Some(remote)) = (mac, remote) {
                 if static_macs.iter().any(|e| e.mac == mac) {
-                    ctx.err(&format!("{mb}.mac"), format!("{mac} is listed twice in this segment"));
+                    ctx.err(
+                        &format!("{mb}.mac"),
+                        format!("{mac} is listed twice in this segment"),
+                    );
                 } else {
                     static_macs.push(StaticMac { mac, remote });
                 }
@@ -1462,11 +1585,20 @@ fn policies(
     let mut seen = HashSet::new();
     for (i, r) in raw.require.iter().enumerate() {
         let base = format!("options.policies.require[{i}]");
-        let o = option_ref(ctx, &format!("{base}.option"), &r.option, &out.registry, None);
+        let o = option_ref(
+            ctx,
+            &format!("{base}.option"),
+            &r.option,
+            &out.registry,
+            None,
+        );
         let s = scope(ctx, &base, r.vni, r.tunnel.as_deref(), tunnels, decap);
         if let (Some(option), Some(scope)) = (o, s) {
             if !seen.insert((option, format!("{scope:?}"))) {
-                ctx.err(&base, format!("option `{}` is already required here", r.option));
+                ctx.err(
+                    &base,
+                    format!("option `{}` is already required here", r.option),
+                );
             }
             out.require.push(RequireOption { option, scope });
         }
@@ -1497,7 +1629,10 @@ fn policies(
             let path = format!("{base}.deny[{j}]");
             if let Some(b) = tag_value(ctx, &path, v, len) {
                 if allow.contains(&b) {
-                    ctx.err(&path, "this value is also in allow; a value is either allowed or denied");
+                    ctx.err(
+                        &path,
+                        "this value is also in allow; a value is either allowed or denied",
+                    );
                 }
                 deny.push(b);
             }
