@@ -4,7 +4,9 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::{data_path, read_pcap};
-use geneve_gw::tunnel::{DecapConfig, Decapsulator, DropReason, KnownOption, OptionRegistry, PayloadKind, Verdict};
+use geneve_gw::tunnel::{
+    DecapConfig, Decapsulator, DropReason, KnownOption, OptionRegistry, PayloadKind, Verdict,
+};
 
 fn frames(rel: &str) -> Vec<Vec<u8>> {
     let (lt, f) = read_pcap(&data_path(&format!("vectors/{rel}")));
@@ -15,7 +17,14 @@ fn frames(rel: &str) -> Vec<Vec<u8>> {
 
 /// A decapsulator whose local addresses are the captures' destinations.
 fn dec_with(registry: OptionRegistry) -> Decapsulator {
-    let v4 = ["20.0.0.1", "20.0.0.2", "10.25.132.13", "10.0.0.2", "192.168.100.1", "192.168.100.3"];
+    let v4 = [
+        "20.0.0.1",
+        "20.0.0.2",
+        "10.25.132.13",
+        "10.0.0.2",
+        "192.168.100.1",
+        "192.168.100.3",
+    ];
     let v6 = ["2604:1380:4091:ce00::d"];
     let mut c = DecapConfig::new(
         v4.iter().map(|a| a.parse::<Ipv4Addr>().unwrap()).collect(),
@@ -39,7 +48,9 @@ fn tcpdump_geneve_pcap() {
         match vni {
             0xb => {
                 n_b += 1;
-                let Verdict::Deliver(del) = d.decap(&f) else { panic!("VNI 0xb: {:?}", d.decap(&f)) };
+                let Verdict::Deliver(del) = d.decap(&f) else {
+                    panic!("VNI 0xb: {:?}", d.decap(&f))
+                };
                 assert_eq!(del.vni.get(), 0xb);
                 assert_eq!(del.payload, PayloadKind::Ethernet);
                 assert_eq!(del.options.count, 0);
@@ -53,7 +64,10 @@ fn tcpdump_geneve_pcap() {
             }
             0xa => {
                 n_a += 1;
-                assert_eq!(d.decap(&f), Verdict::Drop(DropReason::UnknownCriticalOption));
+                assert_eq!(
+                    d.decap(&f),
+                    Verdict::Drop(DropReason::UnknownCriticalOption)
+                );
             }
             v => panic!("unexpected VNI {v:#x}"),
         }
@@ -73,7 +87,9 @@ fn tcpdump_geneve_pcap_option_understood() {
     let d = dec_with(reg);
     let mut n = 0;
     for f in frames("tcpdump/geneve.pcap") {
-        let Verdict::Deliver(del) = d.decap(&f) else { panic!("{:?}", d.decap(&f)) };
+        let Verdict::Deliver(del) = d.decap(&f) else {
+            panic!("{:?}", d.decap(&f))
+        };
         if del.vni.get() == 0xa {
             n += 1;
             assert_eq!(del.options.count, 1);
@@ -93,14 +109,19 @@ fn tcpdump_geneve_pcap_option_understood() {
     }])
     .unwrap();
     let d = dec_with(reg);
-    let f = frames("tcpdump/geneve.pcap").into_iter().find(|f| f[48] == 0xa).unwrap();
+    let f = frames("tcpdump/geneve.pcap")
+        .into_iter()
+        .find(|f| f[48] == 0xa)
+        .unwrap();
     assert_eq!(d.decap(&f), Verdict::Drop(DropReason::KnownOptionBadLength));
 }
 
 #[test]
 fn tcpdump_geneve_gcp() {
     let f = &frames("tcpdump/geneve-gcp.pcap")[0];
-    let Verdict::Deliver(del) = dec().decap(f) else { panic!() };
+    let Verdict::Deliver(del) = dec().decap(f) else {
+        panic!()
+    };
     assert_eq!(del.vni.get(), 0);
     assert_eq!(del.payload, PayloadKind::Ipv4);
     assert_eq!(del.options.count, 3);
@@ -108,7 +129,11 @@ fn tcpdump_geneve_gcp() {
     // Option sizes with their 4-byte headers: 8 + 20 + 12 (tcpdump geneve-gcp.out).
     assert_eq!(del.options_len, 8 + 20 + 12);
     let inner = &f[usize::from(del.payload_offset)..];
-    assert_eq!(inner[0] >> 4, 4, "inner IPv4 header right after the options");
+    assert_eq!(
+        inner[0] >> 4,
+        4,
+        "inner IPv4 header right after the options"
+    );
     assert_eq!(del.inner.l3_offset, del.payload_offset);
 }
 
@@ -119,7 +144,9 @@ fn zeek_geneve() {
     assert_eq!(fs.len(), 6);
     let mut with_opt = 0;
     for f in &fs {
-        let Verdict::Deliver(del) = d.decap(f) else { panic!("{:?}", d.decap(f)) };
+        let Verdict::Deliver(del) = d.decap(f) else {
+            panic!("{:?}", d.decap(f))
+        };
         assert_eq!(del.vni.get(), 0);
         assert_eq!(del.payload, PayloadKind::Ethernet);
         if del.options.count == 1 {
@@ -136,7 +163,9 @@ fn zeek_geneve_ipv6_payload() {
     let fs = frames("zeek/geneve-ipv6.pcap");
     assert_eq!(fs.len(), 2);
     for f in &fs {
-        let Verdict::Deliver(del) = d.decap(f) else { panic!("{:?}", d.decap(f)) };
+        let Verdict::Deliver(del) = d.decap(f) else {
+            panic!("{:?}", d.decap(f))
+        };
         assert_eq!(del.vni.get(), 0x123456);
         assert_eq!(del.payload, PayloadKind::Ipv6);
         assert_eq!(f[usize::from(del.payload_offset)] >> 4, 6);
@@ -147,7 +176,10 @@ fn zeek_geneve_ipv6_payload() {
 #[test]
 fn zeek_geneve_arp() {
     let f = &frames("zeek/geneve-arp.pcap")[0];
-    assert_eq!(dec().decap(f), Verdict::Drop(DropReason::UnsupportedProtocol));
+    assert_eq!(
+        dec().decap(f),
+        Verdict::Drop(DropReason::UnsupportedProtocol)
+    );
 }
 
 #[test]
@@ -156,12 +188,30 @@ fn gso_and_bigtcp() {
     let cases = [
         ("tcpdump/gso-ipv4-geneve-ipv4.pcap", None),
         ("tcpdump/gso-ipv4-geneve-ipv6.pcap", None),
-        ("tcpdump/gso-ipv6-geneve-ipv4.pcap", Some(DropReason::UdpBadChecksum)),
-        ("tcpdump/gso-ipv6-geneve-ipv6.pcap", Some(DropReason::UdpBadChecksum)),
-        ("tcpdump/bigtcp-ipv4-geneve-ipv4.pcap", Some(DropReason::Ipv4BadLength)),
-        ("tcpdump/bigtcp-ipv4-geneve-ipv6.pcap", Some(DropReason::Ipv4BadLength)),
-        ("tcpdump/bigtcp-ipv6-geneve-ipv4.pcap", Some(DropReason::Ipv6BadLength)),
-        ("tcpdump/bigtcp-ipv6-geneve-ipv6.pcap", Some(DropReason::Ipv6BadLength)),
+        (
+            "tcpdump/gso-ipv6-geneve-ipv4.pcap",
+            Some(DropReason::UdpBadChecksum),
+        ),
+        (
+            "tcpdump/gso-ipv6-geneve-ipv6.pcap",
+            Some(DropReason::UdpBadChecksum),
+        ),
+        (
+            "tcpdump/bigtcp-ipv4-geneve-ipv4.pcap",
+            Some(DropReason::Ipv4BadLength),
+        ),
+        (
+            "tcpdump/bigtcp-ipv4-geneve-ipv6.pcap",
+            Some(DropReason::Ipv4BadLength),
+        ),
+        (
+            "tcpdump/bigtcp-ipv6-geneve-ipv4.pcap",
+            Some(DropReason::Ipv6BadLength),
+        ),
+        (
+            "tcpdump/bigtcp-ipv6-geneve-ipv6.pcap",
+            Some(DropReason::Ipv6BadLength),
+        ),
     ];
     for (file, want) in cases {
         for f in frames(file) {
@@ -169,9 +219,14 @@ fn gso_and_bigtcp() {
             match want {
                 Some(r) => assert_eq!(v, Verdict::Drop(r), "{file}"),
                 None => {
-                    let Verdict::Deliver(del) = v else { panic!("{file}: {v:?}") };
+                    let Verdict::Deliver(del) = v else {
+                        panic!("{file}: {v:?}")
+                    };
                     assert_eq!(del.vni.get(), 0x1389, "{file}");
-                    assert_eq!(usize::from(del.payload_offset) + usize::from(del.payload_len), f.len());
+                    assert_eq!(
+                        usize::from(del.payload_offset) + usize::from(del.payload_len),
+                        f.len()
+                    );
                 }
             }
             // Robustness: every prefix of every capture is handled without panic.
