@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use geneve_gw::config::{self, Payload, PortRole, UdpChecksum};
 
 fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("config").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config")
+        .join(name)
 }
 
 fn load(name: &str) -> config::Config {
@@ -41,5 +43,61 @@ fn the_required_examples_exist() {
         "demo-ovs.yaml",
     ] {
         load(name);
+    }
+}
+
+#[test]
+fn demo_ovs_matches_the_demo_topology() {
+    let c = load("demo-ovs.yaml");
+    assert_eq!(c.ports[c.vtep.port].role, PortRole::Underlay);
+    assert_eq!(c.vtep.ipv4.unwrap().addr.to_string(), "198.18.0.1");
+    let t = &c.tunnels[0];
+    assert_eq!(t.remote.to_string(), "198.18.0.2");
+    assert_eq!(t.udp_checksum, UdpChecksum::Zero);
+    assert_eq!(t.options.len(), 1);
+    assert!(c.eal.vdevs.iter().all(|v| v.starts_with("net_af_packet")));
+    let d = &c.decap[0];
+    assert_eq!(d.payload, Payload::Ethernet);
+    assert_eq!(d.allow_from.as_ref().unwrap()[0], t.remote);
+}
+
+#[test]
+fn examples_use_only_documentation_addresses() {
+    // 198.18.0.0/15 (RFC 2544) and 2001:db8::/32 (RFC 3849) only.
+    use std::net::IpAddr;
+    let ok = |a: IpAddr| match a {
+        IpAddr::V4(v) => v.octets()[0] == 198 && (v.octets()[1] & 0xfe) == 18,
+        IpAddr::V6(v) => v.segments()[0] == 0x2001 && v.segments()[1] == 0x0db8,
+    };
+    for name in [
+        "l2-gateway.yaml",
+        "l3-gateway.yaml",
+        "ipv6-underlay.yaml",
+        "options-policy.yaml",
+        "demo-ovs.yaml",
+    ] {
+        let c = load(name);
+        let mut addrs: Vec<IpAddr> = Vec::new();
+        addrs.extend(c.vtep.ipv4.map(|a| a.addr));
+        addrs.extend(c.vtep.ipv6.map(|a| a.addr));
+        addrs.extend(c.vtep.next_hops.iter().map(|n| n.via));
+        addrs.extend(c.tunnels.iter().map(|t| t.remote));
+        if let Some(l2) = &c.l2 {
+            for s in &l2.segments {
+                addrs.extend(&s.flood);
+                addrs.extend(s.static_macs.iter().map(|m| m.remote));
+            }
+        }
+        if let Some(l3) = &c.l3 {
+            addrs.extend(l3.access.ipv4.map(|a| a.addr));
+            addrs.extend(l3.access.ipv6.map(|a| a.addr));
+            addrs.extend(l3.routes.iter().map(|r| r.prefix.addr));
+        }
+        for a in addrs {
+            assert!(
+                ok(a),
+                "{name}: {a} is outside 198.18.0.0/15 and 2001:db8::/32"
+            );
+        }
     }
 }

@@ -252,7 +252,7 @@ fn hex(ctx: &mut Ctx, path: &str, s: &str) -> Option<Vec<u8>> {
         );
         return None;
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         ctx.err(
             path,
             format!("`{s}` has an odd number of hex digits; allowed: two digits per byte"),
@@ -874,7 +874,7 @@ fn registry(ctx: &mut Ctx, raw: Vec<RawOptionDef>) -> Vec<OptionDef> {
         let length = r.length.and_then(|l| {
             let path = format!("{base}.length");
             let l = range_of::<u8>(ctx, &path, l, 0, 124)?;
-            if l % 4 != 0 {
+            if !l.is_multiple_of(4) {
                 ctx.err(
                     &path,
                     format!("{l} is not a multiple of 4; allowed 0..=124 in steps of 4"),
@@ -960,12 +960,12 @@ fn tunnel_option(
     let dpath = format!("{base}.data");
     let data = hex(ctx, &dpath, &o.data)?;
     let n = data.len();
-    if n > OPTION_DATA_MAX || n % 4 != 0 {
+    if n > OPTION_DATA_MAX || !n.is_multiple_of(4) {
         let mut why = Vec::new();
         if n > OPTION_DATA_MAX {
             why.push(format!("longer than {OPTION_DATA_MAX} bytes"));
         }
-        if n % 4 != 0 {
+        if !n.is_multiple_of(4) {
             why.push("not a multiple of 4 bytes".to_string());
         }
         ctx.err(
@@ -1324,7 +1324,7 @@ fn l3_mode(ctx: &mut Ctx, raw: RawL3, ports: &[Port], tunnels: &[Tunnel], l2: Op
             routes.push(Route { prefix, tunnel });
         }
     }
-    routes.sort_by(|a, b| b.prefix.len.cmp(&a.prefix.len));
+    routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len));
     L3 {
         access: L3Access {
             port: port.unwrap_or(0),
