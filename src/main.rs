@@ -24,7 +24,33 @@ enum Command {
         geneve-gw forward --stop-after-idle 500 -- -l 0-1 --no-huge -m 512 \\\n      \
           --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap --vdev net_null0\n  \
         geneve-gw forward -- -l 0-1 --vdev net_null0 --vdev net_null1   (Ctrl-C stops)")]
+    #[cfg(feature = "dpdk")]
     Forward(ForwardArgs),
+    /// Validate a configuration file without starting DPDK; every error names
+    /// the file, line, column and field.
+    #[command(after_help = "Example:\n  geneve-gw check -c config/l2-gateway.yaml")]
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The gateway configuration (YAML).
+    #[arg(short, long, value_name = "FILE")]
+    config: std::path::PathBuf,
+}
+
+fn check(a: CheckArgs) -> Result<(), String> {
+    let cfg = geneve_gw::config::load(&a.config).map_err(|e| {
+        let n = e.to_string().lines().count();
+        format!("{} has {n} error(s):\n{e}", a.config.display())
+    })?;
+    println!(
+        "{}: OK ({} port(s), {} tunnel(s))",
+        a.config.display(),
+        cfg.ports.len(),
+        cfg.tunnels.len()
+    );
+    Ok(())
 }
 
 #[derive(Args)]
@@ -43,6 +69,7 @@ struct RunControl {
     verbose: bool,
 }
 
+#[cfg(feature = "dpdk")]
 #[derive(Args)]
 struct ForwardArgs {
     /// Worker count (default: one per worker lcore of the EAL core list).
@@ -86,6 +113,7 @@ impl RunControl {
     }
 }
 
+#[cfg(feature = "dpdk")]
 fn forward(a: ForwardArgs) -> Result<(), String> {
     if a.eal_args.is_empty() {
         return Err(
@@ -110,7 +138,9 @@ fn forward(a: ForwardArgs) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "dpdk")]
         Command::Forward(a) => forward(a),
+        Command::Check(a) => check(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
