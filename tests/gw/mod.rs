@@ -1,0 +1,145 @@
+//! Harness for tests that run the `geneve-gw` binary on DPDK virtual devices.
+//! `rte_eal_init` runs once per process, so every run is a subprocess; runs
+//! are serialised (two busy-polling DPDK processes on two cores swing wildly).
+#![allow(dead_code)]
+
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+static DPDK_LOCK: Mutex<()> = Mutex::new(());
+
+/// Holds the machine's DPDK slot for the duration of a test.
+pub fn dpdk_slot() -> MutexGuard<'static, ()> {
+    DPDK_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// EAL arguments: cores 0-1, no PCI (never touch the machine's own NIC), a
+/// private file prefix, and hugepages when enough are free (else --no-huge).
+pub fn eal_base(prefix: &str) -> Vec<String> {
+    let free: u64 = std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let mounted = std::fs::read_to_string("/proc/mounts")
+        .map(|m| m.contains(" hugetlbfs "))
+        .unwrap_or(false);
+    let prefix = format!("gwtest-{}-{prefix}", std::process::id());
+    let mut a: Vec<String> = ["-l", "0-1", "--no-pci", "--file-prefix", &prefix]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if free >= 256 && mounted {
+        a.extend(["--in-memory", "-m", "256"].map(String::from));
+    } else {
+        a.extend(["--no-huge", "--no-shconf", "-m", "512"].map(String::from));
+    }
+    a
+}
+
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Report line for port `p`: (rx, tx, tx dropped).
+    pub fn port(&self, p: usize) -> (u64, u64, u64) {
+        let prefix = format!("port {p} (");
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&prefix) && l.contains(" rx "))
+            .unwrap_or_else(|| panic!("no report for port {p} in:\n{}", self.stdout));
+        let num = |key: &str| -> u64 {
+            let i = line.find(key).unwrap_or_else(|| panic!("{key} missing in {line}")) + key.len();
+            line[i..]
+                .split_whitespace()
+                .next()
+                .and_then(|w| w.trim_end_matches(',').parse().ok())
+                .unwrap_or_else(|| panic!("bad {key} in {line}"))
+        };
+        (num(" rx "), num(" tx "), num("tx dropped "))
+    }
+
+    /// (available, size, in use) from the mbuf leak report.
+    pub fn mbufs(&self) -> (u64, u64, u64) {
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("mbufs: "))
+            .unwrap_or_else(|| panic!("no mbuf report in:\n{}", self.stdout));
+        let w: Vec<&str> = line.split_whitespace().collect();
+        // mbufs: A of B back in pool NAME, C in use
+        let p = |s: &str| s.trim_end_matches(',').parse::<u64>().unwrap();
+        (p(w[1]), p(w[3]), p(w[w.len() - 3]))
+    }
+
+    pub fn assert_no_leak(&self) {
+        let (avail, size, in_use) = self.mbufs();
+        assert_eq!(in_use, 0, "mbufs leaked:\n{}", self.stdout);
+        assert_eq!(avail, size, "pool not whole:\n{}", self.stdout);
+    }
+
+    pub fn assert_clean_error(&self, needle: &str) {
+        assert_ne!(self.code, Some(0), "expected failure:\n{}\n{}", self.stdout, self.stderr);
+        assert!(!self.stderr.contains("panicked"), "Rust panic shown:\n{}", self.stderr);
+        assert!(!self.stderr.contains("RUST_BACKTRACE"), "Rust panic shown:\n{}", self.stderr);
+        let errors: Vec<&str> = self.stderr.lines().filter(|l| l.starts_with("error")).collect();
+        assert_eq!(errors.len(), 1, "want exactly one error line:\n{}", self.stderr);
+        assert!(
+            errors[0].contains(needle),
+            "error line lacks {needle:?}: {}",
+            errors[0]
+        );
+    }
+}
+
+/// Runs `geneve-gw ARGS`; kills it and fails the test after `timeout`.
+pub fn run_gw(args: &[String], timeout: Duration) -> Run {
+    run_cmd(Command::new(env!("CARGO_BIN_EXE_geneve-gw")).args(args), timeout)
+}
+
+pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
+    let t_err = std::thread::spawn(move || std::io::read_to_string(err).unwrap_or_default());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = t_out.join().unwrap();
+    let stderr = t_err.join().unwrap();
+    let status = status.unwrap_or_else(|| {
+        panic!("timed out after {timeout:?}:\nstdout:\n{stdout}\nstderr:\n{stderr}")
+    });
+    Run {
+        code: status.code(),
+        stdout,
+        stderr,
+    }
+}
+
+pub fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
