@@ -483,11 +483,14 @@ fn rfc6040_encap() {
 
 // 4.4.2: RFC 6040 decap, the full 4 x 4 table (Figure 4), via real packets,
 // for an inner IPv4 frame and an inner IPv6 (L3) packet.
+/// One RFC 6040 table cell: `Some((inner ECN out, alarm))`, or `None` = drop.
+type Cell = Option<(Ecn, bool)>;
+
 #[test]
 fn rfc6040_decap_4x4() {
     use Ecn::*;
     // (inner, outer) -> Some(result, alarm) or None = drop
-    let table: [(Ecn, [Option<(Ecn, bool)>; 4]); 4] = [
+    let table: [(Ecn, [Cell; 4]); 4] = [
         // outer:    Not-ECT             ECT(0)               ECT(1)               CE
         (
             NotEct,

@@ -207,7 +207,7 @@ impl EncapTemplate {
         let mut opts_len = 0usize;
         let mut critical = false;
         for (i, o) in cfg.options.iter().enumerate() {
-            if o.data.len() % 4 != 0 || o.data.len() > geneve::MAX_OPTION_DATA_LEN {
+            if !o.data.len().is_multiple_of(4) || o.data.len() > geneve::MAX_OPTION_DATA_LEN {
                 return Err(TemplateError::BadOptionLength { index: i });
             }
             opts_len += 4 + o.data.len();

@@ -242,7 +242,7 @@ mod tests {
             EthernetFrame::new_checked(&[0u8; 13][..]).err(),
             Some(WireError::Truncated)
         );
-        let mut f = vec![0u8; 14];
+        let mut f = [0u8; 14];
         f[12] = 0x81;
         assert_eq!(
             EthernetFrame::new_checked(&f[..]).err(),

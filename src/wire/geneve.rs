@@ -251,7 +251,7 @@ impl GeneveOptionRepr<'_> {
         OPTION_HEADER_LEN + self.data.len()
     }
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        if self.data.len() % 4 != 0 || self.data.len() > MAX_OPTION_DATA_LEN {
+        if !self.data.len().is_multiple_of(4) || self.data.len() > MAX_OPTION_DATA_LEN {
             return Err(WireError::Malformed);
         }
         let n = self.buffer_len();
@@ -289,7 +289,7 @@ impl GeneveRepr {
         })
     }
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        if self.options_len % 4 != 0 || self.options_len > MAX_OPTIONS_LEN {
+        if !self.options_len.is_multiple_of(4) || self.options_len > MAX_OPTIONS_LEN {
             return Err(WireError::Malformed);
         }
         if buf.len() < HEADER_LEN {

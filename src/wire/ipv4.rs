@@ -275,7 +275,7 @@ mod tests {
     #[test]
     fn options_are_skipped() {
         // IHL 6: one 4-byte option (NOP NOP NOP EOL).
-        let mut b = vec![0u8; 32];
+        let mut b = [0u8; 32];
         b[0] = 0x46;
         b[2..4].copy_from_slice(&32u16.to_be_bytes());
         b[20..24].copy_from_slice(&[1, 1, 1, 0]);
