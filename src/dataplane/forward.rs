@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::control::{self, StopConditions};
-use crate::dpdk::{self, Burst, Eal, LaunchedWorkers, Mempool, Port, PortConfig, TxBuffer, BURST_SIZE};
+use crate::dpdk::{
+    self, Burst, Eal, LaunchedWorkers, Mempool, Port, PortConfig, TxBuffer, BURST_SIZE,
+};
 
 use super::stats::{port_totals, total_rx, WorkerCounters, MAX_PORTS};
 
@@ -70,6 +72,17 @@ impl ForwardWorker {
                 c.ports[p].rx_packets.add(n as u64);
                 let dst = peers[p];
                 let b = &mut tx[dst];
+                if b.is_empty() && burst.is_full() {
+                    // A full burst goes out as it is, as testpmd io does:
+                    // buffering only pays for partial bursts.
+                    let sent = dpdk::tx_burst(dst as u16, self.queue, &mut burst);
+                    c.ports[dst].tx_packets.add(sent as u64);
+                    if !burst.is_empty() {
+                        c.ports[dst].tx_dropped.add(burst.len() as u64);
+                        burst.clear();
+                    }
+                    continue;
+                }
                 while !burst.is_empty() {
                     b.append(&mut burst);
                     if b.is_full() {
@@ -128,7 +141,8 @@ pub fn pool_size(nb_ports: u32, queues: u32, rxd: u32, txd: u32, cache: u32) -> 
 
 /// Runs forward mode to the end; Ok carries nothing, the report is printed.
 pub fn run(opts: &ForwardOptions) -> Result<(), String> {
-    let signal = control::signal_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let signal =
+        control::signal_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let eal = Eal::init(&opts.eal_args).map_err(|e| {
         if opts.verbose && !e.log.is_empty() {
             eprint!("{}", e.log);
@@ -138,9 +152,38 @@ pub fn run(opts: &ForwardOptions) -> Result<(), String> {
     if opts.verbose {
         eprint!("{}", eal.startup_log());
     }
-    let result = run_with_eal(opts, &signal);
+    let result = check_devices(opts, &eal).and_then(|()| run_with_eal(opts, &signal));
     drop(eal);
     result
+}
+
+/// Every `--vdev` must have become a port: a device whose driver failed to
+/// start (a missing pcap file, a bad argument) otherwise vanishes silently.
+fn check_devices(opts: &ForwardOptions, eal: &Eal) -> Result<(), String> {
+    let asked = opts
+        .eal_args
+        .iter()
+        .filter(|a| *a == "--vdev" || a.starts_with("--vdev="))
+        .count();
+    let got = dpdk::port_count() as usize;
+    if got < asked {
+        // The first driver complaint names the cause; PCI probing of devices
+        // the kernel owns and the generic bus summary are noise here.
+        let why = eal
+            .startup_log()
+            .lines()
+            .filter(|l| !l.contains("PCI") && !l.contains("0000:") && !l.contains("Bus (vdev)"))
+            .find(|l| {
+                let l = l.to_ascii_lowercase();
+                l.contains("fail") || l.contains("error") || l.contains("cannot") || l.contains("couldn't")
+            })
+            .map(|l| format!(" (the driver said: {})", l.trim()))
+            .unwrap_or_default();
+        return Err(format!(
+            "{asked} --vdev devices were given but only {got} came up as ports{why}; check each device's arguments (file paths, names)"
+        ));
+    }
+    Ok(())
 }
 
 fn run_with_eal(opts: &ForwardOptions, signal: &AtomicBool) -> Result<(), String> {
@@ -149,7 +192,9 @@ fn run_with_eal(opts: &ForwardOptions, signal: &AtomicBool) -> Result<(), String
         return Err("no ports: give DPDK devices after `--`, e.g. `-- -l 0-1 --vdev net_null0 --vdev net_null1`".into());
     }
     if nb_ports as usize > MAX_PORTS {
-        return Err(format!("{nb_ports} ports found; forward handles at most {MAX_PORTS}"));
+        return Err(format!(
+            "{nb_ports} ports found; forward handles at most {MAX_PORTS}"
+        ));
     }
     let lcores = dpdk::worker_lcores();
     if lcores.is_empty() {
@@ -164,10 +209,18 @@ fn run_with_eal(opts: &ForwardOptions, signal: &AtomicBool) -> Result<(), String
     }
     let cache = 256;
     let size = opts.mbufs.unwrap_or_else(|| {
-        pool_size(nb_ports.into(), workers as u32, opts.rx_desc.into(), opts.tx_desc.into(), cache)
+        pool_size(
+            nb_ports.into(),
+            workers as u32,
+            opts.rx_desc.into(),
+            opts.tx_desc.into(),
+            cache,
+        )
     });
     let pool = Mempool::new("fwd_pool", size, cache, dpdk_sys_buf_size(), -1).map_err(|e| {
-        format!("{e}; reserve more hugepages (scripts/setup.sh) or lower --mbufs / descriptor counts")
+        format!(
+            "{e}; reserve more hugepages (scripts/setup.sh) or lower --mbufs / descriptor counts"
+        )
     })?;
     let result = forward_ports(opts, signal, &pool, nb_ports, workers, &lcores);
     // Ports are closed inside forward_ports, so every mbuf is home by now.
@@ -182,7 +235,9 @@ fn run_with_eal(opts: &ForwardOptions, signal: &AtomicBool) -> Result<(), String
     drop(pool);
     result?;
     if in_use != 0 {
-        return Err(format!("{in_use} mbufs were not returned to their pool (leak)"));
+        return Err(format!(
+            "{in_use} mbufs were not returned to their pool (leak)"
+        ));
     }
     Ok(())
 }
@@ -211,7 +266,9 @@ fn forward_ports(
     let mut ports = Vec::with_capacity(nb_ports as usize);
     for id in 0..nb_ports {
         let mut port = Port::open(id).map_err(|e| e.to_string())?;
-        let applied = port.configure_and_start(&cfg, pool).map_err(|e| e.to_string())?;
+        let applied = port
+            .configure_and_start(&cfg, pool)
+            .map_err(|e| e.to_string())?;
         let i = port.info();
         let link = port.link();
         eprintln!(
@@ -220,12 +277,24 @@ fn forward_ports(
             i.driver,
             workers,
             if workers > 1 {
-                if applied.rss { ", RSS on" } else { ", no RSS (device has none)" }
+                if applied.rss {
+                    ", RSS on"
+                } else {
+                    ", no RSS (device has none)"
+                }
             } else {
                 ""
             },
-            i.mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
-            if link.up { format!("up {} Mbps", link.speed_mbps) } else { "down".into() },
+            i.mac
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+            if link.up {
+                format!("up {} Mbps", link.speed_mbps)
+            } else {
+                "down".into()
+            },
             peer_port(id, nb_ports)
         );
         ports.push(port);
@@ -291,7 +360,9 @@ fn forward_ports(
     }
     let hz = dpdk::tsc_hz() as f64;
     for (w, c) in counters.iter().enumerate() {
-        let pkts: u64 = (0..nb_ports as usize).map(|p| c.ports[p].rx_packets.get()).sum();
+        let pkts: u64 = (0..nb_ports as usize)
+            .map(|p| c.ports[p].rx_packets.get())
+            .sum();
         let total = c.total_cycles.get();
         let busy = c.busy_cycles.get();
         println!(
