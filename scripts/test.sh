@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every check and test of geneve-gw. Installs what it needs first
+# (scripts/setup.sh: DPDK, libclang, tshark, scapy, Open vSwitch, hugepages).
+# Safe to run again and again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --all-targets -- -D warnings
+
+step "wire, tunnel and config build without DPDK"
+cargo check --no-default-features --lib --quiet
+
+step "tests"
+cargo test --all-targets --no-fail-fast 2>&1 | tee target/test-output.txt
+
+if [ -x scripts/fuzz.sh ]; then
+    step "fuzz corpus replay and a bounded fuzz run"
+    bash scripts/fuzz.sh
+fi
