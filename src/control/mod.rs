@@ -109,7 +109,10 @@ mod tests {
         let mut n = 0;
         let r = watch(
             &sig,
-            &StopConditions { after_packets: Some(5), after_idle: None },
+            &StopConditions {
+                after_packets: Some(5),
+                after_idle: None,
+            },
             None,
             || {
                 n += 1;
@@ -126,7 +129,10 @@ mod tests {
         let t0 = Instant::now();
         let r = watch(
             &sig,
-            &StopConditions { after_packets: None, after_idle: Some(Duration::from_millis(20)) },
+            &StopConditions {
+                after_packets: None,
+                after_idle: Some(Duration::from_millis(20)),
+            },
             None,
             || 7,
             |_| {},
