@@ -8,7 +8,6 @@ pub mod control;
 pub mod tunnel;
 pub mod wire;
 
-#[cfg(feature = "dpdk")]
 pub mod dataplane;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;

@@ -1,3 +1,7 @@
-//! Worker loops, per-core state and counters.
+//! Worker loops, per-core state and counters, and the tables workers read.
+//! `tables` and `pipeline` know no DPDK; the loops that run on mbufs do.
+#[cfg(feature = "dpdk")]
 pub mod forward;
+pub mod pipeline;
 pub mod stats;
+pub mod tables;

@@ -1,0 +1,386 @@
+//! What the gateway does with one packet, on any [`Buffer`]: classify,
+//! encapsulate or decapsulate, and say where it goes. No DPDK here, so every
+//! decision is unit-tested on plain buffers; the worker loop executes the
+//! [`Outcome`] on mbufs.
+use std::net::IpAddr;
+
+use crate::config::Payload;
+use crate::tunnel::{apply_inner_update, encap, Buffer, DropReason, EncapError, Verdict};
+use crate::wire::geneve::GeneveOptionIter;
+
+use super::tables::{lpm_key, AccessIn, Tables};
+
+const ETH_P_IPV4: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
+const ETH_P_ARP: u16 = 0x0806;
+const ETH_P_VLAN: u16 = 0x8100;
+const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_ICMPV6: u8 = 58;
+
+/// Why the gateway dropped a packet: the tunnel's decap reasons plus the
+/// gateway's own. Each has its own counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GwDrop {
+    Decap(DropReason),
+    /// Access frame on a port/VLAN that belongs to no segment or L3 access.
+    NoSegment,
+    /// L3: no route for the inner destination.
+    NoRoute,
+    /// The underlay next hop (or L3 inner next hop) is not resolved yet.
+    NextHopUnresolved,
+    /// Decapsulated VNI has no decap entry.
+    UnknownVni,
+    /// Source VTEP not in the VNI's allow list.
+    SourceVtepNotAllowed,
+    /// A required option is missing.
+    RequiredOptionMissing,
+    /// A security-tag policy denied the packet.
+    SecurityTagDenied,
+    /// Not enough room in the buffer for the outer headers.
+    EncapNoRoom,
+    /// Inner packet larger than the tunnel MTU.
+    EncapTooBig,
+    /// L3 mode: an access frame that is not IPv4/IPv6 (or of a family the route's tunnel does not carry).
+    InnerNotIp,
+    /// Broadcast/unknown unicast with an empty flood list.
+    NoFloodTarget,
+    /// The control thread's queue was full.
+    PuntQueueFull,
+    /// No mbuf to replicate a flooded frame.
+    ReplicationNoMbuf,
+    /// The NIC did not take the packet.
+    TxFull,
+    /// A frame shorter than an Ethernet header on an access port.
+    AccessTruncated,
+}
+
+/// Gateway-specific reasons after the decap ones, in counter order.
+pub const GW_REASONS: [GwDrop; 15] = [
+    GwDrop::NoSegment,
+    GwDrop::NoRoute,
+    GwDrop::NextHopUnresolved,
+    GwDrop::UnknownVni,
+    GwDrop::SourceVtepNotAllowed,
+    GwDrop::RequiredOptionMissing,
+    GwDrop::SecurityTagDenied,
+    GwDrop::EncapNoRoom,
+    GwDrop::EncapTooBig,
+    GwDrop::InnerNotIp,
+    GwDrop::NoFloodTarget,
+    GwDrop::PuntQueueFull,
+    GwDrop::ReplicationNoMbuf,
+    GwDrop::TxFull,
+    GwDrop::AccessTruncated,
+];
+
+/// Number of drop counters.
+pub const DROP_COUNT: usize = DropReason::COUNT + GW_REASONS.len();
+
+impl GwDrop {
+    /// Counter index.
+    pub fn index(self) -> usize {
+        match self {
+            GwDrop::Decap(r) => r as usize,
+            other => DropReason::COUNT + GW_REASONS.iter().position(|g| *g == other).unwrap_or(0),
+        }
+    }
+
+    /// Every reason in counter order.
+    pub fn all() -> impl Iterator<Item = GwDrop> {
+        DropReason::ALL.iter().map(|r| GwDrop::Decap(*r)).chain(GW_REASONS)
+    }
+
+    /// Stable snake_case counter name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GwDrop::Decap(r) => r.as_str(),
+            GwDrop::NoSegment => "no_segment",
+            GwDrop::NoRoute => "no_route",
+            GwDrop::NextHopUnresolved => "next_hop_unresolved",
+            GwDrop::UnknownVni => "unknown_vni",
+            GwDrop::SourceVtepNotAllowed => "source_vtep_not_allowed",
+            GwDrop::RequiredOptionMissing => "required_option_missing",
+            GwDrop::SecurityTagDenied => "security_tag_denied",
+            GwDrop::EncapNoRoom => "encap_no_room",
+            GwDrop::EncapTooBig => "encap_too_big",
+            GwDrop::InnerNotIp => "inner_not_ip",
+            GwDrop::NoFloodTarget => "no_flood_target",
+            GwDrop::PuntQueueFull => "punt_queue_full",
+            GwDrop::ReplicationNoMbuf => "replication_no_mbuf",
+            GwDrop::TxFull => "tx_full",
+            GwDrop::AccessTruncated => "access_truncated",
+        }
+    }
+}
+
+/// What to do with the packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Encapsulated: send on the underlay port.
+    Encapped(u16),
+    /// Decapsulated: send on this access port.
+    Decapped(u16),
+    /// Replicate to segment `.0`'s flood list (the frame is untagged, not yet
+    /// encapsulated).
+    Flood(usize),
+    /// Hand to the control thread (ARP, ICMP, ND, Geneve control packets).
+    Punt(PuntKind),
+    Drop(GwDrop),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PuntKind {
+    /// ARP / ICMP / ND for the gateway's own addresses.
+    Local,
+    /// Geneve packet with the O bit.
+    GeneveControl,
+}
+
+/// Something the control thread should know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// `mac` in segment `segment` lives behind remote VTEP `remote`.
+    Learn { segment: usize, mac: [u8; 6], remote: IpAddr },
+    /// Please resolve this neighbour.
+    Resolve(IpAddr),
+}
+
+fn rd16(b: &[u8], o: usize) -> u16 {
+    u16::from_be_bytes([b[o], b[o + 1]])
+}
+
+/// (VLAN id, offset of the EtherType field) of an Ethernet frame.
+fn eth_vlan(b: &[u8]) -> Option<(Option<u16>, usize)> {
+    if b.len() < 14 {
+        return None;
+    }
+    if rd16(b, 12) == ETH_P_VLAN {
+        if b.len() < 18 {
+            return None;
+        }
+        Some((Some(rd16(b, 14) & 0x0fff), 16))
+    } else {
+        Some((None, 12))
+    }
+}
+
+/// Removes an 802.1Q tag (the frame is known to have one).
+fn strip_vlan<B: Buffer + ?Sized>(buf: &mut B) -> bool {
+    let d = buf.data_mut();
+    d.copy_within(0..12, 4);
+    buf.trim_front(4).is_ok()
+}
+
+/// Inserts an 802.1Q tag with `vid`.
+fn push_vlan<B: Buffer + ?Sized>(buf: &mut B, vid: u16) -> bool {
+    let Ok(d) = buf.prepend(4) else { return false };
+    d.copy_within(4..16, 0);
+    d[12..14].copy_from_slice(&ETH_P_VLAN.to_be_bytes());
+    d[14..16].copy_from_slice(&(vid & 0x0fff).to_be_bytes());
+    true
+}
+
+fn encap_outcome<B: Buffer + ?Sized>(t: &Tables, id: u32, buf: &mut B, rss: Option<u32>) -> Outcome {
+    let Some(tpl) = t.templates.get(id as usize) else {
+        return Outcome::Drop(GwDrop::NextHopUnresolved);
+    };
+    match encap(tpl, buf, rss) {
+        Ok(()) => Outcome::Encapped(t.underlay_port),
+        Err(EncapError::NoHeadroom) => Outcome::Drop(GwDrop::EncapNoRoom),
+        Err(EncapError::TooBig { .. }) => Outcome::Drop(GwDrop::EncapTooBig),
+        Err(EncapError::BadInner) => Outcome::Drop(GwDrop::InnerNotIp),
+    }
+}
+
+/// Encapsulates an untagged frame of segment `seg` towards flood template `id`.
+pub fn encap_flood<B: Buffer + ?Sized>(t: &Tables, id: u32, buf: &mut B, rss: Option<u32>) -> Outcome {
+    encap_outcome(t, id, buf, rss)
+}
+
+/// A frame that arrived on access port `port`.
+pub fn access<B: Buffer + ?Sized>(t: &Tables, port: u16, buf: &mut B, rss: Option<u32>) -> Outcome {
+    let Some((vlan, et_off)) = eth_vlan(buf.data()) else {
+        return Outcome::Drop(GwDrop::AccessTruncated);
+    };
+    match t.access.get(&(port, vlan.unwrap_or(0))) {
+        Some(AccessIn::L2(seg)) => {
+            if vlan.is_some() && !strip_vlan(buf) {
+                return Outcome::Drop(GwDrop::AccessTruncated);
+            }
+            let d = buf.data();
+            if d[0] & 1 != 0 {
+                return Outcome::Flood(*seg);
+            }
+            let mut dst = [0u8; 6];
+            dst.copy_from_slice(&d[0..6]);
+            match t.segments[*seg].macs.get(&dst) {
+                Some(e) => match e.template {
+                    Some(id) => encap_outcome(t, id, buf, rss),
+                    None => Outcome::Drop(GwDrop::NextHopUnresolved),
+                },
+                None => Outcome::Flood(*seg),
+            }
+        }
+        Some(AccessIn::L3) => l3_access(t, buf, et_off, rss),
+        None => Outcome::Drop(GwDrop::NoSegment),
+    }
+}
+
+fn l3_access<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, et_off: usize, rss: Option<u32>) -> Outcome {
+    let Some(l3) = &t.l3 else {
+        return Outcome::Drop(GwDrop::NoSegment);
+    };
+    let d = buf.data();
+    let ip = et_off + 2;
+    let dst = match rd16(d, et_off) {
+        ETH_P_ARP => return Outcome::Punt(PuntKind::Local),
+        ETH_P_IPV4 if d.len() >= ip + 20 => {
+            IpAddr::from([d[ip + 16], d[ip + 17], d[ip + 18], d[ip + 19]])
+        }
+        ETH_P_IPV6 if d.len() >= ip + 40 => {
+            if d[ip + 6] == IPPROTO_ICMPV6 && d[ip + 24] == 0xff {
+                // Multicast ICMPv6: neighbour discovery for the gateway.
+                return Outcome::Punt(PuntKind::Local);
+            }
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&d[ip + 24..ip + 40]);
+            IpAddr::from(a)
+        }
+        _ => return Outcome::Drop(GwDrop::InnerNotIp),
+    };
+    if t.local_access.contains(&dst) {
+        return Outcome::Punt(PuntKind::Local);
+    }
+    let route = match dst {
+        IpAddr::V4(_) => l3.routes_v4.lookup(lpm_key(dst)),
+        IpAddr::V6(_) => l3.routes_v6.lookup(lpm_key(dst)),
+    };
+    match route {
+        None => Outcome::Drop(GwDrop::NoRoute),
+        Some(None) => Outcome::Drop(GwDrop::NextHopUnresolved),
+        Some(Some(id)) => {
+            // The IP packet travels without its Ethernet header (0x0800 / 0x86DD).
+            if buf.trim_front(ip).is_err() {
+                return Outcome::Drop(GwDrop::AccessTruncated);
+            }
+            encap_outcome(t, id, buf, rss)
+        }
+    }
+}
+
+/// Is this non-Geneve underlay frame for the control thread?
+fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
+    let Some((_, et_off)) = eth_vlan(d) else { return false };
+    let ip = et_off + 2;
+    match rd16(d, et_off) {
+        ETH_P_ARP => true,
+        ETH_P_IPV4 if d.len() >= ip + 20 => {
+            let dst = IpAddr::from([d[ip + 16], d[ip + 17], d[ip + 18], d[ip + 19]]);
+            d[ip + 9] == IPPROTO_ICMP && t.local_underlay.contains(&dst)
+        }
+        ETH_P_IPV6 if d.len() >= ip + 40 => d[ip + 6] == IPPROTO_ICMPV6,
+        _ => false,
+    }
+}
+
+/// A frame that arrived on the underlay port.
+pub fn underlay<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, events: &mut impl FnMut(Event)) -> Outcome {
+    let d = match t.decap.decap(buf.data()) {
+        Verdict::Deliver(d) => d,
+        Verdict::Control(_) => return Outcome::Punt(PuntKind::GeneveControl),
+        Verdict::Drop(r @ (DropReason::NotIp | DropReason::NotLocalAddress | DropReason::NotUdp)) => {
+            return if punt_worthy(t, buf.data()) {
+                Outcome::Punt(PuntKind::Local)
+            } else {
+                Outcome::Drop(GwDrop::Decap(r))
+            };
+        }
+        Verdict::Drop(r) => return Outcome::Drop(GwDrop::Decap(r)),
+    };
+    let Some(out) = t.vnis.get(&d.vni.get()) else {
+        return Outcome::Drop(GwDrop::UnknownVni);
+    };
+    if let Some(allow) = &out.allow_from {
+        if !allow.contains(&d.src_vtep) {
+            return Outcome::Drop(GwDrop::SourceVtepNotAllowed);
+        }
+    }
+    if d.options.known & out.require_mask != out.require_mask {
+        return Outcome::Drop(GwDrop::RequiredOptionMissing);
+    }
+    if !out.security_tags.is_empty() {
+        let frame = buf.data();
+        let start = usize::from(d.options_offset);
+        let opts = frame.get(start..start + usize::from(d.options_len)).unwrap_or(&[]);
+        for tag in &out.security_tags {
+            let value = GeneveOptionIter::new(opts)
+                .flatten()
+                .find(|o| o.class == tag.class && o.typ == tag.typ)
+                .map(|o| o.data);
+            if !tag.allows(value) {
+                return Outcome::Drop(GwDrop::SecurityTagDenied);
+            }
+        }
+    }
+    apply_inner_update(buf.data_mut(), &d.inner);
+    let tail = buf.len() - usize::from(d.payload_offset) - usize::from(d.payload_len);
+    if buf.trim_front(usize::from(d.payload_offset)).is_err() || buf.trim_back(tail).is_err() {
+        return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+    }
+    match out.payload {
+        Payload::Ethernet => {
+            if let (true, Some(seg)) = (t.learning, out.segment) {
+                let f = buf.data();
+                if f.len() >= 12 && f[6] & 1 == 0 {
+                    let mut mac = [0u8; 6];
+                    mac.copy_from_slice(&f[6..12]);
+                    let known = t.segments[seg].macs.get(&mac);
+                    if known.is_none_or(|e| e.learned && e.remote != d.src_vtep) {
+                        events(Event::Learn { segment: seg, mac, remote: d.src_vtep });
+                    }
+                }
+            }
+            if let Some(vid) = out.vlan {
+                if !push_vlan(buf, vid) {
+                    return Outcome::Drop(GwDrop::EncapNoRoom);
+                }
+            }
+        }
+        Payload::Ip => {
+            let (et, inner_dst) = {
+                let f = buf.data();
+                if f.first().map(|b| b >> 4) == Some(6) && f.len() >= 40 {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(&f[24..40]);
+                    (ETH_P_IPV6, IpAddr::from(a))
+                } else if f.len() >= 20 {
+                    (ETH_P_IPV4, IpAddr::from([f[16], f[17], f[18], f[19]]))
+                } else {
+                    return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+                }
+            };
+            let dst_mac = match out.eth_dst {
+                Some(m) => m,
+                None => match t.neighbors.get(&inner_dst) {
+                    Some(m) => *m,
+                    None => {
+                        events(Event::Resolve(inner_dst));
+                        return Outcome::Drop(GwDrop::NextHopUnresolved);
+                    }
+                },
+            };
+            let hdr = if out.vlan.is_some() { 18 } else { 14 };
+            let Ok(h) = buf.prepend(hdr) else {
+                return Outcome::Drop(GwDrop::EncapNoRoom);
+            };
+            h[0..6].copy_from_slice(&dst_mac);
+            h[6..12].copy_from_slice(&out.eth_src);
+            if let Some(vid) = out.vlan {
+                h[12..14].copy_from_slice(&ETH_P_VLAN.to_be_bytes());
+                h[14..16].copy_from_slice(&(vid & 0x0fff).to_be_bytes());
+            }
+            h[hdr - 2..hdr].copy_from_slice(&et.to_be_bytes());
+        }
+    }
+    Outcome::Decapped(out.port)
+}

@@ -1,0 +1,470 @@
+//! The tables the workers read, built whole from the configuration plus what
+//! the control thread learned (neighbours, MAC addresses). Workers never
+//! change them: the control thread builds a new `Tables` and swaps it in
+//! (read-copy-update), so a reload or a learned MAC needs no lock.
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+
+use crate::config::{self, Config, HeaderPolicy, InnerNextHop, Payload, UdpChecksum, UnderlayRoute};
+use crate::tunnel::{
+    DecapConfig, Decapsulator, DscpEncap, EncapTemplate, KnownOption, OptionRegistry, PayloadKind,
+    TtlEncap, TunnelConfig, TunnelOption, UdpChecksumTx,
+};
+use crate::wire::geneve::Vni;
+
+/// Index of an encap template in [`Tables::templates`].
+pub type TemplateId = u32;
+
+/// Where a decapsulated packet of a VNI goes.
+#[derive(Debug, Clone)]
+pub struct VniOut {
+    pub port: u16,
+    pub vlan: Option<u16>,
+    pub payload: Payload,
+    /// Source VTEPs allowed (`None`: any).
+    pub allow_from: Option<Vec<IpAddr>>,
+    /// L2 segment the VNI belongs to (for MAC learning).
+    pub segment: Option<usize>,
+    /// L3: source MAC of the rebuilt inner Ethernet header.
+    pub eth_src: [u8; 6],
+    /// L3: destination MAC of the rebuilt header (`None`: resolve per packet).
+    pub eth_dst: Option<[u8; 6]>,
+    /// Registry bits that must all be present (require-option policies).
+    pub require_mask: u32,
+    /// Security-tag policies that apply to this VNI.
+    pub security_tags: Vec<SecurityTag>,
+}
+
+/// Allow or deny by the value of an option (microsegmentation).
+#[derive(Debug, Clone)]
+pub struct SecurityTag {
+    pub class: u16,
+    pub typ: u8,
+    pub allow: Vec<Vec<u8>>,
+    pub deny: Vec<Vec<u8>>,
+    pub default_allow: bool,
+}
+
+impl SecurityTag {
+    /// The verdict for a packet whose tag option holds `value` (`None`: absent).
+    pub fn allows(&self, value: Option<&[u8]>) -> bool {
+        match value {
+            Some(v) if self.deny.iter().any(|d| d == v) => false,
+            Some(v) if self.allow.iter().any(|a| a == v) => true,
+            _ => self.default_allow,
+        }
+    }
+}
+
+/// An L2 segment: an access port + VLAN bridged into a VNI.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub vni: u32,
+    pub access_port: u16,
+    pub vlan: Option<u16>,
+    /// Templates to replicate broadcast and unknown unicast to (`None`:
+    /// that remote's next hop is not resolved yet).
+    pub flood: Vec<Option<TemplateId>>,
+    /// Known MACs: static and learned, to a template.
+    pub macs: FxHashMap<[u8; 6], MacEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacEntry {
+    pub remote: IpAddr,
+    /// `None`: the remote's next hop is not resolved yet.
+    pub template: Option<TemplateId>,
+    pub learned: bool,
+}
+
+/// What a frame arriving on an access port (and VLAN) belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessIn {
+    L2(usize),
+    L3,
+}
+
+/// L3 mode: the access side and the routes.
+#[derive(Debug, Clone)]
+pub struct L3Tables {
+    pub access_port: u16,
+    pub vlan: Option<u16>,
+    pub routes_v4: Lpm,
+    pub routes_v6: Lpm,
+}
+
+/// Longest-prefix match: one hash map per prefix length, longest first.
+#[derive(Debug, Clone, Default)]
+pub struct Lpm {
+    levels: Vec<(u8, FxHashMap<u128, Option<TemplateId>>)>,
+    bits: u8,
+}
+
+impl Lpm {
+    fn new(bits: u8) -> Lpm {
+        Lpm { levels: Vec::new(), bits }
+    }
+
+    fn key(addr: u128, len: u8, bits: u8) -> u128 {
+        if len == 0 {
+            0
+        } else {
+            let shift = u32::from(bits - len);
+            (addr >> shift) << shift
+        }
+    }
+
+    fn insert(&mut self, addr: u128, len: u8, value: Option<TemplateId>) {
+        let k = Self::key(addr, len, self.bits);
+        match self.levels.iter_mut().find(|(l, _)| *l == len) {
+            Some((_, m)) => {
+                m.insert(k, value);
+            }
+            None => {
+                let mut m = FxHashMap::default();
+                m.insert(k, value);
+                self.levels.push((len, m));
+                self.levels.sort_by(|a, b| b.0.cmp(&a.0));
+            }
+        }
+    }
+
+    /// The route for `addr`: Some(template or unresolved), or None: no route.
+    #[inline]
+    pub fn lookup(&self, addr: u128) -> Option<Option<TemplateId>> {
+        for (len, m) in &self.levels {
+            if let Some(v) = m.get(&Self::key(addr, *len, self.bits)) {
+                return Some(*v);
+            }
+        }
+        None
+    }
+}
+
+/// Everything a worker needs, immutable.
+pub struct Tables {
+    /// Bumped on every rebuild; workers compare it once per burst.
+    pub generation: u64,
+    pub underlay_port: u16,
+    pub decap: Decapsulator,
+    pub vnis: FxHashMap<u32, VniOut>,
+    pub access: FxHashMap<(u16, u16), AccessIn>,
+    pub segments: Vec<Segment>,
+    pub templates: Vec<EncapTemplate>,
+    pub l3: Option<L3Tables>,
+    /// Resolved neighbours (underlay next hops, L3 inner next hops).
+    pub neighbors: FxHashMap<IpAddr, [u8; 6]>,
+    /// Addresses the control thread must resolve for these tables to be whole.
+    pub unresolved: Vec<IpAddr>,
+    /// Our VTEP addresses (ARP/ICMP/ND for them go to the control thread).
+    pub local_underlay: Vec<IpAddr>,
+    /// L3 mode: the gateway's access-side addresses.
+    pub local_access: Vec<IpAddr>,
+    /// Port ids of every access port (to tell access from underlay at RX).
+    pub access_ports: Vec<u16>,
+    /// Seconds a learned MAC lives without being seen again.
+    pub ageing_secs: u32,
+    pub learning: bool,
+}
+
+/// What the tables are built from besides the configuration.
+pub struct BuildInputs<'a> {
+    /// Config port index -> DPDK port id.
+    pub port_ids: &'a [u16],
+    /// Config port index -> MAC (configured override, else the device's).
+    pub port_macs: &'a [[u8; 6]],
+    /// Resolved neighbours.
+    pub neighbors: &'a HashMap<IpAddr, [u8; 6]>,
+    /// Learned MACs: (segment index, MAC) -> remote VTEP.
+    pub learned: &'a HashMap<(usize, [u8; 6]), IpAddr>,
+    pub generation: u64,
+}
+
+fn vlan_key(v: Option<u16>) -> u16 {
+    v.unwrap_or(0)
+}
+
+struct TemplateBuilder<'a> {
+    cfg: &'a Config,
+    inputs: &'a BuildInputs<'a>,
+    templates: Vec<EncapTemplate>,
+    by_key: HashMap<(IpAddr, u32, PayloadKind), Option<TemplateId>>,
+    unresolved: Vec<IpAddr>,
+}
+
+impl TemplateBuilder<'_> {
+    /// The template towards `remote` in `vni` carrying `payload`; `Ok(None)`
+    /// while the underlay next hop is unresolved.
+    fn get(&mut self, remote: IpAddr, vni: config::Vni, payload: PayloadKind) -> Result<Option<TemplateId>, String> {
+        let key = (remote, vni.get(), payload);
+        if let Some(t) = self.by_key.get(&key) {
+            return Ok(*t);
+        }
+        let vtep = &self.cfg.vtep;
+        let local = vtep
+            .local_for(remote)
+            .ok_or_else(|| format!("no local VTEP address of {remote}'s family"))?;
+        let hop = match vtep.route(remote) {
+            UnderlayRoute::Direct => (remote, None),
+            UnderlayRoute::Via(i) => {
+                let nh = &vtep.next_hops[i];
+                (nh.via, nh.mac.map(|m| m.0))
+            }
+        };
+        let dst_mac = hop.1.or_else(|| self.inputs.neighbors.get(&hop.0).copied());
+        let Some(dst_mac) = dst_mac else {
+            if !self.unresolved.contains(&hop.0) {
+                self.unresolved.push(hop.0);
+            }
+            self.by_key.insert(key, None);
+            return Ok(None);
+        };
+        let tunnel = self
+            .cfg
+            .tunnel_for(remote, vni)
+            .cloned()
+            .unwrap_or_else(|| config::Tunnel::defaults(vtep, remote, vni));
+        let port = vtep.port;
+        let mut tc = TunnelConfig::new(
+            self.inputs.port_macs[port],
+            dst_mac,
+            local.addr,
+            remote,
+            Vni::new(vni.get()).ok_or("VNI out of range")?,
+        );
+        tc.payload = payload;
+        tc.udp_dst_port = tunnel.udp_dst_port;
+        tc.src_port_range = tunnel.source_ports;
+        tc.udp_checksum = Some(match tunnel.udp_checksum {
+            UdpChecksum::Zero => UdpChecksumTx::Zero,
+            UdpChecksum::Compute => UdpChecksumTx::Compute,
+        });
+        tc.ttl = match tunnel.ttl {
+            HeaderPolicy::Fixed(t) => TtlEncap::Pipe(t),
+            HeaderPolicy::Inherit => TtlEncap::Uniform { non_ip: config::DEFAULT_TTL },
+        };
+        tc.dscp = match tunnel.dscp {
+            HeaderPolicy::Fixed(d) => DscpEncap::Pipe(d),
+            HeaderPolicy::Inherit => DscpEncap::Uniform,
+        };
+        tc.options = tunnel
+            .options
+            .iter()
+            .map(|o| TunnelOption { class: o.class, typ: o.type_, data: o.data.clone() })
+            .collect();
+        tc.underlay_mtu = self.cfg.ports[port].mtu;
+        let t = EncapTemplate::new(&tc).map_err(|e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get()))?;
+        let id = self.templates.len() as TemplateId;
+        self.templates.push(t);
+        self.by_key.insert(key, Some(id));
+        Ok(Some(id))
+    }
+}
+
+fn ip_bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
+    }
+}
+
+/// Address as the LPM key of its family.
+#[inline]
+pub fn lpm_key(a: IpAddr) -> u128 {
+    ip_bits(a)
+}
+
+impl Tables {
+    pub fn build(cfg: &Config, inputs: &BuildInputs<'_>) -> Result<Tables, String> {
+        let pid = |i: usize| inputs.port_ids[i];
+        // Decap: local VTEP addresses, port, option registry, limits.
+        let mut dc = DecapConfig::new(
+            cfg.vtep.ipv4.map(|a| match a.addr {
+                IpAddr::V4(v) => vec![v],
+                _ => vec![],
+            }).unwrap_or_default(),
+            cfg.vtep.ipv6.map(|a| match a.addr {
+                IpAddr::V6(v) => vec![v],
+                _ => vec![],
+            }).unwrap_or_default(),
+        );
+        dc.udp_port = cfg.vtep.udp_port;
+        dc.max_options = cfg.limits.max_options;
+        dc.punt_control = true;
+        dc.registry = OptionRegistry::from_options(cfg.options.registry.iter().map(|o| KnownOption {
+            class: o.class,
+            typ: o.type_,
+            name: o.name.clone(),
+            len_words: o.length.map(|l| l / 4),
+        }))
+        .map_err(|e| format!("option registry: {e:?}"))?;
+
+        let mut tb = TemplateBuilder {
+            cfg,
+            inputs,
+            templates: Vec::new(),
+            by_key: HashMap::new(),
+            unresolved: Vec::new(),
+        };
+
+        // L2 segments.
+        let mut access = FxHashMap::default();
+        let mut segments = Vec::new();
+        let (learning, ageing) = cfg.l2.as_ref().map(|l| (l.learning, l.ageing_seconds)).unwrap_or((false, 0));
+        if let Some(l2) = &cfg.l2 {
+            for (si, s) in l2.segments.iter().enumerate() {
+                access.insert((pid(s.port), vlan_key(s.vlan)), AccessIn::L2(si));
+                let mut flood = Vec::new();
+                for r in &s.flood {
+                    flood.push(tb.get(*r, s.vni, PayloadKind::Ethernet)?);
+                }
+                let mut macs = FxHashMap::default();
+                for ((seg, mac), remote) in inputs.learned {
+                    if *seg == si {
+                        let template = tb.get(*remote, s.vni, PayloadKind::Ethernet)?;
+                        macs.insert(*mac, MacEntry { remote: *remote, template, learned: true });
+                    }
+                }
+                // Static entries win over learned ones.
+                for m in &s.static_macs {
+                    let template = tb.get(m.remote, s.vni, PayloadKind::Ethernet)?;
+                    macs.insert(m.mac.0, MacEntry { remote: m.remote, template, learned: false });
+                }
+                segments.push(Segment {
+                    vni: s.vni.get(),
+                    access_port: pid(s.port),
+                    vlan: s.vlan,
+                    flood,
+                    macs,
+                });
+            }
+        }
+
+        // L3 routes.
+        let mut l3 = None;
+        if let Some(c3) = &cfg.l3 {
+            access.insert((pid(c3.access.port), vlan_key(c3.access.vlan)), AccessIn::L3);
+            let mut v4 = Lpm::new(32);
+            let mut v6 = Lpm::new(128);
+            for r in &c3.routes {
+                let t = &cfg.tunnels[r.tunnel];
+                let kind = match r.prefix.addr {
+                    IpAddr::V4(_) => PayloadKind::Ipv4,
+                    IpAddr::V6(_) => PayloadKind::Ipv6,
+                };
+                let id = tb.get(t.remote, t.vni, kind)?;
+                match r.prefix.addr {
+                    IpAddr::V4(_) => v4.insert(ip_bits(r.prefix.addr), r.prefix.len, id),
+                    IpAddr::V6(_) => v6.insert(ip_bits(r.prefix.addr), r.prefix.len, id),
+                }
+            }
+            l3 = Some(L3Tables {
+                access_port: pid(c3.access.port),
+                vlan: c3.access.vlan,
+                routes_v4: v4,
+                routes_v6: v6,
+            });
+        }
+
+        // Decap table.
+        let mut vnis = FxHashMap::default();
+        for d in &cfg.decap {
+            let segment = cfg.l2.as_ref().and_then(|l2| l2.segments.iter().position(|s| s.vni == d.vni));
+            let (eth_src, eth_dst) = match (&cfg.l3, d.payload) {
+                (Some(c3), Payload::Ip) => {
+                    let src = c3.access.gateway_mac.map(|m| m.0).unwrap_or(inputs.port_macs[c3.access.port]);
+                    let dst = match c3.access.next_hop {
+                        InnerNextHop::Static(m) => Some(m.0),
+                        InnerNextHop::Resolve(ip) => {
+                            let m = inputs.neighbors.get(&ip).copied();
+                            if m.is_none() && !tb.unresolved.contains(&ip) {
+                                tb.unresolved.push(ip);
+                            }
+                            m
+                        }
+                        InnerNextHop::ResolveDestination => None,
+                    };
+                    (src, dst)
+                }
+                _ => (inputs.port_macs[d.port], None),
+            };
+            let mut require_mask = 0u32;
+            let mut security_tags = Vec::new();
+            let applies = |scope: &config::Scope| scope_applies(cfg, scope, d.vni);
+            for r in &cfg.options.require {
+                if applies(&r.scope) {
+                    require_mask |= 1 << r.option;
+                }
+            }
+            for s in &cfg.options.security_tags {
+                if applies(&s.scope) {
+                    let o = &cfg.options.registry[s.option];
+                    security_tags.push(SecurityTag {
+                        class: o.class,
+                        typ: o.type_,
+                        allow: s.allow.clone(),
+                        deny: s.deny.clone(),
+                        default_allow: matches!(s.default, config::Action::Allow),
+                    });
+                }
+            }
+            vnis.insert(
+                d.vni.get(),
+                VniOut {
+                    port: pid(d.port),
+                    vlan: d.vlan,
+                    payload: d.payload,
+                    allow_from: d.allow_from.clone(),
+                    segment,
+                    eth_src,
+                    eth_dst,
+                    require_mask,
+                    security_tags,
+                },
+            );
+        }
+
+        let mut access_ports: Vec<u16> = cfg
+            .ports
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.role == config::PortRole::Access)
+            .map(|(i, _)| pid(i))
+            .collect();
+        access_ports.dedup();
+        let local_underlay = [cfg.vtep.ipv4, cfg.vtep.ipv6].iter().flatten().map(|a| a.addr).collect();
+        let local_access = cfg
+            .l3
+            .as_ref()
+            .map(|c3| [c3.access.ipv4, c3.access.ipv6].iter().flatten().map(|a| a.addr).collect())
+            .unwrap_or_default();
+        let neighbors = inputs.neighbors.iter().map(|(k, v)| (*k, *v)).collect();
+        Ok(Tables {
+            generation: inputs.generation,
+            underlay_port: pid(cfg.vtep.port),
+            decap: Decapsulator::new(dc),
+            vnis,
+            access,
+            segments,
+            templates: tb.templates,
+            l3,
+            neighbors,
+            unresolved: tb.unresolved,
+            local_underlay,
+            local_access,
+            access_ports,
+            ageing_secs: ageing,
+            learning,
+        })
+    }
+}
+
+fn scope_applies(cfg: &Config, scope: &config::Scope, vni: config::Vni) -> bool {
+    match scope {
+        config::Scope::All => true,
+        config::Scope::Vni(v) => *v == vni,
+        config::Scope::Tunnel(t) => cfg.tunnels[*t].vni == vni,
+    }
+}
