@@ -2,6 +2,8 @@
 //! `tables` and `pipeline` know no DPDK; the loops that run on mbufs do.
 #[cfg(feature = "dpdk")]
 pub mod forward;
+#[cfg(feature = "dpdk")]
+pub mod gateway;
 pub mod pipeline;
 pub mod stats;
 pub mod tables;

@@ -384,3 +384,163 @@ pub fn underlay<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, events: &mut impl F
     }
     Outcome::Decapped(out.port)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::dataplane::tables::{BuildInputs, Tables};
+    use crate::tunnel::VecBuffer;
+
+    const CFG: &str = r#"
+eal: { cores: [1], control_core: 0 }
+ports:
+  - { name: ul, role: underlay, device: 0, mtu: 1500 }
+  - { name: acc, role: access, device: 1, mtu: 1400 }
+vtep:
+  ipv4: 198.18.0.1/24
+tunnels:
+  - { name: t1, remote: 198.18.0.2, vni: 100 }
+  - { name: r3, remote: 198.18.0.3, vni: 300 }
+l2:
+  learning: true
+  segments:
+    - { port: acc, vlan: 10, vni: 100, flood: [198.18.0.2, 198.18.0.3],
+        static_macs: [ { mac: "02:00:00:00:00:bb", remote: 198.18.0.2 } ] }
+decap:
+  - { vni: 100, allow_from: [198.18.0.2, 198.18.0.3] }
+"#;
+
+    const UL_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const PEER2: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    fn tables(neigh: &[(&str, [u8; 6])]) -> Tables {
+        let cfg = crate::config::load_str(CFG, "t.yaml").unwrap();
+        let neighbors: HashMap<IpAddr, [u8; 6]> =
+            neigh.iter().map(|(a, m)| (a.parse().unwrap(), *m)).collect();
+        Tables::build(
+            &cfg,
+            &BuildInputs {
+                port_ids: &[0, 1],
+                port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
+                neighbors: &neighbors,
+                learned: &HashMap::new(),
+                generation: 1,
+            },
+        )
+        .unwrap()
+    }
+
+    fn tagged_frame(dst: [u8; 6], vlan: u16) -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&[2, 0, 0, 0, 0, 0xcc]);
+        f.extend_from_slice(&[0x81, 0x00]);
+        f.extend_from_slice(&vlan.to_be_bytes());
+        f.extend_from_slice(&[0x08, 0x06]);
+        f.extend_from_slice(&[0u8; 46]);
+        f
+    }
+
+    #[test]
+    fn known_mac_is_encapsulated_untagged_towards_its_vtep() {
+        let t = tables(&[("198.18.0.2", PEER2), ("198.18.0.3", [2, 0, 0, 0, 0, 3])]);
+        let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0xbb], 10));
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Encapped(0));
+        let d = b.data();
+        assert_eq!(&d[0..6], &PEER2, "outer dst MAC = resolved VTEP");
+        assert_eq!(&d[6..12], &UL_MAC);
+        assert_eq!(&d[30..34], &[198, 18, 0, 2]);
+        // Outer 14+20+8+8, then the inner frame without its VLAN tag.
+        assert_eq!(&d[50 + 12..50 + 14], &[0x08, 0x06]);
+        assert_eq!(d.len(), 50 + 60);
+    }
+
+    #[test]
+    fn unresolved_next_hop_is_a_counted_drop_and_asks_for_resolution() {
+        let t = tables(&[]);
+        assert!(t.unresolved.contains(&"198.18.0.2".parse().unwrap()));
+        let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0xbb], 10));
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Drop(GwDrop::NextHopUnresolved));
+    }
+
+    #[test]
+    fn broadcast_and_unknown_unicast_flood_and_wrong_vlan_is_no_segment() {
+        let t = tables(&[("198.18.0.2", PEER2)]);
+        let mut b = VecBuffer::with_headroom(256, &tagged_frame([0xff; 6], 10));
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Flood(0));
+        assert_eq!(b.len(), 60, "tag stripped before replication");
+        let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0x99], 10));
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Flood(0));
+        let mut b = VecBuffer::with_headroom(256, &tagged_frame([0xff; 6], 11));
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Drop(GwDrop::NoSegment));
+        let mut b = VecBuffer::with_headroom(256, &[0u8; 10]);
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Drop(GwDrop::AccessTruncated));
+    }
+
+    #[test]
+    fn decap_tags_learns_and_checks_the_allow_list() {
+        let t = tables(&[("198.18.0.2", PEER2), ("198.18.0.3", [2, 0, 0, 0, 0, 3])]);
+        // Build what 198.18.0.3 would send us: encapsulate towards it, then
+        // swap the outer addresses (only the outer IP matters to decap).
+        let inner = tagged_frame([2, 0, 0, 0, 0, 0x77], 10);
+        let mut b = VecBuffer::with_headroom(256, &inner);
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Flood(0));
+        let id = t.segments[0].flood[1].unwrap();
+        assert_eq!(encap_flood(&t, id, &mut b, None), Outcome::Encapped(0));
+        let mut pkt = b.data().to_vec();
+        pkt[26..30].copy_from_slice(&[198, 18, 0, 3]);
+        pkt[30..34].copy_from_slice(&[198, 18, 0, 1]);
+        fix_ipv4_checksum(&mut pkt);
+        let mut events = Vec::new();
+        let mut b = VecBuffer::with_headroom(256, &pkt);
+        assert_eq!(underlay(&t, &mut b, &mut |e| events.push(e)), Outcome::Decapped(1));
+        assert_eq!(&b.data()[12..16], &[0x81, 0x00, 0x00, 10], "VLAN tag restored");
+        assert_eq!(
+            events,
+            vec![Event::Learn { segment: 0, mac: [2, 0, 0, 0, 0, 0xcc], remote: "198.18.0.3".parse().unwrap() }]
+        );
+        // Same packet from a source VTEP outside the allow list.
+        pkt[26..30].copy_from_slice(&[198, 18, 0, 9]);
+        fix_ipv4_checksum(&mut pkt);
+        let mut b = VecBuffer::with_headroom(256, &pkt);
+        assert_eq!(underlay(&t, &mut b, &mut |_| {}), Outcome::Drop(GwDrop::SourceVtepNotAllowed));
+    }
+
+    #[test]
+    fn arp_for_the_vtep_is_punted_other_traffic_dropped_with_a_reason() {
+        let t = tables(&[]);
+        let mut arp = vec![0xff; 6];
+        arp.extend_from_slice(&PEER2);
+        arp.extend_from_slice(&[0x08, 0x06]);
+        arp.extend_from_slice(&[0u8; 28]);
+        let mut b = VecBuffer::with_headroom(64, &arp);
+        assert_eq!(underlay(&t, &mut b, &mut |_| {}), Outcome::Punt(PuntKind::Local));
+        let mut other = arp.clone();
+        other[12..14].copy_from_slice(&[0x88, 0xcc]);
+        let mut b = VecBuffer::with_headroom(64, &other);
+        assert_eq!(underlay(&t, &mut b, &mut |_| {}), Outcome::Drop(GwDrop::Decap(DropReason::NotIp)));
+    }
+
+    #[test]
+    fn drop_reasons_have_distinct_indexes_and_names() {
+        let all: Vec<GwDrop> = GwDrop::all().collect();
+        assert_eq!(all.len(), DROP_COUNT);
+        for (i, r) in all.iter().enumerate() {
+            assert_eq!(r.index(), i, "{r:?}");
+        }
+        let mut names: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DROP_COUNT);
+    }
+
+    fn fix_ipv4_checksum(pkt: &mut [u8]) {
+        pkt[24] = 0;
+        pkt[25] = 0;
+        let c = crate::wire::checksum::checksum(&pkt[14..34]);
+        pkt[24..26].copy_from_slice(&c.to_be_bytes());
+    }
+}

@@ -44,6 +44,16 @@ impl Counter {
 #[repr(align(64))]
 pub struct WorkerCounters {
     pub ports: [PortCounters; MAX_PORTS],
+    /// Packets encapsulated (flood copies included).
+    pub encap: Counter,
+    /// Packets decapsulated and delivered.
+    pub decap: Counter,
+    /// Packets handed to the control thread.
+    pub punted: Counter,
+    /// Geneve control packets (O bit) among them.
+    pub geneve_control: Counter,
+    /// One counter per drop reason (`pipeline::GwDrop::index`).
+    pub drops: [Counter; super::pipeline::DROP_COUNT],
     /// TSC cycles spent in loop iterations that received something.
     pub busy_cycles: Counter,
     /// TSC cycles since the worker started.
@@ -54,6 +64,11 @@ impl Default for WorkerCounters {
     fn default() -> Self {
         WorkerCounters {
             ports: std::array::from_fn(|_| PortCounters::default()),
+            encap: Counter::default(),
+            decap: Counter::default(),
+            punted: Counter::default(),
+            geneve_control: Counter::default(),
+            drops: std::array::from_fn(|_| Counter::default()),
             busy_cycles: Counter::default(),
             total_cycles: Counter::default(),
         }
@@ -75,6 +90,17 @@ pub fn port_totals(workers: &[WorkerCounters], port: usize) -> PortTotals {
         t.rx_packets += p.rx_packets.get();
         t.tx_packets += p.tx_packets.get();
         t.tx_dropped += p.tx_dropped.get();
+    }
+    t
+}
+
+/// Drops by reason over all workers, in `GwDrop::all()` order.
+pub fn drop_totals(workers: &[WorkerCounters]) -> [u64; super::pipeline::DROP_COUNT] {
+    let mut t = [0u64; super::pipeline::DROP_COUNT];
+    for w in workers {
+        for (i, c) in w.drops.iter().enumerate() {
+            t[i] += c.get();
+        }
     }
     t
 }

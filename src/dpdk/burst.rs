@@ -110,6 +110,18 @@ impl<const N: usize> Burst<N> {
         n
     }
 
+    /// Hands every mbuf, in order, to `f`, leaving the burst empty.
+    #[inline]
+    pub fn drain_each(&mut self, mut f: impl FnMut(Mbuf)) {
+        let len = self.len;
+        self.len = 0;
+        for slot in &mut self.slots[..len] {
+            // SAFETY: slots[..len] were initialised and len is already 0, so
+            // each mbuf is moved out exactly once.
+            f(unsafe { slot.assume_init_read() });
+        }
+    }
+
     /// Frees every mbuf.
     pub fn clear(&mut self) {
         let len = self.len;

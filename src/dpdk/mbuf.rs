@@ -179,3 +179,86 @@ impl Drop for Mbuf {
         unsafe { dpdk_sys::rte_pktmbuf_free(self.ptr.as_ptr()) };
     }
 }
+
+impl Mbuf {
+    /// A deep copy of the whole packet from `pool` (for flooding), or `None`
+    /// when the pool is empty.
+    pub fn deep_copy(&self, pool: &super::Mempool) -> Option<Mbuf> {
+        // SAFETY: self is a valid mbuf; pool is a live pktmbuf pool; the copy
+        // (if any) is a fresh mbuf chain owned by nobody else.
+        let p = unsafe { dpdk_sys::rte_pktmbuf_copy(self.ptr.as_ptr(), pool.as_ptr(), 0, u32::MAX) };
+        // SAFETY: a non-null result is a new mbuf we own.
+        NonNull::new(p).map(|p| unsafe { Mbuf::from_raw(p) })
+    }
+
+    /// Moves the first segment's data `n` bytes towards the end of its buffer,
+    /// turning tailroom into headroom. Only for single-segment packets.
+    fn shift_back(&mut self, n: usize) -> bool {
+        if !self.is_contiguous() || self.tailroom() < n {
+            return false;
+        }
+        let m = self.raw_mut();
+        let len = m.data_len as usize;
+        // SAFETY: source [data_off, data_off+len) and destination
+        // [data_off+n, data_off+n+len) both lie inside the buffer (tailroom >= n);
+        // ptr::copy handles the overlap.
+        unsafe {
+            let base = (m.buf_addr as *mut u8).add(m.data_off as usize);
+            std::ptr::copy(base, base.add(n), len);
+        }
+        m.data_off += n as u16;
+        true
+    }
+}
+
+/// The mbuf as the tunnel code's buffer. Works on the first segment: the
+/// gateway's packets are single-segment (jumbo frames are handled by `forward`
+/// only); a chained mbuf reports only its first segment.
+impl crate::tunnel::Buffer for Mbuf {
+    fn headroom(&self) -> usize {
+        Mbuf::headroom(self)
+    }
+
+    fn len(&self) -> usize {
+        self.data_len()
+    }
+
+    fn data(&self) -> &[u8] {
+        Mbuf::data(self)
+    }
+
+    fn data_mut(&mut self) -> &mut [u8] {
+        Mbuf::data_mut(self)
+    }
+
+    fn prepend(&mut self, n: usize) -> Result<&mut [u8], crate::tunnel::BufferError> {
+        // Outer headers with long options can exceed DPDK's 128-byte headroom:
+        // then the data moves back into the tailroom first.
+        if Mbuf::headroom(self) < n {
+            let need = n - Mbuf::headroom(self);
+            if !self.shift_back(need) {
+                return Err(crate::tunnel::BufferError::NoHeadroom);
+            }
+        }
+        if Mbuf::prepend(self, n).is_none() {
+            return Err(crate::tunnel::BufferError::NoHeadroom);
+        }
+        Ok(Mbuf::data_mut(self))
+    }
+
+    fn trim_front(&mut self, n: usize) -> Result<(), crate::tunnel::BufferError> {
+        if Mbuf::trim_front(self, n) {
+            Ok(())
+        } else {
+            Err(crate::tunnel::BufferError::TooShort)
+        }
+    }
+
+    fn trim_back(&mut self, n: usize) -> Result<(), crate::tunnel::BufferError> {
+        if n == 0 || Mbuf::trim_back(self, n) {
+            Ok(())
+        } else {
+            Err(crate::tunnel::BufferError::TooShort)
+        }
+    }
+}

@@ -461,3 +461,21 @@ pub fn tx_burst_raw<const N: usize>(port: u16, queue: u16, burst: &mut Burst<N>)
     burst.forget_front(sent);
     sent
 }
+
+/// The port id of a DPDK device by name (`net_pcap0`, a PCI address).
+pub fn port_id_by_name(name: &str) -> Option<u16> {
+    let c = std::ffi::CString::new(name).ok()?;
+    let mut id = 0u16;
+    // SAFETY: c is a valid NUL-terminated string, id a valid out-parameter.
+    let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
+    (rc == 0).then_some(id)
+}
+
+/// Sends one packet on (port, queue); false (packet freed) if the PMD refused it.
+pub fn send_one(port: u16, queue: u16, m: super::Mbuf) -> bool {
+    let mut b: Burst<1> = Burst::new();
+    if b.push(m).is_err() {
+        return false;
+    }
+    tx_burst_raw(port, queue, &mut b) == 1
+}

@@ -1,0 +1,213 @@
+//! The gateway worker: run to completion on every port's queue `queue`:
+//! RX burst, classify, encap or decap, TX burst. Tables come from an RCU
+//! snapshot checked once per burst; punted packets and learning events go
+//! to the control thread over bounded queues (full: counted, never blocking).
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use crossbeam::channel::Sender;
+
+use crate::dpdk::{self, Burst, Mbuf, Mempool, TxBuffer, BURST_SIZE};
+
+use super::forward::DRAIN_US;
+use super::pipeline::{self, Event, GwDrop, Outcome, PuntKind};
+use super::stats::{WorkerCounters, MAX_PORTS};
+use super::tables::Tables;
+
+/// What workers and the control thread share.
+pub struct Shared {
+    pub tables: ArcSwap<Tables>,
+    /// Mirrors `tables.generation`, so workers check one integer per burst.
+    pub generation: AtomicU64,
+    pub stop: AtomicBool,
+    pub counters: Box<[WorkerCounters]>,
+    pub pool: Arc<Mempool>,
+    pub punt_tx: Sender<(PuntKind, Mbuf)>,
+    pub event_tx: Sender<Event>,
+}
+
+impl Shared {
+    /// Publishes new tables (read-copy-update).
+    pub fn publish(&self, t: Tables) {
+        let g = t.generation;
+        self.tables.store(Arc::new(t));
+        self.generation.store(g, Ordering::Release);
+    }
+}
+
+pub struct GatewayWorker {
+    pub index: usize,
+    pub queue: u16,
+    pub nb_ports: u16,
+    pub shared: Arc<Shared>,
+}
+
+impl GatewayWorker {
+    pub fn run(self) -> i32 {
+        let sh = &*self.shared;
+        let c = &sh.counters[self.index];
+        let nb = self.nb_ports as usize;
+        let mut tx: Vec<TxBuffer> = (0..self.nb_ports).map(|p| TxBuffer::new(p, self.queue)).collect();
+        let mut burst: Burst<BURST_SIZE> = Burst::new();
+        let mut tables = sh.tables.load_full();
+        let mut generation = tables.generation;
+        let mut is_access = [false; MAX_PORTS];
+        mark_access(&tables, &mut is_access);
+        let drain_tsc = dpdk::tsc_hz() / 1_000_000 * DRAIN_US;
+        let start = dpdk::tsc_now();
+        let mut last_drain = start;
+        let mut busy = 0u64;
+        while !sh.stop.load(Ordering::Relaxed) {
+            if sh.generation.load(Ordering::Acquire) != generation {
+                tables = sh.tables.load_full();
+                generation = tables.generation;
+                mark_access(&tables, &mut is_access);
+            }
+            let now = dpdk::tsc_now();
+            if now.wrapping_sub(last_drain) > drain_tsc {
+                for (p, b) in tx.iter_mut().enumerate() {
+                    flush(b, c, p);
+                }
+                last_drain = now;
+            }
+            let mut got = 0;
+            for p in 0..nb {
+                let n = dpdk::rx_burst(p as u16, self.queue, &mut burst);
+                if n == 0 {
+                    continue;
+                }
+                got += n;
+                c.ports[p].rx_packets.add(n as u64);
+                let t = &*tables;
+                let access = is_access[p];
+                burst.drain_each(|mut m| {
+                    let rss = m.rss_hash();
+                    let outcome = if access {
+                        pipeline::access(t, p as u16, &mut m, rss)
+                    } else {
+                        pipeline::underlay(t, &mut m, &mut |e| {
+                            // A full event queue only delays learning; the
+                            // event comes again with the next packet.
+                            let _ = sh.event_tx.try_send(e);
+                        })
+                    };
+                    match outcome {
+                        Outcome::Encapped(port) => {
+                            c.encap.add(1);
+                            send(&mut tx, c, port, m);
+                        }
+                        Outcome::Decapped(port) => {
+                            c.decap.add(1);
+                            send(&mut tx, c, port, m);
+                        }
+                        Outcome::Flood(seg) => flood(t, sh, c, &mut tx, seg, m, rss),
+                        Outcome::Punt(kind) => {
+                            if kind == PuntKind::GeneveControl {
+                                c.geneve_control.add(1);
+                            }
+                            match sh.punt_tx.try_send((kind, m)) {
+                                Ok(()) => c.punted.add(1),
+                                Err(_) => c.drops[GwDrop::PuntQueueFull.index()].add(1),
+                            }
+                        }
+                        Outcome::Drop(r) => c.drops[r.index()].add(1),
+                    }
+                });
+            }
+            if got > 0 {
+                busy += dpdk::tsc_now().wrapping_sub(now);
+                c.busy_cycles.set(busy);
+            }
+        }
+        for (p, b) in tx.iter_mut().enumerate() {
+            flush(b, c, p);
+        }
+        c.busy_cycles.set(busy);
+        c.total_cycles.set(dpdk::tsc_now().wrapping_sub(start));
+        0
+    }
+}
+
+fn mark_access(t: &Tables, is_access: &mut [bool; MAX_PORTS]) {
+    *is_access = [false; MAX_PORTS];
+    for &p in &t.access_ports {
+        if let Some(a) = is_access.get_mut(p as usize) {
+            *a = true;
+        }
+    }
+}
+
+#[inline]
+fn flush(b: &mut TxBuffer, c: &WorkerCounters, port: usize) {
+    if b.is_empty() {
+        return;
+    }
+    let (sent, dropped) = b.flush();
+    c.ports[port].tx_packets.add(sent as u64);
+    if dropped > 0 {
+        c.ports[port].tx_dropped.add(dropped as u64);
+        c.drops[GwDrop::TxFull.index()].add(dropped as u64);
+    }
+}
+
+#[inline]
+fn send(tx: &mut [TxBuffer], c: &WorkerCounters, port: u16, m: Mbuf) {
+    let Some(b) = tx.get_mut(port as usize) else {
+        c.drops[GwDrop::TxFull.index()].add(1);
+        return;
+    };
+    if b.is_full() {
+        flush(b, c, port as usize);
+    }
+    if b.push(m).is_err() {
+        c.drops[GwDrop::TxFull.index()].add(1);
+    }
+}
+
+/// Broadcast and unknown unicast: one encapsulated copy per flood target.
+fn flood(
+    t: &Tables,
+    sh: &Shared,
+    c: &WorkerCounters,
+    tx: &mut [TxBuffer],
+    seg: usize,
+    m: Mbuf,
+    rss: Option<u32>,
+) {
+    let targets = &t.segments[seg].flood;
+    if targets.is_empty() {
+        c.drops[GwDrop::NoFloodTarget.index()].add(1);
+        return;
+    }
+    let last = targets.len() - 1;
+    let mut original = Some(m);
+    for (i, target) in targets.iter().enumerate() {
+        let Some(id) = target else {
+            c.drops[GwDrop::NextHopUnresolved.index()].add(1);
+            continue;
+        };
+        let mut copy = if i == last {
+            match original.take() {
+                Some(m) => m,
+                None => break,
+            }
+        } else {
+            match original.as_ref().and_then(|m| m.deep_copy(&sh.pool)) {
+                Some(c) => c,
+                None => {
+                    c.drops[GwDrop::ReplicationNoMbuf.index()].add(1);
+                    continue;
+                }
+            }
+        };
+        match pipeline::encap_flood(t, *id, &mut copy, rss) {
+            Outcome::Encapped(port) => {
+                c.encap.add(1);
+                send(tx, c, port, copy);
+            }
+            Outcome::Drop(r) => c.drops[r.index()].add(1),
+            _ => c.drops[GwDrop::NoFloodTarget.index()].add(1),
+        }
+    }
+}
