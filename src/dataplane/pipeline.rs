@@ -525,6 +525,41 @@ decap:
     }
 
     #[test]
+    fn learned_mac_sends_unicast_to_its_vtep_and_static_wins() {
+        let cfg = crate::config::load_str(CFG, "t.yaml").unwrap();
+        let neighbors: HashMap<IpAddr, [u8; 6]> = [
+            ("198.18.0.2".parse().unwrap(), PEER2),
+            ("198.18.0.3".parse().unwrap(), [2, 0, 0, 0, 0, 3]),
+        ]
+        .into_iter()
+        .collect();
+        let learned: HashMap<(usize, [u8; 6]), IpAddr> = [
+            ((0, [2, 0, 0, 0, 0, 0x77]), "198.18.0.3".parse().unwrap()),
+            // A learned entry for a static MAC does not override it.
+            ((0, [2, 0, 0, 0, 0, 0xbb]), "198.18.0.3".parse().unwrap()),
+        ]
+        .into_iter()
+        .collect();
+        let t = Tables::build(
+            &cfg,
+            &BuildInputs {
+                port_ids: &[0, 1],
+                port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
+                neighbors: &neighbors,
+                learned: &learned,
+                generation: 2,
+            },
+        )
+        .unwrap();
+        let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0x77], 10));
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Encapped(0));
+        assert_eq!(&b.data()[30..34], &[198, 18, 0, 3]);
+        let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0xbb], 10));
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Encapped(0));
+        assert_eq!(&b.data()[30..34], &[198, 18, 0, 2]);
+    }
+
+    #[test]
     fn drop_reasons_have_distinct_indexes_and_names() {
         let all: Vec<GwDrop> = GwDrop::all().collect();
         assert_eq!(all.len(), DROP_COUNT);
