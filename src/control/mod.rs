@@ -1,5 +1,7 @@
 //! The control thread: signals, stop conditions and the live summary. It runs
 //! on the EAL main lcore, never on a worker core.
+pub mod responder;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
