@@ -24,6 +24,13 @@ enum Command {
         geneve-gw forward --stop-after-idle 500 -- -l 0-1 --no-huge -m 512 \\\n      \
           --vdev net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap --vdev net_null0\n  \
         geneve-gw forward -- -l 0-1 --vdev net_null0 --vdev net_null1   (Ctrl-C stops)")]
+    /// Run the gateway from a configuration file.
+    #[cfg(feature = "dpdk")]
+    #[command(after_help = "Examples:\n  \
+        geneve-gw run -c config/l2-gateway.yaml\n  \
+        geneve-gw run -c gw.yaml --stop-after-idle 1000 -- --no-pci   (EAL arguments after `--` extend the file's)\n\n\
+        SIGINT/SIGTERM stop it; SIGHUP reloads the file (refused, with the errors, if it does not pass `check`).")]
+    Run(RunArgs),
     #[cfg(feature = "dpdk")]
     Forward(ForwardArgs),
     /// Validate a configuration file without starting DPDK; every error names
@@ -53,6 +60,7 @@ fn check(a: CheckArgs) -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(feature = "dpdk")]
 #[derive(Args)]
 struct RunControl {
     /// Stop after this many packets were received in total.
@@ -67,6 +75,31 @@ struct RunControl {
     /// Show the EAL's own log.
     #[arg(short, long)]
     verbose: bool,
+}
+
+#[cfg(feature = "dpdk")]
+#[derive(Args)]
+struct RunArgs {
+    /// The gateway configuration (YAML).
+    #[arg(short, long, value_name = "FILE")]
+    config: std::path::PathBuf,
+    #[command(flatten)]
+    control: RunControl,
+    /// More DPDK EAL arguments, after `--`.
+    #[arg(last = true, value_name = "EAL_ARGS")]
+    eal_args: Vec<String>,
+}
+
+#[cfg(feature = "dpdk")]
+fn run(a: RunArgs) -> Result<(), String> {
+    let opts = geneve_gw::control::run::RunOptions {
+        config_path: a.config,
+        stats_interval: a.control.interval()?,
+        stop: a.control.stop(),
+        verbose: a.control.verbose,
+        eal_args: a.eal_args,
+    };
+    geneve_gw::control::run::run(&opts)
 }
 
 #[cfg(feature = "dpdk")]
@@ -94,6 +127,7 @@ struct ForwardArgs {
     eal_args: Vec<String>,
 }
 
+#[cfg(feature = "dpdk")]
 impl RunControl {
     fn stop(&self) -> geneve_gw::control::StopConditions {
         geneve_gw::control::StopConditions {
@@ -138,6 +172,8 @@ fn forward(a: ForwardArgs) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "dpdk")]
+        Command::Run(a) => run(a),
         #[cfg(feature = "dpdk")]
         Command::Forward(a) => forward(a),
         Command::Check(a) => check(a),

@@ -1,6 +1,8 @@
 //! The control thread: signals, stop conditions and the live summary. It runs
 //! on the EAL main lcore, never on a worker core.
 pub mod responder;
+#[cfg(feature = "dpdk")]
+pub mod run;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

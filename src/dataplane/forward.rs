@@ -63,14 +63,13 @@ impl ForwardWorker {
                 last_drain = now;
             }
             let mut got = 0;
-            for p in 0..nb {
+            for (p, &dst) in peers.iter().enumerate().take(nb) {
                 let n = dpdk::rx_burst(p as u16, self.queue, &mut burst);
                 if n == 0 {
                     continue;
                 }
                 got += n;
                 c.ports[p].rx_packets.add(n as u64);
-                let dst = peers[p];
                 let b = &mut tx[dst];
                 if b.is_empty() && burst.is_full() {
                     // A full burst goes out as it is, as testpmd io does:
@@ -175,7 +174,10 @@ fn check_devices(opts: &ForwardOptions, eal: &Eal) -> Result<(), String> {
             .filter(|l| !l.contains("PCI") && !l.contains("0000:") && !l.contains("Bus (vdev)"))
             .find(|l| {
                 let l = l.to_ascii_lowercase();
-                l.contains("fail") || l.contains("error") || l.contains("cannot") || l.contains("couldn't")
+                l.contains("fail")
+                    || l.contains("error")
+                    || l.contains("cannot")
+                    || l.contains("couldn't")
             })
             .map(|l| format!(" (the driver said: {})", l.trim()))
             .unwrap_or_default();
@@ -357,6 +359,11 @@ fn forward_ports(
             s.tx_errors,
             s.rx_nombuf
         );
+        if opts.verbose {
+            for x in port.xstats().iter().filter(|x| x.value != 0) {
+                println!("  port {p} xstat {} {}", x.name, x.value);
+            }
+        }
     }
     let hz = dpdk::tsc_hz() as f64;
     for (w, c) in counters.iter().enumerate() {

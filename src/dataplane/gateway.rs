@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use crossbeam::channel::Sender;
+use crossbeam::channel::{Receiver, Sender};
 
 use crate::dpdk::{self, Burst, Mbuf, Mempool, TxBuffer, BURST_SIZE};
 
@@ -25,6 +25,9 @@ pub struct Shared {
     pub pool: Arc<Mempool>,
     pub punt_tx: Sender<(PuntKind, Mbuf)>,
     pub event_tx: Sender<Event>,
+    /// Packets the control thread wants sent (ARP/ND replies and requests,
+    /// ICMP echo replies): worker 0 sends them on its own TX queues.
+    pub control_rx: Receiver<(u16, Mbuf)>,
 }
 
 impl Shared {
@@ -48,7 +51,9 @@ impl GatewayWorker {
         let sh = &*self.shared;
         let c = &sh.counters[self.index];
         let nb = self.nb_ports as usize;
-        let mut tx: Vec<TxBuffer> = (0..self.nb_ports).map(|p| TxBuffer::new(p, self.queue)).collect();
+        let mut tx: Vec<TxBuffer> = (0..self.nb_ports)
+            .map(|p| TxBuffer::new(p, self.queue))
+            .collect();
         let mut burst: Burst<BURST_SIZE> = Burst::new();
         let mut tables = sh.tables.load_full();
         let mut generation = tables.generation;
@@ -64,6 +69,11 @@ impl GatewayWorker {
                 generation = tables.generation;
                 mark_access(&tables, &mut is_access);
             }
+            if self.index == 0 && !sh.control_rx.is_empty() {
+                for (port, m) in sh.control_rx.try_iter().take(BURST_SIZE) {
+                    send(&mut tx, c, port, m);
+                }
+            }
             let now = dpdk::tsc_now();
             if now.wrapping_sub(last_drain) > drain_tsc {
                 for (p, b) in tx.iter_mut().enumerate() {
@@ -72,7 +82,7 @@ impl GatewayWorker {
                 last_drain = now;
             }
             let mut got = 0;
-            for p in 0..nb {
+            for (p, &access) in is_access.iter().enumerate().take(nb) {
                 let n = dpdk::rx_burst(p as u16, self.queue, &mut burst);
                 if n == 0 {
                     continue;
@@ -80,7 +90,6 @@ impl GatewayWorker {
                 got += n;
                 c.ports[p].rx_packets.add(n as u64);
                 let t = &*tables;
-                let access = is_access[p];
                 burst.drain_each(|mut m| {
                     let rss = m.rss_hash();
                     let outcome = if access {

@@ -87,7 +87,10 @@ impl GwDrop {
 
     /// Every reason in counter order.
     pub fn all() -> impl Iterator<Item = GwDrop> {
-        DropReason::ALL.iter().map(|r| GwDrop::Decap(*r)).chain(GW_REASONS)
+        DropReason::ALL
+            .iter()
+            .map(|r| GwDrop::Decap(*r))
+            .chain(GW_REASONS)
     }
 
     /// Stable snake_case counter name.
@@ -140,7 +143,11 @@ pub enum PuntKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     /// `mac` in segment `segment` lives behind remote VTEP `remote`.
-    Learn { segment: usize, mac: [u8; 6], remote: IpAddr },
+    Learn {
+        segment: usize,
+        mac: [u8; 6],
+        remote: IpAddr,
+    },
     /// Please resolve this neighbour.
     Resolve(IpAddr),
 }
@@ -180,7 +187,12 @@ fn push_vlan<B: Buffer + ?Sized>(buf: &mut B, vid: u16) -> bool {
     true
 }
 
-fn encap_outcome<B: Buffer + ?Sized>(t: &Tables, id: u32, buf: &mut B, rss: Option<u32>) -> Outcome {
+fn encap_outcome<B: Buffer + ?Sized>(
+    t: &Tables,
+    id: u32,
+    buf: &mut B,
+    rss: Option<u32>,
+) -> Outcome {
     let Some(tpl) = t.templates.get(id as usize) else {
         return Outcome::Drop(GwDrop::NextHopUnresolved);
     };
@@ -193,7 +205,12 @@ fn encap_outcome<B: Buffer + ?Sized>(t: &Tables, id: u32, buf: &mut B, rss: Opti
 }
 
 /// Encapsulates an untagged frame of segment `seg` towards flood template `id`.
-pub fn encap_flood<B: Buffer + ?Sized>(t: &Tables, id: u32, buf: &mut B, rss: Option<u32>) -> Outcome {
+pub fn encap_flood<B: Buffer + ?Sized>(
+    t: &Tables,
+    id: u32,
+    buf: &mut B,
+    rss: Option<u32>,
+) -> Outcome {
     encap_outcome(t, id, buf, rss)
 }
 
@@ -226,7 +243,12 @@ pub fn access<B: Buffer + ?Sized>(t: &Tables, port: u16, buf: &mut B, rss: Optio
     }
 }
 
-fn l3_access<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, et_off: usize, rss: Option<u32>) -> Outcome {
+fn l3_access<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    et_off: usize,
+    rss: Option<u32>,
+) -> Outcome {
     let Some(l3) = &t.l3 else {
         return Outcome::Drop(GwDrop::NoSegment);
     };
@@ -270,7 +292,9 @@ fn l3_access<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, et_off: usize, rss: Op
 
 /// Is this non-Geneve underlay frame for the control thread?
 fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
-    let Some((_, et_off)) = eth_vlan(d) else { return false };
+    let Some((_, et_off)) = eth_vlan(d) else {
+        return false;
+    };
     let ip = et_off + 2;
     match rd16(d, et_off) {
         ETH_P_ARP => true,
@@ -284,11 +308,17 @@ fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
 }
 
 /// A frame that arrived on the underlay port.
-pub fn underlay<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, events: &mut impl FnMut(Event)) -> Outcome {
+pub fn underlay<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
     let d = match t.decap.decap(buf.data()) {
         Verdict::Deliver(d) => d,
         Verdict::Control(_) => return Outcome::Punt(PuntKind::GeneveControl),
-        Verdict::Drop(r @ (DropReason::NotIp | DropReason::NotLocalAddress | DropReason::NotUdp)) => {
+        Verdict::Drop(
+            r @ (DropReason::NotIp | DropReason::NotLocalAddress | DropReason::NotUdp),
+        ) => {
             return if punt_worthy(t, buf.data()) {
                 Outcome::Punt(PuntKind::Local)
             } else {
@@ -311,7 +341,9 @@ pub fn underlay<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, events: &mut impl F
     if !out.security_tags.is_empty() {
         let frame = buf.data();
         let start = usize::from(d.options_offset);
-        let opts = frame.get(start..start + usize::from(d.options_len)).unwrap_or(&[]);
+        let opts = frame
+            .get(start..start + usize::from(d.options_len))
+            .unwrap_or(&[]);
         for tag in &out.security_tags {
             let value = GeneveOptionIter::new(opts)
                 .flatten()
@@ -336,7 +368,11 @@ pub fn underlay<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, events: &mut impl F
                     mac.copy_from_slice(&f[6..12]);
                     let known = t.segments[seg].macs.get(&mac);
                     if known.is_none_or(|e| e.learned && e.remote != d.src_vtep) {
-                        events(Event::Learn { segment: seg, mac, remote: d.src_vtep });
+                        events(Event::Learn {
+                            segment: seg,
+                            mac,
+                            remote: d.src_vtep,
+                        });
                     }
                 }
             }
@@ -418,8 +454,10 @@ decap:
 
     fn tables(neigh: &[(&str, [u8; 6])]) -> Tables {
         let cfg = crate::config::load_str(CFG, "t.yaml").unwrap();
-        let neighbors: HashMap<IpAddr, [u8; 6]> =
-            neigh.iter().map(|(a, m)| (a.parse().unwrap(), *m)).collect();
+        let neighbors: HashMap<IpAddr, [u8; 6]> = neigh
+            .iter()
+            .map(|(a, m)| (a.parse().unwrap(), *m))
+            .collect();
         Tables::build(
             &cfg,
             &BuildInputs {
@@ -463,7 +501,10 @@ decap:
         let t = tables(&[]);
         assert!(t.unresolved.contains(&"198.18.0.2".parse().unwrap()));
         let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0xbb], 10));
-        assert_eq!(access(&t, 1, &mut b, None), Outcome::Drop(GwDrop::NextHopUnresolved));
+        assert_eq!(
+            access(&t, 1, &mut b, None),
+            Outcome::Drop(GwDrop::NextHopUnresolved)
+        );
     }
 
     #[test]
@@ -475,9 +516,15 @@ decap:
         let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0x99], 10));
         assert_eq!(access(&t, 1, &mut b, None), Outcome::Flood(0));
         let mut b = VecBuffer::with_headroom(256, &tagged_frame([0xff; 6], 11));
-        assert_eq!(access(&t, 1, &mut b, None), Outcome::Drop(GwDrop::NoSegment));
+        assert_eq!(
+            access(&t, 1, &mut b, None),
+            Outcome::Drop(GwDrop::NoSegment)
+        );
         let mut b = VecBuffer::with_headroom(256, &[0u8; 10]);
-        assert_eq!(access(&t, 1, &mut b, None), Outcome::Drop(GwDrop::AccessTruncated));
+        assert_eq!(
+            access(&t, 1, &mut b, None),
+            Outcome::Drop(GwDrop::AccessTruncated)
+        );
     }
 
     #[test]
@@ -496,17 +543,31 @@ decap:
         fix_ipv4_checksum(&mut pkt);
         let mut events = Vec::new();
         let mut b = VecBuffer::with_headroom(256, &pkt);
-        assert_eq!(underlay(&t, &mut b, &mut |e| events.push(e)), Outcome::Decapped(1));
-        assert_eq!(&b.data()[12..16], &[0x81, 0x00, 0x00, 10], "VLAN tag restored");
+        assert_eq!(
+            underlay(&t, &mut b, &mut |e| events.push(e)),
+            Outcome::Decapped(1)
+        );
+        assert_eq!(
+            &b.data()[12..16],
+            &[0x81, 0x00, 0x00, 10],
+            "VLAN tag restored"
+        );
         assert_eq!(
             events,
-            vec![Event::Learn { segment: 0, mac: [2, 0, 0, 0, 0, 0xcc], remote: "198.18.0.3".parse().unwrap() }]
+            vec![Event::Learn {
+                segment: 0,
+                mac: [2, 0, 0, 0, 0, 0xcc],
+                remote: "198.18.0.3".parse().unwrap()
+            }]
         );
         // Same packet from a source VTEP outside the allow list.
         pkt[26..30].copy_from_slice(&[198, 18, 0, 9]);
         fix_ipv4_checksum(&mut pkt);
         let mut b = VecBuffer::with_headroom(256, &pkt);
-        assert_eq!(underlay(&t, &mut b, &mut |_| {}), Outcome::Drop(GwDrop::SourceVtepNotAllowed));
+        assert_eq!(
+            underlay(&t, &mut b, &mut |_| {}),
+            Outcome::Drop(GwDrop::SourceVtepNotAllowed)
+        );
     }
 
     #[test]
@@ -517,11 +578,17 @@ decap:
         arp.extend_from_slice(&[0x08, 0x06]);
         arp.extend_from_slice(&[0u8; 28]);
         let mut b = VecBuffer::with_headroom(64, &arp);
-        assert_eq!(underlay(&t, &mut b, &mut |_| {}), Outcome::Punt(PuntKind::Local));
+        assert_eq!(
+            underlay(&t, &mut b, &mut |_| {}),
+            Outcome::Punt(PuntKind::Local)
+        );
         let mut other = arp.clone();
         other[12..14].copy_from_slice(&[0x88, 0xcc]);
         let mut b = VecBuffer::with_headroom(64, &other);
-        assert_eq!(underlay(&t, &mut b, &mut |_| {}), Outcome::Drop(GwDrop::Decap(DropReason::NotIp)));
+        assert_eq!(
+            underlay(&t, &mut b, &mut |_| {}),
+            Outcome::Drop(GwDrop::Decap(DropReason::NotIp))
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
-use crate::config::{self, Config, HeaderPolicy, InnerNextHop, Payload, UdpChecksum, UnderlayRoute};
+use crate::config::{
+    self, Config, HeaderPolicy, InnerNextHop, Payload, UdpChecksum, UnderlayRoute,
+};
 use crate::tunnel::{
     DecapConfig, Decapsulator, DscpEncap, EncapTemplate, KnownOption, OptionRegistry, PayloadKind,
     TtlEncap, TunnelConfig, TunnelOption, UdpChecksumTx,
@@ -104,7 +106,10 @@ pub struct Lpm {
 
 impl Lpm {
     fn new(bits: u8) -> Lpm {
-        Lpm { levels: Vec::new(), bits }
+        Lpm {
+            levels: Vec::new(),
+            bits,
+        }
     }
 
     fn key(addr: u128, len: u8, bits: u8) -> u128 {
@@ -126,7 +131,7 @@ impl Lpm {
                 let mut m = FxHashMap::default();
                 m.insert(k, value);
                 self.levels.push((len, m));
-                self.levels.sort_by(|a, b| b.0.cmp(&a.0));
+                self.levels.sort_by_key(|l| std::cmp::Reverse(l.0));
             }
         }
     }
@@ -197,7 +202,12 @@ struct TemplateBuilder<'a> {
 impl TemplateBuilder<'_> {
     /// The template towards `remote` in `vni` carrying `payload`; `Ok(None)`
     /// while the underlay next hop is unresolved.
-    fn get(&mut self, remote: IpAddr, vni: config::Vni, payload: PayloadKind) -> Result<Option<TemplateId>, String> {
+    fn get(
+        &mut self,
+        remote: IpAddr,
+        vni: config::Vni,
+        payload: PayloadKind,
+    ) -> Result<Option<TemplateId>, String> {
         let key = (remote, vni.get(), payload);
         if let Some(t) = self.by_key.get(&key) {
             return Ok(*t);
@@ -243,7 +253,9 @@ impl TemplateBuilder<'_> {
         });
         tc.ttl = match tunnel.ttl {
             HeaderPolicy::Fixed(t) => TtlEncap::Pipe(t),
-            HeaderPolicy::Inherit => TtlEncap::Uniform { non_ip: config::DEFAULT_TTL },
+            HeaderPolicy::Inherit => TtlEncap::Uniform {
+                non_ip: config::DEFAULT_TTL,
+            },
         };
         tc.dscp = match tunnel.dscp {
             HeaderPolicy::Fixed(d) => DscpEncap::Pipe(d),
@@ -252,10 +264,15 @@ impl TemplateBuilder<'_> {
         tc.options = tunnel
             .options
             .iter()
-            .map(|o| TunnelOption { class: o.class, typ: o.type_, data: o.data.clone() })
+            .map(|o| TunnelOption {
+                class: o.class,
+                typ: o.type_,
+                data: o.data.clone(),
+            })
             .collect();
         tc.underlay_mtu = self.cfg.ports[port].mtu;
-        let t = EncapTemplate::new(&tc).map_err(|e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get()))?;
+        let t = EncapTemplate::new(&tc)
+            .map_err(|e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get()))?;
         let id = self.templates.len() as TemplateId;
         self.templates.push(t);
         self.by_key.insert(key, Some(id));
@@ -281,25 +298,32 @@ impl Tables {
         let pid = |i: usize| inputs.port_ids[i];
         // Decap: local VTEP addresses, port, option registry, limits.
         let mut dc = DecapConfig::new(
-            cfg.vtep.ipv4.map(|a| match a.addr {
-                IpAddr::V4(v) => vec![v],
-                _ => vec![],
-            }).unwrap_or_default(),
-            cfg.vtep.ipv6.map(|a| match a.addr {
-                IpAddr::V6(v) => vec![v],
-                _ => vec![],
-            }).unwrap_or_default(),
+            cfg.vtep
+                .ipv4
+                .map(|a| match a.addr {
+                    IpAddr::V4(v) => vec![v],
+                    _ => vec![],
+                })
+                .unwrap_or_default(),
+            cfg.vtep
+                .ipv6
+                .map(|a| match a.addr {
+                    IpAddr::V6(v) => vec![v],
+                    _ => vec![],
+                })
+                .unwrap_or_default(),
         );
         dc.udp_port = cfg.vtep.udp_port;
         dc.max_options = cfg.limits.max_options;
         dc.punt_control = true;
-        dc.registry = OptionRegistry::from_options(cfg.options.registry.iter().map(|o| KnownOption {
-            class: o.class,
-            typ: o.type_,
-            name: o.name.clone(),
-            len_words: o.length.map(|l| l / 4),
-        }))
-        .map_err(|e| format!("option registry: {e:?}"))?;
+        dc.registry =
+            OptionRegistry::from_options(cfg.options.registry.iter().map(|o| KnownOption {
+                class: o.class,
+                typ: o.type_,
+                name: o.name.clone(),
+                len_words: o.length.map(|l| l / 4),
+            }))
+            .map_err(|e| format!("option registry: {e:?}"))?;
 
         let mut tb = TemplateBuilder {
             cfg,
@@ -312,7 +336,11 @@ impl Tables {
         // L2 segments.
         let mut access = FxHashMap::default();
         let mut segments = Vec::new();
-        let (learning, ageing) = cfg.l2.as_ref().map(|l| (l.learning, l.ageing_seconds)).unwrap_or((false, 0));
+        let (learning, ageing) = cfg
+            .l2
+            .as_ref()
+            .map(|l| (l.learning, l.ageing_seconds))
+            .unwrap_or((false, 0));
         if let Some(l2) = &cfg.l2 {
             for (si, s) in l2.segments.iter().enumerate() {
                 access.insert((pid(s.port), vlan_key(s.vlan)), AccessIn::L2(si));
@@ -324,13 +352,27 @@ impl Tables {
                 for ((seg, mac), remote) in inputs.learned {
                     if *seg == si {
                         let template = tb.get(*remote, s.vni, PayloadKind::Ethernet)?;
-                        macs.insert(*mac, MacEntry { remote: *remote, template, learned: true });
+                        macs.insert(
+                            *mac,
+                            MacEntry {
+                                remote: *remote,
+                                template,
+                                learned: true,
+                            },
+                        );
                     }
                 }
                 // Static entries win over learned ones.
                 for m in &s.static_macs {
                     let template = tb.get(m.remote, s.vni, PayloadKind::Ethernet)?;
-                    macs.insert(m.mac.0, MacEntry { remote: m.remote, template, learned: false });
+                    macs.insert(
+                        m.mac.0,
+                        MacEntry {
+                            remote: m.remote,
+                            template,
+                            learned: false,
+                        },
+                    );
                 }
                 segments.push(Segment {
                     vni: s.vni.get(),
@@ -345,7 +387,10 @@ impl Tables {
         // L3 routes.
         let mut l3 = None;
         if let Some(c3) = &cfg.l3 {
-            access.insert((pid(c3.access.port), vlan_key(c3.access.vlan)), AccessIn::L3);
+            access.insert(
+                (pid(c3.access.port), vlan_key(c3.access.vlan)),
+                AccessIn::L3,
+            );
             let mut v4 = Lpm::new(32);
             let mut v6 = Lpm::new(128);
             for r in &c3.routes {
@@ -371,10 +416,17 @@ impl Tables {
         // Decap table.
         let mut vnis = FxHashMap::default();
         for d in &cfg.decap {
-            let segment = cfg.l2.as_ref().and_then(|l2| l2.segments.iter().position(|s| s.vni == d.vni));
+            let segment = cfg
+                .l2
+                .as_ref()
+                .and_then(|l2| l2.segments.iter().position(|s| s.vni == d.vni));
             let (eth_src, eth_dst) = match (&cfg.l3, d.payload) {
                 (Some(c3), Payload::Ip) => {
-                    let src = c3.access.gateway_mac.map(|m| m.0).unwrap_or(inputs.port_macs[c3.access.port]);
+                    let src = c3
+                        .access
+                        .gateway_mac
+                        .map(|m| m.0)
+                        .unwrap_or(inputs.port_macs[c3.access.port]);
                     let dst = match c3.access.next_hop {
                         InnerNextHop::Static(m) => Some(m.0),
                         InnerNextHop::Resolve(ip) => {
@@ -434,11 +486,21 @@ impl Tables {
             .map(|(i, _)| pid(i))
             .collect();
         access_ports.dedup();
-        let local_underlay = [cfg.vtep.ipv4, cfg.vtep.ipv6].iter().flatten().map(|a| a.addr).collect();
+        let local_underlay = [cfg.vtep.ipv4, cfg.vtep.ipv6]
+            .iter()
+            .flatten()
+            .map(|a| a.addr)
+            .collect();
         let local_access = cfg
             .l3
             .as_ref()
-            .map(|c3| [c3.access.ipv4, c3.access.ipv6].iter().flatten().map(|a| a.addr).collect())
+            .map(|c3| {
+                [c3.access.ipv4, c3.access.ipv6]
+                    .iter()
+                    .flatten()
+                    .map(|a| a.addr)
+                    .collect()
+            })
             .unwrap_or_default();
         let neighbors = inputs.neighbors.iter().map(|(k, v)| (*k, *v)).collect();
         Ok(Tables {

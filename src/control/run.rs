@@ -1,0 +1,582 @@
+//! `geneve-gw run`: the gateway. Sets up the EAL and ports from the
+//! configuration, starts one worker per worker core, and runs the control
+//! thread on the main lcore: ARP/ICMP/ND for the gateway's addresses,
+//! next-hop resolution, MAC learning and ageing, Geneve control packets,
+//! the live summary, and SIGHUP reloads.
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use crossbeam::channel::{bounded, Receiver};
+
+use crate::config::{self, Config, DeviceRef};
+use crate::dataplane::gateway::{GatewayWorker, Shared};
+use crate::dataplane::pipeline::{Event, GwDrop, PuntKind};
+use crate::dataplane::stats::{drop_totals, port_totals, total_rx, WorkerCounters, MAX_PORTS};
+use crate::dataplane::tables::{BuildInputs, Tables};
+use crate::dpdk::{self, Eal, LaunchedWorkers, Mbuf, Mempool, Port, PortConfig};
+
+use super::responder::{self, LocalAddrs, NeighborTable, Response};
+use super::{StopConditions, StopReason};
+
+/// How `geneve-gw run` runs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config_path: PathBuf,
+    pub stats_interval: Option<Duration>,
+    pub stop: StopConditions,
+    pub verbose: bool,
+    /// EAL arguments from the command line; they follow the file's.
+    pub eal_args: Vec<String>,
+}
+
+const PUNT_QUEUE: usize = 1024;
+const EVENT_QUEUE: usize = 4096;
+
+pub fn run(opts: &RunOptions) -> Result<(), String> {
+    let cfg = config::load(&opts.config_path)
+        .map_err(|e| format!("{} is not valid:\n{e}", opts.config_path.display()))?;
+    let signal =
+        super::signal_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
+        .map_err(|e| format!("cannot install the SIGHUP handler: {e}"))?;
+    let mut eal_args = cfg.eal.to_args();
+    eal_args.extend(opts.eal_args.iter().cloned());
+    let eal = Eal::init(&eal_args).map_err(|e| {
+        if opts.verbose {
+            eprint!("{}", e.log);
+        }
+        e.message
+    })?;
+    if opts.verbose {
+        eprint!("{}", eal.startup_log());
+    }
+    let r = run_with_eal(opts, cfg, &signal, &hup);
+    drop(eal);
+    r
+}
+
+fn resolve_port(d: &DeviceRef) -> Option<u16> {
+    match d {
+        DeviceRef::Name(n) => dpdk::port_id_by_name(n),
+        DeviceRef::Index(i) => (*i < dpdk::port_count()).then_some(*i),
+    }
+}
+
+fn mac_str(m: &[u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn run_with_eal(
+    opts: &RunOptions,
+    cfg: Config,
+    signal: &AtomicBool,
+    hup: &AtomicBool,
+) -> Result<(), String> {
+    let lcores = dpdk::worker_lcores();
+    if lcores.is_empty() {
+        return Err("no worker lcore: eal.cores in the configuration (or -l after `--`) must name at least one core besides the control core".into());
+    }
+    let workers = lcores.len();
+    let mut port_ids = Vec::new();
+    for p in &cfg.ports {
+        let id = resolve_port(&p.device).ok_or_else(|| {
+            format!(
+                "port {}: device {} did not come up in DPDK; check eal.devices in the configuration (the EAL found {} port(s))",
+                p.name,
+                p.device,
+                dpdk::port_count()
+            )
+        })?;
+        if id as usize >= MAX_PORTS {
+            return Err(format!(
+                "port {}: DPDK port id {id} is above {MAX_PORTS}",
+                p.name
+            ));
+        }
+        port_ids.push(id);
+    }
+    let nb_ids = port_ids.iter().copied().max().unwrap_or(0) + 1;
+    let cache = 256;
+    let size = cfg.limits.mbufs.max(crate::dataplane::forward::pool_size(
+        port_ids.len() as u32,
+        workers as u32 + 1,
+        1024,
+        1024,
+        cache,
+    ));
+    let pool = Arc::new(
+        Mempool::new("gw_pool", size, cache, dpdk::DEFAULT_MBUF_BUF_SIZE, -1).map_err(|e| {
+            format!("{e}; reserve more hugepages (scripts/setup.sh) or lower limits.mbufs")
+        })?,
+    );
+    let result = gateway(opts, cfg, signal, hup, &pool, &port_ids, nb_ids, &lcores);
+    let in_use = pool.in_use();
+    println!(
+        "mbufs: {} of {} back in pool {}, {} in use",
+        pool.available(),
+        pool.size(),
+        pool.name(),
+        in_use
+    );
+    result?;
+    if in_use != 0 {
+        return Err(format!(
+            "{in_use} mbufs were not returned to their pool (leak)"
+        ));
+    }
+    Ok(())
+}
+
+struct ControlState {
+    cfg: Config,
+    port_ids: Vec<u16>,
+    port_macs: Vec<[u8; 6]>,
+    neighbors: NeighborTable,
+    resolved: HashMap<IpAddr, [u8; 6]>,
+    learned: HashMap<(usize, [u8; 6]), (IpAddr, Instant)>,
+    generation: u64,
+    control_tx: crossbeam::channel::Sender<(u16, Mbuf)>,
+    out: Vec<u8>,
+    replies: u64,
+}
+
+impl ControlState {
+    fn build(&mut self) -> Result<Tables, String> {
+        self.generation += 1;
+        let learned: HashMap<(usize, [u8; 6]), IpAddr> =
+            self.learned.iter().map(|(k, v)| (*k, v.0)).collect();
+        Tables::build(
+            &self.cfg,
+            &BuildInputs {
+                port_ids: &self.port_ids,
+                port_macs: &self.port_macs,
+                neighbors: &self.resolved,
+                learned: &learned,
+                generation: self.generation,
+            },
+        )
+    }
+
+    /// Addresses the gateway answers for on a port, and its MAC there.
+    fn local_for_port(&self, port: u16) -> Option<LocalAddrs> {
+        let idx = self.port_ids.iter().position(|&p| p == port)?;
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        let mut push = |a: Option<config::IfAddr>| match a.map(|a| a.addr) {
+            Some(IpAddr::V4(x)) => v4.push(x),
+            Some(IpAddr::V6(x)) => v6.push(x),
+            None => {}
+        };
+        if idx == self.cfg.vtep.port {
+            push(self.cfg.vtep.ipv4);
+            push(self.cfg.vtep.ipv6);
+        }
+        let mut mac = self.port_macs[idx];
+        if let Some(l3) = &self.cfg.l3 {
+            if l3.access.port == idx {
+                push(l3.access.ipv4);
+                push(l3.access.ipv6);
+                if let Some(m) = l3.access.gateway_mac {
+                    mac = m.0;
+                }
+            }
+        }
+        Some(LocalAddrs {
+            mac,
+            ipv4: v4,
+            ipv6: v6,
+        })
+    }
+
+    fn send_bytes(&self, pool: &Mempool, port: u16, bytes: &[u8]) -> bool {
+        let Some(mut m) = pool.alloc() else {
+            return false;
+        };
+        match m.append(bytes.len()) {
+            Some(d) => d.copy_from_slice(bytes),
+            None => return false,
+        }
+        self.control_tx.try_send((port, m)).is_ok()
+    }
+
+    /// Handles one punted packet; true when the tables must be rebuilt.
+    fn punted(&mut self, pool: &Mempool, kind: PuntKind, m: Mbuf) -> bool {
+        if kind == PuntKind::GeneveControl {
+            // The O bit: a control message, never forwarded as data; the
+            // workers counted it. Nothing here speaks a Geneve control protocol.
+            return false;
+        }
+        let port = m.port();
+        let Some(local) = self.local_for_port(port) else {
+            return false;
+        };
+        self.out.clear();
+        let r = responder::respond(m.data(), &local, &mut self.out);
+        drop(m);
+        let mut dirty = false;
+        let learned = match r {
+            Response::Reply => None,
+            Response::Learned(n) => Some(n),
+            Response::ReplyAndLearned(n) => Some(n),
+            Response::Ignored(_) => None,
+        };
+        if matches!(r, Response::Reply | Response::ReplyAndLearned(_)) {
+            let out = std::mem::take(&mut self.out);
+            if self.send_bytes(pool, port, &out) {
+                self.replies += 1;
+            }
+            self.out = out;
+        }
+        if let Some(n) = learned {
+            self.neighbors.learn_from(&n, Instant::now());
+            let wanted = self.neighbors.get(n.ip).is_some_and(|e| e.wanted);
+            if let (true, Some(mac)) = (wanted, self.neighbors.lookup(n.ip)) {
+                if self.resolved.insert(n.ip, mac) != Some(mac) {
+                    dirty = true;
+                }
+            }
+        }
+        dirty
+    }
+
+    /// Sends the ARP requests / neighbour solicitations that are due.
+    fn resolve(&mut self, pool: &Mempool) {
+        let now = Instant::now();
+        let due: Vec<IpAddr> = self.neighbors.due_requests(now).collect();
+        for ip in due {
+            // The port whose local subnet holds the address; else the underlay.
+            let (idx, local) = self.port_for(ip);
+            let Some(local) = local else { continue };
+            let port = self.port_ids[idx];
+            let mac = self.port_macs[idx];
+            self.out.clear();
+            match (ip, local) {
+                (IpAddr::V4(t), IpAddr::V4(l)) => responder::arp_request(mac, l, t, &mut self.out),
+                (IpAddr::V6(t), IpAddr::V6(l)) => {
+                    responder::neighbor_solicitation(mac, l, t, &mut self.out)
+                }
+                _ => continue,
+            }
+            let out = std::mem::take(&mut self.out);
+            self.send_bytes(pool, port, &out);
+            self.out = out;
+        }
+    }
+
+    fn port_for(&self, ip: IpAddr) -> (usize, Option<IpAddr>) {
+        if let Some(l3) = &self.cfg.l3 {
+            for a in [l3.access.ipv4, l3.access.ipv6].into_iter().flatten() {
+                if a.subnet().contains(ip) && a.prefix_len > 0 && a.prefix_len < 128 {
+                    return (l3.access.port, Some(a.addr));
+                }
+            }
+        }
+        let v = &self.cfg.vtep;
+        let local = v.local_for(ip).map(|a| a.addr);
+        (v.port, local)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gateway(
+    opts: &RunOptions,
+    cfg: Config,
+    signal: &AtomicBool,
+    hup: &AtomicBool,
+    pool: &Arc<Mempool>,
+    port_ids: &[u16],
+    nb_ids: u16,
+    lcores: &[dpdk::WorkerLcore],
+) -> Result<(), String> {
+    let workers = lcores.len();
+    let mut ports = Vec::new();
+    let mut port_macs = Vec::new();
+    for (i, p) in cfg.ports.iter().enumerate() {
+        let id = port_ids[i];
+        if ports.iter().any(|x: &Port| x.id() == id) {
+            return Err(format!(
+                "port {}: device {} is used by two ports",
+                p.name, p.device
+            ));
+        }
+        let mut port = Port::open(id).map_err(|e| e.to_string())?;
+        let pc = PortConfig {
+            rx_queues: workers as u16,
+            // One TX queue per worker; the control thread's packets go out
+            // through worker 0 (virtual devices often have a single TX queue).
+            tx_queues: workers as u16,
+            mtu: Some(p.mtu).filter(|m| *m >= port.info().min_mtu && *m <= port.info().max_mtu),
+            ..PortConfig::default()
+        };
+        let applied = port
+            .configure_and_start(&pc, pool)
+            .map_err(|e| format!("port {}: {e}", p.name))?;
+        let mac = p.mac.map(|m| m.0).unwrap_or(port.info().mac);
+        eprintln!(
+            "port {} ({:?}, {} = DPDK port {id}, driver {}): {} RX queue(s){}, mac {}, mtu {}",
+            p.name,
+            p.role,
+            p.device,
+            port.info().driver,
+            workers,
+            if workers > 1 && applied.rss {
+                ", RSS"
+            } else {
+                ""
+            },
+            mac_str(&mac),
+            p.mtu
+        );
+        port_macs.push(mac);
+        ports.push(port);
+    }
+
+    let (punt_tx, punt_rx) = bounded(PUNT_QUEUE);
+    let (event_tx, event_rx) = bounded(EVENT_QUEUE);
+    let (control_tx, control_rx) = bounded(PUNT_QUEUE);
+    let mut st = ControlState {
+        cfg,
+        port_ids: port_ids.to_vec(),
+        port_macs,
+        neighbors: NeighborTable::new(),
+        resolved: HashMap::new(),
+        learned: HashMap::new(),
+        generation: 0,
+        control_tx,
+        out: Vec::with_capacity(256),
+        replies: 0,
+    };
+    for nh in &st.cfg.vtep.next_hops {
+        if let Some(m) = nh.mac {
+            st.resolved.insert(nh.via, m.0);
+        }
+    }
+    let tables = st.build()?;
+    for ip in &tables.unresolved {
+        st.neighbors.want(*ip);
+    }
+    let shared = Arc::new(Shared {
+        generation: AtomicU64::new(tables.generation),
+        tables: ArcSwap::from_pointee(tables),
+        stop: AtomicBool::new(false),
+        counters: (0..workers).map(|_| WorkerCounters::default()).collect(),
+        pool: pool.clone(),
+        punt_tx,
+        event_tx,
+        control_rx,
+    });
+    let jobs = (0..workers)
+        .map(|w| {
+            let worker = GatewayWorker {
+                index: w,
+                queue: w as u16,
+                nb_ports: nb_ids,
+                shared: shared.clone(),
+            };
+            let job: Box<dyn FnOnce() -> i32 + Send> = Box::new(move || worker.run());
+            (lcores[w], job)
+        })
+        .collect();
+    let launched = LaunchedWorkers::launch(jobs).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    eprintln!(
+        "geneve-gw: running with {workers} worker(s); SIGHUP reloads {}",
+        opts.config_path.display()
+    );
+
+    let reason = control_loop(
+        opts, &mut st, &shared, signal, hup, &punt_rx, &event_rx, pool, nb_ids,
+    );
+    shared.stop.store(true, Ordering::SeqCst);
+    let codes = launched.wait();
+    // Packets still queued for the control thread go back to the pool.
+    while let Ok((_, m)) = punt_rx.try_recv() {
+        drop(m);
+    }
+    while let Ok((_, m)) = shared.control_rx.try_recv() {
+        drop(m);
+    }
+    report(
+        &shared.counters,
+        &st,
+        &ports,
+        nb_ids,
+        reason,
+        started.elapsed(),
+    );
+    for mut p in ports {
+        p.stop();
+    }
+    if codes.iter().any(|&c| c != 0) {
+        return Err(format!("a worker failed: exit codes {codes:?}"));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn control_loop(
+    opts: &RunOptions,
+    st: &mut ControlState,
+    shared: &Shared,
+    signal: &AtomicBool,
+    hup: &AtomicBool,
+    punt_rx: &Receiver<(PuntKind, Mbuf)>,
+    event_rx: &Receiver<Event>,
+    pool: &Mempool,
+    nb_ids: u16,
+) -> StopReason {
+    let mut last_rx = 0u64;
+    let mut last_change = Instant::now();
+    let mut last_summary = Instant::now();
+    let mut last_age = Instant::now();
+    let mut prev = (0u64, 0u64, 0u64);
+    loop {
+        if signal.load(Ordering::Relaxed) {
+            return StopReason::Signal;
+        }
+        let mut dirty = false;
+        if hup.swap(false, Ordering::Relaxed) {
+            match config::load(&opts.config_path) {
+                Ok(new) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
+                    st.cfg = new;
+                    dirty = true;
+                    eprintln!("reload: {} accepted", opts.config_path.display());
+                }
+                Ok(_) => eprintln!(
+                    "reload refused: ports or eal changed in {}; those need a restart (the running configuration stays)",
+                    opts.config_path.display()
+                ),
+                Err(e) => eprintln!("reload refused (the running configuration stays):\n{e}"),
+            }
+        }
+        for (kind, m) in punt_rx.try_iter().take(PUNT_QUEUE) {
+            dirty |= st.punted(pool, kind, m);
+        }
+        for e in event_rx.try_iter().take(EVENT_QUEUE) {
+            match e {
+                Event::Learn {
+                    segment,
+                    mac,
+                    remote,
+                } => {
+                    let prev = st.learned.insert((segment, mac), (remote, Instant::now()));
+                    dirty |= prev.map(|p| p.0) != Some(remote);
+                }
+                Event::Resolve(ip) => st.neighbors.want(ip),
+            }
+        }
+        if last_age.elapsed() >= Duration::from_secs(1) {
+            last_age = Instant::now();
+            let ageing = Duration::from_secs(u64::from(
+                st.cfg.l2.as_ref().map(|l| l.ageing_seconds).unwrap_or(300),
+            ));
+            let before = st.learned.len();
+            st.learned.retain(|_, (_, seen)| seen.elapsed() < ageing);
+            dirty |= st.learned.len() != before;
+        }
+        if dirty {
+            match st.build() {
+                Ok(t) => {
+                    for ip in &t.unresolved {
+                        st.neighbors.want(*ip);
+                    }
+                    shared.publish(t);
+                }
+                Err(e) => eprintln!("tables not rebuilt (the running ones stay): {e}"),
+            }
+        }
+        st.resolve(pool);
+
+        let rx = total_rx(&shared.counters, nb_ids as usize);
+        let now = Instant::now();
+        if rx != last_rx {
+            last_rx = rx;
+            last_change = now;
+        }
+        if let Some(n) = opts.stop.after_packets {
+            if rx >= n {
+                return StopReason::Packets(rx);
+            }
+        }
+        if let Some(idle) = opts.stop.after_idle {
+            if now.duration_since(last_change) >= idle {
+                return StopReason::Idle(idle);
+            }
+        }
+        if let Some(iv) = opts.stats_interval {
+            let since = now.duration_since(last_summary);
+            if since >= iv {
+                let enc: u64 = shared.counters.iter().map(|c| c.encap.get()).sum();
+                let dec: u64 = shared.counters.iter().map(|c| c.decap.get()).sum();
+                let drops = drop_totals(&shared.counters);
+                let dsum: u64 = drops.iter().sum();
+                let mut line = format!(
+                    "encap {} | decap {} | drops {}",
+                    super::rate(enc - prev.0, since),
+                    super::rate(dec - prev.1, since),
+                    super::rate(dsum - prev.2, since)
+                );
+                let top: Vec<String> = GwDrop::all()
+                    .zip(drops.iter())
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(r, n)| format!("{}={n}", r.as_str()))
+                    .collect();
+                if !top.is_empty() {
+                    line.push_str(&format!(" ({})", top.join(" ")));
+                }
+                eprintln!("{line}");
+                prev = (enc, dec, dsum);
+                last_summary = now;
+            }
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+fn report(
+    counters: &[WorkerCounters],
+    st: &ControlState,
+    ports: &[Port],
+    _nb_ids: u16,
+    reason: StopReason,
+    elapsed: Duration,
+) {
+    println!("stopped: {reason} after {:.3} s", elapsed.as_secs_f64());
+    for (i, p) in ports.iter().enumerate() {
+        let t = port_totals(counters, p.id() as usize);
+        println!(
+            "port {} ({}): rx {} packets, tx {} packets, tx dropped {}",
+            p.id(),
+            st.cfg.ports[i].name,
+            t.rx_packets,
+            t.tx_packets,
+            t.tx_dropped
+        );
+    }
+    let sum = |f: &dyn Fn(&WorkerCounters) -> u64| counters.iter().map(f).sum::<u64>();
+    println!("encap {}", sum(&|c| c.encap.get()));
+    println!("decap {}", sum(&|c| c.decap.get()));
+    println!("punted {}", sum(&|c| c.punted.get()));
+    println!(
+        "geneve control packets {}",
+        sum(&|c| c.geneve_control.get())
+    );
+    println!("control replies {}", st.replies);
+    println!("learned macs {}", st.learned.len());
+    let drops = drop_totals(counters);
+    for (r, n) in GwDrop::all().zip(drops.iter()) {
+        if *n > 0 {
+            println!("drop {} {n}", r.as_str());
+        }
+    }
+    println!("drops total {}", drops.iter().sum::<u64>());
+}

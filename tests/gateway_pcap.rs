@@ -1,0 +1,214 @@
+//! The gateway end to end through `net_pcap`: scapy builds the input pcaps,
+//! `geneve-gw run` processes them, and scapy plus tshark (not our parser)
+//! check the output; every drop lands on its own counter.
+mod common;
+mod gw;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use common::{have_scapy, have_tshark, scratch};
+use gw::{dpdk_slot, run_gw, strings, Run};
+
+fn config(dir: &Path) -> String {
+    let p = |n: &str| dir.join(n).display().to_string();
+    format!(
+        r#"
+eal:
+  cores: [1]
+  control_core: 0
+  memory: {{ mode: no_huge, size_mb: 512 }}
+  devices:
+    vdev:
+      - net_pcap0,rx_pcap={ul_in},tx_pcap={ul_out}
+      - net_pcap1,rx_pcap={acc_in},tx_pcap={acc_out}
+  file_prefix: gwtest-{pid}
+  args: [--no-shconf, --no-pci]
+ports:
+  - {{ name: ul, role: underlay, device: net_pcap0, mtu: 1500, mac: "02:00:00:00:01:01" }}
+  - {{ name: acc, role: access, device: net_pcap1, mtu: 1400 }}
+vtep:
+  ipv4: 198.18.0.1/24
+  next_hops:
+    - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }}
+    - {{ via: 198.18.0.3, mac: "02:00:00:00:00:03", destinations: [198.18.0.3/32] }}
+options:
+  registry:
+    - {{ name: demo-tag, class: 0x0102, type: 0x01, length: 4 }}
+    - {{ name: sec, class: 0x0104, type: 0x02, length: 4 }}
+  policies:
+    require: [ {{ option: sec, vni: 100 }} ]
+    security_tags: [ {{ option: sec, vni: 100, allow: [7], deny: [9], default: deny }} ]
+tunnels:
+  - {{ name: b, remote: 198.18.0.2, vni: 100, options: [ {{ name: demo-tag, data: "0000002a" }} ] }}
+  - {{ name: c, remote: 198.18.0.3, vni: 100, options: [ {{ name: demo-tag, data: "0000002a" }} ] }}
+l2:
+  learning: true
+  segments:
+    - port: acc
+      vlan: 10
+      vni: 100
+      flood: [198.18.0.2, 198.18.0.3]
+      static_macs: [ {{ mac: "02:00:00:00:0b:01", remote: 198.18.0.2 }} ]
+decap:
+  - {{ vni: 100, allow_from: [198.18.0.2, 198.18.0.3] }}
+"#,
+        ul_in = p("ul_in.pcap"),
+        ul_out = p("ul_out.pcap"),
+        acc_in = p("acc_in.pcap"),
+        acc_out = p("acc_out.pcap"),
+        pid = std::process::id()
+    )
+}
+
+fn counter(r: &Run, name: &str) -> u64 {
+    let prefix = format!("drop {name} ");
+    r.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+fn line_value(r: &Run, key: &str) -> u64 {
+    r.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no `{key}` line in:\n{}", r.stdout))
+}
+
+#[test]
+fn l2_gateway_end_to_end_through_pcap() {
+    if !have_scapy() || !have_tshark() {
+        return;
+    }
+    let _slot = dpdk_slot();
+    let dir = scratch("gw-l2");
+    let out = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/scapy/gateway_cases.py"
+        ))
+        .args(["build", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: HashMap<String, u64> =
+        serde_json::from_slice(&out.stdout).expect("expected counters as JSON");
+    let cfg = dir.join("gw.yaml");
+    std::fs::write(&cfg, config(&dir)).unwrap();
+    let total_in: u64 = expected.values().sum::<u64>() + 3;
+    let r = run_gw(
+        &strings(&[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--stop-after-packets",
+            &total_in.to_string(),
+            "--stop-after-idle",
+            "3000",
+        ]),
+        Duration::from_secs(90),
+    );
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    r.assert_no_leak();
+    for (name, n) in &expected {
+        match name.as_str() {
+            "deliver" => assert_eq!(line_value(&r, "decap "), *n, "{}", r.stdout),
+            "control" => assert_eq!(
+                line_value(&r, "geneve control packets "),
+                *n,
+                "{}",
+                r.stdout
+            ),
+            reason => assert_eq!(counter(&r, reason), *n, "drop {reason}:\n{}", r.stdout),
+        }
+    }
+    assert_eq!(counter(&r, "no_segment"), 1, "{}", r.stdout);
+    // Known MAC -> 1, broadcast -> one copy per flood target (2).
+    assert_eq!(line_value(&r, "encap "), 3, "{}", r.stdout);
+    assert_eq!(line_value(&r, "learned macs "), 1, "{}", r.stdout);
+    // Packets in = packets out + counted drops + punted.
+    let drops = line_value(&r, "drops total ");
+    let punted = line_value(&r, "punted ");
+    assert_eq!(
+        total_in,
+        line_value(&r, "decap ") + 2 + drops + punted,
+        "{}",
+        r.stdout
+    );
+
+    let chk = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/scapy/gateway_cases.py"
+        ))
+        .args(["check", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let verdict = String::from_utf8_lossy(&chk.stdout);
+    assert!(
+        verdict.contains("\"ok\": true"),
+        "scapy: {verdict}\n{}",
+        String::from_utf8_lossy(&chk.stderr)
+    );
+
+    // tshark, a second outside decoder, on the encapsulated side.
+    let ts = std::process::Command::new("tshark")
+        .args([
+            "-r",
+            dir.join("ul_out.pcap").to_str().unwrap(),
+            "-T",
+            "fields",
+            "-E",
+            "separator=,",
+            "-E",
+            "occurrence=f",
+        ])
+        .args([
+            "-e",
+            "ip.dst",
+            "-e",
+            "geneve.vni",
+            "-e",
+            "geneve.option.class",
+            "-e",
+            "geneve.option.type",
+            "-e",
+            "udp.dstport",
+        ])
+        .output()
+        .unwrap();
+    let rows = String::from_utf8_lossy(&ts.stdout);
+    let rows: Vec<&str> = rows.lines().collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for (row, dst) in rows.iter().zip(["198.18.0.2", "198.18.0.2", "198.18.0.3"]) {
+        let f: Vec<&str> = row.split(',').collect();
+        assert_eq!(f[0], dst, "{row}");
+        let vni = f[1].trim_start_matches("0x");
+        assert_eq!(u32::from_str_radix(vni, 16).ok(), Some(100), "{row}");
+        assert_eq!(f[2], "0x0102", "{row}");
+        assert_eq!(f[3], "0x01", "{row}");
+        assert_eq!(f[4], "6081", "{row}");
+    }
+}
+
+#[test]
+fn bad_configuration_is_refused_before_dpdk_starts() {
+    let dir = scratch("gw-badcfg");
+    let cfg = dir.join("bad.yaml");
+    std::fs::write(&cfg, "eal: { cores: [1], control_core: 0 }\nports: []\nvtep: { ipv4: 198.18.0.1/24 }\ntunnels:\n  - { name: t, remote: 198.18.0.2, vni: 16777216 }\n").unwrap();
+    let r = run_gw(
+        &strings(&["run", "-c", cfg.to_str().unwrap()]),
+        Duration::from_secs(30),
+    );
+    assert_ne!(r.code, Some(0));
+    assert!(r.stderr.contains("bad.yaml:5"), "{}", r.stderr);
+    assert!(r.stderr.contains("vni"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
