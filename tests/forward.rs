@@ -61,12 +61,27 @@ fn pcap_mixed_frames_come_out_byte_identical_in_order() {
     let frames = mixed_frames(200);
     write_pcap(&input, &frames);
     empty_pcap(&empty);
-    let mut args = strings(&["forward", "--stop-after-packets", "200", "--stop-after-idle", "3000", "--"]);
+    let mut args = strings(&[
+        "forward",
+        "--stop-after-packets",
+        "200",
+        "--stop-after-idle",
+        "3000",
+        "--",
+    ]);
     args.extend(eal_base("pcap"));
     args.push("--vdev".into());
-    args.push(format!("net_pcap0,rx_pcap={},tx_pcap={}", pcap_arg(&input), pcap_arg(&back)));
+    args.push(format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        pcap_arg(&input),
+        pcap_arg(&back)
+    ));
     args.push("--vdev".into());
-    args.push(format!("net_pcap1,rx_pcap={},tx_pcap={}", pcap_arg(&empty), pcap_arg(&out)));
+    args.push(format!(
+        "net_pcap1,rx_pcap={},tx_pcap={}",
+        pcap_arg(&empty),
+        pcap_arg(&out)
+    ));
     let r = run_gw(&args, TIMEOUT);
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.port(0), (200, 0, 0), "{}", r.stdout);
@@ -92,7 +107,11 @@ fn ring_round_trip_returns_every_frame() {
     let mut args = strings(&["forward", "--stop-after-idle", "1500", "--"]);
     args.extend(eal_base("ring"));
     args.push("--vdev".into());
-    args.push(format!("net_pcap0,rx_pcap={},tx_pcap={}", pcap_arg(&input), pcap_arg(&out)));
+    args.push(format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        pcap_arg(&input),
+        pcap_arg(&out)
+    ));
     args.extend(strings(&["--vdev", "net_ring0"]));
     let r = run_gw(&args, TIMEOUT);
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
@@ -130,12 +149,25 @@ fn two_queues_two_workers_keep_each_queue_whole_and_ordered() {
     let empty = dir.join("empty.pcap");
     empty_pcap(&empty);
     let per_q: Vec<Vec<Vec<u8>>> = (0..2)
-        .map(|q| (0..40).map(|i| frame(60 + 37 * i, q as u8 + 10, (q * 1000 + i) as u32)).collect())
+        .map(|q| {
+            (0..40)
+                .map(|i| frame(60 + 37 * i, q as u8 + 10, (q * 1000 + i) as u32))
+                .collect()
+        })
         .collect();
     for q in 0..2 {
         write_pcap(&in_q[q], &per_q[q]);
     }
-    let mut args = strings(&["forward", "--workers", "2", "--stop-after-packets", "80", "--stop-after-idle", "3000", "--"]);
+    let mut args = strings(&[
+        "forward",
+        "--workers",
+        "2",
+        "--stop-after-packets",
+        "80",
+        "--stop-after-idle",
+        "3000",
+        "--",
+    ]);
     let mut eal = eal_base("2q");
     // Three lcores on two CPUs: control on 0, workers on 1 and 0.
     eal.splice(0..2, strings(&["--lcores", "0@0,1@1,2@0"]));
@@ -186,7 +218,10 @@ fn missing_pcap_file_is_one_clear_error() {
     let _slot = dpdk_slot();
     let mut args = strings(&["forward", "--"]);
     args.extend(eal_base("bad-pcap"));
-    args.extend(strings(&["--vdev", "net_pcap0,rx_pcap=/nonexistent/in.pcap"]));
+    args.extend(strings(&[
+        "--vdev",
+        "net_pcap0,rx_pcap=/nonexistent/in.pcap",
+    ]));
     let r = run_gw(&args, TIMEOUT);
     r.assert_clean_error("/nonexistent/in.pcap");
 }
@@ -202,7 +237,11 @@ fn more_workers_than_queues_is_one_clear_error() {
     eal.splice(0..2, strings(&["--lcores", "0@0,1@1,2@0"]));
     args.extend(eal);
     args.push("--vdev".into());
-    args.push(format!("net_pcap0,rx_pcap={},tx_pcap={}", pcap_arg(&empty), pcap_arg(&dir.join("o.pcap"))));
+    args.push(format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        pcap_arg(&empty),
+        pcap_arg(&dir.join("o.pcap"))
+    ));
     let r = run_gw(&args, TIMEOUT);
     r.assert_clean_error("cannot use 2 RX queues");
 }
@@ -241,11 +280,16 @@ fn no_hugepages_and_no_no_huge_is_one_clear_error() {
         let script = format!(
             "umount -a -t hugetlbfs 2>/dev/null; exec {bin} forward -- -l 0-1 --no-pci --file-prefix gwtest-nohuge --vdev net_null0"
         );
-        let r = gw::run_cmd(std::process::Command::new("unshare").args(["-m", "sh", "-c", &script]), TIMEOUT);
+        let r = gw::run_cmd(
+            std::process::Command::new("unshare").args(["-m", "sh", "-c", &script]),
+            TIMEOUT,
+        );
         r.assert_clean_error("--no-huge");
         assert!(r.stderr.contains("scripts/setup.sh"), "{}", r.stderr);
     } else {
-        eprintln!("SKIP no_hugepages test: needs root and unshare(1) for a private mount namespace");
+        eprintln!(
+            "SKIP no_hugepages test: needs root and unshare(1) for a private mount namespace"
+        );
     }
 }
 

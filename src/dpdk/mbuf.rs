@@ -186,7 +186,8 @@ impl Mbuf {
     pub fn deep_copy(&self, pool: &super::Mempool) -> Option<Mbuf> {
         // SAFETY: self is a valid mbuf; pool is a live pktmbuf pool; the copy
         // (if any) is a fresh mbuf chain owned by nobody else.
-        let p = unsafe { dpdk_sys::rte_pktmbuf_copy(self.ptr.as_ptr(), pool.as_ptr(), 0, u32::MAX) };
+        let p =
+            unsafe { dpdk_sys::rte_pktmbuf_copy(self.ptr.as_ptr(), pool.as_ptr(), 0, u32::MAX) };
         // SAFETY: a non-null result is a new mbuf we own.
         NonNull::new(p).map(|p| unsafe { Mbuf::from_raw(p) })
     }
