@@ -11,6 +11,86 @@ use std::time::Duration;
 use common::{have_scapy, have_tshark, scratch};
 use gw::{dpdk_slot, run_gw, strings, Run};
 
+fn eal_section(dir: &Path) -> String {
+    let p = |n: &str| dir.join(n).display().to_string();
+    format!(
+        r#"
+eal:
+  cores: [1]
+  control_core: 0
+  memory: {{ mode: no_huge, size_mb: 512 }}
+  devices:
+    vdev:
+      - net_pcap0,rx_pcap={ul_in},tx_pcap={ul_out}
+      - net_pcap1,rx_pcap={acc_in},tx_pcap={acc_out}
+  file_prefix: gwtest-{pid}
+  args: [--no-shconf, --no-pci]
+ports:
+  - {{ name: ul, role: underlay, device: net_pcap0, mtu: 1500, mac: "02:00:00:00:01:01" }}
+  - {{ name: acc, role: access, device: net_pcap1, mtu: 1400 }}
+"#,
+        ul_in = p("ul_in.pcap"),
+        ul_out = p("ul_out.pcap"),
+        acc_in = p("acc_in.pcap"),
+        acc_out = p("acc_out.pcap"),
+        pid = std::process::id()
+    )
+}
+
+fn scapy(script: &str, verb: &str, dir: &Path) -> String {
+    let out = std::process::Command::new("python3")
+        .arg(format!("{}/tests/scapy/{script}", env!("CARGO_MANIFEST_DIR")))
+        .args([verb, dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{script} {verb}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn vtep_answers_arp_and_ping_resolves_next_hops_keeps_vnis_apart_and_ages_macs() {
+    if !have_scapy() {
+        return;
+    }
+    let _slot = dpdk_slot();
+    let dir = scratch("gw-control");
+    scapy("gateway_control.py", "build", &dir);
+    let cfg = dir.join("gw.yaml");
+    let text = eal_section(&dir)
+        + r#"
+vtep:
+  ipv4: 198.18.0.1/24
+  next_hops:
+    - { via: 198.18.0.3, mac: "02:00:00:00:00:03", destinations: [198.18.0.3/32] }
+l2:
+  learning: true
+  ageing_seconds: 1
+  segments:
+    - port: acc
+      vlan: 10
+      vni: 100
+      flood: [198.18.0.3]
+      static_macs: [ { mac: "02:00:00:00:0b:01", remote: 198.18.0.2 } ]
+    - { port: acc, vlan: 20, vni: 200, flood: [198.18.0.3] }
+"#;
+    std::fs::write(&cfg, text).unwrap();
+    let r = run_gw(
+        &strings(&["run", "-c", cfg.to_str().unwrap(), "--stop-after-idle", "2500"]),
+        Duration::from_secs(90),
+    );
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    r.assert_no_leak();
+    let verdict = scapy("gateway_control.py", "check", &dir);
+    assert!(verdict.contains("\"ok\": true"), "scapy: {verdict}\n{}", r.stdout);
+    assert_eq!(line_value(&r, "control replies "), 2, "{}", r.stdout);
+    assert_eq!(line_value(&r, "decap "), 2, "{}", r.stdout);
+    assert_eq!(line_value(&r, "encap "), 2, "{}", r.stdout);
+    // Two MACs learned from VNIs 100 and 200, both aged out after 1 s idle.
+    assert_eq!(line_value(&r, "macs aged "), 2, "{}", r.stdout);
+    assert_eq!(line_value(&r, "learned macs "), 0, "{}", r.stdout);
+    assert_eq!(line_value(&r, "drops total "), 0, "{}", r.stdout);
+}
+
 fn config(dir: &Path) -> String {
     let p = |n: &str| dir.join(n).display().to_string();
     format!(

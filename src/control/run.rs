@@ -147,6 +147,7 @@ struct ControlState {
     control_tx: crossbeam::channel::Sender<(u16, Mbuf)>,
     out: Vec<u8>,
     replies: u64,
+    macs_aged: u64,
 }
 
 impl ControlState {
@@ -354,6 +355,7 @@ fn gateway(
         control_tx,
         out: Vec::with_capacity(256),
         replies: 0,
+        macs_aged: 0,
     };
     for nh in &st.cfg.vtep.next_hops {
         if let Some(m) = nh.mac {
@@ -481,6 +483,7 @@ fn control_loop(
             ));
             let before = st.learned.len();
             st.learned.retain(|_, (_, seen)| seen.elapsed() < ageing);
+            st.macs_aged += (before - st.learned.len()) as u64;
             dirty |= st.learned.len() != before;
         }
         if dirty {
@@ -572,6 +575,7 @@ fn report(
     );
     println!("control replies {}", st.replies);
     println!("learned macs {}", st.learned.len());
+    println!("macs aged {}", st.macs_aged);
     let drops = drop_totals(counters);
     for (r, n) in GwDrop::all().zip(drops.iter()) {
         if *n > 0 {
