@@ -292,3 +292,103 @@ fn bad_configuration_is_refused_before_dpdk_starts() {
     assert!(r.stderr.contains("vni"), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+#[test]
+fn reload_under_traffic_loses_nothing_and_a_bad_file_is_refused() {
+    if !have_scapy() {
+        return;
+    }
+    let _slot = dpdk_slot();
+    let dir = scratch("gw-reload");
+    let py = r#"
+import sys
+from scapy.all import Dot1Q, Ether, IP, UDP, Raw, wrpcap
+wrpcap(sys.argv[1], [Ether(src="02:00:00:00:0a:01", dst="02:00:00:00:0b:01") / Dot1Q(vlan=10)
+       / IP(src="198.19.0.1", dst="198.19.0.2") / UDP(sport=1000 + i, dport=5001) / Raw(b"r" * 18) for i in range(64)])
+"#;
+    let st = std::process::Command::new("python3")
+        .args(["-c", py, dir.join("acc_in.pcap").to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let base = |data: &str| {
+        format!(
+            r#"
+eal:
+  cores: [1]
+  control_core: 0
+  memory: {{ mode: no_huge, size_mb: 512 }}
+  devices:
+    vdev:
+      - net_null0,no-rx=1
+      - net_pcap0,rx_pcap={acc},infinite_rx=1
+  file_prefix: gwtest-reload-{pid}
+  args: [--no-shconf, --no-pci]
+ports:
+  - {{ name: ul, role: underlay, device: net_null0, mtu: 1500 }}
+  - {{ name: acc, role: access, device: net_pcap0, mtu: 1400 }}
+vtep:
+  ipv4: 198.18.0.1/24
+  next_hops:
+    - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }}
+tunnels:
+  - {{ name: b, remote: 198.18.0.2, vni: 100, options: [ {{ class: 0x0102, type: 0x01, data: "{data}" }} ] }}
+l2:
+  segments:
+    - port: acc
+      vlan: 10
+      vni: 100
+      flood: [198.18.0.2]
+      static_macs: [ {{ mac: "02:00:00:00:0b:01", remote: 198.18.0.2 }} ]
+"#,
+            acc = dir.join("acc_in.pcap").display(),
+            pid = std::process::id()
+        )
+    };
+    let cfg = dir.join("gw.yaml");
+    std::fs::write(&cfg, base("00000001")).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_geneve-gw"))
+        .args(["run", "-c", cfg.to_str().unwrap(), "--stats-interval", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    std::thread::sleep(Duration::from_millis(1500));
+    for i in 2..7 {
+        std::fs::write(&cfg, base(&format!("0000000{i}"))).unwrap();
+        signal(pid, "HUP");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::fs::write(&cfg, "tunnels: [ { name: b, vni: 99999999 } ]\n").unwrap();
+    signal(pid, "HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    signal(pid, "INT");
+    let out = child.wait_with_output().unwrap();
+    let r = Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    r.assert_no_leak();
+    assert_eq!(r.stderr.matches("reload: ").count(), 5, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("reload refused").count(), 1, "{}", r.stderr);
+    let (acc_rx, _, _) = r.port(1);
+    let (_, ul_tx, ul_dropped) = r.port(0);
+    assert!(acc_rx > 100_000, "too little traffic to prove anything: {}", r.stdout);
+    // Packets in = packets out + counted drops, across six table swaps.
+    assert_eq!(line_value(&r, "drops total "), 0, "{}", r.stdout);
+    assert_eq!(ul_dropped, 0, "{}", r.stdout);
+    assert_eq!(acc_rx, ul_tx, "{}", r.stdout);
+    assert_eq!(line_value(&r, "encap "), acc_rx, "{}", r.stdout);
+}
