@@ -392,3 +392,52 @@ l2:
     assert_eq!(acc_rx, ul_tx, "{}", r.stdout);
     assert_eq!(line_value(&r, "encap "), acc_rx, "{}", r.stdout);
 }
+
+#[test]
+fn l3_mode_and_ipv6_underlay_end_to_end_through_pcap() {
+    if !have_scapy() {
+        return;
+    }
+    let _slot = dpdk_slot();
+    let dir = scratch("gw-l3");
+    scapy("gateway_l3.py", "build", &dir);
+    let cfg = dir.join("gw.yaml");
+    let text = eal_section(&dir)
+        + r#"
+vtep:
+  ipv4: 198.18.0.1/24
+  ipv6: 2001:db8:18::1/64
+  next_hops:
+    - { via: 198.18.0.254, mac: "02:00:00:00:00:fe" }
+    - { via: "2001:db8:18::fe", mac: "02:00:00:00:00:fd" }
+tunnels:
+  - { name: east, remote: 198.18.10.2, vni: 5001 }
+  - { name: west6, remote: "2001:db8:20::2", vni: 5002 }
+  - { name: west4, remote: 198.18.20.2, vni: 5003 }
+l3:
+  access:
+    port: acc
+    ipv4: 198.19.0.1/24
+    ipv6: 2001:db8:19::1/64
+    gateway_mac: "02:00:00:00:19:01"
+    next_hop_mac: "02:00:00:00:19:99"
+  routes:
+    - { prefix: 198.19.128.0/17, tunnel: east }
+    - { prefix: 198.19.200.0/24, tunnel: west4 }
+    - { prefix: "2001:db8:100::/48", tunnel: west6 }
+"#;
+    std::fs::write(&cfg, text).unwrap();
+    let r = run_gw(
+        &strings(&["run", "-c", cfg.to_str().unwrap(), "--stop-after-packets", "8", "--stop-after-idle", "3000"]),
+        Duration::from_secs(90),
+    );
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    r.assert_no_leak();
+    let verdict = scapy("gateway_l3.py", "check", &dir);
+    assert!(verdict.contains("\"ok\": true"), "scapy: {verdict}\n{}", r.stdout);
+    assert_eq!(counter(&r, "no_route"), 1, "{}", r.stdout);
+    assert_eq!(counter(&r, "udp_zero_checksum_ipv6"), 1, "{}", r.stdout);
+    assert_eq!(line_value(&r, "encap "), 3, "{}", r.stdout);
+    assert_eq!(line_value(&r, "decap "), 2, "{}", r.stdout);
+    assert_eq!(line_value(&r, "control replies "), 1, "{}", r.stdout);
+}
