@@ -562,10 +562,10 @@ impl Drop for Gateway {
     }
 }
 
-/// The number after NAME in the gateway's report (`NAME 3`, `NAME: 3`,
-/// `NAME=3`), summed over the lines that have it.
+/// The number after NAME (`NAME 3`, `NAME: 3`, `NAME=3`) in the last line
+/// that has one: the exit report comes after any live summary line.
 fn counter(run: &Run, name: &str) -> Option<u64> {
-    let mut total = None;
+    let mut last = None;
     for line in run.stdout.lines().chain(run.stderr.lines()) {
         let mut rest = line;
         while let Some(i) = rest.find(name) {
@@ -573,11 +573,11 @@ fn counter(run: &Run, name: &str) -> Option<u64> {
             let t = rest.trim_start_matches([' ', ':', '=', '\t']);
             let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
             if let Ok(n) = digits.parse::<u64>() {
-                *total.get_or_insert(0) += n;
+                last = Some(n);
             }
         }
     }
-    total
+    last
 }
 
 #[test]
