@@ -428,7 +428,7 @@ l3:
 "#;
     std::fs::write(&cfg, text).unwrap();
     let r = run_gw(
-        &strings(&["run", "-c", cfg.to_str().unwrap(), "--stop-after-packets", "8", "--stop-after-idle", "3000"]),
+        &strings(&["run", "-c", cfg.to_str().unwrap(), "--stop-after-packets", "9", "--stop-after-idle", "3000"]),
         Duration::from_secs(90),
     );
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
@@ -436,8 +436,66 @@ l3:
     let verdict = scapy("gateway_l3.py", "check", &dir);
     assert!(verdict.contains("\"ok\": true"), "scapy: {verdict}\n{}", r.stdout);
     assert_eq!(counter(&r, "no_route"), 1, "{}", r.stdout);
+    assert_eq!(counter(&r, "inner_not_ip"), 1, "{}", r.stdout);
     assert_eq!(counter(&r, "udp_zero_checksum_ipv6"), 1, "{}", r.stdout);
     assert_eq!(line_value(&r, "encap "), 3, "{}", r.stdout);
     assert_eq!(line_value(&r, "decap "), 2, "{}", r.stdout);
     assert_eq!(line_value(&r, "control replies "), 1, "{}", r.stdout);
+}
+
+#[test]
+fn every_reachable_drop_reason_lands_on_its_own_counter() {
+    if !have_scapy() {
+        return;
+    }
+    let _slot = dpdk_slot();
+    let dir = scratch("gw-drops");
+    let expected: HashMap<String, u64> =
+        serde_json::from_str(&scapy("gateway_drops.py", "build", &dir)).expect("JSON counts");
+    let cfg = dir.join("gw.yaml");
+    let text = eal_section(&dir)
+        + r#"
+vtep:
+  ipv4: 198.18.0.1/24
+  ipv6: 2001:db8::1/64
+  next_hops:
+    - { via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }
+options:
+  registry:
+    - { name: known, class: 0x0105, type: 0x01, length: 4 }
+limits:
+  max_options: 2
+l2:
+  segments:
+    - port: acc
+      vlan: 10
+      vni: 100
+      flood: [198.18.0.2]
+      static_macs:
+        - { mac: "02:00:00:00:0b:01", remote: 198.18.0.2 }
+        - { mac: "02:00:00:00:0e:01", remote: 198.18.0.9 }
+    - { port: acc, vlan: 30, vni: 300, flood: [] }
+"#;
+    std::fs::write(&cfg, text).unwrap();
+    let total: u64 = expected.values().sum();
+    let r = run_gw(
+        &strings(&[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--stop-after-packets",
+            &total.to_string(),
+            "--stop-after-idle",
+            "3000",
+        ]),
+        Duration::from_secs(90),
+    );
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    r.assert_no_leak();
+    for (reason, n) in &expected {
+        assert_eq!(counter(&r, reason), *n, "drop {reason}:\n{}", r.stdout);
+    }
+    assert_eq!(line_value(&r, "drops total "), total, "{}", r.stdout);
+    assert_eq!(line_value(&r, "encap "), 0, "{}", r.stdout);
+    assert_eq!(line_value(&r, "decap "), 0, "{}", r.stdout);
 }

@@ -39,6 +39,7 @@ def build(d):
         acc(ip4("198.19.130.5", 2)),
         acc(ip6("2001:db8:100::5", 3)),
         acc(ip4("198.18.99.9", 4)),                      # no route
+        Ether(src=HOST_MAC, dst=ACC_GW_MAC, type=0x88cc) / Raw(b"\0" * 46),  # not IP: inner_not_ip
         Ether(src=HOST_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=HOST_MAC, psrc="198.19.0.5", pdst="198.19.0.1"),
     ]
     under = [
