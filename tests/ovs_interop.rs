@@ -686,7 +686,9 @@ fn gateway_encap_carries_the_demo_option() {
     let dir = scratch("gw-option");
     let _bed = Bed::up();
     let mut gw = Gateway::start(&dir);
-    let cap = Capture::start("", "gwu0", "udp port 6081", dir.join("gwu0.pcapng"));
+    // On OVS's end of the veth: DPDK's net_af_packet sends with
+    // PACKET_QDISC_BYPASS, so a capture on gwu0 itself misses our frames.
+    let cap = Capture::start("gw-ovs", "ovsu0", "udp port 6081", dir.join("ovsu0.pcapng"));
     must(&mut net_py(
         "gw-acc",
         &["ping", "198.19.0.2", "--count", "3"],
