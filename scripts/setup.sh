@@ -19,7 +19,7 @@ fi
 # outside tools the tests use as oracles and peers.
 PACKAGES=(
     dpdk dpdk-dev libdpdk-dev libclang-dev clang pkg-config
-    tshark tcpdump iproute2 util-linux procps
+    tshark tcpdump iproute2 util-linux procps ethtool
     openvswitch-switch openvswitch-switch-dpdk
     python3 python3-pip
 )

@@ -26,17 +26,33 @@ fn every_bad_configuration_is_refused_with_file_line_and_field() {
         assert_eq!(r.code, Some(1), "{name}: {}\n{}", r.stdout, r.stderr);
         assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
         let first = r.stderr.lines().next().unwrap_or("");
-        assert!(first.starts_with("error: ") && first.contains(&name), "{name}: {first}");
+        assert!(
+            first.starts_with("error: ") && first.contains(&name),
+            "{name}: {first}"
+        );
         // Every following line: FILE:LINE:COL: field: message.
         let detail: Vec<&str> = r.stderr.lines().skip(1).collect();
         assert!(!detail.is_empty(), "{name}: no detail lines");
         for l in detail {
-            let rest = l.split_once(&format!("{name}:")).map(|x| x.1).unwrap_or_else(|| panic!("{name}: {l}"));
+            let rest = l
+                .split_once(&format!("{name}:"))
+                .map(|x| x.1)
+                .unwrap_or_else(|| panic!("{name}: {l}"));
             let mut it = rest.splitn(3, ':');
-            let line: u32 = it.next().unwrap().parse().unwrap_or_else(|_| panic!("{name}: no line in {l}"));
+            let line: u32 = it
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: no line in {l}"));
             assert!(line > 0, "{l}");
-            assert!(it.next().unwrap().parse::<u32>().is_ok(), "{name}: no column in {l}");
-            assert!(it.next().is_some_and(|m| m.trim().len() > 5), "{name}: no message in {l}");
+            assert!(
+                it.next().unwrap().parse::<u32>().is_ok(),
+                "{name}: no column in {l}"
+            );
+            assert!(
+                it.next().is_some_and(|m| m.trim().len() > 5),
+                "{name}: no message in {l}"
+            );
         }
     }
     assert!(n >= 15, "only {n} bad configurations found");

@@ -39,11 +39,18 @@ ports:
 
 fn scapy(script: &str, verb: &str, dir: &Path) -> String {
     let out = std::process::Command::new("python3")
-        .arg(format!("{}/tests/scapy/{script}", env!("CARGO_MANIFEST_DIR")))
+        .arg(format!(
+            "{}/tests/scapy/{script}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
         .args([verb, dir.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{script} {verb}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{script} {verb}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -75,13 +82,23 @@ l2:
 "#;
     std::fs::write(&cfg, text).unwrap();
     let r = run_gw(
-        &strings(&["run", "-c", cfg.to_str().unwrap(), "--stop-after-idle", "2500"]),
+        &strings(&[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--stop-after-idle",
+            "2500",
+        ]),
         Duration::from_secs(90),
     );
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
     r.assert_no_leak();
     let verdict = scapy("gateway_control.py", "check", &dir);
-    assert!(verdict.contains("\"ok\": true"), "scapy: {verdict}\n{}", r.stdout);
+    assert!(
+        verdict.contains("\"ok\": true"),
+        "scapy: {verdict}\n{}",
+        r.stdout
+    );
     assert_eq!(line_value(&r, "control replies "), 2, "{}", r.stdout);
     assert_eq!(line_value(&r, "decap "), 2, "{}", r.stdout);
     assert_eq!(line_value(&r, "encap "), 2, "{}", r.stdout);
@@ -382,10 +399,19 @@ l2:
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
     r.assert_no_leak();
     assert_eq!(r.stderr.matches("reload: ").count(), 5, "{}", r.stderr);
-    assert_eq!(r.stderr.matches("reload refused").count(), 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("reload refused").count(),
+        1,
+        "{}",
+        r.stderr
+    );
     let (acc_rx, _, _) = r.port(1);
     let (_, ul_tx, ul_dropped) = r.port(0);
-    assert!(acc_rx > 100_000, "too little traffic to prove anything: {}", r.stdout);
+    assert!(
+        acc_rx > 100_000,
+        "too little traffic to prove anything: {}",
+        r.stdout
+    );
     // Packets in = packets out + counted drops, across six table swaps.
     assert_eq!(line_value(&r, "drops total "), 0, "{}", r.stdout);
     assert_eq!(ul_dropped, 0, "{}", r.stdout);
@@ -428,13 +454,25 @@ l3:
 "#;
     std::fs::write(&cfg, text).unwrap();
     let r = run_gw(
-        &strings(&["run", "-c", cfg.to_str().unwrap(), "--stop-after-packets", "9", "--stop-after-idle", "3000"]),
+        &strings(&[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--stop-after-packets",
+            "9",
+            "--stop-after-idle",
+            "3000",
+        ]),
         Duration::from_secs(90),
     );
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
     r.assert_no_leak();
     let verdict = scapy("gateway_l3.py", "check", &dir);
-    assert!(verdict.contains("\"ok\": true"), "scapy: {verdict}\n{}", r.stdout);
+    assert!(
+        verdict.contains("\"ok\": true"),
+        "scapy: {verdict}\n{}",
+        r.stdout
+    );
     assert_eq!(counter(&r, "no_route"), 1, "{}", r.stdout);
     assert_eq!(counter(&r, "inner_not_ip"), 1, "{}", r.stdout);
     assert_eq!(counter(&r, "udp_zero_checksum_ipv6"), 1, "{}", r.stdout);

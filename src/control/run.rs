@@ -148,6 +148,9 @@ struct ControlState {
     out: Vec<u8>,
     replies: u64,
     macs_aged: u64,
+    flows: Arc<crate::dataplane::flows::FlowTable>,
+    /// Insertion order of `flows`, to evict the oldest at the size limit.
+    flow_order: std::collections::VecDeque<crate::dataplane::flows::FlowKey>,
 }
 
 impl ControlState {
@@ -163,6 +166,7 @@ impl ControlState {
                 neighbors: &self.resolved,
                 learned: &learned,
                 generation: self.generation,
+                flows: self.flows.clone(),
             },
         )
     }
@@ -356,6 +360,8 @@ fn gateway(
         out: Vec::with_capacity(256),
         replies: 0,
         macs_aged: 0,
+        flows: Arc::new(Default::default()),
+        flow_order: Default::default(),
     };
     for nh in &st.cfg.vtep.next_hops {
         if let Some(m) = nh.mac {
@@ -474,6 +480,18 @@ fn control_loop(
                     dirty |= prev.map(|p| p.0) != Some(remote);
                 }
                 Event::Resolve(ip) => st.neighbors.want(ip),
+                Event::FlowId { key, id } => {
+                    // Workers only read the table; inserts and evictions happen here.
+                    let flows = st.flows.pin();
+                    if flows.insert(key, id).is_none() {
+                        st.flow_order.push_back(key);
+                    }
+                    while st.flow_order.len() > st.cfg.limits.flow_table_size as usize {
+                        if let Some(old) = st.flow_order.pop_front() {
+                            flows.remove(&old);
+                        }
+                    }
+                }
             }
         }
         if last_age.elapsed() >= Duration::from_secs(1) {
@@ -576,6 +594,7 @@ fn report(
     println!("control replies {}", st.replies);
     println!("learned macs {}", st.learned.len());
     println!("macs aged {}", st.macs_aged);
+    println!("flow ids {}", st.flow_order.len());
     let drops = drop_totals(counters);
     for (r, n) in GwDrop::all().zip(drops.iter()) {
         if *n > 0 {

@@ -8,6 +8,7 @@ use crate::config::Payload;
 use crate::tunnel::{apply_inner_update, encap, Buffer, DropReason, EncapError, Verdict};
 use crate::wire::geneve::GeneveOptionIter;
 
+use super::flows::{key_at, key_of_ethernet, FlowId, FlowKey};
 use super::tables::{lpm_key, AccessIn, Tables};
 
 const ETH_P_IPV4: u16 = 0x0800;
@@ -150,6 +151,8 @@ pub enum Event {
     },
     /// Please resolve this neighbour.
     Resolve(IpAddr),
+    /// A flow-id option seen on a decapsulated packet of this flow.
+    FlowId { key: FlowKey, id: FlowId },
 }
 
 fn rd16(b: &[u8], o: usize) -> u16 {
@@ -204,6 +207,71 @@ fn encap_outcome<B: Buffer + ?Sized>(
     }
 }
 
+/// Unicast encap; a reply of a flow whose request carried a flow id gets the
+/// tunnel's flow-id variant with that id written into the option.
+fn encap_unicast<B: Buffer + ?Sized>(
+    t: &Tables,
+    id: u32,
+    buf: &mut B,
+    rss: Option<u32>,
+    l3: Option<usize>,
+) -> Outcome {
+    let Some(Some(v)) = t.flow_variants.get(id as usize) else {
+        return encap_outcome(t, id, buf, rss);
+    };
+    let key = match l3 {
+        Some(off) => key_at(buf.data(), off),
+        None => key_of_ethernet(buf.data()),
+    };
+    let guard = t.flows.pin();
+    let Some(fid) = key.and_then(|k| guard.get(&k.reversed())) else {
+        return encap_outcome(t, id, buf, rss);
+    };
+    if fid.len != v.len {
+        return encap_outcome(t, id, buf, rss);
+    }
+    let out = encap_outcome(t, v.template, buf, rss);
+    if let (Outcome::Encapped(_), Some(tpl)) = (out, t.templates.get(v.template as usize)) {
+        write_flow_id(buf, tpl.header_len(), tpl.is_ipv6(), fid.bytes());
+    }
+    out
+}
+
+/// Writes the flow id into the last option of the outer header and fixes a
+/// non-zero outer UDP checksum.
+fn write_flow_id<B: Buffer + ?Sized>(buf: &mut B, header_len: usize, ipv6: bool, id: &[u8]) {
+    let d = buf.data_mut();
+    let Some(start) = header_len.checked_sub(id.len()) else {
+        return;
+    };
+    let Some(slot) = d.get_mut(start..header_len) else {
+        return;
+    };
+    slot.copy_from_slice(id);
+    let ip = 14;
+    let udp = ip + if ipv6 { 40 } else { 20 };
+    if d.len() < udp + 8 || d[udp + 6..udp + 8] == [0, 0] {
+        return;
+    }
+    d[udp + 6] = 0;
+    d[udp + 7] = 0;
+    let c = if ipv6 {
+        let mut s = [0u8; 16];
+        let mut t = [0u8; 16];
+        s.copy_from_slice(&d[ip + 8..ip + 24]);
+        t.copy_from_slice(&d[ip + 24..ip + 40]);
+        crate::wire::checksum::l4_checksum_v6(&s, &t, 17, &d[udp..])
+    } else {
+        let mut s = [0u8; 4];
+        let mut t = [0u8; 4];
+        s.copy_from_slice(&d[ip + 12..ip + 16]);
+        t.copy_from_slice(&d[ip + 16..ip + 20]);
+        crate::wire::checksum::l4_checksum_v4(&s, &t, 17, &d[udp..])
+    };
+    let c = if c == 0 { 0xffff } else { c };
+    d[udp + 6..udp + 8].copy_from_slice(&c.to_be_bytes());
+}
+
 /// Encapsulates an untagged frame of segment `seg` towards flood template `id`.
 pub fn encap_flood<B: Buffer + ?Sized>(
     t: &Tables,
@@ -232,7 +300,7 @@ pub fn access<B: Buffer + ?Sized>(t: &Tables, port: u16, buf: &mut B, rss: Optio
             dst.copy_from_slice(&d[0..6]);
             match t.segments[*seg].macs.get(&dst) {
                 Some(e) => match e.template {
-                    Some(id) => encap_outcome(t, id, buf, rss),
+                    Some(id) => encap_unicast(t, id, buf, rss, None),
                     None => Outcome::Drop(GwDrop::NextHopUnresolved),
                 },
                 None => Outcome::Flood(*seg),
@@ -285,7 +353,7 @@ fn l3_access<B: Buffer + ?Sized>(
             if buf.trim_front(ip).is_err() {
                 return Outcome::Drop(GwDrop::AccessTruncated);
             }
-            encap_outcome(t, id, buf, rss)
+            encap_unicast(t, id, buf, rss, Some(0))
         }
     }
 }
@@ -354,10 +422,33 @@ pub fn underlay<B: Buffer + ?Sized>(
             }
         }
     }
+    let mut flow_id: Option<FlowId> = None;
+    if let Some((class, typ)) = out.flow_id {
+        let frame = buf.data();
+        let start = usize::from(d.options_offset);
+        let opts = frame
+            .get(start..start + usize::from(d.options_len))
+            .unwrap_or(&[]);
+        flow_id = GeneveOptionIter::new(opts)
+            .flatten()
+            .find(|o| o.class == class && o.typ == typ)
+            .and_then(|o| FlowId::new(o.data));
+    }
     apply_inner_update(buf.data_mut(), &d.inner);
     let tail = buf.len() - usize::from(d.payload_offset) - usize::from(d.payload_len);
     if buf.trim_front(usize::from(d.payload_offset)).is_err() || buf.trim_back(tail).is_err() {
         return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+    }
+    if let Some(id) = flow_id {
+        let key = match out.payload {
+            Payload::Ethernet => key_of_ethernet(buf.data()),
+            Payload::Ip => key_at(buf.data(), 0),
+        };
+        if let Some(key) = key {
+            if t.flows.pin().get(&key) != Some(&id) {
+                events(Event::FlowId { key, id });
+            }
+        }
     }
     match out.payload {
         Payload::Ethernet => {
@@ -466,6 +557,7 @@ decap:
                 neighbors: &neighbors,
                 learned: &HashMap::new(),
                 generation: 1,
+                flows: Default::default(),
             },
         )
         .unwrap()
@@ -615,6 +707,7 @@ decap:
                 neighbors: &neighbors,
                 learned: &learned,
                 generation: 2,
+                flows: Default::default(),
             },
         )
         .unwrap();
@@ -624,6 +717,140 @@ decap:
         let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0xbb], 10));
         assert_eq!(access(&t, 1, &mut b, None), Outcome::Encapped(0));
         assert_eq!(&b.data()[30..34], &[198, 18, 0, 2]);
+    }
+
+    #[test]
+    fn flow_id_seen_on_decap_is_copied_into_the_reply() {
+        let yaml = CFG.to_string()
+            + r#"
+options:
+  registry:
+    - { name: flow-id, class: 0x0104, type: 0x02, length: 8 }
+  policies:
+    flow_id_copy: [ { option: flow-id, tunnel: t1 } ]
+"#;
+        let cfg = crate::config::load_str(&yaml, "t.yaml").unwrap();
+        let neighbors: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)]
+            .into_iter()
+            .collect();
+        let flows: std::sync::Arc<crate::dataplane::flows::FlowTable> = Default::default();
+        let build = |g| {
+            Tables::build(
+                &cfg,
+                &BuildInputs {
+                    port_ids: &[0, 1],
+                    port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
+                    neighbors: &neighbors,
+                    learned: &HashMap::new(),
+                    generation: g,
+                    flows: flows.clone(),
+                },
+            )
+            .unwrap()
+        };
+        let t = build(1);
+        // A reply before any request: the plain template, no flow-id option.
+        let reply = udp_frame(
+            [2, 0, 0, 0, 0, 0xbb],
+            [198, 19, 0, 1],
+            [198, 19, 0, 2],
+            1000,
+            5001,
+        );
+        let mut b = VecBuffer::with_headroom(256, &reply);
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Encapped(0));
+        assert_eq!(b.data()[42] & 0x3f, 0, "no options yet");
+        // The request arrives from 198.18.0.2 with flow id 0x11..0x18.
+        let request = udp_frame(
+            [2, 0, 0, 0, 0, 0xcc],
+            [198, 19, 0, 2],
+            [198, 19, 0, 1],
+            5001,
+            1000,
+        );
+        let fid: Vec<u8> = (0x11..=0x18).collect();
+        let pkt = geneve_from_peer(&request, &[(0x0104, 0x02, &fid)]);
+        let mut events = Vec::new();
+        let mut b = VecBuffer::with_headroom(256, &pkt);
+        assert_eq!(
+            underlay(&t, &mut b, &mut |e| events.push(e)),
+            Outcome::Decapped(1)
+        );
+        let Some(Event::FlowId { key, id }) = events
+            .iter()
+            .find(|e| matches!(e, Event::FlowId { .. }))
+            .copied()
+        else {
+            panic!("no flow-id event: {events:?}");
+        };
+        assert_eq!(id.bytes(), &fid[..]);
+        // The control thread records it; the reply now carries it.
+        flows.pin().insert(key, id);
+        let mut b = VecBuffer::with_headroom(256, &reply);
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Encapped(0));
+        let d = b.data();
+        assert_eq!(d[42] & 0x3f, 3, "one 12-byte option");
+        assert_eq!(&d[50..54], &[0x01, 0x04, 0x02, 0x02]);
+        assert_eq!(&d[54..62], &fid[..]);
+        // Another flow's reply still goes without.
+        let other = udp_frame(
+            [2, 0, 0, 0, 0, 0xbb],
+            [198, 19, 0, 1],
+            [198, 19, 0, 2],
+            1001,
+            5001,
+        );
+        let mut b = VecBuffer::with_headroom(256, &other);
+        assert_eq!(access(&t, 1, &mut b, None), Outcome::Encapped(0));
+        assert_eq!(b.data()[42] & 0x3f, 0);
+    }
+
+    fn udp_frame(dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 4 + 28 + 10];
+        f[0..6].copy_from_slice(&dst_mac);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0xcc]);
+        f[12..16].copy_from_slice(&[0x81, 0x00, 0x00, 10]);
+        f[16..18].copy_from_slice(&[0x08, 0x00]);
+        let ip = 18;
+        f[ip] = 0x45;
+        f[ip + 2..ip + 4].copy_from_slice(&38u16.to_be_bytes());
+        f[ip + 8] = 64;
+        f[ip + 9] = 17;
+        f[ip + 12..ip + 16].copy_from_slice(&src);
+        f[ip + 16..ip + 20].copy_from_slice(&dst);
+        f[ip + 20..ip + 22].copy_from_slice(&sport.to_be_bytes());
+        f[ip + 22..ip + 24].copy_from_slice(&dport.to_be_bytes());
+        f[ip + 24..ip + 26].copy_from_slice(&18u16.to_be_bytes());
+        f
+    }
+
+    /// A Geneve packet from 198.18.0.2 to us, VNI 100, carrying `frame` minus
+    /// its VLAN tag, with `opts`: built by hand from the RFC layout.
+    fn geneve_from_peer(frame: &[u8], opts: &[(u16, u8, &[u8])]) -> Vec<u8> {
+        let mut inner = frame[..12].to_vec();
+        inner.extend_from_slice(&frame[16..]);
+        let mut o = Vec::new();
+        for (c, t, d) in opts {
+            o.extend_from_slice(&c.to_be_bytes());
+            o.push(*t);
+            o.push((d.len() / 4) as u8);
+            o.extend_from_slice(d);
+        }
+        let udp_len = 8 + 8 + o.len() + inner.len();
+        let mut p = Vec::new();
+        p.extend_from_slice(&UL_MAC);
+        p.extend_from_slice(&PEER2);
+        p.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
+        p.extend_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 0, 2, 198, 18, 0, 1]);
+        p.extend_from_slice(&50000u16.to_be_bytes());
+        p.extend_from_slice(&6081u16.to_be_bytes());
+        p.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0, (o.len() / 4) as u8, 0, 0x65, 0x58, 0, 0, 100, 0]);
+        p.extend_from_slice(&o);
+        p.extend_from_slice(&inner);
+        fix_ipv4_checksum(&mut p);
+        p
     }
 
     #[test]

@@ -37,6 +37,17 @@ pub struct VniOut {
     pub require_mask: u32,
     /// Security-tag policies that apply to this VNI.
     pub security_tags: Vec<SecurityTag>,
+    /// Flow-id copy: (class, type) of the option remembered per flow.
+    pub flow_id: Option<(u16, u8)>,
+}
+
+/// The same tunnel with a flow-id option appended, for replies of flows
+/// whose requests carried one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowIdVariant {
+    pub template: TemplateId,
+    /// Length of the option data (at the very end of the outer header).
+    pub len: u8,
 }
 
 /// Allow or deny by the value of an option (microsegmentation).
@@ -158,6 +169,10 @@ pub struct Tables {
     pub access: FxHashMap<(u16, u16), AccessIn>,
     pub segments: Vec<Segment>,
     pub templates: Vec<EncapTemplate>,
+    /// Per template: its flow-id variant, if a flow-id policy covers it.
+    pub flow_variants: Vec<Option<FlowIdVariant>>,
+    /// Flow ids seen on decap, shared with the control thread (lock-free).
+    pub flows: std::sync::Arc<super::flows::FlowTable>,
     pub l3: Option<L3Tables>,
     /// Resolved neighbours (underlay next hops, L3 inner next hops).
     pub neighbors: FxHashMap<IpAddr, [u8; 6]>,
@@ -185,6 +200,7 @@ pub struct BuildInputs<'a> {
     /// Learned MACs: (segment index, MAC) -> remote VTEP.
     pub learned: &'a HashMap<(usize, [u8; 6]), IpAddr>,
     pub generation: u64,
+    pub flows: std::sync::Arc<super::flows::FlowTable>,
 }
 
 fn vlan_key(v: Option<u16>) -> u16 {
@@ -195,6 +211,7 @@ struct TemplateBuilder<'a> {
     cfg: &'a Config,
     inputs: &'a BuildInputs<'a>,
     templates: Vec<EncapTemplate>,
+    variants: Vec<Option<FlowIdVariant>>,
     by_key: HashMap<(IpAddr, u32, PayloadKind), Option<TemplateId>>,
     unresolved: Vec<IpAddr>,
 }
@@ -271,12 +288,45 @@ impl TemplateBuilder<'_> {
             })
             .collect();
         tc.underlay_mtu = self.cfg.ports[port].mtu;
-        let t = EncapTemplate::new(&tc)
-            .map_err(|e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get()))?;
+        let err = |e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get());
+        let t = EncapTemplate::new(&tc).map_err(err)?;
         let id = self.templates.len() as TemplateId;
         self.templates.push(t);
+        self.variants.push(None);
+        if let Some((class, typ, len)) = self.flow_id_option(&tunnel) {
+            tc.options.push(TunnelOption {
+                class,
+                typ,
+                data: vec![0; usize::from(len)],
+            });
+            let v = EncapTemplate::new(&tc).map_err(err)?;
+            let vid = self.templates.len() as TemplateId;
+            self.templates.push(v);
+            self.variants.push(None);
+            self.variants[id as usize] = Some(FlowIdVariant { template: vid, len });
+        }
         self.by_key.insert(key, Some(id));
         Ok(Some(id))
+    }
+
+    /// The flow-id option (class, type, data length) a tunnel's replies carry.
+    fn flow_id_option(&self, t: &config::Tunnel) -> Option<(u16, u8, u8)> {
+        let cfg = self.cfg;
+        cfg.options.flow_id_copy.iter().find_map(|f| {
+            let applies = match &f.scope {
+                config::Scope::All => true,
+                config::Scope::Vni(v) => *v == t.vni,
+                config::Scope::Tunnel(i) => {
+                    cfg.tunnels[*i].remote == t.remote && cfg.tunnels[*i].vni == t.vni
+                }
+            };
+            let o = &cfg.options.registry[f.option];
+            if applies {
+                Some((o.class, o.type_, o.length?))
+            } else {
+                None
+            }
+        })
     }
 }
 
@@ -329,6 +379,7 @@ impl Tables {
             cfg,
             inputs,
             templates: Vec::new(),
+            variants: Vec::new(),
             by_key: HashMap::new(),
             unresolved: Vec::new(),
         };
@@ -462,6 +513,15 @@ impl Tables {
                     });
                 }
             }
+            let flow_id = cfg
+                .options
+                .flow_id_copy
+                .iter()
+                .find(|f| applies(&f.scope))
+                .map(|f| {
+                    let o = &cfg.options.registry[f.option];
+                    (o.class, o.type_)
+                });
             vnis.insert(
                 d.vni.get(),
                 VniOut {
@@ -474,6 +534,7 @@ impl Tables {
                     eth_dst,
                     require_mask,
                     security_tags,
+                    flow_id,
                 },
             );
         }
@@ -511,6 +572,8 @@ impl Tables {
             access,
             segments,
             templates: tb.templates,
+            flow_variants: tb.variants,
+            flows: inputs.flows.clone(),
             l3,
             neighbors,
             unresolved: tb.unresolved,

@@ -17,10 +17,11 @@ pub fn dpdk_slot() -> MutexGuard<'static, ()> {
 /// EAL arguments: cores 0-1, no PCI (never touch the machine's own NIC), a
 /// private file prefix, and hugepages when enough are free (else --no-huge).
 pub fn eal_base(prefix: &str) -> Vec<String> {
-    let free: u64 = std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0);
+    let free: u64 =
+        std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
     let mounted = std::fs::read_to_string("/proc/mounts")
         .map(|m| m.contains(" hugetlbfs "))
         .unwrap_or(false);
@@ -57,7 +58,10 @@ impl Run {
             .find(|l| l.starts_with(&prefix) && l.contains(" rx "))
             .unwrap_or_else(|| panic!("no report for port {p} in:\n{}", self.stdout));
         let num = |key: &str| -> u64 {
-            let i = line.find(key).unwrap_or_else(|| panic!("{key} missing in {line}")) + key.len();
+            let i = line
+                .find(key)
+                .unwrap_or_else(|| panic!("{key} missing in {line}"))
+                + key.len();
             line[i..]
                 .split_whitespace()
                 .next()
@@ -87,11 +91,34 @@ impl Run {
     }
 
     pub fn assert_clean_error(&self, needle: &str) {
-        assert_ne!(self.code, Some(0), "expected failure:\n{}\n{}", self.stdout, self.stderr);
-        assert!(!self.stderr.contains("panicked"), "Rust panic shown:\n{}", self.stderr);
-        assert!(!self.stderr.contains("RUST_BACKTRACE"), "Rust panic shown:\n{}", self.stderr);
-        let errors: Vec<&str> = self.stderr.lines().filter(|l| l.starts_with("error")).collect();
-        assert_eq!(errors.len(), 1, "want exactly one error line:\n{}", self.stderr);
+        assert_ne!(
+            self.code,
+            Some(0),
+            "expected failure:\n{}\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("panicked"),
+            "Rust panic shown:\n{}",
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("RUST_BACKTRACE"),
+            "Rust panic shown:\n{}",
+            self.stderr
+        );
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error"))
+            .collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "want exactly one error line:\n{}",
+            self.stderr
+        );
         assert!(
             errors[0].contains(needle),
             "error line lacks {needle:?}: {}",
@@ -102,7 +129,10 @@ impl Run {
 
 /// Runs `geneve-gw ARGS`; kills it and fails the test after `timeout`.
 pub fn run_gw(args: &[String], timeout: Duration) -> Run {
-    run_cmd(Command::new(env!("CARGO_BIN_EXE_geneve-gw")).args(args), timeout)
+    run_cmd(
+        Command::new(env!("CARGO_BIN_EXE_geneve-gw")).args(args),
+        timeout,
+    )
 }
 
 pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
