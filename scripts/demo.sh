@@ -1,30 +1,13 @@
 #!/usr/bin/env bash
-# The main job on virtual devices, no NIC needed: installs what it needs,
-# builds geneve-gw and runs it with live counters until Ctrl-C.
+# The main job on virtual devices, no NIC needed (as root): installs what it
+# needs, builds geneve-gw and runs the gateway between an access namespace and
+# Open vSwitch's userspace datapath (the remote VTEP) in network namespaces:
+# ping and TCP cross it both ways, then its live summary runs until Ctrl-C,
+# and everything is cleaned up.
 #
 #   scripts/demo.sh              # until Ctrl-C
-#   scripts/demo.sh --seconds 10 # stop by itself
+#   scripts/demo.sh --seconds 10 # stop by itself after the checks
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/lib.sh
-
-SECONDS_TO_RUN=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --seconds) SECONDS_TO_RUN="$2"; shift 2 ;;
-        *) echo "usage: $0 [--seconds N]" >&2; exit 2 ;;
-    esac
-done
-
 bash scripts/setup.sh
-cargo build --release --quiet
-
-cmd=(target/release/geneve-gw forward --stats-interval 1 --
-     -l 0-1 --no-pci $(eal_mem_args "geneve-gw-demo-$$")
-     --vdev net_null0 --vdev net_null1)
-echo "demo: ${cmd[*]}" >&2
-if [ -n "$SECONDS_TO_RUN" ]; then
-    timeout -s INT "$SECONDS_TO_RUN" "${cmd[@]}" || [ $? -eq 124 ]
-else
-    exec "${cmd[@]}"
-fi
+exec bash scripts/demo-gateway.sh "$@"
