@@ -90,6 +90,8 @@ impl GatewayWorker {
                 got += n;
                 c.ports[p].rx_packets.add(n as u64);
                 let t = &*tables;
+                // Counted per burst: one store per counter, not one per packet.
+                let (mut encapped, mut decapped) = (0u64, 0u64);
                 burst.drain_each(|mut m| {
                     let rss = m.rss_hash();
                     let outcome = if access {
@@ -103,11 +105,11 @@ impl GatewayWorker {
                     };
                     match outcome {
                         Outcome::Encapped(port) => {
-                            c.encap.add(1);
+                            encapped += 1;
                             send(&mut tx, c, port, m);
                         }
                         Outcome::Decapped(port) => {
-                            c.decap.add(1);
+                            decapped += 1;
                             send(&mut tx, c, port, m);
                         }
                         Outcome::Flood(seg) => flood(t, sh, c, &mut tx, seg, m, rss),
@@ -123,6 +125,12 @@ impl GatewayWorker {
                         Outcome::Drop(r) => c.drops[r.index()].add(1),
                     }
                 });
+                if encapped > 0 {
+                    c.encap.add(encapped);
+                }
+                if decapped > 0 {
+                    c.decap.add(decapped);
+                }
             }
             if got > 0 {
                 busy += dpdk::tsc_now().wrapping_sub(now);

@@ -287,23 +287,23 @@ pub fn access<B: Buffer + ?Sized>(t: &Tables, port: u16, buf: &mut B, rss: Optio
     let Some((vlan, et_off)) = eth_vlan(buf.data()) else {
         return Outcome::Drop(GwDrop::AccessTruncated);
     };
-    match t.access.get(&(port, vlan.unwrap_or(0))) {
+    match t.access_for(port, vlan.unwrap_or(0)) {
         Some(AccessIn::L2(seg)) => {
             if vlan.is_some() && !strip_vlan(buf) {
                 return Outcome::Drop(GwDrop::AccessTruncated);
             }
             let d = buf.data();
             if d[0] & 1 != 0 {
-                return Outcome::Flood(*seg);
+                return Outcome::Flood(seg);
             }
             let mut dst = [0u8; 6];
             dst.copy_from_slice(&d[0..6]);
-            match t.segments[*seg].macs.get(&dst) {
+            match t.segments[seg].macs.get(&dst) {
                 Some(e) => match e.template {
                     Some(id) => encap_unicast(t, id, buf, rss, None),
                     None => Outcome::Drop(GwDrop::NextHopUnresolved),
                 },
-                None => Outcome::Flood(*seg),
+                None => Outcome::Flood(seg),
             }
         }
         Some(AccessIn::L3) => l3_access(t, buf, et_off, rss),

@@ -166,7 +166,9 @@ pub struct Tables {
     pub underlay_port: u16,
     pub decap: Decapsulator,
     pub vnis: FxHashMap<u32, VniOut>,
-    pub access: FxHashMap<(u16, u16), AccessIn>,
+    /// (port, VLAN or 0, what it is): a handful of entries, scanned (faster
+    /// than hashing for the few an access port has).
+    pub access: Vec<(u16, u16, AccessIn)>,
     pub segments: Vec<Segment>,
     pub templates: Vec<EncapTemplate>,
     /// Per template: its flow-id variant, if a flow-id policy covers it.
@@ -344,6 +346,15 @@ pub fn lpm_key(a: IpAddr) -> u128 {
 }
 
 impl Tables {
+    /// What a frame on `port` with `vlan` (0: untagged) belongs to.
+    #[inline]
+    pub fn access_for(&self, port: u16, vlan: u16) -> Option<AccessIn> {
+        self.access
+            .iter()
+            .find(|(p, v, _)| *p == port && *v == vlan)
+            .map(|e| e.2)
+    }
+
     pub fn build(cfg: &Config, inputs: &BuildInputs<'_>) -> Result<Tables, String> {
         let pid = |i: usize| inputs.port_ids[i];
         // Decap: local VTEP addresses, port, option registry, limits.
@@ -385,7 +396,7 @@ impl Tables {
         };
 
         // L2 segments.
-        let mut access = FxHashMap::default();
+        let mut access = Vec::new();
         let mut segments = Vec::new();
         let (learning, ageing) = cfg
             .l2
@@ -394,7 +405,7 @@ impl Tables {
             .unwrap_or((false, 0));
         if let Some(l2) = &cfg.l2 {
             for (si, s) in l2.segments.iter().enumerate() {
-                access.insert((pid(s.port), vlan_key(s.vlan)), AccessIn::L2(si));
+                access.push((pid(s.port), vlan_key(s.vlan), AccessIn::L2(si)));
                 let mut flood = Vec::new();
                 for r in &s.flood {
                     flood.push(tb.get(*r, s.vni, PayloadKind::Ethernet)?);
@@ -438,10 +449,7 @@ impl Tables {
         // L3 routes.
         let mut l3 = None;
         if let Some(c3) = &cfg.l3 {
-            access.insert(
-                (pid(c3.access.port), vlan_key(c3.access.vlan)),
-                AccessIn::L3,
-            );
+            access.push((pid(c3.access.port), vlan_key(c3.access.vlan), AccessIn::L3));
             let mut v4 = Lpm::new(32);
             let mut v6 = Lpm::new(128);
             for r in &c3.routes {

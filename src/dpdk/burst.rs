@@ -110,16 +110,31 @@ impl<const N: usize> Burst<N> {
         n
     }
 
-    /// Hands every mbuf, in order, to `f`, leaving the burst empty.
+    /// Hands every mbuf, in order, to `f`, leaving the burst empty. The
+    /// packet data a few mbufs ahead is prefetched (as l3fwd does), so the
+    /// first touch of each header does not stall.
     #[inline]
     pub fn drain_each(&mut self, mut f: impl FnMut(Mbuf)) {
+        const AHEAD: usize = 4;
         let len = self.len;
         self.len = 0;
-        for slot in &mut self.slots[..len] {
+        for m in self.as_slice_upto(len.min(AHEAD)) {
+            m.prefetch_data();
+        }
+        for i in 0..len {
+            if i + AHEAD < len {
+                // SAFETY: slot i + AHEAD < len is initialised and not yet moved out.
+                unsafe { self.slots[i + AHEAD].assume_init_ref() }.prefetch_data();
+            }
             // SAFETY: slots[..len] were initialised and len is already 0, so
             // each mbuf is moved out exactly once.
-            f(unsafe { slot.assume_init_read() });
+            f(unsafe { self.slots[i].assume_init_read() });
         }
+    }
+
+    fn as_slice_upto(&self, n: usize) -> &[Mbuf] {
+        // SAFETY: callers pass n <= the number of initialised slots.
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr() as *const Mbuf, n) }
     }
 
     /// Frees every mbuf.

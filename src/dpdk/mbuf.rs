@@ -80,34 +80,48 @@ impl Mbuf {
     }
 
     /// Free bytes after the data of the last segment.
+    #[inline]
     pub fn tailroom(&self) -> usize {
         // SAFETY: valid mbuf owned by self.
         unsafe { dpdk_sys::rte_pktmbuf_tailroom(self.ptr.as_ptr()) as usize }
     }
 
     /// Grows the packet at the front by `n` bytes and returns them; `None`
-    /// (packet unchanged) when the headroom is too small.
+    /// (packet unchanged) when the headroom is too small. Done on the mbuf
+    /// fields here (what rte_pktmbuf_prepend does) to keep FFI calls off
+    /// the per-packet path.
+    #[inline]
     pub fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
+        let m = self.raw_mut();
         let n16 = u16::try_from(n).ok()?;
-        // SAFETY: valid mbuf owned exclusively; DPDK checks the headroom and
-        // returns NULL without changing anything when it is too small.
-        let p = unsafe { dpdk_sys::rte_pktmbuf_prepend(self.ptr.as_ptr(), n16) };
-        if p.is_null() {
+        if n16 > m.data_off {
             return None;
         }
-        // SAFETY: p points at n bytes at the start of the first segment.
-        Some(unsafe { std::slice::from_raw_parts_mut(p as *mut u8, n) })
+        m.data_off -= n16;
+        m.data_len += n16;
+        m.pkt_len += u32::from(n16);
+        // SAFETY: the n bytes before the old data start lie in the headroom of
+        // the first segment's buffer (checked against data_off above).
+        Some(unsafe {
+            std::slice::from_raw_parts_mut((m.buf_addr as *mut u8).add(m.data_off as usize), n)
+        })
     }
 
     /// Removes `n` bytes from the front; false (unchanged) if the first
-    /// segment is shorter than `n`.
+    /// segment is shorter than `n` (as rte_pktmbuf_adj, without the FFI call).
+    #[inline]
     pub fn trim_front(&mut self, n: usize) -> bool {
+        let m = self.raw_mut();
         let Ok(n16) = u16::try_from(n) else {
             return false;
         };
-        // SAFETY: valid mbuf owned exclusively; rte_pktmbuf_adj checks n
-        // against data_len and returns NULL without changes when too large.
-        !unsafe { dpdk_sys::rte_pktmbuf_adj(self.ptr.as_ptr(), n16) }.is_null()
+        if n16 > m.data_len {
+            return false;
+        }
+        m.data_off += n16;
+        m.data_len -= n16;
+        m.pkt_len -= u32::from(n16);
+        true
     }
 
     /// Grows the packet at the end by `n` bytes (last segment); `None` if
@@ -125,12 +139,42 @@ impl Mbuf {
 
     /// Removes `n` bytes from the end; false (unchanged) if the last segment
     /// is shorter than `n`.
+    #[inline]
     pub fn trim_back(&mut self, n: usize) -> bool {
+        if n == 0 {
+            return true;
+        }
+        if self.is_contiguous() {
+            let m = self.raw_mut();
+            let Ok(n16) = u16::try_from(n) else {
+                return false;
+            };
+            if n16 > m.data_len {
+                return false;
+            }
+            m.data_len -= n16;
+            m.pkt_len -= u32::from(n16);
+            return true;
+        }
         let Ok(n16) = u16::try_from(n) else {
             return false;
         };
         // SAFETY: valid mbuf owned exclusively; DPDK checks the length.
         unsafe { dpdk_sys::rte_pktmbuf_trim(self.ptr.as_ptr(), n16) == 0 }
+    }
+
+    /// Hints the CPU to fetch the first cache line of the packet data.
+    #[inline(always)]
+    pub fn prefetch_data(&self) {
+        let m = self.raw();
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch is a hint; it never faults, even on a bad address,
+        // and buf_addr + data_off is inside the mbuf's buffer anyway.
+        #[allow(unused_unsafe)]
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>((m.buf_addr as *const i8).add(m.data_off as usize));
+        }
     }
 
     /// The RSS hash the NIC computed, if it did.

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Gateway benchmark, side by side with dpdk-testpmd on the same virtual
+# devices (net_pcap,infinite_rx=1 holding valid input for the case -> net_null
+# sink), same cores, same memory mode, back to back, RUNS runs each.
+#
+# Prints a table (median Mpps, TSC cycles per packet, ratio to testpmd io,
+# cycles added over testpmd io) and writes bench-results/latest.csv with the
+# columns case,impl,mpps,cycles_per_packet,ratio_to_testpmd_io.
+#
+#   scripts/bench.sh                 # every case, 3 runs of 6 s each
+#   RUNS=5 SECONDS_PER_RUN=8 CASES="encap-ipv4 decap-ipv4" scripts/bench.sh
+#
+# Cycles per packet = TSC Hz / packets per second of the one busy-polling
+# worker core: the same measure for testpmd and geneve-gw.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+RUNS="${RUNS:-3}"
+SECS="${SECONDS_PER_RUN:-6}"
+CASES="${CASES:-encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6 encap-l3}"
+OUT="${BENCH_OUT:-bench-results}"
+bash scripts/setup.sh >/dev/null 2>&1
+cargo build --release --quiet
+GW=target/release/geneve-gw
+mkdir -p "$OUT"
+W="$OUT/work"
+mkdir -p "$W"
+
+# TSC frequency as DPDK measures it (printed by the EAL at -v).
+TSC_HZ=$(python3 - <<'PY'
+import re
+for l in open("/proc/cpuinfo"):
+    m = re.match(r"cpu MHz\s*:\s*([\d.]+)", l)
+    if m:
+        print(int(float(m.group(1)) * 1e6)); break
+PY
+)
+
+# Inputs: 64-byte inner frames over 256 flows, built by scapy.
+python3 - "$W" <<'PY'
+import sys
+from scapy.all import Ether, IP, IPv6, UDP, Raw, wrpcap
+from scapy.contrib.geneve import GENEVE, GeneveOptions
+d = sys.argv[1]
+def inner(i):
+    return (Ether(src="02:00:00:00:0a:01", dst="02:00:00:00:0b:01")
+            / IP(src="198.19.0.1", dst="198.19.%d.%d" % (1 + i // 200, 1 + i % 200))
+            / UDP(sport=1024 + i, dport=5001) / Raw(b"x" * 18))
+opts = [GeneveOptions(classid=0x0102, type=0x01, length=1, data=b"\0\0\0\x2a"),
+        GeneveOptions(classid=0x0102, type=0x02, length=1, data=b"\0\0\0\x07")]
+def gen(i, o):
+    return (Ether(src="02:00:00:00:00:02", dst="02:00:00:00:01:01") / IP(src="198.18.0.2", dst="198.18.0.1", flags="DF")
+            / UDP(sport=49152 + i, dport=6081, chksum=0)
+            / GENEVE(vni=100, proto=0x6558, optionlen=sum(len(bytes(x)) for x in o) // 4, options=o) / inner(i))
+wrpcap(d + "/inner.pcap", [inner(i) for i in range(256)])
+wrpcap(d + "/geneve.pcap", [gen(i, []) for i in range(256)])
+wrpcap(d + "/geneve-2opt.pcap", [gen(i, opts) for i in range(256)])
+PY
+
+# gateway config for a case: $1 = case, $2 = pcap, $3 = file prefix
+config() {
+    local case="$1" pcap="$2" prefix="$3" mem
+    if echo "$(eal_mem_args x)" | grep -q no-huge; then mem="{ mode: no_huge, size_mb: 512 }"; else mem="{ mode: hugepages, size_mb: 512 }"; fi
+    local ul_dev acc_dev
+    case "$case" in
+        encap-*) ul_dev="net_null0,no-rx=1"; acc_dev="net_pcap0,rx_pcap=$pcap,infinite_rx=1" ;;
+        decap-*) ul_dev="net_pcap0,rx_pcap=$pcap,infinite_rx=1"; acc_dev="net_null0,no-rx=1" ;;
+    esac
+    local opts="" reg=""
+    case "$case" in *2opt*)
+        opts='options: [ { class: 0x0102, type: 0x01, data: "0000002a" }, { class: 0x0102, type: 0x02, data: "00000007" } ]'
+        reg='options: { registry: [ { name: a, class: 0x0102, type: 0x01, length: 4 }, { name: b, class: 0x0102, type: 0x02, length: 4 } ] }' ;;
+    esac
+    local remote="198.18.0.2" nh='{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }'
+    if [ "$case" = encap-ipv6 ]; then
+        remote='"2001:db8:18::2"'; nh='{ via: "2001:db8:18::2", mac: "02:00:00:00:00:02", destinations: ["2001:db8:18::2/128"] }'
+    fi
+    cat <<YAML
+eal:
+  cores: [1]
+  control_core: 0
+  memory: $mem
+  devices: { vdev: [ "$ul_dev", "$acc_dev" ] }
+  file_prefix: $prefix
+  args: [--no-pci, --in-memory]
+ports:
+  - { name: ul, role: underlay, device: $(echo "$ul_dev" | cut -d, -f1), mtu: 1500, mac: "02:00:00:00:01:01" }
+  - { name: acc, role: access, device: $(echo "$acc_dev" | cut -d, -f1), mtu: 1400 }
+vtep:
+  ipv4: 198.18.0.1/24
+  ipv6: 2001:db8:18::1/64
+  next_hops: [ $nh ]
+$reg
+tunnels:
+  - { name: t, remote: $remote, vni: 100, $opts }
+YAML
+    if [ "$case" = encap-l3 ]; then
+        cat <<YAML
+l3:
+  access: { port: acc, ipv4: 198.19.0.254/24, next_hop_mac: "02:00:00:00:0a:01" }
+  routes: [ { prefix: 198.19.0.0/16, tunnel: t } ]
+YAML
+    else
+        cat <<YAML
+l2:
+  learning: false
+  segments:
+    - { port: acc, vni: 100, flood: [], static_macs: [ { mac: "02:00:00:00:0b:01", remote: $remote } ] }
+YAML
+    fi
+}
+
+pcap_for() {
+    case "$1" in
+        encap-*) echo "$W/inner.pcap" ;;
+        decap-*2opt) echo "$W/geneve-2opt.pcap" ;;
+        decap-*) echo "$W/geneve.pcap" ;;
+    esac
+}
+
+# median of the per-second rates (first two dropped), in Mpps
+rate_testpmd() {
+    python3 -c '
+import re, statistics, sys
+rates, block = [], None
+for line in sys.stdin:
+    if "Port statistics" in line:
+        if block is not None: rates.append(block)
+        block = 0.0
+    m = re.search(r"Tx-pps:\s+(\d+)", line)
+    if m and block is not None: block += float(m.group(1))
+if block is not None: rates.append(block)
+rates = [r for r in rates[2:] if r > 0] or [0.0]
+print("%.3f" % (statistics.median(rates) / 1e6))'
+}
+rate_gw() { # $1 = encap|decap
+    python3 -c '
+import re, statistics, sys
+key, unit = sys.argv[1], {"Mpps": 1e6, "kpps": 1e3, "pps": 1.0}
+rates = []
+for line in sys.stdin:
+    m = re.search(key + r" ([\d.]+) (Mpps|kpps|pps)", line)
+    if m and line.startswith("encap"): rates.append(float(m.group(1)) * unit[m.group(2)])
+rates = [r for r in rates[2:] if r > 0] or [0.0]
+print("%.3f" % (statistics.median(rates) / 1e6))' "$1"
+}
+
+run_testpmd() { # mode pcap
+    # shellcheck disable=SC2046
+    timeout -s INT "$((SECS + 2))" dpdk-testpmd -l 0-1 --no-pci $(eal_mem_args "bench-tp-$$") \
+        --vdev "net_pcap0,rx_pcap=$2,infinite_rx=1" --vdev net_null1,no-rx=1 \
+        -- --forward-mode="$1" --auto-start --stats-period 1 --burst=32 --rxd=1024 --txd=1024 \
+        >"$W/testpmd.log" 2>&1 </dev/null || true
+    rate_testpmd <"$W/testpmd.log"
+}
+
+run_gw() { # case
+    local cfg="$W/$1.yaml"
+    config "$1" "$(pcap_for "$1")" "bench-gw-$$" >"$cfg"
+    timeout -s INT "$((SECS + 2))" "$GW" run -c "$cfg" --stats-interval 1 >"$W/gw.log" 2>&1 </dev/null || true
+    case "$1" in encap-*) rate_gw encap ;; *) rate_gw decap ;; esac <"$W/gw.log"
+}
+
+median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+cycles() { python3 -c 'import sys; hz,m=float(sys.argv[1]),float(sys.argv[2]); print("%.1f" % (hz/(m*1e6)) if m else "nan")' "$TSC_HZ" "$1"; }
+
+CSV="$OUT/latest.csv"
+echo "case,impl,mpps,cycles_per_packet,ratio_to_testpmd_io" >"$CSV"
+printf '%-18s %-14s %8s %8s %8s %8s\n' case impl Mpps cyc/pkt ratio +cycles
+for c in $CASES; do
+    io=() ms=() gw=()
+    for i in $(seq 1 "$RUNS"); do
+        io+=("$(run_testpmd io "$(pcap_for "$c")")")
+        ms+=("$(run_testpmd macswap "$(pcap_for "$c")")")
+        gw+=("$(run_gw "$c")")
+        echo "  $c run $i: testpmd io ${io[-1]}, macswap ${ms[-1]}, geneve-gw ${gw[-1]} Mpps" >&2
+    done
+    mio=$(median "${io[@]}"); cio=$(cycles "$mio")
+    for impl in testpmd-io testpmd-macswap geneve-gw; do
+        case $impl in testpmd-io) m=$mio ;; testpmd-macswap) m=$(median "${ms[@]}") ;; geneve-gw) m=$(median "${gw[@]}") ;; esac
+        cy=$(cycles "$m")
+        ratio=$(python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("%.3f" % (a/b if b else 0))' "$m" "$mio")
+        added=$(python3 -c 'import sys; a,b=sys.argv[1:]; print("%.1f" % (float(a)-float(b)) if "nan" not in (a,b) else "nan")' "$cy" "$cio")
+        printf '%-18s %-14s %8s %8s %8s %8s\n' "$c" "$impl" "$m" "$cy" "$ratio" "$added"
+        echo "$c,$impl,$m,$cy,$ratio" >>"$CSV"
+    done
+done
+echo "wrote $CSV (TSC $TSC_HZ Hz)" >&2
