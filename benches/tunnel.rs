@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use geneve_gw::tunnel::{
     encap, DecapConfig, Decapsulator, EncapTemplate, KnownOption, OptionRegistry, TunnelConfig,
     TunnelOption, VecBuffer,
@@ -120,14 +120,77 @@ fn cycles(mut f: impl FnMut(), iters: u64) -> f64 {
     (tsc() - c0) as f64 / iters as f64
 }
 
+/// Positional filter from the command line (as criterion takes it): the
+/// rdtsc loop skips cases whose name does not contain it.
+fn case_filter() -> Option<String> {
+    std::env::args().skip(1).find(|a| !a.starts_with('-'))
+}
+
+#[inline(always)]
+fn loop_encap_with(
+    t: &EncapTemplate,
+    buf: &mut VecBuffer,
+    hr: usize,
+    len: usize,
+    hash: Option<u32>,
+    n: u64,
+) {
+    for _ in 0..n {
+        buf.set_window(hr, len);
+        let _ = black_box(encap(t, black_box(&mut *buf), hash));
+    }
+}
+
+#[inline(never)]
+fn loop_encap(t: &EncapTemplate, buf: &mut VecBuffer, hr: usize, len: usize, n: u64) {
+    loop_encap_with(t, buf, hr, len, None, n);
+}
+
+#[inline(never)]
+fn loop_encap_rss(t: &EncapTemplate, buf: &mut VecBuffer, hr: usize, len: usize, n: u64) {
+    loop_encap_with(t, buf, hr, len, Some(0x1234_5678), n);
+}
+
+#[inline(never)]
+fn loop_decap(d: &Decapsulator, frame: &[u8], n: u64) {
+    for _ in 0..n {
+        black_box(d.decap(black_box(frame)));
+    }
+}
+
+/// `GENEVE_BENCH_LOOP=N`: run N encaps (no hash, then RSS hash) and N decaps
+/// of the ipv4/64B/0opt case in `loop_*` functions and exit, for
+/// `valgrind --tool=callgrind --toggle-collect='*loop_*'` instruction counts.
+fn instruction_loop(n: u64) {
+    let t = EncapTemplate::new(&tunnel(false, 0)).unwrap();
+    let inner = inner_frame(64);
+    let hr = t.header_len();
+    let mut buf = VecBuffer::with_headroom(hr, &inner);
+    loop_encap(&t, &mut buf, hr, 64, n);
+    loop_encap_rss(&t, &mut buf, hr, 64, n);
+    buf.set_window(hr, 64);
+    encap(&t, &mut buf, None).unwrap();
+    let frame = buf.to_vec();
+    let d = decapsulator(0);
+    assert!(matches!(
+        d.decap(&frame),
+        geneve_gw::tunnel::Verdict::Deliver(_)
+    ));
+    loop_decap(&d, &frame, n);
+}
+
 fn bench(c: &mut Criterion) {
     let ticks = tsc_per_ns();
+    let filter = case_filter();
     eprintln!("TSC: {:.3} GHz (measured against Instant)", ticks);
     let mut rows = Vec::new();
     for v6 in [false, true] {
         for len in [64usize, 1500] {
             for opts in [0usize, 2, 8] {
                 let name = format!("{}/{}B/{}opt", if v6 { "ipv6" } else { "ipv4" }, len, opts);
+                if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+                    continue;
+                }
                 let t = EncapTemplate::new(&tunnel(v6, opts)).unwrap();
                 let inner = inner_frame(len);
                 let hr = t.header_len();
@@ -207,4 +270,14 @@ fn config() -> Criterion {
 }
 
 criterion_group! { name = benches; config = config(); targets = bench }
-criterion_main!(benches);
+fn main() {
+    if let Some(n) = std::env::var("GENEVE_BENCH_LOOP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        instruction_loop(n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

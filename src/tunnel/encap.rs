@@ -9,13 +9,13 @@
 use std::net::IpAddr;
 
 use super::buffer::Buffer;
-use super::hash::{inner_flow_hash, port_from_hash};
-use super::qos::{ecn_encap, DscpEncap, EcnEncapMode, TtlEncap};
+use super::hash::{hash_ipv4, inner_flow_hash, port_from_hash};
+use super::qos::{DscpEncap, EcnEncapMode, TtlEncap};
 use super::{inner_l3, PayloadKind};
 use crate::wire::checksum;
 use crate::wire::ethernet::{EtherType, EthernetRepr, MacAddr, VlanTag};
 use crate::wire::geneve::{self, GeneveOptionRepr, GeneveRepr, Vni, OPTION_TYPE_CRITICAL};
-use crate::wire::{ip_proto, ipv4, ipv6, udp, Ecn, Ipv4Repr, Ipv6Repr, UdpRepr};
+use crate::wire::{ip_proto, ipv4, ipv6, udp, Ipv4Repr, Ipv6Repr, UdpRepr};
 
 /// Largest template: Ethernet + tag, IPv6, UDP, Geneve with 252 bytes of options.
 pub const MAX_TEMPLATE_LEN: usize =
@@ -181,15 +181,21 @@ pub struct EncapTemplate {
     l3: usize,
     udp: usize,
     ipv6: bool,
-    /// Template IPv4 checksum over the header with TOS, TTL and length zero.
-    ip_csum: u16,
+    /// Folded (not complemented) one's complement sum of the template IPv4
+    /// header with TOS, length, TTL and checksum zero: encap adds the
+    /// per-packet fields and complements.
+    ip_sum: u16,
+    /// Outer TOS = `tos_fixed | (inner TOS & tos_inner_mask)` (DSCP model
+    /// and RFC 6040 ECN mode folded together).
+    tos_fixed: u8,
+    tos_inner_mask: u8,
+    /// IPv4 underlay, Ethernet payload: [`encap`] may take its fast path.
+    fast_v4: bool,
     port_base: u16,
     port_span: u32,
     udp_csum: bool,
     payload: PayloadKind,
-    dscp: DscpEncap,
     ttl: TtlEncap,
-    ecn: EcnEncapMode,
     /// Largest inner packet (bytes handed to `encap`).
     max_inner: usize,
     inner_ip_mtu: u16,
@@ -262,7 +268,7 @@ impl EncapTemplate {
         let udp_off = l3 + ip_len;
         let gen_off = udp_off + udp::HEADER_LEN;
         let len = gen_off + geneve::HEADER_LEN + opts_len;
-        let mut ip_csum = 0;
+        let mut ip_sum = 0;
         if ipv6 {
             Ipv6Repr {
                 src,
@@ -294,8 +300,9 @@ impl EncapTemplate {
             hdr[l3 + 3] = 0;
             hdr[l3 + 10] = 0;
             hdr[l3 + 11] = 0;
-            ip_csum = checksum::checksum(&hdr[l3..l3 + ipv4::HEADER_LEN]);
-            hdr[l3 + 10..l3 + 12].copy_from_slice(&ip_csum.to_be_bytes());
+            hdr[l3 + 8] = 0;
+            ip_sum = checksum::fold(checksum::accumulate(0, &hdr[l3..l3 + ipv4::HEADER_LEN]));
+            hdr[l3 + 10..l3 + 12].copy_from_slice(&(!ip_sum).to_be_bytes());
         }
         UdpRepr {
             src_port: 0,
@@ -341,20 +348,32 @@ impl EncapTemplate {
             Some(UdpChecksumTx::Zero) => false,
             None => ipv6,
         };
+        let tos_fixed = match cfg.dscp {
+            DscpEncap::Pipe(d) => d << 2,
+            DscpEncap::Uniform => 0,
+        };
+        let tos_inner_mask = match cfg.dscp {
+            DscpEncap::Pipe(_) => 0,
+            DscpEncap::Uniform => 0xfc,
+        } | match cfg.ecn {
+            EcnEncapMode::Normal => 0x03,
+            EcnEncapMode::Compatibility => 0,
+        };
         Ok(EncapTemplate {
             hdr,
             len,
             l3,
             udp: udp_off,
             ipv6,
-            ip_csum,
+            ip_sum,
+            tos_fixed,
+            tos_inner_mask,
+            fast_v4: !ipv6 && cfg.payload == PayloadKind::Ethernet,
             port_base: lo,
             port_span: u32::from(hi - lo) + 1,
             udp_csum,
             payload: cfg.payload,
-            dscp: cfg.dscp,
             ttl: cfg.ttl,
-            ecn: cfg.ecn,
             max_inner,
             inner_ip_mtu: u16::try_from(inner_ip_mtu).unwrap_or(u16::MAX),
             src,
@@ -397,8 +416,111 @@ impl EncapTemplate {
 ///
 /// `flow_hash`: the NIC's RSS hash when the mbuf has one; otherwise the inner
 /// flow is hashed here. No allocation, no panic.
+///
+/// The common case (IPv4 underlay, an untagged inner Ethernet frame
+/// carrying IPv4) is handled inline with fixed offsets; everything else
+/// goes through the general path. Both write the same bytes.
 #[inline]
 pub fn encap<B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> Result<(), EncapError> {
+    let inner_len = buf.len();
+    if t.fast_v4 && inner_len <= t.max_inner {
+        let inner = buf.data();
+        if let Some(e) = inner.first_chunk::<{ 14 + ipv4::HEADER_LEN }>() {
+            if e[12] == 0x08 && e[13] == 0x00 && e[14] >> 4 == 4 {
+                // What `inner_l3` + `tos_ttl` + `inner_flow_hash` find here.
+                let hash = match flow_hash {
+                    Some(h) => h,
+                    None => match inner.get(14..).and_then(hash_ipv4) {
+                        Some(h) => h,
+                        None => inner_flow_hash(inner, t.payload),
+                    },
+                };
+                let tos = t.tos_fixed | (e[15] & t.tos_inner_mask);
+                let ttl = match t.ttl {
+                    TtlEncap::Pipe(v) => v,
+                    TtlEncap::Uniform { .. } => e[22],
+                };
+                let sport = t.src_port_for(hash);
+                let data = buf.prepend(t.len).map_err(|_| EncapError::NoHeadroom)?;
+                return write_v4(t, data, inner_len, tos, ttl, sport);
+            }
+        }
+    }
+    encap_general(t, buf, flow_hash)
+}
+
+/// Write the IPv4 template in front of the inner packet: `data` is the
+/// whole (grown) buffer.
+#[inline(always)]
+fn write_v4(
+    t: &EncapTemplate,
+    data: &mut [u8],
+    inner_len: usize,
+    tos: u8,
+    ttl: u8,
+    sport: u16,
+) -> Result<(), EncapError> {
+    let hl = t.len;
+    let Some(h) = data.get_mut(..hl) else {
+        return Err(EncapError::NoHeadroom);
+    };
+    copy_header(h, &t.hdr);
+    // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
+    let udp_len = (hl - t.udp + inner_len) as u16;
+    let l3 = t.l3;
+    // IPv4 and UDP headers, adjacent: one bounds check, fixed offsets.
+    let Some(ip) = h
+        .get_mut(l3..l3 + ipv4::HEADER_LEN + udp::HEADER_LEN)
+        .and_then(|s| <&mut [u8; ipv4::HEADER_LEN + udp::HEADER_LEN]>::try_from(s).ok())
+    else {
+        return Err(EncapError::NoHeadroom);
+    };
+    let total = udp_len + ipv4::HEADER_LEN as u16;
+    ip[1] = tos;
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip[8] = ttl;
+    // The template sum covers zero TOS, length, TTL and checksum: add the
+    // real ones (TOS is the low byte of word 0, TTL the high byte of word
+    // 4) and fold. The sum is non-zero (0x4500 is in it), so this equals
+    // the full-header checksum.
+    let sum = u32::from(t.ip_sum) + u32::from(tos) + u32::from(total) + (u32::from(ttl) << 8);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    ip[20..22].copy_from_slice(&sport.to_be_bytes());
+    ip[24..26].copy_from_slice(&udp_len.to_be_bytes());
+    if t.udp_csum {
+        udp_checksum(t, data, udp_len);
+    }
+    Ok(())
+}
+
+/// Compute and store the UDP checksum of the datagram at `t.udp` in `data`.
+#[inline(never)]
+fn udp_checksum(t: &EncapTemplate, data: &mut [u8], udp_len: u16) {
+    let u = t.udp;
+    let seg = data.get(u..).unwrap_or(&[]);
+    let pseudo = if t.ipv6 {
+        checksum::pseudo_header_v6(&t.src, &t.dst, ip_proto::UDP, u32::from(udp_len))
+    } else {
+        let s = [t.src[12], t.src[13], t.src[14], t.src[15]];
+        let d = [t.dst[12], t.dst[13], t.dst[14], t.dst[15]];
+        checksum::pseudo_header_v4(&s, &d, ip_proto::UDP, udp_len)
+    };
+    let c = !checksum::fold(checksum::accumulate(pseudo, seg));
+    let c = if c == 0 { 0xffff } else { c };
+    if let Some(f) = data.get_mut(u + 6..u + 8) {
+        f.copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+/// Every case: IPv6 underlay, L3 payloads, tagged or non-IP inner frames.
+#[inline(never)]
+fn encap_general<B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
     flow_hash: Option<u32>,
@@ -409,27 +531,8 @@ pub fn encap<B: Buffer + ?Sized>(
             mtu: t.inner_ip_mtu,
         });
     }
-    let (inner_tos, inner_ttl) = {
-        let inner = buf.data();
-        match inner_l3(inner, t.payload) {
-            Some((off, v6)) => match tos_ttl(inner, off, v6) {
-                Some(x) => (x.0, Some(x.1)),
-                None if t.payload == PayloadKind::Ethernet => (0, None),
-                None => return Err(EncapError::BadInner),
-            },
-            None if t.payload == PayloadKind::Ethernet => (0, None),
-            None => return Err(EncapError::BadInner),
-        }
-    };
-    let hash = match flow_hash {
-        Some(h) => h,
-        None => inner_flow_hash(buf.data(), t.payload),
-    };
-    let ecn = ecn_encap(Ecn::from_tos(inner_tos), t.ecn).bits();
-    let tos = match t.dscp {
-        DscpEncap::Pipe(d) => d << 2,
-        DscpEncap::Uniform => inner_tos & 0xfc,
-    } | ecn;
+    let (inner_tos, inner_ttl, hash) = inner_info(t, buf.data(), flow_hash)?;
+    let tos = t.tos_fixed | (inner_tos & t.tos_inner_mask);
     let ttl = match (t.ttl, inner_ttl) {
         (TtlEncap::Pipe(v), _) => v,
         (TtlEncap::Uniform { .. }, Some(v)) => v,
@@ -438,52 +541,86 @@ pub fn encap<B: Buffer + ?Sized>(
     let sport = t.src_port_for(hash);
     let hl = t.len;
     let data = buf.prepend(hl).map_err(|_| EncapError::NoHeadroom)?;
+    if !t.ipv6 {
+        return write_v4(t, data, inner_len, tos, ttl, sport);
+    }
     let Some(h) = data.get_mut(..hl) else {
         return Err(EncapError::NoHeadroom);
     };
-    h.copy_from_slice(&t.hdr[..hl]);
+    copy_header(h, &t.hdr);
     // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
     let udp_len = (hl - t.udp + inner_len) as u16;
     let l3 = t.l3;
-    if t.ipv6 {
-        let w0 = (6u32 << 28) | (u32::from(tos) << 20) | (hash & 0x000f_ffff);
-        h[l3..l3 + 4].copy_from_slice(&w0.to_be_bytes());
-        h[l3 + 4..l3 + 6].copy_from_slice(&udp_len.to_be_bytes());
-        h[l3 + 7] = ttl;
-    } else {
-        let total = udp_len + ipv4::HEADER_LEN as u16;
-        h[l3 + 1] = tos;
-        h[l3 + 2..l3 + 4].copy_from_slice(&total.to_be_bytes());
-        h[l3 + 8] = ttl;
-        // RFC 1624: the template checksum covers zero TOS, length and TTL.
-        let c = checksum::update16(t.ip_csum, 0x4500, 0x4500 | u16::from(tos));
-        let c = checksum::update16(c, 0, total);
-        let c = checksum::update16(
-            c,
-            u16::from(ip_proto::UDP),
-            (u16::from(ttl) << 8) | u16::from(ip_proto::UDP),
-        );
-        h[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
-    }
+    let w0 = (6u32 << 28) | (u32::from(tos) << 20) | (hash & 0x000f_ffff);
+    h[l3..l3 + 4].copy_from_slice(&w0.to_be_bytes());
+    h[l3 + 4..l3 + 6].copy_from_slice(&udp_len.to_be_bytes());
+    h[l3 + 7] = ttl;
     let u = t.udp;
     h[u..u + 2].copy_from_slice(&sport.to_be_bytes());
     h[u + 4..u + 6].copy_from_slice(&udp_len.to_be_bytes());
     if t.udp_csum {
-        let seg = data.get(u..).unwrap_or(&[]);
-        let pseudo = if t.ipv6 {
-            checksum::pseudo_header_v6(&t.src, &t.dst, ip_proto::UDP, u32::from(udp_len))
-        } else {
-            let s = [t.src[12], t.src[13], t.src[14], t.src[15]];
-            let d = [t.dst[12], t.dst[13], t.dst[14], t.dst[15]];
-            checksum::pseudo_header_v4(&s, &d, ip_proto::UDP, udp_len)
-        };
-        let c = !checksum::fold(checksum::accumulate(pseudo, seg));
-        let c = if c == 0 { 0xffff } else { c };
-        if let Some(f) = data.get_mut(u + 6..u + 8) {
-            f.copy_from_slice(&c.to_be_bytes());
-        }
+        udp_checksum(t, data, udp_len);
     }
     Ok(())
+}
+
+/// Inner TOS, TTL (`None`: not an IP packet) and flow hash (`flow_hash`, or
+/// the inner flow's). `BadInner` in L3 mode when the packet is not IP of the
+/// configured version.
+#[inline]
+fn inner_info(
+    t: &EncapTemplate,
+    inner: &[u8],
+    flow_hash: Option<u32>,
+) -> Result<(u8, Option<u8>, u32), EncapError> {
+    let (inner_tos, inner_ttl) = match inner_l3(inner, t.payload) {
+        Some((off, v6)) => match tos_ttl(inner, off, v6) {
+            Some(x) => (x.0, Some(x.1)),
+            None if t.payload == PayloadKind::Ethernet => (0, None),
+            None => return Err(EncapError::BadInner),
+        },
+        None if t.payload == PayloadKind::Ethernet => (0, None),
+        None => return Err(EncapError::BadInner),
+    };
+    let hash = match flow_hash {
+        Some(h) => h,
+        None => inner_flow_hash(inner, t.payload),
+    };
+    Ok((inner_tos, inner_ttl, hash))
+}
+
+/// Copy the template into `h` (its length is the template length) with
+/// fixed-size moves for the usual sizes: two overlapping 32- or 64-byte
+/// copies instead of a `memcpy` call.
+#[inline(always)]
+fn copy_header(h: &mut [u8], src: &[u8; MAX_TEMPLATE_LEN]) {
+    #[inline(always)]
+    fn two<const N: usize>(h: &mut [u8], src: &[u8; MAX_TEMPLATE_LEN]) -> Option<()> {
+        let n = h.len();
+        let tail = n.checked_sub(N)?;
+        let (a, b) = (
+            src.first_chunk::<N>()?,
+            src.get(tail..n)?.first_chunk::<N>()?,
+        );
+        h.first_chunk_mut::<N>()?.copy_from_slice(a);
+        h.get_mut(tail..)?
+            .first_chunk_mut::<N>()?
+            .copy_from_slice(b);
+        Some(())
+    }
+    let n = h.len();
+    let done = if (32..=64).contains(&n) {
+        two::<32>(h, src)
+    } else if (64..=128).contains(&n) {
+        two::<64>(h, src)
+    } else {
+        None
+    };
+    if done.is_none() {
+        if let Some(s) = src.get(..n) {
+            h.copy_from_slice(s);
+        }
+    }
 }
 
 /// TOS / traffic class and TTL / hop limit of the IP header at `off`.
@@ -501,5 +638,314 @@ pub(crate) fn tos_ttl(b: &[u8], off: usize, v6: bool) -> Option<(u8, u8)> {
             return None;
         }
         Some((h[1], h[8]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tunnel::qos::ecn_encap;
+    use crate::tunnel::VecBuffer;
+    use crate::wire::Ecn;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// The encap this module had before the fast path (kept verbatim as
+    /// the reference: the new code must write the same bytes).
+    #[allow(clippy::all)]
+    fn encap_ref<B: Buffer + ?Sized>(
+        cfg: &TunnelConfig,
+        t: &EncapTemplate,
+        buf: &mut B,
+        flow_hash: Option<u32>,
+    ) -> Result<(), EncapError> {
+        let inner_len = buf.len();
+        if inner_len > t.max_inner {
+            return Err(EncapError::TooBig {
+                mtu: t.inner_ip_mtu,
+            });
+        }
+        let (inner_tos, inner_ttl) = {
+            let inner = buf.data();
+            match inner_l3(inner, t.payload) {
+                Some((off, v6)) => match tos_ttl(inner, off, v6) {
+                    Some(x) => (x.0, Some(x.1)),
+                    None if t.payload == PayloadKind::Ethernet => (0, None),
+                    None => return Err(EncapError::BadInner),
+                },
+                None if t.payload == PayloadKind::Ethernet => (0, None),
+                None => return Err(EncapError::BadInner),
+            }
+        };
+        let hash = match flow_hash {
+            Some(h) => h,
+            None => inner_flow_hash(buf.data(), t.payload),
+        };
+        let ecn = ecn_encap(Ecn::from_tos(inner_tos), cfg.ecn).bits();
+        let tos = match cfg.dscp {
+            DscpEncap::Pipe(d) => d << 2,
+            DscpEncap::Uniform => inner_tos & 0xfc,
+        } | ecn;
+        let ttl = match (t.ttl, inner_ttl) {
+            (TtlEncap::Pipe(v), _) => v,
+            (TtlEncap::Uniform { .. }, Some(v)) => v,
+            (TtlEncap::Uniform { non_ip }, None) => non_ip,
+        };
+        let sport = t.src_port_for(hash);
+        let hl = t.len;
+        let data = buf.prepend(hl).map_err(|_| EncapError::NoHeadroom)?;
+        let Some(h) = data.get_mut(..hl) else {
+            return Err(EncapError::NoHeadroom);
+        };
+        h.copy_from_slice(&t.hdr[..hl]);
+        // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
+        let udp_len = (hl - t.udp + inner_len) as u16;
+        let l3 = t.l3;
+        if t.ipv6 {
+            let w0 = (6u32 << 28) | (u32::from(tos) << 20) | (hash & 0x000f_ffff);
+            h[l3..l3 + 4].copy_from_slice(&w0.to_be_bytes());
+            h[l3 + 4..l3 + 6].copy_from_slice(&udp_len.to_be_bytes());
+            h[l3 + 7] = ttl;
+        } else {
+            let total = udp_len + ipv4::HEADER_LEN as u16;
+            h[l3 + 1] = tos;
+            h[l3 + 2..l3 + 4].copy_from_slice(&total.to_be_bytes());
+            h[l3 + 8] = ttl;
+            // RFC 1624: the template checksum covers zero TOS, length and TTL.
+            let c = checksum::update16(!t.ip_sum, 0x4500, 0x4500 | u16::from(tos));
+            let c = checksum::update16(c, 0, total);
+            let c = checksum::update16(
+                c,
+                u16::from(ip_proto::UDP),
+                (u16::from(ttl) << 8) | u16::from(ip_proto::UDP),
+            );
+            h[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+        }
+        let u = t.udp;
+        h[u..u + 2].copy_from_slice(&sport.to_be_bytes());
+        h[u + 4..u + 6].copy_from_slice(&udp_len.to_be_bytes());
+        if t.udp_csum {
+            let seg = data.get(u..).unwrap_or(&[]);
+            let pseudo = if t.ipv6 {
+                checksum::pseudo_header_v6(&t.src, &t.dst, ip_proto::UDP, u32::from(udp_len))
+            } else {
+                let s = [t.src[12], t.src[13], t.src[14], t.src[15]];
+                let d = [t.dst[12], t.dst[13], t.dst[14], t.dst[15]];
+                checksum::pseudo_header_v4(&s, &d, ip_proto::UDP, udp_len)
+            };
+            let c = !checksum::fold(checksum::accumulate(pseudo, seg));
+            let c = if c == 0 { 0xffff } else { c };
+            if let Some(f) = data.get_mut(u + 6..u + 8) {
+                f.copy_from_slice(&c.to_be_bytes());
+            }
+        }
+        Ok(())
+    }
+
+    fn inner_ipv4(len: usize, tos: u8, ttl: u8, proto: u8, frag: u16, vlan: bool) -> Vec<u8> {
+        let mut f = vec![0u8; len.max(if vlan { 18 } else { 14 })];
+        f[0..6].copy_from_slice(&[2, 0x11, 0, 0, 0, 1]);
+        f[6..12].copy_from_slice(&[2, 0x11, 0, 0, 0, 2]);
+        let l3 = if vlan {
+            f[12..16].copy_from_slice(&[0x81, 0, 0, 7]);
+            18
+        } else {
+            14
+        };
+        f[l3 - 2..l3].copy_from_slice(&[8, 0]);
+        let ip_len = len.saturating_sub(l3);
+        let ip = &mut f[l3..];
+        let v = [0x45u8, tos];
+        for (i, b) in v.iter().enumerate() {
+            if let Some(x) = ip.get_mut(i) {
+                *x = *b;
+            }
+        }
+        let mut put = |i: usize, b: u8| {
+            if let Some(x) = ip.get_mut(i) {
+                *x = b;
+            }
+        };
+        put(2, (ip_len >> 8) as u8);
+        put(3, ip_len as u8);
+        put(6, (frag >> 8) as u8);
+        put(7, frag as u8);
+        put(8, ttl);
+        put(9, proto);
+        for (i, b) in [10, 0, 0, 1, 10, 0, 0, 2, 0x12, 0x34, 0x00, 0x50]
+            .iter()
+            .enumerate()
+        {
+            put(12 + i, *b);
+        }
+        f
+    }
+
+    fn inners() -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        for len in [14, 20, 33, 34, 35, 37, 38, 60, 64, 1500] {
+            for (tos, ttl) in [(0u8, 64u8), (0xff, 1), (0xb9, 255), (2, 0)] {
+                v.push(inner_ipv4(len, tos, ttl, ip_proto::UDP, 0, false));
+                v.push(inner_ipv4(len, tos, ttl, ip_proto::UDP, 0, true));
+            }
+            v.push(inner_ipv4(len, 1, 9, ip_proto::TCP, 0x2000, false));
+            v.push(inner_ipv4(len, 3, 9, 1, 0, false));
+            v.push(inner_ipv4(len, 3, 9, ip_proto::UDP, 0x0010, false));
+            let mut bad_version = inner_ipv4(len, 3, 9, ip_proto::UDP, 0, false);
+            bad_version[14.min(len - 1)] = 0x65;
+            v.push(bad_version);
+            let mut arp = inner_ipv4(len, 0, 0, 0, 0, false);
+            arp[12] = 0x08;
+            arp[13] = 0x06;
+            v.push(arp);
+            let mut v6 = inner_ipv4(len.max(60), 0, 0, 0, 0, false);
+            v6[12] = 0x86;
+            v6[13] = 0xdd;
+            v6[14] = 0x6a;
+            v6[15] = 0xb0;
+            v6[21] = 33;
+            v.push(v6);
+        }
+        for len in [0, 1, 13] {
+            v.push(vec![0x45; len]);
+        }
+        // L3 payloads: IPv4 / IPv6 packets without Ethernet.
+        for len in [19, 20, 60] {
+            v.push(inner_ipv4(len + 14, 0xfe, 7, ip_proto::UDP, 0, false)[14..].to_vec());
+        }
+        let mut ip6 = vec![0u8; 60];
+        ip6[0] = 0x6f;
+        ip6[1] = 0xf0;
+        ip6[6] = 17;
+        ip6[7] = 3;
+        v.push(ip6);
+        v
+    }
+
+    fn configs() -> Vec<TunnelConfig> {
+        let mut out = Vec::new();
+        for v6 in [false, true] {
+            let (s, d): (IpAddr, IpAddr) = if v6 {
+                (
+                    Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2).into(),
+                    Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1).into(),
+                )
+            } else {
+                (
+                    Ipv4Addr::new(198, 18, 0, 2).into(),
+                    Ipv4Addr::new(198, 18, 0, 1).into(),
+                )
+            };
+            let base = TunnelConfig::new(
+                [2, 0, 0, 0, 0, 0xb],
+                [2, 0, 0, 0, 0, 0xa],
+                s,
+                d,
+                Vni::new(100).unwrap(),
+            );
+            for n_opts in [0usize, 1, 2, 8, 20] {
+                for variant in 0..8 {
+                    let mut c = base.clone();
+                    c.underlay_mtu = 9000;
+                    c.options = (0..n_opts)
+                        .map(|i| TunnelOption {
+                            class: 0x0100,
+                            typ: i as u8 | if i == 1 { OPTION_TYPE_CRITICAL } else { 0 },
+                            data: vec![i as u8; 4 * (i % 4)],
+                        })
+                        .collect();
+                    match variant {
+                        1 => {
+                            c.dscp = DscpEncap::Uniform;
+                            c.ttl = TtlEncap::Uniform { non_ip: 17 };
+                        }
+                        2 => {
+                            c.dscp = DscpEncap::Pipe(46);
+                            c.ecn = EcnEncapMode::Compatibility;
+                            c.ttl = TtlEncap::Pipe(255);
+                        }
+                        3 => c.udp_checksum = Some(UdpChecksumTx::Compute),
+                        4 => {
+                            c.vlan = Some(100);
+                            c.src_port_range = (1000, 1000);
+                        }
+                        5 => c.payload = PayloadKind::Ipv4,
+                        6 => c.payload = PayloadKind::Ipv6,
+                        7 => {
+                            c.udp_checksum = Some(UdpChecksumTx::Zero);
+                            c.underlay_mtu = 200;
+                            c.oam = true;
+                        }
+                        _ => {}
+                    }
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn same_bytes_as_reference_encap() {
+        let mut fast = 0;
+        for cfg in configs() {
+            let Ok(t) = EncapTemplate::new(&cfg) else {
+                continue;
+            };
+            for inner in inners() {
+                for hash in [None, Some(0), Some(0xdead_beef), Some(u32::MAX)] {
+                    for headroom in [t.header_len(), t.header_len() + 3, t.header_len() - 1] {
+                        let mut a = VecBuffer::with_headroom(headroom, &inner);
+                        let mut b = a.clone();
+                        let ra = encap(&t, &mut a, hash);
+                        let rb = encap_ref(&cfg, &t, &mut b, hash);
+                        assert_eq!(ra, rb, "{cfg:?} {inner:?} {hash:?}");
+                        assert_eq!(a, b, "{cfg:?} {inner:?} {hash:?}");
+                        if ra.is_ok() && !t.ipv6 {
+                            let l3 = t.l3;
+                            let ip = &a.data()[l3..l3 + 20];
+                            assert_eq!(checksum::checksum(ip), 0);
+                            fast += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(fast > 1000);
+    }
+
+    #[test]
+    fn ipv4_checksum_matches_update16_for_all_tos_ttl() {
+        let cfg = &configs()[0];
+        let t = EncapTemplate::new(cfg).unwrap();
+        for tos in 0..=255u8 {
+            for ttl in 0..=255u8 {
+                for total in [20u16, 84, 1234, 0x8000, 0xfedc, 0xffff] {
+                    let c = checksum::update16(!t.ip_sum, 0x4500, 0x4500 | u16::from(tos));
+                    let c = checksum::update16(c, 0, total);
+                    let c = checksum::update16(
+                        c,
+                        u16::from(ip_proto::UDP),
+                        (u16::from(ttl) << 8) | u16::from(ip_proto::UDP),
+                    );
+                    let sum = u32::from(t.ip_sum)
+                        + u32::from(tos)
+                        + u32::from(total)
+                        + (u32::from(ttl) << 8);
+                    let sum = (sum & 0xffff) + (sum >> 16);
+                    let sum = (sum & 0xffff) + (sum >> 16);
+                    assert_eq!(!(sum as u16), c, "tos {tos} ttl {ttl} total {total}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn copy_header_all_lengths() {
+        let src: [u8; MAX_TEMPLATE_LEN] = core::array::from_fn(|i| (i * 7 + 1) as u8);
+        for n in 0..=MAX_TEMPLATE_LEN {
+            let mut h = vec![0u8; n];
+            copy_header(&mut h, &src);
+            assert_eq!(h[..], src[..n], "len {n}");
+        }
     }
 }

@@ -43,8 +43,8 @@ fn has_ports(p: u8) -> bool {
     matches!(p, ip_proto::TCP | ip_proto::UDP | ip_proto::SCTP)
 }
 
-#[inline]
-fn hash_ipv4(ip: &[u8]) -> Option<u32> {
+#[inline(always)]
+pub(crate) fn hash_ipv4(ip: &[u8]) -> Option<u32> {
     let v = *ip.first()?;
     if v >> 4 != 4 {
         return None;
