@@ -1,5 +1,6 @@
 //! `geneve-gw` command line.
 use std::process::ExitCode;
+#[cfg(feature = "dpdk")]
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
