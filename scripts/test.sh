@@ -18,10 +18,9 @@ cargo clippy --all-targets -- -D warnings
 step "wire, tunnel and config build without DPDK"
 cargo check --no-default-features --lib --quiet
 
-step "tests"
-cargo test --all-targets --no-fail-fast 2>&1 | tee target/test-output.txt
+step "fuzz corpus replay and a bounded fuzz run"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 
-if [ -x scripts/fuzz.sh ]; then
-    step "fuzz corpus replay and a bounded fuzz run"
-    bash scripts/fuzz.sh
-fi
+# Last, so that the test runner's summary closes the output.
+step "tests"
+cargo test --all-targets --no-fail-fast
