@@ -54,8 +54,6 @@ pub struct WorkerCounters {
     pub geneve_control: Counter,
     /// One counter per drop reason (`pipeline::GwDrop::index`).
     pub drops: [Counter; super::pipeline::DROP_COUNT],
-    /// TSC cycles spent in loop iterations that received something.
-    pub busy_cycles: Counter,
     /// TSC cycles since the worker started.
     pub total_cycles: Counter,
 }
@@ -69,7 +67,6 @@ impl Default for WorkerCounters {
             punted: Counter::default(),
             geneve_control: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
-            busy_cycles: Counter::default(),
             total_cycles: Counter::default(),
         }
     }

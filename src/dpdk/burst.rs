@@ -153,11 +153,15 @@ impl<const N: usize> Burst<N> {
     pub(crate) fn forget_front(&mut self, n: usize) {
         let n = n.min(self.len);
         let rest = self.len - n;
-        // SAFETY: moves the initialised slots [n, len) to [0, rest); the
-        // forgotten slots [0, n) are no longer owned by us.
-        unsafe {
-            let base = self.slots.as_mut_ptr();
-            std::ptr::copy(base.add(n), base, rest);
+        // The common case (the PMD took everything) needs no move, and no
+        // memmove call.
+        if rest > 0 && n > 0 {
+            // SAFETY: moves the initialised slots [n, len) to [0, rest); the
+            // forgotten slots [0, n) are no longer owned by us.
+            unsafe {
+                let base = self.slots.as_mut_ptr();
+                std::ptr::copy(base.add(n), base, rest);
+            }
         }
         self.len = rest;
     }
