@@ -64,6 +64,7 @@ impl GatewayWorker {
         // Reading the TSC costs ~35 cycles here: read it only while some TX
         // buffer holds packets, to drain it within DRAIN_US.
         let mut pending_since: Option<u64> = None;
+        let mut mac_cache = pipeline::MacCache::default();
         while !sh.stop.load(Ordering::Relaxed) {
             if sh.generation.load(Ordering::Acquire) != generation {
                 tables = sh.tables.load_full();
@@ -95,7 +96,7 @@ impl GatewayWorker {
                 burst.drain_each(|mut m| {
                     let rss = m.rss_hash();
                     let outcome = if access {
-                        pipeline::access(t, p as u16, &mut m, rss)
+                        pipeline::access_cached(t, p as u16, &mut m, rss, &mut mac_cache)
                     } else {
                         pipeline::underlay(t, &mut m, &mut |e| {
                             // A full event queue only delays learning; the

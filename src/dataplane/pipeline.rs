@@ -284,6 +284,40 @@ pub fn encap_flood<B: Buffer + ?Sized>(
 
 /// A frame that arrived on access port `port`.
 pub fn access<B: Buffer + ?Sized>(t: &Tables, port: u16, buf: &mut B, rss: Option<u32>) -> Outcome {
+    access_cached(t, port, buf, rss, &mut MacCache::default())
+}
+
+/// The last MAC lookup of a worker (VPP keeps the same last-key cache in front
+/// of its tunnel lookup): consecutive frames to one destination skip the hash
+/// table. Valid for one tables generation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MacCache {
+    generation: u64,
+    segment: usize,
+    mac: [u8; 6],
+    entry: CachedMac,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum CachedMac {
+    /// Nothing cached yet.
+    #[default]
+    Empty,
+    /// Not in the MAC table: flood.
+    Unknown,
+    /// In the table; `None` while its next hop is unresolved.
+    Known(Option<super::tables::TemplateId>),
+}
+
+/// [`access`] with the worker's last-lookup cache.
+#[inline]
+pub fn access_cached<B: Buffer + ?Sized>(
+    t: &Tables,
+    port: u16,
+    buf: &mut B,
+    rss: Option<u32>,
+    cache: &mut MacCache,
+) -> Outcome {
     let Some((vlan, et_off)) = eth_vlan(buf.data()) else {
         return Outcome::Drop(GwDrop::AccessTruncated);
     };
@@ -298,12 +332,25 @@ pub fn access<B: Buffer + ?Sized>(t: &Tables, port: u16, buf: &mut B, rss: Optio
             }
             let mut dst = [0u8; 6];
             dst.copy_from_slice(&d[0..6]);
-            match t.segments[seg].macs.get(&dst) {
-                Some(e) => match e.template {
-                    Some(id) => encap_unicast(t, id, buf, rss, None),
-                    None => Outcome::Drop(GwDrop::NextHopUnresolved),
-                },
-                None => Outcome::Flood(seg),
+            let hit = cache.entry != CachedMac::Empty
+                && cache.generation == t.generation
+                && cache.segment == seg
+                && cache.mac == dst;
+            if !hit {
+                *cache = MacCache {
+                    generation: t.generation,
+                    segment: seg,
+                    mac: dst,
+                    entry: match t.segments[seg].macs.get(&dst) {
+                        Some(e) => CachedMac::Known(e.template),
+                        None => CachedMac::Unknown,
+                    },
+                };
+            }
+            match cache.entry {
+                CachedMac::Known(Some(id)) => encap_unicast(t, id, buf, rss, None),
+                CachedMac::Known(None) => Outcome::Drop(GwDrop::NextHopUnresolved),
+                CachedMac::Unknown | CachedMac::Empty => Outcome::Flood(seg),
             }
         }
         Some(AccessIn::L3) => l3_access(t, buf, et_off, rss),
@@ -851,6 +898,33 @@ options:
         p.extend_from_slice(&inner);
         fix_ipv4_checksum(&mut p);
         p
+    }
+
+    #[test]
+    fn mac_cache_follows_table_generations() {
+        // Generation 1: next hop unresolved; generation 2: resolved. One cache
+        // across both must not keep the stale answer.
+        let t1 = tables(&[]);
+        let mut t2 = tables(&[("198.18.0.2", PEER2)]);
+        t2.generation = 2;
+        let mut cache = MacCache::default();
+        let frame = tagged_frame([2, 0, 0, 0, 0, 0xbb], 10);
+        let mut b = VecBuffer::with_headroom(256, &frame);
+        assert_eq!(
+            access_cached(&t1, 1, &mut b, None, &mut cache),
+            Outcome::Drop(GwDrop::NextHopUnresolved)
+        );
+        let mut b = VecBuffer::with_headroom(256, &frame);
+        assert_eq!(
+            access_cached(&t2, 1, &mut b, None, &mut cache),
+            Outcome::Encapped(0)
+        );
+        // A different destination in the same generation is looked up afresh.
+        let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0x99], 10));
+        assert_eq!(
+            access_cached(&t2, 1, &mut b, None, &mut cache),
+            Outcome::Flood(0)
+        );
     }
 
     #[test]
