@@ -148,6 +148,7 @@ struct ControlState {
     out: Vec<u8>,
     replies: u64,
     macs_aged: u64,
+    macs_not_learned: u64,
     flows: Arc<crate::dataplane::flows::FlowTable>,
     /// Insertion order of `flows`, to evict the oldest at the size limit.
     flow_order: std::collections::VecDeque<crate::dataplane::flows::FlowKey>,
@@ -360,6 +361,7 @@ fn gateway(
         out: Vec::with_capacity(256),
         replies: 0,
         macs_aged: 0,
+        macs_not_learned: 0,
         flows: Arc::new(Default::default()),
         flow_order: Default::default(),
     };
@@ -476,8 +478,16 @@ fn control_loop(
                     mac,
                     remote,
                 } => {
-                    let prev = st.learned.insert((segment, mac), (remote, Instant::now()));
-                    dirty |= prev.map(|p| p.0) != Some(remote);
+                    let key = (segment, mac);
+                    let full = st.learned.len() >= st.cfg.limits.mac_table_size as usize;
+                    if full && !st.learned.contains_key(&key) {
+                        // The table is full: the MAC stays unknown (flooded),
+                        // counted, until ageing makes room.
+                        st.macs_not_learned += 1;
+                    } else {
+                        let prev = st.learned.insert(key, (remote, Instant::now()));
+                        dirty |= prev.map(|p| p.0) != Some(remote);
+                    }
                 }
                 Event::Resolve(ip) => st.neighbors.want(ip),
                 Event::FlowId { key, id } => {
@@ -594,6 +604,7 @@ fn report(
     println!("control replies {}", st.replies);
     println!("learned macs {}", st.learned.len());
     println!("macs aged {}", st.macs_aged);
+    println!("macs not learned (table full) {}", st.macs_not_learned);
     println!("flow ids {}", st.flow_order.len());
     let drops = drop_totals(counters);
     for (r, n) in GwDrop::all().zip(drops.iter()) {

@@ -470,12 +470,3 @@ pub fn port_id_by_name(name: &str) -> Option<u16> {
     let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
     (rc == 0).then_some(id)
 }
-
-/// Sends one packet on (port, queue); false (packet freed) if the PMD refused it.
-pub fn send_one(port: u16, queue: u16, m: super::Mbuf) -> bool {
-    let mut b: Burst<1> = Burst::new();
-    if b.push(m).is_err() {
-        return false;
-    }
-    tx_burst_raw(port, queue, &mut b) == 1
-}
