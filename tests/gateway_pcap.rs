@@ -54,6 +54,30 @@ fn scapy(script: &str, verb: &str, dir: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Writes the EAL/ports section plus `tail` as the configuration and runs
+/// the gateway on it with `extra` arguments; the run must succeed and give
+/// back every mbuf.
+fn run_scenario(dir: &Path, tail: &str, extra: &[&str]) -> Run {
+    let cfg = dir.join("gw.yaml");
+    std::fs::write(&cfg, eal_section(dir) + tail).unwrap();
+    let mut args = strings(&["run", "-c", cfg.to_str().unwrap()]);
+    args.extend(strings(extra));
+    let r = run_gw(&args, Duration::from_secs(90));
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    r.assert_no_leak();
+    r
+}
+
+/// Runs a scapy checker over the outputs in `dir`; it must report ok.
+fn assert_scapy_ok(script: &str, dir: &Path, r: &Run) {
+    let verdict = scapy(script, "check", dir);
+    assert!(
+        verdict.contains("\"ok\": true"),
+        "scapy {script}: {verdict}\n{}",
+        r.stdout
+    );
+}
+
 #[test]
 fn vtep_answers_arp_and_ping_resolves_next_hops_keeps_vnis_apart_and_ages_macs() {
     if !have_scapy() {
@@ -62,9 +86,7 @@ fn vtep_answers_arp_and_ping_resolves_next_hops_keeps_vnis_apart_and_ages_macs()
     let _slot = dpdk_slot();
     let dir = scratch("gw-control");
     scapy("gateway_control.py", "build", &dir);
-    let cfg = dir.join("gw.yaml");
-    let text = eal_section(&dir)
-        + r#"
+    let tail = r#"
 vtep:
   ipv4: 198.18.0.1/24
   next_hops:
@@ -80,25 +102,8 @@ l2:
       static_macs: [ { mac: "02:00:00:00:0b:01", remote: 198.18.0.2 } ]
     - { port: acc, vlan: 20, vni: 200, flood: [198.18.0.3] }
 "#;
-    std::fs::write(&cfg, text).unwrap();
-    let r = run_gw(
-        &strings(&[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--stop-after-idle",
-            "2500",
-        ]),
-        Duration::from_secs(90),
-    );
-    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
-    r.assert_no_leak();
-    let verdict = scapy("gateway_control.py", "check", &dir);
-    assert!(
-        verdict.contains("\"ok\": true"),
-        "scapy: {verdict}\n{}",
-        r.stdout
-    );
+    let r = run_scenario(&dir, tail, &["--stop-after-idle", "2500"]);
+    assert_scapy_ok("gateway_control.py", &dir, &r);
     assert_eq!(line_value(&r, "control replies "), 2, "{}", r.stdout);
     assert_eq!(line_value(&r, "decap "), 2, "{}", r.stdout);
     assert_eq!(line_value(&r, "encap "), 2, "{}", r.stdout);
@@ -108,38 +113,23 @@ l2:
     assert_eq!(line_value(&r, "drops total "), 0, "{}", r.stdout);
 }
 
-fn config(dir: &Path) -> String {
-    let p = |n: &str| dir.join(n).display().to_string();
-    format!(
-        r#"
-eal:
-  cores: [1]
-  control_core: 0
-  memory: {{ mode: no_huge, size_mb: 512 }}
-  devices:
-    vdev:
-      - net_pcap0,rx_pcap={ul_in},tx_pcap={ul_out}
-      - net_pcap1,rx_pcap={acc_in},tx_pcap={acc_out}
-  file_prefix: gwtest-{pid}
-  args: [--no-shconf, --no-pci]
-ports:
-  - {{ name: ul, role: underlay, device: net_pcap0, mtu: 1500, mac: "02:00:00:00:01:01" }}
-  - {{ name: acc, role: access, device: net_pcap1, mtu: 1400 }}
+/// The L2 scenario's gateway configuration (after the EAL/ports section).
+const L2_TAIL: &str = r#"
 vtep:
   ipv4: 198.18.0.1/24
   next_hops:
-    - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }}
-    - {{ via: 198.18.0.3, mac: "02:00:00:00:00:03", destinations: [198.18.0.3/32] }}
+    - { via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }
+    - { via: 198.18.0.3, mac: "02:00:00:00:00:03", destinations: [198.18.0.3/32] }
 options:
   registry:
-    - {{ name: demo-tag, class: 0x0102, type: 0x01, length: 4 }}
-    - {{ name: sec, class: 0x0104, type: 0x02, length: 4 }}
+    - { name: demo-tag, class: 0x0102, type: 0x01, length: 4 }
+    - { name: sec, class: 0x0104, type: 0x02, length: 4 }
   policies:
-    require: [ {{ option: sec, vni: 100 }} ]
-    security_tags: [ {{ option: sec, vni: 100, allow: [7], deny: [9], default: deny }} ]
+    require: [ { option: sec, vni: 100 } ]
+    security_tags: [ { option: sec, vni: 100, allow: [7], deny: [9], default: deny } ]
 tunnels:
-  - {{ name: b, remote: 198.18.0.2, vni: 100, options: [ {{ name: demo-tag, data: "0000002a" }} ] }}
-  - {{ name: c, remote: 198.18.0.3, vni: 100, options: [ {{ name: demo-tag, data: "0000002a" }} ] }}
+  - { name: b, remote: 198.18.0.2, vni: 100, options: [ { name: demo-tag, data: "0000002a" } ] }
+  - { name: c, remote: 198.18.0.3, vni: 100, options: [ { name: demo-tag, data: "0000002a" } ] }
 l2:
   learning: true
   segments:
@@ -147,17 +137,10 @@ l2:
       vlan: 10
       vni: 100
       flood: [198.18.0.2, 198.18.0.3]
-      static_macs: [ {{ mac: "02:00:00:00:0b:01", remote: 198.18.0.2 }} ]
+      static_macs: [ { mac: "02:00:00:00:0b:01", remote: 198.18.0.2 } ]
 decap:
-  - {{ vni: 100, allow_from: [198.18.0.2, 198.18.0.3] }}
-"#,
-        ul_in = p("ul_in.pcap"),
-        ul_out = p("ul_out.pcap"),
-        acc_in = p("acc_in.pcap"),
-        acc_out = p("acc_out.pcap"),
-        pid = std::process::id()
-    )
-}
+  - { vni: 100, allow_from: [198.18.0.2, 198.18.0.3] }
+"#;
 
 fn counter(r: &Run, name: &str) -> u64 {
     let prefix = format!("drop {name} ");
@@ -182,38 +165,19 @@ fn l2_gateway_end_to_end_through_pcap() {
     }
     let _slot = dpdk_slot();
     let dir = scratch("gw-l2");
-    let out = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/scapy/gateway_cases.py"
-        ))
-        .args(["build", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let expected: HashMap<String, u64> =
-        serde_json::from_slice(&out.stdout).expect("expected counters as JSON");
-    let cfg = dir.join("gw.yaml");
-    std::fs::write(&cfg, config(&dir)).unwrap();
+        serde_json::from_str(&scapy("gateway_cases.py", "build", &dir)).expect("JSON counts");
     let total_in: u64 = expected.values().sum::<u64>() + 3;
-    let r = run_gw(
-        &strings(&[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
+    let r = run_scenario(
+        &dir,
+        L2_TAIL,
+        &[
             "--stop-after-packets",
             &total_in.to_string(),
             "--stop-after-idle",
             "3000",
-        ]),
-        Duration::from_secs(90),
+        ],
     );
-    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
-    r.assert_no_leak();
     for (name, n) in &expected {
         match name.as_str() {
             "deliver" => assert_eq!(line_value(&r, "decap "), *n, "{}", r.stdout),
@@ -240,20 +204,7 @@ fn l2_gateway_end_to_end_through_pcap() {
         r.stdout
     );
 
-    let chk = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/scapy/gateway_cases.py"
-        ))
-        .args(["check", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let verdict = String::from_utf8_lossy(&chk.stdout);
-    assert!(
-        verdict.contains("\"ok\": true"),
-        "scapy: {verdict}\n{}",
-        String::from_utf8_lossy(&chk.stderr)
-    );
+    assert_scapy_ok("gateway_cases.py", &dir, &r);
 
     // tshark, a second outside decoder, on the encapsulated side.
     let ts = std::process::Command::new("tshark")
@@ -427,9 +378,7 @@ fn l3_mode_and_ipv6_underlay_end_to_end_through_pcap() {
     let _slot = dpdk_slot();
     let dir = scratch("gw-l3");
     scapy("gateway_l3.py", "build", &dir);
-    let cfg = dir.join("gw.yaml");
-    let text = eal_section(&dir)
-        + r#"
+    let tail = r#"
 vtep:
   ipv4: 198.18.0.1/24
   ipv6: 2001:db8:18::1/64
@@ -452,27 +401,12 @@ l3:
     - { prefix: 198.19.200.0/24, tunnel: west4 }
     - { prefix: "2001:db8:100::/48", tunnel: west6 }
 "#;
-    std::fs::write(&cfg, text).unwrap();
-    let r = run_gw(
-        &strings(&[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--stop-after-packets",
-            "9",
-            "--stop-after-idle",
-            "3000",
-        ]),
-        Duration::from_secs(90),
+    let r = run_scenario(
+        &dir,
+        tail,
+        &["--stop-after-packets", "9", "--stop-after-idle", "3000"],
     );
-    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
-    r.assert_no_leak();
-    let verdict = scapy("gateway_l3.py", "check", &dir);
-    assert!(
-        verdict.contains("\"ok\": true"),
-        "scapy: {verdict}\n{}",
-        r.stdout
-    );
+    assert_scapy_ok("gateway_l3.py", &dir, &r);
     assert_eq!(counter(&r, "no_route"), 1, "{}", r.stdout);
     assert_eq!(counter(&r, "inner_not_ip"), 1, "{}", r.stdout);
     assert_eq!(counter(&r, "udp_zero_checksum_ipv6"), 1, "{}", r.stdout);
@@ -490,9 +424,8 @@ fn every_reachable_drop_reason_lands_on_its_own_counter() {
     let dir = scratch("gw-drops");
     let expected: HashMap<String, u64> =
         serde_json::from_str(&scapy("gateway_drops.py", "build", &dir)).expect("JSON counts");
-    let cfg = dir.join("gw.yaml");
-    let text = eal_section(&dir)
-        + r#"
+    let total: u64 = expected.values().sum();
+    let tail = r#"
 vtep:
   ipv4: 198.18.0.1/24
   ipv6: 2001:db8::1/64
@@ -514,22 +447,16 @@ l2:
         - { mac: "02:00:00:00:0e:01", remote: 198.18.0.9 }
     - { port: acc, vlan: 30, vni: 300, flood: [] }
 "#;
-    std::fs::write(&cfg, text).unwrap();
-    let total: u64 = expected.values().sum();
-    let r = run_gw(
-        &strings(&[
-            "run",
-            "-c",
-            cfg.to_str().unwrap(),
+    let r = run_scenario(
+        &dir,
+        tail,
+        &[
             "--stop-after-packets",
             &total.to_string(),
             "--stop-after-idle",
             "3000",
-        ]),
-        Duration::from_secs(90),
+        ],
     );
-    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
-    r.assert_no_leak();
     for (reason, n) in &expected {
         assert_eq!(counter(&r, reason), *n, "drop {reason}:\n{}", r.stdout);
     }
