@@ -43,6 +43,43 @@ pub fn signal_flag() -> std::io::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
+/// Tracks the total RX count against the stop conditions: the one place
+/// that decides when `forward` and `run` end (besides a signal).
+pub struct StopTracker {
+    cond: StopConditions,
+    last_rx: u64,
+    last_change: Instant,
+}
+
+impl StopTracker {
+    pub fn new(cond: StopConditions) -> StopTracker {
+        StopTracker {
+            cond,
+            last_rx: 0,
+            last_change: Instant::now(),
+        }
+    }
+
+    /// Feed the current total RX count; `Some` once a condition holds.
+    pub fn check(&mut self, rx: u64, now: Instant) -> Option<StopReason> {
+        if rx != self.last_rx {
+            self.last_rx = rx;
+            self.last_change = now;
+        }
+        if let Some(n) = self.cond.after_packets {
+            if rx >= n {
+                return Some(StopReason::Packets(rx));
+            }
+        }
+        match self.cond.after_idle {
+            Some(idle) if now.duration_since(self.last_change) >= idle => {
+                Some(StopReason::Idle(idle))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Watches the total RX count until a stop condition holds, calling
 /// `summary(elapsed_since_last)` every `interval` (if any). Returns the reason.
 pub fn watch(
@@ -53,28 +90,15 @@ pub fn watch(
     mut summary: impl FnMut(Duration),
 ) -> StopReason {
     let poll = Duration::from_millis(1);
-    let mut last_rx = total_rx();
-    let mut last_change = Instant::now();
+    let mut tracker = StopTracker::new(*stop);
     let mut last_summary = Instant::now();
     loop {
         if signal.load(Ordering::Relaxed) {
             return StopReason::Signal;
         }
-        let rx = total_rx();
         let now = Instant::now();
-        if rx != last_rx {
-            last_rx = rx;
-            last_change = now;
-        }
-        if let Some(n) = stop.after_packets {
-            if rx >= n {
-                return StopReason::Packets(rx);
-            }
-        }
-        if let Some(idle) = stop.after_idle {
-            if now.duration_since(last_change) >= idle {
-                return StopReason::Idle(idle);
-            }
+        if let Some(r) = tracker.check(total_rx(), now) {
+            return r;
         }
         if let Some(iv) = interval {
             let since = now.duration_since(last_summary);

@@ -444,8 +444,7 @@ fn control_loop(
     pool: &Mempool,
     nb_ids: u16,
 ) -> StopReason {
-    let mut last_rx = 0u64;
-    let mut last_change = Instant::now();
+    let mut tracker = super::StopTracker::new(opts.stop);
     let mut last_summary = Instant::now();
     let mut last_age = Instant::now();
     let mut prev = (0u64, 0u64, 0u64);
@@ -527,21 +526,9 @@ fn control_loop(
         }
         st.resolve(pool);
 
-        let rx = total_rx(&shared.counters, nb_ids as usize);
         let now = Instant::now();
-        if rx != last_rx {
-            last_rx = rx;
-            last_change = now;
-        }
-        if let Some(n) = opts.stop.after_packets {
-            if rx >= n {
-                return StopReason::Packets(rx);
-            }
-        }
-        if let Some(idle) = opts.stop.after_idle {
-            if now.duration_since(last_change) >= idle {
-                return StopReason::Idle(idle);
-            }
+        if let Some(reason) = tracker.check(total_rx(&shared.counters, nb_ids as usize), now) {
+            return reason;
         }
         if let Some(iv) = opts.stats_interval {
             let since = now.duration_since(last_summary);

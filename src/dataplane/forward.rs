@@ -217,11 +217,12 @@ fn run_with_eal(opts: &ForwardOptions, signal: &AtomicBool) -> Result<(), String
             cache,
         )
     });
-    let pool = Mempool::new("fwd_pool", size, cache, dpdk_sys_buf_size(), -1).map_err(|e| {
-        format!(
+    let pool =
+        Mempool::new("fwd_pool", size, cache, dpdk::DEFAULT_MBUF_BUF_SIZE, -1).map_err(|e| {
+            format!(
             "{e}; reserve more hugepages (scripts/setup.sh) or lower --mbufs / descriptor counts"
         )
-    })?;
+        })?;
     let result = forward_ports(opts, signal, &pool, nb_ports, workers, &lcores);
     // Ports are closed inside forward_ports, so every mbuf is home by now.
     let in_use = pool.in_use();
@@ -240,10 +241,6 @@ fn run_with_eal(opts: &ForwardOptions, signal: &AtomicBool) -> Result<(), String
         ));
     }
     Ok(())
-}
-
-fn dpdk_sys_buf_size() -> u16 {
-    dpdk::DEFAULT_MBUF_BUF_SIZE
 }
 
 fn forward_ports(

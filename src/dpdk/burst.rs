@@ -39,20 +39,10 @@ impl<const N: usize> Burst<N> {
         self.len == N
     }
 
-    pub const fn capacity(&self) -> usize {
-        N
-    }
-
     /// The owned mbufs.
     pub fn as_slice(&self) -> &[Mbuf] {
         // SAFETY: slots[..len] are initialised (invariant of Burst).
         unsafe { std::slice::from_raw_parts(self.slots.as_ptr() as *const Mbuf, self.len) }
-    }
-
-    /// The owned mbufs, mutable.
-    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
-        // SAFETY: slots[..len] are initialised (invariant of Burst).
-        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr() as *mut Mbuf, self.len) }
     }
 
     /// Adds an mbuf; gives it back when the burst is full.
@@ -63,32 +53,6 @@ impl<const N: usize> Burst<N> {
         self.slots[self.len].write(m);
         self.len += 1;
         Ok(())
-    }
-
-    /// Removes the last mbuf.
-    pub fn pop(&mut self) -> Option<Mbuf> {
-        if self.len == 0 {
-            return None;
-        }
-        self.len -= 1;
-        // SAFETY: slot len was initialised and is now outside the live range,
-        // so it is read exactly once.
-        Some(unsafe { self.slots[self.len].assume_init_read() })
-    }
-
-    /// Keeps the mbufs for which `keep` returns true, in order; frees the rest.
-    pub fn retain(&mut self, mut keep: impl FnMut(&mut Mbuf) -> bool) {
-        let mut out = 0;
-        for i in 0..self.len {
-            // SAFETY: slot i < len is initialised; it is either moved to slot
-            // out <= i or dropped, and is not touched again.
-            let mut m = unsafe { self.slots[i].assume_init_read() };
-            if keep(&mut m) {
-                self.slots[out].write(m);
-                out += 1;
-            }
-        }
-        self.len = out;
     }
 
     /// Moves every mbuf of `other` to the back of `self`, as many as fit;

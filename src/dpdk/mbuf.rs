@@ -196,25 +196,6 @@ impl Mbuf {
     pub fn ol_flags(&self) -> u64 {
         self.raw().ol_flags
     }
-
-    /// Copies the whole packet (all segments) into `out`; returns its length.
-    pub fn copy_to(&self, out: &mut Vec<u8>) -> usize {
-        out.clear();
-        let mut seg: *const dpdk_sys::rte_mbuf = self.ptr.as_ptr();
-        while !seg.is_null() {
-            // SAFETY: seg walks the chain owned by self; each segment's data
-            // region is buf_addr + data_off .. + data_len.
-            unsafe {
-                let s = &*seg;
-                out.extend_from_slice(std::slice::from_raw_parts(
-                    (s.buf_addr as *const u8).add(s.data_off as usize),
-                    s.data_len as usize,
-                ));
-                seg = s.next;
-            }
-        }
-        out.len()
-    }
 }
 
 impl Drop for Mbuf {
