@@ -8,6 +8,8 @@
 use std::net::IpAddr;
 
 use crate::wire::ethernet::{l3_offset, EtherType};
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::Ipv6Packet;
 
 /// An inner flow in the direction it was first seen (decap side).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,33 +64,33 @@ impl FlowId {
 
 pub type FlowTable = papaya::HashMap<FlowKey, FlowId>;
 
-/// The 5-tuple of an IP packet at `l3` in `frame` (ports 0 for protocols
-/// without them, and for non-first fragments).
+/// The 5-tuple of an IP packet at `l3` in `frame`, read through the checked
+/// `wire` views (IPv6 extension headers walked); ports are 0 for protocols
+/// without them and for non-first fragments.
 pub fn key_at(frame: &[u8], l3: usize) -> Option<FlowKey> {
     let ip = frame.get(l3..)?;
     let (src, dst, proto, l4) = match ip.first()? >> 4 {
         4 => {
-            let ihl = usize::from(ip[0] & 0x0f) * 4;
-            if ihl < 20 || ip.len() < ihl {
-                return None;
-            }
-            let frag = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
-            let s: [u8; 4] = ip[12..16].try_into().ok()?;
-            let d: [u8; 4] = ip[16..20].try_into().ok()?;
+            let p = Ipv4Packet::new_checked(ip).ok()?;
+            let first = p.frag_offset() == 0;
+            let l4 = ip.get(p.header_len()..).filter(|_| first);
             (
-                IpAddr::from(s),
-                IpAddr::from(d),
-                ip[9],
-                if frag == 0 { ip.get(ihl..) } else { None },
+                IpAddr::from(p.src()),
+                IpAddr::from(p.dst()),
+                p.protocol(),
+                l4,
             )
         }
         6 => {
-            if ip.len() < 40 {
-                return None;
-            }
-            let s: [u8; 16] = ip[8..24].try_into().ok()?;
-            let d: [u8; 16] = ip[24..40].try_into().ok()?;
-            (IpAddr::from(s), IpAddr::from(d), ip[6], ip.get(40..))
+            let p = Ipv6Packet::new_checked(ip).ok()?;
+            let up = p.upper_layer().ok()?;
+            let l4 = ip.get(up.offset..).filter(|_| !up.later_fragment);
+            (
+                IpAddr::from(p.src()),
+                IpAddr::from(p.dst()),
+                up.protocol,
+                l4,
+            )
         }
         _ => return None,
     };
@@ -125,6 +127,7 @@ mod tests {
         let mut v4 = vec![0u8; 14 + 28];
         v4[12..14].copy_from_slice(&[0x08, 0x00]);
         v4[14] = 0x45;
+        v4[16..18].copy_from_slice(&28u16.to_be_bytes()); // total length
         v4[14 + 9] = 17;
         v4[26..30].copy_from_slice(&[198, 19, 0, 1]);
         v4[30..34].copy_from_slice(&[198, 19, 0, 2]);
@@ -149,10 +152,20 @@ mod tests {
         }
         let mut v6 = vec![0u8; 40 + 8];
         v6[0] = 0x60;
+        v6[4..6].copy_from_slice(&8u16.to_be_bytes()); // payload length
         v6[6] = 6;
         v6[40..42].copy_from_slice(&443u16.to_be_bytes());
         let k6 = key_at(&v6, 0).unwrap();
         assert_eq!((k6.proto, k6.sport), (6, 443));
+        // A hop-by-hop header before TCP: the key names TCP and its ports.
+        let mut hbh = vec![0u8; 40 + 8 + 8];
+        hbh[0] = 0x60;
+        hbh[4..6].copy_from_slice(&16u16.to_be_bytes());
+        hbh[6] = 0; // hop-by-hop
+        hbh[40] = 6; // then TCP
+        hbh[48..50].copy_from_slice(&22u16.to_be_bytes());
+        let kh = key_at(&hbh, 0).unwrap();
+        assert_eq!((kh.proto, kh.sport), (6, 22));
     }
 
     #[test]
