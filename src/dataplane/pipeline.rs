@@ -6,7 +6,10 @@ use std::net::IpAddr;
 
 use crate::config::Payload;
 use crate::tunnel::{apply_inner_update, encap, Buffer, DropReason, EncapError, Verdict};
+use crate::wire::ethernet::{l3_offset, EtherType};
 use crate::wire::geneve::GeneveOptionIter;
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::Ipv6Packet;
 
 use super::flows::{key_at, key_of_ethernet, FlowId, FlowKey};
 use super::tables::{lpm_key, AccessIn, Tables};
@@ -407,17 +410,15 @@ fn l3_access<B: Buffer + ?Sized>(
 
 /// Is this non-Geneve underlay frame for the control thread?
 fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
-    let Some((_, et_off)) = eth_vlan(d) else {
-        return false;
-    };
-    let ip = et_off + 2;
-    match rd16(d, et_off) {
-        ETH_P_ARP => true,
-        ETH_P_IPV4 if d.len() >= ip + 20 => {
-            let dst = IpAddr::from([d[ip + 16], d[ip + 17], d[ip + 18], d[ip + 19]]);
-            d[ip + 9] == IPPROTO_ICMP && t.local_underlay.contains(&dst)
-        }
-        ETH_P_IPV6 if d.len() >= ip + 40 => d[ip + 6] == IPPROTO_ICMPV6,
+    // Off the fast path (only frames decap refused): the checked wire views.
+    match l3_offset(d) {
+        Some((EtherType::ARP, _)) => true,
+        Some((EtherType::IPV4, off)) => Ipv4Packet::new_checked(d.get(off..).unwrap_or(&[]))
+            .is_ok_and(|p| {
+                p.protocol() == IPPROTO_ICMP && t.local_underlay.contains(&IpAddr::from(p.dst()))
+            }),
+        Some((EtherType::IPV6, off)) => Ipv6Packet::new_checked(d.get(off..).unwrap_or(&[]))
+            .is_ok_and(|p| p.upper_layer().is_ok_and(|u| u.protocol == IPPROTO_ICMPV6)),
         _ => false,
     }
 }
