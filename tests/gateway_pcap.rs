@@ -11,8 +11,10 @@ use std::time::Duration;
 use common::{have_scapy, have_tshark, scratch};
 use gw::{dpdk_slot, run_gw, strings, Run};
 
-fn eal_section(dir: &Path) -> String {
-    let p = |n: &str| dir.join(n).display().to_string();
+/// The EAL and ports section: underlay on `devices[0]`, access on
+/// `devices[1]` (vdev strings; the port device is the name before the comma).
+fn eal_with(devices: [String; 2]) -> String {
+    let name = |d: &str| d.split(',').next().unwrap_or_default().to_string();
     format!(
         r#"
 eal:
@@ -21,20 +23,37 @@ eal:
   memory: {{ mode: no_huge, size_mb: 512 }}
   devices:
     vdev:
-      - net_pcap0,rx_pcap={ul_in},tx_pcap={ul_out}
-      - net_pcap1,rx_pcap={acc_in},tx_pcap={acc_out}
+      - {ul}
+      - {acc}
   file_prefix: gwtest-{pid}
   args: [--no-shconf, --no-pci]
 ports:
-  - {{ name: ul, role: underlay, device: net_pcap0, mtu: 1500, mac: "02:00:00:00:01:01" }}
-  - {{ name: acc, role: access, device: net_pcap1, mtu: 1400 }}
+  - {{ name: ul, role: underlay, device: {ul_name}, mtu: 1500, mac: "02:00:00:00:01:01" }}
+  - {{ name: acc, role: access, device: {acc_name}, mtu: 1400 }}
 "#,
-        ul_in = p("ul_in.pcap"),
-        ul_out = p("ul_out.pcap"),
-        acc_in = p("acc_in.pcap"),
-        acc_out = p("acc_out.pcap"),
+        ul_name = name(&devices[0]),
+        acc_name = name(&devices[1]),
+        ul = devices[0],
+        acc = devices[1],
         pid = std::process::id()
     )
+}
+
+/// Both ports on net_pcap files in `dir`: ul_in/ul_out and acc_in/acc_out.
+fn eal_section(dir: &Path) -> String {
+    let p = |n: &str| dir.join(n).display().to_string();
+    eal_with([
+        format!(
+            "net_pcap0,rx_pcap={},tx_pcap={}",
+            p("ul_in.pcap"),
+            p("ul_out.pcap")
+        ),
+        format!(
+            "net_pcap1,rx_pcap={},tx_pcap={}",
+            p("acc_in.pcap"),
+            p("acc_out.pcap")
+        ),
+    ])
 }
 
 fn scapy(script: &str, verb: &str, dir: &Path) -> String {
@@ -288,22 +307,17 @@ wrpcap(sys.argv[1], [Ether(src="02:00:00:00:0a:01", dst="02:00:00:00:0b:01") / D
         .status()
         .unwrap();
     assert!(st.success());
-    let base = |data: &str| {
+    let eal = eal_with([
+        "net_null0,no-rx=1".to_string(),
         format!(
-            r#"
-eal:
-  cores: [1]
-  control_core: 0
-  memory: {{ mode: no_huge, size_mb: 512 }}
-  devices:
-    vdev:
-      - net_null0,no-rx=1
-      - net_pcap0,rx_pcap={acc},infinite_rx=1
-  file_prefix: gwtest-reload-{pid}
-  args: [--no-shconf, --no-pci]
-ports:
-  - {{ name: ul, role: underlay, device: net_null0, mtu: 1500 }}
-  - {{ name: acc, role: access, device: net_pcap0, mtu: 1400 }}
+            "net_pcap0,rx_pcap={},infinite_rx=1",
+            dir.join("acc_in.pcap").display()
+        ),
+    ]);
+    let base = |data: &str| {
+        eal.clone()
+            + &format!(
+                r#"
 vtep:
   ipv4: 198.18.0.1/24
   next_hops:
@@ -317,10 +331,8 @@ l2:
       vni: 100
       flood: [198.18.0.2]
       static_macs: [ {{ mac: "02:00:00:00:0b:01", remote: 198.18.0.2 }} ]
-"#,
-            acc = dir.join("acc_in.pcap").display(),
-            pid = std::process::id()
-        )
+"#
+            )
     };
     let cfg = dir.join("gw.yaml");
     std::fs::write(&cfg, base("00000001")).unwrap();
