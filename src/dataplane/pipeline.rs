@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use crate::config::Payload;
 use crate::tunnel::{apply_inner_update, encap, Buffer, DropReason, EncapError, Verdict};
+use crate::wire::checksum;
 use crate::wire::ethernet::{l3_offset, EtherType};
 use crate::wire::geneve::GeneveOptionIter;
 use crate::wire::ipv4::Ipv4Packet;
@@ -251,28 +252,21 @@ fn write_flow_id<B: Buffer + ?Sized>(buf: &mut B, header_len: usize, ipv6: bool,
         return;
     };
     slot.copy_from_slice(id);
-    let ip = 14;
-    let udp = ip + if ipv6 { 40 } else { 20 };
-    if d.len() < udp + 8 || d[udp + 6..udp + 8] == [0, 0] {
+    let udp = 14 + if ipv6 { 40 } else { 20 };
+    let Some(field) = d.get_mut(udp + 6..udp + 8) else {
         return;
-    }
-    d[udp + 6] = 0;
-    d[udp + 7] = 0;
-    let c = if ipv6 {
-        let mut s = [0u8; 16];
-        let mut t = [0u8; 16];
-        s.copy_from_slice(&d[ip + 8..ip + 24]);
-        t.copy_from_slice(&d[ip + 24..ip + 40]);
-        crate::wire::checksum::l4_checksum_v6(&s, &t, 17, &d[udp..])
-    } else {
-        let mut s = [0u8; 4];
-        let mut t = [0u8; 4];
-        s.copy_from_slice(&d[ip + 12..ip + 16]);
-        t.copy_from_slice(&d[ip + 16..ip + 20]);
-        crate::wire::checksum::l4_checksum_v4(&s, &t, 17, &d[udp..])
     };
+    let old = u16::from_be_bytes([field[0], field[1]]);
+    if old == 0 {
+        return; // no UDP checksum on this tunnel
+    }
+    // RFC 1624 incremental update instead of a second pass over the packet:
+    // the template held zeros in the slot, so HC' = ~(~HC + sum(new words)).
+    // The slot starts at an even offset from the UDP header (options are
+    // 4-byte aligned), so its words line up with the checksum's.
+    let c = !checksum::fold(checksum::accumulate(u64::from(!old), id));
     let c = if c == 0 { 0xffff } else { c };
-    d[udp + 6..udp + 8].copy_from_slice(&c.to_be_bytes());
+    field.copy_from_slice(&c.to_be_bytes());
 }
 
 /// Encapsulates an untagged frame of segment `seg` towards flood template `id`.
@@ -769,8 +763,12 @@ decap:
 
     #[test]
     fn flow_id_seen_on_decap_is_copied_into_the_reply() {
-        let yaml = CFG.to_string()
-            + r#"
+        // A computed outer UDP checksum, so the flow id's checksum update is
+        // exercised too.
+        let yaml = CFG.replace(
+            "{ name: t1, remote: 198.18.0.2, vni: 100 }",
+            "{ name: t1, remote: 198.18.0.2, vni: 100, udp_checksum: compute }",
+        ) + r#"
 options:
   registry:
     - { name: flow-id, class: 0x0104, type: 0x02, length: 8 }
@@ -840,6 +838,19 @@ options:
         assert_eq!(d[42] & 0x3f, 3, "one 12-byte option");
         assert_eq!(&d[50..54], &[0x01, 0x04, 0x02, 0x02]);
         assert_eq!(&d[54..62], &fid[..]);
+        // RFC 768: the checksum over pseudo-header and datagram verifies.
+        let (src, dst): ([u8; 4], [u8; 4]) =
+            (d[26..30].try_into().unwrap(), d[30..34].try_into().unwrap());
+        assert_ne!(&d[40..42], &[0, 0]);
+        let sum = checksum::accumulate(
+            checksum::pseudo_header_v4(&src, &dst, 17, (d.len() - 34) as u16),
+            &d[34..],
+        );
+        assert_eq!(
+            checksum::fold(sum),
+            0xffff,
+            "outer UDP checksum after the flow id"
+        );
         // Another flow's reply still goes without.
         let other = udp_frame(
             [2, 0, 0, 0, 0, 0xbb],
