@@ -86,6 +86,10 @@ struct RunArgs {
     config: std::path::PathBuf,
     #[command(flatten)]
     control: RunControl,
+    /// TX checksum offload: `auto` (where the underlay port has it) or `off`
+    /// (all in software); overrides the file's `offload:`.
+    #[arg(long, value_name = "auto|off")]
+    offload: Option<geneve_gw::config::Offload>,
     /// More DPDK EAL arguments, after `--`.
     #[arg(last = true, value_name = "EAL_ARGS")]
     eal_args: Vec<String>,
@@ -99,6 +103,7 @@ fn run(a: RunArgs) -> Result<(), String> {
         stop: a.control.stop(),
         verbose: a.control.verbose,
         eal_args: a.eal_args,
+        offload: a.offload,
     };
     geneve_gw::control::run::run(&opts)
 }

@@ -52,6 +52,15 @@ pub(crate) struct RawConfig {
     pub decap: Vec<RawDecap>,
     pub options: Option<RawOptions>,
     pub limits: Option<RawLimits>,
+    pub offload: Option<RawOffload>,
+}
+
+/// `offload: auto | off`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawOffload {
+    Auto,
+    Off,
 }
 
 #[derive(Debug, Deserialize)]

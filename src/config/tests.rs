@@ -799,3 +799,21 @@ fn syntax_errors_have_positions() {
     let e = errs("- a\n- b\n");
     assert!(e[0].message.contains("mapping of sections"), "{}", e[0]);
 }
+
+#[test]
+fn offload_mode() {
+    assert_eq!(ok(BASE).offload, Offload::Auto);
+    assert_eq!(ok(&format!("{BASE}offload: off\n")).offload, Offload::Off);
+    assert_eq!(ok(&format!("{BASE}offload: auto\n")).offload, Offload::Auto);
+    one(
+        &format!("{BASE}offload: of\n"),
+        19,
+        "offload",
+        "did you mean `off`? allowed: auto, off",
+    );
+    assert_eq!("off".parse::<Offload>(), Ok(Offload::Off));
+    assert!("on"
+        .parse::<Offload>()
+        .unwrap_err()
+        .contains("use auto or off"));
+}

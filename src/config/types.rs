@@ -209,6 +209,30 @@ pub struct Config {
     pub options: Options,
     /// Limits.
     pub limits: Limits,
+    /// Use the NIC's TX checksum offloads where the port advertises them.
+    pub offload: Offload,
+}
+
+/// `offload:` whether the gateway lets the NIC compute checksums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Offload {
+    /// Enable the TX offloads the gateway can use that the underlay port
+    /// advertises; compute the rest in software.
+    #[default]
+    Auto,
+    /// Everything in software (the NIC is asked for nothing).
+    Off,
+}
+
+impl std::str::FromStr for Offload {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Offload, String> {
+        match s {
+            "auto" => Ok(Offload::Auto),
+            "off" => Ok(Offload::Off),
+            _ => Err(format!("`{s}` is not an offload mode; use auto or off")),
+        }
+    }
 }
 
 impl Config {

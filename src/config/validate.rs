@@ -459,6 +459,10 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
         decap,
         options,
         limits,
+        offload: match raw.offload {
+            Some(RawOffload::Off) => Offload::Off,
+            Some(RawOffload::Auto) | None => Offload::Auto,
+        },
     })
 }
 

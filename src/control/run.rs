@@ -18,6 +18,7 @@ use crate::dataplane::gateway::{GatewayWorker, Shared};
 use crate::dataplane::pipeline::{Event, GwDrop, PuntKind};
 use crate::dataplane::stats::{drop_totals, port_totals, total_rx, WorkerCounters, MAX_PORTS};
 use crate::dataplane::tables::{BuildInputs, Tables};
+use crate::dataplane::tx_offload;
 use crate::dpdk::{self, Eal, LaunchedWorkers, Mbuf, Mempool, Port, PortConfig};
 
 use super::responder::{self, LocalAddrs, NeighborTable, Response};
@@ -32,6 +33,8 @@ pub struct RunOptions {
     pub verbose: bool,
     /// EAL arguments from the command line; they follow the file's.
     pub eal_args: Vec<String>,
+    /// Overrides the file's `offload:` (`run --offload off`).
+    pub offload: Option<config::Offload>,
 }
 
 const PUNT_QUEUE: usize = 1024;
@@ -152,6 +155,8 @@ struct ControlState {
     flows: Arc<crate::dataplane::flows::FlowTable>,
     /// Insertion order of `flows`, to evict the oldest at the size limit.
     flow_order: std::collections::VecDeque<crate::dataplane::flows::FlowKey>,
+    /// The checksums the underlay port's NIC finishes (none: software).
+    tx_caps: crate::tunnel::TxOffloadCaps,
 }
 
 impl ControlState {
@@ -159,7 +164,7 @@ impl ControlState {
         self.generation += 1;
         let learned: HashMap<(usize, [u8; 6]), IpAddr> =
             self.learned.iter().map(|(k, v)| (*k, v.0)).collect();
-        Tables::build(
+        let mut tables = Tables::build(
             &self.cfg,
             &BuildInputs {
                 port_ids: &self.port_ids,
@@ -169,7 +174,11 @@ impl ControlState {
                 generation: self.generation,
                 flows: self.flows.clone(),
             },
-        )
+        )?;
+        for t in &mut tables.templates {
+            t.set_tx_offload(self.tx_caps);
+        }
+        Ok(tables)
     }
 
     /// Addresses the gateway answers for on a port, and its MAC there.
@@ -306,6 +315,8 @@ fn gateway(
     let workers = lcores.len();
     let mut ports = Vec::new();
     let mut port_macs = Vec::new();
+    let offload_mode = opts.offload.unwrap_or(cfg.offload);
+    let mut tx_caps = crate::tunnel::TxOffloadCaps::NONE;
     for (i, p) in cfg.ports.iter().enumerate() {
         let id = port_ids[i];
         if ports.iter().any(|x: &Port| x.id() == id) {
@@ -321,14 +332,23 @@ fn gateway(
             // through worker 0 (virtual devices often have a single TX queue).
             tx_queues: workers as u16,
             mtu: Some(p.mtu).filter(|m| *m >= port.info().min_mtu && *m <= port.info().max_mtu),
+            tx_offloads: if i == cfg.vtep.port {
+                tx_offload::request(offload_mode)
+            } else {
+                Default::default()
+            },
             ..PortConfig::default()
         };
         let applied = port
             .configure_and_start(&pc, pool)
             .map_err(|e| format!("port {}: {e}", p.name))?;
+        let port_caps = tx_offload::caps(&applied);
+        if i == cfg.vtep.port {
+            tx_caps = port_caps;
+        }
         let mac = p.mac.map(|m| m.0).unwrap_or(port.info().mac);
         eprintln!(
-            "port {} ({:?}, {} = DPDK port {id}, driver {}): {} RX queue(s){}, mac {}, mtu {}",
+            "port {} ({:?}, {} = DPDK port {id}, driver {}): {} RX queue(s){}, mac {}, mtu {}{}",
             p.name,
             p.role,
             p.device,
@@ -340,7 +360,8 @@ fn gateway(
                 ""
             },
             mac_str(&mac),
-            p.mtu
+            p.mtu,
+            tx_offload::describe(port_caps)
         );
         port_macs.push(mac);
         ports.push(port);
@@ -364,6 +385,7 @@ fn gateway(
         macs_not_learned: 0,
         flows: Arc::new(Default::default()),
         flow_order: Default::default(),
+        tx_caps,
     };
     for nh in &st.cfg.vtep.next_hops {
         if let Some(m) = nh.mac {

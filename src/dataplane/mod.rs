@@ -8,3 +8,5 @@ pub mod gateway;
 pub mod pipeline;
 pub mod stats;
 pub mod tables;
+#[cfg(feature = "dpdk")]
+pub mod tx_offload;

@@ -236,14 +236,22 @@ fn encap_unicast<B: Buffer + ?Sized>(
     }
     let out = encap_outcome(t, v.template, buf, rss);
     if let (Outcome::Encapped(_), Some(tpl)) = (out, t.templates.get(v.template as usize)) {
-        write_flow_id(buf, tpl.header_len(), tpl.is_ipv6(), fid.bytes());
+        let nic_csum = tpl.tx_offload().is_some_and(|o| o.udp_checksum);
+        write_flow_id(buf, tpl.header_len(), tpl.is_ipv6(), fid.bytes(), nic_csum);
     }
     out
 }
 
 /// Writes the flow id into the last option of the outer header and fixes a
-/// non-zero outer UDP checksum.
-fn write_flow_id<B: Buffer + ?Sized>(buf: &mut B, header_len: usize, ipv6: bool, id: &[u8]) {
+/// non-zero outer UDP checksum (unless the NIC computes it: then the field
+/// holds the pseudo-header sum, which the option does not change).
+fn write_flow_id<B: Buffer + ?Sized>(
+    buf: &mut B,
+    header_len: usize,
+    ipv6: bool,
+    id: &[u8],
+    nic_udp_checksum: bool,
+) {
     let d = buf.data_mut();
     let Some(start) = header_len.checked_sub(id.len()) else {
         return;
@@ -252,6 +260,9 @@ fn write_flow_id<B: Buffer + ?Sized>(buf: &mut B, header_len: usize, ipv6: bool,
         return;
     };
     slot.copy_from_slice(id);
+    if nic_udp_checksum {
+        return;
+    }
     let udp = 14 + if ipv6 { 40 } else { 20 };
     let Some(field) = d.get_mut(udp + 6..udp + 8) else {
         return;

@@ -196,6 +196,48 @@ impl Mbuf {
     pub fn ol_flags(&self) -> u64 {
         self.raw().ol_flags
     }
+
+    /// The packed `tx_offload` word (l2_len, l3_len, l4_len, tso_segsz,
+    /// outer_l3_len, outer_l2_len).
+    pub fn tx_offload_word(&self) -> u64 {
+        // SAFETY: every variant of the union is plain integers over the same
+        // 8 bytes; any bit pattern is a valid u64.
+        unsafe { self.raw().__bindgen_anon_3.tx_offload }
+    }
+
+    /// Sets the TX offload metadata: `ol_flags` TX bits replaced by
+    /// `tx_flags`, and the header lengths packed as `rte_mbuf_tx_offload()`
+    /// does. Plain field stores: no FFI per packet.
+    #[inline]
+    pub fn set_tx_metadata(&mut self, tx_flags: u64, lens: TxLengths) {
+        let m = self.raw_mut();
+        m.ol_flags = (m.ol_flags & !dpdk_sys::RTE_MBUF_F_TX_OFFLOAD_MASK) | tx_flags;
+        m.__bindgen_anon_3.tx_offload = lens.packed();
+    }
+}
+
+/// Header lengths for TX offloads (the fields of `rte_mbuf`'s `tx_offload`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxLengths {
+    pub l2_len: u8,
+    pub l3_len: u16,
+    pub l4_len: u8,
+    pub tso_segsz: u16,
+    pub outer_l2_len: u8,
+    pub outer_l3_len: u16,
+}
+
+impl TxLengths {
+    /// The packed word, at DPDK's `RTE_MBUF_*_OFS` bit offsets.
+    #[inline(always)]
+    pub fn packed(&self) -> u64 {
+        u64::from(self.l2_len & 0x7f)
+            | (u64::from(self.l3_len & 0x1ff) << 7)
+            | (u64::from(self.l4_len) << 16)
+            | (u64::from(self.tso_segsz) << 24)
+            | (u64::from(self.outer_l3_len & 0x1ff) << 40)
+            | (u64::from(self.outer_l2_len & 0x7f) << 49)
+    }
 }
 
 impl Drop for Mbuf {
@@ -286,5 +328,55 @@ impl crate::tunnel::Buffer for Mbuf {
         } else {
             Err(crate::tunnel::BufferError::TooShort)
         }
+    }
+
+    /// The outer headers described as a plain packet (see `tunnel::offload`).
+    #[inline]
+    fn set_tx_offload(&mut self, o: &crate::tunnel::TxOffload) {
+        let mut f = if o.ipv6 {
+            dpdk_sys::RTE_MBUF_F_TX_IPV6
+        } else {
+            dpdk_sys::RTE_MBUF_F_TX_IPV4
+        };
+        if o.ip_checksum {
+            f |= dpdk_sys::RTE_MBUF_F_TX_IP_CKSUM;
+        }
+        if o.udp_checksum {
+            f |= dpdk_sys::RTE_MBUF_F_TX_UDP_CKSUM;
+        }
+        self.set_tx_metadata(
+            f,
+            TxLengths {
+                l2_len: o.l2_len,
+                l3_len: u16::from(o.l3_len),
+                l4_len: o.l4_len,
+                ..TxLengths::default()
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TxLengths;
+
+    #[test]
+    fn tx_lengths_pack_like_rte_mbuf_tx_offload() {
+        let l = TxLengths {
+            l2_len: 14,
+            l3_len: 40,
+            l4_len: 8,
+            tso_segsz: 1400,
+            outer_l2_len: 18,
+            outer_l3_len: 20,
+        };
+        // Offsets and widths from rte_mbuf_core.h (RTE_MBUF_L2_LEN_OFS ...).
+        let expect = 14u64
+            | 40 << dpdk_sys::RTE_MBUF_L3_LEN_OFS
+            | 8 << dpdk_sys::RTE_MBUF_L4_LEN_OFS
+            | 1400 << dpdk_sys::RTE_MBUF_TSO_SEGSZ_OFS
+            | 20 << dpdk_sys::RTE_MBUF_OUTL3_LEN_OFS
+            | 18 << dpdk_sys::RTE_MBUF_OUTL2_LEN_OFS;
+        assert_eq!(l.packed(), expect);
     }
 }

@@ -17,7 +17,7 @@ pub use burst::{Burst, TxBuffer, BURST_SIZE};
 pub use eal::{hugepages_available, Eal, EalError};
 pub use error::DpdkError;
 pub use lcore::{current_lcore, tsc_hz, tsc_now, worker_lcores, LaunchedWorkers, WorkerLcore};
-pub use mbuf::Mbuf;
+pub use mbuf::{Mbuf, TxLengths};
 pub use mempool::Mempool;
 pub use port::{
     port_count, port_id_by_name, rx_burst_raw as rx_burst, stats_of, tx_burst_raw as tx_burst,

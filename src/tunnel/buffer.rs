@@ -3,6 +3,7 @@
 //! The DPDK mbuf implements [`Buffer`] in `src/dpdk/`; [`VecBuffer`] is the
 //! plain implementation used by tests and benches. Neither allocates in
 //! `prepend` / `trim_front` / `trim_back`.
+use super::offload::TxOffload;
 
 /// Why a buffer operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,10 @@ pub trait Buffer {
     fn trim_front(&mut self, n: usize) -> Result<(), BufferError>;
     /// Remove `n` bytes from the end of the data.
     fn trim_back(&mut self, n: usize) -> Result<(), BufferError>;
+    /// Record that the NIC finishes some checksums of this (encapsulated)
+    /// packet on transmit. Buffers that never reach a NIC ignore it.
+    #[inline]
+    fn set_tx_offload(&mut self, _offload: &TxOffload) {}
 }
 
 /// A `Vec`-backed [`Buffer`]: storage is allocated once at construction.
@@ -42,6 +47,8 @@ pub struct VecBuffer {
     storage: Vec<u8>,
     start: usize,
     end: usize,
+    /// The TX metadata `encap` set, if any.
+    tx_offload: Option<TxOffload>,
 }
 
 impl VecBuffer {
@@ -53,6 +60,7 @@ impl VecBuffer {
             storage,
             start: headroom,
             end: headroom + data.len(),
+            tx_offload: None,
         }
     }
 
@@ -67,6 +75,7 @@ impl VecBuffer {
         self.storage[headroom..need].copy_from_slice(data);
         self.start = headroom;
         self.end = need;
+        self.tx_offload = None;
     }
 
     /// Restore the data window to `[headroom, headroom + len)` without
@@ -80,6 +89,11 @@ impl VecBuffer {
     /// Copy of the data.
     pub fn to_vec(&self) -> Vec<u8> {
         self.data().to_vec()
+    }
+
+    /// The TX metadata `encap` set (`None`: software did everything).
+    pub fn tx_offload(&self) -> Option<TxOffload> {
+        self.tx_offload
     }
 }
 
@@ -123,6 +137,10 @@ impl Buffer for VecBuffer {
         }
         self.end -= n;
         Ok(())
+    }
+    #[inline]
+    fn set_tx_offload(&mut self, offload: &TxOffload) {
+        self.tx_offload = Some(*offload);
     }
 }
 

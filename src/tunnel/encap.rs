@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use super::buffer::Buffer;
 use super::hash::{hash_ipv4, inner_flow_hash, port_from_hash};
+use super::offload::{pseudo_seed, TxOffload, TxOffloadCaps};
 use super::qos::{DscpEncap, EcnEncapMode, TtlEncap};
 use super::{inner_l3, PayloadKind};
 use crate::wire::checksum;
@@ -201,6 +202,15 @@ pub struct EncapTemplate {
     inner_ip_mtu: u16,
     src: [u8; 16],
     dst: [u8; 16],
+    /// Source, destination and protocol words of the UDP pseudo header,
+    /// summed (the UDP length is added per packet).
+    phdr_addr_sum: u32,
+    /// The NIC computes the outer IPv4 header checksum: write 0 there.
+    hw_ip_csum: bool,
+    /// The NIC computes the UDP checksum: write the pseudo-header sum.
+    hw_udp_csum: bool,
+    /// What `encap` tells the buffer when the NIC computes anything.
+    tx_offload: Option<TxOffload>,
 }
 
 /// Alias: the name the design documents use.
@@ -359,6 +369,12 @@ impl EncapTemplate {
             EcnEncapMode::Normal => 0x03,
             EcnEncapMode::Compatibility => 0,
         };
+        let phdr_addr_sum = {
+            let a = checksum::accumulate(0, &src[if ipv6 { 0 } else { 12 }..])
+                + checksum::accumulate(0, &dst[if ipv6 { 0 } else { 12 }..])
+                + u64::from(ip_proto::UDP);
+            u32::from(checksum::fold(a))
+        };
         Ok(EncapTemplate {
             hdr,
             len,
@@ -378,7 +394,33 @@ impl EncapTemplate {
             inner_ip_mtu: u16::try_from(inner_ip_mtu).unwrap_or(u16::MAX),
             src,
             dst,
+            phdr_addr_sum,
+            hw_ip_csum: false,
+            hw_udp_csum: false,
+            tx_offload: None,
         })
+    }
+
+    /// Let the NIC finish the checksums it can (see [`super::offload`] for
+    /// the table): only those the software path would write, so the bytes
+    /// on the wire do not change. [`TxOffloadCaps::NONE`] restores the pure
+    /// software path.
+    pub fn set_tx_offload(&mut self, caps: TxOffloadCaps) {
+        self.hw_ip_csum = !self.ipv6 && caps.ipv4_checksum;
+        self.hw_udp_csum = self.udp_csum && caps.udp_checksum;
+        self.tx_offload = (self.hw_ip_csum || self.hw_udp_csum).then(|| TxOffload {
+            l2_len: self.l3 as u8,
+            l3_len: (self.udp - self.l3) as u8,
+            l4_len: udp::HEADER_LEN as u8,
+            ipv6: self.ipv6,
+            ip_checksum: self.hw_ip_csum,
+            udp_checksum: self.hw_udp_csum,
+        });
+    }
+
+    /// The TX metadata `encap` hands the buffer (`None`: all software).
+    pub fn tx_offload(&self) -> Option<TxOffload> {
+        self.tx_offload
     }
 
     /// The prebuilt header bytes.
@@ -446,7 +488,11 @@ pub fn encap<B: Buffer + ?Sized>(
                 };
                 let sport = t.src_port_for(hash);
                 let data = buf.prepend(t.len).map_err(|_| EncapError::NoHeadroom)?;
-                return write_v4(t, data, inner_len, tos, ttl, sport);
+                write_v4(t, data, inner_len, tos, ttl, sport)?;
+                if let Some(o) = &t.tx_offload {
+                    buf.set_tx_offload(o);
+                }
+                return Ok(());
             }
         }
     }
@@ -490,11 +536,16 @@ fn write_v4(
     let sum = u32::from(t.ip_sum) + u32::from(tos) + u32::from(total) + (u32::from(ttl) << 8);
     let sum = (sum & 0xffff) + (sum >> 16);
     let sum = (sum & 0xffff) + (sum >> 16);
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let ip_csum = if t.hw_ip_csum { 0 } else { !(sum as u16) };
+    ip[10..12].copy_from_slice(&ip_csum.to_be_bytes());
     ip[20..22].copy_from_slice(&sport.to_be_bytes());
     ip[24..26].copy_from_slice(&udp_len.to_be_bytes());
     if t.udp_csum {
-        udp_checksum(t, data, udp_len);
+        if t.hw_udp_csum {
+            ip[26..28].copy_from_slice(&pseudo_seed(t.phdr_addr_sum, udp_len).to_be_bytes());
+        } else {
+            udp_checksum(t, data, udp_len);
+        }
     }
     Ok(())
 }
@@ -542,8 +593,29 @@ fn encap_general<B: Buffer + ?Sized>(
     let hl = t.len;
     let data = buf.prepend(hl).map_err(|_| EncapError::NoHeadroom)?;
     if !t.ipv6 {
-        return write_v4(t, data, inner_len, tos, ttl, sport);
+        write_v4(t, data, inner_len, tos, ttl, sport)?;
+    } else {
+        write_v6(t, data, inner_len, tos, ttl, sport, hash)?;
     }
+    if let Some(o) = &t.tx_offload {
+        buf.set_tx_offload(o);
+    }
+    Ok(())
+}
+
+/// Write the IPv6 template in front of the inner packet: `data` is the
+/// whole (grown) buffer.
+#[inline(always)]
+fn write_v6(
+    t: &EncapTemplate,
+    data: &mut [u8],
+    inner_len: usize,
+    tos: u8,
+    ttl: u8,
+    sport: u16,
+    hash: u32,
+) -> Result<(), EncapError> {
+    let hl = t.len;
     let Some(h) = data.get_mut(..hl) else {
         return Err(EncapError::NoHeadroom);
     };
@@ -559,7 +631,11 @@ fn encap_general<B: Buffer + ?Sized>(
     h[u..u + 2].copy_from_slice(&sport.to_be_bytes());
     h[u + 4..u + 6].copy_from_slice(&udp_len.to_be_bytes());
     if t.udp_csum {
-        udp_checksum(t, data, udp_len);
+        if t.hw_udp_csum {
+            h[u + 6..u + 8].copy_from_slice(&pseudo_seed(t.phdr_addr_sum, udp_len).to_be_bytes());
+        } else {
+            udp_checksum(t, data, udp_len);
+        }
     }
     Ok(())
 }
@@ -911,6 +987,132 @@ mod tests {
             }
         }
         assert!(fast > 1000);
+    }
+
+    /// A NIC that ignores the seed and sums the pseudo header itself from
+    /// the packet's headers (what net_tap does).
+    fn nic_from_headers(frame: &mut [u8], o: &TxOffload) {
+        let l3 = usize::from(o.l2_len);
+        let l4 = l3 + usize::from(o.l3_len);
+        if o.ip_checksum {
+            frame[l3 + 10..l3 + 12].fill(0);
+            let c = checksum::checksum(&frame[l3..l4]);
+            frame[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+        }
+        if o.udp_checksum {
+            frame[l4 + 6..l4 + 8].fill(0);
+            let len = (frame.len() - l4) as u16;
+            let pseudo = if o.ipv6 {
+                let s: [u8; 16] = frame[l3 + 8..l3 + 24].try_into().unwrap();
+                let d: [u8; 16] = frame[l3 + 24..l3 + 40].try_into().unwrap();
+                checksum::pseudo_header_v6(&s, &d, ip_proto::UDP, u32::from(len))
+            } else {
+                let s: [u8; 4] = frame[l3 + 12..l3 + 16].try_into().unwrap();
+                let d: [u8; 4] = frame[l3 + 16..l3 + 20].try_into().unwrap();
+                checksum::pseudo_header_v4(&s, &d, ip_proto::UDP, len)
+            };
+            let c = !checksum::fold(checksum::accumulate(pseudo, &frame[l4..]));
+            let c = if c == 0 { 0xffff } else { c };
+            frame[l4 + 6..l4 + 8].copy_from_slice(&c.to_be_bytes());
+        }
+    }
+
+    /// For every packet type and every combination of NIC capabilities:
+    /// what the offload path leaves, finished by a NIC (seeded or not),
+    /// is byte for byte what the software path writes.
+    #[test]
+    fn offload_path_finished_by_the_nic_equals_software_path() {
+        use crate::tunnel::offload::emulate_nic;
+        let all_caps = [
+            TxOffloadCaps::NONE,
+            TxOffloadCaps {
+                ipv4_checksum: true,
+                udp_checksum: false,
+            },
+            TxOffloadCaps {
+                ipv4_checksum: false,
+                udp_checksum: true,
+            },
+            TxOffloadCaps {
+                ipv4_checksum: true,
+                udp_checksum: true,
+            },
+        ];
+        let (mut offloaded_ip, mut offloaded_udp) = (0, 0);
+        for cfg in configs() {
+            let Ok(sw) = EncapTemplate::new(&cfg) else {
+                continue;
+            };
+            for caps in all_caps {
+                let mut hw = sw.clone();
+                hw.set_tx_offload(caps);
+                let meta = hw.tx_offload();
+                let want_ip = !sw.ipv6 && caps.ipv4_checksum;
+                let want_udp = sw.udp_csum && caps.udp_checksum;
+                assert_eq!(meta.is_some(), want_ip || want_udp, "{cfg:?} {caps:?}");
+                for inner in inners() {
+                    let hash = Some(0x1234_5678);
+                    let mut a = VecBuffer::with_headroom(sw.header_len(), &inner);
+                    let mut b = a.clone();
+                    let ra = encap(&sw, &mut a, hash);
+                    let rb = encap(&hw, &mut b, hash);
+                    assert_eq!(ra, rb);
+                    if ra.is_err() {
+                        continue;
+                    }
+                    assert_eq!(a.tx_offload(), None);
+                    assert_eq!(b.tx_offload(), meta, "{cfg:?} {caps:?}");
+                    let Some(o) = meta else {
+                        assert_eq!(a.data(), b.data());
+                        continue;
+                    };
+                    assert_eq!(
+                        (o.l2_len, o.l3_len, o.l4_len, o.ipv6),
+                        (sw.l3 as u8, if sw.ipv6 { 40 } else { 20 }, 8, sw.ipv6)
+                    );
+                    let l3 = sw.l3;
+                    let u = sw.udp;
+                    if o.ip_checksum {
+                        offloaded_ip += 1;
+                        assert_eq!(b.data()[l3 + 10..l3 + 12], [0, 0]);
+                    }
+                    if o.udp_checksum {
+                        offloaded_udp += 1;
+                        assert_ne!(b.data()[u + 6..u + 8], a.data()[u + 6..u + 8]);
+                    }
+                    let mut seeded = b.to_vec();
+                    assert!(emulate_nic(&mut seeded, &o));
+                    assert_eq!(seeded, a.to_vec(), "{cfg:?} {caps:?} {inner:?}");
+                    let mut tap = b.to_vec();
+                    nic_from_headers(&mut tap, &o);
+                    assert_eq!(tap, a.to_vec(), "{cfg:?} {caps:?} {inner:?}");
+                }
+            }
+        }
+        assert!(
+            offloaded_ip > 1000 && offloaded_udp > 1000,
+            "{offloaded_ip} {offloaded_udp}"
+        );
+    }
+
+    #[test]
+    fn set_tx_offload_none_restores_the_software_path() {
+        let cfg = &configs()[3];
+        let mut t = EncapTemplate::new(cfg).unwrap();
+        let sw = t.clone();
+        t.set_tx_offload(TxOffloadCaps {
+            ipv4_checksum: true,
+            udp_checksum: true,
+        });
+        assert!(t.tx_offload().is_some());
+        t.set_tx_offload(TxOffloadCaps::NONE);
+        assert_eq!(t.tx_offload(), None);
+        let inner = inner_ipv4(100, 0, 64, ip_proto::UDP, 0, false);
+        let mut a = VecBuffer::with_headroom(t.header_len(), &inner);
+        let mut b = a.clone();
+        encap(&sw, &mut a, None).unwrap();
+        encap(&t, &mut b, None).unwrap();
+        assert_eq!(a, b);
     }
 
     #[test]

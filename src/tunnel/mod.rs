@@ -14,7 +14,10 @@
 //!   [`Decapsulator::decap_in_place`] also applies the inner TOS/TTL update
 //!   ([`apply_inner_update`]) and trims the buffer to the inner packet.
 //! * [`Buffer`]: headroom, prepend, trim_front, trim_back, data, data_mut,
-//!   len. The DPDK mbuf implements it; [`VecBuffer`] is the test/bench one.
+//!   len, set_tx_offload. The DPDK mbuf implements it; [`VecBuffer`] is the
+//!   test/bench one.
+//! * [`offload`]: which outer checksums the NIC finishes
+//!   ([`EncapTemplate::set_tx_offload`]) and the per-packet metadata.
 //!
 //! Policies: [`qos`] (RFC 6040 ECN encap/decap, DSCP/TTL pipe/uniform),
 //! [`options::OptionRegistry`] (understood options), [`decap::DecapConfig`]
@@ -28,6 +31,7 @@ pub mod decap;
 pub mod encap;
 pub mod hash;
 pub mod icmp;
+pub mod offload;
 pub mod options;
 pub mod qos;
 
@@ -41,6 +45,7 @@ pub use encap::{
     UdpChecksumTx,
 };
 pub use hash::inner_flow_hash;
+pub use offload::{TxOffload, TxOffloadCaps};
 pub use options::{KnownOption, OptionRegistry};
 pub use qos::{ecn_decap, ecn_encap, DscpEncap, EcnDecap, EcnEncapMode, QosModel, TtlEncap};
 

@@ -1,0 +1,45 @@
+//! Which TX offloads the gateway asks a port for, and what the encap
+//! templates may leave to the NIC once the port is configured.
+//!
+//! `offload: auto` asks the underlay port for the IPv4 header and UDP
+//! checksum offloads (`configure_and_start` keeps only those the port
+//! advertises); `offload: off` asks for nothing. The templates then leave to
+//! the NIC exactly the checksums the enabled offloads cover; the table of
+//! cases is in `tunnel::offload`. Access ports are asked for nothing: the
+//! gateway forwards decapsulated frames as they are.
+use crate::config::Offload;
+use crate::dpdk::{AppliedConfig, TxOffloads};
+use crate::tunnel::TxOffloadCaps;
+
+/// The TX offloads to request for the underlay port.
+pub fn request(mode: Offload) -> TxOffloads {
+    match mode {
+        Offload::Off => TxOffloads::default(),
+        Offload::Auto => TxOffloads(TxOffloads::ipv4_cksum() | TxOffloads::udp_cksum()),
+    }
+}
+
+/// What the encap templates may leave to the NIC of a configured port.
+pub fn caps(applied: &AppliedConfig) -> TxOffloadCaps {
+    TxOffloadCaps {
+        ipv4_checksum: applied.tx_offloads & TxOffloads::ipv4_cksum() != 0,
+        udp_checksum: applied.tx_offloads & TxOffloads::udp_cksum() != 0,
+    }
+}
+
+/// For the port line at start: `", tx offload ipv4_cksum+udp_cksum"`, or
+/// nothing when none is enabled.
+pub fn describe(caps: TxOffloadCaps) -> String {
+    let mut names = Vec::new();
+    if caps.ipv4_checksum {
+        names.push("ipv4_cksum");
+    }
+    if caps.udp_checksum {
+        names.push("udp_cksum");
+    }
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(", tx offload {}", names.join("+"))
+    }
+}
