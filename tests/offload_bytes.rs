@@ -244,16 +244,15 @@ fn assert_same_and_good(off: &Path, auto: &Path, frames: usize, v6: bool) {
             auto.display()
         );
     }
-    for p in [off, auto] {
-        let (n, problems) = tshark_problems(p, v6);
-        assert_eq!(n, frames, "{}", p.display());
-        assert!(
-            problems.is_empty(),
-            "{}:\n{}",
-            p.display(),
-            problems.join("\n")
-        );
-    }
+    // Identical bytes: one tshark pass covers both captures.
+    let (n, problems) = tshark_problems(auto, v6);
+    assert_eq!(n, frames, "{}", auto.display());
+    assert!(
+        problems.is_empty(),
+        "{}:\n{}",
+        auto.display(),
+        problems.join("\n")
+    );
 }
 
 // ---- net_tap ----
