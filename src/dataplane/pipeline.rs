@@ -862,6 +862,24 @@ options:
             0xffff,
             "outer UDP checksum after the flow id"
         );
+        // With the NIC finishing the outer checksums, the flow id leaves the
+        // pseudo-header sum alone, and the NIC's result is the same packet.
+        let software = d.to_vec();
+        let mut t_hw = build(2);
+        for tpl in &mut t_hw.templates {
+            tpl.set_tx_offload(crate::tunnel::TxOffloadCaps {
+                ipv4_checksum: true,
+                udp_checksum: true,
+            });
+        }
+        let mut b = VecBuffer::with_headroom(256, &reply);
+        assert_eq!(access(&t_hw, 1, &mut b, None), Outcome::Encapped(0));
+        let o = b.tx_offload().expect("offload metadata");
+        assert!(o.ip_checksum && o.udp_checksum);
+        let mut wire = b.to_vec();
+        assert_ne!(wire, software, "the NIC has work left");
+        assert!(crate::tunnel::offload::emulate_nic(&mut wire, &o));
+        assert_eq!(wire, software);
         // Another flow's reply still goes without.
         let other = udp_frame(
             [2, 0, 0, 0, 0, 0xbb],
