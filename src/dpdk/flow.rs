@@ -8,8 +8,8 @@ use std::os::raw::c_void;
 use std::ptr::{self, NonNull};
 
 use crate::offload::{
-    DecapRule, FlowApi, PortCaps, RuleTarget, RxCaps, TxCaps, ECN_MASK,
-    GENEVE_OPTLEN_O_MASK, GENEVE_PROTO_ETHERNET, IPV4_FRAGMENT_MASK,
+    DecapRule, FlowApi, PortCaps, RuleTarget, RxCaps, TxCaps, ECN_MASK, GENEVE_OPTLEN_O_MASK,
+    GENEVE_PROTO_ETHERNET, IPV4_FRAGMENT_MASK,
 };
 
 use super::error::{strerror, DpdkError};
@@ -22,7 +22,6 @@ const ENOTSUP: i32 = 95;
 /// types and the flow API answer best once the port is configured.
 pub fn port_caps(port: &Port) -> PortCaps {
     let i = port.info();
-    let tx = |bit: u64| i.tx_offload_capa & bit != 0;
     // SAFETY: reads immutable C constants.
     let rx_bits = unsafe {
         [
@@ -41,16 +40,7 @@ pub fn port_caps(port: &Port) -> PortCaps {
         port: i.id,
         name: i.name.clone(),
         driver: i.driver.clone(),
-        tx: TxCaps {
-            ipv4_cksum: tx(TxOffloads::ipv4_cksum()),
-            udp_cksum: tx(TxOffloads::udp_cksum()),
-            tcp_cksum: tx(TxOffloads::tcp_cksum()),
-            outer_ipv4_cksum: tx(TxOffloads::outer_ipv4_cksum()),
-            outer_udp_cksum: tx(TxOffloads::outer_udp_cksum()),
-            geneve_tnl_tso: tx(TxOffloads::geneve_tnl_tso()),
-            tcp_tso: tx(TxOffloads::tcp_tso()),
-            multi_segs: tx(TxOffloads::multi_segs()),
-        },
+        tx: tx_caps(i.tx_offload_capa),
         rx: RxCaps {
             ipv4_cksum: rx(0),
             udp_cksum: rx(1),
@@ -64,6 +54,22 @@ pub fn port_caps(port: &Port) -> PortCaps {
         geneve_ptype,
         flow_api: flow_api(i.id),
         max_rx_queues: i.max_rx_queues,
+    }
+}
+
+/// Names the bits of a TX offload mask (`tx_offload_capa`, or what
+/// configuration enabled).
+pub fn tx_caps(bits: u64) -> TxCaps {
+    let tx = |bit: u64| bits & bit != 0;
+    TxCaps {
+        ipv4_cksum: tx(TxOffloads::ipv4_cksum()),
+        udp_cksum: tx(TxOffloads::udp_cksum()),
+        tcp_cksum: tx(TxOffloads::tcp_cksum()),
+        outer_ipv4_cksum: tx(TxOffloads::outer_ipv4_cksum()),
+        outer_udp_cksum: tx(TxOffloads::outer_udp_cksum()),
+        geneve_tnl_tso: tx(TxOffloads::geneve_tnl_tso()),
+        tcp_tso: tx(TxOffloads::tcp_tso()),
+        multi_segs: tx(TxOffloads::multi_segs()),
     }
 }
 
@@ -138,7 +144,10 @@ fn flow_api(port: u16) -> FlowApi {
     }
 }
 
-fn item(type_: dpdk_sys::rte_flow_item_type, spec_mask: Option<(*const c_void, *const c_void)>) -> dpdk_sys::rte_flow_item {
+fn item(
+    type_: dpdk_sys::rte_flow_item_type,
+    spec_mask: Option<(*const c_void, *const c_void)>,
+) -> dpdk_sys::rte_flow_item {
     let (spec, mask) = spec_mask.unwrap_or((ptr::null(), ptr::null()));
     dpdk_sys::rte_flow_item {
         type_,
@@ -191,7 +200,12 @@ impl FlowError {
 
 impl std::fmt::Display for FlowError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.message, strerror(self.errno))
+        let errno_text = strerror(self.errno);
+        if self.message == errno_text {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{} ({errno_text})", self.message)
+        }
     }
 }
 
@@ -219,6 +233,8 @@ pub struct FlowRule {
     attr: dpdk_sys::rte_flow_attr,
     items: Vec<dpdk_sys::rte_flow_item>,
     actions: Vec<dpdk_sys::rte_flow_action>,
+    /// Only read through the pointers in `items` and `actions`.
+    #[cfg_attr(not(test), allow(dead_code))]
     storage: Box<RuleStorage>,
 }
 
@@ -242,7 +258,10 @@ impl FlowRule {
     /// matches and does).
     pub fn decap(r: &DecapRule) -> FlowRule {
         let mut s = Box::<RuleStorage>::default();
-        let mut items = vec![item(dpdk_sys::rte_flow_item_type_RTE_FLOW_ITEM_TYPE_ETH, None)];
+        let mut items = vec![item(
+            dpdk_sys::rte_flow_item_type_RTE_FLOW_ITEM_TYPE_ETH,
+            None,
+        )];
         match r.vtep {
             IpAddr::V4(a) => {
                 let [spec, mask] = &mut s.ipv4;
@@ -284,7 +303,10 @@ impl FlowRule {
             dpdk_sys::rte_flow_item_type_RTE_FLOW_ITEM_TYPE_GENEVE,
             spec_mask(&s.geneve),
         ));
-        items.push(item(dpdk_sys::rte_flow_item_type_RTE_FLOW_ITEM_TYPE_END, None));
+        items.push(item(
+            dpdk_sys::rte_flow_item_type_RTE_FLOW_ITEM_TYPE_END,
+            None,
+        ));
 
         s.raw_decap_bytes = r.raw_decap_bytes();
         s.raw_decap.data = s.raw_decap_bytes.as_mut_ptr();
@@ -516,8 +538,10 @@ mod tests {
         assert_eq!({ udpm.hdr.dst_port }, 0xffff);
         assert_eq!({ udpm.hdr.src_port }, 0);
 
-        let (g, gm): (dpdk_sys::rte_flow_item_geneve, dpdk_sys::rte_flow_item_geneve) =
-            spec(&r.items[3]);
+        let (g, gm): (
+            dpdk_sys::rte_flow_item_geneve,
+            dpdk_sys::rte_flow_item_geneve,
+        ) = spec(&r.items[3]);
         assert_eq!(g.vni, [0x0a, 0x0b, 0x0c]);
         assert_eq!(gm.vni, [0xff; 3]);
         assert_eq!(g.protocol.to_ne_bytes(), [0x65, 0x58]);
@@ -544,8 +568,14 @@ mod tests {
     fn ipv6_rule_with_inner_rss() {
         let r = rule("2001:db8::1", RuleTarget::InnerRss(vec![0, 1]));
         let (items, actions) = types(&r);
-        assert_eq!(items[1], dpdk_sys::rte_flow_item_type_RTE_FLOW_ITEM_TYPE_IPV6);
-        assert_eq!(actions[2], dpdk_sys::rte_flow_action_type_RTE_FLOW_ACTION_TYPE_RSS);
+        assert_eq!(
+            items[1],
+            dpdk_sys::rte_flow_item_type_RTE_FLOW_ITEM_TYPE_IPV6
+        );
+        assert_eq!(
+            actions[2],
+            dpdk_sys::rte_flow_action_type_RTE_FLOW_ACTION_TYPE_RSS
+        );
         let (ip, ipm): (dpdk_sys::rte_flow_item_ipv6, dpdk_sys::rte_flow_item_ipv6) =
             spec(&r.items[1]);
         assert_eq!(ip.hdr.dst_addr[..4], [0x20, 0x01, 0x0d, 0xb8]);
@@ -573,8 +603,10 @@ mod tests {
         let before = r.items[3].spec;
         let moved = vec![r];
         assert_eq!(moved[0].items[3].spec, before);
-        let (g, _): (dpdk_sys::rte_flow_item_geneve, dpdk_sys::rte_flow_item_geneve) =
-            spec(&moved[0].items[3]);
+        let (g, _): (
+            dpdk_sys::rte_flow_item_geneve,
+            dpdk_sys::rte_flow_item_geneve,
+        ) = spec(&moved[0].items[3]);
         assert_eq!(g.vni, [0x0a, 0x0b, 0x0c]);
     }
 }

@@ -523,13 +523,10 @@ pub fn decap_rules(
     } else {
         RuleTarget::InnerRss((0..queues).collect())
     };
-    let vteps: Vec<IpAddr> = [
-        cfg.vtep.ipv4.map(|a| a.addr),
-        cfg.vtep.ipv6.map(|a| a.addr),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let vteps: Vec<IpAddr> = [cfg.vtep.ipv4.map(|a| a.addr), cfg.vtep.ipv6.map(|a| a.addr)]
+        .into_iter()
+        .flatten()
+        .collect();
     let mut rules = Vec::new();
     let mut left = Vec::new();
     for d in &cfg.decap {

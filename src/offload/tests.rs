@@ -68,16 +68,25 @@ use Place::{Hardware as H, Software as S};
 fn i40e_offloads_tx_but_decaps_in_software() {
     let t = decide(&i40e(), true);
     assert_eq!(places(&t), vec![H, S, H, H, H, S, S]);
-    assert!(t.get(Feature::FlowDecap).reason.contains("no Geneve rte_flow item"));
+    assert!(t
+        .get(Feature::FlowDecap)
+        .reason
+        .contains("no Geneve rte_flow item"));
     assert!(t.get(Feature::OuterUdpChecksum).reason.contains("X722"));
-    assert!(t.get(Feature::InnerRss).reason.contains("i40e has no inner RSS"));
+    assert!(t
+        .get(Feature::InnerRss)
+        .reason
+        .contains("i40e has no inner RSS"));
 }
 
 #[test]
 fn mlx5_decaps_in_hardware_without_outer_udp_checksum() {
     let t = decide(&mlx5(), true);
     assert_eq!(places(&t), vec![H, S, H, H, H, H, H]);
-    assert!(t.get(Feature::OuterUdpChecksum).reason.contains("mlx5 has no outer UDP"));
+    assert!(t
+        .get(Feature::OuterUdpChecksum)
+        .reason
+        .contains("mlx5 has no outer UDP"));
     assert!(t.get(Feature::FlowDecap).reason.contains("dv_flow_en=1"));
 }
 
@@ -87,7 +96,10 @@ fn mlx5_without_flow_api_stays_in_software() {
     c.flow_api = FlowApi::Unavailable("Function not implemented".into());
     let t = decide(&c, true);
     assert_eq!(t.place(Feature::FlowDecap), S);
-    assert!(t.get(Feature::FlowDecap).reason.contains("Function not implemented"));
+    assert!(t
+        .get(Feature::FlowDecap)
+        .reason
+        .contains("Function not implemented"));
     assert_eq!(t.place(Feature::InnerRss), S);
 }
 
