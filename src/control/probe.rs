@@ -99,8 +99,12 @@ fn probe_with_eal(opts: &ProbeOptions, cfg: Option<&Config>) -> Result<(), Strin
         let caps = dpdk::port_caps(&port);
         print!("{}", render_port(&caps, applied.tx_offloads, q));
         if opts.validate {
-            let (rules, left) = rules_for(cfg, &caps, q);
-            print!("{}", validate_rules(&caps, &rules, &left));
+            match rules_for(cfg, &caps, q) {
+                Some((rules, left)) => print!("{}", validate_rules(&caps, &rules, &left)),
+                None => println!(
+                    "  validate: not an underlay port in the configuration: no decap rules"
+                ),
+            }
         }
         ports.push(port);
     }
@@ -116,9 +120,9 @@ fn rules_for(
     cfg: Option<&Config>,
     caps: &PortCaps,
     queues: u16,
-) -> (Vec<DecapRule>, Vec<(u32, &'static str)>) {
+) -> Option<(Vec<DecapRule>, Vec<(u32, &'static str)>)> {
     let Some(cfg) = cfg else {
-        return (offload::sample_rules(caps.port), Vec::new());
+        return Some((offload::sample_rules(caps.port), Vec::new()));
     };
     let underlay = cfg.ports.iter().any(|p| {
         p.role == PortRole::Underlay
@@ -127,10 +131,7 @@ fn rules_for(
                 DeviceRef::Index(i) => *i == caps.port,
             }
     });
-    if !underlay {
-        return (Vec::new(), Vec::new());
-    }
-    offload::decap_rules(cfg, caps.port, queues)
+    underlay.then(|| offload::decap_rules(cfg, caps.port, queues))
 }
 
 fn list(v: &[&str]) -> String {
@@ -232,4 +233,83 @@ fn validate_rules(caps: &PortCaps, rules: &[DecapRule], left: &[(u32, &str)]) ->
         rules.len()
     ));
     s
+}
+
+/// `run`'s offload side: the decision table of every port, logged once at
+/// start, and the decap rules on the underlay port(s) where rte_flow decap
+/// was decided hardware (mlx5 only), removed at shutdown and re-created on
+/// reload. A rule the PMD refuses is logged and its VNI stays in software.
+pub struct RunOffload {
+    hw_ports: Vec<u16>,
+    queues: u16,
+    flows: Vec<dpdk::Flow>,
+}
+
+impl RunOffload {
+    /// `ports[i]` is `cfg.ports[i]`, started with `queues` RX queues.
+    pub fn start(cfg: &Config, ports: &[Port], queues: u16, offload_enabled: bool) -> RunOffload {
+        let mut hw_ports = Vec::new();
+        for (p, port) in cfg.ports.iter().zip(ports) {
+            let caps = dpdk::port_caps(port);
+            let table = offload::decide(&caps, offload_enabled);
+            eprint!(
+                "port {} offloads (driver {}):\n{}",
+                p.name,
+                caps.driver,
+                table.render("  ")
+            );
+            if p.role == PortRole::Underlay && table.place(Feature::FlowDecap) == Place::Hardware {
+                hw_ports.push(port.id());
+            }
+        }
+        let mut r = RunOffload {
+            hw_ports,
+            queues,
+            flows: Vec::new(),
+        };
+        r.install(cfg);
+        r
+    }
+
+    fn install(&mut self, cfg: &Config) {
+        for &port in &self.hw_ports {
+            let (rules, left) = offload::decap_rules(cfg, port, self.queues);
+            for (vni, why) in left {
+                eprintln!("port {port}: VNI {vni} decapsulated in software: {why}");
+            }
+            let before = self.flows.len();
+            for r in &rules {
+                match FlowRule::decap(r).create() {
+                    Ok(f) => self.flows.push(f),
+                    Err(e) => eprintln!(
+                        "port {port}: decap rule for VNI {} to {} not created, stays in software: {e}",
+                        r.vni, r.vtep
+                    ),
+                }
+            }
+            eprintln!(
+                "port {port}: {} of {} hardware decap rule(s) installed",
+                self.flows.len() - before,
+                rules.len()
+            );
+        }
+    }
+
+    /// Replaces the rules with those of the reloaded configuration.
+    pub fn reload(&mut self, cfg: &Config) {
+        if self.hw_ports.is_empty() {
+            return;
+        }
+        self.remove();
+        self.install(cfg);
+    }
+
+    /// Removes every installed rule (before the ports stop).
+    pub fn remove(&mut self) {
+        for f in self.flows.drain(..) {
+            if let Err(e) = f.destroy() {
+                eprintln!("a hardware decap rule could not be removed: {e}");
+            }
+        }
+    }
 }
