@@ -120,7 +120,7 @@ fn rules_for(
     cfg: Option<&Config>,
     caps: &PortCaps,
     queues: u16,
-) -> Option<(Vec<DecapRule>, Vec<(u32, &'static str)>)> {
+) -> Option<(Vec<DecapRule>, offload::SoftwareVnis)> {
     let Some(cfg) = cfg else {
         return Some((offload::sample_rules(caps.port), Vec::new()));
     };

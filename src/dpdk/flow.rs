@@ -601,7 +601,7 @@ mod tests {
     fn pointers_survive_a_move() {
         let r = rule("198.18.0.1", RuleTarget::Queue(0));
         let before = r.items[3].spec;
-        let moved = vec![r];
+        let moved = [r];
         assert_eq!(moved[0].items[3].spec, before);
         let (g, _): (
             dpdk_sys::rte_flow_item_geneve,

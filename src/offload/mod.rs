@@ -510,14 +510,13 @@ pub fn hw_decap_blocker(cfg: &Config, vni: crate::config::Vni) -> Option<&'stati
     None
 }
 
+/// VNIs left to software decap, each with the reason.
+pub type SoftwareVnis = Vec<(u32, &'static str)>;
+
 /// The decap rules the gateway installs on the underlay port `port` for
 /// `cfg`: one per decap VNI and VTEP address family, for the VNIs with no
 /// [`hw_decap_blocker`]. The second list names the VNIs left in software.
-pub fn decap_rules(
-    cfg: &Config,
-    port: u16,
-    queues: u16,
-) -> (Vec<DecapRule>, Vec<(u32, &'static str)>) {
+pub fn decap_rules(cfg: &Config, port: u16, queues: u16) -> (Vec<DecapRule>, SoftwareVnis) {
     let target = if queues <= 1 {
         RuleTarget::Queue(0)
     } else {
