@@ -12,7 +12,7 @@ use crate::offload::{
     GENEVE_PROTO_ETHERNET, IPV4_FRAGMENT_MASK,
 };
 
-use super::error::{strerror, DpdkError};
+use super::error::strerror;
 use super::port::{Port, TxOffloads};
 
 const ENOSYS: i32 = 38;
@@ -444,20 +444,6 @@ impl Flow {
 impl Drop for Flow {
     fn drop(&mut self) {
         let _ = self.destroy_inner();
-    }
-}
-
-/// Creates then destroys `r` on its port: the only reliable answer to
-/// "would this rule work" (validate can pass where create fails).
-pub fn try_rule(r: &DecapRule) -> Result<(), FlowError> {
-    let rule = FlowRule::decap(r);
-    let flow = rule.create()?;
-    flow.destroy()
-}
-
-impl From<FlowError> for DpdkError {
-    fn from(e: FlowError) -> DpdkError {
-        DpdkError::new(e.message, e.errno)
     }
 }
 
