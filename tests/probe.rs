@@ -135,6 +135,13 @@ fn virtual_ports_are_all_software_with_reasons() {
     assert!(r
         .stdout
         .contains("  rte_flow API: unavailable (Function not implemented)"));
+    assert!(
+        r.stdout.contains(
+            "  Geneve UDP port 6081 (udp_tunnel_port_add): refused: Operation not supported"
+        ),
+        "{}",
+        r.stdout
+    );
     // No rules without --validate.
     assert!(!r.stdout.contains("testpmd>"));
     let _ = std::fs::remove_dir_all(dir);
@@ -360,4 +367,76 @@ fn bad_eal_arguments_give_one_error_line() {
     r.assert_clean_error("EAL could not start");
     let r = run_gw(&strings(&["probe"]), TIMEOUT);
     r.assert_clean_error("no DPDK devices given");
+}
+
+#[test]
+fn run_logs_each_ports_decision_table() {
+    let _slot = dpdk_slot();
+    let dir = scratch("probe-run");
+    let cfg = dir.join("gw.yaml");
+    std::fs::write(
+        &cfg,
+        r#"
+eal:
+  cores: [1]
+  control_core: 0
+  memory: { mode: no_huge, size_mb: 512 }
+  devices:
+    vdev: ["net_null0", "net_null1"]
+ports:
+  - { name: up, role: underlay, device: net_null0 }
+  - { name: acc, role: access, device: net_null1 }
+vtep:
+  ipv4: 198.18.0.1/24
+l2:
+  learning: false
+  segments:
+    - { name: open, port: acc, vni: 4000, flood: [198.18.0.2] }
+"#,
+    )
+    .unwrap();
+    let prefix = format!("gwtest-{}-probe-run", std::process::id());
+    let r = run_gw(
+        &strings(&[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--stop-after-packets",
+            "1000",
+            "--stats-interval",
+            "0",
+            "--",
+            "--no-pci",
+            "--no-shconf",
+            "--file-prefix",
+            &prefix,
+        ]),
+        TIMEOUT,
+    );
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    for name in ["up", "acc"] {
+        let head = format!("port {name} offloads (driver net_null):");
+        let at = r
+            .stderr
+            .find(&head)
+            .unwrap_or_else(|| panic!("no decision table for {name}:\n{}", r.stderr));
+        let block: Vec<&str> = r.stderr[at..].lines().skip(1).take(8).collect();
+        assert!(block[0].starts_with("  feature"), "{block:?}");
+        assert_eq!(
+            block[1..]
+                .iter()
+                .filter(|l| l.contains(" software "))
+                .count(),
+            7,
+            "{block:?}"
+        );
+    }
+    // net_null has no flow API: no rule is attempted.
+    assert!(
+        !r.stderr.contains("hardware decap rule(s) installed"),
+        "{}",
+        r.stderr
+    );
+    r.assert_no_leak();
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -97,7 +97,19 @@ fn probe_with_eal(opts: &ProbeOptions, cfg: Option<&Config>) -> Result<(), Strin
             .configure_and_start(&pc, &pool)
             .map_err(|e| e.to_string())?;
         let caps = dpdk::port_caps(&port);
-        print!("{}", render_port(&caps, applied.tx_offloads, q));
+        let udp_port = cfg
+            .map(|c| c.vtep.udp_port)
+            .unwrap_or(config::GENEVE_UDP_PORT);
+        let registration = match dpdk::try_geneve_udp_port(id, udp_port) {
+            Ok(()) => "accepted (removed again)".to_string(),
+            Err(e) => format!("refused: {e}"),
+        };
+        let registration =
+            format!("Geneve UDP port {udp_port} (udp_tunnel_port_add): {registration}");
+        print!(
+            "{}",
+            render_port(&caps, applied.tx_offloads, q, &registration)
+        );
         if opts.validate {
             match rules_for(cfg, &caps, q) {
                 Some((rules, left)) => print!("{}", validate_rules(&caps, &rules, &left)),
@@ -143,7 +155,8 @@ fn list(v: &[&str]) -> String {
 }
 
 /// One port's capabilities and decision table.
-pub fn render_port(caps: &PortCaps, tx_enabled: u64, queues: u16) -> String {
+/// `registration`: the Geneve UDP port answer, one line.
+pub fn render_port(caps: &PortCaps, tx_enabled: u64, queues: u16, registration: &str) -> String {
     let mut s = format!(
         "port {} {} (driver {}), {} queue(s)\n",
         caps.port, caps.name, caps.driver, queues
@@ -167,6 +180,7 @@ pub fn render_port(caps: &PortCaps, tx_enabled: u64, queues: u16) -> String {
             FlowApi::Unavailable(why) => format!("unavailable ({why})"),
         }
     ));
+    s.push_str(&format!("  {registration}\n"));
     s.push_str("  decisions (offload on):\n");
     s.push_str(&offload::decide(caps, true).render("    "));
     s

@@ -57,6 +57,28 @@ pub fn port_caps(port: &Port) -> PortCaps {
     }
 }
 
+/// Asks the PMD to register `udp_port` as a Geneve tunnel port
+/// (`rte_eth_dev_udp_tunnel_port_add`), and removes it again when it
+/// accepts: the probe's answer to "does the NIC parse Geneve on this port".
+/// i40e refuses Geneve here in 22.11.
+pub fn try_geneve_udp_port(port: u16, udp_port: u16) -> Result<(), String> {
+    let mut t = dpdk_sys::rte_eth_udp_tunnel {
+        udp_port,
+        prot_type: dpdk_sys::rte_eth_tunnel_type_RTE_ETH_TUNNEL_TYPE_GENEVE as u8,
+    };
+    // SAFETY: t is a valid in-parameter for a valid, configured port.
+    let rc = unsafe { dpdk_sys::rte_eth_dev_udp_tunnel_port_add(port, &mut t) };
+    if rc < 0 {
+        return Err(strerror(-rc));
+    }
+    // SAFETY: as above; removes what was just added.
+    let rc = unsafe { dpdk_sys::rte_eth_dev_udp_tunnel_port_delete(port, &mut t) };
+    if rc < 0 {
+        return Err(format!("added, but not removed again: {}", strerror(-rc)));
+    }
+    Ok(())
+}
+
 /// Names the bits of a TX offload mask (`tx_offload_capa`, or what
 /// configuration enabled).
 pub fn tx_caps(bits: u64) -> TxCaps {

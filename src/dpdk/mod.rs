@@ -17,7 +17,7 @@ mod port;
 pub use burst::{Burst, TxBuffer, BURST_SIZE};
 pub use eal::{hugepages_available, Eal, EalError};
 pub use error::DpdkError;
-pub use flow::{port_caps, tx_caps, Flow, FlowError, FlowRule};
+pub use flow::{port_caps, try_geneve_udp_port, tx_caps, Flow, FlowError, FlowRule};
 pub use lcore::{current_lcore, tsc_hz, tsc_now, worker_lcores, LaunchedWorkers, WorkerLcore};
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
