@@ -260,10 +260,6 @@ pub struct FlowRule {
     storage: Box<RuleStorage>,
 }
 
-// SAFETY: the raw pointers in `items`/`actions` point only into `storage`,
-// which the rule owns; nothing is shared with another thread.
-unsafe impl Send for FlowRule {}
-
 fn be16(v: u16) -> u16 {
     v.to_be()
 }
@@ -435,12 +431,6 @@ pub struct Flow {
     port: u16,
     handle: Option<NonNull<dpdk_sys::rte_flow>>,
 }
-
-// SAFETY: the handle is only used through rte_flow_destroy, which the
-// control thread calls; rte_flow calls are thread-safe in 22.11 for PMDs
-// that do not set RTE_ETH_DEV_FLOW_OPS_THREAD_UNSAFE, and ethdev takes its
-// own lock for those that do.
-unsafe impl Send for Flow {}
 
 impl Flow {
     /// Removes the rule.
