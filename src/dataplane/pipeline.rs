@@ -425,6 +425,10 @@ fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
 /// since (a reload, before the rules are re-created), the checks the frame
 /// can no longer pass drop it with the reason software would have given.
 pub fn hw_decapped<B: Buffer + ?Sized>(t: &Tables, vni: u32, buf: &mut B) -> Outcome {
+    // The software path refuses an inner frame shorter than its Ethernet header.
+    if buf.len() < 14 {
+        return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+    }
     let Some(out) = t.vnis.get(&vni) else {
         return Outcome::Drop(GwDrop::UnknownVni);
     };
@@ -662,6 +666,11 @@ decap:
         assert_eq!(
             hw_decapped(&t, 100, &mut b),
             Outcome::Drop(GwDrop::SourceVtepNotAllowed)
+        );
+        let mut b = VecBuffer::with_headroom(256, &inner[..13]);
+        assert_eq!(
+            hw_decapped(&t, 100, &mut b),
+            Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed))
         );
         let mut b = VecBuffer::with_headroom(256, &inner);
         assert_eq!(
