@@ -140,7 +140,7 @@ fn underlay_offloads(r: &Run) -> String {
     let line = r
         .stderr
         .lines()
-        .find(|l| l.starts_with("port ul "))
+        .find(|l| l.starts_with("port ul ("))
         .unwrap_or_else(|| panic!("no underlay port line:\n{}", r.stderr));
     line.split_once(", tx offload ")
         .map(|x| x.1.to_string())

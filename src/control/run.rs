@@ -157,6 +157,8 @@ struct ControlState {
     flow_order: std::collections::VecDeque<crate::dataplane::flows::FlowKey>,
     /// The checksums the underlay port's NIC finishes (none: software).
     tx_caps: crate::tunnel::TxOffloadCaps,
+    /// Decision tables logged; hardware decap rules (mlx5).
+    offload: super::probe::RunOffload,
 }
 
 impl ControlState {
@@ -367,6 +369,12 @@ fn gateway(
         ports.push(port);
     }
 
+    let offload = super::probe::RunOffload::start(
+        &cfg,
+        &ports,
+        workers as u16,
+        offload_mode == config::Offload::Auto,
+    );
     let (punt_tx, punt_rx) = bounded(PUNT_QUEUE);
     let (event_tx, event_rx) = bounded(EVENT_QUEUE);
     let (control_tx, control_rx) = bounded(PUNT_QUEUE);
@@ -386,6 +394,7 @@ fn gateway(
         flows: Arc::new(Default::default()),
         flow_order: Default::default(),
         tx_caps,
+        offload,
     };
     for nh in &st.cfg.vtep.next_hops {
         if let Some(m) = nh.mac {
@@ -445,6 +454,7 @@ fn gateway(
         reason,
         started.elapsed(),
     );
+    st.offload.remove();
     for mut p in ports {
         p.stop();
     }
@@ -479,6 +489,7 @@ fn control_loop(
             match config::load(&opts.config_path) {
                 Ok(new) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
                     st.cfg = new;
+                    st.offload.reload(&st.cfg);
                     dirty = true;
                     eprintln!("reload: {} accepted", opts.config_path.display());
                 }
