@@ -220,7 +220,8 @@ pub enum Offload {
     /// advertises; compute the rest in software.
     #[default]
     Auto,
-    /// Everything in software (the NIC is asked for nothing).
+    /// Everything in software: the NIC is asked for no TX checksum offload
+    /// and no rte_flow decap rule.
     Off,
 }
 

@@ -205,8 +205,9 @@ pub struct EncapTemplate {
     /// Source, destination and protocol words of the UDP pseudo header,
     /// summed (the UDP length is added per packet).
     phdr_addr_sum: u32,
-    /// The NIC computes the outer IPv4 header checksum: write 0 there.
-    hw_ip_csum: bool,
+    /// 0 when the NIC computes the outer IPv4 header checksum (write 0
+    /// there), else 0xffff.
+    ip_csum_mask: u16,
     /// The NIC computes the UDP checksum: write the pseudo-header sum.
     hw_udp_csum: bool,
     /// What `encap` tells the buffer when the NIC computes anything.
@@ -395,7 +396,7 @@ impl EncapTemplate {
             src,
             dst,
             phdr_addr_sum,
-            hw_ip_csum: false,
+            ip_csum_mask: 0xffff,
             hw_udp_csum: false,
             tx_offload: None,
         })
@@ -406,14 +407,15 @@ impl EncapTemplate {
     /// on the wire do not change. [`TxOffloadCaps::NONE`] restores the pure
     /// software path.
     pub fn set_tx_offload(&mut self, caps: TxOffloadCaps) {
-        self.hw_ip_csum = !self.ipv6 && caps.ipv4_checksum;
+        let hw_ip_csum = !self.ipv6 && caps.ipv4_checksum;
+        self.ip_csum_mask = if hw_ip_csum { 0 } else { 0xffff };
         self.hw_udp_csum = self.udp_csum && caps.udp_checksum;
-        self.tx_offload = (self.hw_ip_csum || self.hw_udp_csum).then(|| TxOffload {
+        self.tx_offload = (hw_ip_csum || self.hw_udp_csum).then(|| TxOffload {
             l2_len: self.l3 as u8,
             l3_len: (self.udp - self.l3) as u8,
             l4_len: udp::HEADER_LEN as u8,
             ipv6: self.ipv6,
-            ip_checksum: self.hw_ip_csum,
+            ip_checksum: hw_ip_csum,
             udp_checksum: self.hw_udp_csum,
         });
     }
@@ -536,7 +538,8 @@ fn write_v4(
     let sum = u32::from(t.ip_sum) + u32::from(tos) + u32::from(total) + (u32::from(ttl) << 8);
     let sum = (sum & 0xffff) + (sum >> 16);
     let sum = (sum & 0xffff) + (sum >> 16);
-    let ip_csum = if t.hw_ip_csum { 0 } else { !(sum as u16) };
+    // Branch-free: the mask is 0 when the NIC computes the checksum.
+    let ip_csum = !(sum as u16) & t.ip_csum_mask;
     ip[10..12].copy_from_slice(&ip_csum.to_be_bytes());
     ip[20..22].copy_from_slice(&sport.to_be_bytes());
     ip[24..26].copy_from_slice(&udp_len.to_be_bytes());
