@@ -3,6 +3,7 @@
 pub mod flows;
 #[cfg(feature = "dpdk")]
 pub mod forward;
+pub mod gen;
 #[cfg(feature = "dpdk")]
 pub mod gateway;
 pub mod pipeline;
