@@ -5,6 +5,8 @@ pub mod flows;
 pub mod forward;
 pub mod gen;
 #[cfg(feature = "dpdk")]
+pub mod gen_loop;
+#[cfg(feature = "dpdk")]
 pub mod gateway;
 pub mod pipeline;
 pub mod stats;
