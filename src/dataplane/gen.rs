@@ -278,6 +278,23 @@ impl SizeMix {
         self.cycle[(n % self.cycle.len() as u64) as usize]
     }
 
+    /// Size at position `i` of the cycle (`i` from [`SizeMix::next_index`],
+    /// starting at 0): no division per packet.
+    #[inline]
+    pub fn at(&self, i: usize) -> u16 {
+        self.cycle.get(i).copied().unwrap_or(MIN_FRAME)
+    }
+
+    /// The position after `i`, wrapping at the end of the cycle.
+    #[inline]
+    pub fn next_index(&self, i: usize) -> usize {
+        if i + 1 >= self.cycle.len() {
+            0
+        } else {
+            i + 1
+        }
+    }
+
     /// Mean frame size, FCS included.
     pub fn mean(&self) -> f64 {
         self.cycle.iter().map(|&s| f64::from(s)).sum::<f64>() / self.cycle.len() as f64
@@ -520,6 +537,11 @@ mod tests {
         assert_eq!(cycle.iter().filter(|&&s| s == 576).count(), 4);
         assert_eq!(cycle.iter().filter(|&&s| s == 1500).count(), 1);
         assert_eq!(m.size(12), m.size(0));
+        let mut i = 0;
+        for n in 0..30 {
+            assert_eq!(m.at(i), m.size(n));
+            i = m.next_index(i);
+        }
         // Never three 64s in a row with 7:4:1 interleaved.
         assert!(!cycle.windows(4).any(|w| w.iter().all(|&s| s == 64)));
         assert!((m.mean() - (7.0 * 64.0 + 4.0 * 576.0 + 1500.0) / 12.0).abs() < 1e-9);

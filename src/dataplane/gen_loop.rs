@@ -88,6 +88,7 @@ pub fn run(plan: &GenPlan, pool: &Mempool, stop: &AtomicBool) -> GenOutcome {
     let mut next_report = plan.report_tsc.map(|r| start + r);
     let mut last_report = (start, 0u64, 0u64);
     let mut flow: u32 = 0;
+    let mut size_index: usize = 0;
 
     loop {
         let now = dpdk::tsc_now();
@@ -112,7 +113,8 @@ pub fn run(plan: &GenPlan, pool: &Mempool, stop: &AtomicBool) -> GenOutcome {
                 if n > 0 {
                     if pending.alloc_from(pool, n) {
                         for m in pending.as_mut_slice() {
-                            let size = usize::from(plan.sizes.size(built));
+                            let size = usize::from(plan.sizes.at(size_index));
+                            size_index = plan.sizes.next_index(size_index);
                             let stamp = Stamp {
                                 flow: flow as u16,
                                 seq: tx_seq[flow as usize],
@@ -155,16 +157,19 @@ pub fn run(plan: &GenPlan, pool: &Mempool, stop: &AtomicBool) -> GenOutcome {
 
         if dpdk::rx_burst(plan.rx_port, 0, &mut rx) > 0 {
             let t = dpdk::tsc_now();
-            rx.drain_each(|m| match find_stamp(m.data()) {
-                Ok(s) => {
-                    if tracker.record(s.flow, s.seq) {
-                        latency.saturating_record(t.wrapping_sub(s.tsc).max(1));
+            for m in rx.as_slice() {
+                match find_stamp(m.data()) {
+                    Ok(s) => {
+                        if tracker.record(s.flow, s.seq) {
+                            latency.saturating_record(t.wrapping_sub(s.tsc).max(1));
+                        }
                     }
+                    Err(Junk::NotUdp) => junk.not_udp += 1,
+                    Err(Junk::BadGeneve) => junk.bad_geneve += 1,
+                    Err(Junk::NoMagic) => junk.no_magic += 1,
                 }
-                Err(Junk::NotUdp) => junk.not_udp += 1,
-                Err(Junk::BadGeneve) => junk.bad_geneve += 1,
-                Err(Junk::NoMagic) => junk.no_magic += 1,
-            });
+            }
+            rx.free_bulk();
         }
 
         if !sending {
