@@ -56,6 +56,9 @@ NS=gwb-ovs
 export OVS_RUNDIR="$OVS_DIR/run" OVS_LOGDIR="$OVS_DIR/log" OVS_DBDIR="$OVS_DIR/db" \
     OVS_SYSCONFDIR="$OVS_DIR/etc" OVS_PKGDATADIR=/usr/share/openvswitch
 vsctl() { ovs-vsctl --timeout=20 --db="unix:$OVS_RUNDIR/db.sock" "$@"; }
+# The DPDK build names itself ovs-vswitchd-dpdk: give its control socket a
+# fixed name instead of relying on ovs-appctl's default lookup.
+appctl() { ovs-appctl -t "$OVS_RUNDIR/ovs-vswitchd.ctl" "$@"; }
 log() { printf 'bench-ovs: %s\n' "$*" >&2; }
 
 TSC_HZ=$(awk -F: '/^cpu MHz/ { printf "%d\n", $2 * 1e6; exit }' /proc/cpuinfo)
@@ -79,6 +82,7 @@ ovs_down() {
     stop_pid "$(pid_of "$OVS_RUNDIR/ovs-vswitchd.pid" || true)"
     stop_pid "$(pid_of "$OVS_RUNDIR/ovsdb-server.pid" || true)"
     ip netns del "$NS" 2>/dev/null || true
+    [ ! -d "$OVS_LOGDIR" ] || cp "$OVS_LOGDIR"/*.log "$W"/ 2>/dev/null || true
     rm -rf "$OVS_DIR"
 }
 
@@ -157,7 +161,7 @@ ovs_up() {
         other_config:hw-offload=false "other_config:dpdk-extra=--no-pci --file-prefix gwb-ovs-$$"
     ip netns exec "$NS" "$OVS_VSWITCHD" -vconsole:off "unix:$OVS_RUNDIR/db.sock" \
         --pidfile="$OVS_RUNDIR/ovs-vswitchd.pid" --log-file="$OVS_LOGDIR/ovs-vswitchd.log" \
-        --detach --no-chdir
+        --unixctl="$OVS_RUNDIR/ovs-vswitchd.ctl" --detach --no-chdir
     DUT_PID=""
     # Underlay: the VTEP address lives on br-ul's internal port (in $NS).
     vsctl add-br br-ul -- set bridge br-ul datapath_type=netdev \
@@ -181,27 +185,41 @@ ovs_up() {
     ovs-ofctl add-flow br-ul "in_port=LOCAL,actions=output:1"
     local i
     for i in $(seq 50); do
-        ovs-appctl ovs/route/show 2>/dev/null | grep -q '198.18.0.0/24 dev br-ul' && break
+        appctl ovs/route/show 2>/dev/null | grep -q '198.18.0.0/24 dev br-ul' && break
         sleep 0.1
     done
-    ovs-appctl ovs/route/show | grep -q '198.18.0.0/24 dev br-ul' \
-        || ovs-appctl ovs/route/add 198.18.0.0/24 br-ul >/dev/null
-    ovs-appctl tnl/arp/set br-ul 198.18.0.2 02:00:00:00:00:02 >/dev/null
+    appctl ovs/route/show | grep -q '198.18.0.0/24 dev br-ul' \
+        || appctl ovs/route/add 198.18.0.0/24 br-ul >/dev/null
+    appctl tnl/arp/set br-ul 198.18.0.2 02:00:00:00:00:02 >/dev/null
     DUT_PID=$(pid_of "$OVS_RUNDIR/ovs-vswitchd.pid")
     OVSDB_PID=$(pid_of "$OVS_RUNDIR/ovsdb-server.pid")
     log "ovs-vswitchd-dpdk pid $DUT_PID, ovsdb-server pid $OVSDB_PID"
     sleep 1
 }
 
-dut_up() { case "$1" in testpmd-io) testpmd_up ;; geneve-gw) gw_up ;; ovs-dpdk) ovs_up ;; esac; }
+# OVS-DPDK has a TX queue per PMD thread plus one for its main thread and
+# sends from the PMD's; memif only connects rings both ends have, so the
+# generator opens as many RX queues (and polls them all).
+GEN_RXQ=1
+dut_up() {
+    GEN_RXQ=1
+    case "$1" in testpmd-io) testpmd_up ;; geneve-gw) gw_up ;; ovs-dpdk) ovs_up; GEN_RXQ=2 ;; esac
+}
 dut_down() {
     case "$1" in
-        ovs-dpdk) ovs-appctl dpif-netdev/pmd-stats-show >"$W/ovs-pmd-stats-$2.txt" 2>&1 || true
+        ovs-dpdk) appctl dpif-netdev/pmd-stats-show >"$W/ovs-pmd-stats-$2.txt" 2>&1 || true
                   ovs_down ;;
         *) stop_pid "$DUT_PID" INT ;;
     esac
     DUT_PID=""
 }
+
+# `bench-ovs.sh ovs-up` leaves the OVS-DPDK bed up to look at (ovs-appctl -t
+# /tmp/geneve-gw-bench-ovs/run/ovs-vswitchd.ctl ...); `ovs-down` removes it.
+case "${1:-}" in
+    ovs-up) trap - EXIT; ovs_up; exit 0 ;;
+    ovs-down) trap - EXIT; ovs_down; exit 0 ;;
+esac
 
 # --- generator ----------------------------------------------------------
 
@@ -214,7 +232,7 @@ gen() {
     esac
     # shellcheck disable=SC2046
     timeout -s INT "$((secs + 40))" "$GW" gen --tx-port "$tx" --rx-port "$rx" --mode "$mode" \
-        --flows "$FLOWS" --size 64 --rate "$rate" --duration "$secs" --stats-interval 0 \
+        --flows "$FLOWS" --size 64 --rate "$rate" --duration "$secs" --stats-interval 0 --rx-queues "$GEN_RXQ" \
         --link-timeout 20 -- -l 0 --no-pci $(eal_mem_args "gwb-gen-$$" 256) \
         --vdev "$(memif 0 ul client)" --vdev "$(memif 1 acc client)" >"$W/gen.log" 2>&1 </dev/null || true
     grep '^gen-result ' "$W/gen.log" || { log "gen failed:"; tail -5 "$W/gen.log" >&2; echo "gen-result rx_mpps=0"; }

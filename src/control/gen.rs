@@ -95,6 +95,11 @@ pub struct GenArgs {
     /// Geneve mode: outer destination MAC (the device under test's).
     #[arg(long, default_value = "02:00:00:00:01:01")]
     pub outer_dst_mac: String,
+    /// RX queues per port, all polled: a memif peer sends on as many queues
+    /// as it has TX queues (OVS-DPDK: PMD threads + 1), and memif rings only
+    /// connect when the counts match.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub rx_queues: u16,
     /// RX/TX descriptors per queue.
     #[arg(long, default_value_t = 1024)]
     pub desc: u16,
@@ -172,6 +177,9 @@ fn check(a: &GenArgs) -> Result<Checked, String> {
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs(5)),
     };
+    if !(1..=16).contains(&a.rx_queues) {
+        return Err(format!("--rx-queues {} is outside 1..=16", a.rx_queues));
+    }
     if a.count == Some(0) {
         return Err("--count 0 sends nothing".into());
     }
@@ -249,6 +257,8 @@ fn run_with_eal(a: &GenArgs, c: Checked, signal: &AtomicBool) -> Result<(), Stri
         .map_err(|e| format!("{e}; reserve hugepages (scripts/setup.sh) or use -m"))?;
     let outcome = {
         let pc = PortConfig {
+            rx_queues: a.rx_queues,
+            tx_queues: 1,
             rx_desc: a.desc,
             tx_desc: a.desc,
             ..PortConfig::default()
@@ -290,6 +300,7 @@ fn run_with_eal(a: &GenArgs, c: Checked, signal: &AtomicBool) -> Result<(), Stri
         let plan = GenPlan {
             tx_port,
             rx_port,
+            rx_queues: a.rx_queues,
             inner: c.inner.clone(),
             flows: a.flows,
             sizes: c.sizes.clone(),
