@@ -61,7 +61,7 @@ vsctl() { ovs-vsctl --timeout=20 --db="unix:$OVS_RUNDIR/db.sock" "$@"; }
 appctl() { ovs-appctl -t "$OVS_RUNDIR/ovs-vswitchd.ctl" "$@"; }
 log() { printf 'bench-ovs: %s\n' "$*" >&2; }
 
-TSC_HZ=$(awk -F: '/^cpu MHz/ { printf "%d\n", $2 * 1e6; exit }' /proc/cpuinfo)
+TSC_HZ=$(awk -F: '/^cpu MHz/ { printf "%.0f\n", $2 * 1e6; exit }' /proc/cpuinfo)
 
 # Only these PIDs are ever stopped.
 DUT_PID=""
@@ -244,17 +244,19 @@ median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(f
 IMPLS="${IMPLS:-testpmd-io ovs-dpdk geneve-gw}"
 CASES="encap-ipv4-memif decap-ipv4-memif"
 declare -A R
+# A fresh device under test for every measurement: testpmd's memif server
+# does not survive a client leaving, and nothing carries over between cases.
 for run in $(seq 1 "$RUNS"); do
-    for impl in $IMPLS; do
-        dut_up "$impl"
-        for c in $CASES; do
+    for c in $CASES; do
+        for impl in $IMPLS; do
+            dut_up "$impl"
             line=$(gen "$c" 0 "$SECS")
             m=$(echo "$line" | field rx_mpps)
             lost=$(echo "$line" | field lost)
-            R[$c,$impl]="${R[$c,$impl]:-} $m"
-            log "run $run $c $impl: $m Mpps (lost $lost)"
+            R[$c,$impl]="${R[$c,$impl]:-} ${m:-0}"
+            log "run $run $c $impl: ${m:-0} Mpps (lost ${lost:-?})"
+            dut_down "$impl" "$run-$c"
         done
-        dut_down "$impl" "$run"
     done
 done
 
@@ -285,17 +287,18 @@ done
 LAT="$OUT/latency.csv"
 echo "case,impl,load,rate_pps,sent,lost,p50_us,p99_us,p999_us,max_us" >"$LAT"
 for impl in $LAT_IMPLS; do
-    max=${MED[encap-ipv4-memif,$impl]}
-    dut_up "$impl"
+    max=${MED[encap-ipv4-memif,$impl]:-0}
     for load in 50 90; do
         rate=$(python3 -c 'import sys; print(int(float(sys.argv[1]) * 1e6 * int(sys.argv[2]) / 100))' "$max" "$load")
+        [ "$rate" -gt 0 ] || continue
+        dut_up "$impl"
         line=$(gen encap-ipv4-memif "$rate" "$SECS")
+        dut_down "$impl" "lat-$load"
         row="encap-ipv4-memif,$impl,$load%,$rate"
         for k in sent lost p50_us p99_us p999_us max_us; do row="$row,$(echo "$line" | field $k)"; done
         echo "$row" >>"$LAT"
         log "latency $impl at $load% ($rate pps): $(echo "$line" | cut -d' ' -f2-)"
     done
-    dut_down "$impl" lat
 done
 column -s, -t <"$LAT"
 echo "wrote $CSV and $LAT (TSC $TSC_HZ Hz)" >&2
