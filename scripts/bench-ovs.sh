@@ -272,12 +272,12 @@ for c in $CASES; do
     for impl in $IMPLS; do
         m=${MED[$c,$impl]}
         cy=$(python3 -c 'import sys; h,m=float(sys.argv[1]),float(sys.argv[2]); print("%.1f" % (h/(m*1e6)) if m else "nan")' "$TSC_HZ" "$m")
-        ratio=$(python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("%.3f" % (a/b if b else 0))' "$m" "${MED[$c,testpmd-io]}")
+        ratio=$(python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("%.3f" % (a/b if b else 0))' "$m" "${MED[$c,testpmd-io]:-0}")
         printf '%-18s %-11s %8s %8s %9s\n' "$c" "$impl" "$m" "$cy" "$ratio"
         echo "$c,$impl,$m,$cy,$ratio" >>"$CSV"
     done
     python3 -c 'import sys; g,o=map(float,sys.argv[2:]); print("%s: geneve-gw / ovs-dpdk = %.2fx" % (sys.argv[1], g/o if o else 0))' \
-        "$c" "${MED[$c,geneve-gw]}" "${MED[$c,ovs-dpdk]}"
+        "$c" "${MED[$c,geneve-gw]:-0}" "${MED[$c,ovs-dpdk]:-0}"
 done
 for f in "$W"/ovs-pmd-stats-*.txt; do
     [ -f "$f" ] && grep -E 'packets received|avg processing cycles per packet|processing cycles' "$f" | sed "s|^|  $(basename "$f" .txt): |" >&2

@@ -38,12 +38,14 @@ enum Command {
     /// traffic, flows, sizes, a rate; counts loss and reorder and measures
     /// round-trip latency through the device under test.
     #[cfg(feature = "dpdk")]
-    #[command(after_help = "Example (a DUT on the other end of two memif ports):\n  \
+    #[command(
+        after_help = "Example (a DUT on the other end of two memif ports):\n  \
         geneve-gw gen --tx-port net_memif0 --rx-port net_memif1 --flows 256 --rate 1M --duration 5 -- \\\n      \
           -l 0 --no-pci --in-memory --vdev net_memif0,role=server,socket=/tmp/a.sock,socket-abstract=no \\\n      \
           --vdev net_memif1,role=server,socket=/tmp/b.sock,socket-abstract=no\n\n\
         Prints sent/received/lost/reordered, Mpps and latency p50/p99/p99.9/max, and one\n\
-        `gen-result key=value ...` line for scripts.")]
+        `gen-result key=value ...` line for scripts."
+    )]
     Gen(Box<geneve_gw::control::gen::GenArgs>),
     /// Validate a configuration file without starting DPDK; every error names
     /// the file, line, column and field.

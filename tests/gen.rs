@@ -55,7 +55,11 @@ fn assert_all_back(r: &Run, n: f64) {
     assert_eq!(v["junk"], 0.0, "{}", r.stdout);
     // Every packet back is one latency sample, and the histogram has values.
     assert_eq!(v["samples"], n, "{}", r.stdout);
-    assert!(v["p50_us"] > 0.0 && v["max_us"] >= v["p99_us"], "{}", r.stdout);
+    assert!(
+        v["p50_us"] > 0.0 && v["max_us"] >= v["p99_us"],
+        "{}",
+        r.stdout
+    );
     r.assert_no_leak();
 }
 
@@ -107,7 +111,14 @@ fn bad_options_are_one_clean_error() {
     ] {
         let mut a = strings(&["gen"]);
         a.extend(strings(&args));
-        a.extend(strings(&["--", "-l", "0", "--no-pci", "--no-huge", "--no-shconf"]));
+        a.extend(strings(&[
+            "--",
+            "-l",
+            "0",
+            "--no-pci",
+            "--no-huge",
+            "--no-shconf",
+        ]));
         let r = run_gw(&a, TIMEOUT);
         r.assert_clean_error(needle);
     }
@@ -255,8 +266,17 @@ l2:
     for (r, v) in [(&encap, &e), (&decap, &d)] {
         assert!(r.ok(), "gen failed:\n{}\n{}", r.stdout, r.stderr);
         assert_eq!(v["sent"], 20000.0, "{}", r.stdout);
-        assert_eq!(v["junk"] + v["reordered"] + v["duplicates"], 0.0, "{}", r.stdout);
-        assert!(v["received"] > 0.0 && v["samples"] == v["received"], "{}", r.stdout);
+        assert_eq!(
+            v["junk"] + v["reordered"] + v["duplicates"],
+            0.0,
+            "{}",
+            r.stdout
+        );
+        assert!(
+            v["received"] > 0.0 && v["samples"] == v["received"],
+            "{}",
+            r.stdout
+        );
         assert!(v["p50_us"] > 0.0, "{}", r.stdout);
         r.assert_no_leak();
     }

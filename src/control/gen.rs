@@ -167,7 +167,7 @@ fn check(a: &GenArgs) -> Result<Checked, String> {
     };
     let rate = parse_rate(&a.rate)?;
     let secs = |name: &str, v: f64| -> Result<Duration, String> {
-        if !v.is_finite() || v < 0.0 || v > 1e6 {
+        if !v.is_finite() || !(0.0..=1e6).contains(&v) {
             return Err(format!("{name} {v} is not a number of seconds >= 0"));
         }
         Ok(Duration::from_secs_f64(v))
@@ -208,10 +208,7 @@ fn check(a: &GenArgs) -> Result<Checked, String> {
             // The generator's frames are test traffic up to 1518 bytes: room
             // for them plus the tunnel headers.
             cfg.underlay_mtu = 9000;
-            Some(
-                EncapTemplate::new(&cfg)
-                    .map_err(|e| format!("--outer-src/--outer-dst: {e}"))?,
-            )
+            Some(EncapTemplate::new(&cfg).map_err(|e| format!("--outer-src/--outer-dst: {e}"))?)
         }
     };
     Ok(Checked {
@@ -328,7 +325,10 @@ fn run_with_eal(a: &GenArgs, c: Checked, signal: &AtomicBool) -> Result<(), Stri
                 format!("{} pps", c.rate)
             },
             ports[0].info().name,
-            ports.last().map(|p| p.info().name.clone()).unwrap_or_default(),
+            ports
+                .last()
+                .map(|p| p.info().name.clone())
+                .unwrap_or_default(),
         );
         let outcome = gen_loop::run(&plan, &pool, signal);
         for mut p in ports {
@@ -346,7 +346,9 @@ fn run_with_eal(a: &GenArgs, c: Checked, signal: &AtomicBool) -> Result<(), Stri
         in_use
     );
     if in_use != 0 {
-        return Err(format!("{in_use} mbufs were not returned to their pool (leak)"));
+        return Err(format!(
+            "{in_use} mbufs were not returned to their pool (leak)"
+        ));
     }
     Ok(())
 }
@@ -356,11 +358,28 @@ fn report(o: &GenOutcome, mean_frame: f64, c: &Checked) {
     let t = &o.tracker;
     let lost = o.sent.saturating_sub(t.received);
     let secs = o.tx_cycles as f64 / hz;
-    let mpps = |n: u64| if secs > 0.0 { n as f64 / secs / 1e6 } else { 0.0 };
+    let mpps = |n: u64| {
+        if secs > 0.0 {
+            n as f64 / secs / 1e6
+        } else {
+            0.0
+        }
+    };
     let us = |cycles: u64| cycles as f64 / hz * 1e6;
     let h = &o.latency;
-    let q = |x: f64| if h.is_empty() { 0.0 } else { us(h.value_at_quantile(x)) };
-    let (p50, p99, p999, max) = (q(0.5), q(0.99), q(0.999), if h.is_empty() { 0.0 } else { us(h.max()) });
+    let q = |x: f64| {
+        if h.is_empty() {
+            0.0
+        } else {
+            us(h.value_at_quantile(x))
+        }
+    };
+    let (p50, p99, p999, max) = (
+        q(0.5),
+        q(0.99),
+        q(0.999),
+        if h.is_empty() { 0.0 } else { us(h.max()) },
+    );
     println!(
         "sent {}, received {}, lost {} ({:.4}%), reordered {}, duplicates {}, junk {} (not UDP {}, bad Geneve {}, no magic {}, unknown flow {}){}",
         o.sent,

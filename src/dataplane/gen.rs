@@ -469,7 +469,10 @@ mod tests {
 
     fn encapsulated(payload: PayloadKind, v6: bool) -> Vec<u8> {
         let (src, dst): (std::net::IpAddr, std::net::IpAddr) = if v6 {
-            ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap())
+            (
+                "2001:db8::1".parse().unwrap(),
+                "2001:db8::2".parse().unwrap(),
+            )
         } else {
             ("198.18.0.2".parse().unwrap(), "198.18.0.1".parse().unwrap())
         };

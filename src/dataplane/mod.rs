@@ -3,11 +3,11 @@
 pub mod flows;
 #[cfg(feature = "dpdk")]
 pub mod forward;
+#[cfg(feature = "dpdk")]
+pub mod gateway;
 pub mod gen;
 #[cfg(feature = "dpdk")]
 pub mod gen_loop;
-#[cfg(feature = "dpdk")]
-pub mod gateway;
 pub mod pipeline;
 pub mod stats;
 pub mod tables;
