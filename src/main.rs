@@ -39,14 +39,22 @@ enum Command {
     /// round-trip latency through the device under test.
     #[cfg(feature = "dpdk")]
     #[command(
-        after_help = "Example (a DUT on the other end of two memif ports):\n  \
+        after_help = "Example (a DUT with memif server ports on the other end):\n  \
         geneve-gw gen --tx-port net_memif0 --rx-port net_memif1 --flows 256 --rate 1M --duration 5 -- \\\n      \
-          -l 0 --no-pci --in-memory --vdev net_memif0,role=server,socket=/tmp/a.sock,socket-abstract=no \\\n      \
-          --vdev net_memif1,role=server,socket=/tmp/b.sock,socket-abstract=no\n\n\
+          -l 0 --no-pci --in-memory --vdev net_memif0,role=client,socket=/tmp/a.sock,socket-abstract=no \\\n      \
+          --vdev net_memif1,role=client,socket=/tmp/b.sock,socket-abstract=no\n\n\
         Prints sent/received/lost/reordered, Mpps and latency p50/p99/p99.9/max, and one\n\
         `gen-result key=value ...` line for scripts."
     )]
     Gen(Box<geneve_gw::control::gen::GenArgs>),
+    /// Print every port's offload capabilities and where the gateway runs each
+    /// feature (hardware or software, and why); forwards no traffic.
+    #[cfg(feature = "dpdk")]
+    #[command(after_help = "Examples:\n  \
+        geneve-gw probe -- --no-pci --no-huge -m 256 --vdev net_null0\n  \
+        geneve-gw probe -c gw.yaml --validate   (create and destroy each decap rule the gateway would install)\n\n\
+        Exit status 0 once every port was probed, also when rules were refused (they are reported); 1 on errors.")]
+    Probe(ProbeArgs),
     /// Validate a configuration file without starting DPDK; every error names
     /// the file, line, column and field.
     #[command(after_help = "Example:\n  geneve-gw check -c config/l2-gateway.yaml")]
@@ -114,6 +122,25 @@ fn run(a: RunArgs) -> Result<(), String> {
         eal_args: a.eal_args,
     };
     geneve_gw::control::run::run(&opts)
+}
+
+#[cfg(feature = "dpdk")]
+#[derive(Args)]
+struct ProbeArgs {
+    /// A gateway configuration: its eal section is used and its VNIs decide
+    /// which decap rules --validate tries.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Also create and destroy each rte_flow rule, printing the PMD's answer
+    /// and the testpmd command line that replays it.
+    #[arg(long)]
+    validate: bool,
+    /// Show the EAL's own log.
+    #[arg(short, long)]
+    verbose: bool,
+    /// DPDK EAL arguments, after `--` (they follow the file's).
+    #[arg(last = true, value_name = "EAL_ARGS")]
+    eal_args: Vec<String>,
 }
 
 #[cfg(feature = "dpdk")]
@@ -192,6 +219,15 @@ fn main() -> ExitCode {
         Command::Forward(a) => forward(a),
         #[cfg(feature = "dpdk")]
         Command::Gen(a) => geneve_gw::control::gen::run(&a),
+        #[cfg(feature = "dpdk")]
+        Command::Probe(a) => {
+            geneve_gw::control::probe::probe(&geneve_gw::control::probe::ProbeOptions {
+                config_path: a.config,
+                validate: a.validate,
+                verbose: a.verbose,
+                eal_args: a.eal_args,
+            })
+        }
         Command::Check(a) => check(a),
     };
     match result {

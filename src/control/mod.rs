@@ -2,6 +2,8 @@
 //! on the EAL main lcore, never on a worker core.
 #[cfg(feature = "dpdk")]
 pub mod gen;
+#[cfg(feature = "dpdk")]
+pub mod probe;
 pub mod responder;
 #[cfg(feature = "dpdk")]
 pub mod run;
