@@ -93,7 +93,7 @@ cleanup() {
 trap cleanup EXIT
 
 memif() { # INDEX NAME ROLE
-    echo "net_memif$1,role=$3,socket=$W/$2.sock,socket-abstract=no"
+    echo "net_memif$1,role=$3,socket=$W/$2.sock,socket-abstract=no,rsize=${MEMIF_RSIZE:-14}"
 }
 
 # --- devices under test -------------------------------------------------
