@@ -11,6 +11,7 @@ use crossbeam::channel::{Receiver, Sender};
 use crate::dpdk::{self, Burst, Mbuf, Mempool, TxBuffer, BURST_SIZE};
 
 use super::forward::DRAIN_US;
+use super::latency::{Residence, WorkerLink};
 use super::pipeline::{self, Event, GwDrop, Outcome, PuntKind};
 use super::stats::{WorkerCounters, MAX_PORTS};
 use super::tables::Tables;
@@ -44,6 +45,8 @@ pub struct GatewayWorker {
     pub queue: u16,
     pub nb_ports: u16,
     pub shared: Arc<Shared>,
+    /// Residence-time hand-off to the control thread (None: not measured).
+    pub latency: Option<WorkerLink>,
 }
 
 impl GatewayWorker {
@@ -61,6 +64,9 @@ impl GatewayWorker {
         mark_access(&tables, &mut is_access);
         let drain_tsc = dpdk::tsc_hz() / 1_000_000 * DRAIN_US;
         let start = dpdk::tsc_now();
+        let mut lat = Residence::new(self.latency, dpdk::tsc_hz(), start);
+        // Poll rounds between residence-time hand-off checks (a TSC read).
+        let mut handoff_countdown = 1u32;
         // Reading the TSC costs ~35 cycles here: read it only while some TX
         // buffer holds packets, to drain it within DRAIN_US.
         let mut pending_since: Option<u64> = None;
@@ -73,13 +79,13 @@ impl GatewayWorker {
             }
             if self.index == 0 && !sh.control_rx.is_empty() {
                 for (port, m) in sh.control_rx.try_iter().take(BURST_SIZE) {
-                    send(&mut tx, c, port, m);
+                    send(&mut tx, c, &mut lat, port, m, 0);
                 }
             }
             if let Some(since) = pending_since {
                 if dpdk::tsc_now().wrapping_sub(since) > drain_tsc {
                     for (p, b) in tx.iter_mut().enumerate() {
-                        flush(b, c, p);
+                        flush(b, c, &mut lat, p);
                     }
                     pending_since = None;
                 }
@@ -90,6 +96,8 @@ impl GatewayWorker {
                     continue;
                 }
                 c.ports[p].rx_packets.add(n as u64);
+                // One TSC read per burst: every packet of it gets this RX time.
+                let stamp = if lat.enabled() { dpdk::tsc_now() } else { 0 };
                 let t = &*tables;
                 // Counted per burst: one store per counter, not one per packet.
                 let (mut encapped, mut decapped) = (0u64, 0u64);
@@ -107,13 +115,15 @@ impl GatewayWorker {
                     match outcome {
                         Outcome::Encapped(port) => {
                             encapped += 1;
-                            send(&mut tx, c, port, m);
+                            send(&mut tx, c, &mut lat, port, m, stamp);
                         }
                         Outcome::Decapped(port) => {
                             decapped += 1;
-                            send(&mut tx, c, port, m);
+                            send(&mut tx, c, &mut lat, port, m, stamp);
                         }
-                        Outcome::Flood(seg) => flood(t, sh, c, &mut tx, seg, m, rss),
+                        Outcome::Flood(seg) => {
+                            flood(t, sh, c, &mut tx, &mut lat, stamp, seg, m, rss)
+                        }
                         Outcome::Punt(kind) => {
                             if kind == PuntKind::GeneveControl {
                                 c.geneve_control.add(1);
@@ -136,10 +146,18 @@ impl GatewayWorker {
             if pending_since.is_none() && tx.iter().any(|b| !b.is_empty()) {
                 pending_since = Some(dpdk::tsc_now());
             }
+            if lat.enabled() {
+                handoff_countdown = handoff_countdown.wrapping_sub(1);
+                if handoff_countdown == 0 {
+                    handoff_countdown = 1024;
+                    lat.maybe_handoff(dpdk::tsc_now());
+                }
+            }
         }
         for (p, b) in tx.iter_mut().enumerate() {
-            flush(b, c, p);
+            flush(b, c, &mut lat, p);
         }
+        lat.handoff();
         c.total_cycles.set(dpdk::tsc_now().wrapping_sub(start));
         0
     }
@@ -155,11 +173,14 @@ fn mark_access(t: &Tables, is_access: &mut [bool; MAX_PORTS]) {
 }
 
 #[inline]
-fn flush(b: &mut TxBuffer, c: &WorkerCounters, port: usize) {
+fn flush(b: &mut TxBuffer, c: &WorkerCounters, lat: &mut Residence, port: usize) {
     if b.is_empty() {
         return;
     }
     let (sent, dropped) = b.flush();
+    if lat.pending(port) {
+        lat.flushed(port, sent, dpdk::tsc_now());
+    }
     c.ports[port].tx_packets.add(sent as u64);
     if dropped > 0 {
         c.ports[port].tx_dropped.add(dropped as u64);
@@ -168,25 +189,37 @@ fn flush(b: &mut TxBuffer, c: &WorkerCounters, port: usize) {
 }
 
 #[inline]
-fn send(tx: &mut [TxBuffer], c: &WorkerCounters, port: u16, m: Mbuf) {
+fn send(
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    lat: &mut Residence,
+    port: u16,
+    m: Mbuf,
+    rx_stamp: u64,
+) {
     let Some(b) = tx.get_mut(port as usize) else {
         c.drops[GwDrop::TxFull.index()].add(1);
         return;
     };
     if b.is_full() {
-        flush(b, c, port as usize);
+        flush(b, c, lat, port as usize);
     }
     if b.push(m).is_err() {
         c.drops[GwDrop::TxFull.index()].add(1);
+    } else {
+        lat.queued(port as usize, rx_stamp);
     }
 }
 
 /// Broadcast and unknown unicast: one encapsulated copy per flood target.
+#[allow(clippy::too_many_arguments)]
 fn flood(
     t: &Tables,
     sh: &Shared,
     c: &WorkerCounters,
     tx: &mut [TxBuffer],
+    lat: &mut Residence,
+    rx_stamp: u64,
     seg: usize,
     m: Mbuf,
     rss: Option<u32>,
@@ -220,7 +253,7 @@ fn flood(
         match pipeline::encap_flood(t, *id, &mut copy, rss) {
             Outcome::Encapped(port) => {
                 c.encap.add(1);
-                send(tx, c, port, copy);
+                send(tx, c, lat, port, copy, rx_stamp);
             }
             Outcome::Drop(r) => c.drops[r.index()].add(1),
             _ => c.drops[GwDrop::NoFloodTarget.index()].add(1),

@@ -5,6 +5,7 @@ pub mod flows;
 pub mod forward;
 #[cfg(feature = "dpdk")]
 pub mod gateway;
+pub mod latency;
 pub mod pipeline;
 pub mod stats;
 pub mod tables;
