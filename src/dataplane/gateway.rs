@@ -79,8 +79,9 @@ impl GatewayWorker {
             }
             if self.index == 0 && !sh.control_rx.is_empty() {
                 for (port, m) in sh.control_rx.try_iter().take(BURST_SIZE) {
-                    send(&mut tx, c, &mut lat, port, m, 0);
+                    send(&mut tx, c, &mut lat, port, m);
                 }
+                lat.end_burst(tx.iter().map(TxBuffer::len));
             }
             if let Some(since) = pending_since {
                 if dpdk::tsc_now().wrapping_sub(since) > drain_tsc {
@@ -96,8 +97,10 @@ impl GatewayWorker {
                     continue;
                 }
                 c.ports[p].rx_packets.add(n as u64);
-                // One TSC read per burst: every packet of it gets this RX time.
-                let stamp = if lat.enabled() { dpdk::tsc_now() } else { 0 };
+                if lat.enabled() {
+                    // One TSC read per burst: every packet of it gets this RX time.
+                    lat.begin_burst(dpdk::tsc_now());
+                }
                 let t = &*tables;
                 // Counted per burst: one store per counter, not one per packet.
                 let (mut encapped, mut decapped) = (0u64, 0u64);
@@ -115,15 +118,13 @@ impl GatewayWorker {
                     match outcome {
                         Outcome::Encapped(port) => {
                             encapped += 1;
-                            send(&mut tx, c, &mut lat, port, m, stamp);
+                            send(&mut tx, c, &mut lat, port, m);
                         }
                         Outcome::Decapped(port) => {
                             decapped += 1;
-                            send(&mut tx, c, &mut lat, port, m, stamp);
+                            send(&mut tx, c, &mut lat, port, m);
                         }
-                        Outcome::Flood(seg) => {
-                            flood(t, sh, c, &mut tx, &mut lat, stamp, seg, m, rss)
-                        }
+                        Outcome::Flood(seg) => flood(t, sh, c, &mut tx, &mut lat, seg, m, rss),
                         Outcome::Punt(kind) => {
                             if kind == PuntKind::GeneveControl {
                                 c.geneve_control.add(1);
@@ -142,12 +143,13 @@ impl GatewayWorker {
                 if decapped > 0 {
                     c.decap.add(decapped);
                 }
+                lat.end_burst(tx.iter().map(TxBuffer::len));
             }
             if pending_since.is_none() && tx.iter().any(|b| !b.is_empty()) {
                 pending_since = Some(dpdk::tsc_now());
             }
             if lat.enabled() {
-                handoff_countdown = handoff_countdown.wrapping_sub(1);
+                handoff_countdown -= 1;
                 if handoff_countdown == 0 {
                     handoff_countdown = 1024;
                     lat.maybe_handoff(dpdk::tsc_now());
@@ -177,9 +179,10 @@ fn flush(b: &mut TxBuffer, c: &WorkerCounters, lat: &mut Residence, port: usize)
     if b.is_empty() {
         return;
     }
+    let buffered = b.len();
     let (sent, dropped) = b.flush();
-    if lat.pending(port) {
-        lat.flushed(port, sent, dpdk::tsc_now());
+    if lat.enabled() {
+        lat.flushed(port, buffered, sent, dpdk::tsc_now());
     }
     c.ports[port].tx_packets.add(sent as u64);
     if dropped > 0 {
@@ -189,14 +192,7 @@ fn flush(b: &mut TxBuffer, c: &WorkerCounters, lat: &mut Residence, port: usize)
 }
 
 #[inline]
-fn send(
-    tx: &mut [TxBuffer],
-    c: &WorkerCounters,
-    lat: &mut Residence,
-    port: u16,
-    m: Mbuf,
-    rx_stamp: u64,
-) {
+fn send(tx: &mut [TxBuffer], c: &WorkerCounters, lat: &mut Residence, port: u16, m: Mbuf) {
     let Some(b) = tx.get_mut(port as usize) else {
         c.drops[GwDrop::TxFull.index()].add(1);
         return;
@@ -206,8 +202,6 @@ fn send(
     }
     if b.push(m).is_err() {
         c.drops[GwDrop::TxFull.index()].add(1);
-    } else {
-        lat.queued(port as usize, rx_stamp);
     }
 }
 
@@ -219,7 +213,6 @@ fn flood(
     c: &WorkerCounters,
     tx: &mut [TxBuffer],
     lat: &mut Residence,
-    rx_stamp: u64,
     seg: usize,
     m: Mbuf,
     rss: Option<u32>,
@@ -253,7 +246,7 @@ fn flood(
         match pipeline::encap_flood(t, *id, &mut copy, rss) {
             Outcome::Encapped(port) => {
                 c.encap.add(1);
-                send(tx, c, lat, port, copy, rx_stamp);
+                send(tx, c, lat, port, copy);
             }
             Outcome::Drop(r) => c.drops[r.index()].add(1),
             _ => c.drops[GwDrop::NoFloodTarget.index()].add(1),

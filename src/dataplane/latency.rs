@@ -1,12 +1,14 @@
 //! Residence time inside the gateway: RX burst to TX flush, in TSC cycles.
 //!
-//! Reading the TSC costs ~35 cycles on these VMs, so a packet is never
-//! stamped on its own: the worker reads the TSC once per RX burst and once per
-//! TX flush. Each TX buffer keeps, in order, runs of (RX stamp, packets); at
-//! a flush every run is recorded with one `record_n`. Each worker owns its
-//! histogram and hands it to the control thread every [`HANDOFF_MS`] over a
-//! bounded channel, getting an emptied one back on another: no lock, no
-//! allocation on the worker.
+//! Reading the TSC costs 35-75 cycles on these VMs, so a packet is never
+//! stamped on its own, and nothing is done per packet: the worker reads the
+//! TSC once per RX burst and once per TX flush. After each RX burst it tells
+//! the recorder how long every TX buffer is; the packets added since the
+//! last look form a run that shares the burst's stamp. At a flush every run
+//! is recorded with one `record_n`. Each worker owns its histogram and hands
+//! it to the control thread every [`HANDOFF_MS`] over a bounded channel,
+//! getting an emptied one back on another: no lock, no allocation on the
+//! worker.
 use crossbeam::channel::{bounded, Receiver, Sender};
 use hdrhistogram::Histogram;
 
@@ -58,6 +60,8 @@ struct Runs {
     stamp: [u64; BURST_SIZE],
     count: [u32; BURST_SIZE],
     len: usize,
+    /// Packets of the buffer the runs account for.
+    packets: usize,
 }
 
 impl Runs {
@@ -65,7 +69,19 @@ impl Runs {
         stamp: [0; BURST_SIZE],
         count: [0; BURST_SIZE],
         len: 0,
+        packets: 0,
     };
+
+    /// The buffer holds `buffered` packets: those beyond the runs came with `stamp`.
+    #[inline(always)]
+    fn close(&mut self, buffered: usize, stamp: u64) {
+        if buffered > self.packets && self.len < BURST_SIZE {
+            self.stamp[self.len] = stamp;
+            self.count[self.len] = (buffered - self.packets) as u32;
+            self.len += 1;
+            self.packets = buffered;
+        }
+    }
 }
 
 /// A worker's residence-time recorder. Disabled, every call returns at once.
@@ -73,6 +89,9 @@ pub struct Residence {
     enabled: bool,
     hist: Histogram<u64>,
     runs: Box<[Runs; MAX_PORTS]>,
+    /// RX time of the burst being processed; 0 outside a burst (packets
+    /// queued then, e.g. the control thread's, are not measured).
+    stamp: u64,
     link: Option<WorkerLink>,
     handoff_cycles: u64,
     last_handoff: u64,
@@ -84,41 +103,44 @@ impl Residence {
             enabled: link.is_some(),
             hist: new_histogram(),
             runs: Box::new([Runs::EMPTY; MAX_PORTS]),
+            stamp: 0,
             link,
             handoff_cycles: tsc_hz / 1000 * HANDOFF_MS,
             last_handoff: now,
         }
     }
 
+    #[inline(always)]
     pub fn enabled(&self) -> bool {
         self.enabled
     }
 
-    /// A packet from the RX burst stamped `stamp` went into port's TX buffer
-    /// (stamp 0: not from RX, e.g. a control-thread packet: not measured).
+    /// An RX burst received at `now` (TSC) is about to be processed.
     #[inline(always)]
-    pub fn queued(&mut self, port: usize, stamp: u64) {
-        if stamp == 0 {
-            return;
-        }
-        let Some(r) = self.runs.get_mut(port) else {
-            return;
-        };
-        if r.len > 0 && r.stamp[r.len - 1] == stamp {
-            r.count[r.len - 1] += 1;
-        } else if r.len < BURST_SIZE {
-            r.stamp[r.len] = stamp;
-            r.count[r.len] = 1;
-            r.len += 1;
-        }
+    pub fn begin_burst(&mut self, now: u64) {
+        self.stamp = now;
     }
 
-    /// Port's TX buffer was flushed at `now`: the first `sent` packets left.
+    /// The burst is done; `buffered` gives every TX buffer's length, by port.
     #[inline]
-    pub fn flushed(&mut self, port: usize, sent: usize, now: u64) {
+    pub fn end_burst(&mut self, buffered: impl Iterator<Item = usize>) {
+        if !self.enabled {
+            return;
+        }
+        for (r, n) in self.runs.iter_mut().zip(buffered) {
+            r.close(n, self.stamp);
+        }
+        self.stamp = 0;
+    }
+
+    /// Port's TX buffer held `buffered` packets and was flushed at `now`:
+    /// the first `sent` of them left.
+    #[inline]
+    pub fn flushed(&mut self, port: usize, buffered: usize, sent: usize, now: u64) {
         let Some(r) = self.runs.get_mut(port) else {
             return;
         };
+        r.close(buffered, self.stamp);
         let mut left = sent as u64;
         for i in 0..r.len {
             if left == 0 {
@@ -126,16 +148,13 @@ impl Residence {
             }
             let n = (r.count[i] as u64).min(left);
             left -= n;
-            let cycles = now.saturating_sub(r.stamp[i]).max(1);
-            self.hist.saturating_record_n(cycles, n);
+            if r.stamp[i] != 0 {
+                let cycles = now.saturating_sub(r.stamp[i]).max(1);
+                self.hist.saturating_record_n(cycles, n);
+            }
         }
         r.len = 0;
-    }
-
-    /// Whether this port's buffer holds measured packets (then a flush needs a TSC read).
-    #[inline(always)]
-    pub fn pending(&self, port: usize) -> bool {
-        self.runs.get(port).is_some_and(|r| r.len > 0)
+        r.packets = 0;
     }
 
     /// Hands the histogram over when it is due and an empty one is back.
@@ -156,11 +175,11 @@ impl Residence {
         }
         if let Ok(fresh) = link.empty_rx.try_recv() {
             let full = std::mem::replace(&mut self.hist, fresh);
+            // Three histograms circulate and the full queue holds two, so
+            // this fails only when the control thread is gone (shutdown):
+            // then keep counting into the full one.
             if let Err(e) = link.full_tx.try_send(full) {
-                // The control thread is behind: keep counting into this one.
-                let mut back = e.into_inner();
-                let _ = back.add(&self.hist);
-                self.hist = back;
+                self.hist = e.into_inner();
             }
         }
     }
@@ -246,50 +265,56 @@ mod tests {
     fn runs_record_each_packet_with_its_burst_stamp() {
         let (w, c) = link();
         let mut r = Residence::new(Some(w), 1_000_000_000, 0);
-        // Burst at t=100: 3 packets; burst at t=200: 2 packets; flushed at 1100.
-        for _ in 0..3 {
-            r.queued(1, 100);
-        }
-        r.queued(1, 0); // a control-thread packet: not measured
-        for _ in 0..2 {
-            r.queued(1, 200);
-        }
-        assert!(r.pending(1));
-        r.flushed(1, 6, 1100);
-        assert!(!r.pending(1));
+        // A control-thread packet queued outside any burst: not measured.
+        r.end_burst([0, 1].into_iter());
+        // Burst at t=100 queues 3 packets on port 1, burst at t=200 two more.
+        r.begin_burst(100);
+        r.end_burst([0, 4].into_iter());
+        r.begin_burst(200);
+        r.end_burst([0, 6].into_iter());
+        r.flushed(1, 6, 6, 1100);
         assert_eq!(r.hist.len(), 5);
         assert_eq!(r.hist.count_at(1000), 3);
         assert_eq!(r.hist.count_at(900), 2);
-        // Only what the PMD took is measured.
-        r.queued(1, 2000);
-        r.queued(1, 2000);
-        r.flushed(1, 1, 2500);
+        // A flush in the middle of a burst (buffer full) closes the burst's
+        // run first; only what the PMD took is measured.
+        r.begin_burst(2000);
+        r.flushed(1, 2, 1, 2500);
         assert_eq!(r.hist.len(), 6);
+        assert_eq!(r.hist.count_at(500), 1);
+        r.end_burst([0, 3].into_iter());
+        r.flushed(1, 3, 3, 2600);
+        assert_eq!(r.hist.count_at(600), 3);
+        assert_eq!(r.hist.len(), 9);
 
         let mut m = Merged::new(vec![c]);
         r.maybe_handoff(1_000_000_000); // 1 s later: due
         m.collect();
-        assert_eq!(m.total.len(), 6);
+        assert_eq!(m.total.len(), 9);
         assert_eq!(r.hist.len(), 0);
         let p = Percentiles::of(&m.total, 1_000_000_000);
-        assert_eq!(p.samples, 6);
+        assert_eq!(p.samples, 9);
         assert!(p.min_ns <= p.p50_ns && p.p50_ns <= p.p99_ns && p.p99_ns <= p.max_ns);
         assert!((495..=505).contains(&p.min_ns), "{p:?}");
         assert!((995..=1010).contains(&p.max_ns), "{p:?}");
         // The emptied histogram went back for the next hand-off.
-        r.queued(0, 10);
-        r.flushed(0, 1, 20);
+        r.begin_burst(10);
+        r.end_burst([1].into_iter());
+        r.flushed(0, 1, 1, 20);
         r.handoff();
         m.collect();
-        assert_eq!(m.total.len(), 7);
+        assert_eq!(m.total.len(), 10);
     }
 
     #[test]
     fn disabled_records_nothing() {
         let mut r = Residence::new(None, 1_000_000_000, 0);
         assert!(!r.enabled());
+        r.begin_burst(5);
+        r.end_burst([3].into_iter());
         r.maybe_handoff(u64::MAX);
         r.handoff();
+        assert_eq!(r.hist.len(), 0);
     }
 
     #[test]
