@@ -1,6 +1,8 @@
 //! The control thread: signals, stop conditions and the live summary. It runs
 //! on the EAL main lcore, never on a worker core.
 pub mod observe;
+#[cfg(feature = "dpdk")]
+pub mod probe;
 pub mod responder;
 #[cfg(feature = "dpdk")]
 pub mod run;
