@@ -147,6 +147,15 @@ impl Drop for Gateway {
             let _ = c.wait();
         }
         let _ = std::fs::remove_dir_all(runtime_dir(&self.prefix));
+        // metrics.capture keeps hugepage files (shared with dpdk-dumpcap).
+        if let Ok(rd) = std::fs::read_dir("/dev/hugepages") {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&format!("{}map_", self.prefix)) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
     }
 }
 
@@ -508,18 +517,6 @@ fn dumpcap_captures_the_packets_the_gateway_sends() {
         &format!("{},infinite_rx=1", input.display()),
         "{ capture: true }",
     );
-    let cleanup_hugepages = || {
-        if let Ok(rd) = std::fs::read_dir("/dev/hugepages") {
-            for e in rd.flatten() {
-                if e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("{prefix}map_"))
-                {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
-    };
     let mut g = Gateway::start(&cfg, &prefix);
     stats_until(&mut g, |v| {
         v["/geneve_gw/counters"]["encap"].as_u64() > Some(0)
@@ -541,7 +538,6 @@ fn dumpcap_captures_the_packets_the_gateway_sends() {
         Duration::from_secs(60),
     );
     let r = g.stop();
-    cleanup_hugepages();
     assert!(
         cap.ok(),
         "dpdk-dumpcap failed:\n{}\n{}",
