@@ -59,6 +59,35 @@ enum Command {
     /// the file, line, column and field.
     #[command(after_help = "Example:\n  geneve-gw check -c config/l2-gateway.yaml")]
     Check(CheckArgs),
+    /// Show a running gateway's counters, drops, latency and table sizes
+    /// (read over its DPDK telemetry socket).
+    #[command(after_help = "Examples:\n  \
+        geneve-gw stats --file-prefix gw1\n  \
+        geneve-gw stats --file-prefix gw1 --json")]
+    Stats(StatsArgs),
+}
+
+#[derive(Args)]
+struct StatsArgs {
+    /// The gateway's EAL --file-prefix (eal.file_prefix in its configuration).
+    #[arg(long, value_name = "PREFIX", default_value = "rte")]
+    file_prefix: String,
+    /// Print the raw telemetry replies as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn stats(a: StatsArgs) -> Result<(), String> {
+    use geneve_gw::control::stats_client;
+    let path = stats_client::socket_path(&a.file_prefix);
+    let mut t = stats_client::Telemetry::connect(&path)?;
+    let all = stats_client::collect(&mut t)?;
+    if a.json {
+        println!("{}", serde_json::Value::Object(all));
+    } else {
+        print!("{}", stats_client::render(&all, t.pid));
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -229,6 +258,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Check(a) => check(a),
+        Command::Stats(a) => stats(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

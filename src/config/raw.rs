@@ -52,6 +52,15 @@ pub(crate) struct RawConfig {
     pub decap: Vec<RawDecap>,
     pub options: Option<RawOptions>,
     pub limits: Option<RawLimits>,
+    pub metrics: Option<RawMetrics>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub prometheus: Option<String>,
+    pub latency: Option<bool>,
+    pub capture: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -209,6 +209,30 @@ pub struct Config {
     pub options: Options,
     /// Limits.
     pub limits: Limits,
+    /// Observability: latency, Prometheus, packet capture.
+    pub metrics: Metrics,
+}
+
+/// Observability settings (`metrics:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metrics {
+    /// Serve Prometheus text on this address (off when None).
+    pub prometheus: Option<std::net::SocketAddr>,
+    /// Measure per-packet residence time (RX burst to TX burst).
+    pub latency: bool,
+    /// Let `dpdk-dumpcap` attach: keep hugepage files shared and start
+    /// DPDK's capture server.
+    pub capture: bool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            prometheus: None,
+            latency: true,
+            capture: false,
+        }
+    }
 }
 
 impl Config {

@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod gen;
 #[cfg(feature = "dpdk")]
 pub mod gen_loop;
+pub mod latency;
 pub mod pipeline;
 pub mod stats;
 pub mod tables;
