@@ -4,7 +4,7 @@
 //! makes (one at RX, one at the flush), against the same loop with
 //! measurement off.
 //!
-//! `cargo bench --no-default-features --bench latency`
+//! `cargo bench --bench latency`
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -12,20 +12,11 @@ use geneve_gw::dataplane::latency::{self, Residence};
 
 const BURST: u64 = 32;
 
-#[cfg(target_arch = "x86_64")]
+/// The TSC through the library's DPDK layer (the only place allowed
+/// `unsafe`); reading it needs no running EAL.
 #[inline(always)]
 fn tsc() -> u64 {
-    // SAFETY: RDTSC has no preconditions on x86_64; the intrinsic is only
-    // marked unsafe for historical reasons.
-    #[allow(unused_unsafe)]
-    unsafe {
-        core::arch::x86_64::_rdtsc()
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn tsc() -> u64 {
-    1
+    geneve_gw::dpdk::tsc_now()
 }
 
 /// One RX burst whose 32 packets fill port 1's TX buffer, then its flush,
