@@ -478,7 +478,7 @@ fn deliver<B: Buffer + ?Sized>(
     d: Delivery,
     events: &mut impl FnMut(Event),
 ) -> Outcome {
-    let Some(out) = t.vnis.get(&d.vni.get()) else {
+    let Some(out) = t.vnis.get(d.vni.get()) else {
         return Outcome::Drop(GwDrop::UnknownVni);
     };
     // The source VTEP is read from the outer header only when a policy or

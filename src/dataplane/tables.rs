@@ -41,6 +41,51 @@ pub struct VniOut {
     pub flow_id: Option<(u16, u8)>,
 }
 
+/// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
+/// up to [`VniTable::SCAN`] their numbers are scanned in one small array
+/// (a few instructions); beyond that a hash map finds the entry.
+#[derive(Debug, Clone, Default)]
+pub struct VniTable {
+    keys: Vec<u32>,
+    outs: Vec<VniOut>,
+    index: FxHashMap<u32, u32>,
+}
+
+impl VniTable {
+    /// Most entries found by scanning.
+    pub const SCAN: usize = 8;
+
+    /// Adds or replaces the entry of `vni`.
+    pub fn insert(&mut self, vni: u32, out: VniOut) {
+        match self.index.get(&vni) {
+            Some(&i) => self.outs[i as usize] = out,
+            None => {
+                self.index.insert(vni, self.keys.len() as u32);
+                self.keys.push(vni);
+                self.outs.push(out);
+            }
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, vni: u32) -> Option<&VniOut> {
+        let i = if self.keys.len() <= Self::SCAN {
+            self.keys.iter().position(|&k| k == vni)?
+        } else {
+            *self.index.get(&vni)? as usize
+        };
+        self.outs.get(i)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
 /// The same tunnel with a flow-id option appended, for replies of flows
 /// whose requests carried one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +210,7 @@ pub struct Tables {
     pub generation: u64,
     pub underlay_port: u16,
     pub decap: Decapsulator,
-    pub vnis: FxHashMap<u32, VniOut>,
+    pub vnis: VniTable,
     /// (port, VLAN or 0, what it is): a handful of entries, scanned (faster
     /// than hashing for the few an access port has).
     pub access: Vec<(u16, u16, AccessIn)>,
@@ -473,7 +518,7 @@ impl Tables {
         }
 
         // Decap table.
-        let mut vnis = FxHashMap::default();
+        let mut vnis = VniTable::default();
         for d in &cfg.decap {
             let segment = cfg
                 .l2
@@ -599,5 +644,44 @@ fn scope_applies(cfg: &Config, scope: &config::Scope, vni: config::Vni) -> bool 
         config::Scope::All => true,
         config::Scope::Vni(v) => *v == vni,
         config::Scope::Tunnel(t) => cfg.tunnels[*t].vni == vni,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(port: u16) -> VniOut {
+        VniOut {
+            port,
+            vlan: None,
+            payload: Payload::Ethernet,
+            allow_from: None,
+            segment: None,
+            eth_src: [0; 6],
+            eth_dst: None,
+            require_mask: 0,
+            security_tags: Vec::new(),
+            flow_id: None,
+        }
+    }
+
+    #[test]
+    fn vni_table_finds_entries_scanned_and_hashed() {
+        let mut t = VniTable::default();
+        assert!(t.get(1).is_none());
+        // Few entries (scanned), then many (hashed): same answers.
+        for n in [VniTable::SCAN as u32, 100] {
+            for v in 0..n {
+                t.insert(1000 + v, out(v as u16));
+            }
+            for v in 0..n {
+                assert_eq!(t.get(1000 + v).map(|o| o.port), Some(v as u16), "{n}");
+            }
+            assert!(t.get(999).is_none() && t.get(1000 + n).is_none());
+        }
+        // Replacing keeps one entry.
+        t.insert(1005, out(77));
+        assert_eq!((t.get(1005).map(|o| o.port), t.len()), (Some(77), 100));
     }
 }
