@@ -23,20 +23,11 @@ const V4_REMOTE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const V6_LOCAL: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 const V6_REMOTE: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 
-#[cfg(target_arch = "x86_64")]
+/// The TSC through the library's DPDK layer (the only place allowed
+/// `unsafe`); reading it needs no running EAL.
 #[inline(always)]
 fn tsc() -> u64 {
-    // SAFETY: RDTSC has no preconditions on x86_64 (every x86_64 CPU has it);
-    // the intrinsic is only marked unsafe for historical reasons.
-    #[allow(unused_unsafe)]
-    unsafe {
-        core::arch::x86_64::_rdtsc()
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn tsc() -> u64 {
-    0
+    geneve_gw::dpdk::tsc_now()
 }
 
 /// TSC ticks per nanosecond, measured over ~100 ms.

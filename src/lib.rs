@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod control;
+pub mod offload;
 pub mod tunnel;
 pub mod wire;
 

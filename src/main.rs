@@ -34,6 +34,14 @@ enum Command {
     Run(RunArgs),
     #[cfg(feature = "dpdk")]
     Forward(ForwardArgs),
+    /// Print every port's offload capabilities and where the gateway runs each
+    /// feature (hardware or software, and why); forwards no traffic.
+    #[cfg(feature = "dpdk")]
+    #[command(after_help = "Examples:\n  \
+        geneve-gw probe -- --no-pci --no-huge -m 256 --vdev net_null0\n  \
+        geneve-gw probe -c gw.yaml --validate   (create and destroy each decap rule the gateway would install)\n\n\
+        Exit status 0 once every port was probed, also when rules were refused (they are reported); 1 on errors.")]
+    Probe(ProbeArgs),
     /// Validate a configuration file without starting DPDK; every error names
     /// the file, line, column and field.
     #[command(after_help = "Example:\n  geneve-gw check -c config/l2-gateway.yaml")]
@@ -101,6 +109,25 @@ fn run(a: RunArgs) -> Result<(), String> {
         eal_args: a.eal_args,
     };
     geneve_gw::control::run::run(&opts)
+}
+
+#[cfg(feature = "dpdk")]
+#[derive(Args)]
+struct ProbeArgs {
+    /// A gateway configuration: its eal section is used and its VNIs decide
+    /// which decap rules --validate tries.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// Also create and destroy each rte_flow rule, printing the PMD's answer
+    /// and the testpmd command line that replays it.
+    #[arg(long)]
+    validate: bool,
+    /// Show the EAL's own log.
+    #[arg(short, long)]
+    verbose: bool,
+    /// DPDK EAL arguments, after `--` (they follow the file's).
+    #[arg(last = true, value_name = "EAL_ARGS")]
+    eal_args: Vec<String>,
 }
 
 #[cfg(feature = "dpdk")]
@@ -177,6 +204,15 @@ fn main() -> ExitCode {
         Command::Run(a) => run(a),
         #[cfg(feature = "dpdk")]
         Command::Forward(a) => forward(a),
+        #[cfg(feature = "dpdk")]
+        Command::Probe(a) => {
+            geneve_gw::control::probe::probe(&geneve_gw::control::probe::ProbeOptions {
+                config_path: a.config,
+                validate: a.validate,
+                verbose: a.verbose,
+                eal_args: a.eal_args,
+            })
+        }
         Command::Check(a) => check(a),
     };
     match result {

@@ -1,5 +1,7 @@
 //! The control thread: signals, stop conditions and the live summary. It runs
 //! on the EAL main lcore, never on a worker core.
+#[cfg(feature = "dpdk")]
+pub mod probe;
 pub mod responder;
 #[cfg(feature = "dpdk")]
 pub mod run;

@@ -152,6 +152,8 @@ struct ControlState {
     flows: Arc<crate::dataplane::flows::FlowTable>,
     /// Insertion order of `flows`, to evict the oldest at the size limit.
     flow_order: std::collections::VecDeque<crate::dataplane::flows::FlowKey>,
+    /// Decision tables logged; hardware decap rules (mlx5).
+    offload: super::probe::RunOffload,
 }
 
 impl ControlState {
@@ -346,6 +348,8 @@ fn gateway(
         ports.push(port);
     }
 
+    // Offload on until the configuration gets its on/off switch (TX offload work).
+    let offload = super::probe::RunOffload::start(&cfg, &ports, workers as u16, true);
     let (punt_tx, punt_rx) = bounded(PUNT_QUEUE);
     let (event_tx, event_rx) = bounded(EVENT_QUEUE);
     let (control_tx, control_rx) = bounded(PUNT_QUEUE);
@@ -364,6 +368,7 @@ fn gateway(
         macs_not_learned: 0,
         flows: Arc::new(Default::default()),
         flow_order: Default::default(),
+        offload,
     };
     for nh in &st.cfg.vtep.next_hops {
         if let Some(m) = nh.mac {
@@ -423,6 +428,7 @@ fn gateway(
         reason,
         started.elapsed(),
     );
+    st.offload.remove();
     for mut p in ports {
         p.stop();
     }
@@ -457,6 +463,7 @@ fn control_loop(
             match config::load(&opts.config_path) {
                 Ok(new) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
                     st.cfg = new;
+                    st.offload.reload(&st.cfg);
                     dirty = true;
                     eprintln!("reload: {} accepted", opts.config_path.display());
                 }

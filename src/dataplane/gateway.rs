@@ -97,6 +97,9 @@ impl GatewayWorker {
                     let rss = m.rss_hash();
                     let outcome = if access {
                         pipeline::access_cached(t, p as u16, &mut m, rss, &mut mac_cache)
+                    } else if let Some(vni) = m.flow_mark() {
+                        // Decapsulated by an rte_flow rule (mlx5).
+                        pipeline::hw_decapped(t, vni, &mut m)
                     } else {
                         pipeline::underlay(t, &mut m, &mut |e| {
                             // A full event queue only delays learning; the

@@ -419,6 +419,41 @@ fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
     }
 }
 
+/// A frame the NIC already decapsulated: an rte_flow decap rule
+/// (`offload::DecapRule`) matched its outer headers (our VTEP, no options,
+/// outer ECN Not-ECT, Ethernet payload) and marked it with its VNI. Rules
+/// exist only for VNIs whose software path needs nothing from the outer
+/// headers or options (`offload::hw_decap_blocker`); if the tables changed
+/// since (a reload, before the rules are re-created), the checks the frame
+/// can no longer pass drop it with the reason software would have given.
+pub fn hw_decapped<B: Buffer + ?Sized>(t: &Tables, vni: u32, buf: &mut B) -> Outcome {
+    // The software path refuses an inner frame shorter than its Ethernet header.
+    if buf.len() < 14 {
+        return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+    }
+    let Some(out) = t.vnis.get(&vni) else {
+        return Outcome::Drop(GwDrop::UnknownVni);
+    };
+    if out.payload != Payload::Ethernet {
+        return Outcome::Drop(GwDrop::UnknownVni);
+    }
+    if out.allow_from.is_some() {
+        return Outcome::Drop(GwDrop::SourceVtepNotAllowed);
+    }
+    if out.require_mask != 0 {
+        return Outcome::Drop(GwDrop::RequiredOptionMissing);
+    }
+    if !out.security_tags.is_empty() {
+        return Outcome::Drop(GwDrop::SecurityTagDenied);
+    }
+    if let Some(vid) = out.vlan {
+        if !push_vlan(buf, vid) {
+            return Outcome::Drop(GwDrop::EncapNoRoom);
+        }
+    }
+    Outcome::Decapped(out.port)
+}
+
 /// A frame that arrived on the underlay port.
 pub fn underlay<B: Buffer + ?Sized>(
     t: &Tables,
@@ -666,6 +701,59 @@ decap:
         f.extend_from_slice(&[0x08, 0x06]);
         f.extend_from_slice(&[0u8; 46]);
         f
+    }
+
+    #[test]
+    fn hw_decapped_frames_go_out_like_software_decap_or_are_dropped() {
+        let t = tables(&[]);
+        let inner = tagged_frame([2, 0, 0, 0, 0, 0xbb], 10)[..12]
+            .iter()
+            .chain(&[0x08, 0x06])
+            .chain(&[0u8; 46])
+            .copied()
+            .collect::<Vec<u8>>();
+        // VNI 100 has an allow list: a frame decapsulated in hardware has
+        // lost its outer source, so it cannot pass.
+        let mut b = VecBuffer::with_headroom(256, &inner);
+        assert_eq!(
+            hw_decapped(&t, 100, &mut b),
+            Outcome::Drop(GwDrop::SourceVtepNotAllowed)
+        );
+        let mut b = VecBuffer::with_headroom(256, &inner[..13]);
+        assert_eq!(
+            hw_decapped(&t, 100, &mut b),
+            Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed))
+        );
+        let mut b = VecBuffer::with_headroom(256, &inner);
+        assert_eq!(
+            hw_decapped(&t, 999, &mut b),
+            Outcome::Drop(GwDrop::UnknownVni)
+        );
+        let cfg = crate::config::load_str(
+            &CFG.replace(
+                "decap:\n  - { vni: 100, allow_from: [198.18.0.2, 198.18.0.3] }\n",
+                "",
+            ),
+            "t.yaml",
+        )
+        .unwrap();
+        let t = Tables::build(
+            &cfg,
+            &BuildInputs {
+                port_ids: &[0, 1],
+                port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
+                neighbors: &HashMap::new(),
+                learned: &HashMap::new(),
+                generation: 1,
+                flows: Default::default(),
+            },
+        )
+        .unwrap();
+        let mut b = VecBuffer::with_headroom(256, &inner);
+        assert_eq!(hw_decapped(&t, 100, &mut b), Outcome::Decapped(1));
+        // The segment's VLAN is pushed, as the software path does.
+        assert_eq!(&b.data()[12..16], &[0x81, 0x00, 0x00, 10]);
+        assert_eq!(b.len(), inner.len() + 4);
     }
 
     #[test]

@@ -188,6 +188,19 @@ impl Mbuf {
         }
     }
 
+    /// The MARK id an rte_flow rule put on this packet, if one did (the
+    /// gateway's decap rules mark with the VNI).
+    #[inline]
+    pub fn flow_mark(&self) -> Option<u32> {
+        let m = self.raw();
+        if m.ol_flags & u64::from(dpdk_sys::RTE_MBUF_F_RX_FDIR_ID) != 0 {
+            // SAFETY: the FDIR_ID flag says the PMD stored the mark in `fdir.hi`.
+            Some(unsafe { m.__bindgen_anon_2.hash.fdir.hi })
+        } else {
+            None
+        }
+    }
+
     /// The port this packet arrived on.
     pub fn port(&self) -> u16 {
         self.raw().port

@@ -8,6 +8,7 @@
 mod burst;
 mod eal;
 mod error;
+mod flow;
 mod lcore;
 mod mbuf;
 mod mempool;
@@ -16,6 +17,7 @@ mod port;
 pub use burst::{Burst, TxBuffer, BURST_SIZE};
 pub use eal::{hugepages_available, Eal, EalError};
 pub use error::DpdkError;
+pub use flow::{port_caps, try_geneve_udp_port, tx_caps, Flow, FlowError, FlowRule};
 pub use lcore::{current_lcore, tsc_hz, tsc_now, worker_lcores, LaunchedWorkers, WorkerLcore};
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
