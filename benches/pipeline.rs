@@ -12,7 +12,7 @@
 //! ```
 //! (instructions per packet = Ir / (2000 * 256); the case is the argument).
 //!
-//! `cargo bench --no-default-features --bench pipeline [-- CASE]`
+//! `cargo bench --bench pipeline [-- CASE]`
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -35,20 +35,11 @@ const BURST: usize = 32;
 /// Headroom of a DPDK mbuf (RTE_PKTMBUF_HEADROOM).
 const HEADROOM: usize = 128;
 
-#[cfg(target_arch = "x86_64")]
+/// The TSC through the library's DPDK layer (the only place allowed
+/// `unsafe`); reading it needs no running EAL.
 #[inline(always)]
 fn tsc() -> u64 {
-    // SAFETY: RDTSC has no preconditions on x86_64; the intrinsic is only
-    // marked unsafe for historical reasons.
-    #[allow(unused_unsafe)]
-    unsafe {
-        core::arch::x86_64::_rdtsc()
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn tsc() -> u64 {
-    0
+    geneve_gw::dpdk::tsc_now()
 }
 
 /// The gateway configuration `scripts/bench.sh` writes for `case`.

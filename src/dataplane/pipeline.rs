@@ -431,7 +431,7 @@ pub fn hw_decapped<B: Buffer + ?Sized>(t: &Tables, vni: u32, buf: &mut B) -> Out
     if buf.len() < 14 {
         return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
     }
-    let Some(out) = t.vnis.get(&vni) else {
+    let Some(out) = t.vnis.get(vni) else {
         return Outcome::Drop(GwDrop::UnknownVni);
     };
     if out.payload != Payload::Ethernet {
