@@ -222,9 +222,24 @@ fn encap_unicast<B: Buffer + ?Sized>(
     rss: Option<u32>,
     l3: Option<usize>,
 ) -> Outcome {
-    let Some(Some(v)) = t.flow_variants.get(id as usize) else {
-        return encap_outcome(t, id, buf, rss);
-    };
+    match t.flow_variants.get(id as usize) {
+        Some(Some(v)) => encap_flow_variant(t, id, *v, buf, rss, l3),
+        // One call site for the common case, so encap is inlined here.
+        _ => encap_outcome(t, id, buf, rss),
+    }
+}
+
+/// [`encap_unicast`] for a tunnel with a flow-id variant (out of line: it
+/// looks the flow up in the shared flow table).
+#[inline(never)]
+fn encap_flow_variant<B: Buffer + ?Sized>(
+    t: &Tables,
+    id: u32,
+    v: super::tables::FlowIdVariant,
+    buf: &mut B,
+    rss: Option<u32>,
+    l3: Option<usize>,
+) -> Outcome {
     let key = match l3 {
         Some(off) => key_at(buf.data(), off),
         None => key_of_ethernet(buf.data()),
