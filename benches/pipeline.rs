@@ -46,7 +46,11 @@ fn tsc() -> u64 {
 fn config_yaml(case: &str) -> String {
     let two = case.contains("2opt");
     let v6 = case == "encap-ipv6";
-    let remote = if v6 { "\"2001:db8:18::2\"" } else { "198.18.0.2" };
+    let remote = if v6 {
+        "\"2001:db8:18::2\""
+    } else {
+        "198.18.0.2"
+    };
     let nh = if v6 {
         r#"{ via: "2001:db8:18::2", mac: "02:00:00:00:00:02", destinations: ["2001:db8:18::2/128"] }"#
     } else {

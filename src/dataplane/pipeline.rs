@@ -5,9 +5,7 @@
 use std::net::IpAddr;
 
 use crate::config::Payload;
-use crate::tunnel::{
-    apply_inner_update, encap, Buffer, Delivery, DropReason, EncapError, Verdict,
-};
+use crate::tunnel::{apply_inner_update, encap, Buffer, Delivery, DropReason, EncapError, Verdict};
 use crate::wire::checksum;
 use crate::wire::ethernet::{l3_offset, EtherType};
 use crate::wire::geneve::GeneveOptionIter;
