@@ -25,7 +25,7 @@ CASES="${CASES:-encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6
 OUT="${BENCH_OUT:-bench-results}"
 bash scripts/setup.sh >/dev/null 2>&1
 cargo build --release --quiet
-GW="${CARGO_TARGET_DIR:-target}/release/geneve-gw"
+GW="${GW:-${CARGO_TARGET_DIR:-target}/release/geneve-gw}"
 mkdir -p "$OUT"
 W="$OUT/work"
 mkdir -p "$W"
