@@ -5,7 +5,10 @@
 #
 # Prints a table (median Mpps, TSC cycles per packet, ratio to testpmd io,
 # cycles added over testpmd io) and writes bench-results/latest.csv with the
-# columns case,impl,mpps,cycles_per_packet,ratio_to_testpmd_io.
+# columns case,impl,mpps,cycles_per_packet,ratio_to_testpmd_io. Then (as root)
+# scripts/bench-ovs.sh adds the OVS-DPDK comparison on the memif bed (rows
+# *-memif, latency in bench-results/latency.csv; WITH_OVS=0 skips it), and
+# scripts/bench-chart.sh draws bench-results/latest.png.
 #
 #   scripts/bench.sh                 # every case, 3 runs of 6 s each
 #   RUNS=5 SECONDS_PER_RUN=8 CASES="encap-ipv4 decap-ipv4" scripts/bench.sh
@@ -22,7 +25,7 @@ CASES="${CASES:-encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6
 OUT="${BENCH_OUT:-bench-results}"
 bash scripts/setup.sh >/dev/null 2>&1
 cargo build --release --quiet
-GW=target/release/geneve-gw
+GW="${GW:-${CARGO_TARGET_DIR:-target}/release/geneve-gw}"
 mkdir -p "$OUT"
 W="$OUT/work"
 mkdir -p "$W"
@@ -187,3 +190,9 @@ for c in $CASES; do
     done
 done
 echo "wrote $CSV (TSC $TSC_HZ Hz)" >&2
+
+# OVS-DPDK vs geneve-gw on the memif bed (needs root), then the chart.
+if [ "${WITH_OVS:-1}" = 1 ] && [ "$(id -u)" -eq 0 ]; then
+    SKIP_SETUP=1 SKIP_BUILD=1 BENCH_OUT="$OUT" RUNS="$RUNS" SECONDS_PER_RUN="$SECS" bash scripts/bench-ovs.sh
+fi
+bash scripts/bench-chart.sh "$CSV" "${CSV%.csv}.png"

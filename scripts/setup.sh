@@ -16,11 +16,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Debian packages: DPDK 22.11 runtime + headers, libclang for bindgen, and the
-# outside tools the tests use as oracles and peers.
+# outside tools the tests use as oracles and peers (OVS-DPDK is also the
+# benchmark peer of scripts/bench-ovs.sh; gnuplot draws the benchmark chart).
 PACKAGES=(
     dpdk dpdk-dev libdpdk-dev libclang-dev clang pkg-config
     tshark tcpdump iproute2 util-linux procps ethtool
     openvswitch-switch openvswitch-switch-dpdk
+    gnuplot-nox
     python3 python3-pip
 )
 missing=()

@@ -34,6 +34,19 @@ enum Command {
     Run(RunArgs),
     #[cfg(feature = "dpdk")]
     Forward(ForwardArgs),
+    /// Traffic generator and sink in one (one lcore): inner or Geneve
+    /// traffic, flows, sizes, a rate; counts loss and reorder and measures
+    /// round-trip latency through the device under test.
+    #[cfg(feature = "dpdk")]
+    #[command(
+        after_help = "Example (a DUT with memif server ports on the other end):\n  \
+        geneve-gw gen --tx-port net_memif0 --rx-port net_memif1 --flows 256 --rate 1M --duration 5 -- \\\n      \
+          -l 0 --no-pci --in-memory --vdev net_memif0,role=client,socket=/tmp/a.sock,socket-abstract=no \\\n      \
+          --vdev net_memif1,role=client,socket=/tmp/b.sock,socket-abstract=no\n\n\
+        Prints sent/received/lost/reordered, Mpps and latency p50/p99/p99.9/max, and one\n\
+        `gen-result key=value ...` line for scripts."
+    )]
+    Gen(Box<geneve_gw::control::gen::GenArgs>),
     /// Print every port's offload capabilities and where the gateway runs each
     /// feature (hardware or software, and why); forwards no traffic.
     #[cfg(feature = "dpdk")]
@@ -46,6 +59,35 @@ enum Command {
     /// the file, line, column and field.
     #[command(after_help = "Example:\n  geneve-gw check -c config/l2-gateway.yaml")]
     Check(CheckArgs),
+    /// Show a running gateway's counters, drops, latency and table sizes
+    /// (read over its DPDK telemetry socket).
+    #[command(after_help = "Examples:\n  \
+        geneve-gw stats --file-prefix gw1\n  \
+        geneve-gw stats --file-prefix gw1 --json")]
+    Stats(StatsArgs),
+}
+
+#[derive(Args)]
+struct StatsArgs {
+    /// The gateway's EAL --file-prefix (eal.file_prefix in its configuration).
+    #[arg(long, value_name = "PREFIX", default_value = "rte")]
+    file_prefix: String,
+    /// Print the raw telemetry replies as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn stats(a: StatsArgs) -> Result<(), String> {
+    use geneve_gw::control::stats_client;
+    let path = stats_client::socket_path(&a.file_prefix);
+    let mut t = stats_client::Telemetry::connect(&path)?;
+    let all = stats_client::collect(&mut t)?;
+    if a.json {
+        println!("{}", serde_json::Value::Object(all));
+    } else {
+        print!("{}", stats_client::render(&all, t.pid));
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -210,6 +252,8 @@ fn main() -> ExitCode {
         #[cfg(feature = "dpdk")]
         Command::Forward(a) => forward(a),
         #[cfg(feature = "dpdk")]
+        Command::Gen(a) => geneve_gw::control::gen::run(&a),
+        #[cfg(feature = "dpdk")]
         Command::Probe(a) => {
             geneve_gw::control::probe::probe(&geneve_gw::control::probe::ProbeOptions {
                 config_path: a.config,
@@ -219,6 +263,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Check(a) => check(a),
+        Command::Stats(a) => stats(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,6 +53,7 @@ pub(crate) struct RawConfig {
     pub options: Option<RawOptions>,
     pub limits: Option<RawLimits>,
     pub offload: Option<RawOffload>,
+    pub metrics: Option<RawMetrics>,
 }
 
 /// `offload: auto | off`.
@@ -61,6 +62,14 @@ pub(crate) struct RawConfig {
 pub(crate) enum RawOffload {
     Auto,
     Off,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub prometheus: Option<String>,
+    pub latency: Option<bool>,
+    pub capture: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -211,6 +211,8 @@ pub struct Config {
     pub limits: Limits,
     /// Use the NIC's TX checksum offloads where the port advertises them.
     pub offload: Offload,
+    /// Observability: latency, Prometheus, packet capture.
+    pub metrics: Metrics,
 }
 
 /// `offload:` whether the gateway lets the NIC compute checksums.
@@ -232,6 +234,28 @@ impl std::str::FromStr for Offload {
             "auto" => Ok(Offload::Auto),
             "off" => Ok(Offload::Off),
             _ => Err(format!("`{s}` is not an offload mode; use auto or off")),
+        }
+    }
+}
+
+/// Observability settings (`metrics:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metrics {
+    /// Serve Prometheus text on this address (off when None).
+    pub prometheus: Option<std::net::SocketAddr>,
+    /// Measure per-packet residence time (RX burst to TX burst).
+    pub latency: bool,
+    /// Let `dpdk-dumpcap` attach: keep hugepage files shared and start
+    /// DPDK's capture server.
+    pub capture: bool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            prometheus: None,
+            latency: true,
+            capture: false,
         }
     }
 }

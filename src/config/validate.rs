@@ -411,6 +411,7 @@ fn remote_vtep(ctx: &mut Ctx, path: &str, s: &str, vtep: &Vtep) -> Option<IpAddr
 pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
     let eal = eal(ctx, raw.eal);
     let limits = limits(ctx, raw.limits);
+    let metrics = metrics(ctx, raw.metrics, &eal);
     let ports = ports(ctx, raw.ports, eal.worker_cores.len());
     let vtep = vtep(ctx, raw.vtep, &ports);
     let (raw_registry, raw_policies) = match raw.options {
@@ -463,7 +464,51 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
             Some(RawOffload::Off) => Offload::Off,
             Some(RawOffload::Auto) | None => Offload::Auto,
         },
+        metrics,
     })
+}
+
+fn metrics(ctx: &mut Ctx, raw: Option<RawMetrics>, eal: &Eal) -> Metrics {
+    let d = Metrics::default();
+    let Some(r) = raw else { return d };
+    let prometheus = r
+        .prometheus
+        .and_then(|a| match a.parse::<std::net::SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                ctx.err(
+                    "metrics.prometheus",
+                    format!("`{a}` is not an address:port; e.g. 127.0.0.1:9464 or [::1]:9464"),
+                );
+                None
+            }
+        });
+    let capture = r.capture.unwrap_or(d.capture);
+    if capture {
+        let no_share = ["--in-memory", "--no-shconf", "--no-huge", "--huge-unlink"];
+        if matches!(eal.memory, Memory::NoHuge { .. }) {
+            ctx.err(
+                "metrics.capture",
+                "needs hugepages shared with dpdk-dumpcap; eal.memory.mode no_huge cannot be shared",
+            );
+        } else if let Some(a) = eal.args.iter().find(|a| {
+            no_share
+                .iter()
+                .any(|f| a.as_str() == *f || a.starts_with(&format!("{f}=")))
+        }) {
+            ctx.err(
+                "metrics.capture",
+                format!(
+                    "needs hugepage files shared with dpdk-dumpcap; remove `{a}` from eal.args"
+                ),
+            );
+        }
+    }
+    Metrics {
+        prometheus,
+        latency: r.latency.unwrap_or(d.latency),
+        capture,
+    }
 }
 
 fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> Eal {

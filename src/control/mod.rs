@@ -1,10 +1,16 @@
 //! The control thread: signals, stop conditions and the live summary. It runs
 //! on the EAL main lcore, never on a worker core.
 #[cfg(feature = "dpdk")]
+pub mod gen;
+pub mod observe;
+#[cfg(feature = "dpdk")]
 pub mod probe;
 pub mod responder;
 #[cfg(feature = "dpdk")]
 pub mod run;
+pub mod stats_client;
+#[cfg(feature = "dpdk")]
+pub mod telemetry;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -34,6 +40,22 @@ impl std::fmt::Display for StopReason {
             StopReason::Packets(n) => write!(f, "{n} packets received"),
             StopReason::Idle(d) => write!(f, "idle for {} ms", d.as_millis()),
         }
+    }
+}
+
+/// `metrics.capture` needs hugepage files a secondary process (dpdk-dumpcap)
+/// can map: refuses EAL arguments that make memory private or unlink it.
+pub fn capture_preflight(eal_args: &[String]) -> Result<(), String> {
+    let private = ["--in-memory", "--no-shconf", "--no-huge", "--huge-unlink"];
+    match eal_args.iter().find(|a| {
+        private
+            .iter()
+            .any(|f| a.as_str() == *f || a.as_str() == format!("{f}=always"))
+    }) {
+        Some(a) => Err(format!(
+            "metrics.capture needs hugepage files shared with dpdk-dumpcap; `{a}` after `--` makes memory private"
+        )),
+        None => Ok(()),
     }
 }
 

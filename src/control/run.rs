@@ -49,6 +49,12 @@ pub fn run(opts: &RunOptions) -> Result<(), String> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
         .map_err(|e| format!("cannot install the SIGHUP handler: {e}"))?;
     let mut eal_args = cfg.eal.to_args();
+    if cfg.metrics.capture {
+        super::capture_preflight(&opts.eal_args)?;
+        // DPDK's default: hugepage files stay while the gateway runs, so
+        // dpdk-dumpcap (a secondary process) can map the packets.
+        eal_args.push("--huge-unlink=existing".into());
+    }
     eal_args.extend(opts.eal_args.iter().cloned());
     let eal = Eal::init(&eal_args).map_err(|e| {
         if opts.verbose {
@@ -59,7 +65,14 @@ pub fn run(opts: &RunOptions) -> Result<(), String> {
     if opts.verbose {
         eprint!("{}", eal.startup_log());
     }
+    super::telemetry::register_commands().map_err(|e| format!("DPDK telemetry: {e}"))?;
+    let pdump = if cfg.metrics.capture {
+        Some(dpdk::telemetry::PdumpServer::start().map_err(|e| format!("metrics.capture: {e}"))?)
+    } else {
+        None
+    };
     let r = run_with_eal(opts, cfg, &signal, &hup);
+    drop(pdump);
     drop(eal);
     r
 }
@@ -181,6 +194,23 @@ impl ControlState {
             t.set_tx_offload(self.tx_caps);
         }
         Ok(tables)
+    }
+
+    /// Entries per table, for telemetry and Prometheus.
+    fn table_sizes(&self) -> Vec<(&'static str, u64)> {
+        let c = &self.cfg;
+        vec![
+            ("tunnels", c.tunnels.len() as u64),
+            (
+                "segments",
+                c.l2.as_ref().map_or(0, |l| l.segments.len()) as u64,
+            ),
+            ("decap_vnis", c.decap.len() as u64),
+            ("routes", c.l3.as_ref().map_or(0, |l| l.routes.len()) as u64),
+            ("learned_macs", self.learned.len() as u64),
+            ("neighbors", self.resolved.len() as u64),
+            ("flow_ids", self.flow_order.len() as u64),
+        ]
     }
 
     /// Addresses the gateway answers for on a port, and its MAC there.
@@ -315,6 +345,17 @@ fn gateway(
     lcores: &[dpdk::WorkerLcore],
 ) -> Result<(), String> {
     let workers = lcores.len();
+    let _prometheus = match cfg.metrics.prometheus {
+        Some(addr) => {
+            let s = super::observe::PrometheusServer::start(addr)?;
+            eprintln!("prometheus: serving http://{}/metrics", s.addr);
+            Some(s)
+        }
+        None => None,
+    };
+    let (worker_links, control_links) =
+        super::telemetry::latency_links(workers, cfg.metrics.latency);
+    let mut worker_links = worker_links.into_iter();
     let mut ports = Vec::new();
     let mut port_macs = Vec::new();
     let offload_mode = opts.offload.unwrap_or(cfg.offload);
@@ -422,11 +463,23 @@ fn gateway(
                 queue: w as u16,
                 nb_ports: nb_ids,
                 shared: shared.clone(),
+                latency: worker_links.next().flatten(),
             };
             let job: Box<dyn FnOnce() -> i32 + Send> = Box::new(move || worker.run());
             (lcores[w], job)
         })
         .collect();
+    let mut obs = super::telemetry::Observer::new(
+        control_links,
+        st.cfg.metrics.latency,
+        st.cfg
+            .ports
+            .iter()
+            .zip(port_ids)
+            .map(|(p, id)| (p.name.clone(), *id))
+            .collect(),
+    );
+    obs.tick(&shared.counters, 0, || st.table_sizes(), true);
     let launched = LaunchedWorkers::launch(jobs).map_err(|e| e.to_string())?;
     let started = Instant::now();
     eprintln!(
@@ -435,10 +488,11 @@ fn gateway(
     );
 
     let reason = control_loop(
-        opts, &mut st, &shared, signal, hup, &punt_rx, &event_rx, pool, nb_ids,
+        opts, &mut st, &shared, signal, hup, &punt_rx, &event_rx, pool, nb_ids, &mut obs,
     );
     shared.stop.store(true, Ordering::SeqCst);
     let codes = launched.wait();
+    obs.tick(&shared.counters, st.replies, || st.table_sizes(), true);
     // Packets still queued for the control thread go back to the pool.
     while let Ok((_, m)) = punt_rx.try_recv() {
         drop(m);
@@ -454,6 +508,7 @@ fn gateway(
         reason,
         started.elapsed(),
     );
+    println!("{}", obs.total_line());
     st.offload.remove();
     for mut p in ports {
         p.stop();
@@ -475,6 +530,7 @@ fn control_loop(
     event_rx: &Receiver<Event>,
     pool: &Mempool,
     nb_ids: u16,
+    obs: &mut super::telemetry::Observer,
 ) -> StopReason {
     let mut tracker = super::StopTracker::new(opts.stop);
     let mut last_summary = Instant::now();
@@ -558,6 +614,7 @@ fn control_loop(
             }
         }
         st.resolve(pool);
+        obs.tick(&shared.counters, st.replies, || st.table_sizes(), false);
 
         let now = Instant::now();
         if let Some(reason) = tracker.check(total_rx(&shared.counters, nb_ids as usize), now) {
@@ -585,6 +642,9 @@ fn control_loop(
                     line.push_str(&format!(" ({})", top.join(" ")));
                 }
                 eprintln!("{line}");
+                if let Some(l) = obs.interval_line() {
+                    eprintln!("{l}");
+                }
                 prev = (enc, dec, dsum);
                 last_summary = now;
             }

@@ -11,6 +11,7 @@ use crossbeam::channel::{Receiver, Sender};
 use crate::dpdk::{self, Burst, Mbuf, Mempool, TxBuffer, BURST_SIZE};
 
 use super::forward::DRAIN_US;
+use super::latency::{Residence, WorkerLink};
 use super::pipeline::{self, Event, GwDrop, Outcome, PuntKind};
 use super::stats::{WorkerCounters, MAX_PORTS};
 use super::tables::Tables;
@@ -44,6 +45,8 @@ pub struct GatewayWorker {
     pub queue: u16,
     pub nb_ports: u16,
     pub shared: Arc<Shared>,
+    /// Residence-time hand-off to the control thread (None: not measured).
+    pub latency: Option<WorkerLink>,
 }
 
 impl GatewayWorker {
@@ -61,6 +64,9 @@ impl GatewayWorker {
         mark_access(&tables, &mut is_access);
         let drain_tsc = dpdk::tsc_hz() / 1_000_000 * DRAIN_US;
         let start = dpdk::tsc_now();
+        let mut lat = Residence::new(self.latency, dpdk::tsc_hz(), start);
+        // Poll rounds between residence-time hand-off checks (a TSC read).
+        let mut handoff_countdown = 1u32;
         // Reading the TSC costs ~35 cycles here: read it only while some TX
         // buffer holds packets, to drain it within DRAIN_US.
         let mut pending_since: Option<u64> = None;
@@ -73,13 +79,14 @@ impl GatewayWorker {
             }
             if self.index == 0 && !sh.control_rx.is_empty() {
                 for (port, m) in sh.control_rx.try_iter().take(BURST_SIZE) {
-                    send(&mut tx, c, port, m);
+                    send(&mut tx, c, &mut lat, port, m);
                 }
+                lat.end_burst(tx.iter().map(TxBuffer::len));
             }
             if let Some(since) = pending_since {
                 if dpdk::tsc_now().wrapping_sub(since) > drain_tsc {
                     for (p, b) in tx.iter_mut().enumerate() {
-                        flush(b, c, p);
+                        flush(b, c, &mut lat, p);
                     }
                     pending_since = None;
                 }
@@ -90,6 +97,10 @@ impl GatewayWorker {
                     continue;
                 }
                 c.ports[p].rx_packets.add(n as u64);
+                if lat.enabled() {
+                    // One TSC read per burst: every packet of it gets this RX time.
+                    lat.begin_burst(dpdk::tsc_now());
+                }
                 let t = &*tables;
                 // Counted per burst: one store per counter, not one per packet.
                 let (mut encapped, mut decapped) = (0u64, 0u64);
@@ -110,13 +121,13 @@ impl GatewayWorker {
                     match outcome {
                         Outcome::Encapped(port) => {
                             encapped += 1;
-                            send(&mut tx, c, port, m);
+                            send(&mut tx, c, &mut lat, port, m);
                         }
                         Outcome::Decapped(port) => {
                             decapped += 1;
-                            send(&mut tx, c, port, m);
+                            send(&mut tx, c, &mut lat, port, m);
                         }
-                        Outcome::Flood(seg) => flood(t, sh, c, &mut tx, seg, m, rss),
+                        Outcome::Flood(seg) => flood(t, sh, c, &mut tx, &mut lat, seg, m, rss),
                         Outcome::Punt(kind) => {
                             if kind == PuntKind::GeneveControl {
                                 c.geneve_control.add(1);
@@ -135,14 +146,23 @@ impl GatewayWorker {
                 if decapped > 0 {
                     c.decap.add(decapped);
                 }
+                lat.end_burst(tx.iter().map(TxBuffer::len));
             }
             if pending_since.is_none() && tx.iter().any(|b| !b.is_empty()) {
                 pending_since = Some(dpdk::tsc_now());
             }
+            if lat.enabled() {
+                handoff_countdown -= 1;
+                if handoff_countdown == 0 {
+                    handoff_countdown = 1024;
+                    lat.maybe_handoff(dpdk::tsc_now());
+                }
+            }
         }
         for (p, b) in tx.iter_mut().enumerate() {
-            flush(b, c, p);
+            flush(b, c, &mut lat, p);
         }
+        lat.handoff();
         c.total_cycles.set(dpdk::tsc_now().wrapping_sub(start));
         0
     }
@@ -158,11 +178,15 @@ fn mark_access(t: &Tables, is_access: &mut [bool; MAX_PORTS]) {
 }
 
 #[inline]
-fn flush(b: &mut TxBuffer, c: &WorkerCounters, port: usize) {
+fn flush(b: &mut TxBuffer, c: &WorkerCounters, lat: &mut Residence, port: usize) {
     if b.is_empty() {
         return;
     }
+    let buffered = b.len();
     let (sent, dropped) = b.flush();
+    if lat.enabled() {
+        lat.flushed(port, buffered, sent, dpdk::tsc_now());
+    }
     c.ports[port].tx_packets.add(sent as u64);
     if dropped > 0 {
         c.ports[port].tx_dropped.add(dropped as u64);
@@ -171,13 +195,13 @@ fn flush(b: &mut TxBuffer, c: &WorkerCounters, port: usize) {
 }
 
 #[inline]
-fn send(tx: &mut [TxBuffer], c: &WorkerCounters, port: u16, m: Mbuf) {
+fn send(tx: &mut [TxBuffer], c: &WorkerCounters, lat: &mut Residence, port: u16, m: Mbuf) {
     let Some(b) = tx.get_mut(port as usize) else {
         c.drops[GwDrop::TxFull.index()].add(1);
         return;
     };
     if b.is_full() {
-        flush(b, c, port as usize);
+        flush(b, c, lat, port as usize);
     }
     if b.push(m).is_err() {
         c.drops[GwDrop::TxFull.index()].add(1);
@@ -185,11 +209,13 @@ fn send(tx: &mut [TxBuffer], c: &WorkerCounters, port: u16, m: Mbuf) {
 }
 
 /// Broadcast and unknown unicast: one encapsulated copy per flood target.
+#[allow(clippy::too_many_arguments)]
 fn flood(
     t: &Tables,
     sh: &Shared,
     c: &WorkerCounters,
     tx: &mut [TxBuffer],
+    lat: &mut Residence,
     seg: usize,
     m: Mbuf,
     rss: Option<u32>,
@@ -223,7 +249,7 @@ fn flood(
         match pipeline::encap_flood(t, *id, &mut copy, rss) {
             Outcome::Encapped(port) => {
                 c.encap.add(1);
-                send(tx, c, port, copy);
+                send(tx, c, lat, port, copy);
             }
             Outcome::Drop(r) => c.drops[r.index()].add(1),
             _ => c.drops[GwDrop::NoFloodTarget.index()].add(1),

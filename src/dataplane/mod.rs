@@ -5,6 +5,10 @@ pub mod flows;
 pub mod forward;
 #[cfg(feature = "dpdk")]
 pub mod gateway;
+pub mod gen;
+#[cfg(feature = "dpdk")]
+pub mod gen_loop;
+pub mod latency;
 pub mod pipeline;
 pub mod stats;
 pub mod tables;

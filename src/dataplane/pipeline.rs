@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use crate::config::Payload;
-use crate::tunnel::{apply_inner_update, encap, Buffer, DropReason, EncapError, Verdict};
+use crate::tunnel::{apply_inner_update, encap, Buffer, Delivery, DropReason, EncapError, Verdict};
 use crate::wire::checksum;
 use crate::wire::ethernet::{l3_offset, EtherType};
 use crate::wire::geneve::GeneveOptionIter;
@@ -220,9 +220,24 @@ fn encap_unicast<B: Buffer + ?Sized>(
     rss: Option<u32>,
     l3: Option<usize>,
 ) -> Outcome {
-    let Some(Some(v)) = t.flow_variants.get(id as usize) else {
-        return encap_outcome(t, id, buf, rss);
-    };
+    match t.flow_variants.get(id as usize) {
+        Some(Some(v)) => encap_flow_variant(t, id, *v, buf, rss, l3),
+        // One call site for the common case, so encap is inlined here.
+        _ => encap_outcome(t, id, buf, rss),
+    }
+}
+
+/// [`encap_unicast`] for a tunnel with a flow-id variant (out of line: it
+/// looks the flow up in the shared flow table).
+#[inline(never)]
+fn encap_flow_variant<B: Buffer + ?Sized>(
+    t: &Tables,
+    id: u32,
+    v: super::tables::FlowIdVariant,
+    buf: &mut B,
+    rss: Option<u32>,
+    l3: Option<usize>,
+) -> Outcome {
     let key = match l3 {
         Some(off) => key_at(buf.data(), off),
         None => key_of_ethernet(buf.data()),
@@ -440,7 +455,7 @@ pub fn hw_decapped<B: Buffer + ?Sized>(t: &Tables, vni: u32, buf: &mut B) -> Out
     if buf.len() < 14 {
         return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
     }
-    let Some(out) = t.vnis.get(&vni) else {
+    let Some(out) = t.vnis.get(vni) else {
         return Outcome::Drop(GwDrop::UnknownVni);
     };
     if out.payload != Payload::Ethernet {
@@ -469,25 +484,75 @@ pub fn underlay<B: Buffer + ?Sized>(
     buf: &mut B,
     events: &mut impl FnMut(Event),
 ) -> Outcome {
-    let d = match t.decap.decap(buf.data()) {
-        Verdict::Deliver(d) => d,
-        Verdict::Control(_) => return Outcome::Punt(PuntKind::GeneveControl),
+    // The fast path's delivery goes straight into `deliver` (inlined here,
+    // its fields in registers); merging it with the general path's result
+    // first would copy it through the stack.
+    match t.decap.decap_fast(buf.data()) {
+        Some(Verdict::Deliver(d)) => deliver(t, buf, d, events),
+        Some(v) => not_delivered(t, buf, v),
+        None => match t.decap.decap_general(buf.data()) {
+            Verdict::Deliver(d) => deliver_general(t, buf, d, events),
+            v => not_delivered(t, buf, v),
+        },
+    }
+}
+
+/// A control packet or a drop.
+#[inline(never)]
+fn not_delivered<B: Buffer + ?Sized>(t: &Tables, buf: &B, v: Verdict) -> Outcome {
+    match v {
+        // Callers handle deliveries before; never reached.
+        Verdict::Deliver(_) => Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed)),
+        Verdict::Control(_) => Outcome::Punt(PuntKind::GeneveControl),
         Verdict::Drop(
             r @ (DropReason::NotIp | DropReason::NotLocalAddress | DropReason::NotUdp),
         ) => {
-            return if punt_worthy(t, buf.data()) {
+            if punt_worthy(t, buf.data()) {
                 Outcome::Punt(PuntKind::Local)
             } else {
                 Outcome::Drop(GwDrop::Decap(r))
-            };
+            }
         }
-        Verdict::Drop(r) => return Outcome::Drop(GwDrop::Decap(r)),
-    };
-    let Some(out) = t.vnis.get(&d.vni.get()) else {
+        Verdict::Drop(r) => Outcome::Drop(GwDrop::Decap(r)),
+    }
+}
+
+/// [`deliver`] out of line, for what the general decap path accepted.
+#[inline(never)]
+fn deliver_general<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: Delivery,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    deliver(t, buf, d, events)
+}
+
+/// The decap tables' verdict on a delivered packet, and the inner frame
+/// made ready to send.
+#[inline(always)]
+fn deliver<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: Delivery,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    let Some(out) = t.vnis.get(d.vni.get()) else {
         return Outcome::Drop(GwDrop::UnknownVni);
     };
+    // The source VTEP is read from the outer header only when a policy or
+    // learning needs it (and before the outer header is trimmed off).
+    let learn_seg = match (t.learning, out.payload, out.segment) {
+        (true, Payload::Ethernet, Some(seg)) => Some(seg),
+        _ => None,
+    };
+    let src_vtep = if out.allow_from.is_some() || learn_seg.is_some() {
+        d.src_vtep(buf.data())
+    } else {
+        None
+    };
     if let Some(allow) = &out.allow_from {
-        if !allow.contains(&d.src_vtep) {
+        if !src_vtep.is_some_and(|s| allow.contains(&s)) {
             return Outcome::Drop(GwDrop::SourceVtepNotAllowed);
         }
     }
@@ -540,17 +605,17 @@ pub fn underlay<B: Buffer + ?Sized>(
     }
     match out.payload {
         Payload::Ethernet => {
-            if let (true, Some(seg)) = (t.learning, out.segment) {
+            if let (Some(seg), Some(remote)) = (learn_seg, src_vtep) {
                 let f = buf.data();
                 if f.len() >= 12 && f[6] & 1 == 0 {
                     let mut mac = [0u8; 6];
                     mac.copy_from_slice(&f[6..12]);
                     let known = t.segments[seg].macs.get(&mac);
-                    if known.is_none_or(|e| e.learned && e.remote != d.src_vtep) {
+                    if known.is_none_or(|e| e.learned && e.remote != remote) {
                         events(Event::Learn {
                             segment: seg,
                             mac,
-                            remote: d.src_vtep,
+                            remote,
                         });
                     }
                 }

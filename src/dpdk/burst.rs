@@ -45,6 +45,33 @@ impl<const N: usize> Burst<N> {
         unsafe { std::slice::from_raw_parts(self.slots.as_ptr() as *const Mbuf, self.len) }
     }
 
+    /// The owned mbufs, writable.
+    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
+        // SAFETY: slots[..len] are initialised (invariant of Burst); the
+        // exclusive borrow of self covers them.
+        unsafe { std::slice::from_raw_parts_mut(self.slots.as_mut_ptr() as *mut Mbuf, self.len) }
+    }
+
+    /// Fills the burst up to `n` mbufs with fresh ones from `pool` in one
+    /// bulk call (all or nothing); false when the pool has too few.
+    pub fn alloc_from(&mut self, pool: &super::Mempool, n: usize) -> bool {
+        let want = n.min(N).saturating_sub(self.len);
+        if want == 0 {
+            return true;
+        }
+        let (slots, _) = self.rx_slots();
+        // SAFETY: slots points at N - len >= want free slots; on success the
+        // pool wrote `want` valid, reset mbufs that we now own; on failure it
+        // wrote nothing.
+        let rc = unsafe { dpdk_sys::rte_pktmbuf_alloc_bulk(pool.as_ptr(), slots, want as u32) };
+        if rc != 0 {
+            return false;
+        }
+        // SAFETY: as above, `want` slots after len are now valid owned mbufs.
+        unsafe { self.rx_filled(want) };
+        true
+    }
+
     /// Adds an mbuf; gives it back when the burst is full.
     pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
         if self.len == N {
@@ -99,6 +126,24 @@ impl<const N: usize> Burst<N> {
     fn as_slice_upto(&self, n: usize) -> &[Mbuf] {
         // SAFETY: callers pass n <= the number of initialised slots.
         unsafe { std::slice::from_raw_parts(self.slots.as_ptr() as *const Mbuf, n) }
+    }
+
+    /// Frees every mbuf with one bulk call (`rte_pktmbuf_free_bulk`): cheaper
+    /// than one free per packet for a sink that drops what it read.
+    pub fn free_bulk(&mut self) {
+        let len = self.len;
+        if len == 0 {
+            return;
+        }
+        self.len = 0;
+        // SAFETY: slots[..len] are owned, valid mbufs (Mbuf is repr(transparent)
+        // over the pointer); len is already 0, so none is freed again.
+        unsafe {
+            dpdk_sys::rte_pktmbuf_free_bulk(
+                self.slots.as_mut_ptr() as *mut *mut dpdk_sys::rte_mbuf,
+                len as u32,
+            )
+        };
     }
 
     /// Frees every mbuf.

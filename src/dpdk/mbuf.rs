@@ -137,6 +137,22 @@ impl Mbuf {
         Some(unsafe { std::slice::from_raw_parts_mut(p as *mut u8, n) })
     }
 
+    /// Sets the length of a fresh single-segment mbuf to `n` bytes and returns
+    /// them (contents undefined); `None` (unchanged) if the buffer is too
+    /// small or the mbuf is chained. Field writes only, no FFI call: the
+    /// traffic generator does this per packet.
+    #[inline]
+    pub fn set_len(&mut self, n: usize) -> Option<&mut [u8]> {
+        let m = self.raw_mut();
+        let n16 = u16::try_from(n).ok()?;
+        if m.nb_segs != 1 || usize::from(m.data_off) + n > usize::from(m.buf_len) {
+            return None;
+        }
+        m.data_len = n16;
+        m.pkt_len = u32::from(n16);
+        Some(self.data_mut())
+    }
+
     /// Removes `n` bytes from the end; false (unchanged) if the last segment
     /// is shorter than `n`.
     #[inline]

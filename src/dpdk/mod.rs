@@ -13,6 +13,7 @@ mod lcore;
 mod mbuf;
 mod mempool;
 mod port;
+pub mod telemetry;
 
 pub use burst::{Burst, TxBuffer, BURST_SIZE};
 pub use eal::{hugepages_available, Eal, EalError};

@@ -184,13 +184,18 @@ pub struct InnerUpdate {
 }
 
 /// What a delivered (or control) packet is.
+///
+/// Small integers only (40 bytes): it is returned by value per packet, and
+/// two `IpAddr`s used to double its size and the cost of every move. The
+/// VTEP addresses stay in the frame; [`src_vtep`](Self::src_vtep) and
+/// [`dst_vtep`](Self::dst_vtep) read them from there when a caller needs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {
     pub vni: Vni,
-    /// Outer source: the remote VTEP.
-    pub src_vtep: IpAddr,
-    /// Outer destination: our VTEP address it was sent to.
-    pub dst_vtep: IpAddr,
+    /// Offset of the outer IP header in the frame.
+    pub outer_l3: u16,
+    /// The outer IP header is IPv6.
+    pub outer_ipv6: bool,
     pub udp_src_port: u16,
     /// Geneve protocol type as a payload kind.
     pub payload: PayloadKind,
@@ -211,6 +216,33 @@ pub struct Delivery {
     pub inner: InnerUpdate,
     /// RFC 6040 "(!!!)" combination seen (forwarded, worth a counter).
     pub ecn_alarm: bool,
+}
+
+impl Delivery {
+    /// Outer source address (the remote VTEP), read from `frame`: the frame
+    /// this delivery came from, or the same bytes (`None` if it is shorter).
+    #[inline]
+    pub fn src_vtep(&self, frame: &[u8]) -> Option<IpAddr> {
+        self.outer_addr(frame, if self.outer_ipv6 { 8 } else { 12 })
+    }
+
+    /// Outer destination address (our VTEP address it was sent to).
+    #[inline]
+    pub fn dst_vtep(&self, frame: &[u8]) -> Option<IpAddr> {
+        self.outer_addr(frame, if self.outer_ipv6 { 24 } else { 16 })
+    }
+
+    #[inline]
+    fn outer_addr(&self, frame: &[u8], field: usize) -> Option<IpAddr> {
+        let at = usize::from(self.outer_l3) + field;
+        if self.outer_ipv6 {
+            let a: [u8; 16] = *frame.get(at..)?.first_chunk()?;
+            Some(IpAddr::from(a))
+        } else {
+            let a: [u8; 4] = *frame.get(at..)?.first_chunk()?;
+            Some(IpAddr::from(a))
+        }
+    }
 }
 
 /// Decap result.
@@ -375,18 +407,29 @@ impl Decapsulator {
     #[inline]
     pub fn decap(&self, frame: &[u8]) -> Verdict {
         match self.decap_fast_v4(frame) {
-            Some(d) => {
-                let off = usize::from(d.payload_offset);
-                self.finish(frame, off, off + usize::from(d.payload_len), d)
-            }
+            Some(v) => v,
             None => self.decap_general(frame),
         }
     }
 
-    /// Fast path: `Some` only for an IPv4 data packet that passes every
-    /// check up to the inner header (which [`finish`](Self::finish) does).
+    /// [`decap`](Self::decap) in two halves, for a caller that wants the
+    /// common case's verdict straight in its registers: `Some` is the final
+    /// verdict of the fast path, `None` means "ask
+    /// [`decap_general`](Self::decap_general)". Handling the two results in
+    /// separate match arms keeps the fast path's `Delivery` out of memory (a
+    /// merged result is copied through the stack).
     #[inline(always)]
-    fn decap_fast_v4(&self, frame: &[u8]) -> Option<Delivery> {
+    pub fn decap_fast(&self, frame: &[u8]) -> Option<Verdict> {
+        self.decap_fast_v4(frame)
+    }
+
+    /// Fast path: `Some` only for an IPv4 data packet that passes every
+    /// check up to the inner header; its verdict is then final (deliver, or
+    /// an inner-header / RFC 6040 drop, as the general path would decide).
+    /// The `Delivery` is built once, in place: building it early and
+    /// finishing it later cost a copy of the whole struct per packet.
+    #[inline(always)]
+    fn decap_fast_v4(&self, frame: &[u8]) -> Option<Verdict> {
         let f: &[u8; FAST_V4_LEN] = frame.first_chunk()?;
         let be32 = |i: usize| u32::from_be_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
         // Untagged Ethernet, IPv4, IHL 5.
@@ -447,11 +490,16 @@ impl Decapsulator {
             self.check_options(frame.get(FAST_V4_LEN..payload_off)?)
                 .ok()?
         };
-        Some(Delivery {
+        let (outer_tos, outer_ttl) = (f[15], f[22]);
+        let (inner, ecn_alarm) =
+            match self.inner_update(frame, payload_off, end, payload, outer_tos, outer_ttl) {
+                Ok(x) => x,
+                Err(r) => return Some(Verdict::Drop(r)),
+            };
+        Some(Verdict::Deliver(Delivery {
             vni: Vni::new(u32::from_be_bytes([0, f[46], f[47], f[48]])).unwrap_or_default(),
-            // Read again rather than kept live across the calls above.
-            src_vtep: IpAddr::V4(Ipv4Addr::new(f[26], f[27], f[28], f[29])),
-            dst_vtep: IpAddr::V4(Ipv4Addr::new(f[30], f[31], f[32], f[33])),
+            outer_l3: ethernet::HEADER_LEN as u16,
+            outer_ipv6: false,
             udp_src_port: u16::from_be_bytes([f[34], f[35]]),
             payload,
             protocol,
@@ -460,11 +508,11 @@ impl Decapsulator {
             options_offset: FAST_V4_LEN as u16,
             options_len: opt_len as u16,
             options,
-            outer_tos: f[15],
-            outer_ttl: f[22],
-            inner: InnerUpdate::default(),
-            ecn_alarm: false,
-        })
+            outer_tos,
+            outer_ttl,
+            inner,
+            ecn_alarm,
+        }))
     }
 
     #[inline(always)]
@@ -478,7 +526,7 @@ impl Decapsulator {
 
     /// The general path: every check in order, the first failure the reason.
     #[inline(never)]
-    fn decap_general(&self, frame: &[u8]) -> Verdict {
+    pub fn decap_general(&self, frame: &[u8]) -> Verdict {
         // --- Ethernet
         let Some((et, l3)) = ethernet::l3_offset(frame) else {
             return Verdict::Drop(DropReason::EthTruncated);
@@ -622,8 +670,8 @@ impl Decapsulator {
         };
         let d = Delivery {
             vni,
-            src_vtep: src,
-            dst_vtep: dst,
+            outer_l3: l3 as u16,
+            outer_ipv6: matches!(src, IpAddr::V6(_)),
             udp_src_port: sport,
             payload,
             protocol,
@@ -657,39 +705,58 @@ impl Decapsulator {
     /// headers passed; the inner packet is `frame[payload_off..end]`.
     #[inline(always)]
     fn finish(&self, frame: &[u8], payload_off: usize, end: usize, mut d: Delivery) -> Verdict {
+        match self.inner_update(frame, payload_off, end, d.payload, d.outer_tos, d.outer_ttl) {
+            Ok((inner, alarm)) => {
+                d.inner = inner;
+                d.ecn_alarm = alarm;
+                Verdict::Deliver(d)
+            }
+            Err(r) => Verdict::Drop(r),
+        }
+    }
+
+    /// The inner header's update (RFC 6040 ECN, DSCP / TTL model) and the
+    /// RFC 6040 alarm, for the inner packet `frame[payload_off..end]` under
+    /// outer TOS `tos` and TTL `ttl`.
+    #[inline(always)]
+    fn inner_update(
+        &self,
+        frame: &[u8],
+        payload_off: usize,
+        end: usize,
+        payload: PayloadKind,
+        tos: u8,
+        ttl: u8,
+    ) -> Result<(InnerUpdate, bool), DropReason> {
         let Some(inner) = frame.get(payload_off..end) else {
-            return Verdict::Drop(DropReason::InnerMalformed);
+            return Err(DropReason::InnerMalformed);
         };
-        let (tos, ttl) = (d.outer_tos, d.outer_ttl);
         // Common case first: untagged inner Ethernet carrying IPv4.
         let ip = match inner.first_chunk::<{ ethernet::HEADER_LEN + ipv4::HEADER_LEN }>() {
             Some(e)
-                if d.payload == PayloadKind::Ethernet
+                if payload == PayloadKind::Ethernet
                     && e[12] == 0x08
                     && e[13] == 0x00
                     && e[14] >> 4 == 4 =>
             {
                 Some((ethernet::HEADER_LEN, false, e[15], e[22]))
             }
-            _ => match inner_ip(inner, d.payload) {
-                Ok(ip) => ip,
-                Err(r) => return Verdict::Drop(r),
-            },
+            _ => inner_ip(inner, payload)?,
         };
+        let mut u = InnerUpdate::default();
         let (in_tos, in_ttl) = match ip {
             Some((off, v6, t, l)) => {
-                d.inner.l3_offset = (payload_off + off) as u16;
-                d.inner.ipv6 = v6;
+                u.l3_offset = (payload_off + off) as u16;
+                u.ipv6 = v6;
                 (t, l)
             }
             None => (0, 0),
         };
         let e = self.ecn_table[usize::from(((in_tos & 3) << 2) | (tos & 3))];
         if e & ECN_DROP != 0 {
-            return Verdict::Drop(DropReason::EcnCeOverNotEct);
+            return Err(DropReason::EcnCeOverNotEct);
         }
-        d.ecn_alarm = e & ECN_ALARM != 0;
-        if d.inner.l3_offset != 0 {
+        if u.l3_offset != 0 {
             let dscp = match self.cfg.dscp {
                 QosModel::Pipe => in_tos & 0xfc,
                 QosModel::Uniform => tos & 0xfc,
@@ -698,11 +765,11 @@ impl Decapsulator {
                 QosModel::Pipe => in_ttl,
                 QosModel::Uniform => in_ttl.min(ttl),
             };
-            d.inner.tos = dscp | (e & 3);
-            d.inner.ttl = new_ttl;
-            d.inner.changed = d.inner.tos != in_tos || new_ttl != in_ttl;
+            u.tos = dscp | (e & 3);
+            u.ttl = new_ttl;
+            u.changed = u.tos != in_tos || new_ttl != in_ttl;
         }
-        Verdict::Deliver(d)
+        Ok((u, e & ECN_ALARM != 0))
     }
 
     /// Walk the option TLVs: structure, count, known lengths, unknown critical.
@@ -968,8 +1035,8 @@ mod tests {
         };
         let mut d = Delivery {
             vni,
-            src_vtep: src,
-            dst_vtep: dst,
+            outer_l3: l3 as u16,
+            outer_ipv6: matches!(src, IpAddr::V6(_)),
             udp_src_port: sport,
             payload,
             protocol,
@@ -1188,6 +1255,35 @@ mod tests {
         f[25] = 0;
         let c = checksum::checksum(&f[14..14 + hl]);
         f[24..26].copy_from_slice(&c.to_be_bytes());
+    }
+
+    #[test]
+    fn vtep_addresses_are_read_from_the_outer_header() {
+        // Untagged and tagged IPv4 (fast and general path) and IPv6 underlays.
+        let d = Decapsulator::new(DecapConfig::new(vec![L4], vec![L6]));
+        let mut seen = [0u32; 3];
+        for f in base_frames() {
+            let (Verdict::Deliver(del) | Verdict::Control(del)) = d.decap(&f) else {
+                continue;
+            };
+            let (src, dst): (IpAddr, IpAddr) = if del.outer_ipv6 {
+                (R6.into(), L6.into())
+            } else {
+                (R4.into(), L4.into())
+            };
+            assert_eq!(del.src_vtep(&f), Some(src));
+            assert_eq!(del.dst_vtep(&f), Some(dst));
+            // Cut inside the source address: no address, no panic.
+            let cut = usize::from(del.outer_l3) + if del.outer_ipv6 { 20 } else { 14 };
+            assert_eq!(del.src_vtep(&f[..cut]), None);
+            let kind = match (del.outer_ipv6, del.outer_l3) {
+                (true, _) => 2,
+                (false, 14) => 0,
+                _ => 1,
+            };
+            seen[kind] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
     }
 
     #[test]

@@ -1,0 +1,356 @@
+//! What a running gateway shows the outside: one snapshot of its counters,
+//! drop reasons, residence-time percentiles and table sizes, refreshed by the
+//! control thread, read by the DPDK telemetry callbacks and the Prometheus
+//! endpoint (never by the workers).
+//!
+//! The Prometheus endpoint is a plain `std::net::TcpListener` thread: it
+//! serves one text page to a scraper every few seconds, which needs no HTTP
+//! framework; and the metrics already live in the workers' counter blocks,
+//! so a metrics-registry crate would only duplicate them.
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+
+use crate::dataplane::latency::Percentiles;
+
+/// One port's totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortSnapshot {
+    pub name: String,
+    pub id: u16,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub tx_dropped: u64,
+}
+
+/// Everything a running gateway reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub uptime_s: f64,
+    pub workers: usize,
+    pub ports: Vec<PortSnapshot>,
+    pub encap: u64,
+    pub decap: u64,
+    pub punted: u64,
+    pub geneve_control: u64,
+    pub control_replies: u64,
+    /// Every drop reason, zero or not, in `GwDrop::all()` order.
+    pub drops: Vec<(&'static str, u64)>,
+    /// Residence time since start; None when not measured (`metrics.latency: false`).
+    pub latency: Option<Percentiles>,
+    /// Table name and entries.
+    pub tables: Vec<(&'static str, u64)>,
+}
+
+impl Snapshot {
+    pub fn drops_total(&self) -> u64 {
+        self.drops.iter().map(|d| d.1).sum()
+    }
+}
+
+static CURRENT: ArcSwapOption<Snapshot> = ArcSwapOption::const_empty();
+
+/// Makes `s` what telemetry and Prometheus show.
+pub fn publish(s: Snapshot) {
+    CURRENT.store(Some(Arc::new(s)));
+}
+
+/// The latest snapshot, if the gateway published one.
+pub fn current() -> Option<Arc<Snapshot>> {
+    CURRENT.load_full()
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The Prometheus text exposition format (version 0.0.4).
+pub fn prometheus_text(s: &Snapshot) -> String {
+    let mut o = String::with_capacity(4096);
+    let head = |o: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    head(
+        &mut o,
+        "geneve_gw_uptime_seconds",
+        "gauge",
+        "Seconds since the gateway started forwarding.",
+    );
+    let _ = writeln!(o, "geneve_gw_uptime_seconds {:.3}", s.uptime_s);
+    head(
+        &mut o,
+        "geneve_gw_workers",
+        "gauge",
+        "Worker cores forwarding packets.",
+    );
+    let _ = writeln!(o, "geneve_gw_workers {}", s.workers);
+    type PortField = fn(&PortSnapshot) -> u64;
+    let port_metrics: [(&str, &str, PortField); 3] = [
+        (
+            "geneve_gw_port_rx_packets_total",
+            "Packets received on a port.",
+            |p| p.rx_packets,
+        ),
+        (
+            "geneve_gw_port_tx_packets_total",
+            "Packets sent on a port.",
+            |p| p.tx_packets,
+        ),
+        (
+            "geneve_gw_port_tx_dropped_total",
+            "Packets the port refused on TX (freed and counted).",
+            |p| p.tx_dropped,
+        ),
+    ];
+    for (name, help, f) in port_metrics {
+        head(&mut o, name, "counter", help);
+        for p in &s.ports {
+            let _ = writeln!(
+                o,
+                "{name}{{port=\"{}\",port_id=\"{}\"}} {}",
+                escape_label(&p.name),
+                p.id,
+                f(p)
+            );
+        }
+    }
+    for (name, help, v) in [
+        (
+            "geneve_gw_encap_packets_total",
+            "Packets encapsulated (flood copies included).",
+            s.encap,
+        ),
+        (
+            "geneve_gw_decap_packets_total",
+            "Packets decapsulated and delivered.",
+            s.decap,
+        ),
+        (
+            "geneve_gw_punted_packets_total",
+            "Packets handed to the control thread (ARP, ND, ICMP, O bit).",
+            s.punted,
+        ),
+        (
+            "geneve_gw_geneve_control_packets_total",
+            "Geneve control packets (O bit) received.",
+            s.geneve_control,
+        ),
+        (
+            "geneve_gw_control_replies_total",
+            "ARP/ND/ICMP replies the control thread sent.",
+            s.control_replies,
+        ),
+    ] {
+        head(&mut o, name, "counter", help);
+        let _ = writeln!(o, "{name} {v}");
+    }
+    head(
+        &mut o,
+        "geneve_gw_drops_total",
+        "counter",
+        "Packets dropped, by reason.",
+    );
+    for (r, n) in &s.drops {
+        let _ = writeln!(o, "geneve_gw_drops_total{{reason=\"{r}\"}} {n}");
+    }
+    if let Some(l) = &s.latency {
+        let name = "geneve_gw_residence_seconds";
+        head(
+            &mut o,
+            name,
+            "summary",
+            "Time a packet spends in the gateway, RX burst to TX burst, since start.",
+        );
+        let sec = |ns: u64| ns as f64 / 1e9;
+        for (q, v) in [
+            ("0.5", l.p50_ns),
+            ("0.99", l.p99_ns),
+            ("0.999", l.p999_ns),
+            ("1", l.max_ns),
+        ] {
+            let _ = writeln!(o, "{name}{{quantile=\"{q}\"}} {:e}", sec(v));
+        }
+        let _ = writeln!(o, "{name}_sum {:e}", l.mean_ns * l.samples as f64 / 1e9);
+        let _ = writeln!(o, "{name}_count {}", l.samples);
+    }
+    head(
+        &mut o,
+        "geneve_gw_table_entries",
+        "gauge",
+        "Entries in the gateway's tables.",
+    );
+    for (t, n) in &s.tables {
+        let _ = writeln!(o, "geneve_gw_table_entries{{table=\"{t}\"}} {n}");
+    }
+    o
+}
+
+/// The Prometheus endpoint: a thread answering `GET /metrics` (and `/`).
+pub struct PrometheusServer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    pub addr: SocketAddr,
+}
+
+impl PrometheusServer {
+    /// Listens on `addr`; a bind failure is a clear one-line error.
+    pub fn start(addr: SocketAddr) -> Result<PrometheusServer, String> {
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| format!("metrics.prometheus: cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr().unwrap_or(addr);
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("metrics.prometheus: {addr}: {e}"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("prometheus".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((conn, _)) => serve_one(conn),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(20))
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            })
+            .map_err(|e| format!("metrics.prometheus: cannot start its thread: {e}"))?;
+        Ok(PrometheusServer {
+            stop,
+            thread: Some(thread),
+            addr: local,
+        })
+    }
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Answers one HTTP request; a slow or broken client only loses its answer.
+fn serve_one(mut conn: TcpStream) {
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = conn.set_write_timeout(Some(Duration::from_secs(2)));
+    let mut req = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16384 {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&req);
+    let mut words = head.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let (status, body) = if method != "GET" {
+        ("405 Method Not Allowed", "only GET\n".to_string())
+    } else if path == "/metrics" || path == "/" {
+        match current() {
+            Some(s) => ("200 OK", prometheus_text(&s)),
+            None => ("503 Service Unavailable", "starting\n".to_string()),
+        }
+    } else {
+        ("404 Not Found", "try /metrics\n".to_string())
+    };
+    let _ = write!(
+        conn,
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            uptime_s: 1.5,
+            workers: 1,
+            ports: vec![PortSnapshot {
+                name: "ul\"x".into(),
+                id: 0,
+                rx_packets: 7,
+                tx_packets: 5,
+                tx_dropped: 1,
+            }],
+            encap: 3,
+            decap: 2,
+            drops: vec![("no_route", 4), ("tx_full", 0)],
+            latency: Some(Percentiles {
+                samples: 10,
+                min_ns: 100,
+                p50_ns: 1000,
+                p99_ns: 2000,
+                p999_ns: 3000,
+                max_ns: 4000,
+                mean_ns: 1500.0,
+            }),
+            tables: vec![("tunnels", 2)],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn prometheus_text_has_help_type_and_values() {
+        let t = prometheus_text(&sample());
+        for want in [
+            "# TYPE geneve_gw_port_rx_packets_total counter",
+            "geneve_gw_port_rx_packets_total{port=\"ul\\\"x\",port_id=\"0\"} 7",
+            "geneve_gw_port_tx_dropped_total{port=\"ul\\\"x\",port_id=\"0\"} 1",
+            "geneve_gw_encap_packets_total 3",
+            "geneve_gw_drops_total{reason=\"no_route\"} 4",
+            "geneve_gw_drops_total{reason=\"tx_full\"} 0",
+            "# TYPE geneve_gw_residence_seconds summary",
+            "geneve_gw_residence_seconds{quantile=\"0.5\"} 1e-6",
+            "geneve_gw_residence_seconds_count 10",
+            "geneve_gw_table_entries{table=\"tunnels\"} 2",
+        ] {
+            assert!(t.lines().any(|l| l == want), "missing {want:?} in:\n{t}");
+        }
+        // Every sample line belongs to a metric announced by HELP and TYPE.
+        for l in t.lines().filter(|l| !l.starts_with('#')) {
+            let name = l.split(['{', ' ']).next().unwrap();
+            let base = name.trim_end_matches("_sum").trim_end_matches("_count");
+            assert!(t.contains(&format!("# TYPE {base} ")), "{l}");
+            assert!(t.contains(&format!("# HELP {base} ")), "{l}");
+        }
+    }
+
+    #[test]
+    fn endpoint_serves_the_published_snapshot() {
+        let srv = PrometheusServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+        publish(sample());
+        let mut c = TcpStream::connect(srv.addr).unwrap();
+        c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut resp = String::new();
+        c.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+        assert!(resp.contains("geneve_gw_encap_packets_total 3"), "{resp}");
+        let mut c = TcpStream::connect(srv.addr).unwrap();
+        c.write_all(b"GET /nope HTTP/1.1\r\n\r\n").unwrap();
+        let mut resp = String::new();
+        c.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 404"), "{resp}");
+        // A second listener on the same address fails with a clear error.
+        let e = PrometheusServer::start(srv.addr).err().unwrap();
+        assert!(e.contains("cannot listen on"), "{e}");
+    }
+}

@@ -1,0 +1,181 @@
+//! `geneve-gw stats`: reads a running gateway's `/geneve_gw/...` commands
+//! over its DPDK telemetry socket (the same data `dpdk-telemetry.py` shows).
+//!
+//! The socket is `SOCK_SEQPACKET`, which std does not offer; `socket2` does,
+//! safely. The protocol (DPDK telemetry v2): on connect the server sends one
+//! JSON object (version, pid, max_output_len); each command written gets one
+//! JSON reply `{"<command>": <value>}`.
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use socket2::{Domain, SockAddr, Socket, Type};
+
+/// The telemetry socket of the DPDK process with this `--file-prefix`
+/// (DPDK's runtime directory rules: /var/run/dpdk for root, else
+/// $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk).
+pub fn socket_path(file_prefix: &str) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let base = if root {
+        PathBuf::from("/var/run/dpdk")
+    } else {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .map(|d| PathBuf::from(d).join("dpdk"))
+            .unwrap_or_else(|| PathBuf::from("/tmp/dpdk"))
+    };
+    base.join(file_prefix).join("dpdk_telemetry.v2")
+}
+
+/// A connection to one DPDK process's telemetry.
+pub struct Telemetry {
+    sock: Socket,
+    buf: Vec<u8>,
+    pub pid: u64,
+}
+
+impl Telemetry {
+    pub fn connect(path: &Path) -> Result<Telemetry, String> {
+        let not_running = |e: std::io::Error| {
+            format!(
+                "no running gateway answers on {} ({e}); is `geneve-gw run` up with this --file-prefix?",
+                path.display()
+            )
+        };
+        let sock = Socket::new(Domain::UNIX, Type::SEQPACKET, None).map_err(not_running)?;
+        let addr = SockAddr::unix(path).map_err(not_running)?;
+        sock.connect(&addr).map_err(not_running)?;
+        let _ = sock.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let mut t = Telemetry {
+            sock,
+            buf: vec![0; 1 << 16],
+            pid: 0,
+        };
+        let hello = t.read_json()?;
+        t.pid = hello.get("pid").and_then(Value::as_u64).unwrap_or(0);
+        Ok(t)
+    }
+
+    fn read_json(&mut self) -> Result<Value, String> {
+        let n = self
+            .sock
+            .read(&mut self.buf)
+            .map_err(|e| format!("telemetry read: {e}"))?;
+        if n == 0 {
+            return Err("the gateway closed the telemetry connection (too many clients?)".into());
+        }
+        serde_json::from_slice(&self.buf[..n]).map_err(|e| format!("telemetry reply: {e}"))
+    }
+
+    /// Runs `cmd` (e.g. `/geneve_gw/port,0`); returns its value (null when
+    /// the command is unknown or failed).
+    pub fn query(&mut self, cmd: &str) -> Result<Value, String> {
+        self.sock
+            .write_all(cmd.as_bytes())
+            .map_err(|e| format!("telemetry write: {e}"))?;
+        let reply = self.read_json()?;
+        let key = cmd.split(',').next().unwrap_or(cmd);
+        Ok(reply.get(key).cloned().unwrap_or(Value::Null))
+    }
+}
+
+/// Every `/geneve_gw/...` reply, keyed by command (`/geneve_gw/port,N` for each port).
+pub fn collect(t: &mut Telemetry) -> Result<Map<String, Value>, String> {
+    let mut all = Map::new();
+    for cmd in [
+        "/geneve_gw/counters",
+        "/geneve_gw/drops",
+        "/geneve_gw/latency",
+        "/geneve_gw/tables",
+        "/geneve_gw/ports",
+    ] {
+        all.insert(cmd.to_string(), t.query(cmd)?);
+    }
+    let counters = &all["/geneve_gw/counters"];
+    if !counters.is_object() {
+        return Err(format!(
+            "the DPDK process (pid {}) has no gateway counters: it is not `geneve-gw run`, or it is still starting",
+            t.pid
+        ));
+    }
+    let ids: Vec<u64> = all["/geneve_gw/ports"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    for id in ids {
+        let cmd = format!("/geneve_gw/port,{id}");
+        let v = t.query(&cmd)?;
+        all.insert(cmd, v);
+    }
+    Ok(all)
+}
+
+fn num(v: &Value, k: &str) -> u64 {
+    v.get(k).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// The readable table `geneve-gw stats` prints.
+pub fn render(all: &Map<String, Value>, pid: u64) -> String {
+    let mut o = String::new();
+    let c = &all["/geneve_gw/counters"];
+    o += &format!(
+        "geneve-gw pid {pid}, up {:.1} s, {} worker(s)\n",
+        num(c, "uptime_ms") as f64 / 1000.0,
+        num(c, "workers")
+    );
+    o += &format!(
+        "{:<12} {:>6} {:>16} {:>16} {:>12}\n",
+        "port", "id", "rx packets", "tx packets", "tx dropped"
+    );
+    let mut ports: Vec<(&String, &Value)> = all
+        .iter()
+        .filter(|(k, _)| k.starts_with("/geneve_gw/port,"))
+        .collect();
+    ports.sort_by_key(|(_, v)| num(v, "port_id"));
+    for (_, p) in ports {
+        o += &format!(
+            "{:<12} {:>6} {:>16} {:>16} {:>12}\n",
+            p.get("name").and_then(Value::as_str).unwrap_or("?"),
+            num(p, "port_id"),
+            num(p, "rx_packets"),
+            num(p, "tx_packets"),
+            num(p, "tx_dropped")
+        );
+    }
+    for k in [
+        "encap",
+        "decap",
+        "punted",
+        "geneve_control",
+        "control_replies",
+        "drops_total",
+    ] {
+        o += &format!("{:<16} {:>16}\n", k, num(c, k));
+    }
+    if let Some(d) = all["/geneve_gw/drops"].as_object() {
+        for (r, n) in d {
+            if n.as_u64().unwrap_or(0) > 0 {
+                o += &format!("  drop {:<28} {:>16}\n", r, n);
+            }
+        }
+    }
+    let l = &all["/geneve_gw/latency"];
+    if num(l, "enabled") == 1 {
+        let us = |k: &str| num(l, k) as f64 / 1000.0;
+        o += &format!(
+            "latency p50 {:.1} us p99 {:.1} us p99.9 {:.1} us max {:.1} us ({} packets)\n",
+            us("p50_ns"),
+            us("p99_ns"),
+            us("p999_ns"),
+            us("max_ns"),
+            num(l, "samples")
+        );
+    } else {
+        o += "latency not measured (metrics.latency: false)\n";
+    }
+    if let Some(t) = all["/geneve_gw/tables"].as_object() {
+        let parts: Vec<String> = t.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        o += &format!("tables: {}\n", parts.join(", "));
+    }
+    o
+}

@@ -1,0 +1,255 @@
+//! The control thread's side of observability: merges the workers'
+//! residence-time histograms, publishes the snapshot that DPDK telemetry and
+//! Prometheus read, and registers the `/geneve_gw/...` telemetry commands.
+use std::time::{Duration, Instant};
+
+use crate::dataplane::latency::{self, ControlLink, Merged, Percentiles, WorkerLink};
+use crate::dataplane::pipeline::GwDrop;
+use crate::dataplane::stats::{drop_totals, port_totals, WorkerCounters};
+use crate::dpdk::telemetry::{register, TelData, TelValue};
+use crate::dpdk::{self, DpdkError};
+
+use super::observe::{self, PortSnapshot, Snapshot};
+
+/// How often the published snapshot is refreshed.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
+/// Residence-time links for `workers` workers (None each when not measured).
+pub fn latency_links(workers: usize, enabled: bool) -> (Vec<Option<WorkerLink>>, Vec<ControlLink>) {
+    let mut w = Vec::new();
+    let mut c = Vec::new();
+    for _ in 0..workers {
+        if enabled {
+            let (wl, cl) = latency::link();
+            w.push(Some(wl));
+            c.push(cl);
+        } else {
+            w.push(None);
+        }
+    }
+    (w, c)
+}
+
+/// The control thread's observer.
+pub struct Observer {
+    merged: Option<Merged>,
+    started: Instant,
+    last_publish: Option<Instant>,
+    /// (config name, DPDK port id).
+    ports: Vec<(String, u16)>,
+    tsc_hz: u64,
+}
+
+impl Observer {
+    pub fn new(links: Vec<ControlLink>, enabled: bool, ports: Vec<(String, u16)>) -> Observer {
+        Observer {
+            merged: enabled.then(|| Merged::new(links)),
+            started: Instant::now(),
+            last_publish: None,
+            ports,
+            tsc_hz: dpdk::tsc_hz(),
+        }
+    }
+
+    /// Merges what the workers handed over and, when due (or `force`),
+    /// publishes a fresh snapshot.
+    pub fn tick(
+        &mut self,
+        counters: &[WorkerCounters],
+        replies: u64,
+        tables: impl FnOnce() -> Vec<(&'static str, u64)>,
+        force: bool,
+    ) {
+        if let Some(m) = &mut self.merged {
+            m.collect();
+        }
+        if !force
+            && self
+                .last_publish
+                .is_some_and(|t| t.elapsed() < PUBLISH_EVERY)
+        {
+            return;
+        }
+        self.last_publish = Some(Instant::now());
+        observe::publish(self.snapshot(counters, replies, tables()));
+    }
+
+    fn snapshot(
+        &self,
+        counters: &[WorkerCounters],
+        replies: u64,
+        tables: Vec<(&'static str, u64)>,
+    ) -> Snapshot {
+        let sum = |f: &dyn Fn(&WorkerCounters) -> u64| counters.iter().map(f).sum::<u64>();
+        let drops = drop_totals(counters);
+        Snapshot {
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            workers: counters.len(),
+            ports: self
+                .ports
+                .iter()
+                .map(|(name, id)| {
+                    let t = port_totals(counters, *id as usize);
+                    PortSnapshot {
+                        name: name.clone(),
+                        id: *id,
+                        rx_packets: t.rx_packets,
+                        tx_packets: t.tx_packets,
+                        tx_dropped: t.tx_dropped,
+                    }
+                })
+                .collect(),
+            encap: sum(&|c| c.encap.get()),
+            decap: sum(&|c| c.decap.get()),
+            punted: sum(&|c| c.punted.get()),
+            geneve_control: sum(&|c| c.geneve_control.get()),
+            control_replies: replies,
+            drops: GwDrop::all()
+                .zip(drops.iter())
+                .map(|(r, n)| (r.as_str(), *n))
+                .collect(),
+            latency: self
+                .merged
+                .as_ref()
+                .map(|m| Percentiles::of(&m.total, self.tsc_hz)),
+            tables,
+        }
+    }
+
+    /// The live summary's latency line for the packets since the last one
+    /// (None when not measured or nothing was sent).
+    pub fn interval_line(&mut self) -> Option<String> {
+        let m = self.merged.as_mut()?;
+        let p = Percentiles::of(&m.interval, self.tsc_hz);
+        m.interval.reset();
+        (p.samples > 0).then(|| format!("latency {} ({} packets)", p.summary(), p.samples))
+    }
+
+    /// The exit report's latency line, over the whole run.
+    pub fn total_line(&self) -> String {
+        match &self.merged {
+            None => "latency not measured (metrics.latency: false)".to_string(),
+            Some(m) => {
+                let p = Percentiles::of(&m.total, self.tsc_hz);
+                format!("latency {} ({} packets)", p.summary(), p.samples)
+            }
+        }
+    }
+}
+
+fn u(k: &str, v: u64) -> (String, TelValue) {
+    (k.to_string(), TelValue::U64(v))
+}
+
+fn counters_cmd(_: &str) -> Option<TelData> {
+    let s = observe::current()?;
+    let rx: u64 = s.ports.iter().map(|p| p.rx_packets).sum();
+    let tx: u64 = s.ports.iter().map(|p| p.tx_packets).sum();
+    Some(TelData::Dict(vec![
+        u("uptime_ms", (s.uptime_s * 1000.0) as u64),
+        u("workers", s.workers as u64),
+        u("rx_packets", rx),
+        u("tx_packets", tx),
+        u("encap", s.encap),
+        u("decap", s.decap),
+        u("punted", s.punted),
+        u("geneve_control", s.geneve_control),
+        u("control_replies", s.control_replies),
+        u("drops_total", s.drops_total()),
+    ]))
+}
+
+fn drops_cmd(_: &str) -> Option<TelData> {
+    let s = observe::current()?;
+    Some(TelData::Dict(
+        s.drops.iter().map(|(r, n)| u(r, *n)).collect(),
+    ))
+}
+
+fn latency_cmd(_: &str) -> Option<TelData> {
+    let s = observe::current()?;
+    Some(TelData::Dict(match s.latency {
+        None => vec![u("enabled", 0)],
+        Some(l) => vec![
+            u("enabled", 1),
+            u("samples", l.samples),
+            u("min_ns", l.min_ns),
+            u("p50_ns", l.p50_ns),
+            u("p99_ns", l.p99_ns),
+            u("p999_ns", l.p999_ns),
+            u("max_ns", l.max_ns),
+            u("mean_ns", l.mean_ns.round() as u64),
+        ],
+    }))
+}
+
+fn tables_cmd(_: &str) -> Option<TelData> {
+    let s = observe::current()?;
+    Some(TelData::Dict(
+        s.tables.iter().map(|(t, n)| u(t, *n)).collect(),
+    ))
+}
+
+fn ports_cmd(_: &str) -> Option<TelData> {
+    let s = observe::current()?;
+    Some(TelData::U64Array(
+        s.ports.iter().map(|p| p.id as u64).collect(),
+    ))
+}
+
+fn port_cmd(params: &str) -> Option<TelData> {
+    let s = observe::current()?;
+    let id: u16 = params.trim().parse().ok()?;
+    let p = s.ports.iter().find(|p| p.id == id)?;
+    Some(TelData::Dict(vec![
+        u("port_id", p.id as u64),
+        ("name".to_string(), TelValue::Str(p.name.clone())),
+        u("rx_packets", p.rx_packets),
+        u("tx_packets", p.tx_packets),
+        u("tx_dropped", p.tx_dropped),
+    ]))
+}
+
+/// The commands `geneve-gw stats` and `dpdk-telemetry.py` read.
+pub const COMMANDS: [(&str, &str); 6] = [
+    (
+        "/geneve_gw/counters",
+        "Gateway totals: rx/tx packets, encap, decap, punted, drops. No parameters",
+    ),
+    (
+        "/geneve_gw/drops",
+        "Dropped packets by reason. No parameters",
+    ),
+    (
+        "/geneve_gw/latency",
+        "Residence time RX to TX since start, in ns: p50, p99, p99.9, max. No parameters",
+    ),
+    (
+        "/geneve_gw/tables",
+        "Entries in the gateway's tables. No parameters",
+    ),
+    (
+        "/geneve_gw/ports",
+        "DPDK port ids the gateway uses. No parameters",
+    ),
+    (
+        "/geneve_gw/port",
+        "One port's counters. Parameter: DPDK port id",
+    ),
+];
+
+/// Registers the `/geneve_gw/...` commands (once per process, after EAL start).
+pub fn register_commands() -> Result<(), DpdkError> {
+    let handlers: [fn(&str) -> Option<TelData>; 6] = [
+        counters_cmd,
+        drops_cmd,
+        latency_cmd,
+        tables_cmd,
+        ports_cmd,
+        port_cmd,
+    ];
+    for ((cmd, help), h) in COMMANDS.iter().zip(handlers) {
+        register(cmd, help, h)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,566 @@
+//! Observability of a running gateway: DPDK telemetry (`dpdk-telemetry.py`),
+//! `geneve-gw stats`, the Prometheus endpoint, the residence-time lines and
+//! `dpdk-dumpcap`, each read while the gateway runs and checked against the
+//! packets the test sent.
+mod common;
+mod gw;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{inner_ipv4_udp, read_pcap, scratch, write_pcap};
+use gw::{dpdk_slot, run_cmd, run_gw, strings, Run};
+use serde_json::Value;
+
+const GW: &str = env!("CARGO_BIN_EXE_geneve-gw");
+const HOST_DST: [u8; 6] = [0x02, 0x11, 0, 0, 0, 1];
+
+/// `n` VLAN-10 frames to the static MAC behind 198.18.0.2: each is
+/// encapsulated once (inner 64 bytes with the tag, 60 without, 110 outer).
+fn access_frames(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let f = inner_ipv4_udp(60, 0, 64, i as u16);
+            let mut t = f[..12].to_vec();
+            t.extend_from_slice(&[0x81, 0x00, 0x00, 10]);
+            t.extend_from_slice(&f[12..]);
+            t
+        })
+        .collect()
+}
+
+const OUTER_LEN: usize = 60 + 14 + 20 + 8 + 8;
+
+/// Underlay on net_null (TX only), access on net_pcap reading `input`.
+fn config(
+    dir: &Path,
+    prefix: &str,
+    memory: &str,
+    eal_args: &str,
+    input: &str,
+    metrics: &str,
+) -> PathBuf {
+    let cfg = format!(
+        r#"
+eal:
+  cores: [1]
+  control_core: 0
+  memory: {memory}
+  devices:
+    vdev:
+      - net_null0,no-rx=1
+      - net_pcap0,rx_pcap={input}
+  file_prefix: {prefix}
+  args: {eal_args}
+ports:
+  - {{ name: ul, role: underlay, device: net_null0, mtu: 1500, mac: "02:00:00:00:01:01" }}
+  - {{ name: acc, role: access, device: net_pcap0, mtu: 1400 }}
+vtep:
+  ipv4: 198.18.0.1/24
+  next_hops:
+    - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }}
+tunnels:
+  - {{ name: b, remote: 198.18.0.2, vni: 100 }}
+l2:
+  segments:
+    - port: acc
+      vlan: 10
+      vni: 100
+      flood: [198.18.0.2]
+      static_macs: [ {{ mac: "02:11:00:00:00:01", remote: 198.18.0.2 }} ]
+metrics: {metrics}
+"#
+    );
+    let p = dir.join("gw.yaml");
+    std::fs::write(&p, cfg).unwrap();
+    p
+}
+
+fn runtime_dir(prefix: &str) -> PathBuf {
+    geneve_gw::control::stats_client::socket_path(prefix)
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The gateway process, stopped (SIGINT) and reaped however the test ends.
+struct Gateway {
+    child: Option<Child>,
+    prefix: String,
+}
+
+impl Gateway {
+    fn start(cfg: &Path, prefix: &str) -> Gateway {
+        let child = Command::new(GW)
+            .args([
+                "run",
+                "-c",
+                cfg.to_str().unwrap(),
+                "--stats-interval",
+                "0.3",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Gateway {
+            child: Some(child),
+            prefix: prefix.to_string(),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.child.as_mut().unwrap().try_wait(), Ok(None))
+    }
+
+    /// SIGINT, then the exit report.
+    fn stop(mut self) -> Run {
+        let mut child = self.child.take().unwrap();
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while matches!(child.try_wait(), Ok(None)) && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(runtime_dir(&self.prefix));
+        // metrics.capture keeps hugepage files (shared with dpdk-dumpcap).
+        if let Ok(rd) = std::fs::read_dir("/dev/hugepages") {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&format!("{}map_", self.prefix)) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+}
+
+/// `geneve-gw stats --json` until `done` holds for its reply (or 30 s pass).
+fn stats_until(g: &mut Gateway, done: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < Duration::from_secs(30) {
+        assert!(g.running(), "the gateway exited early");
+        let r = run_gw(
+            &strings(&["stats", "--file-prefix", &g.prefix, "--json"]),
+            Duration::from_secs(20),
+        );
+        if r.ok() {
+            let v: Value = serde_json::from_str(r.stdout.trim()).expect("stats --json is JSON");
+            if done(&v) {
+                return v;
+            }
+        }
+        last = format!("{}{}", r.stdout, r.stderr);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("stats never reached the expected values; last answer:\n{last}");
+}
+
+fn u(v: &Value, path: &[&str]) -> u64 {
+    let mut x = v;
+    for p in path {
+        x = &x[*p];
+    }
+    x.as_u64()
+        .unwrap_or_else(|| panic!("{path:?} is not a number in {v}"))
+}
+
+fn assert_percentiles_ordered(l: &Value, n: u64) {
+    assert_eq!(u(l, &["enabled"]), 1, "{l}");
+    assert_eq!(u(l, &["samples"]), n, "{l}");
+    let (p50, p99, p999, max) = (
+        u(l, &["p50_ns"]),
+        u(l, &["p99_ns"]),
+        u(l, &["p999_ns"]),
+        u(l, &["max_ns"]),
+    );
+    assert!(p50 > 0, "{l}");
+    assert!(p50 <= p99 && p99 <= p999 && p999 <= max, "{l}");
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut s = String::new();
+    c.read_to_string(&mut s).unwrap();
+    s
+}
+
+fn metric(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name_and_labels} in:\n{text}"))
+}
+
+#[test]
+fn telemetry_stats_and_prometheus_report_the_packets_sent() {
+    let _slot = dpdk_slot();
+    const N: u64 = 100;
+    let dir = scratch("observe");
+    let input = dir.join("acc_in.pcap");
+    write_pcap(&input, &access_frames(N as usize));
+    let prom = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let prefix = format!("gwtest-obs-{}", std::process::id());
+    let cfg = config(
+        &dir,
+        &prefix,
+        "{ mode: no_huge, size_mb: 512 }",
+        "[--no-shconf, --no-pci]",
+        input.to_str().unwrap(),
+        &format!("{{ prometheus: \"{prom}\" }}"),
+    );
+    let mut g = Gateway::start(&cfg, &prefix);
+
+    // geneve-gw stats: every packet read is encapsulated and sent, measured once.
+    let v = stats_until(&mut g, |v| {
+        v["/geneve_gw/counters"]["encap"].as_u64() == Some(N)
+            && v["/geneve_gw/latency"]["samples"].as_u64() == Some(N)
+    });
+    let c = &v["/geneve_gw/counters"];
+    assert_eq!(u(c, &["rx_packets"]), N, "{v}");
+    assert_eq!(u(c, &["tx_packets"]), N, "{v}");
+    assert_eq!(u(c, &["decap"]), 0, "{v}");
+    assert_eq!(u(c, &["drops_total"]), 0, "{v}");
+    assert_eq!(u(c, &["workers"]), 1, "{v}");
+    assert_eq!(v["/geneve_gw/ports"], serde_json::json!([0, 1]), "{v}");
+    assert_eq!(v["/geneve_gw/port,0"]["name"], "ul", "{v}");
+    assert_eq!(u(&v, &["/geneve_gw/port,0", "tx_packets"]), N, "{v}");
+    assert_eq!(u(&v, &["/geneve_gw/port,1", "rx_packets"]), N, "{v}");
+    assert_eq!(u(&v, &["/geneve_gw/port,1", "tx_packets"]), 0, "{v}");
+    assert_eq!(u(&v, &["/geneve_gw/drops", "no_segment"]), 0, "{v}");
+    assert_percentiles_ordered(&v["/geneve_gw/latency"], N);
+    let t = &v["/geneve_gw/tables"];
+    assert_eq!(u(t, &["tunnels"]), 1, "{v}");
+    assert_eq!(u(t, &["segments"]), 1, "{v}");
+    assert_eq!(u(t, &["decap_vnis"]), 1, "{v}");
+    assert_eq!(u(t, &["neighbors"]), 1, "{v}");
+
+    // The readable table says the same.
+    let r = run_gw(
+        &strings(&["stats", "--file-prefix", &prefix]),
+        Duration::from_secs(20),
+    );
+    assert!(r.ok(), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["encap", "100"]),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("latency p50 ") && l.ends_with("(100 packets)")),
+        "{}",
+        r.stdout
+    );
+
+    // DPDK's own client reads the same commands.
+    if Path::new("/usr/bin/dpdk-telemetry.py").exists() {
+        let mut cmd = Command::new("/usr/bin/dpdk-telemetry.py");
+        cmd.args(["-f", &prefix]);
+        let out = run_with_stdin(
+            &mut cmd,
+            "/geneve_gw/counters\n/geneve_gw/latency\n/geneve_gw/port,1\n",
+        );
+        let replies: Vec<Value> = out
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(replies.len(), 3, "{out}");
+        assert_eq!(
+            u(&replies[0], &["/geneve_gw/counters", "encap"]),
+            N,
+            "{out}"
+        );
+        assert_percentiles_ordered(&replies[1]["/geneve_gw/latency"], N);
+        assert_eq!(
+            u(&replies[2], &["/geneve_gw/port", "rx_packets"]),
+            N,
+            "{out}"
+        );
+    } else {
+        eprintln!("skipping the dpdk-telemetry.py part: /usr/bin/dpdk-telemetry.py is missing (apt-get install dpdk)");
+    }
+
+    // Prometheus.
+    let resp = http_get(&prom, "/metrics");
+    assert!(resp.starts_with("HTTP/1.1 200 OK"), "{resp}");
+    assert!(
+        resp.contains("Content-Type: text/plain; version=0.0.4"),
+        "{resp}"
+    );
+    let body = resp.split("\r\n\r\n").nth(1).unwrap();
+    assert_eq!(metric(body, "geneve_gw_encap_packets_total"), N as f64);
+    assert_eq!(
+        metric(
+            body,
+            "geneve_gw_port_rx_packets_total{port=\"acc\",port_id=\"1\"}"
+        ),
+        N as f64
+    );
+    assert_eq!(
+        metric(
+            body,
+            "geneve_gw_port_tx_packets_total{port=\"ul\",port_id=\"0\"}"
+        ),
+        N as f64
+    );
+    assert_eq!(
+        metric(body, "geneve_gw_drops_total{reason=\"no_segment\"}"),
+        0.0
+    );
+    assert_eq!(metric(body, "geneve_gw_residence_seconds_count"), N as f64);
+    let q = |x: &str| {
+        metric(
+            body,
+            &format!("geneve_gw_residence_seconds{{quantile=\"{x}\"}}"),
+        )
+    };
+    assert!(
+        q("0.5") > 0.0 && q("0.5") <= q("0.99") && q("0.99") <= q("1"),
+        "{body}"
+    );
+    assert_eq!(
+        metric(body, "geneve_gw_table_entries{table=\"tunnels\"}"),
+        1.0
+    );
+    assert!(http_get(&prom, "/other").starts_with("HTTP/1.1 404"));
+
+    // The exit report and the live summary carry the latency lines.
+    let pid = g.pid();
+    let r = g.stop();
+    assert!(r.ok(), "pid {pid}:\n{}\n{}", r.stdout, r.stderr);
+    r.assert_no_leak();
+    assert!(r.stdout.lines().any(|l| l == "encap 100"), "{}", r.stdout);
+    let lat = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("latency p50 "))
+        .unwrap_or_else(|| panic!("no latency line:\n{}", r.stdout));
+    assert!(lat.ends_with("(100 packets)"), "{lat}");
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("latency p50 ")),
+        "no live latency line:\n{}",
+        r.stderr
+    );
+}
+
+fn run_with_stdin(cmd: &mut Command, input: &str) -> String {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let start = Instant::now();
+    while matches!(child.try_wait(), Ok(None)) {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn stats_without_a_running_gateway_is_one_clear_error() {
+    let r = run_gw(
+        &strings(&["stats", "--file-prefix", "gwtest-nobody-here"]),
+        Duration::from_secs(20),
+    );
+    r.assert_clean_error("no running gateway answers on");
+}
+
+#[test]
+fn metrics_section_is_validated() {
+    let dir = scratch("observe-check");
+    for (metrics, memory, args, needle) in [
+        (
+            "{ prometheus: \"localhost:notaport\" }",
+            "{ mode: hugepages }",
+            "[--no-pci]",
+            "metrics.prometheus: `localhost:notaport` is not an address:port",
+        ),
+        (
+            "{ capture: true }",
+            "{ mode: no_huge, size_mb: 512 }",
+            "[--no-pci]",
+            "metrics.capture: needs hugepages shared with dpdk-dumpcap",
+        ),
+        (
+            "{ capture: true }",
+            "{ mode: hugepages }",
+            "[--no-pci, --in-memory]",
+            "metrics.capture: needs hugepage files shared with dpdk-dumpcap; remove `--in-memory`",
+        ),
+    ] {
+        let cfg = config(
+            &dir,
+            "gwtest-chk",
+            memory,
+            args,
+            "/nonexistent.pcap",
+            metrics,
+        );
+        let r = run_gw(
+            &strings(&["check", "-c", cfg.to_str().unwrap()]),
+            Duration::from_secs(20),
+        );
+        assert!(!r.ok(), "{metrics} passed");
+        assert!(r.stderr.contains(needle), "{metrics}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn a_taken_prometheus_address_is_a_clear_error() {
+    let _slot = dpdk_slot();
+    let dir = scratch("observe-bind");
+    let input = dir.join("acc_in.pcap");
+    write_pcap(&input, &access_frames(1));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let prefix = format!("gwtest-obsbind-{}", std::process::id());
+    let cfg = config(
+        &dir,
+        &prefix,
+        "{ mode: no_huge, size_mb: 512 }",
+        "[--no-shconf, --no-pci]",
+        input.to_str().unwrap(),
+        &format!("{{ prometheus: \"{addr}\" }}"),
+    );
+    let r = run_gw(
+        &strings(&[
+            "run",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--stop-after-idle",
+            "500",
+        ]),
+        Duration::from_secs(60),
+    );
+    let _ = std::fs::remove_dir_all(runtime_dir(&prefix));
+    r.assert_clean_error(&format!("metrics.prometheus: cannot listen on {addr}"));
+}
+
+#[test]
+fn dumpcap_captures_the_packets_the_gateway_sends() {
+    let free: u64 =
+        std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+    let mounted = std::fs::read_to_string("/proc/mounts")
+        .map(|m| m.contains(" /dev/hugepages hugetlbfs "))
+        .unwrap_or(false);
+    let dumpcap = Path::new("/usr/bin/dpdk-dumpcap");
+    if !dumpcap.exists() || free < 200 || !mounted {
+        eprintln!(
+            "skipping: dpdk-dumpcap needs /usr/bin/dpdk-dumpcap (apt-get install dpdk) and 200 free 2 MB hugepages on /dev/hugepages (have {free}, mounted {mounted}); a capture cannot share --no-huge memory"
+        );
+        return;
+    }
+    let _slot = dpdk_slot();
+    let dir = scratch("observe-dumpcap");
+    let input = dir.join("acc_in.pcap");
+    write_pcap(&input, &access_frames(64));
+    let prefix = format!("gwtest-obscap-{}", std::process::id());
+    let cfg = config(
+        &dir,
+        &prefix,
+        "{ mode: hugepages, size_mb: 256 }",
+        "[--no-pci]",
+        &format!("{},infinite_rx=1", input.display()),
+        "{ capture: true }",
+    );
+    let mut g = Gateway::start(&cfg, &prefix);
+    stats_until(&mut g, |v| {
+        v["/geneve_gw/counters"]["encap"].as_u64() > Some(0)
+    });
+    const COUNT: usize = 200;
+    let out = dir.join("ul.pcap");
+    let cap = run_cmd(
+        Command::new(dumpcap).args([
+            &format!("--file-prefix={prefix}"),
+            "-i",
+            "net_null0",
+            "-c",
+            &COUNT.to_string(),
+            "-P",
+            "-q",
+            "-w",
+            out.to_str().unwrap(),
+        ]),
+        Duration::from_secs(60),
+    );
+    let r = g.stop();
+    assert!(
+        cap.ok(),
+        "dpdk-dumpcap failed:\n{}\n{}",
+        cap.stdout,
+        cap.stderr
+    );
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    r.assert_no_leak();
+    let (_, frames) = read_pcap(&out);
+    assert!(frames.len() >= COUNT, "captured {} frames", frames.len());
+    let (_, ul_tx, _) = r.port(0);
+    assert!(
+        ul_tx >= frames.len() as u64,
+        "captured more than sent: {}",
+        r.stdout
+    );
+    for f in &frames {
+        // What the gateway sent: the 60-byte inner frame in Ethernet/IPv4/UDP 6081/Geneve VNI 100.
+        assert_eq!(f.len(), OUTER_LEN, "{f:02x?}");
+        assert_eq!(&f[0..6], &[2, 0, 0, 0, 0, 2], "outer dst MAC");
+        assert_eq!(&f[12..14], &[0x08, 0x00]);
+        assert_eq!(&f[36..38], &6081u16.to_be_bytes(), "UDP dst port");
+        assert_eq!(&f[46..49], &[0, 0, 100], "VNI");
+        assert_eq!(&f[50..56], &HOST_DST, "inner dst MAC");
+    }
+}
