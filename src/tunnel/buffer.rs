@@ -4,6 +4,7 @@
 //! plain implementation used by tests and benches. Neither allocates in
 //! `prepend` / `trim_front` / `trim_back`.
 use super::offload::TxOffload;
+use super::segment::TsoOffload;
 
 /// Why a buffer operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,10 @@ pub trait Buffer {
     /// packet on transmit. Buffers that never reach a NIC ignore it.
     #[inline]
     fn set_tx_offload(&mut self, _offload: &TxOffload) {}
+    /// Record that the NIC segments this encapsulated packet (Geneve TSO);
+    /// replaces what [`set_tx_offload`](Buffer::set_tx_offload) recorded.
+    #[inline]
+    fn set_tso(&mut self, _offload: &TsoOffload) {}
 }
 
 /// A `Vec`-backed [`Buffer`]: storage is allocated once at construction.
@@ -49,6 +54,8 @@ pub struct VecBuffer {
     end: usize,
     /// The TX metadata `encap` set, if any.
     tx_offload: Option<TxOffload>,
+    /// The TSO metadata `encap_tso` set, if any.
+    tso: Option<TsoOffload>,
 }
 
 impl VecBuffer {
@@ -61,6 +68,7 @@ impl VecBuffer {
             start: headroom,
             end: headroom + data.len(),
             tx_offload: None,
+            tso: None,
         }
     }
 
@@ -76,6 +84,7 @@ impl VecBuffer {
         self.start = headroom;
         self.end = need;
         self.tx_offload = None;
+        self.tso = None;
     }
 
     /// Restore the data window to `[headroom, headroom + len)` without
@@ -94,6 +103,11 @@ impl VecBuffer {
     /// The TX metadata `encap` set (`None`: software did everything).
     pub fn tx_offload(&self) -> Option<TxOffload> {
         self.tx_offload
+    }
+
+    /// The TSO metadata `encap_tso` set (`None`: not for the NIC to segment).
+    pub fn tso(&self) -> Option<TsoOffload> {
+        self.tso
     }
 }
 
@@ -141,6 +155,11 @@ impl Buffer for VecBuffer {
     #[inline]
     fn set_tx_offload(&mut self, offload: &TxOffload) {
         self.tx_offload = Some(*offload);
+    }
+    #[inline]
+    fn set_tso(&mut self, offload: &TsoOffload) {
+        self.tx_offload = None;
+        self.tso = Some(*offload);
     }
 }
 

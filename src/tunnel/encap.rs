@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use super::buffer::Buffer;
 use super::hash::{hash_ipv4, inner_flow_hash, port_from_hash};
 use super::offload::{pseudo_seed, TxOffload, TxOffloadCaps};
+use super::segment::{TcpSegmentation, TsoOffload};
 use super::qos::{DscpEncap, EcnEncapMode, TtlEncap};
 use super::{inner_l3, PayloadKind};
 use crate::wire::checksum;
@@ -212,6 +213,8 @@ pub struct EncapTemplate {
     hw_udp_csum: bool,
     /// What `encap` tells the buffer when the NIC computes anything.
     tx_offload: Option<TxOffload>,
+    /// The NIC segments too-big inner TCP frames (Geneve TSO).
+    hw_tso: bool,
 }
 
 /// Alias: the name the design documents use.
@@ -399,6 +402,7 @@ impl EncapTemplate {
             ip_csum_mask: 0xffff,
             hw_udp_csum: false,
             tx_offload: None,
+            hw_tso: false,
         })
     }
 
@@ -418,6 +422,25 @@ impl EncapTemplate {
             ip_checksum: hw_ip_csum,
             udp_checksum: self.hw_udp_csum,
         });
+    }
+
+    /// Let the NIC segment too-big inner TCP frames ([`encap_tso`]) when the
+    /// port has Geneve TSO enabled (over IPv4 also the outer IPv4 checksum
+    /// offload: the NIC rewrites each segment's outer header). Only tunnels
+    /// with a zero outer UDP checksum qualify (the outer UDP checksum
+    /// offload is not requested), others segment in software.
+    pub fn set_geneve_tso(&mut self, enabled: bool) {
+        self.hw_tso = enabled && !self.udp_csum;
+    }
+
+    /// True when [`encap_tso`] may be used.
+    pub fn geneve_tso(&self) -> bool {
+        self.hw_tso
+    }
+
+    /// Offsets of the outer IP and UDP headers in [`header`](Self::header).
+    pub fn l3_udp_offsets(&self) -> (usize, usize) {
+        (self.l3, self.udp)
     }
 
     /// The TX metadata `encap` hands the buffer (`None`: all software).
@@ -585,6 +608,16 @@ fn encap_general<B: Buffer + ?Sized>(
             mtu: t.inner_ip_mtu,
         });
     }
+    encap_any_len(t, buf, flow_hash)
+}
+
+/// [`encap_general`] without the MTU check.
+fn encap_any_len<B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> Result<(), EncapError> {
+    let inner_len = buf.len();
     let (inner_tos, inner_ttl, hash) = inner_info(t, buf.data(), flow_hash)?;
     let tos = t.tos_fixed | (inner_tos & t.tos_inner_mask);
     let ttl = match (t.ttl, inner_ttl) {
@@ -603,6 +636,43 @@ fn encap_general<B: Buffer + ?Sized>(
     if let Some(o) = &t.tx_offload {
         buf.set_tx_offload(o);
     }
+    Ok(())
+}
+
+/// Encapsulate a too-big inner TCP frame once for the NIC to segment
+/// (Geneve TSO): `plan` is its [`TcpSegmentation`] for `t`. Prepares the
+/// inner checksums as DPDK's TSO wants them, leaves the outer IPv4 checksum
+/// to the NIC and hands the buffer the [`TsoOffload`] metadata. Err
+/// (`TooBig`, buffer unchanged) when the template has no hardware TSO or
+/// the headers do not fit the metadata's bit widths.
+pub fn encap_tso<B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    plan: &TcpSegmentation,
+    flow_hash: Option<u32>,
+) -> Result<(), EncapError> {
+    let too_big = EncapError::TooBig {
+        mtu: t.inner_ip_mtu,
+    };
+    let meta = TsoOffload::new(t.l3, t.udp - t.l3, t.len - t.udp, t.ipv6, plan)
+        .filter(|_| t.hw_tso && buf.len() == plan.frame_len())
+        .ok_or(too_big)?;
+    if buf.len() + t.len - t.l3 > usize::from(u16::MAX) {
+        return Err(too_big);
+    }
+    // Hash before the checksums change (the hash does not read them, but
+    // the software path hashes the original frame: same port either way).
+    let hash = flow_hash.unwrap_or_else(|| inner_flow_hash(buf.data(), t.payload));
+    // If the prepend below fails the frame is dropped: the prepared inner
+    // checksums do not matter then.
+    plan.prepare_for_tso(buf.data_mut());
+    encap_any_len(t, buf, Some(hash))?;
+    if !t.ipv6 {
+        if let Some(c) = buf.data_mut().get_mut(t.l3 + 10..t.l3 + 12) {
+            c.fill(0);
+        }
+    }
+    buf.set_tso(&meta);
     Ok(())
 }
 

@@ -18,6 +18,8 @@
 //!   test/bench one.
 //! * [`offload`]: which outer checksums the NIC finishes
 //!   ([`EncapTemplate::set_tx_offload`]) and the per-packet metadata.
+//! * [`segment`]: TCP segmentation of inner frames too big for the tunnel
+//!   MTU, in software ([`TcpSegmentation`]) or by the NIC ([`encap_tso`]).
 //!
 //! Policies: [`qos`] (RFC 6040 ECN encap/decap, DSCP/TTL pipe/uniform),
 //! [`options::OptionRegistry`] (understood options), [`decap::DecapConfig`]
@@ -34,6 +36,7 @@ pub mod icmp;
 pub mod offload;
 pub mod options;
 pub mod qos;
+pub mod segment;
 
 pub use buffer::{Buffer, BufferError, VecBuffer};
 pub use decap::{
@@ -41,12 +44,13 @@ pub use decap::{
     Ipv6ZeroChecksum, OptionsSeen, Verdict,
 };
 pub use encap::{
-    encap, EncapError, EncapTemplate, TemplateError, TunnelConfig, TunnelOption, TunnelTemplate,
+    encap, encap_tso, EncapError, EncapTemplate, TemplateError, TunnelConfig, TunnelOption, TunnelTemplate,
     UdpChecksumTx,
 };
 pub use hash::inner_flow_hash;
 pub use offload::{TxOffload, TxOffloadCaps};
 pub use options::{KnownOption, OptionRegistry};
+pub use segment::{emulate_geneve_tso, SegmentError, TcpSegmentation, TsoOffload};
 pub use qos::{ecn_decap, ecn_encap, DscpEncap, EcnDecap, EcnEncapMode, QosModel, TtlEncap};
 
 use crate::wire::ethernet::{l3_offset, EtherType};
