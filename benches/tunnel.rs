@@ -217,6 +217,7 @@ fn bench(c: &mut Criterion) {
                 t_hw.set_tx_offload(TxOffloadCaps {
                     ipv4_checksum: true,
                     udp_checksum: true,
+                    ..TxOffloadCaps::NONE
                 });
                 let enc_hw_cyc = cycles(
                     || {

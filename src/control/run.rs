@@ -681,6 +681,8 @@ fn report(
         "geneve control packets {}",
         sum(&|c| c.geneve_control.get())
     );
+    println!("tso segments {}", sum(&|c| c.tso_segments.get()));
+    println!("tso hw frames {}", sum(&|c| c.tso_hw_frames.get()));
     println!("control replies {}", st.replies);
     println!("learned macs {}", st.learned.len());
     println!("macs aged {}", st.macs_aged);

@@ -10,6 +10,8 @@ use crossbeam::channel::{Receiver, Sender};
 
 use crate::dpdk::{self, Burst, Mbuf, Mempool, TxBuffer, BURST_SIZE};
 
+use crate::tunnel::{encap, encap_tso, inner_flow_hash, EncapError, TcpSegmentation};
+
 use super::forward::DRAIN_US;
 use super::latency::{Residence, WorkerLink};
 use super::pipeline::{self, Event, GwDrop, Outcome, PuntKind};
@@ -71,6 +73,9 @@ impl GatewayWorker {
         // buffer holds packets, to drain it within DRAIN_US.
         let mut pending_since: Option<u64> = None;
         let mut mac_cache = pipeline::MacCache::default();
+        // Chained (jumbo) frames to segment are copied here first; grown
+        // once to the largest IP packet, never per packet after that.
+        let mut scratch: Vec<u8> = Vec::new();
         while !sh.stop.load(Ordering::Relaxed) {
             if sh.generation.load(Ordering::Acquire) != generation {
                 tables = sh.tables.load_full();
@@ -127,7 +132,12 @@ impl GatewayWorker {
                             decapped += 1;
                             send(&mut tx, c, &mut lat, port, m);
                         }
-                        Outcome::Flood(seg) => flood(t, sh, c, &mut tx, &mut lat, seg, m, rss),
+                        Outcome::Flood(seg) => {
+                            flood(t, sh, c, &mut tx, &mut lat, seg, m, rss, &mut scratch)
+                        }
+                        Outcome::Segment(id) => {
+                            segment(t, sh, c, &mut tx, &mut lat, id, m, rss, &mut scratch)
+                        }
                         Outcome::Punt(kind) => {
                             if kind == PuntKind::GeneveControl {
                                 c.geneve_control.add(1);
@@ -219,6 +229,7 @@ fn flood(
     seg: usize,
     m: Mbuf,
     rss: Option<u32>,
+    scratch: &mut Vec<u8>,
 ) {
     let targets = &t.segments[seg].flood;
     if targets.is_empty() {
@@ -251,8 +262,96 @@ fn flood(
                 c.encap.add(1);
                 send(tx, c, lat, port, copy);
             }
+            Outcome::Segment(id) => segment(t, sh, c, tx, lat, id, copy, rss, scratch),
             Outcome::Drop(r) => c.drops[r.index()].add(1),
             _ => c.drops[GwDrop::NoFloodTarget.index()].add(1),
         }
+    }
+}
+
+/// A frame too big for template `id`'s tunnel MTU: if it is TCP, hand it to
+/// the NIC's Geneve TSO when the port has it (contiguous frames), else cut
+/// it in software into segments from the pool, each encapsulated with the
+/// template (every option in every segment). Anything else stays a counted
+/// `encap_too_big` drop. Out of line: the encap fast path never gets here.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn segment(
+    t: &Tables,
+    sh: &Shared,
+    c: &WorkerCounters,
+    tx: &mut [TxBuffer],
+    lat: &mut Residence,
+    id: u32,
+    mut m: Mbuf,
+    rss: Option<u32>,
+    scratch: &mut Vec<u8>,
+) {
+    let drop = |r: GwDrop, n: u64| c.drops[r.index()].add(n);
+    let Some(tpl) = t.templates.get(id as usize) else {
+        return drop(GwDrop::NextHopUnresolved, 1);
+    };
+    let contiguous = m.is_contiguous();
+    let mut copied = 0;
+    if !contiguous {
+        // Chained input (a jumbo frame spread over several mbufs): copy it
+        // out once, then cut segments from the copy.
+        if scratch.len() < m.pkt_len() {
+            scratch.resize(m.pkt_len().max(u16::MAX as usize + 64), 0);
+        }
+        match m.read_into(scratch) {
+            Some(n) => copied = n,
+            None => return drop(GwDrop::EncapTooBig, 1),
+        }
+    }
+    let planned = {
+        let inner = if contiguous { m.data() } else { &scratch[..copied] };
+        TcpSegmentation::plan(inner, tpl.payload_kind(), tpl.max_inner_len())
+    };
+    let Ok(plan) = planned else {
+        return drop(GwDrop::EncapTooBig, 1);
+    };
+    if contiguous && tpl.geneve_tso() && m.data_len() == plan.frame_len() {
+        match encap_tso(tpl, &mut m, &plan, rss) {
+            Ok(()) => {
+                c.encap.add(1);
+                c.tso_hw_frames.add(1);
+                return send(tx, c, lat, t.underlay_port, m);
+            }
+            // Headers too long for the mbuf's length fields: software.
+            Err(EncapError::TooBig { .. }) => {}
+            Err(_) => return drop(GwDrop::EncapNoRoom, 1),
+        }
+    }
+    let inner: &[u8] = if contiguous { m.data() } else { &scratch[..copied] };
+    let hash = rss.unwrap_or_else(|| inner_flow_hash(inner, tpl.payload_kind()));
+    let count = plan.count();
+    let mut sent = 0u64;
+    for i in 0..count {
+        let Some(mut s) = sh.pool.alloc() else {
+            drop(GwDrop::SegmentNoMbuf, (count - i) as u64);
+            break;
+        };
+        let ok = s
+            .set_len(plan.segment_len(i))
+            .and_then(|out| plan.write(inner, i, out))
+            .is_some();
+        if !ok {
+            drop(GwDrop::EncapNoRoom, 1);
+            continue;
+        }
+        match encap(tpl, &mut s, Some(hash)) {
+            Ok(()) => {
+                sent += 1;
+                send(tx, c, lat, t.underlay_port, s);
+            }
+            Err(EncapError::NoHeadroom) => drop(GwDrop::EncapNoRoom, 1),
+            Err(_) => drop(GwDrop::EncapTooBig, 1),
+        }
+    }
+    if sent > 0 {
+        c.encap.add(1);
+        c.tso_segments.add(sent);
     }
 }

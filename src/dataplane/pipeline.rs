@@ -57,10 +57,13 @@ pub enum GwDrop {
     TxFull,
     /// A frame shorter than an Ethernet header on an access port.
     AccessTruncated,
+    /// No mbuf for a segment of a too-big TCP frame (the rest of that
+    /// frame's segments are counted here too).
+    SegmentNoMbuf,
 }
 
 /// Gateway-specific reasons after the decap ones, in counter order.
-pub const GW_REASONS: [GwDrop; 15] = [
+pub const GW_REASONS: [GwDrop; 16] = [
     GwDrop::NoSegment,
     GwDrop::NoRoute,
     GwDrop::NextHopUnresolved,
@@ -76,6 +79,7 @@ pub const GW_REASONS: [GwDrop; 15] = [
     GwDrop::ReplicationNoMbuf,
     GwDrop::TxFull,
     GwDrop::AccessTruncated,
+    GwDrop::SegmentNoMbuf,
 ];
 
 /// Number of drop counters.
@@ -117,6 +121,7 @@ impl GwDrop {
             GwDrop::ReplicationNoMbuf => "replication_no_mbuf",
             GwDrop::TxFull => "tx_full",
             GwDrop::AccessTruncated => "access_truncated",
+            GwDrop::SegmentNoMbuf => "segment_no_mbuf",
         }
     }
 }
@@ -133,6 +138,9 @@ pub enum Outcome {
     Flood(usize),
     /// Hand to the control thread (ARP, ICMP, ND, Geneve control packets).
     Punt(PuntKind),
+    /// Too big for template `.0`'s tunnel MTU, not yet encapsulated: the
+    /// worker segments it if it is TCP (else counts `encap_too_big`).
+    Segment(u32),
     Drop(GwDrop),
 }
 
@@ -206,7 +214,7 @@ fn encap_outcome<B: Buffer + ?Sized>(
     match encap(tpl, buf, rss) {
         Ok(()) => Outcome::Encapped(t.underlay_port),
         Err(EncapError::NoHeadroom) => Outcome::Drop(GwDrop::EncapNoRoom),
-        Err(EncapError::TooBig { .. }) => Outcome::Drop(GwDrop::EncapTooBig),
+        Err(EncapError::TooBig { .. }) => Outcome::Segment(id),
         Err(EncapError::BadInner) => Outcome::Drop(GwDrop::InnerNotIp),
     }
 }
@@ -250,6 +258,10 @@ fn encap_flow_variant<B: Buffer + ?Sized>(
         return encap_outcome(t, id, buf, rss);
     }
     let out = encap_outcome(t, v.template, buf, rss);
+    if let Outcome::Segment(_) = out {
+        // Segments go out with the plain template: no flow id in them.
+        return Outcome::Segment(id);
+    }
     if let (Outcome::Encapped(_), Some(tpl)) = (out, t.templates.get(v.template as usize)) {
         let nic_csum = tpl.tx_offload().is_some_and(|o| o.udp_checksum);
         write_flow_id(buf, tpl.header_len(), tpl.is_ipv6(), fid.bytes(), nic_csum);
@@ -1023,6 +1035,7 @@ options:
             tpl.set_tx_offload(crate::tunnel::TxOffloadCaps {
                 ipv4_checksum: true,
                 udp_checksum: true,
+                ..crate::tunnel::TxOffloadCaps::NONE
             });
         }
         let mut b = VecBuffer::with_headroom(256, &reply);

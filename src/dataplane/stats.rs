@@ -52,6 +52,10 @@ pub struct WorkerCounters {
     pub punted: Counter,
     /// Geneve control packets (O bit) among them.
     pub geneve_control: Counter,
+    /// Segments sent for too-big TCP frames (software segmentation), and
+    /// frames handed to the NIC's Geneve TSO.
+    pub tso_segments: Counter,
+    pub tso_hw_frames: Counter,
     /// One counter per drop reason (`pipeline::GwDrop::index`).
     pub drops: [Counter; super::pipeline::DROP_COUNT],
     /// TSC cycles since the worker started.
@@ -66,6 +70,8 @@ impl Default for WorkerCounters {
             decap: Counter::default(),
             punted: Counter::default(),
             geneve_control: Counter::default(),
+            tso_segments: Counter::default(),
+            tso_hw_frames: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
             total_cycles: Counter::default(),
         }

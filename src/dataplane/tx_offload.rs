@@ -2,7 +2,7 @@
 //! templates may leave to the NIC once the port is configured.
 //!
 //! `offload: auto` asks the underlay port for the IPv4 header and UDP
-//! checksum offloads (`configure_and_start` keeps only those the port
+//! checksum offloads, Geneve TSO and the outer IPv4 checksum (TSO needs it) (`configure_and_start` keeps only those the port
 //! advertises); `offload: off` asks for nothing. The templates then leave to
 //! the NIC exactly the checksums the enabled offloads cover; the table of
 //! cases is in `tunnel::offload`. Access ports are asked for nothing: the
@@ -15,7 +15,12 @@ use crate::tunnel::TxOffloadCaps;
 pub fn request(mode: Offload) -> TxOffloads {
     match mode {
         Offload::Off => TxOffloads::default(),
-        Offload::Auto => TxOffloads(TxOffloads::ipv4_cksum() | TxOffloads::udp_cksum()),
+        Offload::Auto => TxOffloads(
+            TxOffloads::ipv4_cksum()
+                | TxOffloads::udp_cksum()
+                | TxOffloads::geneve_tnl_tso()
+                | TxOffloads::outer_ipv4_cksum(),
+        ),
     }
 }
 
@@ -24,6 +29,8 @@ pub fn caps(applied: &AppliedConfig) -> TxOffloadCaps {
     TxOffloadCaps {
         ipv4_checksum: applied.tx_offloads & TxOffloads::ipv4_cksum() != 0,
         udp_checksum: applied.tx_offloads & TxOffloads::udp_cksum() != 0,
+        geneve_tso: applied.tx_offloads & TxOffloads::geneve_tnl_tso() != 0,
+        outer_ipv4_checksum: applied.tx_offloads & TxOffloads::outer_ipv4_cksum() != 0,
     }
 }
 
@@ -36,6 +43,12 @@ pub fn describe(caps: TxOffloadCaps) -> String {
     }
     if caps.udp_checksum {
         names.push("udp_cksum");
+    }
+    if caps.outer_ipv4_checksum {
+        names.push("outer_ipv4_cksum");
+    }
+    if caps.geneve_tso {
+        names.push("geneve_tnl_tso");
     }
     if names.is_empty() {
         String::new()

@@ -288,6 +288,32 @@ impl Mbuf {
         NonNull::new(p).map(|p| unsafe { Mbuf::from_raw(p) })
     }
 
+    /// Copies the whole packet, across its segment chain, to the front of
+    /// `out`; returns its length, or `None` when `out` is too short.
+    pub fn read_into(&self, out: &mut [u8]) -> Option<usize> {
+        let total = self.pkt_len();
+        if out.len() < total {
+            return None;
+        }
+        let mut off = 0;
+        let mut seg: *const dpdk_sys::rte_mbuf = self.ptr.as_ptr();
+        while !seg.is_null() && off < total {
+            // SAFETY: seg is this packet's first mbuf or a `next` link of
+            // its chain, all owned by self and valid while self lives.
+            let m = unsafe { &*seg };
+            let n = usize::from(m.data_len).min(total - off);
+            // SAFETY: buf_addr + data_off .. + data_len lies inside the
+            // segment's data buffer (mbuf invariant).
+            let data = unsafe {
+                std::slice::from_raw_parts((m.buf_addr as *const u8).add(m.data_off as usize), n)
+            };
+            out[off..off + n].copy_from_slice(data);
+            off += n;
+            seg = m.next;
+        }
+        (off == total).then_some(total)
+    }
+
     /// Moves the first segment's data `n` bytes towards the end of its buffer,
     /// turning tailroom into headroom. Only for single-segment packets.
     fn shift_back(&mut self, n: usize) -> bool {
@@ -383,11 +409,95 @@ impl crate::tunnel::Buffer for Mbuf {
             },
         );
     }
+
+    /// Geneve TSO: replaces the checksum-offload metadata.
+    #[inline]
+    fn set_tso(&mut self, o: &crate::tunnel::TsoOffload) {
+        self.set_tx_metadata(tso_flags(o), tso_lengths(o));
+    }
+}
+
+/// The `ol_flags` of a Geneve packet the NIC segments (design.md sec. 6).
+/// `TCP_SEG` implies the inner TCP checksum (DPDK); the inner IPv4 and outer
+/// IPv4 header checksums are rewritten per segment, so both are requested.
+pub fn tso_flags(o: &crate::tunnel::TsoOffload) -> u64 {
+    let outer = if o.outer_ipv6 {
+        dpdk_sys::RTE_MBUF_F_TX_OUTER_IPV6
+    } else {
+        dpdk_sys::RTE_MBUF_F_TX_OUTER_IPV4 | dpdk_sys::RTE_MBUF_F_TX_OUTER_IP_CKSUM
+    };
+    let inner = if o.inner_ipv6 {
+        dpdk_sys::RTE_MBUF_F_TX_IPV6
+    } else {
+        dpdk_sys::RTE_MBUF_F_TX_IPV4 | dpdk_sys::RTE_MBUF_F_TX_IP_CKSUM
+    };
+    outer
+        | inner
+        | dpdk_sys::RTE_MBUF_F_TX_TUNNEL_GENEVE
+        | dpdk_sys::RTE_MBUF_F_TX_TCP_SEG
+        | dpdk_sys::RTE_MBUF_F_TX_TCP_CKSUM
+}
+
+/// The length fields of a Geneve TSO packet.
+pub fn tso_lengths(o: &crate::tunnel::TsoOffload) -> TxLengths {
+    TxLengths {
+        l2_len: o.l2_len,
+        l3_len: o.l3_len,
+        l4_len: o.l4_len,
+        tso_segsz: o.tso_segsz,
+        outer_l2_len: o.outer_l2_len,
+        outer_l3_len: o.outer_l3_len,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::TxLengths;
+
+    #[test]
+    fn geneve_tso_flags_and_lengths() {
+        use dpdk_sys::*;
+        let o = crate::tunnel::TsoOffload {
+            outer_l2_len: 14,
+            outer_l3_len: 20,
+            l2_len: 8 + 16 + 14,
+            l3_len: 20,
+            l4_len: 32,
+            tso_segsz: 1390,
+            outer_ipv6: false,
+            inner_ipv6: false,
+        };
+        assert_eq!(
+            super::tso_flags(&o),
+            RTE_MBUF_F_TX_OUTER_IPV4
+                | RTE_MBUF_F_TX_OUTER_IP_CKSUM
+                | RTE_MBUF_F_TX_TUNNEL_GENEVE
+                | RTE_MBUF_F_TX_IPV4
+                | RTE_MBUF_F_TX_IP_CKSUM
+                | RTE_MBUF_F_TX_TCP_SEG
+                | RTE_MBUF_F_TX_TCP_CKSUM
+        );
+        let l = super::tso_lengths(&o);
+        assert_eq!(
+            (l.outer_l2_len, l.outer_l3_len, l.l2_len, l.l3_len, l.l4_len, l.tso_segsz),
+            (14, 20, 38, 20, 32, 1390)
+        );
+        let v6 = crate::tunnel::TsoOffload {
+            outer_l3_len: 40,
+            l3_len: 40,
+            outer_ipv6: true,
+            inner_ipv6: true,
+            ..o
+        };
+        assert_eq!(
+            super::tso_flags(&v6),
+            RTE_MBUF_F_TX_OUTER_IPV6
+                | RTE_MBUF_F_TX_TUNNEL_GENEVE
+                | RTE_MBUF_F_TX_IPV6
+                | RTE_MBUF_F_TX_TCP_SEG
+                | RTE_MBUF_F_TX_TCP_CKSUM
+        );
+    }
 
     #[test]
     fn tx_lengths_pack_like_rte_mbuf_tx_offload() {

@@ -292,18 +292,26 @@ pub fn decide(caps: &PortCaps, offload_enabled: bool) -> DecisionTable {
             family,
         ),
     ];
+    // What `run` enables: GENEVE_TNL_TSO and OUTER_IPV4_CKSUM are requested
+    // with `offload: auto` (dataplane::tx_offload); too-big inner TCP is
+    // segmented in software otherwise (tunnel::segment).
     rows.push(if !offload_enabled {
         software(Feature::GeneveTso, "offload disabled")
-    } else if t.geneve_tnl_tso {
+    } else if t.geneve_tnl_tso && t.outer_ipv4_cksum {
         Decision {
             feature: Feature::GeneveTso,
             place: Place::Hardware,
-            reason: "port advertises GENEVE_TNL_TSO".into(),
+            reason: "port advertises GENEVE_TNL_TSO + OUTER_IPV4_CKSUM, both enabled: the NIC segments inner TCP (tunnels with a computed outer UDP checksum: software segmentation)".into(),
         }
+    } else if t.geneve_tnl_tso {
+        software(
+            Feature::GeneveTso,
+            "GENEVE_TNL_TSO without OUTER_IPV4_CKSUM: software segmentation over IPv4 underlays (the NIC segments over IPv6 with a zero UDP checksum)",
+        )
     } else {
         software(
             Feature::GeneveTso,
-            "port does not advertise GENEVE_TNL_TSO: frames leave as they came, unsegmented",
+            "port does not advertise GENEVE_TNL_TSO: software segmentation",
         )
     });
     let flow = if !offload_enabled {

@@ -313,3 +313,23 @@ fn sample_rules_cover_both_families() {
     assert!(r[0].vtep.is_ipv4() && r[1].vtep.is_ipv6());
     assert!(r.iter().all(|r| r.port == 2 && r.vni == 100));
 }
+
+#[test]
+fn geneve_tso_row_says_what_the_gateway_enables() {
+    let t = decide(&i40e(), true);
+    assert_eq!(t.get(Feature::GeneveTso).place, Place::Hardware);
+    assert!(t.get(Feature::GeneveTso).reason.contains("OUTER_IPV4_CKSUM"));
+    let mut c = i40e();
+    c.tx.outer_ipv4_cksum = false;
+    let r = decide(&c, true);
+    assert_eq!(r.get(Feature::GeneveTso).place, Place::Software);
+    assert!(r
+        .get(Feature::GeneveTso)
+        .reason
+        .contains("software segmentation"));
+    let r = decide(&null(), true);
+    assert_eq!(
+        r.get(Feature::GeneveTso).reason,
+        "port does not advertise GENEVE_TNL_TSO: software segmentation"
+    );
+}

@@ -414,6 +414,13 @@ impl EncapTemplate {
         let hw_ip_csum = !self.ipv6 && caps.ipv4_checksum;
         self.ip_csum_mask = if hw_ip_csum { 0 } else { 0xffff };
         self.hw_udp_csum = self.udp_csum && caps.udp_checksum;
+        // Geneve TSO ([`encap_tso`]): over IPv4 the NIC also needs the outer
+        // IPv4 checksum offload (it rewrites each segment's outer header).
+        // Only tunnels with a zero outer UDP checksum qualify (the outer UDP
+        // checksum offload is not requested); others segment in software.
+        self.hw_tso = caps.geneve_tso
+            && (self.ipv6 || caps.outer_ipv4_checksum)
+            && !self.udp_csum;
         self.tx_offload = (hw_ip_csum || self.hw_udp_csum).then(|| TxOffload {
             l2_len: self.l3 as u8,
             l3_len: (self.udp - self.l3) as u8,
@@ -422,15 +429,6 @@ impl EncapTemplate {
             ip_checksum: hw_ip_csum,
             udp_checksum: self.hw_udp_csum,
         });
-    }
-
-    /// Let the NIC segment too-big inner TCP frames ([`encap_tso`]) when the
-    /// port has Geneve TSO enabled (over IPv4 also the outer IPv4 checksum
-    /// offload: the NIC rewrites each segment's outer header). Only tunnels
-    /// with a zero outer UDP checksum qualify (the outer UDP checksum
-    /// offload is not requested), others segment in software.
-    pub fn set_geneve_tso(&mut self, enabled: bool) {
-        self.hw_tso = enabled && !self.udp_csum;
     }
 
     /// True when [`encap_tso`] may be used.
@@ -1101,14 +1099,17 @@ mod tests {
             TxOffloadCaps {
                 ipv4_checksum: true,
                 udp_checksum: false,
+                ..TxOffloadCaps::NONE
             },
             TxOffloadCaps {
                 ipv4_checksum: false,
                 udp_checksum: true,
+                ..TxOffloadCaps::NONE
             },
             TxOffloadCaps {
                 ipv4_checksum: true,
                 udp_checksum: true,
+                ..TxOffloadCaps::NONE
             },
         ];
         let (mut offloaded_ip, mut offloaded_udp) = (0, 0);
@@ -1176,6 +1177,7 @@ mod tests {
         t.set_tx_offload(TxOffloadCaps {
             ipv4_checksum: true,
             udp_checksum: true,
+            ..TxOffloadCaps::NONE
         });
         assert!(t.tx_offload().is_some());
         t.set_tx_offload(TxOffloadCaps::NONE);

@@ -28,6 +28,15 @@
 //! | IPv6     | zero (RFC 6935)       | any                 | UDP 0                        | nothing             |
 //! | any      | any                   | none / `offload: off` | everything                 | nothing             |
 //!
+//! Inner TCP frames over the tunnel MTU (see `tunnel::segment`):
+//!
+//! | underlay | outer UDP checksum | port enables                     | software does                          | NIC does                 |
+//! |----------|--------------------|----------------------------------|----------------------------------------|--------------------------|
+//! | IPv4     | zero               | GENEVE_TNL_TSO + OUTER_IPV4_CKSUM | encap once, inner IP csum 0, TCP seed  | segments, all checksums  |
+//! | IPv6     | zero               | GENEVE_TNL_TSO                   | encap once, inner IP csum 0, TCP seed  | segments, all checksums  |
+//! | any      | computed           | any                              | segments, encap each (table above)     | as in the table above    |
+//! | any      | any                | no TSO / `offload: off`          | segments, encap each (table above)     | as in the table above    |
+//!
 //! "pseudo-header" is what DPDK's `rte_ipv4_phdr_cksum` /
 //! `rte_ipv6_phdr_cksum` return: the folded, not complemented, one's
 //! complement sum of the pseudo header, which PMDs with virtio semantics
@@ -47,6 +56,11 @@ pub struct TxOffloadCaps {
     pub ipv4_checksum: bool,
     /// `RTE_ETH_TX_OFFLOAD_UDP_CKSUM`.
     pub udp_checksum: bool,
+    /// `RTE_ETH_TX_OFFLOAD_GENEVE_TNL_TSO`: the NIC segments inner TCP.
+    pub geneve_tso: bool,
+    /// `RTE_ETH_TX_OFFLOAD_OUTER_IPV4_CKSUM` (Geneve TSO over IPv4 needs it:
+    /// the NIC rewrites every segment's outer IPv4 header).
+    pub outer_ipv4_checksum: bool,
 }
 
 impl TxOffloadCaps {
@@ -54,10 +68,12 @@ impl TxOffloadCaps {
     pub const NONE: TxOffloadCaps = TxOffloadCaps {
         ipv4_checksum: false,
         udp_checksum: false,
+        geneve_tso: false,
+        outer_ipv4_checksum: false,
     };
     /// True when the port does nothing the gateway can use.
     pub fn is_none(&self) -> bool {
-        !self.ipv4_checksum && !self.udp_checksum
+        !self.ipv4_checksum && !self.udp_checksum && !self.geneve_tso
     }
 }
 

@@ -1,12 +1,17 @@
 use super::*;
 use crate::tunnel::{
     encap, encap_tso, Buffer, EncapError, EncapTemplate, TunnelConfig, TunnelOption,
-    UdpChecksumTx, VecBuffer,
+    TxOffloadCaps, UdpChecksumTx, VecBuffer,
 };
 use crate::wire::geneve::Vni;
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+const TSO: TxOffloadCaps = TxOffloadCaps {
+    geneve_tso: true,
+    outer_ipv4_checksum: true,
+    ..TxOffloadCaps::NONE
+};
 const FLAGS_ALL: u8 = 0x80 | 0x10 | 0x08 | 0x01; // CWR ACK PSH FIN
 
 /// An inner Ethernet (+ tag) / IPv4 or IPv6 / TCP frame with valid
@@ -283,7 +288,7 @@ fn hardware_path_emulated_equals_software_path() {
                 Err(EncapError::TooBig { .. })
             ));
             assert_eq!(b.data(), &inner[..]);
-            t.set_geneve_tso(true);
+            t.set_tx_offload(TSO);
             assert!(t.geneve_tso());
             encap_tso(&t, &mut b, &p, Some(7)).unwrap();
             let o = b.tso().expect("TSO metadata");
@@ -291,12 +296,12 @@ fn hardware_path_emulated_equals_software_path() {
             let mut hw = Vec::new();
             assert!(emulate_geneve_tso(b.data(), &o, |s| hw.push(s.to_vec())));
             assert_eq!(hw, software(&t, &inner, Some(7)), "{v6o} {v6} {vlan}");
-            t.set_geneve_tso(false);
+            t.set_tx_offload(TxOffloadCaps::NONE);
         }
     }
     // A computed outer UDP checksum keeps the software path.
     let (_, mut t) = template(true, &[], 1500);
-    t.set_geneve_tso(true);
+    t.set_tx_offload(TSO);
     assert!(!t.geneve_tso());
 }
 
