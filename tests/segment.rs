@@ -21,11 +21,15 @@ const OPTION: [u8; 8] = [0x01, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00, 0x2a];
 /// Tagged (VLAN 10) Ethernet / IPv4 / `proto` frame with `payload` bytes
 /// after a 20-byte TCP (or 8-byte UDP) header; checksums valid.
 fn inner(proto: u8, payload: usize) -> Vec<u8> {
-    let mut f = vec![2, 0, 0, 0, 0x0b, 1, 2, 0, 0, 0, 0x0a, 1, 0x81, 0, 0, 10, 8, 0];
+    let mut f = vec![
+        2, 0, 0, 0, 0x0b, 1, 2, 0, 0, 0, 0x0a, 1, 0x81, 0, 0, 10, 8, 0,
+    ];
     let l4_len = if proto == 6 { 20 } else { 8 } + payload;
     f.extend_from_slice(&[0x45, 0]);
     f.extend_from_slice(&((20 + l4_len) as u16).to_be_bytes());
-    f.extend_from_slice(&[0x12, 0x34, 0x40, 0, 64, proto, 0, 0, 198, 19, 0, 1, 198, 19, 0, 2]);
+    f.extend_from_slice(&[
+        0x12, 0x34, 0x40, 0, 64, proto, 0, 0, 198, 19, 0, 1, 198, 19, 0, 2,
+    ]);
     let c = checksum::checksum(&f[18..38]);
     f[28..30].copy_from_slice(&c.to_be_bytes());
     if proto == 6 {
@@ -120,9 +124,19 @@ fn too_big_inner_tcp_leaves_as_geneve_segments_within_the_mtu() {
     // of TCP payload per segment.
     let mss = 1402;
     let n = PAYLOAD.div_ceil(mss);
-    assert_eq!(line_value(&r.stdout, "tso segments "), n as u64, "{}", r.stdout);
+    assert_eq!(
+        line_value(&r.stdout, "tso segments "),
+        n as u64,
+        "{}",
+        r.stdout
+    );
     assert_eq!(line_value(&r.stdout, "encap "), 1, "{}", r.stdout);
-    assert_eq!(line_value(&r.stdout, "drop encap_too_big "), 1, "{}", r.stdout);
+    assert_eq!(
+        line_value(&r.stdout, "drop encap_too_big "),
+        1,
+        "{}",
+        r.stdout
+    );
     assert_eq!(line_value(&r.stdout, "drops total "), 1, "{}", r.stdout);
 
     let (_, frames) = read_pcap(&dir.join("ul_out.pcap"));
@@ -149,7 +163,12 @@ fn too_big_inner_tcp_leaves_as_geneve_segments_within_the_mtu() {
     }
     let out = Command::new("tshark")
         .args(["-r", dir.join("ul_out.pcap").to_str().unwrap()])
-        .args(["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"])
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+        ])
         .args(["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a"])
         .args(["-e", "ip.checksum.status", "-e", "tcp.checksum.status"])
         .args(["-e", "geneve.option.class"])

@@ -306,7 +306,11 @@ fn segment(
         }
     }
     let planned = {
-        let inner = if contiguous { m.data() } else { &scratch[..copied] };
+        let inner = if contiguous {
+            m.data()
+        } else {
+            &scratch[..copied]
+        };
         TcpSegmentation::plan(inner, tpl.payload_kind(), tpl.max_inner_len())
     };
     let Ok(plan) = planned else {
@@ -324,7 +328,11 @@ fn segment(
             Err(_) => return drop(GwDrop::EncapNoRoom, 1),
         }
     }
-    let inner: &[u8] = if contiguous { m.data() } else { &scratch[..copied] };
+    let inner: &[u8] = if contiguous {
+        m.data()
+    } else {
+        &scratch[..copied]
+    };
     let hash = rss.unwrap_or_else(|| inner_flow_hash(inner, tpl.payload_kind()));
     let count = plan.count();
     let mut sent = 0u64;

@@ -479,7 +479,14 @@ mod tests {
         );
         let l = super::tso_lengths(&o);
         assert_eq!(
-            (l.outer_l2_len, l.outer_l3_len, l.l2_len, l.l3_len, l.l4_len, l.tso_segsz),
+            (
+                l.outer_l2_len,
+                l.outer_l3_len,
+                l.l2_len,
+                l.l3_len,
+                l.l4_len,
+                l.tso_segsz
+            ),
             (14, 20, 38, 20, 32, 1390)
         );
         let v6 = crate::tunnel::TsoOffload {

@@ -318,7 +318,10 @@ fn sample_rules_cover_both_families() {
 fn geneve_tso_row_says_what_the_gateway_enables() {
     let t = decide(&i40e(), true);
     assert_eq!(t.get(Feature::GeneveTso).place, Place::Hardware);
-    assert!(t.get(Feature::GeneveTso).reason.contains("OUTER_IPV4_CKSUM"));
+    assert!(t
+        .get(Feature::GeneveTso)
+        .reason
+        .contains("OUTER_IPV4_CKSUM"));
     let mut c = i40e();
     c.tx.outer_ipv4_cksum = false;
     let r = decide(&c, true);

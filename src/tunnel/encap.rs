@@ -11,8 +11,8 @@ use std::net::IpAddr;
 use super::buffer::Buffer;
 use super::hash::{hash_ipv4, inner_flow_hash, port_from_hash};
 use super::offload::{pseudo_seed, TxOffload, TxOffloadCaps};
-use super::segment::{TcpSegmentation, TsoOffload};
 use super::qos::{DscpEncap, EcnEncapMode, TtlEncap};
+use super::segment::{TcpSegmentation, TsoOffload};
 use super::{inner_l3, PayloadKind};
 use crate::wire::checksum;
 use crate::wire::ethernet::{EtherType, EthernetRepr, MacAddr, VlanTag};
@@ -418,9 +418,7 @@ impl EncapTemplate {
         // IPv4 checksum offload (it rewrites each segment's outer header).
         // Only tunnels with a zero outer UDP checksum qualify (the outer UDP
         // checksum offload is not requested); others segment in software.
-        self.hw_tso = caps.geneve_tso
-            && (self.ipv6 || caps.outer_ipv4_checksum)
-            && !self.udp_csum;
+        self.hw_tso = caps.geneve_tso && (self.ipv6 || caps.outer_ipv4_checksum) && !self.udp_csum;
         self.tx_offload = (hw_ip_csum || self.hw_udp_csum).then(|| TxOffload {
             l2_len: self.l3 as u8,
             l3_len: (self.udp - self.l3) as u8,

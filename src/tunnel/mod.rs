@@ -44,14 +44,14 @@ pub use decap::{
     Ipv6ZeroChecksum, OptionsSeen, Verdict,
 };
 pub use encap::{
-    encap, encap_tso, EncapError, EncapTemplate, TemplateError, TunnelConfig, TunnelOption, TunnelTemplate,
-    UdpChecksumTx,
+    encap, encap_tso, EncapError, EncapTemplate, TemplateError, TunnelConfig, TunnelOption,
+    TunnelTemplate, UdpChecksumTx,
 };
 pub use hash::inner_flow_hash;
 pub use offload::{TxOffload, TxOffloadCaps};
 pub use options::{KnownOption, OptionRegistry};
-pub use segment::{emulate_geneve_tso, SegmentError, TcpSegmentation, TsoOffload};
 pub use qos::{ecn_decap, ecn_encap, DscpEncap, EcnDecap, EcnEncapMode, QosModel, TtlEncap};
+pub use segment::{emulate_geneve_tso, SegmentError, TcpSegmentation, TsoOffload};
 
 use crate::wire::ethernet::{l3_offset, EtherType};
 

@@ -188,7 +188,10 @@ impl TcpSegmentation {
         }
         tcp[16] = 0;
         tcp[17] = 0;
-        let c = !checksum::fold(checksum::accumulate(self.pseudo_sum(out, l4_len), &out[l4..]));
+        let c = !checksum::fold(checksum::accumulate(
+            self.pseudo_sum(out, l4_len),
+            &out[l4..],
+        ));
         out[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
         Some(len)
     }

@@ -1,7 +1,7 @@
 use super::*;
 use crate::tunnel::{
-    encap, encap_tso, Buffer, EncapError, EncapTemplate, TunnelConfig, TunnelOption,
-    TxOffloadCaps, UdpChecksumTx, VecBuffer,
+    encap, encap_tso, Buffer, EncapError, EncapTemplate, TunnelConfig, TunnelOption, TxOffloadCaps,
+    UdpChecksumTx, VecBuffer,
 };
 use crate::wire::geneve::Vni;
 use proptest::prelude::*;
@@ -32,7 +32,9 @@ fn tcp_frame(v6: bool, vlan: bool, opts: usize, payload: usize, flags: u8) -> Ve
     } else {
         f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
         f.extend_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
-        f.extend_from_slice(&[0xff, 0xfe, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2]);
+        f.extend_from_slice(&[
+            0xff, 0xfe, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
+        ]);
         let c = checksum::checksum(&f[l3..l3 + 20]);
         f[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
     }
@@ -136,9 +138,16 @@ fn check_segments(t: &EncapTemplate, mtu: u16, inner: &[u8], v6: bool, vlan: boo
     let seq0 = u32::from_be_bytes(inner[l4 + 4..l4 + 8].try_into().unwrap());
     let last = segs.len() - 1;
     for (i, s) in segs.iter().enumerate() {
-        assert!(s.len() - outer_eth <= usize::from(mtu), "segment {i} over MTU");
+        assert!(
+            s.len() - outer_eth <= usize::from(mtu),
+            "segment {i} over MTU"
+        );
         let gen = t.l3_udp_offsets().1 + 8;
-        assert_eq!(s[gen..outer], t.header()[gen..outer], "options in segment {i}");
+        assert_eq!(
+            s[gen..outer],
+            t.header()[gen..outer],
+            "options in segment {i}"
+        );
         let f = &s[outer..];
         assert_eq!(f[..l3], inner[..l3]);
         if v6 {
@@ -151,7 +160,11 @@ fn check_segments(t: &EncapTemplate, mtu: u16, inner: &[u8], v6: bool, vlan: boo
             let id = u16::from_be_bytes([f[l3 + 4], f[l3 + 5]]);
             assert_eq!(id, 0xfffeu16.wrapping_add(i as u16));
         }
-        assert_eq!(tcp_sum(f, l3, l4, v6), 0xffff, "TCP checksum of segment {i}");
+        assert_eq!(
+            tcp_sum(f, l3, l4, v6),
+            0xffff,
+            "TCP checksum of segment {i}"
+        );
         let seq = u32::from_be_bytes(f[l4 + 4..l4 + 8].try_into().unwrap());
         assert_eq!(seq, seq0.wrapping_add((i * mss) as u32));
         let flags = f[l4 + 13];
@@ -199,10 +212,16 @@ fn refuses_what_it_cannot_segment() {
     assert_eq!(TcpSegmentation::plan(&udp, k, m), Err(SegmentError::NotTcp));
     let mut frag = tcp_frame(false, false, 0, 3000, 0x10);
     frag[20] = 0x20; // MF
-    assert_eq!(TcpSegmentation::plan(&frag, k, m), Err(SegmentError::Fragment));
+    assert_eq!(
+        TcpSegmentation::plan(&frag, k, m),
+        Err(SegmentError::Fragment)
+    );
     let mut v6ext = tcp_frame(true, false, 0, 3000, 0x10);
     v6ext[20] = 0; // hop-by-hop
-    assert_eq!(TcpSegmentation::plan(&v6ext, k, m), Err(SegmentError::NotTcp));
+    assert_eq!(
+        TcpSegmentation::plan(&v6ext, k, m),
+        Err(SegmentError::NotTcp)
+    );
     let full = tcp_frame(false, false, 0, 3000, 0x10);
     assert_eq!(
         TcpSegmentation::plan(&full[..1000], k, m),
