@@ -47,7 +47,7 @@ fn inner(proto: u8, payload: usize) -> Vec<u8> {
     f
 }
 
-fn config(dir: &Path) -> String {
+fn config(dir: &Path, mtu: u16) -> String {
     let p = |n: &str| dir.join(n).display().to_string();
     format!(
         r#"
@@ -62,7 +62,7 @@ eal:
   file_prefix: gwseg-{pid}
   args: [--no-shconf, --no-pci]
 ports:
-  - {{ name: ul, role: underlay, device: net_pcap0, mtu: 1500, mac: "02:00:00:00:01:01" }}
+  - {{ name: ul, role: underlay, device: net_pcap0, mtu: {mtu}, mac: "02:00:00:00:01:01" }}
   - {{ name: acc, role: access, device: net_pcap1, mtu: 1500 }}
 vtep:
   ipv4: 198.18.0.1/24
@@ -90,6 +90,11 @@ l2:
     )
 }
 
+/// The inner frame's length in an encapsulated frame.
+fn inner_len(f: &[u8]) -> usize {
+    f.len() - (14 + 20 + 8 + 8 + OPTION.len())
+}
+
 fn line_value(stdout: &str, key: &str) -> u64 {
     stdout
         .lines()
@@ -99,13 +104,28 @@ fn line_value(stdout: &str, key: &str) -> u64 {
 
 #[test]
 fn too_big_inner_tcp_leaves_as_geneve_segments_within_the_mtu() {
+    // The access side strips the VLAN tag: 1500 - 20 (IP) - 8 (UDP) - 16
+    // (Geneve + option) - 14 (inner Ethernet) - 40 (IP + TCP) = 1402 bytes
+    // of TCP payload per segment. The UDP frame is dropped.
+    run_case(1500, 1402, "encap_too_big");
+}
+
+#[test]
+fn with_a_jumbo_underlay_segments_are_capped_by_the_mbuf() {
+    // Underlay MTU 9000: the 6 KiB frame fits the tunnel but not one 2 KiB
+    // mbuf (it arrived chained): segments of 2048 bytes (MSS 2048 - 54).
+    // The 3000-byte UDP frame fits the MTU but no mbuf: `encap_no_room`.
+    run_case(9000, 1994, "encap_no_room");
+}
+
+fn run_case(mtu: u16, mss: usize, udp_drop: &str) {
     let _slot = dpdk_slot();
-    let dir = scratch("gw-segment");
+    let dir = scratch(&format!("gw-segment-{mtu}"));
     let tcp = inner(6, PAYLOAD);
     write_pcap(&dir.join("acc_in.pcap"), &[tcp.clone(), inner(17, 3000)]);
     write_pcap(&dir.join("ul_in.pcap"), &[]);
     let cfg = dir.join("gw.yaml");
-    std::fs::write(&cfg, config(&dir)).unwrap();
+    std::fs::write(&cfg, config(&dir, mtu)).unwrap();
     let args = strings(&[
         "run",
         "-c",
@@ -119,10 +139,6 @@ fn too_big_inner_tcp_leaves_as_geneve_segments_within_the_mtu() {
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
     r.assert_no_leak();
 
-    // The access side strips the VLAN tag: 1500 - 20 (IP) - 8 (UDP) - 16
-    // (Geneve + option) - 14 (inner Ethernet) - 40 (IP + TCP) = 1402 bytes
-    // of TCP payload per segment.
-    let mss = 1402;
     let n = PAYLOAD.div_ceil(mss);
     assert_eq!(
         line_value(&r.stdout, "tso segments "),
@@ -132,7 +148,7 @@ fn too_big_inner_tcp_leaves_as_geneve_segments_within_the_mtu() {
     );
     assert_eq!(line_value(&r.stdout, "encap "), 1, "{}", r.stdout);
     assert_eq!(
-        line_value(&r.stdout, "drop encap_too_big "),
+        line_value(&r.stdout, &format!("drop {udp_drop} ")),
         1,
         "{}",
         r.stdout
@@ -144,7 +160,12 @@ fn too_big_inner_tcp_leaves_as_geneve_segments_within_the_mtu() {
     let outer = 14 + 20 + 8 + 8 + OPTION.len();
     let mut payload = Vec::new();
     for (i, f) in frames.iter().enumerate() {
-        assert!(f.len() - 14 <= 1500, "segment {i}: {} bytes", f.len());
+        assert!(
+            f.len() - 14 <= usize::from(mtu),
+            "segment {i}: {} bytes",
+            f.len()
+        );
+        assert!(inner_len(f) <= 2048, "segment {i} fits one mbuf");
         assert_eq!(&f[outer - 8..outer], &OPTION, "option in segment {i}");
         let inner = &f[outer..];
         // The inner VLAN is stripped on the access side: untagged inner.

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use geneve_gw::tunnel::{
     encap, Buffer, DecapConfig, Decapsulator, EncapTemplate, KnownOption, OptionRegistry,
-    PayloadKind, QosModel, TunnelOption, VecBuffer, Verdict,
+    PayloadKind, QosModel, TcpSegmentation, TunnelOption, VecBuffer, Verdict,
 };
 
 /// Heap allocations made by this thread while `f` runs. The
@@ -94,4 +94,37 @@ fn encap_and_decap_do_not_allocate() {
         assert_eq!(v.len(), 3);
     });
     assert!(counted > 0);
+}
+
+#[test]
+fn software_segmentation_does_not_allocate() {
+    let t = EncapTemplate::new(&{
+        let mut c = tunnel(false, 5);
+        c.options = opts(3);
+        c.underlay_mtu = 1500;
+        c
+    })
+    .unwrap();
+    // An IPv4/TCP frame: the UDP builder's frame with protocol 6 and a TCP
+    // header (checksums are not checked here, only that nothing allocates).
+    let mut inner = inner_ipv4_udp(5000, 0, 64, 9);
+    inner[23] = 6;
+    inner[14 + 20 + 12] = 0x50;
+    let mut seg = vec![0u8; t.max_inner_len()];
+    let mut b = VecBuffer::with_headroom(t.header_len(), &seg);
+    // Warm up outside the counted region (as above).
+    b.reset(t.header_len(), &inner[..1000]);
+    encap(&t, &mut b, None).unwrap();
+    let mut segments = 0;
+    let counted = allocations_during(|| {
+        let plan = TcpSegmentation::plan(&inner, t.payload_kind(), t.max_inner_len()).unwrap();
+        for i in 0..plan.count() {
+            let n = plan.write(&inner, i, &mut seg).unwrap();
+            b.reset(t.header_len(), &seg[..n]);
+            encap(&t, &mut b, None).unwrap();
+            segments += 1;
+        }
+    });
+    assert_eq!(counted, 0, "{counted} allocations");
+    assert!(segments >= 4, "{segments}");
 }

@@ -305,6 +305,11 @@ fn segment(
             None => return drop(GwDrop::EncapTooBig, 1),
         }
     }
+    // A software segment and its outer headers must fit one mbuf of the
+    // pool (created with DPDK's default size in control::run): with a
+    // jumbo underlay MTU the MSS is capped by the mbuf, not the MTU.
+    let room = usize::from(dpdk::DEFAULT_MBUF_BUF_SIZE);
+    let fits_mbuf = (room - usize::from(dpdk::MBUF_HEADROOM)).min(room - tpl.header_len());
     let planned = {
         let inner = if contiguous {
             m.data()
@@ -313,6 +318,10 @@ fn segment(
         };
         TcpSegmentation::plan(inner, tpl.payload_kind(), tpl.max_inner_len())
     };
+    if !contiguous && copied <= tpl.max_inner_len() && (copied <= fits_mbuf || planned.is_err()) {
+        // Fits the tunnel MTU, just not contiguous: one linear copy.
+        return linear_copy(t, sh, c, tx, lat, tpl, &scratch[..copied], fits_mbuf, rss);
+    }
     let Ok(plan) = planned else {
         return drop(GwDrop::EncapTooBig, 1);
     };
@@ -332,6 +341,14 @@ fn segment(
         m.data()
     } else {
         &scratch[..copied]
+    };
+    let plan = if plan.segment_len(0) > fits_mbuf {
+        match TcpSegmentation::plan(inner, tpl.payload_kind(), fits_mbuf) {
+            Ok(p) => p,
+            Err(_) => return drop(GwDrop::EncapNoRoom, 1),
+        }
+    } else {
+        plan
     };
     let hash = rss.unwrap_or_else(|| inner_flow_hash(inner, tpl.payload_kind()));
     let count = plan.count();
@@ -361,5 +378,39 @@ fn segment(
     if sent > 0 {
         c.encap.add(1);
         c.tso_segments.add(sent);
+    }
+}
+
+/// Encapsulates `inner` (a chained frame copied out) from one fresh mbuf.
+#[allow(clippy::too_many_arguments)]
+fn linear_copy(
+    t: &Tables,
+    sh: &Shared,
+    c: &WorkerCounters,
+    tx: &mut [TxBuffer],
+    lat: &mut Residence,
+    tpl: &crate::tunnel::EncapTemplate,
+    inner: &[u8],
+    fits_mbuf: usize,
+    rss: Option<u32>,
+) {
+    if inner.len() > fits_mbuf {
+        return c.drops[GwDrop::EncapNoRoom.index()].add(1);
+    }
+    let Some(mut s) = sh.pool.alloc() else {
+        return c.drops[GwDrop::SegmentNoMbuf.index()].add(1);
+    };
+    let Some(out) = s.set_len(inner.len()) else {
+        return c.drops[GwDrop::EncapNoRoom.index()].add(1);
+    };
+    out.copy_from_slice(inner);
+    match encap(tpl, &mut s, rss) {
+        Ok(()) => {
+            c.encap.add(1);
+            send(tx, c, lat, t.underlay_port, s);
+        }
+        Err(EncapError::NoHeadroom) => c.drops[GwDrop::EncapNoRoom.index()].add(1),
+        Err(EncapError::TooBig { .. }) => c.drops[GwDrop::EncapTooBig.index()].add(1),
+        Err(EncapError::BadInner) => c.drops[GwDrop::InnerNotIp.index()].add(1),
     }
 }

@@ -138,8 +138,9 @@ pub enum Outcome {
     Flood(usize),
     /// Hand to the control thread (ARP, ICMP, ND, Geneve control packets).
     Punt(PuntKind),
-    /// Too big for template `.0`'s tunnel MTU, not yet encapsulated: the
-    /// worker segments it if it is TCP (else counts `encap_too_big`).
+    /// Too big for template `.0`'s tunnel MTU, or a chained mbuf, not yet
+    /// encapsulated: the worker segments it if it is TCP (else counts
+    /// `encap_too_big`), or copies a chained frame that fits into one mbuf.
     Segment(u32),
     Drop(GwDrop),
 }
@@ -211,6 +212,11 @@ fn encap_outcome<B: Buffer + ?Sized>(
     let Some(tpl) = t.templates.get(id as usize) else {
         return Outcome::Drop(GwDrop::NextHopUnresolved);
     };
+    if buf.total_len() != buf.len() {
+        // A chained (jumbo) frame: the worker copies it out and encapsulates
+        // or segments the copy.
+        return Outcome::Segment(id);
+    }
     match encap(tpl, buf, rss) {
         Ok(()) => Outcome::Encapped(t.underlay_port),
         Err(EncapError::NoHeadroom) => Outcome::Drop(GwDrop::EncapNoRoom),

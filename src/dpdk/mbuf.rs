@@ -346,6 +346,11 @@ impl crate::tunnel::Buffer for Mbuf {
         self.data_len()
     }
 
+    #[inline]
+    fn total_len(&self) -> usize {
+        self.pkt_len()
+    }
+
     fn data(&self) -> &[u8] {
         Mbuf::data(self)
     }

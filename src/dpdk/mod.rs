@@ -29,3 +29,5 @@ pub use port::{
 
 /// DPDK's default mbuf data room: 2048 bytes plus the 128-byte headroom.
 pub const DEFAULT_MBUF_BUF_SIZE: u16 = dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
+/// Headroom of a freshly allocated mbuf (`RTE_PKTMBUF_HEADROOM`).
+pub const MBUF_HEADROOM: u16 = dpdk_sys::RTE_PKTMBUF_HEADROOM as u16;

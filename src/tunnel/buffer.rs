@@ -21,6 +21,13 @@ pub trait Buffer {
     fn headroom(&self) -> usize;
     /// Length of the data.
     fn len(&self) -> usize;
+    /// Length of the whole packet when the buffer is a chain of which
+    /// [`data`](Buffer::data) is the first part (DPDK multi-segment mbufs);
+    /// `encap` works on contiguous buffers only.
+    #[inline]
+    fn total_len(&self) -> usize {
+        self.len()
+    }
     /// True when there is no data.
     fn is_empty(&self) -> bool {
         self.len() == 0

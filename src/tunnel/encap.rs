@@ -608,6 +608,7 @@ fn encap_general<B: Buffer + ?Sized>(
 }
 
 /// [`encap_general`] without the MTU check.
+#[inline(always)]
 fn encap_any_len<B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
