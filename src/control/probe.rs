@@ -25,16 +25,11 @@ pub struct ProbeOptions {
     pub eal_args: Vec<String>,
 }
 
-/// The TX offloads the gateway asks for on every port (masked by what the
-/// port advertises when it is configured).
+/// The TX offloads `run` asks the underlay port for with `offload: auto`
+/// (masked by what the port advertises when it is configured): probing with
+/// the same request makes "enabled at configure" what `run` would get.
 pub fn gateway_tx_offloads() -> TxOffloads {
-    TxOffloads(
-        TxOffloads::ipv4_cksum()
-            | TxOffloads::udp_cksum()
-            | TxOffloads::tcp_cksum()
-            | TxOffloads::outer_ipv4_cksum()
-            | TxOffloads::outer_udp_cksum(),
-    )
+    crate::dataplane::tx_offload::request(crate::config::Offload::Auto)
 }
 
 pub fn probe(opts: &ProbeOptions) -> Result<(), String> {
