@@ -301,14 +301,8 @@ fn validate_reports_refused_rules_with_pmd_message_and_testpmd_lines() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn config_decides_which_vnis_are_validated() {
-    let _slot = dpdk_slot();
-    let dir = scratch("probe-cfg");
-    let cfg = dir.join("gw.yaml");
-    std::fs::write(
-        &cfg,
-        r#"
+/// An underlay and an access port on net_null, one untagged segment.
+const NULL_PAIR_CONFIG: &str = r#"
 eal:
   cores: [1]
   control_core: 0
@@ -324,8 +318,18 @@ l2:
   learning: false
   segments:
     - { name: open, port: acc, vni: 4000, flood: [198.18.0.2] }
-    - { name: tagged, port: acc, vlan: 7, vni: 4001, flood: [198.18.0.2] }
-"#,
+"#;
+
+#[test]
+fn config_decides_which_vnis_are_validated() {
+    let _slot = dpdk_slot();
+    let dir = scratch("probe-cfg");
+    let cfg = dir.join("gw.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{NULL_PAIR_CONFIG}    - {{ name: tagged, port: acc, vlan: 7, vni: 4001, flood: [198.18.0.2] }}\n"
+        ),
     )
     .unwrap();
     let prefix = format!("gwtest-{}-probe-cfg", std::process::id());
@@ -382,27 +386,7 @@ fn run_logs_each_ports_decision_table() {
     let _slot = dpdk_slot();
     let dir = scratch("probe-run");
     let cfg = dir.join("gw.yaml");
-    std::fs::write(
-        &cfg,
-        r#"
-eal:
-  cores: [1]
-  control_core: 0
-  memory: { mode: no_huge, size_mb: 512 }
-  devices:
-    vdev: ["net_null0", "net_null1"]
-ports:
-  - { name: up, role: underlay, device: net_null0 }
-  - { name: acc, role: access, device: net_null1 }
-vtep:
-  ipv4: 198.18.0.1/24
-l2:
-  learning: false
-  segments:
-    - { name: open, port: acc, vni: 4000, flood: [198.18.0.2] }
-"#,
-    )
-    .unwrap();
+    std::fs::write(&cfg, NULL_PAIR_CONFIG).unwrap();
     let prefix = format!("gwtest-{}-probe-run", std::process::id());
     let r = run_gw(
         &strings(&[

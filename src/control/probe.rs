@@ -44,15 +44,7 @@ pub fn probe(opts: &ProbeOptions) -> Result<(), String> {
     if eal_args.is_empty() {
         return Err("no DPDK devices given: use -c FILE, or put EAL arguments after `--`, e.g. `geneve-gw probe -- --no-pci --vdev net_null0`".into());
     }
-    let eal = Eal::init(&eal_args).map_err(|e| {
-        if opts.verbose {
-            eprint!("{}", e.log);
-        }
-        e.message
-    })?;
-    if opts.verbose {
-        eprint!("{}", eal.startup_log());
-    }
+    let eal = Eal::init_for_cli(&eal_args, opts.verbose)?;
     let r = probe_with_eal(opts, cfg.as_ref());
     drop(eal);
     r
