@@ -489,14 +489,7 @@ fn a_taken_prometheus_address_is_a_clear_error() {
 
 #[test]
 fn dumpcap_captures_the_packets_the_gateway_sends() {
-    let free: u64 =
-        std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-    let mounted = std::fs::read_to_string("/proc/mounts")
-        .map(|m| m.contains(" /dev/hugepages hugetlbfs "))
-        .unwrap_or(false);
+    let (free, mounted) = gw::hugepages();
     let dumpcap = Path::new("/usr/bin/dpdk-dumpcap");
     if !dumpcap.exists() || free < 200 || !mounted {
         eprintln!(

@@ -413,14 +413,7 @@ fn net_tap_ipv6_underlay_offload_and_software_put_the_same_bytes_on_the_wire() {
 // ---- virtio_user -> net_vhost ----
 
 fn hugepages_for_two() -> bool {
-    let free: u64 =
-        std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-    let mounted = std::fs::read_to_string("/proc/mounts")
-        .map(|m| m.contains(" hugetlbfs "))
-        .unwrap_or(false);
+    let (free, mounted) = gw::hugepages();
     if free < 300 || !mounted {
         eprintln!(
             "SKIP: virtio_user <-> vhost needs shared hugepage memory for two processes \

@@ -230,15 +230,7 @@ pub fn run(a: &GenArgs) -> Result<(), String> {
     }
     let signal =
         super::signal_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let eal = Eal::init(&a.eal_args).map_err(|e| {
-        if a.verbose {
-            eprint!("{}", e.log);
-        }
-        e.message
-    })?;
-    if a.verbose {
-        eprint!("{}", eal.startup_log());
-    }
+    let eal = Eal::init_for_cli(&a.eal_args, a.verbose)?;
     let r = run_with_eal(a, c, &signal);
     drop(eal);
     r

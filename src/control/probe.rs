@@ -25,16 +25,11 @@ pub struct ProbeOptions {
     pub eal_args: Vec<String>,
 }
 
-/// The TX offloads the gateway asks for on every port (masked by what the
-/// port advertises when it is configured).
+/// The TX offloads `run` asks the underlay port for with `offload: auto`
+/// (masked by what the port advertises when it is configured): probing with
+/// the same request makes "enabled at configure" what `run` would get.
 pub fn gateway_tx_offloads() -> TxOffloads {
-    TxOffloads(
-        TxOffloads::ipv4_cksum()
-            | TxOffloads::udp_cksum()
-            | TxOffloads::tcp_cksum()
-            | TxOffloads::outer_ipv4_cksum()
-            | TxOffloads::outer_udp_cksum(),
-    )
+    crate::dataplane::tx_offload::request(crate::config::Offload::Auto)
 }
 
 pub fn probe(opts: &ProbeOptions) -> Result<(), String> {
@@ -49,15 +44,7 @@ pub fn probe(opts: &ProbeOptions) -> Result<(), String> {
     if eal_args.is_empty() {
         return Err("no DPDK devices given: use -c FILE, or put EAL arguments after `--`, e.g. `geneve-gw probe -- --no-pci --vdev net_null0`".into());
     }
-    let eal = Eal::init(&eal_args).map_err(|e| {
-        if opts.verbose {
-            eprint!("{}", e.log);
-        }
-        e.message
-    })?;
-    if opts.verbose {
-        eprint!("{}", eal.startup_log());
-    }
+    let eal = Eal::init_for_cli(&eal_args, opts.verbose)?;
     let r = probe_with_eal(opts, cfg.as_ref());
     drop(eal);
     r

@@ -56,15 +56,7 @@ pub fn run(opts: &RunOptions) -> Result<(), String> {
         eal_args.push("--huge-unlink=existing".into());
     }
     eal_args.extend(opts.eal_args.iter().cloned());
-    let eal = Eal::init(&eal_args).map_err(|e| {
-        if opts.verbose {
-            eprint!("{}", e.log);
-        }
-        e.message
-    })?;
-    if opts.verbose {
-        eprint!("{}", eal.startup_log());
-    }
+    let eal = Eal::init_for_cli(&eal_args, opts.verbose)?;
     super::telemetry::register_commands().map_err(|e| format!("DPDK telemetry: {e}"))?;
     let pdump = if cfg.metrics.capture {
         Some(dpdk::telemetry::PdumpServer::start().map_err(|e| format!("metrics.capture: {e}"))?)

@@ -140,15 +140,7 @@ pub fn pool_size(nb_ports: u32, queues: u32, rxd: u32, txd: u32, cache: u32) -> 
 pub fn run(opts: &ForwardOptions) -> Result<(), String> {
     let signal =
         control::signal_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let eal = Eal::init(&opts.eal_args).map_err(|e| {
-        if opts.verbose && !e.log.is_empty() {
-            eprint!("{}", e.log);
-        }
-        e.message
-    })?;
-    if opts.verbose {
-        eprint!("{}", eal.startup_log());
-    }
+    let eal = Eal::init_for_cli(&opts.eal_args, opts.verbose)?;
     let result = check_devices(opts, &eal).and_then(|()| run_with_eal(opts, &signal));
     drop(eal);
     result

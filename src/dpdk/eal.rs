@@ -176,6 +176,21 @@ impl Eal {
         Ok(Eal { log })
     }
 
+    /// `init` for the subcommands: the error is its one-line message; with
+    /// `verbose` the EAL's own log goes to stderr, on failure or success.
+    pub fn init_for_cli(args: &[String], verbose: bool) -> Result<Eal, String> {
+        let eal = Eal::init(args).map_err(|e| {
+            if verbose {
+                eprint!("{}", e.log);
+            }
+            e.message
+        })?;
+        if verbose {
+            eprint!("{}", eal.startup_log());
+        }
+        Ok(eal)
+    }
+
     /// What the EAL logged while starting.
     pub fn startup_log(&self) -> &str {
         &self.log

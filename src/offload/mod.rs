@@ -222,12 +222,7 @@ impl DecisionTable {
 /// A TX checksum feature: hardware exactly when the port advertises the
 /// bit, the same rule `Port::configure_and_start` masks TX offloads with,
 /// so the table says what is configured.
-fn tx_bit(
-    feature: Feature,
-    enabled: bool,
-    advertised: &[(bool, &str)],
-    family: DriverFamily,
-) -> Decision {
+fn tx_bit(feature: Feature, enabled: bool, advertised: &[(bool, &str)]) -> Decision {
     let missing: Vec<&str> = advertised
         .iter()
         .filter_map(|(on, n)| (!on).then_some(*n))
@@ -241,16 +236,7 @@ fn tx_bit(
             format!("port advertises {}", have.join(" + ")),
         )
     } else {
-        let why = match (feature, family) {
-            (Feature::OuterUdpChecksum, DriverFamily::Mlx5) => {
-                "mlx5 has no outer UDP checksum offload".to_string()
-            }
-            (Feature::OuterUdpChecksum, DriverFamily::I40e) => {
-                "i40e: outer UDP checksum only on X722 (DPDK 22.11.6+), not advertised here"
-                    .to_string()
-            }
-            _ => format!("port does not advertise {}", missing.join(" + ")),
-        };
+        let why = format!("port does not advertise {}", missing.join(" + "));
         (Place::Software, why)
     };
     Decision {
@@ -266,31 +252,43 @@ fn tx_bit(
 pub fn decide(caps: &PortCaps, offload_enabled: bool) -> DecisionTable {
     let family = DriverFamily::of(&caps.driver);
     let t = &caps.tx;
+    // The encap path describes the outer headers to the NIC as a plain
+    // packet (l2/l3/l4 lengths, IPV4|IP_CKSUM or IPV6, UDP_CKSUM; see
+    // tunnel::offload), so the plain checksum bits are what the outer
+    // checksums need; OUTER_* bits are not used.
+    let plain = " (outer headers described as a plain packet)";
+    let mut outer_ip = tx_bit(
+        Feature::OuterIpv4Checksum,
+        offload_enabled,
+        &[(t.ipv4_cksum, "IPV4_CKSUM")],
+    );
+    let mut outer_udp = tx_bit(
+        Feature::OuterUdpChecksum,
+        offload_enabled,
+        &[(t.udp_cksum, "UDP_CKSUM")],
+    );
+    for d in [&mut outer_ip, &mut outer_udp] {
+        if d.place == Place::Hardware {
+            d.reason.push_str(plain);
+        }
+    }
+    // Inner headers are the sender's: encap forwards their checksums
+    // unchanged, so there is nothing to compute in either place.
+    let passed_through = |feature| {
+        software(
+            feature,
+            if offload_enabled {
+                "not recomputed: the sender's checksum passes through unchanged"
+            } else {
+                "offload disabled"
+            },
+        )
+    };
     let mut rows = vec![
-        tx_bit(
-            Feature::OuterIpv4Checksum,
-            offload_enabled,
-            &[(t.outer_ipv4_cksum, "OUTER_IPV4_CKSUM")],
-            family,
-        ),
-        tx_bit(
-            Feature::OuterUdpChecksum,
-            offload_enabled,
-            &[(t.outer_udp_cksum, "OUTER_UDP_CKSUM")],
-            family,
-        ),
-        tx_bit(
-            Feature::InnerIpChecksum,
-            offload_enabled,
-            &[(t.ipv4_cksum, "IPV4_CKSUM")],
-            family,
-        ),
-        tx_bit(
-            Feature::InnerL4Checksum,
-            offload_enabled,
-            &[(t.udp_cksum, "UDP_CKSUM"), (t.tcp_cksum, "TCP_CKSUM")],
-            family,
-        ),
+        outer_ip,
+        outer_udp,
+        passed_through(Feature::InnerIpChecksum),
+        passed_through(Feature::InnerL4Checksum),
     ];
     // What `run` enables: GENEVE_TNL_TSO and OUTER_IPV4_CKSUM are requested
     // with `offload: auto` (dataplane::tx_offload); too-big inner TCP is

@@ -67,12 +67,17 @@ use Place::{Hardware as H, Software as S};
 #[test]
 fn i40e_offloads_tx_but_decaps_in_software() {
     let t = decide(&i40e(), true);
-    assert_eq!(places(&t), vec![H, S, H, H, H, S, S]);
+    assert_eq!(places(&t), vec![H, H, S, S, H, S, S]);
     assert!(t
         .get(Feature::FlowDecap)
         .reason
         .contains("no Geneve rte_flow item"));
-    assert!(t.get(Feature::OuterUdpChecksum).reason.contains("X722"));
+    // The outer UDP checksum rides on plain UDP_CKSUM (no OUTER_UDP_CKSUM
+    // needed, which XL710 lacks).
+    assert_eq!(
+        t.get(Feature::OuterUdpChecksum).reason,
+        "port advertises UDP_CKSUM (outer headers described as a plain packet)"
+    );
     assert!(t
         .get(Feature::InnerRss)
         .reason
@@ -80,13 +85,13 @@ fn i40e_offloads_tx_but_decaps_in_software() {
 }
 
 #[test]
-fn mlx5_decaps_in_hardware_without_outer_udp_checksum() {
+fn mlx5_decaps_in_hardware_and_offloads_outer_checksums() {
     let t = decide(&mlx5(), true);
-    assert_eq!(places(&t), vec![H, S, H, H, H, H, H]);
+    assert_eq!(places(&t), vec![H, H, S, S, H, H, H]);
     assert!(t
-        .get(Feature::OuterUdpChecksum)
+        .get(Feature::InnerL4Checksum)
         .reason
-        .contains("mlx5 has no outer UDP"));
+        .contains("passes through unchanged"));
     assert!(t.get(Feature::FlowDecap).reason.contains("dv_flow_en=1"));
 }
 
@@ -108,8 +113,8 @@ fn no_offload_port_is_all_software_with_reasons() {
     let t = decide(&null(), true);
     assert_eq!(places(&t), vec![S; 7]);
     assert_eq!(
-        t.get(Feature::InnerL4Checksum).reason,
-        "port does not advertise UDP_CKSUM + TCP_CKSUM"
+        t.get(Feature::OuterUdpChecksum).reason,
+        "port does not advertise UDP_CKSUM"
     );
     assert!(t.get(Feature::FlowDecap).reason.contains("no rte_flow API"));
     assert!(t.rows.iter().all(|r| !r.reason.is_empty()));
@@ -125,7 +130,7 @@ fn offload_disabled_puts_everything_in_software() {
 }
 
 #[test]
-fn partial_l4_checksum_names_the_missing_bit() {
+fn tap_like_port_offloads_outer_checksums_only() {
     // A tap-like port: IPv4 and UDP checksums but no TCP.
     let c = caps(
         "net_tap",
@@ -137,11 +142,21 @@ fn partial_l4_checksum_names_the_missing_bit() {
         FlowApi::Available,
     );
     let t = decide(&c, true);
-    assert_eq!(t.place(Feature::InnerIpChecksum), H);
-    assert_eq!(t.place(Feature::InnerL4Checksum), S);
+    assert_eq!(places(&t)[..4], [H, H, S, S]);
+    let ip = decide(
+        &caps(
+            "net_tap",
+            TxCaps {
+                udp_cksum: true,
+                ..TxCaps::default()
+            },
+            FlowApi::Available,
+        ),
+        true,
+    );
     assert_eq!(
-        t.get(Feature::InnerL4Checksum).reason,
-        "port does not advertise TCP_CKSUM"
+        ip.get(Feature::OuterIpv4Checksum).reason,
+        "port does not advertise IPV4_CKSUM"
     );
     assert!(t
         .get(Feature::FlowDecap)
@@ -156,7 +171,8 @@ fn table_renders_one_line_per_feature() {
     assert_eq!(lines.len(), 1 + Feature::ALL.len());
     assert!(lines[0].starts_with("  feature"));
     assert!(lines[2].starts_with("  outer UDP checksum"));
-    assert!(lines[2].contains(" software "), "{}", lines[2]);
+    assert!(lines[2].contains(" hardware "), "{}", lines[2]);
+    assert!(lines[3].contains(" software "), "{}", lines[3]);
     assert!(lines[6].contains("rte_flow decap (VNI match)"));
     assert!(lines[6].contains(" hardware "));
 }

@@ -17,14 +17,7 @@ pub fn dpdk_slot() -> MutexGuard<'static, ()> {
 /// EAL arguments: cores 0-1, no PCI (never touch the machine's own NIC), a
 /// private file prefix, and hugepages when enough are free (else --no-huge).
 pub fn eal_base(prefix: &str) -> Vec<String> {
-    let free: u64 =
-        std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-    let mounted = std::fs::read_to_string("/proc/mounts")
-        .map(|m| m.contains(" hugetlbfs "))
-        .unwrap_or(false);
+    let (free, mounted) = hugepages();
     let prefix = format!("gwtest-{}-{prefix}", std::process::id());
     let mut a: Vec<String> = ["-l", "0-1", "--no-pci", "--file-prefix", &prefix]
         .iter()
@@ -36,6 +29,12 @@ pub fn eal_base(prefix: &str) -> Vec<String> {
         a.extend(["--no-huge", "--no-shconf", "-m", "512"].map(String::from));
     }
     a
+}
+
+/// Free hugepages and whether a hugetlbfs is mounted: the same check the
+/// gateway makes before it starts the EAL.
+pub fn hugepages() -> (u64, bool) {
+    geneve_gw::dpdk::hugepages_available()
 }
 
 pub struct Run {
