@@ -72,6 +72,9 @@ struct StatsArgs {
     /// The gateway's EAL --file-prefix (eal.file_prefix in its configuration).
     #[arg(long, value_name = "PREFIX", default_value = "rte")]
     file_prefix: String,
+    /// Take the file prefix from the gateway's configuration file instead.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "file_prefix")]
+    config: Option<std::path::PathBuf>,
     /// Print the raw telemetry replies as one JSON object.
     #[arg(long)]
     json: bool,
@@ -79,7 +82,15 @@ struct StatsArgs {
 
 fn stats(a: StatsArgs) -> Result<(), String> {
     use geneve_gw::control::stats_client;
-    let path = stats_client::socket_path(&a.file_prefix);
+    let prefix = match &a.config {
+        Some(p) => geneve_gw::config::load(p)
+            .map_err(|e| format!("{} is not valid:\n{e}", p.display()))?
+            .eal
+            .file_prefix
+            .unwrap_or_else(|| "rte".to_string()),
+        None => a.file_prefix.clone(),
+    };
+    let path = stats_client::socket_path(&prefix);
     let mut t = stats_client::Telemetry::connect(&path)?;
     let all = stats_client::collect(&mut t)?;
     if a.json {

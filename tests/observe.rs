@@ -265,9 +265,10 @@ fn telemetry_stats_and_prometheus_report_the_packets_sent() {
     assert_eq!(u(t, &["decap_vnis"]), 1, "{v}");
     assert_eq!(u(t, &["neighbors"]), 1, "{v}");
 
-    // The readable table says the same.
+    // The readable table says the same; the prefix comes from the
+    // gateway's own configuration file this time.
     let r = run_gw(
-        &strings(&["stats", "--file-prefix", &prefix]),
+        &strings(&["stats", "-c", cfg.to_str().unwrap()]),
         Duration::from_secs(20),
     );
     assert!(r.ok(), "{}", r.stderr);

@@ -296,7 +296,12 @@ fn write_flow_id<B: Buffer + ?Sized>(
     if nic_udp_checksum {
         return;
     }
-    let udp = 14 + if ipv6 { 40 } else { 20 };
+    // The outer Ethernet header is 14 bytes, 18 on an 802.1Q-tagged underlay.
+    let eth = match d.get(12..14) {
+        Some([0x81, 0x00]) => 18,
+        _ => 14,
+    };
+    let udp = eth + if ipv6 { 40 } else { 20 };
     let Some(field) = d.get_mut(udp + 6..udp + 8) else {
         return;
     };
@@ -941,6 +946,37 @@ decap:
         let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0xbb], 10));
         assert_eq!(access(&t, 1, &mut b, None), Outcome::Encapped(0));
         assert_eq!(&b.data()[30..34], &[198, 18, 0, 2]);
+    }
+
+    #[test]
+    fn flow_id_checksum_update_finds_udp_behind_an_underlay_vlan_tag() {
+        // Tagged outer Ethernet (18) + IPv4 (20) + UDP (8) + Geneve (8) +
+        // a 12-byte option whose 8-byte flow-id slot is still zero.
+        let mut f = vec![0u8; 18 + 20 + 8 + 8 + 12 + 10];
+        f[12..14].copy_from_slice(&[0x81, 0x00]);
+        f[16..18].copy_from_slice(&[0x08, 0x00]);
+        f[18] = 0x45;
+        f[30..34].copy_from_slice(&[198, 18, 0, 1]);
+        f[34..38].copy_from_slice(&[198, 18, 0, 2]);
+        let udp_len = (f.len() - 38) as u16;
+        f[42..44].copy_from_slice(&udp_len.to_be_bytes());
+        f[50..52].copy_from_slice(&[0x01, 0x04]);
+        let udp_ok = |f: &[u8]| {
+            let sum = checksum::accumulate(
+                checksum::pseudo_header_v4(&[198, 18, 0, 1], &[198, 18, 0, 2], 17, udp_len),
+                &f[38..],
+            );
+            checksum::fold(sum) == 0xffff
+        };
+        let c = checksum::l4_checksum_v4(&[198, 18, 0, 1], &[198, 18, 0, 2], 17, &f[38..]);
+        f[44..46].copy_from_slice(&c.to_be_bytes());
+        assert!(udp_ok(&f));
+        let header_len = 18 + 20 + 8 + 8 + 12;
+        let mut b = VecBuffer::with_headroom(0, &f);
+        write_flow_id(&mut b, header_len, false, &[0x11; 8], false);
+        let d = b.data();
+        assert_eq!(&d[header_len - 8..header_len], &[0x11; 8]);
+        assert!(udp_ok(d), "UDP checksum after the flow id, tagged underlay");
     }
 
     #[test]
