@@ -135,6 +135,26 @@ pub fn run_gw(args: &[String], timeout: Duration) -> Run {
 }
 
 pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
+    // DPDK leaves an empty runtime directory per file prefix behind; the
+    // test's prefixes are unique, so remove it once the process is gone.
+    let runtime_dir = {
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        args.iter()
+            .position(|a| a == "--file-prefix")
+            .and_then(|i| args.get(i + 1))
+            .map(|p| format!("/var/run/dpdk/{p}"))
+    };
+    let run = run_cmd_inner(cmd, timeout);
+    if let Some(d) = runtime_dir {
+        let _ = std::fs::remove_dir(d);
+    }
+    run
+}
+
+fn run_cmd_inner(cmd: &mut Command, timeout: Duration) -> Run {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
