@@ -482,15 +482,36 @@ fn gateway(
     let reason = control_loop(
         opts, &mut st, &shared, signal, hup, &punt_rx, &event_rx, pool, nb_ids, &mut obs,
     );
+    // Let what is in flight finish before the workers stop: punted packets
+    // still queued get their replies, and worker 0 sends the replies (a
+    // run stopped after N packets must not lose the answer to the Nth).
+    // Bounded, so a flood of punts cannot hold the stop up.
+    let drain_start = Instant::now();
+    loop {
+        for (kind, m) in punt_rx.try_iter().take(PUNT_QUEUE) {
+            st.punted(pool, kind, m);
+        }
+        let settled = drain_start.elapsed() >= Duration::from_millis(5)
+            && punt_rx.is_empty()
+            && shared.control_rx.is_empty();
+        if settled || drain_start.elapsed() >= Duration::from_millis(200) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     shared.stop.store(true, Ordering::SeqCst);
     let codes = launched.wait();
     obs.tick(&shared.counters, st.replies, || st.table_sizes(), true);
-    // Packets still queued for the control thread go back to the pool.
+    // What is still queued for or from the control thread goes back to the
+    // pool, counted.
+    let mut dropped_at_stop = 0u64;
     while let Ok((_, m)) = punt_rx.try_recv() {
         drop(m);
+        dropped_at_stop += 1;
     }
     while let Ok((_, m)) = shared.control_rx.try_recv() {
         drop(m);
+        dropped_at_stop += 1;
     }
     report(
         &shared.counters,
@@ -500,6 +521,9 @@ fn gateway(
         reason,
         started.elapsed(),
     );
+    if dropped_at_stop > 0 {
+        println!("control packets dropped at stop {dropped_at_stop}");
+    }
     println!("{}", obs.total_line());
     st.offload.remove();
     for mut p in ports {
