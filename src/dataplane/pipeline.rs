@@ -270,7 +270,8 @@ fn encap_flow_variant<B: Buffer + ?Sized>(
     }
     if let (Outcome::Encapped(_), Some(tpl)) = (out, t.templates.get(v.template as usize)) {
         let nic_csum = tpl.tx_offload().is_some_and(|o| o.udp_checksum);
-        write_flow_id(buf, tpl.header_len(), tpl.is_ipv6(), fid.bytes(), nic_csum);
+        let udp = tpl.l3_udp_offsets().1;
+        write_flow_id(buf, tpl.header_len(), udp, fid.bytes(), nic_csum);
     }
     out
 }
@@ -281,7 +282,7 @@ fn encap_flow_variant<B: Buffer + ?Sized>(
 fn write_flow_id<B: Buffer + ?Sized>(
     buf: &mut B,
     header_len: usize,
-    ipv6: bool,
+    udp: usize,
     id: &[u8],
     nic_udp_checksum: bool,
 ) {
@@ -296,12 +297,6 @@ fn write_flow_id<B: Buffer + ?Sized>(
     if nic_udp_checksum {
         return;
     }
-    // The outer Ethernet header is 14 bytes, 18 on an 802.1Q-tagged underlay.
-    let eth = match d.get(12..14) {
-        Some([0x81, 0x00]) => 18,
-        _ => 14,
-    };
-    let udp = eth + if ipv6 { 40 } else { 20 };
     let Some(field) = d.get_mut(udp + 6..udp + 8) else {
         return;
     };
@@ -949,34 +944,59 @@ decap:
     }
 
     #[test]
-    fn flow_id_checksum_update_finds_udp_behind_an_underlay_vlan_tag() {
-        // Tagged outer Ethernet (18) + IPv4 (20) + UDP (8) + Geneve (8) +
-        // a 12-byte option whose 8-byte flow-id slot is still zero.
-        let mut f = vec![0u8; 18 + 20 + 8 + 8 + 12 + 10];
-        f[12..14].copy_from_slice(&[0x81, 0x00]);
-        f[16..18].copy_from_slice(&[0x08, 0x00]);
-        f[18] = 0x45;
-        f[30..34].copy_from_slice(&[198, 18, 0, 1]);
-        f[34..38].copy_from_slice(&[198, 18, 0, 2]);
-        let udp_len = (f.len() - 38) as u16;
-        f[42..44].copy_from_slice(&udp_len.to_be_bytes());
-        f[50..52].copy_from_slice(&[0x01, 0x04]);
-        let udp_ok = |f: &[u8]| {
-            let sum = checksum::accumulate(
-                checksum::pseudo_header_v4(&[198, 18, 0, 1], &[198, 18, 0, 2], 17, udp_len),
-                &f[38..],
-            );
-            checksum::fold(sum) == 0xffff
-        };
-        let c = checksum::l4_checksum_v4(&[198, 18, 0, 1], &[198, 18, 0, 2], 17, &f[38..]);
-        f[44..46].copy_from_slice(&c.to_be_bytes());
-        assert!(udp_ok(&f));
-        let header_len = 18 + 20 + 8 + 8 + 12;
-        let mut b = VecBuffer::with_headroom(0, &f);
-        write_flow_id(&mut b, header_len, false, &[0x11; 8], false);
+    fn flow_id_checksum_update_uses_the_templates_udp_offset() {
+        // A tagged underlay: the outer UDP header is 4 bytes further in, and
+        // the template says where.
+        use crate::tunnel::{encap, EncapTemplate, TunnelConfig, TunnelOption, UdpChecksumTx};
+        let mut cfg = TunnelConfig::new(
+            UL_MAC,
+            PEER2,
+            "198.18.0.1".parse().unwrap(),
+            "198.18.0.2".parse().unwrap(),
+            crate::wire::Vni::new(100).unwrap(),
+        );
+        cfg.vlan = Some(7);
+        cfg.udp_checksum = Some(UdpChecksumTx::Compute);
+        cfg.options = vec![TunnelOption {
+            class: 0x0104,
+            typ: 0x02,
+            data: vec![0; 8],
+        }];
+        let t = EncapTemplate::new(&cfg).unwrap();
+        assert_eq!(t.l3_udp_offsets(), (18, 38));
+        let inner = udp_frame(
+            [2, 0, 0, 0, 0, 0xbb],
+            [198, 19, 0, 1],
+            [198, 19, 0, 2],
+            1,
+            2,
+        );
+        let mut b = VecBuffer::with_headroom(t.header_len(), &inner);
+        encap(&t, &mut b, None).unwrap();
+        write_flow_id(
+            &mut b,
+            t.header_len(),
+            t.l3_udp_offsets().1,
+            &[0x11; 8],
+            false,
+        );
         let d = b.data();
-        assert_eq!(&d[header_len - 8..header_len], &[0x11; 8]);
-        assert!(udp_ok(d), "UDP checksum after the flow id, tagged underlay");
+        assert_eq!(&d[t.header_len() - 8..t.header_len()], &[0x11; 8]);
+        // RFC 768: the checksum over pseudo-header and datagram verifies.
+        let sum = checksum::accumulate(
+            checksum::pseudo_header_v4(
+                &[198, 18, 0, 1],
+                &[198, 18, 0, 2],
+                17,
+                (d.len() - 38) as u16,
+            ),
+            &d[38..],
+        );
+        assert_eq!(
+            checksum::fold(sum),
+            0xffff,
+            "UDP checksum after the flow id"
+        );
     }
 
     #[test]
