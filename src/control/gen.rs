@@ -329,20 +329,7 @@ fn run_with_eal(a: &GenArgs, c: Checked, signal: &AtomicBool) -> Result<(), Stri
         outcome
     };
     report(&outcome, c.sizes.mean(), &c);
-    let in_use = pool.in_use();
-    println!(
-        "mbufs: {} of {} back in pool {}, {} in use",
-        pool.available(),
-        pool.size(),
-        pool.name(),
-        in_use
-    );
-    if in_use != 0 {
-        return Err(format!(
-            "{in_use} mbufs were not returned to their pool (leak)"
-        ));
-    }
-    Ok(())
+    pool.report_leaks()
 }
 
 fn report(o: &GenOutcome, mean_frame: f64, c: &Checked) {

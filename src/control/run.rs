@@ -127,21 +127,9 @@ fn run_with_eal(
         })?,
     );
     let result = gateway(opts, cfg, signal, hup, &pool, &port_ids, nb_ids, &lcores);
-    let in_use = pool.in_use();
-    println!(
-        "mbufs: {} of {} back in pool {}, {} in use",
-        pool.available(),
-        pool.size(),
-        pool.name(),
-        in_use
-    );
+    let leaks = pool.report_leaks();
     result?;
-    if in_use != 0 {
-        return Err(format!(
-            "{in_use} mbufs were not returned to their pool (leak)"
-        ));
-    }
-    Ok(())
+    leaks
 }
 
 struct ControlState {

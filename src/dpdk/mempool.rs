@@ -71,6 +71,26 @@ impl Mempool {
         unsafe { dpdk_sys::rte_mempool_in_use_count(self.ptr.as_ptr()) }
     }
 
+    /// The exit report's leak check: prints `mbufs: A of B back in pool
+    /// NAME, C in use` and fails when any mbuf was not returned.
+    pub fn report_leaks(&self) -> Result<(), String> {
+        let in_use = self.in_use();
+        println!(
+            "mbufs: {} of {} back in pool {}, {} in use",
+            self.available(),
+            self.size(),
+            self.name(),
+            in_use
+        );
+        if in_use == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{in_use} mbufs were not returned to their pool (leak)"
+            ))
+        }
+    }
+
     /// One fresh mbuf, or `None` when the pool is empty.
     pub fn alloc(&self) -> Option<Mbuf> {
         // SAFETY: ptr is a live pktmbuf pool; the returned mbuf (if any) is
