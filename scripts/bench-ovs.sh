@@ -327,15 +327,7 @@ if [ "${WITH_PCAP_BED:-1}" = 1 ]; then
                         -e 's/device: net_memif1/device: net_null1/' ;;
         esac < <(gw_config) >"$W/gw-pcap.yaml"
         timeout -s INT "$((SECS + 3))" "$GW" run -c "$W/gw-pcap.yaml" --stats-interval 1 >"$W/gw-pcap.log" 2>&1 </dev/null || true
-        python3 -c '
-import re, statistics, sys
-key, unit = sys.argv[1], {"Mpps": 1e6, "kpps": 1e3, "pps": 1.0}
-rates = []
-for line in sys.stdin:
-    m = re.search(key + r" ([\d.]+) (Mpps|kpps|pps)", line)
-    if m and line.startswith("encap"): rates.append(float(m.group(1)) * unit[m.group(2)])
-rates = [r for r in rates[2:] if r > 0] or [0.0]
-print("%.3f" % (statistics.median(rates) / 1e6))' "$key" <"$W/gw-pcap.log"
+        rate_gw "$key" <"$W/gw-pcap.log"
     }
     declare -A P
     for run in $(seq 1 "$RUNS"); do

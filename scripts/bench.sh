@@ -137,18 +137,6 @@ if block is not None: rates.append(block)
 rates = [r for r in rates[2:] if r > 0] or [0.0]
 print("%.3f" % (statistics.median(rates) / 1e6))'
 }
-rate_gw() { # $1 = encap|decap
-    python3 -c '
-import re, statistics, sys
-key, unit = sys.argv[1], {"Mpps": 1e6, "kpps": 1e3, "pps": 1.0}
-rates = []
-for line in sys.stdin:
-    m = re.search(key + r" ([\d.]+) (Mpps|kpps|pps)", line)
-    if m and line.startswith("encap"): rates.append(float(m.group(1)) * unit[m.group(2)])
-rates = [r for r in rates[2:] if r > 0] or [0.0]
-print("%.3f" % (statistics.median(rates) / 1e6))' "$1"
-}
-
 run_testpmd() { # mode pcap
     # shellcheck disable=SC2046
     timeout -s INT "$((SECS + 2))" dpdk-testpmd -l 0-1 --no-pci $(eal_mem_args "bench-tp-$$") \

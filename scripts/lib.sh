@@ -14,3 +14,17 @@ eal_mem_args() {
         echo "--no-huge --no-shconf -m $mb --file-prefix $prefix"
     fi
 }
+
+# Median encap or decap rate (Mpps) from the live summary lines of
+# `geneve-gw run --stats-interval 1` on stdin, the first two seconds left out.
+rate_gw() { # $1 = encap|decap
+    python3 -c '
+import re, statistics, sys
+key, unit = sys.argv[1], {"Mpps": 1e6, "kpps": 1e3, "pps": 1.0}
+rates = []
+for line in sys.stdin:
+    m = re.search(key + r" ([\d.]+) (Mpps|kpps|pps)", line)
+    if m and line.startswith("encap"): rates.append(float(m.group(1)) * unit[m.group(2)])
+rates = [r for r in rates[2:] if r > 0] or [0.0]
+print("%.3f" % (statistics.median(rates) / 1e6))' "$1"
+}
