@@ -714,24 +714,35 @@ decap:
     const UL_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
     const PEER2: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
+    /// Tables for `cfg` on an underlay (port 0) and an access port (1).
+    fn build(
+        cfg: &crate::config::Config,
+        neighbors: &HashMap<IpAddr, [u8; 6]>,
+        learned: &HashMap<(usize, [u8; 6]), IpAddr>,
+        generation: u64,
+        flows: std::sync::Arc<crate::dataplane::flows::FlowTable>,
+    ) -> Tables {
+        Tables::build(
+            cfg,
+            &BuildInputs {
+                port_ids: &[0, 1],
+                port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
+                neighbors,
+                learned,
+                generation,
+                flows,
+            },
+        )
+        .unwrap()
+    }
+
     fn tables(neigh: &[(&str, [u8; 6])]) -> Tables {
         let cfg = crate::config::load_str(CFG, "t.yaml").unwrap();
         let neighbors: HashMap<IpAddr, [u8; 6]> = neigh
             .iter()
             .map(|(a, m)| (a.parse().unwrap(), *m))
             .collect();
-        Tables::build(
-            &cfg,
-            &BuildInputs {
-                port_ids: &[0, 1],
-                port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
-                neighbors: &neighbors,
-                learned: &HashMap::new(),
-                generation: 1,
-                flows: Default::default(),
-            },
-        )
-        .unwrap()
+        build(&cfg, &neighbors, &HashMap::new(), 1, Default::default())
     }
 
     fn tagged_frame(dst: [u8; 6], vlan: u16) -> Vec<u8> {
@@ -779,18 +790,13 @@ decap:
             "t.yaml",
         )
         .unwrap();
-        let t = Tables::build(
+        let t = build(
             &cfg,
-            &BuildInputs {
-                port_ids: &[0, 1],
-                port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
-                neighbors: &HashMap::new(),
-                learned: &HashMap::new(),
-                generation: 1,
-                flows: Default::default(),
-            },
-        )
-        .unwrap();
+            &HashMap::new(),
+            &HashMap::new(),
+            1,
+            Default::default(),
+        );
         let mut b = VecBuffer::with_headroom(256, &inner);
         assert_eq!(hw_decapped(&t, 100, &mut b), Outcome::Decapped(1));
         // The segment's VLAN is pushed, as the software path does.
@@ -923,18 +929,7 @@ decap:
         ]
         .into_iter()
         .collect();
-        let t = Tables::build(
-            &cfg,
-            &BuildInputs {
-                port_ids: &[0, 1],
-                port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
-                neighbors: &neighbors,
-                learned: &learned,
-                generation: 2,
-                flows: Default::default(),
-            },
-        )
-        .unwrap();
+        let t = build(&cfg, &neighbors, &learned, 2, Default::default());
         let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0x77], 10));
         assert_eq!(access(&t, 1, &mut b, None), Outcome::Encapped(0));
         assert_eq!(&b.data()[30..34], &[198, 18, 0, 3]);
@@ -1018,20 +1013,7 @@ options:
             .into_iter()
             .collect();
         let flows: std::sync::Arc<crate::dataplane::flows::FlowTable> = Default::default();
-        let build = |g| {
-            Tables::build(
-                &cfg,
-                &BuildInputs {
-                    port_ids: &[0, 1],
-                    port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
-                    neighbors: &neighbors,
-                    learned: &HashMap::new(),
-                    generation: g,
-                    flows: flows.clone(),
-                },
-            )
-            .unwrap()
-        };
+        let build = |g| build(&cfg, &neighbors, &HashMap::new(), g, flows.clone());
         let t = build(1);
         // A reply before any request: the plain template, no flow-id option.
         let reply = udp_frame(
