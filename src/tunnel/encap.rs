@@ -563,13 +563,23 @@ fn write_v4(
     ip[20..22].copy_from_slice(&sport.to_be_bytes());
     ip[24..26].copy_from_slice(&udp_len.to_be_bytes());
     if t.udp_csum {
-        if t.hw_udp_csum {
-            ip[26..28].copy_from_slice(&pseudo_seed(t.phdr_addr_sum, udp_len).to_be_bytes());
-        } else {
-            udp_checksum(t, data, udp_len);
-        }
+        finish_udp_checksum(t, data, udp_len);
     }
     Ok(())
+}
+
+/// The outer UDP checksum field of a tunnel that sends one: the
+/// pseudo-header seed when the NIC finishes it, else the full checksum.
+#[inline(always)]
+fn finish_udp_checksum(t: &EncapTemplate, data: &mut [u8], udp_len: u16) {
+    if t.hw_udp_csum {
+        let u = t.udp;
+        if let Some(f) = data.get_mut(u + 6..u + 8) {
+            f.copy_from_slice(&pseudo_seed(t.phdr_addr_sum, udp_len).to_be_bytes());
+        }
+    } else {
+        udp_checksum(t, data, udp_len);
+    }
 }
 
 /// Compute and store the UDP checksum of the datagram at `t.udp` in `data`.
@@ -701,11 +711,7 @@ fn write_v6(
     h[u..u + 2].copy_from_slice(&sport.to_be_bytes());
     h[u + 4..u + 6].copy_from_slice(&udp_len.to_be_bytes());
     if t.udp_csum {
-        if t.hw_udp_csum {
-            h[u + 6..u + 8].copy_from_slice(&pseudo_seed(t.phdr_addr_sum, udp_len).to_be_bytes());
-        } else {
-            udp_checksum(t, data, udp_len);
-        }
+        finish_udp_checksum(t, data, udp_len);
     }
     Ok(())
 }
