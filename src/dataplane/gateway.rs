@@ -109,8 +109,18 @@ impl GatewayWorker {
                 let t = &*tables;
                 // Counted per burst: one store per counter, not one per packet.
                 let (mut encapped, mut decapped) = (0u64, 0u64);
+                // Resolved once per burst from the last lookup (see AccessLane).
+                let lane = if access {
+                    pipeline::AccessLane::new(t, p as u16, &mac_cache)
+                } else {
+                    None
+                };
                 burst.drain_each(|mut m| {
                     let rss = m.rss_hash();
+                    if let Some(port) = lane.as_ref().and_then(|l| l.encap(&mut m, rss)) {
+                        encapped += 1;
+                        return send(&mut tx, c, &mut lat, port, m);
+                    }
                     let outcome = if access {
                         pipeline::access_cached(t, p as u16, &mut m, rss, &mut mac_cache)
                     } else if let Some(vni) = m.flow_mark() {
