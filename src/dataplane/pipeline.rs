@@ -5,7 +5,10 @@
 use std::net::IpAddr;
 
 use crate::config::Payload;
-use crate::tunnel::{apply_inner_update, encap, encap_common, Buffer, EncapTemplate, Delivery, DropReason, EncapError, Verdict};
+use crate::tunnel::{
+    apply_inner_update, encap, encap_common, Buffer, Delivery, DropReason, EncapError,
+    EncapTemplate, Verdict,
+};
 use crate::wire::checksum;
 use crate::wire::ethernet::{l3_offset, EtherType};
 use crate::wire::geneve::GeneveOptionIter;

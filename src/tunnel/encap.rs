@@ -15,7 +15,7 @@ use super::qos::{DscpEncap, EcnEncapMode, TtlEncap};
 use super::segment::{TcpSegmentation, TsoOffload};
 use super::{inner_l3, PayloadKind};
 use crate::wire::checksum;
-use crate::wire::ethernet::{EtherType, EthernetRepr, MacAddr, VlanTag};
+use crate::wire::ethernet::{self, EtherType, EthernetRepr, MacAddr, VlanTag};
 use crate::wire::geneve::{self, GeneveOptionRepr, GeneveRepr, Vni, OPTION_TYPE_CRITICAL};
 use crate::wire::{ip_proto, ipv4, ipv6, udp, Ipv4Repr, Ipv6Repr, UdpRepr};
 
@@ -388,7 +388,8 @@ impl EncapTemplate {
             ip_sum,
             tos_fixed,
             tos_inner_mask,
-            fast_v4: !ipv6 && cfg.payload == PayloadKind::Ethernet,
+            // Untagged outer Ethernet: the fast path writes at fixed offsets.
+            fast_v4: !ipv6 && cfg.payload == PayloadKind::Ethernet && l3 == ethernet::HEADER_LEN,
             port_base: lo,
             port_span: u32::from(hi - lo) + 1,
             udp_csum,
@@ -545,7 +546,7 @@ fn encap_fast_v4<B: Buffer + ?Sized>(
     let sport = t.src_port_for(hash);
     // Too little headroom: the general path moves the data back first.
     let h = buf.prepend_header(t.len)?;
-    let udp_len = write_v4_header(t, h, inner_len, tos, ttl, sport);
+    let udp_len = write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport);
     if t.udp_csum {
         finish_udp_checksum(t, buf.data_mut(), udp_len);
     }
@@ -562,6 +563,7 @@ fn encap_fast_v4<B: Buffer + ?Sized>(
 fn write_v4_header(
     t: &EncapTemplate,
     h: &mut [u8],
+    l3: usize,
     inner_len: usize,
     tos: u8,
     ttl: u8,
@@ -570,15 +572,27 @@ fn write_v4_header(
     copy_header(h, &t.hdr);
     // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
     let udp_len = (t.len - t.udp + inner_len) as u16;
-    let l3 = t.l3;
-    // IPv4 and UDP headers, adjacent: one bounds check, fixed offsets.
-    let Some(ip) = h
+    // IPv4 and UDP headers at `l3`, adjacent: one bounds check (the fast
+    // path passes the constant 14: its templates have no outer VLAN tag).
+    if let Some(ip) = h
         .get_mut(l3..l3 + ipv4::HEADER_LEN + udp::HEADER_LEN)
         .and_then(|s| <&mut [u8; ipv4::HEADER_LEN + udp::HEADER_LEN]>::try_from(s).ok())
-    else {
-        // The template always holds both (built in `new`).
-        return udp_len;
-    };
+    {
+        write_v4_fields(t, ip, udp_len, tos, ttl, sport);
+    }
+    udp_len
+}
+
+/// The per-packet fields of the outer IPv4 and UDP headers.
+#[inline(always)]
+fn write_v4_fields(
+    t: &EncapTemplate,
+    ip: &mut [u8; ipv4::HEADER_LEN + udp::HEADER_LEN],
+    udp_len: u16,
+    tos: u8,
+    ttl: u8,
+    sport: u16,
+) {
     let total = udp_len + ipv4::HEADER_LEN as u16;
     ip[1] = tos;
     ip[2..4].copy_from_slice(&total.to_be_bytes());
@@ -595,7 +609,6 @@ fn write_v4_header(
     ip[10..12].copy_from_slice(&ip_csum.to_be_bytes());
     ip[20..22].copy_from_slice(&sport.to_be_bytes());
     ip[24..26].copy_from_slice(&udp_len.to_be_bytes());
-    udp_len
 }
 
 /// The outer UDP checksum field of a tunnel that sends one: the
@@ -667,7 +680,7 @@ fn encap_any_len<B: Buffer + ?Sized>(
     let data = buf.prepend(hl).map_err(|_| EncapError::NoHeadroom)?;
     if !t.ipv6 {
         let h = data.get_mut(..hl).ok_or(EncapError::NoHeadroom)?;
-        let udp_len = write_v4_header(t, h, inner_len, tos, ttl, sport);
+        let udp_len = write_v4_header(t, h, t.l3, inner_len, tos, ttl, sport);
         if t.udp_csum {
             finish_udp_checksum(t, data, udp_len);
         }

@@ -158,7 +158,13 @@ mod tests {
         for proto in [6u8, 17, 132, 1, 47] {
             for frag in [0u16, 0x4000, 0x2000, 0x0001] {
                 for i in 0..20u8 {
-                    let e = frame(proto, frag, [198, 19, 0, i], [198, 19, 1, 1], [4, i, 19, 137]);
+                    let e = frame(
+                        proto,
+                        frag,
+                        [198, 19, 0, i],
+                        [198, 19, 1, 1],
+                        [4, i, 19, 137],
+                    );
                     assert_eq!(hash_ipv4_in_ethernet(&e), hash_ipv4(&e[14..]));
                     assert_eq!(
                         hash_ipv4_in_ethernet(&e),
