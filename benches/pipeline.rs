@@ -213,8 +213,16 @@ impl Case {
 fn run_bursts(t: &Tables, encap: bool, bufs: &mut [VecBuffer], cache: &mut MacCache) -> u64 {
     let mut forwarded = 0u64;
     for burst in bufs.chunks_mut(BURST) {
+        // As the worker does: the access lane from the last lookup, per burst.
+        let lane = if encap {
+            pipeline::AccessLane::new(t, 1, cache)
+        } else {
+            None
+        };
         for b in burst {
-            let out = if encap {
+            let out = if let Some(port) = lane.as_ref().and_then(|l| l.encap(b, None)) {
+                Outcome::Encapped(port)
+            } else if encap {
                 pipeline::access_cached(t, 1, b, None, cache)
             } else {
                 pipeline::underlay(t, b, &mut |e| {

@@ -117,19 +117,15 @@ impl GatewayWorker {
                 let t = &*tables;
                 // Counted per burst: one store per counter, not one per packet.
                 let (mut encapped, mut decapped) = (0u64, 0u64);
-                // Resolved once per burst from the last lookup (see AccessLane).
-                let lane = if access {
-                    pipeline::AccessLane::new(t, p as u16, &mac_cache)
-                } else {
-                    None
-                };
-                burst.drain_each(|mut m| {
-                    let rss = m.rss_hash();
-                    if let Some(port) = lane.as_ref().and_then(|l| l.encap(&mut m, rss)) {
-                        encapped += 1;
-                        return send(&mut tx, c, &mut lat, port, m);
-                    }
-                    if access {
+                if access {
+                    // Resolved once per burst from the last lookup (see AccessLane).
+                    let lane = pipeline::AccessLane::new(t, p as u16, &mac_cache);
+                    burst.drain_each(|mut m| {
+                        let rss = m.rss_hash();
+                        if let Some(port) = lane.as_ref().and_then(|l| l.encap(&mut m, rss)) {
+                            encapped += 1;
+                            return send(&mut tx, c, &mut lat, port, m);
+                        }
                         // Out of line: the lane above keeps the common case
                         // in registers.
                         let mut sink = Sink {
@@ -140,29 +136,33 @@ impl GatewayWorker {
                             scratch: &mut scratch,
                         };
                         encapped += access_general(t, p as u16, m, rss, &mut mac_cache, &mut sink);
-                        return;
-                    }
-                    let outcome = if let Some(vni) = m.flow_mark() {
-                        // Decapsulated by an rte_flow rule (mlx5).
-                        pipeline::hw_decapped(t, vni, &mut m)
-                    } else {
-                        pipeline::underlay(t, &mut m, &mut |e| {
-                            // A full event queue only delays learning; the
-                            // event comes again with the next packet.
-                            let _ = sh.event_tx.try_send(e);
-                        })
-                    };
-                    let mut sink = Sink {
-                        sh,
-                        c,
-                        tx: &mut tx,
-                        lat: &mut lat,
-                        scratch: &mut scratch,
-                    };
-                    let (e, d) = sink.act(t, outcome, m, rss);
-                    encapped += e;
-                    decapped += d;
-                });
+                    });
+                } else {
+                    burst.drain_each(|mut m| {
+                        let outcome = if let Some(vni) = m.flow_mark() {
+                            // Decapsulated by an rte_flow rule (mlx5).
+                            pipeline::hw_decapped(t, vni, &mut m)
+                        } else {
+                            pipeline::underlay(t, &mut m, &mut |e| {
+                                // A full event queue only delays learning; the
+                                // event comes again with the next packet.
+                                let _ = sh.event_tx.try_send(e);
+                            })
+                        };
+                        let mut sink = Sink {
+                            sh,
+                            c,
+                            tx: &mut tx,
+                            lat: &mut lat,
+                            scratch: &mut scratch,
+                        };
+                        // No RSS hash needed: underlay frames never flood or
+                        // segment.
+                        let (e, d) = sink.act(t, outcome, m, None);
+                        encapped += e;
+                        decapped += d;
+                    });
+                }
                 if encapped > 0 {
                     c.encap.add(encapped);
                 }

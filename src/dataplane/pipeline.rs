@@ -381,11 +381,15 @@ impl<'t> AccessLane<'t> {
         {
             return None;
         }
+        let tpl = t.templates.get(id as usize)?;
+        if !tpl.has_common_case() {
+            return None;
+        }
         let mut m = [0u8; 8];
         m[..6].copy_from_slice(&cache.mac);
         Some(AccessLane {
             mac: u64::from_le_bytes(m),
-            tpl: t.templates.get(id as usize)?,
+            tpl,
             port: t.underlay_port,
         })
     }
@@ -1201,6 +1205,89 @@ options:
         p.extend_from_slice(&inner);
         fix_ipv4_checksum(&mut p);
         p
+    }
+
+    #[test]
+    fn access_lane_encapsulates_exactly_like_access_cached_or_leaves_the_frame() {
+        const UNTAGGED: &str = r#"
+eal: { cores: [1], control_core: 0 }
+ports:
+  - { name: ul, role: underlay, device: 0, mtu: 1500 }
+  - { name: acc, role: access, device: 1, mtu: 1400 }
+vtep:
+  ipv4: 198.18.0.1/24
+tunnels:
+  - { name: t1, remote: 198.18.0.2, vni: 100 }
+l2:
+  learning: false
+  segments:
+    - { port: acc, vni: 100, flood: [],
+        static_macs: [ { mac: "02:00:00:00:00:bb", remote: 198.18.0.2 } ] }
+"#;
+        let cfg = crate::config::load_str(UNTAGGED, "t.yaml").unwrap();
+        let neigh: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)].into();
+        let t = build(&cfg, &neigh, &HashMap::new(), 1, Default::default());
+        let known = [2, 0, 0, 0, 0, 0xbb];
+        let untag = |f: Vec<u8>| [&f[..12], &f[16..]].concat();
+        let mut cache = MacCache::default();
+        // No lane before a lookup, nor from a lookup of another tables
+        // generation, nor on a tagged segment (the unit tests' CFG).
+        assert!(AccessLane::new(&t, 1, &cache).is_none());
+        let mut b = VecBuffer::with_headroom(
+            256,
+            &untag(udp_frame(known, [198, 19, 0, 1], [198, 19, 0, 2], 1, 2)),
+        );
+        assert_eq!(
+            access_cached(&t, 1, &mut b, None, &mut cache),
+            Outcome::Encapped(0)
+        );
+        let lane = AccessLane::new(&t, 1, &cache).expect("lane after a known unicast lookup");
+        let mut stale = cache;
+        stale.generation = 7;
+        assert!(AccessLane::new(&t, 1, &stale).is_none());
+        assert!(AccessLane::new(&tables(&[("198.18.0.2", PEER2)]), 1, &cache).is_none());
+
+        let base = untag(udp_frame(known, [198, 19, 0, 1], [198, 19, 0, 2], 1000, 53));
+        let mut frames: Vec<(Vec<u8>, bool)> = vec![(base.clone(), true)];
+        let mut other_mac = base.clone();
+        other_mac[5] = 0xbc;
+        frames.push((other_mac, false));
+        let mut multicast = base.clone();
+        multicast[0] = 0x03;
+        frames.push((multicast, false));
+        frames.push((
+            udp_frame(known, [198, 19, 0, 1], [198, 19, 0, 2], 1, 2),
+            false,
+        )); // tagged
+        let mut ip_options = base.clone();
+        ip_options[14] = 0x46;
+        frames.push((ip_options, true)); // hashed by the general hash
+        let mut fragment = base.clone();
+        fragment[20] = 0x20;
+        frames.push((fragment, true));
+        let mut arp = base.clone();
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        frames.push((arp, false));
+        frames.push((base[..30].to_vec(), false)); // truncated
+        let mut big = base.clone();
+        big.resize(1500, 0);
+        frames.push((big, false)); // over the tunnel MTU: segment path
+        for (i, (f, takes)) in frames.iter().enumerate() {
+            for rss in [None, Some(0x1234_5678)] {
+                let mut by_lane = VecBuffer::with_headroom(256, f);
+                let got = lane.encap(&mut by_lane, rss);
+                let mut general = VecBuffer::with_headroom(256, f);
+                let want = access_cached(&t, 1, &mut general, rss, &mut MacCache::default());
+                if *takes {
+                    assert_eq!(got, Some(0), "frame {i}");
+                    assert_eq!(want, Outcome::Encapped(0), "frame {i}");
+                    assert_eq!(by_lane.data(), general.data(), "frame {i}");
+                } else {
+                    assert_eq!(got, None, "frame {i}");
+                    assert_eq!(by_lane.data(), &f[..], "frame {i}: untouched");
+                }
+            }
+        }
     }
 
     #[test]

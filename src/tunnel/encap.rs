@@ -454,6 +454,12 @@ impl EncapTemplate {
         self.len
     }
     /// Largest inner packet `encap` accepts (in L2 mode: the whole inner frame).
+    /// True when [`encap_common`] can take frames for this template (IPv4
+    /// underlay without an outer VLAN tag, Ethernet payload).
+    pub fn has_common_case(&self) -> bool {
+        self.fast_v4
+    }
+
     pub fn max_inner_len(&self) -> usize {
         self.max_inner
     }
