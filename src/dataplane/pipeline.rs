@@ -509,13 +509,14 @@ pub fn underlay<B: Buffer + ?Sized>(
     match t.decap.decap_common(buf.data()) {
         Some(FastVerdict::Deliver(d)) => deliver_fast(t, buf, d, events),
         Some(v) => fast_not_delivered(t, buf, v, events),
-        None => underlay_uncommon(t, buf, events),
+        None => underlay_other(t, buf, events),
     }
 }
 
-/// [`underlay`] for the packets `decap_common` does not take.
+/// [`underlay`] for the other untagged IPv4 packets of the fast path (UDP
+/// checksum, IP payload, ECN marks...), and the general path.
 #[inline(never)]
-fn underlay_uncommon<B: Buffer + ?Sized>(
+fn underlay_other<B: Buffer + ?Sized>(
     t: &Tables,
     buf: &mut B,
     events: &mut impl FnMut(Event),

@@ -356,8 +356,9 @@ pub struct Decapsulator {
     /// [`ECN_DROP`] for a drop.
     ecn_table: [u8; 16],
     /// The common packet's fixed header fields (Ethernet payload, zero UDP
-    /// checksum, first local address); `None` when that packet would not
-    /// be accepted (no IPv4 address, Ethernet payload refused).
+    /// checksum, outer Not-ECT, first local address); `None`
+    /// when that packet would not be accepted (no IPv4 address, Ethernet
+    /// payload refused) or would need its inner header read (uniform model).
     common: Option<HeaderPattern>,
     /// The fixed fields every fast-path packet has (no addresses, checksum
     /// or protocol): the first test of [`decap_fast_other`](Self::decap_fast_other).
@@ -434,12 +435,13 @@ impl HeaderPattern {
         ]
     }
 
-    /// [`untagged_v4`](Self::untagged_v4) sent to `dst`, with a zero UDP
-    /// checksum, carrying Ethernet.
+    /// [`untagged_v4`](Self::untagged_v4) sent to `dst`, outer ECN
+    /// Not-ECT, a zero UDP checksum, carrying Ethernet.
     fn common(port: u16, dst: [u8; 4]) -> Self {
         let port = port.to_be_bytes();
         let mut fields = Self::untagged_v4_fields(&port).to_vec();
         fields.extend_from_slice(&[
+            (IP + 1, &[0], &[0x03]),
             (IP + 16, &dst[..], &[0xff; 4][..]),
             (UDP + 6, &[0, 0], &[0xff, 0xff]),
             (GENEVE + 2, &[0x65, 0x58], &[0xff, 0xff]),
@@ -516,6 +518,12 @@ const INVERSE_0XFFFF: u64 = {
     x
 };
 
+/// The VNI of the Geneve header at 42.
+#[inline(always)]
+fn vni_of(f: &[u8; FAST_V4_LEN]) -> u32 {
+    u32::from_be_bytes([f[GENEVE + 4], f[GENEVE + 5], f[GENEVE + 6], f[GENEVE + 7]]) >> 8
+}
+
 /// The UDP datagram at 34 (untagged IPv4, IHL 5) up to `end` verifies.
 /// Out of line: most tunnels send a zero checksum over IPv4.
 #[inline(never)]
@@ -535,8 +543,11 @@ impl Decapsulator {
                 EcnDecap::Forward { ecn, alarm } => ecn.bits() | if alarm { ECN_ALARM } else { 0 },
             }
         });
+        let pipe = cfg.dscp == QosModel::Pipe && cfg.ttl == QosModel::Pipe;
         let common = match cfg.local_v4.first() {
-            Some(a) if cfg.accept_ethernet => Some(HeaderPattern::common(cfg.udp_port, a.octets())),
+            Some(a) if cfg.accept_ethernet && pipe => {
+                Some(HeaderPattern::common(cfg.udp_port, a.octets()))
+            }
             _ => None,
         };
         Decapsulator {
@@ -549,7 +560,7 @@ impl Decapsulator {
             ecn_table,
             common,
             untagged_v4: HeaderPattern::untagged_v4(cfg.udp_port),
-            pipe: cfg.dscp == QosModel::Pipe && cfg.ttl == QosModel::Pipe,
+            pipe,
             cfg,
         }
     }
@@ -587,26 +598,68 @@ impl Decapsulator {
         }
     }
 
-    /// The commonest packet (Ethernet payload, zero UDP checksum, the first
-    /// local address), recognised by one masked compare of four header
-    /// words; `None` for any other packet. A caller that handles the
-    /// [`FastDelivery`] in a match arm of its own (not merged with
-    /// [`decap_fast_other`](Self::decap_fast_other)'s) keeps its fields in
-    /// registers.
+    /// The commonest packet (Ethernet payload, zero UDP checksum, outer
+    /// ECN Not-ECT under the pipe model, the first local address),
+    /// recognised by one masked compare of four header words; `None` for
+    /// any other packet. Its delivery is mostly constants, so a caller that
+    /// handles it in a match arm of its own (not merged with another
+    /// path's) keeps it in registers.
     #[inline(always)]
     pub fn decap_common(&self, frame: &[u8]) -> Option<FastVerdict> {
         let f = frame.first_chunk::<FAST_V4_LEN>()?;
-        match &self.common {
-            // Matched with a zero UDP checksum.
-            Some(p) if p.matches(f) => {
-                Some(self.decap_fast_v4_tail(frame, f, PayloadKind::Ethernet, false))
-            }
-            _ => None,
+        if !self.common.as_ref()?.matches(f) {
+            return None;
         }
+        let Some(end) = self.outer_v4_ok(frame, f) else {
+            return Some(FastVerdict::General);
+        };
+        let opt_len = usize::from(f[GENEVE] & 0x3f) * 4;
+        let payload_off = FAST_V4_LEN + opt_len;
+        let mut options = OptionsSeen::default();
+        if opt_len != 0 {
+            let Some(o) = frame
+                .get(FAST_V4_LEN..payload_off)
+                .filter(|_| payload_off <= end)
+                .and_then(|opts| self.options_pass(opts))
+            else {
+                return Some(FastVerdict::General);
+            };
+            options = o;
+        }
+        // Outer Not-ECT leaves the inner ECN field alone (RFC 6040), the
+        // pipe model the rest: nothing to read but the inner length.
+        if end - payload_off < ethernet::HEADER_LEN {
+            return Some(FastVerdict::Drop(DropReason::InnerMalformed));
+        }
+        Some(FastVerdict::Deliver(FastDelivery {
+            vni: vni_of(f),
+            payload_offset: payload_off as u32,
+            padding: (frame.len() - end) as u32,
+            options,
+            inner: InnerUpdate::default(),
+        }))
+    }
+
+    /// Lengths and header checksum of the untagged outer IPv4 header (IHL 5)
+    /// in `f`, the first bytes of `frame`: the end of the IP packet if the
+    /// UDP length is what the IP length leaves and holds the Geneve header,
+    /// the IP packet fits in the frame and the checksum verifies (or is not
+    /// to be verified).
+    #[inline(always)]
+    fn outer_v4_ok(&self, frame: &[u8], f: &[u8; FAST_V4_LEN]) -> Option<usize> {
+        let tl = usize::from(be16(f, IP + 2));
+        let ulen = usize::from(be16(f, UDP + 4));
+        let end = IP + tl;
+        let ok = ulen + ipv4::HEADER_LEN == tl
+            && ulen >= udp::HEADER_LEN + geneve::HEADER_LEN
+            && end <= frame.len()
+            && (!self.cfg.verify_ipv4_checksum || ipv4_header_sum_ok(f));
+        ok.then_some(end)
     }
 
     /// The fast path for the other untagged IPv4 packets (non-zero UDP
-    /// checksum, IP payload, another local address), field by field.
+    /// checksum, IP payload, another local address, outer ECN marked,
+    /// uniform DSCP / TTL model), field by field.
     #[inline(always)]
     pub fn decap_fast_other(&self, frame: &[u8]) -> FastVerdict {
         let Some(f) = frame.first_chunk::<FAST_V4_LEN>() else {
@@ -621,37 +674,24 @@ impl Decapsulator {
             EtherType::IPV6 if self.cfg.accept_ipv6 => PayloadKind::Ipv6,
             _ => return FastVerdict::General,
         };
-        self.decap_fast_v4_tail(frame, f, payload, true)
+        self.decap_fast_v4_tail(frame, f, payload)
     }
 
     /// The rest of the fast path, once the fixed fields of `f` (the first
     /// bytes of `frame`) matched: lengths, checksums, options, inner header.
-    /// `udp_checksum`: the UDP checksum may be non-zero.
     #[inline(always)]
     fn decap_fast_v4_tail(
         &self,
         frame: &[u8],
         f: &[u8; FAST_V4_LEN],
         payload: PayloadKind,
-        udp_checksum: bool,
     ) -> FastVerdict {
         use FastVerdict::General;
-        let tl = usize::from(be16(f, IP + 2));
+        let Some(end) = self.outer_v4_ok(frame, f) else {
+            return General;
+        };
         let ulen = be16(f, UDP + 4);
-        let end = IP + tl;
-        // The UDP length is what the IP length leaves and holds the Geneve
-        // header; the IP packet fits in the frame.
-        if usize::from(ulen) + ipv4::HEADER_LEN != tl
-            || usize::from(ulen) < udp::HEADER_LEN + geneve::HEADER_LEN
-            || end > frame.len()
-        {
-            return General;
-        }
-        if self.cfg.verify_ipv4_checksum && !ipv4_header_sum_ok(f) {
-            return General;
-        }
-        if udp_checksum
-            && be16(f, UDP + 6) != 0
+        if be16(f, UDP + 6) != 0
             && self.cfg.verify_udp_checksum
             && !udp_checksum_ok_v4(
                 frame,
@@ -1036,17 +1076,10 @@ impl Decapsulator {
             i += 1 + (h & 0x1f) as usize;
             // The type's critical bit (bit 15) counted in bits 8-15.
             counts += 1 + (h >> 7 & 0x100);
-            let bit = self.cfg.registry.known_bit(h);
-            if bit != 0 {
-                known |= bit;
-                continue;
-            }
-            match self.cfg.registry.check_header(h) {
-                Some((k, true)) => known |= 1u32 << (k & 31),
-                Some((_, false)) => return None,
-                None if h & 0x8000 != 0 => return None,
-                None => {}
-            }
+            known |= match self.cfg.registry.known_bit(h) {
+                Some(bit) => bit,
+                None => self.option_pass_slow(h)?,
+            };
         }
         let count = counts & 0xff;
         if i != words.len() || count > u32::from(self.cfg.max_options) {
@@ -1057,6 +1090,20 @@ impl Decapsulator {
             critical: (counts >> 8) as u8,
             known,
         })
+    }
+
+    /// [`options_pass`](Self::options_pass) for an option header
+    /// [`OptionRegistry::known_bit`] does not know: its registry bit (0
+    /// for an unknown non-critical option), `None` if it fails.
+    #[cold]
+    #[inline(never)]
+    fn option_pass_slow(&self, h: u32) -> Option<u32> {
+        match self.cfg.registry.check_header(h) {
+            Some((k, true)) => Some(1u32 << (k & 31)),
+            Some((_, false)) => None,
+            None if h & 0x8000 != 0 => None,
+            None => Some(0),
+        }
     }
 
     /// Walk the option TLVs: structure, count, known lengths, unknown critical.
