@@ -72,6 +72,10 @@ impl GatewayWorker {
         // Reading the TSC costs ~35 cycles here: read it only while some TX
         // buffer holds packets, to drain it within DRAIN_US.
         let mut pending_since: Option<u64> = None;
+        // The RX time of the last burst of the previous poll round (latency
+        // on): recent enough for the drain timer, so a busy worker reads the
+        // TSC once per burst, not again for draining.
+        let mut last_rx_tsc: Option<u64> = None;
         let mut mac_cache = pipeline::MacCache::default();
         // Chained (jumbo) frames to segment are copied here first; grown
         // once to the largest IP packet, never per packet after that.
@@ -88,8 +92,10 @@ impl GatewayWorker {
                 }
                 lat.end_burst(tx.iter().map(TxBuffer::len));
             }
+            let round_tsc = last_rx_tsc.take();
             if let Some(since) = pending_since {
-                if dpdk::tsc_now().wrapping_sub(since) > drain_tsc {
+                let now = round_tsc.unwrap_or_else(dpdk::tsc_now);
+                if now.wrapping_sub(since) > drain_tsc {
                     for (p, b) in tx.iter_mut().enumerate() {
                         flush(b, c, &mut lat, p);
                     }
@@ -104,16 +110,39 @@ impl GatewayWorker {
                 c.ports[p].rx_packets.add(n as u64);
                 if lat.enabled() {
                     // One TSC read per burst: every packet of it gets this RX time.
-                    lat.begin_burst(dpdk::tsc_now());
+                    let now = dpdk::tsc_now();
+                    lat.begin_burst(now);
+                    last_rx_tsc = Some(now);
                 }
                 let t = &*tables;
                 // Counted per burst: one store per counter, not one per packet.
                 let (mut encapped, mut decapped) = (0u64, 0u64);
+                // Resolved once per burst from the last lookup (see AccessLane).
+                let lane = if access {
+                    pipeline::AccessLane::new(t, p as u16, &mac_cache)
+                } else {
+                    None
+                };
                 burst.drain_each(|mut m| {
                     let rss = m.rss_hash();
-                    let outcome = if access {
-                        pipeline::access_cached(t, p as u16, &mut m, rss, &mut mac_cache)
-                    } else if let Some(vni) = m.flow_mark() {
+                    if let Some(port) = lane.as_ref().and_then(|l| l.encap(&mut m, rss)) {
+                        encapped += 1;
+                        return send(&mut tx, c, &mut lat, port, m);
+                    }
+                    if access {
+                        // Out of line: the lane above keeps the common case
+                        // in registers.
+                        let mut sink = Sink {
+                            sh,
+                            c,
+                            tx: &mut tx,
+                            lat: &mut lat,
+                            scratch: &mut scratch,
+                        };
+                        encapped += access_general(t, p as u16, m, rss, &mut mac_cache, &mut sink);
+                        return;
+                    }
+                    let outcome = if let Some(vni) = m.flow_mark() {
                         // Decapsulated by an rte_flow rule (mlx5).
                         pipeline::hw_decapped(t, vni, &mut m)
                     } else {
@@ -123,32 +152,16 @@ impl GatewayWorker {
                             let _ = sh.event_tx.try_send(e);
                         })
                     };
-                    match outcome {
-                        Outcome::Encapped(port) => {
-                            encapped += 1;
-                            send(&mut tx, c, &mut lat, port, m);
-                        }
-                        Outcome::Decapped(port) => {
-                            decapped += 1;
-                            send(&mut tx, c, &mut lat, port, m);
-                        }
-                        Outcome::Flood(seg) => {
-                            flood(t, sh, c, &mut tx, &mut lat, seg, m, rss, &mut scratch)
-                        }
-                        Outcome::Segment(id) => {
-                            segment(t, sh, c, &mut tx, &mut lat, id, m, rss, &mut scratch)
-                        }
-                        Outcome::Punt(kind) => {
-                            if kind == PuntKind::GeneveControl {
-                                c.geneve_control.add(1);
-                            }
-                            match sh.punt_tx.try_send((kind, m)) {
-                                Ok(()) => c.punted.add(1),
-                                Err(_) => c.drops[GwDrop::PuntQueueFull.index()].add(1),
-                            }
-                        }
-                        Outcome::Drop(r) => c.drops[r.index()].add(1),
-                    }
+                    let mut sink = Sink {
+                        sh,
+                        c,
+                        tx: &mut tx,
+                        lat: &mut lat,
+                        scratch: &mut scratch,
+                    };
+                    let (e, d) = sink.act(t, outcome, m, rss);
+                    encapped += e;
+                    decapped += d;
                 });
                 if encapped > 0 {
                     c.encap.add(encapped);
@@ -159,7 +172,7 @@ impl GatewayWorker {
                 lat.end_burst(tx.iter().map(TxBuffer::len));
             }
             if pending_since.is_none() && tx.iter().any(|b| !b.is_empty()) {
-                pending_since = Some(dpdk::tsc_now());
+                pending_since = Some(last_rx_tsc.unwrap_or_else(dpdk::tsc_now));
             }
             if lat.enabled() {
                 handoff_countdown -= 1;
@@ -176,6 +189,63 @@ impl GatewayWorker {
         c.total_cycles.set(dpdk::tsc_now().wrapping_sub(start));
         0
     }
+}
+
+/// Where a worker's packets go after the pipeline: TX buffers, the control
+/// thread, counted drops.
+struct Sink<'a> {
+    sh: &'a Shared,
+    c: &'a WorkerCounters,
+    tx: &'a mut [TxBuffer],
+    lat: &'a mut Residence,
+    scratch: &'a mut Vec<u8>,
+}
+
+impl Sink<'_> {
+    /// Acts on the pipeline's outcome for `m`; returns the (encapsulated,
+    /// decapsulated) packets to count.
+    #[inline(always)]
+    fn act(&mut self, t: &Tables, outcome: Outcome, m: Mbuf, rss: Option<u32>) -> (u64, u64) {
+        let (sh, c) = (self.sh, self.c);
+        match outcome {
+            Outcome::Encapped(port) => {
+                send(self.tx, c, self.lat, port, m);
+                return (1, 0);
+            }
+            Outcome::Decapped(port) => {
+                send(self.tx, c, self.lat, port, m);
+                return (0, 1);
+            }
+            Outcome::Flood(seg) => flood(t, sh, c, self.tx, self.lat, seg, m, rss, self.scratch),
+            Outcome::Segment(id) => segment(t, sh, c, self.tx, self.lat, id, m, rss, self.scratch),
+            Outcome::Punt(kind) => {
+                if kind == PuntKind::GeneveControl {
+                    c.geneve_control.add(1);
+                }
+                match sh.punt_tx.try_send((kind, m)) {
+                    Ok(()) => c.punted.add(1),
+                    Err(_) => c.drops[GwDrop::PuntQueueFull.index()].add(1),
+                }
+            }
+            Outcome::Drop(r) => c.drops[r.index()].add(1),
+        }
+        (0, 0)
+    }
+}
+
+/// An access frame the express lane did not take; returns 1 when it was
+/// encapsulated (unicast), for the burst's encap count.
+#[inline(never)]
+fn access_general(
+    t: &Tables,
+    port: u16,
+    mut m: Mbuf,
+    rss: Option<u32>,
+    cache: &mut pipeline::MacCache,
+    sink: &mut Sink<'_>,
+) -> u64 {
+    let outcome = pipeline::access_cached(t, port, &mut m, rss, cache);
+    sink.act(t, outcome, m, rss).0
 }
 
 fn mark_access(t: &Tables, is_access: &mut [bool; MAX_PORTS]) {

@@ -374,6 +374,11 @@ impl crate::tunnel::Buffer for Mbuf {
         Ok(Mbuf::data_mut(self))
     }
 
+    #[inline]
+    fn prepend_header(&mut self, n: usize) -> Option<&mut [u8]> {
+        Mbuf::prepend(self, n)
+    }
+
     fn trim_front(&mut self, n: usize) -> Result<(), crate::tunnel::BufferError> {
         if Mbuf::trim_front(self, n) {
             Ok(())

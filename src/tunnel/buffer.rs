@@ -39,6 +39,16 @@ pub trait Buffer {
     /// Grow the data by `n` bytes at the front, taken from the headroom, and
     /// return the whole (grown) data. The new bytes are unspecified.
     fn prepend(&mut self, n: usize) -> Result<&mut [u8], BufferError>;
+    /// Like [`prepend`](Buffer::prepend) but returns only the `n` new bytes
+    /// (`None`, buffer unchanged, without the headroom): the encap fast path
+    /// writes its header there without re-slicing the whole packet.
+    #[inline]
+    fn prepend_header(&mut self, n: usize) -> Option<&mut [u8]> {
+        if self.headroom() < n {
+            return None;
+        }
+        self.prepend(n).ok().and_then(|d| d.get_mut(..n))
+    }
     /// Remove `n` bytes from the front of the data (they become headroom).
     fn trim_front(&mut self, n: usize) -> Result<(), BufferError>;
     /// Remove `n` bytes from the end of the data.
@@ -142,6 +152,12 @@ impl Buffer for VecBuffer {
         }
         self.start -= n;
         Ok(&mut self.storage[self.start..self.end])
+    }
+    #[inline]
+    fn prepend_header(&mut self, n: usize) -> Option<&mut [u8]> {
+        let start = self.start.checked_sub(n)?;
+        self.start = start;
+        self.storage.get_mut(start..start + n)
     }
     #[inline]
     fn trim_front(&mut self, n: usize) -> Result<(), BufferError> {

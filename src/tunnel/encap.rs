@@ -9,13 +9,13 @@
 use std::net::IpAddr;
 
 use super::buffer::Buffer;
-use super::hash::{hash_ipv4, inner_flow_hash, port_from_hash};
+use super::hash::{hash_ipv4_in_ethernet, inner_flow_hash, port_from_hash};
 use super::offload::{pseudo_seed, TxOffload, TxOffloadCaps};
 use super::qos::{DscpEncap, EcnEncapMode, TtlEncap};
 use super::segment::{TcpSegmentation, TsoOffload};
 use super::{inner_l3, PayloadKind};
 use crate::wire::checksum;
-use crate::wire::ethernet::{EtherType, EthernetRepr, MacAddr, VlanTag};
+use crate::wire::ethernet::{self, EtherType, EthernetRepr, MacAddr, VlanTag};
 use crate::wire::geneve::{self, GeneveOptionRepr, GeneveRepr, Vni, OPTION_TYPE_CRITICAL};
 use crate::wire::{ip_proto, ipv4, ipv6, udp, Ipv4Repr, Ipv6Repr, UdpRepr};
 
@@ -388,7 +388,8 @@ impl EncapTemplate {
             ip_sum,
             tos_fixed,
             tos_inner_mask,
-            fast_v4: !ipv6 && cfg.payload == PayloadKind::Ethernet,
+            // Untagged outer Ethernet: the fast path writes at fixed offsets.
+            fast_v4: !ipv6 && cfg.payload == PayloadKind::Ethernet && l3 == ethernet::HEADER_LEN,
             port_base: lo,
             port_span: u32::from(hi - lo) + 1,
             udp_csum,
@@ -489,63 +490,109 @@ pub fn encap<B: Buffer + ?Sized>(
     buf: &mut B,
     flow_hash: Option<u32>,
 ) -> Result<(), EncapError> {
-    let inner_len = buf.len();
-    if t.fast_v4 && inner_len <= t.max_inner {
-        let inner = buf.data();
-        if let Some(e) = inner.first_chunk::<{ 14 + ipv4::HEADER_LEN }>() {
-            if e[12] == 0x08 && e[13] == 0x00 && e[14] >> 4 == 4 {
-                // What `inner_l3` + `tos_ttl` + `inner_flow_hash` find here.
-                let hash = match flow_hash {
-                    Some(h) => h,
-                    None => match inner.get(14..).and_then(hash_ipv4) {
-                        Some(h) => h,
-                        None => inner_flow_hash(inner, t.payload),
-                    },
-                };
-                let tos = t.tos_fixed | (e[15] & t.tos_inner_mask);
-                let ttl = match t.ttl {
-                    TtlEncap::Pipe(v) => v,
-                    TtlEncap::Uniform { .. } => e[22],
-                };
-                let sport = t.src_port_for(hash);
-                let data = buf.prepend(t.len).map_err(|_| EncapError::NoHeadroom)?;
-                write_v4(t, data, inner_len, tos, ttl, sport)?;
-                if let Some(o) = &t.tx_offload {
-                    buf.set_tx_offload(o);
-                }
-                return Ok(());
-            }
-        }
+    if encap_common(t, buf, flow_hash) {
+        return Ok(());
     }
     encap_general(t, buf, flow_hash)
 }
 
-/// Write the IPv4 template in front of the inner packet: `data` is the
-/// whole (grown) buffer.
+/// [`encap`] of the common case only: true when `buf` was encapsulated
+/// (an IPv4-underlay template with Ethernet payload, an untagged inner IPv4
+/// frame within the MTU, enough headroom), false with `buf` untouched for
+/// anything else. For callers with their own fallback (the worker's
+/// express lane); [`encap`] gives the same bytes.
 #[inline(always)]
-fn write_v4(
+pub fn encap_common<B: Buffer + ?Sized>(
     t: &EncapTemplate,
-    data: &mut [u8],
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> bool {
+    t.fast_v4 && encap_fast_v4(t, buf, flow_hash).is_some()
+}
+
+/// Bytes of the inner frame the fast path reads: Ethernet, an IPv4 header
+/// without options and the first 4 bytes after it (the ports).
+const FAST_INNER_LEN: usize = 14 + ipv4::HEADER_LEN + 4;
+
+/// The common case (IPv4 underlay, an untagged inner Ethernet frame with
+/// IPv4 and the headroom for the header): fixed offsets, one header slice,
+/// no re-slicing of the packet. `None` (buffer untouched) for anything
+/// else; the general path writes the same bytes for it.
+#[inline(always)]
+fn encap_fast_v4<B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> Option<()> {
+    let inner = buf.data();
+    let inner_len = inner.len();
+    let e = inner.first_chunk::<FAST_INNER_LEN>()?;
+    // EtherType IPv4 and IP version 4 (one load), within the tunnel MTU.
+    let (_, et_ver) = e.split_first_chunk::<12>()?;
+    let et_ver = u32::from_be_bytes(*et_ver.first_chunk::<4>()?);
+    if et_ver & 0xffff_f000 != 0x0800_4000 || inner_len > t.max_inner {
+        return None;
+    }
+    // What `inner_l3` + `tos_ttl` + `inner_flow_hash` find here.
+    let hash = match flow_hash {
+        Some(h) => h,
+        None => hash_ipv4_in_ethernet(e).unwrap_or_else(|| inner_flow_hash(inner, t.payload)),
+    };
+    let tos = t.tos_fixed | (e[15] & t.tos_inner_mask);
+    let ttl = match t.ttl {
+        TtlEncap::Pipe(v) => v,
+        TtlEncap::Uniform { .. } => e[22],
+    };
+    let sport = t.src_port_for(hash);
+    // Too little headroom: the general path moves the data back first.
+    let h = buf.prepend_header(t.len)?;
+    let udp_len = write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport);
+    if t.udp_csum {
+        finish_udp_checksum(t, buf.data_mut(), udp_len);
+    }
+    if let Some(o) = &t.tx_offload {
+        buf.set_tx_offload(o);
+    }
+    Some(())
+}
+
+/// Write the IPv4 template into `h` (exactly the header's bytes, in front
+/// of an inner packet of `inner_len` bytes); returns the UDP length. The
+/// UDP checksum is the caller's (it covers the inner packet).
+#[inline(always)]
+fn write_v4_header(
+    t: &EncapTemplate,
+    h: &mut [u8],
+    l3: usize,
     inner_len: usize,
     tos: u8,
     ttl: u8,
     sport: u16,
-) -> Result<(), EncapError> {
-    let hl = t.len;
-    let Some(h) = data.get_mut(..hl) else {
-        return Err(EncapError::NoHeadroom);
-    };
+) -> u16 {
     copy_header(h, &t.hdr);
     // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
-    let udp_len = (hl - t.udp + inner_len) as u16;
-    let l3 = t.l3;
-    // IPv4 and UDP headers, adjacent: one bounds check, fixed offsets.
-    let Some(ip) = h
+    let udp_len = (t.len - t.udp + inner_len) as u16;
+    // IPv4 and UDP headers at `l3`, adjacent: one bounds check (the fast
+    // path passes the constant 14: its templates have no outer VLAN tag).
+    if let Some(ip) = h
         .get_mut(l3..l3 + ipv4::HEADER_LEN + udp::HEADER_LEN)
         .and_then(|s| <&mut [u8; ipv4::HEADER_LEN + udp::HEADER_LEN]>::try_from(s).ok())
-    else {
-        return Err(EncapError::NoHeadroom);
-    };
+    {
+        write_v4_fields(t, ip, udp_len, tos, ttl, sport);
+    }
+    udp_len
+}
+
+/// The per-packet fields of the outer IPv4 and UDP headers.
+#[inline(always)]
+fn write_v4_fields(
+    t: &EncapTemplate,
+    ip: &mut [u8; ipv4::HEADER_LEN + udp::HEADER_LEN],
+    udp_len: u16,
+    tos: u8,
+    ttl: u8,
+    sport: u16,
+) {
     let total = udp_len + ipv4::HEADER_LEN as u16;
     ip[1] = tos;
     ip[2..4].copy_from_slice(&total.to_be_bytes());
@@ -562,10 +609,6 @@ fn write_v4(
     ip[10..12].copy_from_slice(&ip_csum.to_be_bytes());
     ip[20..22].copy_from_slice(&sport.to_be_bytes());
     ip[24..26].copy_from_slice(&udp_len.to_be_bytes());
-    if t.udp_csum {
-        finish_udp_checksum(t, data, udp_len);
-    }
-    Ok(())
 }
 
 /// The outer UDP checksum field of a tunnel that sends one: the
@@ -636,7 +679,11 @@ fn encap_any_len<B: Buffer + ?Sized>(
     let hl = t.len;
     let data = buf.prepend(hl).map_err(|_| EncapError::NoHeadroom)?;
     if !t.ipv6 {
-        write_v4(t, data, inner_len, tos, ttl, sport)?;
+        let h = data.get_mut(..hl).ok_or(EncapError::NoHeadroom)?;
+        let udp_len = write_v4_header(t, h, t.l3, inner_len, tos, ttl, sport);
+        if t.udp_csum {
+            finish_udp_checksum(t, data, udp_len);
+        }
     } else {
         write_v6(t, data, inner_len, tos, ttl, sport, hash)?;
     }

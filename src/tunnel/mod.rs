@@ -44,8 +44,8 @@ pub use decap::{
     Ipv6ZeroChecksum, OptionsSeen, Verdict,
 };
 pub use encap::{
-    encap, encap_tso, EncapError, EncapTemplate, TemplateError, TunnelConfig, TunnelOption,
-    TunnelTemplate, UdpChecksumTx,
+    encap, encap_common, encap_tso, EncapError, EncapTemplate, TemplateError, TunnelConfig,
+    TunnelOption, TunnelTemplate, UdpChecksumTx,
 };
 pub use hash::inner_flow_hash;
 pub use offload::{TxOffload, TxOffloadCaps};
