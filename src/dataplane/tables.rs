@@ -47,9 +47,9 @@ pub struct VniOut {
 #[derive(Debug, Clone, Default)]
 pub struct VniTable {
     keys: Vec<u32>,
-    outs: Vec<VniOut>,
-    /// Per entry: [`VniOut::is_plain`] under this table's learning setting.
-    plain: Vec<bool>,
+    /// Entries, each with [`VniOut::is_plain`] under this table's learning
+    /// setting.
+    outs: Vec<(VniOut, bool)>,
     index: FxHashMap<u32, u32>,
     /// MAC learning is on (an L2 VNI then needs the source VTEP).
     learning: bool,
@@ -85,29 +85,25 @@ impl VniTable {
     pub fn insert(&mut self, vni: u32, out: VniOut) {
         let plain = out.is_plain(self.learning);
         match self.index.get(&vni) {
-            Some(&i) => {
-                self.outs[i as usize] = out;
-                self.plain[i as usize] = plain;
-            }
+            Some(&i) => self.outs[i as usize] = (out, plain),
             None => {
                 self.index.insert(vni, self.keys.len() as u32);
                 self.keys.push(vni);
-                self.outs.push(out);
-                self.plain.push(plain);
+                self.outs.push((out, plain));
             }
         }
     }
 
     #[inline]
     pub fn get(&self, vni: u32) -> Option<&VniOut> {
-        self.outs.get(self.position(vni)?)
+        self.outs.get(self.position(vni)?).map(|(o, _)| o)
     }
 
     /// The entry of `vni` and whether it [is plain](VniOut::is_plain).
     #[inline(always)]
     pub fn get_plain(&self, vni: u32) -> Option<(&VniOut, bool)> {
-        let i = self.position(vni)?;
-        Some((self.outs.get(i)?, *self.plain.get(i)?))
+        let (out, plain) = self.outs.get(self.position(vni)?)?;
+        Some((out, *plain))
     }
 
     #[inline(always)]
