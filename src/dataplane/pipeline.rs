@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use crate::config::Payload;
+use crate::tunnel::decap::{FastDelivery, FastVerdict};
 use crate::tunnel::{
     apply_inner_update, encap, encap_common, Buffer, Delivery, DropReason, EncapError,
     EncapTemplate, Verdict,
@@ -558,16 +559,91 @@ pub fn underlay<B: Buffer + ?Sized>(
     buf: &mut B,
     events: &mut impl FnMut(Event),
 ) -> Outcome {
-    // The fast path's delivery goes straight into `deliver` (inlined here,
-    // its fields in registers); merging it with the general path's result
-    // first would copy it through the stack.
-    match t.decap.decap_fast(buf.data()) {
-        Some(Verdict::Deliver(d)) => deliver(t, buf, d, events),
-        Some(v) => not_delivered(t, buf, v),
-        None => match t.decap.decap_general(buf.data()) {
+    // The commonest packet's delivery goes straight into `deliver_fast`
+    // (inlined here, its fields in registers); merging it with another
+    // path's result first would copy it through the stack.
+    match t.decap.decap_common(buf.data()) {
+        Some(FastVerdict::Deliver(d)) => deliver_fast(t, buf, d, events),
+        Some(v) => fast_not_delivered(t, buf, v, events),
+        None => underlay_other(t, buf, events),
+    }
+}
+
+/// [`underlay`] for the other untagged IPv4 packets of the fast path (UDP
+/// checksum, IP payload, ECN marks...), and the general path.
+#[inline(never)]
+fn underlay_other<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    match t.decap.decap_fast_other(buf.data()) {
+        FastVerdict::Deliver(d) => deliver_fast(t, buf, d, events),
+        v => fast_not_delivered(t, buf, v, events),
+    }
+}
+
+/// A fast-path drop, or the general path's verdict when the fast path
+/// passed.
+#[inline(never)]
+fn fast_not_delivered<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    v: FastVerdict,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    match v {
+        // Callers handle deliveries before; correct anyway.
+        FastVerdict::Deliver(d) => deliver_with_policy(t, buf, d, events),
+        FastVerdict::Drop(r) => not_delivered(t, buf, Verdict::Drop(r)),
+        FastVerdict::General => match t.decap.decap_general(buf.data()) {
             Verdict::Deliver(d) => deliver_general(t, buf, d, events),
             v => not_delivered(t, buf, v),
         },
+    }
+}
+
+/// [`deliver`] for what the fast path accepted. A [plain](super::tables::VniOut::is_plain)
+/// VNI needs only the inner frame: trim, and tag if the VNI says so. Any
+/// other gets the full [`Delivery`] and the general [`deliver`].
+#[inline(always)]
+fn deliver_fast<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: FastDelivery,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    let Some((out, plain)) = t.vnis.get_plain(d.vni) else {
+        return Outcome::Drop(GwDrop::UnknownVni);
+    };
+    if !plain {
+        return deliver_with_policy(t, buf, d, events);
+    }
+    apply_inner_update(buf.data_mut(), &d.inner);
+    if buf.trim_front(d.payload_offset as usize).is_err()
+        || (d.padding != 0 && buf.trim_back(d.padding as usize).is_err())
+    {
+        return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+    }
+    if let Some(vid) = out.vlan {
+        if !push_vlan(buf, vid) {
+            return Outcome::Drop(GwDrop::EncapNoRoom);
+        }
+    }
+    Outcome::Decapped(out.port)
+}
+
+/// A fast-path delivery whose VNI has a policy, learning or an IP payload.
+#[inline(never)]
+fn deliver_with_policy<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: FastDelivery,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    match t.decap.delivery(buf.data(), &d) {
+        Verdict::Deliver(d) => deliver(t, buf, d, events),
+        v => not_delivered(t, buf, v),
     }
 }
 
@@ -1315,6 +1391,131 @@ l2:
             access_cached(&t2, 1, &mut b, None, &mut cache),
             Outcome::Flood(0)
         );
+    }
+
+    /// What `underlay` did before the fast path had a plain-VNI shortcut:
+    /// the general decap path and the general `deliver`, for every frame.
+    fn underlay_reference<B: Buffer + ?Sized>(
+        t: &Tables,
+        buf: &mut B,
+        events: &mut impl FnMut(Event),
+    ) -> Outcome {
+        match t.decap.decap_general(buf.data()) {
+            Verdict::Deliver(d) => deliver_general(t, buf, d, events),
+            v => not_delivered(t, buf, v),
+        }
+    }
+
+    /// `underlay` (fast path, plain-VNI shortcut, rebuilt deliveries) gives
+    /// the reference's outcome, bytes and events, for VNIs with and
+    /// without policies or learning, and frames with options, ECN marks,
+    /// padding, UDP checksums, other sources and VNIs.
+    #[test]
+    fn underlay_matches_the_general_path_for_plain_and_policy_vnis() {
+        let registry = r#"
+options:
+  registry:
+    - { name: flow-id, class: 0x0104, type: 0x02, length: 8 }
+    - { name: tag, class: 0x0104, type: 0x03, length: 4 }
+"#;
+        let no_allow = |c: &str| {
+            c.replace(
+                "decap:\n  - { vni: 100, allow_from: [198.18.0.2, 198.18.0.3] }\n",
+                "",
+            )
+        };
+        let plain = no_allow(CFG).replace("learning: true", "learning: false");
+        let configs = [
+            plain.clone(),
+            plain.replace("vlan: 10, ", ""),
+            no_allow(CFG),
+            CFG.to_string(),
+            plain.clone()
+                + registry
+                + "  policies:\n    require: [ { option: tag, vni: 100 } ]\n",
+            plain.clone()
+                + registry
+                + "  policies:\n    security_tags: [ { option: tag, vni: 100, allow: [\"0000002a\"], default: deny } ]\n",
+            plain.clone()
+                + registry
+                + "  policies:\n    flow_id_copy: [ { option: flow-id, tunnel: t1 } ]\n",
+            plain.clone() + registry,
+        ];
+        let inner = udp_frame(
+            [2, 0, 0, 0, 0, 0xcc],
+            [198, 19, 0, 2],
+            [198, 19, 0, 1],
+            5001,
+            1000,
+        );
+        let flow_id: &[u8] = &[0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18];
+        let tag: &[u8] = &[0, 0, 0, 0x2a];
+        let other_tag: &[u8] = &[0, 0, 0, 0x2b];
+        let option_lists: [&[(u16, u8, &[u8])]; 6] = [
+            &[],
+            &[(0x0104, 0x03, tag)],
+            &[(0x0104, 0x03, other_tag)],
+            &[(0x0104, 0x02, flow_id), (0x0104, 0x03, tag)],
+            &[(0x0999, 0x01, tag)],
+            &[(0x0999, 0x81, tag)],
+        ];
+        let mut frames = Vec::new();
+        for opts in option_lists {
+            let base = geneve_from_peer(&inner, opts);
+            let ip_tos = base.len() - inner.len() + 4 + 15;
+            for (outer_ecn, inner_ecn) in [(0u8, 0u8), (0, 2), (1, 1), (2, 1), (3, 0), (3, 2)] {
+                for variant in 0..5 {
+                    let mut f = base.clone();
+                    f[15] |= outer_ecn;
+                    f[ip_tos] |= inner_ecn;
+                    match variant {
+                        1 => f.extend_from_slice(&[0; 6]),
+                        2 => f[26..30].copy_from_slice(&[198, 18, 0, 9]),
+                        3 => f[48] = 0x2c, // VNI 300
+                        4 => f[48] = 0x63, // VNI 99: no decap entry
+                        _ => {}
+                    }
+                    fix_ipv4_checksum(&mut f);
+                    frames.push(f.clone());
+                    // The same with a UDP checksum (the field-by-field fast path).
+                    let end = 14 + usize::from(u16::from_be_bytes([f[16], f[17]]));
+                    let ulen = (end - 34) as u16;
+                    let sum = checksum::accumulate(
+                        checksum::pseudo_header_v4(&[198, 18, 0, 2], &[198, 18, 0, 1], 17, ulen),
+                        &f[34..end],
+                    );
+                    let c = !checksum::fold(sum);
+                    f[40..42].copy_from_slice(&if c == 0 { 0xffff } else { c }.to_be_bytes());
+                    frames.push(f);
+                }
+            }
+        }
+        let neighbors: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)]
+            .into_iter()
+            .collect();
+        let mut plain_vnis = 0;
+        let mut delivered = [0u32; 2];
+        for yaml in &configs {
+            let cfg = crate::config::load_str(yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+            let t = build(&cfg, &neighbors, &HashMap::new(), 1, Default::default());
+            let is_plain = t.vnis.get_plain(100).is_some_and(|(_, p)| p);
+            plain_vnis += usize::from(is_plain);
+            for f in &frames {
+                let (mut fast_events, mut ref_events) = (Vec::new(), Vec::new());
+                let mut a = VecBuffer::with_headroom(256, f);
+                let mut b = VecBuffer::with_headroom(256, f);
+                let got = underlay(&t, &mut a, &mut |e| fast_events.push(e));
+                let want = underlay_reference(&t, &mut b, &mut |e| ref_events.push(e));
+                assert_eq!(got, want, "{yaml}\n{f:02x?}");
+                assert_eq!(a.data(), b.data(), "{yaml}\n{f:02x?}");
+                assert_eq!(fast_events, ref_events, "{yaml}\n{f:02x?}");
+                if let Outcome::Decapped(_) = got {
+                    delivered[usize::from(is_plain)] += 1;
+                }
+            }
+        }
+        assert_eq!(plain_vnis, 3, "the first two and the last configuration");
+        assert!(delivered.iter().all(|&n| n > 20), "{delivered:?}");
     }
 
     #[test]

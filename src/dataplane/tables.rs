@@ -47,34 +47,72 @@ pub struct VniOut {
 #[derive(Debug, Clone, Default)]
 pub struct VniTable {
     keys: Vec<u32>,
-    outs: Vec<VniOut>,
+    /// Entries, each with [`VniOut::is_plain`] under this table's learning
+    /// setting.
+    outs: Vec<(VniOut, bool)>,
     index: FxHashMap<u32, u32>,
+    /// MAC learning is on (an L2 VNI then needs the source VTEP).
+    learning: bool,
+}
+
+impl VniOut {
+    /// A delivered packet of this VNI needs nothing but its inner Ethernet
+    /// frame: no source-VTEP check or learning (`learning`: MAC learning is
+    /// on), no option policy, no IP payload to give an Ethernet header.
+    pub fn is_plain(&self, learning: bool) -> bool {
+        self.payload == Payload::Ethernet
+            && self.allow_from.is_none()
+            && self.require_mask == 0
+            && self.security_tags.is_empty()
+            && self.flow_id.is_none()
+            && !(learning && self.segment.is_some())
+    }
 }
 
 impl VniTable {
     /// Most entries found by scanning.
     pub const SCAN: usize = 8;
 
+    /// An empty table for a gateway with MAC learning on or off.
+    pub fn new(learning: bool) -> Self {
+        VniTable {
+            learning,
+            ..Self::default()
+        }
+    }
+
     /// Adds or replaces the entry of `vni`.
     pub fn insert(&mut self, vni: u32, out: VniOut) {
+        let plain = out.is_plain(self.learning);
         match self.index.get(&vni) {
-            Some(&i) => self.outs[i as usize] = out,
+            Some(&i) => self.outs[i as usize] = (out, plain),
             None => {
                 self.index.insert(vni, self.keys.len() as u32);
                 self.keys.push(vni);
-                self.outs.push(out);
+                self.outs.push((out, plain));
             }
         }
     }
 
     #[inline]
     pub fn get(&self, vni: u32) -> Option<&VniOut> {
-        let i = if self.keys.len() <= Self::SCAN {
-            self.keys.iter().position(|&k| k == vni)?
+        self.outs.get(self.position(vni)?).map(|(o, _)| o)
+    }
+
+    /// The entry of `vni` and whether it [is plain](VniOut::is_plain).
+    #[inline(always)]
+    pub fn get_plain(&self, vni: u32) -> Option<(&VniOut, bool)> {
+        let (out, plain) = self.outs.get(self.position(vni)?)?;
+        Some((out, *plain))
+    }
+
+    #[inline(always)]
+    fn position(&self, vni: u32) -> Option<usize> {
+        if self.keys.len() <= Self::SCAN {
+            self.keys.iter().position(|&k| k == vni)
         } else {
-            *self.index.get(&vni)? as usize
-        };
-        self.outs.get(i)
+            self.index.get(&vni).map(|&i| i as usize)
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -593,7 +631,7 @@ impl Tables {
         }
 
         // Decap table.
-        let mut vnis = VniTable::default();
+        let mut vnis = VniTable::new(learning);
         for d in &cfg.decap {
             let segment = cfg
                 .l2
