@@ -207,6 +207,7 @@ fn push_vlan<B: Buffer + ?Sized>(buf: &mut B, vid: u16) -> bool {
     true
 }
 
+#[inline(always)]
 fn encap_outcome<B: Buffer + ?Sized>(
     t: &Tables,
     id: u32,
@@ -231,6 +232,7 @@ fn encap_outcome<B: Buffer + ?Sized>(
 
 /// Unicast encap; a reply of a flow whose request carried a flow id gets the
 /// tunnel's flow-id variant with that id written into the option.
+#[inline(always)]
 fn encap_unicast<B: Buffer + ?Sized>(
     t: &Tables,
     id: u32,

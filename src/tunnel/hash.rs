@@ -107,7 +107,7 @@ fn hash_ipv6(ip: &[u8]) -> Option<u32> {
 }
 
 /// Hash of the flow an inner packet belongs to.
-#[inline]
+#[inline(always)]
 pub fn inner_flow_hash(inner: &[u8], kind: PayloadKind) -> u32 {
     let h = match kind {
         PayloadKind::Ipv4 => hash_ipv4(inner),
