@@ -139,7 +139,14 @@ impl GatewayWorker {
                     });
                 } else {
                     burst.drain_each(|mut m| {
-                        let outcome = if let Some(vni) = m.flow_mark() {
+                        let marked = m.flow_mark();
+                        if marked.is_none() {
+                            if let Some(port) = pipeline::underlay_express(t, &mut m) {
+                                decapped += 1;
+                                return send(&mut tx, c, &mut lat, port, m);
+                            }
+                        }
+                        let outcome = if let Some(vni) = marked {
                             // Decapsulated by an rte_flow rule (mlx5).
                             pipeline::hw_decapped(t, vni, &mut m)
                         } else {

@@ -571,6 +571,31 @@ pub fn underlay<B: Buffer + ?Sized>(
     }
 }
 
+/// The decap express lane: `Some(access port)` when the common path
+/// (`decap_common`) delivers the packet to a plain VNI that pushes no VLAN
+/// tag, the packet then trimmed to its inner frame, exactly as [`underlay`]
+/// does it; `None`, buffer untouched, for everything else, which the worker
+/// hands to [`underlay`]. Skips building and matching an [`Outcome`] for the
+/// commonest packet.
+#[inline(always)]
+pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u16> {
+    let Some(FastVerdict::Deliver(d)) = t.decap.decap_common(buf.data()) else {
+        return None;
+    };
+    let (out, plain) = t.vnis.get_plain(d.vni)?;
+    let (front, back) = (d.payload_offset as usize, d.padding as usize);
+    // Nothing changes unless all of it can be done.
+    if !plain || out.vlan.is_some() || front + back > buf.len() {
+        return None;
+    }
+    apply_inner_update(buf.data_mut(), &d.inner);
+    buf.trim_front(front).ok()?;
+    if back != 0 {
+        buf.trim_back(back).ok()?;
+    }
+    Some(out.port)
+}
+
 /// [`underlay`] for the other untagged IPv4 packets of the fast path (UDP
 /// checksum, IP payload, ECN marks...), and the general path.
 #[inline(never)]
@@ -1364,6 +1389,87 @@ l2:
                     assert_eq!(got, None, "frame {i}");
                     assert_eq!(by_lane.data(), &f[..], "frame {i}: untouched");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
+        const PLAIN: &str = r#"
+eal: { cores: [1], control_core: 0 }
+ports:
+  - { name: ul, role: underlay, device: 0, mtu: 1500 }
+  - { name: acc, role: access, device: 1, mtu: 1400 }
+vtep:
+  ipv4: 198.18.0.1/24
+tunnels:
+  - { name: t1, remote: 198.18.0.2, vni: 100 }
+l2:
+  learning: false
+  segments:
+    - { port: acc, vni: 100, flood: [] }
+"#;
+        let plain = crate::config::load_str(PLAIN, "t.yaml").unwrap();
+        let plain = build(
+            &plain,
+            &HashMap::new(),
+            &HashMap::new(),
+            1,
+            Default::default(),
+        );
+        let tagged_out = crate::config::load_str(
+            &PLAIN.replace("vni: 100, flood", "vlan: 7, vni: 100, flood"),
+            "t.yaml",
+        )
+        .unwrap();
+        let tagged_out = build(
+            &tagged_out,
+            &HashMap::new(),
+            &HashMap::new(),
+            1,
+            Default::default(),
+        );
+        // CFG: VNI 100 has an allow list (not plain) and learning is on.
+        let policy = tables(&[]);
+        let inner = udp_frame(
+            [2, 0, 0, 0, 0, 0xbb],
+            [198, 19, 0, 1],
+            [198, 19, 0, 2],
+            7,
+            9,
+        );
+        let base = geneve_from_peer(&inner, &[]);
+        let mut padded = base.clone();
+        padded.extend_from_slice(&[0u8; 6]);
+        let mut wrong_vni = base.clone();
+        wrong_vni[48] = 0x65;
+        let mut control = base.clone();
+        control[43] |= 0x80;
+        let mut ce = base.clone();
+        ce[15] |= 0x03;
+        fix_ipv4_checksum(&mut ce);
+        let with_option = geneve_from_peer(&inner, &[(0x0102, 1, &[0, 0, 0, 42])]);
+        let cases: [(&Tables, &[u8], bool); 8] = [
+            (&plain, &base, true),
+            (&plain, &padded, true),
+            (&plain, &with_option, true),
+            (&plain, &wrong_vni, false),
+            (&plain, &control, false),
+            (&plain, &ce, false),
+            (&tagged_out, &base, false),
+            (&policy, &base, false),
+        ];
+        for (i, (t, frame, takes)) in cases.into_iter().enumerate() {
+            let mut by_express = VecBuffer::with_headroom(128, frame);
+            let got = underlay_express(t, &mut by_express);
+            let mut general = VecBuffer::with_headroom(128, frame);
+            let want = underlay(t, &mut general, &mut |_| {});
+            if takes {
+                assert_eq!(got.map(Outcome::Decapped), Some(want), "case {i}");
+                assert_eq!(by_express.data(), general.data(), "case {i}");
+            } else {
+                assert_eq!(got, None, "case {i}");
+                assert_eq!(by_express.data(), frame, "case {i}: untouched");
             }
         }
     }
