@@ -213,7 +213,8 @@ impl Case {
 fn run_bursts(t: &Tables, encap: bool, bufs: &mut [VecBuffer], cache: &mut MacCache) -> u64 {
     let mut forwarded = 0u64;
     for burst in bufs.chunks_mut(BURST) {
-        // As the worker does: the access lane from the last lookup, per burst.
+        // As the worker does: the access lane from the last lookup, per
+        // burst; decap through the express lane first.
         let lane = if encap {
             pipeline::AccessLane::new(t, 1, cache)
         } else {
@@ -224,6 +225,8 @@ fn run_bursts(t: &Tables, encap: bool, bufs: &mut [VecBuffer], cache: &mut MacCa
                 Outcome::Encapped(port)
             } else if encap {
                 pipeline::access_cached(t, 1, b, None, cache)
+            } else if let Some(port) = pipeline::underlay_express(t, b) {
+                Outcome::Decapped(port)
             } else {
                 pipeline::underlay(t, b, &mut |e| {
                     black_box(e);
