@@ -1310,9 +1310,9 @@ options:
         p
     }
 
-    #[test]
-    fn access_lane_encapsulates_exactly_like_access_cached_or_leaves_the_frame() {
-        const UNTAGGED: &str = r#"
+    /// An untagged L2 segment without learning or policies: the express
+    /// lanes' common case.
+    const UNTAGGED: &str = r#"
 eal: { cores: [1], control_core: 0 }
 ports:
   - { name: ul, role: underlay, device: 0, mtu: 1500 }
@@ -1327,6 +1327,9 @@ l2:
     - { port: acc, vni: 100, flood: [],
         static_macs: [ { mac: "02:00:00:00:00:bb", remote: 198.18.0.2 } ] }
 "#;
+
+    #[test]
+    fn access_lane_encapsulates_exactly_like_access_cached_or_leaves_the_frame() {
         let cfg = crate::config::load_str(UNTAGGED, "t.yaml").unwrap();
         let neigh: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)].into();
         let t = build(&cfg, &neigh, &HashMap::new(), 1, Default::default());
@@ -1395,21 +1398,7 @@ l2:
 
     #[test]
     fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
-        const PLAIN: &str = r#"
-eal: { cores: [1], control_core: 0 }
-ports:
-  - { name: ul, role: underlay, device: 0, mtu: 1500 }
-  - { name: acc, role: access, device: 1, mtu: 1400 }
-vtep:
-  ipv4: 198.18.0.1/24
-tunnels:
-  - { name: t1, remote: 198.18.0.2, vni: 100 }
-l2:
-  learning: false
-  segments:
-    - { port: acc, vni: 100, flood: [] }
-"#;
-        let plain = crate::config::load_str(PLAIN, "t.yaml").unwrap();
+        let plain = crate::config::load_str(UNTAGGED, "t.yaml").unwrap();
         let plain = build(
             &plain,
             &HashMap::new(),
@@ -1418,7 +1407,7 @@ l2:
             Default::default(),
         );
         let tagged_out = crate::config::load_str(
-            &PLAIN.replace("vni: 100, flood", "vlan: 7, vni: 100, flood"),
+            &UNTAGGED.replace("vni: 100, flood", "vlan: 7, vni: 100, flood"),
             "t.yaml",
         )
         .unwrap();
