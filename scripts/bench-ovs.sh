@@ -89,6 +89,9 @@ ovs_down() {
 cleanup() {
     stop_pid "$DUT_PID" INT
     ovs_down
+    # DPDK 22.11 leaves a runtime directory per file prefix; ours end in $$
+    # and their processes are stopped by now.
+    rm -rf /var/run/dpdk/gwb-*-"$$"
 }
 trap cleanup EXIT
 

@@ -19,6 +19,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
+# DPDK 22.11 leaves a runtime directory per file prefix (ours end in $$).
+trap 'rm -rf /var/run/dpdk/bench-gw-"$$" /var/run/dpdk/bench-tp-"$$"' EXIT
+
 RUNS="${RUNS:-3}"
 SECS="${SECONDS_PER_RUN:-6}"
 CASES="${CASES:-encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6 encap-l3}"
