@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 
 use super::buffer::Buffer;
-use super::hash::{hash_ipv4_in_ethernet, inner_flow_hash, port_from_hash};
+use super::hash::{hash_ipv4, inner_flow_hash, port_from_hash};
 use super::offload::{pseudo_seed, TxOffload, TxOffloadCaps};
 use super::qos::{DscpEncap, EcnEncapMode, TtlEncap};
 use super::segment::{TcpSegmentation, TsoOffload};
@@ -542,7 +542,8 @@ fn encap_fast_v4<B: Buffer + ?Sized>(
     // What `inner_l3` + `tos_ttl` + `inner_flow_hash` find here.
     let hash = match flow_hash {
         Some(h) => h,
-        None => hash_ipv4_in_ethernet(e).unwrap_or_else(|| inner_flow_hash(inner, t.payload)),
+        // Version 4 was checked above: `None` only for a truncated header.
+        None => hash_ipv4(inner.get(ethernet::HEADER_LEN..)?)?,
     };
     let tos = t.tos_fixed | (e[15] & t.tos_inner_mask);
     let ttl = match t.ttl {

@@ -65,24 +65,6 @@ pub(crate) fn hash_ipv4(ip: &[u8]) -> Option<u32> {
     Some(mix(addrs, (u64::from(proto) << 32) | u64::from(ports)))
 }
 
-/// [`hash_ipv4`] of the IPv4 header at byte 14 of an Ethernet frame when
-/// it has no options (IHL 5), with fixed offsets; `None` otherwise.
-#[inline(always)]
-pub(crate) fn hash_ipv4_in_ethernet(e: &[u8; 14 + 20 + 4]) -> Option<u32> {
-    if e[14] != 0x45 {
-        return None;
-    }
-    let addrs = u64::from_be_bytes([e[26], e[27], e[28], e[29], e[30], e[31], e[32], e[33]]);
-    let proto = e[23];
-    let frag = u16::from_be_bytes([e[20], e[21]]) & 0x1fff;
-    let ports = if has_ports(proto) && frag == 0 {
-        u32::from_be_bytes([e[34], e[35], e[36], e[37]])
-    } else {
-        0
-    };
-    Some(mix(addrs, (u64::from(proto) << 32) | u64::from(ports)))
-}
-
 #[inline]
 fn hash_ipv6(ip: &[u8]) -> Option<u32> {
     if *ip.first()? >> 4 != 6 {
@@ -154,31 +136,6 @@ mod tests {
     }
 
     #[test]
-    fn fixed_offset_ipv4_hash_equals_the_general_one() {
-        for proto in [6u8, 17, 132, 1, 47] {
-            for frag in [0u16, 0x4000, 0x2000, 0x0001] {
-                for i in 0..20u8 {
-                    let e = frame(
-                        proto,
-                        frag,
-                        [198, 19, 0, i],
-                        [198, 19, 1, 1],
-                        [4, i, 19, 137],
-                    );
-                    assert_eq!(hash_ipv4_in_ethernet(&e), hash_ipv4(&e[14..]));
-                    assert_eq!(
-                        hash_ipv4_in_ethernet(&e),
-                        Some(inner_flow_hash(&e, PayloadKind::Ethernet))
-                    );
-                }
-            }
-        }
-        let mut with_options = frame(6, 0, [1, 2, 3, 4], [5, 6, 7, 8], [0, 1, 0, 2]);
-        with_options[14] = 0x46;
-        assert_eq!(hash_ipv4_in_ethernet(&with_options), None);
-    }
-
-    #[test]
     fn flows_spread_over_the_source_port_range() {
         // 256 UDP flows that differ only in the source port, and 256 that
         // differ only in the destination address: the RFC 8926 entropy must
@@ -192,7 +149,7 @@ mod tests {
                     (1024u16.to_be_bytes(), [198, 19, (i >> 8) as u8, i as u8])
                 };
                 let e = frame(17, 0, [198, 19, 0, 1], d, [p[0], p[1], 0x13, 0x89]);
-                let h = hash_ipv4_in_ethernet(&e).unwrap();
+                let h = inner_flow_hash(&e, PayloadKind::Ethernet);
                 ports.insert(port_from_hash(h, 49152, 16384));
             }
             assert!(ports.len() > 240, "only {} distinct ports", ports.len());
