@@ -613,19 +613,9 @@ impl Decapsulator {
         let Some(end) = self.outer_v4_ok(frame, f) else {
             return Some(FastVerdict::General);
         };
-        let opt_len = usize::from(f[GENEVE] & 0x3f) * 4;
-        let payload_off = FAST_V4_LEN + opt_len;
-        let mut options = OptionsSeen::default();
-        if opt_len != 0 {
-            let Some(o) = frame
-                .get(FAST_V4_LEN..payload_off)
-                .filter(|_| payload_off <= end)
-                .and_then(|opts| self.options_pass(opts))
-            else {
-                return Some(FastVerdict::General);
-            };
-            options = o;
-        }
+        let Some((options, payload_off)) = self.fast_options(frame, f, end) else {
+            return Some(FastVerdict::General);
+        };
         // Outer Not-ECT leaves the inner ECN field alone (RFC 6040), the
         // pipe model the rest: nothing to read but the inner length.
         if end - payload_off < ethernet::HEADER_LEN {
@@ -638,6 +628,27 @@ impl Decapsulator {
             options,
             inner: InnerUpdate::default(),
         }))
+    }
+
+    /// The options of a fast-path packet whose IP packet ends at `end`,
+    /// checked in one pass: what they hold and the inner payload's offset;
+    /// `None` (the general path decides) if they overrun or do not pass.
+    #[inline(always)]
+    fn fast_options(
+        &self,
+        frame: &[u8],
+        f: &[u8; FAST_V4_LEN],
+        end: usize,
+    ) -> Option<(OptionsSeen, usize)> {
+        let opt_len = usize::from(f[GENEVE] & 0x3f) * 4;
+        let payload_off = FAST_V4_LEN + opt_len;
+        if opt_len == 0 {
+            return Some((OptionsSeen::default(), payload_off));
+        }
+        let opts = frame
+            .get(FAST_V4_LEN..payload_off)
+            .filter(|_| payload_off <= end)?;
+        Some((self.options_pass(opts)?, payload_off))
     }
 
     /// Lengths and header checksum of the untagged outer IPv4 header (IHL 5)
@@ -703,21 +714,9 @@ impl Decapsulator {
         {
             return General;
         }
-        let opt_len = usize::from(f[GENEVE] & 0x3f) * 4;
-        let mut options = OptionsSeen::default();
-        if opt_len != 0 {
-            let Some(opts) = frame.get(FAST_V4_LEN..FAST_V4_LEN + opt_len) else {
-                return General;
-            };
-            if FAST_V4_LEN + opt_len > end {
-                return General;
-            }
-            match self.options_pass(opts) {
-                Some(seen) => options = seen,
-                None => return General,
-            }
-        }
-        let payload_off = FAST_V4_LEN + opt_len;
+        let Some((options, payload_off)) = self.fast_options(frame, f, end) else {
+            return General;
+        };
         let tos = f[IP + 1];
         let inner = if tos & 3 == 0 && self.pipe && payload == PayloadKind::Ethernet {
             // Outer Not-ECT leaves the inner ECN field alone (RFC 6040), the
@@ -733,8 +732,7 @@ impl Decapsulator {
             }
         };
         FastVerdict::Deliver(FastDelivery {
-            vni: u32::from_be_bytes([f[GENEVE + 4], f[GENEVE + 5], f[GENEVE + 6], f[GENEVE + 7]])
-                >> 8,
+            vni: vni_of(f),
             payload_offset: payload_off as u32,
             padding: (frame.len() - end) as u32,
             options,
