@@ -16,7 +16,7 @@
 #        receives inner frames from acc.
 # Each run: gen at full speed for SECONDS_PER_RUN s, 256 flows, 64-byte inner
 # frames; Mpps = packets back at the generator per second. Median of RUNS.
-# Then latency through geneve-gw (and OVS) at 50% and 90% of its measured
+# Then latency through geneve-gw (and OVS) at 50% and 90% (LOADS) of its measured
 # maximum encap rate.
 #
 # Rows go to bench-results/latest.csv (cases encap-ipv4-memif and
@@ -39,6 +39,8 @@ SECS="${SECONDS_PER_RUN:-6}"
 FLOWS="${FLOWS:-256}"
 OUT="${BENCH_OUT:-bench-results}"
 LAT_IMPLS="${LAT_IMPLS:-geneve-gw ovs-dpdk}"
+# Latency loads, % of each implementation's measured maximum.
+LOADS="${LOADS:-50 90}"
 OVS_VSWITCHD=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
 
 [ "$(id -u)" -eq 0 ] || { echo "bench-ovs: must run as root (OVS, network namespace)" >&2; exit 1; }
@@ -353,12 +355,12 @@ if [ "${WITH_PCAP_BED:-1}" = 1 ]; then
     done
 fi
 
-# Latency at 50% and 90% of each implementation's measured maximum (encap).
+# Latency at LOADS (50% and 90%) of each implementation's measured maximum (encap).
 LAT="$OUT/latency.csv"
 echo "case,impl,load,rate_pps,sent,lost,p50_us,p99_us,p999_us,max_us" >"$LAT"
 for impl in $LAT_IMPLS; do
     max=${MED[encap-ipv4-memif,$impl]:-0}
-    for load in 50 90; do
+    for load in $LOADS; do
         rate=$(python3 -c 'import sys; print(int(float(sys.argv[1]) * 1e6 * int(sys.argv[2]) / 100))' "$max" "$load")
         [ "$rate" -gt 0 ] || continue
         dut_up "$impl"
@@ -368,6 +370,10 @@ for impl in $LAT_IMPLS; do
         for k in sent lost p50_us p99_us p999_us max_us; do row="$row,$(echo "$line" | field $k)"; done
         echo "$row" >>"$LAT"
         log "latency $impl at $load% ($rate pps): $(echo "$line" | cut -d' ' -f2-)"
+        if [ "$impl" = geneve-gw ]; then
+            # Its own residence time (RX burst to TX burst), from the exit report.
+            log "  inside geneve-gw: $(grep -h 'latency p50' "$W/gw.log" | tail -1 | sed 's/^ *//')"
+        fi
     done
 done
 column -s, -t <"$LAT"

@@ -12,7 +12,6 @@ use crate::dpdk::{self, Burst, Mbuf, Mempool, TxBuffer, BURST_SIZE};
 
 use crate::tunnel::{encap, encap_tso, inner_flow_hash, EncapError, TcpSegmentation};
 
-use super::forward::DRAIN_US;
 use super::latency::{Residence, WorkerLink};
 use super::pipeline::{self, Event, GwDrop, Outcome, PuntKind};
 use super::stats::{WorkerCounters, MAX_PORTS};
@@ -64,18 +63,10 @@ impl GatewayWorker {
         let mut generation = tables.generation;
         let mut is_access = [false; MAX_PORTS];
         mark_access(&tables, &mut is_access);
-        let drain_tsc = dpdk::tsc_hz() / 1_000_000 * DRAIN_US;
         let start = dpdk::tsc_now();
         let mut lat = Residence::new(self.latency, dpdk::tsc_hz(), start);
         // Poll rounds between residence-time hand-off checks (a TSC read).
         let mut handoff_countdown = 1u32;
-        // Reading the TSC costs ~35 cycles here: read it only while some TX
-        // buffer holds packets, to drain it within DRAIN_US.
-        let mut pending_since: Option<u64> = None;
-        // The RX time of the last burst of the previous poll round (latency
-        // on): recent enough for the drain timer, so a busy worker reads the
-        // TSC once per burst, not again for draining.
-        let mut last_rx_tsc: Option<u64> = None;
         let mut mac_cache = pipeline::MacCache::default();
         // Chained (jumbo) frames to segment are copied here first; grown
         // once to the largest IP packet, never per packet after that.
@@ -92,16 +83,6 @@ impl GatewayWorker {
                 }
                 lat.end_burst(tx.iter().map(TxBuffer::len));
             }
-            let round_tsc = last_rx_tsc.take();
-            if let Some(since) = pending_since {
-                let now = round_tsc.unwrap_or_else(dpdk::tsc_now);
-                if now.wrapping_sub(since) > drain_tsc {
-                    for (p, b) in tx.iter_mut().enumerate() {
-                        flush(b, c, &mut lat, p);
-                    }
-                    pending_since = None;
-                }
-            }
             for (p, &access) in is_access.iter().enumerate().take(nb) {
                 let n = dpdk::rx_burst(p as u16, self.queue, &mut burst);
                 if n == 0 {
@@ -110,9 +91,7 @@ impl GatewayWorker {
                 c.ports[p].rx_packets.add(n as u64);
                 if lat.enabled() {
                     // One TSC read per burst: every packet of it gets this RX time.
-                    let now = dpdk::tsc_now();
-                    lat.begin_burst(now);
-                    last_rx_tsc = Some(now);
+                    lat.begin_burst(dpdk::tsc_now());
                 }
                 let t = &*tables;
                 // Counted per burst: one store per counter, not one per packet.
@@ -178,8 +157,12 @@ impl GatewayWorker {
                 }
                 lat.end_burst(tx.iter().map(TxBuffer::len));
             }
-            if pending_since.is_none() && tx.iter().any(|b| !b.is_empty()) {
-                pending_since = Some(last_rx_tsc.unwrap_or_else(dpdk::tsc_now));
+            // Everything this round buffered leaves now, as OVS-DPDK and
+            // VPP send every poll: a partial burst never waits for more
+            // traffic (no drain timer, no TSC read for one). Under load the
+            // bursts are full and this is the one TX burst per RX burst.
+            for (p, b) in tx.iter_mut().enumerate() {
+                flush(b, c, &mut lat, p);
             }
             if lat.enabled() {
                 handoff_countdown -= 1;

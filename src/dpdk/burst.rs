@@ -206,8 +206,9 @@ impl<const N: usize> Drop for Burst<N> {
     }
 }
 
-/// A TX buffer for one (port, queue): mbufs wait until the burst is full or the
-/// drain timer fires (l2fwd semantics); what the PMD refuses is freed and
+/// A TX buffer for one (port, queue): mbufs wait until the burst is full or
+/// the owner flushes it (the gateway at the end of each poll round,
+/// `geneve-gw forward` on l2fwd's drain timer); what the PMD refuses is freed and
 /// reported to the caller, who counts it. Workers flush before they stop (the
 /// port must still be started); dropping the buffer frees whatever is left.
 pub struct TxBuffer {
