@@ -114,7 +114,8 @@ fn virtual_ports_are_all_software_with_reasons() {
                 "inner UDP/TCP checksum",
                 "Geneve TSO",
                 "rte_flow decap (VNI match)",
-                "inner RSS"
+                "inner RSS",
+                "outer IPv4 checksum (RX)"
             ],
             "{}",
             r.stdout

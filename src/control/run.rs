@@ -360,6 +360,11 @@ fn gateway(
             } else {
                 Default::default()
             },
+            rx_offloads: if i == cfg.vtep.port {
+                tx_offload::request_rx(offload_mode)
+            } else {
+                0
+            },
             ..PortConfig::default()
         };
         let applied = port
@@ -384,7 +389,7 @@ fn gateway(
             },
             mac_str(&mac),
             p.mtu,
-            tx_offload::describe(port_caps)
+            tx_offload::describe(port_caps, applied.rx_offloads != 0)
         );
         port_macs.push(mac);
         ports.push(port);

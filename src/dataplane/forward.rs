@@ -239,6 +239,7 @@ fn forward_ports(
         mtu: opts.mtu,
         promiscuous: true,
         tx_offloads: Default::default(),
+        rx_offloads: 0,
     };
     let mut ports = Vec::with_capacity(nb_ports as usize);
     for id in 0..nb_ports {

@@ -564,7 +564,10 @@ pub fn underlay<B: Buffer + ?Sized>(
     // The commonest packet's delivery goes straight into `deliver_fast`
     // (inlined here, its fields in registers); merging it with another
     // path's result first would copy it through the stack.
-    match t.decap.decap_common(buf.data()) {
+    match t
+        .decap
+        .decap_common(buf.data(), buf.rx_ipv4_checksum_good())
+    {
         Some(FastVerdict::Deliver(d)) => deliver_fast(t, buf, d, events),
         Some(v) => fast_not_delivered(t, buf, v, events),
         None => underlay_other(t, buf, events),
@@ -579,7 +582,10 @@ pub fn underlay<B: Buffer + ?Sized>(
 /// commonest packet.
 #[inline(always)]
 pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u16> {
-    let Some(FastVerdict::Deliver(d)) = t.decap.decap_common(buf.data()) else {
+    let Some(FastVerdict::Deliver(d)) = t
+        .decap
+        .decap_common(buf.data(), buf.rx_ipv4_checksum_good())
+    else {
         return None;
     };
     let (out, plain) = t.vnis.get_plain(d.vni)?;
@@ -604,7 +610,10 @@ fn underlay_other<B: Buffer + ?Sized>(
     buf: &mut B,
     events: &mut impl FnMut(Event),
 ) -> Outcome {
-    match t.decap.decap_fast_other(buf.data()) {
+    match t
+        .decap
+        .decap_fast_other(buf.data(), buf.rx_ipv4_checksum_good())
+    {
         FastVerdict::Deliver(d) => deliver_fast(t, buf, d, events),
         v => fast_not_delivered(t, buf, v, events),
     }

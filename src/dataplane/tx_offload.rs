@@ -7,6 +7,10 @@
 //! the NIC exactly the checksums the enabled offloads cover; the table of
 //! cases is in `tunnel::offload`. Access ports are asked for nothing: the
 //! gateway forwards decapsulated frames as they are.
+//!
+//! On receive, `offload: auto` asks the underlay port for the IPv4 header
+//! checksum check: decap then trusts a packet the port marked good
+//! (`RTE_MBUF_F_RX_IP_CKSUM_GOOD`) and checks every other one itself.
 use crate::config::Offload;
 use crate::dpdk::{AppliedConfig, TxOffloads};
 use crate::tunnel::TxOffloadCaps;
@@ -24,6 +28,14 @@ pub fn request(mode: Offload) -> TxOffloads {
     }
 }
 
+/// The RX offloads to request for the underlay port.
+pub fn request_rx(mode: Offload) -> u64 {
+    match mode {
+        Offload::Off => 0,
+        Offload::Auto => crate::dpdk::rx_offload_ipv4_cksum(),
+    }
+}
+
 /// What the encap templates may leave to the NIC of a configured port.
 pub fn caps(applied: &AppliedConfig) -> TxOffloadCaps {
     TxOffloadCaps {
@@ -34,9 +46,9 @@ pub fn caps(applied: &AppliedConfig) -> TxOffloadCaps {
     }
 }
 
-/// For the port line at start: `", tx offload ipv4_cksum+udp_cksum"`, or
-/// nothing when none is enabled.
-pub fn describe(caps: TxOffloadCaps) -> String {
+/// For the port line at start: `", tx offload ipv4_cksum+udp_cksum"` and
+/// `", rx offload ipv4_cksum"`, or nothing when none is enabled.
+pub fn describe(caps: TxOffloadCaps, rx_ipv4_checksum: bool) -> String {
     let mut names = Vec::new();
     if caps.ipv4_checksum {
         names.push("ipv4_cksum");
@@ -50,9 +62,12 @@ pub fn describe(caps: TxOffloadCaps) -> String {
     if caps.geneve_tso {
         names.push("geneve_tnl_tso");
     }
-    if names.is_empty() {
-        String::new()
-    } else {
-        format!(", tx offload {}", names.join("+"))
+    let mut s = String::new();
+    if !names.is_empty() {
+        s = format!(", tx offload {}", names.join("+"));
     }
+    if rx_ipv4_checksum {
+        s.push_str(", rx offload ipv4_cksum");
+    }
+    s
 }

@@ -204,6 +204,16 @@ impl Mbuf {
         }
     }
 
+    /// True when the port verified the (outer) IPv4 header checksum of
+    /// this packet and found it good (`RTE_MBUF_F_RX_IP_CKSUM_GOOD`: the
+    /// port's RX IPv4 checksum offload is on). Unknown, bad or not verified:
+    /// false, and software checks it.
+    #[inline]
+    pub fn rx_ipv4_checksum_good(&self) -> bool {
+        self.raw().ol_flags & u64::from(dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_MASK)
+            == u64::from(dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+    }
+
     /// The MARK id an rte_flow rule put on this packet, if one did (the
     /// gateway's decap rules mark with the VNI).
     #[inline]
@@ -372,6 +382,11 @@ impl crate::tunnel::Buffer for Mbuf {
             return Err(crate::tunnel::BufferError::NoHeadroom);
         }
         Ok(Mbuf::data_mut(self))
+    }
+
+    #[inline]
+    fn rx_ipv4_checksum_good(&self) -> bool {
+        Mbuf::rx_ipv4_checksum_good(self)
     }
 
     #[inline]

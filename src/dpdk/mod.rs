@@ -23,8 +23,9 @@ pub use lcore::{current_lcore, tsc_hz, tsc_now, worker_lcores, LaunchedWorkers, 
 pub use mbuf::{Mbuf, TxLengths};
 pub use mempool::Mempool;
 pub use port::{
-    port_count, port_id_by_name, rx_burst_raw as rx_burst, stats_of, tx_burst_raw as tx_burst,
-    AppliedConfig, ExtendedStat, LinkStatus, Port, PortConfig, PortInfo, PortStats, TxOffloads,
+    port_count, port_id_by_name, rx_burst_raw as rx_burst, rx_offload_ipv4_cksum, stats_of,
+    tx_burst_raw as tx_burst, AppliedConfig, ExtendedStat, LinkStatus, Port, PortConfig, PortInfo,
+    PortStats, TxOffloads,
 };
 
 /// DPDK's default mbuf data room: 2048 bytes plus the 128-byte headroom.

@@ -63,6 +63,15 @@ pub struct PortConfig {
     pub promiscuous: bool,
     /// Requested; masked with what the port advertises.
     pub tx_offloads: TxOffloads,
+    /// RX offloads (`RTE_ETH_RX_OFFLOAD_*` bits) requested; masked with
+    /// what the port advertises.
+    pub rx_offloads: u64,
+}
+
+/// The RX offload the gateway asks an underlay port for.
+pub fn rx_offload_ipv4_cksum() -> u64 {
+    // SAFETY: reads an immutable C constant.
+    unsafe { dpdk_sys::GENEVE_ETH_RX_OFFLOAD_IPV4_CKSUM }
 }
 
 impl Default for PortConfig {
@@ -75,6 +84,7 @@ impl Default for PortConfig {
             mtu: None,
             promiscuous: true,
             tx_offloads: TxOffloads::default(),
+            rx_offloads: 0,
         }
     }
 }
@@ -101,6 +111,7 @@ pub struct AppliedConfig {
     pub rss: bool,
     pub rss_hf: u64,
     pub tx_offloads: u64,
+    pub rx_offloads: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -268,6 +279,8 @@ impl Port {
         if let Some(mtu) = cfg.mtu {
             conf.rxmode.mtu = u32::from(mtu);
         }
+        applied.rx_offloads = cfg.rx_offloads & i.rx_offload_capa;
+        conf.rxmode.offloads |= applied.rx_offloads;
         applied.tx_offloads = cfg.tx_offloads.0 & i.tx_offload_capa;
         conf.txmode.offloads = applied.tx_offloads;
 

@@ -136,10 +136,12 @@ pub enum Feature {
     GeneveTso,
     FlowDecap,
     InnerRss,
+    /// The outer IPv4 header checksum check of received Geneve packets.
+    RxOuterIpv4Checksum,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 7] = [
+    pub const ALL: [Feature; 8] = [
         Feature::OuterIpv4Checksum,
         Feature::OuterUdpChecksum,
         Feature::InnerIpChecksum,
@@ -147,6 +149,7 @@ impl Feature {
         Feature::GeneveTso,
         Feature::FlowDecap,
         Feature::InnerRss,
+        Feature::RxOuterIpv4Checksum,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -158,6 +161,7 @@ impl Feature {
             Feature::GeneveTso => "Geneve TSO",
             Feature::FlowDecap => "rte_flow decap (VNI match)",
             Feature::InnerRss => "inner RSS",
+            Feature::RxOuterIpv4Checksum => "outer IPv4 checksum (RX)",
         }
     }
 }
@@ -356,6 +360,22 @@ pub fn decide(caps: &PortCaps, offload_enabled: bool) -> DecisionTable {
         software(
             Feature::InnerRss,
             "no hardware decap: RSS sees the outer headers, spread by the outer UDP source port",
+        )
+    });
+    // What `run` enables with `offload: auto` (dataplane::tx_offload):
+    // decap trusts the port's good verdict, checks the rest itself.
+    rows.push(if !offload_enabled {
+        software(Feature::RxOuterIpv4Checksum, "offload disabled")
+    } else if caps.rx.ipv4_cksum {
+        Decision {
+            feature: Feature::RxOuterIpv4Checksum,
+            place: Place::Hardware,
+            reason: "port advertises RX IPV4_CKSUM: decap trusts packets it marks good, checks the others".into(),
+        }
+    } else {
+        software(
+            Feature::RxOuterIpv4Checksum,
+            "port does not advertise RX IPV4_CKSUM",
         )
     });
     DecisionTable { rows }

@@ -14,9 +14,20 @@ fn caps(driver: &str, tx: TxCaps, flow_api: FlowApi) -> PortCaps {
     }
 }
 
+/// RX checksum and hash offloads both NICs advertise.
+const NIC_RX: RxCaps = RxCaps {
+    ipv4_cksum: true,
+    udp_cksum: true,
+    tcp_cksum: true,
+    outer_ipv4_cksum: false,
+    outer_udp_cksum: false,
+    rss_hash: true,
+    scatter: true,
+};
+
 /// What DPDK 22.11's i40e advertises on an XL710 (design notes section 6).
 fn i40e() -> PortCaps {
-    caps(
+    let mut c = caps(
         "net_i40e",
         TxCaps {
             ipv4_cksum: true,
@@ -29,12 +40,14 @@ fn i40e() -> PortCaps {
             multi_segs: true,
         },
         FlowApi::Available,
-    )
+    );
+    c.rx = NIC_RX;
+    c
 }
 
 /// ConnectX-5 under mlx5: everything but the outer UDP checksum.
 fn mlx5() -> PortCaps {
-    caps(
+    let mut c = caps(
         "mlx5_pci",
         TxCaps {
             ipv4_cksum: true,
@@ -47,7 +60,9 @@ fn mlx5() -> PortCaps {
             multi_segs: true,
         },
         FlowApi::Available,
-    )
+    );
+    c.rx = NIC_RX;
+    c
 }
 
 fn null() -> PortCaps {
@@ -67,7 +82,7 @@ use Place::{Hardware as H, Software as S};
 #[test]
 fn i40e_offloads_tx_but_decaps_in_software() {
     let t = decide(&i40e(), true);
-    assert_eq!(places(&t), vec![H, H, S, S, H, S, S]);
+    assert_eq!(places(&t), vec![H, H, S, S, H, S, S, H]);
     assert!(t
         .get(Feature::FlowDecap)
         .reason
@@ -87,7 +102,7 @@ fn i40e_offloads_tx_but_decaps_in_software() {
 #[test]
 fn mlx5_decaps_in_hardware_and_offloads_outer_checksums() {
     let t = decide(&mlx5(), true);
-    assert_eq!(places(&t), vec![H, H, S, S, H, H, H]);
+    assert_eq!(places(&t), vec![H, H, S, S, H, H, H, H]);
     assert!(t
         .get(Feature::InnerL4Checksum)
         .reason
@@ -111,7 +126,7 @@ fn mlx5_without_flow_api_stays_in_software() {
 #[test]
 fn no_offload_port_is_all_software_with_reasons() {
     let t = decide(&null(), true);
-    assert_eq!(places(&t), vec![S; 7]);
+    assert_eq!(places(&t), vec![S; 8]);
     assert_eq!(
         t.get(Feature::OuterUdpChecksum).reason,
         "port does not advertise UDP_CKSUM"
@@ -124,7 +139,7 @@ fn no_offload_port_is_all_software_with_reasons() {
 fn offload_disabled_puts_everything_in_software() {
     for c in [i40e(), mlx5(), null()] {
         let t = decide(&c, false);
-        assert_eq!(places(&t), vec![S; 7], "{}", c.driver);
+        assert_eq!(places(&t), vec![S; 8], "{}", c.driver);
         assert!(t.rows.iter().all(|r| r.reason == "offload disabled"));
     }
 }
@@ -350,5 +365,32 @@ fn geneve_tso_row_says_what_the_gateway_enables() {
     assert_eq!(
         r.get(Feature::GeneveTso).reason,
         "port does not advertise GENEVE_TNL_TSO: software segmentation"
+    );
+}
+
+#[test]
+fn rx_ipv4_checksum_is_hardware_exactly_when_advertised_and_enabled() {
+    let mut p = i40e();
+    p.rx.ipv4_cksum = false;
+    assert_eq!(
+        decide(&p, true).place(Feature::RxOuterIpv4Checksum),
+        Place::Software
+    );
+    assert_eq!(
+        decide(&p, true).get(Feature::RxOuterIpv4Checksum).reason,
+        "port does not advertise RX IPV4_CKSUM"
+    );
+    p.rx.ipv4_cksum = true;
+    let on = decide(&p, true);
+    assert_eq!(on.place(Feature::RxOuterIpv4Checksum), Place::Hardware);
+    assert!(on
+        .get(Feature::RxOuterIpv4Checksum)
+        .reason
+        .contains("trusts packets it marks good"));
+    let off = decide(&p, false);
+    assert_eq!(off.place(Feature::RxOuterIpv4Checksum), Place::Software);
+    assert_eq!(
+        off.get(Feature::RxOuterIpv4Checksum).reason,
+        "offload disabled"
     );
 }

@@ -49,6 +49,13 @@ pub trait Buffer {
         }
         self.prepend(n).ok().and_then(|d| d.get_mut(..n))
     }
+    /// True when the receiving port verified the outer IPv4 header checksum
+    /// and found it good (RX checksum offload); decap then skips its own
+    /// check. Buffers that never came from a NIC: false.
+    #[inline]
+    fn rx_ipv4_checksum_good(&self) -> bool {
+        false
+    }
     /// Remove `n` bytes from the front of the data (they become headroom).
     fn trim_front(&mut self, n: usize) -> Result<(), BufferError>;
     /// Remove `n` bytes from the end of the data.

@@ -592,9 +592,9 @@ impl Decapsulator {
     /// else [`decap_fast_other`](Self::decap_fast_other).
     #[inline]
     pub fn decap_fast(&self, frame: &[u8]) -> FastVerdict {
-        match self.decap_common(frame) {
+        match self.decap_common(frame, false) {
             Some(v) => v,
-            None => self.decap_fast_other(frame),
+            None => self.decap_fast_other(frame, false),
         }
     }
 
@@ -603,14 +603,16 @@ impl Decapsulator {
     /// recognised by one masked compare of four header words; `None` for
     /// any other packet. Its delivery is mostly constants, so a caller that
     /// handles it in a match arm of its own (not merged with another
-    /// path's) keeps it in registers.
+    /// path's) keeps it in registers. `hw_ip_sum_good`: the receiving port
+    /// verified the outer IPv4 header checksum (see
+    /// [`Buffer::rx_ipv4_checksum_good`](super::Buffer::rx_ipv4_checksum_good)).
     #[inline(always)]
-    pub fn decap_common(&self, frame: &[u8]) -> Option<FastVerdict> {
+    pub fn decap_common(&self, frame: &[u8], hw_ip_sum_good: bool) -> Option<FastVerdict> {
         let f = frame.first_chunk::<FAST_V4_LEN>()?;
         if !self.common.as_ref()?.matches(f) {
             return None;
         }
-        let Some(end) = self.outer_v4_ok(frame, f) else {
+        let Some(end) = self.outer_v4_ok(frame, f, hw_ip_sum_good) else {
             return Some(FastVerdict::General);
         };
         let Some((options, payload_off)) = self.fast_options(frame, f, end) else {
@@ -655,16 +657,21 @@ impl Decapsulator {
     /// in `f`, the first bytes of `frame`: the end of the IP packet if the
     /// UDP length is what the IP length leaves and holds the Geneve header,
     /// the IP packet fits in the frame and the checksum verifies (or is not
-    /// to be verified).
+    /// to be verified, or the port verified it: `hw_ip_sum_good`).
     #[inline(always)]
-    fn outer_v4_ok(&self, frame: &[u8], f: &[u8; FAST_V4_LEN]) -> Option<usize> {
+    fn outer_v4_ok(
+        &self,
+        frame: &[u8],
+        f: &[u8; FAST_V4_LEN],
+        hw_ip_sum_good: bool,
+    ) -> Option<usize> {
         let tl = usize::from(be16(f, IP + 2));
         let ulen = usize::from(be16(f, UDP + 4));
         let end = IP + tl;
         let ok = ulen + ipv4::HEADER_LEN == tl
             && ulen >= udp::HEADER_LEN + geneve::HEADER_LEN
             && end <= frame.len()
-            && (!self.cfg.verify_ipv4_checksum || ipv4_header_sum_ok(f));
+            && (!self.cfg.verify_ipv4_checksum || hw_ip_sum_good || ipv4_header_sum_ok(f));
         ok.then_some(end)
     }
 
@@ -672,7 +679,7 @@ impl Decapsulator {
     /// checksum, IP payload, another local address, outer ECN marked,
     /// uniform DSCP / TTL model), field by field.
     #[inline(always)]
-    pub fn decap_fast_other(&self, frame: &[u8]) -> FastVerdict {
+    pub fn decap_fast_other(&self, frame: &[u8], hw_ip_sum_good: bool) -> FastVerdict {
         let Some(f) = frame.first_chunk::<FAST_V4_LEN>() else {
             return FastVerdict::General;
         };
@@ -685,7 +692,7 @@ impl Decapsulator {
             EtherType::IPV6 if self.cfg.accept_ipv6 => PayloadKind::Ipv6,
             _ => return FastVerdict::General,
         };
-        self.decap_fast_v4_tail(frame, f, payload)
+        self.decap_fast_v4_tail(frame, f, payload, hw_ip_sum_good)
     }
 
     /// The rest of the fast path, once the fixed fields of `f` (the first
@@ -696,9 +703,10 @@ impl Decapsulator {
         frame: &[u8],
         f: &[u8; FAST_V4_LEN],
         payload: PayloadKind,
+        hw_ip_sum_good: bool,
     ) -> FastVerdict {
         use FastVerdict::General;
-        let Some(end) = self.outer_v4_ok(frame, f) else {
+        let Some(end) = self.outer_v4_ok(frame, f, hw_ip_sum_good) else {
             return General;
         };
         let ulen = be16(f, UDP + 4);
@@ -1572,6 +1580,46 @@ mod tests {
             }
         }
         assert!(taken[1] > 5 && taken[0] > 5, "{taken:?}");
+    }
+
+    /// The port's good verdict (RX checksum offload) stands in for the
+    /// software check on both fast paths, and only for it: with the outer
+    /// checksum broken the fast path gives the intact frame's verdict when
+    /// the port vouched for the header, and never delivers otherwise.
+    #[test]
+    fn port_verified_ipv4_checksum_replaces_the_software_check() {
+        let decs = decapsulators();
+        let mut vouched = 0;
+        for f in base_frames() {
+            if f.len() < 34 || f[12..14] != [0x08, 0x00] {
+                continue;
+            }
+            let mut broken = f.clone();
+            broken[24] ^= 0x5a;
+            for d in &decs {
+                let intact = (d.decap_common(&f, false), d.decap_fast_other(&f, false));
+                let trusted = (
+                    d.decap_common(&broken, true),
+                    d.decap_fast_other(&broken, true),
+                );
+                assert_eq!(format!("{intact:?}"), format!("{trusted:?}"), "{f:02x?}");
+                if d.cfg.verify_ipv4_checksum {
+                    assert!(
+                        !matches!(
+                            d.decap_common(&broken, false),
+                            Some(FastVerdict::Deliver(_))
+                        ),
+                        "{broken:02x?}"
+                    );
+                    assert!(!matches!(
+                        d.decap_fast_other(&broken, false),
+                        FastVerdict::Deliver(_)
+                    ));
+                    vouched += usize::from(matches!(intact.0, Some(FastVerdict::Deliver(_))));
+                }
+            }
+        }
+        assert!(vouched > 10, "{vouched}");
     }
 
     #[test]
