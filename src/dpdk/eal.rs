@@ -207,9 +207,24 @@ impl Eal {
 
 impl Drop for Eal {
     fn drop(&mut self) {
+        // SAFETY: the EAL is running; the runtime directory is a static
+        // NUL-terminated string it owns, copied out before cleanup.
+        let runtime_dir = unsafe { CStr::from_ptr(dpdk_sys::rte_eal_get_runtime_dir()) }
+            .to_string_lossy()
+            .into_owned();
         // SAFETY: the EAL was started by this value; callers drop ports and
         // mempools before it (ownership order in main), as rte_eal_cleanup requires.
         unsafe { dpdk_sys::rte_eal_cleanup() };
+        // DPDK leaves /var/run/dpdk/<prefix> behind, empty once telemetry
+        // unlinks its socket at exit (in-memory, no-shconf). With the EAL
+        // gone the socket answers nobody: remove it and the directory now.
+        // Anything else there (shared config a secondary process may still
+        // read) keeps the directory.
+        if !runtime_dir.is_empty() {
+            let dir = std::path::Path::new(&runtime_dir);
+            let _ = std::fs::remove_file(dir.join("dpdk_telemetry.v2"));
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 

@@ -137,14 +137,20 @@ pub fn run_gw(args: &[String], timeout: Duration) -> Run {
 pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
     // DPDK leaves an empty runtime directory per file prefix behind; the
     // test's prefixes are unique, so remove it once the process is gone.
+    // The prefix is on the command line or in the config file (`-c`).
     let runtime_dir = {
         let args: Vec<String> = cmd
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        args.iter()
-            .position(|a| a == "--file-prefix")
-            .and_then(|i| args.get(i + 1))
+        let after = |flag: &str| {
+            args.iter()
+                .position(|a| a == flag)
+                .and_then(|i| args.get(i + 1))
+        };
+        after("--file-prefix")
+            .cloned()
+            .or_else(|| after("-c").and_then(|path| config_file_prefix(path)))
             .map(|p| format!("/var/run/dpdk/{p}"))
     };
     let run = run_cmd_inner(cmd, timeout);
@@ -152,6 +158,16 @@ pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
         let _ = std::fs::remove_dir(d);
     }
     run
+}
+
+/// `eal.file_prefix` of a gateway config file, read as text.
+fn config_file_prefix(path: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| {
+        let v = l.trim().strip_prefix("file_prefix:")?;
+        let v = v.split('#').next()?.trim().trim_matches(['"', '\'']);
+        (!v.is_empty()).then(|| v.to_string())
+    })
 }
 
 fn run_cmd_inner(cmd: &mut Command, timeout: Duration) -> Run {
