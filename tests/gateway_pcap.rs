@@ -123,13 +123,13 @@ l2:
 "#;
     let r = run_scenario(&dir, tail, &["--stop-after-idle", "2500"]);
     assert_scapy_ok("gateway_control.py", &dir, &r);
-    assert_eq!(line_value(&r, "control replies "), 2, "{}", r.stdout);
-    assert_eq!(line_value(&r, "decap "), 2, "{}", r.stdout);
-    assert_eq!(line_value(&r, "encap "), 2, "{}", r.stdout);
+    assert_eq!(r.value("control replies "), 2, "{}", r.stdout);
+    assert_eq!(r.value("decap "), 2, "{}", r.stdout);
+    assert_eq!(r.value("encap "), 2, "{}", r.stdout);
     // Two MACs learned from VNIs 100 and 200, both aged out after 1 s idle.
-    assert_eq!(line_value(&r, "macs aged "), 2, "{}", r.stdout);
-    assert_eq!(line_value(&r, "learned macs "), 0, "{}", r.stdout);
-    assert_eq!(line_value(&r, "drops total "), 0, "{}", r.stdout);
+    assert_eq!(r.value("macs aged "), 2, "{}", r.stdout);
+    assert_eq!(r.value("learned macs "), 0, "{}", r.stdout);
+    assert_eq!(r.value("drops total "), 0, "{}", r.stdout);
 }
 
 /// The L2 scenario's gateway configuration (after the EAL/ports section).
@@ -161,22 +161,6 @@ decap:
   - { vni: 100, allow_from: [198.18.0.2, 198.18.0.3] }
 "#;
 
-fn counter(r: &Run, name: &str) -> u64 {
-    let prefix = format!("drop {name} ");
-    r.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map(|v| v.trim().parse().unwrap())
-        .unwrap_or(0)
-}
-
-fn line_value(r: &Run, key: &str) -> u64 {
-    r.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no `{key}` line in:\n{}", r.stdout))
-}
-
 #[test]
 fn l2_gateway_end_to_end_through_pcap() {
     if !have_scapy() || !have_tshark() {
@@ -199,26 +183,21 @@ fn l2_gateway_end_to_end_through_pcap() {
     );
     for (name, n) in &expected {
         match name.as_str() {
-            "deliver" => assert_eq!(line_value(&r, "decap "), *n, "{}", r.stdout),
-            "control" => assert_eq!(
-                line_value(&r, "geneve control packets "),
-                *n,
-                "{}",
-                r.stdout
-            ),
-            reason => assert_eq!(counter(&r, reason), *n, "drop {reason}:\n{}", r.stdout),
+            "deliver" => assert_eq!(r.value("decap "), *n, "{}", r.stdout),
+            "control" => assert_eq!(r.value("geneve control packets "), *n, "{}", r.stdout),
+            reason => assert_eq!(r.drops(reason), *n, "drop {reason}:\n{}", r.stdout),
         }
     }
-    assert_eq!(counter(&r, "no_segment"), 1, "{}", r.stdout);
+    assert_eq!(r.drops("no_segment"), 1, "{}", r.stdout);
     // Known MAC -> 1, broadcast -> one copy per flood target (2).
-    assert_eq!(line_value(&r, "encap "), 3, "{}", r.stdout);
-    assert_eq!(line_value(&r, "learned macs "), 1, "{}", r.stdout);
+    assert_eq!(r.value("encap "), 3, "{}", r.stdout);
+    assert_eq!(r.value("learned macs "), 1, "{}", r.stdout);
     // Packets in = packets out + counted drops + punted.
-    let drops = line_value(&r, "drops total ");
-    let punted = line_value(&r, "punted ");
+    let drops = r.value("drops total ");
+    let punted = r.value("punted ");
     assert_eq!(
         total_in,
-        line_value(&r, "decap ") + 2 + drops + punted,
+        r.value("decap ") + 2 + drops + punted,
         "{}",
         r.stdout
     );
@@ -376,10 +355,10 @@ l2:
         r.stdout
     );
     // Packets in = packets out + counted drops, across six table swaps.
-    assert_eq!(line_value(&r, "drops total "), 0, "{}", r.stdout);
+    assert_eq!(r.value("drops total "), 0, "{}", r.stdout);
     assert_eq!(ul_dropped, 0, "{}", r.stdout);
     assert_eq!(acc_rx, ul_tx, "{}", r.stdout);
-    assert_eq!(line_value(&r, "encap "), acc_rx, "{}", r.stdout);
+    assert_eq!(r.value("encap "), acc_rx, "{}", r.stdout);
 }
 
 #[test]
@@ -419,12 +398,12 @@ l3:
         &["--stop-after-packets", "9", "--stop-after-idle", "3000"],
     );
     assert_scapy_ok("gateway_l3.py", &dir, &r);
-    assert_eq!(counter(&r, "no_route"), 1, "{}", r.stdout);
-    assert_eq!(counter(&r, "inner_not_ip"), 1, "{}", r.stdout);
-    assert_eq!(counter(&r, "udp_zero_checksum_ipv6"), 1, "{}", r.stdout);
-    assert_eq!(line_value(&r, "encap "), 3, "{}", r.stdout);
-    assert_eq!(line_value(&r, "decap "), 2, "{}", r.stdout);
-    assert_eq!(line_value(&r, "control replies "), 1, "{}", r.stdout);
+    assert_eq!(r.drops("no_route"), 1, "{}", r.stdout);
+    assert_eq!(r.drops("inner_not_ip"), 1, "{}", r.stdout);
+    assert_eq!(r.drops("udp_zero_checksum_ipv6"), 1, "{}", r.stdout);
+    assert_eq!(r.value("encap "), 3, "{}", r.stdout);
+    assert_eq!(r.value("decap "), 2, "{}", r.stdout);
+    assert_eq!(r.value("control replies "), 1, "{}", r.stdout);
 }
 
 #[test]
@@ -470,9 +449,9 @@ l2:
         ],
     );
     for (reason, n) in &expected {
-        assert_eq!(counter(&r, reason), *n, "drop {reason}:\n{}", r.stdout);
+        assert_eq!(r.drops(reason), *n, "drop {reason}:\n{}", r.stdout);
     }
-    assert_eq!(line_value(&r, "drops total "), total, "{}", r.stdout);
-    assert_eq!(line_value(&r, "encap "), 0, "{}", r.stdout);
-    assert_eq!(line_value(&r, "decap "), 0, "{}", r.stdout);
+    assert_eq!(r.value("drops total "), total, "{}", r.stdout);
+    assert_eq!(r.value("encap "), 0, "{}", r.stdout);
+    assert_eq!(r.value("decap "), 0, "{}", r.stdout);
 }

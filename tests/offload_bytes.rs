@@ -113,25 +113,38 @@ ports:
     )
 }
 
-/// Runs the gateway on `config` with `--offload mode`; it stops when its
-/// input has been idle for 1 s.
-fn run_gateway(dir: &Path, config: &str, mode: &str, tag: &str) -> Run {
+/// `geneve-gw run` on `config` (written to `dir`) with `--offload mode`,
+/// stopping once its input has been idle for `idle_ms`.
+fn gateway_args(dir: &Path, config: &str, mode: &str, tag: &str, idle_ms: u32) -> Vec<String> {
     let path = dir.join(format!("gw_{tag}.yaml"));
     std::fs::write(&path, config).unwrap();
-    let args = strings(&[
+    strings(&[
         "run",
         "-c",
         path.to_str().unwrap(),
         "--offload",
         mode,
         "--stop-after-idle",
-        "1000",
+        &idle_ms.to_string(),
         "--stats-interval",
         "0",
-    ]);
-    let r = run_gw(&args, Duration::from_secs(60));
+    ])
+}
+
+/// A finished gateway run: exited 0, every mbuf back in its pool.
+fn assert_clean_exit(r: &Run) {
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
     r.assert_no_leak();
+}
+
+/// Runs the gateway on `config` with `--offload mode`; it stops when its
+/// input has been idle for 1 s.
+fn run_gateway(dir: &Path, config: &str, mode: &str, tag: &str) -> Run {
+    let r = run_gw(
+        &gateway_args(dir, config, mode, tag, 1000),
+        Duration::from_secs(60),
+    );
+    assert_clean_exit(&r);
     r
 }
 
@@ -400,14 +413,6 @@ fn tap_case(v6: bool) {
     assert_same_and_good(&off, &auto, frames, v6);
 }
 
-/// The number after `key` on the exit report line that starts with it.
-fn report_value(r: &Run, key: &str) -> u64 {
-    r.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0)
-}
-
 /// Geneve packets sent by the kernel into the tap while the gateway runs
 /// with `--offload mode`: returns the run and the (good, bad outer IPv4
 /// checksum) packet counts sent.
@@ -421,19 +426,7 @@ fn tap_rx_run(dir: &Path, tap: &Tap, mode: &str) -> (Run, u64, u64) {
         "[--no-shconf, --no-pci]",
         &tag,
     ) + &tail(false);
-    let path = dir.join(format!("gw_{tag}.yaml"));
-    std::fs::write(&path, config).unwrap();
-    let args = strings(&[
-        "run",
-        "-c",
-        path.to_str().unwrap(),
-        "--offload",
-        mode,
-        "--stop-after-idle",
-        "3000",
-        "--stats-interval",
-        "0",
-    ]);
+    let args = gateway_args(dir, &config, mode, &tag, 3000);
     let gw = std::thread::spawn(move || run_gw(&args, Duration::from_secs(60)));
     // The tap's carrier comes on when DPDK opens it; from then on what the
     // kernel sends into it waits in its queue for the PMD.
@@ -465,8 +458,7 @@ fn tap_rx_run(dir: &Path, tap: &Tap, mode: &str) -> (Run, u64, u64) {
     let mut n = sent.split_whitespace().map(|w| w.parse::<u64>().unwrap());
     let (good, bad) = (n.next().unwrap(), n.next().unwrap());
     let r = gw.join().unwrap();
-    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
-    r.assert_no_leak();
+    assert_clean_exit(&r);
     (r, good, bad)
 }
 
@@ -496,13 +488,8 @@ fn net_tap_rx_ipv4_checksum_offload_decaps_the_good_and_drops_the_bad() {
             mode == "auto",
             "{port_line}"
         );
-        assert_eq!(report_value(&r, "decap "), good, "{mode}:\n{}", r.stdout);
-        assert_eq!(
-            report_value(&r, "drop ipv4_bad_checksum "),
-            bad,
-            "{mode}:\n{}",
-            r.stdout
-        );
+        assert_eq!(r.value("decap "), good, "{mode}:\n{}", r.stdout);
+        assert_eq!(r.drops("ipv4_bad_checksum"), bad, "{mode}:\n{}", r.stdout);
     }
 }
 

@@ -95,13 +95,6 @@ fn inner_len(f: &[u8]) -> usize {
     f.len() - (14 + 20 + 8 + 8 + OPTION.len())
 }
 
-fn line_value(stdout: &str, key: &str) -> u64 {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no `{key}` line in:\n{stdout}"))
-}
-
 #[test]
 fn too_big_inner_tcp_leaves_as_geneve_segments_within_the_mtu() {
     // The access side strips the VLAN tag: 1500 - 20 (IP) - 8 (UDP) - 16
@@ -140,20 +133,10 @@ fn run_case(mtu: u16, mss: usize, udp_drop: &str) {
     r.assert_no_leak();
 
     let n = PAYLOAD.div_ceil(mss);
-    assert_eq!(
-        line_value(&r.stdout, "tso segments "),
-        n as u64,
-        "{}",
-        r.stdout
-    );
-    assert_eq!(line_value(&r.stdout, "encap "), 1, "{}", r.stdout);
-    assert_eq!(
-        line_value(&r.stdout, &format!("drop {udp_drop} ")),
-        1,
-        "{}",
-        r.stdout
-    );
-    assert_eq!(line_value(&r.stdout, "drops total "), 1, "{}", r.stdout);
+    assert_eq!(r.value("tso segments "), n as u64, "{}", r.stdout);
+    assert_eq!(r.value("encap "), 1, "{}", r.stdout);
+    assert_eq!(r.value(&format!("drop {udp_drop} ")), 1, "{}", r.stdout);
+    assert_eq!(r.value("drops total "), 1, "{}", r.stdout);
 
     let (_, frames) = read_pcap(&dir.join("ul_out.pcap"));
     assert_eq!(frames.len(), n);

@@ -70,6 +70,19 @@ impl Run {
         (num(" rx "), num(" tx "), num("tx dropped "))
     }
 
+    /// The number on the exit report's line `KEY N` (`decap 3`,
+    /// `drops total 0`); fails the test when the report has no such line.
+    pub fn value(&self, key: &str) -> u64 {
+        report_value(&self.stdout, key)
+            .unwrap_or_else(|| panic!("no `{key}` line in:\n{}", self.stdout))
+    }
+
+    /// Packets dropped for `reason` (`drop REASON N`; the report lists only
+    /// the reasons that occurred, so a missing line is 0).
+    pub fn drops(&self, reason: &str) -> u64 {
+        report_value(&self.stdout, &format!("drop {reason} ")).unwrap_or(0)
+    }
+
     /// (available, size, in use) from the mbuf leak report.
     pub fn mbufs(&self) -> (u64, u64, u64) {
         let line = self
@@ -135,22 +148,17 @@ pub fn run_gw(args: &[String], timeout: Duration) -> Run {
 }
 
 pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
-    // DPDK leaves an empty runtime directory per file prefix behind; the
-    // test's prefixes are unique, so remove it once the process is gone.
-    // The prefix is on the command line or in the config file (`-c`).
+    // DPDK leaves an empty runtime directory per file prefix behind (the
+    // gateway removes its own; dpdk-testpmd does not); the test's prefixes
+    // are unique, so remove it once the process is gone.
     let runtime_dir = {
         let args: Vec<String> = cmd
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        let after = |flag: &str| {
-            args.iter()
-                .position(|a| a == flag)
-                .and_then(|i| args.get(i + 1))
-        };
-        after("--file-prefix")
-            .cloned()
-            .or_else(|| after("-c").and_then(|path| config_file_prefix(path)))
+        args.iter()
+            .position(|a| a == "--file-prefix")
+            .and_then(|i| args.get(i + 1))
             .map(|p| format!("/var/run/dpdk/{p}"))
     };
     let run = run_cmd_inner(cmd, timeout);
@@ -158,16 +166,6 @@ pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
         let _ = std::fs::remove_dir(d);
     }
     run
-}
-
-/// `eal.file_prefix` of a gateway config file, read as text.
-fn config_file_prefix(path: &str) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines().find_map(|l| {
-        let v = l.trim().strip_prefix("file_prefix:")?;
-        let v = v.split('#').next()?.trim().trim_matches(['"', '\'']);
-        (!v.is_empty()).then(|| v.to_string())
-    })
 }
 
 fn run_cmd_inner(cmd: &mut Command, timeout: Duration) -> Run {
@@ -203,6 +201,13 @@ fn run_cmd_inner(cmd: &mut Command, timeout: Duration) -> Run {
         stdout,
         stderr,
     }
+}
+
+/// The number after `key` on the first line of `stdout` that starts with it.
+pub fn report_value(stdout: &str, key: &str) -> Option<u64> {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok()))
 }
 
 pub fn strings(v: &[&str]) -> Vec<String> {
