@@ -349,18 +349,21 @@ fn gateway(
             ));
         }
         let mut port = Port::open(id).map_err(|e| e.to_string())?;
+        // Offloads are asked of the underlay port only: access ports forward
+        // decapsulated frames as they are.
+        let underlay = i == cfg.vtep.port;
         let pc = PortConfig {
             rx_queues: workers as u16,
             // One TX queue per worker; the control thread's packets go out
             // through worker 0 (virtual devices often have a single TX queue).
             tx_queues: workers as u16,
             mtu: Some(p.mtu).filter(|m| *m >= port.info().min_mtu && *m <= port.info().max_mtu),
-            tx_offloads: if i == cfg.vtep.port {
+            tx_offloads: if underlay {
                 tx_offload::request(offload_mode)
             } else {
                 Default::default()
             },
-            rx_offloads: if i == cfg.vtep.port {
+            rx_offloads: if underlay {
                 tx_offload::request_rx(offload_mode)
             } else {
                 0
@@ -371,7 +374,7 @@ fn gateway(
             .configure_and_start(&pc, pool)
             .map_err(|e| format!("port {}: {e}", p.name))?;
         let port_caps = tx_offload::caps(&applied);
-        if i == cfg.vtep.port {
+        if underlay {
             tx_caps = port_caps;
         }
         let mac = p.mac.map(|m| m.0).unwrap_or(port.info().mac);

@@ -1602,7 +1602,7 @@ mod tests {
                     d.decap_common(&broken, true),
                     d.decap_fast_other(&broken, true),
                 );
-                assert_eq!(format!("{intact:?}"), format!("{trusted:?}"), "{f:02x?}");
+                assert_eq!(intact, trusted, "{f:02x?}");
                 if d.cfg.verify_ipv4_checksum {
                     assert!(
                         !matches!(
