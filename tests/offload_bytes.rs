@@ -28,22 +28,30 @@ use std::time::{Duration, Instant};
 use common::{have_scapy, have_tshark, read_pcap, scratch};
 use gw::{dpdk_slot, run_gw, strings, Run};
 
-/// Inner frames (see tests/scapy/offload_input.py); all are encapsulated.
-fn build_input(dir: &Path) -> usize {
+/// Runs tests/scapy/offload_input.py with `args`; its output, as numbers.
+fn offload_input(args: &[&str]) -> Vec<u64> {
     let out = Command::new("python3")
         .arg(format!(
             "{}/tests/scapy/offload_input.py",
             env!("CARGO_MANIFEST_DIR")
         ))
-        .args(["build", dir.to_str().unwrap()])
+        .args(args)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "offload_input.py: {}",
+        "offload_input.py {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect()
+}
+
+/// Inner frames (see tests/scapy/offload_input.py); all are encapsulated.
+fn build_input(dir: &Path) -> usize {
+    offload_input(&["build", dir.to_str().unwrap()])[0] as usize
 }
 
 /// Tunnels and segment after the EAL/ports section. Tunnel b carries an
@@ -441,22 +449,9 @@ fn tap_rx_run(dir: &Path, tap: &Tap, mode: &str) -> (Run, u64, u64) {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let out = Command::new("python3")
-        .arg(format!(
-            "{}/tests/scapy/offload_input.py",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .args(["send", &tap.0])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "offload_input.py send: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sent = String::from_utf8_lossy(&out.stdout).to_string();
-    let mut n = sent.split_whitespace().map(|w| w.parse::<u64>().unwrap());
-    let (good, bad) = (n.next().unwrap(), n.next().unwrap());
+    let &[good, bad] = offload_input(&["send", &tap.0]).as_slice() else {
+        panic!("offload_input.py send: expected the good and bad counts");
+    };
     let r = gw.join().unwrap();
     assert_clean_exit(&r);
     (r, good, bad)
