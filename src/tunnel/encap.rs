@@ -191,8 +191,11 @@ pub struct EncapTemplate {
     /// and RFC 6040 ECN mode folded together).
     tos_fixed: u8,
     tos_inner_mask: u8,
-    /// IPv4 underlay, Ethernet payload: [`encap`] may take its fast path.
+    /// Untagged outer Ethernet, IPv4 underlay, Ethernet payload: [`encap`]
+    /// may take its fast path.
     fast_v4: bool,
+    /// The same over an IPv6 underlay.
+    fast_v6: bool,
     port_base: u16,
     port_span: u32,
     udp_csum: bool,
@@ -201,8 +204,6 @@ pub struct EncapTemplate {
     /// Largest inner packet (bytes handed to `encap`).
     max_inner: usize,
     inner_ip_mtu: u16,
-    src: [u8; 16],
-    dst: [u8; 16],
     /// Source, destination and protocol words of the UDP pseudo header,
     /// summed (the UDP length is added per packet).
     phdr_addr_sum: u32,
@@ -390,6 +391,7 @@ impl EncapTemplate {
             tos_inner_mask,
             // Untagged outer Ethernet: the fast path writes at fixed offsets.
             fast_v4: !ipv6 && cfg.payload == PayloadKind::Ethernet && l3 == ethernet::HEADER_LEN,
+            fast_v6: ipv6 && cfg.payload == PayloadKind::Ethernet && l3 == ethernet::HEADER_LEN,
             port_base: lo,
             port_span: u32::from(hi - lo) + 1,
             udp_csum,
@@ -397,8 +399,6 @@ impl EncapTemplate {
             ttl: cfg.ttl,
             max_inner,
             inner_ip_mtu: u16::try_from(inner_ip_mtu).unwrap_or(u16::MAX),
-            src,
-            dst,
             phdr_addr_sum,
             ip_csum_mask: 0xffff,
             hw_udp_csum: false,
@@ -454,10 +454,10 @@ impl EncapTemplate {
         self.len
     }
     /// Largest inner packet `encap` accepts (in L2 mode: the whole inner frame).
-    /// True when [`encap_common`] can take frames for this template (IPv4
-    /// underlay without an outer VLAN tag, Ethernet payload).
+    /// True when [`encap_common`] can take frames for this template (no
+    /// outer VLAN tag, Ethernet payload).
     pub fn has_common_case(&self) -> bool {
-        self.fast_v4
+        self.fast_v4 || self.fast_v6
     }
 
     pub fn max_inner_len(&self) -> usize {
@@ -503,17 +503,21 @@ pub fn encap<B: Buffer + ?Sized>(
 }
 
 /// [`encap`] of the common case only: true when `buf` was encapsulated
-/// (an IPv4-underlay template with Ethernet payload, an untagged inner IPv4
-/// frame within the MTU, enough headroom), false with `buf` untouched for
-/// anything else. For callers with their own fallback (the worker's
-/// express lane); [`encap`] gives the same bytes.
+/// (a template without outer VLAN tag and with Ethernet payload, an
+/// untagged inner IPv4 frame within the MTU, enough headroom), false with
+/// `buf` untouched for anything else. For callers with their own fallback
+/// (the worker's express lane); [`encap`] gives the same bytes.
 #[inline(always)]
 pub fn encap_common<B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
     flow_hash: Option<u32>,
 ) -> bool {
-    t.fast_v4 && encap_fast_v4(t, buf, flow_hash).is_some()
+    if t.fast_v4 {
+        encap_fast_v4(t, buf, flow_hash).is_some()
+    } else {
+        t.fast_v6 && encap_fast_v6(t, buf, flow_hash).is_some()
+    }
 }
 
 /// Bytes of the inner frame the fast path reads: Ethernet, an IPv4 header
@@ -530,26 +534,12 @@ fn encap_fast_v4<B: Buffer + ?Sized>(
     buf: &mut B,
     flow_hash: Option<u32>,
 ) -> Option<()> {
-    let inner = buf.data();
-    let inner_len = inner.len();
-    let e = inner.first_chunk::<FAST_INNER_LEN>()?;
-    // EtherType IPv4 and IP version 4 (one load), within the tunnel MTU.
-    let (_, et_ver) = e.split_first_chunk::<12>()?;
-    let et_ver = u32::from_be_bytes(*et_ver.first_chunk::<4>()?);
-    if et_ver & 0xffff_f000 != 0x0800_4000 || inner_len > t.max_inner {
-        return None;
-    }
-    // What `inner_l3` + `tos_ttl` + `inner_flow_hash` find here.
-    let hash = match flow_hash {
-        Some(h) => h,
-        // Version 4 was checked above: `None` only for a truncated header.
-        None => hash_ipv4(inner.get(ethernet::HEADER_LEN..)?)?,
-    };
-    let tos = t.tos_fixed | (e[15] & t.tos_inner_mask);
-    let ttl = match t.ttl {
-        TtlEncap::Pipe(v) => v,
-        TtlEncap::Uniform { .. } => e[22],
-    };
+    let FastInner {
+        len: inner_len,
+        tos,
+        ttl,
+        hash,
+    } = fast_inner(t, buf.data(), flow_hash)?;
     let sport = t.src_port_for(hash);
     // Too little headroom: the general path moves the data back first.
     let h = buf.prepend_header(t.len)?;
@@ -561,6 +551,73 @@ fn encap_fast_v4<B: Buffer + ?Sized>(
         buf.set_tx_offload(o);
     }
     Some(())
+}
+
+/// [`encap_fast_v4`] over an IPv6 underlay: the same inner frames, the
+/// IPv6 header of [`write_v6`] (no header checksum; the UDP checksum is
+/// software unless the NIC finishes it).
+#[inline(always)]
+fn encap_fast_v6<B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> Option<()> {
+    let FastInner {
+        len: inner_len,
+        tos,
+        ttl,
+        hash,
+    } = fast_inner(t, buf.data(), flow_hash)?;
+    let sport = t.src_port_for(hash);
+    let h = buf.prepend_header(t.len)?;
+    let udp_len = write_v6_header(t, h, inner_len, tos, ttl, sport, hash);
+    if t.udp_csum {
+        finish_udp_checksum(t, buf.data_mut(), udp_len);
+    }
+    if let Some(o) = &t.tx_offload {
+        buf.set_tx_offload(o);
+    }
+    Some(())
+}
+
+/// What the fast paths take from the inner frame.
+struct FastInner {
+    len: usize,
+    /// Outer TOS / traffic class.
+    tos: u8,
+    /// Outer TTL / hop limit.
+    ttl: u8,
+    hash: u32,
+}
+
+/// The inner frame of the fast paths (untagged Ethernet carrying IPv4,
+/// within the tunnel MTU) with what the outer header takes from it: what
+/// `inner_l3` + `tos_ttl` + `inner_flow_hash` find for such a frame.
+/// `None` for any other frame.
+#[inline(always)]
+fn fast_inner(t: &EncapTemplate, inner: &[u8], flow_hash: Option<u32>) -> Option<FastInner> {
+    let len = inner.len();
+    let e = inner.first_chunk::<FAST_INNER_LEN>()?;
+    // EtherType IPv4 and IP version 4 (one load), within the tunnel MTU.
+    let (_, et_ver) = e.split_first_chunk::<12>()?;
+    let et_ver = u32::from_be_bytes(*et_ver.first_chunk::<4>()?);
+    if et_ver & 0xffff_f000 != 0x0800_4000 || len > t.max_inner {
+        return None;
+    }
+    let hash = match flow_hash {
+        Some(h) => h,
+        // Version 4 was checked above: `None` only for a truncated header.
+        None => hash_ipv4(inner.get(ethernet::HEADER_LEN..)?)?,
+    };
+    Some(FastInner {
+        len,
+        tos: t.tos_fixed | (e[15] & t.tos_inner_mask),
+        ttl: match t.ttl {
+            TtlEncap::Pipe(v) => v,
+            TtlEncap::Uniform { .. } => e[22],
+        },
+        hash,
+    })
 }
 
 /// Write the IPv4 template into `h` (exactly the header's bytes, in front
@@ -637,13 +694,9 @@ fn finish_udp_checksum(t: &EncapTemplate, data: &mut [u8], udp_len: u16) {
 fn udp_checksum(t: &EncapTemplate, data: &mut [u8], udp_len: u16) {
     let u = t.udp;
     let seg = data.get(u..).unwrap_or(&[]);
-    let pseudo = if t.ipv6 {
-        checksum::pseudo_header_v6(&t.src, &t.dst, ip_proto::UDP, u32::from(udp_len))
-    } else {
-        let s = [t.src[12], t.src[13], t.src[14], t.src[15]];
-        let d = [t.dst[12], t.dst[13], t.dst[14], t.dst[15]];
-        checksum::pseudo_header_v4(&s, &d, ip_proto::UDP, udp_len)
-    };
+    // The pseudo header: the template's addresses and protocol, summed
+    // once, and the length (RFC 768; RFC 8200 section 8.1).
+    let pseudo = u64::from(t.phdr_addr_sum) + u64::from(udp_len);
     let c = !checksum::fold(checksum::accumulate(pseudo, seg));
     let c = if c == 0 { 0xffff } else { c };
     if let Some(f) = data.get_mut(u + 6..u + 8) {
@@ -749,25 +802,44 @@ fn write_v6(
     sport: u16,
     hash: u32,
 ) -> Result<(), EncapError> {
-    let hl = t.len;
-    let Some(h) = data.get_mut(..hl) else {
+    let Some(h) = data.get_mut(..t.len) else {
         return Err(EncapError::NoHeadroom);
     };
-    copy_header(h, &t.hdr);
-    // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
-    let udp_len = (hl - t.udp + inner_len) as u16;
-    let l3 = t.l3;
-    let w0 = (6u32 << 28) | (u32::from(tos) << 20) | (hash & 0x000f_ffff);
-    h[l3..l3 + 4].copy_from_slice(&w0.to_be_bytes());
-    h[l3 + 4..l3 + 6].copy_from_slice(&udp_len.to_be_bytes());
-    h[l3 + 7] = ttl;
-    let u = t.udp;
-    h[u..u + 2].copy_from_slice(&sport.to_be_bytes());
-    h[u + 4..u + 6].copy_from_slice(&udp_len.to_be_bytes());
+    let udp_len = write_v6_header(t, h, inner_len, tos, ttl, sport, hash);
     if t.udp_csum {
         finish_udp_checksum(t, data, udp_len);
     }
     Ok(())
+}
+
+/// Write the IPv6 template into `h` (exactly the header's bytes, in front
+/// of an inner packet of `inner_len` bytes); returns the UDP length. The
+/// flow label is the flow hash's low 20 bits (RFC 6438).
+#[inline(always)]
+fn write_v6_header(
+    t: &EncapTemplate,
+    h: &mut [u8],
+    inner_len: usize,
+    tos: u8,
+    ttl: u8,
+    sport: u16,
+    hash: u32,
+) -> u16 {
+    copy_header(h, &t.hdr);
+    // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
+    let udp_len = (t.len - t.udp + inner_len) as u16;
+    let w0 = (6u32 << 28) | (u32::from(tos) << 20) | (hash & 0x000f_ffff);
+    let (l3, u) = (t.l3, t.udp);
+    if let Some(ip) = h.get_mut(l3..l3 + 8) {
+        ip[0..4].copy_from_slice(&w0.to_be_bytes());
+        ip[4..6].copy_from_slice(&udp_len.to_be_bytes());
+        ip[7] = ttl;
+    }
+    if let Some(udp) = h.get_mut(u..u + 6) {
+        udp[0..2].copy_from_slice(&sport.to_be_bytes());
+        udp[4..6].copy_from_slice(&udp_len.to_be_bytes());
+    }
+    udp_len
 }
 
 /// Inner TOS, TTL (`None`: not an IP packet) and flow hash (`flow_hash`, or
@@ -996,12 +1068,13 @@ mod tests {
         out
     }
 
-    /// The IPv4 fast path must write the bytes of the general path (the
-    /// one every packet can take, checked against RFC 8926 vectors, scapy
-    /// and real captures in tests/).
+    /// The fast paths (IPv4 and IPv6 underlay) must write the bytes of the
+    /// general path (the one every packet can take, checked against RFC
+    /// 8926 vectors, scapy and real captures in tests/), and leave what
+    /// they do not take untouched.
     #[test]
     fn fast_path_writes_the_general_paths_bytes() {
-        let mut fast = 0;
+        let (mut fast_v4, mut fast_v6) = (0, 0);
         for cfg in configs() {
             let Ok(t) = EncapTemplate::new(&cfg) else {
                 continue;
@@ -1011,21 +1084,28 @@ mod tests {
                     for headroom in [t.header_len(), t.header_len() + 3, t.header_len() - 1] {
                         let mut a = VecBuffer::with_headroom(headroom, &inner);
                         let mut b = a.clone();
+                        let mut c = a.clone();
                         let ra = encap(&t, &mut a, hash);
                         let rb = encap_general(&t, &mut b, hash);
                         assert_eq!(ra, rb, "{cfg:?} {inner:?} {hash:?}");
                         assert_eq!(a, b, "{cfg:?} {inner:?} {hash:?}");
-                        if ra.is_ok() && !t.ipv6 {
-                            let l3 = t.l3;
-                            let ip = &a.data()[l3..l3 + 20];
-                            assert_eq!(checksum::checksum(ip), 0);
-                            fast += 1;
+                        if encap_common(&t, &mut c, hash) {
+                            assert_eq!(c, a, "{cfg:?} {inner:?} {hash:?}");
+                            if t.ipv6 {
+                                fast_v6 += 1;
+                            } else {
+                                let ip = &a.data()[t.l3..t.l3 + 20];
+                                assert_eq!(checksum::checksum(ip), 0);
+                                fast_v4 += 1;
+                            }
+                        } else {
+                            assert_eq!(c, VecBuffer::with_headroom(headroom, &inner));
                         }
                     }
                 }
             }
         }
-        assert!(fast > 1000);
+        assert!(fast_v4 > 100 && fast_v6 > 100, "{fast_v4} {fast_v6}");
     }
 
     /// A NIC that ignores the seed and sums the pseudo header itself from
