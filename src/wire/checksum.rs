@@ -8,39 +8,49 @@
 /// `data` is treated as a sequence of big-endian 16-bit words; an odd trailing
 /// byte is padded with zero. The result must be folded with [`fold`].
 ///
-/// The 8-byte words are summed in the machine's byte order and the folded
-/// total swapped once: the one's complement sum is independent of byte order
-/// (RFC 1071 section 2(B)), and a swap per word costs more than the adds
-/// (without SSSE3 the vectorised loop emulated it with five shuffles per
-/// 16 bytes). A folded value is zero only for a zero sum, so adding it in
-/// place of the unfolded words folds to the same result.
+/// The data is summed as 64-bit words in the machine's byte order, with
+/// carry (one add and one add-with-carry per 8 bytes), and the total
+/// byte-swapped once: the one's complement sum is independent of byte
+/// order and of word size (RFC 1071 section 2(B), (C)), since 2^16, 2^32
+/// and 2^64 are all 1 modulo 2^16 - 1. The tail (under 8 bytes, starting
+/// at a multiple of 8) is summed the same way, 4, 2 and 1 bytes at a time.
 #[inline]
 pub fn accumulate(acc: u64, data: &[u8]) -> u64 {
-    let mut chunks = data.chunks_exact(8);
-    let mut native = 0u64;
-    for c in &mut chunks {
-        if let Some(w) = c.first_chunk::<8>() {
-            let w = u64::from_ne_bytes(*w);
-            // Two 32-bit halves: no carry is lost before the fold.
-            native += (w & 0xffff_ffff) + (w >> 32);
+    let mut sum = 0u128;
+    let mut blocks = data.chunks_exact(32);
+    for b in &mut blocks {
+        for w in b.chunks_exact(8) {
+            if let Some(w) = w.first_chunk::<8>() {
+                sum += u128::from(u64::from_ne_bytes(*w));
+            }
         }
     }
-    let native = fold(native);
-    let mut acc = acc
-        + u64::from(if cfg!(target_endian = "little") {
-            native.swap_bytes()
-        } else {
-            native
-        });
-    let rest = chunks.remainder();
-    let mut words = rest.chunks_exact(2);
+    let mut words = blocks.remainder().chunks_exact(8);
     for w in &mut words {
-        acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
+        if let Some(w) = w.first_chunk::<8>() {
+            sum += u128::from(u64::from_ne_bytes(*w));
+        }
     }
-    if let [b] = words.remainder() {
-        acc += u64::from(*b) << 8;
+    let mut tail = words.remainder();
+    if let Some((w, rest)) = tail.split_first_chunk::<4>() {
+        sum += u128::from(u32::from_ne_bytes(*w));
+        tail = rest;
     }
-    acc
+    if let Some((w, rest)) = tail.split_first_chunk::<2>() {
+        sum += u128::from(u16::from_ne_bytes(*w));
+        tail = rest;
+    }
+    if let [b] = tail {
+        // Padded with a zero byte after it, in memory order.
+        sum += u128::from(u16::from_ne_bytes([*b, 0]));
+    }
+    // Carries out of 64 and then 32 bits add back in (end-around carry).
+    let sum = (sum & u128::from(u64::MAX)) + (sum >> 64);
+    let sum = ((sum & u128::from(u64::MAX)) + (sum >> 64)) as u64;
+    let sum = (sum & 0xffff_ffff) + (sum >> 32);
+    let sum = ((sum & 0xffff_ffff) + (sum >> 32)) as u32;
+    // Machine order to big-endian 16-bit words (a no-op on big-endian).
+    acc + u64::from(u32::from_be(sum))
 }
 
 /// Fold an unfolded sum to 16 bits (not complemented).
@@ -159,7 +169,9 @@ mod tests {
     /// machine-order sum folds to what the big-endian one does.
     #[test]
     fn accumulate_matches_naive_with_seed_and_offset() {
-        let mixed: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(97) ^ 0xc3) as u8).collect();
+        let mixed: Vec<u8> = (0..200u32)
+            .map(|i| (i.wrapping_mul(97) ^ 0xc3) as u8)
+            .collect();
         let ones = vec![0xffu8; 200];
         for data in [&mixed, &ones] {
             for start in 0..8 {
