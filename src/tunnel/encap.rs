@@ -191,11 +191,8 @@ pub struct EncapTemplate {
     /// and RFC 6040 ECN mode folded together).
     tos_fixed: u8,
     tos_inner_mask: u8,
-    /// Untagged outer Ethernet, IPv4 underlay, Ethernet payload: [`encap`]
-    /// may take its fast path.
-    fast_v4: bool,
-    /// The same over an IPv6 underlay.
-    fast_v6: bool,
+    /// Which fast path [`encap_common`] may take for this template.
+    fast: FastLane,
     port_base: u16,
     port_span: u32,
     udp_csum: bool,
@@ -390,8 +387,13 @@ impl EncapTemplate {
             tos_fixed,
             tos_inner_mask,
             // Untagged outer Ethernet: the fast path writes at fixed offsets.
-            fast_v4: !ipv6 && cfg.payload == PayloadKind::Ethernet && l3 == ethernet::HEADER_LEN,
-            fast_v6: ipv6 && cfg.payload == PayloadKind::Ethernet && l3 == ethernet::HEADER_LEN,
+            fast: match (l3 == ethernet::HEADER_LEN, ipv6, cfg.payload) {
+                (false, _, _) | (_, _, PayloadKind::Ipv6) => FastLane::None,
+                (true, false, PayloadKind::Ethernet) => FastLane::V4Ethernet,
+                (true, true, PayloadKind::Ethernet) => FastLane::V6Ethernet,
+                (true, false, PayloadKind::Ipv4) => FastLane::V4Ip,
+                (true, true, PayloadKind::Ipv4) => FastLane::V6Ip,
+            },
             port_base: lo,
             port_span: u32::from(hi - lo) + 1,
             udp_csum,
@@ -457,7 +459,7 @@ impl EncapTemplate {
     /// True when [`encap_common`] can take frames for this template (no
     /// outer VLAN tag, Ethernet payload).
     pub fn has_common_case(&self) -> bool {
-        self.fast_v4 || self.fast_v6
+        matches!(self.fast, FastLane::V4Ethernet | FastLane::V6Ethernet)
     }
 
     pub fn max_inner_len(&self) -> usize {
@@ -487,49 +489,78 @@ impl EncapTemplate {
 /// `flow_hash`: the NIC's RSS hash when the mbuf has one; otherwise the inner
 /// flow is hashed here. No allocation, no panic.
 ///
-/// The common case (IPv4 underlay, an untagged inner Ethernet frame
-/// carrying IPv4) is handled inline with fixed offsets; everything else
-/// goes through the general path. Both write the same bytes.
+/// The common cases (IPv4 or IPv6 underlay without outer VLAN tag, an
+/// inner IPv4 packet in an untagged Ethernet frame or alone) are handled
+/// inline with fixed offsets; everything else goes through the general
+/// path. Both write the same bytes.
 #[inline]
 pub fn encap<B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
     flow_hash: Option<u32>,
 ) -> Result<(), EncapError> {
-    if encap_common(t, buf, flow_hash) {
+    if encap_fast(t, buf, flow_hash) {
         return Ok(());
     }
     encap_general(t, buf, flow_hash)
 }
 
-/// [`encap`] of the common case only: true when `buf` was encapsulated
-/// (a template without outer VLAN tag and with Ethernet payload, an
-/// untagged inner IPv4 frame within the MTU, enough headroom), false with
-/// `buf` untouched for anything else. For callers with their own fallback
-/// (the worker's express lane); [`encap`] gives the same bytes.
+/// The fast paths of [`encap_common`]: no outer VLAN tag, an inner IPv4
+/// packet in an untagged Ethernet frame (L2 tunnels) or alone (L3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FastLane {
+    None,
+    V4Ethernet,
+    V6Ethernet,
+    V4Ip,
+    V6Ip,
+}
+
+/// Where the inner IPv4 header starts: after an Ethernet header, or at once.
+const ETH: usize = ethernet::HEADER_LEN;
+const IP: usize = 0;
+
+/// [`encap`] of the L2 common case only: true when `buf` was encapsulated
+/// (a template without outer VLAN tag and with Ethernet payload, an inner
+/// IPv4 packet in an untagged frame, within the MTU, enough headroom),
+/// false with `buf` untouched for anything else. For callers with their
+/// own fallback (the worker's express lane); [`encap`] gives the same bytes.
 #[inline(always)]
 pub fn encap_common<B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
     flow_hash: Option<u32>,
 ) -> bool {
-    if t.fast_v4 {
-        encap_fast_v4(t, buf, flow_hash).is_some()
-    } else {
-        t.fast_v6 && encap_fast_v6(t, buf, flow_hash).is_some()
+    match t.fast {
+        FastLane::V4Ethernet => encap_fast_v4::<ETH, B>(t, buf, flow_hash).is_some(),
+        FastLane::V6Ethernet => encap_fast_v6::<ETH, B>(t, buf, flow_hash).is_some(),
+        // Not here: with them inlined too the worker's IPv4 lane spills
+        // (13 instructions per packet more). [`encap`] has them.
+        FastLane::V4Ip | FastLane::V6Ip | FastLane::None => false,
     }
 }
 
-/// Bytes of the inner frame the fast path reads: Ethernet, an IPv4 header
-/// without options and the first 4 bytes after it (the ports).
-const FAST_INNER_LEN: usize = 14 + ipv4::HEADER_LEN + 4;
+/// Every fast lane: [`encap_common`] and the L3 (IPv4 payload) ones.
+#[inline(always)]
+fn encap_fast<B: Buffer + ?Sized>(t: &EncapTemplate, buf: &mut B, flow_hash: Option<u32>) -> bool {
+    match t.fast {
+        FastLane::V4Ethernet | FastLane::V6Ethernet => encap_common(t, buf, flow_hash),
+        FastLane::V4Ip => encap_fast_v4::<IP, B>(t, buf, flow_hash).is_some(),
+        FastLane::V6Ip => encap_fast_v6::<IP, B>(t, buf, flow_hash).is_some(),
+        FastLane::None => false,
+    }
+}
 
-/// The common case (IPv4 underlay, an untagged inner Ethernet frame with
-/// IPv4 and the headroom for the header): fixed offsets, one header slice,
-/// no re-slicing of the packet. `None` (buffer untouched) for anything
+/// Bytes of the inner IPv4 packet the fast paths read: the header without
+/// options and the first 4 bytes after it (the ports).
+const FAST_INNER_IP_LEN: usize = ipv4::HEADER_LEN + 4;
+
+/// The common case over an IPv4 underlay (an inner IPv4 packet at `L2`,
+/// see [`fast_inner`], and the headroom for the header): fixed offsets,
+/// one header slice, no re-slicing of the packet. `None` (buffer untouched) for anything
 /// else; the general path writes the same bytes for it.
 #[inline(always)]
-fn encap_fast_v4<B: Buffer + ?Sized>(
+fn encap_fast_v4<const L2: usize, B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
     flow_hash: Option<u32>,
@@ -539,7 +570,7 @@ fn encap_fast_v4<B: Buffer + ?Sized>(
         tos,
         ttl,
         hash,
-    } = fast_inner(t, buf.data(), flow_hash)?;
+    } = fast_inner::<L2>(t, buf.data(), flow_hash)?;
     let sport = t.src_port_for(hash);
     // Too little headroom: the general path moves the data back first.
     let h = buf.prepend_header(t.len)?;
@@ -557,7 +588,7 @@ fn encap_fast_v4<B: Buffer + ?Sized>(
 /// IPv6 header of [`write_v6`] (no header checksum; the UDP checksum is
 /// software unless the NIC finishes it).
 #[inline(always)]
-fn encap_fast_v6<B: Buffer + ?Sized>(
+fn encap_fast_v6<const L2: usize, B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
     flow_hash: Option<u32>,
@@ -567,7 +598,7 @@ fn encap_fast_v6<B: Buffer + ?Sized>(
         tos,
         ttl,
         hash,
-    } = fast_inner(t, buf.data(), flow_hash)?;
+    } = fast_inner::<L2>(t, buf.data(), flow_hash)?;
     let sport = t.src_port_for(hash);
     let h = buf.prepend_header(t.len)?;
     let udp_len = write_v6_header(t, h, inner_len, tos, ttl, sport, hash);
@@ -590,31 +621,41 @@ struct FastInner {
     hash: u32,
 }
 
-/// The inner frame of the fast paths (untagged Ethernet carrying IPv4,
-/// within the tunnel MTU) with what the outer header takes from it: what
-/// `inner_l3` + `tos_ttl` + `inner_flow_hash` find for such a frame.
-/// `None` for any other frame.
+/// The inner packet of the fast paths (IPv4 at `L2`: [`ETH`], in an
+/// untagged Ethernet frame, or [`IP`], alone; within the tunnel MTU) with
+/// what the outer header takes from it: what `inner_l3` + `tos_ttl` +
+/// `inner_flow_hash` find for such a packet. `None` for any other.
 #[inline(always)]
-fn fast_inner(t: &EncapTemplate, inner: &[u8], flow_hash: Option<u32>) -> Option<FastInner> {
+fn fast_inner<const L2: usize>(
+    t: &EncapTemplate,
+    inner: &[u8],
+    flow_hash: Option<u32>,
+) -> Option<FastInner> {
     let len = inner.len();
-    let e = inner.first_chunk::<FAST_INNER_LEN>()?;
-    // EtherType IPv4 and IP version 4 (one load), within the tunnel MTU.
-    let (_, et_ver) = e.split_first_chunk::<12>()?;
-    let et_ver = u32::from_be_bytes(*et_ver.first_chunk::<4>()?);
-    if et_ver & 0xffff_f000 != 0x0800_4000 || len > t.max_inner {
+    // Constant bounds: one length check for all the reads below.
+    let e = inner.get(..L2 + FAST_INNER_IP_LEN)?;
+    let ip = e.get(L2..L2 + ipv4::HEADER_LEN)?;
+    let is_v4 = if L2 == ETH {
+        // EtherType IPv4 and IP version 4: one load.
+        let et_ver = u32::from_be_bytes(*e.get(12..)?.first_chunk::<4>()?);
+        et_ver & 0xffff_f000 == 0x0800_4000
+    } else {
+        ip[0] >> 4 == 4
+    };
+    if !is_v4 || len > t.max_inner {
         return None;
     }
     let hash = match flow_hash {
         Some(h) => h,
         // Version 4 was checked above: `None` only for a truncated header.
-        None => hash_ipv4(inner.get(ethernet::HEADER_LEN..)?)?,
+        None => hash_ipv4(inner.get(L2..)?)?,
     };
     Some(FastInner {
         len,
-        tos: t.tos_fixed | (e[15] & t.tos_inner_mask),
+        tos: t.tos_fixed | (ip[1] & t.tos_inner_mask),
         ttl: match t.ttl {
             TtlEncap::Pipe(v) => v,
-            TtlEncap::Uniform { .. } => e[22],
+            TtlEncap::Uniform { .. } => ip[8],
         },
         hash,
     })
@@ -989,6 +1030,13 @@ mod tests {
             v6[21] = 33;
             v.push(v6);
         }
+        // The same packets without Ethernet (L3 payloads).
+        let ip: Vec<Vec<u8>> = v
+            .iter()
+            .filter(|f| f.len() > 14 && f[12..14] == [0x08, 0x00])
+            .map(|f| f[14..].to_vec())
+            .collect();
+        v.extend(ip);
         for len in [0, 1, 13] {
             v.push(vec![0x45; len]);
         }
@@ -1074,7 +1122,7 @@ mod tests {
     /// they do not take untouched.
     #[test]
     fn fast_path_writes_the_general_paths_bytes() {
-        let (mut fast_v4, mut fast_v6) = (0, 0);
+        let (mut fast_v4, mut fast_v6, mut fast_ip) = (0, 0, 0);
         for cfg in configs() {
             let Ok(t) = EncapTemplate::new(&cfg) else {
                 continue;
@@ -1089,8 +1137,11 @@ mod tests {
                         let rb = encap_general(&t, &mut b, hash);
                         assert_eq!(ra, rb, "{cfg:?} {inner:?} {hash:?}");
                         assert_eq!(a, b, "{cfg:?} {inner:?} {hash:?}");
-                        if encap_common(&t, &mut c, hash) {
+                        if encap_fast(&t, &mut c, hash) {
                             assert_eq!(c, a, "{cfg:?} {inner:?} {hash:?}");
+                            if t.payload == PayloadKind::Ipv4 {
+                                fast_ip += 1;
+                            }
                             if t.ipv6 {
                                 fast_v6 += 1;
                             } else {
@@ -1105,7 +1156,10 @@ mod tests {
                 }
             }
         }
-        assert!(fast_v4 > 100 && fast_v6 > 100, "{fast_v4} {fast_v6}");
+        assert!(
+            fast_v4 > 100 && fast_v6 > 100 && fast_ip > 100,
+            "{fast_v4} {fast_v6} {fast_ip}"
+        );
     }
 
     /// A NIC that ignores the seed and sums the pseudo header itself from
