@@ -575,18 +575,22 @@ pub fn underlay<B: Buffer + ?Sized>(
 }
 
 /// The decap express lane: `Some(access port)` when the common path
-/// (`decap_common`) delivers the packet to a plain VNI that pushes no VLAN
+/// (`decap_common`, or `decap_common_v6` over an IPv6 underlay) delivers
+/// the packet to a plain VNI that pushes no VLAN
 /// tag, the packet then trimmed to its inner frame, exactly as [`underlay`]
 /// does it; `None`, buffer untouched, for everything else, which the worker
 /// hands to [`underlay`]. Skips building and matching an [`Outcome`] for the
 /// commonest packet.
 #[inline(always)]
 pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u16> {
-    let Some(FastVerdict::Deliver(d)) = t
+    let d = match t
         .decap
         .decap_common(buf.data(), buf.rx_ipv4_checksum_good())
-    else {
-        return None;
+    {
+        Some(FastVerdict::Deliver(d)) => d,
+        Some(_) => return None,
+        // Not the IPv4 common case: perhaps the IPv6 one.
+        None => t.decap.decap_common_v6(buf.data())?,
     };
     let (out, plain) = t.vnis.get_plain(d.vni)?;
     let (front, back) = (d.payload_offset as usize, d.padding as usize);
@@ -1319,6 +1323,31 @@ options:
         p
     }
 
+    /// [`geneve_from_peer`]'s packet over IPv6 (2001:db8:18::2 to the
+    /// gateway's 2001:db8:18::1), its UDP checksum computed.
+    fn geneve6_from_peer(frame: &[u8], opts: &[(u16, u8, &[u8])]) -> Vec<u8> {
+        let v4 = geneve_from_peer(frame, opts);
+        let datagram = &v4[34..];
+        let src: [u8; 16] = "2001:db8:18::2"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets();
+        let dst: [u8; 16] = "2001:db8:18::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets();
+        let mut p = v4[..12].to_vec();
+        p.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+        p.extend_from_slice(&(datagram.len() as u16).to_be_bytes());
+        p.extend_from_slice(&[17, 64]);
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(datagram);
+        let c = checksum::l4_checksum_v6(&src, &dst, 17, &p[54..]);
+        p[60..62].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+        p
+    }
+
     /// An untagged L2 segment without learning or policies: the express
     /// lanes' common case.
     const UNTAGGED: &str = r#"
@@ -1405,6 +1434,14 @@ l2:
         }
     }
 
+    fn fix_udp6(p: &mut [u8]) {
+        let src: [u8; 16] = p[22..38].try_into().unwrap();
+        let dst: [u8; 16] = p[38..54].try_into().unwrap();
+        p[60..62].fill(0);
+        let c = checksum::l4_checksum_v6(&src, &dst, 17, &p[54..]);
+        p[60..62].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+    }
+
     #[test]
     fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
         let plain = crate::config::load_str(UNTAGGED, "t.yaml").unwrap();
@@ -1447,7 +1484,33 @@ l2:
         ce[15] |= 0x03;
         fix_ipv4_checksum(&mut ce);
         let with_option = geneve_from_peer(&inner, &[(0x0102, 1, &[0, 0, 0, 42])]);
-        let cases: [(&Tables, &[u8], bool); 8] = [
+        // The same over IPv6 (the gateway has an IPv6 VTEP address).
+        let with_v6 = |c: &str| {
+            c.replace(
+                "ipv4: 198.18.0.1/24",
+                "ipv4: 198.18.0.1/24\n  ipv6: 2001:db8:18::1/64",
+            )
+        };
+        let plain6 = crate::config::load_str(&with_v6(UNTAGGED), "t.yaml").unwrap();
+        let plain6 = build(
+            &plain6,
+            &HashMap::new(),
+            &HashMap::new(),
+            1,
+            Default::default(),
+        );
+        let base6 = geneve6_from_peer(&inner, &[]);
+        let mut padded6 = base6.clone();
+        padded6.extend_from_slice(&[0u8; 6]);
+        let option6 = geneve6_from_peer(&inner, &[(0x0102, 1, &[0, 0, 0, 42])]);
+        let mut zero_sum6 = base6.clone();
+        zero_sum6[60..62].fill(0);
+        let mut bad_sum6 = base6.clone();
+        bad_sum6[61] ^= 1;
+        let mut ce6 = base6.clone();
+        ce6[15] |= 0x30;
+        fix_udp6(&mut ce6);
+        let cases: [(&Tables, &[u8], bool); 15] = [
             (&plain, &base, true),
             (&plain, &padded, true),
             (&plain, &with_option, true),
@@ -1456,6 +1519,15 @@ l2:
             (&plain, &ce, false),
             (&tagged_out, &base, false),
             (&policy, &base, false),
+            (&plain6, &base6, true),
+            (&plain6, &padded6, true),
+            (&plain6, &option6, true),
+            // Dropped by default (RFC 8926 section 4.3.1), by the general path.
+            (&plain6, &zero_sum6, false),
+            (&plain6, &bad_sum6, false),
+            (&plain6, &ce6, false),
+            // No IPv6 VTEP address: not for us.
+            (&plain, &base6, false),
         ];
         for (i, (t, frame, takes)) in cases.into_iter().enumerate() {
             let mut by_express = VecBuffer::with_headroom(128, frame);
