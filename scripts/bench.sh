@@ -24,7 +24,7 @@ trap 'rm -rf /var/run/dpdk/bench-gw-"$$" /var/run/dpdk/bench-tp-"$$"' EXIT
 
 RUNS="${RUNS:-3}"
 SECS="${SECONDS_PER_RUN:-6}"
-CASES="${CASES:-encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6 encap-l3}"
+CASES="${CASES:-encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6 decap-ipv6 encap-l3}"
 OUT="${BENCH_OUT:-bench-results}"
 bash scripts/setup.sh >/dev/null 2>&1
 cargo build --release --quiet
@@ -62,6 +62,11 @@ def gen(i, o):
 wrpcap(d + "/inner.pcap", [inner(i) for i in range(256)])
 wrpcap(d + "/geneve.pcap", [gen(i, []) for i in range(256)])
 wrpcap(d + "/geneve-2opt.pcap", [gen(i, opts) for i in range(256)])
+# Over IPv6 the UDP checksum is computed (a zero one is dropped by default).
+wrpcap(d + "/geneve6.pcap", [Ether(src="02:00:00:00:00:02", dst="02:00:00:00:01:01")
+                             / IPv6(src="2001:db8:18::2", dst="2001:db8:18::1")
+                             / UDP(sport=49152 + i, dport=6081)
+                             / GENEVE(vni=100, proto=0x6558) / inner(i) for i in range(256)])
 PY
 
 # gateway config for a case: $1 = case, $2 = pcap, $3 = file prefix
@@ -79,7 +84,7 @@ config() {
         reg='options: { registry: [ { name: a, class: 0x0102, type: 0x01, length: 4 }, { name: b, class: 0x0102, type: 0x02, length: 4 } ] }' ;;
     esac
     local remote="198.18.0.2" nh='{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }'
-    if [ "$case" = encap-ipv6 ]; then
+    if [ "$case" = encap-ipv6 ] || [ "$case" = decap-ipv6 ]; then
         remote='"2001:db8:18::2"'; nh='{ via: "2001:db8:18::2", mac: "02:00:00:00:00:02", destinations: ["2001:db8:18::2/128"] }'
     fi
     cat <<YAML
@@ -121,6 +126,7 @@ pcap_for() {
     case "$1" in
         encap-*) echo "$W/inner.pcap" ;;
         decap-*2opt) echo "$W/geneve-2opt.pcap" ;;
+        decap-ipv6) echo "$W/geneve6.pcap" ;;
         decap-*) echo "$W/geneve.pcap" ;;
     esac
 }
