@@ -22,12 +22,13 @@ use geneve_gw::dataplane::tables::{BuildInputs, Tables};
 use geneve_gw::tunnel::{encap, EncapTemplate, TunnelConfig, TunnelOption, VecBuffer};
 use geneve_gw::wire::{checksum, Vni};
 
-const CASES: [&str; 6] = [
+const CASES: [&str; 7] = [
     "encap-ipv4",
     "decap-ipv4",
     "encap-ipv4-2opt",
     "decap-ipv4-2opt",
     "encap-ipv6",
+    "decap-ipv6",
     "encap-l3",
 ];
 const PACKETS: usize = 256;
@@ -45,7 +46,7 @@ fn tsc() -> u64 {
 /// The gateway configuration `scripts/bench.sh` writes for `case`.
 fn config_yaml(case: &str) -> String {
     let two = case.contains("2opt");
-    let v6 = case == "encap-ipv6";
+    let v6 = case.ends_with("ipv6");
     let remote = if v6 {
         "\"2001:db8:18::2\""
     } else {
@@ -137,13 +138,19 @@ fn inner_frame(i: usize) -> Vec<u8> {
 }
 
 /// What the peer VTEP 198.18.0.2 sends us: the inner frame in VNI 100,
-/// UDP checksum zero, with the two registered options for `*-2opt`.
-fn geneve_frame(i: usize, two_options: bool) -> Vec<u8> {
+/// UDP checksum zero, with the two registered options for `*-2opt`. Over
+/// IPv6 (`v6`, 2001:db8:18::2): the UDP checksum computed.
+fn geneve_frame(i: usize, two_options: bool, v6: bool) -> Vec<u8> {
+    let (src, dst) = if v6 {
+        ("2001:db8:18::2", "2001:db8:18::1")
+    } else {
+        ("198.18.0.2", "198.18.0.1")
+    };
     let mut tc = TunnelConfig::new(
         [2, 0, 0, 0, 0, 2],
         [2, 0, 0, 0, 1, 1],
-        "198.18.0.2".parse().unwrap(),
-        "198.18.0.1".parse().unwrap(),
+        src.parse().unwrap(),
+        dst.parse().unwrap(),
         Vni::new(100).unwrap(),
     );
     if two_options {
@@ -181,7 +188,7 @@ impl Case {
                 if encap {
                     inner_frame(i)
                 } else {
-                    geneve_frame(i, name.contains("2opt"))
+                    geneve_frame(i, name.contains("2opt"), name.ends_with("ipv6"))
                 }
             })
             .collect();

@@ -589,9 +589,24 @@ pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u
     {
         Some(FastVerdict::Deliver(d)) => d,
         Some(_) => return None,
-        // Not the IPv4 common case: perhaps the IPv6 one.
-        None => t.decap.decap_common_v6(buf.data())?,
+        // Not the IPv4 common case: perhaps the IPv6 one, out of line (its
+        // delivery merged with this one's went through the stack: 23
+        // instructions per IPv4 packet more in the pipeline bench).
+        None => return underlay_express_v6(t, buf),
     };
+    express_deliver(t, buf, d)
+}
+
+/// [`underlay_express`] over an IPv6 underlay.
+#[inline(never)]
+fn underlay_express_v6<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u16> {
+    let d = t.decap.decap_common_v6(buf.data())?;
+    express_deliver(t, buf, d)
+}
+
+/// The express lane's delivery of `d` (see [`underlay_express`]).
+#[inline(always)]
+fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: FastDelivery) -> Option<u16> {
     let (out, plain) = t.vnis.get_plain(d.vni)?;
     let (front, back) = (d.payload_offset as usize, d.padding as usize);
     // Nothing changes unless all of it can be done.
