@@ -455,3 +455,87 @@ l2:
     assert_eq!(r.value("encap "), 0, "{}", r.stdout);
     assert_eq!(r.value("decap "), 0, "{}", r.stdout);
 }
+
+/// Frames for the access port's known MAC 02:00:00:00:0b:01: mostly
+/// IPv4 (the encap express lane), every seventh of another EtherType (the
+/// general path, still encapsulated); decap input from 198.18.0.2: mostly
+/// the common case (zero UDP checksum), every fifth with a computed UDP
+/// checksum (a slower path, still delivered). Bursts mixing the lanes must
+/// leave with every frame, in order, byte for byte.
+#[test]
+fn express_lanes_keep_every_frame_in_order_in_mixed_bursts() {
+    use geneve_gw::tunnel::{encap, EncapTemplate, UdpChecksumTx, VecBuffer};
+    let _slot = dpdk_slot();
+    let dir = scratch("gw-express-order");
+    const N: usize = 200;
+    let access_in: Vec<Vec<u8>> = (0..N)
+        .map(|i| {
+            let mut f = common::inner_ipv4_udp(60 + i % 41, 0, 64, i as u16);
+            f[0..6].copy_from_slice(&[2, 0, 0, 0, 0x0b, 1]);
+            if i % 7 == 3 {
+                f[12..14].copy_from_slice(&[0x88, 0xb5]);
+            }
+            f
+        })
+        .collect();
+    let inner_out: Vec<Vec<u8>> = (0..N)
+        .map(|i| {
+            let mut f = common::inner_ipv4_udp(64 + i % 37, 0, 64, 1000 + i as u16);
+            f[0..6].copy_from_slice(&[2, 0, 0, 0, 0x0a, 1]);
+            f
+        })
+        .collect();
+    let underlay_in: Vec<Vec<u8>> = inner_out
+        .iter()
+        .enumerate()
+        .map(|(i, inner)| {
+            let mut c = common::tunnel(false, 100);
+            c.dst_mac = [2, 0, 0, 0, 1, 1];
+            c.udp_checksum = Some(if i % 5 == 2 {
+                UdpChecksumTx::Compute
+            } else {
+                UdpChecksumTx::Zero
+            });
+            let t = EncapTemplate::new(&c).unwrap();
+            let mut b = VecBuffer::with_headroom(t.header_len(), inner);
+            encap(&t, &mut b, Some(i as u32)).unwrap();
+            b.to_vec()
+        })
+        .collect();
+    common::write_pcap(&dir.join("acc_in.pcap"), &access_in);
+    common::write_pcap(&dir.join("ul_in.pcap"), &underlay_in);
+    let tail = r#"
+vtep:
+  ipv4: 198.18.0.1/24
+  next_hops:
+    - { via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }
+tunnels:
+  - { name: b, remote: 198.18.0.2, vni: 100 }
+l2:
+  learning: false
+  segments:
+    - { port: acc, vni: 100, flood: [], static_macs: [ { mac: "02:00:00:00:0b:01", remote: 198.18.0.2 } ] }
+"#;
+    let r = run_scenario(
+        &dir,
+        tail,
+        &[
+            "--stop-after-packets",
+            &(2 * N).to_string(),
+            "--stop-after-idle",
+            "2000",
+        ],
+    );
+    assert_eq!(r.value("encap "), N as u64, "{}", r.stdout);
+    assert_eq!(r.value("decap "), N as u64, "{}", r.stdout);
+    assert_eq!(r.value("drops total "), 0, "{}", r.stdout);
+    let (_, encapped) = common::read_pcap(&dir.join("ul_out.pcap"));
+    assert_eq!(encapped.len(), N);
+    for (i, (out, sent)) in encapped.iter().zip(&access_in).enumerate() {
+        // Outer Ethernet, IPv4, UDP and Geneve: 50 bytes before the frame.
+        assert_eq!(&out[50..], &sent[..], "encapsulated frame {i}");
+        assert_eq!(&out[30..34], &[198, 18, 0, 2], "frame {i}");
+    }
+    let (_, decapped) = common::read_pcap(&dir.join("acc_out.pcap"));
+    assert_eq!(decapped, inner_out, "decapsulated frames, in order");
+}

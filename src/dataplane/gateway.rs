@@ -99,6 +99,23 @@ impl GatewayWorker {
                 if access {
                     // Resolved once per burst from the last lookup (see AccessLane).
                     let lane = pipeline::AccessLane::new(t, p as u16, &mac_cache);
+                    if let Some((l, out)) = lane
+                        .as_ref()
+                        .and_then(|l| Some((l, tx.get_mut(usize::from(l.port()))?)))
+                    {
+                        // The burst's leading lane frames, encapsulated in
+                        // place and moved to the TX buffer together; the
+                        // rest, from the first other frame on, one by one
+                        // below (in order).
+                        let n = burst.update_while(|m| {
+                            let rss = m.rss_hash();
+                            l.encap(m, rss).is_some()
+                        });
+                        if n > 0 {
+                            encapped += n as u64;
+                            send_front(out, c, &mut lat, &mut burst, n);
+                        }
+                    }
                     burst.drain_each(|mut m| {
                         let rss = m.rss_hash();
                         if let Some(port) = lane.as_ref().and_then(|l| l.encap(&mut m, rss)) {
@@ -117,6 +134,40 @@ impl GatewayWorker {
                         encapped += access_general(t, p as u16, m, rss, &mut mac_cache, &mut sink);
                     });
                 } else {
+                    // As for encap: the leading express-lane packets
+                    // decapsulated in place, then moved to their access
+                    // ports' TX buffers a run of one port at a time.
+                    let mut ports = [0u16; BURST_SIZE];
+                    let mut taken = 0;
+                    let n = burst.update_while(|m| {
+                        let Some(slot) = ports.get_mut(taken) else {
+                            return false;
+                        };
+                        if m.flow_mark().is_some() {
+                            return false;
+                        }
+                        let Some(port) = pipeline::underlay_express(t, m) else {
+                            return false;
+                        };
+                        *slot = port;
+                        taken += 1;
+                        true
+                    });
+                    decapped += n as u64;
+                    let mut i = 0;
+                    while let Some(&port) = ports[..n].get(i) {
+                        let run = ports[i..n].iter().take_while(|&&q| q == port).count();
+                        match tx.get_mut(usize::from(port)) {
+                            Some(b) => send_front(b, c, &mut lat, &mut burst, run),
+                            None => {
+                                // Not a port of ours (never for a table's
+                                // access port): counted drops.
+                                burst.free_first(run);
+                                c.drops[GwDrop::TxFull.index()].add(run as u64);
+                            }
+                        }
+                        i += run;
+                    }
                     burst.drain_each(|mut m| {
                         let marked = m.flow_mark();
                         if marked.is_none() {
@@ -275,6 +326,24 @@ fn send(tx: &mut [TxBuffer], c: &WorkerCounters, lat: &mut Residence, port: u16,
     }
     if b.push(m).is_err() {
         c.drops[GwDrop::TxFull.index()].add(1);
+    }
+}
+
+/// [`send`] to `b` for the first `n` mbufs of `burst`, moved together.
+#[inline]
+fn send_front(
+    b: &mut TxBuffer,
+    c: &WorkerCounters,
+    lat: &mut Residence,
+    burst: &mut Burst<BURST_SIZE>,
+    mut n: usize,
+) {
+    while n > 0 {
+        if b.is_full() {
+            let port = usize::from(b.port());
+            flush(b, c, lat, port);
+        }
+        n -= b.append_front(burst, n);
     }
 }
 

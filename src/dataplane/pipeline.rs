@@ -397,6 +397,11 @@ impl<'t> AccessLane<'t> {
         })
     }
 
+    /// Where the lane's frames leave (the underlay port).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Encapsulates `buf` if it is for the lane's MAC and the common case;
     /// `Some(underlay port)` then, else `None` with `buf` untouched.
     #[inline(always)]

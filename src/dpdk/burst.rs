@@ -85,7 +85,14 @@ impl<const N: usize> Burst<N> {
     /// Moves every mbuf of `other` to the back of `self`, as many as fit;
     /// returns how many moved (the rest stay in `other`, at its front).
     pub fn append_from(&mut self, other: &mut Burst<N>) -> usize {
-        let n = (N - self.len).min(other.len);
+        self.append_first(other, other.len)
+    }
+
+    /// Moves the first `n` mbufs of `other` to the back of `self`, as many
+    /// as fit; returns how many moved (the rest of `other` shifts to its
+    /// front).
+    pub fn append_first(&mut self, other: &mut Burst<N>, n: usize) -> usize {
+        let n = (N - self.len).min(other.len).min(n);
         // SAFETY: other's first n slots are initialised and self has n free
         // slots after len; the regions belong to different arrays. Ownership
         // moves: other forgets them by shifting its remainder down.
@@ -123,6 +130,28 @@ impl<const N: usize> Burst<N> {
         }
     }
 
+    /// Runs `f` on the mbufs in place, in order, while it returns true;
+    /// returns how many it took (they stay at the front of the burst, for
+    /// [`TxBuffer::append_front`]). Prefetches as [`drain_each`](Self::drain_each).
+    #[inline]
+    pub fn update_while(&mut self, mut f: impl FnMut(&mut Mbuf) -> bool) -> usize {
+        const AHEAD: usize = 4;
+        let len = self.len;
+        for m in self.as_slice_upto(len.min(AHEAD)) {
+            m.prefetch_data();
+        }
+        let slots = self.as_mut_slice();
+        for i in 0..len {
+            if let Some(m) = slots.get(i + AHEAD) {
+                m.prefetch_data();
+            }
+            if !f(&mut slots[i]) {
+                return i;
+            }
+        }
+        len
+    }
+
     fn as_slice_upto(&self, n: usize) -> &[Mbuf] {
         // SAFETY: callers pass n <= the number of initialised slots.
         unsafe { std::slice::from_raw_parts(self.slots.as_ptr() as *const Mbuf, n) }
@@ -144,6 +173,13 @@ impl<const N: usize> Burst<N> {
                 len as u32,
             )
         };
+    }
+
+    /// Frees the first `n` mbufs; the rest shift to the front.
+    pub fn free_first(&mut self, n: usize) {
+        let mut first = Burst::<N>::new();
+        first.append_first(self, n);
+        // Dropping `first` frees them.
     }
 
     /// Frees every mbuf.
@@ -230,6 +266,11 @@ impl TxBuffer {
         self.burst.len()
     }
 
+    /// The port this buffer sends on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn is_empty(&self) -> bool {
         self.burst.is_empty()
     }
@@ -242,6 +283,13 @@ impl TxBuffer {
     #[inline]
     pub fn append(&mut self, from: &mut Burst<BURST_SIZE>) -> usize {
         self.burst.append_from(from)
+    }
+
+    /// Moves the first `n` mbufs of `from` to the back, as many as fit;
+    /// returns how many.
+    #[inline]
+    pub fn append_front(&mut self, from: &mut Burst<BURST_SIZE>, n: usize) -> usize {
+        self.burst.append_first(from, n)
     }
 
     /// Buffers one mbuf; gives it back when the buffer is full (flush first).
