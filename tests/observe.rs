@@ -120,6 +120,22 @@ impl Gateway {
         matches!(self.child.as_mut().unwrap().try_wait(), Ok(None))
     }
 
+    /// What a gateway that already exited printed, and its exit status.
+    fn exit_output(&mut self) -> String {
+        let Some(child) = self.child.take() else {
+            return String::new();
+        };
+        match child.wait_with_output() {
+            Ok(o) => format!(
+                "{}\n{}\n{}",
+                o.status,
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => e.to_string(),
+        }
+    }
+
     /// SIGINT, then the exit report.
     fn stop(mut self) -> Run {
         let mut child = self.child.take().unwrap();
@@ -164,7 +180,9 @@ fn stats_until(g: &mut Gateway, done: impl Fn(&Value) -> bool) -> Value {
     let start = Instant::now();
     let mut last = String::new();
     while start.elapsed() < Duration::from_secs(30) {
-        assert!(g.running(), "the gateway exited early");
+        if !g.running() {
+            panic!("the gateway exited early:\n{}", g.exit_output());
+        }
         let r = run_gw(
             &strings(&["stats", "--file-prefix", &g.prefix, "--json"]),
             Duration::from_secs(20),
