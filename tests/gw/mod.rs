@@ -150,10 +150,13 @@ pub fn run_gw(args: &[String], timeout: Duration) -> Run {
 pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
     // DPDK leaves an empty runtime directory per file prefix behind (the
     // gateway removes its own; dpdk-testpmd does not); the test's prefixes
-    // are unique, so remove it once the process is gone. Not for geneve-gw:
-    // `geneve-gw stats --file-prefix P` names a gateway that is running (or
+    // are unique, so remove it once the process is gone; also when its EAL
+    // failed to start, which leaves the directory too. Not after `geneve-gw
+    // stats --file-prefix P`: P names a gateway that is running (or
     // starting: removing its directory then failed its EAL start).
-    let is_gateway = cmd.get_program() == std::ffi::OsStr::new(env!("CARGO_BIN_EXE_geneve-gw"));
+    let is_stats_client = cmd.get_program()
+        == std::ffi::OsStr::new(env!("CARGO_BIN_EXE_geneve-gw"))
+        && cmd.get_args().next() == Some(std::ffi::OsStr::new("stats"));
     let runtime_dir = {
         let args: Vec<String> = cmd
             .get_args()
@@ -162,7 +165,7 @@ pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
         args.iter()
             .position(|a| a == "--file-prefix")
             .and_then(|i| args.get(i + 1))
-            .filter(|_| !is_gateway)
+            .filter(|_| !is_stats_client)
             .map(|p| format!("/var/run/dpdk/{p}"))
     };
     let run = run_cmd_inner(cmd, timeout);
