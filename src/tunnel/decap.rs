@@ -1331,6 +1331,23 @@ mod tests {
         f
     }
 
+    /// A registered option (class 0x0100, type 0x80, 4 bytes) and an
+    /// unknown non-critical one (8 bytes).
+    fn two_options() -> Vec<TunnelOption> {
+        vec![
+            TunnelOption {
+                class: 0x0100,
+                typ: 0x80,
+                data: vec![1; 4],
+            },
+            TunnelOption {
+                class: 0x0102,
+                typ: 0x01,
+                data: vec![2; 8],
+            },
+        ]
+    }
+
     fn base_frames() -> Vec<Vec<u8>> {
         let mut inners: Vec<(PayloadKind, Vec<u8>)> = Vec::new();
         for tos in [0u8, 1, 2, 3, 0xb8, 0xbb] {
@@ -1373,18 +1390,7 @@ mod tests {
                 c.underlay_mtu = 9000;
                 match v {
                     1 => {
-                        c.options = vec![
-                            TunnelOption {
-                                class: 0x0100,
-                                typ: 0x80,
-                                data: vec![1; 4],
-                            },
-                            TunnelOption {
-                                class: 0x0102,
-                                typ: 0x01,
-                                data: vec![2; 8],
-                            },
-                        ];
+                        c.options = two_options();
                     }
                     2 => c.udp_checksum = Some(UdpChecksumTx::Compute),
                     3 => {
@@ -1595,18 +1601,7 @@ mod tests {
             L6.into(),
             Vni::new(0x123456).unwrap(),
         );
-        c.options = vec![
-            TunnelOption {
-                class: 0x0100,
-                typ: 0x80,
-                data: vec![1; 4],
-            },
-            TunnelOption {
-                class: 0x0102,
-                typ: 0x01,
-                data: vec![2; 8],
-            },
-        ];
+        c.options = two_options();
         let t = EncapTemplate::new(&c).unwrap();
         let inner = inner_eth(64, 0x0800, 0x45, 0, 64);
         let mut b = VecBuffer::with_headroom(t.header_len(), &inner);

@@ -499,7 +499,7 @@ pub fn encap<B: Buffer + ?Sized>(
     buf: &mut B,
     flow_hash: Option<u32>,
 ) -> Result<(), EncapError> {
-    if encap_fast(t, buf, flow_hash) {
+    if encap_any_fast(t, buf, flow_hash) {
         return Ok(());
     }
     encap_general(t, buf, flow_hash)
@@ -532,8 +532,8 @@ pub fn encap_common<B: Buffer + ?Sized>(
     flow_hash: Option<u32>,
 ) -> bool {
     match t.fast {
-        FastLane::V4Ethernet => encap_fast_v4::<ETH, B>(t, buf, flow_hash).is_some(),
-        FastLane::V6Ethernet => encap_fast_v6::<ETH, B>(t, buf, flow_hash).is_some(),
+        FastLane::V4Ethernet => encap_fast::<ETH, false, B>(t, buf, flow_hash).is_some(),
+        FastLane::V6Ethernet => encap_fast::<ETH, true, B>(t, buf, flow_hash).is_some(),
         // Not here: with them inlined too the worker's IPv4 lane spills
         // (13 instructions per packet more). [`encap`] has them.
         FastLane::V4Ip | FastLane::V6Ip | FastLane::None => false,
@@ -542,11 +542,15 @@ pub fn encap_common<B: Buffer + ?Sized>(
 
 /// Every fast lane: [`encap_common`] and the L3 (IPv4 payload) ones.
 #[inline(always)]
-fn encap_fast<B: Buffer + ?Sized>(t: &EncapTemplate, buf: &mut B, flow_hash: Option<u32>) -> bool {
+fn encap_any_fast<B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> bool {
     match t.fast {
         FastLane::V4Ethernet | FastLane::V6Ethernet => encap_common(t, buf, flow_hash),
-        FastLane::V4Ip => encap_fast_v4::<IP, B>(t, buf, flow_hash).is_some(),
-        FastLane::V6Ip => encap_fast_v6::<IP, B>(t, buf, flow_hash).is_some(),
+        FastLane::V4Ip => encap_fast::<IP, false, B>(t, buf, flow_hash).is_some(),
+        FastLane::V6Ip => encap_fast::<IP, true, B>(t, buf, flow_hash).is_some(),
         FastLane::None => false,
     }
 }
@@ -555,12 +559,13 @@ fn encap_fast<B: Buffer + ?Sized>(t: &EncapTemplate, buf: &mut B, flow_hash: Opt
 /// options and the first 4 bytes after it (the ports).
 const FAST_INNER_IP_LEN: usize = ipv4::HEADER_LEN + 4;
 
-/// The common case over an IPv4 underlay (an inner IPv4 packet at `L2`,
-/// see [`fast_inner`], and the headroom for the header): fixed offsets,
-/// one header slice, no re-slicing of the packet. `None` (buffer untouched) for anything
-/// else; the general path writes the same bytes for it.
+/// The common case (an inner IPv4 packet at `L2`, see [`fast_inner`], and
+/// the headroom for the header) over an IPv4 underlay, or IPv6 (`V6`: the
+/// header of [`write_v6`], no header checksum): fixed offsets, one header
+/// slice, no re-slicing of the packet. `None` (buffer untouched) for
+/// anything else; the general path writes the same bytes for it.
 #[inline(always)]
-fn encap_fast_v4<const L2: usize, B: Buffer + ?Sized>(
+fn encap_fast<const L2: usize, const V6: bool, B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
     flow_hash: Option<u32>,
@@ -574,34 +579,11 @@ fn encap_fast_v4<const L2: usize, B: Buffer + ?Sized>(
     let sport = t.src_port_for(hash);
     // Too little headroom: the general path moves the data back first.
     let h = buf.prepend_header(t.len)?;
-    let udp_len = write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport);
-    if t.udp_csum {
-        finish_udp_checksum(t, buf.data_mut(), udp_len);
-    }
-    if let Some(o) = &t.tx_offload {
-        buf.set_tx_offload(o);
-    }
-    Some(())
-}
-
-/// [`encap_fast_v4`] over an IPv6 underlay: the same inner frames, the
-/// IPv6 header of [`write_v6`] (no header checksum; the UDP checksum is
-/// software unless the NIC finishes it).
-#[inline(always)]
-fn encap_fast_v6<const L2: usize, B: Buffer + ?Sized>(
-    t: &EncapTemplate,
-    buf: &mut B,
-    flow_hash: Option<u32>,
-) -> Option<()> {
-    let FastInner {
-        len: inner_len,
-        tos,
-        ttl,
-        hash,
-    } = fast_inner::<L2>(t, buf.data(), flow_hash)?;
-    let sport = t.src_port_for(hash);
-    let h = buf.prepend_header(t.len)?;
-    let udp_len = write_v6_header(t, h, inner_len, tos, ttl, sport, hash);
+    let udp_len = if V6 {
+        write_v6_header(t, h, inner_len, tos, ttl, sport, hash)
+    } else {
+        write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport)
+    };
     if t.udp_csum {
         finish_udp_checksum(t, buf.data_mut(), udp_len);
     }
@@ -1137,7 +1119,7 @@ mod tests {
                         let rb = encap_general(&t, &mut b, hash);
                         assert_eq!(ra, rb, "{cfg:?} {inner:?} {hash:?}");
                         assert_eq!(a, b, "{cfg:?} {inner:?} {hash:?}");
-                        if encap_fast(&t, &mut c, hash) {
+                        if encap_any_fast(&t, &mut c, hash) {
                             assert_eq!(c, a, "{cfg:?} {inner:?} {hash:?}");
                             if t.payload == PayloadKind::Ipv4 {
                                 fast_ip += 1;
