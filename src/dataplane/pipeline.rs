@@ -1363,8 +1363,7 @@ options:
         p.extend_from_slice(&src);
         p.extend_from_slice(&dst);
         p.extend_from_slice(datagram);
-        let c = checksum::l4_checksum_v6(&src, &dst, 17, &p[54..]);
-        p[60..62].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+        fix_udp6(&mut p);
         p
     }
 
@@ -1454,6 +1453,9 @@ l2:
         }
     }
 
+    /// Recompute the UDP checksum of an untagged IPv6 frame without
+    /// extension headers (RFC 8200 section 8.1; a computed 0 is sent as
+    /// 0xffff, RFC 768).
     fn fix_udp6(p: &mut [u8]) {
         let src: [u8; 16] = p[22..38].try_into().unwrap();
         let dst: [u8; 16] = p[38..54].try_into().unwrap();
