@@ -536,18 +536,17 @@ fn udp_checksum_ok_v4(frame: &[u8], end: usize, src: [u8; 4], dst: [u8; 4], ulen
 }
 
 /// The UDP datagram of an untagged IPv6 frame without extension headers,
-/// up to `end`, verifies against its pseudo header.
+/// up to `end`, verifies against its pseudo header (RFC 8200 section 8.1).
 #[inline(always)]
 fn udp_checksum_ok_v6(frame: &[u8], end: usize) -> bool {
     const IP6: usize = ethernet::HEADER_LEN;
     const UDP6: usize = IP6 + ipv6::HEADER_LEN;
-    let (Some(addrs), Some(seg)) = (frame.get(IP6 + 8..UDP6), frame.get(UDP6..end)) else {
+    let addr = |at: usize| frame.get(at..at + 16)?.first_chunk::<16>().copied();
+    let (Some(src), Some(dst), Some(seg)) = (addr(IP6 + 8), addr(IP6 + 24), frame.get(UDP6..end))
+    else {
         return false;
     };
-    // Source and destination as they are in the frame, the length and the
-    // next header (RFC 8200 section 8.1).
-    let pseudo = checksum::accumulate(0, addrs) + seg.len() as u64 + u64::from(ip_proto::UDP);
-    checksum::fold(checksum::accumulate(pseudo, seg)) == 0xffff
+    udp::UdpPacket::new_checked(seg).is_ok_and(|u| u.verify_checksum_v6(&src, &dst))
 }
 
 impl Decapsulator {
