@@ -14,10 +14,12 @@ Frames go to 02:00:00:00:0b:01 (tunnel b) and 02:00:00:00:0b:02 (tunnel c):
 IPv4 and IPv6, UDP and TCP, payloads from 0 to 1300 bytes (odd and even
 lengths, so the checksum's trailing-byte case is covered).
 """
+import errno
 import os
 import sys
+import time
 
-from scapy.all import IP, TCP, UDP, Ether, IPv6, Raw, sendp, wrpcap
+from scapy.all import IP, TCP, UDP, Ether, IPv6, Raw, conf, wrpcap
 from scapy.contrib.geneve import GENEVE
 
 
@@ -58,7 +60,20 @@ def main():
     elif len(sys.argv) == 3 and sys.argv[1] == "send":
         good = [geneve(i, False) for i in range(8)]
         bad = [geneve(100 + i, True) for i in range(3)]
-        sendp(good[:4] + bad + good[4:], iface=sys.argv[2], verbose=False)
+        # net_tap takes the link down and up again while the port starts:
+        # opening the socket in that window fails with "Network is down"
+        # (before anything is sent), so open it again, then send.
+        for attempt in range(100):
+            try:
+                sock = conf.L2socket(iface=sys.argv[2])
+                break
+            except OSError as e:
+                if e.errno != errno.ENETDOWN or attempt == 99:
+                    raise
+                time.sleep(0.05)
+        for p in good[:4] + bad + good[4:]:
+            sock.send(p)
+        sock.close()
         print(len(good), len(bad))
     else:
         sys.exit("usage: offload_input.py build DIR | send IFACE")
