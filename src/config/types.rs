@@ -6,40 +6,16 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-/// The largest VNI (24 bits).
-pub const VNI_MAX: u32 = 0x00ff_ffff;
-/// The largest option data length in bytes (5-bit length in 4-byte words).
 pub const OPTION_DATA_MAX: usize = 124;
 /// The largest total options length in bytes (6-bit Opt Len in 4-byte words).
 pub const OPTIONS_TOTAL_MAX: usize = 252;
 /// The IANA-assigned Geneve UDP port.
 pub const GENEVE_UDP_PORT: u16 = 6081;
 
-/// A Geneve Virtual Network Identifier: 24 bits, checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Vni(pub(super) u32);
-
-impl Vni {
-    /// `Some` when `v` fits in 24 bits.
-    pub const fn new(v: u32) -> Option<Vni> {
-        if v <= VNI_MAX {
-            Some(Vni(v))
-        } else {
-            None
-        }
-    }
-
-    /// The value, at most [`VNI_MAX`].
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl fmt::Display for Vni {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
+/// The one VNI type of the crate (24 bits, checked), from the wire layer.
+pub use crate::wire::geneve::Vni;
+/// The largest VNI (24 bits).
+pub const VNI_MAX: u32 = Vni::MAX;
 
 /// An Ethernet MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -190,9 +166,9 @@ impl IfAddr {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The DPDK EAL settings.
-    pub eal: Eal,
+    pub eal: EalConfig,
     /// Ports, in file order; other parts refer to them by index.
-    pub ports: Vec<Port>,
+    pub ports: Vec<PortConfig>,
     /// The local VTEP.
     pub vtep: Vtep,
     /// Tunnels, in file order; other parts refer to them by index.
@@ -296,7 +272,7 @@ impl Config {
 
 /// DPDK EAL settings. The command line can add to them after `--`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Eal {
+pub struct EalConfig {
     /// Worker lcores, one worker each.
     pub worker_cores: Vec<u32>,
     /// The control thread's lcore (the EAL main lcore); never a worker.
@@ -313,7 +289,7 @@ pub struct Eal {
     pub args: Vec<String>,
 }
 
-impl Eal {
+impl EalConfig {
     /// The EAL arguments this section stands for (without a program name).
     /// The command line's own EAL arguments after `--` go after these, so
     /// they extend (and for most flags override) the file.
@@ -409,7 +385,7 @@ impl fmt::Display for DeviceRef {
 
 /// A port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Port {
+pub struct PortConfig {
     /// Unique name.
     pub name: String,
     /// Underlay or access.

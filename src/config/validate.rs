@@ -468,7 +468,7 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
     })
 }
 
-fn metrics(ctx: &mut Ctx, raw: Option<RawMetrics>, eal: &Eal) -> Metrics {
+fn metrics(ctx: &mut Ctx, raw: Option<RawMetrics>, eal: &EalConfig) -> Metrics {
     let d = Metrics::default();
     let Some(r) = raw else { return d };
     let prometheus = r
@@ -511,8 +511,8 @@ fn metrics(ctx: &mut Ctx, raw: Option<RawMetrics>, eal: &Eal) -> Metrics {
     }
 }
 
-fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> Eal {
-    let mut e = Eal {
+fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> EalConfig {
+    let mut e = EalConfig {
         worker_cores: vec![1],
         control_core: 0,
         memory: Memory::Hugepages { size_mb: None },
@@ -665,7 +665,7 @@ fn limits(ctx: &mut Ctx, raw: Option<RawLimits>) -> Limits {
     }
 }
 
-fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<Port> {
+fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<PortConfig> {
     let Some(raw) = raw else {
         ctx.missing(
             "ports",
@@ -722,7 +722,7 @@ fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<Port> 
             .mac
             .as_deref()
             .and_then(|m| unicast_mac(ctx, &format!("{base}.mac"), m));
-        out.push(Port {
+        out.push(PortConfig {
             name: p.name,
             role: match p.role {
                 Role::Underlay => PortRole::Underlay,
@@ -750,7 +750,7 @@ fn port_ref(
     ctx: &mut Ctx,
     path: &str,
     name: &str,
-    ports: &[Port],
+    ports: &[PortConfig],
     role: PortRole,
 ) -> Option<usize> {
     match ports.iter().position(|p| p.name == name) {
@@ -777,7 +777,7 @@ fn port_ref(
     }
 }
 
-fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[Port]) -> Option<Vtep> {
+fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vtep> {
     let Some(r) = raw else {
         ctx.missing("vtep", "the local VTEP needs an ipv4 and/or ipv6 address");
         return None;
@@ -1166,7 +1166,7 @@ fn tunnels(
             out.push(Tunnel {
                 name: t.name,
                 remote: IpAddr::from([0, 0, 0, 0]),
-                vni: Vni(0),
+                vni: Vni::default(),
                 options,
                 udp_dst_port,
                 udp_checksum,
@@ -1179,7 +1179,7 @@ fn tunnels(
     out
 }
 
-fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[Port], vtep: &Option<Vtep>) -> L2 {
+fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>) -> L2 {
     let ageing_seconds = opt_range(
         ctx,
         "l2.ageing_seconds",
@@ -1298,7 +1298,13 @@ fn vlan_text(v: Option<u16>) -> String {
     }
 }
 
-fn l3_mode(ctx: &mut Ctx, raw: RawL3, ports: &[Port], tunnels: &[Tunnel], l2: Option<&L2>) -> L3 {
+fn l3_mode(
+    ctx: &mut Ctx,
+    raw: RawL3,
+    ports: &[PortConfig],
+    tunnels: &[Tunnel],
+    l2: Option<&L2>,
+) -> L3 {
     let a = raw.access;
     let port = port_ref(ctx, "l3.access.port", &a.port, ports, PortRole::Access);
     let vlan = vlan(ctx, "l3.access.vlan", &a.vlan);
@@ -1390,7 +1396,7 @@ fn l3_mode(ctx: &mut Ctx, raw: RawL3, ports: &[Port], tunnels: &[Tunnel], l2: Op
 fn decap_table(
     ctx: &mut Ctx,
     raw: Vec<RawDecap>,
-    ports: &[Port],
+    ports: &[PortConfig],
     vtep: &Option<Vtep>,
     l2: Option<&L2>,
     l3: Option<&L3>,

@@ -156,7 +156,7 @@ impl SecurityTag {
 
 /// An L2 segment: an access port + VLAN bridged into a VNI.
 #[derive(Debug, Clone)]
-pub struct Segment {
+pub struct SegmentEntry {
     pub vni: u32,
     pub access_port: u16,
     pub vlan: Option<u16>,
@@ -326,7 +326,7 @@ pub struct Tables {
     /// (port, VLAN or 0, what it is): a handful of entries, scanned (faster
     /// than hashing for the few an access port has).
     pub access: Vec<(u16, u16, AccessIn)>,
-    pub segments: Vec<Segment>,
+    pub segments: Vec<SegmentEntry>,
     pub templates: Vec<EncapTemplate>,
     /// Per template: its flow-id variant, if a flow-id policy covers it.
     pub flow_variants: Vec<Option<FlowIdVariant>>,
@@ -381,7 +381,7 @@ impl TemplateBuilder<'_> {
     fn get(
         &mut self,
         remote: IpAddr,
-        vni: config::Vni,
+        vni: Vni,
         payload: PayloadKind,
     ) -> Result<Option<TemplateId>, String> {
         let key = (remote, vni.get(), payload);
@@ -418,7 +418,7 @@ impl TemplateBuilder<'_> {
             dst_mac,
             local.addr,
             remote,
-            Vni::new(vni.get()).ok_or("VNI out of range")?,
+            vni,
         );
         tc.payload = payload;
         tc.udp_dst_port = tunnel.udp_dst_port;
@@ -593,7 +593,7 @@ impl Tables {
                         },
                     );
                 }
-                segments.push(Segment {
+                segments.push(SegmentEntry {
                     vni: s.vni.get(),
                     access_port: pid(s.port),
                     vlan: s.vlan,
@@ -752,7 +752,7 @@ impl Tables {
     }
 }
 
-fn scope_applies(cfg: &Config, scope: &config::Scope, vni: config::Vni) -> bool {
+fn scope_applies(cfg: &Config, scope: &config::Scope, vni: Vni) -> bool {
     match scope {
         config::Scope::All => true,
         config::Scope::Vni(v) => *v == vni,

@@ -508,7 +508,7 @@ impl DecapRule {
 
 /// Why a configured VNI cannot be decapsulated in hardware with identical
 /// results: the software path needs something RAW_DECAP throws away.
-pub fn hw_decap_blocker(cfg: &Config, vni: crate::config::Vni) -> Option<&'static str> {
+pub fn hw_decap_blocker(cfg: &Config, vni: crate::wire::geneve::Vni) -> Option<&'static str> {
     let d = cfg.decap_for(vni)?;
     if d.payload != Payload::Ethernet {
         return Some("IP payload: the inner Ethernet header is rebuilt in software");

@@ -52,7 +52,10 @@ pub const FLAG_OAM: u8 = 0x80;
 /// C (critical options present) flag in byte 1.
 pub const FLAG_CRITICAL: u8 = 0x40;
 
-/// A 24-bit Virtual Network Identifier.
+/// A 24-bit Virtual Network Identifier: the one VNI type of the crate
+/// (configuration, tables and packet code all use it). Prints in decimal,
+/// as operators write it in the configuration and as tcpdump and tshark
+/// show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Vni(u32);
 
@@ -73,7 +76,7 @@ impl Vni {
 
 impl core::fmt::Display for Vni {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:#x}", self.0)
+        write!(f, "{}", self.0)
     }
 }
 
