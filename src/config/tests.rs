@@ -525,7 +525,7 @@ fn segments() {
     ));
     assert_eq!(
         c.l2.unwrap().segments[0].static_macs[0].mac,
-        MacAddr([2, 0, 0, 0, 0, 9])
+        [2, 0, 0, 0, 0, 9]
     );
 }
 

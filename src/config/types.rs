@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::str::FromStr;
 
 pub const OPTION_DATA_MAX: usize = 124;
 /// The largest total options length in bytes (6-bit Opt Len in 4-byte words).
@@ -17,63 +16,8 @@ pub use crate::wire::geneve::Vni;
 /// The largest VNI (24 bits).
 pub const VNI_MAX: u32 = Vni::MAX;
 
-/// An Ethernet MAC address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MacAddr(pub [u8; 6]);
-
-impl MacAddr {
-    /// True for a group (multicast or broadcast) address.
-    pub fn is_multicast(&self) -> bool {
-        self.0[0] & 1 == 1
-    }
-
-    /// True for 00:00:00:00:00:00.
-    pub fn is_zero(&self) -> bool {
-        self.0 == [0; 6]
-    }
-}
-
-/// Why a MAC address did not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MacParseError;
-
-impl fmt::Display for MacParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("expected six hex bytes separated by ':' or '-', e.g. 02:00:5e:00:00:01")
-    }
-}
-
-impl FromStr for MacAddr {
-    type Err = MacParseError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let sep = if s.contains('-') { '-' } else { ':' };
-        let mut out = [0u8; 6];
-        let mut n = 0;
-        for part in s.split(sep) {
-            if n == 6 || part.is_empty() || part.len() > 2 {
-                return Err(MacParseError);
-            }
-            out[n] = u8::from_str_radix(part, 16).map_err(|_| MacParseError)?;
-            n += 1;
-        }
-        if n == 6 {
-            Ok(MacAddr(out))
-        } else {
-            Err(MacParseError)
-        }
-    }
-}
-
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
-    }
-}
+/// The one MAC address type of the crate, from the wire layer.
+pub use crate::wire::ethernet::{MacAddr, MacParseError};
 
 /// An IPv4 or IPv6 prefix whose host bits are zero (`198.19.1.0/24`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -790,27 +734,6 @@ impl Default for Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mac_parses_and_prints() {
-        let m: MacAddr = "02:00:5E:00:00:01".parse().unwrap();
-        assert_eq!(m.0, [2, 0, 0x5e, 0, 0, 1]);
-        assert_eq!(m.to_string(), "02:00:5e:00:00:01");
-        assert_eq!("02-00-5e-00-00-01".parse::<MacAddr>(), Ok(m));
-        for bad in [
-            "",
-            "02:00:5e:00:00",
-            "02:00:5e:00:00:01:02",
-            "02:00:5e:00:00:zz",
-            "020:0:5e:00:00:01",
-        ] {
-            assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
-        }
-        assert!("ff:ff:ff:ff:ff:ff"
-            .parse::<MacAddr>()
-            .unwrap()
-            .is_multicast());
-    }
 
     #[test]
     fn vni_is_24_bits() {

@@ -129,7 +129,7 @@ fn unicast_ip(ctx: &mut Ctx, path: &str, s: &str) -> Option<IpAddr> {
 }
 
 fn mac(ctx: &mut Ctx, path: &str, s: &str) -> Option<MacAddr> {
-    match s.trim().parse::<MacAddr>() {
+    match crate::wire::ethernet::parse_mac(s.trim()) {
         Ok(m) => Some(m),
         Err(e) => {
             ctx.err(path, format!("`{s}` is not a MAC address; {e}"));
@@ -140,10 +140,10 @@ fn mac(ctx: &mut Ctx, path: &str, s: &str) -> Option<MacAddr> {
 
 fn unicast_mac(ctx: &mut Ctx, path: &str, s: &str) -> Option<MacAddr> {
     let m = mac(ctx, path, s)?;
-    if m.is_multicast() || m.is_zero() {
+    if crate::wire::ethernet::is_group_mac(&m) || m == [0; 6] {
         ctx.err(
             path,
-            format!("{m} is not a unicast MAC address; allowed: a unicast MAC (first byte even), not all zeros"),
+            format!("{} is not a unicast MAC address; allowed: a unicast MAC (first byte even), not all zeros", crate::wire::ethernet::MacDisplay(&m)),
         );
         return None;
     }
@@ -1266,7 +1266,10 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
                 if static_macs.iter().any(|e| e.mac == mac) {
                     ctx.err(
                         &format!("{mb}.mac"),
-                        format!("{mac} is listed twice in this segment"),
+                        format!(
+                            "{} is listed twice in this segment",
+                            crate::wire::ethernet::MacDisplay(&mac)
+                        ),
                     );
                 } else {
                     static_macs.push(StaticMac { mac, remote });

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 
-use crate::dataplane::gen::{parse_mac, InnerSpec, SizeMix, MAX_FLOWS};
+use crate::dataplane::gen::{InnerSpec, SizeMix, MAX_FLOWS};
 use crate::dataplane::gen_loop::{self, GenOutcome, GenPlan};
 use crate::dpdk::{self, Eal, Mempool, Port, PortConfig};
 use crate::tunnel::{EncapTemplate, TunnelConfig};
+use crate::wire::ethernet::parse_mac;
 use crate::wire::Vni;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -185,7 +186,9 @@ fn check(a: &GenArgs) -> Result<Checked, String> {
     }
     let stats_interval = Some(secs("--stats-interval", a.stats_interval)?).filter(|d| !d.is_zero());
     let link_timeout = secs("--link-timeout", a.link_timeout)?;
-    let mac = |name: &str, s: &str| parse_mac(s).map_err(|e| format!("--{name}: {e}"));
+    let mac = |name: &str, s: &str| {
+        parse_mac(s).map_err(|e| format!("--{name}: {s:?} is not a MAC address: {e}"))
+    };
     let inner = InnerSpec {
         src_mac: mac("src-mac", &a.src_mac)?,
         dst_mac: mac("dst-mac", &a.dst_mac)?,

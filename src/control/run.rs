@@ -76,13 +76,6 @@ fn resolve_port(d: &DeviceRef) -> Option<u16> {
     }
 }
 
-fn mac_str(m: &[u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 fn run_with_eal(
     opts: &RunOptions,
     cfg: Config,
@@ -213,7 +206,7 @@ impl ControlState {
                 push(l3.access.ipv4);
                 push(l3.access.ipv6);
                 if let Some(m) = l3.access.gateway_mac {
-                    mac = m.0;
+                    mac = m;
                 }
             }
         }
@@ -377,7 +370,7 @@ fn gateway(
         if underlay {
             tx_caps = port_caps;
         }
-        let mac = p.mac.map(|m| m.0).unwrap_or(port.info().mac);
+        let mac = p.mac.unwrap_or(port.info().mac);
         eprintln!(
             "port {} ({:?}, {} = DPDK port {id}, driver {}): {} RX queue(s){}, mac {}, mtu {}{}",
             p.name,
@@ -390,7 +383,7 @@ fn gateway(
             } else {
                 ""
             },
-            mac_str(&mac),
+            crate::wire::ethernet::MacDisplay(&mac),
             p.mtu,
             tx_offload::describe(port_caps, applied.rx_offloads != 0)
         );
@@ -427,7 +420,7 @@ fn gateway(
     };
     for nh in &st.cfg.vtep.next_hops {
         if let Some(m) = nh.mac {
-            st.resolved.insert(nh.via, m.0);
+            st.resolved.insert(nh.via, m);
         }
     }
     let tables = st.build()?;

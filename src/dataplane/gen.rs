@@ -399,20 +399,6 @@ impl FlowTracker {
     }
 }
 
-/// Parses a MAC address `02:00:00:00:0a:01`.
-pub fn parse_mac(s: &str) -> Result<MacAddr, String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let mut m = [0u8; 6];
-    if parts.len() != 6 {
-        return Err(format!("{s:?} is not a MAC address like 02:00:00:00:0a:01"));
-    }
-    for (b, p) in m.iter_mut().zip(parts) {
-        *b = u8::from_str_radix(p, 16)
-            .map_err(|_| format!("{s:?} is not a MAC address like 02:00:00:00:0a:01"))?;
-    }
-    Ok(m)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,15 +583,5 @@ mod tests {
         w.record(0, u32::MAX);
         w.record(0, 0);
         assert_eq!(w.reordered, 0);
-    }
-
-    #[test]
-    fn macs_parse() {
-        assert_eq!(
-            parse_mac("02:00:00:00:0a:01").unwrap(),
-            [2, 0, 0, 0, 0xa, 1]
-        );
-        assert!(parse_mac("02:00:00:00:0a").is_err());
-        assert!(parse_mac("zz:00:00:00:0a:01").is_err());
     }
 }

@@ -396,7 +396,7 @@ impl TemplateBuilder<'_> {
             UnderlayRoute::Direct => (remote, None),
             UnderlayRoute::Via(i) => {
                 let nh = &vtep.next_hops[i];
-                (nh.via, nh.mac.map(|m| m.0))
+                (nh.via, nh.mac)
             }
         };
         let dst_mac = hop.1.or_else(|| self.inputs.neighbors.get(&hop.0).copied());
@@ -585,7 +585,7 @@ impl Tables {
                 for m in &s.static_macs {
                     let template = tb.get(m.remote, s.vni, PayloadKind::Ethernet)?;
                     macs.insert(
-                        m.mac.0,
+                        m.mac,
                         MacEntry {
                             remote: m.remote,
                             template,
@@ -642,10 +642,9 @@ impl Tables {
                     let src = c3
                         .access
                         .gateway_mac
-                        .map(|m| m.0)
                         .unwrap_or(inputs.port_macs[c3.access.port]);
                     let dst = match c3.access.next_hop {
-                        InnerNextHop::Static(m) => Some(m.0),
+                        InnerNextHop::Static(m) => Some(m),
                         InnerNextHop::Resolve(ip) => {
                             let m = inputs.neighbors.get(&ip).copied();
                             if m.is_none() && !tb.unresolved.contains(&ip) {

@@ -15,8 +15,58 @@
 //! ```
 use super::{arr6, rd16, wr16, Result, WireError};
 
-/// A MAC address.
+/// A MAC address: its six bytes in wire order. The one MAC address type
+/// of the crate (configuration, tables, packets); [`parse_mac`] reads the
+/// text form, [`MacDisplay`] writes it.
 pub type MacAddr = [u8; 6];
+
+/// Why a MAC address did not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacParseError;
+
+impl core::fmt::Display for MacParseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("expected six hex bytes separated by ':' or '-', e.g. 02:00:5e:00:00:01")
+    }
+}
+
+/// Reads `02:00:5e:00:00:01` (or with `-`), case-insensitive.
+pub fn parse_mac(s: &str) -> core::result::Result<MacAddr, MacParseError> {
+    let sep = if s.contains('-') { '-' } else { ':' };
+    let mut out = [0u8; 6];
+    let mut n = 0;
+    for part in s.split(sep) {
+        if n == 6 || part.is_empty() || part.len() > 2 {
+            return Err(MacParseError);
+        }
+        out[n] = u8::from_str_radix(part, 16).map_err(|_| MacParseError)?;
+        n += 1;
+    }
+    if n == 6 {
+        Ok(out)
+    } else {
+        Err(MacParseError)
+    }
+}
+
+/// True for a group (multicast or broadcast) address.
+pub fn is_group_mac(m: &MacAddr) -> bool {
+    m[0] & 1 == 1
+}
+
+/// Writes a MAC address as `02:00:5e:00:00:01`.
+pub struct MacDisplay<'a>(pub &'a MacAddr);
+
+impl core::fmt::Display for MacDisplay<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
 
 /// Ethernet header length without tags.
 pub const HEADER_LEN: usize = 14;
@@ -213,6 +263,25 @@ impl EthernetRepr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_parses_and_prints() {
+        let m = parse_mac("02:00:5E:00:00:01").unwrap();
+        assert_eq!(m, [2, 0, 0x5e, 0, 0, 1]);
+        assert_eq!(MacDisplay(&m).to_string(), "02:00:5e:00:00:01");
+        assert_eq!(parse_mac("02-00-5e-00-00-01"), Ok(m));
+        for bad in [
+            "",
+            "02:00:5e:00:00",
+            "02:00:5e:00:00:01:02",
+            "02:00:5e:00:00:zz",
+            "020:0:5e:00:00:01",
+        ] {
+            assert!(parse_mac(bad).is_err(), "{bad}");
+        }
+        assert!(is_group_mac(&parse_mac("ff:ff:ff:ff:ff:ff").unwrap()));
+        assert!(!is_group_mac(&m));
+    }
 
     #[test]
     fn parse_tagged() {
