@@ -396,7 +396,7 @@ fn tunnel_options() {
     ));
     let o = &c.tunnels[0].options[0];
     assert_eq!(
-        (o.class, o.type_, o.data.clone()),
+        (o.class, o.typ, o.data.clone()),
         (0x0102, 0x81, vec![0, 0, 0, 1])
     );
     assert!(o.critical() && c.tunnels[0].has_critical_option());

@@ -426,30 +426,9 @@ pub enum HeaderPolicy {
     Inherit,
 }
 
-/// An option a tunnel adds on encap.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TunnelOption {
-    /// The registry name, when the option was given by name.
-    pub name: Option<String>,
-    /// Option class.
-    pub class: u16,
-    /// Option type, critical bit (0x80) included.
-    pub type_: u8,
-    /// Data: a multiple of 4 bytes, at most 124.
-    pub data: Vec<u8>,
-}
-
-impl TunnelOption {
-    /// The critical bit of the type.
-    pub fn critical(&self) -> bool {
-        self.type_ & 0x80 != 0
-    }
-
-    /// Bytes on the wire: 4-byte header plus data.
-    pub fn wire_len(&self) -> usize {
-        4 + self.data.len()
-    }
-}
+/// An option a tunnel sends: the one option type of the crate, from the
+/// wire layer (class, type with the critical bit, data).
+pub use crate::wire::geneve::TunnelOption;
 
 /// A tunnel: where to send, with which VNI and header settings.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -960,9 +960,9 @@ fn tunnel_option(
     o: &RawTunnelOption,
     registry: &[OptionDef],
 ) -> Option<TunnelOption> {
-    let (name, class, mut type_, fixed_len) = match (&o.name, o.class, o.type_) {
+    let (class, mut type_, fixed_len) = match (&o.name, o.class, o.type_) {
         (Some(n), None, None) => match registry.iter().find(|d| &d.name == n) {
-            Some(d) => (Some(n.clone()), d.class, d.type_, d.length),
+            Some(d) => (d.class, d.type_, d.length),
             None => {
                 let known: Vec<&str> = registry.iter().map(|d| d.name.as_str()).collect();
                 unknown_ref(ctx, &format!("{base}.name"), "option", n, &known);
@@ -979,7 +979,7 @@ fn tunnel_option(
         (None, Some(c), Some(t)) => {
             let class = range_of::<u16>(ctx, &format!("{base}.class"), c, 0, 65535);
             let type_ = range_of::<u8>(ctx, &format!("{base}.type"), t, 0, 255);
-            (None, class?, type_?, None)
+            (class?, type_?, None)
         }
         (None, None, _) => {
             ctx.missing(
@@ -1037,9 +1037,8 @@ fn tunnel_option(
         }
     }
     Some(TunnelOption {
-        name,
         class,
-        type_,
+        typ: type_,
         data,
     })
 }

@@ -437,15 +437,7 @@ impl TemplateBuilder<'_> {
             HeaderPolicy::Fixed(d) => DscpEncap::Pipe(d),
             HeaderPolicy::Inherit => DscpEncap::Uniform,
         };
-        tc.options = tunnel
-            .options
-            .iter()
-            .map(|o| TunnelOption {
-                class: o.class,
-                typ: o.type_,
-                data: o.data.clone(),
-            })
-            .collect();
+        tc.options = tunnel.options.clone();
         tc.underlay_mtu = self.cfg.ports[port].mtu;
         let err = |e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get());
         let t = EncapTemplate::new(&tc).map_err(err)?;

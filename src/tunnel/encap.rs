@@ -23,15 +23,7 @@ use crate::wire::{ip_proto, ipv4, ipv6, udp, Ipv4Repr, Ipv6Repr, UdpRepr};
 pub const MAX_TEMPLATE_LEN: usize =
     18 + ipv6::HEADER_LEN + udp::HEADER_LEN + geneve::MAX_HEADER_LEN;
 
-/// One option a tunnel sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TunnelOption {
-    pub class: u16,
-    /// Type including the critical bit.
-    pub typ: u8,
-    /// Data, a multiple of 4 bytes, at most 124.
-    pub data: Vec<u8>,
-}
+pub use crate::wire::geneve::TunnelOption;
 
 /// UDP checksum on transmit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

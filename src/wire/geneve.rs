@@ -241,6 +241,39 @@ impl<'a> Iterator for GeneveOptionIter<'a> {
     }
 }
 
+/// One option a tunnel sends, owned: class, type (critical bit included)
+/// and data (a multiple of 4 bytes, at most 124). The one option type of
+/// the crate: the configuration holds it, encap templates are built from it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TunnelOption {
+    pub class: u16,
+    /// Type including the critical bit ([`OPTION_TYPE_CRITICAL`]).
+    pub typ: u8,
+    /// Data, a multiple of 4 bytes, at most 124.
+    pub data: Vec<u8>,
+}
+
+impl TunnelOption {
+    /// The critical bit of the type.
+    pub fn critical(&self) -> bool {
+        self.typ & OPTION_TYPE_CRITICAL != 0
+    }
+
+    /// Bytes on the wire: 4-byte header plus data.
+    pub fn wire_len(&self) -> usize {
+        OPTION_HEADER_LEN + self.data.len()
+    }
+
+    /// The borrowed view that [`GeneveOptionRepr::emit`] writes.
+    pub fn repr(&self) -> GeneveOptionRepr<'_> {
+        GeneveOptionRepr {
+            class: self.class,
+            typ: self.typ,
+            data: &self.data,
+        }
+    }
+}
+
 /// An option to emit. `data.len()` must be a multiple of 4, at most 124.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GeneveOptionRepr<'a> {
