@@ -4,7 +4,7 @@
 //! ([`decide`]), and the rte_flow decap rule the gateway would install, as
 //! plain data with its testpmd rendering ([`DecapRule`]).
 //!
-//! The facts behind the decisions are DPDK 22.11's (design notes section 6):
+//! The facts behind the decisions are DPDK 22.11's, read from the PMD sources:
 //! i40e offloads TX checksums and Geneve TSO but has no Geneve rte_flow
 //! items and refuses `rte_eth_dev_udp_tunnel_port_add` for Geneve; mlx5 has
 //! the GENEVE item with RAW_DECAP (with `dv_flow_en=1`) but no outer UDP

@@ -25,7 +25,7 @@ const NIC_RX: RxCaps = RxCaps {
     scatter: true,
 };
 
-/// What DPDK 22.11's i40e advertises on an XL710 (design notes section 6).
+/// What DPDK 22.11's i40e advertises on an XL710 (from the PMD's sources).
 fn i40e() -> PortCaps {
     let mut c = caps(
         "net_i40e",

@@ -1,4 +1,4 @@
-//! Packet header views and builders (issue 3).
+//! Packet header views and builders.
 //!
 //! Every protocol follows one shape, after smoltcp's `wire` module:
 //!
