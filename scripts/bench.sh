@@ -12,6 +12,10 @@
 #
 #   scripts/bench.sh                 # every case, 3 runs of 6 s each
 #   RUNS=5 SECONDS_PER_RUN=8 CASES="encap-ipv4 decap-ipv4" scripts/bench.sh
+#   GW_BASE=/tmp/before/geneve-gw WITH_OVS=0 scripts/bench.sh  # a second build, back to back
+#
+# With GW_BASE, every run also measures that binary right after geneve-gw
+# (rows `geneve-gw-base`): a before/after comparison measured in one run.
 #
 # Cycles per packet = TSC Hz / packets per second of the one busy-polling
 # worker core: the same measure for testpmd and geneve-gw.
@@ -70,10 +74,10 @@ run_testpmd() { # mode pcap
     rate_testpmd <"$W/testpmd.log"
 }
 
-run_gw() { # case
+run_gw() { # case [binary]
     local cfg="$W/$1.yaml"
     bench_config "$1" "$(bench_pcap_for "$1")" "bench-gw-$$" >"$cfg"
-    timeout -s INT "$((SECS + 2))" "$GW" run -c "$cfg" --stats-interval 1 >"$W/gw.log" 2>&1 </dev/null || true
+    timeout -s INT "$((SECS + 2))" "${2:-$GW}" run -c "$cfg" --stats-interval 1 >"$W/gw.log" 2>&1 </dev/null || true
     case "$1" in encap-*) rate_gw encap ;; *) rate_gw decap ;; esac <"$W/gw.log"
 }
 
@@ -84,16 +88,28 @@ CSV="$OUT/latest.csv"
 echo "case,impl,mpps,cycles_per_packet,ratio_to_testpmd_io" >"$CSV"
 printf '%-18s %-14s %8s %8s %8s %8s\n' case impl Mpps cyc/pkt ratio +cycles
 for c in $CASES; do
-    io=() ms=() gw=()
+    io=() ms=() gw=() base=()
+    impls="testpmd-io testpmd-macswap geneve-gw"
     for i in $(seq 1 "$RUNS"); do
         io+=("$(run_testpmd io "$(bench_pcap_for "$c")")")
         ms+=("$(run_testpmd macswap "$(bench_pcap_for "$c")")")
         gw+=("$(run_gw "$c")")
-        echo "  $c run $i: testpmd io ${io[-1]}, macswap ${ms[-1]}, geneve-gw ${gw[-1]} Mpps" >&2
+        msg="  $c run $i: testpmd io ${io[-1]}, macswap ${ms[-1]}, geneve-gw ${gw[-1]} Mpps"
+        if [ -n "${GW_BASE:-}" ]; then
+            base+=("$(run_gw "$c" "$GW_BASE")")
+            msg="$msg, geneve-gw-base ${base[-1]} Mpps"
+            impls="testpmd-io testpmd-macswap geneve-gw geneve-gw-base"
+        fi
+        echo "$msg" >&2
     done
     mio=$(median "${io[@]}"); cio=$(cycles "$mio")
-    for impl in testpmd-io testpmd-macswap geneve-gw; do
-        case $impl in testpmd-io) m=$mio ;; testpmd-macswap) m=$(median "${ms[@]}") ;; geneve-gw) m=$(median "${gw[@]}") ;; esac
+    for impl in $impls; do
+        case $impl in
+            testpmd-io) m=$mio ;;
+            testpmd-macswap) m=$(median "${ms[@]}") ;;
+            geneve-gw) m=$(median "${gw[@]}") ;;
+            geneve-gw-base) m=$(median "${base[@]}") ;;
+        esac
         cy=$(cycles "$m")
         ratio=$(python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("%.3f" % (a/b if b else 0))' "$m" "$mio")
         added=$(python3 -c 'import sys; a,b=sys.argv[1:]; print("%.1f" % (float(a)-float(b)) if "nan" not in (a,b) else "nan")' "$cy" "$cio")
