@@ -59,7 +59,7 @@ bash scripts/ovs-bed.sh up
 
 if ! "$BIN" run --help >/dev/null 2>&1; then
     echo "demo: geneve-gw run not available yet ($BIN run --help fails)." >&2
-    echo "demo: the bed was up; OVS alone can be checked with: cargo test --test ovs_interop" >&2
+    echo "demo: the bed was up; OVS alone can be checked with: cargo test --test interop_ovs" >&2
     exit 2
 fi
 
