@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The gateway demo against Open vSwitch (issue 4, item 5), as root:
+# The gateway demo against Open vSwitch, as root:
 #   1. builds the bed (scripts/ovs-bed.sh up): access host [gw-acc], OVS's
 #      userspace datapath as the remote VTEP [gw-ovs], a VM behind it [gw-vm];
 #   2. starts `geneve-gw run -c config/demo-ovs.yaml` on the veth ends gwu0

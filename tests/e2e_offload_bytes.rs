@@ -1,4 +1,4 @@
-//! Same bytes either way (issue 6): for the same input, the gateway with
+//! Same bytes either way: for the same input, the gateway with
 //! `--offload off` (every checksum in software) and with `--offload auto`
 //! (the outer IPv4 header and UDP checksums left to the port) puts identical
 //! packets on the wire, and tshark finds every checksum (outer and inner)
