@@ -1,13 +1,13 @@
 //! `geneve-gw check`: each bad configuration gives a clear error naming the
 //! file, line and field, exits non-zero and never shows a panic; the shipped
 //! examples pass.
-mod gw;
+mod common;
 
 use std::time::Duration;
 
-use gw::{run_gw, strings};
+use common::gw::{run_gw, strings, Run};
 
-fn check(path: &str) -> gw::Run {
+fn check(path: &str) -> Run {
     run_gw(&strings(&["check", "-c", path]), Duration::from_secs(30))
 }
 

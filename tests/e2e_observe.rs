@@ -3,18 +3,16 @@
 //! `dpdk-dumpcap`, each read while the gateway runs and checked against the
 //! packets the test sent.
 mod common;
-mod gw;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{inner_ipv4_udp, read_pcap, scratch, write_pcap};
-use gw::{dpdk_slot, run_cmd, run_gw, strings, Run};
+use common::gw::{self, dpdk_slot, run_cmd, run_gw, runtime_dir, strings, Run};
+use common::{inner_ipv4_udp, read_pcap, scratch, signal, skip, write_pcap};
 use serde_json::Value;
 
-const GW: &str = env!("CARGO_BIN_EXE_geneve-gw");
 const HOST_DST: [u8; 6] = [0x02, 0x11, 0, 0, 0, 1];
 
 /// `n` VLAN-10 frames to the static MAC behind 198.18.0.2: each is
@@ -78,13 +76,6 @@ metrics: {metrics}
     p
 }
 
-fn runtime_dir(prefix: &str) -> PathBuf {
-    geneve_gw::control::stats_client::socket_path(prefix)
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 /// The gateway process, stopped (SIGINT) and reaped however the test ends.
 struct Gateway {
     child: Option<Child>,
@@ -93,7 +84,7 @@ struct Gateway {
 
 impl Gateway {
     fn start(cfg: &Path, prefix: &str) -> Gateway {
-        let child = Command::new(GW)
+        let child = Command::new(gw::bin())
             .args([
                 "run",
                 "-c",
@@ -139,9 +130,7 @@ impl Gateway {
     /// SIGINT, then the exit report.
     fn stop(mut self) -> Run {
         let mut child = self.child.take().unwrap();
-        let _ = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status();
+        signal(child.id(), "INT");
         let start = Instant::now();
         while matches!(child.try_wait(), Ok(None)) && start.elapsed() < Duration::from_secs(30) {
             std::thread::sleep(Duration::from_millis(50));
@@ -331,7 +320,7 @@ fn telemetry_stats_and_prometheus_report_the_packets_sent() {
             "{out}"
         );
     } else {
-        eprintln!("skipping the dpdk-telemetry.py part: /usr/bin/dpdk-telemetry.py is missing (apt-get install dpdk)");
+        skip("the dpdk-telemetry.py part: /usr/bin/dpdk-telemetry.py is missing (apt-get install dpdk)");
     }
 
     // Prometheus.
@@ -511,9 +500,9 @@ fn dumpcap_captures_the_packets_the_gateway_sends() {
     let (free, mounted) = gw::hugepages();
     let dumpcap = Path::new("/usr/bin/dpdk-dumpcap");
     if !dumpcap.exists() || free < 200 || !mounted {
-        eprintln!(
-            "skipping: dpdk-dumpcap needs /usr/bin/dpdk-dumpcap (apt-get install dpdk) and 200 free 2 MB hugepages on /dev/hugepages (have {free}, mounted {mounted}); a capture cannot share --no-huge memory"
-        );
+        skip(format_args!(
+            "dpdk-dumpcap needs /usr/bin/dpdk-dumpcap (apt-get install dpdk) and 200 free 2 MB hugepages on /dev/hugepages (have {free}, mounted {mounted}); a capture cannot share --no-huge memory"
+        ));
         return;
     }
     let _slot = dpdk_slot();

@@ -18,32 +18,21 @@
 //!   pseudo-header sum reaches the pcap, which proves the packets really
 //!   took the offload path.
 mod common;
-mod gw;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{have_scapy, have_tshark, read_pcap, scratch};
-use gw::{dpdk_slot, run_gw, strings, Run};
+use common::gw::{self, dpdk_slot, run_gw, strings, Run};
+use common::{
+    have_program, have_scapy, have_tshark, is_root, read_pcap, scapy, scratch, skip, tshark,
+    write_pcap,
+};
 
 /// Runs tests/scapy/offload_input.py with `args`; its output, as numbers.
 fn offload_input(args: &[&str]) -> Vec<u64> {
-    let out = Command::new("python3")
-        .arg(format!(
-            "{}/tests/scapy/offload_input.py",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "offload_input.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    scapy("offload_input.py", args)
         .split_whitespace()
         .map(|w| w.parse().unwrap())
         .collect()
@@ -196,23 +185,33 @@ impl Reaped {
 /// IPv4 header checksum or a non-zero outer UDP checksum it did not verify
 /// as good. Also returns how many packets it read.
 fn tshark_problems(pcap: &Path, v6_underlay: bool) -> (usize, Vec<String>) {
-    let out = Command::new("tshark")
-        .args(["-r", pcap.to_str().unwrap()])
-        .args(["-o", "ip.check_checksum:TRUE"])
-        .args(["-o", "udp.check_checksum:TRUE"])
-        .args(["-o", "tcp.check_checksum:TRUE"])
-        .args(["-T", "fields", "-E", "separator=/t"])
-        .args(["-e", "frame.number", "-e", "ip.checksum.status"])
-        .args(["-e", "udp.checksum.status", "-e", "tcp.checksum.status"])
-        .args(["-e", "udp.checksum", "-e", "geneve.vni"])
-        .output()
-        .expect("tshark");
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = tshark(
+        pcap,
+        [
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-T",
+            "fields",
+            "-E",
+            "separator=/t",
+            "-e",
+            "frame.number",
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "udp.checksum.status",
+            "-e",
+            "tcp.checksum.status",
+            "-e",
+            "udp.checksum",
+            "-e",
+            "geneve.vni",
+        ],
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     let mut problems = Vec::new();
     let mut n = 0;
     for line in text.lines() {
@@ -279,26 +278,19 @@ fn assert_same_and_good(off: &Path, auto: &Path, frames: usize, v6: bool) {
 // ---- net_tap ----
 
 fn tap_usable() -> bool {
-    // The effective uid, from /proc (no libc call needed).
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2))
-                == Some("0")
-        })
-        .unwrap_or(false);
-    if !root {
-        eprintln!("SKIP: net_tap needs root (tap devices and capturing on them)");
+    if !is_root() {
+        skip("net_tap needs root (tap devices and capturing on them)");
         return false;
     }
     if !Path::new("/dev/net/tun").exists() {
-        eprintln!("SKIP: /dev/net/tun missing: no tap devices on this machine");
+        skip("/dev/net/tun missing: no tap devices on this machine");
         return false;
     }
     for tool in ["ip", "dumpcap"] {
-        if Command::new(tool).arg("-h").output().is_err() {
-            eprintln!("SKIP: `{tool}` not installed (scripts/setup.sh installs it)");
+        if !have_program(tool) {
+            skip(format_args!(
+                "`{tool}` not installed (scripts/setup.sh installs it)"
+            ));
             return false;
         }
     }
@@ -503,10 +495,10 @@ fn net_tap_ipv6_underlay_offload_and_software_put_the_same_bytes_on_the_wire() {
 fn hugepages_for_two() -> bool {
     let (free, mounted) = gw::hugepages();
     if free < 300 || !mounted {
-        eprintln!(
-            "SKIP: virtio_user <-> vhost needs shared hugepage memory for two processes \
+        skip(format_args!(
+            "virtio_user <-> vhost needs shared hugepage memory for two processes \
              ({free} free 2 MB pages, hugetlbfs mounted: {mounted}; want 300)"
-        );
+        ));
         return false;
     }
     true
@@ -521,8 +513,8 @@ fn vhost_run(dir: &Path, v6: bool, mode: &str, vhost_extra: &str, frames: usize)
     let _ = std::fs::remove_file(&sock);
     let cap = dir.join(format!("vhost_{tag}.pcap"));
     let empty = dir.join("empty.pcap");
-    common::write_pcap(&empty, &[]);
-    let far = Command::new(env!("CARGO_BIN_EXE_geneve-gw"))
+    write_pcap(&empty, &[]);
+    let far = Command::new(gw::bin())
         .args(["forward", "--stats-interval", "0"])
         .args(["--stop-after-packets", &frames.to_string()])
         .args(["--stop-after-idle", "30000", "--"])
