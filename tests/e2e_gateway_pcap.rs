@@ -8,37 +8,16 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::gw::{self, dpdk_slot, run_gw, strings, Run};
+use common::gw::{self, dpdk_slot, run_gw, strings, Ports, Run};
 use common::{
     have_scapy, have_tshark, read_pcap, run_ok, scapy, scratch, signal, tshark, write_pcap,
 };
 
 /// The EAL and ports section: underlay on `devices[0]`, access on
-/// `devices[1]` (vdev strings; the port device is the name before the comma).
+/// `devices[1]` (vdev strings).
 fn eal_with(devices: [String; 2]) -> String {
-    let name = |d: &str| d.split(',').next().unwrap_or_default().to_string();
-    format!(
-        r#"
-eal:
-  cores: [1]
-  control_core: 0
-  memory: {{ mode: no_huge, size_mb: 512 }}
-  devices:
-    vdev:
-      - {ul}
-      - {acc}
-  file_prefix: gwtest-{pid}
-  args: [--no-shconf, --no-pci]
-ports:
-  - {{ name: ul, role: underlay, device: {ul_name}, mtu: 1500, mac: "02:00:00:00:01:01" }}
-  - {{ name: acc, role: access, device: {acc_name}, mtu: 1400 }}
-"#,
-        ul_name = name(&devices[0]),
-        acc_name = name(&devices[1]),
-        ul = devices[0],
-        acc = devices[1],
-        pid = std::process::id()
-    )
+    let prefix = format!("gwtest-{}", std::process::id());
+    Ports::new(&devices[0], &devices[1], &prefix).yaml()
 }
 
 /// Both ports on net_pcap files in `dir`: ul_in/ul_out and acc_in/acc_out.

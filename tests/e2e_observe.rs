@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::gw::{self, dpdk_slot, run_cmd, run_gw, runtime_dir, strings, Run};
+use common::gw::{self, dpdk_slot, run_cmd, run_gw, runtime_dir, strings, Ports, Run};
 use common::{inner_ipv4_udp, read_pcap, scratch, signal, skip, write_pcap};
 use serde_json::Value;
 
@@ -40,22 +40,15 @@ fn config(
     input: &str,
     metrics: &str,
 ) -> PathBuf {
-    let cfg = format!(
-        r#"
-eal:
-  cores: [1]
-  control_core: 0
-  memory: {memory}
-  devices:
-    vdev:
-      - net_null0,no-rx=1
-      - net_pcap0,rx_pcap={input}
-  file_prefix: {prefix}
-  args: {eal_args}
-ports:
-  - {{ name: ul, role: underlay, device: net_null0, mtu: 1500, mac: "02:00:00:00:01:01" }}
-  - {{ name: acc, role: access, device: net_pcap0, mtu: 1400 }}
-vtep:
+    let acc = format!("net_pcap0,rx_pcap={input}");
+    let ports = Ports {
+        memory,
+        args: eal_args,
+        ..Ports::new("net_null0,no-rx=1", &acc, prefix)
+    };
+    let cfg = ports.yaml()
+        + &format!(
+            r#"vtep:
   ipv4: 198.18.0.1/24
   next_hops:
     - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }}
@@ -70,7 +63,7 @@ l2:
       static_macs: [ {{ mac: "02:11:00:00:00:01", remote: 198.18.0.2 }} ]
 metrics: {metrics}
 "#
-    );
+        );
     let p = dir.join("gw.yaml");
     std::fs::write(&p, cfg).unwrap();
     p

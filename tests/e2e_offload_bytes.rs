@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::gw::{self, dpdk_slot, run_gw, strings, Run};
+use common::gw::{self, dpdk_slot, run_gw, strings, Ports, Run};
 use common::{
     have_program, have_scapy, have_tshark, is_root, read_pcap, scapy, scratch, skip, tshark,
     write_pcap,
@@ -87,27 +87,18 @@ l2:
 /// EAL and ports: the underlay on `ul` (a vdev string), the access port on
 /// net_pcap reading `dir/acc_in.pcap`.
 fn head(dir: &Path, ul: &str, memory: &str, args: &str, tag: &str) -> String {
-    let ul_name = ul.split(',').next().unwrap_or_default();
-    format!(
-        r#"
-eal:
-  cores: [1]
-  control_core: 0
-  memory: {memory}
-  devices:
-    vdev:
-      - {ul}
-      - net_pcap9,rx_pcap={inp},tx_pcap={out}
-  file_prefix: gwoff-{pid}-{tag}
-  args: {args}
-ports:
-  - {{ name: ul, role: underlay, device: {ul_name}, mtu: 1500, mac: "02:00:00:00:01:01" }}
-  - {{ name: acc, role: access, device: net_pcap9, mtu: 1400 }}
-"#,
-        inp = dir.join("acc_in.pcap").display(),
-        out = dir.join(format!("acc_out_{tag}.pcap")).display(),
-        pid = std::process::id()
-    )
+    let acc = format!(
+        "net_pcap9,rx_pcap={},tx_pcap={}",
+        dir.join("acc_in.pcap").display(),
+        dir.join(format!("acc_out_{tag}.pcap")).display()
+    );
+    let prefix = format!("gwoff-{}-{tag}", std::process::id());
+    Ports {
+        memory,
+        args,
+        ..Ports::new(ul, &acc, &prefix)
+    }
+    .yaml()
 }
 
 /// `geneve-gw run` on `config` (written to `dir`) with `--offload mode`,

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::gw::{dpdk_slot, run_gw, strings};
+use common::gw::{dpdk_slot, run_gw, strings, Ports};
 use common::{have_tshark, read_pcap, scratch, skip, tshark, write_pcap};
 use geneve_gw::wire::checksum;
 
@@ -47,30 +47,32 @@ fn inner(proto: u8, payload: usize) -> Vec<u8> {
 
 fn config(dir: &Path, mtu: u16) -> String {
     let p = |n: &str| dir.join(n).display().to_string();
-    format!(
-        r#"
-eal:
-  cores: [1]
-  control_core: 0
-  memory: {{ mode: no_huge, size_mb: 512 }}
-  devices:
-    vdev:
-      - net_pcap0,rx_pcap={ul_in},tx_pcap={ul_out}
-      - net_pcap1,rx_pcap={acc_in},tx_pcap={acc_out}
-  file_prefix: gwseg-{pid}
-  args: [--no-shconf, --no-pci]
-ports:
-  - {{ name: ul, role: underlay, device: net_pcap0, mtu: {mtu}, mac: "02:00:00:00:01:01" }}
-  - {{ name: acc, role: access, device: net_pcap1, mtu: 1500 }}
-vtep:
+    let ul = format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        p("ul_in.pcap"),
+        p("ul_out.pcap")
+    );
+    let acc = format!(
+        "net_pcap1,rx_pcap={},tx_pcap={}",
+        p("acc_in.pcap"),
+        p("acc_out.pcap")
+    );
+    let prefix = format!("gwseg-{}", std::process::id());
+    let ports = Ports {
+        underlay_mtu: mtu,
+        access_mtu: 1500,
+        ..Ports::new(&ul, &acc, &prefix)
+    };
+    ports.yaml()
+        + r#"vtep:
   ipv4: 198.18.0.1/24
   next_hops:
-    - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }}
+    - { via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }
 options:
   registry:
-    - {{ name: demo-tag, class: 0x0102, type: 0x01, length: 4 }}
+    - { name: demo-tag, class: 0x0102, type: 0x01, length: 4 }
 tunnels:
-  - {{ name: b, remote: 198.18.0.2, vni: 100, options: [ {{ name: demo-tag, data: "0000002a" }} ] }}
+  - { name: b, remote: 198.18.0.2, vni: 100, options: [ { name: demo-tag, data: "0000002a" } ] }
 l2:
   learning: false
   segments:
@@ -78,14 +80,8 @@ l2:
       vlan: 10
       vni: 100
       flood: []
-      static_macs: [ {{ mac: "02:00:00:00:0b:01", remote: 198.18.0.2 }} ]
-"#,
-        ul_in = p("ul_in.pcap"),
-        ul_out = p("ul_out.pcap"),
-        acc_in = p("acc_in.pcap"),
-        acc_out = p("acc_out.pcap"),
-        pid = std::process::id()
-    )
+      static_macs: [ { mac: "02:00:00:00:0b:01", remote: 198.18.0.2 } ]
+"#
 }
 
 /// The inner frame's length in an encapsulated frame.

@@ -231,3 +231,65 @@ pub fn report_value(stdout: &str, key: &str) -> Option<u64> {
 pub fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
+
+/// The `eal:` and `ports:` sections of a gateway configuration: one worker
+/// on core 1, control on core 0, the underlay port `ul` on the vdev
+/// `underlay` and the access port `acc` on the vdev `access` (vdev strings;
+/// a port's device is its vdev's name, before the first comma).
+pub struct Ports<'a> {
+    pub underlay: &'a str,
+    pub access: &'a str,
+    pub file_prefix: &'a str,
+    /// The `eal.memory` mapping.
+    pub memory: &'a str,
+    /// The `eal.args` list.
+    pub args: &'a str,
+    pub underlay_mtu: u16,
+    pub access_mtu: u16,
+}
+
+impl<'a> Ports<'a> {
+    /// Without hugepages (512 MB, no shared config), no PCI, MTU 1500 on the
+    /// underlay and 1400 on the access port.
+    pub fn new(underlay: &'a str, access: &'a str, file_prefix: &'a str) -> Self {
+        Ports {
+            underlay,
+            access,
+            file_prefix,
+            memory: "{ mode: no_huge, size_mb: 512 }",
+            args: "[--no-shconf, --no-pci]",
+            underlay_mtu: 1500,
+            access_mtu: 1400,
+        }
+    }
+
+    pub fn yaml(&self) -> String {
+        let name = |d: &'a str| d.split(',').next().unwrap_or_default();
+        format!(
+            r#"
+eal:
+  cores: [1]
+  control_core: 0
+  memory: {memory}
+  devices:
+    vdev:
+      - {ul}
+      - {acc}
+  file_prefix: {prefix}
+  args: {args}
+ports:
+  - {{ name: ul, role: underlay, device: {ul_name}, mtu: {ul_mtu}, mac: "02:00:00:00:01:01" }}
+  - {{ name: acc, role: access, device: {acc_name}, mtu: {acc_mtu} }}
+"#,
+            memory = self.memory,
+            ul = self.underlay,
+            acc = self.access,
+            prefix = self.file_prefix,
+            args = self.args,
+            ul_name = name(self.underlay),
+            ul_mtu = self.underlay_mtu,
+            acc_name = name(self.access),
+            acc_mtu = self.access_mtu,
+        )
+    }
+}
