@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::gw::{self, dpdk_slot, run_cmd, run_gw, runtime_dir, strings, Ports, Run};
-use common::{inner_ipv4_udp, read_pcap, scratch, signal, skip, write_pcap};
+use common::{inner_ipv4_udp, read_pcap, scratch, signal, skip, wait_exit, write_pcap};
 use serde_json::Value;
 
 const HOST_DST: [u8; 6] = [0x02, 0x11, 0, 0, 0, 1];
@@ -124,10 +124,7 @@ impl Gateway {
     fn stop(mut self) -> Run {
         let mut child = self.child.take().unwrap();
         signal(child.id(), "INT");
-        let start = Instant::now();
-        while matches!(child.try_wait(), Ok(None)) && start.elapsed() < Duration::from_secs(30) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_exit(&mut child, Duration::from_secs(30));
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
         Run {
@@ -392,13 +389,8 @@ fn run_with_stdin(cmd: &mut Command, input: &str) -> String {
         .unwrap()
         .write_all(input.as_bytes())
         .unwrap();
-    let start = Instant::now();
-    while matches!(child.try_wait(), Ok(None)) {
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if wait_exit(&mut child, Duration::from_secs(20)).is_none() {
+        let _ = child.kill();
     }
     let out = child.wait_with_output().unwrap();
     format!(

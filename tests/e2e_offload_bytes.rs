@@ -19,15 +19,14 @@
 //!   took the offload path.
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::gw::{self, dpdk_slot, run_gw, strings, Ports, Run};
 use common::{
-    have_program, have_scapy, have_tshark, is_root, read_pcap, scapy, scratch, skip, tshark,
-    write_pcap,
+    await_stderr, have_program, have_scapy, have_tshark, is_root, read_pcap, scapy, scratch, skip,
+    tshark, write_pcap,
 };
 
 /// Runs tests/scapy/offload_input.py with `args`; its output, as numbers.
@@ -161,14 +160,7 @@ impl Drop for Reaped {
 impl Reaped {
     /// Waits up to `limit` for the process to exit by itself.
     fn wait_exit(&mut self, limit: Duration) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
+        common::wait_exit(&mut self.0, limit).is_some()
     }
 }
 
@@ -328,7 +320,7 @@ impl Drop for Tap {
 /// Starts dumpcap on `iface` for Geneve packets, writing classic pcap to
 /// `out`; returns once it is capturing.
 fn start_capture(iface: &str, count: usize, out: &Path) -> Reaped {
-    let mut child = Command::new("dumpcap")
+    let child = Command::new("dumpcap")
         .args(["-P", "-q", "-i", iface, "-f", "udp port 6081"])
         .args(["-c", &count.to_string(), "-a", "duration:60"])
         .arg("-w")
@@ -338,20 +330,8 @@ fn start_capture(iface: &str, count: usize, out: &Path) -> Reaped {
         .stderr(Stdio::piped())
         .spawn()
         .expect("dumpcap");
-    let err = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if line.contains("Capturing on") {
-                if let Some(t) = tx.take() {
-                    let _ = t.send(());
-                }
-            }
-        }
-    });
     let mut reaped = Reaped(child);
-    if rx.recv_timeout(Duration::from_secs(15)).is_err() {
+    if !await_stderr(&mut reaped.0, "Capturing on", Duration::from_secs(15)) {
         let _ = reaped.0.kill();
         panic!("dumpcap did not start capturing on {iface}");
     }

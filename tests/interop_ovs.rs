@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use common::gw::{self, dpdk_slot, run_cmd, Run};
 use common::{
-    have_program, have_scapy, have_tshark, is_root, repo_path, scapy_script, scratch, signal, skip,
+    await_stderr, have_program, have_scapy, have_tshark, is_root, repo_path, scapy_script, scratch,
+    signal, skip, wait_exit,
 };
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -149,20 +150,7 @@ impl Capture {
             .spawn()
             .expect("spawn tshark");
         // tshark says "Capturing on 'IFACE'" once dumpcap has the interface.
-        let err = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut tx = Some(tx);
-            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                if line.contains("Capturing on") {
-                    if let Some(t) = tx.take() {
-                        let _ = t.send(());
-                    }
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(20)).is_err() {
+        if !await_stderr(&mut child, "Capturing on", Duration::from_secs(20)) {
             let _ = child.kill();
             let _ = child.wait();
             panic!("tshark did not start capturing on {iface} in 20 s");
@@ -176,13 +164,8 @@ impl Capture {
     fn stop(mut self) -> PathBuf {
         std::thread::sleep(Duration::from_millis(500));
         let _ = signal(self.child.id(), "INT");
-        let t0 = Instant::now();
-        while self.child.try_wait().ok().flatten().is_none() {
-            if t0.elapsed() > Duration::from_secs(10) {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if wait_exit(&mut self.child, Duration::from_secs(10)).is_none() {
+            let _ = self.child.kill();
         }
         let _ = self.child.wait();
         self.file.clone()
@@ -450,11 +433,7 @@ fn stop_gateway(mut child: Child, logs: &Path) -> Run {
     let mut status = child.try_wait().expect("wait");
     if status.is_none() {
         let _ = signal(child.id(), "INT");
-        let t0 = Instant::now();
-        while status.is_none() && t0.elapsed() < Duration::from_secs(20) {
-            std::thread::sleep(Duration::from_millis(50));
-            status = child.try_wait().expect("wait");
-        }
+        status = wait_exit(&mut child, Duration::from_secs(20));
     }
     let stdout = std::fs::read_to_string(logs.join("gw.stdout")).unwrap_or_default();
     let stderr = std::fs::read_to_string(logs.join("gw.stderr")).unwrap_or_default();

@@ -9,9 +9,11 @@
 pub mod gw;
 
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 use geneve_gw::tunnel::{DecapConfig, Decapsulator, TunnelConfig};
 use geneve_gw::wire::checksum;
@@ -281,4 +283,38 @@ pub fn signal(pid: u32, sig: &str) -> bool {
         .args([&format!("-{sig}"), &pid.to_string()])
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Waits up to `limit` for `child` to exit; its status, or None if it still
+/// runs.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits up to `limit` for a line containing `needle` on `child`'s stderr
+/// (piped); was it seen? A thread reads the rest of stderr until the child
+/// exits.
+pub fn await_stderr(child: &mut Child, needle: &'static str, limit: Duration) -> bool {
+    let err = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if line.contains(needle) {
+                if let Some(t) = tx.take() {
+                    let _ = t.send(());
+                }
+            }
+        }
+    });
+    rx.recv_timeout(limit).is_ok()
 }
