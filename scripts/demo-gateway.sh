@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The gateway demo against Open vSwitch (issue 4, item 5), as root:
+# The gateway demo against Open vSwitch, as root:
 #   1. builds the bed (scripts/ovs-bed.sh up): access host [gw-acc], OVS's
 #      userspace datapath as the remote VTEP [gw-ovs], a VM behind it [gw-vm];
 #   2. starts `geneve-gw run -c config/demo-ovs.yaml` on the veth ends gwu0
@@ -59,7 +59,7 @@ bash scripts/ovs-bed.sh up
 
 if ! "$BIN" run --help >/dev/null 2>&1; then
     echo "demo: geneve-gw run not available yet ($BIN run --help fails)." >&2
-    echo "demo: the bed was up; OVS alone can be checked with: cargo test --test ovs_interop" >&2
+    echo "demo: the bed was up; OVS alone can be checked with: cargo test --test interop_ovs" >&2
     exit 2
 fi
 

@@ -9,7 +9,7 @@
 # RUSTC_BOOTSTRAP=1 and the toolchain is pinned to stable; the sanitizer is
 # off (`-s none`: AddressSanitizer needs -Zsanitizer and a std built for it;
 # the code under test has no `unsafe`, so bounds are checked anyway).
-# The corpus is also replayed by a plain `cargo test` (tests/fuzz_corpus.rs).
+# The corpus is also replayed by a plain `cargo test` (tests/lib_fuzz_corpus.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-${FUZZ_SECONDS:-60}}"

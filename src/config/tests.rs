@@ -1,5 +1,5 @@
 //! Unit tests: values, references and positions. The example files and the
-//! bad-configuration files are tested in tests/config_*.rs.
+//! bad-configuration files are tested in tests/lib_config_*.rs.
 
 use super::*;
 

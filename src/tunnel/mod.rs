@@ -25,7 +25,7 @@
 //! [`options::OptionRegistry`] (understood options), [`decap::DecapConfig`]
 //! (local addresses, port, checksum rules incl. the IPv6 zero-checksum
 //! policy, max options, control punting). Hot paths neither allocate nor
-//! panic (see tests/tunnel_alloc.rs).
+//! panic (see tests/lib_tunnel_alloc.rs).
 #![forbid(unsafe_code)]
 
 pub mod buffer;

@@ -1,9 +1,19 @@
-//! Helpers shared by the integration tests: a tiny pcap reader and packet
-//! builders. Not every test uses every helper.
+//! Helpers shared by the integration tests (tests/README.md): what the
+//! machine has and how a test skips without it, scratch directories, a tiny
+//! pcap reader and writer, packet builders, the scapy and tshark runners, and
+//! (`gw`) the harness that runs the geneve-gw binary on DPDK virtual devices.
+//! Every suite has `mod common;`; not every suite uses every helper.
 #![allow(dead_code)]
 
+#[cfg(feature = "dpdk")]
+pub mod gw;
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 use geneve_gw::tunnel::{DecapConfig, Decapsulator, TunnelConfig};
 use geneve_gw::wire::checksum;
@@ -11,9 +21,7 @@ use geneve_gw::wire::Vni;
 
 /// Path under tests/data/.
 pub fn data_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(rel)
+    repo_path("tests/data").join(rel)
 }
 
 /// Read a classic pcap file (either byte order, micro or nanosecond
@@ -145,44 +153,168 @@ pub fn inner_ipv6_udp(len: usize, tc: u8, hlim: u8) -> Vec<u8> {
     f
 }
 
-/// Is `python3 -c "import scapy"` usable? Prints why not.
+// ---------------------------------------------------------------------------
+// What the machine has, and skipping without it
+
+/// Says on stderr why the running test (or a part of it) does not run:
+/// `SKIP <test>: <why>`. The test then returns and passes; `cargo test --
+/// --nocapture` shows the line.
+pub fn skip(why: impl std::fmt::Display) {
+    let t = std::thread::current();
+    eprintln!("SKIP {}: {why}", t.name().unwrap_or("test"));
+}
+
+/// Does the test run as root (effective uid 0, read from /proc)?
+pub fn is_root() -> bool {
+    // /proc/self/status holds the effective uid (third field of `Uid:`).
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Is `prog` an executable file on $PATH (or in an sbin directory, which a
+/// user's $PATH may lack)?
+pub fn have_program(prog: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+        .any(|d| d.join(prog).is_file())
+}
+
+/// Is `python3 -c "import scapy"` usable? Says why not.
 pub fn have_scapy() -> bool {
-    match std::process::Command::new("python3")
+    match Command::new("python3")
         .args(["-c", "import scapy.all"])
         .output()
     {
         Ok(o) if o.status.success() => true,
         Ok(o) => {
-            eprintln!(
-                "SKIP: python3 scapy not importable: {}",
+            skip(format_args!(
+                "python3 scapy not importable: {}",
                 String::from_utf8_lossy(&o.stderr)
-            );
+            ));
             false
         }
         Err(e) => {
-            eprintln!("SKIP: python3 not runnable: {e}");
+            skip(format_args!("python3 not runnable: {e}"));
             false
         }
     }
 }
 
-/// Is tshark runnable? Prints why not.
+/// Is tshark runnable? Says why not.
 pub fn have_tshark() -> bool {
-    match std::process::Command::new("tshark")
-        .arg("--version")
-        .output()
-    {
+    match Command::new("tshark").arg("--version").output() {
         Ok(o) if o.status.success() => true,
         _ => {
-            eprintln!("SKIP: tshark not installed (apt-get install tshark)");
+            skip("tshark not installed (apt-get install tshark)");
             false
         }
     }
 }
 
-/// A scratch directory unique to this test.
+// ---------------------------------------------------------------------------
+// Files and commands
+
+/// A scratch directory unique to this test process and `name`.
 pub fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("geneve-gw-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// Path of `rel` in the repository.
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Runs `cmd` to completion; it must exit 0. Returns its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: cannot run: {e}"));
+    assert!(
+        o.status.success(),
+        "{:?} failed: {}",
+        cmd,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).expect("utf-8 output")
+}
+
+/// Path of a script under tests/scapy/.
+pub fn scapy_script(script: &str) -> PathBuf {
+    repo_path("tests/scapy").join(script)
+}
+
+/// Runs `python3 tests/scapy/SCRIPT ARGS...`; it must exit 0. Returns its
+/// stdout.
+pub fn scapy<I, S>(script: &str, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_ok(Command::new("python3").arg(scapy_script(script)).args(args))
+}
+
+/// Runs `tshark -r PCAP ARGS...`; it must exit 0. Returns its stdout.
+pub fn tshark<I, S>(pcap: &Path, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_ok(Command::new("tshark").arg("-r").arg(pcap).args(args))
+}
+
+/// Parses one JSON value an oracle script printed.
+pub fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("bad JSON from the oracle: {e}: {s}"))
+}
+
+/// Sends signal `sig` (`INT`, `HUP`) to process `pid` with kill(1); was it
+/// delivered?
+pub fn signal(pid: u32, sig: &str) -> bool {
+    Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Waits up to `limit` for `child` to exit; its status, or None if it still
+/// runs.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits up to `limit` for a line containing `needle` on `child`'s stderr
+/// (piped); was it seen? A thread reads the rest of stderr until the child
+/// exits.
+pub fn await_stderr(child: &mut Child, needle: &'static str, limit: Duration) -> bool {
+    let err = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if line.contains(needle) {
+                if let Some(t) = tx.take() {
+                    let _ = t.send(());
+                }
+            }
+        }
+    });
+    rx.recv_timeout(limit).is_ok()
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Inputs and output checks for tests/gateway_pcap.rs, built and read by scapy
+"""Inputs and output checks for tests/e2e_gateway_pcap.rs, built and read by scapy
 (an implementation independent of geneve-gw's own parser).
 
   gateway_cases.py build DIR   -> DIR/acc_in.pcap, DIR/ul_in.pcap

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Second gateway scenario for tests/gateway_pcap.rs: the VTEP answers ARP and
+"""Second gateway scenario for tests/e2e_gateway_pcap.rs: the VTEP answers ARP and
 ping, resolves an on-link remote VTEP with ARP, keeps VNIs apart, and ages
 learned MACs. scapy builds the input and checks the output.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One packet per drop reason, built by scapy, for tests/gateway_pcap.rs.
+"""One packet per drop reason, built by scapy, for tests/e2e_gateway_pcap.rs.
 
   gateway_drops.py build DIR -> DIR/ul_in.pcap, DIR/acc_in.pcap; prints JSON
                                 {reason: count} of what each counter must read.

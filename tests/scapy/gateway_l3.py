@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""L3 mode and IPv6 underlay scenario for tests/gateway_pcap.rs; scapy builds
+"""L3 mode and IPv6 underlay scenario for tests/e2e_gateway_pcap.rs; scapy builds
 the input and checks the output (independently of geneve-gw's parser).
 
 Gateway: VTEP 198.18.0.1 and 2001:db8:18::1, underlay MAC 02:00:00:00:01:01,

@@ -5,7 +5,7 @@
   geneve_oracle.py build FILE.pcap    -> writes scapy-built packets; prints a
                                          JSON list of case names, in order
 
-Used by tests/scapy_oracle.rs; addresses come from 198.18.0.0/15 and
+Used by tests/oracle_geneve.rs; addresses come from 198.18.0.0/15 and
 2001:db8::/32 (the same ones tests/common/mod.rs uses).
 """
 import json

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Input for tests/offload_bytes.rs: inner Ethernet frames with valid
+"""Input for tests/e2e_offload_bytes.rs: inner Ethernet frames with valid
 checksums that the gateway encapsulates, the same file for the software and
 the offload run; and Geneve packets for the gateway to decapsulate, sent
 into a tap device.

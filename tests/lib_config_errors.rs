@@ -2,14 +2,15 @@
 //! naming the file, the exact line (and column) and the field path, and what
 //! is allowed. `many-errors.yaml` checks that every error is reported.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::PathBuf;
+
+use common::data_path;
 use geneve_gw::config::{self, ConfigError};
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/config")
-        .join(name)
+    data_path("config").join(name)
 }
 
 fn errors(name: &str) -> (String, Vec<ConfigError>) {

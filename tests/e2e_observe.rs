@@ -3,18 +3,16 @@
 //! `dpdk-dumpcap`, each read while the gateway runs and checked against the
 //! packets the test sent.
 mod common;
-mod gw;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{inner_ipv4_udp, read_pcap, scratch, write_pcap};
-use gw::{dpdk_slot, run_cmd, run_gw, strings, Run};
+use common::gw::{self, dpdk_slot, run_cmd, run_gw, runtime_dir, strings, Ports, Run};
+use common::{inner_ipv4_udp, read_pcap, scratch, signal, skip, wait_exit, write_pcap};
 use serde_json::Value;
 
-const GW: &str = env!("CARGO_BIN_EXE_geneve-gw");
 const HOST_DST: [u8; 6] = [0x02, 0x11, 0, 0, 0, 1];
 
 /// `n` VLAN-10 frames to the static MAC behind 198.18.0.2: each is
@@ -42,22 +40,15 @@ fn config(
     input: &str,
     metrics: &str,
 ) -> PathBuf {
-    let cfg = format!(
-        r#"
-eal:
-  cores: [1]
-  control_core: 0
-  memory: {memory}
-  devices:
-    vdev:
-      - net_null0,no-rx=1
-      - net_pcap0,rx_pcap={input}
-  file_prefix: {prefix}
-  args: {eal_args}
-ports:
-  - {{ name: ul, role: underlay, device: net_null0, mtu: 1500, mac: "02:00:00:00:01:01" }}
-  - {{ name: acc, role: access, device: net_pcap0, mtu: 1400 }}
-vtep:
+    let acc = format!("net_pcap0,rx_pcap={input}");
+    let ports = Ports {
+        memory,
+        args: eal_args,
+        ..Ports::new("net_null0,no-rx=1", &acc, prefix)
+    };
+    let cfg = ports.yaml()
+        + &format!(
+            r#"vtep:
   ipv4: 198.18.0.1/24
   next_hops:
     - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }}
@@ -72,17 +63,10 @@ l2:
       static_macs: [ {{ mac: "02:11:00:00:00:01", remote: 198.18.0.2 }} ]
 metrics: {metrics}
 "#
-    );
+        );
     let p = dir.join("gw.yaml");
     std::fs::write(&p, cfg).unwrap();
     p
-}
-
-fn runtime_dir(prefix: &str) -> PathBuf {
-    geneve_gw::control::stats_client::socket_path(prefix)
-        .parent()
-        .unwrap()
-        .to_path_buf()
 }
 
 /// The gateway process, stopped (SIGINT) and reaped however the test ends.
@@ -93,7 +77,7 @@ struct Gateway {
 
 impl Gateway {
     fn start(cfg: &Path, prefix: &str) -> Gateway {
-        let child = Command::new(GW)
+        let child = Command::new(gw::bin())
             .args([
                 "run",
                 "-c",
@@ -139,13 +123,8 @@ impl Gateway {
     /// SIGINT, then the exit report.
     fn stop(mut self) -> Run {
         let mut child = self.child.take().unwrap();
-        let _ = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while matches!(child.try_wait(), Ok(None)) && start.elapsed() < Duration::from_secs(30) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        signal(child.id(), "INT");
+        wait_exit(&mut child, Duration::from_secs(30));
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
         Run {
@@ -331,7 +310,7 @@ fn telemetry_stats_and_prometheus_report_the_packets_sent() {
             "{out}"
         );
     } else {
-        eprintln!("skipping the dpdk-telemetry.py part: /usr/bin/dpdk-telemetry.py is missing (apt-get install dpdk)");
+        skip("the dpdk-telemetry.py part: /usr/bin/dpdk-telemetry.py is missing (apt-get install dpdk)");
     }
 
     // Prometheus.
@@ -410,13 +389,8 @@ fn run_with_stdin(cmd: &mut Command, input: &str) -> String {
         .unwrap()
         .write_all(input.as_bytes())
         .unwrap();
-    let start = Instant::now();
-    while matches!(child.try_wait(), Ok(None)) {
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if wait_exit(&mut child, Duration::from_secs(20)).is_none() {
+        let _ = child.kill();
     }
     let out = child.wait_with_output().unwrap();
     format!(
@@ -511,9 +485,9 @@ fn dumpcap_captures_the_packets_the_gateway_sends() {
     let (free, mounted) = gw::hugepages();
     let dumpcap = Path::new("/usr/bin/dpdk-dumpcap");
     if !dumpcap.exists() || free < 200 || !mounted {
-        eprintln!(
-            "skipping: dpdk-dumpcap needs /usr/bin/dpdk-dumpcap (apt-get install dpdk) and 200 free 2 MB hugepages on /dev/hugepages (have {free}, mounted {mounted}); a capture cannot share --no-huge memory"
-        );
+        skip(format_args!(
+            "dpdk-dumpcap needs /usr/bin/dpdk-dumpcap (apt-get install dpdk) and 200 free 2 MB hugepages on /dev/hugepages (have {free}, mounted {mounted}); a capture cannot share --no-huge memory"
+        ));
         return;
     }
     let _slot = dpdk_slot();

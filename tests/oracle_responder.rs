@@ -7,37 +7,17 @@
 //! Skips (with the reason printed) when python3 or scapy is missing.
 mod common;
 
+use std::ffi::OsStr;
 use std::net::IpAddr;
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use geneve_gw::control::responder::{
     arp_request, neighbor_solicitation, respond, LocalAddrs, Neighbor, Response,
 };
 
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/scapy/responder_oracle.py"
-);
-
-fn run(cmd: &mut Command) -> String {
-    let o = cmd.output().expect("spawn python3");
-    assert!(
-        o.status.success(),
-        "{:?} failed: {}",
-        cmd,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).expect("utf-8 from the oracle")
-}
-
 fn oracle(mode: &str, pcap: &Path) -> String {
-    run(Command::new("python3").arg(SCRIPT).arg(mode).arg(pcap))
-}
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("bad JSON from the oracle: {e}: {s}"))
+    scapy("responder_oracle.py", [OsStr::new(mode), pcap.as_os_str()])
 }
 
 fn local() -> LocalAddrs {

@@ -2,41 +2,22 @@
 //! `geneve-gw run` processes them, and scapy plus tshark (not our parser)
 //! check the output; every drop lands on its own counter.
 mod common;
-mod gw;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{have_scapy, have_tshark, scratch};
-use gw::{dpdk_slot, run_gw, strings, Run};
+use common::gw::{self, dpdk_slot, run_gw, strings, Ports, Run};
+use common::{
+    have_scapy, have_tshark, read_pcap, run_ok, scapy, scratch, signal, tshark, write_pcap,
+};
 
 /// The EAL and ports section: underlay on `devices[0]`, access on
-/// `devices[1]` (vdev strings; the port device is the name before the comma).
+/// `devices[1]` (vdev strings).
 fn eal_with(devices: [String; 2]) -> String {
-    let name = |d: &str| d.split(',').next().unwrap_or_default().to_string();
-    format!(
-        r#"
-eal:
-  cores: [1]
-  control_core: 0
-  memory: {{ mode: no_huge, size_mb: 512 }}
-  devices:
-    vdev:
-      - {ul}
-      - {acc}
-  file_prefix: gwtest-{pid}
-  args: [--no-shconf, --no-pci]
-ports:
-  - {{ name: ul, role: underlay, device: {ul_name}, mtu: 1500, mac: "02:00:00:00:01:01" }}
-  - {{ name: acc, role: access, device: {acc_name}, mtu: 1400 }}
-"#,
-        ul_name = name(&devices[0]),
-        acc_name = name(&devices[1]),
-        ul = devices[0],
-        acc = devices[1],
-        pid = std::process::id()
-    )
+    let prefix = format!("gwtest-{}", std::process::id());
+    Ports::new(&devices[0], &devices[1], &prefix).yaml()
 }
 
 /// Both ports on net_pcap files in `dir`: ul_in/ul_out and acc_in/acc_out.
@@ -56,21 +37,9 @@ fn eal_section(dir: &Path) -> String {
     ])
 }
 
-fn scapy(script: &str, verb: &str, dir: &Path) -> String {
-    let out = std::process::Command::new("python3")
-        .arg(format!(
-            "{}/tests/scapy/{script}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .args([verb, dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script} {verb}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// `python3 tests/scapy/SCRIPT VERB DIR`; its output.
+fn scapy_in(script: &str, verb: &str, dir: &Path) -> String {
+    scapy(script, [verb, dir.to_str().unwrap()])
 }
 
 /// Writes the EAL/ports section plus `tail` as the configuration and runs
@@ -89,7 +58,7 @@ fn run_scenario(dir: &Path, tail: &str, extra: &[&str]) -> Run {
 
 /// Runs a scapy checker over the outputs in `dir`; it must report ok.
 fn assert_scapy_ok(script: &str, dir: &Path, r: &Run) {
-    let verdict = scapy(script, "check", dir);
+    let verdict = scapy_in(script, "check", dir);
     assert!(
         verdict.contains("\"ok\": true"),
         "scapy {script}: {verdict}\n{}",
@@ -104,7 +73,7 @@ fn vtep_answers_arp_and_ping_resolves_next_hops_keeps_vnis_apart_and_ages_macs()
     }
     let _slot = dpdk_slot();
     let dir = scratch("gw-control");
-    scapy("gateway_control.py", "build", &dir);
+    scapy_in("gateway_control.py", "build", &dir);
     let tail = r#"
 vtep:
   ipv4: 198.18.0.1/24
@@ -169,7 +138,7 @@ fn l2_gateway_end_to_end_through_pcap() {
     let _slot = dpdk_slot();
     let dir = scratch("gw-l2");
     let expected: HashMap<String, u64> =
-        serde_json::from_str(&scapy("gateway_cases.py", "build", &dir)).expect("JSON counts");
+        serde_json::from_str(&scapy_in("gateway_cases.py", "build", &dir)).expect("JSON counts");
     let total_in: u64 = expected.values().sum::<u64>() + 3;
     let r = run_scenario(
         &dir,
@@ -205,18 +174,15 @@ fn l2_gateway_end_to_end_through_pcap() {
     assert_scapy_ok("gateway_cases.py", &dir, &r);
 
     // tshark, a second outside decoder, on the encapsulated side.
-    let ts = std::process::Command::new("tshark")
-        .args([
-            "-r",
-            dir.join("ul_out.pcap").to_str().unwrap(),
+    let rows = tshark(
+        &dir.join("ul_out.pcap"),
+        [
             "-T",
             "fields",
             "-E",
             "separator=,",
             "-E",
             "occurrence=f",
-        ])
-        .args([
             "-e",
             "ip.dst",
             "-e",
@@ -227,10 +193,8 @@ fn l2_gateway_end_to_end_through_pcap() {
             "geneve.option.type",
             "-e",
             "udp.dstport",
-        ])
-        .output()
-        .unwrap();
-    let rows = String::from_utf8_lossy(&ts.stdout);
+        ],
+    );
     let rows: Vec<&str> = rows.lines().collect();
     assert_eq!(rows.len(), 3, "{rows:?}");
     for (row, dst) in rows.iter().zip(["198.18.0.2", "198.18.0.2", "198.18.0.3"]) {
@@ -259,13 +223,8 @@ fn bad_configuration_is_refused_before_dpdk_starts() {
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
 
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "kill -{sig} {pid}");
+fn send(pid: u32, sig: &str) {
+    assert!(signal(pid, sig), "kill -{sig} {pid}");
 }
 
 #[test]
@@ -281,11 +240,7 @@ from scapy.all import Dot1Q, Ether, IP, UDP, Raw, wrpcap
 wrpcap(sys.argv[1], [Ether(src="02:00:00:00:0a:01", dst="02:00:00:00:0b:01") / Dot1Q(vlan=10)
        / IP(src="198.19.0.1", dst="198.19.0.2") / UDP(sport=1000 + i, dport=5001) / Raw(b"r" * 18) for i in range(64)])
 "#;
-    let st = std::process::Command::new("python3")
-        .args(["-c", py, dir.join("acc_in.pcap").to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    run_ok(Command::new("python3").args(["-c", py, dir.join("acc_in.pcap").to_str().unwrap()]));
     let eal = eal_with([
         "net_null0,no-rx=1".to_string(),
         format!(
@@ -315,23 +270,23 @@ l2:
     };
     let cfg = dir.join("gw.yaml");
     std::fs::write(&cfg, base("00000001")).unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_geneve-gw"))
+    let child = Command::new(gw::bin())
         .args(["run", "-c", cfg.to_str().unwrap(), "--stats-interval", "0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let pid = child.id();
     std::thread::sleep(Duration::from_millis(1500));
     for i in 2..7 {
         std::fs::write(&cfg, base(&format!("0000000{i}"))).unwrap();
-        signal(pid, "HUP");
+        send(pid, "HUP");
         std::thread::sleep(Duration::from_millis(300));
     }
     std::fs::write(&cfg, "tunnels: [ { name: b, vni: 99999999 } ]\n").unwrap();
-    signal(pid, "HUP");
+    send(pid, "HUP");
     std::thread::sleep(Duration::from_millis(300));
-    signal(pid, "INT");
+    send(pid, "INT");
     let out = child.wait_with_output().unwrap();
     let r = Run {
         code: out.status.code(),
@@ -368,7 +323,7 @@ fn l3_mode_and_ipv6_underlay_end_to_end_through_pcap() {
     }
     let _slot = dpdk_slot();
     let dir = scratch("gw-l3");
-    scapy("gateway_l3.py", "build", &dir);
+    scapy_in("gateway_l3.py", "build", &dir);
     let tail = r#"
 vtep:
   ipv4: 198.18.0.1/24
@@ -414,7 +369,7 @@ fn every_reachable_drop_reason_lands_on_its_own_counter() {
     let _slot = dpdk_slot();
     let dir = scratch("gw-drops");
     let expected: HashMap<String, u64> =
-        serde_json::from_str(&scapy("gateway_drops.py", "build", &dir)).expect("JSON counts");
+        serde_json::from_str(&scapy_in("gateway_drops.py", "build", &dir)).expect("JSON counts");
     let total: u64 = expected.values().sum();
     let tail = r#"
 vtep:
@@ -502,8 +457,8 @@ fn express_lanes_keep_every_frame_in_order_in_mixed_bursts() {
             b.to_vec()
         })
         .collect();
-    common::write_pcap(&dir.join("acc_in.pcap"), &access_in);
-    common::write_pcap(&dir.join("ul_in.pcap"), &underlay_in);
+    write_pcap(&dir.join("acc_in.pcap"), &access_in);
+    write_pcap(&dir.join("ul_in.pcap"), &underlay_in);
     let tail = r#"
 vtep:
   ipv4: 198.18.0.1/24
@@ -529,13 +484,13 @@ l2:
     assert_eq!(r.value("encap "), N as u64, "{}", r.stdout);
     assert_eq!(r.value("decap "), N as u64, "{}", r.stdout);
     assert_eq!(r.value("drops total "), 0, "{}", r.stdout);
-    let (_, encapped) = common::read_pcap(&dir.join("ul_out.pcap"));
+    let (_, encapped) = read_pcap(&dir.join("ul_out.pcap"));
     assert_eq!(encapped.len(), N);
     for (i, (out, sent)) in encapped.iter().zip(&access_in).enumerate() {
         // Outer Ethernet, IPv4, UDP and Geneve: 50 bytes before the frame.
         assert_eq!(&out[50..], &sent[..], "encapsulated frame {i}");
         assert_eq!(&out[30..34], &[198, 18, 0, 2], "frame {i}");
     }
-    let (_, decapped) = common::read_pcap(&dir.join("acc_out.pcap"));
+    let (_, decapped) = read_pcap(&dir.join("acc_out.pcap"));
     assert_eq!(decapped, inner_out, "decapsulated frames, in order");
 }

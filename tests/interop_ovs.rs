@@ -12,14 +12,16 @@
 //! host and OVS; they skip, saying why, while `geneve-gw run` does not exist.
 //! Everything here needs root, Open vSwitch, tshark and scapy, else it skips.
 mod common;
-mod gw;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{have_scapy, have_tshark, scratch};
-use gw::{dpdk_slot, run_cmd, Run};
+use common::gw::{self, dpdk_slot, run_cmd, Run};
+use common::{
+    await_stderr, have_program, have_scapy, have_tshark, is_root, repo_path, scapy_script, scratch,
+    signal, skip, wait_exit,
+};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const GWU_MAC: &str = "02:00:c6:12:00:01";
@@ -27,38 +29,10 @@ const ACC_MAC: &str = "02:00:c6:13:00:01";
 const VM_MAC: &str = "02:00:c6:13:00:02";
 const DEMO_OPTION: (&str, &str, &str) = ("0x0102", "0x01", "0000002a");
 
-fn root_path(rel: &str) -> PathBuf {
-    Path::new(ROOT).join(rel)
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn on_path(prog: &str) -> bool {
-    [
-        "/usr/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/bin",
-        "/usr/local/sbin",
-        "/usr/local/bin",
-    ]
-    .iter()
-    .any(|d| Path::new(d).join(prog).exists())
-}
-
 /// Can the bed run here? Prints the reason when not.
 fn bed_possible() -> bool {
     if !is_root() {
-        eprintln!("SKIP: not root (network namespaces and Open vSwitch need root)");
+        skip("not root (network namespaces and Open vSwitch need root)");
         return false;
     }
     for prog in [
@@ -68,8 +42,10 @@ fn bed_possible() -> bool {
         "ovs-ofctl",
         "ip",
     ] {
-        if !on_path(prog) {
-            eprintln!("SKIP: {prog} not installed (apt-get install openvswitch-switch iproute2)");
+        if !have_program(prog) {
+            skip(format_args!(
+                "{prog} not installed (apt-get install openvswitch-switch iproute2)"
+            ));
             return false;
         }
     }
@@ -97,7 +73,7 @@ fn must(cmd: &mut Command) -> Run {
 fn bed(args: &[&str]) -> Run {
     must(
         Command::new("bash")
-            .arg(root_path("scripts/ovs-bed.sh"))
+            .arg(repo_path("scripts/ovs-bed.sh"))
             .args(args),
     )
 }
@@ -110,7 +86,7 @@ fn in_ns(ns: &str, args: &[&str]) -> Command {
 }
 
 fn net_py(ns: &str, args: &[&str]) -> Command {
-    let script = root_path("tests/scapy/ovs_net.py");
+    let script = scapy_script("ovs_net.py");
     let mut v = vec!["python3", script.to_str().unwrap()];
     v.extend_from_slice(args);
     in_ns(ns, &v)
@@ -131,7 +107,7 @@ impl Bed {
 impl Drop for Bed {
     fn drop(&mut self) {
         let r = sh(Command::new("bash")
-            .arg(root_path("scripts/ovs-bed.sh"))
+            .arg(repo_path("scripts/ovs-bed.sh"))
             .arg("down"));
         if !r.ok() {
             eprintln!("ovs-bed.sh down failed:\n{}\n{}", r.stdout, r.stderr);
@@ -174,20 +150,7 @@ impl Capture {
             .spawn()
             .expect("spawn tshark");
         // tshark says "Capturing on 'IFACE'" once dumpcap has the interface.
-        let err = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut tx = Some(tx);
-            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                if line.contains("Capturing on") {
-                    if let Some(t) = tx.take() {
-                        let _ = t.send(());
-                    }
-                }
-            }
-        });
-        if rx.recv_timeout(Duration::from_secs(20)).is_err() {
+        if !await_stderr(&mut child, "Capturing on", Duration::from_secs(20)) {
             let _ = child.kill();
             let _ = child.wait();
             panic!("tshark did not start capturing on {iface} in 20 s");
@@ -200,14 +163,9 @@ impl Capture {
     /// Stops the capture (SIGINT to our tshark's PID) and returns the file.
     fn stop(mut self) -> PathBuf {
         std::thread::sleep(Duration::from_millis(500));
-        signal(self.child.id(), "INT");
-        let t0 = Instant::now();
-        while self.child.try_wait().ok().flatten().is_none() {
-            if t0.elapsed() > Duration::from_secs(10) {
-                let _ = self.child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let _ = signal(self.child.id(), "INT");
+        if wait_exit(&mut self.child, Duration::from_secs(10)).is_none() {
+            let _ = self.child.kill();
         }
         let _ = self.child.wait();
         self.file.clone()
@@ -217,18 +175,12 @@ impl Capture {
 impl Drop for Capture {
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
-            signal(self.child.id(), "INT");
+            let _ = signal(self.child.id(), "INT");
             std::thread::sleep(Duration::from_millis(300));
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }
-}
-
-fn signal(pid: u32, sig: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{sig}"), &pid.to_string()])
-        .status();
 }
 
 /// `tshark -r FILE -Y FILTER -T fields -e F...`: one Vec per packet.
@@ -427,29 +379,23 @@ fn ovs_drops_an_unknown_critical_option_and_ignores_unknown_non_critical() {
 // ---------------------------------------------------------------------------
 // The gateway between the access host and OVS
 
-/// The gateway binary: ours, or GENEVE_GW_BIN (to check this harness
-/// against a stand-in).
-fn gw_bin() -> String {
-    std::env::var("GENEVE_GW_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_geneve-gw").to_string())
-}
-
 /// Does `geneve-gw run` exist? Prints why the gateway tests skip when not.
 fn gateway_available() -> bool {
-    let out = Command::new(gw_bin()).args(["run", "--help"]).output();
+    let out = Command::new(gw::bin()).args(["run", "--help"]).output();
     match out {
         Ok(o) if o.status.success() => true,
         Ok(o) => {
-            eprintln!(
-                "SKIP: `geneve-gw run --help` fails (the run subcommand is not there yet): {}",
+            skip(format_args!(
+                "`geneve-gw run --help` fails (the run subcommand is not there yet): {}",
                 String::from_utf8_lossy(&o.stderr)
                     .lines()
                     .next()
                     .unwrap_or("")
-            );
+            ));
             false
         }
         Err(e) => {
-            eprintln!("SKIP: cannot run geneve-gw: {e}");
+            skip(format_args!("cannot run geneve-gw: {e}"));
             false
         }
     }
@@ -464,7 +410,7 @@ fn gateway_possible() -> bool {
 fn start_gateway(config: &str, logs: &Path) -> Child {
     let out = std::fs::File::create(logs.join("gw.stdout")).unwrap();
     let err = std::fs::File::create(logs.join("gw.stderr")).unwrap();
-    Command::new(gw_bin())
+    Command::new(gw::bin())
         .current_dir(ROOT)
         .args([
             "run",
@@ -486,12 +432,8 @@ fn start_gateway(config: &str, logs: &Path) -> Child {
 fn stop_gateway(mut child: Child, logs: &Path) -> Run {
     let mut status = child.try_wait().expect("wait");
     if status.is_none() {
-        signal(child.id(), "INT");
-        let t0 = Instant::now();
-        while status.is_none() && t0.elapsed() < Duration::from_secs(20) {
-            std::thread::sleep(Duration::from_millis(50));
-            status = child.try_wait().expect("wait");
-        }
+        let _ = signal(child.id(), "INT");
+        status = wait_exit(&mut child, Duration::from_secs(20));
     }
     let stdout = std::fs::read_to_string(logs.join("gw.stdout")).unwrap_or_default();
     let stderr = std::fs::read_to_string(logs.join("gw.stderr")).unwrap_or_default();

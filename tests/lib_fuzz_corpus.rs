@@ -1,14 +1,16 @@
 //! Replays the decap fuzz seed corpus (fuzz/corpus/decap) through decap as a
 //! plain test, so the corpus is exercised even where cargo-fuzz cannot run.
 //! Each input is also tried truncated at every length up to 512 bytes.
-use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::Path;
+mod common;
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use common::repo_path;
 use geneve_gw::tunnel::{Buffer, DecapConfig, Decapsulator, VecBuffer, Verdict};
 
 #[test]
 fn decap_fuzz_corpus_replays_without_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/decap");
+    let dir = repo_path("fuzz/corpus/decap");
     let d = Decapsulator::new(DecapConfig::new(
         vec![
             Ipv4Addr::new(20, 0, 0, 1),

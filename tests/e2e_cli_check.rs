@@ -1,21 +1,22 @@
 //! `geneve-gw check`: each bad configuration gives a clear error naming the
 //! file, line and field, exits non-zero and never shows a panic; the shipped
 //! examples pass.
-mod gw;
+mod common;
 
 use std::time::Duration;
 
-use gw::{run_gw, strings};
+use common::gw::{run_gw, strings, Run};
+use common::{data_path, repo_path};
 
-fn check(path: &str) -> gw::Run {
+fn check(path: &str) -> Run {
     run_gw(&strings(&["check", "-c", path]), Duration::from_secs(30))
 }
 
 #[test]
 fn every_bad_configuration_is_refused_with_file_line_and_field() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/config");
+    let dir = data_path("config");
     let mut n = 0;
-    for e in std::fs::read_dir(dir).unwrap() {
+    for e in std::fs::read_dir(&dir).unwrap() {
         let path = e.unwrap().path();
         if path.extension().and_then(|x| x.to_str()) != Some("yaml") {
             continue;
@@ -60,8 +61,8 @@ fn every_bad_configuration_is_refused_with_file_line_and_field() {
 
 #[test]
 fn shipped_examples_pass_check() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
-    for e in std::fs::read_dir(dir).unwrap() {
+    let dir = repo_path("config");
+    for e in std::fs::read_dir(&dir).unwrap() {
         let path = e.unwrap().path();
         let r = check(path.to_str().unwrap());
         assert!(r.ok(), "{}: {}", path.display(), r.stderr);

@@ -1,12 +1,11 @@
 //! `geneve-gw forward` on DPDK virtual devices, run as a subprocess.
 mod common;
-mod gw;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{read_pcap, scratch, write_pcap};
-use gw::{dpdk_slot, eal_base, run_gw, strings};
+use common::gw::{self, dpdk_slot, eal_base, run_gw, strings};
+use common::{have_program, is_root, read_pcap, scratch, skip, write_pcap};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -274,37 +273,19 @@ fn missing_option_value_is_a_usage_error_not_a_panic() {
 fn no_hugepages_and_no_no_huge_is_one_clear_error() {
     // A private mount namespace without hugetlbfs: what a machine that never
     // ran the setup looks like.
-    if running_as_root() && which("unshare") {
-        let _slot = dpdk_slot();
-        let bin = env!("CARGO_BIN_EXE_geneve-gw");
-        let script = format!(
-            "umount -a -t hugetlbfs 2>/dev/null; exec {bin} forward -- -l 0-1 --no-pci --file-prefix gwtest-nohuge --vdev net_null0"
-        );
-        let r = gw::run_cmd(
-            std::process::Command::new("unshare").args(["-m", "sh", "-c", &script]),
-            TIMEOUT,
-        );
-        r.assert_clean_error("--no-huge");
-        assert!(r.stderr.contains("scripts/setup.sh"), "{}", r.stderr);
-    } else {
-        eprintln!(
-            "SKIP no_hugepages test: needs root and unshare(1) for a private mount namespace"
-        );
+    if !is_root() || !have_program("unshare") {
+        skip("needs root and unshare(1) for a private mount namespace");
+        return;
     }
-}
-
-fn running_as_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn which(cmd: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    let _slot = dpdk_slot();
+    let script = format!(
+        "umount -a -t hugetlbfs 2>/dev/null; exec {} forward -- -l 0-1 --no-pci --file-prefix gwtest-nohuge --vdev net_null0",
+        gw::bin()
+    );
+    let r = gw::run_cmd(
+        std::process::Command::new("unshare").args(["-m", "sh", "-c", &script]),
+        TIMEOUT,
+    );
+    r.assert_clean_error("--no-huge");
+    assert!(r.stderr.contains("scripts/setup.sh"), "{}", r.stderr);
 }

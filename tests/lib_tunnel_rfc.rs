@@ -1,4 +1,6 @@
-//! One test per row of the RFC 8926 / RFC 6040 checklist (design.md section 5).
+//! One test per rule of RFC 8926 and RFC 6040 that the gateway implements,
+//! named after the RFC section (`rfc8926_3_4_...`), with the rule in the
+//! comment above it.
 mod common;
 
 use std::collections::HashSet;

@@ -1,13 +1,14 @@
 //! Every example configuration under config/ loads without error.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::PathBuf;
+
+use common::repo_path;
 use geneve_gw::config::{self, Payload, PortRole, UdpChecksum};
 
 fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("config")
-        .join(name)
+    repo_path("config").join(name)
 }
 
 fn load(name: &str) -> config::Config {
@@ -19,7 +20,7 @@ fn load(name: &str) -> config::Config {
 
 #[test]
 fn every_example_loads() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let dir = repo_path("config");
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -1,14 +1,13 @@
 //! `geneve-gw gen` as a subprocess: a net_ring loopback (what it sends comes
 //! straight back) and a round trip through `geneve-gw run` over memif.
 mod common;
-mod gw;
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::scratch;
-use gw::{dpdk_slot, eal_base, run_gw, strings, Run};
+use common::gw::{self, dpdk_slot, eal_base, run_gw, strings, Run};
+use common::{scratch, signal};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -177,7 +176,7 @@ l2:
     );
     let cfg_path = dir.join("gw.yaml");
     std::fs::write(&cfg_path, cfg).unwrap();
-    let gw = Command::new(env!("CARGO_BIN_EXE_geneve-gw"))
+    let gw = Command::new(gw::bin())
         .args(["run", "-c", &cfg_path.display().to_string()])
         .args(["--stats-interval", "0"])
         .stdin(Stdio::null())
@@ -238,9 +237,7 @@ l2:
         ],
         client_eal("gen-dec"),
     );
-    let _ = Command::new("kill")
-        .args(["-INT", &gw.id().to_string()])
-        .status();
+    signal(gw.id(), "INT");
     let out = gw.wait_with_output().expect("wait for geneve-gw run");
     let gw_out = String::from_utf8_lossy(&out.stdout);
     assert!(

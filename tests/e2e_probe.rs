@@ -2,13 +2,12 @@
 //! the hardware/software decision table, and `--validate` (create and
 //! destroy each decap rule, the PMD's message, the testpmd replay lines).
 mod common;
-mod gw;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::{scratch, write_pcap};
-use gw::{dpdk_slot, eal_base, run_cmd, run_gw, strings, Run};
+use common::gw::{dpdk_slot, eal_base, run_cmd, run_gw, strings, Run};
+use common::{have_program, is_root, scratch, skip, write_pcap};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -20,19 +19,6 @@ fn probe(extra: &[&str], eal: &[String]) -> Run {
     run_gw(&args, TIMEOUT)
 }
 
-fn is_root() -> bool {
-    // /proc/self/status holds the effective uid (third field of `Uid:`).
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// The decision rows of port `p`: (feature, where, why).
 fn decisions(out: &str, p: u16) -> Vec<(String, String, String)> {
     let head = format!("port {p} ");
     let mut in_port = false;
@@ -151,7 +137,7 @@ fn virtual_ports_are_all_software_with_reasons() {
 #[test]
 fn tap_checksum_offloads_are_hardware() {
     if !is_root() {
-        eprintln!("skipped: net_tap needs root (CAP_NET_ADMIN) to create its interface");
+        skip("net_tap needs root (CAP_NET_ADMIN) to create its interface");
         return;
     }
     let _slot = dpdk_slot();
@@ -262,12 +248,8 @@ fn validate_reports_refused_rules_with_pmd_message_and_testpmd_lines() {
     // The lines are real testpmd syntax: dpdk-testpmd 22.11 parses both
     // `flow create` lines and hands them to the PMD (net_null refuses each
     // with a complaint); a line it cannot parse never reaches the PMD.
-    if Command::new("dpdk-testpmd")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped the testpmd replay: dpdk-testpmd is not installed");
+    if !have_program("dpdk-testpmd") {
+        skip("the testpmd replay: dpdk-testpmd is not installed");
         return;
     }
     let dir = scratch("probe-testpmd");

@@ -4,6 +4,7 @@
 //! Skips (with the reason printed) when python3+scapy or tshark is missing.
 mod common;
 
+use std::ffi::OsStr;
 use std::process::Command;
 
 use common::*;
@@ -13,22 +14,7 @@ use geneve_gw::tunnel::{
 };
 use geneve_gw::wire::Ipv4Packet;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scapy/geneve_oracle.py");
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("bad JSON from the oracle: {e}: {s}"))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let o = cmd.output().expect("spawn");
-    assert!(
-        o.status.success(),
-        "{:?} failed: {}",
-        cmd,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+const SCRIPT: &str = "geneve_oracle.py";
 
 /// What we expect of one packet we build.
 struct Ours {
@@ -114,7 +100,7 @@ fn scapy_decodes_our_packets() {
         &pcap,
         &built.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
     );
-    let out = run(Command::new("python3").arg(SCRIPT).arg("decode").arg(&pcap));
+    let out = scapy(SCRIPT, [OsStr::new("decode"), pcap.as_os_str()]);
     let lines: Vec<_> = out.lines().map(json).collect();
     assert_eq!(lines.len(), built.len());
     for ((o, f), d) in built.iter().zip(&lines) {
@@ -242,7 +228,7 @@ fn tshark_decodes_our_packets() {
     }
     // occurrence=f takes the first (outer) IP/UDP; Geneve fields are unique
     // per packet except options, which we ask for separately below.
-    let out = run(&mut cmd);
+    let out = run_ok(&mut cmd);
     let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split('|').collect()).collect();
     assert_eq!(rows.len(), built.len(), "{out}");
     for ((o, _), r) in built.iter().zip(&rows) {
@@ -291,7 +277,7 @@ fn tshark_decodes_our_packets() {
         "-e",
         "geneve.option.length",
     ]);
-    let out = run(&mut cmd);
+    let out = run_ok(&mut cmd);
     let r: Vec<&str> = out.trim().split('|').collect();
     let classes: Vec<u64> = r[0].split(',').map(parse_num).collect();
     let types: Vec<u64> = r[1].split(',').map(parse_num).collect();
@@ -319,10 +305,7 @@ fn scapy_built_packets_get_expected_verdicts() {
     }
     let dir = scratch("scapy-build");
     let pcap = dir.join("scapy.pcap");
-    let names = json(&run(Command::new("python3")
-        .arg(SCRIPT)
-        .arg("build")
-        .arg(&pcap)));
+    let names = json(&scapy(SCRIPT, [OsStr::new("build"), pcap.as_os_str()]));
     let names: Vec<String> = names
         .as_array()
         .unwrap()

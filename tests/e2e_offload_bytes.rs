@@ -1,4 +1,4 @@
-//! Same bytes either way (issue 6): for the same input, the gateway with
+//! Same bytes either way: for the same input, the gateway with
 //! `--offload off` (every checksum in software) and with `--offload auto`
 //! (the outer IPv4 header and UDP checksums left to the port) puts identical
 //! packets on the wire, and tshark finds every checksum (outer and inner)
@@ -18,32 +18,20 @@
 //!   pseudo-header sum reaches the pcap, which proves the packets really
 //!   took the offload path.
 mod common;
-mod gw;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{have_scapy, have_tshark, read_pcap, scratch};
-use gw::{dpdk_slot, run_gw, strings, Run};
+use common::gw::{self, dpdk_slot, run_gw, strings, Ports, Run};
+use common::{
+    await_stderr, have_program, have_scapy, have_tshark, is_root, read_pcap, scapy, scratch, skip,
+    tshark, write_pcap,
+};
 
 /// Runs tests/scapy/offload_input.py with `args`; its output, as numbers.
 fn offload_input(args: &[&str]) -> Vec<u64> {
-    let out = Command::new("python3")
-        .arg(format!(
-            "{}/tests/scapy/offload_input.py",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "offload_input.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    scapy("offload_input.py", args)
         .split_whitespace()
         .map(|w| w.parse().unwrap())
         .collect()
@@ -98,27 +86,18 @@ l2:
 /// EAL and ports: the underlay on `ul` (a vdev string), the access port on
 /// net_pcap reading `dir/acc_in.pcap`.
 fn head(dir: &Path, ul: &str, memory: &str, args: &str, tag: &str) -> String {
-    let ul_name = ul.split(',').next().unwrap_or_default();
-    format!(
-        r#"
-eal:
-  cores: [1]
-  control_core: 0
-  memory: {memory}
-  devices:
-    vdev:
-      - {ul}
-      - net_pcap9,rx_pcap={inp},tx_pcap={out}
-  file_prefix: gwoff-{pid}-{tag}
-  args: {args}
-ports:
-  - {{ name: ul, role: underlay, device: {ul_name}, mtu: 1500, mac: "02:00:00:00:01:01" }}
-  - {{ name: acc, role: access, device: net_pcap9, mtu: 1400 }}
-"#,
-        inp = dir.join("acc_in.pcap").display(),
-        out = dir.join(format!("acc_out_{tag}.pcap")).display(),
-        pid = std::process::id()
-    )
+    let acc = format!(
+        "net_pcap9,rx_pcap={},tx_pcap={}",
+        dir.join("acc_in.pcap").display(),
+        dir.join(format!("acc_out_{tag}.pcap")).display()
+    );
+    let prefix = format!("gwoff-{}-{tag}", std::process::id());
+    Ports {
+        memory,
+        args,
+        ..Ports::new(ul, &acc, &prefix)
+    }
+    .yaml()
 }
 
 /// `geneve-gw run` on `config` (written to `dir`) with `--offload mode`,
@@ -181,14 +160,7 @@ impl Drop for Reaped {
 impl Reaped {
     /// Waits up to `limit` for the process to exit by itself.
     fn wait_exit(&mut self, limit: Duration) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
+        common::wait_exit(&mut self.0, limit).is_some()
     }
 }
 
@@ -196,23 +168,33 @@ impl Reaped {
 /// IPv4 header checksum or a non-zero outer UDP checksum it did not verify
 /// as good. Also returns how many packets it read.
 fn tshark_problems(pcap: &Path, v6_underlay: bool) -> (usize, Vec<String>) {
-    let out = Command::new("tshark")
-        .args(["-r", pcap.to_str().unwrap()])
-        .args(["-o", "ip.check_checksum:TRUE"])
-        .args(["-o", "udp.check_checksum:TRUE"])
-        .args(["-o", "tcp.check_checksum:TRUE"])
-        .args(["-T", "fields", "-E", "separator=/t"])
-        .args(["-e", "frame.number", "-e", "ip.checksum.status"])
-        .args(["-e", "udp.checksum.status", "-e", "tcp.checksum.status"])
-        .args(["-e", "udp.checksum", "-e", "geneve.vni"])
-        .output()
-        .expect("tshark");
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = tshark(
+        pcap,
+        [
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-T",
+            "fields",
+            "-E",
+            "separator=/t",
+            "-e",
+            "frame.number",
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "udp.checksum.status",
+            "-e",
+            "tcp.checksum.status",
+            "-e",
+            "udp.checksum",
+            "-e",
+            "geneve.vni",
+        ],
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     let mut problems = Vec::new();
     let mut n = 0;
     for line in text.lines() {
@@ -279,26 +261,19 @@ fn assert_same_and_good(off: &Path, auto: &Path, frames: usize, v6: bool) {
 // ---- net_tap ----
 
 fn tap_usable() -> bool {
-    // The effective uid, from /proc (no libc call needed).
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2))
-                == Some("0")
-        })
-        .unwrap_or(false);
-    if !root {
-        eprintln!("SKIP: net_tap needs root (tap devices and capturing on them)");
+    if !is_root() {
+        skip("net_tap needs root (tap devices and capturing on them)");
         return false;
     }
     if !Path::new("/dev/net/tun").exists() {
-        eprintln!("SKIP: /dev/net/tun missing: no tap devices on this machine");
+        skip("/dev/net/tun missing: no tap devices on this machine");
         return false;
     }
     for tool in ["ip", "dumpcap"] {
-        if Command::new(tool).arg("-h").output().is_err() {
-            eprintln!("SKIP: `{tool}` not installed (scripts/setup.sh installs it)");
+        if !have_program(tool) {
+            skip(format_args!(
+                "`{tool}` not installed (scripts/setup.sh installs it)"
+            ));
             return false;
         }
     }
@@ -345,7 +320,7 @@ impl Drop for Tap {
 /// Starts dumpcap on `iface` for Geneve packets, writing classic pcap to
 /// `out`; returns once it is capturing.
 fn start_capture(iface: &str, count: usize, out: &Path) -> Reaped {
-    let mut child = Command::new("dumpcap")
+    let child = Command::new("dumpcap")
         .args(["-P", "-q", "-i", iface, "-f", "udp port 6081"])
         .args(["-c", &count.to_string(), "-a", "duration:60"])
         .arg("-w")
@@ -355,20 +330,8 @@ fn start_capture(iface: &str, count: usize, out: &Path) -> Reaped {
         .stderr(Stdio::piped())
         .spawn()
         .expect("dumpcap");
-    let err = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            if line.contains("Capturing on") {
-                if let Some(t) = tx.take() {
-                    let _ = t.send(());
-                }
-            }
-        }
-    });
     let mut reaped = Reaped(child);
-    if rx.recv_timeout(Duration::from_secs(15)).is_err() {
+    if !await_stderr(&mut reaped.0, "Capturing on", Duration::from_secs(15)) {
         let _ = reaped.0.kill();
         panic!("dumpcap did not start capturing on {iface}");
     }
@@ -503,10 +466,10 @@ fn net_tap_ipv6_underlay_offload_and_software_put_the_same_bytes_on_the_wire() {
 fn hugepages_for_two() -> bool {
     let (free, mounted) = gw::hugepages();
     if free < 300 || !mounted {
-        eprintln!(
-            "SKIP: virtio_user <-> vhost needs shared hugepage memory for two processes \
+        skip(format_args!(
+            "virtio_user <-> vhost needs shared hugepage memory for two processes \
              ({free} free 2 MB pages, hugetlbfs mounted: {mounted}; want 300)"
-        );
+        ));
         return false;
     }
     true
@@ -521,8 +484,8 @@ fn vhost_run(dir: &Path, v6: bool, mode: &str, vhost_extra: &str, frames: usize)
     let _ = std::fs::remove_file(&sock);
     let cap = dir.join(format!("vhost_{tag}.pcap"));
     let empty = dir.join("empty.pcap");
-    common::write_pcap(&empty, &[]);
-    let far = Command::new(env!("CARGO_BIN_EXE_geneve-gw"))
+    write_pcap(&empty, &[]);
+    let far = Command::new(gw::bin())
         .args(["forward", "--stats-interval", "0"])
         .args(["--stop-after-packets", &frames.to_string()])
         .args(["--stop-after-idle", "30000", "--"])

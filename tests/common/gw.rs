@@ -1,8 +1,8 @@
 //! Harness for tests that run the `geneve-gw` binary on DPDK virtual devices.
 //! `rte_eal_init` runs once per process, so every run is a subprocess; runs
 //! are serialised (two busy-polling DPDK processes on two cores swing wildly).
-#![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -29,6 +29,21 @@ pub fn eal_base(prefix: &str) -> Vec<String> {
         a.extend(["--no-huge", "--no-shconf", "-m", "512"].map(String::from));
     }
     a
+}
+
+/// The geneve-gw binary cargo built for the tests, or `GENEVE_GW_BIN` when
+/// set (to check the harness against a stand-in).
+pub fn bin() -> String {
+    std::env::var("GENEVE_GW_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_geneve-gw").to_string())
+}
+
+/// DPDK's runtime directory for `file_prefix` (where its telemetry socket
+/// lives).
+pub fn runtime_dir(file_prefix: &str) -> PathBuf {
+    geneve_gw::control::stats_client::socket_path(file_prefix)
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Free hugepages and whether a hugetlbfs is mounted: the same check the
@@ -141,10 +156,7 @@ impl Run {
 
 /// Runs `geneve-gw ARGS`; kills it and fails the test after `timeout`.
 pub fn run_gw(args: &[String], timeout: Duration) -> Run {
-    run_cmd(
-        Command::new(env!("CARGO_BIN_EXE_geneve-gw")).args(args),
-        timeout,
-    )
+    run_cmd(Command::new(bin()).args(args), timeout)
 }
 
 pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
@@ -154,10 +166,9 @@ pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
     // failed to start, which leaves the directory too. Not after `geneve-gw
     // stats --file-prefix P`: P names a gateway that is running (or
     // starting: removing its directory then failed its EAL start).
-    let is_stats_client = cmd.get_program()
-        == std::ffi::OsStr::new(env!("CARGO_BIN_EXE_geneve-gw"))
+    let is_stats_client = cmd.get_program() == std::ffi::OsStr::new(&bin())
         && cmd.get_args().next() == Some(std::ffi::OsStr::new("stats"));
-    let runtime_dir = {
+    let leftover = {
         let args: Vec<String> = cmd
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -166,10 +177,10 @@ pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Run {
             .position(|a| a == "--file-prefix")
             .and_then(|i| args.get(i + 1))
             .filter(|_| !is_stats_client)
-            .map(|p| format!("/var/run/dpdk/{p}"))
+            .map(|p| runtime_dir(p))
     };
     let run = run_cmd_inner(cmd, timeout);
-    if let Some(d) = runtime_dir {
+    if let Some(d) = leftover {
         let _ = std::fs::remove_dir(d);
     }
     run
@@ -219,4 +230,66 @@ pub fn report_value(stdout: &str, key: &str) -> Option<u64> {
 
 pub fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The `eal:` and `ports:` sections of a gateway configuration: one worker
+/// on core 1, control on core 0, the underlay port `ul` on the vdev
+/// `underlay` and the access port `acc` on the vdev `access` (vdev strings;
+/// a port's device is its vdev's name, before the first comma).
+pub struct Ports<'a> {
+    pub underlay: &'a str,
+    pub access: &'a str,
+    pub file_prefix: &'a str,
+    /// The `eal.memory` mapping.
+    pub memory: &'a str,
+    /// The `eal.args` list.
+    pub args: &'a str,
+    pub underlay_mtu: u16,
+    pub access_mtu: u16,
+}
+
+impl<'a> Ports<'a> {
+    /// Without hugepages (512 MB, no shared config), no PCI, MTU 1500 on the
+    /// underlay and 1400 on the access port.
+    pub fn new(underlay: &'a str, access: &'a str, file_prefix: &'a str) -> Self {
+        Ports {
+            underlay,
+            access,
+            file_prefix,
+            memory: "{ mode: no_huge, size_mb: 512 }",
+            args: "[--no-shconf, --no-pci]",
+            underlay_mtu: 1500,
+            access_mtu: 1400,
+        }
+    }
+
+    pub fn yaml(&self) -> String {
+        let name = |d: &'a str| d.split(',').next().unwrap_or_default();
+        format!(
+            r#"
+eal:
+  cores: [1]
+  control_core: 0
+  memory: {memory}
+  devices:
+    vdev:
+      - {ul}
+      - {acc}
+  file_prefix: {prefix}
+  args: {args}
+ports:
+  - {{ name: ul, role: underlay, device: {ul_name}, mtu: {ul_mtu}, mac: "02:00:00:00:01:01" }}
+  - {{ name: acc, role: access, device: {acc_name}, mtu: {acc_mtu} }}
+"#,
+            memory = self.memory,
+            ul = self.underlay,
+            acc = self.access,
+            prefix = self.file_prefix,
+            args = self.args,
+            ul_name = name(self.underlay),
+            ul_mtu = self.underlay_mtu,
+            acc_name = name(self.access),
+            acc_mtu = self.access_mtu,
+        )
+    }
 }

@@ -13,6 +13,7 @@ use geneve_gw::tunnel::{
 };
 use geneve_gw::wire::{GeneveHeader, Vni};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn arb_option() -> impl Strategy<Value = TunnelOption> {
     (
@@ -165,7 +166,14 @@ fn registry(c: &Case) -> OptionRegistry {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // Failing seeds are kept beside this file, in
+    // lib_tunnel_prop.proptest-regressions (an integration test has no
+    // lib.rs for proptest's default to find).
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn encap_decap_roundtrip(c in arb_case()) {
