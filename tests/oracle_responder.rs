@@ -28,18 +28,11 @@ fn local() -> LocalAddrs {
     }
 }
 
-fn mac_str(m: &[u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 fn check_learned(name: &str, n: &Neighbor, want: &serde_json::Value) {
     let ip: IpAddr = want["ip"].as_str().unwrap().parse().unwrap();
     assert_eq!(n.ip, ip, "{name}: learned IP");
     assert_eq!(
-        mac_str(&n.mac),
+        geneve_gw::wire::ethernet::MacDisplay(&n.mac).to_string(),
         want["mac"].as_str().unwrap(),
         "{name}: learned MAC"
     );
