@@ -397,7 +397,10 @@ fn tap_rx_run(dir: &Path, tap: &Tap, mode: &str) -> (Run, u64, u64) {
         "[--no-shconf, --no-pci]",
         &tag,
     ) + &tail(false);
-    let args = gateway_args(dir, &config, mode, &tag, 3000);
+    // The idle stop must outlast scapy's start on a loaded machine: a
+    // gateway that idled out before the send closes the tap, and the send
+    // then fails with "Network is down".
+    let args = gateway_args(dir, &config, mode, &tag, 10_000);
     let gw = std::thread::spawn(move || run_gw(&args, Duration::from_secs(60)));
     // The tap's carrier comes on when DPDK opens it; from then on what the
     // kernel sends into it waits in its queue for the PMD.
