@@ -44,7 +44,7 @@ pub use decap::{
     Ipv6ZeroChecksum, OptionsSeen, Verdict,
 };
 pub use encap::{
-    encap, encap_common, encap_tso, EncapError, EncapTemplate, TemplateError, TunnelConfig,
+    encap, encap_fast_ethernet, encap_tso, EncapError, EncapTemplate, TemplateError, TunnelConfig,
     TunnelOption, TunnelTemplate, UdpChecksumTx,
 };
 pub use hash::inner_flow_hash;

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use crate::config::Payload;
 use crate::tunnel::decap::{FastDelivery, FastVerdict};
 use crate::tunnel::{
-    apply_inner_update, encap, encap_common, Buffer, Delivery, DropReason, EncapError,
+    apply_inner_update, encap, encap_fast_ethernet, Buffer, Delivery, DropReason, EncapError,
     EncapTemplate, Verdict,
 };
 use crate::wire::checksum;
@@ -359,7 +359,7 @@ enum CachedMac {
 /// The express lane of an access port for one RX burst: the worker's last
 /// MAC lookup, when it was a known unicast MAC of the port's untagged
 /// segment with a resolved tunnel and no flow-id variant. Frames to that MAC
-/// that are the encap common case (see [`encap_common`]) go straight to the
+/// that are the encap common case (see [`encap_fast_ethernet`]) go straight to the
 /// template: one compare instead of the segment, VLAN, cache and policy
 /// checks per frame. Everything else takes [`access_cached`], which decides
 /// the same for these frames (the lane only skips lookups whose answers it
@@ -385,7 +385,7 @@ impl<'t> AccessLane<'t> {
             return None;
         }
         let tpl = t.templates.get(id as usize)?;
-        if !tpl.has_common_case() {
+        if !tpl.has_fast_ethernet() {
             return None;
         }
         let mut m = [0u8; 8];
@@ -410,7 +410,7 @@ impl<'t> AccessLane<'t> {
         if head & 0xffff_ffff_ffff != self.mac || buf.total_len() != buf.len() {
             return None;
         }
-        encap_common(self.tpl, buf, rss).then_some(self.port)
+        encap_fast_ethernet(self.tpl, buf, rss).then_some(self.port)
     }
 }
 
