@@ -1,7 +1,14 @@
 //! Unit tests of encap: the fast tier writes the general tier's bytes.
 use super::template::copy_header;
 use super::*;
+use crate::tunnel::buffer::Buffer;
+use crate::tunnel::offload::{TxOffload, TxOffloadCaps};
+use crate::tunnel::qos::{DscpEncap, EcnEncapMode, TtlEncap};
+use crate::tunnel::PayloadKind;
 use crate::tunnel::VecBuffer;
+use crate::wire::checksum;
+use crate::wire::geneve::{Vni, OPTION_TYPE_CRITICAL};
+use crate::wire::ip_proto;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 fn inner_ipv4(len: usize, tos: u8, ttl: u8, proto: u8, frag: u16, vlan: bool) -> Vec<u8> {
