@@ -98,7 +98,7 @@ impl GatewayWorker {
                 let (mut encapped, mut decapped) = (0u64, 0u64);
                 if access {
                     // Resolved once per burst from the last lookup (see AccessLane).
-                    let lane = pipeline::AccessLane::new(t, p as u16, &mac_cache);
+                    let lane = pipeline::AccessExpress::new(t, p as u16, &mac_cache);
                     if let Some((l, out)) = lane
                         .as_ref()
                         .and_then(|l| Some((l, tx.get_mut(usize::from(l.port()))?)))
@@ -285,7 +285,7 @@ fn access_general(
     cache: &mut pipeline::MacCache,
     sink: &mut Sink<'_>,
 ) -> u64 {
-    let outcome = pipeline::access_cached(t, port, &mut m, rss, cache);
+    let outcome = pipeline::access_with_cache(t, port, &mut m, rss, cache);
     sink.act(t, outcome, m, rss).0
 }
 

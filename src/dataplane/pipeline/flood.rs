@@ -1,0 +1,1 @@
+//! Flood replication and segmentation decisions.
