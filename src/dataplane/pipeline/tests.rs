@@ -23,8 +23,8 @@ tunnels:
 l2:
   learning: true
   segments:
-- { port: acc, vlan: 10, vni: 100, flood: [198.18.0.2, 198.18.0.3],
-    static_macs: [ { mac: "02:00:00:00:00:bb", remote: 198.18.0.2 } ] }
+    - { port: acc, vlan: 10, vni: 100, flood: [198.18.0.2, 198.18.0.3],
+        static_macs: [ { mac: "02:00:00:00:00:bb", remote: 198.18.0.2 } ] }
 decap:
   - { vni: 100, allow_from: [198.18.0.2, 198.18.0.3] }
 "#;
@@ -322,9 +322,9 @@ fn flow_id_seen_on_decap_is_copied_into_the_reply() {
     ) + r#"
 options:
   registry:
-- { name: flow-id, class: 0x0104, type: 0x02, length: 8 }
+    - { name: flow-id, class: 0x0104, type: 0x02, length: 8 }
   policies:
-flow_id_copy: [ { option: flow-id, tunnel: t1 } ]
+    flow_id_copy: [ { option: flow-id, tunnel: t1 } ]
 "#;
     let cfg = crate::config::load_str(&yaml, "t.yaml").unwrap();
     let neighbors: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)]
@@ -507,8 +507,8 @@ tunnels:
 l2:
   learning: false
   segments:
-- { port: acc, vni: 100, flood: [],
-    static_macs: [ { mac: "02:00:00:00:00:bb", remote: 198.18.0.2 } ] }
+    - { port: acc, vni: 100, flood: [],
+        static_macs: [ { mac: "02:00:00:00:00:bb", remote: 198.18.0.2 } ] }
 "#;
 
 #[test]
@@ -741,8 +741,8 @@ fn underlay_matches_the_general_path_for_plain_and_policy_vnis() {
     let registry = r#"
 options:
   registry:
-- { name: flow-id, class: 0x0104, type: 0x02, length: 8 }
-- { name: tag, class: 0x0104, type: 0x03, length: 4 }
+    - { name: flow-id, class: 0x0104, type: 0x02, length: 8 }
+    - { name: tag, class: 0x0104, type: 0x03, length: 4 }
 "#;
     let no_allow = |c: &str| {
         c.replace(
