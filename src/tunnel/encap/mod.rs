@@ -182,17 +182,15 @@ impl EncapError {
     }
 }
 
-/// A per-tunnel header template, prebuilt once, read by every worker.
-
 /// Encapsulate the packet in `buf` with `t`: prepend the template, patch it.
 ///
 /// `flow_hash`: the NIC's RSS hash when the mbuf has one; otherwise the inner
 /// flow is hashed here. No allocation, no panic.
 ///
-/// The common cases (IPv4 or IPv6 underlay without outer VLAN tag, an
-/// inner IPv4 packet in an untagged Ethernet frame or alone) are handled
-/// inline with fixed offsets; everything else goes through the general
-/// path. Both write the same bytes.
+/// The fast tier (IPv4 or IPv6 underlay without outer VLAN tag, an inner
+/// IPv4 packet in an untagged Ethernet frame or alone) writes at fixed
+/// offsets, inlined; everything else goes through the general tier. Both
+/// write the same bytes.
 #[inline]
 pub fn encap<B: Buffer + ?Sized>(
     t: &EncapTemplate,
