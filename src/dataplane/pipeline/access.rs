@@ -52,7 +52,7 @@ fn encap_unicast<B: Buffer + ?Sized>(
     }
 }
 
-/// [`encap_unicast`] for a tunnel with a flow-id variant (out of line: it
+/// [`encap_unicast`] for a tunnel with a flow-id variant (not inlined: it
 /// looks the flow up in the shared flow table).
 #[inline(never)]
 fn encap_flow_variant<B: Buffer + ?Sized>(

@@ -493,8 +493,8 @@ fn geneve6_from_peer(frame: &[u8], opts: &[(u16, u8, &[u8])]) -> Vec<u8> {
     p
 }
 
-/// An untagged L2 segment without learning or policies: the express
-/// lanes' common case.
+/// An untagged L2 segment without learning or policies: what the express
+/// tiers take.
 const UNTAGGED: &str = r#"
 eal: { cores: [1], control_core: 0 }
 ports:
@@ -512,14 +512,14 @@ l2:
 "#;
 
 #[test]
-fn access_lane_encapsulates_exactly_like_access_with_cache_or_leaves_the_frame() {
+fn access_express_encapsulates_exactly_like_access_with_cache_or_leaves_the_frame() {
     let cfg = crate::config::load_str(UNTAGGED, "t.yaml").unwrap();
     let neigh: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)].into();
     let t = build(&cfg, &neigh, &HashMap::new(), 1, Default::default());
     let known = [2, 0, 0, 0, 0, 0xbb];
     let untag = |f: Vec<u8>| [&f[..12], &f[16..]].concat();
     let mut cache = MacCache::default();
-    // No lane before a lookup, nor from a lookup of another tables
+    // No express tier before a lookup, nor from a lookup of another tables
     // generation, nor on a tagged segment (the unit tests' CFG).
     assert!(AccessExpress::new(&t, 1, &cache).is_none());
     let mut b = VecBuffer::with_headroom(
@@ -530,7 +530,8 @@ fn access_lane_encapsulates_exactly_like_access_with_cache_or_leaves_the_frame()
         access_with_cache(&t, 1, &mut b, None, &mut cache),
         Outcome::Encapped(0)
     );
-    let lane = AccessExpress::new(&t, 1, &cache).expect("lane after a known unicast lookup");
+    let express =
+        AccessExpress::new(&t, 1, &cache).expect("express tier after a known unicast lookup");
     let mut stale = cache;
     stale.generation = 7;
     assert!(AccessExpress::new(&t, 1, &stale).is_none());
@@ -563,17 +564,17 @@ fn access_lane_encapsulates_exactly_like_access_with_cache_or_leaves_the_frame()
     frames.push((big, false)); // over the tunnel MTU: segment path
     for (i, (f, takes)) in frames.iter().enumerate() {
         for rss in [None, Some(0x1234_5678)] {
-            let mut by_lane = VecBuffer::with_headroom(256, f);
-            let got = lane.encap(&mut by_lane, rss);
+            let mut by_express = VecBuffer::with_headroom(256, f);
+            let got = express.encap(&mut by_express, rss);
             let mut general = VecBuffer::with_headroom(256, f);
             let want = access_with_cache(&t, 1, &mut general, rss, &mut MacCache::default());
             if *takes {
                 assert_eq!(got, Some(0), "frame {i}");
                 assert_eq!(want, Outcome::Encapped(0), "frame {i}");
-                assert_eq!(by_lane.data(), general.data(), "frame {i}");
+                assert_eq!(by_express.data(), general.data(), "frame {i}");
             } else {
                 assert_eq!(got, None, "frame {i}");
-                assert_eq!(by_lane.data(), &f[..], "frame {i}: untouched");
+                assert_eq!(by_express.data(), &f[..], "frame {i}: untouched");
             }
         }
     }
@@ -670,7 +671,7 @@ fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
         (&plain6, &base6, true),
         (&plain6, &padded6, true),
         (&plain6, &option6, true),
-        // Dropped by default (RFC 8926 section 4.3.1), by the general path.
+        // Dropped by default (RFC 8926 section 4.3.1), by the general tier.
         (&plain6, &zero_sum6, false),
         (&plain6, &bad_sum6, false),
         (&plain6, &ce6, false),
@@ -737,7 +738,7 @@ fn underlay_reference<B: Buffer + ?Sized>(
 /// without policies or learning, and frames with options, ECN marks,
 /// padding, UDP checksums, other sources and VNIs.
 #[test]
-fn underlay_matches_the_general_path_for_plain_and_policy_vnis() {
+fn underlay_matches_the_general_tier_for_plain_and_policy_vnis() {
     let registry = r#"
 options:
   registry:
@@ -803,7 +804,7 @@ options:
                 }
                 fix_ipv4_checksum(&mut f);
                 frames.push(f.clone());
-                // The same with a UDP checksum (the field-by-field fast path).
+                // The same with a UDP checksum (the field-by-field fast tier).
                 let end = 14 + usize::from(u16::from_be_bytes([f[16], f[17]]));
                 let ulen = (end - 34) as u16;
                 let sum = checksum::accumulate(

@@ -156,7 +156,7 @@ fn vni_of(f: &[u8; FAST_V4_LEN]) -> u32 {
 }
 
 /// The UDP datagram at 34 (untagged IPv4, IHL 5) up to `end` verifies.
-/// Out of line: most tunnels send a zero checksum over IPv4.
+/// Not inlined: most tunnels send a zero checksum over IPv4.
 #[inline(never)]
 fn udp_checksum_ok_v4(frame: &[u8], end: usize, src: [u8; 4], dst: [u8; 4], ulen: u16) -> bool {
     let Some(seg) = frame.get(UDP..end) else {
@@ -183,7 +183,6 @@ fn udp_checksum_ok_v6(frame: &[u8], end: usize) -> bool {
 /// The delivery of an untagged IPv4 (IHL 5) packet whose first bytes are
 /// `f`, its IP packet ending at `end` in a frame of `frame_len` bytes.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn delivery_v4(
     f: &[u8; FAST_V4_LEN],
     payload: PayloadKind,
@@ -191,8 +190,7 @@ fn delivery_v4(
     end: usize,
     frame_len: usize,
     options: OptionsSeen,
-    inner: InnerUpdate,
-    ecn_alarm: bool,
+    (inner, ecn_alarm): (InnerUpdate, bool),
 ) -> Delivery {
     Delivery {
         vni: Vni::new(vni_of(f)).unwrap_or_default(),
@@ -250,8 +248,7 @@ impl Decapsulator {
             end,
             frame.len(),
             options,
-            InnerUpdate::default(),
-            false,
+            (InnerUpdate::default(), false),
         )))
     }
 
@@ -465,8 +462,7 @@ impl Decapsulator {
             end,
             frame.len(),
             options,
-            inner,
-            alarm,
+            (inner, alarm),
         ))
     }
 }

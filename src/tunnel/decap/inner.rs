@@ -117,8 +117,8 @@ impl Decapsulator {
 }
 
 /// The inner IP header of a payload of kind `payload`: offset in `inner`,
-/// IPv6?, TOS, TTL; `None` for a non-IP Ethernet frame. Out of line: the
-/// common case (untagged IPv4) is read directly by the caller.
+/// IPv6?, TOS, TTL; `None` for a non-IP Ethernet frame. Cold and not
+/// inlined: the usual packet (untagged IPv4) is read directly by the caller.
 #[cold]
 #[inline(never)]
 fn inner_ip(

@@ -230,7 +230,7 @@ impl EncapTemplate {
             ip_sum,
             tos_fixed,
             tos_inner_mask,
-            // Untagged outer Ethernet: the fast path writes at fixed offsets.
+            // Untagged outer Ethernet: the fast tier writes at fixed offsets.
             fast: match (l3 == ethernet::HEADER_LEN, ipv6, cfg.payload) {
                 (false, _, _) | (_, _, PayloadKind::Ipv6) => FastCase::None,
                 (true, false, PayloadKind::Ethernet) => FastCase::V4Ethernet,

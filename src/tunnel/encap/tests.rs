@@ -161,12 +161,12 @@ fn configs() -> Vec<TunnelConfig> {
     out
 }
 
-/// The fast paths (IPv4 and IPv6 underlay) must write the bytes of the
-/// general path (the one every packet can take, checked against RFC
+/// The fast tier (IPv4 and IPv6 underlay) must write the bytes of the
+/// general tier (the one every packet can take, checked against RFC
 /// 8926 vectors, scapy and real captures in tests/), and leave what
 /// they do not take untouched.
 #[test]
-fn fast_path_writes_the_general_paths_bytes() {
+fn fast_tier_writes_the_general_tiers_bytes() {
     let (mut fast_v4, mut fast_v6, mut fast_ip) = (0, 0, 0);
     for cfg in configs() {
         let Ok(t) = EncapTemplate::new(&cfg) else {
