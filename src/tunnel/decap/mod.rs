@@ -7,13 +7,13 @@
 //! (version, Opt Len, TLVs, option count, known lengths, unknown critical)
 //! -> O bit -> protocol type -> inner header -> RFC 6040.
 //!
-//! Tiers (see [the glossary](super#tiers)): [`fast`] (fixed offsets, a
-//! prebuilt header pattern) gives exactly the verdict of [`general`] (every
+//! Tiers (see [the glossary](super#tiers)): `fast.rs` (fixed offsets, a
+//! prebuilt header pattern) gives exactly the verdict of `general.rs` (every
 //! check in order) or declines. Both return a [`Delivery`] that carries what
 //! the worker needs (VNI, source VTEP, payload kind, offset and length,
-//! options, inner update): nobody reads the outer header again. [`inner`]
+//! options, inner update): nobody reads the outer header again. `inner.rs`
 //! computes and applies the inner header's update (RFC 6040, DSCP / TTL),
-//! [`options`] checks the Geneve options.
+//! `options.rs` checks the Geneve options.
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::buffer::Buffer;

@@ -1,6 +1,6 @@
 //! Encapsulation from a per-tunnel header template.
 //!
-//! [`EncapTemplate::new`] ([`template`]) builds the outer Ethernet (+
+//! [`EncapTemplate::new`] (`template.rs`) builds the outer Ethernet (+
 //! optional 802.1Q), IPv4 or IPv6, UDP and Geneve headers with options once,
 //! at configuration time. [`encap`] then prepends a copy of it to each inner
 //! packet and patches the per-packet fields: IP length, TOS / traffic class
@@ -8,8 +8,8 @@
 //! template's), IPv6 flow label, UDP length, source port and, when
 //! configured, checksum.
 //!
-//! Tiers (see [the glossary](super#tiers)): [`fast`] writes the fixed
-//! layouts at constant offsets, [`general`] every case; both write the same
+//! Tiers (see [the glossary](super#tiers)): `fast.rs` writes the fixed
+//! layouts at constant offsets, `general.rs` every case; both write the same
 //! bytes. Segmentation is in [`super::segment`].
 use std::net::IpAddr;
 

@@ -253,7 +253,7 @@ impl EncapTemplate {
         })
     }
 
-    /// Let the NIC finish the checksums it can (see [`super::offload`] for
+    /// Let the NIC finish the checksums it can (see [`crate::tunnel::offload`] for
     /// the table): only those the software path would write, so the bytes
     /// on the wire do not change. [`TxOffloadCaps::NONE`] restores the pure
     /// software path.
@@ -276,7 +276,7 @@ impl EncapTemplate {
         });
     }
 
-    /// True when [`encap_tso`] may be used.
+    /// True when [`encap_tso`](super::encap_tso) may be used.
     pub fn geneve_tso(&self) -> bool {
         self.hw_tso
     }
