@@ -249,12 +249,13 @@ struct Io<'a> {
 }
 
 impl Io<'_> {
+    #[inline]
     fn send(&mut self, port: u16, m: Mbuf) {
         send(self.tx, self.c, self.lat, port, m);
     }
 
     /// Counts `n` drops for `r`.
-    fn drop(&self, r: GwDrop, n: u64) {
+    fn count_drop(&self, r: GwDrop, n: u64) {
         self.c.drops[r.index()].add(n);
     }
 }
@@ -291,10 +292,10 @@ impl Sink<'_> {
                 }
                 match self.io.sh.punt_tx.try_send((kind, m)) {
                     Ok(()) => c.punted.add(1),
-                    Err(_) => self.io.drop(GwDrop::PuntQueueFull, 1),
+                    Err(_) => self.io.count_drop(GwDrop::PuntQueueFull, 1),
                 }
             }
-            Outcome::Drop(r) => self.io.drop(r, 1),
+            Outcome::Drop(r) => self.io.count_drop(r, 1),
         }
         (0, 0)
     }
@@ -306,13 +307,13 @@ impl Sink<'_> {
     fn flood(&mut self, t: &Tables, seg: usize, m: Mbuf, rss: Option<u32>) {
         let targets = match flood_targets(&t.segments[seg].flood) {
             Ok(targets) => targets,
-            Err(r) => return self.io.drop(r, 1),
+            Err(r) => return self.io.count_drop(r, 1),
         };
         let mut original = Some(m);
         for target in targets {
             let (id, mut copy) = match target {
                 FloodTarget::Unresolved => {
-                    self.io.drop(GwDrop::NextHopUnresolved, 1);
+                    self.io.count_drop(GwDrop::NextHopUnresolved, 1);
                     continue;
                 }
                 FloodTarget::Original(id) => match original.take() {
@@ -326,7 +327,7 @@ impl Sink<'_> {
                     {
                         Some(c) => (id, c),
                         None => {
-                            self.io.drop(GwDrop::ReplicationNoMbuf, 1);
+                            self.io.count_drop(GwDrop::ReplicationNoMbuf, 1);
                             continue;
                         }
                     }
@@ -338,7 +339,7 @@ impl Sink<'_> {
                     self.io.send(port, copy);
                 }
                 FloodCopy::Segment(id) => self.segment(t, id, copy, rss),
-                FloodCopy::Drop(r) => self.io.drop(r, 1),
+                FloodCopy::Drop(r) => self.io.count_drop(r, 1),
             }
         }
     }
@@ -354,7 +355,7 @@ impl Sink<'_> {
     fn segment(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) {
         let Sink { io, scratch } = self;
         let Some(tpl) = t.templates.get(id as usize) else {
-            return io.drop(GwDrop::NextHopUnresolved, 1);
+            return io.count_drop(GwDrop::NextHopUnresolved, 1);
         };
         let contiguous = m.is_contiguous();
         let mut copied = 0;
@@ -366,7 +367,7 @@ impl Sink<'_> {
             }
             match m.read_into(scratch) {
                 Some(n) => copied = n,
-                None => return io.drop(GwDrop::EncapTooBig, 1),
+                None => return io.count_drop(GwDrop::EncapTooBig, 1),
             }
         }
         // A software segment and its outer headers must fit one mbuf of the
@@ -389,12 +390,12 @@ impl Sink<'_> {
             geneve_tso: tpl.geneve_tso(),
         });
         let plan = match (path, planned) {
-            (SegmentPath::Drop(r), _) => return io.drop(r, 1),
+            (SegmentPath::Drop(r), _) => return io.count_drop(r, 1),
             (SegmentPath::LinearCopy, _) => return linear_copy(t, io, tpl, inner, rss),
             (SegmentPath::Tso | SegmentPath::Software, Ok(plan)) => plan,
             // `segment_path` chose these only with a plan.
             (SegmentPath::Tso | SegmentPath::Software, Err(_)) => {
-                return io.drop(GwDrop::EncapTooBig, 1)
+                return io.count_drop(GwDrop::EncapTooBig, 1)
             }
         };
         if path == SegmentPath::Tso {
@@ -406,7 +407,7 @@ impl Sink<'_> {
                 }
                 // Headers too long for the mbuf's length fields: software.
                 Err(EncapError::TooBig { .. }) => {}
-                Err(_) => return io.drop(GwDrop::EncapNoRoom, 1),
+                Err(_) => return io.count_drop(GwDrop::EncapNoRoom, 1),
             }
         }
         let inner: &[u8] = if contiguous {
@@ -417,7 +418,7 @@ impl Sink<'_> {
         let plan = if plan.segment_len(0) > fits_mbuf {
             match TcpSegmentation::plan(inner, tpl.payload_kind(), fits_mbuf) {
                 Ok(p) => p,
-                Err(_) => return io.drop(GwDrop::EncapNoRoom, 1),
+                Err(_) => return io.count_drop(GwDrop::EncapNoRoom, 1),
             }
         } else {
             plan
@@ -427,7 +428,7 @@ impl Sink<'_> {
         let mut sent = 0u64;
         for i in 0..count {
             let Some(mut s) = io.sh.pool.alloc() else {
-                io.drop(GwDrop::SegmentNoMbuf, (count - i) as u64);
+                io.count_drop(GwDrop::SegmentNoMbuf, (count - i) as u64);
                 break;
             };
             let ok = s
@@ -435,7 +436,7 @@ impl Sink<'_> {
                 .and_then(|out| plan.write(inner, i, out))
                 .is_some();
             if !ok {
-                io.drop(GwDrop::EncapNoRoom, 1);
+                io.count_drop(GwDrop::EncapNoRoom, 1);
                 continue;
             }
             match encap(tpl, &mut s, Some(hash)) {
@@ -443,8 +444,8 @@ impl Sink<'_> {
                     sent += 1;
                     io.send(t.underlay_port, s);
                 }
-                Err(EncapError::NoHeadroom) => io.drop(GwDrop::EncapNoRoom, 1),
-                Err(_) => io.drop(GwDrop::EncapTooBig, 1),
+                Err(EncapError::NoHeadroom) => io.count_drop(GwDrop::EncapNoRoom, 1),
+                Err(_) => io.count_drop(GwDrop::EncapTooBig, 1),
             }
         }
         if sent > 0 {
@@ -537,10 +538,10 @@ fn linear_copy(
     rss: Option<u32>,
 ) {
     let Some(mut s) = io.sh.pool.alloc() else {
-        return io.drop(GwDrop::SegmentNoMbuf, 1);
+        return io.count_drop(GwDrop::SegmentNoMbuf, 1);
     };
     let Some(out) = s.set_len(inner.len()) else {
-        return io.drop(GwDrop::EncapNoRoom, 1);
+        return io.count_drop(GwDrop::EncapNoRoom, 1);
     };
     out.copy_from_slice(inner);
     match encap(tpl, &mut s, rss) {
@@ -548,8 +549,8 @@ fn linear_copy(
             io.c.encap.add(1);
             io.send(t.underlay_port, s);
         }
-        Err(EncapError::NoHeadroom) => io.drop(GwDrop::EncapNoRoom, 1),
-        Err(EncapError::TooBig { .. }) => io.drop(GwDrop::EncapTooBig, 1),
-        Err(EncapError::BadInner) => io.drop(GwDrop::InnerNotIp, 1),
+        Err(EncapError::NoHeadroom) => io.count_drop(GwDrop::EncapNoRoom, 1),
+        Err(EncapError::TooBig { .. }) => io.count_drop(GwDrop::EncapTooBig, 1),
+        Err(EncapError::BadInner) => io.count_drop(GwDrop::InnerNotIp, 1),
     }
 }
