@@ -1,4 +1,4 @@
-//! The gateway's per-packet work without DPDK: `pipeline::access_cached`
+//! The gateway's per-packet work without DPDK: `pipeline::access_with_cache`
 //! (encap) and `pipeline::underlay` (decap) with real `Tables` built from the
 //! same configurations as `scripts/bench.sh`, over the same 256 packets (64 B
 //! inner frames, 256 flows) in bursts of 32, as the worker runs them.
@@ -220,18 +220,18 @@ impl Case {
 fn run_bursts(t: &Tables, encap: bool, bufs: &mut [VecBuffer], cache: &mut MacCache) -> u64 {
     let mut forwarded = 0u64;
     for burst in bufs.chunks_mut(BURST) {
-        // As the worker does: the access lane from the last lookup, per
-        // burst; decap through the express lane first.
-        let lane = if encap {
-            pipeline::AccessLane::new(t, 1, cache)
+        // As the worker does: the access express tier from the last lookup,
+        // per burst; decap through the express tier first.
+        let express = if encap {
+            pipeline::AccessExpress::new(t, 1, cache)
         } else {
             None
         };
         for b in burst {
-            let out = if let Some(port) = lane.as_ref().and_then(|l| l.encap(b, None)) {
+            let out = if let Some(port) = express.as_ref().and_then(|l| l.encap(b, None)) {
                 Outcome::Encapped(port)
             } else if encap {
-                pipeline::access_cached(t, 1, b, None, cache)
+                pipeline::access_with_cache(t, 1, b, None, cache)
             } else if let Some(port) = pipeline::underlay_express(t, b) {
                 Outcome::Decapped(port)
             } else {

@@ -50,7 +50,7 @@ impl ForwardWorker {
         let mut burst: Burst<BURST_SIZE> = Burst::new();
         let drain_tsc = dpdk::tsc_hz() / 1_000_000 * DRAIN_US;
         let start = dpdk::tsc_now();
-        // The TSC costs ~35 cycles to read on these VMs: read it only while a
+        // Reading the TSC is not free: read it only while a
         // TX buffer holds packets (to drain it within DRAIN_US), not per loop.
         let mut pending_since: Option<u64> = None;
         while !self.stop.load(Ordering::Relaxed) {

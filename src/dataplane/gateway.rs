@@ -13,6 +13,9 @@ use crate::dpdk::{self, Burst, Mbuf, Mempool, TxBuffer, BURST_SIZE};
 use crate::tunnel::{encap, encap_tso, inner_flow_hash, EncapError, TcpSegmentation};
 
 use super::latency::{Residence, WorkerLink};
+use super::pipeline::flood::{
+    flood_copy, flood_targets, segment_path, FloodCopy, FloodTarget, SegmentFacts, SegmentPath,
+};
 use super::pipeline::{self, Event, GwDrop, Outcome, PuntKind};
 use super::stats::{WorkerCounters, MAX_PORTS};
 use super::tables::Tables;
@@ -97,16 +100,16 @@ impl GatewayWorker {
                 // Counted per burst: one store per counter, not one per packet.
                 let (mut encapped, mut decapped) = (0u64, 0u64);
                 if access {
-                    // Resolved once per burst from the last lookup (see AccessLane).
-                    let lane = pipeline::AccessLane::new(t, p as u16, &mac_cache);
-                    if let Some((l, out)) = lane
+                    // Resolved once per burst from the last lookup (see AccessExpress).
+                    let express = pipeline::AccessExpress::new(t, p as u16, &mac_cache);
+                    if let Some((l, out)) = express
                         .as_ref()
                         .and_then(|l| Some((l, tx.get_mut(usize::from(l.port()))?)))
                     {
-                        // The burst's leading lane frames, encapsulated in
-                        // place and moved to the TX buffer together; the
-                        // rest, from the first other frame on, one by one
-                        // below (in order).
+                        // The burst's leading express-tier frames,
+                        // encapsulated in place and moved to the TX buffer
+                        // together; the rest, from the first other frame
+                        // on, one by one below (in order).
                         let n = burst.update_while(|m| {
                             let rss = m.rss_hash();
                             l.encap(m, rss).is_some()
@@ -118,23 +121,25 @@ impl GatewayWorker {
                     }
                     burst.drain_each(|mut m| {
                         let rss = m.rss_hash();
-                        if let Some(port) = lane.as_ref().and_then(|l| l.encap(&mut m, rss)) {
+                        if let Some(port) = express.as_ref().and_then(|l| l.encap(&mut m, rss)) {
                             encapped += 1;
                             return send(&mut tx, c, &mut lat, port, m);
                         }
-                        // Out of line: the lane above keeps the common case
-                        // in registers.
+                        // Not inlined: the express tier above keeps its
+                        // registers.
                         let mut sink = Sink {
-                            sh,
-                            c,
-                            tx: &mut tx,
-                            lat: &mut lat,
+                            io: Io {
+                                sh,
+                                c,
+                                tx: &mut tx,
+                                lat: &mut lat,
+                            },
                             scratch: &mut scratch,
                         };
                         encapped += access_general(t, p as u16, m, rss, &mut mac_cache, &mut sink);
                     });
                 } else {
-                    // As for encap: the leading express-lane packets
+                    // As for encap: the leading express-tier packets
                     // decapsulated in place, then moved to their access
                     // ports' TX buffers a run of one port at a time.
                     let mut ports = [0u16; BURST_SIZE];
@@ -187,10 +192,12 @@ impl GatewayWorker {
                             })
                         };
                         let mut sink = Sink {
-                            sh,
-                            c,
-                            tx: &mut tx,
-                            lat: &mut lat,
+                            io: Io {
+                                sh,
+                                c,
+                                tx: &mut tx,
+                                lat: &mut lat,
+                            },
                             scratch: &mut scratch,
                         };
                         // No RSS hash needed: underlay frames never flood or
@@ -232,13 +239,33 @@ impl GatewayWorker {
     }
 }
 
-/// Where a worker's packets go after the pipeline: TX buffers, the control
-/// thread, counted drops.
-struct Sink<'a> {
+/// The worker's output for one burst: TX buffers, the control thread's
+/// queue, counters and residence times.
+struct Io<'a> {
     sh: &'a Shared,
     c: &'a WorkerCounters,
     tx: &'a mut [TxBuffer],
     lat: &'a mut Residence,
+}
+
+impl Io<'_> {
+    #[inline]
+    fn send(&mut self, port: u16, m: Mbuf) {
+        send(self.tx, self.c, self.lat, port, m);
+    }
+
+    /// Counts `n` drops for `r`.
+    fn count_drop(&self, r: GwDrop, n: u64) {
+        self.c.drops[r.index()].add(n);
+    }
+}
+
+/// Where a worker's packets go after the pipeline: it carries out the
+/// pipeline's [`Outcome`] and the flood and segmentation decisions of
+/// [`pipeline::flood`] (copies, segments, TX).
+struct Sink<'a> {
+    io: Io<'a>,
+    /// Chained (jumbo) frames to segment are copied here first.
     scratch: &'a mut Vec<u8>,
 }
 
@@ -247,34 +274,188 @@ impl Sink<'_> {
     /// decapsulated) packets to count.
     #[inline(always)]
     fn act(&mut self, t: &Tables, outcome: Outcome, m: Mbuf, rss: Option<u32>) -> (u64, u64) {
-        let (sh, c) = (self.sh, self.c);
         match outcome {
             Outcome::Encapped(port) => {
-                send(self.tx, c, self.lat, port, m);
+                self.io.send(port, m);
                 return (1, 0);
             }
             Outcome::Decapped(port) => {
-                send(self.tx, c, self.lat, port, m);
+                self.io.send(port, m);
                 return (0, 1);
             }
-            Outcome::Flood(seg) => flood(t, sh, c, self.tx, self.lat, seg, m, rss, self.scratch),
-            Outcome::Segment(id) => segment(t, sh, c, self.tx, self.lat, id, m, rss, self.scratch),
+            Outcome::Flood(seg) => self.flood(t, seg, m, rss),
+            Outcome::Segment(id) => self.segment(t, id, m, rss),
             Outcome::Punt(kind) => {
+                let c = self.io.c;
                 if kind == PuntKind::GeneveControl {
                     c.geneve_control.add(1);
                 }
-                match sh.punt_tx.try_send((kind, m)) {
+                match self.io.sh.punt_tx.try_send((kind, m)) {
                     Ok(()) => c.punted.add(1),
-                    Err(_) => c.drops[GwDrop::PuntQueueFull.index()].add(1),
+                    Err(_) => self.io.count_drop(GwDrop::PuntQueueFull, 1),
                 }
             }
-            Outcome::Drop(r) => c.drops[r.index()].add(1),
+            Outcome::Drop(r) => self.io.count_drop(r, 1),
         }
         (0, 0)
     }
+
+    /// Broadcast and unknown unicast: one encapsulated copy per flood
+    /// target ([`flood_targets`], [`flood_copy`]). Not inlined: the
+    /// worker's per-packet loop stays small.
+    #[inline(never)]
+    fn flood(&mut self, t: &Tables, seg: usize, m: Mbuf, rss: Option<u32>) {
+        let targets = match flood_targets(&t.segments[seg].flood) {
+            Ok(targets) => targets,
+            Err(r) => return self.io.count_drop(r, 1),
+        };
+        let mut original = Some(m);
+        for target in targets {
+            let (id, mut copy) = match target {
+                FloodTarget::Unresolved => {
+                    self.io.count_drop(GwDrop::NextHopUnresolved, 1);
+                    continue;
+                }
+                FloodTarget::Original(id) => match original.take() {
+                    Some(m) => (id, m),
+                    None => break,
+                },
+                FloodTarget::Copy(id) => {
+                    match original
+                        .as_ref()
+                        .and_then(|m| m.deep_copy(&self.io.sh.pool))
+                    {
+                        Some(c) => (id, c),
+                        None => {
+                            self.io.count_drop(GwDrop::ReplicationNoMbuf, 1);
+                            continue;
+                        }
+                    }
+                }
+            };
+            match flood_copy(pipeline::encap_flood(t, id, &mut copy, rss)) {
+                FloodCopy::Send(port) => {
+                    self.io.c.encap.add(1);
+                    self.io.send(port, copy);
+                }
+                FloodCopy::Segment(id) => self.segment(t, id, copy, rss),
+                FloodCopy::Drop(r) => self.io.count_drop(r, 1),
+            }
+        }
+    }
+
+    /// A frame too big for template `id`'s tunnel MTU, on the path
+    /// [`segment_path`] chooses: the NIC's Geneve TSO, software segments
+    /// from the pool (each encapsulated with the template, every option in
+    /// every segment), one linear copy of a chained frame, or a counted
+    /// drop (`encap_too_big` for anything but TCP). Cold and not inlined:
+    /// the encap fast tier never gets here.
+    #[cold]
+    #[inline(never)]
+    fn segment(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) {
+        let Sink { io, scratch } = self;
+        let Some(tpl) = t.templates.get(id as usize) else {
+            return io.count_drop(GwDrop::NextHopUnresolved, 1);
+        };
+        let contiguous = m.is_contiguous();
+        let mut copied = 0;
+        if !contiguous {
+            // Chained input (a jumbo frame spread over several mbufs): copy it
+            // out once, then cut segments from the copy.
+            if scratch.len() < m.pkt_len() {
+                scratch.resize(m.pkt_len().max(u16::MAX as usize + 64), 0);
+            }
+            match m.read_into(scratch) {
+                Some(n) => copied = n,
+                None => return io.count_drop(GwDrop::EncapTooBig, 1),
+            }
+        }
+        // A software segment and its outer headers must fit one mbuf of the
+        // pool (created with DPDK's default size in control::run): with a
+        // jumbo underlay MTU the MSS is capped by the mbuf, not the MTU.
+        let room = usize::from(dpdk::DEFAULT_MBUF_BUF_SIZE);
+        let fits_mbuf = (room - usize::from(dpdk::MBUF_HEADROOM)).min(room - tpl.header_len());
+        let inner: &[u8] = if contiguous {
+            m.data()
+        } else {
+            &scratch[..copied]
+        };
+        let planned = TcpSegmentation::plan(inner, tpl.payload_kind(), tpl.max_inner_len());
+        let path = segment_path(&SegmentFacts {
+            contiguous,
+            len: inner.len(),
+            max_inner: tpl.max_inner_len(),
+            fits_mbuf,
+            plan_frame_len: planned.as_ref().ok().map(TcpSegmentation::frame_len),
+            geneve_tso: tpl.geneve_tso(),
+        });
+        let plan = match (path, planned) {
+            (SegmentPath::Drop(r), _) => return io.count_drop(r, 1),
+            (SegmentPath::LinearCopy, _) => return linear_copy(t, io, tpl, inner, rss),
+            (SegmentPath::Tso | SegmentPath::Software, Ok(plan)) => plan,
+            // `segment_path` chose these only with a plan.
+            (SegmentPath::Tso | SegmentPath::Software, Err(_)) => {
+                return io.count_drop(GwDrop::EncapTooBig, 1)
+            }
+        };
+        if path == SegmentPath::Tso {
+            match encap_tso(tpl, &mut m, &plan, rss) {
+                Ok(()) => {
+                    io.c.encap.add(1);
+                    io.c.tso_hw_frames.add(1);
+                    return io.send(t.underlay_port, m);
+                }
+                // Headers too long for the mbuf's length fields: software.
+                Err(EncapError::TooBig { .. }) => {}
+                Err(_) => return io.count_drop(GwDrop::EncapNoRoom, 1),
+            }
+        }
+        let inner: &[u8] = if contiguous {
+            m.data()
+        } else {
+            &scratch[..copied]
+        };
+        let plan = if plan.segment_len(0) > fits_mbuf {
+            match TcpSegmentation::plan(inner, tpl.payload_kind(), fits_mbuf) {
+                Ok(p) => p,
+                Err(_) => return io.count_drop(GwDrop::EncapNoRoom, 1),
+            }
+        } else {
+            plan
+        };
+        let hash = rss.unwrap_or_else(|| inner_flow_hash(inner, tpl.payload_kind()));
+        let count = plan.count();
+        let mut sent = 0u64;
+        for i in 0..count {
+            let Some(mut s) = io.sh.pool.alloc() else {
+                io.count_drop(GwDrop::SegmentNoMbuf, (count - i) as u64);
+                break;
+            };
+            let ok = s
+                .set_len(plan.segment_len(i))
+                .and_then(|out| plan.write(inner, i, out))
+                .is_some();
+            if !ok {
+                io.count_drop(GwDrop::EncapNoRoom, 1);
+                continue;
+            }
+            match encap(tpl, &mut s, Some(hash)) {
+                Ok(()) => {
+                    sent += 1;
+                    io.send(t.underlay_port, s);
+                }
+                Err(EncapError::NoHeadroom) => io.count_drop(GwDrop::EncapNoRoom, 1),
+                Err(_) => io.count_drop(GwDrop::EncapTooBig, 1),
+            }
+        }
+        if sent > 0 {
+            io.c.encap.add(1);
+            io.c.tso_segments.add(sent);
+        }
+    }
 }
 
-/// An access frame the express lane did not take; returns 1 when it was
+/// An access frame the express tier did not take; returns 1 when it was
 /// encapsulated (unicast), for the burst's encap count.
 #[inline(never)]
 fn access_general(
@@ -285,7 +466,7 @@ fn access_general(
     cache: &mut pipeline::MacCache,
     sink: &mut Sink<'_>,
 ) -> u64 {
-    let outcome = pipeline::access_cached(t, port, &mut m, rss, cache);
+    let outcome = pipeline::access_with_cache(t, port, &mut m, rss, cache);
     sink.act(t, outcome, m, rss).0
 }
 
@@ -347,199 +528,29 @@ fn send_front(
     }
 }
 
-/// Broadcast and unknown unicast: one encapsulated copy per flood target.
-#[allow(clippy::too_many_arguments)]
-fn flood(
-    t: &Tables,
-    sh: &Shared,
-    c: &WorkerCounters,
-    tx: &mut [TxBuffer],
-    lat: &mut Residence,
-    seg: usize,
-    m: Mbuf,
-    rss: Option<u32>,
-    scratch: &mut Vec<u8>,
-) {
-    let targets = &t.segments[seg].flood;
-    if targets.is_empty() {
-        c.drops[GwDrop::NoFloodTarget.index()].add(1);
-        return;
-    }
-    let last = targets.len() - 1;
-    let mut original = Some(m);
-    for (i, target) in targets.iter().enumerate() {
-        let Some(id) = target else {
-            c.drops[GwDrop::NextHopUnresolved.index()].add(1);
-            continue;
-        };
-        let mut copy = if i == last {
-            match original.take() {
-                Some(m) => m,
-                None => break,
-            }
-        } else {
-            match original.as_ref().and_then(|m| m.deep_copy(&sh.pool)) {
-                Some(c) => c,
-                None => {
-                    c.drops[GwDrop::ReplicationNoMbuf.index()].add(1);
-                    continue;
-                }
-            }
-        };
-        match pipeline::encap_flood(t, *id, &mut copy, rss) {
-            Outcome::Encapped(port) => {
-                c.encap.add(1);
-                send(tx, c, lat, port, copy);
-            }
-            Outcome::Segment(id) => segment(t, sh, c, tx, lat, id, copy, rss, scratch),
-            Outcome::Drop(r) => c.drops[r.index()].add(1),
-            _ => c.drops[GwDrop::NoFloodTarget.index()].add(1),
-        }
-    }
-}
-
-/// A frame too big for template `id`'s tunnel MTU: if it is TCP, hand it to
-/// the NIC's Geneve TSO when the port has it (contiguous frames), else cut
-/// it in software into segments from the pool, each encapsulated with the
-/// template (every option in every segment). Anything else stays a counted
-/// `encap_too_big` drop. Out of line: the encap fast path never gets here.
-#[cold]
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn segment(
-    t: &Tables,
-    sh: &Shared,
-    c: &WorkerCounters,
-    tx: &mut [TxBuffer],
-    lat: &mut Residence,
-    id: u32,
-    mut m: Mbuf,
-    rss: Option<u32>,
-    scratch: &mut Vec<u8>,
-) {
-    let drop = |r: GwDrop, n: u64| c.drops[r.index()].add(n);
-    let Some(tpl) = t.templates.get(id as usize) else {
-        return drop(GwDrop::NextHopUnresolved, 1);
-    };
-    let contiguous = m.is_contiguous();
-    let mut copied = 0;
-    if !contiguous {
-        // Chained input (a jumbo frame spread over several mbufs): copy it
-        // out once, then cut segments from the copy.
-        if scratch.len() < m.pkt_len() {
-            scratch.resize(m.pkt_len().max(u16::MAX as usize + 64), 0);
-        }
-        match m.read_into(scratch) {
-            Some(n) => copied = n,
-            None => return drop(GwDrop::EncapTooBig, 1),
-        }
-    }
-    // A software segment and its outer headers must fit one mbuf of the
-    // pool (created with DPDK's default size in control::run): with a
-    // jumbo underlay MTU the MSS is capped by the mbuf, not the MTU.
-    let room = usize::from(dpdk::DEFAULT_MBUF_BUF_SIZE);
-    let fits_mbuf = (room - usize::from(dpdk::MBUF_HEADROOM)).min(room - tpl.header_len());
-    let planned = {
-        let inner = if contiguous {
-            m.data()
-        } else {
-            &scratch[..copied]
-        };
-        TcpSegmentation::plan(inner, tpl.payload_kind(), tpl.max_inner_len())
-    };
-    if !contiguous && copied <= tpl.max_inner_len() && (copied <= fits_mbuf || planned.is_err()) {
-        // Fits the tunnel MTU, just not contiguous: one linear copy.
-        return linear_copy(t, sh, c, tx, lat, tpl, &scratch[..copied], fits_mbuf, rss);
-    }
-    let Ok(plan) = planned else {
-        return drop(GwDrop::EncapTooBig, 1);
-    };
-    if contiguous && tpl.geneve_tso() && m.data_len() == plan.frame_len() {
-        match encap_tso(tpl, &mut m, &plan, rss) {
-            Ok(()) => {
-                c.encap.add(1);
-                c.tso_hw_frames.add(1);
-                return send(tx, c, lat, t.underlay_port, m);
-            }
-            // Headers too long for the mbuf's length fields: software.
-            Err(EncapError::TooBig { .. }) => {}
-            Err(_) => return drop(GwDrop::EncapNoRoom, 1),
-        }
-    }
-    let inner: &[u8] = if contiguous {
-        m.data()
-    } else {
-        &scratch[..copied]
-    };
-    let plan = if plan.segment_len(0) > fits_mbuf {
-        match TcpSegmentation::plan(inner, tpl.payload_kind(), fits_mbuf) {
-            Ok(p) => p,
-            Err(_) => return drop(GwDrop::EncapNoRoom, 1),
-        }
-    } else {
-        plan
-    };
-    let hash = rss.unwrap_or_else(|| inner_flow_hash(inner, tpl.payload_kind()));
-    let count = plan.count();
-    let mut sent = 0u64;
-    for i in 0..count {
-        let Some(mut s) = sh.pool.alloc() else {
-            drop(GwDrop::SegmentNoMbuf, (count - i) as u64);
-            break;
-        };
-        let ok = s
-            .set_len(plan.segment_len(i))
-            .and_then(|out| plan.write(inner, i, out))
-            .is_some();
-        if !ok {
-            drop(GwDrop::EncapNoRoom, 1);
-            continue;
-        }
-        match encap(tpl, &mut s, Some(hash)) {
-            Ok(()) => {
-                sent += 1;
-                send(tx, c, lat, t.underlay_port, s);
-            }
-            Err(EncapError::NoHeadroom) => drop(GwDrop::EncapNoRoom, 1),
-            Err(_) => drop(GwDrop::EncapTooBig, 1),
-        }
-    }
-    if sent > 0 {
-        c.encap.add(1);
-        c.tso_segments.add(sent);
-    }
-}
-
-/// Encapsulates `inner` (a chained frame copied out) from one fresh mbuf.
-#[allow(clippy::too_many_arguments)]
+/// Encapsulates `inner` (a chained frame copied out, that one mbuf holds:
+/// see [`segment_path`]) from one fresh mbuf.
 fn linear_copy(
     t: &Tables,
-    sh: &Shared,
-    c: &WorkerCounters,
-    tx: &mut [TxBuffer],
-    lat: &mut Residence,
+    io: &mut Io<'_>,
     tpl: &crate::tunnel::EncapTemplate,
     inner: &[u8],
-    fits_mbuf: usize,
     rss: Option<u32>,
 ) {
-    if inner.len() > fits_mbuf {
-        return c.drops[GwDrop::EncapNoRoom.index()].add(1);
-    }
-    let Some(mut s) = sh.pool.alloc() else {
-        return c.drops[GwDrop::SegmentNoMbuf.index()].add(1);
+    let Some(mut s) = io.sh.pool.alloc() else {
+        return io.count_drop(GwDrop::SegmentNoMbuf, 1);
     };
     let Some(out) = s.set_len(inner.len()) else {
-        return c.drops[GwDrop::EncapNoRoom.index()].add(1);
+        return io.count_drop(GwDrop::EncapNoRoom, 1);
     };
     out.copy_from_slice(inner);
     match encap(tpl, &mut s, rss) {
         Ok(()) => {
-            c.encap.add(1);
-            send(tx, c, lat, t.underlay_port, s);
+            io.c.encap.add(1);
+            io.send(t.underlay_port, s);
         }
-        Err(EncapError::NoHeadroom) => c.drops[GwDrop::EncapNoRoom.index()].add(1),
-        Err(EncapError::TooBig { .. }) => c.drops[GwDrop::EncapTooBig.index()].add(1),
-        Err(EncapError::BadInner) => c.drops[GwDrop::InnerNotIp.index()].add(1),
+        Err(EncapError::NoHeadroom) => io.count_drop(GwDrop::EncapNoRoom, 1),
+        Err(EncapError::TooBig { .. }) => io.count_drop(GwDrop::EncapTooBig, 1),
+        Err(EncapError::BadInner) => io.count_drop(GwDrop::InnerNotIp, 1),
     }
 }

@@ -1,6 +1,6 @@
 //! Residence time inside the gateway: RX burst to TX flush, in TSC cycles.
 //!
-//! Reading the TSC costs 35-75 cycles on these VMs, so a packet is never
+//! Reading the TSC is not free (BENCHMARKS.md), so a packet is never
 //! stamped on its own, and nothing is done per packet: the worker reads the
 //! TSC once per RX burst and once per TX flush. After each RX burst it tells
 //! the recorder how long every TX buffer is; the packets added since the

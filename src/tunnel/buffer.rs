@@ -40,7 +40,7 @@ pub trait Buffer {
     /// return the whole (grown) data. The new bytes are unspecified.
     fn prepend(&mut self, n: usize) -> Result<&mut [u8], BufferError>;
     /// Like [`prepend`](Buffer::prepend) but returns only the `n` new bytes
-    /// (`None`, buffer unchanged, without the headroom): the encap fast path
+    /// (`None`, buffer unchanged, without the headroom): the encap fast tier
     /// writes its header there without re-slicing the whole packet.
     #[inline]
     fn prepend_header(&mut self, n: usize) -> Option<&mut [u8]> {

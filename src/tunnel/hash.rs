@@ -11,7 +11,7 @@ use super::PayloadKind;
 
 /// Two 64-bit words to 32 well-mixed bits with one 64x64->128 multiply,
 /// folded (the "mum" step of wyhash): every input bit reaches the port
-/// bits, for a third of the instructions of a murmur finaliser.
+/// bits, cheaper than a murmur finaliser.
 #[inline]
 fn mix(a: u64, b: u64) -> u32 {
     let p = u128::from(a ^ 0xa076_1d64_78bd_642f) * u128::from(b ^ 0xe703_7ed1_a0b4_28db);

@@ -1,4 +1,4 @@
-//! Geneve encapsulation and decapsulation on a buffer trait (issue 3).
+//! Geneve encapsulation and decapsulation on a buffer trait.
 //!
 //! Knows no DPDK. The data plane calls, per packet:
 //!
@@ -26,6 +26,36 @@
 //! (local addresses, port, checksum rules incl. the IPv6 zero-checksum
 //! policy, max options, control punting). Hot paths neither allocate nor
 //! panic (see tests/lib_tunnel_alloc.rs).
+//!
+//! # Tiers
+//!
+//! A packet crosses at most three tiers, named with these three words only
+//! (in function, type and module names and in comments); what each costs
+//! per packet is measured in BENCHMARKS.md, not written here.
+//!
+//! * **express**: the worker's burst tier. The leading packets of an RX
+//!   burst that the fast tier takes in their port's usual case are
+//!   processed in place and moved to their TX buffer together
+//!   ([`AccessExpress`](crate::dataplane::pipeline::AccessExpress),
+//!   [`underlay_express`](crate::dataplane::pipeline::underlay_express),
+//!   `Burst::update_while`); the first packet it does not take ends it, and
+//!   the rest of the burst goes one by one, in order.
+//! * **fast**: one packet, fixed-layout checks against a prebuilt pattern
+//!   or template. It either gives exactly the general tier's bytes or
+//!   verdict, or declines (`None`, `false`, [`decap::FastVerdict::General`])
+//!   with the packet untouched; it never drops on its own. Its sub-cases
+//!   are named by what they cover: [`Decapsulator::decap_fast_v4_pattern`]
+//!   (the one-compare header pattern), [`Decapsulator::decap_fast_v4`],
+//!   [`Decapsulator::decap_fast_v6`], [`encap_fast_ethernet`] and the
+//!   `encap_fast::<L2, V6>` layouts.
+//! * **general**: full parse, every RFC 8926 check in order, exactly one
+//!   counted drop reason per dropped packet ([`Decapsulator::decap_general`],
+//!   `encap_general`). Every packet can take it; tests hold the fast tier
+//!   to it.
+//!
+//! Helpers kept out of a tier's code are `#[cold]` and/or
+//! `#[inline(never)]` with a comment saying why; a delivery is parsed once,
+//! by the tier that read the outer header ([`Delivery`]).
 #![forbid(unsafe_code)]
 
 pub mod buffer;
@@ -40,11 +70,11 @@ pub mod segment;
 
 pub use buffer::{Buffer, BufferError, VecBuffer};
 pub use decap::{
-    apply_inner_update, DecapConfig, Decapsulator, Delivery, DropReason, InnerUpdate,
+    apply_inner_update, DecapConfig, Decapsulator, Delivery, DropReason, FastVerdict, InnerUpdate,
     Ipv6ZeroChecksum, OptionsSeen, Verdict,
 };
 pub use encap::{
-    encap, encap_common, encap_tso, EncapError, EncapTemplate, TemplateError, TunnelConfig,
+    encap, encap_fast_ethernet, encap_tso, EncapError, EncapTemplate, TemplateError, TunnelConfig,
     TunnelOption, TunnelTemplate, UdpChecksumTx,
 };
 pub use hash::inner_flow_hash;

@@ -58,7 +58,7 @@ pub struct OptionRegistry {
     /// A packed array instead of the `entries`, so the per-option lookup
     /// scans a few cache-resident words.
     keys: Vec<u32>,
-    /// The fast path's one-probe lookup: entry `i` in slot
+    /// The fast tier's one-probe lookup: entry `i` in slot
     /// [`slot_of`]`(class, type)` unless an earlier entry took it (those
     /// few are found by [`check_header`](Self::check_header)).
     slots: Box<[HeaderSlot; SLOTS]>,

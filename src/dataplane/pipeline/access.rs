@@ -1,0 +1,318 @@
+//! The access side (see [the tiers](crate::tunnel#tiers)): a frame from an
+//! access port, through the express tier ([`AccessExpress`]) or the MAC
+//! table, VLAN, L3 routes and flow-id variants, to an encapsulated frame, a
+//! flood, a punt or a counted drop.
+use std::net::IpAddr;
+
+use crate::tunnel::{encap, encap_fast_ethernet, Buffer, EncapError, EncapTemplate};
+use crate::wire::checksum;
+
+use super::{eth_vlan, rd16, strip_vlan, GwDrop, Outcome, PuntKind};
+use super::{ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6};
+use crate::dataplane::flows::{key_at, key_of_ethernet};
+use crate::dataplane::tables::{lpm_key, AccessIn, FlowIdVariant, Tables, TemplateId};
+
+#[inline(always)]
+fn encap_outcome<B: Buffer + ?Sized>(
+    t: &Tables,
+    id: u32,
+    buf: &mut B,
+    rss: Option<u32>,
+) -> Outcome {
+    let Some(tpl) = t.templates.get(id as usize) else {
+        return Outcome::Drop(GwDrop::NextHopUnresolved);
+    };
+    if buf.total_len() != buf.len() {
+        // A chained (jumbo) frame: the worker copies it out and encapsulates
+        // or segments the copy.
+        return Outcome::Segment(id);
+    }
+    match encap(tpl, buf, rss) {
+        Ok(()) => Outcome::Encapped(t.underlay_port),
+        Err(EncapError::NoHeadroom) => Outcome::Drop(GwDrop::EncapNoRoom),
+        Err(EncapError::TooBig { .. }) => Outcome::Segment(id),
+        Err(EncapError::BadInner) => Outcome::Drop(GwDrop::InnerNotIp),
+    }
+}
+
+/// Unicast encap; a reply of a flow whose request carried a flow id gets the
+/// tunnel's flow-id variant with that id written into the option.
+#[inline(always)]
+fn encap_unicast<B: Buffer + ?Sized>(
+    t: &Tables,
+    id: u32,
+    buf: &mut B,
+    rss: Option<u32>,
+    l3: Option<usize>,
+) -> Outcome {
+    match t.flow_variants.get(id as usize) {
+        Some(Some(v)) => encap_flow_variant(t, id, *v, buf, rss, l3),
+        // One call site for the usual tunnel, so encap is inlined here.
+        _ => encap_outcome(t, id, buf, rss),
+    }
+}
+
+/// [`encap_unicast`] for a tunnel with a flow-id variant (not inlined: it
+/// looks the flow up in the shared flow table).
+#[inline(never)]
+fn encap_flow_variant<B: Buffer + ?Sized>(
+    t: &Tables,
+    id: u32,
+    v: FlowIdVariant,
+    buf: &mut B,
+    rss: Option<u32>,
+    l3: Option<usize>,
+) -> Outcome {
+    let key = match l3 {
+        Some(off) => key_at(buf.data(), off),
+        None => key_of_ethernet(buf.data()),
+    };
+    let guard = t.flows.pin();
+    let Some(fid) = key.and_then(|k| guard.get(&k.reversed())) else {
+        return encap_outcome(t, id, buf, rss);
+    };
+    if fid.len != v.len {
+        return encap_outcome(t, id, buf, rss);
+    }
+    let out = encap_outcome(t, v.template, buf, rss);
+    if let Outcome::Segment(_) = out {
+        // Segments go out with the plain template: no flow id in them.
+        return Outcome::Segment(id);
+    }
+    if let (Outcome::Encapped(_), Some(tpl)) = (out, t.templates.get(v.template as usize)) {
+        let nic_csum = tpl.tx_offload().is_some_and(|o| o.udp_checksum);
+        let udp = tpl.l3_udp_offsets().1;
+        write_flow_id(buf, tpl.header_len(), udp, fid.bytes(), nic_csum);
+    }
+    out
+}
+
+/// Writes the flow id into the last option of the outer header and fixes a
+/// non-zero outer UDP checksum (unless the NIC computes it: then the field
+/// holds the pseudo-header sum, which the option does not change).
+pub(super) fn write_flow_id<B: Buffer + ?Sized>(
+    buf: &mut B,
+    header_len: usize,
+    udp: usize,
+    id: &[u8],
+    nic_udp_checksum: bool,
+) {
+    let d = buf.data_mut();
+    let Some(start) = header_len.checked_sub(id.len()) else {
+        return;
+    };
+    let Some(slot) = d.get_mut(start..header_len) else {
+        return;
+    };
+    slot.copy_from_slice(id);
+    if nic_udp_checksum {
+        return;
+    }
+    let Some(field) = d.get_mut(udp + 6..udp + 8) else {
+        return;
+    };
+    let old = u16::from_be_bytes([field[0], field[1]]);
+    if old == 0 {
+        return; // no UDP checksum on this tunnel
+    }
+    // RFC 1624 incremental update instead of a second pass over the packet:
+    // the template held zeros in the slot, so HC' = ~(~HC + sum(new words)).
+    // The slot starts at an even offset from the UDP header (options are
+    // 4-byte aligned), so its words line up with the checksum's.
+    let c = !checksum::fold(checksum::accumulate(u64::from(!old), id));
+    let c = if c == 0 { 0xffff } else { c };
+    field.copy_from_slice(&c.to_be_bytes());
+}
+
+/// Encapsulates an untagged frame of segment `seg` towards flood template `id`.
+pub fn encap_flood<B: Buffer + ?Sized>(
+    t: &Tables,
+    id: u32,
+    buf: &mut B,
+    rss: Option<u32>,
+) -> Outcome {
+    encap_outcome(t, id, buf, rss)
+}
+
+/// A frame that arrived on access port `port`.
+pub fn access<B: Buffer + ?Sized>(t: &Tables, port: u16, buf: &mut B, rss: Option<u32>) -> Outcome {
+    access_with_cache(t, port, buf, rss, &mut MacCache::default())
+}
+
+/// The last MAC lookup of a worker (VPP keeps the same last-key cache in front
+/// of its tunnel lookup): consecutive frames to one destination skip the hash
+/// table. Valid for one tables generation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MacCache {
+    pub(super) generation: u64,
+    pub(super) segment: usize,
+    pub(super) mac: [u8; 6],
+    pub(super) entry: CachedMac,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CachedMac {
+    /// Nothing cached yet.
+    #[default]
+    Empty,
+    /// Not in the MAC table: flood.
+    Unknown,
+    /// In the table; `None` while its next hop is unresolved.
+    Known(Option<TemplateId>),
+}
+
+/// The express tier of an access port for one RX burst: the worker's last
+/// MAC lookup, when it was a known unicast MAC of the port's untagged
+/// segment with a resolved tunnel and no flow-id variant. Frames to that MAC
+/// that the encap fast tier takes (see [`encap_fast_ethernet`]) go straight
+/// to the template: one compare instead of the segment, VLAN, cache and
+/// policy checks per frame. Everything else takes [`access_with_cache`],
+/// which decides the same for these frames (the express tier only skips
+/// lookups whose answers it already holds, for the same tables generation).
+pub struct AccessExpress<'t> {
+    /// The destination MAC as the first 6 bytes of a little-endian u64.
+    mac: u64,
+    tpl: &'t EncapTemplate,
+    port: u16,
+}
+
+impl<'t> AccessExpress<'t> {
+    /// The express tier for frames arriving on access `port`, if the cache
+    /// allows one.
+    #[inline]
+    pub fn new(t: &'t Tables, port: u16, cache: &MacCache) -> Option<AccessExpress<'t>> {
+        let CachedMac::Known(Some(id)) = cache.entry else {
+            return None;
+        };
+        if cache.generation != t.generation
+            || t.access_for(port, 0) != Some(AccessIn::L2(cache.segment))
+            || !matches!(t.flow_variants.get(id as usize), None | Some(None))
+        {
+            return None;
+        }
+        let tpl = t.templates.get(id as usize)?;
+        if !tpl.has_fast_ethernet() {
+            return None;
+        }
+        let mut m = [0u8; 8];
+        m[..6].copy_from_slice(&cache.mac);
+        Some(AccessExpress {
+            mac: u64::from_le_bytes(m),
+            tpl,
+            port: t.underlay_port,
+        })
+    }
+
+    /// Where the express tier's frames leave (the underlay port).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Encapsulates `buf` if it is for the cached MAC and the fast tier
+    /// takes it;
+    /// `Some(underlay port)` then, else `None` with `buf` untouched.
+    #[inline(always)]
+    pub fn encap<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u16> {
+        let head = u64::from_le_bytes(*buf.data().first_chunk::<8>()?);
+        if head & 0xffff_ffff_ffff != self.mac || buf.total_len() != buf.len() {
+            return None;
+        }
+        encap_fast_ethernet(self.tpl, buf, rss).then_some(self.port)
+    }
+}
+
+/// [`access`] with the worker's last-lookup cache.
+#[inline]
+pub fn access_with_cache<B: Buffer + ?Sized>(
+    t: &Tables,
+    port: u16,
+    buf: &mut B,
+    rss: Option<u32>,
+    cache: &mut MacCache,
+) -> Outcome {
+    let Some((vlan, et_off)) = eth_vlan(buf.data()) else {
+        return Outcome::Drop(GwDrop::AccessTruncated);
+    };
+    match t.access_for(port, vlan.unwrap_or(0)) {
+        Some(AccessIn::L2(seg)) => {
+            if vlan.is_some() && !strip_vlan(buf) {
+                return Outcome::Drop(GwDrop::AccessTruncated);
+            }
+            let d = buf.data();
+            if d[0] & 1 != 0 {
+                return Outcome::Flood(seg);
+            }
+            let mut dst = [0u8; 6];
+            dst.copy_from_slice(&d[0..6]);
+            let hit = cache.entry != CachedMac::Empty
+                && cache.generation == t.generation
+                && cache.segment == seg
+                && cache.mac == dst;
+            if !hit {
+                *cache = MacCache {
+                    generation: t.generation,
+                    segment: seg,
+                    mac: dst,
+                    entry: match t.segments[seg].macs.get(&dst) {
+                        Some(e) => CachedMac::Known(e.template),
+                        None => CachedMac::Unknown,
+                    },
+                };
+            }
+            match cache.entry {
+                CachedMac::Known(Some(id)) => encap_unicast(t, id, buf, rss, None),
+                CachedMac::Known(None) => Outcome::Drop(GwDrop::NextHopUnresolved),
+                CachedMac::Unknown | CachedMac::Empty => Outcome::Flood(seg),
+            }
+        }
+        Some(AccessIn::L3) => l3_access(t, buf, et_off, rss),
+        None => Outcome::Drop(GwDrop::NoSegment),
+    }
+}
+
+fn l3_access<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    et_off: usize,
+    rss: Option<u32>,
+) -> Outcome {
+    let Some(l3) = &t.l3 else {
+        return Outcome::Drop(GwDrop::NoSegment);
+    };
+    let d = buf.data();
+    let ip = et_off + 2;
+    let dst = match rd16(d, et_off) {
+        ETH_P_ARP => return Outcome::Punt(PuntKind::Local),
+        ETH_P_IPV4 if d.len() >= ip + 20 => {
+            IpAddr::from([d[ip + 16], d[ip + 17], d[ip + 18], d[ip + 19]])
+        }
+        ETH_P_IPV6 if d.len() >= ip + 40 => {
+            if d[ip + 6] == IPPROTO_ICMPV6 && d[ip + 24] == 0xff {
+                // Multicast ICMPv6: neighbour discovery for the gateway.
+                return Outcome::Punt(PuntKind::Local);
+            }
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&d[ip + 24..ip + 40]);
+            IpAddr::from(a)
+        }
+        _ => return Outcome::Drop(GwDrop::InnerNotIp),
+    };
+    if t.local_access.contains(&dst) {
+        return Outcome::Punt(PuntKind::Local);
+    }
+    let route = match dst {
+        IpAddr::V4(_) => l3.routes_v4.lookup(lpm_key(dst)),
+        IpAddr::V6(_) => l3.routes_v6.lookup(lpm_key(dst)),
+    };
+    match route {
+        None => Outcome::Drop(GwDrop::NoRoute),
+        Some(None) => Outcome::Drop(GwDrop::NextHopUnresolved),
+        Some(Some(id)) => {
+            // The IP packet travels without its Ethernet header (0x0800 / 0x86DD).
+            if buf.trim_front(ip).is_err() {
+                return Outcome::Drop(GwDrop::AccessTruncated);
+            }
+            encap_unicast(t, id, buf, rss, Some(0))
+        }
+    }
+}

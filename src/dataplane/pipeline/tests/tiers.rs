@@ -1,0 +1,345 @@
+//! The express and fast tiers decide exactly as the general tier: the
+//! access express tier as `access_with_cache`, the underlay express tier and
+//! `underlay` as the general decap tier with the general `deliver`.
+use super::*;
+
+/// An untagged L2 segment without learning or policies: what the express
+/// tiers take.
+const UNTAGGED: &str = r#"
+eal: { cores: [1], control_core: 0 }
+ports:
+  - { name: ul, role: underlay, device: 0, mtu: 1500 }
+  - { name: acc, role: access, device: 1, mtu: 1400 }
+vtep:
+  ipv4: 198.18.0.1/24
+tunnels:
+  - { name: t1, remote: 198.18.0.2, vni: 100 }
+l2:
+  learning: false
+  segments:
+    - { port: acc, vni: 100, flood: [],
+        static_macs: [ { mac: "02:00:00:00:00:bb", remote: 198.18.0.2 } ] }
+"#;
+
+#[test]
+fn access_express_encapsulates_exactly_like_access_with_cache_or_leaves_the_frame() {
+    let cfg = crate::config::load_str(UNTAGGED, "t.yaml").unwrap();
+    let neigh: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)].into();
+    let t = build(&cfg, &neigh, &HashMap::new(), 1, Default::default());
+    let known = [2, 0, 0, 0, 0, 0xbb];
+    let untag = |f: Vec<u8>| [&f[..12], &f[16..]].concat();
+    let mut cache = MacCache::default();
+    // No express tier before a lookup, nor from a lookup of another tables
+    // generation, nor on a tagged segment (the unit tests' CFG).
+    assert!(AccessExpress::new(&t, 1, &cache).is_none());
+    let mut b = VecBuffer::with_headroom(
+        256,
+        &untag(udp_frame(known, [198, 19, 0, 1], [198, 19, 0, 2], 1, 2)),
+    );
+    assert_eq!(
+        access_with_cache(&t, 1, &mut b, None, &mut cache),
+        Outcome::Encapped(0)
+    );
+    let express =
+        AccessExpress::new(&t, 1, &cache).expect("express tier after a known unicast lookup");
+    let mut stale = cache;
+    stale.generation = 7;
+    assert!(AccessExpress::new(&t, 1, &stale).is_none());
+    assert!(AccessExpress::new(&tables(&[("198.18.0.2", PEER2)]), 1, &cache).is_none());
+
+    let base = untag(udp_frame(known, [198, 19, 0, 1], [198, 19, 0, 2], 1000, 53));
+    let mut frames: Vec<(Vec<u8>, bool)> = vec![(base.clone(), true)];
+    let mut other_mac = base.clone();
+    other_mac[5] = 0xbc;
+    frames.push((other_mac, false));
+    let mut multicast = base.clone();
+    multicast[0] = 0x03;
+    frames.push((multicast, false));
+    frames.push((
+        udp_frame(known, [198, 19, 0, 1], [198, 19, 0, 2], 1, 2),
+        false,
+    )); // tagged
+    let mut ip_options = base.clone();
+    ip_options[14] = 0x46;
+    frames.push((ip_options, true)); // hashed by the general hash
+    let mut fragment = base.clone();
+    fragment[20] = 0x20;
+    frames.push((fragment, true));
+    let mut arp = base.clone();
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    frames.push((arp, false));
+    frames.push((base[..30].to_vec(), false)); // truncated
+    let mut big = base.clone();
+    big.resize(1500, 0);
+    frames.push((big, false)); // over the tunnel MTU: segment path
+    for (i, (f, takes)) in frames.iter().enumerate() {
+        for rss in [None, Some(0x1234_5678)] {
+            let mut by_express = VecBuffer::with_headroom(256, f);
+            let got = express.encap(&mut by_express, rss);
+            let mut general = VecBuffer::with_headroom(256, f);
+            let want = access_with_cache(&t, 1, &mut general, rss, &mut MacCache::default());
+            if *takes {
+                assert_eq!(got, Some(0), "frame {i}");
+                assert_eq!(want, Outcome::Encapped(0), "frame {i}");
+                assert_eq!(by_express.data(), general.data(), "frame {i}");
+            } else {
+                assert_eq!(got, None, "frame {i}");
+                assert_eq!(by_express.data(), &f[..], "frame {i}: untouched");
+            }
+        }
+    }
+}
+
+#[test]
+fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
+    let plain = crate::config::load_str(UNTAGGED, "t.yaml").unwrap();
+    let plain = build(
+        &plain,
+        &HashMap::new(),
+        &HashMap::new(),
+        1,
+        Default::default(),
+    );
+    let tagged_out = crate::config::load_str(
+        &UNTAGGED.replace("vni: 100, flood", "vlan: 7, vni: 100, flood"),
+        "t.yaml",
+    )
+    .unwrap();
+    let tagged_out = build(
+        &tagged_out,
+        &HashMap::new(),
+        &HashMap::new(),
+        1,
+        Default::default(),
+    );
+    // CFG: VNI 100 has an allow list (not plain) and learning is on.
+    let policy = tables(&[]);
+    let inner = udp_frame(
+        [2, 0, 0, 0, 0, 0xbb],
+        [198, 19, 0, 1],
+        [198, 19, 0, 2],
+        7,
+        9,
+    );
+    let base = geneve_from_peer(&inner, &[]);
+    let mut padded = base.clone();
+    padded.extend_from_slice(&[0u8; 6]);
+    let mut wrong_vni = base.clone();
+    wrong_vni[48] = 0x65;
+    let mut control = base.clone();
+    control[43] |= 0x80;
+    let mut ce = base.clone();
+    ce[15] |= 0x03;
+    fix_ipv4_checksum(&mut ce);
+    let with_option = geneve_from_peer(&inner, &[(0x0102, 1, &[0, 0, 0, 42])]);
+    // The same over IPv6 (the gateway has an IPv6 VTEP address).
+    let with_v6 = |c: &str| {
+        c.replace(
+            "ipv4: 198.18.0.1/24",
+            "ipv4: 198.18.0.1/24\n  ipv6: 2001:db8:18::1/64",
+        )
+    };
+    let plain6 = crate::config::load_str(&with_v6(UNTAGGED), "t.yaml").unwrap();
+    let plain6 = build(
+        &plain6,
+        &HashMap::new(),
+        &HashMap::new(),
+        1,
+        Default::default(),
+    );
+    let base6 = geneve6_from_peer(&inner, &[]);
+    let mut padded6 = base6.clone();
+    padded6.extend_from_slice(&[0u8; 6]);
+    let option6 = geneve6_from_peer(&inner, &[(0x0102, 1, &[0, 0, 0, 42])]);
+    let mut zero_sum6 = base6.clone();
+    zero_sum6[60..62].fill(0);
+    let mut bad_sum6 = base6.clone();
+    bad_sum6[61] ^= 1;
+    let mut ce6 = base6.clone();
+    ce6[15] |= 0x30;
+    fix_udp6(&mut ce6);
+    let cases: [(&Tables, &[u8], bool); 15] = [
+        (&plain, &base, true),
+        (&plain, &padded, true),
+        (&plain, &with_option, true),
+        (&plain, &wrong_vni, false),
+        (&plain, &control, false),
+        (&plain, &ce, false),
+        (&tagged_out, &base, false),
+        (&policy, &base, false),
+        (&plain6, &base6, true),
+        (&plain6, &padded6, true),
+        (&plain6, &option6, true),
+        // Dropped by default (RFC 8926 section 4.3.1), by the general tier.
+        (&plain6, &zero_sum6, false),
+        (&plain6, &bad_sum6, false),
+        (&plain6, &ce6, false),
+        // No IPv6 VTEP address: not for us.
+        (&plain, &base6, false),
+    ];
+    for (i, (t, frame, takes)) in cases.into_iter().enumerate() {
+        let mut by_express = VecBuffer::with_headroom(128, frame);
+        let got = underlay_express(t, &mut by_express);
+        let mut general = VecBuffer::with_headroom(128, frame);
+        let want = underlay(t, &mut general, &mut |_| {});
+        if takes {
+            assert_eq!(got.map(Outcome::Decapped), Some(want), "case {i}");
+            assert_eq!(by_express.data(), general.data(), "case {i}");
+        } else {
+            assert_eq!(got, None, "case {i}");
+            assert_eq!(by_express.data(), frame, "case {i}: untouched");
+        }
+    }
+}
+
+#[test]
+fn mac_cache_follows_table_generations() {
+    // Generation 1: next hop unresolved; generation 2: resolved. One cache
+    // across both must not keep the stale answer.
+    let t1 = tables(&[]);
+    let mut t2 = tables(&[("198.18.0.2", PEER2)]);
+    t2.generation = 2;
+    let mut cache = MacCache::default();
+    let frame = tagged_frame([2, 0, 0, 0, 0, 0xbb], 10);
+    let mut b = VecBuffer::with_headroom(256, &frame);
+    assert_eq!(
+        access_with_cache(&t1, 1, &mut b, None, &mut cache),
+        Outcome::Drop(GwDrop::NextHopUnresolved)
+    );
+    let mut b = VecBuffer::with_headroom(256, &frame);
+    assert_eq!(
+        access_with_cache(&t2, 1, &mut b, None, &mut cache),
+        Outcome::Encapped(0)
+    );
+    // A different destination in the same generation is looked up afresh.
+    let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0x99], 10));
+    assert_eq!(
+        access_with_cache(&t2, 1, &mut b, None, &mut cache),
+        Outcome::Flood(0)
+    );
+}
+
+/// What `underlay` did before the fast tier had a plain-VNI shortcut:
+/// the general decap tier and the general `deliver`, for every frame.
+fn underlay_reference<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    match t.decap.decap_general(buf.data()) {
+        Verdict::Deliver(d) => deliver_with_policy(t, buf, d, events),
+        v => not_delivered(t, buf, v),
+    }
+}
+
+/// `underlay` (fast tier, plain-VNI shortcut, carried deliveries) gives
+/// the reference's outcome, bytes and events, for VNIs with and
+/// without policies or learning, and frames with options, ECN marks,
+/// padding, UDP checksums, other sources and VNIs.
+#[test]
+fn underlay_matches_the_general_tier_for_plain_and_policy_vnis() {
+    let registry = r#"
+options:
+  registry:
+    - { name: flow-id, class: 0x0104, type: 0x02, length: 8 }
+    - { name: tag, class: 0x0104, type: 0x03, length: 4 }
+"#;
+    let no_allow = |c: &str| {
+        c.replace(
+            "decap:\n  - { vni: 100, allow_from: [198.18.0.2, 198.18.0.3] }\n",
+            "",
+        )
+    };
+    let plain = no_allow(CFG).replace("learning: true", "learning: false");
+    let configs = [
+        plain.clone(),
+        plain.replace("vlan: 10, ", ""),
+        no_allow(CFG),
+        CFG.to_string(),
+        plain.clone()
+            + registry
+            + "  policies:\n    require: [ { option: tag, vni: 100 } ]\n",
+        plain.clone()
+            + registry
+            + "  policies:\n    security_tags: [ { option: tag, vni: 100, allow: [\"0000002a\"], default: deny } ]\n",
+        plain.clone()
+            + registry
+            + "  policies:\n    flow_id_copy: [ { option: flow-id, tunnel: t1 } ]\n",
+        plain.clone() + registry,
+    ];
+    let inner = udp_frame(
+        [2, 0, 0, 0, 0, 0xcc],
+        [198, 19, 0, 2],
+        [198, 19, 0, 1],
+        5001,
+        1000,
+    );
+    let flow_id: &[u8] = &[0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18];
+    let tag: &[u8] = &[0, 0, 0, 0x2a];
+    let other_tag: &[u8] = &[0, 0, 0, 0x2b];
+    let option_lists: [&[(u16, u8, &[u8])]; 6] = [
+        &[],
+        &[(0x0104, 0x03, tag)],
+        &[(0x0104, 0x03, other_tag)],
+        &[(0x0104, 0x02, flow_id), (0x0104, 0x03, tag)],
+        &[(0x0999, 0x01, tag)],
+        &[(0x0999, 0x81, tag)],
+    ];
+    let mut frames = Vec::new();
+    for opts in option_lists {
+        let base = geneve_from_peer(&inner, opts);
+        let ip_tos = base.len() - inner.len() + 4 + 15;
+        for (outer_ecn, inner_ecn) in [(0u8, 0u8), (0, 2), (1, 1), (2, 1), (3, 0), (3, 2)] {
+            for variant in 0..5 {
+                let mut f = base.clone();
+                f[15] |= outer_ecn;
+                f[ip_tos] |= inner_ecn;
+                match variant {
+                    1 => f.extend_from_slice(&[0; 6]),
+                    2 => f[26..30].copy_from_slice(&[198, 18, 0, 9]),
+                    3 => f[48] = 0x2c, // VNI 300
+                    4 => f[48] = 0x63, // VNI 99: no decap entry
+                    _ => {}
+                }
+                fix_ipv4_checksum(&mut f);
+                frames.push(f.clone());
+                // The same with a UDP checksum (the field-by-field fast tier).
+                let end = 14 + usize::from(u16::from_be_bytes([f[16], f[17]]));
+                let ulen = (end - 34) as u16;
+                let sum = checksum::accumulate(
+                    checksum::pseudo_header_v4(&[198, 18, 0, 2], &[198, 18, 0, 1], 17, ulen),
+                    &f[34..end],
+                );
+                let c = !checksum::fold(sum);
+                f[40..42].copy_from_slice(&if c == 0 { 0xffff } else { c }.to_be_bytes());
+                frames.push(f);
+            }
+        }
+    }
+    let neighbors: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)]
+        .into_iter()
+        .collect();
+    let mut plain_vnis = 0;
+    let mut delivered = [0u32; 2];
+    for yaml in &configs {
+        let cfg = crate::config::load_str(yaml, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let t = build(&cfg, &neighbors, &HashMap::new(), 1, Default::default());
+        let is_plain = t.vnis.get_plain(100).is_some_and(|(_, p)| p);
+        plain_vnis += usize::from(is_plain);
+        for f in &frames {
+            let (mut fast_events, mut ref_events) = (Vec::new(), Vec::new());
+            let mut a = VecBuffer::with_headroom(256, f);
+            let mut b = VecBuffer::with_headroom(256, f);
+            let got = underlay(&t, &mut a, &mut |e| fast_events.push(e));
+            let want = underlay_reference(&t, &mut b, &mut |e| ref_events.push(e));
+            assert_eq!(got, want, "{yaml}\n{f:02x?}");
+            assert_eq!(a.data(), b.data(), "{yaml}\n{f:02x?}");
+            assert_eq!(fast_events, ref_events, "{yaml}\n{f:02x?}");
+            if let Outcome::Decapped(_) = got {
+                delivered[usize::from(is_plain)] += 1;
+            }
+        }
+    }
+    assert_eq!(plain_vnis, 3, "the first two and the last configuration");
+    assert!(delivered.iter().all(|&n| n > 20), "{delivered:?}");
+}

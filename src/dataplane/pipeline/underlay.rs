@@ -1,0 +1,372 @@
+//! The underlay side (see [the tiers](crate::tunnel#tiers)): a frame from
+//! the underlay port, through the express tier ([`underlay_express`]) or the
+//! decap fast and general tiers, to an inner frame for an access port, a
+//! punt or a counted drop. The decap tiers' [`Delivery`] carries the parsed
+//! outer header: nothing here reads it again.
+use std::net::IpAddr;
+
+use crate::config::Payload;
+use crate::tunnel::decap::FastVerdict;
+use crate::tunnel::{apply_inner_update, Buffer, Delivery, DropReason, Verdict};
+use crate::wire::ethernet::{l3_offset, EtherType};
+use crate::wire::geneve::GeneveOptionIter;
+use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::Ipv6Packet;
+
+use super::{push_vlan, Event, GwDrop, Outcome, PuntKind};
+use super::{ETH_P_IPV4, ETH_P_IPV6, ETH_P_VLAN, IPPROTO_ICMP, IPPROTO_ICMPV6};
+use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
+use crate::dataplane::tables::Tables;
+
+/// Is this non-Geneve underlay frame for the control thread?
+fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
+    // Only for frames decap refused: the checked wire views.
+    match l3_offset(d) {
+        Some((EtherType::ARP, _)) => true,
+        Some((EtherType::IPV4, off)) => Ipv4Packet::new_checked(d.get(off..).unwrap_or(&[]))
+            .is_ok_and(|p| {
+                p.protocol() == IPPROTO_ICMP && t.local_underlay.contains(&IpAddr::from(p.dst()))
+            }),
+        Some((EtherType::IPV6, off)) => Ipv6Packet::new_checked(d.get(off..).unwrap_or(&[]))
+            .is_ok_and(|p| p.upper_layer().is_ok_and(|u| u.protocol == IPPROTO_ICMPV6)),
+        _ => false,
+    }
+}
+
+/// A frame the NIC already decapsulated: an rte_flow decap rule
+/// (`offload::DecapRule`) matched its outer headers (our VTEP, no options,
+/// outer ECN Not-ECT, Ethernet payload) and marked it with its VNI. Rules
+/// exist only for VNIs whose software path needs nothing from the outer
+/// headers or options (`offload::hw_decap_blocker`); if the tables changed
+/// since (a reload, before the rules are re-created), the checks the frame
+/// can no longer pass drop it with the reason software would have given.
+pub fn hw_decapped<B: Buffer + ?Sized>(t: &Tables, vni: u32, buf: &mut B) -> Outcome {
+    // The software path refuses an inner frame shorter than its Ethernet header.
+    if buf.len() < 14 {
+        return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+    }
+    let Some(out) = t.vnis.get(vni) else {
+        return Outcome::Drop(GwDrop::UnknownVni);
+    };
+    if out.payload != Payload::Ethernet {
+        return Outcome::Drop(GwDrop::UnknownVni);
+    }
+    if out.allow_from.is_some() {
+        return Outcome::Drop(GwDrop::SourceVtepNotAllowed);
+    }
+    if out.require_mask != 0 {
+        return Outcome::Drop(GwDrop::RequiredOptionMissing);
+    }
+    if !out.security_tags.is_empty() {
+        return Outcome::Drop(GwDrop::SecurityTagDenied);
+    }
+    if let Some(vid) = out.vlan {
+        if !push_vlan(buf, vid) {
+            return Outcome::Drop(GwDrop::EncapNoRoom);
+        }
+    }
+    Outcome::Decapped(out.port)
+}
+
+/// A frame that arrived on the underlay port.
+pub fn underlay<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    // The pattern's delivery goes straight into `deliver_fast` (inlined
+    // here, its fields in registers); merging it with another sub-case's
+    // result first would copy it through the stack.
+    match t
+        .decap
+        .decap_fast_v4_pattern(buf.data(), buf.rx_ipv4_checksum_good())
+    {
+        Some(FastVerdict::Deliver(d)) => deliver_fast(t, buf, d, events),
+        Some(v) => fast_not_delivered(t, buf, v, events),
+        None => underlay_fast_v4(t, buf, events),
+    }
+}
+
+/// The decap express tier: `Some(access port)` when the fast tier's
+/// pattern (`decap_fast_v4_pattern`, or `decap_fast_v6` over an IPv6
+/// underlay) delivers the packet to a plain VNI that pushes no VLAN tag,
+/// the packet then trimmed to its inner frame, exactly as [`underlay`] does
+/// it; `None`, buffer untouched, for everything else, which the worker
+/// hands to [`underlay`]. Skips building and matching an [`Outcome`].
+#[inline(always)]
+pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u16> {
+    let d = match t
+        .decap
+        .decap_fast_v4_pattern(buf.data(), buf.rx_ipv4_checksum_good())
+    {
+        Some(FastVerdict::Deliver(d)) => d,
+        Some(_) => return None,
+        // Not the IPv4 pattern: perhaps IPv6, not inlined (its delivery
+        // merged with the IPv4 one's goes through the stack, see
+        // BENCHMARKS.md).
+        None => return underlay_express_v6(t, buf),
+    };
+    express_deliver(t, buf, d)
+}
+
+/// [`underlay_express`] over an IPv6 underlay. Not inlined: the IPv4
+/// express tier keeps its registers.
+#[inline(never)]
+fn underlay_express_v6<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u16> {
+    let d = t.decap.decap_fast_v6(buf.data())?;
+    express_deliver(t, buf, d)
+}
+
+/// The express tier's delivery of `d` (see [`underlay_express`]).
+#[inline(always)]
+fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> Option<u16> {
+    let (out, plain) = t.vnis.get_plain(d.vni.get())?;
+    let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
+    // Nothing changes unless all of it can be done.
+    if !plain || out.vlan.is_some() || front + back > buf.len() {
+        return None;
+    }
+    apply_inner_update(buf.data_mut(), &d.inner);
+    buf.trim_front(front).ok()?;
+    if back != 0 {
+        buf.trim_back(back).ok()?;
+    }
+    Some(out.port)
+}
+
+/// [`underlay`] for the IPv4 fast tier's packets the pattern does not
+/// cover (UDP checksum, IP payload, ECN marks...), and the general tier.
+/// Not inlined: [`underlay`] keeps the pattern's registers.
+#[inline(never)]
+fn underlay_fast_v4<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    match t
+        .decap
+        .decap_fast_v4(buf.data(), buf.rx_ipv4_checksum_good())
+    {
+        FastVerdict::Deliver(d) => deliver_fast(t, buf, d, events),
+        v => fast_not_delivered(t, buf, v, events),
+    }
+}
+
+/// A fast-tier drop, or the general tier's verdict when the fast tier
+/// declined.
+#[inline(never)]
+fn fast_not_delivered<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    v: FastVerdict,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    match v {
+        // Callers handle deliveries before; correct anyway.
+        FastVerdict::Deliver(d) => deliver_with_policy(t, buf, d, events),
+        FastVerdict::Drop(r) => not_delivered(t, buf, Verdict::Drop(r)),
+        FastVerdict::General => match t.decap.decap_general(buf.data()) {
+            Verdict::Deliver(d) => deliver_with_policy(t, buf, d, events),
+            v => not_delivered(t, buf, v),
+        },
+    }
+}
+
+/// [`deliver`] for what the fast tier accepted. A [plain](crate::dataplane::tables::VniOut::is_plain)
+/// VNI needs only the inner frame: trim, and tag if the VNI says so. Any
+/// other takes [`deliver`].
+#[inline(always)]
+fn deliver_fast<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: Delivery,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    let Some((out, plain)) = t.vnis.get_plain(d.vni.get()) else {
+        return Outcome::Drop(GwDrop::UnknownVni);
+    };
+    if !plain {
+        return deliver_with_policy(t, buf, d, events);
+    }
+    apply_inner_update(buf.data_mut(), &d.inner);
+    if buf.trim_front(usize::from(d.payload_offset)).is_err()
+        || (d.padding != 0 && buf.trim_back(d.padding as usize).is_err())
+    {
+        return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+    }
+    if let Some(vid) = out.vlan {
+        if !push_vlan(buf, vid) {
+            return Outcome::Drop(GwDrop::EncapNoRoom);
+        }
+    }
+    Outcome::Decapped(out.port)
+}
+
+/// [`deliver`] not inlined, for a delivery (of either tier) whose VNI has
+/// a policy, learning or an IP payload, or that the general tier made.
+#[inline(never)]
+pub(super) fn deliver_with_policy<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: Delivery,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    deliver(t, buf, d, events)
+}
+
+/// A control packet or a drop.
+#[inline(never)]
+pub(super) fn not_delivered<B: Buffer + ?Sized>(t: &Tables, buf: &B, v: Verdict) -> Outcome {
+    match v {
+        // Callers handle deliveries before; never reached.
+        Verdict::Deliver(_) => Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed)),
+        Verdict::Control(_) => Outcome::Punt(PuntKind::GeneveControl),
+        Verdict::Drop(
+            r @ (DropReason::NotIp | DropReason::NotLocalAddress | DropReason::NotUdp),
+        ) => {
+            if punt_worthy(t, buf.data()) {
+                Outcome::Punt(PuntKind::Local)
+            } else {
+                Outcome::Drop(GwDrop::Decap(r))
+            }
+        }
+        Verdict::Drop(r) => Outcome::Drop(GwDrop::Decap(r)),
+    }
+}
+
+/// The decap tables' verdict on a delivered packet, and the inner frame
+/// made ready to send.
+#[inline(always)]
+fn deliver<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: Delivery,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    let Some(out) = t.vnis.get(d.vni.get()) else {
+        return Outcome::Drop(GwDrop::UnknownVni);
+    };
+    // The source VTEP (parsed with the outer header, carried by `d`) is
+    // converted only when a policy or learning needs it.
+    let learn_seg = match (t.learning, out.payload, out.segment) {
+        (true, Payload::Ethernet, Some(seg)) => Some(seg),
+        _ => None,
+    };
+    let src_vtep = if out.allow_from.is_some() || learn_seg.is_some() {
+        Some(d.src_vtep())
+    } else {
+        None
+    };
+    if let Some(allow) = &out.allow_from {
+        if !src_vtep.is_some_and(|s| allow.contains(&s)) {
+            return Outcome::Drop(GwDrop::SourceVtepNotAllowed);
+        }
+    }
+    if d.options.known & out.require_mask != out.require_mask {
+        return Outcome::Drop(GwDrop::RequiredOptionMissing);
+    }
+    if !out.security_tags.is_empty() {
+        let frame = buf.data();
+        let start = usize::from(d.options_offset);
+        let opts = frame
+            .get(start..start + usize::from(d.options_len))
+            .unwrap_or(&[]);
+        for tag in &out.security_tags {
+            let value = GeneveOptionIter::new(opts)
+                .flatten()
+                .find(|o| o.class == tag.class && o.typ == tag.typ)
+                .map(|o| o.data);
+            if !tag.allows(value) {
+                return Outcome::Drop(GwDrop::SecurityTagDenied);
+            }
+        }
+    }
+    let mut flow_id: Option<FlowId> = None;
+    if let Some((class, typ)) = out.flow_id {
+        let frame = buf.data();
+        let start = usize::from(d.options_offset);
+        let opts = frame
+            .get(start..start + usize::from(d.options_len))
+            .unwrap_or(&[]);
+        flow_id = GeneveOptionIter::new(opts)
+            .flatten()
+            .find(|o| o.class == class && o.typ == typ)
+            .and_then(|o| FlowId::new(o.data));
+    }
+    apply_inner_update(buf.data_mut(), &d.inner);
+    let tail = buf.len() - usize::from(d.payload_offset) - usize::from(d.payload_len);
+    if buf.trim_front(usize::from(d.payload_offset)).is_err() || buf.trim_back(tail).is_err() {
+        return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+    }
+    if let Some(id) = flow_id {
+        let key = match out.payload {
+            Payload::Ethernet => key_of_ethernet(buf.data()),
+            Payload::Ip => key_at(buf.data(), 0),
+        };
+        if let Some(key) = key {
+            if t.flows.pin().get(&key) != Some(&id) {
+                events(Event::FlowId { key, id });
+            }
+        }
+    }
+    match out.payload {
+        Payload::Ethernet => {
+            if let (Some(seg), Some(remote)) = (learn_seg, src_vtep) {
+                let f = buf.data();
+                if f.len() >= 12 && f[6] & 1 == 0 {
+                    let mut mac = [0u8; 6];
+                    mac.copy_from_slice(&f[6..12]);
+                    let known = t.segments[seg].macs.get(&mac);
+                    if known.is_none_or(|e| e.learned && e.remote != remote) {
+                        events(Event::Learn {
+                            segment: seg,
+                            mac,
+                            remote,
+                        });
+                    }
+                }
+            }
+            if let Some(vid) = out.vlan {
+                if !push_vlan(buf, vid) {
+                    return Outcome::Drop(GwDrop::EncapNoRoom);
+                }
+            }
+        }
+        Payload::Ip => {
+            let (et, inner_dst) = {
+                let f = buf.data();
+                if f.first().map(|b| b >> 4) == Some(6) && f.len() >= 40 {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(&f[24..40]);
+                    (ETH_P_IPV6, IpAddr::from(a))
+                } else if f.len() >= 20 {
+                    (ETH_P_IPV4, IpAddr::from([f[16], f[17], f[18], f[19]]))
+                } else {
+                    return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+                }
+            };
+            let dst_mac = match out.eth_dst {
+                Some(m) => m,
+                None => match t.neighbors.get(&inner_dst) {
+                    Some(m) => *m,
+                    None => {
+                        events(Event::Resolve(inner_dst));
+                        return Outcome::Drop(GwDrop::NextHopUnresolved);
+                    }
+                },
+            };
+            let hdr = if out.vlan.is_some() { 18 } else { 14 };
+            let Ok(h) = buf.prepend(hdr) else {
+                return Outcome::Drop(GwDrop::EncapNoRoom);
+            };
+            h[0..6].copy_from_slice(&dst_mac);
+            h[6..12].copy_from_slice(&out.eth_src);
+            if let Some(vid) = out.vlan {
+                h[12..14].copy_from_slice(&ETH_P_VLAN.to_be_bytes());
+                h[14..16].copy_from_slice(&(vid & 0x0fff).to_be_bytes());
+            }
+            h[hdr - 2..hdr].copy_from_slice(&et.to_be_bytes());
+        }
+    }
+    Outcome::Decapped(out.port)
+}

@@ -1,0 +1,478 @@
+//! Decapsulation: outer checks, Geneve checks, option policy, RFC 6040.
+//!
+//! Checks run in a fixed order and the first failure is the one drop reason
+//! (see [`DropReason::ALL`] for the order):
+//! Ethernet -> outer IPv4/IPv6 (header, lengths, checksum, fragments) ->
+//! local address -> UDP (protocol, length, port, checksum) -> Geneve
+//! (version, Opt Len, TLVs, option count, known lengths, unknown critical)
+//! -> O bit -> protocol type -> inner header -> RFC 6040.
+//!
+//! Tiers (see [the glossary](super#tiers)): `fast.rs` (fixed offsets, a
+//! prebuilt header pattern) gives exactly the verdict of `general.rs` (every
+//! check in order) or declines. Both return a [`Delivery`] that carries what
+//! the worker needs (VNI, source VTEP, payload kind, offset and length,
+//! options, inner update): nobody reads the outer header again. `inner.rs`
+//! computes and applies the inner header's update (RFC 6040, DSCP / TTL),
+//! `options.rs` checks the Geneve options.
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::buffer::Buffer;
+use super::options::OptionRegistry;
+use super::qos::{ecn_decap, EcnDecap, QosModel};
+use super::PayloadKind;
+use crate::wire::geneve::{self, Vni};
+use crate::wire::Ecn;
+
+mod fast;
+mod general;
+mod inner;
+mod options;
+#[cfg(test)]
+mod tests;
+
+use fast::HeaderPattern;
+pub use inner::apply_inner_update;
+use inner::{ECN_ALARM, ECN_DROP};
+
+/// Why a packet was dropped. Exactly one per drop; each is a counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DropReason {
+    /// Shorter than an Ethernet header, or a VLAN tag cut off / too many tags.
+    EthTruncated,
+    /// Outer EtherType is neither IPv4 nor IPv6.
+    NotIp,
+    /// Outer IPv4 header cut off, version not 4 or IHL < 5.
+    Ipv4BadHeader,
+    /// Outer IPv4 total length below the header or past the frame.
+    Ipv4BadLength,
+    /// Outer IPv4 header checksum wrong.
+    Ipv4BadChecksum,
+    /// Outer IPv6 header cut off or version not 6.
+    Ipv6BadHeader,
+    /// Outer IPv6 payload length past the frame (or zero: jumbogram).
+    Ipv6BadLength,
+    /// Outer IPv6 extension header chain malformed or too long.
+    Ipv6BadExtHeader,
+    /// Outer IP fragment (no reassembly here).
+    IpFragment,
+    /// Outer destination is not one of our VTEP addresses.
+    NotLocalAddress,
+    /// Outer IP payload is not UDP.
+    NotUdp,
+    /// UDP header cut off, or UDP length disagrees with the IP length.
+    UdpBadLength,
+    /// UDP destination port is not the Geneve port.
+    WrongUdpPort,
+    /// Non-zero UDP checksum that does not verify.
+    UdpBadChecksum,
+    /// Zero UDP checksum over IPv6 while the policy forbids it (RFC 6935/6936).
+    UdpZeroChecksumIpv6,
+    /// UDP payload shorter than the 8-byte Geneve header.
+    GeneveTruncated,
+    /// Geneve version not 0.
+    GeneveBadVersion,
+    /// Opt Len runs past the end of the UDP payload.
+    GeneveOptLenPastFrame,
+    /// Option TLV lengths do not add up to Opt Len.
+    OptionOverrun,
+    /// More options than the configured maximum.
+    TooManyOptions,
+    /// An understood option with the wrong length.
+    KnownOptionBadLength,
+    /// An option we do not understand with the critical bit set.
+    UnknownCriticalOption,
+    /// O bit set and control packets are not punted.
+    ControlNotPunted,
+    /// Protocol type not Ethernet (0x6558), IPv4 or IPv6 (or not enabled).
+    UnsupportedProtocol,
+    /// Inner packet shorter than its own header (inner Ethernet, or the IP
+    /// header of an L3 payload).
+    InnerMalformed,
+    /// RFC 6040: outer CE over an inner Not-ECT packet.
+    EcnCeOverNotEct,
+}
+
+impl DropReason {
+    /// Every reason, in check order.
+    pub const ALL: [DropReason; 26] = [
+        DropReason::EthTruncated,
+        DropReason::NotIp,
+        DropReason::Ipv4BadHeader,
+        DropReason::Ipv4BadLength,
+        DropReason::Ipv4BadChecksum,
+        DropReason::Ipv6BadHeader,
+        DropReason::Ipv6BadLength,
+        DropReason::Ipv6BadExtHeader,
+        DropReason::IpFragment,
+        DropReason::NotLocalAddress,
+        DropReason::NotUdp,
+        DropReason::UdpBadLength,
+        DropReason::WrongUdpPort,
+        DropReason::UdpBadChecksum,
+        DropReason::UdpZeroChecksumIpv6,
+        DropReason::GeneveTruncated,
+        DropReason::GeneveBadVersion,
+        DropReason::GeneveOptLenPastFrame,
+        DropReason::OptionOverrun,
+        DropReason::TooManyOptions,
+        DropReason::KnownOptionBadLength,
+        DropReason::UnknownCriticalOption,
+        DropReason::ControlNotPunted,
+        DropReason::UnsupportedProtocol,
+        DropReason::InnerMalformed,
+        DropReason::EcnCeOverNotEct,
+    ];
+
+    /// Number of reasons (size of a counter array indexed by `as usize`).
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// Stable snake_case counter name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DropReason::EthTruncated => "eth_truncated",
+            DropReason::NotIp => "not_ip",
+            DropReason::Ipv4BadHeader => "ipv4_bad_header",
+            DropReason::Ipv4BadLength => "ipv4_bad_length",
+            DropReason::Ipv4BadChecksum => "ipv4_bad_checksum",
+            DropReason::Ipv6BadHeader => "ipv6_bad_header",
+            DropReason::Ipv6BadLength => "ipv6_bad_length",
+            DropReason::Ipv6BadExtHeader => "ipv6_bad_ext_header",
+            DropReason::IpFragment => "ip_fragment",
+            DropReason::NotLocalAddress => "not_local_address",
+            DropReason::NotUdp => "not_udp",
+            DropReason::UdpBadLength => "udp_bad_length",
+            DropReason::WrongUdpPort => "wrong_udp_port",
+            DropReason::UdpBadChecksum => "udp_bad_checksum",
+            DropReason::UdpZeroChecksumIpv6 => "udp_zero_checksum_ipv6",
+            DropReason::GeneveTruncated => "geneve_truncated",
+            DropReason::GeneveBadVersion => "geneve_bad_version",
+            DropReason::GeneveOptLenPastFrame => "geneve_opt_len_past_frame",
+            DropReason::OptionOverrun => "option_overrun",
+            DropReason::TooManyOptions => "too_many_options",
+            DropReason::KnownOptionBadLength => "known_option_bad_length",
+            DropReason::UnknownCriticalOption => "unknown_critical_option",
+            DropReason::ControlNotPunted => "control_not_punted",
+            DropReason::UnsupportedProtocol => "unsupported_protocol",
+            DropReason::InnerMalformed => "inner_malformed",
+            DropReason::EcnCeOverNotEct => "ecn_ce_over_not_ect",
+        }
+    }
+
+    /// Index into a counter array (`0..COUNT`).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl core::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Summary of the options a delivered packet carried (no allocation: walk
+/// them again from `Delivery::options_offset` if the caller needs data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OptionsSeen {
+    /// Number of TLVs.
+    pub count: u8,
+    /// How many had the critical bit (all of them understood, or we'd have dropped).
+    pub critical: u8,
+    /// Bit `i` set: registry entry `i` was present.
+    pub known: u32,
+}
+
+/// How the inner IP header must change on the way out (RFC 6040 ECN and the
+/// DSCP / TTL model). Applied by [`apply_inner_update`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InnerUpdate {
+    /// Offset of the inner IP header from the start of the frame; 0 = no
+    /// inner IP header (non-IP inner frame).
+    pub l3_offset: u16,
+    pub ipv6: bool,
+    /// New TOS / traffic class.
+    pub tos: u8,
+    /// New TTL / hop limit.
+    pub ttl: u8,
+    /// True if `tos` or `ttl` differ from the inner header as received.
+    pub changed: bool,
+}
+
+/// What a delivered (or control) packet is: the outer header as parsed
+/// once, by the fast or the general tier, and what to do to the inner one.
+///
+/// Small integers and byte arrays only: the VTEP addresses are kept as
+/// octets ([`src_vtep`](Self::src_vtep) and [`dst_vtep`](Self::dst_vtep)
+/// convert them), cheaper to build and move than two `IpAddr`s, and a tier
+/// inlined into its caller builds only the fields the caller reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub vni: Vni,
+    /// Offset of the outer IP header in the frame.
+    pub outer_l3: u16,
+    /// The outer IP header is IPv6.
+    pub outer_ipv6: bool,
+    /// Outer source address (the remote VTEP): IPv4 in the first 4 bytes.
+    src: [u8; 16],
+    /// Outer destination address (our VTEP): IPv4 in the first 4 bytes.
+    dst: [u8; 16],
+    pub udp_src_port: u16,
+    /// Geneve protocol type as a payload kind.
+    pub payload: PayloadKind,
+    /// Raw Geneve protocol type (for control packets, which are not checked).
+    pub protocol: u16,
+    /// Offset of the inner packet in the frame.
+    pub payload_offset: u16,
+    /// Length of the inner packet (to the end of the UDP datagram: outer
+    /// Ethernet padding excluded).
+    pub payload_len: u16,
+    /// Bytes after the outer IP packet (outer Ethernet padding) to trim.
+    pub padding: u32,
+    /// Offset and length of the Geneve options area in the frame.
+    pub options_offset: u16,
+    pub options_len: u16,
+    pub options: OptionsSeen,
+    /// Outer TOS / traffic class and TTL / hop limit.
+    pub outer_tos: u8,
+    pub outer_ttl: u8,
+    /// The inner header's update. The fast tier leaves it at its default
+    /// (`changed: false`, no offset) when it knows nothing changes without
+    /// reading the inner header (outer Not-ECT, pipe model, Ethernet
+    /// payload); [`Decapsulator::decap`] fills it in.
+    pub inner: InnerUpdate,
+    /// RFC 6040 "(!!!)" combination seen (forwarded, worth a counter).
+    pub ecn_alarm: bool,
+}
+
+impl Delivery {
+    /// Outer source address: the remote VTEP.
+    #[inline]
+    pub fn src_vtep(&self) -> IpAddr {
+        Self::addr(self.outer_ipv6, &self.src)
+    }
+
+    /// Outer destination address: our VTEP address it was sent to.
+    #[inline]
+    pub fn dst_vtep(&self) -> IpAddr {
+        Self::addr(self.outer_ipv6, &self.dst)
+    }
+
+    #[inline]
+    fn addr(v6: bool, a: &[u8; 16]) -> IpAddr {
+        if v6 {
+            IpAddr::from(*a)
+        } else {
+            IpAddr::from([a[0], a[1], a[2], a[3]])
+        }
+    }
+
+    /// An IPv4 address as stored in a delivery.
+    #[inline(always)]
+    fn v4_octets(a: [u8; 4]) -> [u8; 16] {
+        let mut o = [0u8; 16];
+        o[..4].copy_from_slice(&a);
+        o
+    }
+}
+
+/// Decap result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A data packet: forward the inner packet.
+    Deliver(Delivery),
+    /// O bit set: hand to the control thread; never forward as data.
+    Control(Delivery),
+    /// Drop, with the one reason.
+    Drop(DropReason),
+}
+
+/// RFC 6935/6936 policy for zero UDP checksums over IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ipv6ZeroChecksum {
+    /// Drop (RFC 8926 section 4.3.1 default).
+    #[default]
+    Drop,
+    /// Accept (configured tunnels where RFC 6936 applicability holds).
+    Accept,
+}
+
+/// Decapsulator configuration.
+#[derive(Debug, Clone)]
+pub struct DecapConfig {
+    /// Our IPv4 VTEP addresses.
+    pub local_v4: Vec<Ipv4Addr>,
+    /// Our IPv6 VTEP addresses.
+    pub local_v6: Vec<Ipv6Addr>,
+    /// Geneve UDP port (default 6081).
+    pub udp_port: u16,
+    /// Verify the outer IPv4 header checksum (turn off when the NIC did).
+    pub verify_ipv4_checksum: bool,
+    /// Verify non-zero UDP checksums (turn off when the NIC did).
+    pub verify_udp_checksum: bool,
+    pub ipv6_zero_checksum: Ipv6ZeroChecksum,
+    /// Most options per packet (RFC 8926 section 3.5.1); at most 63 can fit.
+    pub max_options: u8,
+    /// Hand O-bit packets to the control thread (true) or drop them (false).
+    pub punt_control: bool,
+    /// Which payload kinds are accepted.
+    pub accept_ethernet: bool,
+    pub accept_ipv4: bool,
+    pub accept_ipv6: bool,
+    pub dscp: QosModel,
+    pub ttl: QosModel,
+    pub registry: OptionRegistry,
+}
+
+impl DecapConfig {
+    /// Defaults for the given local addresses.
+    pub fn new(local_v4: Vec<Ipv4Addr>, local_v6: Vec<Ipv6Addr>) -> Self {
+        DecapConfig {
+            local_v4,
+            local_v6,
+            udp_port: geneve::UDP_PORT,
+            verify_ipv4_checksum: true,
+            verify_udp_checksum: true,
+            ipv6_zero_checksum: Ipv6ZeroChecksum::Drop,
+            max_options: 63,
+            punt_control: true,
+            accept_ethernet: true,
+            accept_ipv4: true,
+            accept_ipv6: true,
+            dscp: QosModel::Pipe,
+            ttl: QosModel::Pipe,
+            registry: OptionRegistry::new(),
+        }
+    }
+}
+
+/// The fast tier's answer ([`Decapsulator::decap_fast`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FastVerdict {
+    /// A data packet to deliver (the general tier's verdict too; see
+    /// [`Delivery::inner`] for the one field it may leave unread).
+    Deliver(Delivery),
+    /// Dropped by the inner-header or RFC 6040 check, the last ones (the
+    /// general tier's reason too).
+    Drop(DropReason),
+    /// Declined, not a packet of the fast tier: ask
+    /// [`Decapsulator::decap_general`].
+    General,
+}
+
+/// The decap engine: built once, shared read-only by the workers.
+#[derive(Debug, Clone)]
+pub struct Decapsulator {
+    /// Local IPv4 addresses as native-endian words of their octets.
+    local_v4: Vec<u32>,
+    local_v6: Vec<[u8; 16]>,
+    /// RFC 6040 table, [`ecn_decap`] precomputed: index `inner << 2 | outer`
+    /// (ECN bits); entry: new inner ECN in bits 0-1, alarm bit 2,
+    /// [`ECN_DROP`] for a drop.
+    ecn_table: [u8; 16],
+    /// The fixed header fields of the packets of
+    /// [`decap_fast_v4_pattern`](Self::decap_fast_v4_pattern) (Ethernet
+    /// payload, zero UDP checksum, outer Not-ECT, first local address);
+    /// `None` when such a packet would not be accepted (no IPv4 address,
+    /// Ethernet payload refused) or would need its inner header read
+    /// (uniform model).
+    pattern_v4: Option<HeaderPattern>,
+    /// The fixed fields every IPv4 fast-tier packet has (no addresses,
+    /// checksum or protocol): the first test of
+    /// [`decap_fast_v4`](Self::decap_fast_v4).
+    untagged_v4: HeaderPattern,
+    /// Pipe model for both DSCP and TTL: the inner header keeps its fields
+    /// unless the outer ECN field asks otherwise.
+    pipe: bool,
+    cfg: DecapConfig,
+}
+
+impl Decapsulator {
+    pub fn new(cfg: DecapConfig) -> Self {
+        let ecn_table = core::array::from_fn(|i| {
+            match ecn_decap(Ecn::from_tos((i >> 2) as u8), Ecn::from_tos(i as u8)) {
+                EcnDecap::Drop => ECN_DROP,
+                EcnDecap::Forward { ecn, alarm } => ecn.bits() | if alarm { ECN_ALARM } else { 0 },
+            }
+        });
+        let pipe = cfg.dscp == QosModel::Pipe && cfg.ttl == QosModel::Pipe;
+        let pattern_v4 = match cfg.local_v4.first() {
+            Some(a) if cfg.accept_ethernet && pipe => {
+                Some(HeaderPattern::first_address(cfg.udp_port, a.octets()))
+            }
+            _ => None,
+        };
+        Decapsulator {
+            local_v4: cfg
+                .local_v4
+                .iter()
+                .map(|a| u32::from_ne_bytes(a.octets()))
+                .collect(),
+            local_v6: cfg.local_v6.iter().map(|a| a.octets()).collect(),
+            ecn_table,
+            pattern_v4,
+            untagged_v4: HeaderPattern::untagged_v4(cfg.udp_port),
+            pipe,
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &DecapConfig {
+        &self.cfg
+    }
+
+    /// Classify one received frame (outer Ethernet first). Reads only inside
+    /// `frame`, never panics, never allocates.
+    ///
+    /// The fast tier (untagged IPv4 without header options, a UDP checksum
+    /// that is zero or verifies, a data packet with a supported protocol
+    /// and valid options) reads the headers at fixed offsets; anything
+    /// else, including every drop but the inner header's, goes to the
+    /// general tier, which decides alone. Both give the same verdict for
+    /// the packets the fast tier takes (tested in `tests.rs`).
+    #[inline]
+    pub fn decap(&self, frame: &[u8]) -> Verdict {
+        match self.decap_fast(frame) {
+            FastVerdict::Deliver(d) => self.with_inner_update(frame, d),
+            FastVerdict::Drop(r) => Verdict::Drop(r),
+            FastVerdict::General => self.decap_general(frame),
+        }
+    }
+
+    /// The IPv4 fast tier alone: the final verdict for its packets,
+    /// [`FastVerdict::General`] for the rest:
+    /// [`decap_fast_v4_pattern`](Self::decap_fast_v4_pattern), else
+    /// [`decap_fast_v4`](Self::decap_fast_v4).
+    #[inline]
+    pub fn decap_fast(&self, frame: &[u8]) -> FastVerdict {
+        match self.decap_fast_v4_pattern(frame, false) {
+            Some(v) => v,
+            None => self.decap_fast_v4(frame, false),
+        }
+    }
+
+    /// Whether `a` (octets as in the frame) is a local IPv4 address.
+    #[inline(always)]
+    fn is_local_v4(&self, a: [u8; 4]) -> bool {
+        let a = u32::from_ne_bytes(a);
+        match self.local_v4.split_first() {
+            Some((&first, rest)) => first == a || rest.contains(&a),
+            None => false,
+        }
+    }
+
+    /// [`decap`](Self::decap), and on `Deliver` rewrite the inner TOS / TTL
+    /// and trim the buffer to the inner packet (outer headers and trailing
+    /// padding removed). Control and dropped packets are left untouched.
+    pub fn decap_in_place<B: Buffer + ?Sized>(&self, buf: &mut B) -> Verdict {
+        let v = self.decap(buf.data());
+        if let Verdict::Deliver(d) = v {
+            apply_inner_update(buf.data_mut(), &d.inner);
+            let tail = buf.len() - usize::from(d.payload_offset) - usize::from(d.payload_len);
+            // Cannot fail: decap checked both bounds against this data.
+            let _ = buf.trim_back(tail);
+            let _ = buf.trim_front(usize::from(d.payload_offset));
+        }
+        v
+    }
+}

@@ -1,0 +1,153 @@
+//! The encap fast tier (see [the glossary](crate::tunnel#tiers)): an inner
+//! IPv4 packet, untagged Ethernet (L2 tunnels) or alone (L3), under a
+//! template without outer VLAN tag, written at fixed offsets. It writes
+//! exactly the general tier's bytes or declines with the buffer untouched.
+use crate::tunnel::buffer::Buffer;
+use crate::tunnel::hash::hash_ipv4;
+use crate::tunnel::qos::TtlEncap;
+use crate::wire::{ethernet, ipv4};
+
+use super::template::{finish_udp_checksum, write_v4_header, write_v6_header};
+use super::EncapTemplate;
+
+/// Which fast-tier sub-case a template takes: no outer VLAN tag, an inner
+/// IPv4 packet in an untagged Ethernet frame (L2 tunnels) or alone (L3),
+/// over an IPv4 or IPv6 underlay; `None`: the general tier only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FastCase {
+    None,
+    V4Ethernet,
+    V6Ethernet,
+    V4Ip,
+    V6Ip,
+}
+
+/// Where the inner IPv4 header starts: after an Ethernet header, or at once.
+const ETH: usize = ethernet::HEADER_LEN;
+const IP: usize = 0;
+
+/// The fast tier for Ethernet payloads only: true when `buf` was
+/// encapsulated (a template without outer VLAN tag and with Ethernet
+/// payload, an inner IPv4 packet in an untagged frame, within the MTU,
+/// enough headroom), false with `buf` untouched for anything else. For
+/// callers with their own fallback (the worker's express tier);
+/// [`encap`](super::encap) gives the same bytes.
+#[inline(always)]
+pub fn encap_fast_ethernet<B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> bool {
+    match t.fast {
+        FastCase::V4Ethernet => encap_fast::<ETH, false, B>(t, buf, flow_hash).is_some(),
+        FastCase::V6Ethernet => encap_fast::<ETH, true, B>(t, buf, flow_hash).is_some(),
+        // Not here: inlined too, they make the worker's express tier spill
+        // registers (see BENCHMARKS.md). [`encap`](super::encap) has them.
+        FastCase::V4Ip | FastCase::V6Ip | FastCase::None => false,
+    }
+}
+
+/// Every fast-tier sub-case: [`encap_fast_ethernet`] and the L3 (IPv4
+/// payload) ones. False, `buf` untouched, when the fast tier declines.
+#[inline(always)]
+pub(super) fn encap_fast_any<B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> bool {
+    match t.fast {
+        FastCase::V4Ethernet | FastCase::V6Ethernet => encap_fast_ethernet(t, buf, flow_hash),
+        FastCase::V4Ip => encap_fast::<IP, false, B>(t, buf, flow_hash).is_some(),
+        FastCase::V6Ip => encap_fast::<IP, true, B>(t, buf, flow_hash).is_some(),
+        FastCase::None => false,
+    }
+}
+
+/// Bytes of the inner IPv4 packet the fast tier reads: the header without
+/// options and the first 4 bytes after it (the ports).
+const FAST_INNER_IP_LEN: usize = ipv4::HEADER_LEN + 4;
+
+/// One fast-tier sub-case (an inner IPv4 packet at `L2`, see
+/// [`fast_inner`], and the headroom for the header) over an IPv4 underlay,
+/// or IPv6 (`V6`: the header of [`write_v6_header`], no header checksum):
+/// fixed offsets, one header slice, no re-slicing of the packet. `None`
+/// (buffer untouched) for anything else; the general tier writes the same
+/// bytes for it.
+#[inline(always)]
+fn encap_fast<const L2: usize, const V6: bool, B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> Option<()> {
+    let FastInner {
+        len: inner_len,
+        tos,
+        ttl,
+        hash,
+    } = fast_inner::<L2>(t, buf.data(), flow_hash)?;
+    let sport = t.src_port_for(hash);
+    // Too little headroom: the general tier moves the data back first.
+    let h = buf.prepend_header(t.len)?;
+    let udp_len = if V6 {
+        write_v6_header(t, h, inner_len, tos, ttl, sport, hash)
+    } else {
+        write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport)
+    };
+    if t.udp_csum {
+        finish_udp_checksum(t, buf.data_mut(), udp_len);
+    }
+    if let Some(o) = &t.tx_offload {
+        buf.set_tx_offload(o);
+    }
+    Some(())
+}
+
+/// What the fast tier takes from the inner frame.
+struct FastInner {
+    len: usize,
+    /// Outer TOS / traffic class.
+    tos: u8,
+    /// Outer TTL / hop limit.
+    ttl: u8,
+    hash: u32,
+}
+
+/// The inner packet of the fast tier (IPv4 at `L2`: [`ETH`], in an
+/// untagged Ethernet frame, or [`IP`], alone; within the tunnel MTU) with
+/// what the outer header takes from it: what `inner_l3` + `tos_ttl` +
+/// `inner_flow_hash` find for such a packet. `None` for any other.
+#[inline(always)]
+fn fast_inner<const L2: usize>(
+    t: &EncapTemplate,
+    inner: &[u8],
+    flow_hash: Option<u32>,
+) -> Option<FastInner> {
+    let len = inner.len();
+    // Constant bounds: one length check for all the reads below.
+    let e = inner.get(..L2 + FAST_INNER_IP_LEN)?;
+    let ip = e.get(L2..L2 + ipv4::HEADER_LEN)?;
+    let is_v4 = if L2 == ETH {
+        // EtherType IPv4 and IP version 4: one load.
+        let et_ver = u32::from_be_bytes(*e.get(12..)?.first_chunk::<4>()?);
+        et_ver & 0xffff_f000 == 0x0800_4000
+    } else {
+        ip[0] >> 4 == 4
+    };
+    if !is_v4 || len > t.max_inner {
+        return None;
+    }
+    let hash = match flow_hash {
+        Some(h) => h,
+        // Version 4 was checked above: `None` only for a truncated header.
+        None => hash_ipv4(inner.get(L2..)?)?,
+    };
+    Some(FastInner {
+        len,
+        tos: t.tos_fixed | (ip[1] & t.tos_inner_mask),
+        ttl: match t.ttl {
+            TtlEncap::Pipe(v) => v,
+            TtlEncap::Uniform { .. } => ip[8],
+        },
+        hash,
+    })
+}
