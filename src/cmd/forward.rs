@@ -1,113 +1,63 @@
 //! `geneve-gw forward`: ports paired in twos (0<->1, 2<->3, ...) forward to
 //! each other with l2fwd semantics. It proves the DPDK base and is the
 //! gateway's performance baseline against `dpdk-testpmd --forward-mode=io`.
+//! The worker loop is `dataplane::forward`.
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clap::Args;
+
 use crate::control::{self, StopConditions};
-use crate::dpdk::{
-    self, Burst, Eal, LaunchedWorkers, Mempool, Port, PortConfig, TxBuffer, BURST_SIZE,
-};
+use crate::dataplane::forward::{peer_port, pool_size, ForwardWorker};
+use crate::dataplane::stats::{port_totals, total_rx, WorkerCounters, MAX_PORTS};
+use crate::dpdk::{self, Eal, LaunchedWorkers, Mempool, Port, PortConfig};
 
-use super::stats::{port_totals, total_rx, WorkerCounters, MAX_PORTS};
-
-/// The port a port forwards to: its pair, or itself when it has none.
-pub fn peer_port(port: u16, nb_ports: u16) -> u16 {
-    let peer = port ^ 1;
-    if peer < nb_ports {
-        peer
-    } else {
-        port
-    }
+/// `geneve-gw forward` options.
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    /// Worker count (default: one per worker lcore of the EAL core list).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// RX descriptors per queue.
+    #[arg(long, default_value_t = 1024)]
+    pub rxd: u16,
+    /// TX descriptors per queue.
+    #[arg(long, default_value_t = 1024)]
+    pub txd: u16,
+    /// Port MTU (default: the device's).
+    #[arg(long)]
+    pub mtu: Option<u16>,
+    /// Mbufs in the pool (default: sized from ports, queues and descriptors).
+    #[arg(long)]
+    pub mbufs: Option<u32>,
+    #[command(flatten)]
+    pub control: super::RunControl,
+    /// DPDK EAL arguments, after `--`.
+    #[arg(last = true, value_name = "EAL_ARGS")]
+    pub eal_args: Vec<String>,
 }
 
-/// TX buffers are flushed at least this often (l2fwd's 100 us).
-pub const DRAIN_US: u64 = 100;
-
-/// One worker: owns RX and TX queue `queue` on every port.
-pub struct ForwardWorker {
-    pub queue: u16,
-    pub nb_ports: u16,
-    pub counters: Arc<[WorkerCounters]>,
-    pub index: usize,
-    pub stop: Arc<AtomicBool>,
-}
-
-impl ForwardWorker {
-    /// The run-to-completion loop; returns when `stop` is set, after sending
-    /// what is buffered.
-    pub fn run(self) -> i32 {
-        let c = &self.counters[self.index];
-        let nb = self.nb_ports as usize;
-        // One TX buffer per destination port, built once: no allocation in the loop.
-        let mut tx: Vec<TxBuffer> = (0..self.nb_ports)
-            .map(|p| TxBuffer::new(p, self.queue))
-            .collect();
-        let peers: Vec<usize> = (0..self.nb_ports)
-            .map(|p| peer_port(p, self.nb_ports) as usize)
-            .collect();
-        let mut burst: Burst<BURST_SIZE> = Burst::new();
-        let drain_tsc = dpdk::tsc_hz() / 1_000_000 * DRAIN_US;
-        let start = dpdk::tsc_now();
-        // The TSC costs ~35 cycles to read on these VMs: read it only while a
-        // TX buffer holds packets (to drain it within DRAIN_US), not per loop.
-        let mut pending_since: Option<u64> = None;
-        while !self.stop.load(Ordering::Relaxed) {
-            if let Some(since) = pending_since {
-                if dpdk::tsc_now().wrapping_sub(since) > drain_tsc {
-                    for (p, b) in tx.iter_mut().enumerate() {
-                        if !b.is_empty() {
-                            Self::flush(b, c, p);
-                        }
-                    }
-                    pending_since = None;
-                }
-            }
-            for (p, &dst) in peers.iter().enumerate().take(nb) {
-                let n = dpdk::rx_burst(p as u16, self.queue, &mut burst);
-                if n == 0 {
-                    continue;
-                }
-                c.ports[p].rx_packets.add(n as u64);
-                let b = &mut tx[dst];
-                if b.is_empty() && burst.is_full() {
-                    // A full burst goes out as it is, as testpmd io does:
-                    // buffering only pays for partial bursts.
-                    let sent = dpdk::tx_burst(dst as u16, self.queue, &mut burst);
-                    c.ports[dst].tx_packets.add(sent as u64);
-                    if !burst.is_empty() {
-                        c.ports[dst].tx_dropped.add(burst.len() as u64);
-                        burst.clear();
-                    }
-                    continue;
-                }
-                while !burst.is_empty() {
-                    b.append(&mut burst);
-                    if b.is_full() {
-                        Self::flush(b, c, dst);
-                    }
-                }
-                if !b.is_empty() && pending_since.is_none() {
-                    pending_since = Some(dpdk::tsc_now());
-                }
-            }
-        }
-        for (p, b) in tx.iter_mut().enumerate() {
-            Self::flush(b, c, p);
-        }
-        c.total_cycles.set(dpdk::tsc_now().wrapping_sub(start));
-        0
+/// Runs `geneve-gw forward` from its command line.
+pub fn execute(a: ForwardArgs) -> Result<(), String> {
+    if a.eal_args.is_empty() {
+        return Err(
+            "no DPDK devices given: put EAL arguments after `--`, e.g. `geneve-gw forward -- -l 0-1 --vdev net_null0 --vdev net_null1`"
+                .into(),
+        );
     }
-
-    #[inline(always)]
-    fn flush(b: &mut TxBuffer, c: &WorkerCounters, port: usize) {
-        let (sent, dropped) = b.flush();
-        c.ports[port].tx_packets.add(sent as u64);
-        if dropped > 0 {
-            c.ports[port].tx_dropped.add(dropped as u64);
-        }
-    }
+    let opts = ForwardOptions {
+        workers: a.workers,
+        rx_desc: a.rxd,
+        tx_desc: a.txd,
+        mtu: a.mtu,
+        mbufs: a.mbufs,
+        stats_interval: a.control.interval()?,
+        stop: a.control.stop(),
+        verbose: a.control.verbose,
+        eal_args: a.eal_args,
+    };
+    run(&opts)
 }
 
 /// How `geneve-gw forward` runs.
@@ -125,15 +75,6 @@ pub struct ForwardOptions {
     pub stop: StopConditions,
     pub verbose: bool,
     pub eal_args: Vec<String>,
-}
-
-/// Mbufs needed so that no queue starves: every RX and TX ring full, plus a
-/// burst per worker per port in flight, plus every lcore's mempool cache.
-pub fn pool_size(nb_ports: u32, queues: u32, rxd: u32, txd: u32, cache: u32) -> u32 {
-    let need = nb_ports * queues * (rxd + txd + 2 * BURST_SIZE as u32) + (queues + 1) * cache;
-    // A power of two minus one is the optimal size for the ring behind the pool.
-    let n = need.max(8191) + 1;
-    n.next_power_of_two() - 1
 }
 
 /// Runs forward mode to the end; Ok carries nothing, the report is printed.
@@ -370,28 +311,4 @@ fn forward_ports(
         return Err(format!("a worker failed: exit codes {codes:?}"));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{peer_port, pool_size};
-
-    #[test]
-    fn pool_is_big_enough_and_ring_friendly() {
-        let n = pool_size(2, 2, 1024, 1024, 256);
-        assert!(n >= 2 * 2 * (1024 + 1024 + 64) + 3 * 256);
-        assert_eq!((n + 1).count_ones(), 1);
-        assert_eq!(pool_size(1, 1, 128, 128, 32), 8191);
-    }
-
-    #[test]
-    fn ports_pair_in_twos() {
-        assert_eq!(peer_port(0, 2), 1);
-        assert_eq!(peer_port(1, 2), 0);
-        assert_eq!(peer_port(2, 4), 3);
-        assert_eq!(peer_port(3, 4), 2);
-        // An odd last port forwards to itself.
-        assert_eq!(peer_port(2, 3), 2);
-        assert_eq!(peer_port(0, 1), 0);
-    }
 }

@@ -9,6 +9,8 @@
 //! start).
 use std::path::PathBuf;
 
+use clap::Args;
+
 use crate::config::{self, Config, DeviceRef, PortRole};
 use crate::dpdk::{self, Eal, FlowRule, Mempool, Port, PortConfig, TxOffloads};
 use crate::offload::{self, DecapRule, Feature, FlowApi, Place, PortCaps, RuleTarget};
@@ -23,6 +25,35 @@ pub struct ProbeOptions {
     pub verbose: bool,
     /// EAL arguments from the command line; they follow the file's.
     pub eal_args: Vec<String>,
+}
+
+/// `geneve-gw probe` options.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// A gateway configuration: its eal section is used and its VNIs decide
+    /// which decap rules --validate tries.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Also create and destroy each rte_flow rule, printing the PMD's answer
+    /// and the testpmd command line that replays it.
+    #[arg(long)]
+    pub validate: bool,
+    /// Show the EAL's own log.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// DPDK EAL arguments, after `--` (they follow the file's).
+    #[arg(last = true, value_name = "EAL_ARGS")]
+    pub eal_args: Vec<String>,
+}
+
+/// Runs `geneve-gw probe` from its command line.
+pub fn execute(a: ProbeArgs) -> Result<(), String> {
+    probe(&ProbeOptions {
+        config_path: a.config,
+        validate: a.validate,
+        verbose: a.verbose,
+        eal_args: a.eal_args,
+    })
 }
 
 /// The TX offloads `run` asks the underlay port for with `offload: auto`
