@@ -1,7 +1,6 @@
 //! Ethernet ports: configuration, queues, start/stop, link and statistics.
 use std::ffi::CStr;
 
-use super::burst::Burst;
 use super::error::DpdkError;
 use super::mempool::Mempool;
 
@@ -443,36 +442,6 @@ impl Drop for Port {
             unsafe { dpdk_sys::rte_eth_dev_close(self.info.id) };
         }
     }
-}
-
-/// Receives into the free slots of `burst`; returns how many arrived.
-#[inline]
-pub fn rx_burst_raw<const N: usize>(port: u16, queue: u16, burst: &mut Burst<N>) -> usize {
-    let (slots, room) = burst.rx_slots();
-    if room == 0 {
-        return 0;
-    }
-    // SAFETY: slots points at `room` free slots of the burst; the caller owns
-    // (port, queue) exclusively (one worker per queue).
-    let n = unsafe { dpdk_sys::rte_eth_rx_burst(port, queue, slots, room) } as usize;
-    // SAFETY: the PMD wrote n valid mbufs that we now own.
-    unsafe { burst.rx_filled(n) };
-    n
-}
-
-/// Sends from the front of `burst`; what the PMD did not take stays in it.
-#[inline]
-pub fn tx_burst_raw<const N: usize>(port: u16, queue: u16, burst: &mut Burst<N>) -> usize {
-    let (slots, n) = burst.tx_slots();
-    if n == 0 {
-        return 0;
-    }
-    // SAFETY: slots holds n owned mbufs; the PMD takes ownership of the first
-    // `sent`, which forget_front then removes without freeing. The caller owns
-    // (port, queue) exclusively.
-    let sent = unsafe { dpdk_sys::rte_eth_tx_burst(port, queue, slots, n) } as usize;
-    burst.forget_front(sent);
-    sent
 }
 
 /// The port id of a DPDK device by name (`net_pcap0`, a PCI address).
