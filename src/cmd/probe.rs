@@ -23,7 +23,8 @@ pub struct ProbeOptions {
     pub config_path: Option<PathBuf>,
     pub validate: bool,
     pub verbose: bool,
-    /// EAL arguments from the command line; they follow the file's.
+    /// EAL arguments from the command line; they follow the file's, and a
+    /// core list or a device replaces the file's (`config::Eal::merged_args`).
     pub eal_args: Vec<String>,
 }
 
@@ -70,8 +71,10 @@ pub fn probe(opts: &ProbeOptions) -> Result<(), String> {
         }
         None => None,
     };
-    let mut eal_args = cfg.as_ref().map(|c| c.eal.to_args()).unwrap_or_default();
-    eal_args.extend(opts.eal_args.iter().cloned());
+    let eal_args = match &cfg {
+        Some(c) => c.eal.merged_args(&opts.eal_args),
+        None => opts.eal_args.clone(),
+    };
     if eal_args.is_empty() {
         return Err("no DPDK devices given: use -c FILE, or put EAL arguments after `--`, e.g. `geneve-gw probe -- --no-pci --vdev net_null0`".into());
     }
@@ -81,9 +84,10 @@ pub fn probe(opts: &ProbeOptions) -> Result<(), String> {
     r
 }
 
-/// Queues per port: what `run` would configure (one per worker core).
+/// Queues per port: what `run` would configure (one per worker core of the
+/// EAL, which has the file's cores unless the command line replaced them).
 fn queues_for(cfg: Option<&Config>, port: &Port) -> u16 {
-    let want = cfg.map(|c| c.eal.worker_cores.len()).unwrap_or(1).max(1);
+    let want = cfg.map(|_| dpdk::worker_lcores().len()).unwrap_or(1).max(1);
     (want.min(usize::from(u16::MAX)) as u16).min(port.info().max_rx_queues.max(1))
 }
 

@@ -32,7 +32,8 @@ pub struct RunOptions {
     pub stats_interval: Option<Duration>,
     pub stop: StopConditions,
     pub verbose: bool,
-    /// EAL arguments from the command line; they follow the file's.
+    /// EAL arguments from the command line; they follow the file's, and a
+    /// core list or a device replaces the file's (`config::Eal::merged_args`).
     pub eal_args: Vec<String>,
     /// Overrides the file's `offload:` (`run --offload off`).
     pub offload: Option<config::Offload>,
@@ -80,14 +81,15 @@ pub fn run(opts: &RunOptions) -> Result<(), String> {
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
         .map_err(|e| format!("cannot install the SIGHUP handler: {e}"))?;
-    let mut eal_args = cfg.eal.to_args();
+    let mut cli_args = Vec::new();
     if cfg.metrics.capture {
         crate::control::capture_preflight(&opts.eal_args)?;
         // DPDK's default: hugepage files stay while the gateway runs, so
         // dpdk-dumpcap (a secondary process) can map the packets.
-        eal_args.push("--huge-unlink=existing".into());
+        cli_args.push("--huge-unlink=existing".into());
     }
-    eal_args.extend(opts.eal_args.iter().cloned());
+    cli_args.extend(opts.eal_args.iter().cloned());
+    let eal_args = cfg.eal.merged_args(&cli_args);
     let eal = Eal::init_for_cli(&eal_args, opts.verbose)?;
     crate::control::telemetry::register_commands().map_err(|e| format!("DPDK telemetry: {e}"))?;
     let pdump = if cfg.metrics.capture {
