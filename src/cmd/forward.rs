@@ -82,41 +82,10 @@ pub fn run(opts: &ForwardOptions) -> Result<(), String> {
     let signal =
         control::signal_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let eal = Eal::init_for_cli(&opts.eal_args, opts.verbose)?;
-    let result = check_devices(opts, &eal).and_then(|()| run_with_eal(opts, &signal));
+    let result =
+        super::check_devices(&opts.eal_args, &eal).and_then(|()| run_with_eal(opts, &signal));
     drop(eal);
     result
-}
-
-/// Every `--vdev` must have become a port: a device whose driver failed to
-/// start (a missing pcap file, a bad argument) otherwise vanishes silently.
-fn check_devices(opts: &ForwardOptions, eal: &Eal) -> Result<(), String> {
-    let asked = opts
-        .eal_args
-        .iter()
-        .filter(|a| *a == "--vdev" || a.starts_with("--vdev="))
-        .count();
-    let got = dpdk::port_count() as usize;
-    if got < asked {
-        // The first driver complaint names the cause; PCI probing of devices
-        // the kernel owns and the generic bus summary are noise here.
-        let why = eal
-            .startup_log()
-            .lines()
-            .filter(|l| !l.contains("PCI") && !l.contains("0000:") && !l.contains("Bus (vdev)"))
-            .find(|l| {
-                let l = l.to_ascii_lowercase();
-                l.contains("fail")
-                    || l.contains("error")
-                    || l.contains("cannot")
-                    || l.contains("couldn't")
-            })
-            .map(|l| format!(" (the driver said: {})", l.trim()))
-            .unwrap_or_default();
-        return Err(format!(
-            "{asked} --vdev devices were given but only {got} came up as ports{why}; check each device's arguments (file paths, names)"
-        ));
-    }
-    Ok(())
 }
 
 fn run_with_eal(opts: &ForwardOptions, signal: &AtomicBool) -> Result<(), String> {

@@ -231,7 +231,7 @@ pub fn execute(a: &GenArgs) -> Result<(), String> {
     let signal = crate::control::signal_flag()
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let eal = Eal::init_for_cli(&a.eal_args, a.verbose)?;
-    let r = run_with_eal(a, c, &signal);
+    let r = super::check_devices(&a.eal_args, &eal).and_then(|()| run_with_eal(a, c, &signal));
     drop(eal);
     r
 }

@@ -55,3 +55,36 @@ impl RunControl {
         Ok((self.stats_interval > 0.0).then(|| Duration::from_secs_f64(self.stats_interval)))
     }
 }
+
+/// Every `--vdev` must have become a port: a device whose driver failed to
+/// probe (a missing pcap file, a bad argument) otherwise vanishes silently
+/// and the run fails later for a reason that hides the cause. The error
+/// carries what the driver logged at error level.
+#[cfg(feature = "dpdk")]
+pub(crate) fn check_devices(eal_args: &[String], eal: &crate::dpdk::Eal) -> Result<(), String> {
+    let asked = eal_args
+        .iter()
+        .filter(|a| *a == "--vdev" || a.starts_with("--vdev="))
+        .count();
+    let got = crate::dpdk::port_count() as usize;
+    if got >= asked {
+        return Ok(());
+    }
+    // The driver's complaint names the cause; PCI probing of devices the
+    // kernel owns and the generic bus summary are noise here.
+    let said: Vec<String> = eal
+        .startup_errors()
+        .unwrap_or_default()
+        .split("; ")
+        .filter(|l| !l.contains("PCI") && !l.contains("0000:") && !l.contains("Bus (vdev)"))
+        .map(str::to_string)
+        .collect();
+    let why = if said.is_empty() {
+        String::new()
+    } else {
+        format!(" (the driver said: {})", said.join("; "))
+    };
+    Err(format!(
+        "{asked} --vdev devices were given but only {got} came up as ports{why}; check each device's arguments (file paths, names)"
+    ))
+}

@@ -79,7 +79,7 @@ pub fn probe(opts: &ProbeOptions) -> Result<(), String> {
         return Err("no DPDK devices given: use -c FILE, or put EAL arguments after `--`, e.g. `geneve-gw probe -- --no-pci --vdev net_null0`".into());
     }
     let eal = Eal::init_for_cli(&eal_args, opts.verbose)?;
-    let r = probe_with_eal(opts, cfg.as_ref());
+    let r = super::check_devices(&eal_args, &eal).and_then(|()| probe_with_eal(opts, cfg.as_ref()));
     drop(eal);
     r
 }

@@ -91,6 +91,7 @@ pub fn run(opts: &RunOptions) -> Result<(), String> {
     cli_args.extend(opts.eal_args.iter().cloned());
     let eal_args = cfg.eal.merged_args(&cli_args);
     let eal = Eal::init_for_cli(&eal_args, opts.verbose)?;
+    super::check_devices(&eal_args, &eal)?;
     crate::control::telemetry::register_commands().map_err(|e| format!("DPDK telemetry: {e}"))?;
     let pdump = if cfg.metrics.capture {
         Some(dpdk::telemetry::PdumpServer::start().map_err(|e| format!("metrics.capture: {e}"))?)
@@ -132,7 +133,7 @@ fn run_with_eal(
     for p in &cfg.ports {
         let id = resolve_port(&p.device).ok_or_else(|| {
             format!(
-                "port {}: device {} did not come up in DPDK; check eal.devices in the configuration (the EAL found {} port(s))",
+                "port {}: device {} did not come up in DPDK; check eal.devices in the configuration or the devices after `--` (the EAL found {} port(s))",
                 p.name,
                 p.device,
                 dpdk::port_count()

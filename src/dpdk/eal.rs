@@ -16,7 +16,7 @@ static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 /// `rte_eal_cleanup`, which releases DPDK's memory; drop it last, after every
 /// port is closed and every mempool freed.
 pub struct Eal {
-    log: String,
+    log: super::CapturedLog,
 }
 
 /// Why the EAL did not start: one operator-facing line.
@@ -152,25 +152,17 @@ impl Eal {
         let mut argv: Vec<*mut c_char> = owned.iter().map(|c| c.as_ptr() as *mut c_char).collect();
         let argv: &'static mut [*mut c_char] = Box::leak(argv.split_off(0).into_boxed_slice());
 
-        // SAFETY: starts capturing DPDK's log into a memory stream; no preconditions.
-        unsafe { dpdk_sys::geneve_log_capture_start() };
-        // SAFETY: argv holds argc valid NUL-terminated strings that live for the
-        // rest of the process; rte_eal_init is called at most once (EAL_STARTED).
-        let rc = unsafe { dpdk_sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
-        let errno = last_rte_errno();
-        // SAFETY: ends the capture started above; the returned string is copied at once.
-        let log = unsafe {
-            let p = dpdk_sys::geneve_log_capture_stop();
-            if p.is_null() {
-                String::new()
-            } else {
-                CStr::from_ptr(p).to_string_lossy().into_owned()
-            }
-        };
+        let ((rc, errno), log) = super::log::capture(|| {
+            // SAFETY: argv holds argc valid NUL-terminated strings that live for
+            // the rest of the process; rte_eal_init is called at most once
+            // (EAL_STARTED).
+            let rc = unsafe { dpdk_sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
+            (rc, last_rte_errno())
+        });
         if rc < 0 {
             return Err(EalError {
-                message: explain_failure(&log, errno),
-                log,
+                message: explain_failure(&log.all, errno),
+                log: log.all,
             });
         }
         Ok(Eal { log })
@@ -193,7 +185,13 @@ impl Eal {
 
     /// What the EAL logged while starting.
     pub fn startup_log(&self) -> &str {
-        &self.log
+        &self.log.all
+    }
+
+    /// What the EAL logged at error level while starting, e.g. a driver that
+    /// could not probe its device, as one line; None when nothing.
+    pub fn startup_errors(&self) -> Option<String> {
+        self.log.error_line()
     }
 
     /// The DPDK version string, e.g. "DPDK 22.11.11".

@@ -10,6 +10,7 @@ mod eal;
 mod error;
 mod flow;
 mod lcore;
+mod log;
 mod mbuf;
 mod mempool;
 mod port;
@@ -21,6 +22,7 @@ pub use eal::{hugepages_available, Eal, EalError};
 pub use error::DpdkError;
 pub use flow::{port_caps, try_geneve_udp_port, tx_caps, Flow, FlowError, FlowRule};
 pub use lcore::{current_lcore, tsc_hz, tsc_now, worker_lcores, LaunchedWorkers, WorkerLcore};
+pub use log::CapturedLog;
 pub use mbuf::{Mbuf, TxLengths};
 pub use mempool::Mempool;
 pub use port::{

@@ -218,8 +218,33 @@ impl Port {
     }
 
     /// Configures queues, RSS, MTU and offloads, sets up every queue on
-    /// `pool`, and starts the port.
+    /// `pool`, and starts the port. On failure the error carries what the
+    /// driver logged (its own cause) and what to check.
     pub fn configure_and_start(
+        &mut self,
+        cfg: &PortConfig,
+        pool: &Mempool,
+    ) -> Result<AppliedConfig, DpdkError> {
+        let (r, log) = super::log::capture(|| self.configure_and_start_quiet(cfg, pool));
+        // The rest of DPDK's log goes where it would have gone (stderr); its
+        // errors become part of the error.
+        for l in log
+            .all
+            .lines()
+            .filter(|l| r.is_ok() || !log.errors.contains(l))
+        {
+            eprintln!("{l}");
+        }
+        r.map_err(|mut e| {
+            if let Some(said) = log.error_line() {
+                let hint = failure_hint(&self.info.driver, &said);
+                e.detail = Some(format!("DPDK said: {said}{hint}"));
+            }
+            e
+        })
+    }
+
+    fn configure_and_start_quiet(
         &mut self,
         cfg: &PortConfig,
         pool: &Mempool,
@@ -441,6 +466,21 @@ impl Drop for Port {
             // mbufs they hold, so the pool is whole again afterwards.
             unsafe { dpdk_sys::rte_eth_dev_close(self.info.id) };
         }
+    }
+}
+
+/// What to check after a port failed to configure or start, from the driver
+/// and what it logged.
+fn failure_hint(driver: &str, said: &str) -> &'static str {
+    let said = said.to_ascii_lowercase();
+    if driver.contains("memif") && said.contains("connect") {
+        "; is the memif server on that socket running? A role=client port needs its peer up first"
+    } else if said.contains("frame size") || said.contains("mtu") {
+        "; lower the port's mtu to what the device takes"
+    } else if said.contains("queue") {
+        "; use fewer workers or queues"
+    } else {
+        "; check the device's arguments after --vdev or in eal.devices"
     }
 }
 
