@@ -17,6 +17,10 @@ static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 /// port is closed and every mempool freed.
 pub struct Eal {
     log: super::CapturedLog,
+    /// The runtime directory (`/var/run/dpdk/<prefix>`) and the files in it
+    /// right after the EAL started: what this process created there.
+    runtime_dir: std::path::PathBuf,
+    created: Vec<std::ffi::OsString>,
 }
 
 /// Why the EAL did not start: one operator-facing line.
@@ -165,7 +169,20 @@ impl Eal {
                 log: log.all,
             });
         }
-        Ok(Eal { log })
+        // SAFETY: the EAL is running; the runtime directory is a static
+        // NUL-terminated string it owns, copied out at once.
+        let runtime_dir = unsafe { CStr::from_ptr(dpdk_sys::rte_eal_get_runtime_dir()) }
+            .to_string_lossy()
+            .into_owned();
+        let runtime_dir = std::path::PathBuf::from(runtime_dir);
+        let created = std::fs::read_dir(&runtime_dir)
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        Ok(Eal {
+            log,
+            runtime_dir,
+            created,
+        })
     }
 
     /// `init` for the subcommands: the error is its one-line message; with
@@ -205,25 +222,28 @@ impl Eal {
 
 impl Drop for Eal {
     fn drop(&mut self) {
-        // SAFETY: the EAL is running; the runtime directory is a static
-        // NUL-terminated string it owns, copied out before cleanup.
-        let runtime_dir = unsafe { CStr::from_ptr(dpdk_sys::rte_eal_get_runtime_dir()) }
-            .to_string_lossy()
-            .into_owned();
         // SAFETY: the EAL was started by this value; callers drop ports and
         // mempools before it (ownership order in main), as rte_eal_cleanup requires.
         unsafe { dpdk_sys::rte_eal_cleanup() };
-        // DPDK leaves /var/run/dpdk/<prefix> behind, empty once telemetry
-        // unlinks its socket at exit (in-memory, no-shconf). With the EAL
-        // gone the socket answers nobody: remove it and the directory now.
-        // Anything else there (shared config a secondary process may still
-        // read) keeps the directory.
-        if !runtime_dir.is_empty() {
-            let dir = std::path::Path::new(&runtime_dir);
-            let _ = std::fs::remove_file(dir.join("dpdk_telemetry.v2"));
-            let _ = std::fs::remove_dir(dir);
-        }
+        remove_runtime_files(&self.runtime_dir, &self.created);
     }
+}
+
+/// DPDK leaves its runtime directory (`/var/run/dpdk/<prefix>`) behind:
+/// the shared configuration, the memory maps' fbarrays, the multi-process
+/// and telemetry sockets. With the EAL gone they serve nobody: remove the
+/// files that were there when the EAL had started (this process made or
+/// took them over) and the telemetry socket, then the directory if nothing
+/// else is in it (a file another process added keeps it).
+fn remove_runtime_files(dir: &std::path::Path, created: &[std::ffi::OsString]) {
+    if dir.as_os_str().is_empty() {
+        return;
+    }
+    for name in created {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let _ = std::fs::remove_file(dir.join("dpdk_telemetry.v2"));
+    let _ = std::fs::remove_dir(dir);
 }
 
 #[cfg(test)]
@@ -238,6 +258,32 @@ mod tests {
         assert!(!b.iter().any(|x| x == "--huge-unlink"));
         let c = effective_args(&["--in-memory".into()]);
         assert!(!c.iter().any(|x| x == "--huge-unlink"));
+    }
+
+    #[test]
+    fn runtime_files_removed_but_not_others() {
+        let dir = std::env::temp_dir().join(format!("geneve-gw-rt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["config", "fbarray_memzone", "mp_socket", "dpdk_telemetry.v2"] {
+            std::fs::write(dir.join(f), b"").unwrap();
+        }
+        let ours: Vec<std::ffi::OsString> = ["config", "fbarray_memzone", "mp_socket"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        // A secondary process's socket, made after the EAL started: kept,
+        // and with it the directory.
+        std::fs::write(dir.join("mp_socket_123_abc"), b"").unwrap();
+        remove_runtime_files(&dir, &ours);
+        let left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["mp_socket_123_abc"]);
+        std::fs::remove_file(dir.join("mp_socket_123_abc")).unwrap();
+        remove_runtime_files(&dir, &ours);
+        assert!(!dir.exists());
     }
 
     #[test]
