@@ -264,7 +264,12 @@ mod tests {
     fn runtime_files_removed_but_not_others() {
         let dir = std::env::temp_dir().join(format!("geneve-gw-rt-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for f in ["config", "fbarray_memzone", "mp_socket", "dpdk_telemetry.v2"] {
+        for f in [
+            "config",
+            "fbarray_memzone",
+            "mp_socket",
+            "dpdk_telemetry.v2",
+        ] {
             std::fs::write(dir.join(f), b"").unwrap();
         }
         let ours: Vec<std::ffi::OsString> = ["config", "fbarray_memzone", "mp_socket"]
