@@ -23,7 +23,9 @@ enum Command {
     #[cfg(feature = "dpdk")]
     #[command(after_help = "Examples:\n  \
         geneve-gw run -c config/l2-gateway.yaml\n  \
-        geneve-gw run -c gw.yaml --stop-after-idle 1000 -- --no-pci   (EAL arguments after `--` extend the file's)\n\n\
+        geneve-gw run -c gw.yaml --stop-after-idle 1000 -- --no-pci   (EAL arguments after `--` extend the file's)\n  \
+        geneve-gw run -c config/l2-gateway.yaml -- -l 0,1 --no-huge -m 512 \\\n      \
+          --vdev net_null0,no-rx=1 --vdev net_null1,no-rx=1   (a core list or devices replace the file's)\n\n\
         SIGINT/SIGTERM stop it; SIGHUP reloads the file (refused, with the errors, if it does not pass `check`).")]
     Run(cmd::run::RunArgs),
     /// Forward between ports paired in twos (0<->1, 2<->3), l2fwd style: the

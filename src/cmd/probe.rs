@@ -42,7 +42,9 @@ pub struct ProbeArgs {
     /// Show the EAL's own log.
     #[arg(short, long)]
     pub verbose: bool,
-    /// DPDK EAL arguments, after `--` (they follow the file's).
+    /// DPDK EAL arguments, after `--`: with -c they extend the file's eal
+    /// section, but a core list (-l, --lcores, -c) replaces its cores and a
+    /// device (-a/--allow, -b/--block, --vdev) all its devices.
     #[arg(last = true, value_name = "EAL_ARGS")]
     pub eal_args: Vec<String>,
 }

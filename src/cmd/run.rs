@@ -52,7 +52,10 @@ pub struct RunArgs {
     /// no rte_flow rule); overrides the file's `offload:`.
     #[arg(long, value_name = "auto|off")]
     pub offload: Option<config::Offload>,
-    /// More DPDK EAL arguments, after `--`.
+    /// More DPDK EAL arguments, after `--`: they extend the file's eal
+    /// section, but a core list (-l, --lcores, -c) replaces its cores and
+    /// control core, and a device (-a/--allow, -b/--block, --vdev) replaces
+    /// all its devices.
     #[arg(last = true, value_name = "EAL_ARGS")]
     pub eal_args: Vec<String>,
 }

@@ -209,21 +209,24 @@ pub struct Config {
     pub options: Options,
     /// Limits.
     pub limits: Limits,
-    /// Use the NIC's TX checksum offloads where the port advertises them.
+    /// Use the NIC's checksum offloads (TX and RX) and rte_flow decap where
+    /// the port has them.
     pub offload: Offload,
     /// Observability: latency, Prometheus, packet capture.
     pub metrics: Metrics,
 }
 
-/// `offload:` whether the gateway lets the NIC compute checksums.
+/// `offload:` whether the gateway lets the NIC compute and check checksums
+/// and decapsulate (rte_flow).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Offload {
-    /// Enable the TX offloads the gateway can use that the underlay port
-    /// advertises; compute the rest in software.
+    /// Enable the TX and RX checksum offloads the gateway can use that the
+    /// underlay port advertises, and rte_flow decap where the PMD takes the
+    /// rules; do the rest in software.
     #[default]
     Auto,
-    /// Everything in software: the NIC is asked for no TX checksum offload
-    /// and no rte_flow decap rule.
+    /// Everything in software: the NIC is asked for no TX or RX checksum
+    /// offload and no rte_flow decap rule.
     Off,
 }
 
