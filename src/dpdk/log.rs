@@ -53,3 +53,25 @@ pub(crate) fn capture<T>(f: impl FnOnce() -> T) -> (T, CapturedLog) {
     };
     (out, log)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CapturedLog;
+
+    #[test]
+    fn error_line_joins_the_error_messages() {
+        let none = CapturedLog {
+            all: "EAL: Detected CPU lcores: 2\n".into(),
+            errors: String::new(),
+        };
+        assert_eq!(none.error_line(), None);
+        let two = CapturedLog {
+            all: String::new(),
+            errors: "open_single_rx_pcap(): Couldn't open x.pcap\n\nvdev_probe(): failed to initialize net_pcap0 device\n".into(),
+        };
+        assert_eq!(
+            two.error_line().as_deref(),
+            Some("open_single_rx_pcap(): Couldn't open x.pcap; vdev_probe(): failed to initialize net_pcap0 device")
+        );
+    }
+}

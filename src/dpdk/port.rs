@@ -492,3 +492,23 @@ pub fn port_id_by_name(name: &str) -> Option<u16> {
     let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
     (rc == 0).then_some(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::failure_hint;
+
+    #[test]
+    fn failure_hints_say_what_to_check() {
+        assert!(failure_hint(
+            "net_memif",
+            "memif_connect_client(): Failed to connect socket: /tmp/x.sock."
+        )
+        .contains("memif server"));
+        assert!(failure_hint(
+            "net_memif",
+            "Frame size (9018) > device max frame size (1518) for port_id 0"
+        )
+        .contains("mtu"));
+        assert!(failure_hint("net_pcap", "something else").contains("device's arguments"));
+    }
+}
