@@ -70,7 +70,7 @@ if [ "${GENEVE_GW_INSTALL:-1}" != 0 ] && command -v cargo >/dev/null 2>&1; then
 fi
 
 # Hugepages: 512 x 2 MiB and a hugetlbfs mount. Without them every tool falls
-# back to --no-huge (about half the speed), see scripts/lib.sh.
+# back to --no-huge (slower), see scripts/lib.sh.
 want="${GENEVE_GW_HUGEPAGES:-512}"
 if [ "$want" -gt 0 ] && { [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; }; then
     have=$(cat /proc/sys/vm/nr_hugepages)
