@@ -4,6 +4,10 @@
 //! dropping it frees it. A [`Burst`] is a fixed-size array of owned mbufs that
 //! RX fills and TX drains from the front: what the PMD did not take stays in
 //! the burst, so nothing is freed twice and nothing leaks.
+//!
+//! Modules import downwards only: `mbuf` <- `burst` (the container) <- `rxtx`
+//! (RX/TX bursts on a port queue, the TX buffer); `port` (configuration,
+//! stats) knows no bursts; `log` captures DPDK's log for `eal` and `port`.
 
 mod burst;
 mod eal;
