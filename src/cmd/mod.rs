@@ -1,6 +1,7 @@
 //! One module per `geneve-gw` subcommand: its command-line arguments and its
 //! entry point (`execute`). `main.rs` only parses and dispatches. The worker
 //! loops they start live in `dataplane`, the control thread in `control`.
+#![forbid(unsafe_code)]
 pub mod check;
 #[cfg(feature = "dpdk")]
 pub mod forward;
