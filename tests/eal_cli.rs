@@ -188,3 +188,34 @@ fn clean_exit_leaves_no_runtime_directory() {
         assert_eq!(leftover, None, "{cmd:?} left {dir} behind");
     }
 }
+
+#[test]
+fn failed_eal_start_leaves_no_runtime_directory() {
+    let _slot = dpdk_slot();
+    let p = prefix("rt-eal-fails");
+    let dir = format!("/var/run/dpdk/{p}");
+    // --in-memory and --no-huge (legacy memory) exclude each other: the EAL
+    // refuses after it made its runtime directory.
+    let out = run_plain(&strings(&[
+        "probe",
+        "--",
+        "-l",
+        "0",
+        "--no-pci",
+        "--no-huge",
+        "--in-memory",
+        "--file-prefix",
+        &p,
+        "--vdev",
+        "net_null0",
+    ]));
+    let left = Path::new(&dir).exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("EAL could not start"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!left, "{dir} left behind");
+}

@@ -139,6 +139,9 @@ impl Eal {
                 });
             }
         }
+        // A runtime directory that does not exist yet is this start's own:
+        // if the EAL fails, what it left there goes too.
+        let new_runtime_dir = expected_runtime_dir(&args).filter(|d| !d.exists());
         let mut owned = Vec::with_capacity(args.len() + 1);
         for a in std::iter::once("geneve-gw".to_string()).chain(args) {
             match CString::new(a.clone()) {
@@ -164,6 +167,12 @@ impl Eal {
             (rc, last_rte_errno())
         });
         if rc < 0 {
+            if let Some(dir) = new_runtime_dir {
+                let made: Vec<std::ffi::OsString> = std::fs::read_dir(&dir)
+                    .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+                    .unwrap_or_default();
+                remove_runtime_files(&dir, &made);
+            }
             return Err(EalError {
                 message: explain_failure(&log.all, errno),
                 log: log.all,
@@ -229,6 +238,34 @@ impl Drop for Eal {
     }
 }
 
+/// The runtime directory the EAL will use for `args`, by DPDK's rules:
+/// `<base>/<file prefix>` with base `/var/run/dpdk` for root, else
+/// `$XDG_RUNTIME_DIR/dpdk` or `/tmp/dpdk`; the prefix defaults to `rte`.
+/// None for a prefix that is not a plain name.
+fn expected_runtime_dir(args: &[String]) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut prefix = "rte";
+    for (i, a) in args.iter().enumerate() {
+        if a == "--file-prefix" {
+            prefix = args.get(i + 1).map(String::as_str).unwrap_or(prefix);
+        } else if let Some(p) = a.strip_prefix("--file-prefix=") {
+            prefix = p;
+        }
+    }
+    if prefix.is_empty() || prefix.contains('/') || prefix == "." || prefix == ".." {
+        return None;
+    }
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let base = if root {
+        std::path::PathBuf::from("/var/run/dpdk")
+    } else {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .map(|d| std::path::PathBuf::from(d).join("dpdk"))
+            .unwrap_or_else(|| std::path::PathBuf::from("/tmp/dpdk"))
+    };
+    Some(base.join(prefix))
+}
+
 /// DPDK leaves its runtime directory (`/var/run/dpdk/<prefix>`) behind:
 /// the shared configuration, the memory maps' fbarrays, the multi-process
 /// and telemetry sockets. With the EAL gone they serve nobody: remove the
@@ -289,6 +326,22 @@ mod tests {
         std::fs::remove_file(dir.join("mp_socket_123_abc")).unwrap();
         remove_runtime_files(&dir, &ours);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn runtime_dir_follows_the_file_prefix() {
+        let dir = |a: &[&str]| {
+            let a: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+            expected_runtime_dir(&a).map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        };
+        assert_eq!(dir(&["-l", "0"]).as_deref(), Some("rte"));
+        assert_eq!(dir(&["--file-prefix", "gw1"]).as_deref(), Some("gw1"));
+        assert_eq!(
+            dir(&["--file-prefix=a", "--file-prefix=gw2"]).as_deref(),
+            Some("gw2")
+        );
+        assert_eq!(dir(&["--file-prefix", "../x"]), None);
+        assert_eq!(dir(&["--file-prefix", ".."]), None);
     }
 
     #[test]
