@@ -42,9 +42,10 @@ pub struct ProbeArgs {
     /// Show the EAL's own log.
     #[arg(short, long)]
     pub verbose: bool,
-    /// DPDK EAL arguments, after `--`: with -c they extend the file's eal
-    /// section, but a core list (-l, --lcores, -c) replaces its cores and a
-    /// device (-a/--allow, -b/--block, --vdev) all its devices.
+    /// DPDK EAL arguments, after `--`: with a configuration file they extend
+    /// its eal section, but a core list (-l, --lcores, or the EAL's -c
+    /// coremask) replaces its cores and a device (-a/--allow, -b/--block,
+    /// --vdev) all its devices.
     #[arg(last = true, value_name = "EAL_ARGS")]
     pub eal_args: Vec<String>,
 }

@@ -53,9 +53,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "auto|off")]
     pub offload: Option<config::Offload>,
     /// More DPDK EAL arguments, after `--`: they extend the file's eal
-    /// section, but a core list (-l, --lcores, -c) replaces its cores and
-    /// control core, and a device (-a/--allow, -b/--block, --vdev) replaces
-    /// all its devices.
+    /// section, but a core list (-l, --lcores, or the EAL's -c coremask)
+    /// replaces its cores and control core, and a device (-a/--allow,
+    /// -b/--block, --vdev) replaces all its devices.
     #[arg(last = true, value_name = "EAL_ARGS")]
     pub eal_args: Vec<String>,
 }
