@@ -65,7 +65,9 @@ extern const uint64_t GENEVE_MBUF_F_RX_L4_CKSUM_BAD;
 extern const uint64_t GENEVE_MBUF_F_RX_L4_CKSUM_GOOD;
 extern const uint64_t GENEVE_MBUF_F_RX_OUTER_L4_CKSUM_BAD;
 
-/* DPDK log capture, so an EAL failure becomes one clear line of ours. */
+/* DPDK log capture, so a failure becomes one clear line of ours with DPDK's own cause. */
 int geneve_log_capture_start(void);
 /* Stops capturing; returns the captured text (owned by helpers.c until the next start). */
 const char *geneve_log_capture_stop(void);
+/* The messages of the last capture at error level or worse (owned as above). */
+const char *geneve_log_capture_errors(void);

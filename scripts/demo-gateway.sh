@@ -9,6 +9,12 @@
 #   4. keeps the gateway in the foreground with its live summary until Ctrl-C,
 #      then stops it (by PID) and tears the bed down.
 #
+# The cleanup survives a closed stdout (`scripts/demo.sh | tee log`, then
+# Ctrl-C, which kills tee too): SIGPIPE is ignored, so a write to the closed
+# pipe fails instead of killing the script, and the cleanup then writes to
+# /dev/null. The gateway writes to a log file shown with `tail -f`, so a
+# closed pipe never reaches it and it always exits through its own shutdown.
+#
 #   scripts/demo-gateway.sh                 # until Ctrl-C
 #   scripts/demo-gateway.sh --seconds 10    # stop by itself after the checks
 #   GENEVE_GW=path/to/geneve-gw scripts/demo-gateway.sh   # skip the build
@@ -32,9 +38,24 @@ if [ -z "$BIN" ]; then
     BIN=target/release/geneve-gw
 fi
 
+# A write to a closed stdout/stderr fails (EPIPE) instead of killing us: the
+# script then ends through `set -e` and the EXIT trap, which cleans up.
+trap '' PIPE
+
 GW_PID=""
+TAIL_PID=""
+GW_LOG=""
+# Where output can still go: a stream whose reader is gone becomes /dev/null.
+usable_outputs() {
+    { printf '\n' >&2; } 2>/dev/null || exec 2>/dev/null
+    { printf '\n'; } 2>/dev/null || exec 1>/dev/null
+}
 cleanup() {
     trap - EXIT INT TERM
+    set +e
+    # A reader that got the same Ctrl-C (tee) is gone once this returns.
+    sleep 0.2
+    usable_outputs
     if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then
         log "stopping geneve-gw (pid $GW_PID)"
         kill -INT "$GW_PID" 2>/dev/null || true
@@ -48,6 +69,20 @@ cleanup() {
         fi
         wait "$GW_PID" 2>/dev/null || true
     fi
+    # The gateway's exit report (counters, drops, mbuf check): tail shows it
+    # and ends by itself (--pid) unless Ctrl-C killed it; then print it here.
+    if [ -n "$TAIL_PID" ] && kill -0 "$TAIL_PID" 2>/dev/null; then
+        for _ in $(seq 30); do
+            kill -0 "$TAIL_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill "$TAIL_PID" 2>/dev/null
+        wait "$TAIL_PID" 2>/dev/null
+    elif [ -n "$GW_LOG" ]; then
+        sed -n '/^stopped:/,$p' "$GW_LOG"
+    fi
+    [ -z "$GW_LOG" ] || rm -f "$GW_LOG"
+    usable_outputs
     log "tearing the bed down"
     bash scripts/ovs-bed.sh down || true
 }
@@ -67,9 +102,13 @@ fi
 bash scripts/ovs-bed.sh arp-flush
 
 log "starting: $BIN run -c config/demo-ovs.yaml -- --no-pci"
-# Its own session: Ctrl-C reaches it once, from cleanup, by PID.
-setsid "$BIN" run -c config/demo-ovs.yaml -- --no-pci &
+# Its own session: Ctrl-C reaches it once, from cleanup, by PID. Its output
+# goes to a file (a closed terminal pipe cannot touch it), shown live by tail.
+GW_LOG=$(mktemp /tmp/geneve-gw-demo.XXXXXX.log)
+setsid "$BIN" run -c config/demo-ovs.yaml -- --no-pci >"$GW_LOG" 2>&1 &
 GW_PID=$!
+tail -n +1 -f --pid="$GW_PID" "$GW_LOG" &
+TAIL_PID=$!
 
 net() { local ns="$1"; shift; ip netns exec "$ns" python3 tests/scapy/ovs_net.py "$@"; }
 

@@ -49,7 +49,7 @@ MAC_VM=02:00:c6:13:00:02    # vm0: VM 198.19.0.2
 MAC_OVSV=02:00:c6:13:00:fd  # ovsv0: OVS's port to the VM
 INNER_MTU=1400              # the gateway's access MTU; leaves room for Geneve on 1500
 
-log() { printf 'ovs-bed: %s\n' "$*" >&2; }
+log() { printf 'ovs-bed: %s\n' "$*" >&2 || true; }
 die() { log "$*"; exit 1; }
 
 need_root() { [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, OVS)"; }

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs what geneve-gw needs to build, run and test on Debian 12, and
-# reserves hugepages. Safe to run any number of times.
+# Installs what geneve-gw needs to build, run and test on Debian 12, reserves
+# hugepages, and builds geneve-gw and installs it as /usr/local/bin/geneve-gw.
+# Safe to run any number of times; quick when nothing changed.
 #
-#   scripts/setup.sh            # packages + hugepages (as root)
+#   scripts/setup.sh            # packages + hugepages + geneve-gw (as root)
 #   GENEVE_GW_HUGEPAGES=0 ...   # skip hugepages; the tools then use --no-huge
+#   GENEVE_GW_INSTALL=0 ...     # do not build and install geneve-gw
+#   GENEVE_GW_BINDIR=DIR ...    # install it in DIR instead of /usr/local/bin
 set -euo pipefail
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -51,8 +54,23 @@ fi
 # Rust toolchain: the machine's rustup toolchain; nothing to fetch here.
 command -v cargo >/dev/null 2>&1 || log "cargo not found: install Rust (rustup) first"
 
+# geneve-gw on the PATH: a release build (cargo rebuilds only what changed),
+# copied to /usr/local/bin when it differs from the copy there.
+bindir="${GENEVE_GW_BINDIR:-/usr/local/bin}"
+if [ "${GENEVE_GW_INSTALL:-1}" != 0 ] && command -v cargo >/dev/null 2>&1; then
+    cd "$(dirname "$0")/.."
+    log "building geneve-gw (release)"
+    cargo build --release --locked --quiet
+    if cmp -s target/release/geneve-gw "$bindir/geneve-gw"; then
+        log "$bindir/geneve-gw is up to date"
+    else
+        $SUDO install -D -m 0755 target/release/geneve-gw "$bindir/geneve-gw"
+        log "installed $bindir/geneve-gw ($("$bindir/geneve-gw" --version))"
+    fi
+fi
+
 # Hugepages: 512 x 2 MiB and a hugetlbfs mount. Without them every tool falls
-# back to --no-huge (about half the speed), see scripts/lib.sh.
+# back to --no-huge (slower), see scripts/lib.sh.
 want="${GENEVE_GW_HUGEPAGES:-512}"
 if [ "$want" -gt 0 ] && { [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ]; }; then
     have=$(cat /proc/sys/vm/nr_hugepages)

@@ -15,7 +15,7 @@
 //!                     security_tags [{option, vni|tunnel, allow, deny, default: allow|deny}],
 //!                     flow_id_copy [{option, vni|tunnel}]}
 //! limits:   max_options, mac_table_size, flow_table_size, burst_size, mbufs
-//! offload:  auto|off (TX checksum offload where the underlay port has it)
+//! offload:  auto|off (TX/RX checksum offload and rte_flow decap where the underlay port has them)
 //! ```
 //!
 //! The commented examples under `config/` describe every field. Loading

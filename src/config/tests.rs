@@ -98,6 +98,70 @@ fn eal_args() {
 }
 
 #[test]
+fn eal_command_line_replaces_cores_and_devices() {
+    let c = ok(&format!(
+        "{BASE}eal:\n  cores: [2, 3]\n  control_core: 1\n  memory: {{mode: hugepages, size_mb: 1024}}\n  devices:\n    pci: [\"0000:03:00.0\", \"0000:03:00.1\"]\n    vdev: [net_null0]\n  file_prefix: gw\n  args: [--no-shconf]\n"
+    ));
+    let merged = |cli: &[&str]| {
+        let cli: Vec<String> = cli.iter().map(|s| s.to_string()).collect();
+        c.eal.merged_args(&cli).join(" ")
+    };
+    // Nothing on the command line: the file alone.
+    assert_eq!(merged(&[]), c.eal.to_args().join(" "));
+    // Other arguments extend the file's; DPDK takes the last -m.
+    assert_eq!(
+        merged(&["--no-pci", "--no-huge", "-m", "512"]),
+        "-l 1,2,3 --main-lcore 1 -m 1024 -a 0000:03:00.0 -a 0000:03:00.1 --vdev net_null0 --file-prefix gw --no-shconf --no-pci --no-huge -m 512"
+    );
+    // A core list replaces cores and control core, in every spelling.
+    for cores in [
+        &["-l", "0,1"][..],
+        &["-l0,1"],
+        &["--lcores", "0,1"],
+        &["--lcores=0,1"],
+        &["-c", "0x3"],
+        &["-c0x3"],
+    ] {
+        let m = merged(cores);
+        assert!(m.starts_with("-m 1024 -a 0000:03:00.0"), "{cores:?}: {m}");
+        assert!(m.ends_with(&cores.join(" ")), "{cores:?}: {m}");
+        assert!(!m.contains("--main-lcore"), "{cores:?}: {m}");
+    }
+    // --main-lcore alone replaces only the file's main lcore.
+    assert_eq!(
+        merged(&["--main-lcore=2"]),
+        "-l 1,2,3 -m 1024 -a 0000:03:00.0 -a 0000:03:00.1 --vdev net_null0 --file-prefix gw --no-shconf --main-lcore=2"
+    );
+    // A device replaces every device of the file, PCI and virtual.
+    for dev in [
+        &["--vdev", "net_null1"][..],
+        &["--vdev=net_null1"],
+        &["-a", "0000:04:00.0"],
+        &["-a0000:04:00.0"],
+        &["--allow", "0000:04:00.0"],
+        &["--allow=0000:04:00.0"],
+        &["-b", "0000:03:00.1"],
+        &["--block=0000:03:00.1"],
+    ] {
+        let m = merged(dev);
+        assert_eq!(
+            m,
+            format!(
+                "-l 1,2,3 --main-lcore 1 -m 1024 --file-prefix gw --no-shconf {}",
+                dev.join(" ")
+            )
+        );
+    }
+    // Both, as the examples' first lines use them.
+    assert_eq!(
+        merged(&[
+            "-l", "0,1", "--no-huge", "-m", "512", "--vdev", "net_null0", "--vdev", "net_null1"
+        ]),
+        "-m 1024 --file-prefix gw --no-shconf -l 0,1 --no-huge -m 512 --vdev net_null0 --vdev net_null1"
+    );
+}
+
+#[test]
 fn eal_errors() {
     one(
         &format!("{BASE}eal:\n  cores: [1, 2]\n  control_core: 2\n"),

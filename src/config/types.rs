@@ -129,21 +129,24 @@ pub struct Config {
     pub options: Options,
     /// Limits.
     pub limits: Limits,
-    /// Use the NIC's TX checksum offloads where the port advertises them.
+    /// Use the NIC's checksum offloads (TX and RX) and rte_flow decap where
+    /// the port has them.
     pub offload: Offload,
     /// Observability: latency, Prometheus, packet capture.
     pub metrics: Metrics,
 }
 
-/// `offload:` whether the gateway lets the NIC compute checksums.
+/// `offload:` whether the gateway lets the NIC compute and check checksums
+/// and decapsulate (rte_flow).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Offload {
-    /// Enable the TX offloads the gateway can use that the underlay port
-    /// advertises; compute the rest in software.
+    /// Enable the TX and RX checksum offloads the gateway can use that the
+    /// underlay port advertises, and rte_flow decap where the PMD takes the
+    /// rules; do the rest in software.
     #[default]
     Auto,
-    /// Everything in software: the NIC is asked for no TX checksum offload
-    /// and no rte_flow decap rule.
+    /// Everything in software: the NIC is asked for no TX or RX checksum
+    /// offload and no rte_flow decap rule.
     Off,
 }
 
@@ -214,7 +217,8 @@ impl Config {
     }
 }
 
-/// DPDK EAL settings. The command line can add to them after `--`.
+/// DPDK EAL settings. The command line adds to them after `--`, and its core
+/// list or devices replace the file's (see [`Eal::merged_args`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EalConfig {
     /// Worker lcores, one worker each.
@@ -235,18 +239,37 @@ pub struct EalConfig {
 
 impl EalConfig {
     /// The EAL arguments this section stands for (without a program name).
-    /// The command line's own EAL arguments after `--` go after these, so
-    /// they extend (and for most flags override) the file.
     pub fn to_args(&self) -> Vec<String> {
-        let mut cores = vec![self.control_core];
-        cores.extend(&self.worker_cores);
-        let list: Vec<String> = cores.iter().map(u32::to_string).collect();
-        let mut a = vec![
-            "-l".to_string(),
-            list.join(","),
-            "--main-lcore".to_string(),
-            self.control_core.to_string(),
-        ];
+        self.merged_args(&[])
+    }
+
+    /// The EAL arguments for this section followed by the command line's
+    /// (`cli`, the words after `--`). The command line extends the file, and
+    /// replaces two parts of it outright, because DPDK refuses them twice:
+    /// - a core list (`-l`, `--lcores`, `-c`) replaces `cores` and
+    ///   `control_core` (the EAL's main lcore is then the list's first core,
+    ///   unless `--main-lcore` is given too);
+    /// - a device (`-a`/`--allow`, `-b`/`--block`, `--vdev`) replaces all of
+    ///   `devices` (PCI and virtual), so hardware named in the file can be
+    ///   swapped for virtual devices; `--no-pci` alone does not.
+    ///
+    /// Everything else (memory, `--file-prefix`, `args`) is passed on, file
+    /// first: where DPDK takes the last value (`-m`, `--file-prefix`), the
+    /// command line wins.
+    pub fn merged_args(&self, cli: &[String]) -> Vec<String> {
+        let cli_cores = cli_has(cli, &["-l", "-c"], &["--lcores"]);
+        let cli_main = cli_has(cli, &[], &["--main-lcore"]);
+        let cli_devices = cli_has(cli, &["-a", "-b"], &["--allow", "--block", "--vdev"]);
+        let mut a = Vec::new();
+        if !cli_cores {
+            let mut cores = vec![self.control_core];
+            cores.extend(&self.worker_cores);
+            let list: Vec<String> = cores.iter().map(u32::to_string).collect();
+            a.extend(["-l".to_string(), list.join(",")]);
+        }
+        if !cli_cores && !cli_main {
+            a.extend(["--main-lcore".to_string(), self.control_core.to_string()]);
+        }
         match self.memory {
             Memory::Hugepages { size_mb: Some(mb) } => {
                 a.push("-m".into());
@@ -259,21 +282,37 @@ impl EalConfig {
                 a.push(size_mb.to_string());
             }
         }
-        for p in &self.pci {
-            a.push("-a".into());
-            a.push(p.clone());
-        }
-        for v in &self.vdevs {
-            a.push("--vdev".into());
-            a.push(v.clone());
+        if !cli_devices {
+            for p in &self.pci {
+                a.push("-a".into());
+                a.push(p.clone());
+            }
+            for v in &self.vdevs {
+                a.push("--vdev".into());
+                a.push(v.clone());
+            }
         }
         if let Some(p) = &self.file_prefix {
             a.push("--file-prefix".into());
             a.push(p.clone());
         }
         a.extend(self.args.iter().cloned());
+        a.extend(cli.iter().cloned());
         a
     }
+}
+
+/// Whether `args` hold one of the short options (`-l 0,1` or `-l0,1`) or
+/// long options (`--lcores X` or `--lcores=X`).
+fn cli_has(args: &[String], short: &[&str], long: &[&str]) -> bool {
+    args.iter().any(|a| {
+        short
+            .iter()
+            .any(|s| a.starts_with(s) && !a.starts_with("--"))
+            || long
+                .iter()
+                .any(|l| a == l || a.strip_prefix(l).is_some_and(|r| r.starts_with('=')))
+    })
 }
 
 /// EAL memory mode.

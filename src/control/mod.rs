@@ -1,13 +1,9 @@
-//! The control thread: signals, stop conditions and the live summary. It runs
-//! on the EAL main lcore, never on a worker core.
-#[cfg(feature = "dpdk")]
-pub mod gen;
+//! The control thread: signals, stop conditions and the live summary, the
+//! ARP/ICMP/ND responder, telemetry, the Prometheus endpoint and the `stats`
+//! client. It runs on the EAL main lcore, never on a worker core. The
+//! subcommands that start it are in `cmd`.
 pub mod observe;
-#[cfg(feature = "dpdk")]
-pub mod probe;
 pub mod responder;
-#[cfg(feature = "dpdk")]
-pub mod run;
 pub mod stats_client;
 #[cfg(feature = "dpdk")]
 pub mod telemetry;

@@ -371,7 +371,7 @@ impl Sink<'_> {
             }
         }
         // A software segment and its outer headers must fit one mbuf of the
-        // pool (created with DPDK's default size in control::run): with a
+        // pool (created with DPDK's default size in cmd::run): with a
         // jumbo underlay MTU the MSS is capped by the mbuf, not the MTU.
         let room = usize::from(dpdk::DEFAULT_MBUF_BUF_SIZE);
         let fits_mbuf = (room - usize::from(dpdk::MBUF_HEADROOM)).min(room - tpl.header_len());

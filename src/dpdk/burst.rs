@@ -1,4 +1,5 @@
-//! Fixed-size bursts of owned mbufs: no heap allocation per call.
+//! Fixed-size bursts of owned mbufs: no heap allocation per call. The
+//! container only; receiving into and sending from it is `rxtx`.
 use std::mem::MaybeUninit;
 
 use super::mbuf::Mbuf;
@@ -132,7 +133,8 @@ impl<const N: usize> Burst<N> {
 
     /// Runs `f` on the mbufs in place, in order, while it returns true;
     /// returns how many it took (they stay at the front of the burst, for
-    /// [`TxBuffer::append_front`]). Prefetches as [`drain_each`](Self::drain_each).
+    /// [`TxBuffer::append_front`](super::TxBuffer::append_front)).
+    /// Prefetches as [`drain_each`](Self::drain_each).
     #[inline]
     pub fn update_while(&mut self, mut f: impl FnMut(&mut Mbuf) -> bool) -> usize {
         const AHEAD: usize = 4;
@@ -239,77 +241,5 @@ impl<const N: usize> Burst<N> {
 impl<const N: usize> Drop for Burst<N> {
     fn drop(&mut self) {
         self.clear();
-    }
-}
-
-/// A TX buffer for one (port, queue): mbufs wait until the burst is full or
-/// the owner flushes it (the gateway at the end of each poll round,
-/// `geneve-gw forward` on l2fwd's drain timer); what the PMD refuses is freed and
-/// reported to the caller, who counts it. Workers flush before they stop (the
-/// port must still be started); dropping the buffer frees whatever is left.
-pub struct TxBuffer {
-    burst: Burst<BURST_SIZE>,
-    port: u16,
-    queue: u16,
-}
-
-impl TxBuffer {
-    pub fn new(port: u16, queue: u16) -> TxBuffer {
-        TxBuffer {
-            burst: Burst::new(),
-            port,
-            queue,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.burst.len()
-    }
-
-    /// The port this buffer sends on.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.burst.is_empty()
-    }
-
-    pub fn is_full(&self) -> bool {
-        self.burst.is_full()
-    }
-
-    /// Moves as many mbufs from the front of `from` as fit; returns how many.
-    #[inline]
-    pub fn append(&mut self, from: &mut Burst<BURST_SIZE>) -> usize {
-        self.burst.append_from(from)
-    }
-
-    /// Moves the first `n` mbufs of `from` to the back, as many as fit;
-    /// returns how many.
-    #[inline]
-    pub fn append_front(&mut self, from: &mut Burst<BURST_SIZE>, n: usize) -> usize {
-        self.burst.append_first(from, n)
-    }
-
-    /// Buffers one mbuf; gives it back when the buffer is full (flush first).
-    #[inline]
-    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
-        self.burst.push(m)
-    }
-
-    /// Sends everything buffered; frees what the PMD did not take.
-    /// Returns (sent, freed).
-    #[inline]
-    pub fn flush(&mut self) -> (usize, usize) {
-        if self.burst.is_empty() {
-            return (0, 0);
-        }
-        let sent = super::port::tx_burst_raw(self.port, self.queue, &mut self.burst);
-        let unsent = self.burst.len();
-        if unsent > 0 {
-            self.burst.clear();
-        }
-        (sent, unsent)
     }
 }

@@ -16,7 +16,11 @@ static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 /// `rte_eal_cleanup`, which releases DPDK's memory; drop it last, after every
 /// port is closed and every mempool freed.
 pub struct Eal {
-    log: String,
+    log: super::CapturedLog,
+    /// The runtime directory (`/var/run/dpdk/<prefix>`) and the files in it
+    /// right after the EAL started: what this process created there.
+    runtime_dir: std::path::PathBuf,
+    created: Vec<std::ffi::OsString>,
 }
 
 /// Why the EAL did not start: one operator-facing line.
@@ -135,6 +139,9 @@ impl Eal {
                 });
             }
         }
+        // A runtime directory that does not exist yet is this start's own:
+        // if the EAL fails, what it left there goes too.
+        let new_runtime_dir = expected_runtime_dir(&args).filter(|d| !d.exists());
         let mut owned = Vec::with_capacity(args.len() + 1);
         for a in std::iter::once("geneve-gw".to_string()).chain(args) {
             match CString::new(a.clone()) {
@@ -152,28 +159,39 @@ impl Eal {
         let mut argv: Vec<*mut c_char> = owned.iter().map(|c| c.as_ptr() as *mut c_char).collect();
         let argv: &'static mut [*mut c_char] = Box::leak(argv.split_off(0).into_boxed_slice());
 
-        // SAFETY: starts capturing DPDK's log into a memory stream; no preconditions.
-        unsafe { dpdk_sys::geneve_log_capture_start() };
-        // SAFETY: argv holds argc valid NUL-terminated strings that live for the
-        // rest of the process; rte_eal_init is called at most once (EAL_STARTED).
-        let rc = unsafe { dpdk_sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
-        let errno = last_rte_errno();
-        // SAFETY: ends the capture started above; the returned string is copied at once.
-        let log = unsafe {
-            let p = dpdk_sys::geneve_log_capture_stop();
-            if p.is_null() {
-                String::new()
-            } else {
-                CStr::from_ptr(p).to_string_lossy().into_owned()
-            }
-        };
+        let ((rc, errno), log) = super::log::capture(|| {
+            // SAFETY: argv holds argc valid NUL-terminated strings that live for
+            // the rest of the process; rte_eal_init is called at most once
+            // (EAL_STARTED).
+            let rc = unsafe { dpdk_sys::rte_eal_init(argv.len() as i32, argv.as_mut_ptr()) };
+            (rc, last_rte_errno())
+        });
         if rc < 0 {
+            if let Some(dir) = new_runtime_dir {
+                let made: Vec<std::ffi::OsString> = std::fs::read_dir(&dir)
+                    .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+                    .unwrap_or_default();
+                remove_runtime_files(&dir, &made);
+            }
             return Err(EalError {
-                message: explain_failure(&log, errno),
-                log,
+                message: explain_failure(&log.all, errno),
+                log: log.all,
             });
         }
-        Ok(Eal { log })
+        // SAFETY: the EAL is running; the runtime directory is a static
+        // NUL-terminated string it owns, copied out at once.
+        let runtime_dir = unsafe { CStr::from_ptr(dpdk_sys::rte_eal_get_runtime_dir()) }
+            .to_string_lossy()
+            .into_owned();
+        let runtime_dir = std::path::PathBuf::from(runtime_dir);
+        let created = std::fs::read_dir(&runtime_dir)
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        Ok(Eal {
+            log,
+            runtime_dir,
+            created,
+        })
     }
 
     /// `init` for the subcommands: the error is its one-line message; with
@@ -193,7 +211,13 @@ impl Eal {
 
     /// What the EAL logged while starting.
     pub fn startup_log(&self) -> &str {
-        &self.log
+        &self.log.all
+    }
+
+    /// What the EAL logged at error level while starting, e.g. a driver that
+    /// could not probe its device, as one line; None when nothing.
+    pub fn startup_errors(&self) -> Option<String> {
+        self.log.error_line()
     }
 
     /// The DPDK version string, e.g. "DPDK 22.11.11".
@@ -207,25 +231,56 @@ impl Eal {
 
 impl Drop for Eal {
     fn drop(&mut self) {
-        // SAFETY: the EAL is running; the runtime directory is a static
-        // NUL-terminated string it owns, copied out before cleanup.
-        let runtime_dir = unsafe { CStr::from_ptr(dpdk_sys::rte_eal_get_runtime_dir()) }
-            .to_string_lossy()
-            .into_owned();
         // SAFETY: the EAL was started by this value; callers drop ports and
         // mempools before it (ownership order in main), as rte_eal_cleanup requires.
         unsafe { dpdk_sys::rte_eal_cleanup() };
-        // DPDK leaves /var/run/dpdk/<prefix> behind, empty once telemetry
-        // unlinks its socket at exit (in-memory, no-shconf). With the EAL
-        // gone the socket answers nobody: remove it and the directory now.
-        // Anything else there (shared config a secondary process may still
-        // read) keeps the directory.
-        if !runtime_dir.is_empty() {
-            let dir = std::path::Path::new(&runtime_dir);
-            let _ = std::fs::remove_file(dir.join("dpdk_telemetry.v2"));
-            let _ = std::fs::remove_dir(dir);
+        remove_runtime_files(&self.runtime_dir, &self.created);
+    }
+}
+
+/// The runtime directory the EAL will use for `args`, by DPDK's rules:
+/// `<base>/<file prefix>` with base `/var/run/dpdk` for root, else
+/// `$XDG_RUNTIME_DIR/dpdk` or `/tmp/dpdk`; the prefix defaults to `rte`.
+/// None for a prefix that is not a plain name.
+fn expected_runtime_dir(args: &[String]) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut prefix = "rte";
+    for (i, a) in args.iter().enumerate() {
+        if a == "--file-prefix" {
+            prefix = args.get(i + 1).map(String::as_str).unwrap_or(prefix);
+        } else if let Some(p) = a.strip_prefix("--file-prefix=") {
+            prefix = p;
         }
     }
+    if prefix.is_empty() || prefix.contains('/') || prefix == "." || prefix == ".." {
+        return None;
+    }
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let base = if root {
+        std::path::PathBuf::from("/var/run/dpdk")
+    } else {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .map(|d| std::path::PathBuf::from(d).join("dpdk"))
+            .unwrap_or_else(|| std::path::PathBuf::from("/tmp/dpdk"))
+    };
+    Some(base.join(prefix))
+}
+
+/// DPDK leaves its runtime directory (`/var/run/dpdk/<prefix>`) behind:
+/// the shared configuration, the memory maps' fbarrays, the multi-process
+/// and telemetry sockets. With the EAL gone they serve nobody: remove the
+/// files that were there when the EAL had started (this process made or
+/// took them over) and the telemetry socket, then the directory if nothing
+/// else is in it (a file another process added keeps it).
+fn remove_runtime_files(dir: &std::path::Path, created: &[std::ffi::OsString]) {
+    if dir.as_os_str().is_empty() {
+        return;
+    }
+    for name in created {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let _ = std::fs::remove_file(dir.join("dpdk_telemetry.v2"));
+    let _ = std::fs::remove_dir(dir);
 }
 
 #[cfg(test)]
@@ -240,6 +295,53 @@ mod tests {
         assert!(!b.iter().any(|x| x == "--huge-unlink"));
         let c = effective_args(&["--in-memory".into()]);
         assert!(!c.iter().any(|x| x == "--huge-unlink"));
+    }
+
+    #[test]
+    fn runtime_files_removed_but_not_others() {
+        let dir = std::env::temp_dir().join(format!("geneve-gw-rt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in [
+            "config",
+            "fbarray_memzone",
+            "mp_socket",
+            "dpdk_telemetry.v2",
+        ] {
+            std::fs::write(dir.join(f), b"").unwrap();
+        }
+        let ours: Vec<std::ffi::OsString> = ["config", "fbarray_memzone", "mp_socket"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        // A secondary process's socket, made after the EAL started: kept,
+        // and with it the directory.
+        std::fs::write(dir.join("mp_socket_123_abc"), b"").unwrap();
+        remove_runtime_files(&dir, &ours);
+        let left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["mp_socket_123_abc"]);
+        std::fs::remove_file(dir.join("mp_socket_123_abc")).unwrap();
+        remove_runtime_files(&dir, &ours);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn runtime_dir_follows_the_file_prefix() {
+        let dir = |a: &[&str]| {
+            let a: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+            expected_runtime_dir(&a).map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        };
+        assert_eq!(dir(&["-l", "0"]).as_deref(), Some("rte"));
+        assert_eq!(dir(&["--file-prefix", "gw1"]).as_deref(), Some("gw1"));
+        assert_eq!(
+            dir(&["--file-prefix=a", "--file-prefix=gw2"]).as_deref(),
+            Some("gw2")
+        );
+        assert_eq!(dir(&["--file-prefix", "../x"]), None);
+        assert_eq!(dir(&["--file-prefix", ".."]), None);
     }
 
     #[test]

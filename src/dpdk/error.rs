@@ -7,6 +7,9 @@ use std::fmt;
 pub struct DpdkError {
     pub context: String,
     pub errno: i32,
+    /// What DPDK itself logged at error level during the call (the driver's
+    /// own cause) and what to check, when known.
+    pub detail: Option<String>,
 }
 
 impl DpdkError {
@@ -14,6 +17,7 @@ impl DpdkError {
         DpdkError {
             context: context.into(),
             errno: errno.abs(),
+            detail: None,
         }
     }
 
@@ -25,7 +29,11 @@ impl DpdkError {
 
 impl fmt::Display for DpdkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.context, strerror(self.errno))
+        write!(f, "{}: {}", self.context, strerror(self.errno))?;
+        match &self.detail {
+            Some(d) => write!(f, " ({d})"),
+            None => Ok(()),
+        }
     }
 }
 

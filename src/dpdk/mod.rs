@@ -4,29 +4,36 @@
 //! dropping it frees it. A [`Burst`] is a fixed-size array of owned mbufs that
 //! RX fills and TX drains from the front: what the PMD did not take stays in
 //! the burst, so nothing is freed twice and nothing leaks.
+//!
+//! Modules import downwards only: `mbuf` <- `burst` (the container) <- `rxtx`
+//! (RX/TX bursts on a port queue, the TX buffer); `port` (configuration,
+//! stats) knows no bursts; `log` captures DPDK's log for `eal` and `port`.
 
 mod burst;
 mod eal;
 mod error;
 mod flow;
 mod lcore;
+mod log;
 mod mbuf;
 mod mempool;
 mod port;
+mod rxtx;
 pub mod telemetry;
 
-pub use burst::{Burst, TxBuffer, BURST_SIZE};
+pub use burst::{Burst, BURST_SIZE};
 pub use eal::{hugepages_available, Eal, EalError};
 pub use error::DpdkError;
 pub use flow::{port_caps, try_geneve_udp_port, tx_caps, Flow, FlowError, FlowRule};
 pub use lcore::{current_lcore, tsc_hz, tsc_now, worker_lcores, LaunchedWorkers, WorkerLcore};
+pub use log::CapturedLog;
 pub use mbuf::{Mbuf, TxLengths};
 pub use mempool::Mempool;
 pub use port::{
-    port_count, port_id_by_name, rx_burst_raw as rx_burst, rx_offload_ipv4_cksum, stats_of,
-    tx_burst_raw as tx_burst, AppliedConfig, ExtendedStat, LinkStatus, Port, PortConfig, PortInfo,
-    PortStats, TxOffloads,
+    port_count, port_id_by_name, rx_offload_ipv4_cksum, stats_of, AppliedConfig, ExtendedStat,
+    LinkStatus, Port, PortConfig, PortInfo, PortStats, TxOffloads,
 };
+pub use rxtx::{rx_burst, tx_burst, TxBuffer};
 
 /// DPDK's default mbuf data room: 2048 bytes plus the 128-byte headroom.
 pub const DEFAULT_MBUF_BUF_SIZE: u16 = dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;

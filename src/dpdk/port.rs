@@ -1,7 +1,6 @@
 //! Ethernet ports: configuration, queues, start/stop, link and statistics.
 use std::ffi::CStr;
 
-use super::burst::Burst;
 use super::error::DpdkError;
 use super::mempool::Mempool;
 
@@ -219,8 +218,33 @@ impl Port {
     }
 
     /// Configures queues, RSS, MTU and offloads, sets up every queue on
-    /// `pool`, and starts the port.
+    /// `pool`, and starts the port. On failure the error carries what the
+    /// driver logged (its own cause) and what to check.
     pub fn configure_and_start(
+        &mut self,
+        cfg: &PortConfig,
+        pool: &Mempool,
+    ) -> Result<AppliedConfig, DpdkError> {
+        let (r, log) = super::log::capture(|| self.configure_and_start_quiet(cfg, pool));
+        // The rest of DPDK's log goes where it would have gone (stderr); its
+        // errors become part of the error.
+        for l in log
+            .all
+            .lines()
+            .filter(|l| r.is_ok() || !log.errors.contains(l))
+        {
+            eprintln!("{l}");
+        }
+        r.map_err(|mut e| {
+            if let Some(said) = log.error_line() {
+                let hint = failure_hint(&self.info.driver, &said);
+                e.detail = Some(format!("DPDK said: {said}{hint}"));
+            }
+            e
+        })
+    }
+
+    fn configure_and_start_quiet(
         &mut self,
         cfg: &PortConfig,
         pool: &Mempool,
@@ -445,34 +469,19 @@ impl Drop for Port {
     }
 }
 
-/// Receives into the free slots of `burst`; returns how many arrived.
-#[inline]
-pub fn rx_burst_raw<const N: usize>(port: u16, queue: u16, burst: &mut Burst<N>) -> usize {
-    let (slots, room) = burst.rx_slots();
-    if room == 0 {
-        return 0;
+/// What to check after a port failed to configure or start, from the driver
+/// and what it logged.
+fn failure_hint(driver: &str, said: &str) -> &'static str {
+    let said = said.to_ascii_lowercase();
+    if driver.contains("memif") && said.contains("connect") {
+        "; is the memif server on that socket running? A role=client port needs its peer up first"
+    } else if said.contains("frame size") || said.contains("mtu") {
+        "; lower the port's mtu to what the device takes"
+    } else if said.contains("queue") {
+        "; use fewer workers or queues"
+    } else {
+        "; check the device's arguments after --vdev or in eal.devices"
     }
-    // SAFETY: slots points at `room` free slots of the burst; the caller owns
-    // (port, queue) exclusively (one worker per queue).
-    let n = unsafe { dpdk_sys::rte_eth_rx_burst(port, queue, slots, room) } as usize;
-    // SAFETY: the PMD wrote n valid mbufs that we now own.
-    unsafe { burst.rx_filled(n) };
-    n
-}
-
-/// Sends from the front of `burst`; what the PMD did not take stays in it.
-#[inline]
-pub fn tx_burst_raw<const N: usize>(port: u16, queue: u16, burst: &mut Burst<N>) -> usize {
-    let (slots, n) = burst.tx_slots();
-    if n == 0 {
-        return 0;
-    }
-    // SAFETY: slots holds n owned mbufs; the PMD takes ownership of the first
-    // `sent`, which forget_front then removes without freeing. The caller owns
-    // (port, queue) exclusively.
-    let sent = unsafe { dpdk_sys::rte_eth_tx_burst(port, queue, slots, n) } as usize;
-    burst.forget_front(sent);
-    sent
 }
 
 /// The port id of a DPDK device by name (`net_pcap0`, a PCI address).
@@ -482,4 +491,24 @@ pub fn port_id_by_name(name: &str) -> Option<u16> {
     // SAFETY: c is a valid NUL-terminated string, id a valid out-parameter.
     let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
     (rc == 0).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_hint;
+
+    #[test]
+    fn failure_hints_say_what_to_check() {
+        assert!(failure_hint(
+            "net_memif",
+            "memif_connect_client(): Failed to connect socket: /tmp/x.sock."
+        )
+        .contains("memif server"));
+        assert!(failure_hint(
+            "net_memif",
+            "Frame size (9018) > device max frame size (1518) for port_id 0"
+        )
+        .contains("mtu"));
+        assert!(failure_hint("net_pcap", "something else").contains("device's arguments"));
+    }
 }

@@ -9,6 +9,8 @@
 //! start).
 use std::path::PathBuf;
 
+use clap::Args;
+
 use crate::config::{self, Config, DeviceRef, PortRole};
 use crate::dpdk::{self, Eal, FlowRule, Mempool, Port, PortConfig, TxOffloads};
 use crate::offload::{self, DecapRule, Feature, FlowApi, Place, PortCaps, RuleTarget};
@@ -21,8 +23,41 @@ pub struct ProbeOptions {
     pub config_path: Option<PathBuf>,
     pub validate: bool,
     pub verbose: bool,
-    /// EAL arguments from the command line; they follow the file's.
+    /// EAL arguments from the command line; they follow the file's, and a
+    /// core list or a device replaces the file's (`config::Eal::merged_args`).
     pub eal_args: Vec<String>,
+}
+
+/// `geneve-gw probe` options.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// A gateway configuration: its eal section is used and its VNIs decide
+    /// which decap rules --validate tries.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Also create and destroy each rte_flow rule, printing the PMD's answer
+    /// and the testpmd command line that replays it.
+    #[arg(long)]
+    pub validate: bool,
+    /// Show the EAL's own log.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// DPDK EAL arguments, after `--`: with a configuration file they extend
+    /// its eal section, but a core list (-l, --lcores, or the EAL's -c
+    /// coremask) replaces its cores and a device (-a/--allow, -b/--block,
+    /// --vdev) all its devices.
+    #[arg(last = true, value_name = "EAL_ARGS")]
+    pub eal_args: Vec<String>,
+}
+
+/// Runs `geneve-gw probe` from its command line.
+pub fn execute(a: ProbeArgs) -> Result<(), String> {
+    probe(&ProbeOptions {
+        config_path: a.config,
+        validate: a.validate,
+        verbose: a.verbose,
+        eal_args: a.eal_args,
+    })
 }
 
 /// The TX offloads `run` asks the underlay port for with `offload: auto`
@@ -39,20 +74,23 @@ pub fn probe(opts: &ProbeOptions) -> Result<(), String> {
         }
         None => None,
     };
-    let mut eal_args = cfg.as_ref().map(|c| c.eal.to_args()).unwrap_or_default();
-    eal_args.extend(opts.eal_args.iter().cloned());
+    let eal_args = match &cfg {
+        Some(c) => c.eal.merged_args(&opts.eal_args),
+        None => opts.eal_args.clone(),
+    };
     if eal_args.is_empty() {
         return Err("no DPDK devices given: use -c FILE, or put EAL arguments after `--`, e.g. `geneve-gw probe -- --no-pci --vdev net_null0`".into());
     }
     let eal = Eal::init_for_cli(&eal_args, opts.verbose)?;
-    let r = probe_with_eal(opts, cfg.as_ref());
+    let r = super::check_devices(&eal_args, &eal).and_then(|()| probe_with_eal(opts, cfg.as_ref()));
     drop(eal);
     r
 }
 
-/// Queues per port: what `run` would configure (one per worker core).
+/// Queues per port: what `run` would configure (one per worker core of the
+/// EAL, which has the file's cores unless the command line replaced them).
 fn queues_for(cfg: Option<&Config>, port: &Port) -> u16 {
-    let want = cfg.map(|c| c.eal.worker_cores.len()).unwrap_or(1).max(1);
+    let want = cfg.map(|_| dpdk::worker_lcores().len()).unwrap_or(1).max(1);
     (want.min(usize::from(u16::MAX)) as u16).min(port.info().max_rx_queues.max(1))
 }
 

@@ -226,15 +226,15 @@ fn check(a: &GenArgs) -> Result<Checked, String> {
 }
 
 /// Runs `geneve-gw gen`.
-pub fn run(a: &GenArgs) -> Result<(), String> {
+pub fn execute(a: &GenArgs) -> Result<(), String> {
     let c = check(a)?;
     if a.eal_args.is_empty() {
         return Err("no DPDK devices given: put EAL arguments after `--`, e.g. `geneve-gw gen -- -l 0 --no-pci --vdev net_ring0`".into());
     }
-    let signal =
-        super::signal_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let signal = crate::control::signal_flag()
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let eal = Eal::init_for_cli(&a.eal_args, a.verbose)?;
-    let r = run_with_eal(a, c, &signal);
+    let r = super::check_devices(&a.eal_args, &eal).and_then(|()| run_with_eal(a, c, &signal));
     drop(eal);
     r
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use clap::Args;
 use crossbeam::channel::{bounded, Receiver};
 
 use crate::config::{self, Config, DeviceRef};
@@ -21,8 +22,8 @@ use crate::dataplane::tables::{BuildInputs, Tables};
 use crate::dataplane::tx_offload;
 use crate::dpdk::{self, Eal, LaunchedWorkers, Mbuf, Mempool, Port, PortConfig};
 
-use super::responder::{self, LocalAddrs, NeighborTable, Response};
-use super::{StopConditions, StopReason};
+use crate::control::responder::{self, LocalAddrs, NeighborTable, Response};
+use crate::control::{StopConditions, StopReason};
 
 /// How `geneve-gw run` runs.
 #[derive(Debug, Clone)]
@@ -31,10 +32,45 @@ pub struct RunOptions {
     pub stats_interval: Option<Duration>,
     pub stop: StopConditions,
     pub verbose: bool,
-    /// EAL arguments from the command line; they follow the file's.
+    /// EAL arguments from the command line; they follow the file's, and a
+    /// core list or a device replaces the file's (`config::Eal::merged_args`).
     pub eal_args: Vec<String>,
     /// Overrides the file's `offload:` (`run --offload off`).
     pub offload: Option<config::Offload>,
+}
+
+/// `geneve-gw run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The gateway configuration (YAML).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub control: super::RunControl,
+    /// Hardware offload: `auto` (TX IPv4/UDP checksums, RX IPv4 checksum and
+    /// rte_flow decap where the ports have them) or `off` (all in software,
+    /// no rte_flow rule); overrides the file's `offload:`.
+    #[arg(long, value_name = "auto|off")]
+    pub offload: Option<config::Offload>,
+    /// More DPDK EAL arguments, after `--`: they extend the file's eal
+    /// section, but a core list (-l, --lcores, or the EAL's -c coremask)
+    /// replaces its cores and control core, and a device (-a/--allow,
+    /// -b/--block, --vdev) replaces all its devices.
+    #[arg(last = true, value_name = "EAL_ARGS")]
+    pub eal_args: Vec<String>,
+}
+
+/// Runs `geneve-gw run` from its command line.
+pub fn execute(a: RunArgs) -> Result<(), String> {
+    let opts = RunOptions {
+        config_path: a.config,
+        stats_interval: a.control.interval()?,
+        stop: a.control.stop(),
+        verbose: a.control.verbose,
+        eal_args: a.eal_args,
+        offload: a.offload,
+    };
+    run(&opts)
 }
 
 const PUNT_QUEUE: usize = 1024;
@@ -43,21 +79,23 @@ const EVENT_QUEUE: usize = 4096;
 pub fn run(opts: &RunOptions) -> Result<(), String> {
     let cfg = config::load(&opts.config_path)
         .map_err(|e| format!("{} is not valid:\n{e}", opts.config_path.display()))?;
-    let signal =
-        super::signal_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let signal = crate::control::signal_flag()
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
         .map_err(|e| format!("cannot install the SIGHUP handler: {e}"))?;
-    let mut eal_args = cfg.eal.to_args();
+    let mut cli_args = Vec::new();
     if cfg.metrics.capture {
-        super::capture_preflight(&opts.eal_args)?;
+        crate::control::capture_preflight(&opts.eal_args)?;
         // DPDK's default: hugepage files stay while the gateway runs, so
         // dpdk-dumpcap (a secondary process) can map the packets.
-        eal_args.push("--huge-unlink=existing".into());
+        cli_args.push("--huge-unlink=existing".into());
     }
-    eal_args.extend(opts.eal_args.iter().cloned());
+    cli_args.extend(opts.eal_args.iter().cloned());
+    let eal_args = cfg.eal.merged_args(&cli_args);
     let eal = Eal::init_for_cli(&eal_args, opts.verbose)?;
-    super::telemetry::register_commands().map_err(|e| format!("DPDK telemetry: {e}"))?;
+    super::check_devices(&eal_args, &eal)?;
+    crate::control::telemetry::register_commands().map_err(|e| format!("DPDK telemetry: {e}"))?;
     let pdump = if cfg.metrics.capture {
         Some(dpdk::telemetry::PdumpServer::start().map_err(|e| format!("metrics.capture: {e}"))?)
     } else {
@@ -91,7 +129,7 @@ fn run_with_eal(
     for p in &cfg.ports {
         let id = resolve_port(&p.device).ok_or_else(|| {
             format!(
-                "port {}: device {} did not come up in DPDK; check eal.devices in the configuration (the EAL found {} port(s))",
+                "port {}: device {} did not come up in DPDK; check eal.devices in the configuration or the devices after `--` (the EAL found {} port(s))",
                 p.name,
                 p.device,
                 dpdk::port_count()
@@ -320,14 +358,14 @@ fn gateway(
     let workers = lcores.len();
     let _prometheus = match cfg.metrics.prometheus {
         Some(addr) => {
-            let s = super::observe::PrometheusServer::start(addr)?;
+            let s = crate::control::observe::PrometheusServer::start(addr)?;
             eprintln!("prometheus: serving http://{}/metrics", s.addr);
             Some(s)
         }
         None => None,
     };
     let (worker_links, control_links) =
-        super::telemetry::latency_links(workers, cfg.metrics.latency);
+        crate::control::telemetry::latency_links(workers, cfg.metrics.latency);
     let mut worker_links = worker_links.into_iter();
     let mut ports = Vec::new();
     let mut port_macs = Vec::new();
@@ -450,7 +488,7 @@ fn gateway(
             (lcores[w], job)
         })
         .collect();
-    let mut obs = super::telemetry::Observer::new(
+    let mut obs = crate::control::telemetry::Observer::new(
         control_links,
         st.cfg.metrics.latency,
         st.cfg
@@ -535,9 +573,9 @@ fn control_loop(
     event_rx: &Receiver<Event>,
     pool: &Mempool,
     nb_ids: u16,
-    obs: &mut super::telemetry::Observer,
+    obs: &mut crate::control::telemetry::Observer,
 ) -> StopReason {
-    let mut tracker = super::StopTracker::new(opts.stop);
+    let mut tracker = crate::control::StopTracker::new(opts.stop);
     let mut last_summary = Instant::now();
     let mut last_age = Instant::now();
     let mut prev = (0u64, 0u64, 0u64);
@@ -634,9 +672,9 @@ fn control_loop(
                 let dsum: u64 = drops.iter().sum();
                 let mut line = format!(
                     "encap {} | decap {} | drops {}",
-                    super::rate(enc - prev.0, since),
-                    super::rate(dec - prev.1, since),
-                    super::rate(dsum - prev.2, since)
+                    crate::control::rate(enc - prev.0, since),
+                    crate::control::rate(dec - prev.1, since),
+                    crate::control::rate(dsum - prev.2, since)
                 );
                 let top: Vec<String> = GwDrop::all()
                     .zip(drops.iter())

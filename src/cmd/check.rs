@@ -1,0 +1,27 @@
+//! `geneve-gw check`: validates a configuration file without starting DPDK.
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// `geneve-gw check` options.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The gateway configuration (YAML).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+/// Runs `geneve-gw check`: every error names the file, line, column and field.
+pub fn execute(a: &CheckArgs) -> Result<(), String> {
+    let cfg = crate::config::load(&a.config).map_err(|e| {
+        let n = e.to_string().lines().count();
+        format!("{} has {n} error(s):\n{e}", a.config.display())
+    })?;
+    println!(
+        "{}: OK ({} port(s), {} tunnel(s))",
+        a.config.display(),
+        cfg.ports.len(),
+        cfg.tunnels.len()
+    );
+    Ok(())
+}
