@@ -7,20 +7,8 @@ use crate::tunnel::hash::hash_ipv4;
 use crate::tunnel::qos::TtlEncap;
 use crate::wire::{ethernet, ipv4};
 
-use super::template::{finish_udp_checksum, write_v4_header, write_v6_header};
+use super::template::{finish_udp_checksum, write_v4_header, write_v6_header, FastCase};
 use super::EncapTemplate;
-
-/// Which fast-tier sub-case a template takes: no outer VLAN tag, an inner
-/// IPv4 packet in an untagged Ethernet frame (L2 tunnels) or alone (L3),
-/// over an IPv4 or IPv6 underlay; `None`: the general tier only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum FastCase {
-    None,
-    V4Ethernet,
-    V6Ethernet,
-    V4Ip,
-    V6Ip,
-}
 
 /// Where the inner IPv4 header starts: after an Ethernet header, or at once.
 const ETH: usize = ethernet::HEADER_LEN;

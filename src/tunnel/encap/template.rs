@@ -13,7 +13,17 @@ use crate::wire::ethernet::{self, EtherType, EthernetRepr, VlanTag};
 use crate::wire::geneve::{self, GeneveOptionRepr, GeneveRepr, OPTION_TYPE_CRITICAL};
 use crate::wire::{ip_proto, ipv4, ipv6, udp, Ipv4Repr, Ipv6Repr, UdpRepr};
 
-use super::fast::FastCase;
+/// Which fast-tier sub-case a template takes: no outer VLAN tag, an inner
+/// IPv4 packet in an untagged Ethernet frame (L2 tunnels) or alone (L3),
+/// over an IPv4 or IPv6 underlay; `None`: the general tier only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FastCase {
+    None,
+    V4Ethernet,
+    V6Ethernet,
+    V4Ip,
+    V6Ip,
+}
 
 /// Largest template: Ethernet + tag, IPv6, UDP, Geneve with 252 bytes of options.
 pub const MAX_TEMPLATE_LEN: usize =
