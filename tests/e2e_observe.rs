@@ -255,6 +255,20 @@ fn telemetry_stats_and_prometheus_report_the_packets_sent() {
     assert_eq!(u(&v, &["/geneve_gw/port,1", "rx_packets"]), N, "{v}");
     assert_eq!(u(&v, &["/geneve_gw/port,1", "tx_packets"]), 0, "{v}");
     assert_eq!(u(&v, &["/geneve_gw/drops", "no_segment"]), 0, "{v}");
+    // Every counted reason is explained, from the same table.
+    let reasons = v["/geneve_gw/drop_reasons"]
+        .as_object()
+        .expect("drop_reasons");
+    assert_eq!(
+        reasons.len(),
+        v["/geneve_gw/drops"].as_object().unwrap().len(),
+        "{v}"
+    );
+    assert_eq!(
+        reasons["no_segment"],
+        geneve_gw::tunnel::DropReason::NoSegment.help(),
+        "{v}"
+    );
     assert_percentiles_ordered(&v["/geneve_gw/latency"], N);
     let t = &v["/geneve_gw/tables"];
     assert_eq!(u(t, &["tunnels"]), 1, "{v}");

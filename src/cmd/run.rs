@@ -16,11 +16,12 @@ use crossbeam::channel::{bounded, Receiver};
 
 use crate::config::{self, Config, DeviceRef};
 use crate::dataplane::gateway::{GatewayWorker, Shared};
-use crate::dataplane::pipeline::{Event, GwDrop, PuntKind};
+use crate::dataplane::pipeline::{Event, PuntKind};
 use crate::dataplane::stats::{drop_totals, port_totals, total_rx, WorkerCounters, MAX_PORTS};
 use crate::dataplane::tables::{BuildInputs, Tables};
 use crate::dataplane::tx_offload;
 use crate::dpdk::{self, Eal, LaunchedWorkers, Mbuf, Mempool, Port, PortConfig};
+use crate::tunnel::DropReason;
 
 use crate::control::responder::{self, LocalAddrs, NeighborTable, Response};
 use crate::control::{StopConditions, StopReason};
@@ -676,7 +677,9 @@ fn control_loop(
                     crate::control::rate(dec - prev.1, since),
                     crate::control::rate(dsum - prev.2, since)
                 );
-                let top: Vec<String> = GwDrop::all()
+                let top: Vec<String> = DropReason::ALL
+                    .iter()
+                    .copied()
                     .zip(drops.iter())
                     .filter(|(_, n)| **n > 0)
                     .map(|(r, n)| format!("{}={n}", r.as_str()))
@@ -732,7 +735,7 @@ fn report(
     println!("macs not learned (table full) {}", st.macs_not_learned);
     println!("flow ids {}", st.flow_order.len());
     let drops = drop_totals(counters);
-    for (r, n) in GwDrop::all().zip(drops.iter()) {
+    for (r, n) in DropReason::ALL.iter().copied().zip(drops.iter()) {
         if *n > 0 {
             println!("drop {} {n}", r.as_str());
         }

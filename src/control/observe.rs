@@ -18,6 +18,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 
 use crate::dataplane::latency::Percentiles;
+use crate::tunnel::DropReason;
 
 /// One port's totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,8 +41,8 @@ pub struct Snapshot {
     pub punted: u64,
     pub geneve_control: u64,
     pub control_replies: u64,
-    /// Every drop reason, zero or not, in `GwDrop::all()` order.
-    pub drops: Vec<(&'static str, u64)>,
+    /// Every drop reason, zero or not, in `DropReason::ALL` order.
+    pub drops: Vec<(DropReason, u64)>,
     /// Residence time since start; None when not measured (`metrics.latency: false`).
     pub latency: Option<Percentiles>,
     /// Table name and entries.
@@ -160,6 +161,21 @@ pub fn prometheus_text(s: &Snapshot) -> String {
     );
     for (r, n) in &s.drops {
         let _ = writeln!(o, "geneve_gw_drops_total{{reason=\"{r}\"}} {n}");
+    }
+    // What each reason means, from the one table of drop reasons: a
+    // dashboard can join it on `reason` to explain a counter.
+    head(
+        &mut o,
+        "geneve_gw_drop_reason_info",
+        "gauge",
+        "What each drop reason means (help label); the value is always 1.",
+    );
+    for (r, _) in &s.drops {
+        let _ = writeln!(
+            o,
+            "geneve_gw_drop_reason_info{{reason=\"{r}\",help=\"{}\"}} 1",
+            escape_label(r.help())
+        );
     }
     if let Some(l) = &s.latency {
         let name = "geneve_gw_residence_seconds";
@@ -292,7 +308,7 @@ mod tests {
             }],
             encap: 3,
             decap: 2,
-            drops: vec![("no_route", 4), ("tx_full", 0)],
+            drops: vec![(DropReason::NoRoute, 4), (DropReason::TxFull, 0)],
             latency: Some(Percentiles {
                 samples: 10,
                 min_ns: 100,
@@ -317,6 +333,7 @@ mod tests {
             "geneve_gw_encap_packets_total 3",
             "geneve_gw_drops_total{reason=\"no_route\"} 4",
             "geneve_gw_drops_total{reason=\"tx_full\"} 0",
+            "geneve_gw_drop_reason_info{reason=\"no_route\",help=\"L3: no route for the inner destination.\"} 1",
             "# TYPE geneve_gw_residence_seconds summary",
             "geneve_gw_residence_seconds{quantile=\"0.5\"} 1e-6",
             "geneve_gw_residence_seconds_count 10",

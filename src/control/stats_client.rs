@@ -85,6 +85,7 @@ pub fn collect(t: &mut Telemetry) -> Result<Map<String, Value>, String> {
     for cmd in [
         "/geneve_gw/counters",
         "/geneve_gw/drops",
+        "/geneve_gw/drop_reasons",
         "/geneve_gw/latency",
         "/geneve_gw/tables",
         "/geneve_gw/ports",
@@ -155,7 +156,8 @@ pub fn render(all: &Map<String, Value>, pid: u64) -> String {
     if let Some(d) = all["/geneve_gw/drops"].as_object() {
         for (r, n) in d {
             if n.as_u64().unwrap_or(0) > 0 {
-                o += &format!("  drop {:<28} {:>16}\n", r, n);
+                let help = crate::tunnel::DropReason::from_name(r).map_or("", |d| d.help());
+                o += &format!("  drop {:<28} {:>16}  {help}\n", r, n);
             }
         }
     }

@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use crate::dataplane::latency::{self, ControlLink, Merged, Percentiles, WorkerLink};
-use crate::dataplane::pipeline::GwDrop;
 use crate::dataplane::stats::{drop_totals, port_totals, WorkerCounters};
 use crate::dpdk::telemetry::{register, TelData, TelValue};
 use crate::dpdk::{self, DpdkError};
+use crate::tunnel::DropReason;
 
 use super::observe::{self, PortSnapshot, Snapshot};
 
@@ -104,9 +104,11 @@ impl Observer {
             punted: sum(&|c| c.punted.get()),
             geneve_control: sum(&|c| c.geneve_control.get()),
             control_replies: replies,
-            drops: GwDrop::all()
+            drops: DropReason::ALL
+                .iter()
+                .copied()
                 .zip(drops.iter())
-                .map(|(r, n)| (r.as_str(), *n))
+                .map(|(r, n)| (r, *n))
                 .collect(),
             latency: self
                 .merged
@@ -162,7 +164,16 @@ fn counters_cmd(_: &str) -> Option<TelData> {
 fn drops_cmd(_: &str) -> Option<TelData> {
     let s = observe::current()?;
     Some(TelData::Dict(
-        s.drops.iter().map(|(r, n)| u(r, *n)).collect(),
+        s.drops.iter().map(|(r, n)| u(r.as_str(), *n)).collect(),
+    ))
+}
+
+fn drop_reasons_cmd(_: &str) -> Option<TelData> {
+    Some(TelData::Dict(
+        DropReason::ALL
+            .iter()
+            .map(|r| (r.as_str().to_string(), TelValue::Str(r.help().to_string())))
+            .collect(),
     ))
 }
 
@@ -211,7 +222,7 @@ fn port_cmd(params: &str) -> Option<TelData> {
 }
 
 /// The commands `geneve-gw stats` and `dpdk-telemetry.py` read.
-pub const COMMANDS: [(&str, &str); 6] = [
+pub const COMMANDS: [(&str, &str); 7] = [
     (
         "/geneve_gw/counters",
         "Gateway totals: rx/tx packets, encap, decap, punted, drops. No parameters",
@@ -219,6 +230,10 @@ pub const COMMANDS: [(&str, &str); 6] = [
     (
         "/geneve_gw/drops",
         "Dropped packets by reason. No parameters",
+    ),
+    (
+        "/geneve_gw/drop_reasons",
+        "What each drop reason means, by name. No parameters",
     ),
     (
         "/geneve_gw/latency",
@@ -240,9 +255,10 @@ pub const COMMANDS: [(&str, &str); 6] = [
 
 /// Registers the `/geneve_gw/...` commands (once per process, after EAL start).
 pub fn register_commands() -> Result<(), DpdkError> {
-    let handlers: [fn(&str) -> Option<TelData>; 6] = [
+    let handlers: [fn(&str) -> Option<TelData>; 7] = [
         counters_cmd,
         drops_cmd,
+        drop_reasons_cmd,
         latency_cmd,
         tables_cmd,
         ports_cmd,

@@ -16,9 +16,10 @@ use super::latency::{Residence, WorkerLink};
 use super::pipeline::flood::{
     flood_copy, flood_targets, segment_path, FloodCopy, FloodTarget, SegmentFacts, SegmentPath,
 };
-use super::pipeline::{self, Event, GwDrop, Outcome, PuntKind};
+use super::pipeline::{self, Event, Outcome, PuntKind};
 use super::stats::{WorkerCounters, MAX_PORTS};
 use super::tables::Tables;
+use crate::tunnel::DropReason;
 
 /// What workers and the control thread share.
 pub struct Shared {
@@ -168,7 +169,7 @@ impl GatewayWorker {
                                 // Not a port of ours (never for a table's
                                 // access port): counted drops.
                                 burst.free_first(run);
-                                c.drops[GwDrop::TxFull.index()].add(run as u64);
+                                c.drops[DropReason::TxFull.index()].add(run as u64);
                             }
                         }
                         i += run;
@@ -255,7 +256,7 @@ impl Io<'_> {
     }
 
     /// Counts `n` drops for `r`.
-    fn count_drop(&self, r: GwDrop, n: u64) {
+    fn count_drop(&self, r: DropReason, n: u64) {
         self.c.drops[r.index()].add(n);
     }
 }
@@ -292,7 +293,7 @@ impl Sink<'_> {
                 }
                 match self.io.sh.punt_tx.try_send((kind, m)) {
                     Ok(()) => c.punted.add(1),
-                    Err(_) => self.io.count_drop(GwDrop::PuntQueueFull, 1),
+                    Err(_) => self.io.count_drop(DropReason::PuntQueueFull, 1),
                 }
             }
             Outcome::Drop(r) => self.io.count_drop(r, 1),
@@ -313,7 +314,7 @@ impl Sink<'_> {
         for target in targets {
             let (id, mut copy) = match target {
                 FloodTarget::Unresolved => {
-                    self.io.count_drop(GwDrop::NextHopUnresolved, 1);
+                    self.io.count_drop(DropReason::NextHopUnresolved, 1);
                     continue;
                 }
                 FloodTarget::Original(id) => match original.take() {
@@ -327,7 +328,7 @@ impl Sink<'_> {
                     {
                         Some(c) => (id, c),
                         None => {
-                            self.io.count_drop(GwDrop::ReplicationNoMbuf, 1);
+                            self.io.count_drop(DropReason::ReplicationNoMbuf, 1);
                             continue;
                         }
                     }
@@ -355,7 +356,7 @@ impl Sink<'_> {
     fn segment(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) {
         let Sink { io, scratch } = self;
         let Some(tpl) = t.templates.get(id as usize) else {
-            return io.count_drop(GwDrop::NextHopUnresolved, 1);
+            return io.count_drop(DropReason::NextHopUnresolved, 1);
         };
         let contiguous = m.is_contiguous();
         let mut copied = 0;
@@ -367,7 +368,7 @@ impl Sink<'_> {
             }
             match m.read_into(scratch) {
                 Some(n) => copied = n,
-                None => return io.count_drop(GwDrop::EncapTooBig, 1),
+                None => return io.count_drop(DropReason::EncapTooBig, 1),
             }
         }
         // A software segment and its outer headers must fit one mbuf of the
@@ -395,7 +396,7 @@ impl Sink<'_> {
             (SegmentPath::Tso | SegmentPath::Software, Ok(plan)) => plan,
             // `segment_path` chose these only with a plan.
             (SegmentPath::Tso | SegmentPath::Software, Err(_)) => {
-                return io.count_drop(GwDrop::EncapTooBig, 1)
+                return io.count_drop(DropReason::EncapTooBig, 1)
             }
         };
         if path == SegmentPath::Tso {
@@ -407,7 +408,7 @@ impl Sink<'_> {
                 }
                 // Headers too long for the mbuf's length fields: software.
                 Err(EncapError::TooBig { .. }) => {}
-                Err(_) => return io.count_drop(GwDrop::EncapNoRoom, 1),
+                Err(_) => return io.count_drop(DropReason::EncapNoRoom, 1),
             }
         }
         let inner: &[u8] = if contiguous {
@@ -418,7 +419,7 @@ impl Sink<'_> {
         let plan = if plan.segment_len(0) > fits_mbuf {
             match TcpSegmentation::plan(inner, tpl.payload_kind(), fits_mbuf) {
                 Ok(p) => p,
-                Err(_) => return io.count_drop(GwDrop::EncapNoRoom, 1),
+                Err(_) => return io.count_drop(DropReason::EncapNoRoom, 1),
             }
         } else {
             plan
@@ -428,7 +429,7 @@ impl Sink<'_> {
         let mut sent = 0u64;
         for i in 0..count {
             let Some(mut s) = io.sh.pool.alloc() else {
-                io.count_drop(GwDrop::SegmentNoMbuf, (count - i) as u64);
+                io.count_drop(DropReason::SegmentNoMbuf, (count - i) as u64);
                 break;
             };
             let ok = s
@@ -436,7 +437,7 @@ impl Sink<'_> {
                 .and_then(|out| plan.write(inner, i, out))
                 .is_some();
             if !ok {
-                io.count_drop(GwDrop::EncapNoRoom, 1);
+                io.count_drop(DropReason::EncapNoRoom, 1);
                 continue;
             }
             match encap(tpl, &mut s, Some(hash)) {
@@ -444,8 +445,8 @@ impl Sink<'_> {
                     sent += 1;
                     io.send(t.underlay_port, s);
                 }
-                Err(EncapError::NoHeadroom) => io.count_drop(GwDrop::EncapNoRoom, 1),
-                Err(_) => io.count_drop(GwDrop::EncapTooBig, 1),
+                Err(EncapError::NoHeadroom) => io.count_drop(DropReason::EncapNoRoom, 1),
+                Err(_) => io.count_drop(DropReason::EncapTooBig, 1),
             }
         }
         if sent > 0 {
@@ -492,21 +493,21 @@ fn flush(b: &mut TxBuffer, c: &WorkerCounters, lat: &mut Residence, port: usize)
     c.ports[port].tx_packets.add(sent as u64);
     if dropped > 0 {
         c.ports[port].tx_dropped.add(dropped as u64);
-        c.drops[GwDrop::TxFull.index()].add(dropped as u64);
+        c.drops[DropReason::TxFull.index()].add(dropped as u64);
     }
 }
 
 #[inline]
 fn send(tx: &mut [TxBuffer], c: &WorkerCounters, lat: &mut Residence, port: u16, m: Mbuf) {
     let Some(b) = tx.get_mut(port as usize) else {
-        c.drops[GwDrop::TxFull.index()].add(1);
+        c.drops[DropReason::TxFull.index()].add(1);
         return;
     };
     if b.is_full() {
         flush(b, c, lat, port as usize);
     }
     if b.push(m).is_err() {
-        c.drops[GwDrop::TxFull.index()].add(1);
+        c.drops[DropReason::TxFull.index()].add(1);
     }
 }
 
@@ -538,10 +539,10 @@ fn linear_copy(
     rss: Option<u32>,
 ) {
     let Some(mut s) = io.sh.pool.alloc() else {
-        return io.count_drop(GwDrop::SegmentNoMbuf, 1);
+        return io.count_drop(DropReason::SegmentNoMbuf, 1);
     };
     let Some(out) = s.set_len(inner.len()) else {
-        return io.count_drop(GwDrop::EncapNoRoom, 1);
+        return io.count_drop(DropReason::EncapNoRoom, 1);
     };
     out.copy_from_slice(inner);
     match encap(tpl, &mut s, rss) {
@@ -549,8 +550,8 @@ fn linear_copy(
             io.c.encap.add(1);
             io.send(t.underlay_port, s);
         }
-        Err(EncapError::NoHeadroom) => io.count_drop(GwDrop::EncapNoRoom, 1),
-        Err(EncapError::TooBig { .. }) => io.count_drop(GwDrop::EncapTooBig, 1),
-        Err(EncapError::BadInner) => io.count_drop(GwDrop::InnerNotIp, 1),
+        Err(EncapError::NoHeadroom) => io.count_drop(DropReason::EncapNoRoom, 1),
+        Err(EncapError::TooBig { .. }) => io.count_drop(DropReason::EncapTooBig, 1),
+        Err(EncapError::BadInner) => io.count_drop(DropReason::InnerNotIp, 1),
     }
 }

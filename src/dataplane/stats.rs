@@ -3,6 +3,8 @@
 //! thread sums the blocks.
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::tunnel::DropReason;
+
 /// Most ports a worker keeps counters for.
 pub const MAX_PORTS: usize = 32;
 
@@ -56,8 +58,8 @@ pub struct WorkerCounters {
     /// frames handed to the NIC's Geneve TSO.
     pub tso_segments: Counter,
     pub tso_hw_frames: Counter,
-    /// One counter per drop reason (`pipeline::GwDrop::index`).
-    pub drops: [Counter; super::pipeline::DROP_COUNT],
+    /// One counter per drop reason (`pipeline::DropReason::index`).
+    pub drops: [Counter; DropReason::COUNT],
     /// TSC cycles since the worker started.
     pub total_cycles: Counter,
 }
@@ -97,9 +99,9 @@ pub fn port_totals(workers: &[WorkerCounters], port: usize) -> PortTotals {
     t
 }
 
-/// Drops by reason over all workers, in `GwDrop::all()` order.
-pub fn drop_totals(workers: &[WorkerCounters]) -> [u64; super::pipeline::DROP_COUNT] {
-    let mut t = [0u64; super::pipeline::DROP_COUNT];
+/// Drops by reason over all workers, in `DropReason::ALL` order.
+pub fn drop_totals(workers: &[WorkerCounters]) -> [u64; DropReason::COUNT] {
+    let mut t = [0u64; DropReason::COUNT];
     for w in workers {
         for (i, c) in w.drops.iter().enumerate() {
             t[i] += c.get();

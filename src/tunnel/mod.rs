@@ -60,6 +60,7 @@
 
 pub mod buffer;
 pub mod decap;
+pub mod drop;
 pub mod encap;
 pub mod hash;
 pub mod icmp;

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use crate::tunnel::{encap, encap_fast_ethernet, Buffer, EncapError, EncapTemplate};
 use crate::wire::checksum;
 
-use super::{eth_vlan, rd16, strip_vlan, GwDrop, Outcome, PuntKind};
+use super::{eth_vlan, rd16, strip_vlan, DropReason, Outcome, PuntKind};
 use super::{ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6};
 use crate::dataplane::flows::{key_at, key_of_ethernet};
 use crate::dataplane::tables::{lpm_key, AccessIn, FlowIdVariant, Tables, TemplateId};
@@ -20,7 +20,7 @@ fn encap_outcome<B: Buffer + ?Sized>(
     rss: Option<u32>,
 ) -> Outcome {
     let Some(tpl) = t.templates.get(id as usize) else {
-        return Outcome::Drop(GwDrop::NextHopUnresolved);
+        return Outcome::Drop(DropReason::NextHopUnresolved);
     };
     if buf.total_len() != buf.len() {
         // A chained (jumbo) frame: the worker copies it out and encapsulates
@@ -29,9 +29,9 @@ fn encap_outcome<B: Buffer + ?Sized>(
     }
     match encap(tpl, buf, rss) {
         Ok(()) => Outcome::Encapped(t.underlay_port),
-        Err(EncapError::NoHeadroom) => Outcome::Drop(GwDrop::EncapNoRoom),
+        Err(EncapError::NoHeadroom) => Outcome::Drop(DropReason::EncapNoRoom),
         Err(EncapError::TooBig { .. }) => Outcome::Segment(id),
-        Err(EncapError::BadInner) => Outcome::Drop(GwDrop::InnerNotIp),
+        Err(EncapError::BadInner) => Outcome::Drop(DropReason::InnerNotIp),
     }
 }
 
@@ -231,12 +231,12 @@ pub fn access_with_cache<B: Buffer + ?Sized>(
     cache: &mut MacCache,
 ) -> Outcome {
     let Some((vlan, et_off)) = eth_vlan(buf.data()) else {
-        return Outcome::Drop(GwDrop::AccessTruncated);
+        return Outcome::Drop(DropReason::AccessTruncated);
     };
     match t.access_for(port, vlan.unwrap_or(0)) {
         Some(AccessIn::L2(seg)) => {
             if vlan.is_some() && !strip_vlan(buf) {
-                return Outcome::Drop(GwDrop::AccessTruncated);
+                return Outcome::Drop(DropReason::AccessTruncated);
             }
             let d = buf.data();
             if d[0] & 1 != 0 {
@@ -261,12 +261,12 @@ pub fn access_with_cache<B: Buffer + ?Sized>(
             }
             match cache.entry {
                 CachedMac::Known(Some(id)) => encap_unicast(t, id, buf, rss, None),
-                CachedMac::Known(None) => Outcome::Drop(GwDrop::NextHopUnresolved),
+                CachedMac::Known(None) => Outcome::Drop(DropReason::NextHopUnresolved),
                 CachedMac::Unknown | CachedMac::Empty => Outcome::Flood(seg),
             }
         }
         Some(AccessIn::L3) => l3_access(t, buf, et_off, rss),
-        None => Outcome::Drop(GwDrop::NoSegment),
+        None => Outcome::Drop(DropReason::NoSegment),
     }
 }
 
@@ -277,7 +277,7 @@ fn l3_access<B: Buffer + ?Sized>(
     rss: Option<u32>,
 ) -> Outcome {
     let Some(l3) = &t.l3 else {
-        return Outcome::Drop(GwDrop::NoSegment);
+        return Outcome::Drop(DropReason::NoSegment);
     };
     let d = buf.data();
     let ip = et_off + 2;
@@ -295,7 +295,7 @@ fn l3_access<B: Buffer + ?Sized>(
             a.copy_from_slice(&d[ip + 24..ip + 40]);
             IpAddr::from(a)
         }
-        _ => return Outcome::Drop(GwDrop::InnerNotIp),
+        _ => return Outcome::Drop(DropReason::InnerNotIp),
     };
     if t.local_access.contains(&dst) {
         return Outcome::Punt(PuntKind::Local);
@@ -305,12 +305,12 @@ fn l3_access<B: Buffer + ?Sized>(
         IpAddr::V6(_) => l3.routes_v6.lookup(lpm_key(dst)),
     };
     match route {
-        None => Outcome::Drop(GwDrop::NoRoute),
-        Some(None) => Outcome::Drop(GwDrop::NextHopUnresolved),
+        None => Outcome::Drop(DropReason::NoRoute),
+        Some(None) => Outcome::Drop(DropReason::NextHopUnresolved),
         Some(Some(id)) => {
             // The IP packet travels without its Ethernet header (0x0800 / 0x86DD).
             if buf.trim_front(ip).is_err() {
-                return Outcome::Drop(GwDrop::AccessTruncated);
+                return Outcome::Drop(DropReason::AccessTruncated);
             }
             encap_unicast(t, id, buf, rss, Some(0))
         }

@@ -6,7 +6,7 @@
 //! Pure: no DPDK, no I/O. The worker's sink (`dataplane::gateway`) makes
 //! the copies, allocates the segments and sends; these functions say what
 //! to do and which drop reason counts what.
-use super::{GwDrop, Outcome};
+use super::{DropReason, Outcome};
 use crate::dataplane::tables::TemplateId;
 
 /// What the flood does for one entry of its segment's target list.
@@ -18,18 +18,21 @@ pub enum FloodTarget {
     /// target, which needs no copy.
     Original(TemplateId),
     /// The target's next hop is unresolved: a counted
-    /// [`GwDrop::NextHopUnresolved`], no copy.
+    /// [`DropReason::NextHopUnresolved`], no copy.
     Unresolved,
 }
 
 /// The flood of one frame to `targets` (a segment's list, in order): one
-/// [`FloodTarget`] per entry, or `Err(`[`GwDrop::NoFloodTarget`]`)` when
+/// [`FloodTarget`] per entry, or `Err(`[`DropReason::NoFloodTarget`]`)` when
 /// the list is empty. Only the last entry gets the frame itself; if it is
 /// unresolved, the frame is freed after the copies.
 pub fn flood_targets(
     targets: &[Option<TemplateId>],
-) -> Result<impl Iterator<Item = FloodTarget> + '_, GwDrop> {
-    let last = targets.len().checked_sub(1).ok_or(GwDrop::NoFloodTarget)?;
+) -> Result<impl Iterator<Item = FloodTarget> + '_, DropReason> {
+    let last = targets
+        .len()
+        .checked_sub(1)
+        .ok_or(DropReason::NoFloodTarget)?;
     Ok(targets.iter().enumerate().map(move |(i, t)| match *t {
         None => FloodTarget::Unresolved,
         Some(id) if i == last => FloodTarget::Original(id),
@@ -46,17 +49,17 @@ pub enum FloodCopy {
     /// Too big for the tunnel: segment it with this template.
     Segment(TemplateId),
     /// A counted drop.
-    Drop(GwDrop),
+    Drop(DropReason),
 }
 
 /// See [`FloodCopy`]. An outcome encap never gives (decap, flood, punt)
-/// counts as [`GwDrop::NoFloodTarget`].
+/// counts as [`DropReason::NoFloodTarget`].
 pub fn flood_copy(o: Outcome) -> FloodCopy {
     match o {
         Outcome::Encapped(port) => FloodCopy::Send(port),
         Outcome::Segment(id) => FloodCopy::Segment(id),
         Outcome::Drop(r) => FloodCopy::Drop(r),
-        _ => FloodCopy::Drop(GwDrop::NoFloodTarget),
+        _ => FloodCopy::Drop(DropReason::NoFloodTarget),
     }
 }
 
@@ -91,24 +94,24 @@ pub enum SegmentPath {
     /// Cut into TCP segments in software, each encapsulated.
     Software,
     /// A counted drop.
-    Drop(GwDrop),
+    Drop(DropReason),
 }
 
 /// See [`SegmentPath`]: a chained frame within the tunnel MTU is copied
-/// once (dropped as [`GwDrop::EncapNoRoom`] if one mbuf cannot hold it and
+/// once (dropped as [`DropReason::EncapNoRoom`] if one mbuf cannot hold it and
 /// it cannot be segmented); a frame without a segmentation plan is an
-/// [`GwDrop::EncapTooBig`] drop; a contiguous frame whose plan covers it
+/// [`DropReason::EncapTooBig`] drop; a contiguous frame whose plan covers it
 /// goes to TSO when the port has it; the rest is segmented in software.
 pub fn segment_path(f: &SegmentFacts) -> SegmentPath {
     if !f.contiguous && f.len <= f.max_inner && (f.len <= f.fits_mbuf || f.plan_frame_len.is_none())
     {
         if f.len > f.fits_mbuf {
-            return SegmentPath::Drop(GwDrop::EncapNoRoom);
+            return SegmentPath::Drop(DropReason::EncapNoRoom);
         }
         return SegmentPath::LinearCopy;
     }
     let Some(frame_len) = f.plan_frame_len else {
-        return SegmentPath::Drop(GwDrop::EncapTooBig);
+        return SegmentPath::Drop(DropReason::EncapTooBig);
     };
     if f.contiguous && f.geneve_tso && f.len == frame_len {
         SegmentPath::Tso
@@ -121,14 +124,14 @@ pub fn segment_path(f: &SegmentFacts) -> SegmentPath {
 mod tests {
     use super::*;
 
-    fn targets(t: &[Option<TemplateId>]) -> Result<Vec<FloodTarget>, GwDrop> {
+    fn targets(t: &[Option<TemplateId>]) -> Result<Vec<FloodTarget>, DropReason> {
         flood_targets(t).map(Iterator::collect)
     }
 
     #[test]
     fn flood_copies_to_all_but_the_last_target_and_counts_unresolved_ones() {
         use FloodTarget::*;
-        assert_eq!(targets(&[]), Err(GwDrop::NoFloodTarget));
+        assert_eq!(targets(&[]), Err(DropReason::NoFloodTarget));
         assert_eq!(targets(&[Some(3)]), Ok(vec![Original(3)]));
         assert_eq!(
             targets(&[Some(1), None, Some(2)]),
@@ -147,15 +150,15 @@ mod tests {
         assert_eq!(flood_copy(Outcome::Encapped(4)), FloodCopy::Send(4));
         assert_eq!(flood_copy(Outcome::Segment(7)), FloodCopy::Segment(7));
         assert_eq!(
-            flood_copy(Outcome::Drop(GwDrop::EncapNoRoom)),
-            FloodCopy::Drop(GwDrop::EncapNoRoom)
+            flood_copy(Outcome::Drop(DropReason::EncapNoRoom)),
+            FloodCopy::Drop(DropReason::EncapNoRoom)
         );
         for o in [
             Outcome::Decapped(1),
             Outcome::Flood(0),
             Outcome::Punt(super::super::PuntKind::Local),
         ] {
-            assert_eq!(flood_copy(o), FloodCopy::Drop(GwDrop::NoFloodTarget));
+            assert_eq!(flood_copy(o), FloodCopy::Drop(DropReason::NoFloodTarget));
         }
     }
 
@@ -194,7 +197,7 @@ mod tests {
         };
         assert_eq!(
             segment_path(&not_tcp),
-            SegmentPath::Drop(GwDrop::EncapTooBig)
+            SegmentPath::Drop(DropReason::EncapTooBig)
         );
         // Chained but within the MTU: one linear copy, if an mbuf holds it.
         let small = SegmentFacts {
@@ -225,7 +228,7 @@ mod tests {
         };
         assert_eq!(
             segment_path(&big_not_tcp),
-            SegmentPath::Drop(GwDrop::EncapNoRoom)
+            SegmentPath::Drop(DropReason::EncapNoRoom)
         );
     }
 }

@@ -30,110 +30,6 @@ const ETH_P_VLAN: u16 = 0x8100;
 const IPPROTO_ICMP: u8 = 1;
 const IPPROTO_ICMPV6: u8 = 58;
 
-/// Why the gateway dropped a packet: the tunnel's decap reasons plus the
-/// gateway's own. Each has its own counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GwDrop {
-    Decap(DropReason),
-    /// Access frame on a port/VLAN that belongs to no segment or L3 access.
-    NoSegment,
-    /// L3: no route for the inner destination.
-    NoRoute,
-    /// The underlay next hop (or L3 inner next hop) is not resolved yet.
-    NextHopUnresolved,
-    /// Decapsulated VNI has no decap entry.
-    UnknownVni,
-    /// Source VTEP not in the VNI's allow list.
-    SourceVtepNotAllowed,
-    /// A required option is missing.
-    RequiredOptionMissing,
-    /// A security-tag policy denied the packet.
-    SecurityTagDenied,
-    /// Not enough room in the buffer for the outer headers.
-    EncapNoRoom,
-    /// Inner packet larger than the tunnel MTU.
-    EncapTooBig,
-    /// L3 mode: an access frame that is not IPv4/IPv6 (or of a family the route's tunnel does not carry).
-    InnerNotIp,
-    /// Broadcast/unknown unicast with an empty flood list.
-    NoFloodTarget,
-    /// The control thread's queue was full.
-    PuntQueueFull,
-    /// No mbuf to replicate a flooded frame.
-    ReplicationNoMbuf,
-    /// The NIC did not take the packet.
-    TxFull,
-    /// A frame shorter than an Ethernet header on an access port.
-    AccessTruncated,
-    /// No mbuf for a segment of a too-big TCP frame (the rest of that
-    /// frame's segments are counted here too).
-    SegmentNoMbuf,
-}
-
-/// Gateway-specific reasons after the decap ones, in counter order.
-pub const GW_REASONS: [GwDrop; 16] = [
-    GwDrop::NoSegment,
-    GwDrop::NoRoute,
-    GwDrop::NextHopUnresolved,
-    GwDrop::UnknownVni,
-    GwDrop::SourceVtepNotAllowed,
-    GwDrop::RequiredOptionMissing,
-    GwDrop::SecurityTagDenied,
-    GwDrop::EncapNoRoom,
-    GwDrop::EncapTooBig,
-    GwDrop::InnerNotIp,
-    GwDrop::NoFloodTarget,
-    GwDrop::PuntQueueFull,
-    GwDrop::ReplicationNoMbuf,
-    GwDrop::TxFull,
-    GwDrop::AccessTruncated,
-    GwDrop::SegmentNoMbuf,
-];
-
-/// Number of drop counters.
-pub const DROP_COUNT: usize = DropReason::COUNT + GW_REASONS.len();
-
-impl GwDrop {
-    /// Counter index.
-    pub fn index(self) -> usize {
-        match self {
-            GwDrop::Decap(r) => r as usize,
-            other => DropReason::COUNT + GW_REASONS.iter().position(|g| *g == other).unwrap_or(0),
-        }
-    }
-
-    /// Every reason in counter order.
-    pub fn all() -> impl Iterator<Item = GwDrop> {
-        DropReason::ALL
-            .iter()
-            .map(|r| GwDrop::Decap(*r))
-            .chain(GW_REASONS)
-    }
-
-    /// Stable snake_case counter name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GwDrop::Decap(r) => r.as_str(),
-            GwDrop::NoSegment => "no_segment",
-            GwDrop::NoRoute => "no_route",
-            GwDrop::NextHopUnresolved => "next_hop_unresolved",
-            GwDrop::UnknownVni => "unknown_vni",
-            GwDrop::SourceVtepNotAllowed => "source_vtep_not_allowed",
-            GwDrop::RequiredOptionMissing => "required_option_missing",
-            GwDrop::SecurityTagDenied => "security_tag_denied",
-            GwDrop::EncapNoRoom => "encap_no_room",
-            GwDrop::EncapTooBig => "encap_too_big",
-            GwDrop::InnerNotIp => "inner_not_ip",
-            GwDrop::NoFloodTarget => "no_flood_target",
-            GwDrop::PuntQueueFull => "punt_queue_full",
-            GwDrop::ReplicationNoMbuf => "replication_no_mbuf",
-            GwDrop::TxFull => "tx_full",
-            GwDrop::AccessTruncated => "access_truncated",
-            GwDrop::SegmentNoMbuf => "segment_no_mbuf",
-        }
-    }
-}
-
 /// What to do with the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -150,7 +46,7 @@ pub enum Outcome {
     /// encapsulated: the worker segments it if it is TCP (else counts
     /// `encap_too_big`), or copies a chained frame that fits into one mbuf.
     Segment(u32),
-    Drop(GwDrop),
+    Drop(DropReason),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use crate::wire::geneve::GeneveOptionIter;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 
-use super::{push_vlan, Event, GwDrop, Outcome, PuntKind};
+use super::{push_vlan, Event, Outcome, PuntKind};
 use super::{ETH_P_IPV4, ETH_P_IPV6, ETH_P_VLAN, IPPROTO_ICMP, IPPROTO_ICMPV6};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
 use crate::dataplane::tables::Tables;
@@ -43,26 +43,26 @@ fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
 pub fn hw_decapped<B: Buffer + ?Sized>(t: &Tables, vni: u32, buf: &mut B) -> Outcome {
     // The software path refuses an inner frame shorter than its Ethernet header.
     if buf.len() < 14 {
-        return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+        return Outcome::Drop(DropReason::InnerMalformed);
     }
     let Some(out) = t.vnis.get(vni) else {
-        return Outcome::Drop(GwDrop::UnknownVni);
+        return Outcome::Drop(DropReason::UnknownVni);
     };
     if out.payload != Payload::Ethernet {
-        return Outcome::Drop(GwDrop::UnknownVni);
+        return Outcome::Drop(DropReason::UnknownVni);
     }
     if out.allow_from.is_some() {
-        return Outcome::Drop(GwDrop::SourceVtepNotAllowed);
+        return Outcome::Drop(DropReason::SourceVtepNotAllowed);
     }
     if out.require_mask != 0 {
-        return Outcome::Drop(GwDrop::RequiredOptionMissing);
+        return Outcome::Drop(DropReason::RequiredOptionMissing);
     }
     if !out.security_tags.is_empty() {
-        return Outcome::Drop(GwDrop::SecurityTagDenied);
+        return Outcome::Drop(DropReason::SecurityTagDenied);
     }
     if let Some(vid) = out.vlan {
         if !push_vlan(buf, vid) {
-            return Outcome::Drop(GwDrop::EncapNoRoom);
+            return Outcome::Drop(DropReason::EncapNoRoom);
         }
     }
     Outcome::Decapped(out.port)
@@ -183,7 +183,7 @@ fn deliver_fast<B: Buffer + ?Sized>(
     events: &mut impl FnMut(Event),
 ) -> Outcome {
     let Some((out, plain)) = t.vnis.get_plain(d.vni.get()) else {
-        return Outcome::Drop(GwDrop::UnknownVni);
+        return Outcome::Drop(DropReason::UnknownVni);
     };
     if !plain {
         return deliver_with_policy(t, buf, d, events);
@@ -192,11 +192,11 @@ fn deliver_fast<B: Buffer + ?Sized>(
     if buf.trim_front(usize::from(d.payload_offset)).is_err()
         || (d.padding != 0 && buf.trim_back(d.padding as usize).is_err())
     {
-        return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+        return Outcome::Drop(DropReason::InnerMalformed);
     }
     if let Some(vid) = out.vlan {
         if !push_vlan(buf, vid) {
-            return Outcome::Drop(GwDrop::EncapNoRoom);
+            return Outcome::Drop(DropReason::EncapNoRoom);
         }
     }
     Outcome::Decapped(out.port)
@@ -219,7 +219,7 @@ pub(super) fn deliver_with_policy<B: Buffer + ?Sized>(
 pub(super) fn not_delivered<B: Buffer + ?Sized>(t: &Tables, buf: &B, v: Verdict) -> Outcome {
     match v {
         // Callers handle deliveries before; never reached.
-        Verdict::Deliver(_) => Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed)),
+        Verdict::Deliver(_) => Outcome::Drop(DropReason::InnerMalformed),
         Verdict::Control(_) => Outcome::Punt(PuntKind::GeneveControl),
         Verdict::Drop(
             r @ (DropReason::NotIp | DropReason::NotLocalAddress | DropReason::NotUdp),
@@ -227,10 +227,10 @@ pub(super) fn not_delivered<B: Buffer + ?Sized>(t: &Tables, buf: &B, v: Verdict)
             if punt_worthy(t, buf.data()) {
                 Outcome::Punt(PuntKind::Local)
             } else {
-                Outcome::Drop(GwDrop::Decap(r))
+                Outcome::Drop(r)
             }
         }
-        Verdict::Drop(r) => Outcome::Drop(GwDrop::Decap(r)),
+        Verdict::Drop(r) => Outcome::Drop(r),
     }
 }
 
@@ -244,7 +244,7 @@ fn deliver<B: Buffer + ?Sized>(
     events: &mut impl FnMut(Event),
 ) -> Outcome {
     let Some(out) = t.vnis.get(d.vni.get()) else {
-        return Outcome::Drop(GwDrop::UnknownVni);
+        return Outcome::Drop(DropReason::UnknownVni);
     };
     // The source VTEP (parsed with the outer header, carried by `d`) is
     // converted only when a policy or learning needs it.
@@ -259,11 +259,11 @@ fn deliver<B: Buffer + ?Sized>(
     };
     if let Some(allow) = &out.allow_from {
         if !src_vtep.is_some_and(|s| allow.contains(&s)) {
-            return Outcome::Drop(GwDrop::SourceVtepNotAllowed);
+            return Outcome::Drop(DropReason::SourceVtepNotAllowed);
         }
     }
     if d.options.known & out.require_mask != out.require_mask {
-        return Outcome::Drop(GwDrop::RequiredOptionMissing);
+        return Outcome::Drop(DropReason::RequiredOptionMissing);
     }
     if !out.security_tags.is_empty() {
         let frame = buf.data();
@@ -277,7 +277,7 @@ fn deliver<B: Buffer + ?Sized>(
                 .find(|o| o.class == tag.class && o.typ == tag.typ)
                 .map(|o| o.data);
             if !tag.allows(value) {
-                return Outcome::Drop(GwDrop::SecurityTagDenied);
+                return Outcome::Drop(DropReason::SecurityTagDenied);
             }
         }
     }
@@ -296,7 +296,7 @@ fn deliver<B: Buffer + ?Sized>(
     apply_inner_update(buf.data_mut(), &d.inner);
     let tail = buf.len() - usize::from(d.payload_offset) - usize::from(d.payload_len);
     if buf.trim_front(usize::from(d.payload_offset)).is_err() || buf.trim_back(tail).is_err() {
-        return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+        return Outcome::Drop(DropReason::InnerMalformed);
     }
     if let Some(id) = flow_id {
         let key = match out.payload {
@@ -328,7 +328,7 @@ fn deliver<B: Buffer + ?Sized>(
             }
             if let Some(vid) = out.vlan {
                 if !push_vlan(buf, vid) {
-                    return Outcome::Drop(GwDrop::EncapNoRoom);
+                    return Outcome::Drop(DropReason::EncapNoRoom);
                 }
             }
         }
@@ -342,7 +342,7 @@ fn deliver<B: Buffer + ?Sized>(
                 } else if f.len() >= 20 {
                     (ETH_P_IPV4, IpAddr::from([f[16], f[17], f[18], f[19]]))
                 } else {
-                    return Outcome::Drop(GwDrop::Decap(DropReason::InnerMalformed));
+                    return Outcome::Drop(DropReason::InnerMalformed);
                 }
             };
             let dst_mac = match out.eth_dst {
@@ -351,13 +351,13 @@ fn deliver<B: Buffer + ?Sized>(
                     Some(m) => *m,
                     None => {
                         events(Event::Resolve(inner_dst));
-                        return Outcome::Drop(GwDrop::NextHopUnresolved);
+                        return Outcome::Drop(DropReason::NextHopUnresolved);
                     }
                 },
             };
             let hdr = if out.vlan.is_some() { 18 } else { 14 };
             let Ok(h) = buf.prepend(hdr) else {
-                return Outcome::Drop(GwDrop::EncapNoRoom);
+                return Outcome::Drop(DropReason::EncapNoRoom);
             };
             h[0..6].copy_from_slice(&dst_mac);
             h[6..12].copy_from_slice(&out.eth_src);

@@ -204,7 +204,7 @@ fn mac_cache_follows_table_generations() {
     let mut b = VecBuffer::with_headroom(256, &frame);
     assert_eq!(
         access_with_cache(&t1, 1, &mut b, None, &mut cache),
-        Outcome::Drop(GwDrop::NextHopUnresolved)
+        Outcome::Drop(DropReason::NextHopUnresolved)
     );
     let mut b = VecBuffer::with_headroom(256, &frame);
     assert_eq!(
