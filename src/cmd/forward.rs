@@ -11,7 +11,7 @@ use clap::Args;
 use crate::control::{self, StopConditions};
 use crate::dataplane::forward::{peer_port, pool_size, ForwardWorker};
 use crate::dataplane::stats::{port_totals, total_rx, WorkerCounters, MAX_PORTS};
-use crate::dpdk::{self, Eal, LaunchedWorkers, Mempool, Port, PortConfig};
+use crate::dpdk::{self, Eal, LaunchedWorkers, Mempool, Port, PortSetup};
 
 /// `geneve-gw forward` options.
 #[derive(Debug, Args)]
@@ -141,7 +141,7 @@ fn forward_ports(
     workers: usize,
     lcores: &[dpdk::WorkerLcore],
 ) -> Result<(), String> {
-    let cfg = PortConfig {
+    let cfg = PortSetup {
         rx_queues: workers as u16,
         tx_queues: workers as u16,
         rx_desc: opts.rx_desc,

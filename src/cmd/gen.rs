@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 
 use crate::dataplane::gen::{InnerSpec, SizeMix, MAX_FLOWS};
 use crate::dataplane::gen_loop::{self, GenOutcome, GenPlan};
-use crate::dpdk::{self, Eal, Mempool, Port, PortConfig};
+use crate::dpdk::{self, Eal, Mempool, Port, PortSetup};
 use crate::tunnel::{EncapTemplate, TunnelConfig};
 use crate::wire::ethernet::parse_mac;
 use crate::wire::Vni;
@@ -248,12 +248,12 @@ fn run_with_eal(a: &GenArgs, c: Checked, signal: &AtomicBool) -> Result<(), Stri
     let pool = Mempool::new("gen_pool", 16383, 256, dpdk::DEFAULT_MBUF_BUF_SIZE, -1)
         .map_err(|e| format!("{e}; reserve hugepages (scripts/setup.sh) or use -m"))?;
     let outcome = {
-        let pc = PortConfig {
+        let pc = PortSetup {
             rx_queues: a.rx_queues,
             tx_queues: 1,
             rx_desc: a.desc,
             tx_desc: a.desc,
-            ..PortConfig::default()
+            ..PortSetup::default()
         };
         let mut ports = Vec::new();
         let ids: Vec<u16> = if tx_port == rx_port {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::config::{self, Config, DeviceRef, PortRole};
-use crate::dpdk::{self, Eal, FlowRule, Mempool, Port, PortConfig, TxOffloads};
+use crate::dpdk::{self, Eal, FlowRule, Mempool, Port, PortSetup, TxOffloads};
 use crate::offload::{self, DecapRule, Feature, FlowApi, Place, PortCaps, RuleTarget};
 
 /// How `geneve-gw probe` runs.
@@ -109,14 +109,14 @@ fn probe_with_eal(opts: &ProbeOptions, cfg: Option<&Config>) -> Result<(), Strin
     for id in 0..count {
         let mut port = Port::open(id).map_err(|e| e.to_string())?;
         let q = queues_for(cfg, &port);
-        let pc = PortConfig {
+        let pc = PortSetup {
             rx_queues: q,
             tx_queues: q.min(port.info().max_tx_queues.max(1)),
             rx_desc: 512,
             tx_desc: 512,
             promiscuous: false,
             tx_offloads: gateway_tx_offloads(),
-            ..PortConfig::default()
+            ..PortSetup::default()
         };
         let applied = port
             .configure_and_start(&pc, &pool)

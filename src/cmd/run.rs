@@ -20,7 +20,7 @@ use crate::dataplane::pipeline::{Event, PuntKind};
 use crate::dataplane::stats::{drop_totals, port_totals, total_rx, WorkerCounters, MAX_PORTS};
 use crate::dataplane::tables::{BuildInputs, Tables};
 use crate::dataplane::tx_offload;
-use crate::dpdk::{self, Eal, LaunchedWorkers, Mbuf, Mempool, Port, PortConfig};
+use crate::dpdk::{self, Eal, LaunchedWorkers, Mbuf, Mempool, Port, PortSetup};
 use crate::tunnel::DropReason;
 
 use crate::control::responder::{self, LocalAddrs, NeighborTable, Response};
@@ -384,7 +384,7 @@ fn gateway(
         // Offloads are asked of the underlay port only: access ports forward
         // decapsulated frames as they are.
         let underlay = i == cfg.vtep.port;
-        let pc = PortConfig {
+        let pc = PortSetup {
             rx_queues: workers as u16,
             // One TX queue per worker; the control thread's packets go out
             // through worker 0 (virtual devices often have a single TX queue).
@@ -400,7 +400,7 @@ fn gateway(
             } else {
                 0
             },
-            ..PortConfig::default()
+            ..PortSetup::default()
         };
         let applied = port
             .configure_and_start(&pc, pool)

@@ -31,7 +31,7 @@ pub use mbuf::{Mbuf, TxLengths};
 pub use mempool::Mempool;
 pub use port::{
     port_count, port_id_by_name, rx_offload_ipv4_cksum, stats_of, AppliedConfig, ExtendedStat,
-    LinkStatus, Port, PortConfig, PortInfo, PortStats, TxOffloads,
+    LinkStatus, Port, PortInfo, PortSetup, PortStats, TxOffloads,
 };
 pub use rxtx::{rx_burst, tx_burst, TxBuffer};
 

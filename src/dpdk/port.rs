@@ -52,7 +52,7 @@ impl TxOffloads {
 
 /// How to set a port up.
 #[derive(Debug, Clone)]
-pub struct PortConfig {
+pub struct PortSetup {
     pub rx_queues: u16,
     pub tx_queues: u16,
     pub rx_desc: u16,
@@ -73,9 +73,9 @@ pub fn rx_offload_ipv4_cksum() -> u64 {
     unsafe { dpdk_sys::GENEVE_ETH_RX_OFFLOAD_IPV4_CKSUM }
 }
 
-impl Default for PortConfig {
+impl Default for PortSetup {
     fn default() -> Self {
-        PortConfig {
+        PortSetup {
             rx_queues: 1,
             tx_queues: 1,
             rx_desc: 1024,
@@ -222,7 +222,7 @@ impl Port {
     /// driver logged (its own cause) and what to check.
     pub fn configure_and_start(
         &mut self,
-        cfg: &PortConfig,
+        cfg: &PortSetup,
         pool: &Mempool,
     ) -> Result<AppliedConfig, DpdkError> {
         let (r, log) = super::log::capture(|| self.configure_and_start_quiet(cfg, pool));
@@ -246,7 +246,7 @@ impl Port {
 
     fn configure_and_start_quiet(
         &mut self,
-        cfg: &PortConfig,
+        cfg: &PortSetup,
         pool: &Mempool,
     ) -> Result<AppliedConfig, DpdkError> {
         let id = self.info.id;

@@ -8,9 +8,10 @@ use crate::tunnel::{encap, encap_fast_ethernet, Buffer, EncapError, EncapTemplat
 use crate::wire::checksum;
 
 use super::{eth_vlan, rd16, strip_vlan, DropReason, Outcome, PuntKind};
-use super::{ETH_P_ARP, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMPV6};
 use crate::dataplane::flows::{key_at, key_of_ethernet};
 use crate::dataplane::tables::{lpm_key, AccessIn, FlowIdVariant, Tables, TemplateId};
+use crate::wire::ethernet::EtherType;
+use crate::wire::ip_proto;
 
 #[inline(always)]
 fn encap_outcome<B: Buffer + ?Sized>(
@@ -282,12 +283,12 @@ fn l3_access<B: Buffer + ?Sized>(
     let d = buf.data();
     let ip = et_off + 2;
     let dst = match rd16(d, et_off) {
-        ETH_P_ARP => return Outcome::Punt(PuntKind::Local),
-        ETH_P_IPV4 if d.len() >= ip + 20 => {
+        EtherType::ARP => return Outcome::Punt(PuntKind::Local),
+        EtherType::IPV4 if d.len() >= ip + 20 => {
             IpAddr::from([d[ip + 16], d[ip + 17], d[ip + 18], d[ip + 19]])
         }
-        ETH_P_IPV6 if d.len() >= ip + 40 => {
-            if d[ip + 6] == IPPROTO_ICMPV6 && d[ip + 24] == 0xff {
+        EtherType::IPV6 if d.len() >= ip + 40 => {
+            if d[ip + 6] == ip_proto::ICMPV6 && d[ip + 24] == 0xff {
                 // Multicast ICMPv6: neighbour discovery for the gateway.
                 return Outcome::Punt(PuntKind::Local);
             }

@@ -11,6 +11,7 @@
 use std::net::IpAddr;
 
 use crate::tunnel::{Buffer, DropReason};
+use crate::wire::ethernet::EtherType;
 
 use super::flows::{FlowId, FlowKey};
 
@@ -22,13 +23,6 @@ mod underlay;
 
 pub use access::{access, access_with_cache, encap_flood, AccessExpress, MacCache};
 pub use underlay::{hw_decapped, underlay, underlay_express};
-
-const ETH_P_IPV4: u16 = 0x0800;
-const ETH_P_IPV6: u16 = 0x86dd;
-const ETH_P_ARP: u16 = 0x0806;
-const ETH_P_VLAN: u16 = 0x8100;
-const IPPROTO_ICMP: u8 = 1;
-const IPPROTO_ICMPV6: u8 = 58;
 
 /// What to do with the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +75,7 @@ fn eth_vlan(b: &[u8]) -> Option<(Option<u16>, usize)> {
     if b.len() < 14 {
         return None;
     }
-    if rd16(b, 12) == ETH_P_VLAN {
+    if rd16(b, 12) == EtherType::VLAN {
         if b.len() < 18 {
             return None;
         }
@@ -102,7 +96,7 @@ fn strip_vlan<B: Buffer + ?Sized>(buf: &mut B) -> bool {
 fn push_vlan<B: Buffer + ?Sized>(buf: &mut B, vid: u16) -> bool {
     let Ok(d) = buf.prepend(4) else { return false };
     d.copy_within(4..16, 0);
-    d[12..14].copy_from_slice(&ETH_P_VLAN.to_be_bytes());
+    d[12..14].copy_from_slice(&EtherType::VLAN.to_be_bytes());
     d[14..16].copy_from_slice(&(vid & 0x0fff).to_be_bytes());
     true
 }

@@ -14,9 +14,9 @@ use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 
 use super::{push_vlan, Event, Outcome, PuntKind};
-use super::{ETH_P_IPV4, ETH_P_IPV6, ETH_P_VLAN, IPPROTO_ICMP, IPPROTO_ICMPV6};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
 use crate::dataplane::tables::Tables;
+use crate::wire::ip_proto;
 
 /// Is this non-Geneve underlay frame for the control thread?
 fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
@@ -25,10 +25,13 @@ fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
         Some((EtherType::ARP, _)) => true,
         Some((EtherType::IPV4, off)) => Ipv4Packet::new_checked(d.get(off..).unwrap_or(&[]))
             .is_ok_and(|p| {
-                p.protocol() == IPPROTO_ICMP && t.local_underlay.contains(&IpAddr::from(p.dst()))
+                p.protocol() == ip_proto::ICMP && t.local_underlay.contains(&IpAddr::from(p.dst()))
             }),
         Some((EtherType::IPV6, off)) => Ipv6Packet::new_checked(d.get(off..).unwrap_or(&[]))
-            .is_ok_and(|p| p.upper_layer().is_ok_and(|u| u.protocol == IPPROTO_ICMPV6)),
+            .is_ok_and(|p| {
+                p.upper_layer()
+                    .is_ok_and(|u| u.protocol == ip_proto::ICMPV6)
+            }),
         _ => false,
     }
 }
@@ -338,9 +341,9 @@ fn deliver<B: Buffer + ?Sized>(
                 if f.first().map(|b| b >> 4) == Some(6) && f.len() >= 40 {
                     let mut a = [0u8; 16];
                     a.copy_from_slice(&f[24..40]);
-                    (ETH_P_IPV6, IpAddr::from(a))
+                    (EtherType::IPV6, IpAddr::from(a))
                 } else if f.len() >= 20 {
-                    (ETH_P_IPV4, IpAddr::from([f[16], f[17], f[18], f[19]]))
+                    (EtherType::IPV4, IpAddr::from([f[16], f[17], f[18], f[19]]))
                 } else {
                     return Outcome::Drop(DropReason::InnerMalformed);
                 }
@@ -362,7 +365,7 @@ fn deliver<B: Buffer + ?Sized>(
             h[0..6].copy_from_slice(&dst_mac);
             h[6..12].copy_from_slice(&out.eth_src);
             if let Some(vid) = out.vlan {
-                h[12..14].copy_from_slice(&ETH_P_VLAN.to_be_bytes());
+                h[12..14].copy_from_slice(&EtherType::VLAN.to_be_bytes());
                 h[14..16].copy_from_slice(&(vid & 0x0fff).to_be_bytes());
             }
             h[hdr - 2..hdr].copy_from_slice(&et.to_be_bytes());
