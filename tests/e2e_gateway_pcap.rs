@@ -412,13 +412,13 @@ l2:
 }
 
 /// Frames for the access port's known MAC 02:00:00:00:0b:01: mostly
-/// IPv4 (the encap express lane), every seventh of another EtherType (the
-/// general path, still encapsulated); decap input from 198.18.0.2: mostly
-/// the common case (zero UDP checksum), every fifth with a computed UDP
-/// checksum (a slower path, still delivered). Bursts mixing the lanes must
-/// leave with every frame, in order, byte for byte.
+/// IPv4 (the encap express tier), every seventh of another EtherType (the
+/// general tier, still encapsulated); decap input from 198.18.0.2: mostly
+/// the express tier's case (zero UDP checksum), every fifth with a computed
+/// UDP checksum (the fast tier one by one, still delivered). Bursts mixing
+/// the tiers must leave with every frame, in order, byte for byte.
 #[test]
-fn express_lanes_keep_every_frame_in_order_in_mixed_bursts() {
+fn express_tier_keeps_every_frame_in_order_in_mixed_bursts() {
     use geneve_gw::tunnel::{encap, EncapTemplate, UdpChecksumTx, VecBuffer};
     let _slot = dpdk_slot();
     let dir = scratch("gw-express-order");

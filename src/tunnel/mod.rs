@@ -42,8 +42,9 @@
 //!   the rest of the burst goes one by one, in order.
 //! * **fast**: one packet, fixed-layout checks against a prebuilt pattern
 //!   or template. It either gives exactly the general tier's bytes or
-//!   verdict, or declines (`None`, `false`, [`decap::FastVerdict::General`])
-//!   with the packet untouched; it never drops on its own. Its sub-cases
+//!   verdict (a delivery, or a drop with the reason the general tier would
+//!   count), or declines (`None`, `false`, [`decap::FastVerdict::General`])
+//!   with the packet untouched. Its sub-cases
 //!   are named by what they cover: [`Decapsulator::decap_fast_v4_pattern`]
 //!   (the one-compare header pattern), [`Decapsulator::decap_fast_v4`],
 //!   [`Decapsulator::decap_fast_v6`], [`encap_fast_ethernet`] and the
