@@ -37,6 +37,7 @@
 //! are accepted; the same prefix listed twice (to the same or to another
 //! tunnel) is an error, and so is a prefix with host bits set
 //! (`198.19.1.5/24`), which would hide what was meant.
+#![forbid(unsafe_code)]
 
 mod error;
 mod index;

@@ -2,6 +2,7 @@
 //! ARP/ICMP/ND responder, telemetry, the Prometheus endpoint and the `stats`
 //! client. It runs on the EAL main lcore, never on a worker core. The
 //! subcommands that start it are in `cmd`.
+#![forbid(unsafe_code)]
 pub mod observe;
 pub mod responder;
 pub mod stats_client;

@@ -1,5 +1,6 @@
 //! Worker loops, per-core state and counters, and the tables workers read.
 //! `tables` and `pipeline` know no DPDK; the loops that run on mbufs do.
+#![forbid(unsafe_code)]
 pub mod flows;
 #[cfg(feature = "dpdk")]
 pub mod forward;
