@@ -524,6 +524,15 @@ impl Tables {
                 .unwrap_or_default(),
         );
         dc.udp_port = cfg.vtep.udp_port;
+        dc.ipv6_zero_checksum_from = cfg
+            .tunnels
+            .iter()
+            .filter(|t| t.accept_zero_checksum)
+            .filter_map(|t| match t.remote {
+                IpAddr::V6(a) => Some(a),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
         dc.max_options = cfg.limits.max_options;
         dc.punt_control = true;
         dc.registry =
