@@ -126,6 +126,9 @@ impl GatewayWorker {
                             encapped += 1;
                             return send(&mut tx, c, &mut lat, port, m);
                         }
+                        if !m.linearize() {
+                            return c.drops[DropReason::FrameOverMtu.index()].add(1);
+                        }
                         // Not inlined: the express tier above keeps its
                         // registers.
                         let mut sink = Sink {
@@ -175,6 +178,9 @@ impl GatewayWorker {
                         i += run;
                     }
                     burst.drain_each(|mut m| {
+                        if !m.linearize() {
+                            return c.drops[DropReason::FrameOverMtu.index()].add(1);
+                        }
                         let marked = m.flow_mark();
                         if marked.is_none() {
                             if let Some(port) = pipeline::underlay_express(t, &mut m) {
