@@ -742,6 +742,11 @@ fn report(
     );
     println!("tso segments {}", sum(&|c| c.tso_segments.get()));
     println!("tso hw frames {}", sum(&|c| c.tso_hw_frames.get()));
+    println!("icmp too big sent {}", sum(&|c| c.icmp_too_big.get()));
+    println!(
+        "icmp too big rate limited {}",
+        sum(&|c| c.icmp_too_big_limited.get())
+    );
     println!("control replies {}", st.replies);
     println!("learned macs {}", st.learned.len());
     println!("macs aged {}", st.macs_aged);

@@ -343,6 +343,8 @@ pub struct Tables {
     pub local_access: Vec<IpAddr>,
     /// Port ids of every access port (to tell access from underlay at RX).
     pub access_ports: Vec<u16>,
+    /// Each port's MTU (L3 bytes), by DPDK port id; 0 for no port.
+    pub port_mtu: Vec<u16>,
     /// Seconds a learned MAC lives without being seen again.
     pub ageing_secs: u32,
     pub learning: bool,
@@ -502,6 +504,33 @@ impl Tables {
             .iter()
             .find(|(p, v, _)| *p == port && *v == vlan)
             .map(|e| e.2)
+    }
+
+    /// True when `frame` (Ethernet, at most one VLAN tag counted as L2)
+    /// carries more L3 bytes than `port`'s MTU.
+    #[inline(always)]
+    pub fn over_mtu(&self, port: u16, frame: &[u8]) -> bool {
+        let mtu = self.port_mtu.get(usize::from(port)).copied().unwrap_or(0);
+        let l2 = if frame.get(12..14) == Some(&[0x81, 0x00]) {
+            18
+        } else {
+            14
+        };
+        mtu != 0 && frame.len() > usize::from(mtu) + l2
+    }
+
+    /// The address an ICMP error to the inner sender comes from: the L3
+    /// access address of that family, else the VTEP's.
+    pub fn icmp_source(&self) -> (std::net::Ipv4Addr, std::net::Ipv6Addr) {
+        let mut v4 = std::net::Ipv4Addr::UNSPECIFIED;
+        let mut v6 = std::net::Ipv6Addr::UNSPECIFIED;
+        for a in self.local_underlay.iter().chain(&self.local_access) {
+            match a {
+                IpAddr::V4(a) => v4 = *a,
+                IpAddr::V6(a) => v6 = *a,
+            }
+        }
+        (v4, v6)
     }
 
     pub fn build(cfg: &Config, inputs: &BuildInputs<'_>) -> Result<Tables, String> {
@@ -729,6 +758,14 @@ impl Tables {
                     .collect()
             })
             .unwrap_or_default();
+        let mut port_mtu = Vec::new();
+        for (i, p) in cfg.ports.iter().enumerate() {
+            let id = usize::from(pid(i));
+            if port_mtu.len() <= id {
+                port_mtu.resize(id + 1, 0);
+            }
+            port_mtu[id] = p.mtu;
+        }
         let neighbors = inputs.neighbors.iter().map(|(k, v)| (*k, *v)).collect();
         Ok(Tables {
             generation: inputs.generation,
@@ -746,6 +783,7 @@ impl Tables {
             local_underlay,
             local_access,
             access_ports,
+            port_mtu,
             ageing_secs: ageing,
             learning,
         })

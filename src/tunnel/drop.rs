@@ -107,6 +107,7 @@ drop_reasons! {
     AccessTruncated = "access_truncated", "A frame shorter than an Ethernet header on an access port.";
     SegmentNoMbuf = "segment_no_mbuf", "No mbuf for a segment of a too-big TCP frame (the rest of that frame's segments are counted here too).";
     FrameOverMtu = "frame_over_mtu", "A received frame in a chain of mbufs that does not fit one: longer than the largest port MTU.";
+    EgressOverMtu = "egress_over_mtu", "A decapsulated frame longer than its access port's MTU (no fragmentation here).";
 }
 
 #[cfg(test)]

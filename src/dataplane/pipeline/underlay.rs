@@ -126,7 +126,11 @@ fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> 
     let (out, plain) = t.vnis.get_plain(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
     // Nothing changes unless all of it can be done.
-    if !plain || out.vlan.is_some() || front + back > buf.len() {
+    if !plain
+        || out.vlan.is_some()
+        || front + back > buf.len()
+        || t.over_mtu(out.port, &buf.data()[front..buf.len() - back])
+    {
         return None;
     }
     apply_inner_update(buf.data_mut(), &d.inner);
