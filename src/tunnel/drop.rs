@@ -129,7 +129,7 @@ mod tests {
             assert!(r.help().ends_with('.'), "{r}: {}", r.help());
             assert_eq!(DropReason::from_name(r.as_str()), Some(*r));
         }
-        assert_eq!(DropReason::COUNT, 42);
+        assert_eq!(DropReason::COUNT, 44);
         assert_eq!(DropReason::from_name("no_such_reason"), None);
     }
 }
