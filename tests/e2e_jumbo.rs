@@ -1,8 +1,10 @@
 //! Jumbo frames through `net_pcap`: with `mtu: 9000` on the access port
 //! (9100 on the underlay, room for the outer headers), scapy builds frames
 //! of 1,500, 4,000 and 9,000 B each way; the gateway must encapsulate and
-//! decapsulate them byte for byte (scapy checks the output), and a frame
-//! past every MTU is a counted `frame_over_mtu` drop, not a truncated one.
+//! decapsulate them byte for byte (scapy checks the output). Past every MTU
+//! and the mbuf: a Geneve frame is a counted `frame_over_mtu` drop, not a
+//! truncated one; an access frame (a chain, kept for the segmentation path)
+//! that is not TCP is `encap_too_big` (with ICMP back: it has DF).
 mod common;
 
 use std::path::Path;
@@ -74,5 +76,7 @@ fn jumbo_frames_up_to_the_mtu_pass_byte_for_byte_both_ways() {
     assert!(verdict.contains("\"ok\": true"), "{verdict}\n{}", r.stdout);
     assert_eq!(r.value("encap "), 3, "{}", r.stdout);
     assert_eq!(r.value("decap "), 3, "{}", r.stdout);
-    assert_eq!(r.drops("frame_over_mtu"), 2, "{}", r.stdout);
+    assert_eq!(r.drops("frame_over_mtu"), 1, "{}", r.stdout);
+    assert_eq!(r.drops("encap_too_big"), 1, "{}", r.stdout);
+    assert_eq!(r.value("icmp too big sent "), 1, "{}", r.stdout);
 }

@@ -39,6 +39,9 @@ pub struct VniOut {
     pub security_tags: Vec<SecurityTag>,
     /// Flow-id copy: (class, type) of the option remembered per flow.
     pub flow_id: Option<(u16, u8)>,
+    /// Longest untagged frame `port` takes (its MTU plus the Ethernet
+    /// header; `usize::MAX` when unknown): the express tier's MTU check.
+    pub max_untagged_frame: usize,
 }
 
 /// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
@@ -730,6 +733,7 @@ impl Tables {
                     require_mask,
                     security_tags,
                     flow_id,
+                    max_untagged_frame: usize::from(cfg.ports[d.port].mtu) + 14,
                 },
             );
         }
@@ -814,6 +818,7 @@ mod tests {
             require_mask: 0,
             security_tags: Vec::new(),
             flow_id: None,
+            max_untagged_frame: usize::MAX,
         }
     }
 

@@ -15,7 +15,7 @@ Sizes are inner IP packet lengths (the access port's MTU is 9000).
 import json
 import sys
 
-from scapy.all import Ether, IP, UDP, Raw, rdpcap, wrpcap
+from scapy.all import Ether, ICMP, IP, UDP, Raw, rdpcap, wrpcap
 from scapy.contrib.geneve import GENEVE
 
 GW_MAC, PEER_MAC = "02:00:00:00:01:01", "02:00:00:00:00:02"
@@ -68,7 +68,11 @@ def check(d):
         errors.append(f"encap: got inner lengths {[len(x) for x in got_ul]}, "
                       f"want {[len(x) for x in want_ul]} byte for byte")
     want_acc = [bytes(p) for p in underlay_inner()]
-    got_acc = [bytes(p) for p in acc]
+    # The too-big access frame (IPv4, DF) gets Fragmentation Needed back.
+    frag = [p for p in acc if ICMP in p]
+    if len(frag) != 1 or frag[0][ICMP].type != 3 or frag[0][ICMP].code != 4:
+        errors.append(f"want one ICMP Fragmentation Needed, got {[p.summary() for p in frag]}")
+    got_acc = [bytes(p) for p in acc if ICMP not in p]
     if got_acc != want_acc:
         errors.append(f"decap: got lengths {[len(x) for x in got_acc]}, "
                       f"want {[len(x) for x in want_acc]} byte for byte")

@@ -125,11 +125,13 @@ fn underlay_express_v6<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u1
 fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> Option<u16> {
     let (out, plain) = t.vnis.get_plain(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
-    // Nothing changes unless all of it can be done.
+    // Nothing changes unless all of it can be done. A frame longer than
+    // the port's untagged limit goes to the general tier, whose
+    // `Tables::over_mtu` check counts VLAN tags and the drop.
     if !plain
         || out.vlan.is_some()
         || front + back > buf.len()
-        || t.over_mtu(out.port, &buf.data()[front..buf.len() - back])
+        || buf.len() - front - back > out.max_untagged_frame
     {
         return None;
     }
