@@ -11,6 +11,9 @@ int geneve_rte_errno(void) { return rte_errno; }
 /* rte_pktmbuf_mtod is a macro over buf_addr + data_off. */
 void *geneve_pktmbuf_mtod(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, void *); }
 
+/* rte_pktmbuf_linearize is static inline. */
+int geneve_pktmbuf_linearize(struct rte_mbuf *m) { return rte_pktmbuf_linearize(m); }
+
 /* RTE_BIT64-based flags bindgen cannot evaluate, exported as constants. */
 const uint64_t GENEVE_ETH_RSS_IP = RTE_ETH_RSS_IP;
 const uint64_t GENEVE_ETH_RSS_UDP = RTE_ETH_RSS_UDP;

@@ -27,6 +27,7 @@
 /* Macros and per-lcore variables bindgen cannot express (see helpers.c). */
 int geneve_rte_errno(void);
 void *geneve_pktmbuf_mtod(struct rte_mbuf *m);
+int geneve_pktmbuf_linearize(struct rte_mbuf *m);
 
 /* RTE_BIT64-based flags bindgen cannot evaluate, exported as constants. */
 extern const uint64_t GENEVE_ETH_RSS_IP;

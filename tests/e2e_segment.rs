@@ -1,5 +1,6 @@
 //! Too-big inner TCP end to end through `net_pcap`: a 6000-byte inner frame
-//! (it arrives as a chained mbuf: the pool's data room is 2 KiB) leaves the
+//! (it arrives as a chained mbuf: the pool's data room follows the 1500-byte
+//! MTUs, 2 KiB) leaves the
 //! underlay as Geneve segments, each within the 1500-byte MTU, each with the
 //! tunnel's option, the checksums good for tshark (an outside decoder), and
 //! the inner payloads concatenated equal to the original. A too-big UDP
@@ -98,11 +99,41 @@ fn too_big_inner_tcp_leaves_as_geneve_segments_within_the_mtu() {
 }
 
 #[test]
-fn with_a_jumbo_underlay_segments_are_capped_by_the_mbuf() {
-    // Underlay MTU 9000: the 6 KiB frame fits the tunnel but not one 2 KiB
-    // mbuf (it arrived chained): segments of 2048 bytes (MSS 2048 - 54).
-    // The 3000-byte UDP frame fits the MTU but no mbuf: `encap_no_room`.
-    run_case(9000, 1994, "encap_no_room");
+fn with_a_jumbo_underlay_frames_that_fit_the_tunnel_leave_whole() {
+    // Underlay MTU 9000: the pool's data room follows the largest MTU, so
+    // the 6 KiB TCP frame and the 3000-byte UDP frame arrive in one mbuf
+    // each, fit the tunnel and leave encapsulated whole, byte for byte.
+    let _slot = dpdk_slot();
+    let dir = scratch("gw-segment-9000");
+    let tcp = inner(6, PAYLOAD);
+    let udp = inner(17, 3000);
+    write_pcap(&dir.join("acc_in.pcap"), &[tcp.clone(), udp.clone()]);
+    write_pcap(&dir.join("ul_in.pcap"), &[]);
+    let cfg = dir.join("gw.yaml");
+    std::fs::write(&cfg, config(&dir, 9000)).unwrap();
+    let args = strings(&[
+        "run",
+        "-c",
+        cfg.to_str().unwrap(),
+        "--stop-after-packets",
+        "2",
+        "--stop-after-idle",
+        "2000",
+    ]);
+    let r = run_gw(&args, Duration::from_secs(90));
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    r.assert_no_leak();
+    assert_eq!(r.value("encap "), 2, "{}", r.stdout);
+    assert_eq!(r.value("tso segments "), 0, "{}", r.stdout);
+    assert_eq!(r.value("drops total "), 0, "{}", r.stdout);
+    let (_, frames) = read_pcap(&dir.join("ul_out.pcap"));
+    let outer = 14 + 20 + 8 + 8 + OPTION.len();
+    assert_eq!(frames.len(), 2);
+    for (f, input) in frames.iter().zip([&tcp, &udp]) {
+        // The access side strips the VLAN tag (4 bytes after the MACs).
+        assert_eq!(&f[outer..outer + 12], &input[..12]);
+        assert_eq!(&f[outer + 12..], &input[16..]);
+    }
 }
 
 fn run_case(mtu: u16, mss: usize, udp_drop: &str) {

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use common::gw::{self, dpdk_slot, run_cmd, Run};
 use common::{
-    await_stderr, have_program, have_scapy, have_tshark, is_root, repo_path, scapy_script, scratch,
-    signal, skip, wait_exit,
+    await_stderr, have_program, have_scapy, have_tshark, is_root, repo_path, run_ok, scapy_script,
+    scratch, signal, skip, wait_exit,
 };
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -744,4 +744,169 @@ fn gateway_drops_an_unknown_critical_option_and_counts_it() {
         )
     });
     assert_eq!(dropped, 5, "unknown_critical_option counter:\n{}", r.stdout);
+}
+
+// ---------------------------------------------------------------------------
+// IPv6 zero UDP checksums (RFC 6935/6936)
+
+/// Open vSwitch's IPv6 Geneve tunnel with its defaults, captured off the
+/// bed and replayed into the gateway through net_pcap. OVS's kernel
+/// datapath sends zero outer UDP checksums over IPv6 unless `csum=true`;
+/// the userspace datapath this bed runs (OVS 3.1) computes them whatever
+/// `csum` says (its `tnl_push` header has `csum=0xffff`). So: OVS's own
+/// frames decapsulate by default; the same frames with the checksum zeroed
+/// by scapy (what the kernel datapath sends) are dropped as
+/// `udp_zero_checksum_ipv6` by default and decapsulated when that remote's
+/// tunnel says `accept_zero_checksum: true` (RFC 6935/6936).
+#[test]
+fn ovs_ipv6_tunnel_decaps_and_zero_checksums_need_accept_zero_checksum() {
+    if !bed_possible() || !gateway_available() {
+        return;
+    }
+    let _slot = dpdk_slot();
+    let dir = scratch("ovs-zero6");
+    let _bed = Bed::up();
+    // An IPv6 Geneve port with OVS's defaults, VNI 200, towards the
+    // gateway's IPv6 VTEP; the VM's frames go there (no option).
+    bed(&[
+        "ovs",
+        "ovs-vsctl",
+        "add-port",
+        "br0",
+        "gnv6",
+        "--",
+        "set",
+        "interface",
+        "gnv6",
+        "type=geneve",
+        "ofport_request=11",
+        "options:remote_ip=2001:db8:18::1",
+        "options:key=200",
+    ]);
+    bed(&[
+        "ovs",
+        "ovs-ofctl",
+        "add-flow",
+        "br0",
+        "priority=200,in_port=1,actions=output:11",
+    ]);
+    bed(&[
+        "ovs",
+        "ovs-appctl",
+        "tnl/neigh/set",
+        "br-ul",
+        "2001:db8:18::1",
+        GWU_MAC,
+    ]);
+    must(&mut in_ns(
+        "gw-vm",
+        &[
+            "ip",
+            "neigh",
+            "replace",
+            "198.19.0.1",
+            "lladdr",
+            ACC_MAC,
+            "dev",
+            "vm0",
+        ],
+    ));
+    let cap = Capture::start("", "gwu0", "udp port 6081", dir.join("gwu0.pcapng"));
+    let _ = sh(&mut net_py(
+        "gw-vm",
+        &[
+            "ping",
+            "198.19.0.1",
+            "--count",
+            "3",
+            "--timeout",
+            "0.3",
+            "--need",
+            "0",
+        ],
+    ));
+    let file = cap.stop();
+    let rows = fields(
+        &file,
+        "ipv6 && geneve && icmp.type == 8",
+        &["ipv6.dst", "udp.checksum", "geneve.vni"],
+    );
+    assert_eq!(rows.len(), 3, "OVS sent no IPv6 Geneve: {rows:?}");
+    for r in &rows {
+        assert_eq!(r[0], "2001:db8:18::1", "{r:?}");
+        assert_eq!(r[2], "0x0000c8", "VNI 200: {r:?}");
+    }
+    let ul_in = dir.join("ul_in.pcap");
+    must(Command::new("tshark").args([
+        "-r",
+        file.to_str().unwrap(),
+        "-Y",
+        "ipv6 && geneve",
+        "-F",
+        "pcap",
+        "-w",
+        ul_in.to_str().unwrap(),
+    ]));
+    // The same frames with a zero UDP checksum (a zero checksum is "none").
+    let ul_zero = dir.join("ul_zero.pcap");
+    run_ok(Command::new("python3").args([
+        "-c",
+        "import sys\nfrom scapy.all import UDP, rdpcap, wrpcap\nps = rdpcap(sys.argv[1])\nfor p in ps:\n    p[UDP].chksum = 0\nwrpcap(sys.argv[2], ps)",
+        ul_in.to_str().unwrap(),
+        ul_zero.to_str().unwrap(),
+    ]));
+    let run = |input: &Path, accept: bool, tag: &str| {
+        let acc_out = dir.join(format!("acc_out_{tag}.pcap"));
+        let ul = format!(
+            "net_pcap0,rx_pcap={},tx_pcap={}",
+            input.display(),
+            dir.join("ul_out.pcap").display()
+        );
+        let acc_in = dir.join("acc_in.pcap");
+        common::write_pcap(&acc_in, &[]);
+        let acc = format!(
+            "net_pcap1,rx_pcap={},tx_pcap={}",
+            acc_in.display(),
+            acc_out.display()
+        );
+        let prefix = format!("gwzero6-{}-{tag}", std::process::id());
+        let yaml = gw::Ports::new(&ul, &acc, &prefix).yaml()
+            + &format!(
+                r#"
+vtep:
+  ipv6: 2001:db8:18::1/64
+tunnels:
+  - {{ name: ovs6, remote: "2001:db8:18::2", vni: 200, accept_zero_checksum: {accept} }}
+l2:
+  segments:
+    - {{ port: acc, vlan: untagged, vni: 200, flood: ["2001:db8:18::2"] }}
+"#
+            );
+        let cfg = dir.join(format!("gw-{tag}.yaml"));
+        std::fs::write(&cfg, yaml).unwrap();
+        let r = gw::run_gw(
+            &gw::strings(&[
+                "run",
+                "-c",
+                cfg.to_str().unwrap(),
+                "--stop-after-packets",
+                "3",
+                "--stop-after-idle",
+                "3000",
+            ]),
+            Duration::from_secs(90),
+        );
+        assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+        (r, acc_out)
+    };
+    let echo = "icmp.type == 8 && ip.src == 198.19.0.2 && eth.src == 02:00:c6:13:00:02";
+    let (ovs, acc_out) = run(&ul_in, false, "ovs");
+    assert_eq!(ovs.value("decap "), 3, "{}", ovs.stdout);
+    assert_eq!(count(&acc_out, echo), 3, "OVS's echo requests out");
+    let (off, _) = run(&ul_zero, false, "off");
+    assert_eq!(off.drops("udp_zero_checksum_ipv6"), 3, "{}", off.stdout);
+    assert_eq!(off.value("decap "), 0, "{}", off.stdout);
+    let (on, acc_out) = run(&ul_zero, true, "on");
+    assert_eq!(on.value("decap "), 3, "{}", on.stdout);
+    assert_eq!(count(&acc_out, echo), 3, "zero-checksum echo requests out");
 }

@@ -153,8 +153,9 @@ fn run_with_eal(
         1024,
         cache,
     ));
+    let data_room = mbuf_data_room(cfg.ports.iter().map(|p| p.mtu));
     let pool = Arc::new(
-        Mempool::new("gw_pool", size, cache, dpdk::DEFAULT_MBUF_BUF_SIZE, -1).map_err(|e| {
+        Mempool::new("gw_pool", size, cache, data_room, -1).map_err(|e| {
             format!("{e}; reserve more hugepages (scripts/setup.sh) or lower limits.mbufs")
         })?,
     );
@@ -162,6 +163,18 @@ fn run_with_eal(
     let leaks = pool.report_leaks();
     result?;
     leaks
+}
+
+/// The pool's data room: a frame of the largest port MTU (Ethernet header,
+/// two VLAN tags and the CRC on top) fits one mbuf after the headroom, with
+/// room to spare for outer headers that do not fit the headroom, so the
+/// PMD need not chain and encap/decap see the whole frame in one segment.
+fn mbuf_data_room(mtus: impl Iterator<Item = u16>) -> u16 {
+    const L2_AND_SPARE: u32 = 14 + 2 * 4 + 4 + 256;
+    let need = u32::from(dpdk::MBUF_HEADROOM) + u32::from(mtus.max().unwrap_or(0)) + L2_AND_SPARE;
+    u16::try_from(need)
+        .unwrap_or(u16::MAX)
+        .max(dpdk::DEFAULT_MBUF_BUF_SIZE)
 }
 
 struct ControlState {
@@ -729,6 +742,11 @@ fn report(
     );
     println!("tso segments {}", sum(&|c| c.tso_segments.get()));
     println!("tso hw frames {}", sum(&|c| c.tso_hw_frames.get()));
+    println!("icmp too big sent {}", sum(&|c| c.icmp_too_big.get()));
+    println!(
+        "icmp too big rate limited {}",
+        sum(&|c| c.icmp_too_big_limited.get())
+    );
     println!("control replies {}", st.replies);
     println!("learned macs {}", st.learned.len());
     println!("macs aged {}", st.macs_aged);

@@ -5,7 +5,9 @@
 //! ports:    [{name, role: underlay|access, device, queues, mtu, mac}]
 //! vtep:     port, ipv4, ipv6, udp_port, next_hops [{via, mac, destinations}]
 //! tunnels:  [{name, remote, vni, options [{name | class+type, data, critical}],
-//!             udp_port, udp_checksum: zero|compute, ttl: N|inherit, dscp: N|inherit,
+//!             udp_port, udp_checksum: zero|compute,
+//!             accept_zero_checksum: bool (receive, IPv6 remotes; default false),
+//!             ttl: N|inherit, dscp: N|inherit,
 //!             source_ports {min, max}}]
 //! l2:       learning, ageing_seconds, segments [{name, port, vlan, vni, flood, static_macs [{mac, remote}]}]
 //! l3:       access {port, vlan, ipv4, ipv6, gateway_mac, next_hop | next_hop_mac}, routes [{prefix, tunnel}]

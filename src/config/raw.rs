@@ -161,6 +161,7 @@ pub(crate) struct RawTunnel {
     pub options: Vec<RawTunnelOption>,
     pub udp_port: Option<i64>,
     pub udp_checksum: Option<RawChecksum>,
+    pub accept_zero_checksum: Option<bool>,
     pub ttl: Option<Scalar>,
     pub dscp: Option<Scalar>,
     pub source_ports: Option<RawPortRange>,

@@ -446,6 +446,29 @@ fn tunnel_policies() {
     );
 }
 
+#[test]
+fn accept_zero_checksum_is_off_by_default_and_for_ipv6_remotes_only() {
+    assert!(!ok(BASE).tunnels[0].accept_zero_checksum);
+    let v6 = BASE
+        .replace("  ipv4: 198.18.0.1/24", "  ipv6: 2001:db8:18::1/64")
+        .replace("remote: 198.18.0.2", "remote: 2001:db8:18::2")
+        .replace("flood: [198.18.0.2]", "flood: [2001:db8:18::2]")
+        .replace(
+            "    vni: 100\nl2",
+            "    vni: 100\n    accept_zero_checksum: true\nl2",
+        );
+    assert!(ok(&v6).tunnels[0].accept_zero_checksum);
+    one(
+        &BASE.replace(
+            "    vni: 100\nl2",
+            "    vni: 100\n    accept_zero_checksum: true\nl2",
+        ),
+        14,
+        "tunnels[0].accept_zero_checksum",
+        "IPv6 remotes only",
+    );
+}
+
 fn with_option(opt: &str) -> String {
     BASE.replace(
         "    vni: 100\nl2",

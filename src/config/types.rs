@@ -484,6 +484,9 @@ pub struct Tunnel {
     pub udp_dst_port: u16,
     /// Outer UDP checksum policy.
     pub udp_checksum: UdpChecksum,
+    /// Receive: accept a zero outer UDP checksum from this (IPv6) remote
+    /// (RFC 6935/6936; off by default, IPv4 zero checksums are always fine).
+    pub accept_zero_checksum: bool,
     /// Outer TTL / hop limit.
     pub ttl: HeaderPolicy,
     /// Outer DSCP.
@@ -508,6 +511,7 @@ impl Tunnel {
             options: Vec::new(),
             udp_dst_port: vtep.udp_port,
             udp_checksum: default_checksum(remote),
+            accept_zero_checksum: false,
             ttl: HeaderPolicy::Fixed(DEFAULT_TTL),
             dscp: HeaderPolicy::Fixed(0),
             source_ports: DEFAULT_SOURCE_PORTS,

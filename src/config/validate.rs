@@ -1126,6 +1126,14 @@ fn tunnels(
             (None, Some(r)) => default_checksum(r),
             (None, None) => UdpChecksum::Compute,
         };
+        let accept_zero_checksum = t.accept_zero_checksum.unwrap_or(false);
+        if accept_zero_checksum && matches!(remote, Some(IpAddr::V4(_))) {
+            ctx.err(
+                &format!("{base}.accept_zero_checksum"),
+                "applies to IPv6 remotes only (a zero UDP checksum over IPv4 is always accepted)"
+                    .to_string(),
+            );
+        }
         let ttl = header_policy(ctx, &format!("{base}.ttl"), &t.ttl, 1, 255, DEFAULT_TTL);
         let dscp = header_policy(ctx, &format!("{base}.dscp"), &t.dscp, 0, 63, 0);
         let source_ports = match &t.source_ports {
@@ -1156,6 +1164,7 @@ fn tunnels(
                 options,
                 udp_dst_port,
                 udp_checksum,
+                accept_zero_checksum,
                 ttl,
                 dscp,
                 source_ports,
@@ -1169,6 +1178,7 @@ fn tunnels(
                 options,
                 udp_dst_port,
                 udp_checksum,
+                accept_zero_checksum,
                 ttl,
                 dscp,
                 source_ports,

@@ -75,6 +75,7 @@ impl GatewayWorker {
         // Chained (jumbo) frames to segment are copied here first; grown
         // once to the largest IP packet, never per packet after that.
         let mut scratch: Vec<u8> = Vec::new();
+        let mut icmp = IcmpLimit::new();
         while !sh.stop.load(Ordering::Relaxed) {
             if sh.generation.load(Ordering::Acquire) != generation {
                 tables = sh.tables.load_full();
@@ -126,6 +127,10 @@ impl GatewayWorker {
                             encapped += 1;
                             return send(&mut tx, c, &mut lat, port, m);
                         }
+                        // A chain that does not fit one mbuf stays a chain:
+                        // a too-big TCP frame (a guest's TSO) is copied out
+                        // and segmented, anything else is encap_too_big.
+                        let _ = m.linearize();
                         // Not inlined: the express tier above keeps its
                         // registers.
                         let mut sink = Sink {
@@ -136,6 +141,8 @@ impl GatewayWorker {
                                 lat: &mut lat,
                             },
                             scratch: &mut scratch,
+                            rx_port: p as u16,
+                            icmp: &mut icmp,
                         };
                         encapped += access_general(t, p as u16, m, rss, &mut mac_cache, &mut sink);
                     });
@@ -175,6 +182,11 @@ impl GatewayWorker {
                         i += run;
                     }
                     burst.drain_each(|mut m| {
+                        // A Geneve frame in a chain that does not fit one
+                        // mbuf is longer than every MTU.
+                        if !m.linearize() {
+                            return c.drops[DropReason::FrameOverMtu.index()].add(1);
+                        }
                         let marked = m.flow_mark();
                         if marked.is_none() {
                             if let Some(port) = pipeline::underlay_express(t, &mut m) {
@@ -200,6 +212,8 @@ impl GatewayWorker {
                                 lat: &mut lat,
                             },
                             scratch: &mut scratch,
+                            rx_port: p as u16,
+                            icmp: &mut icmp,
                         };
                         // No RSS hash needed: underlay frames never flood or
                         // segment.
@@ -268,6 +282,49 @@ struct Sink<'a> {
     io: Io<'a>,
     /// Chained (jumbo) frames to segment are copied here first.
     scratch: &'a mut Vec<u8>,
+    /// The port the frame came in on (where an ICMP error goes back).
+    rx_port: u16,
+    icmp: &'a mut IcmpLimit,
+}
+
+/// The worker's rate limit on ICMP errors to inner senders: a token
+/// bucket read only when one is due (a TSC read then, nothing per packet).
+struct IcmpLimit {
+    tokens: u64,
+    last: u64,
+    hz: u64,
+}
+
+impl IcmpLimit {
+    /// At most this many ICMP errors a second per worker, in bursts of
+    /// at most `BURST`.
+    const PER_SECOND: u64 = 100;
+    const BURST: u64 = 10;
+
+    fn new() -> Self {
+        IcmpLimit {
+            tokens: Self::BURST,
+            last: dpdk::tsc_now(),
+            hz: dpdk::tsc_hz().max(1),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        self.take_at(dpdk::tsc_now())
+    }
+
+    fn take_at(&mut self, now: u64) -> bool {
+        let earned = (now.saturating_sub(self.last)).saturating_mul(Self::PER_SECOND) / self.hz;
+        if earned > 0 {
+            self.tokens = (self.tokens + earned).min(Self::BURST);
+            self.last = now;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
 }
 
 impl Sink<'_> {
@@ -281,6 +338,10 @@ impl Sink<'_> {
                 return (1, 0);
             }
             Outcome::Decapped(port) => {
+                if t.over_mtu(port, m.data()) {
+                    self.io.count_drop(DropReason::EgressOverMtu, 1);
+                    return (0, 0);
+                }
                 self.io.send(port, m);
                 return (0, 1);
             }
@@ -354,7 +415,12 @@ impl Sink<'_> {
     #[cold]
     #[inline(never)]
     fn segment(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) {
-        let Sink { io, scratch } = self;
+        let Sink {
+            io,
+            scratch,
+            rx_port,
+            icmp,
+        } = self;
         let Some(tpl) = t.templates.get(id as usize) else {
             return io.count_drop(DropReason::NextHopUnresolved, 1);
         };
@@ -391,7 +457,12 @@ impl Sink<'_> {
             geneve_tso: tpl.geneve_tso(),
         });
         let plan = match (path, planned) {
-            (SegmentPath::Drop(r), _) => return io.count_drop(r, 1),
+            (SegmentPath::Drop(r), _) => {
+                if r == DropReason::EncapTooBig {
+                    too_big(t, io, icmp, *rx_port, tpl, inner);
+                }
+                return io.count_drop(r, 1);
+            }
             (SegmentPath::LinearCopy, _) => return linear_copy(t, io, tpl, inner, rss),
             (SegmentPath::Tso | SegmentPath::Software, Ok(plan)) => plan,
             // `segment_path` chose these only with a plan.
@@ -453,6 +524,47 @@ impl Sink<'_> {
             io.c.encap.add(1);
             io.c.tso_segments.add(sent);
         }
+    }
+}
+
+/// RFC 8926 section 4.4.1: tells the sender of `inner` (IPv4 with DF, or
+/// IPv6), which does not fit the tunnel, the MTU it has, with ICMP
+/// Fragmentation Needed / Packet Too Big out of the port it came in on;
+/// rate-limited per worker. No reply is due for other packets
+/// (`too_big_reply` says which). The frame itself is counted by the caller.
+#[cold]
+#[inline(never)]
+fn too_big(
+    t: &Tables,
+    io: &mut Io<'_>,
+    limit: &mut IcmpLimit,
+    rx_port: u16,
+    tpl: &crate::tunnel::EncapTemplate,
+    inner: &[u8],
+) {
+    const REPLY_ROOM: usize = 1500;
+    let Some(mut reply) = io.sh.pool.alloc() else {
+        return;
+    };
+    let (v4, v6) = t.icmp_source();
+    let n = reply.set_len(REPLY_ROOM).and_then(|out| {
+        crate::tunnel::icmp::too_big_reply(
+            inner,
+            tpl.payload_kind(),
+            tpl.inner_ip_mtu(),
+            v4,
+            v6,
+            out,
+        )
+        .ok()
+    });
+    let Some(n) = n else { return };
+    if !limit.take() {
+        return io.c.icmp_too_big_limited.add(1);
+    }
+    if reply.set_len(n).is_some() {
+        io.c.icmp_too_big.add(1);
+        io.send(rx_port, reply);
     }
 }
 
@@ -553,5 +665,28 @@ fn linear_copy(
         Err(EncapError::NoHeadroom) => io.count_drop(DropReason::EncapNoRoom, 1),
         Err(EncapError::TooBig { .. }) => io.count_drop(DropReason::EncapTooBig, 1),
         Err(EncapError::BadInner) => io.count_drop(DropReason::InnerNotIp, 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IcmpLimit;
+
+    #[test]
+    fn icmp_limit_allows_a_burst_then_its_rate() {
+        let hz = 1_000_000;
+        let mut l = IcmpLimit {
+            tokens: IcmpLimit::BURST,
+            last: 0,
+            hz,
+        };
+        let burst = (0..50).filter(|_| l.take_at(0)).count() as u64;
+        assert_eq!(burst, IcmpLimit::BURST);
+        // One second later: at most the burst again (the bucket is capped).
+        let later = (0..500).filter(|_| l.take_at(hz)).count() as u64;
+        assert_eq!(later, IcmpLimit::BURST.min(IcmpLimit::PER_SECOND));
+        // A tenth of a second later: PER_SECOND / 10 tokens.
+        let tenth = (0..500).filter(|_| l.take_at(hz + hz / 10)).count() as u64;
+        assert_eq!(tenth, (IcmpLimit::PER_SECOND / 10).min(IcmpLimit::BURST));
     }
 }

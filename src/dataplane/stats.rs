@@ -58,6 +58,10 @@ pub struct WorkerCounters {
     /// frames handed to the NIC's Geneve TSO.
     pub tso_segments: Counter,
     pub tso_hw_frames: Counter,
+    /// ICMP Fragmentation Needed / Packet Too Big sent to inner senders,
+    /// and those the per-worker rate limit held back.
+    pub icmp_too_big: Counter,
+    pub icmp_too_big_limited: Counter,
     /// One counter per drop reason (`pipeline::DropReason::index`).
     pub drops: [Counter; DropReason::COUNT],
     /// TSC cycles since the worker started.
@@ -74,6 +78,8 @@ impl Default for WorkerCounters {
             geneve_control: Counter::default(),
             tso_segments: Counter::default(),
             tso_hw_frames: Counter::default(),
+            icmp_too_big: Counter::default(),
+            icmp_too_big_limited: Counter::default(),
             drops: std::array::from_fn(|_| Counter::default()),
             total_cycles: Counter::default(),
         }

@@ -39,6 +39,9 @@ pub struct VniOut {
     pub security_tags: Vec<SecurityTag>,
     /// Flow-id copy: (class, type) of the option remembered per flow.
     pub flow_id: Option<(u16, u8)>,
+    /// Longest untagged frame `port` takes (its MTU plus the Ethernet
+    /// header; `usize::MAX` when unknown): the express tier's MTU check.
+    pub max_untagged_frame: usize,
 }
 
 /// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
@@ -343,6 +346,8 @@ pub struct Tables {
     pub local_access: Vec<IpAddr>,
     /// Port ids of every access port (to tell access from underlay at RX).
     pub access_ports: Vec<u16>,
+    /// Each port's MTU (L3 bytes), by DPDK port id; 0 for no port.
+    pub port_mtu: Vec<u16>,
     /// Seconds a learned MAC lives without being seen again.
     pub ageing_secs: u32,
     pub learning: bool,
@@ -504,6 +509,33 @@ impl Tables {
             .map(|e| e.2)
     }
 
+    /// True when `frame` (Ethernet, at most one VLAN tag counted as L2)
+    /// carries more L3 bytes than `port`'s MTU.
+    #[inline(always)]
+    pub fn over_mtu(&self, port: u16, frame: &[u8]) -> bool {
+        let mtu = self.port_mtu.get(usize::from(port)).copied().unwrap_or(0);
+        let l2 = if frame.get(12..14) == Some(&[0x81, 0x00]) {
+            18
+        } else {
+            14
+        };
+        mtu != 0 && frame.len() > usize::from(mtu) + l2
+    }
+
+    /// The address an ICMP error to the inner sender comes from: the L3
+    /// access address of that family, else the VTEP's.
+    pub fn icmp_source(&self) -> (std::net::Ipv4Addr, std::net::Ipv6Addr) {
+        let mut v4 = std::net::Ipv4Addr::UNSPECIFIED;
+        let mut v6 = std::net::Ipv6Addr::UNSPECIFIED;
+        for a in self.local_underlay.iter().chain(&self.local_access) {
+            match a {
+                IpAddr::V4(a) => v4 = *a,
+                IpAddr::V6(a) => v6 = *a,
+            }
+        }
+        (v4, v6)
+    }
+
     pub fn build(cfg: &Config, inputs: &BuildInputs<'_>) -> Result<Tables, String> {
         let pid = |i: usize| inputs.port_ids[i];
         // Decap: local VTEP addresses, port, option registry, limits.
@@ -524,6 +556,15 @@ impl Tables {
                 .unwrap_or_default(),
         );
         dc.udp_port = cfg.vtep.udp_port;
+        dc.ipv6_zero_checksum_from = cfg
+            .tunnels
+            .iter()
+            .filter(|t| t.accept_zero_checksum)
+            .filter_map(|t| match t.remote {
+                IpAddr::V6(a) => Some(a),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
         dc.max_options = cfg.limits.max_options;
         dc.punt_control = true;
         dc.registry =
@@ -692,6 +733,7 @@ impl Tables {
                     require_mask,
                     security_tags,
                     flow_id,
+                    max_untagged_frame: usize::from(cfg.ports[d.port].mtu) + 14,
                 },
             );
         }
@@ -720,6 +762,14 @@ impl Tables {
                     .collect()
             })
             .unwrap_or_default();
+        let mut port_mtu = Vec::new();
+        for (i, p) in cfg.ports.iter().enumerate() {
+            let id = usize::from(pid(i));
+            if port_mtu.len() <= id {
+                port_mtu.resize(id + 1, 0);
+            }
+            port_mtu[id] = p.mtu;
+        }
         let neighbors = inputs.neighbors.iter().map(|(k, v)| (*k, *v)).collect();
         Ok(Tables {
             generation: inputs.generation,
@@ -737,6 +787,7 @@ impl Tables {
             local_underlay,
             local_access,
             access_ports,
+            port_mtu,
             ageing_secs: ageing,
             learning,
         })
@@ -767,6 +818,7 @@ mod tests {
             require_mask: 0,
             security_tags: Vec::new(),
             flow_id: None,
+            max_untagged_frame: usize::MAX,
         }
     }
 

@@ -74,6 +74,19 @@ impl Mbuf {
         self.raw().nb_segs == 1
     }
 
+    /// Makes a chained packet one segment (DPDK's `rte_pktmbuf_linearize`:
+    /// the later segments are copied into the first one's tailroom and
+    /// freed). False, and the chain left as it was, when the first
+    /// segment has too little room. No allocation.
+    pub fn linearize(&mut self) -> bool {
+        if self.is_contiguous() {
+            return true;
+        }
+        // SAFETY: ptr is a valid mbuf chain owned by self; linearize only
+        // moves data inside it and frees the segments it emptied.
+        unsafe { dpdk_sys::geneve_pktmbuf_linearize(self.ptr.as_ptr()) == 0 }
+    }
+
     /// Free bytes in front of the data.
     pub fn headroom(&self) -> usize {
         self.raw().data_off as usize
@@ -345,8 +358,9 @@ impl Mbuf {
 }
 
 /// The mbuf as the tunnel code's buffer. Works on the first segment: the
-/// gateway's packets are single-segment (jumbo frames are handled by `forward`
-/// only); a chained mbuf reports only its first segment.
+/// gateway's pool holds a frame of the largest port MTU in one mbuf, and the
+/// worker linearizes a chain ([`Mbuf::linearize`]) before its general tier;
+/// a chained mbuf reports only its first segment.
 impl crate::tunnel::Buffer for Mbuf {
     fn headroom(&self) -> usize {
         Mbuf::headroom(self)

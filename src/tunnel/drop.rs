@@ -106,6 +106,8 @@ drop_reasons! {
     TxFull = "tx_full", "The NIC did not take the packet.";
     AccessTruncated = "access_truncated", "A frame shorter than an Ethernet header on an access port.";
     SegmentNoMbuf = "segment_no_mbuf", "No mbuf for a segment of a too-big TCP frame (the rest of that frame's segments are counted here too).";
+    FrameOverMtu = "frame_over_mtu", "A received frame in a chain of mbufs that does not fit one: longer than the largest port MTU.";
+    EgressOverMtu = "egress_over_mtu", "A decapsulated frame longer than its access port's MTU (no fragmentation here).";
 }
 
 #[cfg(test)]
@@ -127,7 +129,7 @@ mod tests {
             assert!(r.help().ends_with('.'), "{r}: {}", r.help());
             assert_eq!(DropReason::from_name(r.as_str()), Some(*r));
         }
-        assert_eq!(DropReason::COUNT, 42);
+        assert_eq!(DropReason::COUNT, 44);
         assert_eq!(DropReason::from_name("no_such_reason"), None);
     }
 }

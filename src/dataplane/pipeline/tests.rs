@@ -512,3 +512,52 @@ fn fix_ipv4_checksum(pkt: &mut [u8]) {
     let c = crate::wire::checksum::checksum(&pkt[14..34]);
     pkt[24..26].copy_from_slice(&c.to_be_bytes());
 }
+
+/// RFC 6935/6936: a zero UDP checksum over IPv6 is dropped unless the
+/// tunnel of the sending remote accepts it; the setting is per remote.
+#[test]
+fn ipv6_zero_checksum_is_accepted_only_from_remotes_that_allow_it() {
+    const V6: &str = r#"
+eal: { cores: [1], control_core: 0 }
+ports:
+  - { name: ul, role: underlay, device: 0, mtu: 1500 }
+  - { name: acc, role: access, device: 1, mtu: 1400 }
+vtep:
+  ipv6: 2001:db8:18::1/64
+tunnels:
+  - { name: ovs, remote: "2001:db8:18::2", vni: 100 ZERO }
+  - { name: other, remote: "2001:db8:18::3", vni: 100 }
+l2:
+  segments:
+    - { port: acc, vlan: untagged, vni: 100, flood: ["2001:db8:18::2"] }
+"#;
+    let inner = udp_frame(
+        [2, 0, 0, 0, 0, 0xbb],
+        [198, 19, 0, 1],
+        [198, 19, 0, 2],
+        7,
+        9,
+    );
+    let mut zero = geneve6_from_peer(&inner, &[]);
+    zero[60..62].fill(0);
+    let mut from_other = zero.clone();
+    from_other[37] = 3;
+    let run = |yaml: &str, pkt: &[u8]| {
+        let cfg = crate::config::load_str(yaml, "t.yaml").unwrap();
+        let t = build(
+            &cfg,
+            &HashMap::new(),
+            &HashMap::new(),
+            1,
+            Default::default(),
+        );
+        let mut b = VecBuffer::with_headroom(256, pkt);
+        underlay(&t, &mut b, &mut |_| {})
+    };
+    let default = V6.replace(" ZERO", "");
+    let accept = V6.replace(" ZERO", ", accept_zero_checksum: true");
+    let drop = Outcome::Drop(DropReason::UdpZeroChecksumIpv6);
+    assert_eq!(run(&default, &zero), drop, "default: RFC 8926 4.3.1");
+    assert_eq!(run(&accept, &zero), Outcome::Decapped(1));
+    assert_eq!(run(&accept, &from_other), drop, "only from that remote");
+}

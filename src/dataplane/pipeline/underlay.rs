@@ -125,8 +125,14 @@ fn underlay_express_v6<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u1
 fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> Option<u16> {
     let (out, plain) = t.vnis.get_plain(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
-    // Nothing changes unless all of it can be done.
-    if !plain || out.vlan.is_some() || front + back > buf.len() {
+    // Nothing changes unless all of it can be done. A frame longer than
+    // the port's untagged limit goes to the general tier, whose
+    // `Tables::over_mtu` check counts VLAN tags and the drop.
+    if !plain
+        || out.vlan.is_some()
+        || front + back > buf.len()
+        || buf.len() - front - back > out.max_untagged_frame
+    {
         return None;
     }
     apply_inner_update(buf.data_mut(), &d.inner);

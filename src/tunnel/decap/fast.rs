@@ -2,9 +2,7 @@
 //! outer IPv4 (IHL 5) or IPv6 (no extension header) read at fixed offsets,
 //! against a prebuilt header pattern where it can. It gives exactly the
 //! general tier's verdict or declines ([`FastVerdict::General`] / `None`).
-use super::{
-    Decapsulator, Delivery, DropReason, FastVerdict, InnerUpdate, Ipv6ZeroChecksum, OptionsSeen,
-};
+use super::{Decapsulator, Delivery, DropReason, FastVerdict, InnerUpdate, OptionsSeen};
 use crate::tunnel::PayloadKind;
 use crate::wire::checksum;
 use crate::wire::ethernet::{self, EtherType};
@@ -296,7 +294,9 @@ impl Decapsulator {
             return None;
         }
         let udp_ok = if b16(UDP6 + 6) == 0 {
-            self.cfg.ipv6_zero_checksum == Ipv6ZeroChecksum::Accept
+            f[IP6 + 8..IP6 + 24]
+                .first_chunk::<16>()
+                .is_some_and(|s| self.zero_checksum_v6_ok(s))
         } else {
             !self.cfg.verify_udp_checksum || udp_checksum_ok_v6(frame, end)
         };

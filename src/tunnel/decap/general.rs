@@ -2,9 +2,7 @@
 //! RFC 8926 check in order, the first failure the one counted drop reason.
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{
-    Decapsulator, Delivery, DropReason, InnerUpdate, Ipv6ZeroChecksum, OptionsSeen, Verdict,
-};
+use super::{Decapsulator, Delivery, DropReason, InnerUpdate, OptionsSeen, Verdict};
 use crate::tunnel::PayloadKind;
 use crate::wire::checksum;
 use crate::wire::ethernet::{self, EtherType};
@@ -113,12 +111,13 @@ impl Decapsulator {
         );
         let sport = u16::from_be_bytes([u[0], u[1]]);
         let ucsum = u16::from_be_bytes([u[6], u[7]]);
-        let v6 = matches!(src, IpAddr::V6(_));
         if ucsum == 0 {
-            drop_if!(
-                v6 && self.cfg.ipv6_zero_checksum == Ipv6ZeroChecksum::Drop,
-                DropReason::UdpZeroChecksumIpv6
-            );
+            if let IpAddr::V6(s) = src {
+                drop_if!(
+                    !self.zero_checksum_v6_ok(&s.octets()),
+                    DropReason::UdpZeroChecksumIpv6
+                );
+            }
         } else if self.cfg.verify_udp_checksum {
             let seg = &frame[l4..end];
             let pseudo = match (src, dst) {

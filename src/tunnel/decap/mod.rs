@@ -176,6 +176,9 @@ pub struct DecapConfig {
     /// Verify non-zero UDP checksums (turn off when the NIC did).
     pub verify_udp_checksum: bool,
     pub ipv6_zero_checksum: Ipv6ZeroChecksum,
+    /// Remote VTEPs whose zero UDP checksums over IPv6 are accepted even
+    /// when `ipv6_zero_checksum` drops them (configured per tunnel).
+    pub ipv6_zero_checksum_from: Vec<Ipv6Addr>,
     /// Most options per packet (RFC 8926 section 3.5.1); at most 63 can fit.
     pub max_options: u8,
     /// Hand O-bit packets to the control thread (true) or drop them (false).
@@ -199,6 +202,7 @@ impl DecapConfig {
             verify_ipv4_checksum: true,
             verify_udp_checksum: true,
             ipv6_zero_checksum: Ipv6ZeroChecksum::Drop,
+            ipv6_zero_checksum_from: Vec::new(),
             max_options: 63,
             punt_control: true,
             accept_ethernet: true,
@@ -231,6 +235,8 @@ pub struct Decapsulator {
     /// Local IPv4 addresses as native-endian words of their octets.
     local_v4: Vec<u32>,
     local_v6: Vec<[u8; 16]>,
+    /// Remote VTEPs allowed to send zero UDP checksums over IPv6.
+    zero_csum_v6: Vec<[u8; 16]>,
     /// RFC 6040 table, [`ecn_decap`] precomputed: index `inner << 2 | outer`
     /// (ECN bits); entry: new inner ECN in bits 0-1, alarm bit 2,
     /// [`ECN_DROP`] for a drop.
@@ -274,12 +280,23 @@ impl Decapsulator {
                 .map(|a| u32::from_ne_bytes(a.octets()))
                 .collect(),
             local_v6: cfg.local_v6.iter().map(|a| a.octets()).collect(),
+            zero_csum_v6: cfg
+                .ipv6_zero_checksum_from
+                .iter()
+                .map(|a| a.octets())
+                .collect(),
             ecn_table,
             pattern_v4,
             untagged_v4: HeaderPattern::untagged_v4(cfg.udp_port),
             pipe,
             cfg,
         }
+    }
+
+    /// RFC 6935/6936: is a zero UDP checksum over IPv6 from `src` accepted?
+    #[inline]
+    fn zero_checksum_v6_ok(&self, src: &[u8; 16]) -> bool {
+        self.cfg.ipv6_zero_checksum == Ipv6ZeroChecksum::Accept || self.zero_csum_v6.contains(src)
     }
 
     pub fn config(&self) -> &DecapConfig {
