@@ -622,6 +622,8 @@ fn control_loop(
                     }
                 }
                 Event::Resolve(ip) => st.neighbors.want(ip),
+                // Counted by the workers, never queued.
+                Event::LearnRefused => {}
                 Event::FlowId { key, id } => {
                     // Workers only read the table; inserts and evictions happen here.
                     let flows = st.flows.pin();
@@ -727,6 +729,8 @@ fn report(
         "geneve control packets {}",
         sum(&|c| c.geneve_control.get())
     );
+    println!("learn refused {}", sum(&|c| c.learn_refused.get()));
+    println!("event queue full {}", sum(&|c| c.event_queue_full.get()));
     println!("tso segments {}", sum(&|c| c.tso_segments.get()));
     println!("tso hw frames {}", sum(&|c| c.tso_hw_frames.get()));
     println!("control replies {}", st.replies);

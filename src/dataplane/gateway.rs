@@ -17,6 +17,7 @@ use super::pipeline::flood::{
     flood_copy, flood_targets, segment_path, FloodCopy, FloodTarget, SegmentFacts, SegmentPath,
 };
 use super::pipeline::{self, Event, Outcome, PuntKind};
+use super::police::{PuntClass, PuntPolicer};
 use super::stats::{WorkerCounters, MAX_PORTS};
 use super::tables::Tables;
 use crate::tunnel::DropReason;
@@ -75,6 +76,8 @@ impl GatewayWorker {
         // Chained (jumbo) frames to segment are copied here first; grown
         // once to the largest IP packet, never per packet after that.
         let mut scratch: Vec<u8> = Vec::new();
+        // Punted packets only (control-plane policing, per kind).
+        let mut policer = PuntPolicer::new(dpdk::tsc_hz(), start);
         while !sh.stop.load(Ordering::Relaxed) {
             if sh.generation.load(Ordering::Acquire) != generation {
                 tables = sh.tables.load_full();
@@ -136,6 +139,7 @@ impl GatewayWorker {
                                 lat: &mut lat,
                             },
                             scratch: &mut scratch,
+                            policer: &mut policer,
                         };
                         encapped += access_general(t, p as u16, m, rss, &mut mac_cache, &mut sink);
                     });
@@ -187,9 +191,13 @@ impl GatewayWorker {
                             pipeline::hw_decapped(t, vni, &mut m)
                         } else {
                             pipeline::underlay(t, &mut m, &mut |e| {
-                                // A full event queue only delays learning; the
-                                // event comes again with the next packet.
-                                let _ = sh.event_tx.try_send(e);
+                                // A full event queue only delays learning (the
+                                // event comes again with the next packet), counted.
+                                if e == Event::LearnRefused {
+                                    c.learn_refused.add(1);
+                                } else if sh.event_tx.try_send(e).is_err() {
+                                    c.event_queue_full.add(1);
+                                }
                             })
                         };
                         let mut sink = Sink {
@@ -200,6 +208,7 @@ impl GatewayWorker {
                                 lat: &mut lat,
                             },
                             scratch: &mut scratch,
+                            policer: &mut policer,
                         };
                         // No RSS hash needed: underlay frames never flood or
                         // segment.
@@ -268,6 +277,8 @@ struct Sink<'a> {
     io: Io<'a>,
     /// Chained (jumbo) frames to segment are copied here first.
     scratch: &'a mut Vec<u8>,
+    /// The worker's punt policer.
+    policer: &'a mut PuntPolicer,
 }
 
 impl Sink<'_> {
@@ -288,8 +299,15 @@ impl Sink<'_> {
             Outcome::Segment(id) => self.segment(t, id, m, rss),
             Outcome::Punt(kind) => {
                 let c = self.io.c;
-                if kind == PuntKind::GeneveControl {
+                let class = if kind == PuntKind::GeneveControl {
                     c.geneve_control.add(1);
+                    PuntClass::GeneveControl
+                } else {
+                    PuntClass::of_local(m.data())
+                };
+                if !self.policer.admit(class, dpdk::tsc_now()) {
+                    self.io.count_drop(class.policed(), 1);
+                    return (0, 0);
                 }
                 match self.io.sh.punt_tx.try_send((kind, m)) {
                     Ok(()) => c.punted.add(1),
@@ -354,7 +372,7 @@ impl Sink<'_> {
     #[cold]
     #[inline(never)]
     fn segment(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) {
-        let Sink { io, scratch } = self;
+        let Sink { io, scratch, .. } = self;
         let Some(tpl) = t.templates.get(id as usize) else {
             return io.count_drop(DropReason::NextHopUnresolved, 1);
         };

@@ -60,6 +60,10 @@ pub enum Event {
         mac: [u8; 6],
         remote: IpAddr,
     },
+    /// A source MAC refused for learning (group or all-zero address, or a
+    /// packet from one of the gateway's own addresses): counted by the
+    /// worker, never queued.
+    LearnRefused,
     /// Please resolve this neighbour.
     Resolve(IpAddr),
     /// A flow-id option seen on a decapsulated packet of this flow.
@@ -83,6 +87,19 @@ fn eth_vlan(b: &[u8]) -> Option<(Option<u16>, usize)> {
     } else {
         Some((None, 12))
     }
+}
+
+/// Does the Ethernet frame `f` start with a VLAN tag (802.1Q, 802.1ad or
+/// the pre-standard 0x9100)? Only the segment's own VLAN may tag a frame on
+/// an access port: a tag inside a tunnelled frame, or a second one under the
+/// segment's tag, would reach another tenant's VLAN. A frame too short to
+/// say is not tagged (the callers check lengths).
+#[inline(always)]
+fn tagged(f: &[u8]) -> bool {
+    matches!(
+        f.get(12..14),
+        Some(&[0x81, 0x00]) | Some(&[0x88, 0xa8]) | Some(&[0x91, 0x00])
+    )
 }
 
 /// Removes an 802.1Q tag (the frame is known to have one).
