@@ -71,7 +71,7 @@ def build(d):
 
 
 def sport(p):
-    return p[UDP].sport if UDP in p else None
+    return p[UDP].sport if UDP in p else -1
 
 
 def check(d):
