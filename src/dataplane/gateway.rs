@@ -297,26 +297,31 @@ impl Sink<'_> {
             }
             Outcome::Flood(seg) => self.flood(t, seg, m, rss),
             Outcome::Segment(id) => self.segment(t, id, m, rss),
-            Outcome::Punt(kind) => {
-                let c = self.io.c;
-                let class = if kind == PuntKind::GeneveControl {
-                    c.geneve_control.add(1);
-                    PuntClass::GeneveControl
-                } else {
-                    PuntClass::of_local(m.data())
-                };
-                if !self.policer.admit(class, dpdk::tsc_now()) {
-                    self.io.count_drop(class.policed(), 1);
-                    return (0, 0);
-                }
-                match self.io.sh.punt_tx.try_send((kind, m)) {
-                    Ok(()) => c.punted.add(1),
-                    Err(_) => self.io.count_drop(DropReason::PuntQueueFull, 1),
-                }
-            }
+            Outcome::Punt(kind) => self.punt(kind, m),
             Outcome::Drop(r) => self.io.count_drop(r, 1),
         }
         (0, 0)
+    }
+
+    /// Hands `m` to the control thread if its kind's bucket allows it.
+    /// Cold and not inlined: data packets never come here.
+    #[cold]
+    #[inline(never)]
+    fn punt(&mut self, kind: PuntKind, m: Mbuf) {
+        let c = self.io.c;
+        let class = if kind == PuntKind::GeneveControl {
+            c.geneve_control.add(1);
+            PuntClass::GeneveControl
+        } else {
+            PuntClass::of_local(m.data())
+        };
+        if !self.policer.admit(class, dpdk::tsc_now()) {
+            return self.io.count_drop(class.policed(), 1);
+        }
+        match self.io.sh.punt_tx.try_send((kind, m)) {
+            Ok(()) => c.punted.add(1),
+            Err(_) => self.io.count_drop(DropReason::PuntQueueFull, 1),
+        }
     }
 
     /// Broadcast and unknown unicast: one encapsulated copy per flood

@@ -214,9 +214,9 @@ impl<'t> AccessExpress<'t> {
     /// `Some(underlay port)` then, else `None` with `buf` untouched.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u16> {
-        let head = u64::from_le_bytes(*buf.data().first_chunk::<8>()?);
-        if head & 0xffff_ffff_ffff != self.mac || buf.total_len() != buf.len() || tagged(buf.data())
-        {
+        let h = buf.data().first_chunk::<14>()?;
+        let head = u64::from_le_bytes(*h.first_chunk::<8>()?);
+        if head & 0xffff_ffff_ffff != self.mac || tagged(h) || buf.total_len() != buf.len() {
             return None;
         }
         encap_fast_ethernet(self.tpl, buf, rss).then_some(self.port)

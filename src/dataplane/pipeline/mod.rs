@@ -96,10 +96,21 @@ fn eth_vlan(b: &[u8]) -> Option<(Option<u16>, usize)> {
 /// say is not tagged (the callers check lengths).
 #[inline(always)]
 fn tagged(f: &[u8]) -> bool {
-    matches!(
-        f.get(12..14),
-        Some(&[0x81, 0x00]) | Some(&[0x88, 0xa8]) | Some(&[0x91, 0x00])
-    )
+    tagged_at(f, 0)
+}
+
+/// [`tagged`] for the Ethernet frame at offset `off` of `f`. The TPID is
+/// compared in memory order (no byte swap); 0x8100 and 0x9100 differ in
+/// one bit, so one compare takes both.
+#[inline(always)]
+fn tagged_at(f: &[u8], off: usize) -> bool {
+    let Some(&[hi, lo]) = f.get(off + 12..off + 14) else {
+        return false;
+    };
+    let t = u16::from_ne_bytes([hi, lo]);
+    let [q0, q1] = EtherType::QINQ.to_be_bytes();
+    t | u16::from_ne_bytes([0x10, 0]) == u16::from_ne_bytes([0x91, 0])
+        || t == u16::from_ne_bytes([q0, q1])
 }
 
 /// Removes an 802.1Q tag (the frame is known to have one).

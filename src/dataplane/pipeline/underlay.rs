@@ -13,7 +13,7 @@ use crate::wire::geneve::GeneveOptionIter;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 
-use super::{push_vlan, tagged, Event, Outcome, PuntKind};
+use super::{push_vlan, tagged, tagged_at, Event, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
 use crate::dataplane::tables::Tables;
 use crate::wire::ip_proto;
@@ -134,7 +134,7 @@ fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> 
         || out.vlan.is_some()
         || d.payload != PayloadKind::Ethernet
         || front + back > buf.len()
-        || tagged(buf.data().get(front..).unwrap_or(&[]))
+        || tagged_at(buf.data(), front)
     {
         return None;
     }
