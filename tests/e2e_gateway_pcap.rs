@@ -535,4 +535,7 @@ decap:
     assert_eq!(r.drops("source_vtep_not_allowed"), 20_000, "{}", r.stdout);
     assert_eq!(r.drops("punt_queue_full"), 0, "{}", r.stdout);
     assert_eq!(r.value("control replies "), 200, "{}", r.stdout);
+    // The broadcast source MAC: delivered, refused for learning.
+    assert_eq!(r.value("learn refused "), 1, "{}", r.stdout);
+    assert_eq!(r.value("event queue full "), 0, "{}", r.stdout);
 }

@@ -12,7 +12,8 @@ untagged <-> VNI 100, only from 198.18.0.2. Segment B: access VLAN 20 <->
 VNI 200 (198.18.0.3). Expected (from the configuration): one untagged
 frame out for A and one frame tagged 20 (and nothing else) for B; no
 inner tag, no IP payload on an Ethernet VNI, no 802.1ad or stacked access
-frame ever leaves; every ARP request for the VTEP is answered.
+frame ever leaves; a broadcast source MAC is delivered but not learned;
+every ARP request for the VTEP is answered.
 """
 import json
 import os
@@ -55,6 +56,7 @@ def build(d):
         geneve(PEER, 100, inner(4, Dot1AD(vlan=20), Dot1Q(vlan=20))), # 802.1ad in A
         geneve(PEER3, 200, inner(5, Dot1Q(vlan=30))),                 # double tag in B
         geneve(PEER, 100, ip(6), proto=0x0800),                       # IP on an Ethernet VNI
+        geneve(PEER, 100, Ether(src="ff:ff:ff:ff:ff:ff", dst="02:00:00:00:0a:01") / ip(11)),  # delivered, not learned
     ]
     flood = geneve(STRANGER, 100, inner(7), oam=1)
     for i in range(FLOOD):
@@ -78,7 +80,7 @@ def check(d):
     errors = []
     acc_out = rdpcap(os.path.join(d, "acc_out.pcap"))
     got = sorted((p[Dot1Q].vlan if Dot1Q in p else 0, sport(p)) for p in acc_out)
-    if got != [(0, 1001), (20, 1002)]:
+    if got != [(0, 1001), (0, 1011), (20, 1002)]:
         errors.append("access out (vlan, inner sport): %r" % got)
     for p in acc_out:
         if Dot1AD in p or (Dot1Q in p and Dot1Q in p[Dot1Q].payload):
