@@ -494,3 +494,48 @@ l2:
     let (_, decapped) = read_pcap(&dir.join("acc_out.pcap"));
     assert_eq!(decapped, inner_out, "decapsulated frames, in order");
 }
+
+/// Segment A (untagged, VNI 100, only from 198.18.0.2) and segment B
+/// (VLAN 20, VNI 200) on one access port: inner 802.1Q / 802.1ad tags,
+/// stacked access tags and an IP payload on an Ethernet VNI are counted
+/// drops, and an O-bit flood from an unlisted VTEP is dropped before the
+/// punt, so every ARP request for the VTEP among it is answered.
+#[test]
+fn tenants_keep_their_tags_payloads_and_control_packets_apart() {
+    if !have_scapy() {
+        return;
+    }
+    let _slot = dpdk_slot();
+    let dir = scratch("gw-isolation");
+    scapy_in("gateway_isolation.py", "build", &dir);
+    let tail = r#"
+vtep:
+  ipv4: 198.18.0.1/24
+  next_hops:
+    - { via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }
+    - { via: 198.18.0.3, mac: "02:00:00:00:00:03", destinations: [198.18.0.3/32] }
+tunnels:
+  - { name: a, remote: 198.18.0.2, vni: 100 }
+  - { name: b, remote: 198.18.0.3, vni: 200 }
+l2:
+  learning: true
+  segments:
+    - { port: acc, vlan: untagged, vni: 100, flood: [198.18.0.2] }
+    - { port: acc, vlan: 20, vni: 200, flood: [198.18.0.3] }
+decap:
+  - { vni: 100, allow_from: [198.18.0.2] }
+"#;
+    let r = run_scenario(&dir, tail, &["--stop-after-idle", "2500"]);
+    assert_scapy_ok("gateway_isolation.py", &dir, &r);
+    // From the scenario: 3 inner-tagged frames, 1 IP payload on VNI 100,
+    // 2 stacked access frames, the 20,000-packet O-bit flood.
+    assert_eq!(r.drops("inner_vlan_tag"), 3, "{}", r.stdout);
+    assert_eq!(r.drops("payload_not_allowed"), 1, "{}", r.stdout);
+    assert_eq!(r.drops("access_stacked_tag"), 2, "{}", r.stdout);
+    assert_eq!(r.drops("source_vtep_not_allowed"), 20_000, "{}", r.stdout);
+    assert_eq!(r.drops("punt_queue_full"), 0, "{}", r.stdout);
+    assert_eq!(r.value("control replies "), 200, "{}", r.stdout);
+    // The broadcast source MAC: delivered, refused for learning.
+    assert_eq!(r.value("learn refused "), 1, "{}", r.stdout);
+    assert_eq!(r.value("event queue full "), 0, "{}", r.stdout);
+}

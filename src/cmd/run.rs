@@ -17,6 +17,7 @@ use crossbeam::channel::{bounded, Receiver};
 use crate::config::{self, Config, DeviceRef};
 use crate::dataplane::gateway::{GatewayWorker, Shared};
 use crate::dataplane::pipeline::{Event, PuntKind};
+use crate::dataplane::police::{PuntClass, PuntPolicer};
 use crate::dataplane::stats::{drop_totals, port_totals, total_rx, WorkerCounters, MAX_PORTS};
 use crate::dataplane::tables::{BuildInputs, Tables};
 use crate::dataplane::tx_offload;
@@ -190,6 +191,11 @@ struct ControlState {
     replies: u64,
     macs_aged: u64,
     macs_not_learned: u64,
+    /// What the gateway itself sends (ARP/ND and ICMP replies) is policed
+    /// like what reaches it: nanoseconds since `started` are the ticks.
+    reply_policer: PuntPolicer,
+    started: Instant,
+    replies_limited: u64,
     flows: Arc<crate::dataplane::flows::FlowTable>,
     /// Insertion order of `flows`, to evict the oldest at the size limit.
     flow_order: std::collections::VecDeque<crate::dataplane::flows::FlowKey>,
@@ -301,7 +307,14 @@ impl ControlState {
             Response::ReplyAndLearned(n) => Some(n),
             Response::Ignored(_) => None,
         };
-        if matches!(r, Response::Reply | Response::ReplyAndLearned(_)) {
+        let now = self.started.elapsed().as_nanos() as u64;
+        if matches!(r, Response::Reply | Response::ReplyAndLearned(_))
+            && !self
+                .reply_policer
+                .admit(PuntClass::of_local(&self.out), now)
+        {
+            self.replies_limited += 1;
+        } else if matches!(r, Response::Reply | Response::ReplyAndLearned(_)) {
             let out = std::mem::take(&mut self.out);
             if self.send_bytes(pool, port, &out) {
                 self.replies += 1;
@@ -465,6 +478,9 @@ fn gateway(
         replies: 0,
         macs_aged: 0,
         macs_not_learned: 0,
+        reply_policer: PuntPolicer::new(1_000_000_000, 0),
+        started: Instant::now(),
+        replies_limited: 0,
         flows: Arc::new(Default::default()),
         flow_order: Default::default(),
         tx_caps,
@@ -635,6 +651,8 @@ fn control_loop(
                     }
                 }
                 Event::Resolve(ip) => st.neighbors.want(ip),
+                // Counted by the workers, never queued.
+                Event::LearnRefused => {}
                 Event::FlowId { key, id } => {
                     // Workers only read the table; inserts and evictions happen here.
                     let flows = st.flows.pin();
@@ -740,6 +758,8 @@ fn report(
         "geneve control packets {}",
         sum(&|c| c.geneve_control.get())
     );
+    println!("learn refused {}", sum(&|c| c.learn_refused.get()));
+    println!("event queue full {}", sum(&|c| c.event_queue_full.get()));
     println!("tso segments {}", sum(&|c| c.tso_segments.get()));
     println!("tso hw frames {}", sum(&|c| c.tso_hw_frames.get()));
     println!("icmp too big sent {}", sum(&|c| c.icmp_too_big.get()));
@@ -751,6 +771,7 @@ fn report(
     println!("learned macs {}", st.learned.len());
     println!("macs aged {}", st.macs_aged);
     println!("macs not learned (table full) {}", st.macs_not_learned);
+    println!("control replies rate-limited {}", st.replies_limited);
     println!("flow ids {}", st.flow_order.len());
     let drops = drop_totals(counters);
     for (r, n) in DropReason::ALL.iter().copied().zip(drops.iter()) {

@@ -40,6 +40,8 @@ pub struct Snapshot {
     pub decap: u64,
     pub punted: u64,
     pub geneve_control: u64,
+    pub learn_refused: u64,
+    pub event_queue_full: u64,
     pub control_replies: u64,
     /// Every drop reason, zero or not, in `DropReason::ALL` order.
     pub drops: Vec<(DropReason, u64)>,
@@ -143,6 +145,16 @@ pub fn prometheus_text(s: &Snapshot) -> String {
             "geneve_gw_geneve_control_packets_total",
             "Geneve control packets (O bit) received.",
             s.geneve_control,
+        ),
+        (
+            "geneve_gw_learn_refused_total",
+            "Source MACs refused for learning (multicast, broadcast, all-zero, from our own address).",
+            s.learn_refused,
+        ),
+        (
+            "geneve_gw_event_queue_full_total",
+            "Learning, resolve and flow-id events the control thread's full queue did not take.",
+            s.event_queue_full,
         ),
         (
             "geneve_gw_control_replies_total",

@@ -148,6 +148,8 @@ pub fn render(all: &Map<String, Value>, pid: u64) -> String {
         "decap",
         "punted",
         "geneve_control",
+        "learn_refused",
+        "event_queue_full",
         "control_replies",
         "drops_total",
     ] {

@@ -103,6 +103,8 @@ impl Observer {
             decap: sum(&|c| c.decap.get()),
             punted: sum(&|c| c.punted.get()),
             geneve_control: sum(&|c| c.geneve_control.get()),
+            learn_refused: sum(&|c| c.learn_refused.get()),
+            event_queue_full: sum(&|c| c.event_queue_full.get()),
             control_replies: replies,
             drops: DropReason::ALL
                 .iter()
@@ -156,6 +158,8 @@ fn counters_cmd(_: &str) -> Option<TelData> {
         u("decap", s.decap),
         u("punted", s.punted),
         u("geneve_control", s.geneve_control),
+        u("learn_refused", s.learn_refused),
+        u("event_queue_full", s.event_queue_full),
         u("control_replies", s.control_replies),
         u("drops_total", s.drops_total()),
     ]))

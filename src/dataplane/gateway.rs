@@ -17,6 +17,7 @@ use super::pipeline::flood::{
     flood_copy, flood_targets, segment_path, FloodCopy, FloodTarget, SegmentFacts, SegmentPath,
 };
 use super::pipeline::{self, Event, Outcome, PuntKind};
+use super::police::{self, PuntClass, PuntPolicer, TokenBucket};
 use super::stats::{WorkerCounters, MAX_PORTS};
 use super::tables::Tables;
 use crate::tunnel::DropReason;
@@ -75,7 +76,11 @@ impl GatewayWorker {
         // Chained (jumbo) frames to segment are copied here first; grown
         // once to the largest IP packet, never per packet after that.
         let mut scratch: Vec<u8> = Vec::new();
-        let mut icmp = IcmpLimit::new();
+        // Punted packets only (control-plane policing, per kind).
+        let mut policer = PuntPolicer::new(dpdk::tsc_hz(), start);
+        // ICMP errors this worker sends to inner senders.
+        let (icmp_rate, icmp_burst) = police::ICMP_ERROR_RATE;
+        let mut icmp = TokenBucket::new(icmp_rate, icmp_burst, dpdk::tsc_hz(), start);
         while !sh.stop.load(Ordering::Relaxed) {
             if sh.generation.load(Ordering::Acquire) != generation {
                 tables = sh.tables.load_full();
@@ -143,6 +148,7 @@ impl GatewayWorker {
                             scratch: &mut scratch,
                             rx_port: p as u16,
                             icmp: &mut icmp,
+                            policer: &mut policer,
                         };
                         encapped += access_general(t, p as u16, m, rss, &mut mac_cache, &mut sink);
                     });
@@ -199,9 +205,13 @@ impl GatewayWorker {
                             pipeline::hw_decapped(t, vni, &mut m)
                         } else {
                             pipeline::underlay(t, &mut m, &mut |e| {
-                                // A full event queue only delays learning; the
-                                // event comes again with the next packet.
-                                let _ = sh.event_tx.try_send(e);
+                                // A full event queue only delays learning (the
+                                // event comes again with the next packet), counted.
+                                if e == Event::LearnRefused {
+                                    c.learn_refused.add(1);
+                                } else if sh.event_tx.try_send(e).is_err() {
+                                    c.event_queue_full.add(1);
+                                }
                             })
                         };
                         let mut sink = Sink {
@@ -214,6 +224,7 @@ impl GatewayWorker {
                             scratch: &mut scratch,
                             rx_port: p as u16,
                             icmp: &mut icmp,
+                            policer: &mut policer,
                         };
                         // No RSS hash needed: underlay frames never flood or
                         // segment.
@@ -284,47 +295,10 @@ struct Sink<'a> {
     scratch: &'a mut Vec<u8>,
     /// The port the frame came in on (where an ICMP error goes back).
     rx_port: u16,
-    icmp: &'a mut IcmpLimit,
-}
-
-/// The worker's rate limit on ICMP errors to inner senders: a token
-/// bucket read only when one is due (a TSC read then, nothing per packet).
-struct IcmpLimit {
-    tokens: u64,
-    last: u64,
-    hz: u64,
-}
-
-impl IcmpLimit {
-    /// At most this many ICMP errors a second per worker, in bursts of
-    /// at most `BURST`.
-    const PER_SECOND: u64 = 100;
-    const BURST: u64 = 10;
-
-    fn new() -> Self {
-        IcmpLimit {
-            tokens: Self::BURST,
-            last: dpdk::tsc_now(),
-            hz: dpdk::tsc_hz().max(1),
-        }
-    }
-
-    fn take(&mut self) -> bool {
-        self.take_at(dpdk::tsc_now())
-    }
-
-    fn take_at(&mut self, now: u64) -> bool {
-        let earned = (now.saturating_sub(self.last)).saturating_mul(Self::PER_SECOND) / self.hz;
-        if earned > 0 {
-            self.tokens = (self.tokens + earned).min(Self::BURST);
-            self.last = now;
-        }
-        if self.tokens == 0 {
-            return false;
-        }
-        self.tokens -= 1;
-        true
-    }
+    /// The worker's limit on ICMP errors to inner senders.
+    icmp: &'a mut TokenBucket,
+    /// The worker's punt policer.
+    policer: &'a mut PuntPolicer,
 }
 
 impl Sink<'_> {
@@ -347,19 +321,31 @@ impl Sink<'_> {
             }
             Outcome::Flood(seg) => self.flood(t, seg, m, rss),
             Outcome::Segment(id) => self.segment(t, id, m, rss),
-            Outcome::Punt(kind) => {
-                let c = self.io.c;
-                if kind == PuntKind::GeneveControl {
-                    c.geneve_control.add(1);
-                }
-                match self.io.sh.punt_tx.try_send((kind, m)) {
-                    Ok(()) => c.punted.add(1),
-                    Err(_) => self.io.count_drop(DropReason::PuntQueueFull, 1),
-                }
-            }
+            Outcome::Punt(kind) => self.punt(kind, m),
             Outcome::Drop(r) => self.io.count_drop(r, 1),
         }
         (0, 0)
+    }
+
+    /// Hands `m` to the control thread if its kind's bucket allows it.
+    /// Cold and not inlined: data packets never come here.
+    #[cold]
+    #[inline(never)]
+    fn punt(&mut self, kind: PuntKind, m: Mbuf) {
+        let c = self.io.c;
+        let class = if kind == PuntKind::GeneveControl {
+            c.geneve_control.add(1);
+            PuntClass::GeneveControl
+        } else {
+            PuntClass::of_local(m.data())
+        };
+        if !self.policer.admit(class, dpdk::tsc_now()) {
+            return self.io.count_drop(class.policed(), 1);
+        }
+        match self.io.sh.punt_tx.try_send((kind, m)) {
+            Ok(()) => c.punted.add(1),
+            Err(_) => self.io.count_drop(DropReason::PuntQueueFull, 1),
+        }
     }
 
     /// Broadcast and unknown unicast: one encapsulated copy per flood
@@ -420,6 +406,7 @@ impl Sink<'_> {
             scratch,
             rx_port,
             icmp,
+            ..
         } = self;
         let Some(tpl) = t.templates.get(id as usize) else {
             return io.count_drop(DropReason::NextHopUnresolved, 1);
@@ -537,12 +524,16 @@ impl Sink<'_> {
 fn too_big(
     t: &Tables,
     io: &mut Io<'_>,
-    limit: &mut IcmpLimit,
+    limit: &mut TokenBucket,
     rx_port: u16,
     tpl: &crate::tunnel::EncapTemplate,
     inner: &[u8],
 ) {
     const REPLY_ROOM: usize = 1500;
+    // The limit first: a flood of too-big packets costs no allocation.
+    if !limit.take(dpdk::tsc_now()) {
+        return io.c.icmp_too_big_limited.add(1);
+    }
     let Some(mut reply) = io.sh.pool.alloc() else {
         return;
     };
@@ -559,9 +550,6 @@ fn too_big(
         .ok()
     });
     let Some(n) = n else { return };
-    if !limit.take() {
-        return io.c.icmp_too_big_limited.add(1);
-    }
     if reply.set_len(n).is_some() {
         io.c.icmp_too_big.add(1);
         io.send(rx_port, reply);
@@ -665,28 +653,5 @@ fn linear_copy(
         Err(EncapError::NoHeadroom) => io.count_drop(DropReason::EncapNoRoom, 1),
         Err(EncapError::TooBig { .. }) => io.count_drop(DropReason::EncapTooBig, 1),
         Err(EncapError::BadInner) => io.count_drop(DropReason::InnerNotIp, 1),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::IcmpLimit;
-
-    #[test]
-    fn icmp_limit_allows_a_burst_then_its_rate() {
-        let hz = 1_000_000;
-        let mut l = IcmpLimit {
-            tokens: IcmpLimit::BURST,
-            last: 0,
-            hz,
-        };
-        let burst = (0..50).filter(|_| l.take_at(0)).count() as u64;
-        assert_eq!(burst, IcmpLimit::BURST);
-        // One second later: at most the burst again (the bucket is capped).
-        let later = (0..500).filter(|_| l.take_at(hz)).count() as u64;
-        assert_eq!(later, IcmpLimit::BURST.min(IcmpLimit::PER_SECOND));
-        // A tenth of a second later: PER_SECOND / 10 tokens.
-        let tenth = (0..500).filter(|_| l.take_at(hz + hz / 10)).count() as u64;
-        assert_eq!(tenth, (IcmpLimit::PER_SECOND / 10).min(IcmpLimit::BURST));
     }
 }

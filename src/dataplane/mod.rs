@@ -11,6 +11,7 @@ pub mod gen;
 pub mod gen_loop;
 pub mod latency;
 pub mod pipeline;
+pub mod police;
 pub mod stats;
 pub mod tables;
 #[cfg(feature = "dpdk")]

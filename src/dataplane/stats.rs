@@ -54,6 +54,10 @@ pub struct WorkerCounters {
     pub punted: Counter,
     /// Geneve control packets (O bit) among them.
     pub geneve_control: Counter,
+    /// Source MACs refused for learning (group, all-zero, from our own address).
+    pub learn_refused: Counter,
+    /// Learning (and resolve, flow-id) events the full queue did not take.
+    pub event_queue_full: Counter,
     /// Segments sent for too-big TCP frames (software segmentation), and
     /// frames handed to the NIC's Geneve TSO.
     pub tso_segments: Counter,
@@ -76,6 +80,8 @@ impl Default for WorkerCounters {
             decap: Counter::default(),
             punted: Counter::default(),
             geneve_control: Counter::default(),
+            learn_refused: Counter::default(),
+            event_queue_full: Counter::default(),
             tso_segments: Counter::default(),
             tso_hw_frames: Counter::default(),
             icmp_too_big: Counter::default(),

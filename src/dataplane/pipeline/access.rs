@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use crate::tunnel::{encap, encap_fast_ethernet, Buffer, EncapError, EncapTemplate};
 use crate::wire::checksum;
 
-use super::{eth_vlan, rd16, strip_vlan, DropReason, Outcome, PuntKind};
+use super::{eth_vlan, rd16, strip_vlan, tagged, DropReason, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet};
 use crate::dataplane::tables::{lpm_key, AccessIn, FlowIdVariant, Tables, TemplateId};
 use crate::wire::ethernet::EtherType;
@@ -214,8 +214,9 @@ impl<'t> AccessExpress<'t> {
     /// `Some(underlay port)` then, else `None` with `buf` untouched.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u16> {
-        let head = u64::from_le_bytes(*buf.data().first_chunk::<8>()?);
-        if head & 0xffff_ffff_ffff != self.mac || buf.total_len() != buf.len() {
+        let h = buf.data().first_chunk::<14>()?;
+        let head = u64::from_le_bytes(*h.first_chunk::<8>()?);
+        if head & 0xffff_ffff_ffff != self.mac || tagged(h) || buf.total_len() != buf.len() {
             return None;
         }
         encap_fast_ethernet(self.tpl, buf, rss).then_some(self.port)
@@ -240,6 +241,11 @@ pub fn access_with_cache<B: Buffer + ?Sized>(
                 return Outcome::Drop(DropReason::AccessTruncated);
             }
             let d = buf.data();
+            // The segment's tag (stripped) is the only one: an 802.1ad tag,
+            // or a second tag, never enters this or another segment's VNI.
+            if tagged(d) {
+                return Outcome::Drop(DropReason::AccessStackedTag);
+            }
             if d[0] & 1 != 0 {
                 return Outcome::Flood(seg);
             }

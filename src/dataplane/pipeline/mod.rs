@@ -60,6 +60,10 @@ pub enum Event {
         mac: [u8; 6],
         remote: IpAddr,
     },
+    /// A source MAC refused for learning (group or all-zero address, or a
+    /// packet from one of the gateway's own addresses): counted by the
+    /// worker, never queued.
+    LearnRefused,
     /// Please resolve this neighbour.
     Resolve(IpAddr),
     /// A flow-id option seen on a decapsulated packet of this flow.
@@ -83,6 +87,30 @@ fn eth_vlan(b: &[u8]) -> Option<(Option<u16>, usize)> {
     } else {
         Some((None, 12))
     }
+}
+
+/// Does the Ethernet frame `f` start with a VLAN tag (802.1Q, 802.1ad or
+/// the pre-standard 0x9100)? Only the segment's own VLAN may tag a frame on
+/// an access port: a tag inside a tunnelled frame, or a second one under the
+/// segment's tag, would reach another tenant's VLAN. A frame too short to
+/// say is not tagged (the callers check lengths).
+#[inline(always)]
+fn tagged(f: &[u8]) -> bool {
+    tagged_at(f, 0)
+}
+
+/// [`tagged`] for the Ethernet frame at offset `off` of `f`. The TPID is
+/// compared in memory order (no byte swap); 0x8100 and 0x9100 differ in
+/// one bit, so one compare takes both.
+#[inline(always)]
+fn tagged_at(f: &[u8], off: usize) -> bool {
+    let Some(&[hi, lo]) = f.get(off + 12..off + 14) else {
+        return false;
+    };
+    let t = u16::from_ne_bytes([hi, lo]);
+    let [q0, q1] = EtherType::QINQ.to_be_bytes();
+    t | u16::from_ne_bytes([0x10, 0]) == u16::from_ne_bytes([0x91, 0])
+        || t == u16::from_ne_bytes([q0, q1])
 }
 
 /// Removes an 802.1Q tag (the frame is known to have one).

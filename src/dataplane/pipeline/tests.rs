@@ -10,6 +10,7 @@ use crate::tunnel::VecBuffer;
 use crate::tunnel::Verdict;
 use crate::wire::checksum;
 
+mod isolation;
 mod tiers;
 
 const CFG: &str = r#"

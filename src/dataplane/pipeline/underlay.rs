@@ -7,13 +7,13 @@ use std::net::IpAddr;
 
 use crate::config::Payload;
 use crate::tunnel::decap::FastVerdict;
-use crate::tunnel::{apply_inner_update, Buffer, Delivery, DropReason, Verdict};
+use crate::tunnel::{apply_inner_update, Buffer, Delivery, DropReason, PayloadKind, Verdict};
 use crate::wire::ethernet::{l3_offset, EtherType};
 use crate::wire::geneve::GeneveOptionIter;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 
-use super::{push_vlan, Event, Outcome, PuntKind};
+use super::{push_vlan, tagged, tagged_at, Event, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
 use crate::dataplane::tables::Tables;
 use crate::wire::ip_proto;
@@ -62,6 +62,9 @@ pub fn hw_decapped<B: Buffer + ?Sized>(t: &Tables, vni: u32, buf: &mut B) -> Out
     }
     if !out.security_tags.is_empty() {
         return Outcome::Drop(DropReason::SecurityTagDenied);
+    }
+    if tagged(buf.data()) {
+        return Outcome::Drop(DropReason::InnerVlanTag);
     }
     if let Some(vid) = out.vlan {
         if !push_vlan(buf, vid) {
@@ -125,13 +128,17 @@ fn underlay_express_v6<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u1
 fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> Option<u16> {
     let (out, plain) = t.vnis.get_plain(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
-    // Nothing changes unless all of it can be done. A frame longer than
-    // the port's untagged limit goes to the general tier, whose
-    // `Tables::over_mtu` check counts VLAN tags and the drop.
+    // Nothing changes unless all of it can be done. A plain VNI carries
+    // Ethernet frames; an IP payload or an inner tag is for `underlay` to
+    // drop. A frame longer than the port's untagged limit goes to the
+    // general tier, whose `Tables::over_mtu` check counts VLAN tags and the
+    // drop.
     if !plain
         || out.vlan.is_some()
+        || d.payload != PayloadKind::Ethernet
         || front + back > buf.len()
         || buf.len() - front - back > out.max_untagged_frame
+        || tagged_at(buf.data(), front)
     {
         return None;
     }
@@ -194,7 +201,7 @@ fn deliver_fast<B: Buffer + ?Sized>(
     let Some((out, plain)) = t.vnis.get_plain(d.vni.get()) else {
         return Outcome::Drop(DropReason::UnknownVni);
     };
-    if !plain {
+    if !plain || d.payload != PayloadKind::Ethernet {
         return deliver_with_policy(t, buf, d, events);
     }
     apply_inner_update(buf.data_mut(), &d.inner);
@@ -202,6 +209,9 @@ fn deliver_fast<B: Buffer + ?Sized>(
         || (d.padding != 0 && buf.trim_back(d.padding as usize).is_err())
     {
         return Outcome::Drop(DropReason::InnerMalformed);
+    }
+    if tagged(buf.data()) {
+        return Outcome::Drop(DropReason::InnerVlanTag);
     }
     if let Some(vid) = out.vlan {
         if !push_vlan(buf, vid) {
@@ -229,7 +239,20 @@ pub(super) fn not_delivered<B: Buffer + ?Sized>(t: &Tables, buf: &B, v: Verdict)
     match v {
         // Callers handle deliveries before; never reached.
         Verdict::Deliver(_) => Outcome::Drop(DropReason::InnerMalformed),
-        Verdict::Control(_) => Outcome::Punt(PuntKind::GeneveControl),
+        // Control packets follow the data rules first: a known VNI, a
+        // listed source VTEP.
+        Verdict::Control(d) => match t.vnis.get(d.vni.get()) {
+            None => Outcome::Drop(DropReason::UnknownVni),
+            Some(out)
+                if out
+                    .allow_from
+                    .as_ref()
+                    .is_some_and(|a| !a.contains(&d.src_vtep())) =>
+            {
+                Outcome::Drop(DropReason::SourceVtepNotAllowed)
+            }
+            Some(_) => Outcome::Punt(PuntKind::GeneveControl),
+        },
         Verdict::Drop(
             r @ (DropReason::NotIp | DropReason::NotLocalAddress | DropReason::NotUdp),
         ) => {
@@ -255,6 +278,15 @@ fn deliver<B: Buffer + ?Sized>(
     let Some(out) = t.vnis.get(d.vni.get()) else {
         return Outcome::Drop(DropReason::UnknownVni);
     };
+    // The protocol type and the VNI together: what the VNI does not carry
+    // never reaches its port.
+    let carried = match out.payload {
+        Payload::Ethernet => d.payload == PayloadKind::Ethernet,
+        Payload::Ip => d.payload != PayloadKind::Ethernet,
+    };
+    if !carried {
+        return Outcome::Drop(DropReason::PayloadNotAllowed);
+    }
     // The source VTEP (parsed with the outer header, carried by `d`) is
     // converted only when a policy or learning needs it.
     let learn_seg = match (t.learning, out.payload, out.segment) {
@@ -320,11 +352,18 @@ fn deliver<B: Buffer + ?Sized>(
     }
     match out.payload {
         Payload::Ethernet => {
+            if tagged(buf.data()) {
+                return Outcome::Drop(DropReason::InnerVlanTag);
+            }
             if let (Some(seg), Some(remote)) = (learn_seg, src_vtep) {
                 let f = buf.data();
-                if f.len() >= 12 && f[6] & 1 == 0 {
-                    let mut mac = [0u8; 6];
-                    mac.copy_from_slice(&f[6..12]);
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(f.get(6..12).unwrap_or(&[0; 6]));
+                // Never learn a group (multicast, broadcast) or all-zero
+                // source MAC, nor from a packet claiming to come from us.
+                if mac[0] & 1 != 0 || mac == [0; 6] || t.local_underlay.contains(&remote) {
+                    events(Event::LearnRefused);
+                } else {
                     let known = t.segments[seg].macs.get(&mac);
                     if known.is_none_or(|e| e.learned && e.remote != remote) {
                         events(Event::Learn {
