@@ -233,9 +233,7 @@ pub fn access_tables() -> Tables {
 /// frame. Classifying never panics; the same frame classified again with
 /// the now-warm MAC cache gets the same outcome and the same bytes.
 pub fn access(t: &Tables, data: &[u8]) -> Option<Outcome> {
-    let Some((&p, frame)) = data.split_first() else {
-        return None;
-    };
+    let (&p, frame) = data.split_first()?;
     let port = u16::from(p & 1);
     let rss = (p & 2 != 0).then_some(0xabcd_0123);
     let mut cache = MacCache::default();
