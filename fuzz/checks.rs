@@ -45,7 +45,14 @@ pub fn responder(data: &[u8], local: &LocalAddrs, out: &mut Vec<u8>) -> bool {
         Response::Reply | Response::ReplyAndLearned(_) => {
             assert!(out.len() >= 14, "reply of {} bytes", out.len());
             assert_eq!(out[6..12], local.mac, "reply not from our MAC");
-            assert_eq!(out[0..6], data[6..12], "reply not to the requester");
+            // To the requester: its Ethernet source or the link-layer
+            // address it gave (RFC 826: the ARP sender hardware address;
+            // RFC 4861: the source link-layer address option).
+            assert!(
+                data.windows(6).skip(6).any(|w| w == &out[0..6]),
+                "reply to {:02x?}, an address not in the request",
+                &out[0..6]
+            );
             true
         }
         Response::Learned(_) | Response::Ignored(_) => {
