@@ -19,7 +19,7 @@ step "wire, tunnel and config build without DPDK"
 cargo check --no-default-features --lib --quiet
 
 step "fuzz corpus replay and a bounded fuzz run"
-bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+bash scripts/fuzz.sh
 
 # Last, so that the test runner's summary closes the output. Benches are
 # measurements, not tests: clippy --all-targets compiles them; `cargo bench`

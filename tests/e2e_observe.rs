@@ -564,3 +564,165 @@ fn dumpcap_captures_the_packets_the_gateway_sends() {
         assert_eq!(&f[50..56], &HOST_DST, "inner dst MAC");
     }
 }
+
+/// A snapshot with a value of every kind, for the endpoint tests below.
+fn prometheus_snapshot() -> geneve_gw::control::observe::Snapshot {
+    use geneve_gw::control::observe::{PortSnapshot, Snapshot};
+    use geneve_gw::tunnel::DropReason;
+    Snapshot {
+        uptime_s: 2.25,
+        workers: 2,
+        ports: vec![PortSnapshot {
+            name: "uplink".into(),
+            id: 0,
+            rx_packets: 11,
+            tx_packets: 9,
+            tx_dropped: 0,
+        }],
+        encap: 5,
+        decap: 4,
+        drops: DropReason::ALL.iter().map(|r| (*r, 1)).collect(),
+        tables: vec![("tunnels", 3)],
+        ..Default::default()
+    }
+}
+
+/// One scrape with a hard bound: the whole answer must be in within `bound`.
+/// Returns the body, which must be byte for byte the exposition text.
+fn scrape_within(addr: std::net::SocketAddr, bound: Duration) -> Result<String, String> {
+    let t0 = Instant::now();
+    let mut c =
+        std::net::TcpStream::connect_timeout(&addr, bound).map_err(|e| format!("connect: {e}"))?;
+    c.set_read_timeout(Some(bound)).unwrap();
+    c.set_write_timeout(Some(bound)).unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: gw\r\n\r\n")
+        .map_err(|e| format!("write: {e}"))?;
+    let mut resp = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if t0.elapsed() > bound {
+            return Err(format!("no full answer within {bound:?}"));
+        }
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => resp.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(format!("read after {:?}: {e}", t0.elapsed())),
+        }
+    }
+    let resp = String::from_utf8(resp).map_err(|e| e.to_string())?;
+    let (head, body) = resp
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no header end in {resp:?}"))?;
+    if !head.starts_with("HTTP/1.1 200 OK\r\n") {
+        return Err(format!("status: {head}"));
+    }
+    let head_l = head.to_ascii_lowercase();
+    if !head_l.contains("content-type: text/plain; version=0.0.4; charset=utf-8") {
+        return Err(format!("content type: {head}"));
+    }
+    Ok(body.to_string())
+}
+
+/// A slow-loris client (one byte every 1.5 s, never finishing its request)
+/// must neither hold the endpoint nor keep its connection past the
+/// whole-request deadline; a scrape meanwhile answers within 2 s, and its
+/// body is byte-identical to the exposition text.
+#[test]
+fn prometheus_slow_loris_neither_blocks_scrapes_nor_outlives_the_deadline() {
+    use geneve_gw::control::observe::{self, PrometheusServer, REQUEST_DEADLINE};
+    let srv = PrometheusServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let snap = prometheus_snapshot();
+    observe::publish(snap.clone());
+    let addr = srv.addr;
+    let loris = std::thread::spawn(move || {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let t0 = Instant::now();
+        let req = b"GET /metrics HTTP/1.1\r\nHost: gw\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let mut one = [0u8; 1];
+        for b in req.iter().cycle() {
+            // Closed by the server: a write fails or a read sees EOF/reset.
+            if c.write_all(&[*b]).is_err() {
+                return Some(t0.elapsed());
+            }
+            let until = Instant::now() + Duration::from_millis(1500);
+            while Instant::now() < until {
+                match c.read(&mut one) {
+                    Ok(_) => return Some(t0.elapsed()),
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::WouldBlock
+                            || e.kind() == std::io::ErrorKind::TimedOut => {}
+                    Err(_) => return Some(t0.elapsed()),
+                }
+            }
+            if t0.elapsed() > REQUEST_DEADLINE + Duration::from_secs(6) {
+                return None;
+            }
+        }
+        None
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    for _ in 0..3 {
+        let body = scrape_within(addr, Duration::from_secs(2))
+            .unwrap_or_else(|e| panic!("scrape during a slow loris: {e}"));
+        assert_eq!(body, observe::prometheus_text(&snap));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let cut = loris.join().unwrap();
+    let cut = cut.unwrap_or_else(|| {
+        panic!("slow-loris connection still open {REQUEST_DEADLINE:?} + 6 s after it started")
+    });
+    assert!(
+        cut <= REQUEST_DEADLINE + Duration::from_secs(2),
+        "slow loris cut after {cut:?}, deadline {REQUEST_DEADLINE:?}"
+    );
+}
+
+/// 2,000 connections that open and never send a byte: the endpoint keeps at
+/// most its connection cap open, and a scrape still answers within 2 s while
+/// the clients hang on to their sockets.
+#[test]
+fn prometheus_answers_while_2000_connections_hang() {
+    use geneve_gw::control::observe::{self, PrometheusServer, MAX_CONNECTIONS};
+    let srv = PrometheusServer::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let snap = prometheus_snapshot();
+    observe::publish(snap.clone());
+    let t0 = Instant::now();
+    let mut held = Vec::with_capacity(2000);
+    let mut refused = 0;
+    while held.len() < 2000 && t0.elapsed() < Duration::from_secs(20) {
+        match std::net::TcpStream::connect_timeout(&srv.addr, Duration::from_millis(300)) {
+            Ok(c) => held.push(c),
+            Err(_) => refused += 1,
+        }
+    }
+    assert_eq!(
+        held.len(),
+        2000,
+        "{refused} connects timed out: the endpoint stopped accepting"
+    );
+    // The scrape, while all 2,000 sockets are still open on our side.
+    let body = scrape_within(srv.addr, Duration::from_secs(2))
+        .unwrap_or_else(|e| panic!("scrape with 2000 held connections: {e}"));
+    assert_eq!(body, observe::prometheus_text(&snap));
+    // The server closed all but at most MAX_CONNECTIONS of them.
+    let mut open = 0;
+    let mut b = [0u8; 1];
+    for c in &held {
+        c.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        if let Err(e) = (&*c).read(&mut b) {
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) {
+                open += 1;
+            }
+        }
+    }
+    assert!(
+        open <= MAX_CONNECTIONS,
+        "{open} connections open, cap {MAX_CONNECTIONS}"
+    );
+    drop(held);
+}

@@ -780,4 +780,23 @@ fn report(
         }
     }
     println!("drops total {}", drops.iter().sum::<u64>());
+    // Per worker: the lines above are these summed.
+    for (w, c) in counters.iter().enumerate() {
+        let port = |f: &dyn Fn(&crate::dataplane::stats::PortCounters) -> u64| {
+            ports
+                .iter()
+                .map(|p| f(&c.ports[p.id() as usize]))
+                .sum::<u64>()
+        };
+        println!(
+            "worker {w}: rx {} tx {} tx dropped {} encap {} decap {} punted {} drops {}",
+            port(&|p| p.rx_packets.get()),
+            port(&|p| p.tx_packets.get()),
+            port(&|p| p.tx_dropped.get()),
+            c.encap.get(),
+            c.decap.get(),
+            c.punted.get(),
+            c.drops.iter().map(|d| d.get()).sum::<u64>()
+        );
+    }
 }

@@ -3,19 +3,32 @@
 //! control thread, read by the DPDK telemetry callbacks and the Prometheus
 //! endpoint (never by the workers).
 //!
-//! The Prometheus endpoint is a plain `std::net::TcpListener` thread: it
-//! serves one text page to a scraper every few seconds, which needs no HTTP
-//! framework; and the metrics already live in the workers' counter blocks,
-//! so a metrics-registry crate would only duplicate them.
+//! The Prometheus endpoint is hyper's HTTP/1 server on a one-thread tokio
+//! runtime of its own (the `prometheus` thread, never a worker core). Tokio
+//! serves every connection as a task, so one slow client holds no other;
+//! each connection has a whole-request deadline (`REQUEST_DEADLINE`, from
+//! accept to the last byte of the answer, plus hyper's header-read timeout),
+//! carries one request (no keep-alive), and at most `MAX_CONNECTIONS` are
+//! open: the oldest is closed to admit a new one, so held or slow-loris
+//! connections cannot keep a scrape out. The metrics themselves already live
+//! in the workers' counter blocks, so a metrics-registry crate would only
+//! duplicate them: the text is written here.
+use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 
 use crate::dataplane::latency::Percentiles;
 use crate::tunnel::DropReason;
@@ -221,6 +234,15 @@ pub fn prometheus_text(s: &Snapshot) -> String {
     o
 }
 
+/// How long one connection may take, from accept to the last byte of the
+/// answer: a client that sends its request slowly (or never) is cut here.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+/// Connections open at once. When one more arrives, the oldest is closed:
+/// idle or slow clients cannot keep a fresh scrape out.
+pub const MAX_CONNECTIONS: usize = 128;
+/// Largest request head read (the request line and headers).
+const MAX_REQUEST_BYTES: usize = 16384;
+
 /// The Prometheus endpoint: a thread answering `GET /metrics` (and `/`).
 pub struct PrometheusServer {
     stop: Arc<AtomicBool>,
@@ -237,21 +259,16 @@ impl PrometheusServer {
         listener
             .set_nonblocking(true)
             .map_err(|e| format!("metrics.prometheus: {addr}: {e}"))?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| format!("metrics.prometheus: cannot start its runtime: {e}"))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("prometheus".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((conn, _)) => serve_one(conn),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(20))
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                    }
-                }
-            })
+            .spawn(move || rt.block_on(serve(listener, flag)))
             .map_err(|e| format!("metrics.prometheus: cannot start its thread: {e}"))?;
         Ok(PrometheusServer {
             stop,
@@ -270,42 +287,80 @@ impl Drop for PrometheusServer {
     }
 }
 
-/// Answers one HTTP request; a slow or broken client only loses its answer.
-fn serve_one(mut conn: TcpStream) {
-    let _ = conn.set_nonblocking(false);
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = conn.set_write_timeout(Some(Duration::from_secs(2)));
-    let mut req = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16384 {
-        match conn.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => req.extend_from_slice(&buf[..n]),
+/// Accepts connections until `stop`; each is served on its own task, under
+/// the whole-request deadline, and at most `MAX_CONNECTIONS` are open.
+async fn serve(listener: TcpListener, stop: Arc<AtomicBool>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+        return;
+    };
+    let mut open: VecDeque<tokio::task::JoinHandle<()>> = VecDeque::new();
+    while !stop.load(Ordering::Relaxed) {
+        let conn = match tokio::time::timeout(Duration::from_millis(50), listener.accept()).await {
+            Err(_) => continue,
+            Ok(Ok((conn, _))) => conn,
+            // Out of descriptors or the like: make room and try again.
+            Ok(Err(_)) => {
+                if let Some(old) = open.pop_front() {
+                    old.abort();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        open.retain(|t| !t.is_finished());
+        while open.len() >= MAX_CONNECTIONS {
+            if let Some(old) = open.pop_front() {
+                old.abort();
+            }
         }
+        open.push_back(tokio::spawn(serve_conn(conn)));
     }
-    let head = String::from_utf8_lossy(&req);
-    let mut words = head.split_whitespace();
-    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let (status, body) = if method != "GET" {
-        ("405 Method Not Allowed", "only GET\n".to_string())
+    for t in open {
+        t.abort();
+    }
+}
+
+/// One request and its answer, then close; all within `REQUEST_DEADLINE`.
+async fn serve_conn(conn: tokio::net::TcpStream) {
+    let service = service_fn(|req: Request<Incoming>| async move {
+        Ok::<_, std::convert::Infallible>(answer(req.method(), req.uri().path()))
+    });
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(REQUEST_DEADLINE)
+        .keep_alive(false)
+        // Header names as before (Content-Type, Content-Length, Connection).
+        .title_case_headers(true)
+        .max_buf_size(MAX_REQUEST_BYTES);
+    let served = http.serve_connection(TokioIo::new(conn), service);
+    let _ = tokio::time::timeout(REQUEST_DEADLINE, served).await;
+}
+
+fn answer(method: &Method, path: &str) -> Response<Full<Bytes>> {
+    let (status, body) = if method != Method::GET {
+        (StatusCode::METHOD_NOT_ALLOWED, "only GET\n".to_string())
     } else if path == "/metrics" || path == "/" {
         match current() {
-            Some(s) => ("200 OK", prometheus_text(&s)),
-            None => ("503 Service Unavailable", "starting\n".to_string()),
+            Some(s) => (StatusCode::OK, prometheus_text(&s)),
+            None => (StatusCode::SERVICE_UNAVAILABLE, "starting\n".to_string()),
         }
     } else {
-        ("404 Not Found", "try /metrics\n".to_string())
+        (StatusCode::NOT_FOUND, "try /metrics\n".to_string())
     };
-    let _ = write!(
-        conn,
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
+    r
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
 
     fn sample() -> Snapshot {
         Snapshot {
