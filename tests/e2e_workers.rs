@@ -337,19 +337,59 @@ for q in range(int(sys.argv[2])):
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = child;
     let pid = child.id();
-    std::thread::sleep(Duration::from_millis(1500));
+    // stderr line by line: each reload is confirmed before the next file is
+    // written, so two SIGHUPs never fold into one on a busy machine.
+    let lines = {
+        let err = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    };
+    let mut stderr = String::new();
+    let wait_for = |needle: &str, stderr: &mut String| -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(needle);
+                    stderr.push_str(&l);
+                    stderr.push('\n');
+                    if hit {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
+    };
+    assert!(wait_for("running with", &mut stderr), "{stderr}");
+    std::thread::sleep(Duration::from_millis(500));
     for v in [2, 3, 4] {
         write(v);
         assert!(signal(pid, "HUP"));
-        std::thread::sleep(Duration::from_millis(400));
+        assert!(wait_for("reload: ", &mut stderr), "reload {v}: {stderr}");
+        std::thread::sleep(Duration::from_millis(300));
     }
     assert!(signal(pid, "INT"));
     let out = child.wait_with_output().unwrap();
+    while let Ok(l) = lines.recv_timeout(Duration::from_secs(5)) {
+        stderr.push_str(&l);
+        stderr.push('\n');
+    }
     let r = Run {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr,
     };
     let _ = std::fs::remove_dir_all(&dir);
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
