@@ -57,6 +57,11 @@ use raw::RawConfig;
 /// Read and validate the configuration file at `path`. Needs no DPDK.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.len() > index::MAX_FILE_BYTES {
+            return Err(too_large(&file, m.len()));
+        }
+    }
     match std::fs::read_to_string(path) {
         Ok(text) => load_str(&text, &file),
         Err(e) => Err(ConfigErrors::new(vec![ConfigError {
@@ -70,7 +75,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Validate configuration text; `file_name` is what errors name.
 pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
+    if text.len() as u64 > index::MAX_FILE_BYTES {
+        return Err(too_large(file_name, text.len() as u64));
+    }
+    // The bounds on nesting and aliases are checked while indexing, before
+    // serde_yaml_ng reads the text (which would follow them unbounded).
     let index = PosIndex::build(text);
+    if let Some((pos, message)) = &index.limit {
+        return Err(ConfigErrors::new(vec![ConfigError {
+            file: file_name.to_string(),
+            pos: *pos,
+            path: String::new(),
+            message: message.clone(),
+        }]));
+    }
     if index.top_keys.is_empty() && is_blank(text) {
         return Err(ConfigErrors::new(vec![ConfigError {
             file: file_name.to_string(),
@@ -92,6 +110,18 @@ pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
         Some(cfg) if ctx.errors.is_empty() => Ok(cfg),
         _ => Err(ConfigErrors::new(ctx.errors)),
     }
+}
+
+fn too_large(file: &str, len: u64) -> ConfigErrors {
+    ConfigErrors::new(vec![ConfigError {
+        file: file.to_string(),
+        pos: Pos::default(),
+        path: String::new(),
+        message: format!(
+            "the file is {len} bytes; a configuration may be at most {} MiB",
+            index::MAX_FILE_BYTES >> 20
+        ),
+    }])
 }
 
 /// libyaml's word for a tab in the indentation is cryptic: say it.

@@ -881,3 +881,75 @@ fn offload_mode() {
         .unwrap_err()
         .contains("use auto or off"));
 }
+
+#[test]
+fn deep_nesting_is_refused_before_parsing() {
+    // 20,000 nested block sequences: 40 kB of text.
+    let text = format!("{BASE}x:\n  {}1\n", "- ".repeat(20_000));
+    let line = BASE.lines().count() + 2;
+    let e = errs(&text);
+    assert_eq!(e.len(), 1, "{}", ConfigErrors::new(e.clone()));
+    assert_eq!(e[0].line(), line, "{}", e[0]);
+    assert!(
+        e[0].message.contains("nest more than 64 levels"),
+        "{}",
+        e[0]
+    );
+    // The real schema's depth stays well inside the bound.
+    ok(BASE);
+}
+
+#[test]
+fn alias_expansion_is_bounded_by_the_document() {
+    // One 256 KiB anchor used 64 times would expand to 16 MiB.
+    let big = "a".repeat(256 << 10);
+    let mut text = format!("{BASE}x-big: &a \"{big}\"\nx-uses:\n");
+    for _ in 0..64 {
+        text.push_str("  - *a\n");
+    }
+    let e = errs(&text);
+    assert_eq!(e.len(), 1, "{}", ConfigErrors::new(e.clone()));
+    assert!(
+        e[0].message.contains("aliases expand to more than"),
+        "{}",
+        e[0]
+    );
+    // The first alias past the budget: 2 x the file + 1 MiB allows 9 uses.
+    let first_use = BASE.lines().count() + 3;
+    assert!(e[0].line() > first_use, "{}", e[0]);
+    // Small aliases, as real files use them, stay accepted.
+    let mut tunnels = String::from("tunnels:\n");
+    for i in 0..500 {
+        let ttl = if i == 0 { "&ttl 64" } else { "*ttl" };
+        tunnels.push_str(&format!(
+            "  - name: t{i}\n    remote: 198.18.0.2\n    vni: {}\n    ttl: {ttl}\n",
+            100 + i
+        ));
+    }
+    let text = BASE.replace(
+        "tunnels:\n  - name: t1\n    remote: 198.18.0.2\n    vni: 100\n",
+        &tunnels,
+    );
+    let c = ok(&text);
+    assert_eq!(c.tunnels[499].ttl, HeaderPolicy::Fixed(64));
+}
+
+#[test]
+fn oversized_file_is_refused_before_reading() {
+    let dir = std::env::temp_dir().join(format!("gw-cfg-size-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("huge.yaml");
+    // A sparse file: takes no disk, but its size is past the bound.
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(513 << 20).unwrap();
+    drop(f);
+    let r = load(&path);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let e = match r {
+        Ok(_) => panic!("a 513 MiB file loaded"),
+        Err(e) => e.errors().to_vec(),
+    };
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].line(), 0);
+    assert!(e[0].message.contains("at most 512 MiB"), "{}", e[0]);
+}
