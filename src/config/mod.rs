@@ -45,6 +45,7 @@ mod raw;
 mod types;
 mod validate;
 
+use std::collections::HashSet;
 use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors, Pos};
@@ -156,20 +157,37 @@ fn structural_errors(
         return errs;
     };
     let head_end = sections[0].0;
-    for (start, end) in sections {
-        let mut t = String::with_capacity(text.len());
-        for (i, l) in lines.iter().enumerate() {
-            let n = i + 1;
-            if n < head_end || (start..end).contains(&n) {
-                t.push_str(l);
+    let mut seen: HashSet<ConfigError> = errs.iter().cloned().collect();
+    let mut read: HashSet<&str> = HashSet::new();
+    for ((start, end), (key, pos)) in sections.into_iter().zip(&index.top_keys) {
+        // An unknown section is reported from the index; each known section
+        // is read once: the work stays linear in the file however many
+        // top-level keys it has.
+        let e = if !raw::TOP_FIELDS.contains(&key.as_str()) {
+            ConfigError {
+                file: file.to_string(),
+                pos: *pos,
+                path: key.clone(),
+                message: error::unknown_message("field", key, raw::TOP_FIELDS),
             }
-            t.push('\n');
-        }
-        if let Err(e) = serde_yaml_ng::from_str::<RawConfig>(&t) {
-            let e = tab_hint(text, from_serde(file, &e));
-            if !errs.contains(&e) {
-                errs.push(e);
+        } else if read.insert(key.as_str()) {
+            let mut t = String::with_capacity(text.len());
+            for (i, l) in lines.iter().enumerate() {
+                let n = i + 1;
+                if n < head_end || (start..end).contains(&n) {
+                    t.push_str(l);
+                }
+                t.push('\n');
             }
+            match serde_yaml_ng::from_str::<RawConfig>(&t) {
+                Err(e) => tab_hint(text, from_serde(file, &e)),
+                Ok(_) => continue,
+            }
+        } else {
+            continue;
+        };
+        if seen.insert(e.clone()) {
+            errs.push(e);
         }
     }
     errs

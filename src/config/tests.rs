@@ -320,7 +320,7 @@ fn addresses_and_macs() {
         &BASE.replace("remote: 198.18.0.2", "remote: 224.0.0.1"),
         12,
         "tunnels[0].remote",
-        "not a unicast",
+        "is a multicast address",
     );
     one(
         &BASE.replace("ipv4: 198.18.0.1/24", "ipv4: 2001:db8::1"),
@@ -952,4 +952,37 @@ fn oversized_file_is_refused_before_reading() {
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].line(), 0);
     assert!(e[0].message.contains("at most 512 MiB"), "{}", e[0]);
+}
+
+#[test]
+fn underlay_mtu_fits_the_family() {
+    let v4 = BASE.replace(
+        "    device: net_null0\n",
+        "    device: net_null0\n    mtu: 68\n",
+    );
+    one(&v4, 5, "ports[0].mtu", "IPv4 underlay");
+    ok(&BASE.replace(
+        "    device: net_null0\n",
+        "    device: net_null0\n    mtu: 118\n",
+    ));
+    let v6 = BASE
+        .replace("ipv4: 198.18.0.1/24", "ipv6: 2001:db8::1/64")
+        .replace("198.18.0.2", "2001:db8::2")
+        .replace(
+            "    device: net_null0\n",
+            "    device: net_null0\n    mtu: 1279\n",
+        );
+    one(&v6, 5, "ports[0].mtu", "RFC 8200");
+    ok(&v6.replace("mtu: 1279", "mtu: 1280"));
+}
+
+#[test]
+fn loopback_remote_is_named_loopback() {
+    let t = BASE.replace("    remote: 198.18.0.2\n", "    remote: 127.0.0.1\n");
+    one(
+        &t,
+        12,
+        "tunnels[0].remote",
+        "127.0.0.1 is a loopback address",
+    );
 }
