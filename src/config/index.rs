@@ -49,6 +49,8 @@ pub(crate) struct PosIndex {
     /// The document breaks a bound (nesting depth, alias expansion): where,
     /// and what to say. Indexing stopped there; do not parse further.
     pub limit: Option<(Pos, String)>,
+    /// Field path -> where its second key stands, for keys given twice.
+    dups: HashMap<String, Pos>,
 }
 
 /// An anchored collection still open: its anchor, where its text starts
@@ -236,11 +238,20 @@ impl PosIndex {
                         }
                     };
                     if let Some((path, key)) = path {
-                        idx.nodes.entry(path.clone()).or_insert(NodePos {
-                            key,
-                            value: pos,
-                            collection: is_collection,
-                        });
+                        match idx.nodes.entry(path.clone()) {
+                            std::collections::hash_map::Entry::Occupied(_) => {
+                                if let Some(k) = key {
+                                    idx.dups.entry(path.clone()).or_insert(k);
+                                }
+                            }
+                            std::collections::hash_map::Entry::Vacant(v) => {
+                                v.insert(NodePos {
+                                    key,
+                                    value: pos,
+                                    collection: is_collection,
+                                });
+                            }
+                        }
                         match ev {
                             Event::MappingStart(..) => stack.push(Frame::Map { path, key: None }),
                             Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
@@ -276,6 +287,11 @@ impl PosIndex {
                 None => return Pos::default(),
             }
         }
+    }
+
+    /// Where the second key of a field given twice stands.
+    pub fn duplicate(&self, path: &str) -> Option<Pos> {
+        self.dups.get(path).copied()
     }
 
     /// Line ranges of the top-level sections, when the document is a block

@@ -63,8 +63,11 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             return Err(too_large(&file, m.len()));
         }
     }
-    match std::fs::read_to_string(path) {
-        Ok(text) => load_str(&text, &file),
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => load_str(&text, &file),
+            Err(e) => Err(not_utf8(&file, e.as_bytes(), e.utf8_error().valid_up_to())),
+        },
         Err(e) => Err(ConfigErrors::new(vec![ConfigError {
             file,
             pos: Pos::default(),
@@ -113,6 +116,30 @@ pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
     }
 }
 
+/// The first byte that is not UTF-8, by line and column.
+fn not_utf8(file: &str, bytes: &[u8], valid: usize) -> ConfigErrors {
+    let before = &bytes[..valid];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    // Valid up to `valid`, so the part of the line before it is UTF-8.
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    ConfigErrors::new(vec![ConfigError {
+        file: file.to_string(),
+        pos: Pos { line, column },
+        path: String::new(),
+        message: format!(
+            "byte 0x{:02x} is not UTF-8; a configuration is UTF-8 text",
+            bytes.get(valid).copied().unwrap_or(0)
+        ),
+    }])
+}
+
 fn too_large(file: &str, len: u64) -> ConfigErrors {
     ConfigErrors::new(vec![ConfigError {
         file: file.to_string(),
@@ -123,6 +150,42 @@ fn too_large(file: &str, len: u64) -> ConfigErrors {
             index::MAX_FILE_BYTES >> 20
         ),
     }])
+}
+
+/// Where serde's position or words mislead, say the real cause.
+fn fix_serde(text: &str, index: &PosIndex, mut e: ConfigError) -> ConfigError {
+    if e.message.starts_with("given twice") {
+        // serde points at the enclosing mapping: point at the second key.
+        if let Some(p) = index.duplicate(&e.path) {
+            e.pos = p;
+        }
+    } else if e.message.starts_with("more than one YAML document") && !has_document_marker(text) {
+        // No `---`: a key indented less than the first one ended the
+        // document. Name the first key's column and the line that broke it.
+        if let Some((k, first)) = index.top_keys.first() {
+            let outdented = text.lines().enumerate().skip(first.line).find(|(_, l)| {
+                let t = l.trim_start();
+                !t.is_empty() && !t.starts_with('#') && l.len() - t.len() < first.column - 1
+            });
+            if let (true, Some((i, l))) = (first.column > 1, outdented) {
+                e.pos = Pos {
+                    line: i + 1,
+                    column: l.len() - l.trim_start().len() + 1,
+                };
+                e.message = format!(
+                    "indented less than the first top-level key `{k}` (line {}, column {}); \
+                     every top-level key starts in the same column (YAML read this line as a second document)",
+                    first.line, first.column
+                );
+            }
+        }
+    }
+    tab_hint(text, e)
+}
+
+fn has_document_marker(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.starts_with("---") || l.starts_with("..."))
 }
 
 /// libyaml's word for a tab in the indentation is cryptic: say it.
@@ -151,7 +214,7 @@ fn structural_errors(
     index: &PosIndex,
     first: &serde_yaml_ng::Error,
 ) -> Vec<ConfigError> {
-    let mut errs = vec![tab_hint(text, from_serde(file, first))];
+    let mut errs = vec![fix_serde(text, index, from_serde(file, first))];
     let lines: Vec<&str> = text.split('\n').collect();
     let Some(sections) = index.sections(lines.len()) else {
         return errs;
@@ -180,7 +243,7 @@ fn structural_errors(
                 t.push('\n');
             }
             match serde_yaml_ng::from_str::<RawConfig>(&t) {
-                Err(e) => tab_hint(text, from_serde(file, &e)),
+                Err(e) => fix_serde(text, index, from_serde(file, &e)),
                 Ok(_) => continue,
             }
         } else {

@@ -986,3 +986,44 @@ fn loopback_remote_is_named_loopback() {
         "127.0.0.1 is a loopback address",
     );
 }
+
+#[test]
+fn duplicate_key_names_the_second_key() {
+    let t = BASE.replace("    vni: 100\nl2:", "    vni: 100\n    vni: 101\nl2:");
+    one(&t, 14, "tunnels[0].vni", "given twice");
+}
+
+#[test]
+fn first_key_indented_names_the_indentation() {
+    let t = format!(" {BASE}");
+    let e = errs(&t);
+    assert_eq!(e[0].line(), 8, "{}", e[0]);
+    assert!(
+        e[0].message
+            .contains("indented less than the first top-level key `ports`"),
+        "{}",
+        e[0]
+    );
+    assert!(!e[0].message.starts_with("more than one"), "{}", e[0]);
+}
+
+#[test]
+fn invalid_utf8_names_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("gw-cfg-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.yaml");
+    let mut bytes = BASE.replace("name: t1", "name: t\u{e9}X").into_bytes();
+    // Replace the second byte of `é` (0xc3 0xa9) with 0xff: line 11, column 12.
+    let i = bytes.iter().position(|&b| b == 0xc3).unwrap();
+    bytes[i + 1] = 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let r = load(&path);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let e = match r {
+        Ok(_) => panic!("invalid UTF-8 loaded"),
+        Err(e) => e.errors().to_vec(),
+    };
+    assert_eq!(e.len(), 1);
+    assert_eq!((e[0].line(), e[0].column()), (11, 12), "{}", e[0]);
+    assert!(e[0].message.contains("not UTF-8"), "{}", e[0]);
+}
