@@ -155,7 +155,18 @@ fn run_with_eal(
     ));
     let pool = Arc::new(
         Mempool::new("gw_pool", size, cache, dpdk::DEFAULT_MBUF_BUF_SIZE, -1).map_err(|e| {
-            format!("{e}; reserve more hugepages (scripts/setup.sh) or lower limits.mbufs")
+            let mb = (u64::from(size) * u64::from(dpdk::DEFAULT_MBUF_BUF_SIZE + 128)) >> 20;
+            let memory = match cfg.eal.memory {
+                config::Memory::NoHuge { .. } => "raise eal.memory.size_mb",
+                _ => "reserve more hugepages (scripts/setup.sh) or raise eal.memory.size_mb",
+            };
+            if size > cfg.limits.mbufs {
+                // limits.mbufs is below the floor the ports and workers
+                // need: lowering it changes nothing.
+                format!("{e}; the ports and workers need at least {size} mbufs (about {mb} MB; limits.mbufs {} is raised to that floor): {memory}", cfg.limits.mbufs)
+            } else {
+                format!("{e}; {size} mbufs need about {mb} MB: {memory} or lower limits.mbufs")
+            }
         })?,
     );
     let result = gateway(opts, cfg, signal, hup, &pool, &port_ids, nb_ids, &lcores);

@@ -1027,3 +1027,17 @@ fn invalid_utf8_names_line_and_column() {
     assert_eq!((e[0].line(), e[0].column()), (11, 12), "{}", e[0]);
     assert!(e[0].message.contains("not UTF-8"), "{}", e[0]);
 }
+
+#[test]
+fn unknown_eal_arg_is_named() {
+    let t = format!("{BASE}eal:\n  args: [--no-shconf, -l, \"0-1\", --bogus-flag]\n");
+    let line = BASE.lines().count() + 2;
+    one(
+        &t,
+        line,
+        "eal.args[3]",
+        "`--bogus-flag` is not a DPDK EAL option",
+    );
+    let t = format!("{BASE}eal:\n  args: [--no-shconf, \"--log-level=lib.eal:debug\", -n4]\n");
+    ok(&t);
+}

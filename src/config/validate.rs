@@ -564,6 +564,76 @@ fn metrics(ctx: &mut Ctx, raw: Option<RawMetrics>, eal: &EalConfig) -> Metrics {
     }
 }
 
+/// The options DPDK 22.11's EAL takes (lib/eal/common/eal_common_options.c).
+const EAL_LONG: &[&str] = &[
+    "--allow",
+    "--base-virtaddr",
+    "--block",
+    "--create-uio-dev",
+    "--file-prefix",
+    "--force-max-simd-bitwidth",
+    "--help",
+    "--huge-dir",
+    "--huge-unlink",
+    "--huge-worker-stack",
+    "--in-memory",
+    "--iova-mode",
+    "--lcores",
+    "--legacy-mem",
+    "--log-level",
+    "--main-lcore",
+    "--match-allocations",
+    "--mbuf-pool-ops-name",
+    "--no-hpet",
+    "--no-huge",
+    "--no-pci",
+    "--no-shconf",
+    "--no-telemetry",
+    "--proc-type",
+    "--service-corelist",
+    "--service-coremask",
+    "--single-file-segments",
+    "--socket-limit",
+    "--socket-mem",
+    "--syslog",
+    "--telemetry",
+    "--trace",
+    "--trace-bufsz",
+    "--trace-dir",
+    "--trace-mode",
+    "--vdev",
+    "--vfio-intr",
+    "--vfio-vf-token",
+    "--vmware-tsc-map",
+];
+const EAL_SHORT: &[char] = &['a', 'b', 'c', 'd', 'h', 'l', 'm', 'n', 'r', 's', 'v'];
+
+/// Every option in `eal.args` must be one the EAL knows: an unknown one makes
+/// rte_eal_init fail with nothing but its usage text.
+fn eal_args(ctx: &mut Ctx, args: &[String]) {
+    for (i, a) in args.iter().enumerate() {
+        let known = if let Some(long) = a.strip_prefix("--") {
+            let name = long.split('=').next().unwrap_or("");
+            EAL_LONG.contains(&format!("--{name}").as_str())
+        } else if let Some(short) = a.strip_prefix('-') {
+            short.chars().next().is_some_and(|c| EAL_SHORT.contains(&c))
+        } else {
+            true // a value of the option before it
+        };
+        if !known {
+            let name = a.split('=').next().unwrap_or(a);
+            let hint = match closest(name, EAL_LONG.iter().copied()).filter(|b| *b != name) {
+                Some(b) => format!("; did you mean `{b}`?"),
+                None => String::new(),
+            };
+            ctx.err(
+                &format!("eal.args[{i}]"),
+                format!("`{name}` is not a DPDK EAL option{hint} (see `dpdk-testpmd --help` for the EAL options)"),
+            );
+        }
+    }
+}
+
 fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> EalConfig {
     let mut e = EalConfig {
         worker_cores: vec![1],
@@ -664,6 +734,7 @@ fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> EalConfig {
         }
         e.file_prefix = Some(p);
     }
+    eal_args(ctx, &raw.args);
     e.args = raw.args;
     e
 }
