@@ -3,7 +3,7 @@
 //! ```text
 //! eal:      cores, control_core, memory {mode, size_mb}, devices {pci, vdev}, file_prefix, args
 //! ports:    [{name, role: underlay|access, device, queues, mtu, mac}]
-//! vtep:     port, ipv4, ipv6, udp_port, next_hops [{via, mac, destinations}]
+//! vtep:     port, ipv4, ipv6, udp_port, vlan, next_hops [{via, mac, destinations}]
 //! tunnels:  [{name, remote, vni, options [{name | class+type, data, critical}],
 //!             udp_port, udp_checksum: zero|compute, ttl: N|inherit, dscp: N|inherit,
 //!             source_ports {min, max}}]

@@ -138,6 +138,7 @@ pub(crate) struct RawVtep {
     pub ipv4: Option<String>,
     pub ipv6: Option<String>,
     pub udp_port: Option<i64>,
+    pub vlan: Option<Scalar>,
     #[serde(default)]
     pub next_hops: Vec<RawNextHop>,
 }

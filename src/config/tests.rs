@@ -1041,3 +1041,14 @@ fn unknown_eal_arg_is_named() {
     let t = format!("{BASE}eal:\n  args: [--no-shconf, \"--log-level=lib.eal:debug\", -n4]\n");
     ok(&t);
 }
+
+#[test]
+fn underlay_vlan() {
+    assert_eq!(ok(BASE).vtep.vlan, None);
+    let t = BASE.replace(
+        "  ipv4: 198.18.0.1/24\n",
+        "  ipv4: 198.18.0.1/24\n  vlan: 7\n",
+    );
+    assert_eq!(ok(&t).vtep.vlan, Some(7));
+    one(&t.replace("vlan: 7", "vlan: 4095"), 10, "vtep.vlan", "4095");
+}

@@ -942,11 +942,13 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vte
         );
     }
     let udp_port = opt_range(ctx, "vtep.udp_port", r.udp_port, 1, 65535, GENEVE_UDP_PORT);
+    let vlan = vlan(ctx, "vtep.vlan", &r.vlan).unwrap_or(None);
     let mut v = Vtep {
         port: port.unwrap_or(0),
         ipv4,
         ipv6,
         udp_port,
+        vlan,
         next_hops: Vec::new(),
     };
     let mut dests: HashMap<IpPrefix, String> = HashMap::new();

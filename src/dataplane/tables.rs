@@ -524,6 +524,7 @@ impl Tables {
                 .unwrap_or_default(),
         );
         dc.udp_port = cfg.vtep.udp_port;
+        dc.underlay_vlan = cfg.vtep.vlan;
         dc.max_options = cfg.limits.max_options;
         dc.punt_control = true;
         dc.registry =
