@@ -216,3 +216,29 @@ fn failed_eal_start_leaves_no_runtime_directory() {
     );
     assert!(!left, "{} left behind", dir.display());
 }
+
+/// `no_huge` with `size_mb: 8` cannot hold the mbuf pool the ports and
+/// workers need: the message says limits.mbufs was raised to that floor
+/// and asks for memory, not for a lower limits.mbufs (which changes nothing).
+#[test]
+fn a_pool_too_big_for_memory_does_not_ask_for_fewer_mbufs() {
+    let _slot = dpdk_slot();
+    let dir = scratch("eal-cli-mbufs");
+    let p = prefix("mbufs");
+    let ports = gw::Ports {
+        memory: "{ mode: no_huge, size_mb: 8 }",
+        ..gw::Ports::new("net_null0", "net_null1", &p)
+    };
+    let cfg = dir.join("gw.yaml");
+    std::fs::write(
+        &cfg,
+        ports.yaml()
+            + "vtep:\n  ipv4: 198.18.0.1/24\ntunnels:\n  - { name: b, remote: 198.18.0.2, vni: 100 }\nl2:\n  segments:\n    - { port: acc, vni: 100, flood: [198.18.0.2] }\nlimits:\n  mbufs: 1023\n",
+    )
+    .unwrap();
+    let r = run_gw(&strings(&["run", "-c", cfg.to_str().unwrap()]), TIMEOUT);
+    assert_cause(&r, &["raised to that floor", "raise eal.memory.size_mb"]);
+    let line = r.stderr.lines().find(|l| l.starts_with("error")).unwrap();
+    assert!(!line.contains("lower limits.mbufs"), "{line}");
+    let _ = std::fs::remove_dir_all(dir);
+}

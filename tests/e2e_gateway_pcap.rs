@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::gw::{self, dpdk_slot, run_gw, strings, Ports, Run};
 use common::{
     have_scapy, have_tshark, read_pcap, run_ok, scapy, scratch, signal, tshark, write_pcap,
+    StderrLines,
 };
 
 /// The EAL and ports section: underlay on `devices[0]`, access on
@@ -276,22 +277,30 @@ l2:
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = child;
     let pid = child.id();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Each reload is confirmed before the next file is written: two
+    // SIGHUPs while one reload is validated would fold into one.
+    let mut err = StderrLines::take(&mut child);
+    let wait = Duration::from_secs(30);
+    assert!(err.wait_for("running with", wait), "{}", err.text);
+    std::thread::sleep(Duration::from_millis(500));
     for i in 2..7 {
         std::fs::write(&cfg, base(&format!("0000000{i}"))).unwrap();
         send(pid, "HUP");
-        std::thread::sleep(Duration::from_millis(300));
+        assert!(err.wait_for("reload: ", wait), "reload {i}: {}", err.text);
+        std::thread::sleep(Duration::from_millis(200));
     }
     std::fs::write(&cfg, "tunnels: [ { name: b, vni: 99999999 } ]\n").unwrap();
     send(pid, "HUP");
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(err.wait_for("reload refused", wait), "{}", err.text);
+    std::thread::sleep(Duration::from_millis(200));
     send(pid, "INT");
     let out = child.wait_with_output().unwrap();
     let r = Run {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr: err.finish(),
     };
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
     r.assert_no_leak();

@@ -726,3 +726,82 @@ fn prometheus_answers_while_2000_connections_hang() {
     );
     drop(held);
 }
+
+/// A SIGHUP with a large file (200,000 static MACs) is validated on a helper
+/// thread: the control loop keeps publishing, so the numbers Prometheus
+/// serves keep moving during the reload (traffic flows all along), and the
+/// reload is applied when validation ends.
+#[test]
+fn a_large_reload_does_not_freeze_the_published_numbers() {
+    let _slot = dpdk_slot();
+    let dir = scratch("observe-reload");
+    let input = dir.join("acc_in.pcap");
+    write_pcap(&input, &access_frames(8));
+    let prom = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let prefix = format!("gwtest-obsr-{}", std::process::id());
+    let cfg = config(
+        &dir,
+        &prefix,
+        "{ mode: no_huge, size_mb: 512 }",
+        "[--no-shconf, --no-pci]",
+        &format!("{},infinite_rx=1", input.display()),
+        &format!("{{ prometheus: \"{prom}\" }}"),
+    );
+    let g = Gateway::start(&cfg, &prefix);
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&prom).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "no Prometheus");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let encap = || {
+        metric(
+            &http_get(&prom, "/metrics"),
+            "geneve_gw_encap_packets_total",
+        )
+    };
+    // The same file with 200,000 more static MACs.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let mut macs = String::from("[ ");
+    for i in 0..200_000u32 {
+        let b = i.to_be_bytes();
+        macs.push_str(&format!(
+            "{{ mac: \"02:22:{:02x}:{:02x}:{:02x}:{:02x}\", remote: 198.18.0.2 }}, ",
+            b[0], b[1], b[2], b[3]
+        ));
+    }
+    macs.push(']');
+    let big = text.replace(
+        r#"static_macs: [ { mac: "02:11:00:00:00:01", remote: 198.18.0.2 } ]"#,
+        &format!("static_macs: {macs}"),
+    );
+    assert_ne!(big, text);
+    std::fs::write(&cfg, big).unwrap();
+    // How long validating the file takes here, measured in this process.
+    let t = Instant::now();
+    geneve_gw::config::load(&cfg).unwrap();
+    let validate = t.elapsed();
+    assert!(signal(g.pid(), "HUP"));
+    // The longest time the published encap counter stood still.
+    let mut last = (encap(), Instant::now());
+    let mut stale = Duration::ZERO;
+    let t = Instant::now();
+    while t.elapsed() < validate {
+        std::thread::sleep(Duration::from_millis(20));
+        let v = encap();
+        if v != last.0 {
+            last = (v, Instant::now());
+        }
+        stale = stale.max(last.1.elapsed());
+    }
+    // Room for the gateway's own validation to end before it stops.
+    std::thread::sleep(validate * 2);
+    let r = g.stop();
+    assert!(r.stderr.contains("reload: "), "{}", r.stderr);
+    assert!(
+        stale * 3 < validate,
+        "the published numbers stood still {stale:?} during a reload whose validation takes {validate:?}"
+    );
+}

@@ -17,7 +17,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::gw::{self, dpdk_slot, run_gw, strings, Ports, Run};
-use common::{have_scapy, read_pcap, run_ok, scratch, signal, skip};
+use common::{have_scapy, read_pcap, run_ok, scratch, signal, skip, StderrLines};
+
+/// How long a test waits for one line of the gateway on stderr.
+const LINE_WAIT: Duration = Duration::from_secs(30);
 
 /// The gateway configuration after the EAL/ports section.
 const TAIL: &str = r#"
@@ -339,53 +342,24 @@ for q in range(int(sys.argv[2])):
         .unwrap();
     let mut child = child;
     let pid = child.id();
-    // stderr line by line: each reload is confirmed before the next file is
-    // written, so two SIGHUPs never fold into one on a busy machine.
-    let lines = {
-        let err = child.stderr.take().expect("stderr piped");
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        rx
-    };
-    let mut stderr = String::new();
-    let wait_for = |needle: &str, stderr: &mut String| -> bool {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-            match lines.recv_timeout(left) {
-                Ok(l) => {
-                    let hit = l.contains(needle);
-                    stderr.push_str(&l);
-                    stderr.push('\n');
-                    if hit {
-                        return true;
-                    }
-                }
-                Err(_) => return false,
-            }
-        }
-        false
-    };
-    assert!(wait_for("running with", &mut stderr), "{stderr}");
+    // Each reload is confirmed before the next file is written, so two
+    // SIGHUPs never fold into one on a busy machine.
+    let mut err = StderrLines::take(&mut child);
+    assert!(err.wait_for("running with", LINE_WAIT), "{}", err.text);
     std::thread::sleep(Duration::from_millis(500));
     for v in [2, 3, 4] {
         write(v);
         assert!(signal(pid, "HUP"));
-        assert!(wait_for("reload: ", &mut stderr), "reload {v}: {stderr}");
+        assert!(
+            err.wait_for("reload: ", LINE_WAIT),
+            "reload {v}: {}",
+            err.text
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
     assert!(signal(pid, "INT"));
     let out = child.wait_with_output().unwrap();
-    while let Ok(l) = lines.recv_timeout(Duration::from_secs(5)) {
-        stderr.push_str(&l);
-        stderr.push('\n');
-    }
+    let stderr = err.finish();
     let r = Run {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -187,6 +187,8 @@ proptest! {
         cfg.registry = registry(&c);
         cfg.max_options = 63;
         cfg.ipv6_zero_checksum = geneve_gw::tunnel::Ipv6ZeroChecksum::Accept;
+        // A tagged tunnel sends on the underlay's VLAN.
+        cfg.underlay_vlan = c.vlan;
         let d = Decapsulator::new(cfg);
         match d.decap_in_place(&mut b) {
             Verdict::Deliver(del) => {

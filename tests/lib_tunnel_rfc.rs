@@ -706,7 +706,14 @@ fn outer_ip_checks() {
     c.vlan = Some(42);
     let v = build(&c, &inner_ipv4_udp(64, 0, 64, 1));
     assert_eq!(&v[12..16], &[0x81, 0x00, 0, 42]);
-    assert!(matches!(d.decap(&v), Verdict::Deliver(_)));
+    // Accepted on the underlay's VLAN only.
+    assert_eq!(drop_of(&d, &v), DropReason::UnderlayVlan);
+    let mut cfg = d.config().clone();
+    cfg.underlay_vlan = Some(42);
+    assert!(matches!(
+        Decapsulator::new(cfg).decap(&v),
+        Verdict::Deliver(_)
+    ));
 }
 
 #[test]

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use common::*;
 use geneve_gw::tunnel::{
-    encap, Buffer, DscpEncap, EncapTemplate, KnownOption, OptionRegistry, PayloadKind, TtlEncap,
-    TunnelConfig, TunnelOption, UdpChecksumTx, VecBuffer, Verdict,
+    encap, Buffer, DropReason, DscpEncap, EncapTemplate, KnownOption, OptionRegistry, PayloadKind,
+    TtlEncap, TunnelConfig, TunnelOption, UdpChecksumTx, VecBuffer, Verdict,
 };
 use geneve_gw::wire::Ipv4Packet;
 
@@ -323,6 +323,7 @@ fn scapy_built_packets_get_expected_verdicts() {
         len_words: Some(1),
     }])
     .unwrap();
+    let mut cfg7 = cfg.clone();
     let d = geneve_gw::tunnel::Decapsulator::new(cfg);
     let mut checked = 0;
     for (name, f) in names.iter().zip(&frames) {
@@ -349,6 +350,8 @@ fn scapy_built_packets_get_expected_verdicts() {
             "not_local" => "not_local_address",
             "geneve_truncated" => "geneve_truncated",
             "ecn_ce_over_not_ect" => "ecn_ce_over_not_ect",
+            // No vtep.vlan: every tagged frame is dropped, counted.
+            "v4_vlan7" | "v4_vlan8" | "v4_qinq7" => "underlay_vlan",
             other => panic!("case {other} has no expectation"),
         };
         let got = match v {
@@ -385,5 +388,23 @@ fn scapy_built_packets_get_expected_verdicts() {
             }
         }
     }
-    assert_eq!(checked, 33);
+    assert_eq!(checked, 36);
+    // vtep.vlan 7: one tag of VID 7 is the underlay; VID 8 and QinQ are not.
+    cfg7.underlay_vlan = Some(7);
+    let d7 = geneve_gw::tunnel::Decapsulator::new(cfg7);
+    for (name, f) in names.iter().zip(&frames) {
+        let want = match name.as_str() {
+            "v4_vlan7" => None,
+            "v4_vlan8" | "v4_qinq7" => Some(DropReason::UnderlayVlan),
+            _ => continue,
+        };
+        match (d7.decap(f), want) {
+            (Verdict::Deliver(del), None) => {
+                // The inner frame scapy built, after the 18-byte tagged header.
+                assert_eq!(del.payload_offset, 18 + 20 + 8 + 8, "{name}");
+            }
+            (Verdict::Drop(r), Some(w)) => assert_eq!(r, w, "{name}"),
+            (v, w) => panic!("{name}: got {v:?}, want {w:?}"),
+        }
+    }
 }

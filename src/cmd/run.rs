@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use clap::Args;
-use crossbeam::channel::{bounded, Receiver};
+use crossbeam::channel::{bounded, Receiver, TryRecvError};
 
 use crate::config::{self, Config, DeviceRef};
 use crate::dataplane::gateway::{GatewayWorker, Shared};
@@ -157,7 +157,18 @@ fn run_with_eal(
     let data_room = mbuf_data_room(cfg.ports.iter().map(|p| p.mtu));
     let pool = Arc::new(
         Mempool::new("gw_pool", size, cache, data_room, -1).map_err(|e| {
-            format!("{e}; reserve more hugepages (scripts/setup.sh) or lower limits.mbufs")
+            let mb = (u64::from(size) * u64::from(data_room + 128)) >> 20;
+            let memory = match cfg.eal.memory {
+                config::Memory::NoHuge { .. } => "raise eal.memory.size_mb",
+                _ => "reserve more hugepages (scripts/setup.sh) or raise eal.memory.size_mb",
+            };
+            if size > cfg.limits.mbufs {
+                // limits.mbufs is below the floor the ports and workers
+                // need: lowering it changes nothing.
+                format!("{e}; the ports and workers need at least {size} mbufs (about {mb} MB; limits.mbufs {} is raised to that floor): {memory}", cfg.limits.mbufs)
+            } else {
+                format!("{e}; {size} mbufs need about {mb} MB: {memory} or lower limits.mbufs")
+            }
         })?,
     );
     let result = gateway(opts, cfg, signal, hup, &pool, &port_ids, nb_ids, &lcores);
@@ -592,6 +603,28 @@ fn gateway(
     Ok(())
 }
 
+type ReloadResult = Result<Box<Config>, config::ConfigErrors>;
+
+/// Load and validate the configuration file on a helper thread; the result
+/// comes back over the returned channel.
+fn spawn_reload(path: &std::path::Path) -> Option<Receiver<ReloadResult>> {
+    let (tx, rx) = bounded(1);
+    let path = path.to_path_buf();
+    let spawned = std::thread::Builder::new()
+        .name("gw-reload".into())
+        .spawn(move || {
+            // The loop may have stopped meanwhile: nobody to tell then.
+            let _ = tx.send(config::load(&path).map(Box::new));
+        });
+    match spawned {
+        Ok(_) => Some(rx),
+        Err(e) => {
+            eprintln!("reload refused: cannot start the validating thread: {e}");
+            None
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn control_loop(
     opts: &RunOptions,
@@ -609,24 +642,44 @@ fn control_loop(
     let mut last_summary = Instant::now();
     let mut last_age = Instant::now();
     let mut prev = (0u64, 0u64, 0u64);
+    let mut reload: Option<Receiver<ReloadResult>> = None;
     loop {
         if signal.load(Ordering::Relaxed) {
             return StopReason::Signal;
         }
         let mut dirty = false;
-        if hup.swap(false, Ordering::Relaxed) {
-            match config::load(&opts.config_path) {
-                Ok(new) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
-                    st.cfg = new;
-                    st.offload.reload(&st.cfg);
-                    dirty = true;
-                    eprintln!("reload: {} accepted", opts.config_path.display());
+        // A reload is read and validated on a helper thread (a large file
+        // takes a while); the loop keeps answering ARP, telemetry and
+        // Prometheus meanwhile and applies the result when it arrives. A
+        // SIGHUP during a reload waits for it and starts the next one.
+        if reload.is_none() && hup.swap(false, Ordering::Relaxed) {
+            reload = spawn_reload(&opts.config_path);
+        }
+        if let Some(rx) = &reload {
+            match rx.try_recv() {
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    reload = None;
+                    eprintln!("reload refused: the validating thread stopped (the running configuration stays)");
                 }
-                Ok(_) => eprintln!(
-                    "reload refused: ports or eal changed in {}; those need a restart (the running configuration stays)",
-                    opts.config_path.display()
-                ),
-                Err(e) => eprintln!("reload refused (the running configuration stays):\n{e}"),
+                Ok(result) => {
+                    reload = None;
+                    match result {
+                        Ok(new) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
+                            st.cfg = *new;
+                            st.offload.reload(&st.cfg);
+                            dirty = true;
+                            eprintln!("reload: {} accepted", opts.config_path.display());
+                        }
+                        Ok(_) => eprintln!(
+                            "reload refused: ports or eal changed in {}; those need a restart (the running configuration stays)",
+                            opts.config_path.display()
+                        ),
+                        Err(e) => {
+                            eprintln!("reload refused (the running configuration stays):\n{e}")
+                        }
+                    }
+                }
             }
         }
         for (kind, m) in punt_rx.try_iter().take(PUNT_QUEUE) {

@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// A position in the YAML text: 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
 pub struct Pos {
     /// 1-based line; 0 when unknown.
     pub line: usize,
@@ -13,7 +13,7 @@ pub struct Pos {
 }
 
 /// One configuration error.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConfigError {
     /// The file name as given to [`super::load`] or [`super::load_str`].
     pub file: String,
@@ -217,9 +217,10 @@ fn parse_unknown(msg: &str, prefix: &str) -> Option<(String, Vec<String>)> {
     Some((name, allowed))
 }
 
-fn unknown_message(what: &str, name: &str, allowed: &[String]) -> String {
+pub(crate) fn unknown_message<S: AsRef<str>>(what: &str, name: &str, allowed: &[S]) -> String {
+    let allowed: Vec<&str> = allowed.iter().map(AsRef::as_ref).collect();
     let list = allowed.join(", ");
-    match closest(name, allowed.iter().map(String::as_str)) {
+    match closest(name, allowed.iter().copied()) {
         Some(best) => format!("unknown {what} `{name}`; did you mean `{best}`? allowed: {list}"),
         None if allowed.is_empty() => format!("unknown {what} `{name}`; none allowed here"),
         None => format!("unknown {what} `{name}`; allowed: {list}"),

@@ -24,12 +24,42 @@ pub(crate) struct NodePos {
     pub collection: bool,
 }
 
+/// How deep mappings and lists may nest. The schema nests at most six
+/// levels; the bound keeps the parsers' stacks and the field paths (whose
+/// length grows with the depth) small.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// The largest configuration file read, in bytes: generous enough for a
+/// million tunnels, routes and static MACs.
+pub(crate) const MAX_FILE_BYTES: u64 = 512 << 20;
+
+/// Aliases (`*a`) may add at most this many bytes beyond the file's own size
+/// times [`ALIAS_FACTOR`]: what an alias expands to is replayed in full by
+/// the deserializer, so the bound follows the document, not a fixed count.
+pub(crate) const ALIAS_SLACK: u64 = 1 << 20;
+/// See [`ALIAS_SLACK`].
+pub(crate) const ALIAS_FACTOR: u64 = 2;
+
 /// Field path (serde_yaml_ng's spelling: `ports[0].name`) -> position.
 #[derive(Debug, Default)]
 pub(crate) struct PosIndex {
     nodes: HashMap<String, NodePos>,
     /// Top-level keys in document order with their positions.
     pub top_keys: Vec<(String, Pos)>,
+    /// The document breaks a bound (nesting depth, alias expansion): where,
+    /// and what to say. Indexing stopped there; do not parse further.
+    pub limit: Option<(Pos, String)>,
+    /// Field path -> where its second key stands, for keys given twice.
+    dups: HashMap<String, Pos>,
+}
+
+/// An anchored collection still open: its anchor, where its text starts
+/// (char index) and what the aliases inside it add to its size.
+struct Anchored {
+    id: usize,
+    start: usize,
+    extra: u64,
+    depth: usize,
 }
 
 enum Frame {
@@ -70,9 +100,77 @@ impl PosIndex {
         let mut idx = PosIndex::default();
         let mut stack: Vec<Frame> = Vec::new();
         let mut root_seen = false;
+        // Open collections, anchored ones among them, the size each anchor
+        // expands to, and the bytes all aliases so far expand to.
+        let mut depth = 0usize;
+        let mut anchored: Vec<Anchored> = Vec::new();
+        let mut sizes: HashMap<usize, u64> = HashMap::new();
+        let mut expanded = 0u64;
+        let budget = (text.len() as u64)
+            .saturating_mul(ALIAS_FACTOR)
+            .saturating_add(ALIAS_SLACK);
         for item in Parser::new_from_str(text) {
             let Ok((ev, span)) = item else { break };
             let pos = pos_of(span.start);
+            match &ev {
+                Event::MappingStart(id, _) | Event::SequenceStart(id, _) => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        idx.limit = Some((
+                            pos,
+                            format!(
+                                "mappings and lists nest more than {MAX_DEPTH} levels deep here; \
+                                 no configuration field nests that deep"
+                            ),
+                        ));
+                        break;
+                    }
+                    if *id != 0 {
+                        anchored.push(Anchored {
+                            id: *id,
+                            start: span.start.index(),
+                            extra: 0,
+                            depth,
+                        });
+                    }
+                }
+                Event::MappingEnd | Event::SequenceEnd => {
+                    if anchored.last().is_some_and(|a| a.depth == depth) {
+                        if let Some(a) = anchored.pop() {
+                            let own = span.end.index().saturating_sub(a.start) as u64;
+                            sizes.insert(a.id, own.saturating_add(a.extra));
+                            if let Some(up) = anchored.last_mut() {
+                                up.extra = up.extra.saturating_add(a.extra);
+                            }
+                        }
+                    }
+                    depth = depth.saturating_sub(1);
+                }
+                Event::Scalar(_, _, id, _) if *id != 0 => {
+                    let own = span.end.index().saturating_sub(span.start.index()) as u64;
+                    sizes.insert(*id, own);
+                }
+                Event::Alias(id) => {
+                    let size = sizes.get(id).copied().unwrap_or(0);
+                    expanded = expanded.saturating_add(size);
+                    if let Some(up) = anchored.last_mut() {
+                        up.extra = up.extra.saturating_add(size);
+                    }
+                    if expanded > budget {
+                        idx.limit = Some((
+                            pos,
+                            format!(
+                                "the aliases expand to more than {budget} bytes \
+                                 ({ALIAS_FACTOR} times the file's size plus {} KiB); \
+                                 write the repeated part out or anchor less",
+                                ALIAS_SLACK >> 10
+                            ),
+                        ));
+                        break;
+                    }
+                }
+                _ => {}
+            }
             match ev {
                 Event::StreamStart | Event::Nothing | Event::DocumentStart(_) => {}
                 Event::StreamEnd | Event::DocumentEnd => {
@@ -140,11 +238,20 @@ impl PosIndex {
                         }
                     };
                     if let Some((path, key)) = path {
-                        idx.nodes.entry(path.clone()).or_insert(NodePos {
-                            key,
-                            value: pos,
-                            collection: is_collection,
-                        });
+                        match idx.nodes.entry(path.clone()) {
+                            std::collections::hash_map::Entry::Occupied(_) => {
+                                if let Some(k) = key {
+                                    idx.dups.entry(path.clone()).or_insert(k);
+                                }
+                            }
+                            std::collections::hash_map::Entry::Vacant(v) => {
+                                v.insert(NodePos {
+                                    key,
+                                    value: pos,
+                                    collection: is_collection,
+                                });
+                            }
+                        }
                         match ev {
                             Event::MappingStart(..) => stack.push(Frame::Map { path, key: None }),
                             Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
@@ -180,6 +287,11 @@ impl PosIndex {
                 None => return Pos::default(),
             }
         }
+    }
+
+    /// Where the second key of a field given twice stands.
+    pub fn duplicate(&self, path: &str) -> Option<Pos> {
+        self.dups.get(path).copied()
     }
 
     /// Line ranges of the top-level sections, when the document is a block

@@ -3,7 +3,7 @@
 //! ```text
 //! eal:      cores, control_core, memory {mode, size_mb}, devices {pci, vdev}, file_prefix, args
 //! ports:    [{name, role: underlay|access, device, queues, mtu, mac}]
-//! vtep:     port, ipv4, ipv6, udp_port, next_hops [{via, mac, destinations}]
+//! vtep:     port, ipv4, ipv6, udp_port, vlan, next_hops [{via, mac, destinations}]
 //! tunnels:  [{name, remote, vni, options [{name | class+type, data, critical}],
 //!             udp_port, udp_checksum: zero|compute,
 //!             accept_zero_checksum: bool (receive, IPv6 remotes; default false),
@@ -47,6 +47,7 @@ mod raw;
 mod types;
 mod validate;
 
+use std::collections::HashSet;
 use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors, Pos};
@@ -59,8 +60,16 @@ use raw::RawConfig;
 /// Read and validate the configuration file at `path`. Needs no DPDK.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let file = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => load_str(&text, &file),
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.len() > index::MAX_FILE_BYTES {
+            return Err(too_large(&file, m.len()));
+        }
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => load_str(&text, &file),
+            Err(e) => Err(not_utf8(&file, e.as_bytes(), e.utf8_error().valid_up_to())),
+        },
         Err(e) => Err(ConfigErrors::new(vec![ConfigError {
             file,
             pos: Pos::default(),
@@ -72,7 +81,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Validate configuration text; `file_name` is what errors name.
 pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
+    if text.len() as u64 > index::MAX_FILE_BYTES {
+        return Err(too_large(file_name, text.len() as u64));
+    }
+    // The bounds on nesting and aliases are checked while indexing, before
+    // serde_yaml_ng reads the text (which would follow them unbounded).
     let index = PosIndex::build(text);
+    if let Some((pos, message)) = &index.limit {
+        return Err(ConfigErrors::new(vec![ConfigError {
+            file: file_name.to_string(),
+            pos: *pos,
+            path: String::new(),
+            message: message.clone(),
+        }]));
+    }
     if index.top_keys.is_empty() && is_blank(text) {
         return Err(ConfigErrors::new(vec![ConfigError {
             file: file_name.to_string(),
@@ -94,6 +116,78 @@ pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
         Some(cfg) if ctx.errors.is_empty() => Ok(cfg),
         _ => Err(ConfigErrors::new(ctx.errors)),
     }
+}
+
+/// The first byte that is not UTF-8, by line and column.
+fn not_utf8(file: &str, bytes: &[u8], valid: usize) -> ConfigErrors {
+    let before = &bytes[..valid];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    // Valid up to `valid`, so the part of the line before it is UTF-8.
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    ConfigErrors::new(vec![ConfigError {
+        file: file.to_string(),
+        pos: Pos { line, column },
+        path: String::new(),
+        message: format!(
+            "byte 0x{:02x} is not UTF-8; a configuration is UTF-8 text",
+            bytes.get(valid).copied().unwrap_or(0)
+        ),
+    }])
+}
+
+fn too_large(file: &str, len: u64) -> ConfigErrors {
+    ConfigErrors::new(vec![ConfigError {
+        file: file.to_string(),
+        pos: Pos::default(),
+        path: String::new(),
+        message: format!(
+            "the file is {len} bytes; a configuration may be at most {} MiB",
+            index::MAX_FILE_BYTES >> 20
+        ),
+    }])
+}
+
+/// Where serde's position or words mislead, say the real cause.
+fn fix_serde(text: &str, index: &PosIndex, mut e: ConfigError) -> ConfigError {
+    if e.message.starts_with("given twice") {
+        // serde points at the enclosing mapping: point at the second key.
+        if let Some(p) = index.duplicate(&e.path) {
+            e.pos = p;
+        }
+    } else if e.message.starts_with("more than one YAML document") && !has_document_marker(text) {
+        // No `---`: a key indented less than the first one ended the
+        // document. Name the first key's column and the line that broke it.
+        if let Some((k, first)) = index.top_keys.first() {
+            let outdented = text.lines().enumerate().skip(first.line).find(|(_, l)| {
+                let t = l.trim_start();
+                !t.is_empty() && !t.starts_with('#') && l.len() - t.len() < first.column - 1
+            });
+            if let (true, Some((i, l))) = (first.column > 1, outdented) {
+                e.pos = Pos {
+                    line: i + 1,
+                    column: l.len() - l.trim_start().len() + 1,
+                };
+                e.message = format!(
+                    "indented less than the first top-level key `{k}` (line {}, column {}); \
+                     every top-level key starts in the same column (YAML read this line as a second document)",
+                    first.line, first.column
+                );
+            }
+        }
+    }
+    tab_hint(text, e)
+}
+
+fn has_document_marker(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.starts_with("---") || l.starts_with("..."))
 }
 
 /// libyaml's word for a tab in the indentation is cryptic: say it.
@@ -122,26 +216,43 @@ fn structural_errors(
     index: &PosIndex,
     first: &serde_yaml_ng::Error,
 ) -> Vec<ConfigError> {
-    let mut errs = vec![tab_hint(text, from_serde(file, first))];
+    let mut errs = vec![fix_serde(text, index, from_serde(file, first))];
     let lines: Vec<&str> = text.split('\n').collect();
     let Some(sections) = index.sections(lines.len()) else {
         return errs;
     };
     let head_end = sections[0].0;
-    for (start, end) in sections {
-        let mut t = String::with_capacity(text.len());
-        for (i, l) in lines.iter().enumerate() {
-            let n = i + 1;
-            if n < head_end || (start..end).contains(&n) {
-                t.push_str(l);
+    let mut seen: HashSet<ConfigError> = errs.iter().cloned().collect();
+    let mut read: HashSet<&str> = HashSet::new();
+    for ((start, end), (key, pos)) in sections.into_iter().zip(&index.top_keys) {
+        // An unknown section is reported from the index; each known section
+        // is read once: the work stays linear in the file however many
+        // top-level keys it has.
+        let e = if !raw::TOP_FIELDS.contains(&key.as_str()) {
+            ConfigError {
+                file: file.to_string(),
+                pos: *pos,
+                path: key.clone(),
+                message: error::unknown_message("field", key, raw::TOP_FIELDS),
             }
-            t.push('\n');
-        }
-        if let Err(e) = serde_yaml_ng::from_str::<RawConfig>(&t) {
-            let e = tab_hint(text, from_serde(file, &e));
-            if !errs.contains(&e) {
-                errs.push(e);
+        } else if read.insert(key.as_str()) {
+            let mut t = String::with_capacity(text.len());
+            for (i, l) in lines.iter().enumerate() {
+                let n = i + 1;
+                if n < head_end || (start..end).contains(&n) {
+                    t.push_str(l);
+                }
+                t.push('\n');
             }
+            match serde_yaml_ng::from_str::<RawConfig>(&t) {
+                Err(e) => fix_serde(text, index, from_serde(file, &e)),
+                Ok(_) => continue,
+            }
+        } else {
+            continue;
+        };
+        if seen.insert(e.clone()) {
+            errs.push(e);
         }
     }
     errs

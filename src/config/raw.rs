@@ -38,6 +38,12 @@ impl<'de> Deserialize<'de> for Scalar {
     }
 }
 
+/// The top-level sections, as `RawConfig` names them.
+pub(crate) const TOP_FIELDS: &[&str] = &[
+    "eal", "ports", "vtep", "tunnels", "l2", "l3", "decap", "options", "limits", "offload",
+    "metrics",
+];
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
@@ -132,6 +138,7 @@ pub(crate) struct RawVtep {
     pub ipv4: Option<String>,
     pub ipv6: Option<String>,
     pub udp_port: Option<i64>,
+    pub vlan: Option<Scalar>,
     #[serde(default)]
     pub next_hops: Vec<RawNextHop>,
 }

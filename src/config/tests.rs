@@ -320,7 +320,7 @@ fn addresses_and_macs() {
         &BASE.replace("remote: 198.18.0.2", "remote: 224.0.0.1"),
         12,
         "tunnels[0].remote",
-        "not a unicast",
+        "is a multicast address",
     );
     one(
         &BASE.replace("ipv4: 198.18.0.1/24", "ipv4: 2001:db8::1"),
@@ -903,4 +903,175 @@ fn offload_mode() {
         .parse::<Offload>()
         .unwrap_err()
         .contains("use auto or off"));
+}
+
+#[test]
+fn deep_nesting_is_refused_before_parsing() {
+    // 20,000 nested block sequences: 40 kB of text.
+    let text = format!("{BASE}x:\n  {}1\n", "- ".repeat(20_000));
+    let line = BASE.lines().count() + 2;
+    let e = errs(&text);
+    assert_eq!(e.len(), 1, "{}", ConfigErrors::new(e.clone()));
+    assert_eq!(e[0].line(), line, "{}", e[0]);
+    assert!(
+        e[0].message.contains("nest more than 64 levels"),
+        "{}",
+        e[0]
+    );
+    // The real schema's depth stays well inside the bound.
+    ok(BASE);
+}
+
+#[test]
+fn alias_expansion_is_bounded_by_the_document() {
+    // One 256 KiB anchor used 64 times would expand to 16 MiB.
+    let big = "a".repeat(256 << 10);
+    let mut text = format!("{BASE}x-big: &a \"{big}\"\nx-uses:\n");
+    for _ in 0..64 {
+        text.push_str("  - *a\n");
+    }
+    let e = errs(&text);
+    assert_eq!(e.len(), 1, "{}", ConfigErrors::new(e.clone()));
+    assert!(
+        e[0].message.contains("aliases expand to more than"),
+        "{}",
+        e[0]
+    );
+    // The first alias past the budget: 2 x the file + 1 MiB allows 9 uses.
+    let first_use = BASE.lines().count() + 3;
+    assert!(e[0].line() > first_use, "{}", e[0]);
+    // Small aliases, as real files use them, stay accepted.
+    let mut tunnels = String::from("tunnels:\n");
+    for i in 0..500 {
+        let ttl = if i == 0 { "&ttl 64" } else { "*ttl" };
+        tunnels.push_str(&format!(
+            "  - name: t{i}\n    remote: 198.18.0.2\n    vni: {}\n    ttl: {ttl}\n",
+            100 + i
+        ));
+    }
+    let text = BASE.replace(
+        "tunnels:\n  - name: t1\n    remote: 198.18.0.2\n    vni: 100\n",
+        &tunnels,
+    );
+    let c = ok(&text);
+    assert_eq!(c.tunnels[499].ttl, HeaderPolicy::Fixed(64));
+}
+
+#[test]
+fn oversized_file_is_refused_before_reading() {
+    let dir = std::env::temp_dir().join(format!("gw-cfg-size-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("huge.yaml");
+    // A sparse file: takes no disk, but its size is past the bound.
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(513 << 20).unwrap();
+    drop(f);
+    let r = load(&path);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let e = match r {
+        Ok(_) => panic!("a 513 MiB file loaded"),
+        Err(e) => e.errors().to_vec(),
+    };
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].line(), 0);
+    assert!(e[0].message.contains("at most 512 MiB"), "{}", e[0]);
+}
+
+#[test]
+fn underlay_mtu_fits_the_family() {
+    let v4 = BASE.replace(
+        "    device: net_null0\n",
+        "    device: net_null0\n    mtu: 68\n",
+    );
+    one(&v4, 5, "ports[0].mtu", "IPv4 underlay");
+    ok(&BASE.replace(
+        "    device: net_null0\n",
+        "    device: net_null0\n    mtu: 118\n",
+    ));
+    let v6 = BASE
+        .replace("ipv4: 198.18.0.1/24", "ipv6: 2001:db8::1/64")
+        .replace("198.18.0.2", "2001:db8::2")
+        .replace(
+            "    device: net_null0\n",
+            "    device: net_null0\n    mtu: 1279\n",
+        );
+    one(&v6, 5, "ports[0].mtu", "RFC 8200");
+    ok(&v6.replace("mtu: 1279", "mtu: 1280"));
+}
+
+#[test]
+fn loopback_remote_is_named_loopback() {
+    let t = BASE.replace("    remote: 198.18.0.2\n", "    remote: 127.0.0.1\n");
+    one(
+        &t,
+        12,
+        "tunnels[0].remote",
+        "127.0.0.1 is a loopback address",
+    );
+}
+
+#[test]
+fn duplicate_key_names_the_second_key() {
+    let t = BASE.replace("    vni: 100\nl2:", "    vni: 100\n    vni: 101\nl2:");
+    one(&t, 14, "tunnels[0].vni", "given twice");
+}
+
+#[test]
+fn first_key_indented_names_the_indentation() {
+    let t = format!(" {BASE}");
+    let e = errs(&t);
+    assert_eq!(e[0].line(), 8, "{}", e[0]);
+    assert!(
+        e[0].message
+            .contains("indented less than the first top-level key `ports`"),
+        "{}",
+        e[0]
+    );
+    assert!(!e[0].message.starts_with("more than one"), "{}", e[0]);
+}
+
+#[test]
+fn invalid_utf8_names_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("gw-cfg-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.yaml");
+    let mut bytes = BASE.replace("name: t1", "name: t\u{e9}X").into_bytes();
+    // Replace the second byte of `é` (0xc3 0xa9) with 0xff: line 11, column 12.
+    let i = bytes.iter().position(|&b| b == 0xc3).unwrap();
+    bytes[i + 1] = 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let r = load(&path);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let e = match r {
+        Ok(_) => panic!("invalid UTF-8 loaded"),
+        Err(e) => e.errors().to_vec(),
+    };
+    assert_eq!(e.len(), 1);
+    assert_eq!((e[0].line(), e[0].column()), (11, 12), "{}", e[0]);
+    assert!(e[0].message.contains("not UTF-8"), "{}", e[0]);
+}
+
+#[test]
+fn unknown_eal_arg_is_named() {
+    let t = format!("{BASE}eal:\n  args: [--no-shconf, -l, \"0-1\", --bogus-flag]\n");
+    let line = BASE.lines().count() + 2;
+    one(
+        &t,
+        line,
+        "eal.args[3]",
+        "`--bogus-flag` is not a DPDK EAL option",
+    );
+    let t = format!("{BASE}eal:\n  args: [--no-shconf, \"--log-level=lib.eal:debug\", -n4]\n");
+    ok(&t);
+}
+
+#[test]
+fn underlay_vlan() {
+    assert_eq!(ok(BASE).vtep.vlan, None);
+    let t = BASE.replace(
+        "  ipv4: 198.18.0.1/24\n",
+        "  ipv4: 198.18.0.1/24\n  vlan: 7\n",
+    );
+    assert_eq!(ok(&t).vtep.vlan, Some(7));
+    one(&t.replace("vlan: 7", "vlan: 4095"), 10, "vtep.vlan", "4095");
 }

@@ -394,6 +394,9 @@ pub struct Vtep {
     pub ipv6: Option<IfAddr>,
     /// UDP port Geneve is received on, and the default destination port.
     pub udp_port: u16,
+    /// The underlay's 802.1Q VLAN Geneve may arrive tagged with; other tags
+    /// are dropped (`underlay_vlan`). Untagged frames are always accepted.
+    pub vlan: Option<u16>,
     /// Underlay next hops (gateways).
     pub next_hops: Vec<NextHop>,
 }

@@ -112,16 +112,20 @@ fn ip(ctx: &mut Ctx, path: &str, s: &str) -> Option<IpAddr> {
 /// A unicast address usable as a tunnel endpoint or next hop.
 fn unicast_ip(ctx: &mut Ctx, path: &str, s: &str) -> Option<IpAddr> {
     let a = ip(ctx, path, s)?;
-    let bad = match a {
-        IpAddr::V4(v) => {
-            v.is_unspecified() || v.is_multicast() || v.is_broadcast() || v.is_loopback()
-        }
-        IpAddr::V6(v) => v.is_unspecified() || v.is_multicast() || v.is_loopback(),
+    let kind = match a {
+        IpAddr::V4(v) if v.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V4(v) if v.is_loopback() => Some("a loopback address (127.0.0.0/8)"),
+        IpAddr::V4(v) if v.is_broadcast() => Some("the broadcast address"),
+        IpAddr::V4(v) if v.is_multicast() => Some("a multicast address (224.0.0.0/4)"),
+        IpAddr::V6(v) if v.is_unspecified() => Some("the unspecified address"),
+        IpAddr::V6(v) if v.is_loopback() => Some("the loopback address"),
+        IpAddr::V6(v) if v.is_multicast() => Some("a multicast address (ff00::/8)"),
+        _ => None,
     };
-    if bad {
+    if let Some(kind) = kind {
         ctx.err(
             path,
-            format!("{a} is not a unicast address; allowed: a unicast IPv4 or IPv6 address"),
+            format!("{a} is {kind}; allowed: a unicast IPv4 or IPv6 address another host can be reached at"),
         );
         return None;
     }
@@ -302,16 +306,62 @@ fn unique(ctx: &mut Ctx, seen: &mut HashMap<String, String>, path: &str, name: &
     }
 }
 
+/// The smallest underlay MTU per family. IPv6: 1280, the minimum link MTU
+/// (RFC 8200 section 5). IPv4: room for the outer headers (IPv4 20, UDP 8,
+/// Geneve 8, inner Ethernet 14) around the smallest IPv4 packet every link
+/// must carry, 68 bytes (RFC 791).
+const MIN_UNDERLAY_MTU_V6: u16 = 1280;
+const MIN_UNDERLAY_MTU_V4: u16 = 20 + 8 + 8 + 14 + 68;
+
+/// The underlay port must carry the VTEP's families with a Geneve header.
+fn underlay_mtu(ctx: &mut Ctx, ports: &[PortConfig], v: &Vtep) {
+    let Some(p) = ports.get(v.port) else { return };
+    let (min, why) = if v.ipv6.is_some() && p.mtu < MIN_UNDERLAY_MTU_V6 {
+        (
+            MIN_UNDERLAY_MTU_V6,
+            "an IPv6 underlay needs the IPv6 minimum link MTU (RFC 8200)",
+        )
+    } else if v.ipv4.is_some() && p.mtu < MIN_UNDERLAY_MTU_V4 {
+        (MIN_UNDERLAY_MTU_V4, "an IPv4 underlay needs room for outer IPv4, UDP, Geneve and inner Ethernet headers around a 68-byte IPv4 packet")
+    } else {
+        return;
+    };
+    ctx.err(
+        &format!("ports[{}].mtu", v.port),
+        format!(
+            "{} is too small for the underlay: {why}; allowed: {min}..=9600",
+            p.mtu
+        ),
+    );
+}
+
+/// How many defined names an unknown-reference error lists.
+const LIST_NAMES: usize = 16;
+/// Up to how many defined names an unknown reference gets a suggestion.
+const SUGGEST_AMONG: usize = 1000;
+
 fn unknown_ref(ctx: &mut Ctx, path: &str, what: &str, name: &str, known: &[&str]) {
     let mut known = known.to_vec();
     let mut seen = HashSet::new();
     known.retain(|k| seen.insert(*k));
+    // Each error costs at most a bounded amount, however many names exist.
     let list = if known.is_empty() {
         format!("no {what}s are defined")
+    } else if known.len() > LIST_NAMES {
+        format!(
+            "defined: {}, ... ({} in all)",
+            known[..LIST_NAMES].join(", "),
+            known.len()
+        )
     } else {
         format!("defined: {}", known.join(", "))
     };
-    let msg = match closest(name, known.iter().copied()).filter(|b| *b != name) {
+    let suggest = if known.len() <= SUGGEST_AMONG {
+        closest(name, known.iter().copied())
+    } else {
+        None
+    };
+    let msg = match suggest.filter(|b| *b != name) {
         Some(best) => format!("no {what} named `{name}`; did you mean `{best}`? {list}"),
         None => format!("no {what} named `{name}`; {list}"),
     };
@@ -414,6 +464,9 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
     let metrics = metrics(ctx, raw.metrics, &eal);
     let ports = ports(ctx, raw.ports, eal.worker_cores.len());
     let vtep = vtep(ctx, raw.vtep, &ports);
+    if let Some(v) = &vtep {
+        underlay_mtu(ctx, &ports, v);
+    }
     let (raw_registry, raw_policies) = match raw.options {
         Some(o) => (o.registry, o.policies),
         None => (Vec::new(), None),
@@ -511,6 +564,76 @@ fn metrics(ctx: &mut Ctx, raw: Option<RawMetrics>, eal: &EalConfig) -> Metrics {
     }
 }
 
+/// The options DPDK 22.11's EAL takes (lib/eal/common/eal_common_options.c).
+const EAL_LONG: &[&str] = &[
+    "--allow",
+    "--base-virtaddr",
+    "--block",
+    "--create-uio-dev",
+    "--file-prefix",
+    "--force-max-simd-bitwidth",
+    "--help",
+    "--huge-dir",
+    "--huge-unlink",
+    "--huge-worker-stack",
+    "--in-memory",
+    "--iova-mode",
+    "--lcores",
+    "--legacy-mem",
+    "--log-level",
+    "--main-lcore",
+    "--match-allocations",
+    "--mbuf-pool-ops-name",
+    "--no-hpet",
+    "--no-huge",
+    "--no-pci",
+    "--no-shconf",
+    "--no-telemetry",
+    "--proc-type",
+    "--service-corelist",
+    "--service-coremask",
+    "--single-file-segments",
+    "--socket-limit",
+    "--socket-mem",
+    "--syslog",
+    "--telemetry",
+    "--trace",
+    "--trace-bufsz",
+    "--trace-dir",
+    "--trace-mode",
+    "--vdev",
+    "--vfio-intr",
+    "--vfio-vf-token",
+    "--vmware-tsc-map",
+];
+const EAL_SHORT: &[char] = &['a', 'b', 'c', 'd', 'h', 'l', 'm', 'n', 'r', 's', 'v'];
+
+/// Every option in `eal.args` must be one the EAL knows: an unknown one makes
+/// rte_eal_init fail with nothing but its usage text.
+fn eal_args(ctx: &mut Ctx, args: &[String]) {
+    for (i, a) in args.iter().enumerate() {
+        let known = if let Some(long) = a.strip_prefix("--") {
+            let name = long.split('=').next().unwrap_or("");
+            EAL_LONG.contains(&format!("--{name}").as_str())
+        } else if let Some(short) = a.strip_prefix('-') {
+            short.chars().next().is_some_and(|c| EAL_SHORT.contains(&c))
+        } else {
+            true // a value of the option before it
+        };
+        if !known {
+            let name = a.split('=').next().unwrap_or(a);
+            let hint = match closest(name, EAL_LONG.iter().copied()).filter(|b| *b != name) {
+                Some(b) => format!("; did you mean `{b}`?"),
+                None => String::new(),
+            };
+            ctx.err(
+                &format!("eal.args[{i}]"),
+                format!("`{name}` is not a DPDK EAL option{hint} (see `dpdk-testpmd --help` for the EAL options)"),
+            );
+        }
+    }
+}
+
 fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> EalConfig {
     let mut e = EalConfig {
         worker_cores: vec![1],
@@ -527,10 +650,11 @@ fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> EalConfig {
             ctx.err("eal.cores", "empty; list at least one worker core");
         }
         let mut list = Vec::new();
+        let mut listed = HashSet::new();
         for (i, c) in cores.iter().enumerate() {
             let path = format!("eal.cores[{i}]");
             if let Some(c) = range_of::<u32>(ctx, &path, *c, 0, 1023) {
-                if list.contains(&c) {
+                if !listed.insert(c) {
                     ctx.err(&path, format!("core {c} is listed twice"));
                 } else {
                     list.push(c);
@@ -610,6 +734,7 @@ fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> EalConfig {
         }
         e.file_prefix = Some(p);
     }
+    eal_args(ctx, &raw.args);
     e.args = raw.args;
     e
 }
@@ -817,11 +942,13 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vte
         );
     }
     let udp_port = opt_range(ctx, "vtep.udp_port", r.udp_port, 1, 65535, GENEVE_UDP_PORT);
+    let vlan = vlan(ctx, "vtep.vlan", &r.vlan).unwrap_or(None);
     let mut v = Vtep {
         port: port.unwrap_or(0),
         ipv4,
         ipv6,
         udp_port,
+        vlan,
         next_hops: Vec::new(),
     };
     let mut dests: HashMap<IpPrefix, String> = HashMap::new();
@@ -1248,6 +1375,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
             }
         }
         let mut flood = Vec::new();
+        let mut flooded = HashSet::new();
         for (j, f) in s.flood.iter().enumerate() {
             let path = format!("{base}.flood[{j}]");
             let a = match vtep {
@@ -1255,7 +1383,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
                 None => unicast_ip(ctx, &path, f),
             };
             if let Some(a) = a {
-                if flood.contains(&a) {
+                if !flooded.insert(a) {
                     ctx.err(&path, format!("{a} is listed twice"));
                 } else {
                     flood.push(a);
@@ -1263,6 +1391,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
             }
         }
         let mut static_macs: Vec<StaticMac> = Vec::new();
+        let mut macs_seen = HashSet::new();
         for (j, m) in s.static_macs.iter().enumerate() {
             let mb = format!("{base}.static_macs[{j}]");
             let mac = unicast_mac(ctx, &format!("{mb}.mac"), &m.mac);
@@ -1272,7 +1401,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
                 None => unicast_ip(ctx, &rpath, &m.remote),
             };
             if let (Some(mac), Some(remote)) = (mac, remote) {
-                if static_macs.iter().any(|e| e.mac == mac) {
+                if !macs_seen.insert(mac) {
                     ctx.err(
                         &format!("{mb}.mac"),
                         format!(
@@ -1357,20 +1486,30 @@ fn l3_mode(
     let mut routes: Vec<Route> = Vec::new();
     let mut seen: HashMap<IpPrefix, String> = HashMap::new();
     let tnames: Vec<&str> = tunnels.iter().map(|t| t.name.as_str()).collect();
+    let by_name = tunnel_index(tunnels);
+    let segment_of_vni: HashMap<Vni, usize> = l2
+        .map(|l2| {
+            let mut m = HashMap::new();
+            for (i, s) in l2.segments.iter().enumerate() {
+                m.entry(s.vni).or_insert(i);
+            }
+            m
+        })
+        .unwrap_or_default();
     for (i, r) in raw.routes.iter().enumerate() {
         let base = format!("l3.routes[{i}]");
         let p = prefix(ctx, &format!("{base}.prefix"), &r.prefix);
         let tpath = format!("{base}.tunnel");
-        let t = match tunnels.iter().position(|t| t.name == r.tunnel) {
+        let t = match by_name.get(r.tunnel.as_str()).copied() {
             Some(t) => Some(t),
             None => {
                 unknown_ref(ctx, &tpath, "tunnel", &r.tunnel, &tnames);
                 None
             }
         };
-        if let (Some(t), Some(l2)) = (t, l2) {
+        if let Some(t) = t {
             let v = tunnels[t].vni;
-            if let Some(s) = l2.segments.iter().position(|s| s.vni == v) {
+            if let Some(s) = segment_of_vni.get(&v) {
                 ctx.err(
                     &tpath,
                     format!("tunnel `{}` uses VNI {v}, which is the L2 segment l2.segments[{s}]; an L3 tunnel needs a VNI of its own", r.tunnel),
@@ -1469,6 +1608,7 @@ fn decap_table(
                 );
             }
             let mut out: Vec<IpAddr> = Vec::new();
+            let mut listed = HashSet::new();
             for (j, s) in list.iter().enumerate() {
                 let path = format!("{apath}[{j}]");
                 let a = match vtep {
@@ -1476,7 +1616,7 @@ fn decap_table(
                     None => unicast_ip(ctx, &path, s),
                 };
                 if let Some(a) = a {
-                    if out.contains(&a) {
+                    if !listed.insert(a) {
                         ctx.err(&path, format!("{a} is listed twice"));
                     } else {
                         out.push(a);
@@ -1535,14 +1675,36 @@ fn decap_table(
     table.into_values().collect()
 }
 
+/// Tunnel name -> index (the first of a duplicated name, reported elsewhere).
+fn tunnel_index(tunnels: &[Tunnel]) -> HashMap<&str, usize> {
+    let mut m = HashMap::with_capacity(tunnels.len());
+    for (i, t) in tunnels.iter().enumerate() {
+        m.entry(t.name.as_str()).or_insert(i);
+    }
+    m
+}
+
+/// What a policy's scope may name, indexed once for all policies.
+struct Known<'a> {
+    tunnels: &'a [Tunnel],
+    decap: &'a [Decap],
+    by_name: HashMap<&'a str, usize>,
+    decap_vnis: HashSet<Vni>,
+}
+
 fn scope(
     ctx: &mut Ctx,
     base: &str,
     vni_raw: Option<i64>,
     tunnel: Option<&str>,
-    tunnels: &[Tunnel],
-    decap: &[Decap],
+    known: &Known,
 ) -> Option<Scope> {
+    let Known {
+        tunnels,
+        decap,
+        by_name,
+        decap_vnis,
+    } = known;
     match (vni_raw, tunnel) {
         (Some(_), Some(_)) => {
             ctx.err(
@@ -1554,8 +1716,12 @@ fn scope(
         (Some(v), None) => {
             let path = format!("{base}.vni");
             let v = vni(ctx, &path, v)?;
-            if decap.iter().all(|d| d.vni != v) {
-                let known: Vec<String> = decap.iter().map(|d| d.vni.to_string()).collect();
+            if !decap_vnis.contains(&v) {
+                let known: Vec<String> = decap
+                    .iter()
+                    .take(LIST_NAMES)
+                    .map(|d| d.vni.to_string())
+                    .collect();
                 ctx.err(
                     &path,
                     format!("VNI {v} is not decapsulated here (no L2 segment, L3 tunnel or decap entry); known VNIs: {}", known.join(", ")),
@@ -1564,7 +1730,7 @@ fn scope(
             }
             Some(Scope::Vni(v))
         }
-        (None, Some(t)) => match tunnels.iter().position(|x| x.name == t) {
+        (None, Some(t)) => match by_name.get(t).copied() {
             Some(i) => Some(Scope::Tunnel(i)),
             None => {
                 let names: Vec<&str> = tunnels.iter().map(|t| t.name.as_str()).collect();
@@ -1650,6 +1816,12 @@ fn policies(
         ..Options::default()
     };
     let mut seen = HashSet::new();
+    let known = Known {
+        tunnels,
+        decap,
+        by_name: tunnel_index(tunnels),
+        decap_vnis: decap.iter().map(|d| d.vni).collect(),
+    };
     for (i, r) in raw.require.iter().enumerate() {
         let base = format!("options.policies.require[{i}]");
         let o = option_ref(
@@ -1659,7 +1831,7 @@ fn policies(
             &out.registry,
             None,
         );
-        let s = scope(ctx, &base, r.vni, r.tunnel.as_deref(), tunnels, decap);
+        let s = scope(ctx, &base, r.vni, r.tunnel.as_deref(), &known);
         if let (Some(option), Some(scope)) = (o, s) {
             if !seen.insert((option, format!("{scope:?}"))) {
                 ctx.err(
@@ -1679,15 +1851,17 @@ fn policies(
             &out.registry,
             Some("a security tag"),
         );
-        let s = scope(ctx, &base, r.vni, r.tunnel.as_deref(), tunnels, decap);
+        let s = scope(ctx, &base, r.vni, r.tunnel.as_deref(), &known);
         if r.allow.is_empty() && r.deny.is_empty() {
             ctx.err(&base, "give allow and/or deny values");
         }
         let Some(option) = o else { continue };
         let len = usize::from(out.registry[option].length.unwrap_or(0));
         let mut allow = Vec::new();
+        let mut allowed = HashSet::new();
         for (j, v) in r.allow.iter().enumerate() {
             if let Some(b) = tag_value(ctx, &format!("{base}.allow[{j}]"), v, len) {
+                allowed.insert(b.clone());
                 allow.push(b);
             }
         }
@@ -1695,7 +1869,7 @@ fn policies(
         for (j, v) in r.deny.iter().enumerate() {
             let path = format!("{base}.deny[{j}]");
             if let Some(b) = tag_value(ctx, &path, v, len) {
-                if allow.contains(&b) {
+                if allowed.contains(&b) {
                     ctx.err(
                         &path,
                         "this value is also in allow; a value is either allowed or denied",
@@ -1726,7 +1900,7 @@ fn policies(
             &out.registry,
             Some("a flow-id copy"),
         );
-        let s = scope(ctx, &base, r.vni, r.tunnel.as_deref(), tunnels, decap);
+        let s = scope(ctx, &base, r.vni, r.tunnel.as_deref(), &known);
         if let (Some(option), Some(scope)) = (o, s) {
             out.flow_id_copy.push(FlowIdCopy { option, scope });
         }

@@ -565,6 +565,7 @@ impl Tables {
                 IpAddr::V4(_) => None,
             })
             .collect();
+        dc.underlay_vlan = cfg.vtep.vlan;
         dc.max_options = cfg.limits.max_options;
         dc.punt_control = true;
         dc.registry =

@@ -89,6 +89,7 @@ drop_reasons! {
     UnsupportedProtocol = "unsupported_protocol", "Protocol type not Ethernet (0x6558), IPv4 or IPv6 (or not enabled).";
     InnerMalformed = "inner_malformed", "Inner packet shorter than its own header (inner Ethernet, or the IP header of an L3 payload).";
     EcnCeOverNotEct = "ecn_ce_over_not_ect", "RFC 6040: outer CE over an inner Not-ECT packet.";
+    UnderlayVlan = "underlay_vlan", "Geneve on the underlay with a VLAN tag other than vtep.vlan (any tag when none is set; two tags always).";
     // The gateway around encap and decap.
     NoSegment = "no_segment", "Access frame on a port or VLAN that belongs to no segment or L3 access.";
     NoRoute = "no_route", "L3: no route for the inner destination.";

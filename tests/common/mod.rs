@@ -318,3 +318,59 @@ pub fn await_stderr(child: &mut Child, needle: &'static str, limit: Duration) ->
     });
     rx.recv_timeout(limit).is_ok()
 }
+
+/// A child's stderr read line by line on a thread, so a test can wait for
+/// one line (a reload confirmed, a port started) before its next step, and
+/// still have all of stderr at the end.
+pub struct StderrLines {
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Everything read so far.
+    pub text: String,
+}
+
+impl StderrLines {
+    /// Takes `child`'s piped stderr.
+    pub fn take(child: &mut Child) -> StderrLines {
+        let err = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        StderrLines {
+            lines: rx,
+            text: String::new(),
+        }
+    }
+
+    /// Waits up to `limit` for a new line containing `needle`.
+    pub fn wait_for(&mut self, needle: &str, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(needle);
+                    self.text.push_str(&l);
+                    self.text.push('\n');
+                    if hit {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// The rest, once the child has exited (its stderr closes).
+    pub fn finish(mut self) -> String {
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            self.text.push_str(&l);
+            self.text.push('\n');
+        }
+        self.text
+    }
+}

@@ -64,6 +64,7 @@ def underlay():
         ("unsupported_protocol", gen(Raw(b"\0" * 28), proto=0x0806)),
         ("inner_malformed", gen(Raw(b"\x02" * 6))),
         ("ecn_ce_over_not_ect", gen(inner(5, tos=0), tos=3)),
+        ("underlay_vlan", Ether(src=PEER_MAC, dst=GW_MAC) / Dot1Q(vlan=7) / gen(inner(6))[IP]),  # no vtep.vlan set
     ]
 
 

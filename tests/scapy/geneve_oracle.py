@@ -8,10 +8,11 @@
 Used by tests/oracle_geneve.rs; addresses come from 198.18.0.0/15 and
 2001:db8::/32 (the same ones tests/common/mod.rs uses).
 """
+import functools
 import json
 import sys
 
-from scapy.all import ARP, ICMP, IP, UDP, Ether, IPv6, Raw, rdpcap, wrpcap  # noqa: E402
+from scapy.all import ARP, ICMP, IP, UDP, Dot1Q, Ether, IPv6, Raw, rdpcap, wrpcap  # noqa: E402
 from scapy.contrib.geneve import GENEVE, GeneveOptions  # noqa: E402
 
 V4_LOCAL, V4_REMOTE = "198.18.0.1", "198.18.0.2"
@@ -136,6 +137,12 @@ def build(path):
     add("geneve_truncated", outer4(Raw(b"\x00\x00\x65")))
     add("ecn_ce_over_not_ect", outer4(GENEVE(vni=6, proto=teb) / inner_eth(tos=0), ip_kw={"tos": 3}))
     add("ecn_ce_over_ect0", outer4(GENEVE(vni=6, proto=teb) / inner_eth(tos=2), ip_kw={"tos": 3}))
+    # Geneve on the underlay with 802.1Q tags: VID 7, VID 8, and QinQ 7 over 7.
+    plain = outer4(GENEVE(vni=100, proto=teb) / inner_eth(), csum=0)
+    tagged = lambda *vids: functools.reduce(lambda p, v: p / Dot1Q(vlan=v), vids, Ether(src=MAC_B, dst=MAC_A)) / plain[IP]
+    add("v4_vlan7", tagged(7))
+    add("v4_vlan8", tagged(8))
+    add("v4_qinq7", tagged(7, 7))
     wrpcap(path, [p for _, p in cases])
     print(json.dumps([n for n, _ in cases]))
 

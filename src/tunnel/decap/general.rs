@@ -25,6 +25,17 @@ impl Decapsulator {
         let Some((et, l3)) = ethernet::l3_offset(frame) else {
             return Verdict::Drop(DropReason::EthTruncated);
         };
+        // Tagged frames (the fast tiers decline them): one 802.1Q tag of the
+        // underlay's VLAN, nothing else.
+        if l3 != ethernet::HEADER_LEN {
+            let one_tag = l3 == ethernet::HEADER_LEN + ethernet::VLAN_TAG_LEN
+                && frame[12..14] == EtherType::VLAN.to_be_bytes();
+            let vid = u16::from_be_bytes([frame[14], frame[15]]) & 0x0fff;
+            drop_if!(
+                !one_tag || self.cfg.underlay_vlan != Some(vid),
+                DropReason::UnderlayVlan
+            );
+        }
         // --- Outer IP. `end` = end of the IP packet (padding excluded).
         let (l4, end, proto, src, dst, tos, ttl);
         match et {

@@ -190,6 +190,10 @@ pub struct DecapConfig {
     pub dscp: QosModel,
     pub ttl: QosModel,
     pub registry: OptionRegistry,
+    /// The underlay's 802.1Q VLAN: a tagged frame is accepted only with one
+    /// tag of this VID; `None`: tagged frames are dropped. Untagged frames
+    /// (the port's native VLAN) are always accepted.
+    pub underlay_vlan: Option<u16>,
 }
 
 impl DecapConfig {
@@ -211,6 +215,7 @@ impl DecapConfig {
             dscp: QosModel::Pipe,
             ttl: QosModel::Pipe,
             registry: OptionRegistry::new(),
+            underlay_vlan: None,
         }
     }
 }

@@ -170,8 +170,11 @@ fn fix_ipv4_checksum(f: &mut [u8]) {
 
 #[test]
 fn vtep_addresses_are_read_from_the_outer_header() {
-    // Untagged and tagged IPv4 (fast and general tier) and IPv6 underlays.
-    let d = Decapsulator::new(DecapConfig::new(vec![L4], vec![L6]));
+    // Untagged and tagged IPv4 (fast and general tier) and IPv6 underlays;
+    // the tagged frames are on VLAN 5, the underlay's.
+    let mut cfg = DecapConfig::new(vec![L4], vec![L6]);
+    cfg.underlay_vlan = Some(5);
+    let d = Decapsulator::new(cfg);
     let mut seen = [0u32; 3];
     for f in base_frames() {
         let (Verdict::Deliver(del) | Verdict::Control(del)) = d.decap(&f) else {
