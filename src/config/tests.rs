@@ -1075,3 +1075,44 @@ fn underlay_vlan() {
     assert_eq!(ok(&t).vtep.vlan, Some(7));
     one(&t.replace("vlan: 7", "vlan: 4095"), 10, "vtep.vlan", "4095");
 }
+
+#[test]
+fn registry_holds_at_most_what_decap_can_track() {
+    let entries = |n: usize| {
+        (0..n)
+            .map(|i| format!("    - {{ name: o{i}, class: 0x0102, type: {i}, length: 4 }}\n"))
+            .collect::<String>()
+    };
+    ok(&format!(
+        "{BASE}options:\n  registry:\n{}",
+        entries(REGISTRY_MAX)
+    ));
+    // The first entry over the bound is named, on its own line.
+    let over = format!("{BASE}options:\n  registry:\n{}", entries(REGISTRY_MAX + 8));
+    one(
+        &over,
+        21 + REGISTRY_MAX,
+        &format!("options.registry[{REGISTRY_MAX}]"),
+        "at most 32",
+    );
+}
+
+#[test]
+fn ports_are_at_most_what_the_workers_count() {
+    let extra: String = (0..PORTS_MAX - 1)
+        .map(|i| {
+            format!(
+                "  - {{ name: a{i}, role: access, device: net_null{} }}\n",
+                i + 2
+            )
+        })
+        .collect();
+    let with = |extra: &str| BASE.replace("vtep:\n", &format!("{extra}vtep:\n"));
+    ok(&with(&extra[..extra.rfind("  - ").unwrap()]));
+    one(
+        &with(&extra),
+        8 + PORTS_MAX - 2,
+        &format!("ports[{PORTS_MAX}]"),
+        "at most 32",
+    );
+}

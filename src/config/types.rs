@@ -10,6 +10,11 @@ pub const OPTION_DATA_MAX: usize = 124;
 pub const OPTIONS_TOTAL_MAX: usize = 252;
 /// The IANA-assigned Geneve UDP port.
 pub const GENEVE_UDP_PORT: u16 = 6081;
+/// Most entries in `options.registry`: decapsulation records which
+/// registered options a packet carried in a 32-bit set.
+pub const REGISTRY_MAX: usize = 32;
+/// Most ports: the workers keep per-port counters in a fixed array.
+pub const PORTS_MAX: usize = 32;
 
 /// The one VNI type of the crate (24 bits, checked), from the wire layer.
 pub use crate::wire::geneve::Vni;

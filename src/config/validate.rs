@@ -802,8 +802,18 @@ fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<PortCo
     let mut names = HashMap::new();
     let mut devices: HashMap<DeviceRef, String> = HashMap::new();
     let workers_i = i64::try_from(workers).unwrap_or(1);
+    let total = raw.len();
     for (i, p) in raw.into_iter().enumerate() {
         let base = format!("ports[{i}]");
+        if i == PORTS_MAX {
+            ctx.err(
+                &base,
+                format!(
+                    "{total} ports; at most {PORTS_MAX}, the ports a worker keeps counters for"
+                ),
+            );
+            break;
+        }
         if check_name(ctx, &format!("{base}.name"), &p.name) {
             unique(ctx, &mut names, &format!("{base}.name"), &p.name, "port");
         }
@@ -1040,8 +1050,16 @@ fn registry(ctx: &mut Ctx, raw: Vec<RawOptionDef>) -> Vec<OptionDef> {
     let mut out = Vec::new();
     let mut names = HashMap::new();
     let mut ids: HashMap<(u16, u8), String> = HashMap::new();
+    let total = raw.len();
     for (i, r) in raw.into_iter().enumerate() {
         let base = format!("options.registry[{i}]");
+        if i == REGISTRY_MAX {
+            ctx.err(
+                &base,
+                format!("{total} options registered; at most {REGISTRY_MAX}: decapsulation records the registered options a packet carries in a 32-bit set"),
+            );
+            break;
+        }
         if check_name(ctx, &format!("{base}.name"), &r.name) {
             unique(ctx, &mut names, &format!("{base}.name"), &r.name, "option");
         }

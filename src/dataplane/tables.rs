@@ -16,6 +16,10 @@ use crate::tunnel::{
 };
 use crate::wire::geneve::Vni;
 
+// The configuration's bounds are the data plane's sizes.
+const _: () = assert!(config::REGISTRY_MAX == crate::tunnel::options::MAX_KNOWN_OPTIONS);
+const _: () = assert!(config::PORTS_MAX == super::stats::MAX_PORTS);
+
 /// Index of an encap template in [`Tables::templates`].
 pub type TemplateId = u32;
 
