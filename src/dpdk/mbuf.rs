@@ -456,8 +456,9 @@ impl crate::tunnel::Buffer for Mbuf {
     }
 }
 
-/// The `ol_flags` of a Geneve packet the NIC segments (design.md sec. 6).
-/// `TCP_SEG` implies the inner TCP checksum (DPDK); the inner IPv4 and outer
+/// The `ol_flags` of a Geneve packet the NIC segments: `OUTER_IPV4` /
+/// `OUTER_IP_CKSUM`, `TUNNEL_GENEVE`, the inner `IPV4`/`IP_CKSUM` and
+/// `TCP_SEG`, as DPDK 22.11's tunnel TSO expects them. `TCP_SEG` implies the inner TCP checksum (DPDK); the inner IPv4 and outer
 /// IPv4 header checksums are rewritten per segment, so both are requested.
 pub fn tso_flags(o: &crate::tunnel::TsoOffload) -> u64 {
     let outer = if o.outer_ipv6 {

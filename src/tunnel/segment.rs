@@ -231,8 +231,10 @@ impl TcpSegmentation {
     }
 }
 
-/// Per-packet metadata of a Geneve packet the NIC segments (Geneve TSO),
-/// the DPDK mbuf fields of design.md section 6.
+/// Per-packet metadata of a Geneve packet the NIC segments (Geneve TSO):
+/// the DPDK mbuf length fields (`outer_l2_len`, `outer_l3_len`, and
+/// `l2_len` covering outer UDP, Geneve with its options and the inner
+/// Ethernet header) and what the flags need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TsoOffload {
     /// Outer Ethernet (+ 802.1Q).
