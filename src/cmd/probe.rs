@@ -24,7 +24,7 @@ pub struct ProbeOptions {
     pub validate: bool,
     pub verbose: bool,
     /// EAL arguments from the command line; they follow the file's, and a
-    /// core list or a device replaces the file's (`config::Eal::merged_args`).
+    /// core list or a device replaces the file's (`config::EalConfig::merged_args`).
     pub eal_args: Vec<String>,
 }
 

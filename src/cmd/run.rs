@@ -35,7 +35,7 @@ pub struct RunOptions {
     pub stop: StopConditions,
     pub verbose: bool,
     /// EAL arguments from the command line; they follow the file's, and a
-    /// core list or a device replaces the file's (`config::Eal::merged_args`).
+    /// core list or a device replaces the file's (`config::EalConfig::merged_args`).
     pub eal_args: Vec<String>,
     /// Overrides the file's `offload:` (`run --offload off`).
     pub offload: Option<config::Offload>,

@@ -223,7 +223,7 @@ impl Config {
 }
 
 /// DPDK EAL settings. The command line adds to them after `--`, and its core
-/// list or devices replace the file's (see [`Eal::merged_args`]).
+/// list or devices replace the file's (see [`EalConfig::merged_args`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EalConfig {
     /// Worker lcores, one worker each.

@@ -3,10 +3,10 @@
 //! Knows no DPDK. The data plane calls, per packet:
 //!
 //! * [`encap`]`(&template, &mut buf, flow_hash)`: prepend the prebuilt
-//!   [`EncapTemplate`] (a.k.a. [`TunnelTemplate`], built once from a
-//!   [`TunnelConfig`]) and patch lengths, checksum, TOS/TTL and the UDP
-//!   source port (from `flow_hash`, the NIC's RSS hash when there is one,
-//!   else a hash of the inner flow). Errors: [`EncapError`].
+//!   [`EncapTemplate`] (built once from a [`TunnelConfig`]) and patch
+//!   lengths, checksum, TOS/TTL and the UDP source port (from `flow_hash`,
+//!   the NIC's RSS hash when there is one, else a hash of the inner flow).
+//!   Errors: [`EncapError`].
 //! * [`Decapsulator::decap`]`(&self, frame) -> `[`Verdict`]: `Deliver`
 //!   ([`Delivery`]: VNI, source VTEP, payload kind and offset, options seen,
 //!   inner TOS/TTL update), `Control` (O bit), or `Drop(`[`DropReason`]`)`
@@ -77,7 +77,7 @@ pub use decap::{
 };
 pub use encap::{
     encap, encap_fast_ethernet, encap_tso, EncapError, EncapTemplate, TemplateError, TunnelConfig,
-    TunnelOption, TunnelTemplate, UdpChecksumTx,
+    TunnelOption, UdpChecksumTx,
 };
 pub use hash::inner_flow_hash;
 pub use offload::{TxOffload, TxOffloadCaps};

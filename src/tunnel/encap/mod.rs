@@ -28,7 +28,7 @@ mod tests;
 
 pub use fast::encap_fast_ethernet;
 pub use general::encap_tso;
-pub use template::{EncapTemplate, TunnelTemplate, MAX_TEMPLATE_LEN};
+pub use template::{EncapTemplate, MAX_TEMPLATE_LEN};
 
 pub use crate::wire::geneve::TunnelOption;
 

@@ -69,9 +69,6 @@ pub struct EncapTemplate {
     pub(super) hw_tso: bool,
 }
 
-/// Alias: the name the design documents use.
-pub type TunnelTemplate = EncapTemplate;
-
 impl EncapTemplate {
     /// Build the template. This is the configuration-time step; it allocates nothing
     /// the hot path uses.
