@@ -140,11 +140,20 @@ fn inner_ip(
 /// Apply an [`InnerUpdate`] to the inner IP header inside `frame` (the same
 /// frame `decap` looked at), updating the IPv4 checksum incrementally.
 /// Returns false if there was nothing to do or the header is not there.
-#[inline]
+#[inline(always)]
 pub fn apply_inner_update(frame: &mut [u8], u: &InnerUpdate) -> bool {
+    // The pipe model with a Not-ECT outer header changes nothing: one
+    // compare inline; the rewrite is out of line.
     if !u.changed || u.l3_offset == 0 {
         return false;
     }
+    rewrite_inner_header(frame, u)
+}
+
+/// [`apply_inner_update`]'s rewrite of the inner IP header. Not inlined:
+/// the delivery the tiers pass stays in registers on the usual path.
+#[inline(never)]
+fn rewrite_inner_header(frame: &mut [u8], u: &InnerUpdate) -> bool {
     let off = usize::from(u.l3_offset);
     if u.ipv6 {
         let Some(h) = frame.get_mut(off..off + ipv6::HEADER_LEN) else {
