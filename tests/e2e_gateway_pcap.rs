@@ -23,19 +23,7 @@ fn eal_with(devices: [String; 2]) -> String {
 
 /// Both ports on net_pcap files in `dir`: ul_in/ul_out and acc_in/acc_out.
 fn eal_section(dir: &Path) -> String {
-    let p = |n: &str| dir.join(n).display().to_string();
-    eal_with([
-        format!(
-            "net_pcap0,rx_pcap={},tx_pcap={}",
-            p("ul_in.pcap"),
-            p("ul_out.pcap")
-        ),
-        format!(
-            "net_pcap1,rx_pcap={},tx_pcap={}",
-            p("acc_in.pcap"),
-            p("acc_out.pcap")
-        ),
-    ])
+    eal_with(gw::pcap_devices(dir))
 }
 
 /// `python3 tests/scapy/SCRIPT VERB DIR`; its output.

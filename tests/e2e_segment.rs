@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::gw::{dpdk_slot, run_gw, strings, Ports};
+use common::gw::{self, dpdk_slot, run_gw, strings, Ports};
 use common::{have_tshark, read_pcap, scratch, skip, tshark, write_pcap};
 use geneve_gw::wire::checksum;
 
@@ -47,17 +47,7 @@ fn inner(proto: u8, payload: usize) -> Vec<u8> {
 }
 
 fn config(dir: &Path, mtu: u16) -> String {
-    let p = |n: &str| dir.join(n).display().to_string();
-    let ul = format!(
-        "net_pcap0,rx_pcap={},tx_pcap={}",
-        p("ul_in.pcap"),
-        p("ul_out.pcap")
-    );
-    let acc = format!(
-        "net_pcap1,rx_pcap={},tx_pcap={}",
-        p("acc_in.pcap"),
-        p("acc_out.pcap")
-    );
+    let [ul, acc] = gw::pcap_devices(dir);
     let prefix = format!("gwseg-{}", std::process::id());
     let ports = Ports {
         underlay_mtu: mtu,

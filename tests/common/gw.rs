@@ -2,7 +2,7 @@
 //! `rte_eal_init` runs once per process, so every run is a subprocess; runs
 //! are serialised (two busy-polling DPDK processes on two cores swing wildly).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -236,6 +236,24 @@ pub fn strings(v: &[&str]) -> Vec<String> {
 /// on core 1, control on core 0, the underlay port `ul` on the vdev
 /// `underlay` and the access port `acc` on the vdev `access` (vdev strings;
 /// a port's device is its vdev's name, before the first comma).
+/// The underlay and access ports on net_pcap files in `dir`: `ul_in.pcap`
+/// / `ul_out.pcap` and `acc_in.pcap` / `acc_out.pcap`.
+pub fn pcap_devices(dir: &Path) -> [String; 2] {
+    let p = |n: &str| dir.join(n).display().to_string();
+    [
+        format!(
+            "net_pcap0,rx_pcap={},tx_pcap={}",
+            p("ul_in.pcap"),
+            p("ul_out.pcap")
+        ),
+        format!(
+            "net_pcap1,rx_pcap={},tx_pcap={}",
+            p("acc_in.pcap"),
+            p("acc_out.pcap")
+        ),
+    ]
+}
+
 pub struct Ports<'a> {
     pub underlay: &'a str,
     pub access: &'a str,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Inputs and output checks for tests/e2e_jumbo.rs, built and read by scapy.
+"""Inputs and output checks for tests/e2e_sizes.rs, built and read by scapy.
 
   jumbo.py build DIR   -> DIR/acc_in.pcap (inner frames of the SIZES below),
                           DIR/ul_in.pcap (the same sizes Geneve-encapsulated

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Inputs and output checks for tests/e2e_mtu.rs, built and read by scapy.
+"""Inputs and output checks for tests/e2e_sizes.rs, built and read by scapy.
 
 Underlay MTU 1450, access MTU 1400; L2 segment VNI 100 to 198.18.0.2 over
 IPv4. The tunnel MTU as the inner IP layer sees it is therefore
