@@ -216,6 +216,13 @@ fn metric(text: &str, name_and_labels: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name_and_labels} in:\n{text}"))
 }
 
+/// A loopback address with a port free a moment ago, for the Prometheus
+/// endpoint.
+fn free_loopback_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
 #[test]
 fn telemetry_stats_and_prometheus_report_the_packets_sent() {
     let _slot = dpdk_slot();
@@ -223,10 +230,7 @@ fn telemetry_stats_and_prometheus_report_the_packets_sent() {
     let dir = scratch("observe");
     let input = dir.join("acc_in.pcap");
     write_pcap(&input, &access_frames(N as usize));
-    let prom = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    let prom = free_loopback_port();
     let prefix = format!("gwtest-obs-{}", std::process::id());
     let cfg = config(
         &dir,
@@ -737,10 +741,7 @@ fn a_large_reload_does_not_freeze_the_published_numbers() {
     let dir = scratch("observe-reload");
     let input = dir.join("acc_in.pcap");
     write_pcap(&input, &access_frames(8));
-    let prom = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    let prom = free_loopback_port();
     let prefix = format!("gwtest-obsr-{}", std::process::id());
     let cfg = config(
         &dir,

@@ -234,17 +234,10 @@ fn send_geneve(to_gateway: bool, mark_port: u16, count: u32, options: &[&str]) -
 
 /// OVS encapsulates the VM's traffic toward 198.18.0.1 in Geneve VNI 100
 /// with the demo option (class 0x0102, type 0x01, data 0x2a) out of ovsu0.
-#[test]
-fn ovs_encapsulates_vm_traffic_with_the_demo_option() {
-    if !bed_possible() {
-        return;
-    }
-    let _slot = dpdk_slot();
-    let dir = scratch("ovs-encap");
-    let _bed = Bed::up();
-    // No gateway: tell OVS where 198.18.0.1 is (the gateway answers ARP itself).
-    bed(&["arp-set", GWU_MAC]);
-    // and tell the VM where the access host is, so that it sends ICMP.
+/// The VM (told where the access host is, so it sends ICMP) pings the
+/// access host three times through OVS; returns the capture of what OVS put
+/// on the gateway's underlay link (Geneve only).
+fn vm_pings_through_ovs(dir: &Path) -> PathBuf {
     must(&mut in_ns(
         "gw-vm",
         &[
@@ -259,7 +252,6 @@ fn ovs_encapsulates_vm_traffic_with_the_demo_option() {
         ],
     ));
     let cap = Capture::start("", "gwu0", "udp port 6081", dir.join("gwu0.pcapng"));
-    // No replies without the gateway: only the requests matter.
     let _ = sh(&mut net_py(
         "gw-vm",
         &[
@@ -273,7 +265,22 @@ fn ovs_encapsulates_vm_traffic_with_the_demo_option() {
             "0",
         ],
     ));
-    let file = cap.stop();
+    cap.stop()
+}
+
+#[test]
+fn ovs_encapsulates_vm_traffic_with_the_demo_option() {
+    if !bed_possible() {
+        return;
+    }
+    let _slot = dpdk_slot();
+    let dir = scratch("ovs-encap");
+    let _bed = Bed::up();
+    // No gateway: tell OVS where 198.18.0.1 is (the gateway answers ARP itself).
+    bed(&["arp-set", GWU_MAC]);
+    // and tell the VM where the access host is, so that it sends ICMP.
+    // No replies without the gateway: only the requests matter.
+    let file = vm_pings_through_ovs(&dir);
 
     let rows = fields(
         &file,
@@ -798,34 +805,7 @@ fn ovs_ipv6_tunnel_decaps_and_zero_checksums_need_accept_zero_checksum() {
         "2001:db8:18::1",
         GWU_MAC,
     ]);
-    must(&mut in_ns(
-        "gw-vm",
-        &[
-            "ip",
-            "neigh",
-            "replace",
-            "198.19.0.1",
-            "lladdr",
-            ACC_MAC,
-            "dev",
-            "vm0",
-        ],
-    ));
-    let cap = Capture::start("", "gwu0", "udp port 6081", dir.join("gwu0.pcapng"));
-    let _ = sh(&mut net_py(
-        "gw-vm",
-        &[
-            "ping",
-            "198.19.0.1",
-            "--count",
-            "3",
-            "--timeout",
-            "0.3",
-            "--need",
-            "0",
-        ],
-    ));
-    let file = cap.stop();
+    let file = vm_pings_through_ovs(&dir);
     let rows = fields(
         &file,
         "ipv6 && geneve && icmp.type == 8",

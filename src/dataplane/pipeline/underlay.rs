@@ -8,14 +8,14 @@ use std::net::IpAddr;
 use crate::config::Payload;
 use crate::tunnel::decap::FastVerdict;
 use crate::tunnel::{apply_inner_update, Buffer, Delivery, DropReason, PayloadKind, Verdict};
-use crate::wire::ethernet::{l3_offset, EtherType};
+use crate::wire::ethernet::{is_group_mac, l3_offset, EtherType};
 use crate::wire::geneve::GeneveOptionIter;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 
 use super::{push_vlan, tagged, tagged_at, Event, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
-use crate::dataplane::tables::Tables;
+use crate::dataplane::tables::{Tables, VniOut};
 use crate::wire::ip_proto;
 
 /// Is this non-Geneve underlay frame for the control thread?
@@ -63,9 +63,24 @@ pub fn hw_decapped<B: Buffer + ?Sized>(t: &Tables, vni: u32, buf: &mut B) -> Out
     if !out.security_tags.is_empty() {
         return Outcome::Drop(DropReason::SecurityTagDenied);
     }
+    to_access_port(buf, out)
+}
+
+/// The last steps of every delivery of an inner Ethernet frame: it may
+/// carry no VLAN tag of its own (only the segment's tag goes on the access
+/// port), then it gets the segment's tag.
+#[inline(always)]
+fn to_access_port<B: Buffer + ?Sized>(buf: &mut B, out: &VniOut) -> Outcome {
     if tagged(buf.data()) {
         return Outcome::Drop(DropReason::InnerVlanTag);
     }
+    push_segment_tag(buf, out)
+}
+
+/// Puts the segment's VLAN tag (if it has one) on a frame for its access
+/// port.
+#[inline(always)]
+fn push_segment_tag<B: Buffer + ?Sized>(buf: &mut B, out: &VniOut) -> Outcome {
     if let Some(vid) = out.vlan {
         if !push_vlan(buf, vid) {
             return Outcome::Drop(DropReason::EncapNoRoom);
@@ -210,15 +225,7 @@ fn deliver_fast<B: Buffer + ?Sized>(
     {
         return Outcome::Drop(DropReason::InnerMalformed);
     }
-    if tagged(buf.data()) {
-        return Outcome::Drop(DropReason::InnerVlanTag);
-    }
-    if let Some(vid) = out.vlan {
-        if !push_vlan(buf, vid) {
-            return Outcome::Drop(DropReason::EncapNoRoom);
-        }
-    }
-    Outcome::Decapped(out.port)
+    to_access_port(buf, out)
 }
 
 /// [`deliver`] not inlined, for a delivery (of either tier) whose VNI has
@@ -352,6 +359,7 @@ fn deliver<B: Buffer + ?Sized>(
     }
     match out.payload {
         Payload::Ethernet => {
+            // Checked before learning too: a tagged frame teaches nothing.
             if tagged(buf.data()) {
                 return Outcome::Drop(DropReason::InnerVlanTag);
             }
@@ -361,7 +369,7 @@ fn deliver<B: Buffer + ?Sized>(
                 mac.copy_from_slice(f.get(6..12).unwrap_or(&[0; 6]));
                 // Never learn a group (multicast, broadcast) or all-zero
                 // source MAC, nor from a packet claiming to come from us.
-                if mac[0] & 1 != 0 || mac == [0; 6] || t.local_underlay.contains(&remote) {
+                if is_group_mac(&mac) || mac == [0; 6] || t.local_underlay.contains(&remote) {
                     events(Event::LearnRefused);
                 } else {
                     let known = t.segments[seg].macs.get(&mac);
