@@ -8,49 +8,58 @@
 /// `data` is treated as a sequence of big-endian 16-bit words; an odd trailing
 /// byte is padded with zero. The result must be folded with [`fold`].
 ///
-/// The data is summed as 64-bit words in the machine's byte order, with
-/// carry (one add and one add-with-carry per 8 bytes), and the total
-/// byte-swapped once: the one's complement sum is independent of byte
-/// order and of word size (RFC 1071 section 2(B), (C)), since 2^16, 2^32
-/// and 2^64 are all 1 modulo 2^16 - 1. The tail (under 8 bytes, starting
-/// at a multiple of 8) is summed the same way, 4, 2 and 1 bytes at a time.
+/// The data is summed as 64-bit words in the machine's byte order, each
+/// add followed by its end-around carry (an add and an add-with-carry per
+/// 8 bytes, 32 bytes per loop round), and the total byte-swapped once: the
+/// one's complement sum is independent of byte order and of word size (RFC
+/// 1071 section 2(B), (C)), since 2^16, 2^32 and 2^64 are all 1 modulo
+/// 2^16 - 1. The tail (under 8 bytes, starting at a multiple of 8) is
+/// summed the same way, 4, 2 and 1 bytes at a time.
 #[inline]
 pub fn accumulate(acc: u64, data: &[u8]) -> u64 {
-    let mut sum = 0u128;
-    let mut blocks = data.chunks_exact(32);
-    for b in &mut blocks {
-        for w in b.chunks_exact(8) {
-            if let Some(w) = w.first_chunk::<8>() {
-                sum += u128::from(u64::from_ne_bytes(*w));
-            }
-        }
+    let (blocks, rest) = data.as_chunks::<32>();
+    let mut sum = 0u64;
+    for b in blocks {
+        let (w, _) = b.as_chunks::<8>();
+        // Two chains, joined after the loop: fewer dependent carries.
+        let a = add_carry(u64::from_ne_bytes(w[0]), u64::from_ne_bytes(w[1]));
+        let c = add_carry(u64::from_ne_bytes(w[2]), u64::from_ne_bytes(w[3]));
+        sum = add_carry(sum, add_carry(a, c));
     }
-    let mut words = blocks.remainder().chunks_exact(8);
-    for w in &mut words {
-        if let Some(w) = w.first_chunk::<8>() {
-            sum += u128::from(u64::from_ne_bytes(*w));
-        }
+    let (words, tail) = rest.as_chunks::<8>();
+    for w in words {
+        sum = add_carry(sum, u64::from_ne_bytes(*w));
     }
-    let mut tail = words.remainder();
-    if let Some((w, rest)) = tail.split_first_chunk::<4>() {
-        sum += u128::from(u32::from_ne_bytes(*w));
-        tail = rest;
+    let mut t = 0u64;
+    let mut tail = tail;
+    if let Some((w, r)) = tail.split_first_chunk::<4>() {
+        t += u64::from(u32::from_ne_bytes(*w));
+        tail = r;
     }
-    if let Some((w, rest)) = tail.split_first_chunk::<2>() {
-        sum += u128::from(u16::from_ne_bytes(*w));
-        tail = rest;
+    if let Some((w, r)) = tail.split_first_chunk::<2>() {
+        t += u64::from(u16::from_ne_bytes(*w));
+        tail = r;
     }
     if let [b] = tail {
         // Padded with a zero byte after it, in memory order.
-        sum += u128::from(u16::from_ne_bytes([*b, 0]));
+        t += u64::from(u16::from_ne_bytes([*b, 0]));
     }
-    // Carries out of 64 and then 32 bits add back in (end-around carry).
-    let sum = (sum & u128::from(u64::MAX)) + (sum >> 64);
-    let sum = ((sum & u128::from(u64::MAX)) + (sum >> 64)) as u64;
-    let sum = (sum & 0xffff_ffff) + (sum >> 32);
-    let sum = ((sum & 0xffff_ffff) + (sum >> 32)) as u32;
+    let sum = add_carry(sum, t);
+    // 64 to 32 bits, the carry added back in (end-around carry; a sum
+    // that wrapped is at most 2^32 - 2, so adding it cannot wrap).
+    let (lo, c) = (sum as u32).overflowing_add((sum >> 32) as u32);
+    let sum = lo + u32::from(c);
     // Machine order to big-endian 16-bit words (a no-op on big-endian).
     acc + u64::from(u32::from_be(sum))
+}
+
+/// `a + b` in one's complement: the carry out of 64 bits added back in
+/// (an add and an add-with-carry). Never overflows: a sum that wrapped is
+/// at most 2^64 - 2.
+#[inline(always)]
+pub fn add_carry(a: u64, b: u64) -> u64 {
+    let (s, c) = a.overflowing_add(b);
+    s + u64::from(c)
 }
 
 /// Fold an unfolded sum to 16 bits (not complemented).

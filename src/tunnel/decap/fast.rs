@@ -156,26 +156,31 @@ fn vni_of(f: &[u8; FAST_V4_LEN]) -> u32 {
 /// The UDP datagram at 34 (untagged IPv4, IHL 5) up to `end` verifies.
 /// Not inlined: most tunnels send a zero checksum over IPv4.
 #[inline(never)]
-fn udp_checksum_ok_v4(frame: &[u8], end: usize, src: [u8; 4], dst: [u8; 4], ulen: u16) -> bool {
-    let Some(seg) = frame.get(UDP..end) else {
-        return false;
-    };
-    let pseudo = checksum::pseudo_header_v4(&src, &dst, ip_proto::UDP, ulen);
-    checksum::fold(checksum::accumulate(pseudo, seg)) == 0xffff
+fn udp_checksum_ok_v4(frame: &[u8], end: usize, ulen: u16) -> bool {
+    // Source and destination address (26..34) lie right before the UDP
+    // header: with the protocol and UDP length they make the pseudo header
+    // (RFC 768), summed in the same pass.
+    pseudo_and_datagram_ok(frame, IP + 12, end, u64::from(ulen))
 }
 
 /// The UDP datagram of an untagged IPv6 frame without extension headers,
-/// up to `end`, verifies against its pseudo header (RFC 8200 section 8.1).
+/// up to `end` (`pl` bytes of payload), verifies against its pseudo header
+/// (RFC 8200 section 8.1).
 #[inline(always)]
-fn udp_checksum_ok_v6(frame: &[u8], end: usize) -> bool {
-    const IP6: usize = ethernet::HEADER_LEN;
-    const UDP6: usize = IP6 + ipv6::HEADER_LEN;
-    let addr = |at: usize| frame.get(at..at + 16)?.first_chunk::<16>().copied();
-    let (Some(src), Some(dst), Some(seg)) = (addr(IP6 + 8), addr(IP6 + 24), frame.get(UDP6..end))
-    else {
-        return false;
-    };
-    udp::UdpPacket::new_checked(seg).is_ok_and(|u| u.verify_checksum_v6(&src, &dst))
+fn udp_checksum_ok_v6(frame: &[u8], end: usize, pl: usize) -> bool {
+    // The addresses (22..54) lie right before the UDP header at 54.
+    pseudo_and_datagram_ok(frame, ethernet::HEADER_LEN + 8, end, pl as u64)
+}
+
+/// The one's complement sum of `frame[addrs..end]` (the outer source and
+/// destination addresses followed by the UDP datagram), the UDP length and
+/// the protocol is 0xffff: the datagram's checksum verifies. One pass over
+/// the bytes; the sum is never zero (the UDP length is in it twice).
+#[inline(always)]
+fn pseudo_and_datagram_ok(frame: &[u8], addrs: usize, end: usize, len: u64) -> bool {
+    frame.get(addrs..end).is_some_and(|b| {
+        checksum::fold(checksum::accumulate(len + u64::from(ip_proto::UDP), b)) == 0xffff
+    })
 }
 
 /// The delivery of an untagged IPv4 (IHL 5) packet whose first bytes are
@@ -298,7 +303,7 @@ impl Decapsulator {
                 .first_chunk::<16>()
                 .is_some_and(|s| self.zero_checksum_v6_ok(s))
         } else {
-            !self.cfg.verify_udp_checksum || udp_checksum_ok_v6(frame, end)
+            !self.cfg.verify_udp_checksum || udp_checksum_ok_v6(frame, end, pl)
         };
         if !udp_ok {
             return None;
@@ -428,13 +433,7 @@ impl Decapsulator {
         let ulen = be16(f, UDP + 4);
         if be16(f, UDP + 6) != 0
             && self.cfg.verify_udp_checksum
-            && !udp_checksum_ok_v4(
-                frame,
-                end,
-                [f[26], f[27], f[28], f[29]],
-                [f[30], f[31], f[32], f[33]],
-                ulen,
-            )
+            && !udp_checksum_ok_v4(frame, end, ulen)
         {
             return General;
         }

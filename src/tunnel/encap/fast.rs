@@ -5,10 +5,12 @@
 use crate::tunnel::buffer::Buffer;
 use crate::tunnel::hash::hash_ipv4;
 use crate::tunnel::qos::TtlEncap;
-use crate::wire::{ethernet, ipv4};
+use crate::wire::{ethernet, ipv4, ipv6};
 
-use super::template::{finish_udp_checksum, write_v4_header, write_v6_header, FastCase};
+use super::template::{udp_checksum_of, write_v4_header, write_v6_header, FastCase};
 use super::EncapTemplate;
+use crate::tunnel::offload::pseudo_seed;
+use crate::wire::checksum;
 
 /// Where the inner IPv4 header starts: after an Ethernet header, or at once.
 const ETH: usize = ethernet::HEADER_LEN;
@@ -74,6 +76,13 @@ fn encap_fast<const L2: usize, const V6: bool, B: Buffer + ?Sized>(
         hash,
     } = fast_inner::<L2>(t, buf.data(), flow_hash)?;
     let sport = t.src_port_for(hash);
+    // The UDP checksum's one pass over the inner packet, while its first
+    // bytes are still in registers and cache.
+    let inner_sum = if t.udp_csum && !t.hw_udp_csum {
+        checksum::accumulate(0, buf.data())
+    } else {
+        0
+    };
     // Too little headroom: the general tier moves the data back first.
     let h = buf.prepend_header(t.len)?;
     let udp_len = if V6 {
@@ -82,7 +91,23 @@ fn encap_fast<const L2: usize, const V6: bool, B: Buffer + ?Sized>(
         write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport)
     };
     if t.udp_csum {
-        finish_udp_checksum(t, buf.data_mut(), udp_len);
+        // Untagged outer Ethernet: the UDP header is at a constant offset.
+        const fn udp_at(v6: bool) -> usize {
+            ethernet::HEADER_LEN
+                + if v6 {
+                    ipv6::HEADER_LEN
+                } else {
+                    ipv4::HEADER_LEN
+                }
+        }
+        let field = if t.hw_udp_csum {
+            pseudo_seed(t.phdr_addr_sum, udp_len)
+        } else {
+            udp_checksum_of(t, udp_len, sport, inner_sum)
+        };
+        if let Some(f) = h.get_mut(udp_at(V6) + 6..udp_at(V6) + 8) {
+            f.copy_from_slice(&field.to_be_bytes());
+        }
     }
     if let Some(o) = &t.tx_offload {
         buf.set_tx_offload(o);
