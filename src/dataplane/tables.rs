@@ -63,16 +63,20 @@ pub struct VniTable {
 }
 
 impl VniOut {
-    /// A delivered packet of this VNI needs nothing but its inner Ethernet
-    /// frame: no source-VTEP check or learning (`learning`: MAC learning is
-    /// on), no option policy, no IP payload to give an Ethernet header.
+    /// A delivered packet of this VNI needs nothing but its inner packet:
+    /// no source-VTEP check or learning (`learning`: MAC learning is on),
+    /// no option policy; an IP payload gets an Ethernet header to a
+    /// configured MAC (no neighbour lookup).
     pub fn is_plain(&self, learning: bool) -> bool {
-        self.payload == Payload::Ethernet
+        let payload = match self.payload {
+            Payload::Ethernet => !(learning && self.segment.is_some()),
+            Payload::Ip => self.eth_dst.is_some(),
+        };
+        payload
             && self.allow_from.is_none()
             && self.require_mask == 0
             && self.security_tags.is_empty()
             && self.flow_id.is_none()
-            && !(learning && self.segment.is_some())
     }
 }
 

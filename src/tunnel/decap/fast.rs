@@ -73,15 +73,17 @@ impl HeaderPattern {
     }
 
     /// [`untagged_v4`](Self::untagged_v4) sent to `dst` (the first local
-    /// address), outer ECN Not-ECT, a zero UDP checksum, carrying Ethernet.
-    pub(super) fn first_address(port: u16, dst: [u8; 4]) -> Self {
+    /// address), outer ECN Not-ECT, a zero UDP checksum, carrying
+    /// `protocol` (Ethernet, or IPv4 for L3 tunnels).
+    pub(super) fn first_address(port: u16, dst: [u8; 4], protocol: u16) -> Self {
+        let protocol = protocol.to_be_bytes();
         let port = port.to_be_bytes();
         let mut fields = Self::untagged_v4_fields(&port).to_vec();
         fields.extend_from_slice(&[
             (IP + 1, &[0], &[0x03]),
             (IP + 16, &dst[..], &[0xff; 4][..]),
             (UDP + 6, &[0, 0], &[0xff, 0xff]),
-            (GENEVE + 2, &[0x65, 0x58], &[0xff, 0xff]),
+            (GENEVE + 2, &protocol[..], &[0xff, 0xff]),
         ]);
         Self::new(&fields)
     }
@@ -247,6 +249,43 @@ impl Decapsulator {
         Some(FastVerdict::Deliver(delivery_v4(
             f,
             PayloadKind::Ethernet,
+            payload_off,
+            end,
+            frame.len(),
+            options,
+            (InnerUpdate::default(), false),
+        )))
+    }
+
+    /// [`decap_fast_v4_pattern`](Self::decap_fast_v4_pattern) for L3
+    /// tunnels: the same header pattern with protocol type IPv4 (0x0800).
+    /// Under the pipe model and an outer Not-ECT the inner header keeps its
+    /// fields (RFC 6040), so the inner packet needs only an IPv4 header of
+    /// its own: version 4 and 20 bytes, else the general tier's
+    /// `inner_malformed`.
+    #[inline(always)]
+    pub fn decap_fast_v4_pattern_ip(
+        &self,
+        frame: &[u8],
+        hw_ip_sum_good: bool,
+    ) -> Option<FastVerdict> {
+        let f = frame.first_chunk::<FAST_V4_LEN>()?;
+        if !self.pattern_v4_ip.as_ref()?.matches(f) {
+            return None;
+        }
+        let Some(end) = self.outer_v4_ok(frame, f, hw_ip_sum_good) else {
+            return Some(FastVerdict::General);
+        };
+        let Some((options, payload_off)) = self.fast_options(frame, f, end) else {
+            return Some(FastVerdict::General);
+        };
+        let version = frame.get(payload_off).map_or(0, |b| b >> 4);
+        if end - payload_off < ipv4::HEADER_LEN || version != 4 {
+            return Some(FastVerdict::Drop(DropReason::InnerMalformed));
+        }
+        Some(FastVerdict::Deliver(delivery_v4(
+            f,
+            PayloadKind::Ipv4,
             payload_off,
             end,
             frame.len(),

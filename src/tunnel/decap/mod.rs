@@ -20,6 +20,7 @@ use super::buffer::Buffer;
 use super::options::OptionRegistry;
 use super::qos::{ecn_decap, EcnDecap, QosModel};
 use super::PayloadKind;
+use crate::wire::ethernet::EtherType;
 use crate::wire::geneve::{self, Vni};
 use crate::wire::Ecn;
 
@@ -253,6 +254,9 @@ pub struct Decapsulator {
     /// Ethernet payload refused) or would need its inner header read
     /// (uniform model).
     pattern_v4: Option<HeaderPattern>,
+    /// The same for IPv4 payloads (L3 tunnels,
+    /// [`decap_fast_v4_pattern_ip`](Self::decap_fast_v4_pattern_ip)).
+    pattern_v4_ip: Option<HeaderPattern>,
     /// The fixed fields every IPv4 fast-tier packet has (no addresses,
     /// checksum or protocol): the first test of
     /// [`decap_fast_v4`](Self::decap_fast_v4).
@@ -272,12 +276,16 @@ impl Decapsulator {
             }
         });
         let pipe = cfg.dscp == QosModel::Pipe && cfg.ttl == QosModel::Pipe;
-        let pattern_v4 = match cfg.local_v4.first() {
-            Some(a) if cfg.accept_ethernet && pipe => {
-                Some(HeaderPattern::first_address(cfg.udp_port, a.octets()))
-            }
+        let pattern = |accept: bool, protocol: u16| match cfg.local_v4.first() {
+            Some(a) if accept && pipe => Some(HeaderPattern::first_address(
+                cfg.udp_port,
+                a.octets(),
+                protocol,
+            )),
             _ => None,
         };
+        let pattern_v4 = pattern(cfg.accept_ethernet, EtherType::TEB);
+        let pattern_v4_ip = pattern(cfg.accept_ipv4, EtherType::IPV4);
         Decapsulator {
             local_v4: cfg
                 .local_v4
@@ -292,6 +300,7 @@ impl Decapsulator {
                 .collect(),
             ecn_table,
             pattern_v4,
+            pattern_v4_ip,
             untagged_v4: HeaderPattern::untagged_v4(cfg.udp_port),
             pipe,
             cfg,
@@ -329,12 +338,16 @@ impl Decapsulator {
     /// The IPv4 fast tier alone: the final verdict for its packets,
     /// [`FastVerdict::General`] for the rest:
     /// [`decap_fast_v4_pattern`](Self::decap_fast_v4_pattern), else
+    /// [`decap_fast_v4_pattern_ip`](Self::decap_fast_v4_pattern_ip), else
     /// [`decap_fast_v4`](Self::decap_fast_v4).
     #[inline]
     pub fn decap_fast(&self, frame: &[u8]) -> FastVerdict {
         match self.decap_fast_v4_pattern(frame, false) {
             Some(v) => v,
-            None => self.decap_fast_v4(frame, false),
+            None => match self.decap_fast_v4_pattern_ip(frame, false) {
+                Some(v) => v,
+                None => self.decap_fast_v4(frame, false),
+            },
         }
     }
 
