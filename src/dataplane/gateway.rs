@@ -125,6 +125,19 @@ impl GatewayWorker {
                             encapped += n as u64;
                             send_front(out, c, &mut lat, &mut burst, n);
                         }
+                    } else if let Some((l, out)) = pipeline::L3Express::new(t, p as u16)
+                        .and_then(|l| Some((tx.get_mut(usize::from(l.port()))?, l)))
+                        .map(|(out, l)| (l, out))
+                    {
+                        // The same for an L3 access port (route per frame).
+                        let n = burst.update_while(|m| {
+                            let rss = m.rss_hash();
+                            l.encap(m, rss).is_some()
+                        });
+                        if n > 0 {
+                            encapped += n as u64;
+                            send_front(out, c, &mut lat, &mut burst, n);
+                        }
                     }
                     burst.drain_each(|mut m| {
                         let rss = m.rss_hash();

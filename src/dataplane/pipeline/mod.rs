@@ -21,7 +21,7 @@ pub mod flood;
 mod tests;
 mod underlay;
 
-pub use access::{access, access_with_cache, encap_flood, AccessExpress, MacCache};
+pub use access::{access, access_with_cache, encap_flood, AccessExpress, L3Express, MacCache};
 pub use underlay::{hw_decapped, underlay, underlay_express};
 
 /// What to do with the packet.

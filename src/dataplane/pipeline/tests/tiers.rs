@@ -455,3 +455,76 @@ fn underlay_express_l3_delivers_like_the_general_tier_over_mutated_frames() {
     assert!(taken[0] > 100, "{taken:?}");
     assert_eq!(taken[1..], [0, 0, 0], "{taken:?}");
 }
+
+/// The L3 access express tier encapsulates exactly like
+/// `access_with_cache` or leaves the frame untouched: every bit flip of
+/// the Ethernet and IP headers and the first payload bytes, truncations,
+/// frames for the gateway itself, without a route, over the tunnel MTU,
+/// and with and without a flow hash from the NIC.
+#[test]
+fn l3_express_encapsulates_like_access_with_cache_over_mutated_frames() {
+    let two_routes = L3.replace(
+        "routes: [ { prefix: 198.19.0.0/16, tunnel: t1 } ]",
+        "routes: [ { prefix: 198.19.0.0/16, tunnel: t1 }, { prefix: 198.19.7.0/24, tunnel: t2 } ]",
+    )
+    .replace(
+        "  - { name: t1, remote: 198.18.0.2, vni: 100 }",
+        "  - { name: t1, remote: 198.18.0.2, vni: 100 }\n  - { name: t2, remote: 198.18.0.3, vni: 101 }",
+    );
+    let neighbors: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)].into();
+    let cfg = crate::config::load_str(&two_routes, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    // t2's next hop is unresolved: a counted drop, never the express tier.
+    let t = build(&cfg, &neighbors, &HashMap::new(), 1, Default::default());
+    let express = L3Express::new(&t, 1).expect("an untagged L3 access port");
+    assert!(L3Express::new(&t, 0).is_none(), "not on the underlay port");
+    let untag = |f: Vec<u8>| [&f[..12], &f[16..]].concat();
+    let base = untag(udp_frame(
+        [2, 0, 0, 0, 0, 0xfe],
+        [198, 19, 0, 1],
+        [198, 19, 1, 2],
+        1000,
+        53,
+    ));
+    let mut bases = vec![base.clone()];
+    let mut to_gw = base.clone();
+    to_gw[30..34].copy_from_slice(&[198, 19, 0, 254]);
+    bases.push(to_gw);
+    let mut unresolved = base.clone();
+    unresolved[30..34].copy_from_slice(&[198, 19, 7, 9]);
+    bases.push(unresolved);
+    let mut big = base.clone();
+    big.resize(1490, 0);
+    let n = (big.len() - 14) as u16;
+    big[16..18].copy_from_slice(&n.to_be_bytes());
+    bases.push(big);
+    let mut frames = Vec::new();
+    for b in &bases {
+        frames.push(b.clone());
+        frames.extend((0..b.len().min(50)).map(|n| b[..n].to_vec()));
+        for i in 0..b.len().min(46) {
+            for x in [0x01u8, 0x02, 0x08, 0x10, 0x40, 0x80, 0xff] {
+                let mut f = b.clone();
+                f[i] ^= x;
+                frames.push(f);
+            }
+        }
+    }
+    let mut taken = 0;
+    for f in &frames {
+        for rss in [None, Some(0x1234_5678)] {
+            let mut by_express = VecBuffer::with_headroom(256, f);
+            let got = express.encap(&mut by_express, rss);
+            let mut general = VecBuffer::with_headroom(256, f);
+            let want = access_with_cache(&t, 1, &mut general, rss, &mut MacCache::default());
+            match got {
+                Some(port) => {
+                    taken += 1;
+                    assert_eq!(Outcome::Encapped(port), want, "{f:02x?}");
+                    assert_eq!(by_express.data(), general.data(), "{f:02x?}");
+                }
+                None => assert_eq!(by_express.data(), &f[..], "untouched: {f:02x?}"),
+            }
+        }
+    }
+    assert!(taken > 200, "{taken}");
+}
