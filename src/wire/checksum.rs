@@ -2,6 +2,17 @@
 //!
 //! Sums are accumulated unfolded in a `u64` over big-endian 32-bit words (the
 //! one's complement sum is independent of the word size used), then folded.
+//!
+//! Written here rather than taken from a crate or DPDK: the worker sums
+//! whole packets (the outer UDP checksum over IPv6, both ways) and needs the
+//! loop inlined into its fast tiers, starting from a precomputed seed (the
+//! template's header, or the pseudo-header addresses that lie right before
+//! the UDP header). DPDK's `rte_raw_cksum` is a static inline C function,
+//! reachable from Rust only through an out-of-line wrapper call per packet,
+//! and sums 32-bit words; the `internet-checksum` crate sums 16-bit words
+//! through a stateful `Checksum` whose `add_bytes` has a fixed overhead per
+//! call (its documentation says so). [`accumulate`] adds 64-bit words with
+//! their end-around carry (an add and an add-with-carry per 8 bytes).
 
 /// Unfolded one's complement accumulation of `data` onto `acc`.
 ///
