@@ -31,11 +31,10 @@ pub fn accumulate(acc: u64, data: &[u8]) -> u64 {
     let (blocks, rest) = data.as_chunks::<32>();
     let mut sum = 0u64;
     for b in blocks {
-        let (w, _) = b.as_chunks::<8>();
-        // Two chains, joined after the loop: fewer dependent carries.
-        let a = add_carry(u64::from_ne_bytes(w[0]), u64::from_ne_bytes(w[1]));
-        let c = add_carry(u64::from_ne_bytes(w[2]), u64::from_ne_bytes(w[3]));
-        sum = add_carry(sum, add_carry(a, c));
+        // One chain: an add and an add-with-carry per word.
+        for w in b.as_chunks::<8>().0 {
+            sum = add_carry(sum, u64::from_ne_bytes(*w));
+        }
     }
     let (words, tail) = rest.as_chunks::<8>();
     for w in words {
@@ -73,15 +72,16 @@ pub fn add_carry(a: u64, b: u64) -> u64 {
     s + u64::from(c)
 }
 
-/// Fold an unfolded sum to 16 bits (not complemented).
+/// Fold an unfolded sum to 16 bits (not complemented): 64 to 32 to 16
+/// bits, each step's carry added back in (end-around carry). Zero only for
+/// a zero sum; a non-zero multiple of 0xffff folds to 0xffff.
 #[inline]
-pub fn fold(mut acc: u64) -> u16 {
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc as u16
+pub fn fold(acc: u64) -> u16 {
+    let (s, c) = (acc as u32).overflowing_add((acc >> 32) as u32);
+    // A sum that wrapped is at most 2^32 - 2: adding the carry cannot wrap.
+    let s = s + u32::from(c);
+    let (s, c) = (s as u16).overflowing_add((s >> 16) as u16);
+    s + u16::from(c)
 }
 
 /// The Internet checksum of `data` (complemented, ready to store).
@@ -165,6 +165,28 @@ mod tests {
             s = (s & 0xffff) + (s >> 16);
         }
         !(s as u16)
+    }
+
+    /// `fold` against its definition: the residue modulo 0xffff, with a
+    /// non-zero multiple of 0xffff as 0xffff and zero as zero.
+    #[test]
+    fn fold_is_the_residue_modulo_0xffff() {
+        let reference = |a: u64| match (a, a % 0xffff) {
+            (0, _) => 0,
+            (_, 0) => 0xffff,
+            (_, r) => r as u16,
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut values = vec![0, 1, 0xfffe, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000];
+        values.extend([u64::MAX, u64::MAX - 1, 0xffff_0000_ffff, 0xfffe_0001_0000_ffff]);
+        for _ in 0..100_000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            values.push(x);
+            values.push(x >> (x % 61));
+        }
+        for a in values {
+            assert_eq!(fold(a), reference(a), "{a:#x}");
+        }
     }
 
     #[test]
