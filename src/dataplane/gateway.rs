@@ -125,19 +125,9 @@ impl GatewayWorker {
                             encapped += n as u64;
                             send_front(out, c, &mut lat, &mut burst, n);
                         }
-                    } else if let Some((l, out)) = pipeline::L3Express::new(t, p as u16)
-                        .and_then(|l| Some((tx.get_mut(usize::from(l.port()))?, l)))
-                        .map(|(out, l)| (l, out))
-                    {
+                    } else {
                         // The same for an L3 access port (route per frame).
-                        let n = burst.update_while(|m| {
-                            let rss = m.rss_hash();
-                            l.encap(m, rss).is_some()
-                        });
-                        if n > 0 {
-                            encapped += n as u64;
-                            send_front(out, c, &mut lat, &mut burst, n);
-                        }
+                        encapped += l3_express_front(t, p as u16, &mut burst, &mut tx, c, &mut lat);
                     }
                     burst.drain_each(|mut m| {
                         let rss = m.rss_hash();
@@ -567,6 +557,35 @@ fn too_big(
         io.c.icmp_too_big.add(1);
         io.send(rx_port, reply);
     }
+}
+
+/// The L3 access express tier (`pipeline::L3Express`) over the front of
+/// `burst` from access port `port`: the frames it encapsulated in place
+/// move to the underlay port's TX buffer; returns how many. Not inlined:
+/// the worker loop keeps its registers for the other tiers.
+#[inline(never)]
+fn l3_express_front(
+    t: &Tables,
+    port: u16,
+    burst: &mut Burst<BURST_SIZE>,
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    lat: &mut Residence,
+) -> u64 {
+    let Some(l) = pipeline::L3Express::new(t, port) else {
+        return 0;
+    };
+    let Some(out) = tx.get_mut(usize::from(l.port())) else {
+        return 0;
+    };
+    let n = burst.update_while(|m| {
+        let rss = m.rss_hash();
+        l.encap(m, rss).is_some()
+    });
+    if n > 0 {
+        send_front(out, c, lat, burst, n);
+    }
+    n as u64
 }
 
 /// An access frame the express tier did not take; returns 1 when it was

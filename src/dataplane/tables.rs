@@ -783,7 +783,12 @@ impl Tables {
         Ok(Tables {
             generation: inputs.generation,
             underlay_port: pid(cfg.vtep.port),
-            decap: Decapsulator::new(dc),
+            // The fast tiers' header patterns only for payloads some VNI
+            // carries: an L3-only gateway tries no Ethernet pattern first.
+            decap: Decapsulator::new(dc).with_patterns(
+                cfg.decap.iter().any(|d| d.payload == Payload::Ethernet),
+                cfg.decap.iter().any(|d| d.payload == Payload::Ip),
+            ),
             vnis,
             access,
             segments,

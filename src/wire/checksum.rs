@@ -178,9 +178,16 @@ mod tests {
         };
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut values = vec![0, 1, 0xfffe, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000];
-        values.extend([u64::MAX, u64::MAX - 1, 0xffff_0000_ffff, 0xfffe_0001_0000_ffff]);
+        values.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            0xffff_0000_ffff,
+            0xfffe_0001_0000_ffff,
+        ]);
         for _ in 0..100_000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             values.push(x);
             values.push(x >> (x % 61));
         }

@@ -233,6 +233,9 @@ impl<'t> AccessExpress<'t> {
 pub struct L3Express<'t> {
     t: &'t Tables,
     l3: &'t L3Tables,
+    /// The gateway's own IPv4 address on the access side (frames to it
+    /// are punted by the general path), as the frame holds it.
+    own_v4: Option<[u8; 4]>,
 }
 
 impl<'t> L3Express<'t> {
@@ -243,9 +246,20 @@ impl<'t> L3Express<'t> {
         if t.access_for(port, 0) != Some(AccessIn::L3) {
             return None;
         }
+        // The configuration gives the L3 access side at most one IPv4
+        // address.
+        let mut own = t.local_access.iter().filter_map(|a| match a {
+            IpAddr::V4(v) => Some(v.octets()),
+            IpAddr::V6(_) => None,
+        });
+        let own_v4 = own.next();
+        if own.next().is_some() {
+            return None;
+        }
         Some(L3Express {
             t,
             l3: t.l3.as_ref()?,
+            own_v4,
         })
     }
 
@@ -265,10 +279,11 @@ impl<'t> L3Express<'t> {
         if et_ver & 0xffff_f000 != 0x0800_4000 || buf.total_len() != buf.len() {
             return None;
         }
-        let dst = IpAddr::from([h[30], h[31], h[32], h[33]]);
-        if self.t.local_access.contains(&dst) {
+        let dst = [h[30], h[31], h[32], h[33]];
+        if self.own_v4 == Some(dst) {
             return None;
         }
+        let dst = IpAddr::from(dst);
         let Some(Some(id)) = self.l3.routes_v4.lookup(lpm_key(dst)) else {
             return None;
         };

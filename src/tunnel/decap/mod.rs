@@ -307,6 +307,22 @@ impl Decapsulator {
         }
     }
 
+    /// Keep the fast tiers' IPv4 header patterns only for the payloads
+    /// the caller delivers somewhere (`ethernet`: an L2 VNI exists, `ip`:
+    /// an L3 one): a packet the pattern would have taken goes to the
+    /// field-by-field fast tier or the general tier instead, which give the
+    /// same verdict; the express tier then skips a compare that could
+    /// never lead to a delivery.
+    pub fn with_patterns(mut self, ethernet: bool, ip: bool) -> Self {
+        if !ethernet {
+            self.pattern_v4 = None;
+        }
+        if !ip {
+            self.pattern_v4_ip = None;
+        }
+        self
+    }
+
     /// RFC 6935/6936: is a zero UDP checksum over IPv6 from `src` accepted?
     #[inline]
     fn zero_checksum_v6_ok(&self, src: &[u8; 16]) -> bool {

@@ -155,6 +155,11 @@ fn decapsulators() -> Vec<Decapsulator> {
             7 => c.local_v4 = vec![],
             _ => {}
         }
+        if v == 0 {
+            // Patterns for one payload only (an L3-only or L2-only gateway).
+            out.push(Decapsulator::new(c.clone()).with_patterns(false, true));
+            out.push(Decapsulator::new(c.clone()).with_patterns(true, false));
+        }
         out.push(Decapsulator::new(c));
     }
     out

@@ -38,9 +38,10 @@ pub fn encap_fast_ethernet<B: Buffer + ?Sized>(
 }
 
 /// The L3 (IPv4 payload) fast tier alone, for the worker's L3 express
-/// tier: true when `buf` (an IPv4 packet) was encapsulated, false with
-/// `buf` untouched when the fast tier declines.
-#[inline(never)]
+/// tier (a loop of its own, so inlined there): true when `buf` (an IPv4
+/// packet) was encapsulated, false with `buf` untouched when the fast tier
+/// declines.
+#[inline(always)]
 pub fn encap_fast_ip<B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
