@@ -785,10 +785,19 @@ impl Tables {
             underlay_port: pid(cfg.vtep.port),
             // The fast tiers' header patterns only for payloads some VNI
             // carries: an L3-only gateway tries no Ethernet pattern first.
-            decap: Decapsulator::new(dc).with_patterns(
-                cfg.decap.iter().any(|d| d.payload == Payload::Ethernet),
-                cfg.decap.iter().any(|d| d.payload == Payload::Ip),
-            ),
+            decap: Decapsulator::new(dc)
+                .with_patterns(
+                    cfg.decap.iter().any(|d| d.payload == Payload::Ethernet),
+                    cfg.decap.iter().any(|d| d.payload == Payload::Ip),
+                )
+                // Options as the first tunnel that sends any sends them.
+                .with_option_layout(
+                    cfg.tunnels
+                        .iter()
+                        .map(|t| &t.options[..])
+                        .find(|o| !o.is_empty())
+                        .unwrap_or(&[]),
+                ),
             vnis,
             access,
             segments,

@@ -34,6 +34,7 @@ mod tests;
 use fast::HeaderPattern;
 pub use inner::apply_inner_update;
 use inner::{ECN_ALARM, ECN_DROP};
+use options::OptionLayout;
 
 pub use super::drop::DropReason;
 
@@ -261,6 +262,9 @@ pub struct Decapsulator {
     /// checksum or protocol): the first test of
     /// [`decap_fast_v4`](Self::decap_fast_v4).
     untagged_v4: HeaderPattern,
+    /// The options area the fast tiers recognise without walking it
+    /// ([`with_option_layout`](Self::with_option_layout)).
+    option_layout: Option<OptionLayout>,
     /// Pipe model for both DSCP and TTL: the inner header keeps its fields
     /// unless the outer ECN field asks otherwise.
     pipe: bool,
@@ -301,6 +305,7 @@ impl Decapsulator {
             ecn_table,
             pattern_v4,
             pattern_v4_ip,
+            option_layout: None,
             untagged_v4: HeaderPattern::untagged_v4(cfg.udp_port),
             pipe,
             cfg,
@@ -320,6 +325,16 @@ impl Decapsulator {
         if !ip {
             self.pattern_v4_ip = None;
         }
+        self
+    }
+
+    /// Let the fast tiers recognise an options area laid out as `options`
+    /// (the options this gateway's tunnels send, which a symmetric peer
+    /// sends back) by comparing its option headers instead of walking it
+    /// and looking each one up in the registry. Same verdict either way;
+    /// no layout when the options would not pass or are more than four.
+    pub fn with_option_layout(mut self, options: &[crate::wire::geneve::TunnelOption]) -> Self {
+        self.option_layout = OptionLayout::new(&self, options);
         self
     }
 

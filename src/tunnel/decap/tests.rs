@@ -155,6 +155,11 @@ fn decapsulators() -> Vec<Decapsulator> {
             7 => c.local_v4 = vec![],
             _ => {}
         }
+        if v == 0 || v == 3 || v == 6 {
+            // The options area of `two_options` recognised by its headers
+            // (a registry that knows one of them, none, a limit of one).
+            out.push(Decapsulator::new(c.clone()).with_option_layout(&two_options()));
+        }
         if v == 0 {
             // Patterns for one payload only (an L3-only or L2-only gateway).
             out.push(Decapsulator::new(c.clone()).with_patterns(false, true));
@@ -369,6 +374,14 @@ fn ipv6_fast_tier_gives_the_general_tiers_verdict() {
 /// every frame it accepts.
 #[test]
 fn fast_tier_gives_the_general_tiers_verdict() {
+    // The option layout is built where the walk passes `two_options`.
+    let with_layout = decapsulators()
+        .iter()
+        .filter(|d| d.option_layout.is_some())
+        .count();
+    // Configuration 3 only: 0 does not know the critical option, 6 allows
+    // one option per packet.
+    assert_eq!(with_layout, 1);
     let decs = decapsulators();
     let mut taken = [0u64; 4];
     let mut check = |f: &[u8]| {
