@@ -13,7 +13,7 @@ use crate::wire::geneve::GeneveOptionIter;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 
-use super::{push_vlan, tagged, tagged_at, Event, Outcome, PuntKind};
+use super::{push_vlan, tagged, Event, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
 use crate::dataplane::tables::{Tables, VniOut};
 use crate::wire::ip_proto;
@@ -185,16 +185,15 @@ fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> 
     let (out, plain) = t.vnis.get_plain(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
     // Nothing changes unless all of it can be done. A plain VNI carries
-    // Ethernet frames; an IP payload or an inner tag is for `underlay` to
-    // drop. A frame longer than the port's untagged limit goes to the
-    // general tier, whose `Tables::over_mtu` check counts VLAN tags and the
-    // drop.
+    // Ethernet frames; an IP payload is for `underlay` to drop (the fast
+    // tiers leave a frame with an inner tag to it too). A frame longer than
+    // the port's untagged limit goes to the general tier, whose
+    // `Tables::over_mtu` check counts VLAN tags and the drop.
     if !plain
         || out.vlan.is_some()
         || d.payload != PayloadKind::Ethernet
         || front + back > buf.len()
         || buf.len() - front - back > out.max_untagged_frame
-        || tagged_at(buf.data(), front)
     {
         return None;
     }

@@ -185,6 +185,19 @@ fn pseudo_and_datagram_ok(frame: &[u8], addrs: usize, end: usize, len: u64) -> b
     })
 }
 
+/// Whether the inner Ethernet frame at `at` in `frame` carries a VLAN tag
+/// (802.1Q, 802.1ad or 0x9100; see the pipeline's `tagged_at`): the TPID
+/// in memory order, 0x8100 and 0x9100 in one compare.
+#[inline(always)]
+fn inner_tagged(frame: &[u8], at: usize) -> bool {
+    let Some(&[hi, lo]) = frame.get(at + 12..at + 14) else {
+        return false;
+    };
+    let t = u16::from_ne_bytes([hi, lo]);
+    t | u16::from_ne_bytes([0x10, 0]) == u16::from_ne_bytes([0x91, 0])
+        || t == u16::from_ne_bytes(EtherType::QINQ.to_be_bytes())
+}
+
 /// The delivery of an untagged IPv4 (IHL 5) packet whose first bytes are
 /// `f`, its IP packet ending at `end` in a frame of `frame_len` bytes.
 #[inline(always)]
@@ -245,6 +258,12 @@ impl Decapsulator {
         // pipe model the rest: nothing to read but the inner length.
         if end - payload_off < ethernet::HEADER_LEN {
             return Some(FastVerdict::Drop(DropReason::InnerMalformed));
+        }
+        // An inner VLAN tag is the delivery's to refuse: the general tier
+        // takes such a packet (read here, while the frame's bytes are at
+        // hand, so the express tier need not read them again).
+        if inner_tagged(frame, payload_off) {
+            return Some(FastVerdict::General);
         }
         Some(FastVerdict::Deliver(delivery_v4(
             f,
@@ -358,6 +377,10 @@ impl Decapsulator {
             [] => OptionsSeen::default(),
             opts => self.options_pass(opts)?,
         };
+        // As in the IPv4 pattern: an inner tag is the general tier's.
+        if inner_tagged(frame, payload_off) {
+            return None;
+        }
         let src = f.get(IP6 + 8..IP6 + 24)?.first_chunk::<16>()?;
         Some(Delivery {
             vni: Vni::new(

@@ -158,7 +158,17 @@ fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
     let mut ce6 = base6.clone();
     ce6[15] |= 0x30;
     fix_udp6(&mut ce6);
-    let cases: [(&Tables, &[u8], bool); 15] = [
+    // An inner frame with a tag of its own (802.1Q, 802.1ad): the general
+    // tier drops it, the express tier leaves it.
+    // (`inner` is tagged; the peer helpers drop bytes 12..16, that tag.)
+    let inner_tagged = |tpid: [u8; 2]| [&inner[..16], &tpid[..], &[0, 5], &inner[16..]].concat();
+    let tagged6 = geneve6_from_peer(&inner_tagged([0x81, 0x00]), &[]);
+    let qinq6 = geneve6_from_peer(&inner_tagged([0x88, 0xa8]), &[]);
+    let tagged4 = geneve_from_peer(&inner_tagged([0x91, 0x00]), &[]);
+    let cases: [(&Tables, &[u8], bool); 18] = [
+        (&plain6, &tagged6, false),
+        (&plain6, &qinq6, false),
+        (&plain, &tagged4, false),
         (&plain, &base, true),
         (&plain, &padded, true),
         (&plain, &with_option, true),
