@@ -502,11 +502,14 @@ fn l3_express_encapsulates_like_access_with_cache_over_mutated_frames() {
     let mut unresolved = base.clone();
     unresolved[30..34].copy_from_slice(&[198, 19, 7, 9]);
     bases.push(unresolved);
-    let mut big = base.clone();
-    big.resize(1490, 0);
-    let n = (big.len() - 14) as u16;
-    big[16..18].copy_from_slice(&n.to_be_bytes());
-    bases.push(big);
+    // Around the tunnel MTU (1500 - 36: the largest IP packet the tunnel
+    // carries), and far over it.
+    for ip_len in [1463usize, 1464, 1465, 1476] {
+        let mut big = base.clone();
+        big.resize(14 + ip_len, 0);
+        big[16..18].copy_from_slice(&(ip_len as u16).to_be_bytes());
+        bases.push(big);
+    }
     let mut frames = Vec::new();
     for b in &bases {
         frames.push(b.clone());
