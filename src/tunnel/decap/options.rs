@@ -16,6 +16,10 @@ pub(super) struct OptionLayout {
     /// (word position, header word in memory order) of each option.
     headers: [(usize, u32); OptionLayout::MAX],
     n: usize,
+    /// For an area of 16 bytes (the usual one or two small options): the
+    /// area as two native-endian words, header bytes masked in, compared
+    /// at once as the header pattern is.
+    words16: Option<([u64; 2], [u64; 2])>,
     seen: OptionsSeen,
 }
 
@@ -40,19 +44,49 @@ impl OptionLayout {
             area.resize(area.len() + o.data.len(), 0);
         }
         let seen = d.options_walk(&area)?;
+        let words16 = (area.len() == 16).then(|| {
+            let mut mask = [0u8; 16];
+            for &(at, _) in &headers[..options.len()] {
+                mask[at * 4..at * 4 + 4].fill(0xff);
+            }
+            let word = |b: &[u8], i: usize| {
+                u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]))
+            };
+            (
+                [
+                    word(&area, 0) & word(&mask, 0),
+                    word(&area, 1) & word(&mask, 1),
+                ],
+                [word(&mask, 0), word(&mask, 1)],
+            )
+        });
         Some(OptionLayout {
             words: area.len() / 4,
             headers,
             n: options.len(),
+            words16,
             seen,
         })
     }
 
-    /// What the walk gives for `words` if they have this layout.
+    /// The layout is compared as two masked words (a 16-byte area).
+    #[cfg(test)]
+    pub(super) fn is_16_bytes(&self) -> bool {
+        self.words16.is_some()
+    }
+
+    /// What the walk gives for `words` (the area `opts`) if they have this
+    /// layout.
     #[inline(always)]
-    fn matches(&self, words: &[[u8; 4]]) -> Option<OptionsSeen> {
+    fn matches(&self, opts: &[u8], words: &[[u8; 4]]) -> Option<OptionsSeen> {
         if words.len() != self.words {
             return None;
+        }
+        if let (Some((want, mask)), Some(a)) = (&self.words16, opts.first_chunk::<16>()) {
+            let (w0, w1) = a.split_at(8);
+            let w = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]));
+            let diff = ((w(w0) ^ want[0]) & mask[0]) | ((w(w1) ^ want[1]) & mask[1]);
+            return (diff == 0).then_some(self.seen);
         }
         for &(at, h) in self.headers.get(..self.n)? {
             if u32::from_ne_bytes(*words.get(at)?) != h {
@@ -77,7 +111,11 @@ impl Decapsulator {
         let (words, []) = opts.as_chunks::<4>() else {
             return None;
         };
-        if let Some(seen) = self.option_layout.as_ref().and_then(|l| l.matches(words)) {
+        if let Some(seen) = self
+            .option_layout
+            .as_ref()
+            .and_then(|l| l.matches(opts, words))
+        {
             return Some(seen);
         }
         self.options_walk(opts)

@@ -42,6 +42,22 @@ fn two_options() -> Vec<TunnelOption> {
     ]
 }
 
+/// Two options of one data word each: a 16-byte options area.
+fn small_options() -> Vec<TunnelOption> {
+    vec![
+        TunnelOption {
+            class: 0x0102,
+            typ: 0x01,
+            data: vec![0, 0, 0, 0x2a],
+        },
+        TunnelOption {
+            class: 0x0102,
+            typ: 0x02,
+            data: vec![0, 0, 0, 7],
+        },
+    ]
+}
+
 fn base_frames() -> Vec<Vec<u8>> {
     let mut inners: Vec<(PayloadKind, Vec<u8>)> = Vec::new();
     for tos in [0u8, 1, 2, 3, 0xb8, 0xbb] {
@@ -72,6 +88,24 @@ fn base_frames() -> Vec<Vec<u8>> {
     ip6[7] = 5;
     inners.push((PayloadKind::Ipv6, ip6));
     let mut out = Vec::new();
+    // IPv4 underlay, zero checksum, small options: the header pattern and
+    // the 16-byte option layout.
+    for (kind, inner) in inners.iter().take(3) {
+        let mut c = TunnelConfig::new(
+            [2, 0, 0, 0, 0, 0xb],
+            [2, 0, 0, 0, 0, 0xa],
+            R4.into(),
+            L4.into(),
+            Vni::new(0x123456).unwrap(),
+        );
+        c.payload = *kind;
+        c.options = small_options();
+        let t = EncapTemplate::new(&c).unwrap();
+        let mut b = VecBuffer::with_headroom(t.header_len(), inner);
+        if encap(&t, &mut b, Some(7)).is_ok() {
+            out.push(b.to_vec());
+        }
+    }
     for (kind, inner) in inners {
         for v in 0..6 {
             let v6 = v == 5;
@@ -93,6 +127,8 @@ fn base_frames() -> Vec<Vec<u8>> {
                 1 => {
                     c.options = two_options();
                 }
+                // IPv6 underlay with small options; IPv4 ones below.
+                5 => c.options = small_options(),
                 2 => c.udp_checksum = Some(UdpChecksumTx::Compute),
                 3 => {
                     c.vlan = Some(5);
@@ -156,9 +192,11 @@ fn decapsulators() -> Vec<Decapsulator> {
             _ => {}
         }
         if v == 0 || v == 3 || v == 6 {
-            // The options area of `two_options` recognised by its headers
-            // (a registry that knows one of them, none, a limit of one).
+            // The options areas of `two_options` and `small_options`
+            // recognised by their headers (a registry that knows one of
+            // them, none, a limit of one).
             out.push(Decapsulator::new(c.clone()).with_option_layout(&two_options()));
+            out.push(Decapsulator::new(c.clone()).with_option_layout(&small_options()));
         }
         if v == 0 {
             // Patterns for one payload only (an L3-only or L2-only gateway).
@@ -379,9 +417,14 @@ fn fast_tier_gives_the_general_tiers_verdict() {
         .iter()
         .filter(|d| d.option_layout.is_some())
         .count();
-    // Configuration 3 only: 0 does not know the critical option, 6 allows
-    // one option per packet.
-    assert_eq!(with_layout, 1);
+    // `two_options` under configuration 3 only (0 does not know its
+    // critical option), `small_options` under 0 and 3; 6 allows one option
+    // per packet.
+    let with_layout16 = decapsulators()
+        .iter()
+        .filter(|d| d.option_layout.is_some_and(|l| l.is_16_bytes()))
+        .count();
+    assert_eq!((with_layout, with_layout16), (3, 2));
     let decs = decapsulators();
     let mut taken = [0u64; 4];
     let mut check = |f: &[u8]| {
