@@ -433,3 +433,110 @@ fn reload_diff_applies_only_the_difference() {
     assert_eq!(d.global, Some("vtep"));
     assert!(d.routes.is_empty());
 }
+
+/// A batch of changes the reader can check whole: decap VNIs 600..610 all
+/// leave on port `n`.
+fn batch(n: u16) -> Vec<Change> {
+    let mut out = base_out();
+    out.port = n;
+    (600..610)
+        .map(|vni| Change::Vni {
+            vni,
+            out: Some(Box::new(out.clone())),
+        })
+        .collect()
+}
+
+fn base_out() -> VniOut {
+    let bed = Bed::new();
+    bed.tables.vnis.get(300).expect("the L3 decap VNI").clone()
+}
+
+#[test]
+fn a_reader_never_sees_half_a_batch_and_the_writer_waits_for_no_reader() {
+    use crate::dataplane::publish::{Flush, Publisher};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let mut t = Bed::new().tables;
+    t.generation = 1;
+    let mut publisher = Publisher::new(t.clone(), 1);
+    let front = Arc::new(arc_swap::ArcSwap::from_pointee(t));
+    let generation = Arc::new(AtomicU64::new(1));
+    let stop = Arc::new(AtomicBool::new(false));
+    const BATCHES: u16 = 300;
+    let reader = {
+        let (front, generation, stop) = (front.clone(), generation.clone(), stop.clone());
+        std::thread::spawn(move || {
+            // A worker: one Arc held between generation checks.
+            let mut tables = front.load_full();
+            let mut seen = 0u64;
+            let mut last_port = 0u16;
+            while !stop.load(Ordering::Relaxed) {
+                if generation.load(Ordering::Acquire) != tables.generation {
+                    tables = front.load_full();
+                    assert!(tables.generation > seen, "generations only grow");
+                    seen = tables.generation;
+                }
+                let ports: Vec<Option<u16>> =
+                    (600..610).map(|v| tables.vnis.get(v).map(|o| o.port)).collect();
+                let first = ports[0];
+                assert!(ports.iter().all(|p| *p == first), "half a batch: {ports:?}");
+                if let Some(p) = first {
+                    assert!(p >= last_port, "an older batch after a newer one");
+                    last_port = p;
+                }
+            }
+            last_port
+        })
+    };
+    let mut busy = 0u64;
+    for n in 1..=BATCHES {
+        publisher.push(batch(n));
+        loop {
+            match publisher.flush(&front, &generation) {
+                Flush::Published(k) => {
+                    assert_eq!(k, 10);
+                    break;
+                }
+                Flush::Busy => {
+                    busy += 1;
+                    std::thread::yield_now();
+                }
+                Flush::Idle => panic!("a queued batch was not published"),
+            }
+        }
+    }
+    // The last batch reaches the back copy too once the reader moved on.
+    while publisher.flush(&front, &generation) == Flush::Busy {
+        std::thread::yield_now();
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert_eq!(reader.join().expect("reader"), BATCHES);
+    assert_eq!(publisher.generation(), 1 + u64::from(BATCHES));
+    assert_eq!(front.load().vnis.get(605).map(|o| o.port), Some(BATCHES));
+    let _ = busy;
+}
+
+#[test]
+fn a_held_copy_is_never_written() {
+    use crate::dataplane::publish::{Flush, Publisher};
+    use std::sync::atomic::AtomicU64;
+    let mut t = Bed::new().tables;
+    t.generation = 1;
+    let mut publisher = Publisher::new(t.clone(), 1);
+    let front = arc_swap::ArcSwap::from_pointee(t);
+    let generation = AtomicU64::new(1);
+    // A worker holds generation 1 while batch 1 is published.
+    let held = front.load_full();
+    publisher.push(batch(1));
+    assert_eq!(publisher.flush(&front, &generation), Flush::Published(10));
+    // Batch 2 would go to the copy the worker still reads: not now.
+    publisher.push(batch(2));
+    assert_eq!(publisher.flush(&front, &generation), Flush::Busy);
+    assert!(held.vnis.get(600).is_none(), "the held copy changed");
+    assert_eq!(publisher.pending(), 10);
+    drop(held);
+    assert_eq!(publisher.flush(&front, &generation), Flush::Published(10));
+    let now = front.load_full();
+    assert_eq!((now.generation, now.vnis.get(609).map(|o| o.port)), (3, Some(2)));
+}
