@@ -477,8 +477,9 @@ fn a_reader_never_sees_half_a_batch_and_the_writer_waits_for_no_reader() {
                     assert!(tables.generation > seen, "generations only grow");
                     seen = tables.generation;
                 }
-                let ports: Vec<Option<u16>> =
-                    (600..610).map(|v| tables.vnis.get(v).map(|o| o.port)).collect();
+                let ports: Vec<Option<u16>> = (600..610)
+                    .map(|v| tables.vnis.get(v).map(|o| o.port))
+                    .collect();
                 let first = ports[0];
                 assert!(ports.iter().all(|p| *p == first), "half a batch: {ports:?}");
                 if let Some(p) = first {
@@ -538,5 +539,8 @@ fn a_held_copy_is_never_written() {
     drop(held);
     assert_eq!(publisher.flush(&front, &generation), Flush::Published(10));
     let now = front.load_full();
-    assert_eq!((now.generation, now.vnis.get(609).map(|o| o.port)), (3, Some(2)));
+    assert_eq!(
+        (now.generation, now.vnis.get(609).map(|o| o.port)),
+        (3, Some(2))
+    );
 }
