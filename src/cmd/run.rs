@@ -653,7 +653,9 @@ fn gateway(
     Ok(())
 }
 
-type ReloadResult = Result<(Arc<Config>, ConfigDiff), config::ConfigErrors>;
+/// A validated new configuration, its difference to the running one, and
+/// how long loading and diffing took on the reload thread.
+type ReloadResult = Result<(Arc<Config>, ConfigDiff, Duration), config::ConfigErrors>;
 
 /// Load and validate the configuration file on a helper thread, and diff
 /// it against the running one there (both walks are linear in the file);
@@ -664,9 +666,10 @@ fn spawn_reload(path: &std::path::Path, old: Arc<Config>) -> Option<Receiver<Rel
     let spawned = std::thread::Builder::new()
         .name("gw-reload".into())
         .spawn(move || {
+            let t0 = Instant::now();
             let r = config::load(&path).map(|new| {
                 let d = changes::diff(&old, &new);
-                (Arc::new(new), d)
+                (Arc::new(new), d, t0.elapsed())
             });
             // The loop may have stopped meanwhile: nobody to tell then.
             let _ = tx.send(r);
@@ -719,7 +722,7 @@ fn control_loop(
                 Ok(result) => {
                     reload = None;
                     match result {
-                        Ok((new, diff)) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
+                        Ok((new, diff, read)) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
                             let t0 = Instant::now();
                             st.cfg = new;
                             st.offload.reload(&st.cfg);
@@ -742,8 +745,9 @@ fn control_loop(
                             publisher.push(ch);
                             let flushed = publisher.flush(&shared.tables, &shared.generation);
                             eprintln!(
-                                "reload: {} accepted: {what}; {n} table changes planned in {:.3} ms ({})",
+                                "reload: {} accepted: {what}; read, validated and diffed in {:.3} s, {n} table changes applied in {:.3} ms ({})",
                                 opts.config_path.display(),
+                                read.as_secs_f64(),
                                 t0.elapsed().as_secs_f64() * 1e3,
                                 match flushed {
                                     Flush::Busy => "published on the next turn",
