@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, BatchSize, Criterion};
 use geneve_gw::config::{self, Config, IpPrefix, Route};
 use geneve_gw::dataplane::changes::Planner;
 use geneve_gw::dataplane::tables::Tables;
@@ -155,4 +155,63 @@ criterion_group! {
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
     targets = one_change
 }
-criterion_main!(benches);
+/// `TABLES_COUNT=N`: no criterion; sets the tables up for each size, then
+/// makes N route, N learned-MAC and N decap-VNI changes (each an add and a
+/// remove) inside [`measured_changes`], for callgrind to count exactly:
+///
+/// valgrind --tool=callgrind --toggle-collect='*measured_changes*' \
+///     target/release/deps/tables-HASH   (with TABLES_COUNT and TABLES_SIZES set)
+fn count_only(n_changes: u32) {
+    for n in sizes() {
+        let cfg = config(n);
+        let mut p = Planner::new(
+            &[0, 1, 2],
+            &[[2, 0, 0, 0, 0, 1]; 3],
+            TxOffloadCaps::NONE,
+            Default::default(),
+        );
+        let mut t = p
+            .start(&cfg, (0..n).map(|i| ((0, mac(i)), remote(i % TUNNELS))))
+            .expect("tables");
+        measured_changes(&cfg, &mut p, &mut t, n_changes);
+        println!("size {n}: {n_changes} changes of each kind made");
+    }
+}
+
+#[inline(never)]
+fn measured_changes(cfg: &Config, p: &mut Planner, t: &mut Tables, n: u32) {
+    let d = cfg.decap[0].clone();
+    for k in 0..n {
+        let prefix = IpPrefix::containing(IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + k)), 32);
+        let vni = Vni::new(1000 + k % TUNNELS).unwrap();
+        p.set_route(cfg, prefix, Some((remote(k % TUNNELS), vni)));
+        apply(p, t);
+        p.set_route(cfg, prefix, None);
+        apply(p, t);
+        let m = mac(0x8000_0000 | k);
+        p.set_learned_mac(cfg, 0, m, Some(remote(k % TUNNELS)));
+        apply(p, t);
+        p.set_learned_mac(cfg, 0, m, None);
+        apply(p, t);
+        let e = config::Decap {
+            vni: Vni::new(0xf0_0000 + k).unwrap(),
+            ..d.clone()
+        };
+        p.set_decap(cfg, e.vni, Some(&e));
+        apply(p, t);
+        p.set_decap(cfg, e.vni, None);
+        apply(p, t);
+    }
+}
+
+fn main() {
+    if let Some(n) = std::env::var("TABLES_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        count_only(n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
