@@ -3,7 +3,6 @@
 //! thread on the main lcore: ARP/ICMP/ND for the gateway's addresses,
 //! next-hop resolution, MAC learning and ageing, Geneve control packets,
 //! the live summary, and SIGHUP reloads.
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -78,7 +77,9 @@ pub fn execute(a: RunArgs) -> Result<(), String> {
 }
 
 const PUNT_QUEUE: usize = 1024;
-const EVENT_QUEUE: usize = 4096;
+/// Learning events (and the like) waiting for the control thread: room for
+/// a burst of new MACs while the control thread learns the ones before.
+const EVENT_QUEUE: usize = 65536;
 /// Learned MACs aged out per control-loop turn, at most.
 const AGE_PER_TURN: usize = 8192;
 
@@ -201,7 +202,7 @@ struct ControlState {
     neighbors: NeighborTable,
     /// What every table entry should be; turns each change into entry changes.
     planner: Planner,
-    learned: HashMap<(usize, [u8; 6]), (IpAddr, Instant)>,
+    learned: rustc_hash::FxHashMap<(usize, [u8; 6]), (IpAddr, Instant)>,
     /// Learned MACs by the time they were learned, oldest first (an entry
     /// learned again is queued again; the stale one is skipped): ageing
     /// pops from the front, a bounded number per turn, never a pass over
@@ -257,7 +258,6 @@ impl ControlState {
                 .map(|l| l.ageing_seconds)
                 .unwrap_or(300),
         ));
-        let cfg = self.cfg.clone();
         for _ in 0..AGE_PER_TURN {
             let Some(&(at, key)) = self.age_queue.front() else {
                 break;
@@ -270,7 +270,7 @@ impl ControlState {
             if self.learned.get(&key).is_some_and(|e| e.1 == at) {
                 self.learned.remove(&key);
                 self.macs_aged += 1;
-                self.planner.set_learned_mac(&cfg, key.0, key.1, None);
+                self.planner.set_learned_mac(&self.cfg, key.0, key.1, None);
             }
         }
     }
@@ -373,8 +373,7 @@ impl ControlState {
             self.neighbors.learn_from(&n, Instant::now());
             let wanted = self.neighbors.get(n.ip).is_some_and(|e| e.wanted);
             if let (true, Some(mac)) = (wanted, self.neighbors.lookup(n.ip)) {
-                let cfg = self.cfg.clone();
-                dirty |= self.planner.neighbor(&cfg, n.ip, mac);
+                dirty |= self.planner.neighbor(&self.cfg, n.ip, mac);
             }
         }
         dirty
@@ -519,7 +518,7 @@ fn gateway(
         port_ids: port_ids.to_vec(),
         port_macs,
         neighbors: NeighborTable::new(),
-        learned: HashMap::new(),
+        learned: Default::default(),
         age_queue: Default::default(),
         control_tx,
         out: Vec::with_capacity(256),
@@ -735,8 +734,7 @@ fn control_loop(
                                     Err(e) => format!("{why} changed, tables not made (the running ones stay): {e}"),
                                 },
                                 None => {
-                                    let cfg = st.cfg.clone();
-                                    st.planner.apply_diff(&cfg, &diff);
+                                    st.planner.apply_diff(&st.cfg, &diff);
                                     format!("{}", diff.counts)
                                 }
                             };
@@ -769,7 +767,11 @@ fn control_loop(
         for (kind, m) in punt_rx.try_iter().take(PUNT_QUEUE) {
             st.punted(pool, kind, m);
         }
+        let mut events = 0;
+        // One learning time for the whole turn: no clock read per event.
+        let mut turn: Option<Instant> = None;
         for e in event_rx.try_iter().take(EVENT_QUEUE) {
+            events += 1;
             match e {
                 Event::Learn {
                     segment,
@@ -777,18 +779,27 @@ fn control_loop(
                     remote,
                 } => {
                     let key = (segment, mac);
+                    let known = st.learned.get(&key).map(|e| e.0);
                     let full = st.learned.len() >= st.cfg.limits.mac_table_size as usize;
-                    if full && !st.learned.contains_key(&key) {
+                    if known == Some(remote) {
+                        // Learned already: more packets of the MAC arrived
+                        // before the workers saw the new tables.
+                    } else if full && known.is_none() {
                         // The table is full: the MAC stays unknown (flooded),
                         // counted, until ageing makes room.
                         st.macs_not_learned += 1;
                     } else {
-                        let now = Instant::now();
-                        let prev = st.learned.insert(key, (remote, now));
+                        let now = *turn.get_or_insert_with(Instant::now);
+                        st.learned.insert(key, (remote, now));
                         st.age_queue.push_back((now, key));
-                        if prev.map(|p| p.0) != Some(remote) {
-                            let cfg = st.cfg.clone();
-                            st.planner.set_learned_mac(&cfg, segment, mac, Some(remote));
+                        st.planner
+                            .set_learned_mac(&st.cfg, segment, mac, Some(remote));
+                        if st.learned.len() == st.cfg.limits.mac_table_size as usize {
+                            eprintln!(
+                                "MAC table full: {} learned MACs, {:.3} s after start",
+                                st.learned.len(),
+                                st.started.elapsed().as_secs_f64()
+                            );
                         }
                     }
                 }
@@ -851,7 +862,11 @@ fn control_loop(
                 last_summary = now;
             }
         }
-        std::thread::sleep(Duration::from_micros(500));
+        // A full turn of events means more are waiting (a learning
+        // storm): no pause then.
+        if events < EVENT_QUEUE {
+            std::thread::sleep(Duration::from_micros(500));
+        }
     }
 }
 
