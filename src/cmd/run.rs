@@ -723,7 +723,12 @@ fn control_loop(
                     match result {
                         Ok((new, diff, read)) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
                             let t0 = Instant::now();
-                            st.cfg = new;
+                            let old = std::mem::replace(&mut st.cfg, new);
+                            // Freeing a large configuration takes a while:
+                            // not on the control thread.
+                            let _ = std::thread::Builder::new()
+                                .name("gw-reload-free".into())
+                                .spawn(move || drop(old));
                             st.offload.reload(&st.cfg);
                             let what = match diff.global {
                                 Some(why) => match st.start_tables() {
