@@ -180,7 +180,13 @@ fn count_only(n_changes: u32) {
 
 #[inline(never)]
 fn measured_changes(cfg: &Config, p: &mut Planner, t: &mut Tables, n: u32) {
-    let d = cfg.decap[0].clone();
+    measured_routes(cfg, p, t, n);
+    measured_macs(cfg, p, t, n);
+    measured_vnis(cfg, p, t, n);
+}
+
+#[inline(never)]
+fn measured_routes(cfg: &Config, p: &mut Planner, t: &mut Tables, n: u32) {
     for k in 0..n {
         let prefix = IpPrefix::containing(IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + k)), 32);
         let vni = Vni::new(1000 + k % TUNNELS).unwrap();
@@ -188,11 +194,24 @@ fn measured_changes(cfg: &Config, p: &mut Planner, t: &mut Tables, n: u32) {
         apply(p, t);
         p.set_route(cfg, prefix, None);
         apply(p, t);
+    }
+}
+
+#[inline(never)]
+fn measured_macs(cfg: &Config, p: &mut Planner, t: &mut Tables, n: u32) {
+    for k in 0..n {
         let m = mac(0x8000_0000 | k);
         p.set_learned_mac(cfg, 0, m, Some(remote(k % TUNNELS)));
         apply(p, t);
         p.set_learned_mac(cfg, 0, m, None);
         apply(p, t);
+    }
+}
+
+#[inline(never)]
+fn measured_vnis(cfg: &Config, p: &mut Planner, t: &mut Tables, n: u32) {
+    let d = cfg.decap[0].clone();
+    for k in 0..n {
         let e = config::Decap {
             vni: Vni::new(0xf0_0000 + k).unwrap(),
             ..d.clone()

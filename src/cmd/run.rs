@@ -80,6 +80,9 @@ const PUNT_QUEUE: usize = 1024;
 /// Learning events (and the like) waiting for the control thread: room for
 /// a burst of new MACs while the control thread learns the ones before.
 const EVENT_QUEUE: usize = 65536;
+/// Events handled per control-loop turn, at most (the turn stays short:
+/// ARP and the reload go on between turns).
+const EVENTS_PER_TURN: usize = 8192;
 /// Learned MACs aged out per control-loop turn, at most.
 const AGE_PER_TURN: usize = 8192;
 
@@ -212,6 +215,9 @@ struct ControlState {
     out: Vec<u8>,
     replies: u64,
     macs_aged: u64,
+    /// The longest control-loop turn (without its pause): what learning,
+    /// ageing or a reload held the loop for at most.
+    slowest_turn: Duration,
     macs_not_learned: u64,
     /// What the gateway itself sends (ARP/ND and ICMP replies) is policed
     /// like what reaches it: nanoseconds since `started` are the ticks.
@@ -524,6 +530,7 @@ fn gateway(
         out: Vec::with_capacity(256),
         replies: 0,
         macs_aged: 0,
+        slowest_turn: Duration::ZERO,
         macs_not_learned: 0,
         reply_policer: PuntPolicer::new(1_000_000_000, 0),
         started: Instant::now(),
@@ -533,6 +540,12 @@ fn gateway(
         offload,
     };
     let built = Instant::now();
+    if st.cfg.l2.as_ref().is_some_and(|l| l.learning) {
+        // Made now, not grown (and rehashed whole) in a learning storm.
+        let n = st.cfg.limits.mac_table_size as usize;
+        st.learned.reserve(n);
+        st.age_queue.reserve(n);
+    }
     let mut tables = st.start_tables()?;
     tables.generation = 1;
     // Left-right: the workers read one copy, the control thread changes
@@ -701,6 +714,7 @@ fn control_loop(
     let mut prev = (0u64, 0u64, 0u64);
     let mut reload: Option<Receiver<ReloadResult>> = None;
     loop {
+        let turn_start = Instant::now();
         if signal.load(Ordering::Relaxed) {
             return StopReason::Signal;
         }
@@ -775,7 +789,7 @@ fn control_loop(
         let mut events = 0;
         // One learning time for the whole turn: no clock read per event.
         let mut turn: Option<Instant> = None;
-        for e in event_rx.try_iter().take(EVENT_QUEUE) {
+        for e in event_rx.try_iter().take(EVENTS_PER_TURN) {
             events += 1;
             match e {
                 Event::Learn {
@@ -867,9 +881,10 @@ fn control_loop(
                 last_summary = now;
             }
         }
+        st.slowest_turn = st.slowest_turn.max(turn_start.elapsed());
         // A full turn of events means more are waiting (a learning
         // storm): no pause then.
-        if events < EVENT_QUEUE {
+        if events < EVENTS_PER_TURN {
             std::thread::sleep(Duration::from_micros(500));
         }
     }
@@ -915,6 +930,10 @@ fn report(
     println!("control replies {}", st.replies);
     println!("learned macs {}", st.learned.len());
     println!("macs aged {}", st.macs_aged);
+    println!(
+        "control loop slowest turn {:.3} ms",
+        st.slowest_turn.as_secs_f64() * 1e3
+    );
     println!("macs not learned (table full) {}", st.macs_not_learned);
     println!("control replies rate-limited {}", st.replies_limited);
     println!("flow ids {}", st.flow_order.len());

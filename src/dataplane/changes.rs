@@ -311,6 +311,16 @@ impl Planner {
             },
         )?;
         self.want.extend(t.unresolved.drain(..));
+        // Room for the MACs learning may bring, made now: growing a map of
+        // a million entries later would hold the control thread up for
+        // a rehash of all of it.
+        if let Some(l2) = cfg.l2.as_ref().filter(|l| l.learning) {
+            let n = cfg.limits.mac_table_size as usize;
+            self.macs.reserve(n);
+            for s in &mut t.segments {
+                s.macs.reserve(n / l2.segments.len().max(1));
+            }
+        }
         self.slots.clear();
         self.free.clear();
         self.next_id = 0;
