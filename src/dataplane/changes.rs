@@ -310,7 +310,7 @@ impl Planner {
                 flows: self.flows.clone(),
             },
         )?;
-        self.want.extend(t.unresolved.drain(..));
+        self.want.append(&mut t.unresolved);
         // Room for the MACs learning may bring, made now: growing a map of
         // a million entries later would hold the control thread up for
         // a rehash of all of it.
