@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod fast;
 mod index;
 mod raw;
 mod types;
@@ -54,7 +55,7 @@ pub use error::{ConfigError, ConfigErrors, Pos};
 pub use types::*;
 
 use error::from_serde;
-use index::PosIndex;
+use index::{PosIndex, Want};
 use raw::RawConfig;
 
 /// Read and validate the configuration file at `path`. Needs no DPDK.
@@ -84,11 +85,65 @@ pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
     if text.len() as u64 > index::MAX_FILE_BYTES {
         return Err(too_large(file_name, text.len() as u64));
     }
+    if let Some(split) = fast::Split::new(text) {
+        if let Some(result) = load_split(text, file_name, split) {
+            return result;
+        }
+    }
+    load_whole(text, file_name)
+}
+
+/// The general tier: serde_yaml_ng reads the whole text.
+fn load_whole(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
     // The bounds on nesting and aliases are checked while indexing, before
     // serde_yaml_ng reads the text (which would follow them unbounded).
-    let index = PosIndex::build(text);
+    // Positions are indexed only when there is an error to place.
+    let index = PosIndex::build_for(text, Want::TopKeys);
+    if let Some(e) = bounds(&index, text, file_name) {
+        return Err(e);
+    }
+    let raw: RawConfig = match serde_yaml_ng::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let index = PosIndex::build(text);
+            return Err(ConfigErrors::new(structural_errors(
+                text, file_name, &index, &e,
+            )));
+        }
+    };
+    validated(raw, file_name, |errors| {
+        let wanted = with_ancestors(errors.iter().map(|e| e.path.as_str()));
+        let index = PosIndex::build_for(text, Want::Paths(&wanted));
+        for e in errors {
+            e.pos = index.value_pos(&e.path);
+        }
+    })
+}
+
+/// The fast tier (see `fast`): serde_yaml_ng reads the skeleton, the runs
+/// are read line by line. None: declined, load the whole text instead.
+fn load_split(
+    text: &str,
+    file_name: &str,
+    mut split: fast::Split,
+) -> Option<Result<Config, ConfigErrors>> {
+    let index = PosIndex::build(&split.skeleton);
+    if index.limit.is_some() {
+        return None;
+    }
+    let raw: RawConfig = serde_yaml_ng::from_str(&split.skeleton).ok()?;
+    let raw = split.splice(raw, &index)?;
+    Some(validated(raw, file_name, |errors| {
+        for e in errors {
+            e.pos = split.value_pos(text, &e.path, &index);
+        }
+    }))
+}
+
+/// Errors a document breaks a bound with, or that it is blank.
+fn bounds(index: &PosIndex, text: &str, file_name: &str) -> Option<ConfigErrors> {
     if let Some((pos, message)) = &index.limit {
-        return Err(ConfigErrors::new(vec![ConfigError {
+        return Some(ConfigErrors::new(vec![ConfigError {
             file: file_name.to_string(),
             pos: *pos,
             path: String::new(),
@@ -96,26 +151,46 @@ pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
         }]));
     }
     if index.top_keys.is_empty() && is_blank(text) {
-        return Err(ConfigErrors::new(vec![ConfigError {
+        return Some(ConfigErrors::new(vec![ConfigError {
             file: file_name.to_string(),
             pos: Pos::default(),
             path: String::new(),
             message: "the file holds no configuration; see the examples under config/".into(),
         }]));
     }
-    let raw: RawConfig = match serde_yaml_ng::from_str(text) {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(ConfigErrors::new(structural_errors(
-                text, file_name, &index, &e,
-            )))
+    None
+}
+
+/// Validate `raw`; when there are errors, `locate` fills in their positions.
+fn validated(
+    raw: RawConfig,
+    file_name: &str,
+    locate: impl FnOnce(&mut [ConfigError]),
+) -> Result<Config, ConfigErrors> {
+    let mut ctx = validate::Ctx::new(file_name);
+    let cfg = validate::validate(raw, &mut ctx);
+    if ctx.errors.is_empty() {
+        if let Some(cfg) = cfg {
+            return Ok(cfg);
         }
-    };
-    let mut ctx = validate::Ctx::new(file_name, &index);
-    match validate::validate(raw, &mut ctx) {
-        Some(cfg) if ctx.errors.is_empty() => Ok(cfg),
-        _ => Err(ConfigErrors::new(ctx.errors)),
     }
+    locate(&mut ctx.errors);
+    Err(ConfigErrors::new(ctx.errors))
+}
+
+/// The paths and every ancestor of each (`a.b[2].c`: `a.b[2]`, `a.b`, `a`, ``).
+fn with_ancestors<'a>(paths: impl Iterator<Item = &'a str>) -> HashSet<String> {
+    let mut set = HashSet::new();
+    for p in paths {
+        let mut p = Some(p);
+        while let Some(q) = p {
+            if !set.insert(q.to_string()) {
+                break;
+            }
+            p = index::parent(q);
+        }
+    }
+    set
 }
 
 /// The first byte that is not UTF-8, by line and column.
