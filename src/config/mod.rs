@@ -51,7 +51,7 @@ mod validate;
 use std::collections::HashSet;
 use std::path::Path;
 
-pub use error::{ConfigError, ConfigErrors, Pos};
+pub use error::{ConfigError, ConfigErrors, Pos, SHOWN_ERRORS};
 pub use types::*;
 
 use error::from_serde;
@@ -333,5 +333,7 @@ fn structural_errors(
     errs
 }
 
+#[cfg(test)]
+mod scale_tests;
 #[cfg(test)]
 mod tests;
