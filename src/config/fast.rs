@@ -530,7 +530,7 @@ impl Split {
             return None;
         }
         for (path, run) in index.paths_at(&at) {
-            let (list, i) = split_index(&path)?;
+            let (list, i) = split_index(path)?;
             let r = &mut self.runs[run];
             let fits = match &r.rest {
                 Entries::Tunnels(_) => list == "tunnels",
