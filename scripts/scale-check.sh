@@ -9,6 +9,11 @@
 #
 # Prints `mode size seconds max_rss_MB file_MB result` and writes
 # bench-results/scale-check.csv. Needs python3 and GNU time (/usr/bin/time).
+#
+# STARTUP=1 also starts `geneve-gw run` on each L3 and L2 file (net_null
+# ports, --no-huge, its own --file-prefix) and reports the seconds until it
+# says it is running and its peak resident memory then (VmHWM; the mbuf
+# pool is part of it), then stops it with SIGINT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES="${SIZES:-10000 100000 1000000}"
@@ -34,7 +39,32 @@ measure() { # mode size generator-args...
     local res=ok; [ "$rc" = 0 ] || res="exit $rc: $(head -1 "$W/err")"
     printf '%-6s %8s %7ss %6d MB rss  %5d MB file  %s\n' "$mode" "$size" "$s" $((kb / 1024)) "$mb" "$res"
     echo "$mode,$size,$s,$((kb / 1024)),$mb,$res" >>"$CSV"
+    if [ "${STARTUP:-0}" = 1 ] && [ "$mode" != decap ]; then startup "$mode" "$size" "$f"; fi
     rm -f "$f"
+}
+startup() { # mode size file
+    local log="$W/run-$1-$2.log" pid t0 t1 hwm=0 line=""
+    rm -f "$log"
+    t0=$(date +%s.%N)
+    "$GW" run -c "$3" -- --file-prefix "scale-$$" >"$log" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        line=$(grep -m1 "running with" "$log" || true)
+        [ -n "$line" ] && break
+        sleep 0.05
+    done
+    t1=$(date +%s.%N)
+    local secs
+    secs=$(python3 -c 'import sys; print("%.2f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$t0" "$t1")
+    [ -r "/proc/$pid/status" ] && hwm=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$pid/status")
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    if [ -n "$line" ]; then
+        printf '%-6s %8s run: running after %ss, %d MB rss (mbuf pool included)\n' "$1" "$2" "$secs" "$hwm"
+        echo "$1-run,$2,$secs,$hwm,," >>"$CSV"
+    else
+        echo "$1 $2 run: did not start, see $log" >&2
+    fi
 }
 for n in $SIZES; do
     measure l3 "$n" --tunnels "$n" --routes4 "$n" --routes6 $((n / 4))

@@ -150,7 +150,7 @@ pub struct Config {
 /// and tests look tunnels up by name.
 #[derive(Debug, Clone, Default)]
 pub(super) struct TunnelIndex {
-    by_pair: std::collections::HashMap<(IpAddr, Vni), u32>,
+    by_pair: rustc_hash::FxHashMap<(IpAddr, Vni), u32>,
     by_name: std::sync::OnceLock<Vec<u32>>,
 }
 
@@ -168,7 +168,8 @@ impl TunnelIndex {
     /// Index `tunnels`; where two share a key the first one wins, as a scan
     /// in file order would find it.
     pub(super) fn new(tunnels: &[Tunnel]) -> TunnelIndex {
-        let mut by_pair = std::collections::HashMap::with_capacity(tunnels.len());
+        let mut by_pair =
+            rustc_hash::FxHashMap::with_capacity_and_hasher(tunnels.len(), Default::default());
         for (i, t) in tunnels.iter().enumerate() {
             by_pair
                 .entry((t.remote, t.vni))

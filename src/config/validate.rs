@@ -1,8 +1,12 @@
 //! Semantic checks: from the serde schema (`raw`) to the typed [`Config`],
 //! collecting every error with the position of the offending field.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
+
+// FxHash: the keys (names, addresses, prefixes) come from the operator's
+// own file, and a million of them hash several times faster than with SipHash.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::net::IpAddr;
 
 use super::error::{closest, ConfigError, Pos};
@@ -398,7 +402,7 @@ struct Names {
 
 impl Names {
     fn new<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> Names {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut shown: Vec<&str> = Vec::new();
         let mut suggest = Vec::new();
         for n in names {
@@ -732,7 +736,7 @@ fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> EalConfig {
             ctx.err("eal.cores", "empty; list at least one worker core");
         }
         let mut list = Vec::new();
-        let mut listed = HashSet::new();
+        let mut listed = HashSet::default();
         for (i, c) in cores.iter().enumerate() {
             let path = format!("eal.cores[{i}]");
             if let Some(c) = range_of::<u32>(ctx, &path, *c, 0, 1023) {
@@ -789,7 +793,7 @@ fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> EalConfig {
                 );
             }
         }
-        let mut names = HashMap::new();
+        let mut names = HashMap::default();
         for (i, v) in d.vdev.iter().enumerate() {
             let path = format!("eal.devices.vdev[{i}]");
             let name = v.split(',').next().unwrap_or("").trim();
@@ -881,8 +885,8 @@ fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<PortCo
         return Vec::new();
     };
     let mut out = Vec::new();
-    let mut names = HashMap::new();
-    let mut devices: HashMap<DeviceRef, String> = HashMap::new();
+    let mut names = HashMap::default();
+    let mut devices: HashMap<DeviceRef, String> = HashMap::default();
     let workers_i = i64::try_from(workers).unwrap_or(1);
     let total = raw.len();
     for (i, p) in raw.into_iter().enumerate() {
@@ -1043,7 +1047,7 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vte
         vlan,
         next_hops: Vec::new(),
     };
-    let mut dests: HashMap<IpPrefix, String> = HashMap::new();
+    let mut dests: HashMap<IpPrefix, String> = HashMap::default();
     for (i, nh) in r.next_hops.iter().enumerate() {
         let base = format!("vtep.next_hops[{i}]");
         let via_path = format!("{base}.via");
@@ -1130,8 +1134,8 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vte
 
 fn registry(ctx: &mut Ctx, raw: Vec<RawOptionDef>) -> Vec<OptionDef> {
     let mut out = Vec::new();
-    let mut names = HashMap::new();
-    let mut ids: HashMap<(u16, u8), String> = HashMap::new();
+    let mut names = HashMap::default();
+    let mut ids: HashMap<(u16, u8), String> = HashMap::default();
     let total = raw.len();
     for (i, r) in raw.into_iter().enumerate() {
         let base = format!("options.registry[{i}]");
@@ -1280,7 +1284,8 @@ fn tunnels(
     let mut out: Vec<Tunnel> = Vec::with_capacity(raw.len());
     let mut name_ok = Vec::with_capacity(raw.len());
     // (remote, VNI) -> the first tunnel's index.
-    let mut pairs: HashMap<(IpAddr, Vni), usize> = HashMap::with_capacity(raw.len());
+    let mut pairs: HashMap<(IpAddr, Vni), usize> =
+        HashMap::with_capacity_and_hasher(raw.len(), Default::default());
     for (i, t) in raw.into_iter().enumerate() {
         let base = Item("tunnels", i);
         name_ok.push(check_name(ctx, &Field(&base, "name"), &t.name));
@@ -1411,7 +1416,8 @@ fn tunnels(
     }
     // Each name once (the first keeps it), over the validated list: no
     // name is copied.
-    let mut first: HashMap<&str, usize> = HashMap::with_capacity(out.len());
+    let mut first: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(out.len(), Default::default());
     for (i, t) in out.iter().enumerate() {
         if !name_ok[i] {
             continue;
@@ -1449,9 +1455,9 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
         );
     }
     let mut segments = Vec::new();
-    let mut names = HashMap::new();
-    let mut vnis: HashMap<Vni, String> = HashMap::new();
-    let mut attach: HashMap<(usize, Option<u16>), String> = HashMap::new();
+    let mut names = HashMap::default();
+    let mut vnis: HashMap<Vni, String> = HashMap::default();
+    let mut attach: HashMap<(usize, Option<u16>), String> = HashMap::default();
     for (i, s) in raw.segments.into_iter().enumerate() {
         let base = format!("l2.segments[{i}]");
         if let Some(n) = &s.name {
@@ -1493,7 +1499,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
             }
         }
         let mut flood = Vec::new();
-        let mut flooded = HashSet::new();
+        let mut flooded = HashSet::default();
         for (j, f) in s.flood.iter().enumerate() {
             let path = format!("{base}.flood[{j}]");
             let a = match vtep {
@@ -1509,7 +1515,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
             }
         }
         let mut static_macs: Vec<StaticMac> = Vec::new();
-        let mut macs_seen = HashSet::new();
+        let mut macs_seen = HashSet::default();
         for (j, m) in s.static_macs.iter().enumerate() {
             let mb = Item(&Field(&base, "static_macs"), j);
             let mac = unicast_mac(ctx, &Field(&mb, "mac"), &m.mac);
@@ -1603,12 +1609,13 @@ fn l3_mode(
     };
     let mut routes: Vec<Route> = Vec::new();
     // Prefix -> the first route's index.
-    let mut seen: HashMap<IpPrefix, usize> = HashMap::with_capacity(raw.routes.len());
+    let mut seen: HashMap<IpPrefix, usize> =
+        HashMap::with_capacity_and_hasher(raw.routes.len(), Default::default());
     let mut tnames: Option<Names> = None;
     let by_name = tunnel_index(tunnels);
     let segment_of_vni: HashMap<Vni, usize> = l2
         .map(|l2| {
-            let mut m = HashMap::new();
+            let mut m = HashMap::default();
             for (i, s) in l2.segments.iter().enumerate() {
                 m.entry(s.vni).or_insert(i);
             }
@@ -1702,7 +1709,7 @@ fn decap_table(
             });
         }
     }
-    let mut explicit: HashMap<Vni, usize> = HashMap::new();
+    let mut explicit: HashMap<Vni, usize> = HashMap::default();
     for (i, d) in raw.into_iter().enumerate() {
         let base = Item("decap", i);
         let Some(v) = vni(ctx, &Field(&base, "vni"), d.vni) else {
@@ -1730,7 +1737,7 @@ fn decap_table(
                 );
             }
             let mut out: Vec<IpAddr> = Vec::new();
-            let mut listed = HashSet::new();
+            let mut listed = HashSet::default();
             for (j, s) in list.iter().enumerate() {
                 let path = Item(&apath, j);
                 let a = match vtep {
@@ -1799,7 +1806,7 @@ fn decap_table(
 
 /// Tunnel name -> index (the first of a duplicated name, reported elsewhere).
 fn tunnel_index(tunnels: &[Tunnel]) -> HashMap<&str, usize> {
-    let mut m = HashMap::with_capacity(tunnels.len());
+    let mut m = HashMap::with_capacity_and_hasher(tunnels.len(), Default::default());
     for (i, t) in tunnels.iter().enumerate() {
         m.entry(t.name.as_str()).or_insert(i);
     }
@@ -1946,7 +1953,7 @@ fn policies(
         registry,
         ..Options::default()
     };
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let known = Known {
         tunnels,
         tunnel_names: std::cell::OnceCell::new(),
@@ -1990,7 +1997,7 @@ fn policies(
         let Some(option) = o else { continue };
         let len = usize::from(out.registry[option].length.unwrap_or(0));
         let mut allow = Vec::new();
-        let mut allowed = HashSet::new();
+        let mut allowed = HashSet::default();
         for (j, v) in r.allow.iter().enumerate() {
             if let Some(b) = tag_value(ctx, &format!("{base}.allow[{j}]"), v, len) {
                 allowed.insert(b.clone());
