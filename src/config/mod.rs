@@ -31,8 +31,21 @@
 //!    report one error per broken section.
 //! 2. `validate` checks values and cross references (ranges, addresses,
 //!    names, duplicates...) and builds the typed [`Config`], collecting every
+//!    error. Every pass is linear: references and duplicates go through hash
+//!    maps built once per list, and field paths are formatted only for an
 //!    error. Positions come from a path -> position index built with
-//!    `saphyr-parser` (see `index`).
+//!    `saphyr-parser` (see `index`), and only when there are errors, for
+//!    their paths alone: a valid file of a million entries builds none.
+//!
+//! At scale, serde_yaml_ng is the cost (it holds every event of the document
+//! in memory and its scanner is slow per byte), so long lists written one
+//! entry per line go around it: see `fast`, a tier that takes such lines or
+//! declines the whole file to the steps above, with the same result either
+//! way. Measured in BENCHMARKS.md ("Scale"). The other crates considered:
+//! serde-saphyr (a streaming serde deserializer on a saphyr parser) would
+//! fix the memory but not most of the time (the parse alone costs several
+//! times the fast tier per entry here) and would change the wording of
+//! every serde error operators and tests rely on.
 //!
 //! Interpretation of "overlapping prefixes" in `l3.routes`: prefixes of
 //! different lengths that overlap are the essence of longest prefix match and
