@@ -13,7 +13,8 @@
 # STARTUP=1 also starts `geneve-gw run` on each L3 and L2 file (net_null
 # ports, --no-huge, its own --file-prefix) and reports the seconds until it
 # says it is running and its peak resident memory then (VmHWM; the mbuf
-# pool is part of it), then stops it with SIGINT.
+# pool is part of it), then stops it with SIGINT (after STARTUP_TIMEOUT
+# seconds, default 300, if it never says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES="${SIZES:-10000 100000 1000000}"
@@ -48,7 +49,8 @@ startup() { # mode size file
     t0=$(date +%s.%N)
     "$GW" run -c "$3" -- --file-prefix "scale-$$" >"$log" 2>&1 &
     pid=$!
-    while kill -0 "$pid" 2>/dev/null; do
+    local deadline=$(( $(date +%s) + ${STARTUP_TIMEOUT:-300} ))
+    while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
         line=$(grep -m1 "running with" "$log" || true)
         [ -n "$line" ] && break
         sleep 0.05
@@ -63,7 +65,7 @@ startup() { # mode size file
         printf '%-6s %8s run: running after %ss, %d MB rss (mbuf pool included)\n' "$1" "$2" "$secs" "$hwm"
         echo "$1-run,$2,$secs,$hwm,," >>"$CSV"
     else
-        echo "$1 $2 run: did not start, see $log" >&2
+        echo "$1 $2 run: not running after ${STARTUP_TIMEOUT:-300}s or failed, see $log" >&2
     fi
 }
 for n in $SIZES; do
