@@ -133,7 +133,11 @@ fn a_hundred_thousand_errors_print_the_first_and_the_count() {
         } else {
             ("vni: ", "16777")
         };
-        assert_eq!(col, src.find(field).unwrap() + field.len() + 1, "{l}\n{src}");
+        assert_eq!(
+            col,
+            src.find(field).unwrap() + field.len() + 1,
+            "{l}\n{src}"
+        );
         assert!(src[col - 1..].starts_with(bad), "{l}\n{src}");
     }
 }

@@ -242,6 +242,34 @@ fn fast_tier_takes_flow_lines_and_places_their_errors() {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Characters that mean something to YAML, put anywhere in a file the
+    /// fast tier takes: whatever it then takes or declines, both tiers
+    /// still agree (errors and positions included).
+    #[test]
+    fn mutated_files_load_the_same_on_both_tiers(
+        g in gen(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0usize..24, any::<bool>()), 1..4),
+    ) {
+        let mut text = render(&g).into_bytes();
+        const CHARS: &[u8] = b" :#\"'{},-[]x0\t&*!|>%@?~\n";
+        for (at, c, insert) in &edits {
+            let i = at.index(text.len());
+            let ch = CHARS[c % CHARS.len()];
+            if *insert {
+                text.insert(i, ch);
+            } else {
+                text[i] = ch;
+            }
+        }
+        let Ok(text) = String::from_utf8(text) else { return Ok(()) };
+        let (fast, whole, _) = both(&text);
+        prop_assert_eq!(fast, whole, "{}", text);
+    }
+}
+
 /// Each (remote, VNI) pair and each name, with the first tunnel that has it.
 fn scan_for(tunnels: &[Tunnel], r: IpAddr, v: Vni) -> Option<&Tunnel> {
     tunnels.iter().find(|t| t.remote == r && t.vni == v)
