@@ -32,10 +32,12 @@
 //!    path in the skeleton's index (list indexes shifted back by the lines
 //!    taken out before it).
 //!
-//! Any doubt (a line that does not fit, a run in a list of another kind, a
-//! skeleton serde rejects, anchors in the document) declines the whole
-//! file: it is then loaded as before, with the same result and the same
-//! errors, only slower. Tests compare both tiers on every example and on
+//! Any doubt (a run in a list of another kind or in no list, a skeleton
+//! serde rejects or that uses an alias, which would repeat only the
+//! skeleton's part of a list) declines the whole file; a line that does
+//! not fit the grammar just stays in the skeleton. A declined file is
+//! loaded as before, with the same result and the same errors, only
+//! slower. Tests compare both tiers on every example and on
 //! random files.
 
 use std::collections::HashMap;
@@ -428,8 +430,7 @@ pub(crate) struct Split {
 const MIN_RUN: usize = 2;
 
 impl Split {
-    /// Split `text`, or None when it holds no run (or anything this tier
-    /// does not take: tabs or anchors, aliases and tags anywhere).
+    /// Split `text`, or None when it holds no run (or a tab anywhere).
     pub fn new(text: &str) -> Option<Split> {
         let mut runs: Vec<Run> = Vec::new();
         // The run being built: (indent, first line, its brace, starts, rest).

@@ -66,6 +66,8 @@ pub(crate) struct PosIndex {
     pub limit: Option<(Pos, String)>,
     /// Field path -> where its second key stands, for keys given twice.
     dups: HashMap<String, Pos>,
+    /// The document uses an alias (`*a`).
+    pub aliases: bool,
 }
 
 /// An anchored collection still open: its anchor, where its text starts
@@ -179,6 +181,7 @@ impl PosIndex {
                     sizes.insert(*id, own);
                 }
                 Event::Alias(id) => {
+                    idx.aliases = true;
                     let size = sizes.get(id).copied().unwrap_or(0);
                     expanded = expanded.saturating_add(size);
                     if let Some(up) = anchored.last_mut() {

@@ -141,7 +141,8 @@ fn load_split(
     mut split: fast::Split,
 ) -> Option<Result<Config, ConfigErrors>> {
     let index = PosIndex::build(&split.skeleton);
-    if index.limit.is_some() {
+    // An alias would repeat the skeleton's part of a list, not the whole.
+    if index.limit.is_some() || index.aliases {
         return None;
     }
     let raw: RawConfig = serde_yaml_ng::from_str(&split.skeleton).ok()?;

@@ -272,6 +272,26 @@ proptest! {
     }
 }
 
+/// A list the fast tier takes lines from, repeated elsewhere by an alias:
+/// the alias must repeat the whole list, so the fast tier declines.
+#[test]
+fn an_alias_of_a_run_list_declines_the_fast_tier() {
+    let text = format!(
+        "{HEAD}l2:\n  segments:\n    - port: acc\n      vni: 900\n      static_macs: &m\n{}{}    - port: acc\n      vlan: 2\n      vni: 901\n      static_macs: *m\n",
+        "        - { mac: \"02:00:00:00:00:01\", remote: 198.18.1.1 }\n",
+        "        - { mac: \"02:00:00:00:00:02\", remote: 198.18.1.2 }\n",
+    );
+    let (fast, whole, took) = both(&text);
+    assert!(!took);
+    assert_eq!(fast, whole);
+    let c = fast.unwrap();
+    let segs = &c.l2.unwrap().segments;
+    assert_eq!(
+        (segs[0].static_macs.len(), segs[1].static_macs.len()),
+        (2, 2)
+    );
+}
+
 /// Each (remote, VNI) pair and each name, with the first tunnel that has it.
 fn scan_for(tunnels: &[Tunnel], r: IpAddr, v: Vni) -> Option<&Tunnel> {
     tunnels.iter().find(|t| t.remote == r && t.vni == v)
