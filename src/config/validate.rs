@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 
 // FxHash: the keys (names, addresses, prefixes) come from the operator's
 // own file, and a million of them hash several times faster than with SipHash.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::net::IpAddr;
 
 use super::error::{closest, ConfigError, Pos};
 use super::raw::*;
@@ -34,7 +34,7 @@ impl<P: fmt::Display + ?Sized> fmt::Display for Field<'_, P> {
 
 /// Error collector. Errors name a field path; where the path stands in the
 /// text is looked up once, after validation, and only when there are
-/// errors (see `super::locate`): a valid file needs no position index.
+/// errors (see `super::validated`): a valid file needs no position index.
 pub(crate) struct Ctx<'a> {
     file: &'a str,
     pub errors: Vec<ConfigError>,
