@@ -175,6 +175,8 @@ def decap(a, out, rng):
     if n < 1 or FIRST_VNI + n > VNI_MAX:
         sys.exit("--vnis 1..=%d" % (VNI_MAX - FIRST_VNI))
     bad = error_slots(a.errors, n, rng)
+    if a.tunnels > a.remotes * n:
+        sys.exit("--tunnels at most --remotes x --vnis (every (remote, VNI) pair once)")
     if a.tunnels:
         tunnels(a, out, a.tunnels, lambda i: FIRST_VNI + (i // a.remotes) % n, set())
     w = out.write
