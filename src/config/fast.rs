@@ -508,10 +508,10 @@ impl Split {
         })
     }
 
-    /// Put the runs' entries into `raw` (read from the skeleton, whose
-    /// position index is `index`), or None when a run is not where its kind
-    /// belongs.
-    pub fn splice(&mut self, mut raw: RawConfig, index: &PosIndex) -> Option<RawConfig> {
+    /// Find, from the skeleton's position index, the list each run is in
+    /// and its first entry's index there and in the whole file; None when
+    /// a run is not an entry of a list its kind belongs to.
+    pub fn place(&mut self, index: &PosIndex) -> Option<()> {
         // Which skeleton node each run's first line is: (list, index).
         let at: HashMap<Pos, usize> = self
             .runs
@@ -570,6 +570,14 @@ impl Split {
             self.runs[i].real_index = self.runs[i].skel_index + shift;
             runs.push(i);
         }
+        self.lists = lists;
+        Some(())
+    }
+
+    /// Put the runs' entries into `raw`, read from the skeleton (after
+    /// [`Split::place`]); None when serde did not read a run's first entry.
+    pub fn splice(&mut self, mut raw: RawConfig) -> Option<RawConfig> {
+        let lists = std::mem::take(&mut self.lists);
         let mut take = |list: &str| -> Vec<(usize, Entries)> {
             lists
                 .get(list)
@@ -615,9 +623,32 @@ impl Split {
         // Every run must have been placed (a list serde did not read, such
         // as l3.routes with no l3 section read, declines).
         let placed = self.runs.iter().all(|r| r.rest.len() == 0);
-        // Keep the runs' lengths for `value_pos`: they were moved out.
         self.lists = lists;
         placed.then_some(raw)
+    }
+
+    /// A path serde gave for the skeleton, as a path of the whole file:
+    /// list indexes past a run move up by the lines taken out before them.
+    pub fn real_path(&self, skel: &str) -> String {
+        for (i, _) in skel.match_indices('[') {
+            let Some(runs) = self.lists.get(&skel[..i]) else {
+                continue;
+            };
+            let Some((k, rest)) = skel[i + 1..]
+                .split_once(']')
+                .and_then(|(n, rest)| Some((n.parse::<usize>().ok()?, rest)))
+            else {
+                break;
+            };
+            let shift: usize = runs
+                .iter()
+                .map(|&j| &self.runs[j])
+                .filter(|r| r.skel_index < k)
+                .map(|r| r.starts.len() - 1)
+                .sum();
+            return format!("{}[{}]{rest}", &skel[..i], k + shift);
+        }
+        skel.to_string()
     }
 
     /// Where `path` (a path of the whole file) stands: in a run's line, or

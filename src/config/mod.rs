@@ -145,13 +145,49 @@ fn load_split(
     if index.limit.is_some() || index.aliases {
         return None;
     }
-    let raw: RawConfig = serde_yaml_ng::from_str(&split.skeleton).ok()?;
-    let raw = split.splice(raw, &index)?;
+    split.place(&index)?;
+    let raw: RawConfig = match serde_yaml_ng::from_str(&split.skeleton) {
+        Ok(raw) => split.splice(raw)?,
+        Err(e) => return schema_errors(&split, file_name, &index, &e).map(Err),
+    };
     Some(validated(raw, file_name, |errors| {
         for e in errors {
             e.pos = split.value_pos(text, &e.path, &index);
         }
     }))
+}
+
+/// serde's errors on the skeleton as errors of the whole file, when they
+/// are about the schema (a wrong type, an unknown, missing or repeated
+/// field) and so cannot come from the lines the fast tier took out (each
+/// one a well-formed entry of its list): their lines and columns are the
+/// file's, and list indexes are moved past the runs. A YAML syntax error
+/// declines (None): the lines taken out could change what the scanner
+/// sees, so the whole file is read.
+fn schema_errors(
+    split: &fast::Split,
+    file_name: &str,
+    index: &PosIndex,
+    first: &serde_yaml_ng::Error,
+) -> Option<ConfigErrors> {
+    // How `error::from_serde` words serde's schema errors.
+    const SCHEMA: &[&str] = &[
+        "invalid type",
+        "invalid value",
+        "invalid length",
+        "unknown field",
+        "unknown value",
+        "missing;",
+        "given twice;",
+    ];
+    let mut errs = structural_errors(&split.skeleton, file_name, index, first);
+    for e in &mut errs {
+        if e.pos.line == 0 || !SCHEMA.iter().any(|s| e.message.starts_with(s)) {
+            return None;
+        }
+        e.path = split.real_path(&e.path);
+    }
+    Some(ConfigErrors::new(errs))
 }
 
 /// Errors a document breaks a bound with, or that it is blank.

@@ -272,6 +272,47 @@ proptest! {
     }
 }
 
+/// A wrong type or an unknown field among the runs: serde's errors on the
+/// skeleton are the file's, placed at the same line and column, with the
+/// list index of the whole file, and the fast tier reports them itself
+/// (a million-entry file with one typo is not read whole).
+#[test]
+fn schema_errors_among_runs_are_reported_by_the_fast_tier() {
+    let mut s = String::from(HEAD);
+    s.push_str("tunnels:\n");
+    for i in 0..50 {
+        let vni = if i == 30 {
+            "x1".to_string()
+        } else {
+            (100 + i).to_string()
+        };
+        let _ = writeln!(s, "  - {{ name: t{i}, remote: {}, vni: {vni} }}", remote(i));
+    }
+    s.push_str("l3:\n  access: { port: acc, ipv4: 198.19.0.254/24 }\n  routes:\n");
+    for i in 0..50 {
+        let extra = if i == 44 { ", colour: red" } else { "" };
+        let _ = writeln!(s, "    - {{ prefix: 10.{i}.0.0/16, tunnel: t{i}{extra} }}");
+    }
+    let (fast, whole, took) = both(&s);
+    assert!(took, "the fast tier declined");
+    assert_eq!(fast, whole);
+    let e = fast.unwrap_err();
+    let got: Vec<(&str, usize)> = e.iter().map(|e| (e.path.as_str(), e.line())).collect();
+    let head = HEAD.lines().count();
+    assert_eq!(
+        got,
+        [
+            ("tunnels[30].vni", head + 2 + 30),
+            ("l3.routes[44].colour", head + 1 + 50 + 3 + 1 + 44)
+        ]
+    );
+    // A syntax error declines: the whole file is read.
+    let broken = s.replace("vni: x1", "vni: [x1");
+    let (fast, whole, took) = both(&broken);
+    assert!(!took);
+    assert_eq!(fast, whole);
+}
+
 /// A list the fast tier takes lines from, repeated elsewhere by an alias:
 /// the alias must repeat the whole list, so the fast tier declines.
 #[test]
