@@ -27,6 +27,12 @@
 //!    entry among it; [`Split::splice`] then finds, from the skeleton's
 //!    position index, which list each run's first line is in, checks that
 //!    the kind fits that list, and puts the run's other entries after it.
+//!    When serde refuses the skeleton with a schema error (a wrong type,
+//!    an unknown, missing or repeated field), its errors are the file's:
+//!    the lines taken out are each a well-formed entry of their list, the
+//!    skeleton keeps every line number and column, and
+//!    [`Split::real_path`] moves list indexes past the runs. A YAML syntax
+//!    error declines.
 //! 3. Errors found afterwards name paths of the whole file; [`Split::value_pos`]
 //!    finds a path inside a run by reading its line again, and any other
 //!    path in the skeleton's index (list indexes shifted back by the lines
