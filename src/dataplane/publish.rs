@@ -18,6 +18,22 @@
 //! The writer never blocks either: when a worker still holds the back
 //! copy, [`Publisher::flush`] says so and the control thread tries again
 //! on its next turn, with the batch kept (later changes join it).
+//!
+//! Why this and not something else (numbers in BENCHMARKS.md, "Scale:
+//! tables changed entry by entry"):
+//!
+//! - A concurrent map per table (papaya, already used for the flow-id
+//!   table; DPDK's `rte_hash` / `rte_fib` with `rte_rcu_qsbr`): no second
+//!   copy, but every lookup of every packet pays the map's guard and atomic
+//!   loads (or an FFI call per burst and `unsafe` outside `src/dpdk`), and
+//!   a change that touches two tables (a template and the route that uses
+//!   it) is not visible at once.
+//! - The `left-right` crate: the same idea, but its readers enter and
+//!   leave an epoch around every read and its `publish` spins until the
+//!   readers have left. Here the workers already compare a generation once
+//!   per poll round and hold an `Arc` between rounds, so reclamation comes
+//!   from `Arc::get_mut` on the back copy: nothing is added to the worker
+//!   (instructions per packet unchanged) and the writer never spins.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
