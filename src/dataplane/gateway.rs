@@ -24,6 +24,9 @@ use crate::tunnel::DropReason;
 
 /// What workers and the control thread share.
 pub struct Shared {
+    /// The front copy of the tables. Only the control thread's
+    /// `publish::Publisher` swaps it: a store from anywhere else would leave
+    /// the back copy behind.
     pub tables: ArcSwap<Tables>,
     /// Mirrors `tables.generation`, so workers check one integer per burst.
     pub generation: AtomicU64,
@@ -35,15 +38,6 @@ pub struct Shared {
     /// Packets the control thread wants sent (ARP/ND replies and requests,
     /// ICMP echo replies): worker 0 sends them on its own TX queues.
     pub control_rx: Receiver<(u16, Mbuf)>,
-}
-
-impl Shared {
-    /// Publishes new tables (read-copy-update).
-    pub fn publish(&self, t: Tables) {
-        let g = t.generation;
-        self.tables.store(Arc::new(t));
-        self.generation.store(g, Ordering::Release);
-    }
 }
 
 pub struct GatewayWorker {
