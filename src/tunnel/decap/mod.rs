@@ -31,7 +31,7 @@ mod options;
 #[cfg(test)]
 mod tests;
 
-use fast::HeaderPattern;
+use fast::{HeaderPattern, HeaderPatternV6};
 pub use inner::apply_inner_update;
 use inner::{ECN_ALARM, ECN_DROP};
 use options::OptionLayout;
@@ -258,6 +258,10 @@ pub struct Decapsulator {
     /// The same for IPv4 payloads (L3 tunnels,
     /// [`decap_fast_v4_pattern_ip`](Self::decap_fast_v4_pattern_ip)).
     pattern_v4_ip: Option<HeaderPattern>,
+    /// The fixed fields of [`decap_fast_v6`](Self::decap_fast_v6)'s
+    /// packets to the first local IPv6 address (pipe model, Ethernet
+    /// accepted), compared in one go; `None` otherwise.
+    pattern_v6: Option<HeaderPatternV6>,
     /// The fixed fields every IPv4 fast-tier packet has (no addresses,
     /// checksum or protocol): the first test of
     /// [`decap_fast_v4`](Self::decap_fast_v4).
@@ -290,6 +294,12 @@ impl Decapsulator {
         };
         let pattern_v4 = pattern(cfg.accept_ethernet, EtherType::TEB);
         let pattern_v4_ip = pattern(cfg.accept_ipv4, EtherType::IPV4);
+        let pattern_v6 = match cfg.local_v6.first() {
+            Some(a) if cfg.accept_ethernet && pipe => {
+                Some(HeaderPatternV6::first_address(cfg.udp_port, a.octets()))
+            }
+            _ => None,
+        };
         Decapsulator {
             local_v4: cfg
                 .local_v4
@@ -305,6 +315,7 @@ impl Decapsulator {
             ecn_table,
             pattern_v4,
             pattern_v4_ip,
+            pattern_v6,
             option_layout: None,
             untagged_v4: HeaderPattern::untagged_v4(cfg.udp_port),
             pipe,
