@@ -477,7 +477,7 @@ impl Decapsulator {
     /// port, Geneve version 0 without the O bit carrying Ethernet, under
     /// the pipe model with Ethernet accepted.
     #[inline(never)]
-    fn fast_v6_fields_ok(&self, f: &[u8; FAST_V6_LEN]) -> bool {
+    pub(super) fn fast_v6_fields_ok(&self, f: &[u8; FAST_V6_LEN]) -> bool {
         const IP6: usize = ethernet::HEADER_LEN;
         const UDP6: usize = IP6 + ipv6::HEADER_LEN;
         const GENEVE6: usize = UDP6 + udp::HEADER_LEN;

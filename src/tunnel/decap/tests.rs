@@ -1,5 +1,5 @@
 //! Unit tests of decap: the fast tier gives the general tier's verdict.
-use super::fast::{ipv4_header_sum_ok, FAST_V4_LEN, INVERSE_0XFFFF};
+use super::fast::{ipv4_header_sum_ok, FAST_V4_LEN, FAST_V6_LEN, INVERSE_0XFFFF};
 use super::*;
 use crate::tunnel::{
     encap, DscpEncap, EcnEncapMode, EncapTemplate, KnownOption, TtlEncap, TunnelConfig,
@@ -153,7 +153,7 @@ fn base_frames() -> Vec<Vec<u8>> {
 
 fn decapsulators() -> Vec<Decapsulator> {
     let mut out = Vec::new();
-    for v in 0..8 {
+    for v in 0..9 {
         let mut c = DecapConfig::new(vec![L4], vec![L6]);
         match v {
             1 => {
@@ -189,6 +189,10 @@ fn decapsulators() -> Vec<Decapsulator> {
                 c.udp_port = 4789;
             }
             7 => c.local_v4 = vec![],
+            // The test frames' IPv6 destination is the second local
+            // address: the IPv6 pattern (first address) never matches and
+            // the fixed fields are checked one by one.
+            8 => c.local_v6 = vec![Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 9), L6],
             _ => {}
         }
         if v == 0 || v == 3 || v == 6 {
@@ -381,10 +385,22 @@ fn ipv6_fast_tier_gives_the_general_tiers_verdict() {
         frames.push(z);
     }
     let (mut taken, mut seen) = (0u64, 0u64);
+    let (mut by_pattern, mut by_fields) = (0u64, 0u64);
     let mut check = |f: &[u8]| {
         for d in &decs {
             seen += 1;
-            taken += u64::from(check_fast_v6(d, f));
+            let delivered = check_fast_v6(d, f);
+            taken += u64::from(delivered);
+            // The masked compare is the field-by-field check restricted
+            // to the first local address.
+            if let Some(h) = f.first_chunk::<FAST_V6_LEN>() {
+                let first = d.local_v6.first().is_some_and(|a| h[38..54] == a[..]);
+                let want = d.fast_v6_fields_ok(h) && first;
+                let got = d.pattern_v6.as_ref().is_some_and(|p| p.matches(h));
+                assert_eq!(got, want, "{f:02x?}");
+                by_pattern += u64::from(delivered && got);
+                by_fields += u64::from(delivered && !got);
+            }
         }
     };
     for base in &frames {
@@ -406,6 +422,10 @@ fn ipv6_fast_tier_gives_the_general_tiers_verdict() {
         }
     }
     assert!(taken > 1_000, "{taken} of {seen}");
+    assert!(
+        by_pattern > 100 && by_fields > 100,
+        "{by_pattern} {by_fields}"
+    );
 }
 
 /// The IPv4 fast tier must give the verdict of the general tier for
