@@ -16,6 +16,8 @@ use crate::tunnel::{
 };
 use crate::wire::geneve::Vni;
 
+pub use super::lpm::Lpm;
+
 // The configuration's bounds are the data plane's sizes.
 const _: () = assert!(config::REGISTRY_MAX == crate::tunnel::options::MAX_KNOWN_OPTIONS);
 const _: () = assert!(config::PORTS_MAX == super::stats::MAX_PORTS);
@@ -196,131 +198,6 @@ pub struct L3Tables {
     pub vlan: Option<u16>,
     pub routes_v4: Lpm,
     pub routes_v6: Lpm,
-}
-
-/// Longest-prefix match: one hash map per prefix length, longest first.
-/// For IPv4, [`freeze`](Lpm::freeze) moves every prefix of /16 or shorter
-/// into a table indexed by the address's top 16 bits (DIR-24-8's idea with
-/// a 16-bit first stage: 256 KiB, rebuilt with the tables), so a route of
-/// /16 or shorter costs one array read instead of a hash lookup per
-/// prefix length; blocks holding longer prefixes are flagged and look those
-/// up in the remaining maps first.
-#[derive(Debug, Clone, Default)]
-pub struct Lpm {
-    levels: Vec<(u8, FxHashMap<u128, Option<TemplateId>>)>,
-    bits: u8,
-    /// IPv4 after `freeze`: per /16 block, the longest match of length <= 16
-    /// ([`NO_ROUTE`], [`UNRESOLVED`] or `FIRST_TEMPLATE + id`), with
-    /// [`DEEPER`] set if a longer prefix lies in the block. Empty otherwise.
-    first16: Vec<u32>,
-}
-
-const NO_ROUTE: u32 = 0;
-const UNRESOLVED: u32 = 1;
-const FIRST_TEMPLATE: u32 = 2;
-const DEEPER: u32 = 1 << 31;
-
-impl Lpm {
-    fn new(bits: u8) -> Lpm {
-        Lpm {
-            levels: Vec::new(),
-            bits,
-            first16: Vec::new(),
-        }
-    }
-
-    /// IPv4: builds the first stage from the prefixes of /16 or shorter and
-    /// keeps only the longer ones in maps. Call once, after every insert.
-    fn freeze(&mut self) {
-        let too_big = |m: &FxHashMap<u128, Option<TemplateId>>| {
-            m.values()
-                .flatten()
-                .any(|&id| id >= DEEPER - FIRST_TEMPLATE)
-        };
-        if self.bits != 32
-            || !self.first16.is_empty()
-            || self.levels.iter().any(|(_, m)| too_big(m))
-        {
-            return;
-        }
-        let mut first = vec![NO_ROUTE; 1 << 16];
-        // Shortest first, so longer prefixes overwrite the blocks they cover.
-        let mut short: Vec<&(u8, FxHashMap<u128, Option<TemplateId>>)> =
-            self.levels.iter().filter(|(l, _)| *l <= 16).collect();
-        short.sort_by_key(|(l, _)| *l);
-        for (len, m) in short {
-            let span = 1usize << (16 - len);
-            for (&k, &v) in m {
-                let enc = match v {
-                    None => UNRESOLVED,
-                    Some(id) => FIRST_TEMPLATE + id,
-                };
-                let start = (k >> 16) as usize & 0xffff;
-                for e in first.iter_mut().skip(start).take(span) {
-                    *e = enc;
-                }
-            }
-        }
-        self.levels.retain(|(l, _)| *l > 16);
-        for (_, m) in &self.levels {
-            for &k in m.keys() {
-                first[(k >> 16) as usize & 0xffff] |= DEEPER;
-            }
-        }
-        self.first16 = first;
-    }
-
-    fn key(addr: u128, len: u8, bits: u8) -> u128 {
-        if len == 0 {
-            0
-        } else {
-            let shift = u32::from(bits - len);
-            (addr >> shift) << shift
-        }
-    }
-
-    fn insert(&mut self, addr: u128, len: u8, value: Option<TemplateId>) {
-        let k = Self::key(addr, len, self.bits);
-        match self.levels.iter_mut().find(|(l, _)| *l == len) {
-            Some((_, m)) => {
-                m.insert(k, value);
-            }
-            None => {
-                let mut m = FxHashMap::default();
-                m.insert(k, value);
-                self.levels.push((len, m));
-                self.levels.sort_by_key(|l| std::cmp::Reverse(l.0));
-            }
-        }
-    }
-
-    /// The route for `addr`: Some(template or unresolved), or None: no route.
-    #[inline]
-    pub fn lookup(&self, addr: u128) -> Option<Option<TemplateId>> {
-        if let Some(&e) = self.first16.get((addr >> 16) as usize & 0xffff) {
-            if e & DEEPER != 0 {
-                if let Some(v) = self.lookup_levels(addr) {
-                    return Some(v);
-                }
-            }
-            return match e & !DEEPER {
-                NO_ROUTE => None,
-                UNRESOLVED => Some(None),
-                id => Some(Some(id - FIRST_TEMPLATE)),
-            };
-        }
-        self.lookup_levels(addr)
-    }
-
-    #[inline]
-    fn lookup_levels(&self, addr: u128) -> Option<Option<TemplateId>> {
-        for (len, m) in &self.levels {
-            if let Some(v) = m.get(&Self::key(addr, *len, self.bits)) {
-                return Some(*v);
-            }
-        }
-        None
-    }
 }
 
 /// Everything a worker needs, immutable.
@@ -645,8 +522,8 @@ impl Tables {
         let mut l3 = None;
         if let Some(c3) = &cfg.l3 {
             access.push((pid(c3.access.port), vlan_key(c3.access.vlan), AccessIn::L3));
-            let mut v4 = Lpm::new(32);
-            let mut v6 = Lpm::new(128);
+            let mut v4 = Lpm::new_v4();
+            let mut v6 = Lpm::new_v6();
             for r in &c3.routes {
                 let t = &cfg.tunnels[r.tunnel];
                 let kind = match r.prefix.addr {
@@ -659,7 +536,6 @@ impl Tables {
                     IpAddr::V6(_) => v6.insert(ip_bits(r.prefix.addr), r.prefix.len, id),
                 }
             }
-            v4.freeze();
             l3 = Some(L3Tables {
                 access_port: pid(c3.access.port),
                 vlan: c3.access.vlan,
@@ -825,62 +701,6 @@ mod tests {
             flow_id: None,
             max_untagged_frame: usize::MAX,
         }
-    }
-
-    #[test]
-    fn frozen_ipv4_lpm_answers_as_the_per_length_maps() {
-        // Deterministic pseudo-random routes of every length, some
-        // unresolved, plus nested ones around one block; every lookup of the
-        // frozen table must equal the plain one's.
-        let mut x = 0x1234_5678_9abc_def0u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let mut plain = Lpm::new(32);
-        let mut routes = Vec::new();
-        for i in 0..400u32 {
-            let len = (next() % 33) as u8;
-            let addr = u128::from(next() as u32);
-            let value = if i % 7 == 0 { None } else { Some(i) };
-            routes.push((addr, len, value));
-        }
-        for (len, value) in [
-            (8, Some(1000)),
-            (16, None),
-            (20, Some(1001)),
-            (32, Some(1002)),
-        ] {
-            routes.push((u128::from(0xc613_0a0bu32), len, value));
-        }
-        routes.push((0, 0, Some(1003)));
-        for &(a, l, v) in &routes {
-            plain.insert(a, l, v);
-        }
-        let mut frozen = plain.clone();
-        frozen.freeze();
-        assert_eq!(frozen.first16.len(), 1 << 16);
-        assert!(frozen.levels.iter().all(|(l, _)| *l > 16));
-        let mut probes: Vec<u32> = (0..20_000).map(|_| next() as u32).collect();
-        for &(a, l, _) in &routes {
-            let a = a as u32;
-            let host = u32::MAX.checked_shr(u32::from(l)).unwrap_or(0);
-            probes.extend([a, a & !host, a | host, (a | host).wrapping_add(1)]);
-        }
-        for p in probes {
-            let p = u128::from(p);
-            assert_eq!(frozen.lookup(p), plain.lookup(p), "{p:#x}");
-        }
-        assert_eq!(frozen.lookup(0xc613_0a0b), Some(Some(1002)));
-        assert_eq!(frozen.lookup(0xc613_0a0c), Some(Some(1001)));
-        // IPv6 tables are left alone.
-        let mut v6 = Lpm::new(128);
-        v6.insert(1 << 120, 8, Some(1));
-        v6.freeze();
-        assert!(v6.first16.is_empty());
-        assert_eq!(v6.lookup(1 << 120), Some(Some(1)));
     }
 
     #[test]
