@@ -107,6 +107,8 @@ impl GatewayWorker {
                 // Counted per burst: one store per counter, not one per packet.
                 let (mut encapped, mut decapped) = (0u64, 0u64);
                 if access {
+                    // Large tables: the burst's lookups first (pipeline::ahead).
+                    pipeline::ahead_access(t, p as u16, burst.as_slice().iter().map(|m| m.data()));
                     // Resolved once per burst from the last lookup (see AccessExpress).
                     let express = pipeline::AccessExpress::new(t, p as u16, &mac_cache);
                     if let Some((l, out)) = express
@@ -156,6 +158,7 @@ impl GatewayWorker {
                     // As for encap: the leading express-tier packets
                     // decapsulated in place, then moved to their access
                     // ports' TX buffers a run of one port at a time.
+                    pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
                     let mut ports = [0u16; BURST_SIZE];
                     let mut taken = 0;
                     let n = burst.update_while(|m| {

@@ -115,6 +115,14 @@ impl VniTable {
         Some((out, *plain))
     }
 
+    /// Starts loading the entry of `vni` (see `pipeline::ahead`).
+    #[inline(always)]
+    pub fn prefetch(&self, vni: u32) {
+        if let Some(e) = self.position(vni).and_then(|i| self.outs.get(i)) {
+            super::lpm::prefetch(e);
+        }
+    }
+
     #[inline(always)]
     fn position(&self, vni: u32) -> Option<usize> {
         if self.keys.len() <= Self::SCAN {

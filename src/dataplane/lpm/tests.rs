@@ -48,7 +48,13 @@ enum Op {
 /// share /24 blocks and overlap: the cases the bookkeeping is for.
 fn addr(bits: u8) -> impl Strategy<Value = u128> {
     let bases: Vec<u128> = if bits == 32 {
-        vec![0xc612_0000, 0xc612_0a00, 0xc613_ff00, 0x0a00_0000, 0xffff_ff00]
+        vec![
+            0xc612_0000,
+            0xc612_0a00,
+            0xc613_ff00,
+            0x0a00_0000,
+            0xffff_ff00,
+        ]
     } else {
         vec![
             0x2001_0db8_0000_0000_0000_0000_0000_0000,
@@ -90,7 +96,11 @@ fn ops(bits: u8) -> impl Strategy<Value = Vec<Op>> {
 /// Applies `ops` to both, checking every answer after each change at
 /// the probes (and around each route's edges).
 fn check(bits: u8, ops: Vec<Op>, probes: Vec<u128>) -> Result<(), TestCaseError> {
-    let mut lpm = if bits == 32 { Lpm::new_v4() } else { Lpm::new_v6() };
+    let mut lpm = if bits == 32 {
+        Lpm::new_v4()
+    } else {
+        Lpm::new_v6()
+    };
     let mut reference = Linear {
         bits,
         ..Linear::default()
@@ -117,7 +127,12 @@ fn check(bits: u8, ops: Vec<Op>, probes: Vec<u128>) -> Result<(), TestCaseError>
         let width = u128::MAX >> (128 - u32::from(bits));
         let edges = reference.rules.iter().flat_map(|&(k, l, _)| {
             let host = width.checked_shr(u32::from(l)).unwrap_or(0);
-            [k, k | host, (k | host).wrapping_add(1) & width, k.wrapping_sub(1) & width]
+            [
+                k,
+                k | host,
+                (k | host).wrapping_add(1) & width,
+                k.wrapping_sub(1) & width,
+            ]
         });
         let all: Vec<u128> = probes.iter().copied().chain(edges).collect();
         for &p in &all {
@@ -149,7 +164,9 @@ proptest! {
 #[test]
 fn groups_are_reused_and_the_table_empties() {
     let mut t = Lpm::new_v4();
-    let Family::V4(_) = &t.inner else { unreachable!() };
+    let Family::V4(_) = &t.inner else {
+        unreachable!()
+    };
     t.insert(0xc612_0000, 16, Some(7));
     for i in 0..64u128 {
         t.insert(0xc612_0000 + (i << 8) + 1, 32, Some(i as u32));

@@ -1,0 +1,173 @@
+//! Looking a burst up ahead: with tables of a million entries, every
+//! packet's MAC, route, VNI and template lookups miss the cache, and one
+//! by one each miss waits for the one before. Before the per-packet path
+//! runs, these functions read every frame's key (destination MAC, inner
+//! destination address, VNI), look the whole burst up and prefetch what
+//! the per-packet path will read (the LPM's entries, the VNI's entry, the
+//! encap template), so the misses of the burst overlap (VPP's dual and quad
+//! loops, `rte_hash_lookup_bulk` and `rte_lpm_lookup_bulk` do the same).
+//! The per-packet path then runs unchanged and finds its lines in cache.
+//!
+//! The lookups are independent of one another, so the CPU runs several at
+//! once even where a lookup itself gives no address to prefetch (the
+//! standard library's hash maps do not expose their buckets). Small tables
+//! stay in cache anyway: below [`AHEAD_MIN_ENTRIES`] nothing is done, and
+//! the one-entry gateway pays one check per burst.
+//!
+//! Only a speed matter: a wrong guess (a tagged frame, an unknown MAC, a
+//! frame shorter than its key) prefetches nothing or the wrong line, and
+//! the per-packet path decides as always.
+use crate::dataplane::lpm::prefetch;
+use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
+use crate::tunnel::EncapTemplate;
+use crate::wire::ethernet::EtherType;
+
+use super::tagged;
+
+/// The big-endian 16 bits at `o`, 0 past the end.
+#[inline(always)]
+fn be16(d: &[u8], o: usize) -> u16 {
+    d.get(o..o + 2)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// Tables with fewer entries than this are left to the cache.
+pub const AHEAD_MIN_ENTRIES: usize = 4096;
+
+/// Most frames looked up ahead at once (the worker's burst).
+const MAX_AHEAD: usize = 64;
+
+/// Starts loading the lines [`crate::tunnel::encap`] reads of `tpl`: its
+/// fields and the first bytes of its header.
+#[inline(always)]
+fn prefetch_template(tpl: &EncapTemplate) {
+    prefetch(tpl);
+    if let Some(b) = tpl.header().first() {
+        prefetch(b);
+    }
+}
+
+#[inline(always)]
+fn prefetch_template_id(t: &Tables, id: TemplateId) {
+    if let Some(tpl) = t.templates.get(id as usize) {
+        prefetch_template(tpl);
+    }
+}
+
+/// The encap side: frames that arrived on access `port`. Untagged frames
+/// of the port's untagged L2 segment look up their destination MAC; those
+/// of its L3 access their IPv4 or IPv6 destination.
+#[inline]
+pub fn ahead_access<'a>(t: &Tables, port: u16, frames: impl Iterator<Item = &'a [u8]>) {
+    match t.access_for(port, 0) {
+        Some(AccessIn::L2(seg)) => {
+            let Some(s) = t.segments.get(seg) else {
+                return;
+            };
+            if s.macs.len() < AHEAD_MIN_ENTRIES {
+                return;
+            }
+            ahead_macs(t, seg, frames);
+        }
+        Some(AccessIn::L3) => {
+            let Some(l3) = &t.l3 else {
+                return;
+            };
+            if l3.routes_v4.len() + l3.routes_v6.len() < AHEAD_MIN_ENTRIES {
+                return;
+            }
+            ahead_routes(t, frames);
+        }
+        None => {}
+    }
+}
+
+#[inline(never)]
+fn ahead_macs<'a>(t: &Tables, seg: usize, frames: impl Iterator<Item = &'a [u8]>) {
+    let macs = &t.segments[seg].macs;
+    for d in frames.take(MAX_AHEAD) {
+        let Some(h) = d.first_chunk::<14>() else {
+            continue;
+        };
+        if tagged(h) {
+            continue;
+        }
+        let Some(dst) = h.first_chunk::<6>() else {
+            continue;
+        };
+        if let Some(id) = macs.get(dst).and_then(|e| e.template) {
+            prefetch_template_id(t, id);
+        }
+    }
+}
+
+#[inline(never)]
+fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) {
+    let Some(l3) = &t.l3 else {
+        return;
+    };
+    // First the LPM entries of the whole burst, then the lookups (which
+    // find them loaded or on their way) and the templates.
+    let mut keys = [(0u128, false); MAX_AHEAD];
+    let mut n = 0;
+    for d in frames {
+        let (Some(key), Some(slot)) = (inner_destination(d), keys.get_mut(n)) else {
+            continue;
+        };
+        let lpm = if key.1 { &l3.routes_v6 } else { &l3.routes_v4 };
+        lpm.prefetch(key.0);
+        *slot = key;
+        n += 1;
+    }
+    for &(a, v6) in &keys[..n] {
+        let lpm = if v6 { &l3.routes_v6 } else { &l3.routes_v4 };
+        if let Some(Some(id)) = lpm.lookup(a) {
+            prefetch_template_id(t, id);
+        }
+    }
+}
+
+/// The LPM key of an untagged frame's IP destination, and whether it is IPv6.
+#[inline(always)]
+fn inner_destination(d: &[u8]) -> Option<(u128, bool)> {
+    match be16(d, 12) {
+        EtherType::IPV4 => {
+            let a = d.get(30..34)?;
+            Some((lpm_key([a[0], a[1], a[2], a[3]].into()), false))
+        }
+        EtherType::IPV6 => {
+            let a: [u8; 16] = d.get(38..54)?.try_into().ok()?;
+            Some((lpm_key(a.into()), true))
+        }
+        _ => None,
+    }
+}
+
+/// The decap side: Geneve frames from the underlay. Each frame's VNI
+/// (untagged outer IPv4 without options or IPv6 without extension
+/// headers, as the fast tiers take them) is looked up and its entry
+/// prefetched.
+#[inline]
+pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) {
+    if t.vnis.len() < AHEAD_MIN_ENTRIES {
+        return;
+    }
+    ahead_vnis(t, frames);
+}
+
+#[inline(never)]
+fn ahead_vnis<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) {
+    for d in frames.take(MAX_AHEAD) {
+        // Outer Ethernet, IP, UDP (8), Geneve's VNI at its bytes 4..7.
+        let at = match be16(d, 12) {
+            EtherType::IPV4 => 14 + 20 + 8 + 4,
+            EtherType::IPV6 => 14 + 40 + 8 + 4,
+            _ => continue,
+        };
+        let Some(v) = d.get(at..at + 3) else {
+            continue;
+        };
+        let vni = u32::from_be_bytes([0, v[0], v[1], v[2]]);
+        t.vnis.prefetch(vni);
+    }
+}
