@@ -65,6 +65,12 @@ fn run(name: &str, mut lpm: Lpm, shift: u32, routes: &[(u128, u8)], probes: &[u1
     );
 }
 
+/// `routes` without repeats, in their order.
+fn unique(routes: Vec<(u128, u8)>) -> Vec<(u128, u8)> {
+    let mut seen = std::collections::HashSet::new();
+    routes.into_iter().filter(|r| seen.insert(*r)).collect()
+}
+
 fn main() {
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
     let filter = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
@@ -74,7 +80,7 @@ fn main() {
         // configures), host routes anywhere (the worst case for groups),
         // and /24 routes anywhere.
         let contiguous: Vec<(u128, u8)> = (0..n as u128).map(|i| (0x0a00_0000 + i, 32)).collect();
-        let random32: Vec<(u128, u8)> = (0..n).map(|_| (u128::from(r.next() as u32), 32)).collect();
+        let random32 = unique((0..n).map(|_| (u128::from(r.next() as u32), 32)).collect());
         let random24: Vec<(u128, u8)> = (0..n)
             .map(|_| (u128::from(r.next() as u32 & !0xff), 24))
             .collect();
@@ -85,7 +91,7 @@ fn main() {
         ] {
             let probes: Vec<u128> = (0..LOOKUPS)
                 .map(|_| {
-                    routes[r.next() as usize % n].0
+                    routes[r.next() as usize % routes.len()].0
                         | (r.next() as u128 & 0xff) * u128::from(routes[0].1 == 24)
                 })
                 .collect();
@@ -100,19 +106,23 @@ fn main() {
         }
         // IPv6: a quarter as many, /64 subnets and /128 hosts half and half.
         let m = n / 4;
-        let v6: Vec<(u128, u8)> = (0..m)
-            .map(|i| {
-                let a = (0x2001_0db8u128 << 96)
-                    | (u128::from(r.next()) << 32)
-                    | u128::from(r.next() as u32);
-                if i % 2 == 0 {
-                    (a & !((1u128 << 64) - 1), 64)
-                } else {
-                    (a, 128)
-                }
-            })
+        let v6: Vec<(u128, u8)> = unique(
+            (0..m)
+                .map(|i| {
+                    let a = (0x2001_0db8u128 << 96)
+                        | (u128::from(r.next()) << 32)
+                        | u128::from(r.next() as u32);
+                    if i % 2 == 0 {
+                        (a & !((1u128 << 64) - 1), 64)
+                    } else {
+                        (a, 128)
+                    }
+                })
+                .collect(),
+        );
+        let probes: Vec<u128> = (0..LOOKUPS)
+            .map(|_| v6[r.next() as usize % v6.len()].0)
             .collect();
-        let probes: Vec<u128> = (0..LOOKUPS).map(|_| v6[r.next() as usize % m].0).collect();
         let name = "v6 /64+/128 per-length maps".to_string();
         if want(&name) {
             run(&name, Lpm::new_v6(), 0, &v6, &probes);

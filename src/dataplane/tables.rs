@@ -115,11 +115,16 @@ impl VniTable {
         Some((out, *plain))
     }
 
-    /// Starts loading the entry of `vni` (see `pipeline::ahead`).
+    /// Starts loading the entry of `vni` (see `pipeline::ahead`); false
+    /// when there is none.
     #[inline(always)]
-    pub fn prefetch(&self, vni: u32) {
-        if let Some(e) = self.position(vni).and_then(|i| self.outs.get(i)) {
-            super::lpm::prefetch(e);
+    pub fn prefetch(&self, vni: u32) -> bool {
+        match self.position(vni).and_then(|i| self.outs.get(i)) {
+            Some(e) => {
+                super::lpm::prefetch(e);
+                true
+            }
+            None => false,
         }
     }
 

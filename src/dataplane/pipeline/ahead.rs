@@ -47,44 +47,46 @@ fn prefetch_template(tpl: &EncapTemplate) {
     }
 }
 
+/// Prefetches template `id`; 1 if there is one, else 0.
 #[inline(always)]
-fn prefetch_template_id(t: &Tables, id: TemplateId) {
-    if let Some(tpl) = t.templates.get(id as usize) {
-        prefetch_template(tpl);
+fn prefetch_template_id(t: &Tables, id: TemplateId) -> usize {
+    match t.templates.get(id as usize) {
+        Some(tpl) => {
+            prefetch_template(tpl);
+            1
+        }
+        None => 0,
     }
 }
 
 /// The encap side: frames that arrived on access `port`. Untagged frames
 /// of the port's untagged L2 segment look up their destination MAC; those
-/// of its L3 access their IPv4 or IPv6 destination.
+/// of its L3 access their IPv4 or IPv6 destination. Returns how many
+/// templates it prefetched.
 #[inline]
-pub fn ahead_access<'a>(t: &Tables, port: u16, frames: impl Iterator<Item = &'a [u8]>) {
+pub fn ahead_access<'a>(t: &Tables, port: u16, frames: impl Iterator<Item = &'a [u8]>) -> usize {
     match t.access_for(port, 0) {
-        Some(AccessIn::L2(seg)) => {
-            let Some(s) = t.segments.get(seg) else {
-                return;
-            };
-            if s.macs.len() < AHEAD_MIN_ENTRIES {
-                return;
+        Some(AccessIn::L2(seg)) => match t.segments.get(seg) {
+            Some(s) if s.macs.len() >= AHEAD_MIN_ENTRIES => ahead_macs(t, seg, frames),
+            _ => 0,
+        },
+        Some(AccessIn::L3) => match &t.l3 {
+            Some(l3) if l3.routes_v4.len() + l3.routes_v6.len() >= AHEAD_MIN_ENTRIES => {
+                ahead_routes(t, frames)
             }
-            ahead_macs(t, seg, frames);
-        }
-        Some(AccessIn::L3) => {
-            let Some(l3) = &t.l3 else {
-                return;
-            };
-            if l3.routes_v4.len() + l3.routes_v6.len() < AHEAD_MIN_ENTRIES {
-                return;
-            }
-            ahead_routes(t, frames);
-        }
-        None => {}
+            _ => 0,
+        },
+        None => 0,
     }
 }
 
 #[inline(never)]
-fn ahead_macs<'a>(t: &Tables, seg: usize, frames: impl Iterator<Item = &'a [u8]>) {
-    let macs = &t.segments[seg].macs;
+fn ahead_macs<'a>(t: &Tables, seg: usize, frames: impl Iterator<Item = &'a [u8]>) -> usize {
+    let Some(s) = t.segments.get(seg) else {
+        return 0;
+    };
+    let macs = &s.macs;
+    let mut found = 0;
     for d in frames.take(MAX_AHEAD) {
         let Some(h) = d.first_chunk::<14>() else {
             continue;
@@ -96,15 +98,16 @@ fn ahead_macs<'a>(t: &Tables, seg: usize, frames: impl Iterator<Item = &'a [u8]>
             continue;
         };
         if let Some(id) = macs.get(dst).and_then(|e| e.template) {
-            prefetch_template_id(t, id);
+            found += prefetch_template_id(t, id);
         }
     }
+    found
 }
 
 #[inline(never)]
-fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) {
+fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
     let Some(l3) = &t.l3 else {
-        return;
+        return 0;
     };
     // First the LPM entries of the whole burst, then the lookups (which
     // find them loaded or on their way) and the templates.
@@ -119,12 +122,14 @@ fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) {
         *slot = key;
         n += 1;
     }
+    let mut found = 0;
     for &(a, v6) in &keys[..n] {
         let lpm = if v6 { &l3.routes_v6 } else { &l3.routes_v4 };
         if let Some(Some(id)) = lpm.lookup(a) {
-            prefetch_template_id(t, id);
+            found += prefetch_template_id(t, id);
         }
     }
+    found
 }
 
 /// The LPM key of an untagged frame's IP destination, and whether it is IPv6.
@@ -146,17 +151,18 @@ fn inner_destination(d: &[u8]) -> Option<(u128, bool)> {
 /// The decap side: Geneve frames from the underlay. Each frame's VNI
 /// (untagged outer IPv4 without options or IPv6 without extension
 /// headers, as the fast tiers take them) is looked up and its entry
-/// prefetched.
+/// prefetched. Returns how many it found.
 #[inline]
-pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) {
+pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
     if t.vnis.len() < AHEAD_MIN_ENTRIES {
-        return;
+        return 0;
     }
-    ahead_vnis(t, frames);
+    ahead_vnis(t, frames)
 }
 
 #[inline(never)]
-fn ahead_vnis<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) {
+fn ahead_vnis<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
+    let mut found = 0;
     for d in frames.take(MAX_AHEAD) {
         // Outer Ethernet, IP, UDP (8), Geneve's VNI at its bytes 4..7.
         let at = match be16(d, 12) {
@@ -168,6 +174,7 @@ fn ahead_vnis<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) {
             continue;
         };
         let vni = u32::from_be_bytes([0, v[0], v[1], v[2]]);
-        t.vnis.prefetch(vni);
+        found += usize::from(t.vnis.prefetch(vni));
     }
+    found
 }
