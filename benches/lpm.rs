@@ -50,7 +50,7 @@ fn run(name: &str, mut lpm: Lpm, shift: u32, routes: &[(u128, u8)], probes: &[u1
     let n = routes.len().min(100_000);
     let t = Instant::now();
     for &(a, l) in &routes[..n] {
-        assert!(lpm.remove(a << shift, l));
+        assert!(lpm.remove(a << shift, l), "{a:#x}/{l} of {}", routes.len());
     }
     let remove = t.elapsed().as_nanos() as f64 / n as f64;
     let t = Instant::now();
@@ -81,9 +81,11 @@ fn main() {
         // and /24 routes anywhere.
         let contiguous: Vec<(u128, u8)> = (0..n as u128).map(|i| (0x0a00_0000 + i, 32)).collect();
         let random32 = unique((0..n).map(|_| (u128::from(r.next() as u32), 32)).collect());
-        let random24: Vec<(u128, u8)> = (0..n)
-            .map(|_| (u128::from(r.next() as u32 & !0xff), 24))
-            .collect();
+        let random24 = unique(
+            (0..n)
+                .map(|_| (u128::from(r.next() as u32 & !0xff), 24))
+                .collect(),
+        );
         for (kind, routes) in [
             ("v4 /32 contiguous", &contiguous),
             ("v4 /32 random", &random32),
