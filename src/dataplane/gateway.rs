@@ -108,7 +108,13 @@ impl GatewayWorker {
                 let (mut encapped, mut decapped) = (0u64, 0u64);
                 if access {
                     // Large tables: the burst's lookups first (pipeline::ahead).
-                    pipeline::ahead_access(t, p as u16, burst.as_slice().iter().map(|m| m.data()));
+                    let ahead = pipeline::ahead_access(
+                        t,
+                        p as u16,
+                        burst.as_slice().iter().map(|m| m.data()),
+                    );
+                    // The index in the burst of the next frame drain_each sees.
+                    let mut at = 0;
                     // Resolved once per burst from the last lookup (see AccessExpress).
                     let express = pipeline::AccessExpress::new(t, p as u16, &mac_cache);
                     if let Some((l, out)) = express
@@ -127,10 +133,18 @@ impl GatewayWorker {
                             encapped += n as u64;
                             send_front(out, c, &mut lat, &mut burst, n);
                         }
+                        at = n;
                     }
                     burst.drain_each(|mut m| {
                         let rss = m.rss_hash();
+                        let i = at;
+                        at += 1;
                         if let Some(port) = express.as_ref().and_then(|l| l.encap(&mut m, rss)) {
+                            encapped += 1;
+                            return send(&mut tx, c, &mut lat, port, m);
+                        }
+                        // Large tables: the frame's template from the look-ahead.
+                        if let Some(port) = ahead.as_ref().and_then(|a| a.encap(i, &mut m, rss)) {
                             encapped += 1;
                             return send(&mut tx, c, &mut lat, port, m);
                         }

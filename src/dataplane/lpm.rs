@@ -53,6 +53,16 @@ pub fn prefetch<T>(p: &T) {
     let _ = p;
 }
 
+/// [`prefetch`] of the lines holding the first `first` and the last `last`
+/// bytes of `v` (and its very last byte).
+#[inline(always)]
+pub fn prefetch_ends<T>(v: &T, first: usize, last: usize) {
+    #[cfg(feature = "dpdk")]
+    crate::dpdk::prefetch_ends(v, first, last);
+    #[cfg(not(feature = "dpdk"))]
+    let _ = (v, first, last);
+}
+
 /// A longest-prefix-match table of one address family (see the module doc).
 #[derive(Clone)]
 pub struct Lpm {

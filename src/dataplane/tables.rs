@@ -121,7 +121,7 @@ impl VniTable {
     pub fn prefetch(&self, vni: u32) -> bool {
         match self.position(vni).and_then(|i| self.outs.get(i)) {
             Some(e) => {
-                super::lpm::prefetch(e);
+                super::lpm::prefetch_ends(e, std::mem::size_of_val(e), 0);
                 true
             }
             None => false,

@@ -14,12 +14,18 @@
 //! stay in cache anyway: below [`AHEAD_MIN_ENTRIES`] nothing is done, and
 //! the one-entry gateway pays one check per burst.
 //!
+//! On an L2 access port the look-ahead also keeps each frame's template
+//! when the frame is one the express tier would take if its MAC were the
+//! cached one ([`AccessAhead::encap`]): with a million destinations the
+//! last-MAC cache never hits, and these frames then skip the per-packet
+//! path's second lookup as the express tier does.
+//!
 //! Only a speed matter: a wrong guess (a tagged frame, an unknown MAC, a
 //! frame shorter than its key) prefetches nothing or the wrong line, and
 //! the per-packet path decides as always.
-use crate::dataplane::lpm::prefetch;
+use crate::dataplane::lpm::{prefetch, prefetch_ends};
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
-use crate::tunnel::EncapTemplate;
+use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate};
 use crate::wire::ethernet::EtherType;
 
 use super::tagged;
@@ -37,19 +43,23 @@ pub const AHEAD_MIN_ENTRIES: usize = 4096;
 /// Most frames looked up ahead at once (the worker's burst).
 const MAX_AHEAD: usize = 64;
 
-/// Starts loading the lines [`crate::tunnel::encap`] reads of `tpl`: its
-/// fields and the first bytes of its header.
+/// Starts loading the lines [`crate::tunnel::encap`] reads of `tpl`: the
+/// compiler puts the wide fields first, then the header bytes (of which
+/// encap copies the first few dozen), then the byte-sized fields, so the
+/// first three lines (where the header starts depends on the template's
+/// alignment) and the last ones.
 #[inline(always)]
 fn prefetch_template(tpl: &EncapTemplate) {
-    prefetch(tpl);
-    if let Some(b) = tpl.header().first() {
-        prefetch(b);
-    }
+    prefetch_ends(tpl, 160, 32);
 }
 
-/// Prefetches template `id`; 1 if there is one, else 0.
+/// Prefetches template `id` and its flow-id variant slot (both read per
+/// packet); 1 if there is a template, else 0.
 #[inline(always)]
 fn prefetch_template_id(t: &Tables, id: TemplateId) -> usize {
+    if let Some(v) = t.flow_variants.get(id as usize) {
+        prefetch(v);
+    }
     match t.templates.get(id as usize) {
         Some(tpl) => {
             prefetch_template(tpl);
@@ -59,49 +69,119 @@ fn prefetch_template_id(t: &Tables, id: TemplateId) -> usize {
     }
 }
 
+/// What the look-ahead of an access burst found: how many templates it
+/// prefetched, and per frame (by its index in the burst) the template of
+/// a frame the express tier may encapsulate.
+pub struct AccessAhead<'t> {
+    found: usize,
+    express: [Option<&'t EncapTemplate>; MAX_AHEAD],
+    port: u16,
+}
+
+impl<'t> AccessAhead<'t> {
+    fn new(t: &Tables) -> Self {
+        AccessAhead {
+            found: 0,
+            express: [None; MAX_AHEAD],
+            port: t.underlay_port,
+        }
+    }
+
+    /// Templates prefetched.
+    pub fn found(&self) -> usize {
+        self.found
+    }
+
+    /// Frames whose template was kept for [`encap`](AccessAhead::encap).
+    pub fn express_frames(&self) -> usize {
+        self.express.iter().flatten().count()
+    }
+
+    /// Encapsulates frame `i` of the burst (`buf`, not changed since the
+    /// look-ahead) with the template its MAC led to, if the look-ahead kept
+    /// one and the encap fast tier takes the frame: `Some(underlay port)`,
+    /// else `None` with `buf` untouched. The same decision as
+    /// [`access_with_cache`](super::access_with_cache) for these frames
+    /// (see [`AccessExpress`](super::AccessExpress)).
+    #[inline(always)]
+    pub fn encap<B: Buffer + ?Sized>(
+        &self,
+        i: usize,
+        buf: &mut B,
+        rss: Option<u32>,
+    ) -> Option<u16> {
+        let tpl = (*self.express.get(i)?)?;
+        if buf.total_len() != buf.len() {
+            return None;
+        }
+        encap_fast_ethernet(tpl, buf, rss).then_some(self.port)
+    }
+}
+
 /// The encap side: frames that arrived on access `port`. Untagged frames
 /// of the port's untagged L2 segment look up their destination MAC; those
-/// of its L3 access their IPv4 or IPv6 destination. Returns how many
-/// templates it prefetched.
+/// of its L3 access their IPv4 or IPv6 destination. `None` when the table
+/// is small (nothing done).
 #[inline]
-pub fn ahead_access<'a>(t: &Tables, port: u16, frames: impl Iterator<Item = &'a [u8]>) -> usize {
-    match t.access_for(port, 0) {
-        Some(AccessIn::L2(seg)) => match t.segments.get(seg) {
-            Some(s) if s.macs.len() >= AHEAD_MIN_ENTRIES => ahead_macs(t, seg, frames),
-            _ => 0,
-        },
-        Some(AccessIn::L3) => match &t.l3 {
-            Some(l3) if l3.routes_v4.len() + l3.routes_v6.len() >= AHEAD_MIN_ENTRIES => {
-                ahead_routes(t, frames)
+pub fn ahead_access<'a, 't>(
+    t: &'t Tables,
+    port: u16,
+    frames: impl Iterator<Item = &'a [u8]>,
+) -> Option<AccessAhead<'t>> {
+    match t.access_for(port, 0)? {
+        AccessIn::L2(seg) => {
+            if t.segments.get(seg)?.macs.len() < AHEAD_MIN_ENTRIES {
+                return None;
             }
-            _ => 0,
-        },
-        None => 0,
+            Some(ahead_macs(t, seg, frames))
+        }
+        AccessIn::L3 => {
+            let l3 = t.l3.as_ref()?;
+            if l3.routes_v4.len() + l3.routes_v6.len() < AHEAD_MIN_ENTRIES {
+                return None;
+            }
+            let mut a = AccessAhead::new(t);
+            a.found = ahead_routes(t, frames);
+            Some(a)
+        }
     }
 }
 
 #[inline(never)]
-fn ahead_macs<'a>(t: &Tables, seg: usize, frames: impl Iterator<Item = &'a [u8]>) -> usize {
+fn ahead_macs<'a, 't>(
+    t: &'t Tables,
+    seg: usize,
+    frames: impl Iterator<Item = &'a [u8]>,
+) -> AccessAhead<'t> {
+    let mut a = AccessAhead::new(t);
     let Some(s) = t.segments.get(seg) else {
-        return 0;
+        return a;
     };
-    let macs = &s.macs;
-    let mut found = 0;
-    for d in frames.take(MAX_AHEAD) {
+    for (d, slot) in frames.zip(a.express.iter_mut()) {
         let Some(h) = d.first_chunk::<14>() else {
             continue;
         };
-        if tagged(h) {
+        // Untagged unicast (a tagged frame belongs to another segment or
+        // is dropped; group addresses flood).
+        if tagged(h) || h[0] & 1 != 0 {
             continue;
         }
         let Some(dst) = h.first_chunk::<6>() else {
             continue;
         };
-        if let Some(id) = macs.get(dst).and_then(|e| e.template) {
-            found += prefetch_template_id(t, id);
+        let Some(id) = s.macs.get(dst).and_then(|e| e.template) else {
+            continue;
+        };
+        a.found += prefetch_template_id(t, id);
+        // As AccessExpress: no flow-id variant, a template the fast tier has.
+        if matches!(t.flow_variants.get(id as usize), None | Some(None)) {
+            *slot = t
+                .templates
+                .get(id as usize)
+                .filter(|p| p.has_fast_ethernet());
         }
     }
-    found
+    a
 }
 
 #[inline(never)]

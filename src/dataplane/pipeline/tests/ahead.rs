@@ -132,7 +132,7 @@ fn geneve(vni: u32) -> Vec<u8> {
 }
 
 fn count_access(t: &Tables, frames: &[Vec<u8>]) -> usize {
-    ahead_access(t, 1, frames.iter().map(|f| f.as_slice()))
+    ahead_access(t, 1, frames.iter().map(|f| f.as_slice())).map_or(0, |a| a.found())
 }
 
 #[test]
@@ -206,4 +206,52 @@ proptest! {
             prop_assert!(ahead_underlay(t, frames.iter().map(|f| f.as_slice())) <= frames.len());
         }
     }
+}
+
+#[test]
+fn look_ahead_encap_gives_the_per_packet_paths_bytes_or_declines() {
+    let n = AHEAD_MIN_ENTRIES;
+    let t = l2(n);
+    let known = |i: usize| untagged(udp_frame(mac(i), [198, 19, 0, 1], [198, 19, 0, 2], 1, 2));
+    let mut group = known(3);
+    group[0] |= 1;
+    let frames = vec![
+        known(7),
+        udp_frame(mac(8), [198, 19, 0, 1], [198, 19, 0, 2], 1, 2), // tagged
+        known(n + 5),                                              // unknown
+        group,
+        known(n - 1),
+    ];
+    let a = ahead_access(&t, 1, frames.iter().map(|f| f.as_slice())).unwrap();
+    assert_eq!(a.express_frames(), 2);
+    for (i, f) in frames.iter().enumerate() {
+        let mut by_ahead = crate::tunnel::VecBuffer::with_headroom(256, f);
+        let mut by_path = crate::tunnel::VecBuffer::with_headroom(256, f);
+        let path = super::access(&t, 1, &mut by_path, Some(0x1234));
+        match a.encap(i, &mut by_ahead, Some(0x1234)) {
+            Some(port) => {
+                assert_eq!(
+                    path,
+                    crate::dataplane::pipeline::Outcome::Encapped(port),
+                    "frame {i}"
+                );
+                assert_eq!(by_ahead.data(), by_path.data(), "frame {i}");
+                // The outer destination is the MAC's remote VTEP.
+                let want: std::net::Ipv4Addr =
+                    remote(if i == 0 { 7 } else { n - 1 }).parse().unwrap();
+                assert_eq!(by_ahead.data()[30..34], want.octets(), "frame {i}");
+            }
+            None => {
+                assert!([1, 2, 3].contains(&i), "frame {i} declined");
+                assert_eq!(
+                    by_ahead.data(),
+                    f.as_slice(),
+                    "declined frame {i} untouched"
+                );
+            }
+        }
+    }
+    // Past the frames it saw, it takes nothing.
+    let mut b = crate::tunnel::VecBuffer::with_headroom(256, &frames[0]);
+    assert_eq!(a.encap(frames.len(), &mut b, None), None);
 }
