@@ -73,17 +73,22 @@ fn prefetch_template_id(t: &Tables, id: TemplateId) -> usize {
 /// prefetched, and per frame (by its index in the burst) the template of
 /// a frame the express tier may encapsulate.
 pub struct AccessAhead<'t> {
+    t: &'t Tables,
     found: usize,
-    express: [Option<&'t EncapTemplate>; MAX_AHEAD],
-    port: u16,
+    /// Per frame: the template of its MAC (`NONE`: leave the frame to the
+    /// per-packet path).
+    express: [TemplateId; MAX_AHEAD],
 }
 
+/// No template kept for the frame.
+const NONE: TemplateId = TemplateId::MAX;
+
 impl<'t> AccessAhead<'t> {
-    fn new(t: &Tables) -> Self {
+    fn new(t: &'t Tables) -> Self {
         AccessAhead {
+            t,
             found: 0,
-            express: [None; MAX_AHEAD],
-            port: t.underlay_port,
+            express: [NONE; MAX_AHEAD],
         }
     }
 
@@ -94,15 +99,18 @@ impl<'t> AccessAhead<'t> {
 
     /// Frames whose template was kept for [`encap`](AccessAhead::encap).
     pub fn express_frames(&self) -> usize {
-        self.express.iter().flatten().count()
+        self.express.iter().filter(|&&id| id != NONE).count()
     }
 
     /// Encapsulates frame `i` of the burst (`buf`, not changed since the
     /// look-ahead) with the template its MAC led to, if the look-ahead kept
-    /// one and the encap fast tier takes the frame: `Some(underlay port)`,
-    /// else `None` with `buf` untouched. The same decision as
+    /// one, the template has no flow-id variant and the encap fast tier
+    /// takes the frame: `Some(underlay port)`, else `None` with `buf`
+    /// untouched. The same decision as
     /// [`access_with_cache`](super::access_with_cache) for these frames
-    /// (see [`AccessExpress`](super::AccessExpress)).
+    /// (see [`AccessExpress`](super::AccessExpress)). The template is read
+    /// here, not during the look-ahead, so that its prefetch has had the
+    /// frames before it to arrive.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(
         &self,
@@ -110,11 +118,18 @@ impl<'t> AccessAhead<'t> {
         buf: &mut B,
         rss: Option<u32>,
     ) -> Option<u16> {
-        let tpl = (*self.express.get(i)?)?;
-        if buf.total_len() != buf.len() {
+        let id = *self.express.get(i)?;
+        if id == NONE
+            || buf.total_len() != buf.len()
+            || !matches!(self.t.flow_variants.get(id as usize), None | Some(None))
+        {
             return None;
         }
-        encap_fast_ethernet(tpl, buf, rss).then_some(self.port)
+        let tpl = self.t.templates.get(id as usize)?;
+        if !tpl.has_fast_ethernet() {
+            return None;
+        }
+        encap_fast_ethernet(tpl, buf, rss).then_some(self.t.underlay_port)
     }
 }
 
@@ -169,16 +184,15 @@ fn ahead_macs<'a, 't>(
         let Some(dst) = h.first_chunk::<6>() else {
             continue;
         };
-        let Some(id) = s.macs.get(dst).and_then(|e| e.template) else {
-            continue;
-        };
-        a.found += prefetch_template_id(t, id);
-        // As AccessExpress: no flow-id variant, a template the fast tier has.
-        if matches!(t.flow_variants.get(id as usize), None | Some(None)) {
-            *slot = t
-                .templates
-                .get(id as usize)
-                .filter(|p| p.has_fast_ethernet());
+        if let Some(id) = s.macs.get(dst).and_then(|e| e.template) {
+            *slot = id;
+        }
+    }
+    // The lookups above stay independent of one another (nothing but the
+    // id is read), so their misses overlap; then the templates.
+    for &id in &a.express {
+        if id != NONE {
+            a.found += prefetch_template_id(t, id);
         }
     }
     a
