@@ -3,18 +3,19 @@
 # with ENTRIES entries (a million by default), side by side in one run, on
 # the pcap -> null bed of scripts/bench.sh (net_pcap,infinite_rx=1 into the
 # worker, net_null as the sink, one worker core, no hugepages: the pcap's
-# frames are held in mbufs, about 2.3 KB each).
+# frames are held in mbufs, about 2.3 KB each, 2^18 of them by default).
 #
 # Cases: encap-l2 (static MACs of one segment), encap-l3 (IPv4 /32
 # routes), decap (VNIS VNIs, 65,536 by default). The large gateway's frames
-# go to every entry in random order; the small one's, the same number of
+# go each to a different entry, drawn at random from the whole table (every
+# entry when FRAMES >= the entries); the small one's, the same number of
 # frames of the same sizes and flows, all to its one entry
 # (scripts/scale-bench-inputs.py). Encap destinations use REMOTES remote
 # VTEPs (templates), 64,000 by default.
 #
 #   scripts/bench-scale.sh                               # all three cases
 #   CASES=decap RUNS=5 scripts/bench-scale.sh
-#   ENTRIES=100000 FRAMES=131072 scripts/bench-scale.sh  # a smaller scale
+#   ENTRIES=100000 FRAMES=131072 scripts/bench-scale.sh  # another scale
 #   INSTRUCTIONS=1 scripts/bench-scale.sh                # also callgrind
 #   scripts/bench.sh scale                               # the same
 #
@@ -34,7 +35,10 @@ SECS="${SECONDS_PER_RUN:-6}"
 CASES="${CASES:-encap-l2 encap-l3 decap}"
 ENTRIES="${ENTRIES:-1000000}"
 VNIS="${VNIS:-65536}"
-FRAMES="${FRAMES:-1048576}"
+# Frames in the pcap, each to its own entry (a random sample of the table
+# when there are fewer frames than entries): net_pcap keeps every frame in
+# an mbuf, and EAL without hugepages here makes no pool much over 300,000.
+FRAMES="${FRAMES:-262144}"
 REMOTES="${REMOTES:-64000}"
 # Seconds a gateway may take to load its tables before it must report.
 LOAD_SECS="${LOAD_SECS:-300}"

@@ -13,6 +13,7 @@
 #   scripts/bench.sh                 # every case, 3 runs of 6 s each
 #   RUNS=5 SECONDS_PER_RUN=8 CASES="encap-ipv4 decap-ipv4" scripts/bench.sh
 #   GW_BASE=/tmp/before/geneve-gw WITH_OVS=0 scripts/bench.sh  # a second build, back to back
+#   scripts/bench.sh scale           # one table entry vs a million (scripts/bench-scale.sh)
 #
 # With GW_BASE, every run also measures that binary right after geneve-gw
 # (rows `geneve-gw-base`): a before/after comparison measured in one run.
@@ -21,6 +22,10 @@
 # worker core: the same measure for testpmd and geneve-gw.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = scale ]; then
+    shift
+    exec bash scripts/bench-scale.sh "$@"
+fi
 . scripts/lib.sh
 . scripts/bench-cases.sh
 

@@ -10,6 +10,8 @@ with the same sizes and flows, so the two runs differ in the table only.
 CASE: encap-l2 (static MACs of one segment), encap-l3 (IPv4 /32 routes),
 decap (VNIs). Writes OUTDIR/CASE-{one,many}.{yaml,pcap}. Frames are
 written with struct (scapy per frame would take minutes at a million).
+With fewer frames than entries, the frames' destinations are a random
+sample of the whole table, each once.
 
 Addresses: underlay and remote VTEPs in 198.18.0.0/15. The L3 case needs a
 million distinct inner IPv4 destinations, more than 198.18.0.0/15 holds;
