@@ -63,7 +63,10 @@ frames_of() { if [ "$1" = decap ]; then echo $(( FRAMES < VNIS * 4 ? FRAMES : VN
 # prints the median rate (Mpps) of the seconds after the first two.
 run_gw() { # case cfg
     local log="$W/gw.log" pid waited=0
-    "$GW" run -c "$2" --stats-interval 1 >"$log" 2>&1 </dev/null &
+    # Emptied here, not by the redirection below: the background job may
+    # open it only after the first look for a summary line.
+    : >"$log"
+    "$GW" run -c "$2" --stats-interval 1 >>"$log" 2>&1 </dev/null &
     pid=$!
     until grep -q '^encap' "$log" 2>/dev/null; do
         if ! kill -0 "$pid" 2>/dev/null || [ "$waited" -ge "$LOAD_SECS" ]; then
@@ -78,7 +81,10 @@ run_gw() { # case cfg
         waited=$((waited + 1))
     done
     sleep "$((SECS + 2))"
-    kill -INT "$pid" 2>/dev/null || true
+    # Until it stops (freeing a million entries takes a moment).
+    while kill -INT "$pid" 2>/dev/null; do
+        sleep 2
+    done
     wait "$pid" 2>/dev/null || true
     case "$1" in encap-*) rate_gw encap ;; *) rate_gw decap ;; esac <"$log"
 }
