@@ -93,8 +93,13 @@ fn main() {
         ] {
             let probes: Vec<u128> = (0..LOOKUPS)
                 .map(|_| {
-                    routes[r.next() as usize % routes.len()].0
-                        | (r.next() as u128 & 0xff) * u128::from(routes[0].1 == 24)
+                    // A /24's probes vary the last byte.
+                    let host = if routes[0].1 == 24 {
+                        r.next() as u128 & 0xff
+                    } else {
+                        0
+                    };
+                    routes[r.next() as usize % routes.len()].0 | host
                 })
                 .collect();
             let name = format!("{kind} dir-24-8");

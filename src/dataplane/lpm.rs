@@ -247,8 +247,9 @@ struct Dir24 {
     groups: Vec<u32>,
     /// Indices of groups no block uses.
     free: Vec<u32>,
-    /// The rules by length: masked address -> encoded value.
-    rules: [FxHashMap<u32, u32>; 33],
+    /// The rules by length: masked address -> encoded value (the writer's
+    /// alone, boxed out of the readers' way).
+    rules: Box<[FxHashMap<u32, u32>; 33]>,
     routes: usize,
 }
 
@@ -258,7 +259,7 @@ impl Default for Dir24 {
             tbl24: Vec::new(),
             groups: Vec::new(),
             free: Vec::new(),
-            rules: std::array::from_fn(|_| FxHashMap::default()),
+            rules: Box::new(std::array::from_fn(|_| FxHashMap::default())),
             routes: 0,
         }
     }
@@ -378,7 +379,7 @@ impl Dir24 {
         // /24-or-shorter answer; fold it back into the first table.
         if group.iter().all(|&g| depth(g) <= 24) {
             self.tbl24[i] = group[0];
-            self.free.push((e & !EXT) as u32);
+            self.free.push(e & !EXT);
         }
         true
     }

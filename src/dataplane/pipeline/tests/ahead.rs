@@ -215,7 +215,7 @@ fn look_ahead_encap_gives_the_per_packet_paths_bytes_or_declines() {
     let known = |i: usize| untagged(udp_frame(mac(i), [198, 19, 0, 1], [198, 19, 0, 2], 1, 2));
     let mut group = known(3);
     group[0] |= 1;
-    let frames = vec![
+    let frames = [
         known(7),
         udp_frame(mac(8), [198, 19, 0, 1], [198, 19, 0, 2], 1, 2), // tagged
         known(n + 5),                                              // unknown
