@@ -172,7 +172,9 @@ impl GatewayWorker {
                     // As for encap: the leading express-tier packets
                     // decapsulated in place, then moved to their access
                     // ports' TX buffers a run of one port at a time.
-                    pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
+                    if pipeline::wants_ahead_underlay(t) {
+                        pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
+                    }
                     let mut ports = [0u16; BURST_SIZE];
                     let mut taken = 0;
                     let n = burst.update_while(|m| {

@@ -242,20 +242,23 @@ fn inner_destination(d: &[u8]) -> Option<(u128, bool)> {
     }
 }
 
+/// Whether the VNI table is large enough for [`ahead_underlay`].
+#[inline(always)]
+pub fn wants_ahead_underlay(t: &Tables) -> bool {
+    t.vnis.len() >= AHEAD_MIN_ENTRIES
+}
+
 /// The decap side: Geneve frames from the underlay. Each frame's VNI
 /// (untagged outer IPv4 without options or IPv6 without extension
 /// headers, as the fast tiers take them) is looked up and its entry
-/// prefetched. Returns how many it found.
-#[inline]
+/// prefetched. Returns how many it found. The caller checks
+/// [`wants_ahead_underlay`] first (kept apart, so the check is all the
+/// small-table gateway pays).
+#[inline(never)]
 pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
-    if t.vnis.len() < AHEAD_MIN_ENTRIES {
+    if !wants_ahead_underlay(t) {
         return 0;
     }
-    ahead_vnis(t, frames)
-}
-
-#[inline(never)]
-fn ahead_vnis<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
     let mut found = 0;
     for d in frames.take(MAX_AHEAD) {
         // Outer Ethernet, IP, UDP (8), Geneve's VNI at its bytes 4..7.

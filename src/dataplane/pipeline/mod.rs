@@ -23,7 +23,9 @@ mod tests;
 mod underlay;
 
 pub use access::{access, access_with_cache, encap_flood, AccessExpress, MacCache};
-pub use ahead::{ahead_access, ahead_underlay, AccessAhead, AHEAD_MIN_ENTRIES};
+pub use ahead::{
+    ahead_access, ahead_underlay, wants_ahead_underlay, AccessAhead, AHEAD_MIN_ENTRIES,
+};
 pub use underlay::{hw_decapped, underlay, underlay_express};
 
 /// What to do with the packet.
