@@ -24,9 +24,16 @@
 //! up to 13 more levels of 256-entry groups) costs a dependent read per
 //! level and a group per level per route; its delete re-adds every rule.
 //!
-//! Both were chosen by measurement against the alternatives (BENCHMARKS.md,
-//! "Scale: lookups"). `rte_fib`/`rte_lpm` would need the EAL and FFI in every
-//! unit test of the tables, and `rte_lpm6`'s delete is not incremental.
+//! Chosen by measurement (`cargo bench --bench lpm`, BENCHMARKS.md "Scale:
+//! lookups and cost per packet"): at a million IPv4 host routes DIR-24-8
+//! looked a random address up in about 8 ns (6 ns a burst at a time) where
+//! the per-length maps took about 120 ns, and a remove or insert stayed
+//! under a microsecond at 1,000 as at 1,000,000 routes. Its price is
+//! memory: 64 MiB of first table, plus 1 KiB per /24 block holding a longer
+//! prefix (86 MiB for a million host routes packed in blocks, 1.1 GiB if
+//! each sits in a /24 of its own, where the maps need 66 MiB). DPDK's
+//! `rte_lpm`/`rte_fib` have the same layout but need the EAL (and FFI) in
+//! every unit test of the tables; `rte_lpm6`'s delete re-adds every rule.
 //!
 //! Values: `Some(id)` routes to encap template `id`, `None` is a route
 //! whose next hop is not resolved yet (a counted drop). IPv4 entries hold

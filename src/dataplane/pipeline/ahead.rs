@@ -9,8 +9,14 @@
 //! The per-packet path then runs unchanged and finds its lines in cache.
 //!
 //! The lookups are independent of one another, so the CPU runs several at
-//! once even where a lookup itself gives no address to prefetch (the
-//! standard library's hash maps do not expose their buckets). Small tables
+//! once even where a lookup itself gives no address to prefetch: the hash
+//! maps (`FxHashMap`, hashbrown underneath) do not expose a bucket's address
+//! before the probe, so the two-step "hash, prefetch the bucket, then
+//! compare" of `rte_hash_lookup_bulk` is out of reach without a table of
+//! our own; `rte_hash` itself needs the EAL in every unit test of the
+//! tables. The LPM gives its address (`Lpm::prefetch`) and is prefetched a
+//! burst ahead; templates, flow-id slots and VNI entries are prefetched as
+//! soon as their lookup answers. Small tables
 //! stay in cache anyway: below [`AHEAD_MIN_ENTRIES`] nothing is done, and
 //! the one-entry gateway pays one check per burst.
 //!
