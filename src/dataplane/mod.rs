@@ -1,6 +1,7 @@
 //! Worker loops, per-core state and counters, and the tables workers read.
 //! `tables` and `pipeline` know no DPDK; the loops that run on mbufs do.
 #![forbid(unsafe_code)]
+pub mod changes;
 pub mod flows;
 #[cfg(feature = "dpdk")]
 pub mod forward;
@@ -13,6 +14,7 @@ pub mod latency;
 pub mod lpm;
 pub mod pipeline;
 pub mod police;
+pub mod publish;
 pub mod stats;
 pub mod tables;
 #[cfg(feature = "dpdk")]

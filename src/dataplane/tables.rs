@@ -103,6 +103,17 @@ impl VniTable {
         }
     }
 
+    /// Removes the entry of `vni` (the last entry takes its place).
+    pub fn remove(&mut self, vni: u32) -> Option<VniOut> {
+        let i = self.index.remove(&vni)? as usize;
+        self.keys.swap_remove(i);
+        let (out, _) = self.outs.swap_remove(i);
+        if let Some(&moved) = self.keys.get(i) {
+            self.index.insert(moved, i as u32);
+        }
+        Some(out)
+    }
+
     #[inline]
     pub fn get(&self, vni: u32) -> Option<&VniOut> {
         self.outs.get(self.position(vni)?).map(|(o, _)| o)
@@ -213,7 +224,9 @@ pub struct L3Tables {
     pub routes_v6: Lpm,
 }
 
-/// Everything a worker needs, immutable.
+/// Everything a worker needs, immutable while workers read it (see
+/// [`super::changes`] for how it changes entry by entry).
+#[derive(Clone)]
 pub struct Tables {
     /// Bumped on every rebuild; workers compare it once per burst.
     pub generation: u64,
@@ -287,69 +300,19 @@ impl TemplateBuilder<'_> {
         if let Some(t) = self.by_key.get(&key) {
             return Ok(*t);
         }
-        let vtep = &self.cfg.vtep;
-        let local = vtep
-            .local_for(remote)
-            .ok_or_else(|| format!("no local VTEP address of {remote}'s family"))?;
-        let hop = match vtep.route(remote) {
-            UnderlayRoute::Direct => (remote, None),
-            UnderlayRoute::Via(i) => {
-                let nh = &vtep.next_hops[i];
-                (nh.via, nh.mac)
-            }
-        };
-        let dst_mac = hop.1.or_else(|| self.inputs.neighbors.get(&hop.0).copied());
-        let Some(dst_mac) = dst_mac else {
-            if !self.unresolved.contains(&hop.0) {
-                self.unresolved.push(hop.0);
+        let (hop, static_mac) = underlay_hop(self.cfg, remote);
+        let Some(dst_mac) = static_mac.or_else(|| self.inputs.neighbors.get(&hop).copied()) else {
+            if !self.unresolved.contains(&hop) {
+                self.unresolved.push(hop);
             }
             self.by_key.insert(key, None);
             return Ok(None);
         };
-        let tunnel = self
-            .cfg
-            .tunnel_for(remote, vni)
-            .cloned()
-            .unwrap_or_else(|| config::Tunnel::defaults(vtep, remote, vni));
-        let port = vtep.port;
-        let mut tc = TunnelConfig::new(
-            self.inputs.port_macs[port],
-            dst_mac,
-            local.addr,
-            remote,
-            vni,
-        );
-        tc.payload = payload;
-        tc.udp_dst_port = tunnel.udp_dst_port;
-        tc.src_port_range = tunnel.source_ports;
-        tc.udp_checksum = Some(match tunnel.udp_checksum {
-            UdpChecksum::Zero => UdpChecksumTx::Zero,
-            UdpChecksum::Compute => UdpChecksumTx::Compute,
-        });
-        tc.ttl = match tunnel.ttl {
-            HeaderPolicy::Fixed(t) => TtlEncap::Pipe(t),
-            HeaderPolicy::Inherit => TtlEncap::Uniform {
-                non_ip: config::DEFAULT_TTL,
-            },
-        };
-        tc.dscp = match tunnel.dscp {
-            HeaderPolicy::Fixed(d) => DscpEncap::Pipe(d),
-            HeaderPolicy::Inherit => DscpEncap::Uniform,
-        };
-        tc.options = tunnel.options.clone();
-        tc.underlay_mtu = self.cfg.ports[port].mtu;
-        let err = |e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get());
-        let t = EncapTemplate::new(&tc).map_err(err)?;
+        let (t, variant) = make_template(self.cfg, self.inputs.port_macs, key, dst_mac)?;
         let id = self.templates.len() as TemplateId;
         self.templates.push(t);
         self.variants.push(None);
-        if let Some((class, typ, len)) = self.flow_id_option(&tunnel) {
-            tc.options.push(TunnelOption {
-                class,
-                typ,
-                data: vec![0; usize::from(len)],
-            });
-            let v = EncapTemplate::new(&tc).map_err(err)?;
+        if let Some((v, len)) = variant {
             let vid = self.templates.len() as TemplateId;
             self.templates.push(v);
             self.variants.push(None);
@@ -358,26 +321,97 @@ impl TemplateBuilder<'_> {
         self.by_key.insert(key, Some(id));
         Ok(Some(id))
     }
+}
 
-    /// The flow-id option (class, type, data length) a tunnel's replies carry.
-    fn flow_id_option(&self, t: &config::Tunnel) -> Option<(u16, u8, u8)> {
-        let cfg = self.cfg;
-        cfg.options.flow_id_copy.iter().find_map(|f| {
-            let applies = match &f.scope {
-                config::Scope::All => true,
-                config::Scope::Vni(v) => *v == t.vni,
-                config::Scope::Tunnel(i) => {
-                    cfg.tunnels[*i].remote == t.remote && cfg.tunnels[*i].vni == t.vni
-                }
-            };
-            let o = &cfg.options.registry[f.option];
-            if applies {
-                Some((o.class, o.type_, o.length?))
-            } else {
-                None
-            }
-        })
+/// What identifies an encap template: remote VTEP, VNI, payload kind.
+pub type TemplateKey = (IpAddr, u32, PayloadKind);
+
+/// The underlay next hop towards `remote` (the remote itself when on-link)
+/// and its static MAC, if configured.
+pub fn underlay_hop(cfg: &Config, remote: IpAddr) -> (IpAddr, Option<[u8; 6]>) {
+    match cfg.vtep.route(remote) {
+        UnderlayRoute::Direct => (remote, None),
+        UnderlayRoute::Via(i) => {
+            let nh = &cfg.vtep.next_hops[i];
+            (nh.via, nh.mac)
+        }
     }
+}
+
+/// The encap template of `key` towards the next hop's `dst_mac`, and its
+/// flow-id variant (template, option data length) if a flow-id policy
+/// covers the tunnel.
+#[allow(clippy::type_complexity)]
+pub fn make_template(
+    cfg: &Config,
+    port_macs: &[[u8; 6]],
+    key: TemplateKey,
+    dst_mac: [u8; 6],
+) -> Result<(EncapTemplate, Option<(EncapTemplate, u8)>), String> {
+    let (remote, vni, payload) = key;
+    let vni = Vni::new(vni).ok_or_else(|| format!("VNI {vni} out of range"))?;
+    let vtep = &cfg.vtep;
+    let local = vtep
+        .local_for(remote)
+        .ok_or_else(|| format!("no local VTEP address of {remote}'s family"))?;
+    let tunnel = cfg
+        .tunnel_for(remote, vni)
+        .cloned()
+        .unwrap_or_else(|| config::Tunnel::defaults(vtep, remote, vni));
+    let port = vtep.port;
+    let mut tc = TunnelConfig::new(port_macs[port], dst_mac, local.addr, remote, vni);
+    tc.payload = payload;
+    tc.udp_dst_port = tunnel.udp_dst_port;
+    tc.src_port_range = tunnel.source_ports;
+    tc.udp_checksum = Some(match tunnel.udp_checksum {
+        UdpChecksum::Zero => UdpChecksumTx::Zero,
+        UdpChecksum::Compute => UdpChecksumTx::Compute,
+    });
+    tc.ttl = match tunnel.ttl {
+        HeaderPolicy::Fixed(t) => TtlEncap::Pipe(t),
+        HeaderPolicy::Inherit => TtlEncap::Uniform {
+            non_ip: config::DEFAULT_TTL,
+        },
+    };
+    tc.dscp = match tunnel.dscp {
+        HeaderPolicy::Fixed(d) => DscpEncap::Pipe(d),
+        HeaderPolicy::Inherit => DscpEncap::Uniform,
+    };
+    tc.options = tunnel.options.clone();
+    tc.underlay_mtu = cfg.ports[port].mtu;
+    let err = |e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get());
+    let t = EncapTemplate::new(&tc).map_err(err)?;
+    let variant = match flow_id_option(cfg, &tunnel) {
+        Some((class, typ, len)) => {
+            tc.options.push(TunnelOption {
+                class,
+                typ,
+                data: vec![0; usize::from(len)],
+            });
+            Some((EncapTemplate::new(&tc).map_err(err)?, len))
+        }
+        None => None,
+    };
+    Ok((t, variant))
+}
+
+/// The flow-id option (class, type, data length) a tunnel's replies carry.
+fn flow_id_option(cfg: &Config, t: &config::Tunnel) -> Option<(u16, u8, u8)> {
+    cfg.options.flow_id_copy.iter().find_map(|f| {
+        let applies = match &f.scope {
+            config::Scope::All => true,
+            config::Scope::Vni(v) => *v == t.vni,
+            config::Scope::Tunnel(i) => {
+                cfg.tunnels[*i].remote == t.remote && cfg.tunnels[*i].vni == t.vni
+            }
+        };
+        let o = &cfg.options.registry[f.option];
+        if applies {
+            Some((o.class, o.type_, o.length?))
+        } else {
+            None
+        }
+    })
 }
 
 fn ip_bits(a: IpAddr) -> u128 {
@@ -430,7 +464,25 @@ impl Tables {
         (v4, v6)
     }
 
+    /// Every table of `cfg` plus `inputs`, built whole: the tables at
+    /// start-up of the reference the entry-by-entry changes
+    /// ([`super::changes`]) are tested against.
     pub fn build(cfg: &Config, inputs: &BuildInputs<'_>) -> Result<Tables, String> {
+        Self::build_parts(cfg, inputs, true)
+    }
+
+    /// What is global in `cfg` (decap settings, ports, segments and the L3
+    /// access without their entries), with every per-entry table empty:
+    /// the start of [`super::changes::Planner::start`].
+    pub fn skeleton(cfg: &Config, inputs: &BuildInputs<'_>) -> Result<Tables, String> {
+        Self::build_parts(cfg, inputs, false)
+    }
+
+    fn build_parts(
+        cfg: &Config,
+        inputs: &BuildInputs<'_>,
+        entries: bool,
+    ) -> Result<Tables, String> {
         let pid = |i: usize| inputs.port_ids[i];
         // Decap: local VTEP addresses, port, option registry, limits.
         let mut dc = DecapConfig::new(
@@ -492,12 +544,12 @@ impl Tables {
             for (si, s) in l2.segments.iter().enumerate() {
                 access.push((pid(s.port), vlan_key(s.vlan), AccessIn::L2(si)));
                 let mut flood = Vec::new();
-                for r in &s.flood {
+                for r in s.flood.iter().filter(|_| entries) {
                     flood.push(tb.get(*r, s.vni, PayloadKind::Ethernet)?);
                 }
                 let mut macs = FxHashMap::default();
                 for ((seg, mac), remote) in inputs.learned {
-                    if *seg == si {
+                    if *seg == si && entries {
                         let template = tb.get(*remote, s.vni, PayloadKind::Ethernet)?;
                         macs.insert(
                             *mac,
@@ -510,7 +562,7 @@ impl Tables {
                     }
                 }
                 // Static entries win over learned ones.
-                for m in &s.static_macs {
+                for m in s.static_macs.iter().filter(|_| entries) {
                     let template = tb.get(m.remote, s.vni, PayloadKind::Ethernet)?;
                     macs.insert(
                         m.mac,
@@ -537,7 +589,7 @@ impl Tables {
             access.push((pid(c3.access.port), vlan_key(c3.access.vlan), AccessIn::L3));
             let mut v4 = Lpm::new_v4();
             let mut v6 = Lpm::new_v6();
-            for r in &c3.routes {
+            for r in c3.routes.iter().filter(|_| entries) {
                 let t = &cfg.tunnels[r.tunnel];
                 let kind = match r.prefix.addr {
                     IpAddr::V4(_) => PayloadKind::Ipv4,
@@ -559,77 +611,15 @@ impl Tables {
 
         // Decap table.
         let mut vnis = VniTable::new(learning);
-        for d in &cfg.decap {
-            let segment = cfg
-                .l2
-                .as_ref()
-                .and_then(|l2| l2.segments.iter().position(|s| s.vni == d.vni));
-            let (eth_src, eth_dst) = match (&cfg.l3, d.payload) {
-                (Some(c3), Payload::Ip) => {
-                    let src = c3
-                        .access
-                        .gateway_mac
-                        .unwrap_or(inputs.port_macs[c3.access.port]);
-                    let dst = match c3.access.next_hop {
-                        InnerNextHop::Static(m) => Some(m),
-                        InnerNextHop::Resolve(ip) => {
-                            let m = inputs.neighbors.get(&ip).copied();
-                            if m.is_none() && !tb.unresolved.contains(&ip) {
-                                tb.unresolved.push(ip);
-                            }
-                            m
-                        }
-                        InnerNextHop::ResolveDestination => None,
-                    };
-                    (src, dst)
-                }
-                _ => (inputs.port_macs[d.port], None),
-            };
-            let mut require_mask = 0u32;
-            let mut security_tags = Vec::new();
-            let applies = |scope: &config::Scope| scope_applies(cfg, scope, d.vni);
-            for r in &cfg.options.require {
-                if applies(&r.scope) {
-                    require_mask |= 1 << r.option;
+        for d in cfg.decap.iter().filter(|_| entries) {
+            let (out, unresolved) =
+                decap_out(cfg, inputs.port_ids, inputs.port_macs, inputs.neighbors, d);
+            if let Some(ip) = unresolved {
+                if !tb.unresolved.contains(&ip) {
+                    tb.unresolved.push(ip);
                 }
             }
-            for s in &cfg.options.security_tags {
-                if applies(&s.scope) {
-                    let o = &cfg.options.registry[s.option];
-                    security_tags.push(SecurityTag {
-                        class: o.class,
-                        typ: o.type_,
-                        allow: s.allow.clone(),
-                        deny: s.deny.clone(),
-                        default_allow: matches!(s.default, config::Action::Allow),
-                    });
-                }
-            }
-            let flow_id = cfg
-                .options
-                .flow_id_copy
-                .iter()
-                .find(|f| applies(&f.scope))
-                .map(|f| {
-                    let o = &cfg.options.registry[f.option];
-                    (o.class, o.type_)
-                });
-            vnis.insert(
-                d.vni.get(),
-                VniOut {
-                    port: pid(d.port),
-                    vlan: d.vlan,
-                    payload: d.payload,
-                    allow_from: d.allow_from.clone(),
-                    segment,
-                    eth_src,
-                    eth_dst,
-                    require_mask,
-                    security_tags,
-                    flow_id,
-                    max_untagged_frame: usize::from(cfg.ports[d.port].mtu) + 14,
-                },
-            );
+            vnis.insert(d.vni.get(), out);
         }
 
         let mut access_ports: Vec<u16> = cfg
@@ -686,6 +676,86 @@ impl Tables {
             learning,
         })
     }
+}
+
+/// The decap entry of `d`, and the inner next hop it still waits for (L3
+/// mode with a resolved next hop not yet resolved).
+pub fn decap_out(
+    cfg: &Config,
+    port_ids: &[u16],
+    port_macs: &[[u8; 6]],
+    neighbors: &HashMap<IpAddr, [u8; 6]>,
+    d: &config::Decap,
+) -> (VniOut, Option<IpAddr>) {
+    let pid = |i: usize| port_ids[i];
+    let mut unresolved = None;
+    let segment = cfg
+        .l2
+        .as_ref()
+        .and_then(|l2| l2.segments.iter().position(|s| s.vni == d.vni));
+    let (eth_src, eth_dst) = match (&cfg.l3, d.payload) {
+        (Some(c3), Payload::Ip) => {
+            let src = c3.access.gateway_mac.unwrap_or(port_macs[c3.access.port]);
+            let dst = match c3.access.next_hop {
+                InnerNextHop::Static(m) => Some(m),
+                InnerNextHop::Resolve(ip) => {
+                    let m = neighbors.get(&ip).copied();
+                    if m.is_none() {
+                        unresolved = Some(ip);
+                    }
+                    m
+                }
+                InnerNextHop::ResolveDestination => None,
+            };
+            (src, dst)
+        }
+        _ => (port_macs[d.port], None),
+    };
+    let mut require_mask = 0u32;
+    let mut security_tags = Vec::new();
+    let applies = |scope: &config::Scope| scope_applies(cfg, scope, d.vni);
+    for r in &cfg.options.require {
+        if applies(&r.scope) {
+            require_mask |= 1 << r.option;
+        }
+    }
+    for s in &cfg.options.security_tags {
+        if applies(&s.scope) {
+            let o = &cfg.options.registry[s.option];
+            security_tags.push(SecurityTag {
+                class: o.class,
+                typ: o.type_,
+                allow: s.allow.clone(),
+                deny: s.deny.clone(),
+                default_allow: matches!(s.default, config::Action::Allow),
+            });
+        }
+    }
+    let flow_id = cfg
+        .options
+        .flow_id_copy
+        .iter()
+        .find(|f| applies(&f.scope))
+        .map(|f| {
+            let o = &cfg.options.registry[f.option];
+            (o.class, o.type_)
+        });
+    (
+        VniOut {
+            port: pid(d.port),
+            vlan: d.vlan,
+            payload: d.payload,
+            allow_from: d.allow_from.clone(),
+            segment,
+            eth_src,
+            eth_dst,
+            require_mask,
+            security_tags,
+            flow_id,
+            max_untagged_frame: usize::from(cfg.ports[d.port].mtu) + 14,
+        },
+        unresolved,
+    )
 }
 
 fn scope_applies(cfg: &Config, scope: &config::Scope, vni: Vni) -> bool {
