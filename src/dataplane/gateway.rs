@@ -108,7 +108,7 @@ impl GatewayWorker {
                         burst.as_slice().iter().map(|m| m.data()),
                     );
                     // The index in the burst of the next frame drain_each sees.
-                    let mut at = 0;
+                    let mut at;
                     // Resolved once per burst from the last lookup (see AccessExpress).
                     let express = pipeline::AccessExpress::new(t, p as u16, &mac_cache);
                     if let Some((l, out)) = express
