@@ -19,6 +19,7 @@
 #   GW_BASE=/tmp/before/geneve-gw WITH_OVS=0 scripts/bench.sh  # a second build, back to back
 #   scripts/bench.sh --instructions  # only the callgrind part (any host); the
 #                                    # wall-clock columns of latest.csv stay
+#   scripts/bench.sh scale           # one table entry vs a million (scripts/bench-scale.sh)
 #
 # With GW_BASE, every run also measures that binary right after geneve-gw
 # (rows `geneve-gw-base`): a before/after comparison measured in one run.
@@ -27,6 +28,10 @@
 # worker core: the same measure for testpmd and geneve-gw.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = scale ]; then
+    shift
+    exec bash scripts/bench-scale.sh "$@"
+fi
 . scripts/lib.sh
 . scripts/bench-cases.sh
 
@@ -34,7 +39,7 @@ INSTRUCTIONS_ONLY=0
 for a in "$@"; do
     case "$a" in
         --instructions) INSTRUCTIONS_ONLY=1 ;;
-        *) echo "usage: scripts/bench.sh [--instructions]" >&2; exit 2 ;;
+        *) echo "usage: scripts/bench.sh [--instructions | scale]" >&2; exit 2 ;;
     esac
 done
 

@@ -101,6 +101,14 @@ impl GatewayWorker {
                 // Counted per burst: one store per counter, not one per packet.
                 let (mut encapped, mut decapped) = (0u64, 0u64);
                 if access {
+                    // Large tables: the burst's lookups first (pipeline::ahead).
+                    let ahead = pipeline::ahead_access(
+                        t,
+                        p as u16,
+                        burst.as_slice().iter().map(|m| m.data()),
+                    );
+                    // The index in the burst of the next frame drain_each sees.
+                    let mut at;
                     // Resolved once per burst from the last lookup (see AccessExpress).
                     let express = pipeline::AccessExpress::new(t, p as u16, &mac_cache);
                     if let Some((l, out)) = express
@@ -119,13 +127,23 @@ impl GatewayWorker {
                             encapped += n as u64;
                             send_front(out, c, &mut lat, &mut burst, n);
                         }
+                        at = n;
                     } else {
                         // The same for an L3 access port (route per frame).
-                        encapped += l3_express_front(t, p as u16, &mut burst, &mut tx, c, &mut lat);
+                        let n = l3_express_front(t, p as u16, &mut burst, &mut tx, c, &mut lat);
+                        encapped += n;
+                        at = n as usize;
                     }
                     burst.drain_each(|mut m| {
                         let rss = m.rss_hash();
+                        let i = at;
+                        at += 1;
                         if let Some(port) = express.as_ref().and_then(|l| l.encap(&mut m, rss)) {
+                            encapped += 1;
+                            return send(&mut tx, c, &mut lat, port, m);
+                        }
+                        // Large tables: the frame's template from the look-ahead.
+                        if let Some(port) = ahead.as_ref().and_then(|a| a.encap(i, &mut m, rss)) {
                             encapped += 1;
                             return send(&mut tx, c, &mut lat, port, m);
                         }
@@ -153,6 +171,9 @@ impl GatewayWorker {
                     // As for encap: the leading express-tier packets
                     // decapsulated in place, then moved to their access
                     // ports' TX buffers a run of one port at a time.
+                    if pipeline::wants_ahead_underlay(t) {
+                        pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
+                    }
                     let mut ports = [0u16; BURST_SIZE];
                     let mut taken = 0;
                     let n = burst.update_while(|m| {
