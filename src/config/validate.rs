@@ -42,7 +42,7 @@ impl<'a> Ctx<'a> {
 
     /// An error about the value at `path` (or, when the field is absent,
     /// about its nearest present parent).
-    fn err(&mut self, path: &str, message: impl Into<String>) {
+    pub(super) fn err(&mut self, path: &str, message: impl Into<String>) {
         let pos = self.index.value_pos(path);
         self.push(pos, path, message.into());
     }
@@ -58,7 +58,13 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn range_of<T: TryFrom<i64>>(ctx: &mut Ctx, path: &str, v: i64, lo: i64, hi: i64) -> Option<T> {
+pub(super) fn range_of<T: TryFrom<i64>>(
+    ctx: &mut Ctx,
+    path: &str,
+    v: i64,
+    lo: i64,
+    hi: i64,
+) -> Option<T> {
     if v < lo || v > hi {
         ctx.err(path, format!("{v} is out of range; allowed {lo}..={hi}"));
         return None;
@@ -80,7 +86,7 @@ fn opt_range<T: TryFrom<i64>>(
     }
 }
 
-fn vni(ctx: &mut Ctx, path: &str, v: i64) -> Option<Vni> {
+pub(super) fn vni(ctx: &mut Ctx, path: &str, v: i64) -> Option<Vni> {
     if v < 0 || v > i64::from(VNI_MAX) {
         ctx.err(
             path,
@@ -275,7 +281,7 @@ fn hex(ctx: &mut Ctx, path: &str, s: &str) -> Option<Vec<u8>> {
     )
 }
 
-fn check_name(ctx: &mut Ctx, path: &str, name: &str) -> bool {
+pub(super) fn check_name(ctx: &mut Ctx, path: &str, name: &str) -> bool {
     let ok = !name.is_empty()
         && name.len() <= 32
         && name
@@ -492,6 +498,7 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
             "nothing to forward; configure at least one of l2, l3 or decap",
         );
     }
+    super::stitch::check(ctx, &vtep, &tunnels, l2.as_ref(), l3.as_ref());
     let options = policies(
         ctx,
         raw_policies.unwrap_or_default(),
@@ -952,12 +959,14 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vte
         );
     }
     let udp_port = opt_range(ctx, "vtep.udp_port", r.udp_port, 1, 65535, GENEVE_UDP_PORT);
+    let vxlan_port = super::stitch::vxlan_port(ctx, r.vxlan_port, udp_port);
     let vlan = vlan(ctx, "vtep.vlan", &r.vlan).unwrap_or(None);
     let mut v = Vtep {
         port: port.unwrap_or(0),
         ipv4,
         ipv6,
         udp_port,
+        vxlan_port,
         vlan,
         next_hops: Vec::new(),
     };
@@ -1197,7 +1206,7 @@ fn tunnels(
 ) -> Vec<Tunnel> {
     let mut out = Vec::new();
     let mut names = HashMap::new();
-    let mut pairs: HashMap<(IpAddr, Vni), String> = HashMap::new();
+    let mut pairs: HashMap<(IpAddr, Vni, Encapsulation), String> = HashMap::new();
     for (i, t) in raw.into_iter().enumerate() {
         let base = format!("tunnels[{i}]");
         let name_ok = check_name(ctx, &format!("{base}.name"), &t.name);
@@ -1223,14 +1232,15 @@ fn tunnels(
             }
         }
         let vni = vni(ctx, &format!("{base}.vni"), t.vni);
+        let (encapsulation, mesh) = super::stitch::tunnel_kind(ctx, &base, &t);
         if let (Some(r), Some(n)) = (remote, vni) {
-            if let Some(first) = pairs.get(&(r, n)) {
+            if let Some(first) = pairs.get(&(r, n, encapsulation)) {
                 ctx.err(
                     &format!("{base}.vni"),
-                    format!("{first} already goes to {r} with VNI {n}; each remote VTEP and VNI pair needs one tunnel"),
+                    format!("{first} already goes to {r} with {encapsulation} VNI {n}; each remote VTEP and VNI pair needs one tunnel"),
                 );
             } else {
-                pairs.insert((r, n), format!("tunnel `{}`", t.name));
+                pairs.insert((r, n, encapsulation), format!("tunnel `{}`", t.name));
             }
         }
         let mut options = Vec::new();
@@ -1256,7 +1266,13 @@ fn tunnels(
                 ),
             );
         }
-        let default_port = vtep.as_ref().map_or(GENEVE_UDP_PORT, |v| v.udp_port);
+        let default_port = match encapsulation {
+            Encapsulation::Geneve => vtep.as_ref().map_or(GENEVE_UDP_PORT, |v| v.udp_port),
+            Encapsulation::Vxlan => vtep
+                .as_ref()
+                .and_then(|v| v.vxlan_port)
+                .unwrap_or(VXLAN_UDP_PORT),
+        };
         let udp_dst_port = opt_range(
             ctx,
             &format!("{base}.udp_port"),
@@ -1306,6 +1322,8 @@ fn tunnels(
                 name: t.name,
                 remote,
                 vni,
+                encapsulation,
+                mesh,
                 options,
                 udp_dst_port,
                 udp_checksum,
@@ -1320,6 +1338,8 @@ fn tunnels(
                 name: t.name,
                 remote: IpAddr::from([0, 0, 0, 0]),
                 vni: Vni::default(),
+                encapsulation,
+                mesh,
                 options,
                 udp_dst_port,
                 udp_checksum,
@@ -1351,6 +1371,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
     let mut segments = Vec::new();
     let mut names = HashMap::new();
     let mut vnis: HashMap<Vni, String> = HashMap::new();
+    let mut vxlan_vnis: HashMap<Vni, String> = HashMap::new();
     let mut attach: HashMap<(usize, Option<u16>), String> = HashMap::new();
     for (i, s) in raw.segments.into_iter().enumerate() {
         let base = format!("l2.segments[{i}]");
@@ -1432,12 +1453,14 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
                 }
             }
         }
-        if let (Some(port), Some(vlan), Some(vni)) = (port, vlan, vni) {
+        let vxlan_vni = super::stitch::vxlan_vni(ctx, &base, s.vxlan_vni, vni, &mut vxlan_vnis);
+        if let (Some(port), Some(vlan), Some(vni), Some(vxlan_vni)) = (port, vlan, vni, vxlan_vni) {
             segments.push(Segment {
                 name: s.name,
                 port,
                 vlan,
                 vni,
+                vxlan_vni,
                 flood,
                 static_macs,
             });
