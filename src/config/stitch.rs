@@ -74,8 +74,8 @@ pub(super) fn vxlan_vni(
             &path,
             format!("VXLAN VNI {v}{how} is already mapped by {first}; a VXLAN VNI belongs to one segment"),
         );
-    } else if !seen.contains_key(&v) {
-        seen.insert(v, path);
+    } else {
+        seen.entry(v).or_insert(path);
     }
     Some(v)
 }

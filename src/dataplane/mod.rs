@@ -13,6 +13,7 @@ pub mod latency;
 pub mod pipeline;
 pub mod police;
 pub mod stats;
+pub mod stitch;
 pub mod tables;
 #[cfg(feature = "dpdk")]
 pub mod tx_offload;

@@ -15,6 +15,7 @@ use crate::tunnel::{
     TtlEncap, TunnelConfig, TunnelOption, UdpChecksumTx,
 };
 use crate::wire::geneve::Vni;
+use crate::wire::Encapsulation;
 
 // The configuration's bounds are the data plane's sizes.
 const _: () = assert!(config::REGISTRY_MAX == crate::tunnel::options::MAX_KNOWN_OPTIONS);
@@ -46,6 +47,9 @@ pub struct VniOut {
     /// Longest untagged frame `port` takes (its MTU plus the Ethernet
     /// header; `usize::MAX` when unknown): the express tier's MTU check.
     pub max_untagged_frame: usize,
+    /// Its segment stitches tunnels of different mesh groups: a frame may
+    /// leave through another tunnel (`dataplane::stitch`), never plain.
+    pub stitched: bool,
 }
 
 /// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
@@ -72,6 +76,7 @@ impl VniOut {
             && self.require_mask == 0
             && self.security_tags.is_empty()
             && self.flow_id.is_none()
+            && !self.stitched
             && !(learning && self.segment.is_some())
     }
 }
@@ -172,6 +177,9 @@ pub struct SegmentEntry {
     pub flood: Vec<Option<TemplateId>>,
     /// Known MACs: static and learned, to a template.
     pub macs: FxHashMap<[u8; 6], MacEntry>,
+    /// Members by encapsulation and mesh group, when the gateway receives
+    /// VXLAN or the segment has VXLAN members (`None`: Geneve only).
+    pub mesh: Option<Box<super::stitch::SegmentMesh>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -380,7 +388,7 @@ struct TemplateBuilder<'a> {
     inputs: &'a BuildInputs<'a>,
     templates: Vec<EncapTemplate>,
     variants: Vec<Option<FlowIdVariant>>,
-    by_key: HashMap<(IpAddr, u32, PayloadKind), Option<TemplateId>>,
+    by_key: HashMap<(IpAddr, u32, PayloadKind, Encapsulation), Option<TemplateId>>,
     unresolved: Vec<IpAddr>,
 }
 
@@ -393,7 +401,29 @@ impl TemplateBuilder<'_> {
         vni: Vni,
         payload: PayloadKind,
     ) -> Result<Option<TemplateId>, String> {
-        let key = (remote, vni.get(), payload);
+        self.get_in(remote, vni, payload, Encapsulation::Geneve)
+    }
+
+    /// [`get`](Self::get) for the L2 member `remote` of segment `s`, in
+    /// the encapsulation and VNI it is a member with.
+    pub(super) fn member(
+        &mut self,
+        s: &config::Segment,
+        remote: IpAddr,
+    ) -> Result<Option<TemplateId>, String> {
+        let (e, vni) = self.cfg.member(s, remote);
+        self.get_in(remote, vni, PayloadKind::Ethernet, e)
+    }
+
+    /// [`get`](Self::get) in encapsulation `e`.
+    fn get_in(
+        &mut self,
+        remote: IpAddr,
+        vni: Vni,
+        payload: PayloadKind,
+        e: Encapsulation,
+    ) -> Result<Option<TemplateId>, String> {
+        let key = (remote, vni.get(), payload, e);
         if let Some(t) = self.by_key.get(&key) {
             return Ok(*t);
         }
@@ -418,9 +448,9 @@ impl TemplateBuilder<'_> {
         };
         let tunnel = self
             .cfg
-            .tunnel_for(remote, vni)
+            .tunnel_for_encap(remote, vni, e)
             .cloned()
-            .unwrap_or_else(|| config::Tunnel::defaults(vtep, remote, vni));
+            .unwrap_or_else(|| super::stitch::default_tunnel(vtep, remote, vni, e));
         let port = vtep.port;
         let mut tc = TunnelConfig::new(
             self.inputs.port_macs[port],
@@ -430,6 +460,7 @@ impl TemplateBuilder<'_> {
             vni,
         );
         tc.payload = payload;
+        tc.encapsulation = e;
         tc.udp_dst_port = tunnel.udp_dst_port;
         tc.src_port_range = tunnel.source_ports;
         tc.udp_checksum = Some(match tunnel.udp_checksum {
@@ -560,6 +591,7 @@ impl Tables {
                 .unwrap_or_default(),
         );
         dc.udp_port = cfg.vtep.udp_port;
+        dc.vxlan_port = cfg.vtep.vxlan_port;
         dc.ipv6_zero_checksum_from = cfg
             .tunnels
             .iter()
@@ -598,17 +630,18 @@ impl Tables {
             .as_ref()
             .map(|l| (l.learning, l.ageing_seconds))
             .unwrap_or((false, 0));
+        let mut groups = super::stitch::Groups::default();
         if let Some(l2) = &cfg.l2 {
             for (si, s) in l2.segments.iter().enumerate() {
                 access.push((pid(s.port), vlan_key(s.vlan), AccessIn::L2(si)));
                 let mut flood = Vec::new();
                 for r in &s.flood {
-                    flood.push(tb.get(*r, s.vni, PayloadKind::Ethernet)?);
+                    flood.push(tb.member(s, *r)?);
                 }
                 let mut macs = FxHashMap::default();
                 for ((seg, mac), remote) in inputs.learned {
                     if *seg == si {
-                        let template = tb.get(*remote, s.vni, PayloadKind::Ethernet)?;
+                        let template = tb.member(s, *remote)?;
                         macs.insert(
                             *mac,
                             MacEntry {
@@ -621,7 +654,7 @@ impl Tables {
                 }
                 // Static entries win over learned ones.
                 for m in &s.static_macs {
-                    let template = tb.get(m.remote, s.vni, PayloadKind::Ethernet)?;
+                    let template = tb.member(s, m.remote)?;
                     macs.insert(
                         m.mac,
                         MacEntry {
@@ -631,12 +664,14 @@ impl Tables {
                         },
                     );
                 }
+                let mesh = super::stitch::SegmentMesh::build(cfg, s, &flood, &mut groups);
                 segments.push(SegmentEntry {
                     vni: s.vni.get(),
                     access_port: pid(s.port),
                     vlan: s.vlan,
                     flood,
                     macs,
+                    mesh,
                 });
             }
         }
@@ -739,9 +774,13 @@ impl Tables {
                     security_tags,
                     flow_id,
                     max_untagged_frame: usize::from(cfg.ports[d.port].mtu) + 14,
+                    stitched: segment
+                        .and_then(|i| segments.get(i))
+                        .is_some_and(SegmentEntry::stitched),
                 },
             );
         }
+        super::stitch::add_vxlan_vnis(cfg, &mut vnis);
 
         let mut access_ports: Vec<u16> = cfg
             .ports
@@ -824,6 +863,7 @@ mod tests {
             security_tags: Vec::new(),
             flow_id: None,
             max_untagged_frame: usize::MAX,
+            stitched: false,
         }
     }
 

@@ -11,6 +11,7 @@ use crate::tunnel::Verdict;
 use crate::wire::checksum;
 
 mod isolation;
+mod stitch;
 mod tiers;
 
 const CFG: &str = r#"

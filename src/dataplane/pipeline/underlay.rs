@@ -15,8 +15,10 @@ use crate::wire::ipv6::Ipv6Packet;
 
 use super::{push_vlan, tagged, tagged_at, Event, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
+use crate::dataplane::stitch::{self, vni_key};
 use crate::dataplane::tables::{Tables, VniOut};
 use crate::wire::ip_proto;
+use crate::wire::Encapsulation;
 
 /// Is this non-Geneve underlay frame for the control thread?
 fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
@@ -196,10 +198,19 @@ fn fast_not_delivered<B: Buffer + ?Sized>(
         // Callers handle deliveries before; correct anyway.
         FastVerdict::Deliver(d) => deliver_with_policy(t, buf, d, events),
         FastVerdict::Drop(r) => not_delivered(t, buf, Verdict::Drop(r)),
-        FastVerdict::General => match t.decap.decap_general(buf.data()) {
-            Verdict::Deliver(d) => deliver_with_policy(t, buf, d, events),
-            v => not_delivered(t, buf, v),
-        },
+        FastVerdict::General => {
+            // VXLAN (when received) has a fast tier of its own.
+            if let Some(v) = t
+                .decap
+                .decap_fast_vxlan_v4(buf.data(), buf.rx_ipv4_checksum_good())
+            {
+                return fast_not_delivered(t, buf, v, events);
+            }
+            match t.decap.decap_general(buf.data()) {
+                Verdict::Deliver(d) => deliver_with_policy(t, buf, d, events),
+                v => not_delivered(t, buf, v),
+            }
+        }
     }
 }
 
@@ -282,7 +293,7 @@ fn deliver<B: Buffer + ?Sized>(
     d: Delivery,
     events: &mut impl FnMut(Event),
 ) -> Outcome {
-    let Some(out) = t.vnis.get(d.vni.get()) else {
+    let Some(out) = t.vnis.get(vni_key(d.encap, d.vni)) else {
         return Outcome::Drop(DropReason::UnknownVni);
     };
     // The protocol type and the VNI together: what the VNI does not carry
@@ -369,7 +380,17 @@ fn deliver<B: Buffer + ?Sized>(
                 mac.copy_from_slice(f.get(6..12).unwrap_or(&[0; 6]));
                 // Never learn a group (multicast, broadcast) or all-zero
                 // source MAC, nor from a packet claiming to come from us.
-                if is_group_mac(&mac) || mac == [0; 6] || t.local_underlay.contains(&remote) {
+                // Nor from a remote this encapsulation would not reach
+                // back (a VXLAN sender that is not a VXLAN member).
+                let reachable = t.segments[seg]
+                    .mesh
+                    .as_ref()
+                    .is_none_or(|m| m.encap_of(remote) == d.encap);
+                if is_group_mac(&mac)
+                    || mac == [0; 6]
+                    || t.local_underlay.contains(&remote)
+                    || !reachable
+                {
                     events(Event::LearnRefused);
                 } else {
                     let known = t.segments[seg].macs.get(&mac);
@@ -382,10 +403,21 @@ fn deliver<B: Buffer + ?Sized>(
                     }
                 }
             }
+            if out.stitched {
+                if let Some(o) = out
+                    .segment
+                    .and_then(|seg| stitch::forward(t, seg, &d, buf, events))
+                {
+                    return o;
+                }
+            }
             if let Some(vid) = out.vlan {
                 if !push_vlan(buf, vid) {
                     return Outcome::Drop(DropReason::EncapNoRoom);
                 }
+            }
+            if d.encap == Encapsulation::Vxlan {
+                return Outcome::DecappedVxlan(out.port);
             }
         }
         Payload::Ip => {
