@@ -2,7 +2,7 @@
 # dpdk-testpmd) and scripts/bench-instructions.sh (callgrind). Source it after
 # scripts/lib.sh, with W set to a work folder.
 
-BENCH_CASES_ALL="encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6 decap-ipv6 encap-l3"
+BENCH_CASES_ALL="encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6 decap-ipv6 encap-l3 vxlan-to-geneve geneve-to-vxlan"
 
 # Inputs: 64-byte inner frames over 256 flows, built by scapy.
 bench_inputs() {
@@ -10,6 +10,7 @@ bench_inputs() {
 import sys
 from scapy.all import Ether, IP, IPv6, UDP, Raw, wrpcap
 from scapy.contrib.geneve import GENEVE, GeneveOptions
+from scapy.layers.vxlan import VXLAN
 d = sys.argv[1]
 def inner(i):
     return (Ether(src="02:00:00:00:0a:01", dst="02:00:00:00:0b:01")
@@ -24,6 +25,11 @@ def gen(i, o):
 wrpcap(d + "/inner.pcap", [inner(i) for i in range(256)])
 wrpcap(d + "/geneve.pcap", [gen(i, []) for i in range(256)])
 wrpcap(d + "/geneve-2opt.pcap", [gen(i, opts) for i in range(256)])
+# VXLAN from the fabric's VTEP 198.18.0.3 (stitched to Geneve).
+wrpcap(d + "/vxlan.pcap", [Ether(src="02:00:00:00:00:03", dst="02:00:00:00:01:01")
+                           / IP(src="198.18.0.3", dst="198.18.0.1", flags="DF")
+                           / UDP(sport=49152 + i, dport=4789, chksum=0)
+                           / VXLAN(vni=5000, flags=0x08) / inner(i) for i in range(256)])
 # Over IPv6 the UDP checksum is computed (a zero one is dropped by default).
 wrpcap(d + "/geneve6.pcap", [Ether(src="02:00:00:00:00:02", dst="02:00:00:00:01:01")
                              / IPv6(src="2001:db8:18::2", dst="2001:db8:18::1")
@@ -42,7 +48,7 @@ bench_config() {
     local ul_dev acc_dev
     case "$case" in
         encap-*) ul_dev="net_null0,no-rx=1"; acc_dev="net_pcap0,rx_pcap=$pcap,infinite_rx=1" ;;
-        decap-*) ul_dev="net_pcap0,rx_pcap=$pcap,infinite_rx=1"; acc_dev="net_null0,no-rx=1" ;;
+        decap-*|*-to-*) ul_dev="net_pcap0,rx_pcap=$pcap,infinite_rx=1"; acc_dev="net_null0,no-rx=1" ;;
     esac
     local opts="" reg=""
     case "$case" in *2opt*)
@@ -67,6 +73,27 @@ ports:
 vtep:
   ipv4: 198.18.0.1/24
   ipv6: 2001:db8:18::1/64
+YAML
+    if [ "$case" = vxlan-to-geneve ] || [ "$case" = geneve-to-vxlan ]; then
+        # One segment stitched: Geneve VNI 100 to 198.18.0.2 (mesh overlay),
+        # VXLAN VNI 5000 to 198.18.0.3 (mesh fabric); the inner destination
+        # lives behind the other side's VTEP.
+        local behind=198.18.0.2
+        [ "$case" = geneve-to-vxlan ] && behind=198.18.0.3
+        cat <<YAML
+  vxlan_port: 4789
+  next_hops: [ { via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32, 198.18.0.3/32] } ]
+tunnels:
+  - { name: t, remote: 198.18.0.2, vni: 100, mesh: overlay }
+  - { name: tor, remote: 198.18.0.3, vni: 5000, encapsulation: vxlan, mesh: fabric }
+l2:
+  learning: false
+  segments:
+    - { port: acc, vni: 100, vxlan_vni: 5000, flood: [], static_macs: [ { mac: "02:00:00:00:0b:01", remote: $behind } ] }
+YAML
+        return
+    fi
+    cat <<YAML
   next_hops: [ $nh ]
 $reg
 tunnels:
@@ -93,7 +120,8 @@ bench_pcap_for() {
         encap-*) echo "$W/inner.pcap" ;;
         decap-*2opt) echo "$W/geneve-2opt.pcap" ;;
         decap-ipv6) echo "$W/geneve6.pcap" ;;
-        decap-*) echo "$W/geneve.pcap" ;;
+        decap-*|geneve-to-vxlan) echo "$W/geneve.pcap" ;;
+        vxlan-to-geneve) echo "$W/vxlan.pcap" ;;
     esac
 }
 

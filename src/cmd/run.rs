@@ -806,6 +806,16 @@ fn report(
     let sum = |f: &dyn Fn(&WorkerCounters) -> u64| counters.iter().map(f).sum::<u64>();
     println!("encap {}", sum(&|c| c.encap.get()));
     println!("decap {}", sum(&|c| c.decap.get()));
+    crate::control::observe::print_encapsulations(
+        sum(&|c| c.encap.get()),
+        sum(&|c| c.decap.get()),
+        [
+            sum(&|c| c.vxlan_encap.get()),
+            sum(&|c| c.vxlan_decap.get()),
+            sum(&|c| c.stitched.get()),
+            sum(&|c| c.options_not_carried.get()),
+        ],
+    );
     println!("punted {}", sum(&|c| c.punted.get()));
     println!(
         "geneve control packets {}",

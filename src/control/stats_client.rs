@@ -146,6 +146,12 @@ pub fn render(all: &Map<String, Value>, pid: u64) -> String {
     for k in [
         "encap",
         "decap",
+        "geneve_encap",
+        "vxlan_encap",
+        "geneve_decap",
+        "vxlan_decap",
+        "stitched",
+        "options_not_carried",
         "punted",
         "geneve_control",
         "learn_refused",

@@ -251,9 +251,9 @@ pub(super) fn forward<B: Buffer + ?Sized>(
 ) -> Option<Outcome> {
     let s = t.segments.get(seg)?;
     let mesh = s.mesh.as_deref()?;
-    let from = mesh.group_of(d.src_vtep(), d.encap);
     let f = buf.data();
     let dst: [u8; 6] = *f.first_chunk::<6>()?;
+    let from = mesh.group_of(d.src_vtep(), d.encap);
     let carried_options = d.options.count != 0;
     let entry = if is_group_mac(&dst) {
         None

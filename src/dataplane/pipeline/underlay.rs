@@ -251,6 +251,38 @@ pub(super) fn deliver_with_policy<B: Buffer + ?Sized>(
     deliver(t, buf, d, events)
 }
 
+/// A delivery to a stitched segment's VNI that has no other policy: the
+/// inner frame, then [`stitch::forward`]; what it leaves to the access
+/// port goes there as [`deliver`] would send it.
+#[inline(never)]
+fn deliver_stitched<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: Delivery,
+    out: &VniOut,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    apply_inner_update(buf.data_mut(), &d.inner);
+    if buf.trim_front(usize::from(d.payload_offset)).is_err()
+        || (d.padding != 0 && buf.trim_back(d.padding as usize).is_err())
+    {
+        return Outcome::Drop(DropReason::InnerMalformed);
+    }
+    if tagged(buf.data()) {
+        return Outcome::Drop(DropReason::InnerVlanTag);
+    }
+    if let Some(o) = out
+        .segment
+        .and_then(|seg| stitch::forward(t, seg, &d, buf, events))
+    {
+        return o;
+    }
+    match (push_segment_tag(buf, out), d.encap) {
+        (Outcome::Decapped(port), Encapsulation::Vxlan) => Outcome::DecappedVxlan(port),
+        (o, _) => o,
+    }
+}
+
 /// A control packet or a drop.
 #[inline(never)]
 pub(super) fn not_delivered<B: Buffer + ?Sized>(t: &Tables, buf: &B, v: Verdict) -> Outcome {
@@ -296,6 +328,17 @@ fn deliver<B: Buffer + ?Sized>(
     let Some(out) = t.vnis.get(vni_key(d.encap, d.vni)) else {
         return Outcome::Drop(DropReason::UnknownVni);
     };
+    // A stitched segment's VNI with no other policy: its own short path.
+    if out.stitched
+        && !t.learning
+        && d.payload == PayloadKind::Ethernet
+        && out.allow_from.is_none()
+        && out.require_mask == 0
+        && out.security_tags.is_empty()
+        && out.flow_id.is_none()
+    {
+        return deliver_stitched(t, buf, d, out, events);
+    }
     // The protocol type and the VNI together: what the VNI does not carry
     // never reaches its port.
     let carried = match out.payload {

@@ -317,3 +317,52 @@ fn a_geneve_only_gateway_builds_no_mesh_and_keeps_its_vnis_plain() {
     assert_eq!(t.vnis.get_plain(100).map(|(_, p)| p), Some(true));
     assert_eq!(t.vnis.len(), 1, "no VXLAN keys");
 }
+
+#[test]
+fn the_short_path_without_learning_decides_as_the_full_one() {
+    // Learning off takes `deliver_stitched`; learning on the full
+    // `deliver`: the same outcome and bytes for every kind of frame.
+    let on = stitch_tables(STITCH);
+    let off = stitch_tables(&STITCH.replace("learning: true", "learning: false"));
+    let frames = [
+        vxlan_from(3, 5000, &inner(BEHIND_GENEVE, HOST_SRC)),
+        geneve_from(2, 1000, true, &inner(BEHIND_VXLAN3, HOST_SRC)),
+        vxlan_from(3, 5000, &inner(BEHIND_VXLAN4, HOST_SRC)),
+        vxlan_from(3, 5000, &inner([0xff; 6], HOST_SRC)),
+        geneve_from(2, 1000, false, &inner([2, 9, 9, 9, 9, 9], HOST_SRC)),
+        vxlan_from(9, 5000, &inner(BEHIND_GENEVE, HOST_SRC)),
+        {
+            // An inner 802.1Q tag never crosses.
+            let mut i = inner(BEHIND_GENEVE, HOST_SRC);
+            i.splice(12..12, [0x81, 0x00, 0x00, 77]);
+            vxlan_from(3, 5000, &i)
+        },
+    ];
+    let mut outcomes = Vec::new();
+    for f in &frames {
+        let (a, abytes, aev) = run(&on, f);
+        let (b, bbytes, bev) = run(&off, f);
+        assert_eq!((a, &abytes), (b, &bbytes));
+        let count = |ev: &[Event]| {
+            ev.iter()
+                .filter(|e| **e == Event::OptionsNotCarried)
+                .count()
+        };
+        assert_eq!(count(&aev), count(&bev));
+        outcomes.push(b);
+    }
+    assert_eq!(outcomes[0], Outcome::Encapped(0));
+    assert_eq!(outcomes[1], Outcome::EncappedVxlan(0));
+    assert_eq!(outcomes[2], Outcome::Drop(DropReason::SplitHorizon));
+    assert!(matches!(
+        outcomes[3],
+        Outcome::FloodFrom { vxlan: true, .. }
+    ));
+    assert!(matches!(
+        outcomes[4],
+        Outcome::FloodFrom { vxlan: false, .. }
+    ));
+    // From an unconfigured VXLAN remote (group `vxlan`) to the Geneve MAC.
+    assert_eq!(outcomes[5], Outcome::Encapped(0));
+    assert_eq!(outcomes[6], Outcome::Drop(DropReason::InnerVlanTag));
+}
