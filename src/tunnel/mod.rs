@@ -1,4 +1,7 @@
-//! Geneve encapsulation and decapsulation on a buffer trait.
+//! Geneve encapsulation and decapsulation on a buffer trait, and VXLAN
+//! (RFC 7348) beside it: a VXLAN template writes its 8-byte header where
+//! Geneve's would be (`encap`), a datagram to the configured VXLAN port is
+//! decapsulated after the same outer checks (`decap/vxlan.rs`).
 //!
 //! Knows no DPDK. The data plane calls, per packet:
 //!
