@@ -16,6 +16,35 @@ use super::raw::{RawEncapsulation, RawTunnel};
 use super::types::*;
 use super::validate::{check_name, range_of, vni, Ctx};
 
+impl Config {
+    /// Whether segment `s` stitches: its members (flood list, static MACs,
+    /// tunnels with its VNIs) span more than one mesh group, so a frame
+    /// decapsulated there may leave through another tunnel (decided by
+    /// the outer source: never in hardware).
+    pub fn stitched(&self, s: &Segment) -> bool {
+        let mut groups: Vec<&str> = Vec::new();
+        let remotes = s
+            .flood
+            .iter()
+            .chain(s.static_macs.iter().map(|m| &m.remote));
+        for r in remotes {
+            groups.push(self.mesh_of(s, *r, self.member(s, *r).0));
+        }
+        for t in &self.tunnels {
+            let vni = match t.encapsulation {
+                Encapsulation::Geneve => s.vni,
+                Encapsulation::Vxlan => s.vxlan_vni,
+            };
+            if t.vni == vni {
+                groups.push(&t.mesh);
+            }
+        }
+        groups.sort_unstable();
+        groups.dedup();
+        groups.len() > 1
+    }
+}
+
 /// `vtep.vxlan_port`: the VXLAN port, which must differ from the Geneve one.
 pub(super) fn vxlan_port(ctx: &mut Ctx, raw: Option<i64>, geneve: u16) -> Option<u16> {
     let p = range_of::<u16>(ctx, "vtep.vxlan_port", raw?, 1, 65535)?;
@@ -236,6 +265,7 @@ l2:
         assert_eq!(c.mesh_of(s, r9, Encapsulation::Vxlan), "vxlan");
         assert_eq!(c.mesh_of(s, r9, Encapsulation::Geneve), "geneve");
         assert_eq!(c.tunnel_for(r3, vx), None, "tunnel_for is Geneve's");
+        assert!(c.stitched(s));
     }
 
     #[test]
@@ -256,6 +286,7 @@ l2:
         }
         let s = &c.l2.as_ref().unwrap().segments[0];
         assert_eq!(s.vxlan_vni, s.vni);
+        assert!(!c.stitched(s), "one group: geneve");
     }
 
     #[test]

@@ -121,7 +121,9 @@ impl SegmentMesh {
         let mut seen: Vec<u16> = members.iter().map(|m| m.2).collect();
         seen.sort_unstable();
         seen.dedup();
-        let stitched = seen.len() > 1;
+        // One definition of "stitched" (offload keeps such VNIs in software).
+        let stitched = cfg.stitched(s);
+        debug_assert_eq!(stitched, seen.len() > 1);
         let flood_groups: Vec<(u16, Encapsulation)> = s
             .flood
             .iter()
