@@ -484,7 +484,11 @@ impl TemplateBuilder<'_> {
         let id = self.templates.len() as TemplateId;
         self.templates.push(t);
         self.variants.push(None);
-        if let Some((class, typ, len)) = self.flow_id_option(&tunnel) {
+        // VXLAN carries no options: no flow-id variant.
+        let flow_id = self
+            .flow_id_option(&tunnel)
+            .filter(|_| e == Encapsulation::Geneve);
+        if let Some((class, typ, len)) = flow_id {
             tc.options.push(TunnelOption {
                 class,
                 typ,

@@ -366,3 +366,20 @@ fn the_short_path_without_learning_decides_as_the_full_one() {
     assert_eq!(outcomes[5], Outcome::Encapped(0));
     assert_eq!(outcomes[6], Outcome::Drop(DropReason::InnerVlanTag));
 }
+
+#[test]
+fn a_flow_id_policy_for_all_leaves_vxlan_templates_without_options() {
+    // flow_id_copy for every tunnel: Geneve templates get their variant,
+    // VXLAN ones (no options) none, and the tables still build.
+    let text = STITCH.replace(
+        "  registry: [ { name: tag, class: 0x0102, type: 0x01, length: 4 } ]\n",
+        "  registry: [ { name: tag, class: 0x0102, type: 0x01, length: 4 },\n              { name: fid, class: 0x0102, type: 0x02, length: 8 } ]\n  policies: { flow_id_copy: [ { option: fid } ] }\n",
+    );
+    let t = stitch_tables(&text);
+    let variant = |mac: &[u8; 6]| {
+        let id = t.segments[0].macs[mac].template.unwrap();
+        t.flow_variants[id as usize]
+    };
+    assert!(variant(&BEHIND_GENEVE).is_some());
+    assert!(variant(&BEHIND_VXLAN3).is_none());
+}
