@@ -63,6 +63,9 @@ impl Groups {
 pub struct SegmentMesh {
     /// Configured members: remote, encapsulation, group.
     members: Vec<(IpAddr, Encapsulation, u16)>,
+    /// The same, keyed as a delivery carries the remote (16 octets and
+    /// whether IPv6): the source's group without building an address.
+    member_keys: Vec<([u8; 16], bool, Encapsulation, u16)>,
     /// The group of an unconfigured remote, by encapsulation (Geneve,
     /// VXLAN): the encapsulation's name.
     default_group: [u16; 2],
@@ -155,7 +158,22 @@ impl SegmentMesh {
                 (src, list, vxlan)
             })
             .collect();
+        let member_keys = members
+            .iter()
+            .map(|&(r, e, g)| {
+                let key = match r {
+                    IpAddr::V4(a) => {
+                        let mut o = [0u8; 16];
+                        o[..4].copy_from_slice(&a.octets());
+                        (o, false)
+                    }
+                    IpAddr::V6(a) => (a.octets(), true),
+                };
+                (key.0, key.1, e, g)
+            })
+            .collect();
         Some(Box::new(SegmentMesh {
+            member_keys,
             members,
             default_group,
             stitched,
@@ -180,6 +198,16 @@ impl SegmentMesh {
             .iter()
             .find(|m| m.0 == remote && m.1 == e)
             .map_or(self.default_group[e as usize], |m| m.2)
+    }
+
+    /// [`group_of`](Self::group_of) the source of a delivery.
+    #[inline]
+    pub fn source_group(&self, d: &Delivery) -> u16 {
+        let (src, v6) = d.src_octets();
+        self.member_keys
+            .iter()
+            .find(|m| m.0 == src && m.1 == v6 && m.2 == d.encap)
+            .map_or(self.default_group[d.encap as usize], |m| m.3)
     }
 
     /// Whether members span more than one group.
@@ -255,7 +283,7 @@ pub(super) fn forward<B: Buffer + ?Sized>(
     let mesh = s.mesh.as_deref()?;
     let f = buf.data();
     let dst: [u8; 6] = *f.first_chunk::<6>()?;
-    let from = mesh.group_of(d.src_vtep(), d.encap);
+    let from = mesh.source_group(d);
     let carried_options = d.options.count != 0;
     let entry = if is_group_mac(&dst) {
         None

@@ -200,11 +200,13 @@ fn fast_not_delivered<B: Buffer + ?Sized>(
         FastVerdict::Drop(r) => not_delivered(t, buf, Verdict::Drop(r)),
         FastVerdict::General => {
             // VXLAN (when received) has a fast tier of its own.
-            if let Some(v) = t
+            match t
                 .decap
                 .decap_fast_vxlan_v4(buf.data(), buf.rx_ipv4_checksum_good())
             {
-                return fast_not_delivered(t, buf, v, events);
+                Some(FastVerdict::Deliver(d)) => return deliver_with_policy(t, buf, d, events),
+                Some(FastVerdict::Drop(r)) => return not_delivered(t, buf, Verdict::Drop(r)),
+                Some(FastVerdict::General) | None => {}
             }
             match t.decap.decap_general(buf.data()) {
                 Verdict::Deliver(d) => deliver_with_policy(t, buf, d, events),

@@ -36,7 +36,7 @@ impl HeaderPattern {
     const WORDS: [usize; 4] = [12, 20, 30, 38];
 
     /// From `(frame offset, expected bytes, mask bytes)` fields.
-    fn new(fields: &[(usize, &[u8], &[u8])]) -> Self {
+    pub(super) fn new(fields: &[(usize, &[u8], &[u8])]) -> Self {
         let mut want = [0u8; FAST_V4_LEN];
         let mut mask = [0u8; FAST_V4_LEN];
         for &(at, w, m) in fields {

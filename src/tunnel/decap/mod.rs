@@ -118,6 +118,14 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// Outer source address as 16 octets (IPv4 in the first 4, the rest
+    /// zero) and whether it is IPv6: [`src_vtep`](Self::src_vtep) without
+    /// building an `IpAddr`.
+    #[inline]
+    pub fn src_octets(&self) -> ([u8; 16], bool) {
+        (self.src, self.outer_ipv6)
+    }
+
     /// Outer source address: the remote VTEP.
     #[inline]
     pub fn src_vtep(&self) -> IpAddr {
@@ -268,6 +276,9 @@ pub struct Decapsulator {
     /// checksum or protocol): the first test of
     /// [`decap_fast_v4`](Self::decap_fast_v4).
     untagged_v4: HeaderPattern,
+    /// The usual VXLAN packet's fixed fields (`vxlan.rs`); `None` when
+    /// VXLAN is not received or would need the inner header read.
+    pattern_vxlan: Option<HeaderPattern>,
     /// Pipe model for both DSCP and TTL: the inner header keeps its fields
     /// unless the outer ECN field asks otherwise.
     pipe: bool,
@@ -304,6 +315,7 @@ impl Decapsulator {
             ecn_table,
             pattern_v4,
             untagged_v4: HeaderPattern::untagged_v4(cfg.udp_port),
+            pattern_vxlan: vxlan::pattern(&cfg, pipe),
             pipe,
             cfg,
         }

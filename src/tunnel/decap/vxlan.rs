@@ -8,7 +8,8 @@
 //! The fast tier ([`Decapsulator::decap_fast_vxlan_v4`]) takes the usual
 //! IPv4 packet at fixed offsets; every other packet, and every drop, is the
 //! general tier's.
-use super::fast::{ipv4_header_sum_ok, FAST_V4_LEN};
+use super::fast::{ipv4_header_sum_ok, HeaderPattern, FAST_V4_LEN};
+use super::DecapConfig;
 use super::{Decapsulator, Delivery, DropReason, FastVerdict, InnerUpdate, OptionsSeen, Verdict};
 use crate::tunnel::PayloadKind;
 use crate::wire::ethernet::{self, EtherType};
@@ -29,6 +30,31 @@ pub(super) struct Outer {
     pub sport: u16,
     pub tos: u8,
     pub ttl: u8,
+}
+
+/// The fixed fields of the usual VXLAN packet, compared in one go:
+/// untagged IPv4 (IHL 5, not a fragment, outer ECN Not-ECT) to the first
+/// local address, UDP to the VXLAN port with a zero checksum, the I flag
+/// set. `None` when VXLAN is not received, Ethernet payloads are refused,
+/// or the DSCP / TTL model would need the inner header read.
+pub(super) fn pattern(cfg: &DecapConfig, pipe: bool) -> Option<HeaderPattern> {
+    const IP: usize = ethernet::HEADER_LEN;
+    const UDP: usize = IP + ipv4::HEADER_LEN;
+    const VX: usize = UDP + udp::HEADER_LEN;
+    let port = cfg.vxlan_port?.to_be_bytes();
+    let dst = cfg.local_v4.first()?.octets();
+    if !pipe || !cfg.accept_ethernet {
+        return None;
+    }
+    Some(HeaderPattern::new(&[
+        (12, &[0x08, 0x00, 0x45, 0x00], &[0xff, 0xff, 0xff, 0x03]),
+        (IP + 6, &[0, 0], &[0x3f, 0xff]),
+        (IP + 9, &[ip_proto::UDP], &[0xff]),
+        (IP + 16, &dst, &[0xff; 4]),
+        (UDP + 2, &port, &[0xff, 0xff]),
+        (UDP + 6, &[0, 0], &[0xff, 0xff]),
+        (VX, &[vxlan::FLAG_I], &[vxlan::FLAG_I]),
+    ]))
 }
 
 impl Decapsulator {
@@ -88,6 +114,43 @@ impl Decapsulator {
         let port = self.cfg.vxlan_port?;
         let f = frame.first_chunk::<FAST_V4_LEN>()?;
         let b16 = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+        if self.pattern_vxlan.as_ref().is_some_and(|p| p.matches(f)) {
+            // The usual packet: only lengths and the header checksum left.
+            let tl = usize::from(b16(IP + 2));
+            let end = IP + tl;
+            if usize::from(b16(UDP + 4)) + ipv4::HEADER_LEN != tl
+                || tl < ipv4::HEADER_LEN + udp::HEADER_LEN + vxlan::HEADER_LEN
+                || end > frame.len()
+                || (self.cfg.verify_ipv4_checksum && !hw_ip_sum_good && !ipv4_header_sum_ok(f))
+            {
+                return None;
+            }
+            if end - FAST_V4_LEN < ethernet::HEADER_LEN {
+                return Some(FastVerdict::Drop(DropReason::InnerMalformed));
+            }
+            return Some(FastVerdict::Deliver(Delivery {
+                vni: Vni::new(u32::from_be_bytes([0, f[VX + 4], f[VX + 5], f[VX + 6]]))
+                    .unwrap_or_default(),
+                encap: Encapsulation::Vxlan,
+                outer_l3: IP as u16,
+                outer_ipv6: false,
+                src: Delivery::v4_octets([f[IP + 12], f[IP + 13], f[IP + 14], f[IP + 15]]),
+                dst: Delivery::v4_octets([f[IP + 16], f[IP + 17], f[IP + 18], f[IP + 19]]),
+                udp_src_port: b16(UDP),
+                payload: PayloadKind::Ethernet,
+                protocol: EtherType::TEB,
+                payload_offset: FAST_V4_LEN as u16,
+                payload_len: (end - FAST_V4_LEN) as u16,
+                padding: (frame.len() - end) as u32,
+                options_offset: FAST_V4_LEN as u16,
+                options_len: 0,
+                options: OptionsSeen::default(),
+                outer_tos: f[IP + 1],
+                outer_ttl: f[IP + 8],
+                inner: InnerUpdate::default(),
+                ecn_alarm: false,
+            }));
+        }
         if b16(12) != EtherType::IPV4
             || f[IP] != 0x45
             || b16(IP + 6) & 0x3fff != 0
