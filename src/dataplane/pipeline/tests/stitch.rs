@@ -383,3 +383,18 @@ fn a_flow_id_policy_for_all_leaves_vxlan_templates_without_options() {
     assert!(variant(&BEHIND_GENEVE).is_some());
     assert!(variant(&BEHIND_VXLAN3).is_none());
 }
+
+#[test]
+fn unknown_critical_geneve_options_never_reach_vxlan() {
+    let t = stitch_tables(STITCH);
+    let i = inner(BEHIND_VXLAN3, HOST_SRC);
+    // One 4-byte option of an unknown class with the critical bit (RFC
+    // 8926 3.5): dropped at decap, before any stitching.
+    let v = 1000u32.to_be_bytes();
+    let h = [
+        2, 0x40, 0x65, 0x58, v[1], v[2], v[3], 0, 0xff, 0xf0, 0x80, 0x01, 1, 2, 3, 4,
+    ];
+    let (o, _, ev) = run(&t, &outer(2, 6081, &h, &i));
+    assert_eq!(o, Outcome::Drop(DropReason::UnknownCriticalOption));
+    assert!(ev.is_empty());
+}
