@@ -176,6 +176,16 @@ fn underlay_fast_v4<B: Buffer + ?Sized>(
     buf: &mut B,
     events: &mut impl FnMut(Event),
 ) -> Outcome {
+    // VXLAN (when received) has a fast tier of its own; `None` at once
+    // when it is not received.
+    match t
+        .decap
+        .decap_fast_vxlan_v4(buf.data(), buf.rx_ipv4_checksum_good())
+    {
+        Some(FastVerdict::Deliver(d)) => return deliver_vxlan_fast(t, buf, d, events),
+        Some(FastVerdict::Drop(r)) => return not_delivered(t, buf, Verdict::Drop(r)),
+        Some(FastVerdict::General) | None => {}
+    }
     match t
         .decap
         .decap_fast_v4(buf.data(), buf.rx_ipv4_checksum_good())
@@ -183,6 +193,35 @@ fn underlay_fast_v4<B: Buffer + ?Sized>(
         FastVerdict::Deliver(d) => deliver_fast(t, buf, d, events),
         v => fast_not_delivered(t, buf, v, events),
     }
+}
+
+/// A delivery of the VXLAN fast tier: a stitched segment's VNI without
+/// other policy takes [`deliver_stitched`] at once, anything else
+/// [`deliver`].
+#[inline(never)]
+fn deliver_vxlan_fast<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: Delivery,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    match t.vnis.get(vni_key(d.encap, d.vni)) {
+        Some(out) if stitch_short_path(t, out, &d) => deliver_stitched(t, buf, &d, out, events),
+        _ => deliver(t, buf, d, events),
+    }
+}
+
+/// Whether a delivery `d` to VNI entry `out` takes [`deliver_stitched`]:
+/// a stitched segment, Ethernet, no learning, no policy.
+#[inline(always)]
+fn stitch_short_path(t: &Tables, out: &VniOut, d: &Delivery) -> bool {
+    out.stitched
+        && !t.learning
+        && d.payload == PayloadKind::Ethernet
+        && out.allow_from.is_none()
+        && out.require_mask == 0
+        && out.security_tags.is_empty()
+        && out.flow_id.is_none()
 }
 
 /// A fast-tier drop, or the general tier's verdict when the fast tier
@@ -198,21 +237,10 @@ fn fast_not_delivered<B: Buffer + ?Sized>(
         // Callers handle deliveries before; correct anyway.
         FastVerdict::Deliver(d) => deliver_with_policy(t, buf, d, events),
         FastVerdict::Drop(r) => not_delivered(t, buf, Verdict::Drop(r)),
-        FastVerdict::General => {
-            // VXLAN (when received) has a fast tier of its own.
-            match t
-                .decap
-                .decap_fast_vxlan_v4(buf.data(), buf.rx_ipv4_checksum_good())
-            {
-                Some(FastVerdict::Deliver(d)) => return deliver_with_policy(t, buf, d, events),
-                Some(FastVerdict::Drop(r)) => return not_delivered(t, buf, Verdict::Drop(r)),
-                Some(FastVerdict::General) | None => {}
-            }
-            match t.decap.decap_general(buf.data()) {
-                Verdict::Deliver(d) => deliver_with_policy(t, buf, d, events),
-                v => not_delivered(t, buf, v),
-            }
-        }
+        FastVerdict::General => match t.decap.decap_general(buf.data()) {
+            Verdict::Deliver(d) => deliver_with_policy(t, buf, d, events),
+            v => not_delivered(t, buf, v),
+        },
     }
 }
 
@@ -260,7 +288,7 @@ pub(super) fn deliver_with_policy<B: Buffer + ?Sized>(
 fn deliver_stitched<B: Buffer + ?Sized>(
     t: &Tables,
     buf: &mut B,
-    d: Delivery,
+    d: &Delivery,
     out: &VniOut,
     events: &mut impl FnMut(Event),
 ) -> Outcome {
@@ -275,7 +303,7 @@ fn deliver_stitched<B: Buffer + ?Sized>(
     }
     if let Some(o) = out
         .segment
-        .and_then(|seg| stitch::forward(t, seg, &d, buf, events))
+        .and_then(|seg| stitch::forward(t, seg, d, buf, events))
     {
         return o;
     }
@@ -331,15 +359,8 @@ fn deliver<B: Buffer + ?Sized>(
         return Outcome::Drop(DropReason::UnknownVni);
     };
     // A stitched segment's VNI with no other policy: its own short path.
-    if out.stitched
-        && !t.learning
-        && d.payload == PayloadKind::Ethernet
-        && out.allow_from.is_none()
-        && out.require_mask == 0
-        && out.security_tags.is_empty()
-        && out.flow_id.is_none()
-    {
-        return deliver_stitched(t, buf, d, out, events);
+    if stitch_short_path(t, out, &d) {
+        return deliver_stitched(t, buf, &d, out, events);
     }
     // The protocol type and the VNI together: what the VNI does not carry
     // never reaches its port.
