@@ -32,7 +32,7 @@ use crate::tunnel::{Buffer, Delivery, DropReason};
 use crate::wire::ethernet::is_group_mac;
 
 use super::pipeline::{encap_flood, Event, Outcome};
-use super::tables::{SegmentEntry, Tables, TemplateId, VniTable};
+use super::tables::{MacEntry, SegmentEntry, Tables, TemplateId, VniTable};
 
 /// Bit of a [`VniTable`] key that marks a VXLAN VNI (above the 24 bits).
 pub const VXLAN_KEY: u32 = 1 << 24;
@@ -74,6 +74,9 @@ pub struct SegmentMesh {
     /// Per source group: the flood targets outside it, and whether one of
     /// them is VXLAN.
     flood_from: Vec<(u16, Vec<Option<TemplateId>>, bool)>,
+    /// The group of every template the segment uses (flood list, static
+    /// and learned MACs): a known destination's group in one short scan.
+    template_groups: Vec<(TemplateId, u16)>,
 }
 
 /// A source group with no entry in `flood_from`: flood to every member.
@@ -86,6 +89,7 @@ impl SegmentMesh {
         cfg: &Config,
         s: &config::Segment,
         flood: &[Option<TemplateId>],
+        macs: &rustc_hash::FxHashMap<[u8; 6], MacEntry>,
         groups: &mut Groups,
     ) -> Option<Box<SegmentMesh>> {
         let member_of_segment = |t: &&config::Tunnel| match t.encapsulation {
@@ -172,7 +176,19 @@ impl SegmentMesh {
                 (key.0, key.1, e, g)
             })
             .collect();
+        let mut template_groups: Vec<(TemplateId, u16)> = Vec::new();
+        let flood_members = s.flood.iter().zip(flood);
+        let mac_members = macs.values().map(|e| (&e.remote, &e.template));
+        for (r, id) in flood_members.chain(mac_members) {
+            if let Some(id) = *id {
+                if !template_groups.iter().any(|t| t.0 == id) {
+                    let e = cfg.member(s, *r).0;
+                    template_groups.push((id, groups.id(cfg.mesh_of(s, *r, e))));
+                }
+            }
+        }
         Some(Box::new(SegmentMesh {
+            template_groups,
             member_keys,
             members,
             default_group,
@@ -198,6 +214,12 @@ impl SegmentMesh {
             .iter()
             .find(|m| m.0 == remote && m.1 == e)
             .map_or(self.default_group[e as usize], |m| m.2)
+    }
+
+    /// The group of template `id` (one of the segment's).
+    #[inline]
+    pub fn template_group(&self, id: TemplateId) -> Option<u16> {
+        self.template_groups.iter().find(|t| t.0 == id).map(|t| t.1)
     }
 
     /// [`group_of`](Self::group_of) the source of a delivery.
@@ -305,7 +327,10 @@ pub(super) fn forward<B: Buffer + ?Sized>(
         return Some(Outcome::Drop(DropReason::NextHopUnresolved));
     };
     let to = t.templates.get(id as usize)?.encapsulation();
-    if mesh.group_of(e.remote, to) == from {
+    let group = mesh
+        .template_group(id)
+        .unwrap_or_else(|| mesh.group_of(e.remote, to));
+    if group == from {
         return Some(Outcome::Drop(DropReason::SplitHorizon));
     }
     if carried_options && to == Encapsulation::Vxlan {

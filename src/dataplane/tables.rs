@@ -668,7 +668,7 @@ impl Tables {
                         },
                     );
                 }
-                let mesh = super::stitch::SegmentMesh::build(cfg, s, &flood, &mut groups);
+                let mesh = super::stitch::SegmentMesh::build(cfg, s, &flood, &macs, &mut groups);
                 segments.push(SegmentEntry {
                     vni: s.vni.get(),
                     access_port: pid(s.port),

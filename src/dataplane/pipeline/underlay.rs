@@ -127,7 +127,14 @@ pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u
         // Not the IPv4 pattern: perhaps IPv6, not inlined (its delivery
         // merged with the IPv4 one's goes through the stack, see
         // BENCHMARKS.md).
-        None => return underlay_express_v6(t, buf),
+        None => {
+            // An IPv4 frame the pattern did not take (VXLAN, say) is not
+            // the IPv6 tier's either: skip the call.
+            if buf.data().get(12..14) == Some(&[0x08, 0x00]) {
+                return None;
+            }
+            return underlay_express_v6(t, buf);
+        }
     };
     express_deliver(t, buf, d)
 }
