@@ -16,6 +16,13 @@
 //! such as Group Policy, which use reserved bits, pass as plain VXLAN).
 //! The payload is always an Ethernet frame: VXLAN has no protocol field
 //! and no options.
+//!
+//! Written here rather than taken from a crate: the header is 8 fixed
+//! bytes, and the view follows this module's one shape (checked view,
+//! `Repr` with `parse`/`emit`, no allocation) as Geneve's does. Considered:
+//! `pnet_packet`'s VXLAN view (its own packet traits, a dependency tree
+//! for 8 bytes) and DPDK's `rte_vxlan_hdr` (a C struct: `wire` knows no
+//! DPDK and is tested without it).
 use super::geneve::Vni;
 use super::{rd32, wr32, Result, WireError};
 
