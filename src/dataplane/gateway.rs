@@ -68,6 +68,7 @@ impl GatewayWorker {
         let mut generation = tables.generation;
         let mut is_access = [false; MAX_PORTS];
         mark_access(&tables, &mut is_access);
+        let mut stitching = tables.segments.iter().any(|s| s.stitched());
         let start = dpdk::tsc_now();
         let mut lat = Residence::new(self.latency, dpdk::tsc_hz(), start);
         // Poll rounds between residence-time hand-off checks (a TSC read).
@@ -86,6 +87,7 @@ impl GatewayWorker {
                 tables = sh.tables.load_full();
                 generation = tables.generation;
                 mark_access(&tables, &mut is_access);
+                stitching = tables.segments.iter().any(|s| s.stitched());
             }
             if self.index == 0 && !sh.control_rx.is_empty() {
                 for (port, m) in sh.control_rx.try_iter().take(BURST_SIZE) {
@@ -167,6 +169,8 @@ impl GatewayWorker {
                     // ports' TX buffers a run of one port at a time.
                     let mut ports = [0u16; BURST_SIZE];
                     let mut taken = 0;
+                    // Stitched frames among them: re-encapsulated, VXLAN.
+                    let (mut restitched, mut to_vxlan) = (0u64, 0u64);
                     let n = burst.update_while(|m| {
                         let Some(slot) = ports.get_mut(taken) else {
                             return false;
@@ -174,14 +178,27 @@ impl GatewayWorker {
                         if m.flow_mark().is_some() {
                             return false;
                         }
-                        let Some(port) = pipeline::underlay_express(t, m) else {
-                            return false;
+                        let port = match pipeline::underlay_express(t, m) {
+                            Some(port) => port,
+                            None if stitching => match pipeline::stitch_express(t, m) {
+                                Some((port, vxlan)) => {
+                                    restitched += 1;
+                                    to_vxlan += u64::from(vxlan);
+                                    port
+                                }
+                                None => return false,
+                            },
+                            None => return false,
                         };
                         *slot = port;
                         taken += 1;
                         true
                     });
-                    decapped += n as u64;
+                    decapped += n as u64 - restitched;
+                    encapped += restitched;
+                    if to_vxlan > 0 {
+                        c.vxlan_encap.add(to_vxlan);
+                    }
                     let mut i = 0;
                     while let Some(&port) = ports[..n].get(i) {
                         let run = ports[i..n].iter().take_while(|&&q| q == port).count();

@@ -139,6 +139,62 @@ pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u
     express_deliver(t, buf, d)
 }
 
+/// The stitch express tier, for the front of a burst after
+/// [`underlay_express`] declined: a VXLAN packet of the VXLAN fast tier, or
+/// a Geneve one of the header pattern, to a stitched segment's VNI that
+/// takes the short path ([`deliver_stitched`]), for a known MAC behind a
+/// tunnel of another mesh group whose template the encap fast tier takes:
+/// decapsulated and encapsulated in place, `Some((underlay port, the new
+/// header is VXLAN))`, exactly as [`underlay`] does it. `None`, the buffer
+/// as it was, for everything else (floods, drops, options that would not
+/// cross, anything the fast tiers decline), which [`underlay`] decides.
+#[inline(never)]
+pub fn stitch_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<(u16, bool)> {
+    let hw = buf.rx_ipv4_checksum_good();
+    let d = match t.decap.decap_fast_vxlan_v4(buf.data(), hw) {
+        Some(FastVerdict::Deliver(d)) => d,
+        Some(_) => return None,
+        None => match t.decap.decap_fast_v4_pattern(buf.data(), hw)? {
+            FastVerdict::Deliver(d) => d,
+            _ => return None,
+        },
+    };
+    let out = t.vnis.get(vni_key(d.encap, d.vni))?;
+    if !stitch_short_path(t, out, &d)
+        || d.padding != 0
+        || d.inner.changed
+        || buf.total_len() != buf.len()
+    {
+        return None;
+    }
+    let seg = t.segments.get(out.segment?)?;
+    let mesh = seg.mesh.as_deref()?;
+    let front = usize::from(d.payload_offset);
+    let inner = buf.data().get(front..)?;
+    let dst: [u8; 6] = *inner.first_chunk::<6>()?;
+    if tagged(inner) || is_group_mac(&dst) {
+        return None;
+    }
+    let id = seg.macs.get(&dst)?.template?;
+    let tpl = t.templates.get(id as usize)?;
+    let to_vxlan = tpl.encapsulation() == Encapsulation::Vxlan;
+    if !tpl.has_fast_ethernet()
+        || (to_vxlan && d.options.count != 0)
+        || !matches!(t.flow_variants.get(id as usize), None | Some(None))
+        || mesh.template_group(id)? == mesh.source_group(&d)
+    {
+        return None;
+    }
+    buf.trim_front(front).ok()?;
+    if crate::tunnel::encap_fast_ethernet(tpl, buf, None) {
+        return Some((t.underlay_port, to_vxlan));
+    }
+    // Declined with the inner frame untouched: the outer header is still
+    // in front of it.
+    let _ = buf.prepend(front);
+    None
+}
+
 /// [`underlay_express`] over an IPv6 underlay. Not inlined: the IPv4
 /// express tier keeps its registers.
 #[inline(never)]

@@ -398,3 +398,48 @@ fn unknown_critical_geneve_options_never_reach_vxlan() {
     assert_eq!(o, Outcome::Drop(DropReason::UnknownCriticalOption));
     assert!(ev.is_empty());
 }
+
+#[test]
+fn the_stitch_express_tier_gives_the_one_by_one_bytes_or_declines_untouched() {
+    let off = stitch_tables(&STITCH.replace("learning: true", "learning: false"));
+    let on = stitch_tables(STITCH);
+    let mut big = inner(BEHIND_GENEVE, HOST_SRC);
+    big.resize(1500, 0x77); // over the tunnel MTU: the fast tier declines
+    let frames = [
+        vxlan_from(3, 5000, &inner(BEHIND_GENEVE, HOST_SRC)),
+        geneve_from(2, 1000, false, &inner(BEHIND_VXLAN3, HOST_SRC)),
+        geneve_from(2, 1000, true, &inner(BEHIND_VXLAN3, HOST_SRC)),
+        vxlan_from(3, 5000, &inner(BEHIND_VXLAN4, HOST_SRC)),
+        vxlan_from(3, 5000, &inner([0xff; 6], HOST_SRC)),
+        vxlan_from(3, 5000, &inner([2, 9, 9, 9, 9, 9], HOST_SRC)),
+        vxlan_from(9, 5000, &inner(BEHIND_GENEVE, HOST_SRC)),
+        vxlan_from(3, 1000, &inner(BEHIND_GENEVE, HOST_SRC)),
+        vxlan_from(3, 5000, &big),
+    ];
+    let mut taken = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        // Learning on: never the express tier.
+        let mut b = VecBuffer::with_headroom(256, f);
+        assert_eq!(stitch_express(&on, &mut b), None, "frame {i}");
+        assert_eq!(b.data(), &f[..]);
+        let mut b = VecBuffer::with_headroom(256, f);
+        match stitch_express(&off, &mut b) {
+            Some((port, vxlan)) => {
+                let (o, bytes, _) = run(&off, f);
+                let want = if vxlan {
+                    Outcome::EncappedVxlan(port)
+                } else {
+                    Outcome::Encapped(port)
+                };
+                assert_eq!(o, want, "frame {i}");
+                assert_eq!(b.data(), &bytes[..], "frame {i}");
+                taken.push(i);
+            }
+            None => assert_eq!(b.data(), &f[..], "frame {i}: declined, untouched"),
+        }
+    }
+    // Unicast across groups without options to carry: the first two and
+    // the unconfigured VXLAN sender's (group `vxlan`) to the Geneve side;
+    // the third's option would not cross into VXLAN (counted, one by one).
+    assert_eq!(taken, [0, 1, 6]);
+}
