@@ -4,6 +4,11 @@
   vxlan_oracle.py decode FILE.pcap   -> one JSON object per packet on stdout
   vxlan_oracle.py build FILE.pcap    -> writes scapy-built packets; prints a
                                         JSON list of case names, in order
+  vxlan_oracle.py stitch DIR N       -> DIR/ul_in.pcap: N VXLAN frames from
+                                        198.18.0.3 (VNI 5000) for the MAC behind
+                                        198.18.0.2, then N Geneve frames from
+                                        198.18.0.2 (VNI 1000) for the MAC behind
+                                        198.18.0.3; DIR/acc_in.pcap empty
 
 Used by tests/oracle_vxlan.rs; addresses come from 198.18.0.0/15 and
 2001:db8::/32 (the same ones tests/common/mod.rs uses).
@@ -102,6 +107,35 @@ def build(path):
     print(json.dumps([n for n, _ in cases]))
 
 
+GW_UL_MAC = "02:00:00:00:01:01"
+BEHIND_GENEVE, BEHIND_VXLAN = "02:00:00:00:0b:02", "02:00:00:00:0b:03"
+
+
+def stitch(d, n):
+    from scapy.contrib.geneve import GENEVE
+    n = int(n)
+    def inner(dst, i):
+        return (Ether(src="02:00:00:00:0c:%02x" % (i % 200), dst=dst)
+                / IP(src="10.0.0.1", dst="10.0.1.%d" % (1 + i % 200)) / UDP(sport=1000 + i, dport=7)
+                / Raw(bytes([i % 256]) * 30))
+    frames = []
+    for i in range(n):
+        frames.append(Ether(src="02:00:00:00:00:03", dst=GW_UL_MAC)
+                      / IP(src="198.18.0.3", dst=V4_LOCAL, flags="DF")
+                      / UDP(sport=50000 + i, dport=4789, chksum=0)
+                      / VXLAN(vni=5000, flags=0x08) / inner(BEHIND_GENEVE, i))
+    for i in range(n):
+        frames.append(Ether(src="02:00:00:00:00:02", dst=GW_UL_MAC)
+                      / IP(src="198.18.0.2", dst=V4_LOCAL, flags="DF")
+                      / UDP(sport=50000 + i, dport=6081, chksum=0)
+                      / GENEVE(vni=1000, proto=0x6558) / inner(BEHIND_VXLAN, i))
+    wrpcap(d + "/ul_in.pcap", frames)
+    wrpcap(d + "/acc_in.pcap", [])
+
+
 if __name__ == "__main__":
-    mode, path = sys.argv[1], sys.argv[2]
-    {"decode": decode, "build": build}[mode](path)
+    mode = sys.argv[1]
+    if mode == "stitch":
+        stitch(sys.argv[2], sys.argv[3])
+    else:
+        {"decode": decode, "build": build}[mode](sys.argv[2])
