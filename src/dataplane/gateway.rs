@@ -169,8 +169,6 @@ impl GatewayWorker {
                     // ports' TX buffers a run of one port at a time.
                     let mut ports = [0u16; BURST_SIZE];
                     let mut taken = 0;
-                    // Stitched frames among them: re-encapsulated, VXLAN.
-                    let (mut restitched, mut to_vxlan) = (0u64, 0u64);
                     let n = burst.update_while(|m| {
                         let Some(slot) = ports.get_mut(taken) else {
                             return false;
@@ -178,27 +176,14 @@ impl GatewayWorker {
                         if m.flow_mark().is_some() {
                             return false;
                         }
-                        let port = match pipeline::underlay_express(t, m) {
-                            Some(port) => port,
-                            None if stitching => match pipeline::stitch_express(t, m) {
-                                Some((port, vxlan)) => {
-                                    restitched += 1;
-                                    to_vxlan += u64::from(vxlan);
-                                    port
-                                }
-                                None => return false,
-                            },
-                            None => return false,
+                        let Some(port) = pipeline::underlay_express(t, m) else {
+                            return false;
                         };
                         *slot = port;
                         taken += 1;
                         true
                     });
-                    decapped += n as u64 - restitched;
-                    encapped += restitched;
-                    if to_vxlan > 0 {
-                        c.vxlan_encap.add(to_vxlan);
-                    }
+                    decapped += n as u64;
                     let mut i = 0;
                     while let Some(&port) = ports[..n].get(i) {
                         let run = ports[i..n].iter().take_while(|&&q| q == port).count();
@@ -212,6 +197,34 @@ impl GatewayWorker {
                             }
                         }
                         i += run;
+                    }
+                    if stitching {
+                        // Then the stitched frames at the front: decapped
+                        // and re-encapsulated in place, all to the
+                        // underlay port (a loop of its own: the decap
+                        // express tier's stays as it was).
+                        let mut to_vxlan = 0u64;
+                        let s = burst.update_while(|m| {
+                            if m.flow_mark().is_some() {
+                                return false;
+                            }
+                            pipeline::stitch_express(t, m)
+                                .map(|(_, vxlan)| to_vxlan += u64::from(vxlan))
+                                .is_some()
+                        });
+                        if s > 0 {
+                            encapped += s as u64;
+                            if to_vxlan > 0 {
+                                c.vxlan_encap.add(to_vxlan);
+                            }
+                            match tx.get_mut(usize::from(t.underlay_port)) {
+                                Some(b) => send_front(b, c, &mut lat, &mut burst, s),
+                                None => {
+                                    burst.free_first(s);
+                                    c.drops[DropReason::TxFull.index()].add(s as u64);
+                                }
+                            }
+                        }
                     }
                     burst.drain_each(|mut m| {
                         // A Geneve frame in a chain that does not fit one
