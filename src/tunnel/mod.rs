@@ -41,6 +41,7 @@
 //!   processed in place and moved to their TX buffer together
 //!   ([`AccessExpress`](crate::dataplane::pipeline::AccessExpress),
 //!   [`underlay_express`](crate::dataplane::pipeline::underlay_express),
+//!   [`stitch_express`](crate::dataplane::pipeline::stitch_express),
 //!   `Burst::update_while`); the first packet it does not take ends it, and
 //!   the rest of the burst goes one by one, in order.
 //! * **fast**: one packet, fixed-layout checks against a prebuilt pattern
