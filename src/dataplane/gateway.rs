@@ -74,6 +74,7 @@ impl GatewayWorker {
         // Poll rounds between residence-time hand-off checks (a TSC read).
         let mut handoff_countdown = 1u32;
         let mut mac_cache = pipeline::MacCache::default();
+        let mut stitch_cache = pipeline::StitchCache::default();
         // Chained (jumbo) frames to segment are copied here first; grown
         // once to the largest IP packet, never per packet after that.
         let mut scratch: Vec<u8> = Vec::new();
@@ -208,7 +209,7 @@ impl GatewayWorker {
                             if m.flow_mark().is_some() {
                                 return false;
                             }
-                            pipeline::stitch_express(t, m)
+                            pipeline::stitch_express(t, m, &mut stitch_cache)
                                 .map(|(_, vxlan)| to_vxlan += u64::from(vxlan))
                                 .is_some()
                         });

@@ -22,7 +22,7 @@ mod tests;
 mod underlay;
 
 pub use access::{access, access_with_cache, encap_flood, AccessExpress, MacCache};
-pub use underlay::{hw_decapped, stitch_express, underlay, underlay_express};
+pub use underlay::{hw_decapped, stitch_express, underlay, underlay_express, StitchCache};
 
 /// What to do with the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

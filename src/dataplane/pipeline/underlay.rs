@@ -142,22 +142,37 @@ pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u
 /// The stitch express tier, for the front of a burst after
 /// [`underlay_express`] declined: a VXLAN packet of the VXLAN fast tier, or
 /// a Geneve one of the header pattern, to a stitched segment's VNI that
-/// takes the short path ([`deliver_stitched`]), for a known MAC behind a
+/// takes the short path (`deliver_stitched`), for a known MAC behind a
 /// tunnel of another mesh group whose template the encap fast tier takes:
 /// decapsulated and encapsulated in place, `Some((underlay port, the new
 /// header is VXLAN))`, exactly as [`underlay`] does it. `None`, the buffer
 /// as it was, for everything else (floods, drops, options that would not
 /// cross, anything the fast tiers decline), which [`underlay`] decides.
+///
+/// `cache` holds the worker's last destination lookup (as
+/// [`MacCache`](super::MacCache) does on the access side): valid for one
+/// tables generation and segment.
 #[inline(never)]
-pub fn stitch_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<(u16, bool)> {
+pub fn stitch_express<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    cache: &mut StitchCache,
+) -> Option<(u16, bool)> {
     let hw = buf.rx_ipv4_checksum_good();
-    let d = match t.decap.decap_fast_vxlan_v4(buf.data(), hw) {
-        Some(FastVerdict::Deliver(d)) => d,
-        Some(_) => return None,
-        None => match t.decap.decap_fast_v4_pattern(buf.data(), hw)? {
+    // The UDP destination port (untagged IPv4, IHL 5) says which fast
+    // tier to ask; each checks it again.
+    let to_vxlan_port = buf.data().get(36..38).map(|p| [p[0], p[1]])
+        == t.decap.config().vxlan_port.map(u16::to_be_bytes);
+    let d = if to_vxlan_port {
+        match t.decap.decap_fast_vxlan_v4(buf.data(), hw)? {
             FastVerdict::Deliver(d) => d,
             _ => return None,
-        },
+        }
+    } else {
+        match t.decap.decap_fast_v4_pattern(buf.data(), hw)? {
+            FastVerdict::Deliver(d) => d,
+            _ => return None,
+        }
     };
     let out = t.vnis.get(vni_key(d.encap, d.vni))?;
     if !stitch_short_path(t, out, &d)
@@ -167,7 +182,8 @@ pub fn stitch_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<(u1
     {
         return None;
     }
-    let seg = t.segments.get(out.segment?)?;
+    let segment = out.segment?;
+    let seg = t.segments.get(segment)?;
     let mesh = seg.mesh.as_deref()?;
     let front = usize::from(d.payload_offset);
     let inner = buf.data().get(front..)?;
@@ -175,7 +191,19 @@ pub fn stitch_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<(u1
     if tagged(inner) || is_group_mac(&dst) {
         return None;
     }
-    let id = seg.macs.get(&dst)?.template?;
+    let hit = cache.generation == t.generation
+        && cache.segment == segment
+        && cache.mac == dst
+        && cache.template.is_some();
+    if !hit {
+        *cache = StitchCache {
+            generation: t.generation,
+            segment,
+            mac: dst,
+            template: seg.macs.get(&dst).and_then(|e| e.template),
+        };
+    }
+    let id = cache.template?;
     let tpl = t.templates.get(id as usize)?;
     let to_vxlan = tpl.encapsulation() == Encapsulation::Vxlan;
     if !tpl.has_fast_ethernet()
@@ -193,6 +221,16 @@ pub fn stitch_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<(u1
     // in front of it.
     let _ = buf.prepend(front);
     None
+}
+
+/// The last destination [`stitch_express`] looked up: a segment's MAC and
+/// its template, for one tables generation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StitchCache {
+    generation: u64,
+    segment: usize,
+    mac: [u8; 6],
+    template: Option<crate::dataplane::tables::TemplateId>,
 }
 
 /// [`underlay_express`] over an IPv6 underlay. Not inlined: the IPv4

@@ -105,7 +105,7 @@ impl Decapsulator {
     /// it (a delivery, or the inner header's or RFC 6040's drop), `None`
     /// for every other packet. `hw_ip_sum_good`: the port verified the
     /// outer IPv4 header checksum.
-    #[inline]
+    #[inline(always)]
     pub fn decap_fast_vxlan_v4(&self, frame: &[u8], hw_ip_sum_good: bool) -> Option<FastVerdict> {
         const IP: usize = ethernet::HEADER_LEN;
         const UDP: usize = IP + ipv4::HEADER_LEN;
