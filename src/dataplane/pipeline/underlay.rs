@@ -196,35 +196,20 @@ pub fn stitch_express<B: Buffer + ?Sized>(
         && cache.mac == dst
         && cache.template.is_some();
     if !hit {
-        cache.generation = t.generation;
-        cache.segment = segment;
-        cache.mac = dst;
-        cache.template = seg.macs.get(&dst).and_then(|e| e.template);
+        *cache = StitchCache {
+            generation: t.generation,
+            segment,
+            mac: dst,
+            template: seg.macs.get(&dst).and_then(|e| e.template),
+        };
     }
     let id = cache.template?;
-    // The source's group, cached the same way (by address and header).
-    let (src, v6) = d.src_octets();
-    let src_hit = cache.src_known
-        && cache.src_generation == t.generation
-        && cache.src_segment == segment
-        && cache.src == src
-        && cache.src_v6 == v6
-        && cache.src_encap == d.encap;
-    if !src_hit {
-        cache.src_known = true;
-        cache.src_generation = t.generation;
-        cache.src_segment = segment;
-        cache.src = src;
-        cache.src_v6 = v6;
-        cache.src_encap = d.encap;
-        cache.src_group = mesh.source_group(&d);
-    }
     let tpl = t.templates.get(id as usize)?;
     let to_vxlan = tpl.encapsulation() == Encapsulation::Vxlan;
     if !tpl.has_fast_ethernet()
         || (to_vxlan && d.options.count != 0)
         || !matches!(t.flow_variants.get(id as usize), None | Some(None))
-        || mesh.template_group(id)? == cache.src_group
+        || mesh.template_group(id)? == mesh.source_group(&d)
     {
         return None;
     }
@@ -246,14 +231,6 @@ pub struct StitchCache {
     segment: usize,
     mac: [u8; 6],
     template: Option<crate::dataplane::tables::TemplateId>,
-    /// The last source VTEP (as a delivery carries it) and its group.
-    src_known: bool,
-    src_generation: u64,
-    src_segment: usize,
-    src: [u8; 16],
-    src_v6: bool,
-    src_encap: Encapsulation,
-    src_group: u16,
 }
 
 /// [`underlay_express`] over an IPv6 underlay. Not inlined: the IPv4
