@@ -77,3 +77,67 @@ fn missing_file_is_one_clear_error() {
     assert!(r.stderr.contains("/nonexistent/gw.yaml"), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
+
+/// A generated file with 100,000 bad entries among a million lines' worth
+/// of valid ones: `check` exits 1, prints the first 20 errors in the usual
+/// form (each naming the line the generator put the mistake on) and then
+/// counts the rest. The generator is the repository's own
+/// scripts/scale-config.py.
+#[test]
+fn a_hundred_thousand_errors_print_the_first_and_the_count() {
+    if !common::have_program("python3") {
+        common::skip("a_hundred_thousand_errors_print_the_first_and_the_count: needs python3");
+        return;
+    }
+    const ERRORS: usize = 100_000;
+    let dir = common::scratch("check-100k-errors");
+    let file = dir.join("bad.yaml");
+    let status = std::process::Command::new("python3")
+        .arg(repo_path("scripts/scale-config.py"))
+        .args(["--mode", "l3", "--tunnels", "20000", "--routes4", "150000"])
+        .args(["--errors", &ERRORS.to_string(), "-o"])
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let r = check(file.to_str().unwrap());
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let out: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        out.first().copied(),
+        Some(format!("error: {} has {ERRORS} error(s):", file.display()).as_str())
+    );
+    let shown = geneve_gw::config::SHOWN_ERRORS;
+    assert_eq!(out.len(), 1 + shown + 1, "{}", r.stderr);
+    assert_eq!(
+        out[shown + 1],
+        format!("... and {} more errors ({ERRORS} in all)", ERRORS - shown)
+    );
+    // Each printed error points at a line the generator broke: a VNI past
+    // 24 bits or a route to a tunnel that does not exist.
+    let prefix = format!("{}:", file.display());
+    let mut last = 0;
+    for l in &out[1..=shown] {
+        let rest = l.strip_prefix(&prefix).unwrap_or_else(|| panic!("{l}"));
+        let mut it = rest.splitn(3, ':');
+        let line: usize = it.next().unwrap().parse().unwrap();
+        let col: usize = it.next().unwrap().parse().unwrap();
+        assert!(line > last, "errors in file order: {l}");
+        last = line;
+        let src = lines[line - 1];
+        let (field, bad) = if src.contains("no-such-tunnel") {
+            ("tunnel: ", "no-such-tunnel")
+        } else {
+            ("vni: ", "16777")
+        };
+        assert_eq!(
+            col,
+            src.find(field).unwrap() + field.len() + 1,
+            "{l}\n{src}"
+        );
+        assert!(src[col - 1..].starts_with(bad), "{l}\n{src}");
+    }
+}

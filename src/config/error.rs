@@ -55,10 +55,16 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// How many errors `Display` prints before it only counts the rest.
+pub const SHOWN_ERRORS: usize = 20;
+
 /// All the errors found in one configuration file, in the order of the file.
 ///
 /// `Display` prints one error per line (`file:line:col: field.path: message`)
-/// with no trailing newline: exactly what an operator should see.
+/// with no trailing newline: exactly what an operator should see. Past
+/// [`SHOWN_ERRORS`] it prints one more line, `... and N more errors (M in
+/// all)`: a generated file with a hundred thousand mistakes usually has one
+/// cause. The alternate form (`{:#}`) prints every error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigErrors {
     errors: Vec<ConfigError>,
@@ -102,11 +108,25 @@ impl<'a> IntoIterator for &'a ConfigErrors {
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.errors.iter().enumerate() {
+        let shown = if f.alternate() {
+            self.errors.len()
+        } else {
+            SHOWN_ERRORS
+        };
+        for (i, e) in self.errors.iter().take(shown).enumerate() {
             if i > 0 {
                 f.write_str("\n")?;
             }
             write!(f, "{e}")?;
+        }
+        let more = self.errors.len().saturating_sub(shown);
+        if more > 0 {
+            write!(
+                f,
+                "\n... and {more} more error{} ({} in all)",
+                if more == 1 { "" } else { "s" },
+                self.errors.len()
+            )?;
         }
         Ok(())
     }
@@ -328,5 +348,36 @@ mod tests {
             errs.to_string(),
             "gw.yaml: bad\ngw.yaml:2:3: a: bad\ngw.yaml:9:3: b: bad"
         );
+    }
+
+    #[test]
+    fn display_counts_what_it_does_not_print() {
+        let e = |line| ConfigError {
+            file: "gw.yaml".into(),
+            pos: Pos { line, column: 1 },
+            path: "x".into(),
+            message: "bad".into(),
+        };
+        let n = SHOWN_ERRORS + 5;
+        let errs = ConfigErrors::new((1..=n).rev().map(e).collect());
+        let text = errs.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), SHOWN_ERRORS + 1);
+        assert_eq!(lines[0], "gw.yaml:1:1: x: bad");
+        assert_eq!(
+            lines[SHOWN_ERRORS - 1],
+            format!("gw.yaml:{SHOWN_ERRORS}:1: x: bad")
+        );
+        assert_eq!(
+            lines[SHOWN_ERRORS],
+            format!("... and 5 more errors ({n} in all)")
+        );
+        assert_eq!(format!("{errs:#}").lines().count(), n);
+        let one_more = ConfigErrors::new((1..=SHOWN_ERRORS + 1).map(e).collect());
+        assert!(one_more
+            .to_string()
+            .ends_with("... and 1 more error (21 in all)"));
+        let exactly = ConfigErrors::new((1..=SHOWN_ERRORS).map(e).collect());
+        assert_eq!(exactly.to_string().lines().count(), SHOWN_ERRORS);
     }
 }

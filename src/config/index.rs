@@ -9,7 +9,7 @@
 //! maintainers, whose every event carries a span. We only need where each
 //! node starts, so a streaming pass with a stack of open collections suffices.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser};
 
@@ -40,6 +40,21 @@ pub(crate) const ALIAS_SLACK: u64 = 1 << 20;
 /// See [`ALIAS_SLACK`].
 pub(crate) const ALIAS_FACTOR: u64 = 2;
 
+/// Which nodes [`PosIndex::build_for`] records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Want<'a> {
+    /// Every node (the serde error path, tests).
+    All,
+    /// None: only the top-level keys and the bounds (nesting, aliases), what
+    /// is needed before deserializing a file that may well be valid.
+    TopKeys,
+    /// The nodes at these paths. The set must hold every ancestor of each
+    /// path (`a.b[2].c` needs `a.b[2]`, `a.b`, `a` and ``): the walk builds
+    /// a child's path only under a wanted parent, so the work stays linear
+    /// and small whatever the document's size.
+    Paths(&'a HashSet<String>),
+}
+
 /// Field path (serde_yaml_ng's spelling: `ports[0].name`) -> position.
 #[derive(Debug, Default)]
 pub(crate) struct PosIndex {
@@ -51,6 +66,8 @@ pub(crate) struct PosIndex {
     pub limit: Option<(Pos, String)>,
     /// Field path -> where its second key stands, for keys given twice.
     dups: HashMap<String, Pos>,
+    /// The document uses an alias (`*a`).
+    pub aliases: bool,
 }
 
 /// An anchored collection still open: its anchor, where its text starts
@@ -63,18 +80,20 @@ struct Anchored {
 }
 
 enum Frame {
+    /// `keep`: this collection's path is recorded, so its children's paths
+    /// are built and looked at.
     Map {
         path: String,
+        keep: bool,
         key: Option<(String, Pos)>,
     },
     Seq {
         path: String,
+        keep: bool,
         next: usize,
     },
     /// A complex (collection) mapping key, skipped.
-    Skip {
-        depth: usize,
-    },
+    Skip { depth: usize },
 }
 
 fn pos_of(m: saphyr_parser::Marker) -> Pos {
@@ -97,6 +116,17 @@ impl PosIndex {
     /// yields what was indexed before the error (serde_yaml_ng reports the
     /// syntax error itself).
     pub fn build(text: &str) -> PosIndex {
+        Self::build_for(text, Want::All)
+    }
+
+    /// Index the first document of `text`, recording only the nodes `want`
+    /// asks for (the top-level keys and the bounds are always checked).
+    pub fn build_for(text: &str, want: Want) -> PosIndex {
+        let wanted = |p: &str| match want {
+            Want::All => true,
+            Want::TopKeys => false,
+            Want::Paths(set) => set.contains(p),
+        };
         let mut idx = PosIndex::default();
         let mut stack: Vec<Frame> = Vec::new();
         let mut root_seen = false;
@@ -151,6 +181,7 @@ impl PosIndex {
                     sizes.insert(*id, own);
                 }
                 Event::Alias(id) => {
+                    idx.aliases = true;
                     let size = sizes.get(id).copied().unwrap_or(0);
                     expanded = expanded.saturating_add(size);
                     if let Some(up) = anchored.last_mut() {
@@ -199,13 +230,15 @@ impl PosIndex {
                 | Event::SequenceStart(..) => {
                     let is_collection =
                         matches!(ev, Event::MappingStart(..) | Event::SequenceStart(..));
-                    let path = match stack.last_mut() {
+                    let at_root = stack.len() == 1;
+                    // The node's path (None: not recorded) and its key's position.
+                    let node: Option<(Option<String>, Option<Pos>)> = match stack.last_mut() {
                         None => {
                             if root_seen {
                                 continue;
                             }
                             root_seen = true;
-                            Some((String::new(), None))
+                            Some((Some(String::new()).filter(|p| wanted(p)), None))
                         }
                         Some(Frame::Skip { depth }) => {
                             if is_collection {
@@ -213,31 +246,37 @@ impl PosIndex {
                             }
                             None
                         }
-                        Some(Frame::Map { path, key }) => match key.take() {
+                        Some(Frame::Map { path, keep, key }) => match key.take() {
                             None => {
                                 if is_collection {
                                     stack.push(Frame::Skip { depth: 1 });
                                 } else {
                                     let k = match &ev {
-                                        Event::Scalar(s, ..) => s.to_string(),
+                                        Event::Scalar(s, ..) if *keep || at_root => s.to_string(),
+                                        Event::Scalar(..) => String::new(),
                                         _ => "*".to_string(),
                                     };
-                                    if path.is_empty() {
+                                    if at_root {
                                         idx.top_keys.push((k.clone(), pos));
                                     }
                                     *key = Some((k, pos));
                                 }
                                 None
                             }
-                            Some((k, kpos)) => Some((join(path, &k), Some(kpos))),
+                            Some((k, kpos)) => Some((
+                                Some(join(path, &k)).filter(|p| *keep && wanted(p)),
+                                Some(kpos),
+                            )),
                         },
-                        Some(Frame::Seq { path, next }) => {
-                            let p = format!("{path}[{next}]");
+                        Some(Frame::Seq { path, keep, next }) => {
+                            let p = (*keep).then(|| format!("{path}[{next}]"));
                             *next += 1;
-                            Some((p, None))
+                            Some((p.filter(|p| wanted(p)), None))
                         }
                     };
-                    if let Some((path, key)) = path {
+                    let Some((path, key)) = node else { continue };
+                    let keep = path.is_some();
+                    if let Some(path) = &path {
                         match idx.nodes.entry(path.clone()) {
                             std::collections::hash_map::Entry::Occupied(_) => {
                                 if let Some(k) = key {
@@ -252,11 +291,20 @@ impl PosIndex {
                                 });
                             }
                         }
-                        match ev {
-                            Event::MappingStart(..) => stack.push(Frame::Map { path, key: None }),
-                            Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
-                            _ => {}
-                        }
+                    }
+                    let path = path.unwrap_or_default();
+                    match ev {
+                        Event::MappingStart(..) => stack.push(Frame::Map {
+                            path,
+                            keep,
+                            key: None,
+                        }),
+                        Event::SequenceStart(..) => stack.push(Frame::Seq {
+                            path,
+                            keep,
+                            next: 0,
+                        }),
+                        _ => {}
                     }
                 }
             }
@@ -289,6 +337,16 @@ impl PosIndex {
         }
     }
 
+    /// The paths of the mappings in a list that start at the positions
+    /// `at` names, each with the value `at` gives it.
+    pub fn paths_at<'s>(&'s self, at: &HashMap<Pos, usize>) -> Vec<(&'s str, usize)> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.collection && n.key.is_none())
+            .filter_map(|(p, n)| at.get(&n.value).map(|&i| (p.as_str(), i)))
+            .collect()
+    }
+
     /// Where the second key of a field given twice stands.
     pub fn duplicate(&self, path: &str) -> Option<Pos> {
         self.dups.get(path).copied()
@@ -318,7 +376,7 @@ impl PosIndex {
 }
 
 /// `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> `` -> None.
-fn parent(path: &str) -> Option<&str> {
+pub(crate) fn parent(path: &str) -> Option<&str> {
     if path.is_empty() {
         return None;
     }

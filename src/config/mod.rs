@@ -33,8 +33,21 @@
 //!    report one error per broken section.
 //! 2. `validate` checks values and cross references (ranges, addresses,
 //!    names, duplicates...) and builds the typed [`Config`], collecting every
+//!    error. Every pass is linear: references and duplicates go through hash
+//!    maps built once per list, and field paths are formatted only for an
 //!    error. Positions come from a path -> position index built with
-//!    `saphyr-parser` (see `index`).
+//!    `saphyr-parser` (see `index`), and only when there are errors, for
+//!    their paths alone: a valid file of a million entries builds none.
+//!
+//! At scale, serde_yaml_ng is the cost (it holds every event of the document
+//! in memory and its scanner is slow per byte), so long lists written one
+//! entry per line go around it: see `fast`, a tier that takes such lines or
+//! declines the whole file to the steps above, with the same result either
+//! way. Measured in BENCHMARKS.md ("Scale"). The other crates considered:
+//! serde-saphyr (a streaming serde deserializer on a saphyr parser) would
+//! fix the memory but not most of the time (the parse alone costs several
+//! times the fast tier per entry here) and would change the wording of
+//! every serde error operators and tests rely on.
 //!
 //! Interpretation of "overlapping prefixes" in `l3.routes`: prefixes of
 //! different lengths that overlap are the essence of longest prefix match and
@@ -44,6 +57,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod fast;
 mod index;
 mod raw;
 mod stitch;
@@ -53,11 +67,11 @@ mod validate;
 use std::collections::HashSet;
 use std::path::Path;
 
-pub use error::{ConfigError, ConfigErrors, Pos};
+pub use error::{ConfigError, ConfigErrors, Pos, SHOWN_ERRORS};
 pub use types::*;
 
 use error::from_serde;
-use index::PosIndex;
+use index::{PosIndex, Want};
 use raw::RawConfig;
 
 /// Read and validate the configuration file at `path`. Needs no DPDK.
@@ -87,11 +101,102 @@ pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
     if text.len() as u64 > index::MAX_FILE_BYTES {
         return Err(too_large(file_name, text.len() as u64));
     }
+    if let Some(split) = fast::Split::new(text) {
+        if let Some(result) = load_split(text, file_name, split) {
+            return result;
+        }
+    }
+    load_whole(text, file_name)
+}
+
+/// The general tier: serde_yaml_ng reads the whole text.
+fn load_whole(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
     // The bounds on nesting and aliases are checked while indexing, before
     // serde_yaml_ng reads the text (which would follow them unbounded).
-    let index = PosIndex::build(text);
+    // Positions are indexed only when there is an error to place.
+    let index = PosIndex::build_for(text, Want::TopKeys);
+    if let Some(e) = bounds(&index, text, file_name) {
+        return Err(e);
+    }
+    let raw: RawConfig = match serde_yaml_ng::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let index = PosIndex::build(text);
+            return Err(ConfigErrors::new(structural_errors(
+                text, file_name, &index, &e,
+            )));
+        }
+    };
+    validated(raw, file_name, |errors| {
+        let wanted = with_ancestors(errors.iter().map(|e| e.path.as_str()));
+        let index = PosIndex::build_for(text, Want::Paths(&wanted));
+        for e in errors {
+            e.pos = index.value_pos(&e.path);
+        }
+    })
+}
+
+/// The fast tier (see `fast`): serde_yaml_ng reads the skeleton, the runs
+/// are read line by line. None: declined, load the whole text instead.
+fn load_split(
+    text: &str,
+    file_name: &str,
+    mut split: fast::Split,
+) -> Option<Result<Config, ConfigErrors>> {
+    let index = PosIndex::build(&split.skeleton);
+    // An alias would repeat the skeleton's part of a list, not the whole.
+    if index.limit.is_some() || index.aliases {
+        return None;
+    }
+    split.place(&index)?;
+    let raw: RawConfig = match serde_yaml_ng::from_str(&split.skeleton) {
+        Ok(raw) => split.splice(raw)?,
+        Err(e) => return schema_errors(&split, file_name, &index, &e).map(Err),
+    };
+    Some(validated(raw, file_name, |errors| {
+        for e in errors {
+            e.pos = split.value_pos(text, &e.path, &index);
+        }
+    }))
+}
+
+/// serde's errors on the skeleton as errors of the whole file, when they
+/// are about the schema (a wrong type, an unknown, missing or repeated
+/// field) and so cannot come from the lines the fast tier took out (each
+/// one a well-formed entry of its list): their lines and columns are the
+/// file's, and list indexes are moved past the runs. A YAML syntax error
+/// declines (None): the lines taken out could change what the scanner
+/// sees, so the whole file is read.
+fn schema_errors(
+    split: &fast::Split,
+    file_name: &str,
+    index: &PosIndex,
+    first: &serde_yaml_ng::Error,
+) -> Option<ConfigErrors> {
+    // How `error::from_serde` words serde's schema errors.
+    const SCHEMA: &[&str] = &[
+        "invalid type",
+        "invalid value",
+        "invalid length",
+        "unknown field",
+        "unknown value",
+        "missing;",
+        "given twice;",
+    ];
+    let mut errs = structural_errors(&split.skeleton, file_name, index, first);
+    for e in &mut errs {
+        if e.pos.line == 0 || !SCHEMA.iter().any(|s| e.message.starts_with(s)) {
+            return None;
+        }
+        e.path = split.real_path(&e.path);
+    }
+    Some(ConfigErrors::new(errs))
+}
+
+/// Errors a document breaks a bound with, or that it is blank.
+fn bounds(index: &PosIndex, text: &str, file_name: &str) -> Option<ConfigErrors> {
     if let Some((pos, message)) = &index.limit {
-        return Err(ConfigErrors::new(vec![ConfigError {
+        return Some(ConfigErrors::new(vec![ConfigError {
             file: file_name.to_string(),
             pos: *pos,
             path: String::new(),
@@ -99,26 +204,46 @@ pub fn load_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
         }]));
     }
     if index.top_keys.is_empty() && is_blank(text) {
-        return Err(ConfigErrors::new(vec![ConfigError {
+        return Some(ConfigErrors::new(vec![ConfigError {
             file: file_name.to_string(),
             pos: Pos::default(),
             path: String::new(),
             message: "the file holds no configuration; see the examples under config/".into(),
         }]));
     }
-    let raw: RawConfig = match serde_yaml_ng::from_str(text) {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(ConfigErrors::new(structural_errors(
-                text, file_name, &index, &e,
-            )))
+    None
+}
+
+/// Validate `raw`; when there are errors, `locate` fills in their positions.
+fn validated(
+    raw: RawConfig,
+    file_name: &str,
+    locate: impl FnOnce(&mut [ConfigError]),
+) -> Result<Config, ConfigErrors> {
+    let mut ctx = validate::Ctx::new(file_name);
+    let cfg = validate::validate(raw, &mut ctx);
+    if ctx.errors.is_empty() {
+        if let Some(cfg) = cfg {
+            return Ok(cfg);
         }
-    };
-    let mut ctx = validate::Ctx::new(file_name, &index);
-    match validate::validate(raw, &mut ctx) {
-        Some(cfg) if ctx.errors.is_empty() => Ok(cfg),
-        _ => Err(ConfigErrors::new(ctx.errors)),
     }
+    locate(&mut ctx.errors);
+    Err(ConfigErrors::new(ctx.errors))
+}
+
+/// The paths and every ancestor of each (`a.b[2].c`: `a.b[2]`, `a.b`, `a`, ``).
+fn with_ancestors<'a>(paths: impl Iterator<Item = &'a str>) -> HashSet<String> {
+    let mut set = HashSet::new();
+    for p in paths {
+        let mut p = Some(p);
+        while let Some(q) = p {
+            if !set.insert(q.to_string()) {
+                break;
+            }
+            p = index::parent(q);
+        }
+    }
+    set
 }
 
 /// The first byte that is not UTF-8, by line and column.
@@ -261,5 +386,7 @@ fn structural_errors(
     errs
 }
 
+#[cfg(test)]
+mod scale_tests;
 #[cfg(test)]
 mod tests;

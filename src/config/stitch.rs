@@ -10,7 +10,7 @@
 //! frame that came from one group goes to the access port and the other
 //! groups, never back into its own. The VTEP receives VXLAN only when
 //! `vtep.vxlan_port` is set.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::raw::{RawEncapsulation, RawTunnel};
 use super::types::*;
@@ -59,7 +59,11 @@ pub(super) fn vxlan_port(ctx: &mut Ctx, raw: Option<i64>, geneve: u16) -> Option
 }
 
 /// A tunnel's encapsulation and mesh group.
-pub(super) fn tunnel_kind(ctx: &mut Ctx, base: &str, t: &RawTunnel) -> (Encapsulation, String) {
+pub(super) fn tunnel_kind(
+    ctx: &mut Ctx,
+    base: &(impl std::fmt::Display + ?Sized),
+    t: &RawTunnel,
+) -> (Encapsulation, String) {
     let e = match t.encapsulation {
         Some(RawEncapsulation::Vxlan) => Encapsulation::Vxlan,
         Some(RawEncapsulation::Geneve) | None => Encapsulation::Geneve,

@@ -145,6 +145,60 @@ pub struct Config {
     pub offload: Offload,
     /// Observability: latency, Prometheus, packet capture.
     pub metrics: Metrics,
+    /// Lookups over `tunnels`, built with it by [`super::load`].
+    pub(super) index: TunnelIndex,
+}
+
+/// The tunnels by (remote VTEP, VNI) and by name, so that the data plane's
+/// table build (one [`Config::tunnel_for`] per template) stays linear in the
+/// number of tunnels. By name it is a list of indexes sorted by name (four
+/// bytes a tunnel, binary search), built at the first look-up: only tools
+/// and tests look tunnels up by name.
+#[derive(Debug, Clone, Default)]
+pub(super) struct TunnelIndex {
+    /// By (remote VTEP, VNI, encapsulation): a VXLAN and a Geneve tunnel
+    /// with one VNI number are different networks.
+    by_pair: rustc_hash::FxHashMap<(IpAddr, Vni, Encapsulation), u32>,
+    by_name: std::sync::OnceLock<Vec<u32>>,
+}
+
+/// Derived from the tunnels, which `Config` compares itself: whether the
+/// by-name list was built yet makes no difference.
+impl PartialEq for TunnelIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.by_pair == other.by_pair
+    }
+}
+
+impl Eq for TunnelIndex {}
+
+impl TunnelIndex {
+    /// Index `tunnels`; where two share a key the first one wins, as a scan
+    /// in file order would find it.
+    pub(super) fn new(tunnels: &[Tunnel]) -> TunnelIndex {
+        let mut by_pair =
+            rustc_hash::FxHashMap::with_capacity_and_hasher(tunnels.len(), Default::default());
+        for (i, t) in tunnels.iter().enumerate() {
+            by_pair
+                .entry((t.remote, t.vni, t.encapsulation))
+                .or_insert(u32::try_from(i).unwrap_or(u32::MAX));
+        }
+        TunnelIndex {
+            by_pair,
+            by_name: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn by_name(&self, tunnels: &[Tunnel]) -> &[u32] {
+        self.by_name.get_or_init(|| {
+            let mut v: Vec<u32> = (0..tunnels.len())
+                .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+                .collect();
+            // Stable: among equal names the first in the file comes first.
+            v.sort_by(|&a, &b| tunnels[a as usize].name.cmp(&tunnels[b as usize].name));
+            v
+        })
+    }
 }
 
 /// `offload:` whether the gateway lets the NIC compute and check checksums
@@ -200,17 +254,19 @@ impl Config {
         self.ports.iter().position(|p| p.name == name)
     }
 
-    /// The tunnel with this name.
+    /// The tunnel with this name (the first, if two share it).
     pub fn tunnel_index(&self, name: &str) -> Option<usize> {
-        self.tunnels.iter().position(|t| t.name == name)
+        let names = self.index.by_name(&self.tunnels);
+        let i = names.partition_point(|&i| self.tunnels[i as usize].name.as_str() < name);
+        let t = *names.get(i)? as usize;
+        (self.tunnels.get(t)?.name == name).then_some(t)
     }
 
     /// The tunnel configured for this remote VTEP and VNI in this
     /// encapsulation.
     pub fn tunnel_for_encap(&self, remote: IpAddr, vni: Vni, e: Encapsulation) -> Option<&Tunnel> {
-        self.tunnels
-            .iter()
-            .find(|t| t.remote == remote && t.vni == vni && t.encapsulation == e)
+        let i = *self.index.by_pair.get(&(remote, vni, e))?;
+        self.tunnels.get(i as usize)
     }
 
     /// How `remote` is a member of `segment`: its VXLAN tunnel for the
@@ -238,6 +294,7 @@ impl Config {
     /// The tunnel configured for this remote VTEP and VNI. L2 mode encaps to
     /// a remote VTEP with this tunnel's settings (options, UDP port, TTL...)
     /// when there is one, and with [`Tunnel::defaults`] otherwise.
+    /// One hash lookup, whatever the number of tunnels.
     pub fn tunnel_for(&self, remote: IpAddr, vni: Vni) -> Option<&Tunnel> {
         self.tunnel_for_encap(remote, vni, Encapsulation::Geneve)
     }

@@ -1,18 +1,42 @@
 //! Semantic checks: from the serde schema (`raw`) to the typed [`Config`],
 //! collecting every error with the position of the offending field.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+use std::fmt;
 use std::net::IpAddr;
 
+// FxHash: the keys (names, addresses, prefixes) come from the operator's
+// own file, and a million of them hash several times faster than with SipHash.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
 use super::error::{closest, ConfigError, Pos};
-use super::index::PosIndex;
 use super::raw::*;
 use super::types::*;
 
-/// Error collector: knows the file and where each field path is.
+/// `parent[i]`, written out only when an error names it: validating a
+/// million entries formats no path unless there is something to say.
+struct Item<'a, P: ?Sized>(&'a P, usize);
+
+impl<P: fmt::Display + ?Sized> fmt::Display for Item<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
+    }
+}
+
+/// `parent.field`, written out only when an error names it.
+struct Field<'a, P: ?Sized>(&'a P, &'a str);
+
+impl<P: fmt::Display + ?Sized> fmt::Display for Field<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// Error collector. Errors name a field path; where the path stands in the
+/// text is looked up once, after validation, and only when there are
+/// errors (see `super::validated`): a valid file needs no position index.
 pub(crate) struct Ctx<'a> {
     file: &'a str,
-    index: &'a PosIndex,
     pub errors: Vec<ConfigError>,
     /// vtep.ipv4 / vtep.ipv6 were written (valid or not): a bad local
     /// address is reported once, not again for every remote of its family.
@@ -21,36 +45,33 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(file: &'a str, index: &'a PosIndex) -> Self {
+    pub fn new(file: &'a str) -> Self {
         Ctx {
             file,
-            index,
             errors: Vec::new(),
             v4_given: false,
             v6_given: false,
         }
     }
 
-    fn push(&mut self, pos: Pos, path: &str, message: String) {
+    fn push(&mut self, path: &(impl fmt::Display + ?Sized), message: String) {
         self.errors.push(ConfigError {
             file: self.file.to_string(),
-            pos,
+            pos: Pos::default(),
             path: path.to_string(),
             message,
         });
     }
 
-    /// An error about the value at `path` (or, when the field is absent,
-    /// about its nearest present parent).
-    pub(super) fn err(&mut self, path: &str, message: impl Into<String>) {
-        let pos = self.index.value_pos(path);
-        self.push(pos, path, message.into());
+    /// An error about the value at `path` (positioned there, or, when the
+    /// field is absent, at its nearest present parent).
+    pub(super) fn err(&mut self, path: &(impl fmt::Display + ?Sized), message: impl Into<String>) {
+        self.push(path, message.into());
     }
 
     /// An error about a field that is absent: positioned at its parent.
-    fn missing(&mut self, path: &str, message: impl Into<String>) {
-        let pos = self.index.value_pos(path);
-        self.push(pos, path, format!("missing; {}", message.into()));
+    fn missing(&mut self, path: &(impl fmt::Display + ?Sized), message: impl Into<String>) {
+        self.push(path, format!("missing; {}", message.into()));
     }
 
     fn error_count(&self) -> usize {
@@ -60,7 +81,7 @@ impl<'a> Ctx<'a> {
 
 pub(super) fn range_of<T: TryFrom<i64>>(
     ctx: &mut Ctx,
-    path: &str,
+    path: &(impl fmt::Display + ?Sized),
     v: i64,
     lo: i64,
     hi: i64,
@@ -74,7 +95,7 @@ pub(super) fn range_of<T: TryFrom<i64>>(
 
 fn opt_range<T: TryFrom<i64>>(
     ctx: &mut Ctx,
-    path: &str,
+    path: &(impl fmt::Display + ?Sized),
     v: Option<i64>,
     lo: i64,
     hi: i64,
@@ -86,7 +107,7 @@ fn opt_range<T: TryFrom<i64>>(
     }
 }
 
-pub(super) fn vni(ctx: &mut Ctx, path: &str, v: i64) -> Option<Vni> {
+pub(super) fn vni(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), v: i64) -> Option<Vni> {
     if v < 0 || v > i64::from(VNI_MAX) {
         ctx.err(
             path,
@@ -97,7 +118,7 @@ pub(super) fn vni(ctx: &mut Ctx, path: &str, v: i64) -> Option<Vni> {
     u32::try_from(v).ok().and_then(Vni::new)
 }
 
-fn ip(ctx: &mut Ctx, path: &str, s: &str) -> Option<IpAddr> {
+fn ip(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<IpAddr> {
     match s.trim().parse::<IpAddr>() {
         Ok(a) => Some(a),
         Err(_) => {
@@ -116,7 +137,7 @@ fn ip(ctx: &mut Ctx, path: &str, s: &str) -> Option<IpAddr> {
 }
 
 /// A unicast address usable as a tunnel endpoint or next hop.
-fn unicast_ip(ctx: &mut Ctx, path: &str, s: &str) -> Option<IpAddr> {
+fn unicast_ip(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<IpAddr> {
     let a = ip(ctx, path, s)?;
     let kind = match a {
         IpAddr::V4(v) if v.is_unspecified() => Some("the unspecified address"),
@@ -138,7 +159,7 @@ fn unicast_ip(ctx: &mut Ctx, path: &str, s: &str) -> Option<IpAddr> {
     Some(a)
 }
 
-fn mac(ctx: &mut Ctx, path: &str, s: &str) -> Option<MacAddr> {
+fn mac(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<MacAddr> {
     match crate::wire::ethernet::parse_mac(s.trim()) {
         Ok(m) => Some(m),
         Err(e) => {
@@ -148,7 +169,7 @@ fn mac(ctx: &mut Ctx, path: &str, s: &str) -> Option<MacAddr> {
     }
 }
 
-fn unicast_mac(ctx: &mut Ctx, path: &str, s: &str) -> Option<MacAddr> {
+fn unicast_mac(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<MacAddr> {
     let m = mac(ctx, path, s)?;
     if crate::wire::ethernet::is_group_mac(&m) || m == [0; 6] {
         ctx.err(
@@ -161,7 +182,7 @@ fn unicast_mac(ctx: &mut Ctx, path: &str, s: &str) -> Option<MacAddr> {
 }
 
 /// `addr/len` with the host bits zero.
-fn prefix(ctx: &mut Ctx, path: &str, s: &str) -> Option<IpPrefix> {
+fn prefix(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<IpPrefix> {
     let t = s.trim();
     let Some((a, l)) = t.split_once('/') else {
         ctx.err(
@@ -197,7 +218,12 @@ fn prefix(ctx: &mut Ctx, path: &str, s: &str) -> Option<IpPrefix> {
 }
 
 /// `addr` or `addr/len`, of the family `want_v4` says.
-fn if_addr(ctx: &mut Ctx, path: &str, s: &str, want_v4: bool) -> Option<IfAddr> {
+fn if_addr(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    s: &str,
+    want_v4: bool,
+) -> Option<IfAddr> {
     let t = s.trim();
     let (a, l) = match t.split_once('/') {
         Some((a, l)) => (a, Some(l)),
@@ -245,7 +271,7 @@ fn if_addr(ctx: &mut Ctx, path: &str, s: &str, want_v4: bool) -> Option<IfAddr> 
 }
 
 /// Hex string (`0a0b0c0d`, `0x0a0b0c0d`, `0a:0b:0c:0d`) to bytes.
-fn hex(ctx: &mut Ctx, path: &str, s: &str) -> Option<Vec<u8>> {
+fn hex(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<Vec<u8>> {
     let t = s.trim();
     let t = t
         .strip_prefix("0x")
@@ -281,7 +307,7 @@ fn hex(ctx: &mut Ctx, path: &str, s: &str) -> Option<Vec<u8>> {
     )
 }
 
-pub(super) fn check_name(ctx: &mut Ctx, path: &str, name: &str) -> bool {
+pub(super) fn check_name(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), name: &str) -> bool {
     let ok = !name.is_empty()
         && name.len() <= 32
         && name
@@ -301,7 +327,13 @@ pub(super) fn check_name(ctx: &mut Ctx, path: &str, name: &str) -> bool {
 }
 
 /// Check a name is unique among those seen so far in a list.
-fn unique(ctx: &mut Ctx, seen: &mut HashMap<String, String>, path: &str, name: &str, what: &str) {
+fn unique(
+    ctx: &mut Ctx,
+    seen: &mut HashMap<String, String>,
+    path: &(impl fmt::Display + ?Sized),
+    name: &str,
+    what: &str,
+) {
     if let Some(first) = seen.get(name) {
         ctx.err(
             path,
@@ -346,37 +378,79 @@ const LIST_NAMES: usize = 16;
 /// Up to how many defined names an unknown reference gets a suggestion.
 const SUGGEST_AMONG: usize = 1000;
 
-fn unknown_ref(ctx: &mut Ctx, path: &str, what: &str, name: &str, known: &[&str]) {
-    let mut known = known.to_vec();
-    let mut seen = HashSet::new();
-    known.retain(|k| seen.insert(*k));
-    // Each error costs at most a bounded amount, however many names exist.
-    let list = if known.is_empty() {
-        format!("no {what}s are defined")
-    } else if known.len() > LIST_NAMES {
-        format!(
-            "defined: {}, ... ({} in all)",
-            known[..LIST_NAMES].join(", "),
-            known.len()
-        )
-    } else {
-        format!("defined: {}", known.join(", "))
-    };
-    let suggest = if known.len() <= SUGGEST_AMONG {
-        closest(name, known.iter().copied())
-    } else {
-        None
-    };
-    let msg = match suggest.filter(|b| *b != name) {
-        Some(best) => format!("no {what} named `{name}`; did you mean `{best}`? {list}"),
-        None => format!("no {what} named `{name}`; {list}"),
-    };
-    ctx.err(path, msg);
+fn unknown_ref(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    what: &str,
+    name: &str,
+    known: &[&str],
+) {
+    Names::new(what, known.iter().copied()).unknown(ctx, path, name);
+}
+
+/// What an unknown-reference error says about the names defined: built
+/// once per list (and only when a reference is unknown), so that each error
+/// costs a bounded amount however many names exist and however many
+/// references are wrong.
+struct Names {
+    what: String,
+    /// `defined: a, b, ... (N in all)` or `no tunnels are defined`.
+    list: String,
+    /// The distinct names, when few enough to suggest the closest one.
+    suggest: Vec<String>,
+}
+
+impl Names {
+    fn new<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> Names {
+        let mut seen = HashSet::default();
+        let mut shown: Vec<&str> = Vec::new();
+        let mut suggest = Vec::new();
+        for n in names {
+            if seen.insert(n) {
+                if shown.len() < LIST_NAMES {
+                    shown.push(n);
+                }
+                if seen.len() <= SUGGEST_AMONG {
+                    suggest.push(n.to_string());
+                }
+            }
+        }
+        let count = seen.len();
+        if count > SUGGEST_AMONG {
+            suggest.clear();
+        }
+        let list = if count == 0 {
+            format!("no {what}s are defined")
+        } else if count > LIST_NAMES {
+            format!("defined: {}, ... ({count} in all)", shown.join(", "))
+        } else {
+            format!("defined: {}", shown.join(", "))
+        };
+        Names {
+            what: what.to_string(),
+            list,
+            suggest,
+        }
+    }
+
+    fn unknown(&self, ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), name: &str) {
+        let (what, list) = (&self.what, &self.list);
+        let msg =
+            match closest(name, self.suggest.iter().map(String::as_str)).filter(|b| *b != name) {
+                Some(best) => format!("no {what} named `{name}`; did you mean `{best}`? {list}"),
+                None => format!("no {what} named `{name}`; {list}"),
+            };
+        ctx.err(path, msg);
+    }
 }
 
 /// `vlan:` — 0, absent, `none` or `untagged` mean untagged. Outer `None` on
 /// error.
-fn vlan(ctx: &mut Ctx, path: &str, v: &Option<Scalar>) -> Option<Option<u16>> {
+fn vlan(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    v: &Option<Scalar>,
+) -> Option<Option<u16>> {
     match v {
         None => Some(None),
         Some(Scalar::Int(0)) => Some(None),
@@ -398,7 +472,7 @@ fn vlan(ctx: &mut Ctx, path: &str, v: &Option<Scalar>) -> Option<Option<u16>> {
 
 fn header_policy(
     ctx: &mut Ctx,
-    path: &str,
+    path: &(impl fmt::Display + ?Sized),
     v: &Option<Scalar>,
     lo: i64,
     hi: i64,
@@ -434,7 +508,12 @@ fn family(a: IpAddr) -> &'static str {
 
 /// A remote VTEP address: unicast, of a family the local VTEP has, not the
 /// local address itself.
-fn remote_vtep(ctx: &mut Ctx, path: &str, s: &str, vtep: &Vtep) -> Option<IpAddr> {
+fn remote_vtep(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    s: &str,
+    vtep: &Vtep,
+) -> Option<IpAddr> {
     let a = unicast_ip(ctx, path, s)?;
     match vtep.local_for(a) {
         None if (a.is_ipv4() && ctx.v4_given) || (a.is_ipv6() && ctx.v6_given) => None,
@@ -514,6 +593,7 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
         eal,
         ports,
         vtep: vtep?,
+        index: TunnelIndex::new(&tunnels),
         tunnels,
         l2,
         l3,
@@ -657,7 +737,7 @@ fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> EalConfig {
             ctx.err("eal.cores", "empty; list at least one worker core");
         }
         let mut list = Vec::new();
-        let mut listed = HashSet::new();
+        let mut listed = HashSet::default();
         for (i, c) in cores.iter().enumerate() {
             let path = format!("eal.cores[{i}]");
             if let Some(c) = range_of::<u32>(ctx, &path, *c, 0, 1023) {
@@ -714,7 +794,7 @@ fn eal(ctx: &mut Ctx, raw: Option<RawEal>) -> EalConfig {
                 );
             }
         }
-        let mut names = HashMap::new();
+        let mut names = HashMap::default();
         for (i, v) in d.vdev.iter().enumerate() {
             let path = format!("eal.devices.vdev[{i}]");
             let name = v.split(',').next().unwrap_or("").trim();
@@ -806,8 +886,8 @@ fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<PortCo
         return Vec::new();
     };
     let mut out = Vec::new();
-    let mut names = HashMap::new();
-    let mut devices: HashMap<DeviceRef, String> = HashMap::new();
+    let mut names = HashMap::default();
+    let mut devices: HashMap<DeviceRef, String> = HashMap::default();
     let workers_i = i64::try_from(workers).unwrap_or(1);
     let total = raw.len();
     for (i, p) in raw.into_iter().enumerate() {
@@ -890,7 +970,7 @@ fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<PortCo
 /// Resolve a reference to a port that must have `role`.
 fn port_ref(
     ctx: &mut Ctx,
-    path: &str,
+    path: &(impl fmt::Display + ?Sized),
     name: &str,
     ports: &[PortConfig],
     role: PortRole,
@@ -970,7 +1050,7 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vte
         vlan,
         next_hops: Vec::new(),
     };
-    let mut dests: HashMap<IpPrefix, String> = HashMap::new();
+    let mut dests: HashMap<IpPrefix, String> = HashMap::default();
     for (i, nh) in r.next_hops.iter().enumerate() {
         let base = format!("vtep.next_hops[{i}]");
         let via_path = format!("{base}.via");
@@ -1057,8 +1137,8 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vte
 
 fn registry(ctx: &mut Ctx, raw: Vec<RawOptionDef>) -> Vec<OptionDef> {
     let mut out = Vec::new();
-    let mut names = HashMap::new();
-    let mut ids: HashMap<(u16, u8), String> = HashMap::new();
+    let mut names = HashMap::default();
+    let mut ids: HashMap<(u16, u8), String> = HashMap::default();
     let total = raw.len();
     for (i, r) in raw.into_iter().enumerate() {
         let base = format!("options.registry[{i}]");
@@ -1110,7 +1190,7 @@ fn registry(ctx: &mut Ctx, raw: Vec<RawOptionDef>) -> Vec<OptionDef> {
 
 fn tunnel_option(
     ctx: &mut Ctx,
-    base: &str,
+    base: &(impl fmt::Display + ?Sized),
     o: &RawTunnelOption,
     registry: &[OptionDef],
 ) -> Option<TunnelOption> {
@@ -1204,16 +1284,15 @@ fn tunnels(
     registry: &[OptionDef],
     limits: &Limits,
 ) -> Vec<Tunnel> {
-    let mut out = Vec::new();
-    let mut names = HashMap::new();
-    let mut pairs: HashMap<(IpAddr, Vni, Encapsulation), String> = HashMap::new();
+    let mut out: Vec<Tunnel> = Vec::with_capacity(raw.len());
+    let mut name_ok = Vec::with_capacity(raw.len());
+    // (remote, VNI) -> the first tunnel's index.
+    let mut pairs: HashMap<(IpAddr, Vni, Encapsulation), usize> =
+        HashMap::with_capacity_and_hasher(raw.len(), Default::default());
     for (i, t) in raw.into_iter().enumerate() {
-        let base = format!("tunnels[{i}]");
-        let name_ok = check_name(ctx, &format!("{base}.name"), &t.name);
-        if name_ok {
-            unique(ctx, &mut names, &format!("{base}.name"), &t.name, "tunnel");
-        }
-        let rpath = format!("{base}.remote");
+        let base = Item("tunnels", i);
+        name_ok.push(check_name(ctx, &Field(&base, "name"), &t.name));
+        let rpath = Field(&base, "remote");
         let remote = match vtep {
             Some(v) => remote_vtep(ctx, &rpath, &t.remote, v),
             None => unicast_ip(ctx, &rpath, &t.remote),
@@ -1231,34 +1310,35 @@ fn tunnels(
                 }
             }
         }
-        let vni = vni(ctx, &format!("{base}.vni"), t.vni);
+        let vni = vni(ctx, &Field(&base, "vni"), t.vni);
         let (encapsulation, mesh) = super::stitch::tunnel_kind(ctx, &base, &t);
         if let (Some(r), Some(n)) = (remote, vni) {
-            if let Some(first) = pairs.get(&(r, n, encapsulation)) {
-                ctx.err(
-                    &format!("{base}.vni"),
-                    format!("{first} already goes to {r} with {encapsulation} VNI {n}; each remote VTEP and VNI pair needs one tunnel"),
-                );
-            } else {
-                pairs.insert((r, n, encapsulation), format!("tunnel `{}`", t.name));
+            match pairs.entry((r, n, encapsulation)) {
+                std::collections::hash_map::Entry::Occupied(first) => ctx.err(
+                    &Field(&base, "vni"),
+                    format!("tunnel `{}` already goes to {r} with {encapsulation} VNI {n}; each remote VTEP and VNI pair needs one tunnel", out[*first.get()].name),
+                ),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(i);
+                }
             }
         }
         let mut options = Vec::new();
         for (j, o) in t.options.iter().enumerate() {
-            if let Some(o) = tunnel_option(ctx, &format!("{base}.options[{j}]"), o, registry) {
+            if let Some(o) = tunnel_option(ctx, &Item(&Field(&base, "options"), j), o, registry) {
                 options.push(o);
             }
         }
         let total: usize = options.iter().map(TunnelOption::wire_len).sum();
         if total > OPTIONS_TOTAL_MAX {
             ctx.err(
-                &format!("{base}.options"),
+                &Field(&base, "options"),
                 format!("the options take {total} bytes with their headers; Geneve allows at most {OPTIONS_TOTAL_MAX}"),
             );
         }
         if t.options.len() > usize::from(limits.max_options) {
             ctx.err(
-                &format!("{base}.options"),
+                &Field(&base, "options"),
                 format!(
                     "{} options; limits.max_options allows at most {}",
                     t.options.len(),
@@ -1275,7 +1355,7 @@ fn tunnels(
         };
         let udp_dst_port = opt_range(
             ctx,
-            &format!("{base}.udp_port"),
+            &Field(&base, "udp_port"),
             t.udp_port,
             1,
             65535,
@@ -1290,25 +1370,23 @@ fn tunnels(
         let accept_zero_checksum = t.accept_zero_checksum.unwrap_or(false);
         if accept_zero_checksum && matches!(remote, Some(IpAddr::V4(_))) {
             ctx.err(
-                &format!("{base}.accept_zero_checksum"),
+                &Field(&base, "accept_zero_checksum"),
                 "applies to IPv6 remotes only (a zero UDP checksum over IPv4 is always accepted)"
                     .to_string(),
             );
         }
-        let ttl = header_policy(ctx, &format!("{base}.ttl"), &t.ttl, 1, 255, DEFAULT_TTL);
-        let dscp = header_policy(ctx, &format!("{base}.dscp"), &t.dscp, 0, 63, 0);
+        let ttl = header_policy(ctx, &Field(&base, "ttl"), &t.ttl, 1, 255, DEFAULT_TTL);
+        let dscp = header_policy(ctx, &Field(&base, "dscp"), &t.dscp, 0, 63, 0);
         let source_ports = match &t.source_ports {
             None => DEFAULT_SOURCE_PORTS,
             Some(r) => {
-                let min =
-                    range_of::<u16>(ctx, &format!("{base}.source_ports.min"), r.min, 1, 65535);
-                let max =
-                    range_of::<u16>(ctx, &format!("{base}.source_ports.max"), r.max, 1, 65535);
+                let min = range_of::<u16>(ctx, &Field(&base, "source_ports.min"), r.min, 1, 65535);
+                let max = range_of::<u16>(ctx, &Field(&base, "source_ports.max"), r.max, 1, 65535);
                 match (min, max) {
                     (Some(a), Some(b)) if a <= b => (a, b),
                     (Some(a), Some(b)) => {
                         ctx.err(
-                            &format!("{base}.source_ports.max"),
+                            &Field(&base, "source_ports.max"),
                             format!("{b} is below min {a}; allowed {a}..=65535"),
                         );
                         DEFAULT_SOURCE_PORTS
@@ -1350,6 +1428,28 @@ fn tunnels(
             });
         }
     }
+    // Each name once (the first keeps it), over the validated list: no
+    // name is copied.
+    let mut first: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(out.len(), Default::default());
+    for (i, t) in out.iter().enumerate() {
+        if !name_ok[i] {
+            continue;
+        }
+        match first.entry(t.name.as_str()) {
+            std::collections::hash_map::Entry::Occupied(f) => ctx.err(
+                &Field(&Item("tunnels", i), "name"),
+                format!(
+                    "duplicate tunnel name `{}`; already defined at tunnels[{}].name",
+                    t.name,
+                    f.get()
+                ),
+            ),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+        }
+    }
     out
 }
 
@@ -1369,10 +1469,10 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
         );
     }
     let mut segments = Vec::new();
-    let mut names = HashMap::new();
-    let mut vnis: HashMap<Vni, String> = HashMap::new();
-    let mut vxlan_vnis: HashMap<Vni, String> = HashMap::new();
-    let mut attach: HashMap<(usize, Option<u16>), String> = HashMap::new();
+    let mut names = HashMap::default();
+    let mut vnis: HashMap<Vni, String> = HashMap::default();
+    let mut vxlan_vnis: HashMap<Vni, String> = HashMap::default();
+    let mut attach: HashMap<(usize, Option<u16>), String> = HashMap::default();
     for (i, s) in raw.segments.into_iter().enumerate() {
         let base = format!("l2.segments[{i}]");
         if let Some(n) = &s.name {
@@ -1414,7 +1514,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
             }
         }
         let mut flood = Vec::new();
-        let mut flooded = HashSet::new();
+        let mut flooded = HashSet::default();
         for (j, f) in s.flood.iter().enumerate() {
             let path = format!("{base}.flood[{j}]");
             let a = match vtep {
@@ -1430,11 +1530,11 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
             }
         }
         let mut static_macs: Vec<StaticMac> = Vec::new();
-        let mut macs_seen = HashSet::new();
+        let mut macs_seen = HashSet::default();
         for (j, m) in s.static_macs.iter().enumerate() {
-            let mb = format!("{base}.static_macs[{j}]");
-            let mac = unicast_mac(ctx, &format!("{mb}.mac"), &m.mac);
-            let rpath = format!("{mb}.remote");
+            let mb = Item(&Field(&base, "static_macs"), j);
+            let mac = unicast_mac(ctx, &Field(&mb, "mac"), &m.mac);
+            let rpath = Field(&mb, "remote");
             let remote = match vtep {
                 Some(v) => remote_vtep(ctx, &rpath, &m.remote, v),
                 None => unicast_ip(ctx, &rpath, &m.remote),
@@ -1442,7 +1542,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
             if let (Some(mac), Some(remote)) = (mac, remote) {
                 if !macs_seen.insert(mac) {
                     ctx.err(
-                        &format!("{mb}.mac"),
+                        &Field(&mb, "mac"),
                         format!(
                             "{} is listed twice in this segment",
                             crate::wire::ethernet::MacDisplay(&mac)
@@ -1525,12 +1625,14 @@ fn l3_mode(
         (None, None) => InnerNextHop::ResolveDestination,
     };
     let mut routes: Vec<Route> = Vec::new();
-    let mut seen: HashMap<IpPrefix, String> = HashMap::new();
-    let tnames: Vec<&str> = tunnels.iter().map(|t| t.name.as_str()).collect();
+    // Prefix -> the first route's index.
+    let mut seen: HashMap<IpPrefix, usize> =
+        HashMap::with_capacity_and_hasher(raw.routes.len(), Default::default());
+    let mut tnames: Option<Names> = None;
     let by_name = tunnel_index(tunnels);
     let segment_of_vni: HashMap<Vni, usize> = l2
         .map(|l2| {
-            let mut m = HashMap::new();
+            let mut m = HashMap::default();
             for (i, s) in l2.segments.iter().enumerate() {
                 m.entry(s.vni).or_insert(i);
             }
@@ -1538,13 +1640,16 @@ fn l3_mode(
         })
         .unwrap_or_default();
     for (i, r) in raw.routes.iter().enumerate() {
-        let base = format!("l3.routes[{i}]");
-        let p = prefix(ctx, &format!("{base}.prefix"), &r.prefix);
-        let tpath = format!("{base}.tunnel");
+        let base = Item("l3.routes", i);
+        let p = prefix(ctx, &Field(&base, "prefix"), &r.prefix);
+        let tpath = Field(&base, "tunnel");
         let t = match by_name.get(r.tunnel.as_str()).copied() {
             Some(t) => Some(t),
             None => {
-                unknown_ref(ctx, &tpath, "tunnel", &r.tunnel, &tnames);
+                let known = tnames.get_or_insert_with(|| {
+                    Names::new("tunnel", tunnels.iter().map(|t| t.name.as_str()))
+                });
+                known.unknown(ctx, &tpath, &r.tunnel);
                 None
             }
         };
@@ -1558,13 +1663,13 @@ fn l3_mode(
             }
         }
         if let Some(p) = p {
-            if let Some(first) = seen.get(&p) {
+            if let Some(&first) = seen.get(&p) {
                 ctx.err(
-                    &format!("{base}.prefix"),
-                    format!("{p} is already routed by {first}; a prefix may appear once (different lengths may overlap: longest match wins)"),
+                    &Field(&base, "prefix"),
+                    format!("{p} is already routed by l3.routes[{first}] (tunnel `{}`); a prefix may appear once (different lengths may overlap: longest match wins)", raw.routes[first].tunnel),
                 );
             } else {
-                seen.insert(p, format!("{base} (tunnel `{}`)", r.tunnel));
+                seen.insert(p, i);
             }
         }
         if let (Some(prefix), Some(tunnel)) = (p, t) {
@@ -1621,27 +1726,27 @@ fn decap_table(
             });
         }
     }
-    let mut explicit: HashMap<Vni, String> = HashMap::new();
+    let mut explicit: HashMap<Vni, usize> = HashMap::default();
     for (i, d) in raw.into_iter().enumerate() {
-        let base = format!("decap[{i}]");
-        let Some(v) = vni(ctx, &format!("{base}.vni"), d.vni) else {
+        let base = Item("decap", i);
+        let Some(v) = vni(ctx, &Field(&base, "vni"), d.vni) else {
             continue;
         };
         if let Some(first) = explicit.get(&v) {
             ctx.err(
-                &format!("{base}.vni"),
-                format!("VNI {v} already has a decap entry at {first}"),
+                &Field(&base, "vni"),
+                format!("VNI {v} already has a decap entry at decap[{first}]"),
             );
             continue;
         }
-        explicit.insert(v, base.clone());
+        explicit.insert(v, i);
         let port = d
             .port
             .as_deref()
-            .map(|p| port_ref(ctx, &format!("{base}.port"), p, ports, PortRole::Access));
-        let vl = vlan(ctx, &format!("{base}.vlan"), &d.vlan);
+            .map(|p| port_ref(ctx, &Field(&base, "port"), p, ports, PortRole::Access));
+        let vl = vlan(ctx, &Field(&base, "vlan"), &d.vlan);
         let allow_from = d.allow_from.as_ref().map(|list| {
-            let apath = format!("{base}.allow_from");
+            let apath = Field(&base, "allow_from");
             if list.is_empty() {
                 ctx.err(
                     &apath,
@@ -1649,9 +1754,9 @@ fn decap_table(
                 );
             }
             let mut out: Vec<IpAddr> = Vec::new();
-            let mut listed = HashSet::new();
+            let mut listed = HashSet::default();
             for (j, s) in list.iter().enumerate() {
-                let path = format!("{apath}[{j}]");
+                let path = Item(&apath, j);
                 let a = match vtep {
                     Some(v) => remote_vtep(ctx, &path, s, v),
                     None => unicast_ip(ctx, &path, s),
@@ -1675,7 +1780,7 @@ fn decap_table(
                 if let Some(Some(p)) = port {
                     if p != existing.port {
                         ctx.err(
-                            &format!("{base}.port"),
+                            &Field(&base, "port"),
                             format!("VNI {v} decapsulates to port `{}` by {what}; omit port or give the same one", ports[existing.port].name),
                         );
                     }
@@ -1684,7 +1789,7 @@ fn decap_table(
                     if let Some(vl) = vl {
                         if vl != existing.vlan {
                             ctx.err(
-                                &format!("{base}.vlan"),
+                                &Field(&base, "vlan"),
                                 format!("VNI {v} decapsulates {} by {what}; omit vlan or give the same one", vlan_text(existing.vlan)),
                             );
                         }
@@ -1694,7 +1799,7 @@ fn decap_table(
             }
             None => match port {
                 None => ctx.missing(
-                    &format!("{base}.port"),
+                    &Field(&base, "port"),
                     format!("VNI {v} is neither an L2 segment nor an L3 tunnel's VNI, so its access port must be given"),
                 ),
                 Some(None) => {}
@@ -1718,7 +1823,7 @@ fn decap_table(
 
 /// Tunnel name -> index (the first of a duplicated name, reported elsewhere).
 fn tunnel_index(tunnels: &[Tunnel]) -> HashMap<&str, usize> {
-    let mut m = HashMap::with_capacity(tunnels.len());
+    let mut m = HashMap::with_capacity_and_hasher(tunnels.len(), Default::default());
     for (i, t) in tunnels.iter().enumerate() {
         m.entry(t.name.as_str()).or_insert(i);
     }
@@ -1728,6 +1833,8 @@ fn tunnel_index(tunnels: &[Tunnel]) -> HashMap<&str, usize> {
 /// What a policy's scope may name, indexed once for all policies.
 struct Known<'a> {
     tunnels: &'a [Tunnel],
+    /// For unknown tunnel names, built at the first.
+    tunnel_names: std::cell::OnceCell<Names>,
     decap: &'a [Decap],
     by_name: HashMap<&'a str, usize>,
     decap_vnis: HashSet<Vni>,
@@ -1735,13 +1842,14 @@ struct Known<'a> {
 
 fn scope(
     ctx: &mut Ctx,
-    base: &str,
+    base: &(impl fmt::Display + ?Sized),
     vni_raw: Option<i64>,
     tunnel: Option<&str>,
     known: &Known,
 ) -> Option<Scope> {
     let Known {
         tunnels,
+        tunnel_names,
         decap,
         by_name,
         decap_vnis,
@@ -1774,8 +1882,9 @@ fn scope(
         (None, Some(t)) => match by_name.get(t).copied() {
             Some(i) => Some(Scope::Tunnel(i)),
             None => {
-                let names: Vec<&str> = tunnels.iter().map(|t| t.name.as_str()).collect();
-                unknown_ref(ctx, &format!("{base}.tunnel"), "tunnel", t, &names);
+                tunnel_names
+                    .get_or_init(|| Names::new("tunnel", tunnels.iter().map(|t| t.name.as_str())))
+                    .unknown(ctx, &Field(base, "tunnel"), t);
                 None
             }
         },
@@ -1785,7 +1894,7 @@ fn scope(
 
 fn option_ref(
     ctx: &mut Ctx,
-    path: &str,
+    path: &(impl fmt::Display + ?Sized),
     name: &str,
     registry: &[OptionDef],
     need_len: Option<&str>,
@@ -1807,7 +1916,12 @@ fn option_ref(
     Some(i)
 }
 
-fn tag_value(ctx: &mut Ctx, path: &str, v: &Scalar, len: usize) -> Option<Vec<u8>> {
+fn tag_value(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    v: &Scalar,
+    len: usize,
+) -> Option<Vec<u8>> {
     match v {
         Scalar::Int(n) => {
             let n = match u64::try_from(*n) {
@@ -1856,9 +1970,10 @@ fn policies(
         registry,
         ..Options::default()
     };
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let known = Known {
         tunnels,
+        tunnel_names: std::cell::OnceCell::new(),
         decap,
         by_name: tunnel_index(tunnels),
         decap_vnis: decap.iter().map(|d| d.vni).collect(),
@@ -1899,7 +2014,7 @@ fn policies(
         let Some(option) = o else { continue };
         let len = usize::from(out.registry[option].length.unwrap_or(0));
         let mut allow = Vec::new();
-        let mut allowed = HashSet::new();
+        let mut allowed = HashSet::default();
         for (j, v) in r.allow.iter().enumerate() {
             if let Some(b) = tag_value(ctx, &format!("{base}.allow[{j}]"), v, len) {
                 allowed.insert(b.clone());
