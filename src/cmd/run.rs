@@ -3,7 +3,6 @@
 //! thread on the main lcore: ARP/ICMP/ND for the gateway's addresses,
 //! next-hop resolution, MAC learning and ageing, Geneve control packets,
 //! the live summary, and SIGHUP reloads.
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,11 +14,13 @@ use clap::Args;
 use crossbeam::channel::{bounded, Receiver, TryRecvError};
 
 use crate::config::{self, Config, DeviceRef};
+use crate::dataplane::changes::{self, ConfigDiff, Planner};
 use crate::dataplane::gateway::{GatewayWorker, Shared};
 use crate::dataplane::pipeline::{Event, PuntKind};
 use crate::dataplane::police::{PuntClass, PuntPolicer};
+use crate::dataplane::publish::{Flush, Publisher};
 use crate::dataplane::stats::{drop_totals, port_totals, total_rx, WorkerCounters, MAX_PORTS};
-use crate::dataplane::tables::{BuildInputs, Tables};
+use crate::dataplane::tables::Tables;
 use crate::dataplane::tx_offload;
 use crate::dpdk::{self, Eal, LaunchedWorkers, Mbuf, Mempool, Port, PortSetup};
 use crate::tunnel::DropReason;
@@ -76,7 +77,14 @@ pub fn execute(a: RunArgs) -> Result<(), String> {
 }
 
 const PUNT_QUEUE: usize = 1024;
-const EVENT_QUEUE: usize = 4096;
+/// Learning events (and the like) waiting for the control thread: room for
+/// a burst of new MACs while the control thread learns the ones before.
+const EVENT_QUEUE: usize = 65536;
+/// Events handled per control-loop turn, at most (the turn stays short:
+/// ARP and the reload go on between turns).
+const EVENTS_PER_TURN: usize = 8192;
+/// Learned MACs aged out per control-loop turn, at most.
+const AGE_PER_TURN: usize = 8192;
 
 pub fn run(opts: &RunOptions) -> Result<(), String> {
     let cfg = config::load(&opts.config_path)
@@ -190,17 +198,26 @@ fn mbuf_data_room(mtus: impl Iterator<Item = u16>) -> u16 {
 }
 
 struct ControlState {
-    cfg: Config,
+    /// Shared with the reload thread, which diffs a new file against it.
+    cfg: Arc<Config>,
     port_ids: Vec<u16>,
     port_macs: Vec<[u8; 6]>,
     neighbors: NeighborTable,
-    resolved: HashMap<IpAddr, [u8; 6]>,
-    learned: HashMap<(usize, [u8; 6]), (IpAddr, Instant)>,
-    generation: u64,
+    /// What every table entry should be; turns each change into entry changes.
+    planner: Planner,
+    learned: rustc_hash::FxHashMap<(usize, [u8; 6]), (IpAddr, Instant)>,
+    /// Learned MACs by the time they were learned, oldest first (an entry
+    /// learned again is queued again; the stale one is skipped): ageing
+    /// pops from the front, a bounded number per turn, never a pass over
+    /// the whole table.
+    age_queue: std::collections::VecDeque<(Instant, (usize, [u8; 6]))>,
     control_tx: crossbeam::channel::Sender<(u16, Mbuf)>,
     out: Vec<u8>,
     replies: u64,
     macs_aged: u64,
+    /// The longest control-loop turn (without its pause): what learning,
+    /// ageing or a reload held the loop for at most.
+    slowest_turn: Duration,
     macs_not_learned: u64,
     /// What the gateway itself sends (ARP/ND and ICMP replies) is policed
     /// like what reaches it: nanoseconds since `started` are the ticks.
@@ -210,32 +227,58 @@ struct ControlState {
     flows: Arc<crate::dataplane::flows::FlowTable>,
     /// Insertion order of `flows`, to evict the oldest at the size limit.
     flow_order: std::collections::VecDeque<crate::dataplane::flows::FlowKey>,
-    /// The checksums the underlay port's NIC finishes (none: software).
-    tx_caps: crate::tunnel::TxOffloadCaps,
     /// Decision tables logged; hardware decap rules (mlx5).
     offload: super::probe::RunOffload,
 }
 
 impl ControlState {
-    fn build(&mut self) -> Result<Tables, String> {
-        self.generation += 1;
-        let learned: HashMap<(usize, [u8; 6]), IpAddr> =
-            self.learned.iter().map(|(k, v)| (*k, v.0)).collect();
-        let mut tables = Tables::build(
-            &self.cfg,
-            &BuildInputs {
-                port_ids: &self.port_ids,
-                port_macs: &self.port_macs,
-                neighbors: &self.resolved,
-                learned: &learned,
-                generation: self.generation,
-                flows: self.flows.clone(),
-            },
-        )?;
-        for t in &mut tables.templates {
-            t.set_tx_offload(self.tx_caps);
+    /// Every table made anew from the configuration and what was learned
+    /// (start-up, and a reload that changes something global).
+    fn start_tables(&mut self) -> Result<Tables, String> {
+        let learned = self.learned.iter().map(|(k, v)| (*k, v.0));
+        let t = self.planner.start(&self.cfg, learned)?;
+        self.want_planned();
+        Ok(t)
+    }
+
+    /// Hands the planner's changes to the publisher and asks for the next
+    /// hops it found unresolved.
+    fn want_planned(&mut self) -> Vec<changes::Change> {
+        for ip in self.planner.take_wanted() {
+            self.neighbors.want(ip);
         }
-        Ok(tables)
+        for e in self.planner.errors.drain(..) {
+            eprintln!("table entry left out: {e}");
+        }
+        self.planner.take_changes()
+    }
+
+    /// Ages learned MACs out, oldest first, at most [`AGE_PER_TURN`] per
+    /// call: the queue is in learning order, so the first entry not yet
+    /// due ends the walk.
+    fn age(&mut self, now: Instant) {
+        let ageing = Duration::from_secs(u64::from(
+            self.cfg
+                .l2
+                .as_ref()
+                .map(|l| l.ageing_seconds)
+                .unwrap_or(300),
+        ));
+        for _ in 0..AGE_PER_TURN {
+            let Some(&(at, key)) = self.age_queue.front() else {
+                break;
+            };
+            if now.duration_since(at) < ageing {
+                break;
+            }
+            self.age_queue.pop_front();
+            // Learned again since: a later queue entry stands for it.
+            if self.learned.get(&key).is_some_and(|e| e.1 == at) {
+                self.learned.remove(&key);
+                self.macs_aged += 1;
+                self.planner.set_learned_mac(&self.cfg, key.0, key.1, None);
+            }
+        }
     }
 
     /// Entries per table, for telemetry and Prometheus.
@@ -250,7 +293,7 @@ impl ControlState {
             ("decap_vnis", c.decap.len() as u64),
             ("routes", c.l3.as_ref().map_or(0, |l| l.routes.len()) as u64),
             ("learned_macs", self.learned.len() as u64),
-            ("neighbors", self.resolved.len() as u64),
+            ("neighbors", self.planner.neighbors().len() as u64),
             ("flow_ids", self.flow_order.len() as u64),
         ]
     }
@@ -336,9 +379,7 @@ impl ControlState {
             self.neighbors.learn_from(&n, Instant::now());
             let wanted = self.neighbors.get(n.ip).is_some_and(|e| e.wanted);
             if let (true, Some(mac)) = (wanted, self.neighbors.lookup(n.ip)) {
-                if self.resolved.insert(n.ip, mac) != Some(mac) {
-                    dirty = true;
-                }
+                dirty |= self.planner.neighbor(&self.cfg, n.ip, mac);
             }
         }
         dirty
@@ -476,35 +517,46 @@ fn gateway(
     let (punt_tx, punt_rx) = bounded(PUNT_QUEUE);
     let (event_tx, event_rx) = bounded(EVENT_QUEUE);
     let (control_tx, control_rx) = bounded(PUNT_QUEUE);
+    let flows: Arc<crate::dataplane::flows::FlowTable> = Arc::new(Default::default());
     let mut st = ControlState {
-        cfg,
+        cfg: Arc::new(cfg),
+        planner: Planner::new(port_ids, &port_macs, tx_caps, flows.clone()),
         port_ids: port_ids.to_vec(),
         port_macs,
         neighbors: NeighborTable::new(),
-        resolved: HashMap::new(),
-        learned: HashMap::new(),
-        generation: 0,
+        learned: Default::default(),
+        age_queue: Default::default(),
         control_tx,
         out: Vec::with_capacity(256),
         replies: 0,
         macs_aged: 0,
+        slowest_turn: Duration::ZERO,
         macs_not_learned: 0,
         reply_policer: PuntPolicer::new(1_000_000_000, 0),
         started: Instant::now(),
         replies_limited: 0,
-        flows: Arc::new(Default::default()),
+        flows,
         flow_order: Default::default(),
-        tx_caps,
         offload,
     };
-    for nh in &st.cfg.vtep.next_hops {
-        if let Some(m) = nh.mac {
-            st.resolved.insert(nh.via, m);
-        }
+    let built = Instant::now();
+    if st.cfg.l2.as_ref().is_some_and(|l| l.learning) {
+        // Made now, not grown (and rehashed whole) in a learning storm.
+        let n = st.cfg.limits.mac_table_size as usize;
+        st.learned.reserve(n);
+        st.age_queue.reserve(n);
     }
-    let tables = st.build()?;
-    for ip in &tables.unresolved {
-        st.neighbors.want(*ip);
+    let mut tables = st.start_tables()?;
+    tables.generation = 1;
+    // Left-right: the workers read one copy, the control thread changes
+    // the other (see dataplane::publish).
+    let mut publisher = Publisher::new(tables.clone(), 1);
+    if opts.verbose {
+        eprintln!(
+            "tables: {} templates, built in {:.3} s",
+            st.planner.templates(),
+            built.elapsed().as_secs_f64()
+        );
     }
     let shared = Arc::new(Shared {
         generation: AtomicU64::new(tables.generation),
@@ -548,7 +600,17 @@ fn gateway(
     );
 
     let reason = control_loop(
-        opts, &mut st, &shared, signal, hup, &punt_rx, &event_rx, pool, nb_ids, &mut obs,
+        opts,
+        &mut st,
+        &mut publisher,
+        &shared,
+        signal,
+        hup,
+        &punt_rx,
+        &event_rx,
+        pool,
+        nb_ids,
+        &mut obs,
     );
     // Let what is in flight finish before the workers stop: punted packets
     // still queued get their replies, and worker 0 sends the replies (a
@@ -603,18 +665,26 @@ fn gateway(
     Ok(())
 }
 
-type ReloadResult = Result<Box<Config>, config::ConfigErrors>;
+/// A validated new configuration, its difference to the running one, and
+/// how long loading and diffing took on the reload thread.
+type ReloadResult = Result<(Arc<Config>, ConfigDiff, Duration), config::ConfigErrors>;
 
-/// Load and validate the configuration file on a helper thread; the result
-/// comes back over the returned channel.
-fn spawn_reload(path: &std::path::Path) -> Option<Receiver<ReloadResult>> {
+/// Load and validate the configuration file on a helper thread, and diff
+/// it against the running one there (both walks are linear in the file);
+/// the result comes back over the returned channel.
+fn spawn_reload(path: &std::path::Path, old: Arc<Config>) -> Option<Receiver<ReloadResult>> {
     let (tx, rx) = bounded(1);
     let path = path.to_path_buf();
     let spawned = std::thread::Builder::new()
         .name("gw-reload".into())
         .spawn(move || {
+            let t0 = Instant::now();
+            let r = config::load(&path).map(|new| {
+                let d = changes::diff(&old, &new);
+                (Arc::new(new), d, t0.elapsed())
+            });
             // The loop may have stopped meanwhile: nobody to tell then.
-            let _ = tx.send(config::load(&path).map(Box::new));
+            let _ = tx.send(r);
         });
     match spawned {
         Ok(_) => Some(rx),
@@ -629,6 +699,7 @@ fn spawn_reload(path: &std::path::Path) -> Option<Receiver<ReloadResult>> {
 fn control_loop(
     opts: &RunOptions,
     st: &mut ControlState,
+    publisher: &mut Publisher,
     shared: &Shared,
     signal: &AtomicBool,
     hup: &AtomicBool,
@@ -640,20 +711,19 @@ fn control_loop(
 ) -> StopReason {
     let mut tracker = crate::control::StopTracker::new(opts.stop);
     let mut last_summary = Instant::now();
-    let mut last_age = Instant::now();
     let mut prev = (0u64, 0u64, 0u64);
     let mut reload: Option<Receiver<ReloadResult>> = None;
     loop {
+        let turn_start = Instant::now();
         if signal.load(Ordering::Relaxed) {
             return StopReason::Signal;
         }
-        let mut dirty = false;
         // A reload is read and validated on a helper thread (a large file
         // takes a while); the loop keeps answering ARP, telemetry and
         // Prometheus meanwhile and applies the result when it arrives. A
         // SIGHUP during a reload waits for it and starts the next one.
         if reload.is_none() && hup.swap(false, Ordering::Relaxed) {
-            reload = spawn_reload(&opts.config_path);
+            reload = spawn_reload(&opts.config_path, st.cfg.clone());
         }
         if let Some(rx) = &reload {
             match rx.try_recv() {
@@ -665,11 +735,42 @@ fn control_loop(
                 Ok(result) => {
                     reload = None;
                     match result {
-                        Ok(new) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
-                            st.cfg = *new;
+                        Ok((new, diff, read)) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
+                            let t0 = Instant::now();
+                            let old = std::mem::replace(&mut st.cfg, new);
+                            // Freeing a large configuration takes a while:
+                            // not on the control thread.
+                            let _ = std::thread::Builder::new()
+                                .name("gw-reload-free".into())
+                                .spawn(move || drop(old));
                             st.offload.reload(&st.cfg);
-                            dirty = true;
-                            eprintln!("reload: {} accepted", opts.config_path.display());
+                            let what = match diff.global {
+                                Some(why) => match st.start_tables() {
+                                    Ok(t) => {
+                                        publisher.push(vec![changes::Change::Replace(Box::new(t))]);
+                                        format!("{why} changed: every table made anew")
+                                    }
+                                    Err(e) => format!("{why} changed, tables not made (the running ones stay): {e}"),
+                                },
+                                None => {
+                                    st.planner.apply_diff(&st.cfg, &diff);
+                                    format!("{}", diff.counts)
+                                }
+                            };
+                            let ch = st.want_planned();
+                            let n = ch.len();
+                            publisher.push(ch);
+                            let flushed = publisher.flush(&shared.tables, &shared.generation);
+                            eprintln!(
+                                "reload: {} accepted: {what}; read, validated and diffed in {:.3} s, {n} table changes applied in {:.3} ms ({})",
+                                opts.config_path.display(),
+                                read.as_secs_f64(),
+                                t0.elapsed().as_secs_f64() * 1e3,
+                                match flushed {
+                                    Flush::Busy => "published on the next turn",
+                                    _ => "published",
+                                }
+                            );
                         }
                         Ok(_) => eprintln!(
                             "reload refused: ports or eal changed in {}; those need a restart (the running configuration stays)",
@@ -683,9 +784,13 @@ fn control_loop(
             }
         }
         for (kind, m) in punt_rx.try_iter().take(PUNT_QUEUE) {
-            dirty |= st.punted(pool, kind, m);
+            st.punted(pool, kind, m);
         }
-        for e in event_rx.try_iter().take(EVENT_QUEUE) {
+        let mut events = 0;
+        // One learning time for the whole turn: no clock read per event.
+        let mut turn: Option<Instant> = None;
+        for e in event_rx.try_iter().take(EVENTS_PER_TURN) {
+            events += 1;
             match e {
                 Event::Learn {
                     segment,
@@ -693,14 +798,28 @@ fn control_loop(
                     remote,
                 } => {
                     let key = (segment, mac);
+                    let known = st.learned.get(&key).map(|e| e.0);
                     let full = st.learned.len() >= st.cfg.limits.mac_table_size as usize;
-                    if full && !st.learned.contains_key(&key) {
+                    if known == Some(remote) {
+                        // Learned already: more packets of the MAC arrived
+                        // before the workers saw the new tables.
+                    } else if full && known.is_none() {
                         // The table is full: the MAC stays unknown (flooded),
                         // counted, until ageing makes room.
                         st.macs_not_learned += 1;
                     } else {
-                        let prev = st.learned.insert(key, (remote, Instant::now()));
-                        dirty |= prev.map(|p| p.0) != Some(remote);
+                        let now = *turn.get_or_insert_with(Instant::now);
+                        st.learned.insert(key, (remote, now));
+                        st.age_queue.push_back((now, key));
+                        st.planner
+                            .set_learned_mac(&st.cfg, segment, mac, Some(remote));
+                        if st.learned.len() == st.cfg.limits.mac_table_size as usize {
+                            eprintln!(
+                                "MAC table full: {} learned MACs, {:.3} s after start",
+                                st.learned.len(),
+                                st.started.elapsed().as_secs_f64()
+                            );
+                        }
                     }
                 }
                 Event::Resolve(ip) => st.neighbors.want(ip),
@@ -720,27 +839,10 @@ fn control_loop(
                 }
             }
         }
-        if last_age.elapsed() >= Duration::from_secs(1) {
-            last_age = Instant::now();
-            let ageing = Duration::from_secs(u64::from(
-                st.cfg.l2.as_ref().map(|l| l.ageing_seconds).unwrap_or(300),
-            ));
-            let before = st.learned.len();
-            st.learned.retain(|_, (_, seen)| seen.elapsed() < ageing);
-            st.macs_aged += (before - st.learned.len()) as u64;
-            dirty |= st.learned.len() != before;
-        }
-        if dirty {
-            match st.build() {
-                Ok(t) => {
-                    for ip in &t.unresolved {
-                        st.neighbors.want(*ip);
-                    }
-                    shared.publish(t);
-                }
-                Err(e) => eprintln!("tables not rebuilt (the running ones stay): {e}"),
-            }
-        }
+        st.age(Instant::now());
+        let ch = st.want_planned();
+        publisher.push(ch);
+        publisher.flush(&shared.tables, &shared.generation);
         st.resolve(pool);
         obs.tick(&shared.counters, st.replies, || st.table_sizes(), false);
 
@@ -779,7 +881,12 @@ fn control_loop(
                 last_summary = now;
             }
         }
-        std::thread::sleep(Duration::from_micros(500));
+        st.slowest_turn = st.slowest_turn.max(turn_start.elapsed());
+        // A full turn of events means more are waiting (a learning
+        // storm): no pause then.
+        if events < EVENTS_PER_TURN {
+            std::thread::sleep(Duration::from_micros(500));
+        }
     }
 }
 
@@ -833,6 +940,10 @@ fn report(
     println!("control replies {}", st.replies);
     println!("learned macs {}", st.learned.len());
     println!("macs aged {}", st.macs_aged);
+    println!(
+        "control loop slowest turn {:.3} ms",
+        st.slowest_turn.as_secs_f64() * 1e3
+    );
     println!("macs not learned (table full) {}", st.macs_not_learned);
     println!("control replies rate-limited {}", st.replies_limited);
     println!("flow ids {}", st.flow_order.len());

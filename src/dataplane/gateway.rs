@@ -490,6 +490,12 @@ impl Sink<'_> {
                 self.io.count_drop(DropReason::NextHopUnresolved, 1);
                 continue;
             };
+            // The per-group lists are built with the tables; a flood list
+            // changed entry by entry since is followed, never a template
+            // the segment no longer floods to.
+            if !s.flood.contains(target) {
+                continue;
+            }
             let Some(mut copy) = m.deep_copy(&self.io.sh.pool) else {
                 self.io.count_drop(DropReason::ReplicationNoMbuf, 1);
                 continue;

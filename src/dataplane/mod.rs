@@ -1,6 +1,7 @@
 //! Worker loops, per-core state and counters, and the tables workers read.
 //! `tables` and `pipeline` know no DPDK; the loops that run on mbufs do.
 #![forbid(unsafe_code)]
+pub mod changes;
 pub mod flows;
 #[cfg(feature = "dpdk")]
 pub mod forward;
@@ -12,6 +13,7 @@ pub mod gen_loop;
 pub mod latency;
 pub mod pipeline;
 pub mod police;
+pub mod publish;
 pub mod stats;
 pub mod stitch;
 pub mod tables;

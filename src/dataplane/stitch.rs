@@ -46,6 +46,28 @@ pub fn vni_key(e: Encapsulation, vni: Vni) -> u32 {
     }
 }
 
+/// The encapsulation and VNI of a [`vni_key`].
+#[inline(always)]
+pub fn from_vni_key(key: u32) -> (Encapsulation, u32) {
+    if key & VXLAN_KEY != 0 {
+        (Encapsulation::Vxlan, key & !VXLAN_KEY)
+    } else {
+        (Encapsulation::Geneve, key)
+    }
+}
+
+/// The template key of `remote` as an L2 member of segment `seg` (in its
+/// encapsulation, with that encapsulation's VNI).
+pub fn member_key(cfg: &Config, seg: usize, remote: IpAddr) -> Option<super::tables::TemplateKey> {
+    let s = cfg.l2.as_ref()?.segments.get(seg)?;
+    let (e, vni) = cfg.member(s, remote);
+    Some((
+        remote,
+        vni_key(e, vni),
+        crate::tunnel::PayloadKind::Ethernet,
+    ))
+}
+
 /// Mesh group names to small numbers, shared by a table build.
 #[derive(Debug, Default)]
 pub struct Groups(HashMap<String, u16>);

@@ -106,6 +106,17 @@ impl VniTable {
         }
     }
 
+    /// Removes the entry of `vni` (the last entry takes its place).
+    pub fn remove(&mut self, vni: u32) -> Option<VniOut> {
+        let i = self.index.remove(&vni)? as usize;
+        self.keys.swap_remove(i);
+        let (out, _) = self.outs.swap_remove(i);
+        if let Some(&moved) = self.keys.get(i) {
+            self.index.insert(moved, i as u32);
+        }
+        Some(out)
+    }
+
     #[inline]
     pub fn get(&self, vni: u32) -> Option<&VniOut> {
         self.outs.get(self.position(vni)?).map(|(o, _)| o)
@@ -209,10 +220,13 @@ pub struct L3Tables {
 /// Longest-prefix match: one hash map per prefix length, longest first.
 /// For IPv4, [`freeze`](Lpm::freeze) moves every prefix of /16 or shorter
 /// into a table indexed by the address's top 16 bits (DIR-24-8's idea with
-/// a 16-bit first stage: 256 KiB, rebuilt with the tables), so a route of
-/// /16 or shorter costs one array read instead of a hash lookup per
-/// prefix length; blocks holding longer prefixes are flagged and look those
-/// up in the remaining maps first.
+/// a 16-bit first stage: 256 KiB), so a route of /16 or shorter costs one
+/// array read instead of a hash lookup per prefix length; blocks holding
+/// longer prefixes are flagged and look those up in the remaining maps
+/// first. After `freeze`, [`insert`](Lpm::insert) and
+/// [`remove`](Lpm::remove) keep the first stage up to date by rewriting
+/// only the blocks the prefix covers (at most 65,536 for a /0, whatever
+/// the number of routes): one change costs the same at any table size.
 #[derive(Debug, Clone, Default)]
 pub struct Lpm {
     levels: Vec<(u8, FxHashMap<u128, Option<TemplateId>>)>,
@@ -221,6 +235,11 @@ pub struct Lpm {
     /// ([`NO_ROUTE`], [`UNRESOLVED`] or `FIRST_TEMPLATE + id`), with
     /// [`DEEPER`] set if a longer prefix lies in the block. Empty otherwise.
     first16: Vec<u32>,
+    /// After `freeze`: the prefixes of /16 or shorter (longest first), the
+    /// source of `first16`'s blocks when a change rewrites them.
+    short: Vec<(u8, FxHashMap<u128, Option<TemplateId>>)>,
+    /// After `freeze`: per /16 block, how many longer prefixes lie in it.
+    deeper: Vec<u32>,
 }
 
 const NO_ROUTE: u32 = 0;
@@ -231,51 +250,66 @@ const DEEPER: u32 = 1 << 31;
 impl Lpm {
     fn new(bits: u8) -> Lpm {
         Lpm {
-            levels: Vec::new(),
             bits,
-            first16: Vec::new(),
+            ..Lpm::default()
         }
     }
 
+    /// An empty IPv4 table (with its first stage).
+    pub fn new_v4() -> Lpm {
+        let mut l = Lpm::new(32);
+        l.freeze();
+        l
+    }
+
+    /// An empty IPv6 table.
+    pub fn new_v6() -> Lpm {
+        Lpm::new(128)
+    }
+
     /// IPv4: builds the first stage from the prefixes of /16 or shorter and
-    /// keeps only the longer ones in maps. Call once, after every insert.
+    /// keeps only the longer ones in the lookup maps. Call once, after the
+    /// initial inserts; later changes keep it up to date.
     fn freeze(&mut self) {
-        let too_big = |m: &FxHashMap<u128, Option<TemplateId>>| {
-            m.values()
-                .flatten()
-                .any(|&id| id >= DEEPER - FIRST_TEMPLATE)
-        };
-        if self.bits != 32
-            || !self.first16.is_empty()
-            || self.levels.iter().any(|(_, m)| too_big(m))
-        {
+        if self.bits != 32 || !self.first16.is_empty() {
             return;
         }
-        let mut first = vec![NO_ROUTE; 1 << 16];
-        // Shortest first, so longer prefixes overwrite the blocks they cover.
-        let mut short: Vec<&(u8, FxHashMap<u128, Option<TemplateId>>)> =
-            self.levels.iter().filter(|(l, _)| *l <= 16).collect();
-        short.sort_by_key(|(l, _)| *l);
-        for (len, m) in short {
-            let span = 1usize << (16 - len);
-            for (&k, &v) in m {
-                let enc = match v {
-                    None => UNRESOLVED,
-                    Some(id) => FIRST_TEMPLATE + id,
-                };
-                let start = (k >> 16) as usize & 0xffff;
-                for e in first.iter_mut().skip(start).take(span) {
-                    *e = enc;
-                }
-            }
-        }
-        self.levels.retain(|(l, _)| *l > 16);
+        let (short, long): (Vec<_>, Vec<_>) = std::mem::take(&mut self.levels)
+            .into_iter()
+            .partition(|(l, _)| *l <= 16);
+        self.levels = long;
+        self.short = short;
+        self.first16 = vec![NO_ROUTE; 1 << 16];
+        self.deeper = vec![0; 1 << 16];
         for (_, m) in &self.levels {
             for &k in m.keys() {
-                first[(k >> 16) as usize & 0xffff] |= DEEPER;
+                self.deeper[(k >> 16) as usize & 0xffff] += 1;
             }
         }
-        self.first16 = first;
+        self.refresh_blocks(0, 1 << 16);
+    }
+
+    /// Rewrites `first16[start..start + n]` from `short` and `deeper`.
+    fn refresh_blocks(&mut self, start: usize, n: usize) {
+        for b in start..start + n {
+            let addr = (b as u128) << 16;
+            let found = self
+                .short
+                .iter()
+                .find_map(|(len, m)| m.get(&Self::key(addr, *len, 32)));
+            // Template ids stay far below DEEPER (each one is a template
+            // in memory), so the encoding never reaches the flag bit.
+            let enc = match found {
+                None => NO_ROUTE,
+                Some(None) => UNRESOLVED,
+                Some(Some(id)) => (FIRST_TEMPLATE + id).min(DEEPER - 1),
+            };
+            self.first16[b] = if self.deeper[b] > 0 {
+                enc | DEEPER
+            } else {
+                enc
+            };
+        }
     }
 
     fn key(addr: u128, len: u8, bits: u8) -> u128 {
@@ -287,19 +321,69 @@ impl Lpm {
         }
     }
 
-    fn insert(&mut self, addr: u128, len: u8, value: Option<TemplateId>) {
-        let k = Self::key(addr, len, self.bits);
-        match self.levels.iter_mut().find(|(l, _)| *l == len) {
-            Some((_, m)) => {
-                m.insert(k, value);
-            }
+    fn level(
+        levels: &mut Vec<(u8, FxHashMap<u128, Option<TemplateId>>)>,
+        len: u8,
+    ) -> &mut FxHashMap<u128, Option<TemplateId>> {
+        let i = match levels.iter().position(|(l, _)| *l == len) {
+            Some(i) => i,
             None => {
-                let mut m = FxHashMap::default();
-                m.insert(k, value);
-                self.levels.push((len, m));
-                self.levels.sort_by_key(|l| std::cmp::Reverse(l.0));
+                levels.push((len, FxHashMap::default()));
+                levels.sort_by_key(|l| std::cmp::Reverse(l.0));
+                levels.iter().position(|(l, _)| *l == len).unwrap_or(0)
+            }
+        };
+        &mut levels[i].1
+    }
+
+    /// Adds or replaces the route `addr/len`.
+    pub fn insert(&mut self, addr: u128, len: u8, value: Option<TemplateId>) {
+        let k = Self::key(addr, len, self.bits);
+        if self.first16.is_empty() {
+            Self::level(&mut self.levels, len).insert(k, value);
+        } else if len <= 16 {
+            Self::level(&mut self.short, len).insert(k, value);
+            self.refresh_blocks((k >> 16) as usize & 0xffff, 1 << (16 - len));
+        } else {
+            let b = (k >> 16) as usize & 0xffff;
+            if Self::level(&mut self.levels, len)
+                .insert(k, value)
+                .is_none()
+            {
+                self.deeper[b] += 1;
+                self.refresh_blocks(b, 1);
             }
         }
+    }
+
+    /// Removes the route `addr/len`; false if there was none.
+    pub fn remove(&mut self, addr: u128, len: u8) -> bool {
+        let k = Self::key(addr, len, self.bits);
+        let frozen = !self.first16.is_empty();
+        let levels = if frozen && len <= 16 {
+            &mut self.short
+        } else {
+            &mut self.levels
+        };
+        let Some(i) = levels.iter().position(|(l, _)| *l == len) else {
+            return false;
+        };
+        if levels[i].1.remove(&k).is_none() {
+            return false;
+        }
+        if levels[i].1.is_empty() {
+            levels.remove(i);
+        }
+        if frozen {
+            let b = (k >> 16) as usize & 0xffff;
+            if len <= 16 {
+                self.refresh_blocks(b, 1 << (16 - len));
+            } else {
+                self.deeper[b] -= 1;
+                self.refresh_blocks(b, 1);
+            }
+        }
+        true
     }
 
     /// The route for `addr`: Some(template or unresolved), or None: no route.
@@ -329,9 +413,24 @@ impl Lpm {
         }
         None
     }
+
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.levels
+            .iter()
+            .chain(&self.short)
+            .map(|(_, m)| m.len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
-/// Everything a worker needs, immutable.
+/// Everything a worker needs, immutable while workers read it (see
+/// [`super::changes`] for how it changes entry by entry).
+#[derive(Clone)]
 pub struct Tables {
     /// Bumped on every rebuild; workers compare it once per burst.
     pub generation: u64,
@@ -388,7 +487,7 @@ struct TemplateBuilder<'a> {
     inputs: &'a BuildInputs<'a>,
     templates: Vec<EncapTemplate>,
     variants: Vec<Option<FlowIdVariant>>,
-    by_key: HashMap<(IpAddr, u32, PayloadKind, Encapsulation), Option<TemplateId>>,
+    by_key: HashMap<TemplateKey, Option<TemplateId>>,
     unresolved: Vec<IpAddr>,
 }
 
@@ -423,78 +522,23 @@ impl TemplateBuilder<'_> {
         payload: PayloadKind,
         e: Encapsulation,
     ) -> Result<Option<TemplateId>, String> {
-        let key = (remote, vni.get(), payload, e);
+        let key = (remote, super::stitch::vni_key(e, vni), payload);
         if let Some(t) = self.by_key.get(&key) {
             return Ok(*t);
         }
-        let vtep = &self.cfg.vtep;
-        let local = vtep
-            .local_for(remote)
-            .ok_or_else(|| format!("no local VTEP address of {remote}'s family"))?;
-        let hop = match vtep.route(remote) {
-            UnderlayRoute::Direct => (remote, None),
-            UnderlayRoute::Via(i) => {
-                let nh = &vtep.next_hops[i];
-                (nh.via, nh.mac)
-            }
-        };
-        let dst_mac = hop.1.or_else(|| self.inputs.neighbors.get(&hop.0).copied());
-        let Some(dst_mac) = dst_mac else {
-            if !self.unresolved.contains(&hop.0) {
-                self.unresolved.push(hop.0);
+        let (hop, static_mac) = underlay_hop(self.cfg, remote);
+        let Some(dst_mac) = static_mac.or_else(|| self.inputs.neighbors.get(&hop).copied()) else {
+            if !self.unresolved.contains(&hop) {
+                self.unresolved.push(hop);
             }
             self.by_key.insert(key, None);
             return Ok(None);
         };
-        let tunnel = self
-            .cfg
-            .tunnel_for_encap(remote, vni, e)
-            .cloned()
-            .unwrap_or_else(|| super::stitch::default_tunnel(vtep, remote, vni, e));
-        let port = vtep.port;
-        let mut tc = TunnelConfig::new(
-            self.inputs.port_macs[port],
-            dst_mac,
-            local.addr,
-            remote,
-            vni,
-        );
-        tc.payload = payload;
-        tc.encapsulation = e;
-        tc.udp_dst_port = tunnel.udp_dst_port;
-        tc.src_port_range = tunnel.source_ports;
-        tc.udp_checksum = Some(match tunnel.udp_checksum {
-            UdpChecksum::Zero => UdpChecksumTx::Zero,
-            UdpChecksum::Compute => UdpChecksumTx::Compute,
-        });
-        tc.ttl = match tunnel.ttl {
-            HeaderPolicy::Fixed(t) => TtlEncap::Pipe(t),
-            HeaderPolicy::Inherit => TtlEncap::Uniform {
-                non_ip: config::DEFAULT_TTL,
-            },
-        };
-        tc.dscp = match tunnel.dscp {
-            HeaderPolicy::Fixed(d) => DscpEncap::Pipe(d),
-            HeaderPolicy::Inherit => DscpEncap::Uniform,
-        };
-        tc.options = tunnel.options.clone();
-        tc.underlay_mtu = self.cfg.ports[port].mtu;
-        let err = |e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get());
-        let t = EncapTemplate::new(&tc).map_err(err)?;
+        let (t, variant) = make_template(self.cfg, self.inputs.port_macs, key, dst_mac)?;
         let id = self.templates.len() as TemplateId;
         self.templates.push(t);
         self.variants.push(None);
-        // VXLAN carries no options: no flow-id variant.
-        let flow_id = self
-            .flow_id_option(&tunnel)
-            .filter(|_| e == Encapsulation::Geneve);
-        if let Some((class, typ, len)) = flow_id {
-            tc.options.push(TunnelOption {
-                class,
-                typ,
-                data: vec![0; usize::from(len)],
-            });
-            let v = EncapTemplate::new(&tc).map_err(err)?;
+        if let Some((v, len)) = variant {
             let vid = self.templates.len() as TemplateId;
             self.templates.push(v);
             self.variants.push(None);
@@ -503,26 +547,101 @@ impl TemplateBuilder<'_> {
         self.by_key.insert(key, Some(id));
         Ok(Some(id))
     }
+}
 
-    /// The flow-id option (class, type, data length) a tunnel's replies carry.
-    fn flow_id_option(&self, t: &config::Tunnel) -> Option<(u16, u8, u8)> {
-        let cfg = self.cfg;
-        cfg.options.flow_id_copy.iter().find_map(|f| {
-            let applies = match &f.scope {
-                config::Scope::All => true,
-                config::Scope::Vni(v) => *v == t.vni,
-                config::Scope::Tunnel(i) => {
-                    cfg.tunnels[*i].remote == t.remote && cfg.tunnels[*i].vni == t.vni
-                }
-            };
-            let o = &cfg.options.registry[f.option];
-            if applies {
-                Some((o.class, o.type_, o.length?))
-            } else {
-                None
-            }
-        })
+/// What identifies an encap template: remote VTEP, VNI, payload kind.
+pub type TemplateKey = (IpAddr, u32, PayloadKind);
+
+/// The underlay next hop towards `remote` (the remote itself when on-link)
+/// and its static MAC, if configured.
+pub fn underlay_hop(cfg: &Config, remote: IpAddr) -> (IpAddr, Option<[u8; 6]>) {
+    match cfg.vtep.route(remote) {
+        UnderlayRoute::Direct => (remote, None),
+        UnderlayRoute::Via(i) => {
+            let nh = &cfg.vtep.next_hops[i];
+            (nh.via, nh.mac)
+        }
     }
+}
+
+/// The encap template of `key` towards the next hop's `dst_mac`, and its
+/// flow-id variant (template, option data length) if a flow-id policy
+/// covers the tunnel.
+#[allow(clippy::type_complexity)]
+pub fn make_template(
+    cfg: &Config,
+    port_macs: &[[u8; 6]],
+    key: TemplateKey,
+    dst_mac: [u8; 6],
+) -> Result<(EncapTemplate, Option<(EncapTemplate, u8)>), String> {
+    let (remote, key_vni, payload) = key;
+    // A VXLAN template's key carries the VXLAN bit above the VNI.
+    let (e, vni) = super::stitch::from_vni_key(key_vni);
+    let vni = Vni::new(vni).ok_or_else(|| format!("VNI {vni} out of range"))?;
+    let vtep = &cfg.vtep;
+    let local = vtep
+        .local_for(remote)
+        .ok_or_else(|| format!("no local VTEP address of {remote}'s family"))?;
+    let tunnel = cfg
+        .tunnel_for_encap(remote, vni, e)
+        .cloned()
+        .unwrap_or_else(|| super::stitch::default_tunnel(vtep, remote, vni, e));
+    let port = vtep.port;
+    let mut tc = TunnelConfig::new(port_macs[port], dst_mac, local.addr, remote, vni);
+    tc.payload = payload;
+    tc.encapsulation = e;
+    tc.udp_dst_port = tunnel.udp_dst_port;
+    tc.src_port_range = tunnel.source_ports;
+    tc.udp_checksum = Some(match tunnel.udp_checksum {
+        UdpChecksum::Zero => UdpChecksumTx::Zero,
+        UdpChecksum::Compute => UdpChecksumTx::Compute,
+    });
+    tc.ttl = match tunnel.ttl {
+        HeaderPolicy::Fixed(t) => TtlEncap::Pipe(t),
+        HeaderPolicy::Inherit => TtlEncap::Uniform {
+            non_ip: config::DEFAULT_TTL,
+        },
+    };
+    tc.dscp = match tunnel.dscp {
+        HeaderPolicy::Fixed(d) => DscpEncap::Pipe(d),
+        HeaderPolicy::Inherit => DscpEncap::Uniform,
+    };
+    tc.options = tunnel.options.clone();
+    tc.underlay_mtu = cfg.ports[port].mtu;
+    let err = |e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get());
+    let t = EncapTemplate::new(&tc).map_err(err)?;
+    // VXLAN carries no options: no flow-id variant.
+    let variant = match flow_id_option(cfg, &tunnel).filter(|_| e == Encapsulation::Geneve) {
+        Some((class, typ, len)) => {
+            tc.options.push(TunnelOption {
+                class,
+                typ,
+                data: vec![0; usize::from(len)],
+            });
+            Some((EncapTemplate::new(&tc).map_err(err)?, len))
+        }
+        None => None,
+    };
+    Ok((t, variant))
+}
+
+/// The flow-id option (class, type, data length) a tunnel's replies carry.
+fn flow_id_option(cfg: &Config, t: &config::Tunnel) -> Option<(u16, u8, u8)> {
+    cfg.options.flow_id_copy.iter().find_map(|f| {
+        let applies = match &f.scope {
+            config::Scope::All => true,
+            config::Scope::Vni(v) => *v == t.vni,
+            config::Scope::Tunnel(i) => {
+                cfg.tunnels[*i].remote == t.remote && cfg.tunnels[*i].vni == t.vni
+            }
+        };
+        let o = &cfg.options.registry[f.option];
+        if applies {
+            Some((o.class, o.type_, o.length?))
+        } else {
+            None
+        }
+    })
 }
 
 fn ip_bits(a: IpAddr) -> u128 {
@@ -575,7 +694,25 @@ impl Tables {
         (v4, v6)
     }
 
+    /// Every table of `cfg` plus `inputs`, built whole: the tables at
+    /// start-up of the reference the entry-by-entry changes
+    /// ([`super::changes`]) are tested against.
     pub fn build(cfg: &Config, inputs: &BuildInputs<'_>) -> Result<Tables, String> {
+        Self::build_parts(cfg, inputs, true)
+    }
+
+    /// What is global in `cfg` (decap settings, ports, segments and the L3
+    /// access without their entries), with every per-entry table empty:
+    /// the start of [`super::changes::Planner::start`].
+    pub fn skeleton(cfg: &Config, inputs: &BuildInputs<'_>) -> Result<Tables, String> {
+        Self::build_parts(cfg, inputs, false)
+    }
+
+    fn build_parts(
+        cfg: &Config,
+        inputs: &BuildInputs<'_>,
+        entries: bool,
+    ) -> Result<Tables, String> {
         let pid = |i: usize| inputs.port_ids[i];
         // Decap: local VTEP addresses, port, option registry, limits.
         let mut dc = DecapConfig::new(
@@ -639,12 +776,12 @@ impl Tables {
             for (si, s) in l2.segments.iter().enumerate() {
                 access.push((pid(s.port), vlan_key(s.vlan), AccessIn::L2(si)));
                 let mut flood = Vec::new();
-                for r in &s.flood {
+                for r in s.flood.iter().filter(|_| entries) {
                     flood.push(tb.member(s, *r)?);
                 }
                 let mut macs = FxHashMap::default();
                 for ((seg, mac), remote) in inputs.learned {
-                    if *seg == si {
+                    if *seg == si && entries {
                         let template = tb.member(s, *remote)?;
                         macs.insert(
                             *mac,
@@ -657,7 +794,7 @@ impl Tables {
                     }
                 }
                 // Static entries win over learned ones.
-                for m in &s.static_macs {
+                for m in s.static_macs.iter().filter(|_| entries) {
                     let template = tb.member(s, m.remote)?;
                     macs.insert(
                         m.mac,
@@ -686,7 +823,7 @@ impl Tables {
             access.push((pid(c3.access.port), vlan_key(c3.access.vlan), AccessIn::L3));
             let mut v4 = Lpm::new(32);
             let mut v6 = Lpm::new(128);
-            for r in &c3.routes {
+            for r in c3.routes.iter().filter(|_| entries) {
                 let t = &cfg.tunnels[r.tunnel];
                 let kind = match r.prefix.addr {
                     IpAddr::V4(_) => PayloadKind::Ipv4,
@@ -709,80 +846,15 @@ impl Tables {
 
         // Decap table.
         let mut vnis = VniTable::new(learning);
-        for d in &cfg.decap {
-            let segment = cfg
-                .l2
-                .as_ref()
-                .and_then(|l2| l2.segments.iter().position(|s| s.vni == d.vni));
-            let (eth_src, eth_dst) = match (&cfg.l3, d.payload) {
-                (Some(c3), Payload::Ip) => {
-                    let src = c3
-                        .access
-                        .gateway_mac
-                        .unwrap_or(inputs.port_macs[c3.access.port]);
-                    let dst = match c3.access.next_hop {
-                        InnerNextHop::Static(m) => Some(m),
-                        InnerNextHop::Resolve(ip) => {
-                            let m = inputs.neighbors.get(&ip).copied();
-                            if m.is_none() && !tb.unresolved.contains(&ip) {
-                                tb.unresolved.push(ip);
-                            }
-                            m
-                        }
-                        InnerNextHop::ResolveDestination => None,
-                    };
-                    (src, dst)
-                }
-                _ => (inputs.port_macs[d.port], None),
-            };
-            let mut require_mask = 0u32;
-            let mut security_tags = Vec::new();
-            let applies = |scope: &config::Scope| scope_applies(cfg, scope, d.vni);
-            for r in &cfg.options.require {
-                if applies(&r.scope) {
-                    require_mask |= 1 << r.option;
+        for d in cfg.decap.iter().filter(|_| entries) {
+            let (out, unresolved) =
+                decap_out(cfg, inputs.port_ids, inputs.port_macs, inputs.neighbors, d);
+            if let Some(ip) = unresolved {
+                if !tb.unresolved.contains(&ip) {
+                    tb.unresolved.push(ip);
                 }
             }
-            for s in &cfg.options.security_tags {
-                if applies(&s.scope) {
-                    let o = &cfg.options.registry[s.option];
-                    security_tags.push(SecurityTag {
-                        class: o.class,
-                        typ: o.type_,
-                        allow: s.allow.clone(),
-                        deny: s.deny.clone(),
-                        default_allow: matches!(s.default, config::Action::Allow),
-                    });
-                }
-            }
-            let flow_id = cfg
-                .options
-                .flow_id_copy
-                .iter()
-                .find(|f| applies(&f.scope))
-                .map(|f| {
-                    let o = &cfg.options.registry[f.option];
-                    (o.class, o.type_)
-                });
-            vnis.insert(
-                d.vni.get(),
-                VniOut {
-                    port: pid(d.port),
-                    vlan: d.vlan,
-                    payload: d.payload,
-                    allow_from: d.allow_from.clone(),
-                    segment,
-                    eth_src,
-                    eth_dst,
-                    require_mask,
-                    security_tags,
-                    flow_id,
-                    max_untagged_frame: usize::from(cfg.ports[d.port].mtu) + 14,
-                    stitched: segment
-                        .and_then(|i| segments.get(i))
-                        .is_some_and(SegmentEntry::stitched),
-                },
-            );
+            vnis.insert(d.vni.get(), out);
         }
         super::stitch::add_vxlan_vnis(cfg, &mut vnis);
 
@@ -840,6 +912,89 @@ impl Tables {
             learning,
         })
     }
+}
+
+/// The decap entry of `d`, and the inner next hop it still waits for (L3
+/// mode with a resolved next hop not yet resolved).
+pub fn decap_out(
+    cfg: &Config,
+    port_ids: &[u16],
+    port_macs: &[[u8; 6]],
+    neighbors: &HashMap<IpAddr, [u8; 6]>,
+    d: &config::Decap,
+) -> (VniOut, Option<IpAddr>) {
+    let pid = |i: usize| port_ids[i];
+    let mut unresolved = None;
+    let segment = cfg
+        .l2
+        .as_ref()
+        .and_then(|l2| l2.segments.iter().position(|s| s.vni == d.vni));
+    let (eth_src, eth_dst) = match (&cfg.l3, d.payload) {
+        (Some(c3), Payload::Ip) => {
+            let src = c3.access.gateway_mac.unwrap_or(port_macs[c3.access.port]);
+            let dst = match c3.access.next_hop {
+                InnerNextHop::Static(m) => Some(m),
+                InnerNextHop::Resolve(ip) => {
+                    let m = neighbors.get(&ip).copied();
+                    if m.is_none() {
+                        unresolved = Some(ip);
+                    }
+                    m
+                }
+                InnerNextHop::ResolveDestination => None,
+            };
+            (src, dst)
+        }
+        _ => (port_macs[d.port], None),
+    };
+    let mut require_mask = 0u32;
+    let mut security_tags = Vec::new();
+    let applies = |scope: &config::Scope| scope_applies(cfg, scope, d.vni);
+    for r in &cfg.options.require {
+        if applies(&r.scope) {
+            require_mask |= 1 << r.option;
+        }
+    }
+    for s in &cfg.options.security_tags {
+        if applies(&s.scope) {
+            let o = &cfg.options.registry[s.option];
+            security_tags.push(SecurityTag {
+                class: o.class,
+                typ: o.type_,
+                allow: s.allow.clone(),
+                deny: s.deny.clone(),
+                default_allow: matches!(s.default, config::Action::Allow),
+            });
+        }
+    }
+    let flow_id = cfg
+        .options
+        .flow_id_copy
+        .iter()
+        .find(|f| applies(&f.scope))
+        .map(|f| {
+            let o = &cfg.options.registry[f.option];
+            (o.class, o.type_)
+        });
+    (
+        VniOut {
+            port: pid(d.port),
+            vlan: d.vlan,
+            payload: d.payload,
+            allow_from: d.allow_from.clone(),
+            segment,
+            eth_src,
+            eth_dst,
+            require_mask,
+            security_tags,
+            flow_id,
+            max_untagged_frame: usize::from(cfg.ports[d.port].mtu) + 14,
+            stitched: segment
+                .and_then(|i| cfg.l2.as_ref()?.segments.get(i))
+                .is_some_and(|s| cfg.stitched(s)),
+        },
+        unresolved,
+    )
 }
 
 fn scope_applies(cfg: &Config, scope: &config::Scope, vni: Vni) -> bool {

@@ -1,0 +1,270 @@
+//! A reload as entry changes: the difference between the running and the
+//! new configuration, per table (tunnels, routes, static MACs, flood
+//! lists, decap VNIs: added, removed, modified), or the reason to make
+//! every table anew when something global changed. Computed on the reload
+//! thread (it walks both files); [`super::Planner::apply_diff`] carries it
+//! out on the control thread.
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+
+use crate::config::{self, Config, IpPrefix};
+use crate::wire::geneve::Vni;
+
+/// Counts of one batch: entries added, removed, modified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub added: u64,
+    pub removed: u64,
+    pub modified: u64,
+}
+
+impl Counts {
+    fn count<T: PartialEq>(&mut self, old: Option<T>, new: Option<T>) {
+        match (old, new) {
+            (None, Some(_)) => self.added += 1,
+            (Some(_), None) => self.removed += 1,
+            (Some(a), Some(b)) if a != b => self.modified += 1,
+            _ => {}
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added + self.removed + self.modified == 0
+    }
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "+{} -{} ~{}", self.added, self.removed, self.modified)
+    }
+}
+
+/// The difference between two configurations, entry by entry: what a
+/// reload changes. Computed off the control thread (it walks both files).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigDiff {
+    /// Something global changed: build everything anew.
+    pub global: Option<&'static str>,
+    /// Tunnels added, removed or changed (their templates are rewritten).
+    pub tunnels: Vec<(IpAddr, Vni)>,
+    pub routes: Vec<(IpPrefix, Option<(IpAddr, Vni)>)>,
+    pub static_macs: Vec<(usize, [u8; 6], Option<IpAddr>)>,
+    /// Segments whose flood list changed.
+    pub flood: Vec<usize>,
+    /// VNIs whose decap entry was added, removed or changed.
+    pub decap: Vec<Vni>,
+    pub counts: DiffCounts,
+}
+
+/// Per table: entries added, removed, modified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiffCounts {
+    pub tunnels: Counts,
+    pub routes: Counts,
+    pub static_macs: Counts,
+    pub flood_lists: Counts,
+    pub decap: Counts,
+}
+
+impl std::fmt::Display for DiffCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "tunnels {}, routes {}, static MACs {}, flood lists {}, decap VNIs {}",
+            self.tunnels, self.routes, self.static_macs, self.flood_lists, self.decap
+        )
+    }
+}
+
+type TunnelSettings<'a> = (
+    &'a [crate::wire::geneve::TunnelOption],
+    u16,
+    config::UdpChecksum,
+    config::HeaderPolicy,
+    config::HeaderPolicy,
+    (u16, u16),
+);
+
+/// A tunnel's settings without its name (the name changes no packet).
+fn tunnel_settings(t: &config::Tunnel) -> TunnelSettings<'_> {
+    (
+        &t.options[..],
+        t.udp_dst_port,
+        t.udp_checksum,
+        t.ttl,
+        t.dscp,
+        t.source_ports,
+    )
+}
+
+/// Why `old` and `new` differ in something global, if they do.
+fn global_change(old: &Config, new: &Config) -> Option<&'static str> {
+    if old.vtep != new.vtep {
+        return Some("vtep");
+    }
+    if old.ports != new.ports {
+        return Some("ports");
+    }
+    let seg_shape = |c: &Config| {
+        c.l2.as_ref().map(|l| {
+            (
+                l.learning,
+                l.ageing_seconds,
+                l.segments
+                    .iter()
+                    .map(|s| (s.port, s.vlan, s.vni))
+                    .collect::<Vec<_>>(),
+            )
+        })
+    };
+    if seg_shape(old) != seg_shape(new) {
+        return Some("l2 segments");
+    }
+    if old.l3.as_ref().map(|l| &l.access) != new.l3.as_ref().map(|l| &l.access) {
+        return Some("l3 access");
+    }
+    if old.options != new.options {
+        return Some("options");
+    }
+    let scoped = |c: &Config| {
+        let o = &c.options;
+        o.require
+            .iter()
+            .map(|r| r.scope)
+            .chain(o.security_tags.iter().map(|s| s.scope))
+            .chain(o.flow_id_copy.iter().map(|f| f.scope))
+            .filter_map(|s| match s {
+                config::Scope::Tunnel(i) => c.tunnels.get(i).map(|t| (t.remote, t.vni)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    if scoped(old) != scoped(new) {
+        return Some("options");
+    }
+    if old.limits.max_options != new.limits.max_options {
+        return Some("limits.max_options");
+    }
+    let zero = |c: &Config| {
+        let mut v: Vec<IpAddr> = c
+            .tunnels
+            .iter()
+            .filter(|t| t.accept_zero_checksum && t.remote.is_ipv6())
+            .map(|t| t.remote)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    if zero(old) != zero(new) {
+        return Some("accept_zero_checksum");
+    }
+    None
+}
+
+/// The reload from `old` to `new` as entry changes.
+pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
+    let mut d = ConfigDiff {
+        global: global_change(old, new),
+        ..ConfigDiff::default()
+    };
+    if d.global.is_some() {
+        return d;
+    }
+    // Tunnels, by (remote, VNI).
+    fn by_key(c: &Config) -> FxHashMap<(IpAddr, Vni), &config::Tunnel> {
+        c.tunnels.iter().map(|t| ((t.remote, t.vni), t)).collect()
+    }
+    let (ot, nt) = (by_key(old), by_key(new));
+    for (k, t) in &nt {
+        let o = ot.get(k).map(|o| tunnel_settings(o));
+        let n = Some(tunnel_settings(t));
+        d.counts.tunnels.count(o.as_ref(), n.as_ref());
+        if o.is_none() || o != n {
+            d.tunnels.push(*k);
+        }
+    }
+    for k in ot.keys().filter(|k| !nt.contains_key(k)) {
+        d.counts.tunnels.removed += 1;
+        d.tunnels.push(*k);
+    }
+    // Routes, by prefix.
+    let routes = |c: &Config| {
+        c.l3.iter()
+            .flat_map(|l| &l.routes)
+            .map(|r| {
+                (
+                    r.prefix,
+                    (c.tunnels[r.tunnel].remote, c.tunnels[r.tunnel].vni),
+                )
+            })
+            .collect::<FxHashMap<_, _>>()
+    };
+    let (or, nr) = (routes(old), routes(new));
+    for (p, t) in &nr {
+        let o = or.get(p);
+        d.counts.routes.count(o, Some(t));
+        if o != Some(t) {
+            d.routes.push((*p, Some(*t)));
+        }
+    }
+    for p in or.keys().filter(|p| !nr.contains_key(p)) {
+        d.counts.routes.removed += 1;
+        d.routes.push((*p, None));
+    }
+    // Static MACs and flood lists, per segment (same segments: not global).
+    if let (Some(ol), Some(nl)) = (&old.l2, &new.l2) {
+        for (si, (os, ns)) in ol.segments.iter().zip(&nl.segments).enumerate() {
+            let macs = |s: &config::Segment| {
+                s.static_macs
+                    .iter()
+                    .map(|m| (m.mac, m.remote))
+                    .collect::<FxHashMap<_, _>>()
+            };
+            let (om, nm) = (macs(os), macs(ns));
+            for (m, r) in &nm {
+                let o = om.get(m);
+                d.counts.static_macs.count(o, Some(r));
+                if o != Some(r) {
+                    d.static_macs.push((si, *m, Some(*r)));
+                }
+            }
+            for m in om.keys().filter(|m| !nm.contains_key(*m)) {
+                d.counts.static_macs.removed += 1;
+                d.static_macs.push((si, *m, None));
+            }
+            if os.flood != ns.flood {
+                d.counts.flood_lists.modified += 1;
+                d.flood.push(si);
+            }
+        }
+    }
+    // Decap entries, both sorted by VNI.
+    let (mut i, mut j) = (0, 0);
+    let (od, nd) = (&old.decap, &new.decap);
+    while i < od.len() || j < nd.len() {
+        match (od.get(i), nd.get(j)) {
+            (Some(a), Some(b)) if a.vni == b.vni => {
+                if a != b {
+                    d.counts.decap.modified += 1;
+                    d.decap.push(b.vni);
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(a), b) if b.is_none_or(|b| a.vni < b.vni) => {
+                d.counts.decap.removed += 1;
+                d.decap.push(a.vni);
+                i += 1;
+            }
+            (_, Some(b)) => {
+                d.counts.decap.added += 1;
+                d.decap.push(b.vni);
+                j += 1;
+            }
+            _ => break,
+        }
+    }
+    d
+}
