@@ -604,6 +604,19 @@ impl Planner {
             self.want.extend(unresolved);
             Box::new(out)
         });
+        // A segment's VXLAN VNI decapsulates as its Geneve VNI does (when
+        // the VTEP receives VXLAN).
+        let segment = cfg
+            .l2
+            .iter()
+            .flat_map(|l| &l.segments)
+            .find(|s| s.vni == vni);
+        if let (Some(s), Some(_)) = (segment, cfg.vtep.vxlan_port) {
+            self.out.push(Change::Vni {
+                vni: super::stitch::vni_key(crate::wire::Encapsulation::Vxlan, s.vxlan_vni),
+                out: out.clone(),
+            });
+        }
         self.out.push(Change::Vni {
             vni: vni.get(),
             out,
@@ -613,8 +626,12 @@ impl Planner {
     /// The templates of tunnel (remote, vni) follow its settings again (a
     /// reload changed, added or removed the tunnel): rewritten in place.
     pub fn tunnel_changed(&mut self, cfg: &Config, remote: IpAddr, vni: Vni) {
-        for kind in [PayloadKind::Ethernet, PayloadKind::Ipv4, PayloadKind::Ipv6] {
-            let key = (remote, vni.get(), kind);
+        let keys = [vni.get(), vni.get() | super::stitch::VXLAN_KEY];
+        for (kind, key_vni) in [PayloadKind::Ethernet, PayloadKind::Ipv4, PayloadKind::Ipv6]
+            .into_iter()
+            .flat_map(|k| keys.map(|v| (k, v)))
+        {
+            let key = (remote, key_vni, kind);
             let Some(mut slot) = self.slots.get(&key).copied() else {
                 continue;
             };

@@ -480,22 +480,20 @@ impl Sink<'_> {
             self.io.count_drop(DropReason::NoSegment, 1);
             return (0, 0);
         };
-        let targets = s
-            .mesh
-            .as_ref()
-            .map_or(&[][..], |mesh| mesh.flood_from(group).0);
         let mut copies = 0;
-        for target in targets {
+        for (position, target) in s.flood.iter().enumerate() {
+            // The segment's current flood list, outside the source's group.
+            if !s
+                .mesh
+                .as_ref()
+                .is_some_and(|m| m.floods_to(position, group))
+            {
+                continue;
+            }
             let Some(id) = *target else {
                 self.io.count_drop(DropReason::NextHopUnresolved, 1);
                 continue;
             };
-            // The per-group lists are built with the tables; a flood list
-            // changed entry by entry since is followed, never a template
-            // the segment no longer floods to.
-            if !s.flood.contains(target) {
-                continue;
-            }
             let Some(mut copy) = m.deep_copy(&self.io.sh.pool) else {
                 self.io.count_drop(DropReason::ReplicationNoMbuf, 1);
                 continue;

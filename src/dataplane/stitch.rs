@@ -96,6 +96,10 @@ pub struct SegmentMesh {
     /// Per source group: the flood targets outside it, and whether one of
     /// them is VXLAN.
     flood_from: Vec<(u16, Vec<Option<TemplateId>>, bool)>,
+    /// The group and encapsulation of each position of the configured
+    /// flood list (the segment's `flood` targets, in the same order, as
+    /// the table build and the entry-by-entry changes both make them).
+    flood_positions: Vec<(u16, Encapsulation)>,
     /// The group of every template the segment uses (flood list, static
     /// and learned MACs): a known destination's group in one short scan.
     template_groups: Vec<(TemplateId, u16)>,
@@ -210,6 +214,7 @@ impl SegmentMesh {
             }
         }
         Some(Box::new(SegmentMesh {
+            flood_positions: flood_groups.clone(),
             template_groups,
             member_keys,
             members,
@@ -252,6 +257,23 @@ impl SegmentMesh {
             .iter()
             .find(|m| m.0 == src && m.1 == v6 && m.2 == d.encap)
             .map_or(self.default_group[d.encap as usize], |m| m.3)
+    }
+
+    /// Whether the flood target at `position` of the segment's flood list
+    /// lies outside group `from` (unknown positions: no).
+    #[inline]
+    pub fn floods_to(&self, position: usize, from: u16) -> bool {
+        self.flood_positions
+            .get(position)
+            .is_some_and(|&(g, _)| g != from)
+    }
+
+    /// Whether a flood from group `from` reaches a VXLAN member.
+    #[inline]
+    pub fn floods_vxlan_from(&self, from: u16) -> bool {
+        self.flood_positions
+            .iter()
+            .any(|&(g, e)| g != from && e == Encapsulation::Vxlan)
     }
 
     /// Whether members span more than one group.
@@ -335,8 +357,7 @@ pub(super) fn forward<B: Buffer + ?Sized>(
         s.macs.get(&dst)
     };
     let Some(e) = entry else {
-        let (_, vxlan) = mesh.flood_from(from);
-        if carried_options && vxlan {
+        if carried_options && mesh.floods_vxlan_from(from) {
             events(Event::OptionsNotCarried);
         }
         return Some(Outcome::FloodFrom {

@@ -196,11 +196,23 @@ pub fn stitch_express<B: Buffer + ?Sized>(
         && cache.mac == dst
         && cache.template.is_some();
     if !hit {
+        let e = seg.macs.get(&dst);
+        let template = e.and_then(|e| e.template);
+        // The destination's group: from the segment's template list, else
+        // (an entry added since the tables were built) by its remote.
+        let group = match (e, template) {
+            (Some(e), Some(id)) => mesh.template_group(id).unwrap_or_else(|| {
+                let to = t.templates.get(id as usize).map(|t| t.encapsulation());
+                mesh.group_of(e.remote, to.unwrap_or_default())
+            }),
+            _ => 0,
+        };
         *cache = StitchCache {
             generation: t.generation,
             segment,
             mac: dst,
-            template: seg.macs.get(&dst).and_then(|e| e.template),
+            template,
+            group,
         };
     }
     let id = cache.template?;
@@ -209,7 +221,7 @@ pub fn stitch_express<B: Buffer + ?Sized>(
     if !tpl.has_fast_ethernet()
         || (to_vxlan && d.options.count != 0)
         || !matches!(t.flow_variants.get(id as usize), None | Some(None))
-        || mesh.template_group(id)? == mesh.source_group(&d)
+        || cache.group == mesh.source_group(&d)
     {
         return None;
     }
@@ -231,6 +243,8 @@ pub struct StitchCache {
     segment: usize,
     mac: [u8; 6],
     template: Option<crate::dataplane::tables::TemplateId>,
+    /// The mesh group of `template`.
+    group: u16,
 }
 
 /// [`underlay_express`] over an IPv6 underlay. Not inlined: the IPv4
