@@ -2,9 +2,15 @@
 # dpdk-testpmd) and scripts/bench-instructions.sh (callgrind). Source it after
 # scripts/lib.sh, with W set to a work folder.
 
-BENCH_CASES_ALL="encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6 decap-ipv6 encap-l3 vxlan-to-geneve geneve-to-vxlan"
+# Names: direction, then the underlay (ipv4 / ipv6), then what differs from
+# the plain L2 case: -2opt (two 4-byte options, sent and required known),
+# -inner6 (inner frames carry IPv6), l3 (an L3 tunnel: IP payload, route
+# lookup on encap, Ethernet header rebuilt on decap; IPv4 underlay);
+# vxlan-to-geneve / geneve-to-vxlan: one segment stitched across both.
+BENCH_CASES_ALL="encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6 decap-ipv6 encap-ipv6-2opt decap-ipv6-2opt encap-l3 decap-l3 encap-ipv4-inner6 decap-ipv4-inner6 vxlan-to-geneve geneve-to-vxlan"
 
-# Inputs: 64-byte inner frames over 256 flows, built by scapy.
+# Inputs: 64-byte inner frames over 256 flows, built by scapy (IPv6 inner
+# frames are 20 bytes longer: the same UDP payload).
 bench_inputs() {
     python3 - "$W" <<'PY'
 import sys
@@ -18,23 +24,35 @@ def inner(i):
             / UDP(sport=1024 + i, dport=5001) / Raw(b"x" * 18))
 opts = [GeneveOptions(classid=0x0102, type=0x01, length=1, data=b"\0\0\0\x2a"),
         GeneveOptions(classid=0x0102, type=0x02, length=1, data=b"\0\0\0\x07")]
-def gen(i, o):
+def inner6(i):
+    return (Ether(src="02:00:00:00:0a:01", dst="02:00:00:00:0b:01")
+            / IPv6(src="2001:db8:19::1", dst="2001:db8:19:%x::%x" % (1 + i // 200, 1 + i % 200))
+            / UDP(sport=1024 + i, dport=5001) / Raw(b"x" * 18))
+def gen(i, o, payload=None, proto=0x6558):
+    payload = inner(i) if payload is None else payload
     return (Ether(src="02:00:00:00:00:02", dst="02:00:00:00:01:01") / IP(src="198.18.0.2", dst="198.18.0.1", flags="DF")
             / UDP(sport=49152 + i, dport=6081, chksum=0)
+            / GENEVE(vni=100, proto=proto, optionlen=sum(len(bytes(x)) for x in o) // 4, options=o) / payload)
+# Over IPv6 the UDP checksum is computed (a zero one is dropped by default).
+def gen6(i, o):
+    return (Ether(src="02:00:00:00:00:02", dst="02:00:00:00:01:01")
+            / IPv6(src="2001:db8:18::2", dst="2001:db8:18::1")
+            / UDP(sport=49152 + i, dport=6081)
             / GENEVE(vni=100, proto=0x6558, optionlen=sum(len(bytes(x)) for x in o) // 4, options=o) / inner(i))
 wrpcap(d + "/inner.pcap", [inner(i) for i in range(256)])
+wrpcap(d + "/inner6.pcap", [inner6(i) for i in range(256)])
 wrpcap(d + "/geneve.pcap", [gen(i, []) for i in range(256)])
 wrpcap(d + "/geneve-2opt.pcap", [gen(i, opts) for i in range(256)])
+wrpcap(d + "/geneve-inner6.pcap", [gen(i, [], inner6(i)) for i in range(256)])
+# L3 tunnel: the inner IP packet alone, protocol type 0x0800.
+wrpcap(d + "/geneve-l3.pcap", [gen(i, [], inner(i)[IP], 0x0800) for i in range(256)])
+wrpcap(d + "/geneve6.pcap", [gen6(i, []) for i in range(256)])
+wrpcap(d + "/geneve6-2opt.pcap", [gen6(i, opts) for i in range(256)])
 # VXLAN from the fabric's VTEP 198.18.0.3 (stitched to Geneve).
 wrpcap(d + "/vxlan.pcap", [Ether(src="02:00:00:00:00:03", dst="02:00:00:00:01:01")
                            / IP(src="198.18.0.3", dst="198.18.0.1", flags="DF")
                            / UDP(sport=49152 + i, dport=4789, chksum=0)
                            / VXLAN(vni=5000, flags=0x08) / inner(i) for i in range(256)])
-# Over IPv6 the UDP checksum is computed (a zero one is dropped by default).
-wrpcap(d + "/geneve6.pcap", [Ether(src="02:00:00:00:00:02", dst="02:00:00:00:01:01")
-                             / IPv6(src="2001:db8:18::2", dst="2001:db8:18::1")
-                             / UDP(sport=49152 + i, dport=6081)
-                             / GENEVE(vni=100, proto=0x6558) / inner(i) for i in range(256)])
 PY
 }
 
@@ -56,7 +74,7 @@ bench_config() {
         reg='options: { registry: [ { name: a, class: 0x0102, type: 0x01, length: 4 }, { name: b, class: 0x0102, type: 0x02, length: 4 } ] }' ;;
     esac
     local remote="198.18.0.2" nh='{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }'
-    if [ "$case" = encap-ipv6 ] || [ "$case" = decap-ipv6 ]; then
+    if [[ "$case" == *-ipv6* ]]; then
         remote='"2001:db8:18::2"'; nh='{ via: "2001:db8:18::2", mac: "02:00:00:00:00:02", destinations: ["2001:db8:18::2/128"] }'
     fi
     cat <<YAML
@@ -99,7 +117,7 @@ $reg
 tunnels:
   - { name: t, remote: $remote, vni: 100, $opts }
 YAML
-    if [ "$case" = encap-l3 ]; then
+    if [[ "$case" == *-l3 ]]; then
         cat <<YAML
 l3:
   access: { port: acc, ipv4: 198.19.0.254/24, next_hop_mac: "02:00:00:00:0a:01" }
@@ -117,9 +135,13 @@ YAML
 
 bench_pcap_for() {
     case "$1" in
+        encap-*-inner6) echo "$W/inner6.pcap" ;;
         encap-*) echo "$W/inner.pcap" ;;
+        decap-ipv6-2opt) echo "$W/geneve6-2opt.pcap" ;;
         decap-*2opt) echo "$W/geneve-2opt.pcap" ;;
         decap-ipv6) echo "$W/geneve6.pcap" ;;
+        decap-l3) echo "$W/geneve-l3.pcap" ;;
+        decap-*-inner6) echo "$W/geneve-inner6.pcap" ;;
         decap-*|geneve-to-vxlan) echo "$W/geneve.pcap" ;;
         vxlan-to-geneve) echo "$W/vxlan.pcap" ;;
     esac

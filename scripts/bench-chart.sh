@@ -14,10 +14,10 @@ command -v gnuplot >/dev/null || { echo "bench-chart: gnuplot missing (scripts/s
 
 # Pivot case,impl,mpps -> one row per case, one column per impl (in the
 # order they first appear), "?" (gnuplot's missing value) where a case has
-# no row for an impl.
+# no row for an impl. Rows without Mpps (instruction counts only) are left out.
 TABLE="$(mktemp)"
 trap 'rm -f "$TABLE"' EXIT
-awk -F, 'NR > 1 && NF >= 3 {
+awk -F, 'NR > 1 && NF >= 3 && $3 != "" {
     if (!($1 in seen_case)) { seen_case[$1] = 1; cases[nc++] = $1 }
     if (!($2 in seen_impl)) { seen_impl[$2] = 1; impls[ni++] = $2 }
     v[$1, $2] = $3

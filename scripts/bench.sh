@@ -5,7 +5,11 @@
 #
 # Prints a table (median Mpps, TSC cycles per packet, ratio to testpmd io,
 # cycles added over testpmd io) and writes bench-results/latest.csv with the
-# columns case,impl,mpps,cycles_per_packet,ratio_to_testpmd_io. Then (as root)
+# columns case,impl,mpps,cycles_per_packet,ratio_to_testpmd_io,
+# instructions_per_packet. The last column is exact and needs no quiet
+# host: scripts/bench-instructions.sh with TESTPMD=1 (callgrind, the
+# worker's instructions per packet, PMDs included, and dpdk-testpmd io's on
+# the same input). Then (as root)
 # scripts/bench-ovs.sh adds the OVS-DPDK comparison on the memif bed (rows
 # *-memif, latency in bench-results/latency.csv; WITH_OVS=0 skips it), and
 # scripts/bench-chart.sh draws bench-results/latest.png.
@@ -13,6 +17,9 @@
 #   scripts/bench.sh                 # every case, 3 runs of 6 s each
 #   RUNS=5 SECONDS_PER_RUN=8 CASES="encap-ipv4 decap-ipv4" scripts/bench.sh
 #   GW_BASE=/tmp/before/geneve-gw WITH_OVS=0 scripts/bench.sh  # a second build, back to back
+#   scripts/bench.sh --instructions  # only the callgrind part (any host); the
+#                                    # wall-clock columns of latest.csv stay
+#   scripts/bench.sh scale           # one table entry vs a million (scripts/bench-scale.sh)
 #
 # With GW_BASE, every run also measures that binary right after geneve-gw
 # (rows `geneve-gw-base`): a before/after comparison measured in one run.
@@ -21,8 +28,20 @@
 # worker core: the same measure for testpmd and geneve-gw.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = scale ]; then
+    shift
+    exec bash scripts/bench-scale.sh "$@"
+fi
 . scripts/lib.sh
 . scripts/bench-cases.sh
+
+INSTRUCTIONS_ONLY=0
+for a in "$@"; do
+    case "$a" in
+        --instructions) INSTRUCTIONS_ONLY=1 ;;
+        *) echo "usage: scripts/bench.sh [--instructions | scale]" >&2; exit 2 ;;
+    esac
+done
 
 # DPDK 22.11 leaves a runtime directory per file prefix (ours end in $$).
 trap 'rm -rf /var/run/dpdk/bench-gw-"$$" /var/run/dpdk/bench-tp-"$$"' EXIT
@@ -35,6 +54,41 @@ bash scripts/setup.sh >/dev/null 2>&1
 cargo build --release --quiet
 GW="${GW:-${CARGO_TARGET_DIR:-target}/release/geneve-gw}"
 mkdir -p "$OUT"
+CSV="$OUT/latest.csv"
+
+# The instruction counts (scripts/bench-instructions.sh, which writes
+# instructions.csv) merged into latest.csv: a row per case and impl keeps
+# its wall-clock columns (empty for a row the wall-clock part has not
+# measured) and gets instructions_per_packet.
+instructions() {
+    SKIP_SETUP=1 TESTPMD=1 GW="$GW" BENCH_OUT="$OUT" CASES="$CASES" bash scripts/bench-instructions.sh
+    python3 - "$CSV" "$OUT/instructions.csv" <<'PY'
+import csv, os, sys
+latest, ir = sys.argv[1], sys.argv[2]
+cols = ["case", "impl", "mpps", "cycles_per_packet", "ratio_to_testpmd_io", "instructions_per_packet"]
+rows = []
+if os.path.exists(latest):
+    with open(latest) as f:
+        rows = [dict(r) for r in csv.DictReader(f)]
+index = {(r["case"], r["impl"]): r for r in rows}
+with open(ir) as f:
+    for r in csv.DictReader(f):
+        key = (r["case"], r["impl"])
+        if key not in index:
+            index[key] = {"case": key[0], "impl": key[1]}
+            rows.append(index[key])
+        index[key]["instructions_per_packet"] = r["instructions_per_packet"]
+with open(latest, "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", restval="")
+    w.writeheader()
+    w.writerows(rows)
+PY
+    echo "instructions per packet merged into $CSV" >&2
+}
+if [ "$INSTRUCTIONS_ONLY" = 1 ]; then
+    instructions
+    exit 0
+fi
 W="$OUT/work"
 mkdir -p "$W"
 
@@ -85,8 +139,7 @@ run_gw() { # case [binary]
 median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 cycles() { python3 -c 'import sys; hz,m=float(sys.argv[1]),float(sys.argv[2]); print("%.1f" % (hz/(m*1e6)) if m else "nan")' "$TSC_HZ" "$1"; }
 
-CSV="$OUT/latest.csv"
-echo "case,impl,mpps,cycles_per_packet,ratio_to_testpmd_io" >"$CSV"
+echo "case,impl,mpps,cycles_per_packet,ratio_to_testpmd_io,instructions_per_packet" >"$CSV"
 printf '%-18s %-14s %8s %8s %8s %8s\n' case impl Mpps cyc/pkt ratio +cycles
 for c in $CASES; do
     io=() ms=() gw=() base=()
@@ -115,10 +168,11 @@ for c in $CASES; do
         ratio=$(python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("%.3f" % (a/b if b else 0))' "$m" "$mio")
         added=$(python3 -c 'import sys; a,b=sys.argv[1:]; print("%.1f" % (float(a)-float(b)) if "nan" not in (a,b) else "nan")' "$cy" "$cio")
         printf '%-18s %-14s %8s %8s %8s %8s\n' "$c" "$impl" "$m" "$cy" "$ratio" "$added"
-        echo "$c,$impl,$m,$cy,$ratio" >>"$CSV"
+        echo "$c,$impl,$m,$cy,$ratio," >>"$CSV"
     done
 done
 echo "wrote $CSV (TSC $TSC_HZ Hz)" >&2
+instructions
 
 # OVS-DPDK vs geneve-gw on the memif bed (needs root), then the chart.
 if [ "${WITH_OVS:-1}" = 1 ] && [ "$(id -u)" -eq 0 ]; then

@@ -24,6 +24,9 @@ use crate::tunnel::DropReason;
 
 /// What workers and the control thread share.
 pub struct Shared {
+    /// The front copy of the tables. Only the control thread's
+    /// `publish::Publisher` swaps it: a store from anywhere else would leave
+    /// the back copy behind.
     pub tables: ArcSwap<Tables>,
     /// Mirrors `tables.generation`, so workers check one integer per burst.
     pub generation: AtomicU64,
@@ -35,15 +38,6 @@ pub struct Shared {
     /// Packets the control thread wants sent (ARP/ND replies and requests,
     /// ICMP echo replies): worker 0 sends them on its own TX queues.
     pub control_rx: Receiver<(u16, Mbuf)>,
-}
-
-impl Shared {
-    /// Publishes new tables (read-copy-update).
-    pub fn publish(&self, t: Tables) {
-        let g = t.generation;
-        self.tables.store(Arc::new(t));
-        self.generation.store(g, Ordering::Release);
-    }
 }
 
 pub struct GatewayWorker {
@@ -110,6 +104,14 @@ impl GatewayWorker {
                 // Counted per burst: one store per counter, not one per packet.
                 let (mut encapped, mut decapped) = (0u64, 0u64);
                 if access {
+                    // Large tables: the burst's lookups first (pipeline::ahead).
+                    let ahead = pipeline::ahead_access(
+                        t,
+                        p as u16,
+                        burst.as_slice().iter().map(|m| m.data()),
+                    );
+                    // The index in the burst of the next frame drain_each sees.
+                    let mut at;
                     // Resolved once per burst from the last lookup (see AccessExpress).
                     let express = pipeline::AccessExpress::new(t, p as u16, &mac_cache);
                     if let Some((l, out)) = express
@@ -131,9 +133,17 @@ impl GatewayWorker {
                             }
                             send_front(out, c, &mut lat, &mut burst, n);
                         }
+                        at = n;
+                    } else {
+                        // The same for an L3 access port (route per frame).
+                        let n = l3_express_front(t, p as u16, &mut burst, &mut tx, c, &mut lat);
+                        encapped += n;
+                        at = n as usize;
                     }
                     burst.drain_each(|mut m| {
                         let rss = m.rss_hash();
+                        let i = at;
+                        at += 1;
                         if let Some((l, port)) = express
                             .as_ref()
                             .and_then(|l| Some((l, l.encap(&mut m, rss)?)))
@@ -142,6 +152,11 @@ impl GatewayWorker {
                             if l.is_vxlan() {
                                 c.vxlan_encap.add(1);
                             }
+                            return send(&mut tx, c, &mut lat, port, m);
+                        }
+                        // Large tables: the frame's template from the look-ahead.
+                        if let Some(port) = ahead.as_ref().and_then(|a| a.encap(i, &mut m, rss)) {
+                            encapped += 1;
                             return send(&mut tx, c, &mut lat, port, m);
                         }
                         // A chain that does not fit one mbuf stays a chain:
@@ -168,6 +183,9 @@ impl GatewayWorker {
                     // As for encap: the leading express-tier packets
                     // decapsulated in place, then moved to their access
                     // ports' TX buffers a run of one port at a time.
+                    if pipeline::wants_ahead_underlay(t) {
+                        pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
+                    }
                     let mut ports = [0u16; BURST_SIZE];
                     let mut taken = 0;
                     let n = burst.update_while(|m| {
@@ -693,6 +711,35 @@ fn too_big(
         io.c.icmp_too_big.add(1);
         io.send(rx_port, reply);
     }
+}
+
+/// The L3 access express tier (`pipeline::L3Express`) over the front of
+/// `burst` from access port `port`: the frames it encapsulated in place
+/// move to the underlay port's TX buffer; returns how many. Not inlined:
+/// the worker loop keeps its registers for the other tiers.
+#[inline(never)]
+fn l3_express_front(
+    t: &Tables,
+    port: u16,
+    burst: &mut Burst<BURST_SIZE>,
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    lat: &mut Residence,
+) -> u64 {
+    let Some(l) = pipeline::L3Express::new(t, port) else {
+        return 0;
+    };
+    let Some(out) = tx.get_mut(usize::from(l.port())) else {
+        return 0;
+    };
+    let n = burst.update_while(|m| {
+        let rss = m.rss_hash();
+        l.encap(m, rss).is_some()
+    });
+    if n > 0 {
+        send_front(out, c, lat, burst, n);
+    }
+    n as u64
 }
 
 /// An access frame the express tier did not take; returns 1 when it was

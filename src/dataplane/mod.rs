@@ -11,6 +11,7 @@ pub mod gen;
 #[cfg(feature = "dpdk")]
 pub mod gen_loop;
 pub mod latency;
+pub mod lpm;
 pub mod pipeline;
 pub mod police;
 pub mod publish;

@@ -17,6 +17,8 @@ use crate::tunnel::{
 use crate::wire::geneve::Vni;
 use crate::wire::Encapsulation;
 
+pub use super::lpm::Lpm;
+
 // The configuration's bounds are the data plane's sizes.
 const _: () = assert!(config::REGISTRY_MAX == crate::tunnel::options::MAX_KNOWN_OPTIONS);
 const _: () = assert!(config::PORTS_MAX == super::stats::MAX_PORTS);
@@ -67,17 +69,21 @@ pub struct VniTable {
 }
 
 impl VniOut {
-    /// A delivered packet of this VNI needs nothing but its inner Ethernet
-    /// frame: no source-VTEP check or learning (`learning`: MAC learning is
-    /// on), no option policy, no IP payload to give an Ethernet header.
+    /// A delivered packet of this VNI needs nothing but its inner packet:
+    /// no source-VTEP check or learning (`learning`: MAC learning is on),
+    /// no option policy; an IP payload gets an Ethernet header to a
+    /// configured MAC (no neighbour lookup).
     pub fn is_plain(&self, learning: bool) -> bool {
-        self.payload == Payload::Ethernet
+        let payload = match self.payload {
+            Payload::Ethernet => !(learning && self.segment.is_some()),
+            Payload::Ip => self.eth_dst.is_some(),
+        };
+        payload
             && self.allow_from.is_none()
             && self.require_mask == 0
             && self.security_tags.is_empty()
             && self.flow_id.is_none()
             && !self.stitched
-            && !(learning && self.segment.is_some())
     }
 }
 
@@ -127,6 +133,19 @@ impl VniTable {
     pub fn get_plain(&self, vni: u32) -> Option<(&VniOut, bool)> {
         let (out, plain) = self.outs.get(self.position(vni)?)?;
         Some((out, *plain))
+    }
+
+    /// Starts loading the entry of `vni` (see `pipeline::ahead`); false
+    /// when there is none.
+    #[inline(always)]
+    pub fn prefetch(&self, vni: u32) -> bool {
+        match self.position(vni).and_then(|i| self.outs.get(i)) {
+            Some(e) => {
+                super::lpm::prefetch_ends(e, std::mem::size_of_val(e), 0);
+                true
+            }
+            None => false,
+        }
     }
 
     #[inline(always)]
@@ -215,217 +234,6 @@ pub struct L3Tables {
     pub vlan: Option<u16>,
     pub routes_v4: Lpm,
     pub routes_v6: Lpm,
-}
-
-/// Longest-prefix match: one hash map per prefix length, longest first.
-/// For IPv4, [`freeze`](Lpm::freeze) moves every prefix of /16 or shorter
-/// into a table indexed by the address's top 16 bits (DIR-24-8's idea with
-/// a 16-bit first stage: 256 KiB), so a route of /16 or shorter costs one
-/// array read instead of a hash lookup per prefix length; blocks holding
-/// longer prefixes are flagged and look those up in the remaining maps
-/// first. After `freeze`, [`insert`](Lpm::insert) and
-/// [`remove`](Lpm::remove) keep the first stage up to date by rewriting
-/// only the blocks the prefix covers (at most 65,536 for a /0, whatever
-/// the number of routes): one change costs the same at any table size.
-#[derive(Debug, Clone, Default)]
-pub struct Lpm {
-    levels: Vec<(u8, FxHashMap<u128, Option<TemplateId>>)>,
-    bits: u8,
-    /// IPv4 after `freeze`: per /16 block, the longest match of length <= 16
-    /// ([`NO_ROUTE`], [`UNRESOLVED`] or `FIRST_TEMPLATE + id`), with
-    /// [`DEEPER`] set if a longer prefix lies in the block. Empty otherwise.
-    first16: Vec<u32>,
-    /// After `freeze`: the prefixes of /16 or shorter (longest first), the
-    /// source of `first16`'s blocks when a change rewrites them.
-    short: Vec<(u8, FxHashMap<u128, Option<TemplateId>>)>,
-    /// After `freeze`: per /16 block, how many longer prefixes lie in it.
-    deeper: Vec<u32>,
-}
-
-const NO_ROUTE: u32 = 0;
-const UNRESOLVED: u32 = 1;
-const FIRST_TEMPLATE: u32 = 2;
-const DEEPER: u32 = 1 << 31;
-
-impl Lpm {
-    fn new(bits: u8) -> Lpm {
-        Lpm {
-            bits,
-            ..Lpm::default()
-        }
-    }
-
-    /// An empty IPv4 table (with its first stage).
-    pub fn new_v4() -> Lpm {
-        let mut l = Lpm::new(32);
-        l.freeze();
-        l
-    }
-
-    /// An empty IPv6 table.
-    pub fn new_v6() -> Lpm {
-        Lpm::new(128)
-    }
-
-    /// IPv4: builds the first stage from the prefixes of /16 or shorter and
-    /// keeps only the longer ones in the lookup maps. Call once, after the
-    /// initial inserts; later changes keep it up to date.
-    fn freeze(&mut self) {
-        if self.bits != 32 || !self.first16.is_empty() {
-            return;
-        }
-        let (short, long): (Vec<_>, Vec<_>) = std::mem::take(&mut self.levels)
-            .into_iter()
-            .partition(|(l, _)| *l <= 16);
-        self.levels = long;
-        self.short = short;
-        self.first16 = vec![NO_ROUTE; 1 << 16];
-        self.deeper = vec![0; 1 << 16];
-        for (_, m) in &self.levels {
-            for &k in m.keys() {
-                self.deeper[(k >> 16) as usize & 0xffff] += 1;
-            }
-        }
-        self.refresh_blocks(0, 1 << 16);
-    }
-
-    /// Rewrites `first16[start..start + n]` from `short` and `deeper`.
-    fn refresh_blocks(&mut self, start: usize, n: usize) {
-        for b in start..start + n {
-            let addr = (b as u128) << 16;
-            let found = self
-                .short
-                .iter()
-                .find_map(|(len, m)| m.get(&Self::key(addr, *len, 32)));
-            // Template ids stay far below DEEPER (each one is a template
-            // in memory), so the encoding never reaches the flag bit.
-            let enc = match found {
-                None => NO_ROUTE,
-                Some(None) => UNRESOLVED,
-                Some(Some(id)) => (FIRST_TEMPLATE + id).min(DEEPER - 1),
-            };
-            self.first16[b] = if self.deeper[b] > 0 {
-                enc | DEEPER
-            } else {
-                enc
-            };
-        }
-    }
-
-    fn key(addr: u128, len: u8, bits: u8) -> u128 {
-        if len == 0 {
-            0
-        } else {
-            let shift = u32::from(bits - len);
-            (addr >> shift) << shift
-        }
-    }
-
-    fn level(
-        levels: &mut Vec<(u8, FxHashMap<u128, Option<TemplateId>>)>,
-        len: u8,
-    ) -> &mut FxHashMap<u128, Option<TemplateId>> {
-        let i = match levels.iter().position(|(l, _)| *l == len) {
-            Some(i) => i,
-            None => {
-                levels.push((len, FxHashMap::default()));
-                levels.sort_by_key(|l| std::cmp::Reverse(l.0));
-                levels.iter().position(|(l, _)| *l == len).unwrap_or(0)
-            }
-        };
-        &mut levels[i].1
-    }
-
-    /// Adds or replaces the route `addr/len`.
-    pub fn insert(&mut self, addr: u128, len: u8, value: Option<TemplateId>) {
-        let k = Self::key(addr, len, self.bits);
-        if self.first16.is_empty() {
-            Self::level(&mut self.levels, len).insert(k, value);
-        } else if len <= 16 {
-            Self::level(&mut self.short, len).insert(k, value);
-            self.refresh_blocks((k >> 16) as usize & 0xffff, 1 << (16 - len));
-        } else {
-            let b = (k >> 16) as usize & 0xffff;
-            if Self::level(&mut self.levels, len)
-                .insert(k, value)
-                .is_none()
-            {
-                self.deeper[b] += 1;
-                self.refresh_blocks(b, 1);
-            }
-        }
-    }
-
-    /// Removes the route `addr/len`; false if there was none.
-    pub fn remove(&mut self, addr: u128, len: u8) -> bool {
-        let k = Self::key(addr, len, self.bits);
-        let frozen = !self.first16.is_empty();
-        let levels = if frozen && len <= 16 {
-            &mut self.short
-        } else {
-            &mut self.levels
-        };
-        let Some(i) = levels.iter().position(|(l, _)| *l == len) else {
-            return false;
-        };
-        if levels[i].1.remove(&k).is_none() {
-            return false;
-        }
-        if levels[i].1.is_empty() {
-            levels.remove(i);
-        }
-        if frozen {
-            let b = (k >> 16) as usize & 0xffff;
-            if len <= 16 {
-                self.refresh_blocks(b, 1 << (16 - len));
-            } else {
-                self.deeper[b] -= 1;
-                self.refresh_blocks(b, 1);
-            }
-        }
-        true
-    }
-
-    /// The route for `addr`: Some(template or unresolved), or None: no route.
-    #[inline]
-    pub fn lookup(&self, addr: u128) -> Option<Option<TemplateId>> {
-        if let Some(&e) = self.first16.get((addr >> 16) as usize & 0xffff) {
-            if e & DEEPER != 0 {
-                if let Some(v) = self.lookup_levels(addr) {
-                    return Some(v);
-                }
-            }
-            return match e & !DEEPER {
-                NO_ROUTE => None,
-                UNRESOLVED => Some(None),
-                id => Some(Some(id - FIRST_TEMPLATE)),
-            };
-        }
-        self.lookup_levels(addr)
-    }
-
-    #[inline]
-    fn lookup_levels(&self, addr: u128) -> Option<Option<TemplateId>> {
-        for (len, m) in &self.levels {
-            if let Some(v) = m.get(&Self::key(addr, *len, self.bits)) {
-                return Some(*v);
-            }
-        }
-        None
-    }
-
-    /// Number of routes.
-    pub fn len(&self) -> usize {
-        self.levels
-            .iter()
-            .chain(&self.short)
-            .map(|(_, m)| m.len())
-            .sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Everything a worker needs, immutable while workers read it (see
@@ -821,8 +629,8 @@ impl Tables {
         let mut l3 = None;
         if let Some(c3) = &cfg.l3 {
             access.push((pid(c3.access.port), vlan_key(c3.access.vlan), AccessIn::L3));
-            let mut v4 = Lpm::new(32);
-            let mut v6 = Lpm::new(128);
+            let mut v4 = Lpm::new_v4();
+            let mut v6 = Lpm::new_v6();
             for r in c3.routes.iter().filter(|_| entries) {
                 let t = &cfg.tunnels[r.tunnel];
                 let kind = match r.prefix.addr {
@@ -835,7 +643,6 @@ impl Tables {
                     IpAddr::V6(_) => v6.insert(ip_bits(r.prefix.addr), r.prefix.len, id),
                 }
             }
-            v4.freeze();
             l3 = Some(L3Tables {
                 access_port: pid(c3.access.port),
                 vlan: c3.access.vlan,
@@ -894,7 +701,21 @@ impl Tables {
         Ok(Tables {
             generation: inputs.generation,
             underlay_port: pid(cfg.vtep.port),
-            decap: Decapsulator::new(dc),
+            // The fast tiers' header patterns only for payloads some VNI
+            // carries: an L3-only gateway tries no Ethernet pattern first.
+            decap: Decapsulator::new(dc)
+                .with_patterns(
+                    cfg.decap.iter().any(|d| d.payload == Payload::Ethernet),
+                    cfg.decap.iter().any(|d| d.payload == Payload::Ip),
+                )
+                // Options as the first tunnel that sends any sends them.
+                .with_option_layout(
+                    cfg.tunnels
+                        .iter()
+                        .map(|t| &t.options[..])
+                        .find(|o| !o.is_empty())
+                        .unwrap_or(&[]),
+                ),
             vnis,
             access,
             segments,
@@ -1024,62 +845,6 @@ mod tests {
             max_untagged_frame: usize::MAX,
             stitched: false,
         }
-    }
-
-    #[test]
-    fn frozen_ipv4_lpm_answers_as_the_per_length_maps() {
-        // Deterministic pseudo-random routes of every length, some
-        // unresolved, plus nested ones around one block; every lookup of the
-        // frozen table must equal the plain one's.
-        let mut x = 0x1234_5678_9abc_def0u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let mut plain = Lpm::new(32);
-        let mut routes = Vec::new();
-        for i in 0..400u32 {
-            let len = (next() % 33) as u8;
-            let addr = u128::from(next() as u32);
-            let value = if i % 7 == 0 { None } else { Some(i) };
-            routes.push((addr, len, value));
-        }
-        for (len, value) in [
-            (8, Some(1000)),
-            (16, None),
-            (20, Some(1001)),
-            (32, Some(1002)),
-        ] {
-            routes.push((u128::from(0xc613_0a0bu32), len, value));
-        }
-        routes.push((0, 0, Some(1003)));
-        for &(a, l, v) in &routes {
-            plain.insert(a, l, v);
-        }
-        let mut frozen = plain.clone();
-        frozen.freeze();
-        assert_eq!(frozen.first16.len(), 1 << 16);
-        assert!(frozen.levels.iter().all(|(l, _)| *l > 16));
-        let mut probes: Vec<u32> = (0..20_000).map(|_| next() as u32).collect();
-        for &(a, l, _) in &routes {
-            let a = a as u32;
-            let host = u32::MAX.checked_shr(u32::from(l)).unwrap_or(0);
-            probes.extend([a, a & !host, a | host, (a | host).wrapping_add(1)]);
-        }
-        for p in probes {
-            let p = u128::from(p);
-            assert_eq!(frozen.lookup(p), plain.lookup(p), "{p:#x}");
-        }
-        assert_eq!(frozen.lookup(0xc613_0a0b), Some(Some(1002)));
-        assert_eq!(frozen.lookup(0xc613_0a0c), Some(Some(1001)));
-        // IPv6 tables are left alone.
-        let mut v6 = Lpm::new(128);
-        v6.insert(1 << 120, 8, Some(1));
-        v6.freeze();
-        assert!(v6.first16.is_empty());
-        assert_eq!(v6.lookup(1 << 120), Some(Some(1)));
     }
 
     #[test]

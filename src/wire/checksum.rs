@@ -2,66 +2,86 @@
 //!
 //! Sums are accumulated unfolded in a `u64` over big-endian 32-bit words (the
 //! one's complement sum is independent of the word size used), then folded.
+//!
+//! Written here rather than taken from a crate or DPDK: the worker sums
+//! whole packets (the outer UDP checksum over IPv6, both ways) and needs the
+//! loop inlined into its fast tiers, starting from a precomputed seed (the
+//! template's header, or the pseudo-header addresses that lie right before
+//! the UDP header). DPDK's `rte_raw_cksum` is a static inline C function,
+//! reachable from Rust only through an out-of-line wrapper call per packet,
+//! and sums 32-bit words; the `internet-checksum` crate sums 16-bit words
+//! through a stateful `Checksum` whose `add_bytes` has a fixed overhead per
+//! call (its documentation says so). [`accumulate`] adds 64-bit words with
+//! their end-around carry (an add and an add-with-carry per 8 bytes).
 
 /// Unfolded one's complement accumulation of `data` onto `acc`.
 ///
 /// `data` is treated as a sequence of big-endian 16-bit words; an odd trailing
 /// byte is padded with zero. The result must be folded with [`fold`].
 ///
-/// The data is summed as 64-bit words in the machine's byte order, with
-/// carry (one add and one add-with-carry per 8 bytes), and the total
-/// byte-swapped once: the one's complement sum is independent of byte
-/// order and of word size (RFC 1071 section 2(B), (C)), since 2^16, 2^32
-/// and 2^64 are all 1 modulo 2^16 - 1. The tail (under 8 bytes, starting
-/// at a multiple of 8) is summed the same way, 4, 2 and 1 bytes at a time.
+/// The data is summed as 64-bit words in the machine's byte order, each
+/// add followed by its end-around carry (an add and an add-with-carry per
+/// 8 bytes, 32 bytes per loop round), and the total byte-swapped once: the
+/// one's complement sum is independent of byte order and of word size (RFC
+/// 1071 section 2(B), (C)), since 2^16, 2^32 and 2^64 are all 1 modulo
+/// 2^16 - 1. The tail (under 8 bytes, starting at a multiple of 8) is
+/// summed the same way, 4, 2 and 1 bytes at a time.
 #[inline]
 pub fn accumulate(acc: u64, data: &[u8]) -> u64 {
-    let mut sum = 0u128;
-    let mut blocks = data.chunks_exact(32);
-    for b in &mut blocks {
-        for w in b.chunks_exact(8) {
-            if let Some(w) = w.first_chunk::<8>() {
-                sum += u128::from(u64::from_ne_bytes(*w));
-            }
+    let (blocks, rest) = data.as_chunks::<32>();
+    let mut sum = 0u64;
+    for b in blocks {
+        // One chain: an add and an add-with-carry per word.
+        for w in b.as_chunks::<8>().0 {
+            sum = add_carry(sum, u64::from_ne_bytes(*w));
         }
     }
-    let mut words = blocks.remainder().chunks_exact(8);
-    for w in &mut words {
-        if let Some(w) = w.first_chunk::<8>() {
-            sum += u128::from(u64::from_ne_bytes(*w));
-        }
+    let (words, tail) = rest.as_chunks::<8>();
+    for w in words {
+        sum = add_carry(sum, u64::from_ne_bytes(*w));
     }
-    let mut tail = words.remainder();
-    if let Some((w, rest)) = tail.split_first_chunk::<4>() {
-        sum += u128::from(u32::from_ne_bytes(*w));
-        tail = rest;
+    let mut t = 0u64;
+    let mut tail = tail;
+    if let Some((w, r)) = tail.split_first_chunk::<4>() {
+        t += u64::from(u32::from_ne_bytes(*w));
+        tail = r;
     }
-    if let Some((w, rest)) = tail.split_first_chunk::<2>() {
-        sum += u128::from(u16::from_ne_bytes(*w));
-        tail = rest;
+    if let Some((w, r)) = tail.split_first_chunk::<2>() {
+        t += u64::from(u16::from_ne_bytes(*w));
+        tail = r;
     }
     if let [b] = tail {
         // Padded with a zero byte after it, in memory order.
-        sum += u128::from(u16::from_ne_bytes([*b, 0]));
+        t += u64::from(u16::from_ne_bytes([*b, 0]));
     }
-    // Carries out of 64 and then 32 bits add back in (end-around carry).
-    let sum = (sum & u128::from(u64::MAX)) + (sum >> 64);
-    let sum = ((sum & u128::from(u64::MAX)) + (sum >> 64)) as u64;
-    let sum = (sum & 0xffff_ffff) + (sum >> 32);
-    let sum = ((sum & 0xffff_ffff) + (sum >> 32)) as u32;
+    let sum = add_carry(sum, t);
+    // 64 to 32 bits, the carry added back in (end-around carry; a sum
+    // that wrapped is at most 2^32 - 2, so adding it cannot wrap).
+    let (lo, c) = (sum as u32).overflowing_add((sum >> 32) as u32);
+    let sum = lo + u32::from(c);
     // Machine order to big-endian 16-bit words (a no-op on big-endian).
     acc + u64::from(u32::from_be(sum))
 }
 
-/// Fold an unfolded sum to 16 bits (not complemented).
+/// `a + b` in one's complement: the carry out of 64 bits added back in
+/// (an add and an add-with-carry). Never overflows: a sum that wrapped is
+/// at most 2^64 - 2.
+#[inline(always)]
+pub fn add_carry(a: u64, b: u64) -> u64 {
+    let (s, c) = a.overflowing_add(b);
+    s + u64::from(c)
+}
+
+/// Fold an unfolded sum to 16 bits (not complemented): 64 to 32 to 16
+/// bits, each step's carry added back in (end-around carry). Zero only for
+/// a zero sum; a non-zero multiple of 0xffff folds to 0xffff.
 #[inline]
-pub fn fold(mut acc: u64) -> u16 {
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff_ffff) + (acc >> 32);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc = (acc & 0xffff) + (acc >> 16);
-    acc as u16
+pub fn fold(acc: u64) -> u16 {
+    let (s, c) = (acc as u32).overflowing_add((acc >> 32) as u32);
+    // A sum that wrapped is at most 2^32 - 2: adding the carry cannot wrap.
+    let s = s + u32::from(c);
+    let (s, c) = (s as u16).overflowing_add((s >> 16) as u16);
+    s + u16::from(c)
 }
 
 /// The Internet checksum of `data` (complemented, ready to store).
@@ -145,6 +165,35 @@ mod tests {
             s = (s & 0xffff) + (s >> 16);
         }
         !(s as u16)
+    }
+
+    /// `fold` against its definition: the residue modulo 0xffff, with a
+    /// non-zero multiple of 0xffff as 0xffff and zero as zero.
+    #[test]
+    fn fold_is_the_residue_modulo_0xffff() {
+        let reference = |a: u64| match (a, a % 0xffff) {
+            (0, _) => 0,
+            (_, 0) => 0xffff,
+            (_, r) => r as u16,
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut values = vec![0, 1, 0xfffe, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000];
+        values.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            0xffff_0000_ffff,
+            0xfffe_0001_0000_ffff,
+        ]);
+        for _ in 0..100_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            values.push(x);
+            values.push(x >> (x % 61));
+        }
+        for a in values {
+            assert_eq!(fold(a), reference(a), "{a:#x}");
+        }
     }
 
     #[test]

@@ -4,12 +4,12 @@
 //! flood, a punt or a counted drop.
 use std::net::IpAddr;
 
-use crate::tunnel::{encap, encap_fast_ethernet, Buffer, EncapError, EncapTemplate};
+use crate::tunnel::{encap, encap_fast_ethernet, encap_fast_ip, Buffer, EncapError, EncapTemplate};
 use crate::wire::{checksum, Encapsulation};
 
 use super::{eth_vlan, rd16, strip_vlan, tagged, DropReason, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet};
-use crate::dataplane::tables::{lpm_key, AccessIn, FlowIdVariant, Tables, TemplateId};
+use crate::dataplane::tables::{lpm_key, AccessIn, FlowIdVariant, L3Tables, Tables, TemplateId};
 use crate::wire::ethernet::EtherType;
 use crate::wire::ip_proto;
 
@@ -228,6 +228,85 @@ impl<'t> AccessExpress<'t> {
             return None;
         }
         encap_fast_ethernet(self.tpl, buf, rss).then_some(self.port)
+    }
+}
+
+/// The express tier of an L3 access port for one RX burst: an untagged
+/// IPv4 frame not for the gateway itself, routed (one route lookup per
+/// frame, here rather than before the tier) to a resolved tunnel without
+/// flow-id variant whose template the L3 fast tier takes
+/// ([`encap_fast_ip`]), loses its Ethernet header and is encapsulated in
+/// place. Everything else is left untouched for [`access_with_cache`],
+/// which decides the same for the frames taken here.
+pub struct L3Express<'t> {
+    t: &'t Tables,
+    l3: &'t L3Tables,
+    /// The gateway's own IPv4 address on the access side (frames to it
+    /// are punted by the general path), as the frame holds it.
+    own_v4: Option<[u8; 4]>,
+}
+
+impl<'t> L3Express<'t> {
+    /// The express tier for frames arriving on `port`, if it is the
+    /// untagged L3 access port.
+    #[inline]
+    pub fn new(t: &'t Tables, port: u16) -> Option<L3Express<'t>> {
+        if t.access_for(port, 0) != Some(AccessIn::L3) {
+            return None;
+        }
+        // The configuration gives the L3 access side at most one IPv4
+        // address.
+        let mut own = t.local_access.iter().filter_map(|a| match a {
+            IpAddr::V4(v) => Some(v.octets()),
+            IpAddr::V6(_) => None,
+        });
+        let own_v4 = own.next();
+        if own.next().is_some() {
+            return None;
+        }
+        Some(L3Express {
+            t,
+            l3: t.l3.as_ref()?,
+            own_v4,
+        })
+    }
+
+    /// Where the express tier's frames leave (the underlay port).
+    pub fn port(&self) -> u16 {
+        self.t.underlay_port
+    }
+
+    /// Encapsulates `buf` if the express tier takes it: `Some(underlay
+    /// port)`, else `None` with `buf` untouched.
+    #[inline(always)]
+    pub fn encap<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u16> {
+        const ETH: usize = 14;
+        let h = buf.data().first_chunk::<{ ETH + 20 }>()?;
+        // EtherType IPv4 and IP version 4 in one load.
+        let et_ver = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
+        if et_ver & 0xffff_f000 != 0x0800_4000 || buf.total_len() != buf.len() {
+            return None;
+        }
+        let dst = [h[30], h[31], h[32], h[33]];
+        if self.own_v4 == Some(dst) {
+            return None;
+        }
+        let dst = IpAddr::from(dst);
+        let Some(Some(id)) = self.l3.routes_v4.lookup(lpm_key(dst)) else {
+            return None;
+        };
+        if !matches!(self.t.flow_variants.get(id as usize), None | Some(None)) {
+            return None;
+        }
+        let tpl = self.t.templates.get(id as usize)?;
+        // The IP packet travels without its Ethernet header; if the fast
+        // tier declines, the header (never written) is put back.
+        buf.trim_front(ETH).ok()?;
+        if encap_fast_ip(tpl, buf, rss) {
+            return Some(self.t.underlay_port);
+        }
+        let _ = buf.prepend(ETH);
+        None
     }
 }
 

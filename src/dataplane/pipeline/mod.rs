@@ -16,12 +16,16 @@ use crate::wire::ethernet::EtherType;
 use super::flows::{FlowId, FlowKey};
 
 mod access;
+mod ahead;
 pub mod flood;
 #[cfg(test)]
 mod tests;
 mod underlay;
 
-pub use access::{access, access_with_cache, encap_flood, AccessExpress, MacCache};
+pub use access::{access, access_with_cache, encap_flood, AccessExpress, L3Express, MacCache};
+pub use ahead::{
+    ahead_access, ahead_underlay, wants_ahead_underlay, AccessAhead, AHEAD_MIN_ENTRIES,
+};
 pub use underlay::{hw_decapped, stitch_express, underlay, underlay_express, StitchCache};
 
 /// What to do with the packet.

@@ -10,6 +10,7 @@ use crate::tunnel::VecBuffer;
 use crate::tunnel::Verdict;
 use crate::wire::checksum;
 
+mod ahead;
 mod isolation;
 mod stitch;
 mod tiers;

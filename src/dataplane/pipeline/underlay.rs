@@ -13,7 +13,7 @@ use crate::wire::geneve::GeneveOptionIter;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 
-use super::{push_vlan, tagged, tagged_at, Event, Outcome, PuntKind};
+use super::{push_vlan, tagged, Event, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
 use crate::dataplane::stitch::{self, vni_key};
 use crate::dataplane::tables::{Tables, VniOut};
@@ -124,17 +124,10 @@ pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u
     {
         Some(FastVerdict::Deliver(d)) => d,
         Some(_) => return None,
-        // Not the IPv4 pattern: perhaps IPv6, not inlined (its delivery
-        // merged with the IPv4 one's goes through the stack, see
-        // BENCHMARKS.md).
-        None => {
-            // An IPv4 frame the pattern did not take (VXLAN, say) is not
-            // the IPv6 tier's either: skip the call.
-            if buf.data().get(12..14) == Some(&[0x08, 0x00]) {
-                return None;
-            }
-            return underlay_express_v6(t, buf);
-        }
+        // Not the IPv4 pattern: perhaps an L3 tunnel's or IPv6, not
+        // inlined (its delivery merged with the IPv4 one's goes through
+        // the stack, see BENCHMARKS.md).
+        None => return underlay_express_other(t, buf),
     };
     express_deliver(t, buf, d)
 }
@@ -247,12 +240,53 @@ pub struct StitchCache {
     group: u16,
 }
 
-/// [`underlay_express`] over an IPv6 underlay. Not inlined: the IPv4
+/// [`underlay_express`] for an L3 tunnel's IPv4 packets (the pattern with
+/// protocol type 0x0800) and over an IPv6 underlay. Not inlined: the IPv4
 /// express tier keeps its registers.
 #[inline(never)]
-fn underlay_express_v6<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u16> {
-    let d = t.decap.decap_fast_v6(buf.data())?;
-    express_deliver(t, buf, d)
+fn underlay_express_other<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u16> {
+    match t
+        .decap
+        .decap_fast_v4_pattern_ip(buf.data(), buf.rx_ipv4_checksum_good())
+    {
+        Some(FastVerdict::Deliver(d)) => express_deliver_ip(t, buf, d),
+        Some(_) => None,
+        None => express_deliver(t, buf, t.decap.decap_fast_v6(buf.data())?),
+    }
+}
+
+/// The express tier's delivery of an L3 tunnel's IPv4 packet `d` to a
+/// plain VNI (no policy, a configured next-hop MAC, no VLAN tag): the
+/// inner Ethernet header is written over the last 14 bytes of the outer
+/// headers, in place, instead of trimming them all and prepending it, as
+/// [`deliver`] does. `None`, buffer untouched, for anything else.
+#[inline(always)]
+fn express_deliver_ip<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> Option<u16> {
+    const ETH: usize = 14;
+    let (out, plain) = t.vnis.get_plain(d.vni.get())?;
+    let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
+    // `front` is past the outer Ethernet, IP, UDP and Geneve headers.
+    let eth_at = front.checked_sub(ETH)?;
+    let (Some(dst), true) = (out.eth_dst, plain) else {
+        return None;
+    };
+    if out.payload != Payload::Ip
+        || out.vlan.is_some()
+        || d.payload != PayloadKind::Ipv4
+        || front + back > buf.len()
+        || buf.len() - eth_at - back > out.max_untagged_frame
+    {
+        return None;
+    }
+    let h = buf.data_mut().get_mut(eth_at..front)?;
+    h[0..6].copy_from_slice(&dst);
+    h[6..12].copy_from_slice(&out.eth_src);
+    h[12..14].copy_from_slice(&EtherType::IPV4.to_be_bytes());
+    buf.trim_front(eth_at).ok()?;
+    if back != 0 {
+        buf.trim_back(back).ok()?;
+    }
+    Some(out.port)
 }
 
 /// The express tier's delivery of `d` (see [`underlay_express`]).
@@ -261,16 +295,15 @@ fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> 
     let (out, plain) = t.vnis.get_plain(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
     // Nothing changes unless all of it can be done. A plain VNI carries
-    // Ethernet frames; an IP payload or an inner tag is for `underlay` to
-    // drop. A frame longer than the port's untagged limit goes to the
-    // general tier, whose `Tables::over_mtu` check counts VLAN tags and the
-    // drop.
+    // Ethernet frames; an IP payload is for `underlay` to drop (the fast
+    // tiers leave a frame with an inner tag to it too). A frame longer than
+    // the port's untagged limit goes to the general tier, whose
+    // `Tables::over_mtu` check counts VLAN tags and the drop.
     if !plain
         || out.vlan.is_some()
         || d.payload != PayloadKind::Ethernet
         || front + back > buf.len()
         || buf.len() - front - back > out.max_untagged_frame
-        || tagged_at(buf.data(), front)
     {
         return None;
     }

@@ -73,15 +73,17 @@ impl HeaderPattern {
     }
 
     /// [`untagged_v4`](Self::untagged_v4) sent to `dst` (the first local
-    /// address), outer ECN Not-ECT, a zero UDP checksum, carrying Ethernet.
-    pub(super) fn first_address(port: u16, dst: [u8; 4]) -> Self {
+    /// address), outer ECN Not-ECT, a zero UDP checksum, carrying
+    /// `protocol` (Ethernet, or IPv4 for L3 tunnels).
+    pub(super) fn first_address(port: u16, dst: [u8; 4], protocol: u16) -> Self {
+        let protocol = protocol.to_be_bytes();
         let port = port.to_be_bytes();
         let mut fields = Self::untagged_v4_fields(&port).to_vec();
         fields.extend_from_slice(&[
             (IP + 1, &[0], &[0x03]),
             (IP + 16, &dst[..], &[0xff; 4][..]),
             (UDP + 6, &[0, 0], &[0xff, 0xff]),
-            (GENEVE + 2, &[0x65, 0x58], &[0xff, 0xff]),
+            (GENEVE + 2, &protocol[..], &[0xff, 0xff]),
         ]);
         Self::new(&fields)
     }
@@ -156,26 +158,44 @@ fn vni_of(f: &[u8; FAST_V4_LEN]) -> u32 {
 /// The UDP datagram at 34 (untagged IPv4, IHL 5) up to `end` verifies.
 /// Not inlined: most tunnels send a zero checksum over IPv4.
 #[inline(never)]
-fn udp_checksum_ok_v4(frame: &[u8], end: usize, src: [u8; 4], dst: [u8; 4], ulen: u16) -> bool {
-    let Some(seg) = frame.get(UDP..end) else {
-        return false;
-    };
-    let pseudo = checksum::pseudo_header_v4(&src, &dst, ip_proto::UDP, ulen);
-    checksum::fold(checksum::accumulate(pseudo, seg)) == 0xffff
+fn udp_checksum_ok_v4(frame: &[u8], end: usize, ulen: u16) -> bool {
+    // Source and destination address (26..34) lie right before the UDP
+    // header: with the protocol and UDP length they make the pseudo header
+    // (RFC 768), summed in the same pass.
+    pseudo_and_datagram_ok(frame, IP + 12, end, u64::from(ulen))
 }
 
 /// The UDP datagram of an untagged IPv6 frame without extension headers,
-/// up to `end`, verifies against its pseudo header (RFC 8200 section 8.1).
+/// up to `end` (`pl` bytes of payload), verifies against its pseudo header
+/// (RFC 8200 section 8.1).
 #[inline(always)]
-fn udp_checksum_ok_v6(frame: &[u8], end: usize) -> bool {
-    const IP6: usize = ethernet::HEADER_LEN;
-    const UDP6: usize = IP6 + ipv6::HEADER_LEN;
-    let addr = |at: usize| frame.get(at..at + 16)?.first_chunk::<16>().copied();
-    let (Some(src), Some(dst), Some(seg)) = (addr(IP6 + 8), addr(IP6 + 24), frame.get(UDP6..end))
-    else {
+fn udp_checksum_ok_v6(frame: &[u8], end: usize, pl: usize) -> bool {
+    // The addresses (22..54) lie right before the UDP header at 54.
+    pseudo_and_datagram_ok(frame, ethernet::HEADER_LEN + 8, end, pl as u64)
+}
+
+/// The one's complement sum of `frame[addrs..end]` (the outer source and
+/// destination addresses followed by the UDP datagram), the UDP length and
+/// the protocol is 0xffff: the datagram's checksum verifies. One pass over
+/// the bytes; the sum is never zero (the UDP length is in it twice).
+#[inline(always)]
+fn pseudo_and_datagram_ok(frame: &[u8], addrs: usize, end: usize, len: u64) -> bool {
+    frame.get(addrs..end).is_some_and(|b| {
+        checksum::fold(checksum::accumulate(len + u64::from(ip_proto::UDP), b)) == 0xffff
+    })
+}
+
+/// Whether the inner Ethernet frame at `at` in `frame` carries a VLAN tag
+/// (802.1Q, 802.1ad or 0x9100; see the pipeline's `tagged_at`): the TPID
+/// in memory order, 0x8100 and 0x9100 in one compare.
+#[inline(always)]
+fn inner_tagged(frame: &[u8], at: usize) -> bool {
+    let Some(&[hi, lo]) = frame.get(at + 12..at + 14) else {
         return false;
     };
-    udp::UdpPacket::new_checked(seg).is_ok_and(|u| u.verify_checksum_v6(&src, &dst))
+    let t = u16::from_ne_bytes([hi, lo]);
+    t | u16::from_ne_bytes([0x10, 0]) == u16::from_ne_bytes([0x91, 0])
+        || t == u16::from_ne_bytes(EtherType::QINQ.to_be_bytes())
 }
 
 /// The delivery of an untagged IPv4 (IHL 5) packet whose first bytes are
@@ -240,9 +260,52 @@ impl Decapsulator {
         if end - payload_off < ethernet::HEADER_LEN {
             return Some(FastVerdict::Drop(DropReason::InnerMalformed));
         }
+        // An inner VLAN tag is the delivery's to refuse: the general tier
+        // takes such a packet (read here, while the frame's bytes are at
+        // hand, so the express tier need not read them again).
+        if inner_tagged(frame, payload_off) {
+            return Some(FastVerdict::General);
+        }
         Some(FastVerdict::Deliver(delivery_v4(
             f,
             PayloadKind::Ethernet,
+            payload_off,
+            end,
+            frame.len(),
+            options,
+            (InnerUpdate::default(), false),
+        )))
+    }
+
+    /// [`decap_fast_v4_pattern`](Self::decap_fast_v4_pattern) for L3
+    /// tunnels: the same header pattern with protocol type IPv4 (0x0800).
+    /// Under the pipe model and an outer Not-ECT the inner header keeps its
+    /// fields (RFC 6040), so the inner packet needs only an IPv4 header of
+    /// its own: version 4 and 20 bytes, else the general tier's
+    /// `inner_malformed`.
+    #[inline(always)]
+    pub fn decap_fast_v4_pattern_ip(
+        &self,
+        frame: &[u8],
+        hw_ip_sum_good: bool,
+    ) -> Option<FastVerdict> {
+        let f = frame.first_chunk::<FAST_V4_LEN>()?;
+        if !self.pattern_v4_ip.as_ref()?.matches(f) {
+            return None;
+        }
+        let Some(end) = self.outer_v4_ok(frame, f, hw_ip_sum_good) else {
+            return Some(FastVerdict::General);
+        };
+        let Some((options, payload_off)) = self.fast_options(frame, f, end) else {
+            return Some(FastVerdict::General);
+        };
+        let version = frame.get(payload_off).map_or(0, |b| b >> 4);
+        if end - payload_off < ipv4::HEADER_LEN || version != 4 {
+            return Some(FastVerdict::Drop(DropReason::InnerMalformed));
+        }
+        Some(FastVerdict::Deliver(delivery_v4(
+            f,
+            PayloadKind::Ipv4,
             payload_off,
             end,
             frame.len(),
@@ -299,7 +362,7 @@ impl Decapsulator {
                 .first_chunk::<16>()
                 .is_some_and(|s| self.zero_checksum_v6_ok(s))
         } else {
-            !self.cfg.verify_udp_checksum || udp_checksum_ok_v6(frame, end)
+            !self.cfg.verify_udp_checksum || udp_checksum_ok_v6(frame, end, pl)
         };
         if !udp_ok {
             return None;
@@ -315,6 +378,10 @@ impl Decapsulator {
             [] => OptionsSeen::default(),
             opts => self.options_pass(opts)?,
         };
+        // As in the IPv4 pattern: an inner tag is the general tier's.
+        if inner_tagged(frame, payload_off) {
+            return None;
+        }
         let src = f.get(IP6 + 8..IP6 + 24)?.first_chunk::<16>()?;
         Some(Delivery {
             encap: Encapsulation::Geneve,
@@ -430,13 +497,7 @@ impl Decapsulator {
         let ulen = be16(f, UDP + 4);
         if be16(f, UDP + 6) != 0
             && self.cfg.verify_udp_checksum
-            && !udp_checksum_ok_v4(
-                frame,
-                end,
-                [f[26], f[27], f[28], f[29]],
-                [f[30], f[31], f[32], f[33]],
-                ulen,
-            )
+            && !udp_checksum_ok_v4(frame, end, ulen)
         {
             return General;
         }

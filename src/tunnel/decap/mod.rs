@@ -23,6 +23,7 @@ use super::buffer::Buffer;
 use super::options::OptionRegistry;
 use super::qos::{ecn_decap, EcnDecap, QosModel};
 use super::PayloadKind;
+use crate::wire::ethernet::EtherType;
 use crate::wire::geneve::{self, Vni};
 use crate::wire::{Ecn, Encapsulation};
 
@@ -37,6 +38,7 @@ mod vxlan;
 use fast::HeaderPattern;
 pub use inner::apply_inner_update;
 use inner::{ECN_ALARM, ECN_DROP};
+use options::OptionLayout;
 
 pub use super::drop::DropReason;
 
@@ -272,6 +274,9 @@ pub struct Decapsulator {
     /// Ethernet payload refused) or would need its inner header read
     /// (uniform model).
     pattern_v4: Option<HeaderPattern>,
+    /// The same for IPv4 payloads (L3 tunnels,
+    /// [`decap_fast_v4_pattern_ip`](Self::decap_fast_v4_pattern_ip)).
+    pattern_v4_ip: Option<HeaderPattern>,
     /// The fixed fields every IPv4 fast-tier packet has (no addresses,
     /// checksum or protocol): the first test of
     /// [`decap_fast_v4`](Self::decap_fast_v4).
@@ -279,6 +284,9 @@ pub struct Decapsulator {
     /// The usual VXLAN packet's fixed fields (`vxlan.rs`); `None` when
     /// VXLAN is not received or would need the inner header read.
     pattern_vxlan: Option<HeaderPattern>,
+    /// The options area the fast tiers recognise without walking it
+    /// ([`with_option_layout`](Self::with_option_layout)).
+    option_layout: Option<OptionLayout>,
     /// Pipe model for both DSCP and TTL: the inner header keeps its fields
     /// unless the outer ECN field asks otherwise.
     pipe: bool,
@@ -294,12 +302,16 @@ impl Decapsulator {
             }
         });
         let pipe = cfg.dscp == QosModel::Pipe && cfg.ttl == QosModel::Pipe;
-        let pattern_v4 = match cfg.local_v4.first() {
-            Some(a) if cfg.accept_ethernet && pipe => {
-                Some(HeaderPattern::first_address(cfg.udp_port, a.octets()))
-            }
+        let pattern = |accept: bool, protocol: u16| match cfg.local_v4.first() {
+            Some(a) if accept && pipe => Some(HeaderPattern::first_address(
+                cfg.udp_port,
+                a.octets(),
+                protocol,
+            )),
             _ => None,
         };
+        let pattern_v4 = pattern(cfg.accept_ethernet, EtherType::TEB);
+        let pattern_v4_ip = pattern(cfg.accept_ipv4, EtherType::IPV4);
         Decapsulator {
             local_v4: cfg
                 .local_v4
@@ -314,11 +326,39 @@ impl Decapsulator {
                 .collect(),
             ecn_table,
             pattern_v4,
+            pattern_v4_ip,
+            option_layout: None,
             untagged_v4: HeaderPattern::untagged_v4(cfg.udp_port),
             pattern_vxlan: vxlan::pattern(&cfg, pipe),
             pipe,
             cfg,
         }
+    }
+
+    /// Keep the fast tiers' IPv4 header patterns only for the payloads
+    /// the caller delivers somewhere (`ethernet`: an L2 VNI exists, `ip`:
+    /// an L3 one): a packet the pattern would have taken goes to the
+    /// field-by-field fast tier or the general tier instead, which give the
+    /// same verdict; the express tier then skips a compare that could
+    /// never lead to a delivery.
+    pub fn with_patterns(mut self, ethernet: bool, ip: bool) -> Self {
+        if !ethernet {
+            self.pattern_v4 = None;
+        }
+        if !ip {
+            self.pattern_v4_ip = None;
+        }
+        self
+    }
+
+    /// Let the fast tiers recognise an options area laid out as `options`
+    /// (the options this gateway's tunnels send, which a symmetric peer
+    /// sends back) by comparing its option headers instead of walking it
+    /// and looking each one up in the registry. Same verdict either way;
+    /// no layout when the options would not pass or are more than four.
+    pub fn with_option_layout(mut self, options: &[crate::wire::geneve::TunnelOption]) -> Self {
+        self.option_layout = OptionLayout::new(&self, options);
+        self
     }
 
     /// RFC 6935/6936: is a zero UDP checksum over IPv6 from `src` accepted?
@@ -352,12 +392,16 @@ impl Decapsulator {
     /// The IPv4 fast tier alone: the final verdict for its packets,
     /// [`FastVerdict::General`] for the rest:
     /// [`decap_fast_v4_pattern`](Self::decap_fast_v4_pattern), else
+    /// [`decap_fast_v4_pattern_ip`](Self::decap_fast_v4_pattern_ip), else
     /// [`decap_fast_v4`](Self::decap_fast_v4).
     #[inline]
     pub fn decap_fast(&self, frame: &[u8]) -> FastVerdict {
         match self.decap_fast_v4_pattern(frame, false) {
             Some(v) => v,
-            None => self.decap_fast_v4(frame, false),
+            None => match self.decap_fast_v4_pattern_ip(frame, false) {
+                Some(v) => v,
+                None => self.decap_fast_v4(frame, false),
+            },
         }
     }
 

@@ -42,6 +42,22 @@ fn two_options() -> Vec<TunnelOption> {
     ]
 }
 
+/// Two options of one data word each: a 16-byte options area.
+fn small_options() -> Vec<TunnelOption> {
+    vec![
+        TunnelOption {
+            class: 0x0102,
+            typ: 0x01,
+            data: vec![0, 0, 0, 0x2a],
+        },
+        TunnelOption {
+            class: 0x0102,
+            typ: 0x02,
+            data: vec![0, 0, 0, 7],
+        },
+    ]
+}
+
 fn base_frames() -> Vec<Vec<u8>> {
     let mut inners: Vec<(PayloadKind, Vec<u8>)> = Vec::new();
     for tos in [0u8, 1, 2, 3, 0xb8, 0xbb] {
@@ -55,9 +71,16 @@ fn base_frames() -> Vec<Vec<u8>> {
     let mut tagged = inner_eth(80, 0x8100, 0, 0, 0);
     tagged[16..20].copy_from_slice(&[0x08, 0x00, 0x45, 0x03]);
     inners.push((PayloadKind::Ethernet, tagged));
+    for tos in [0u8, 2] {
+        inners.push((
+            PayloadKind::Ipv4,
+            inner_eth(60, 0x0800, 0x45, tos, 3)[14..].to_vec(),
+        ));
+    }
+    // Shorter than an IPv4 header: inner_malformed on every tier.
     inners.push((
         PayloadKind::Ipv4,
-        inner_eth(60, 0x0800, 0x45, 2, 3)[14..].to_vec(),
+        inner_eth(33, 0x0800, 0x45, 0, 3)[14..].to_vec(),
     ));
     let mut ip6 = vec![0u8; 60];
     ip6[0] = 0x6f;
@@ -65,6 +88,24 @@ fn base_frames() -> Vec<Vec<u8>> {
     ip6[7] = 5;
     inners.push((PayloadKind::Ipv6, ip6));
     let mut out = Vec::new();
+    // IPv4 underlay, zero checksum, small options: the header pattern and
+    // the 16-byte option layout.
+    for (kind, inner) in inners.iter().take(3) {
+        let mut c = TunnelConfig::new(
+            [2, 0, 0, 0, 0, 0xb],
+            [2, 0, 0, 0, 0, 0xa],
+            R4.into(),
+            L4.into(),
+            Vni::new(0x123456).unwrap(),
+        );
+        c.payload = *kind;
+        c.options = small_options();
+        let t = EncapTemplate::new(&c).unwrap();
+        let mut b = VecBuffer::with_headroom(t.header_len(), inner);
+        if encap(&t, &mut b, Some(7)).is_ok() {
+            out.push(b.to_vec());
+        }
+    }
     for (kind, inner) in inners {
         for v in 0..6 {
             let v6 = v == 5;
@@ -86,6 +127,8 @@ fn base_frames() -> Vec<Vec<u8>> {
                 1 => {
                     c.options = two_options();
                 }
+                // IPv6 underlay with small options; IPv4 ones below.
+                5 => c.options = small_options(),
                 2 => c.udp_checksum = Some(UdpChecksumTx::Compute),
                 3 => {
                     c.vlan = Some(5);
@@ -147,6 +190,18 @@ fn decapsulators() -> Vec<Decapsulator> {
             }
             7 => c.local_v4 = vec![],
             _ => {}
+        }
+        if v == 0 || v == 3 || v == 6 {
+            // The options areas of `two_options` and `small_options`
+            // recognised by their headers (a registry that knows one of
+            // them, none, a limit of one).
+            out.push(Decapsulator::new(c.clone()).with_option_layout(&two_options()));
+            out.push(Decapsulator::new(c.clone()).with_option_layout(&small_options()));
+        }
+        if v == 0 {
+            // Patterns for one payload only (an L3-only or L2-only gateway).
+            out.push(Decapsulator::new(c.clone()).with_patterns(false, true));
+            out.push(Decapsulator::new(c.clone()).with_patterns(true, false));
         }
         out.push(Decapsulator::new(c));
     }
@@ -238,11 +293,14 @@ fn check_fast_tier(d: &Decapsulator, f: &[u8]) -> usize {
             }
         }
     }
-    let pattern = f
-        .first_chunk()
-        .is_some_and(|c| d.pattern_v4.is_some_and(|p| p.matches(c)));
-    if pattern {
+    let matches = |p: Option<HeaderPattern>| {
+        f.first_chunk()
+            .is_some_and(|c| p.is_some_and(|p| p.matches(c)))
+    };
+    if matches(d.pattern_v4) {
         1
+    } else if matches(d.pattern_v4_ip) {
+        3
     } else {
         2
     }
@@ -354,8 +412,21 @@ fn ipv6_fast_tier_gives_the_general_tiers_verdict() {
 /// every frame it accepts.
 #[test]
 fn fast_tier_gives_the_general_tiers_verdict() {
+    // The option layout is built where the walk passes `two_options`.
+    let with_layout = decapsulators()
+        .iter()
+        .filter(|d| d.option_layout.is_some())
+        .count();
+    // `two_options` under configuration 3 only (0 does not know its
+    // critical option), `small_options` under 0 and 3; 6 allows one option
+    // per packet.
+    let with_layout16 = decapsulators()
+        .iter()
+        .filter(|d| d.option_layout.is_some_and(|l| l.is_16_bytes()))
+        .count();
+    assert_eq!((with_layout, with_layout16), (3, 2));
     let decs = decapsulators();
-    let mut taken = [0u64; 3];
+    let mut taken = [0u64; 4];
     let mut check = |f: &[u8]| {
         for d in &decs {
             taken[check_fast_tier(d, f)] += 1;
@@ -395,8 +466,8 @@ fn fast_tier_gives_the_general_tiers_verdict() {
     }
     let n: u64 = taken.iter().sum();
     assert!(
-        taken[1] > 5_000 && taken[2] > 5_000 && taken[0] > 0,
-        "{taken:?} of {n}: not taken, pattern, field by field"
+        taken[1] > 5_000 && taken[2] > 5_000 && taken[3] > 1_000 && taken[0] > 0,
+        "{taken:?} of {n}: not taken, Ethernet pattern, field by field, IPv4-payload pattern"
     );
 }
 
@@ -406,7 +477,7 @@ fn fast_tier_gives_the_general_tiers_verdict() {
 #[test]
 fn fast_tier_follows_rfc6040_like_the_general_tier() {
     let decs = decapsulators();
-    let mut taken = [0u64; 3];
+    let mut taken = [0u64; 4];
     for base in base_frames() {
         if base.len() < 80 || base[12..14] != [0x08, 0x00] {
             continue;

@@ -5,10 +5,12 @@
 use crate::tunnel::buffer::Buffer;
 use crate::tunnel::hash::hash_ipv4;
 use crate::tunnel::qos::TtlEncap;
-use crate::wire::{ethernet, ipv4};
+use crate::wire::{ethernet, ipv4, ipv6};
 
-use super::template::{finish_udp_checksum, write_v4_header, write_v6_header, FastCase};
+use super::template::{udp_checksum_of, write_v4_header, write_v6_header, FastCase};
 use super::EncapTemplate;
+use crate::tunnel::offload::pseudo_seed;
+use crate::wire::checksum;
 
 /// Where the inner IPv4 header starts: after an Ethernet header, or at once.
 const ETH: usize = ethernet::HEADER_LEN;
@@ -32,6 +34,23 @@ pub fn encap_fast_ethernet<B: Buffer + ?Sized>(
         // Not here: inlined too, they make the worker's express tier spill
         // registers (see BENCHMARKS.md). [`encap`](super::encap) has them.
         FastCase::V4Ip | FastCase::V6Ip | FastCase::None => false,
+    }
+}
+
+/// The L3 (IPv4 payload) fast tier alone, for the worker's L3 express
+/// tier (a loop of its own, so inlined there): true when `buf` (an IPv4
+/// packet) was encapsulated, false with `buf` untouched when the fast tier
+/// declines.
+#[inline(always)]
+pub fn encap_fast_ip<B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> bool {
+    match t.fast {
+        FastCase::V4Ip => encap_fast::<IP, false, B>(t, buf, flow_hash).is_some(),
+        FastCase::V6Ip => encap_fast::<IP, true, B>(t, buf, flow_hash).is_some(),
+        _ => false,
     }
 }
 
@@ -82,12 +101,38 @@ fn encap_fast<const L2: usize, const V6: bool, B: Buffer + ?Sized>(
         write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport)
     };
     if t.udp_csum {
-        finish_udp_checksum(t, buf.data_mut(), udp_len);
+        fast_udp_checksum::<V6>(t, buf.data_mut(), udp_len, sport);
     }
     if let Some(o) = &t.tx_offload {
         buf.set_tx_offload(o);
     }
     Some(())
+}
+
+/// The outer UDP checksum field of a fast-tier packet (`data`: the whole
+/// packet, the template's header in front): the NIC's pseudo-header seed,
+/// or one pass over the inner bytes added to the template's precomputed
+/// sum ([`udp_checksum_of`]); the header is not summed again.
+#[inline(always)]
+fn fast_udp_checksum<const V6: bool>(t: &EncapTemplate, data: &mut [u8], udp_len: u16, sport: u16) {
+    // Untagged outer Ethernet: the UDP header is at a constant offset.
+    const fn udp_at(v6: bool) -> usize {
+        ethernet::HEADER_LEN
+            + if v6 {
+                ipv6::HEADER_LEN
+            } else {
+                ipv4::HEADER_LEN
+            }
+    }
+    let field = if t.hw_udp_csum {
+        pseudo_seed(t.phdr_addr_sum, udp_len)
+    } else {
+        let inner = checksum::accumulate(0, data.get(t.len..).unwrap_or(&[]));
+        udp_checksum_of(t, udp_len, sport, inner)
+    };
+    if let Some(f) = data.get_mut(udp_at(V6) + 6..udp_at(V6) + 8) {
+        f.copy_from_slice(&field.to_be_bytes());
+    }
 }
 
 /// What the fast tier takes from the inner frame.

@@ -60,6 +60,12 @@ pub struct EncapTemplate {
     /// Source, destination and protocol words of the UDP pseudo header,
     /// summed (the UDP length is added per packet).
     pub(super) phdr_addr_sum: u32,
+    /// Unfolded one's complement sum of everything the outer UDP checksum
+    /// covers that the template fixes: the pseudo header's addresses and
+    /// protocol, the UDP destination port, the Geneve header and options.
+    /// A packet adds its UDP length (twice: pseudo header and UDP header),
+    /// source port and the inner packet's sum ([`udp_checksum_of`]).
+    pub(super) udp_sum_base: u64,
     /// 0 when the NIC computes the outer IPv4 header checksum (write 0
     /// there), else 0xffff.
     pub(super) ip_csum_mask: u16,
@@ -255,6 +261,15 @@ impl EncapTemplate {
                 + u64::from(ip_proto::UDP);
             u32::from(checksum::fold(a))
         };
+        let udp_sum_base = {
+            // The UDP header with source port, length and checksum zero.
+            let mut u = [0u8; udp::HEADER_LEN];
+            u[2..4].copy_from_slice(&hdr[udp_off + 2..udp_off + 4]);
+            checksum::accumulate(
+                u64::from(phdr_addr_sum) + checksum::accumulate(0, &u),
+                &hdr[gen_off..len],
+            )
+        };
         Ok(EncapTemplate {
             hdr,
             len,
@@ -280,6 +295,7 @@ impl EncapTemplate {
             max_inner,
             inner_ip_mtu: u16::try_from(inner_ip_mtu).unwrap_or(u16::MAX),
             phdr_addr_sum,
+            udp_sum_base,
             ip_csum_mask: 0xffff,
             hw_udp_csum: false,
             tx_offload: None,
@@ -428,30 +444,38 @@ fn write_v4_fields(
 
 /// The outer UDP checksum field of a tunnel that sends one: the
 /// pseudo-header seed when the NIC finishes it, else the full checksum.
+/// `data` is the whole encapsulated packet.
 #[inline(always)]
 pub(super) fn finish_udp_checksum(t: &EncapTemplate, data: &mut [u8], udp_len: u16) {
-    if t.hw_udp_csum {
-        let u = t.udp;
-        if let Some(f) = data.get_mut(u + 6..u + 8) {
-            f.copy_from_slice(&pseudo_seed(t.phdr_addr_sum, udp_len).to_be_bytes());
-        }
+    let u = t.udp;
+    let field = if t.hw_udp_csum {
+        pseudo_seed(t.phdr_addr_sum, udp_len)
     } else {
-        udp_checksum(t, data, udp_len);
+        let sport = data
+            .get(u..u + 2)
+            .map_or(0, |p| u16::from_be_bytes([p[0], p[1]]));
+        let inner = checksum::accumulate(0, data.get(t.len..).unwrap_or(&[]));
+        udp_checksum_of(t, udp_len, sport, inner)
+    };
+    if let Some(f) = data.get_mut(u + 6..u + 8) {
+        f.copy_from_slice(&field.to_be_bytes());
     }
 }
 
-/// Compute and store the UDP checksum of the datagram at `t.udp` in `data`.
-#[inline(never)]
-fn udp_checksum(t: &EncapTemplate, data: &mut [u8], udp_len: u16) {
-    let u = t.udp;
-    let seg = data.get(u..).unwrap_or(&[]);
-    // The pseudo header: the template's addresses and protocol, summed
-    // once, and the length (RFC 768; RFC 8200 section 8.1).
-    let pseudo = u64::from(t.phdr_addr_sum) + u64::from(udp_len);
-    let c = !checksum::fold(checksum::accumulate(pseudo, seg));
-    let c = if c == 0 { 0xffff } else { c };
-    if let Some(f) = data.get_mut(u + 6..u + 8) {
-        f.copy_from_slice(&c.to_be_bytes());
+/// The outer UDP checksum (RFC 768; RFC 8200 section 8.1) of a packet
+/// with this template, UDP length `udp_len`, source port `sport` and an
+/// inner packet whose unfolded sum is `inner_sum`: the template's bytes
+/// are summed once ([`EncapTemplate::udp_sum_base`]), so a packet costs one
+/// pass over its inner bytes, which the fast tier makes while it reads
+/// them anyway. A computed zero is sent as 0xffff.
+#[inline(always)]
+pub(super) fn udp_checksum_of(t: &EncapTemplate, udp_len: u16, sport: u16, inner_sum: u64) -> u16 {
+    let s = t.udp_sum_base + 2 * u64::from(udp_len) + u64::from(sport) + inner_sum;
+    let c = !checksum::fold(s);
+    if c == 0 {
+        0xffff
+    } else {
+        c
     }
 }
 

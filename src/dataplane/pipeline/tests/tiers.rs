@@ -158,7 +158,17 @@ fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
     let mut ce6 = base6.clone();
     ce6[15] |= 0x30;
     fix_udp6(&mut ce6);
-    let cases: [(&Tables, &[u8], bool); 15] = [
+    // An inner frame with a tag of its own (802.1Q, 802.1ad): the general
+    // tier drops it, the express tier leaves it.
+    // (`inner` is tagged; the peer helpers drop bytes 12..16, that tag.)
+    let inner_tagged = |tpid: [u8; 2]| [&inner[..16], &tpid[..], &[0, 5], &inner[16..]].concat();
+    let tagged6 = geneve6_from_peer(&inner_tagged([0x81, 0x00]), &[]);
+    let qinq6 = geneve6_from_peer(&inner_tagged([0x88, 0xa8]), &[]);
+    let tagged4 = geneve_from_peer(&inner_tagged([0x91, 0x00]), &[]);
+    let cases: [(&Tables, &[u8], bool); 18] = [
+        (&plain6, &tagged6, false),
+        (&plain6, &qinq6, false),
+        (&plain, &tagged4, false),
         (&plain, &base, true),
         (&plain, &padded, true),
         (&plain, &with_option, true),
@@ -342,4 +352,192 @@ options:
     }
     assert_eq!(plain_vnis, 3, "the first two and the last configuration");
     assert!(delivered.iter().all(|&n| n > 20), "{delivered:?}");
+}
+
+/// An L3 tunnel: IPv4 payloads, routes on encap, the Ethernet header
+/// rebuilt on decap towards a configured MAC.
+const L3: &str = r#"
+eal: { cores: [1], control_core: 0 }
+ports:
+  - { name: ul, role: underlay, device: 0, mtu: 1500 }
+  - { name: acc, role: access, device: 1, mtu: 1400 }
+vtep:
+  ipv4: 198.18.0.1/24
+tunnels:
+  - { name: t1, remote: 198.18.0.2, vni: 100 }
+l3:
+  access: { port: acc, ipv4: 198.19.0.254/24, next_hop_mac: "02:00:00:00:0a:01" }
+  routes: [ { prefix: 198.19.0.0/16, tunnel: t1 } ]
+"#;
+
+/// [`geneve_from_peer`]'s packet for an L3 tunnel: the inner frame's IP
+/// packet alone, protocol type 0x0800.
+fn geneve_l3_from_peer(frame: &[u8], opts: &[(u16, u8, &[u8])]) -> Vec<u8> {
+    let eth = geneve_from_peer(frame, opts);
+    let payload = 50 + opts.iter().map(|o| 4 + o.2.len()).sum::<usize>();
+    let mut p = [&eth[..payload], &eth[payload + 14..]].concat();
+    p[44..46].copy_from_slice(&[0x08, 0x00]);
+    let ip_len = u16::from_be_bytes([p[16], p[17]]) - 14;
+    p[16..18].copy_from_slice(&ip_len.to_be_bytes());
+    p[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    fix_ipv4_checksum(&mut p);
+    p
+}
+
+/// The decap express tier over L3 tunnels (IPv4 payload, Ethernet header
+/// rebuilt in place) gives `underlay`'s outcome and bytes, and the general
+/// tier's, or leaves the packet untouched: over every bit flip of the
+/// headers and the inner header, truncations, padding, options, and VNIs
+/// that are not plain (no configured MAC, a source-VTEP list, a tag).
+#[test]
+fn underlay_express_l3_delivers_like_the_general_tier_over_mutated_frames() {
+    let no_mac = L3.replace(", next_hop_mac: \"02:00:00:00:0a:01\"", "");
+    let allow = L3.to_string() + "decap:\n  - { vni: 100, allow_from: [198.18.0.3] }\n";
+    let tagged = L3.replace("port: acc,", "port: acc, vlan: 5,");
+    let neighbors: HashMap<IpAddr, [u8; 6]> = [
+        ("198.18.0.2".parse().unwrap(), PEER2),
+        ("198.19.0.2".parse().unwrap(), [2, 0, 0, 0, 0, 0x77]),
+    ]
+    .into();
+    let configs: Vec<Tables> = [L3.to_string(), no_mac, allow, tagged]
+        .iter()
+        .map(|y| {
+            let cfg = crate::config::load_str(y, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+            build(&cfg, &neighbors, &HashMap::new(), 1, Default::default())
+        })
+        .collect();
+    let inner = udp_frame(
+        [2, 0, 0, 0, 0, 0xbb],
+        [198, 19, 0, 1],
+        [198, 19, 0, 2],
+        7,
+        9,
+    );
+    let mut bases = vec![
+        geneve_l3_from_peer(&inner, &[]),
+        geneve_l3_from_peer(&inner, &[(0x0102, 1, &[0, 0, 0, 42])]),
+    ];
+    let mut big = inner.clone();
+    big.resize(1430, 0);
+    let n = (big.len() - 18) as u16;
+    big[20..22].copy_from_slice(&n.to_be_bytes());
+    bases.push(geneve_l3_from_peer(&big, &[])); // over the access MTU
+    let mut frames = Vec::new();
+    for base in &bases {
+        frames.push(base.clone());
+        let mut padded = base.clone();
+        padded.extend_from_slice(&[0; 6]);
+        frames.push(padded);
+        frames.extend((0..base.len().min(120)).map(|n| base[..n].to_vec()));
+        for i in 0..base.len().min(90) {
+            for x in [0x01u8, 0x08, 0x10, 0x40, 0x80, 0xff] {
+                let mut f = base.clone();
+                f[i] ^= x;
+                frames.push(f.clone());
+                fix_ipv4_checksum(&mut f);
+                frames.push(f);
+            }
+        }
+    }
+    let mut taken = [0usize; 4];
+    for (c, t) in configs.iter().enumerate() {
+        for f in &frames {
+            let mut by_express = VecBuffer::with_headroom(128, f);
+            let got = underlay_express(t, &mut by_express);
+            let mut fast = VecBuffer::with_headroom(128, f);
+            let want = underlay(t, &mut fast, &mut |_| {});
+            let mut general = VecBuffer::with_headroom(128, f);
+            let reference = underlay_reference(t, &mut general, &mut |_| {});
+            assert_eq!(want, reference, "config {c}: {f:02x?}");
+            assert_eq!(fast.data(), general.data(), "config {c}: {f:02x?}");
+            match got {
+                Some(port) => {
+                    taken[c] += 1;
+                    assert_eq!(Outcome::Decapped(port), want, "config {c}: {f:02x?}");
+                    assert_eq!(by_express.data(), general.data(), "config {c}: {f:02x?}");
+                    assert!(!t.over_mtu(port, by_express.data()), "{f:02x?}");
+                }
+                None => assert_eq!(by_express.data(), &f[..], "config {c}: untouched"),
+            }
+        }
+    }
+    // Only the plain VNI (a configured MAC, no policy, no tag) is taken.
+    assert!(taken[0] > 100, "{taken:?}");
+    assert_eq!(taken[1..], [0, 0, 0], "{taken:?}");
+}
+
+/// The L3 access express tier encapsulates exactly like
+/// `access_with_cache` or leaves the frame untouched: every bit flip of
+/// the Ethernet and IP headers and the first payload bytes, truncations,
+/// frames for the gateway itself, without a route, over the tunnel MTU,
+/// and with and without a flow hash from the NIC.
+#[test]
+fn l3_express_encapsulates_like_access_with_cache_over_mutated_frames() {
+    let two_routes = L3.replace(
+        "routes: [ { prefix: 198.19.0.0/16, tunnel: t1 } ]",
+        "routes: [ { prefix: 198.19.0.0/16, tunnel: t1 }, { prefix: 198.19.7.0/24, tunnel: t2 } ]",
+    )
+    .replace(
+        "  - { name: t1, remote: 198.18.0.2, vni: 100 }",
+        "  - { name: t1, remote: 198.18.0.2, vni: 100 }\n  - { name: t2, remote: 198.18.0.3, vni: 101 }",
+    );
+    let neighbors: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)].into();
+    let cfg = crate::config::load_str(&two_routes, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    // t2's next hop is unresolved: a counted drop, never the express tier.
+    let t = build(&cfg, &neighbors, &HashMap::new(), 1, Default::default());
+    let express = L3Express::new(&t, 1).expect("an untagged L3 access port");
+    assert!(L3Express::new(&t, 0).is_none(), "not on the underlay port");
+    let untag = |f: Vec<u8>| [&f[..12], &f[16..]].concat();
+    let base = untag(udp_frame(
+        [2, 0, 0, 0, 0, 0xfe],
+        [198, 19, 0, 1],
+        [198, 19, 1, 2],
+        1000,
+        53,
+    ));
+    let mut bases = vec![base.clone()];
+    let mut to_gw = base.clone();
+    to_gw[30..34].copy_from_slice(&[198, 19, 0, 254]);
+    bases.push(to_gw);
+    let mut unresolved = base.clone();
+    unresolved[30..34].copy_from_slice(&[198, 19, 7, 9]);
+    bases.push(unresolved);
+    // Around the tunnel MTU (1500 - 36: the largest IP packet the tunnel
+    // carries), and far over it.
+    for ip_len in [1463usize, 1464, 1465, 1476] {
+        let mut big = base.clone();
+        big.resize(14 + ip_len, 0);
+        big[16..18].copy_from_slice(&(ip_len as u16).to_be_bytes());
+        bases.push(big);
+    }
+    let mut frames = Vec::new();
+    for b in &bases {
+        frames.push(b.clone());
+        frames.extend((0..b.len().min(50)).map(|n| b[..n].to_vec()));
+        for i in 0..b.len().min(46) {
+            for x in [0x01u8, 0x02, 0x08, 0x10, 0x40, 0x80, 0xff] {
+                let mut f = b.clone();
+                f[i] ^= x;
+                frames.push(f);
+            }
+        }
+    }
+    let mut taken = 0;
+    for f in &frames {
+        for rss in [None, Some(0x1234_5678)] {
+            let mut by_express = VecBuffer::with_headroom(256, f);
+            let got = express.encap(&mut by_express, rss);
+            let mut general = VecBuffer::with_headroom(256, f);
+            let want = access_with_cache(&t, 1, &mut general, rss, &mut MacCache::default());
+            match got {
+                Some(port) => {
+                    taken += 1;
+                    assert_eq!(Outcome::Encapped(port), want, "{f:02x?}");
+                    assert_eq!(by_express.data(), general.data(), "{f:02x?}");
+                }
+                None => assert_eq!(by_express.data(), &f[..], "untouched: {f:02x?}"),
+            }
+        }
+    }
+    assert!(taken > 200, "{taken}");
 }

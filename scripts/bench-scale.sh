@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Flat cost per packet at scale: the same gateway with one table entry and
+# with ENTRIES entries (a million by default), side by side in one run, on
+# the pcap -> null bed of scripts/bench.sh (net_pcap,infinite_rx=1 into the
+# worker, net_null as the sink, one worker core, no hugepages: the pcap's
+# frames are held in mbufs, about 2.3 KB each, 2^18 of them by default).
+#
+# Cases: encap-l2 (static MACs of one segment), encap-l3 (IPv4 /32
+# routes), decap (VNIS VNIs, 65,536 by default). The large gateway's frames
+# go each to a different entry, drawn at random from the whole table (every
+# entry when FRAMES >= the entries); the small one's, the same number of
+# frames of the same sizes and flows, all to its one entry
+# (scripts/scale-bench-inputs.py). Encap destinations use REMOTES remote
+# VTEPs (templates), 64,000 by default.
+#
+#   scripts/bench-scale.sh                               # all three cases
+#   CASES=decap RUNS=5 scripts/bench-scale.sh
+#   ENTRIES=100000 FRAMES=131072 scripts/bench-scale.sh  # another scale
+#   INSTRUCTIONS=1 scripts/bench-scale.sh                # also callgrind
+#   scripts/bench.sh scale                               # the same
+#
+# Prints per case Mpps of each gateway (median of RUNS runs of
+# SECONDS_PER_RUN seconds, the two alternating) and many/one; writes
+# bench-results/scale.csv. With INSTRUCTIONS=1, also instructions per packet
+# on the worker under callgrind (as scripts/bench-instructions.sh, over
+# IR_PACKETS packets: by default as many as the large table has entries,
+# so every entry is looked up once; the table's loading runs under
+# valgrind too, which takes minutes at a million entries).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+RUNS="${RUNS:-3}"
+SECS="${SECONDS_PER_RUN:-6}"
+CASES="${CASES:-encap-l2 encap-l3 decap}"
+ENTRIES="${ENTRIES:-1000000}"
+VNIS="${VNIS:-65536}"
+# Frames in the pcap, each to its own entry (a random sample of the table
+# when there are fewer frames than entries): net_pcap keeps every frame in
+# an mbuf, and EAL without hugepages here makes no pool much over 300,000.
+FRAMES="${FRAMES:-262144}"
+REMOTES="${REMOTES:-64000}"
+# Seconds a gateway may take to load its tables before it must report.
+LOAD_SECS="${LOAD_SECS:-300}"
+OUT="${BENCH_OUT:-bench-results}"
+W="$OUT/work-scale"
+PREFIX="bench-scale-$$"
+trap 'rm -rf /var/run/dpdk/"$PREFIX"' EXIT
+[ "${SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh >/dev/null 2>&1
+if [ -z "${GW:-}" ]; then
+    cargo build --release --quiet
+    GW="${CARGO_TARGET_DIR:-target}/release/geneve-gw"
+fi
+mkdir -p "$W"
+# Mbufs for the frames plus the ports' and workers' own, with room.
+MEM_MB=$(( (FRAMES + 16384) * 2432 / 1048576 + 512 ))
+
+entries_of() { if [ "$1" = decap ]; then echo "$VNIS"; else echo "$ENTRIES"; fi; }
+frames_of() { if [ "$1" = decap ]; then echo $(( FRAMES < VNIS * 4 ? FRAMES : VNIS * 4 )); else echo "$FRAMES"; fi; }
+
+# One run of CFG: starts the gateway, waits for its first live summary (the
+# tables are loaded), lets it run SECS seconds more, stops it with SIGINT;
+# prints the median rate (Mpps) of the seconds after the first two.
+run_gw() { # case cfg
+    local log="$W/gw.log" pid waited=0
+    # Emptied here, not by the redirection below: the background job may
+    # open it only after the first look for a summary line.
+    : >"$log"
+    "$GW" run -c "$2" --stats-interval 1 >>"$log" 2>&1 </dev/null &
+    pid=$!
+    until grep -q '^encap' "$log" 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null || [ "$waited" -ge "$LOAD_SECS" ]; then
+            kill -INT "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            echo "geneve-gw did not start on $2, see $log" >&2
+            tail -5 "$log" >&2
+            echo 0
+            return
+        fi
+        sleep 1
+        waited=$((waited + 1))
+    done
+    sleep "$((SECS + 2))"
+    # Until it stops (freeing a million entries takes a moment).
+    while kill -INT "$pid" 2>/dev/null; do
+        sleep 2
+    done
+    wait "$pid" 2>/dev/null || true
+    case "$1" in encap-*) rate_gw encap ;; *) rate_gw decap ;; esac <"$log"
+}
+
+ipp() { # case cfg packets: instructions per packet on the worker
+    local cg="$W/callgrind.out" log="$W/ir.log" ir rx port
+    rm -f "$cg"
+    valgrind --tool=callgrind --fair-sched=yes --toggle-collect='*GatewayWorker*run*' \
+        --callgrind-out-file="$cg" "$GW" run -c "$2" --stop-after-packets "$3" >"$log" 2>&1 </dev/null || {
+        echo "nan"; return; }
+    ir=$(callgrind_annotate "$cg" 2>/dev/null | awk '/PROGRAM TOTALS/ && !n++ { gsub(",", "", $1); print $1 }')
+    case "$1" in encap-*) port=acc ;; *) port=ul ;; esac
+    rx=$(awk -v p="($port):" '$1 == "port" && $3 == p { for (i = 3; i <= NF; i++) if ($i == "rx") { print $(i + 1); exit } }' "$log")
+    python3 -c 'import sys; print("%.1f" % (int(sys.argv[1]) / int(sys.argv[2])) if sys.argv[2] not in ("", "0") and sys.argv[1] else "nan")' "${ir:-0}" "${rx:-0}"
+}
+
+median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+
+CSV="$OUT/scale.csv"
+echo "case,entries,mpps_one,mpps_many,many_over_one,ipp_one,ipp_many" >"$CSV"
+printf '%-10s %9s %10s %10s %9s %9s %9s\n' case entries "Mpps 1" "Mpps many" many/one "ipp 1" "ipp many"
+for c in $CASES; do
+    n=$(entries_of "$c")
+    f=$(frames_of "$c")
+    echo "  $c: writing $n entries and $f frames" >&2
+    python3 scripts/scale-bench-inputs.py "$c" "$n" "$f" "$REMOTES" "$W" "$PREFIX" "$MEM_MB"
+    one=() many=()
+    for i in $(seq 1 "$RUNS"); do
+        # Alternate which goes first, so neither always follows the other.
+        if [ $((i % 2)) = 1 ]; then
+            one+=("$(run_gw "$c" "$W/$c-one.yaml")"); many+=("$(run_gw "$c" "$W/$c-many.yaml")")
+        else
+            many+=("$(run_gw "$c" "$W/$c-many.yaml")"); one+=("$(run_gw "$c" "$W/$c-one.yaml")")
+        fi
+        echo "  $c run $i: one entry ${one[-1]} Mpps, $n entries ${many[-1]} Mpps" >&2
+    done
+    m1=$(median "${one[@]}"); mn=$(median "${many[@]}")
+    ratio=$(python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("%.3f" % (b/a if a else 0))' "$m1" "$mn")
+    i1=- in=-
+    if [ "${INSTRUCTIONS:-0}" = 1 ]; then
+        command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
+        p="${IR_PACKETS:-$n}"
+        i1=$(ipp "$c" "$W/$c-one.yaml" "$p"); in=$(ipp "$c" "$W/$c-many.yaml" "$p")
+    fi
+    printf '%-10s %9s %10s %10s %9s %9s %9s\n' "$c" "$n" "$m1" "$mn" "$ratio" "$i1" "$in"
+    echo "$c,$n,$m1,$mn,$ratio,$i1,$in" >>"$CSV"
+    rm -f "$W/$c-one.pcap" "$W/$c-many.pcap"
+done
+echo "wrote $CSV" >&2

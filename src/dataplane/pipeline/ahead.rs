@@ -1,0 +1,283 @@
+//! Looking a burst up ahead: with tables of a million entries, every
+//! packet's MAC, route, VNI and template lookups miss the cache, and one
+//! by one each miss waits for the one before. Before the per-packet path
+//! runs, these functions read every frame's key (destination MAC, inner
+//! destination address, VNI), look the whole burst up and prefetch what
+//! the per-packet path will read (the LPM's entries, the VNI's entry, the
+//! encap template), so the misses of the burst overlap (VPP's dual and quad
+//! loops, `rte_hash_lookup_bulk` and `rte_lpm_lookup_bulk` do the same).
+//! The per-packet path then runs unchanged and finds its lines in cache.
+//!
+//! The lookups are independent of one another, so the CPU runs several at
+//! once even where a lookup itself gives no address to prefetch: the hash
+//! maps (`FxHashMap`, hashbrown underneath) do not expose a bucket's address
+//! before the probe, so the two-step "hash, prefetch the bucket, then
+//! compare" of `rte_hash_lookup_bulk` is out of reach without a table of
+//! our own; `rte_hash` itself needs the EAL in every unit test of the
+//! tables. The LPM gives its address (`Lpm::prefetch`) and is prefetched a
+//! burst ahead; templates, flow-id slots and VNI entries are prefetched as
+//! soon as their lookup answers. Small tables
+//! stay in cache anyway: below [`AHEAD_MIN_ENTRIES`] nothing is done, and
+//! the one-entry gateway pays one check per burst.
+//!
+//! On an L2 access port the look-ahead also keeps each frame's template
+//! when the frame is one the express tier would take if its MAC were the
+//! cached one ([`AccessAhead::encap`]): with a million destinations the
+//! last-MAC cache never hits, and these frames then skip the per-packet
+//! path's second lookup as the express tier does.
+//!
+//! Only a speed matter: a wrong guess (a tagged frame, an unknown MAC, a
+//! frame shorter than its key) prefetches nothing or the wrong line, and
+//! the per-packet path decides as always.
+use crate::dataplane::lpm::{prefetch, prefetch_ends};
+use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
+use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate};
+use crate::wire::ethernet::EtherType;
+
+use super::tagged;
+
+/// The big-endian 16 bits at `o`, 0 past the end.
+#[inline(always)]
+fn be16(d: &[u8], o: usize) -> u16 {
+    d.get(o..o + 2)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// Tables with fewer entries than this are left to the cache.
+pub const AHEAD_MIN_ENTRIES: usize = 4096;
+
+/// Most frames looked up ahead at once (the worker's burst).
+const MAX_AHEAD: usize = 64;
+
+/// Starts loading the lines [`crate::tunnel::encap`] reads of `tpl`: the
+/// compiler puts the wide fields first, then the header bytes (of which
+/// encap copies the first few dozen), then the byte-sized fields, so the
+/// first three lines (where the header starts depends on the template's
+/// alignment) and the last ones.
+#[inline(always)]
+fn prefetch_template(tpl: &EncapTemplate) {
+    prefetch_ends(tpl, 160, 32);
+}
+
+/// Prefetches template `id` and its flow-id variant slot (both read per
+/// packet); 1 if there is a template, else 0.
+#[inline(always)]
+fn prefetch_template_id(t: &Tables, id: TemplateId) -> usize {
+    if let Some(v) = t.flow_variants.get(id as usize) {
+        prefetch(v);
+    }
+    match t.templates.get(id as usize) {
+        Some(tpl) => {
+            prefetch_template(tpl);
+            1
+        }
+        None => 0,
+    }
+}
+
+/// What the look-ahead of an access burst found: how many templates it
+/// prefetched, and per frame (by its index in the burst) the template of
+/// a frame the express tier may encapsulate.
+pub struct AccessAhead<'t> {
+    t: &'t Tables,
+    found: usize,
+    /// Per frame: the template of its MAC (`NONE`: leave the frame to the
+    /// per-packet path).
+    express: [TemplateId; MAX_AHEAD],
+}
+
+/// No template kept for the frame.
+const NONE: TemplateId = TemplateId::MAX;
+
+impl<'t> AccessAhead<'t> {
+    fn new(t: &'t Tables) -> Self {
+        AccessAhead {
+            t,
+            found: 0,
+            express: [NONE; MAX_AHEAD],
+        }
+    }
+
+    /// Templates prefetched.
+    pub fn found(&self) -> usize {
+        self.found
+    }
+
+    /// Frames whose template was kept for [`encap`](AccessAhead::encap).
+    pub fn express_frames(&self) -> usize {
+        self.express.iter().filter(|&&id| id != NONE).count()
+    }
+
+    /// Encapsulates frame `i` of the burst (`buf`, not changed since the
+    /// look-ahead) with the template its MAC led to, if the look-ahead kept
+    /// one, the template has no flow-id variant and the encap fast tier
+    /// takes the frame: `Some(underlay port)`, else `None` with `buf`
+    /// untouched. The same decision as
+    /// [`access_with_cache`](super::access_with_cache) for these frames
+    /// (see [`AccessExpress`](super::AccessExpress)). The template is read
+    /// here, not during the look-ahead, so that its prefetch has had the
+    /// frames before it to arrive.
+    #[inline(always)]
+    pub fn encap<B: Buffer + ?Sized>(
+        &self,
+        i: usize,
+        buf: &mut B,
+        rss: Option<u32>,
+    ) -> Option<u16> {
+        let id = *self.express.get(i)?;
+        if id == NONE
+            || buf.total_len() != buf.len()
+            || !matches!(self.t.flow_variants.get(id as usize), None | Some(None))
+        {
+            return None;
+        }
+        let tpl = self.t.templates.get(id as usize)?;
+        if !tpl.has_fast_ethernet() {
+            return None;
+        }
+        encap_fast_ethernet(tpl, buf, rss).then_some(self.t.underlay_port)
+    }
+}
+
+/// The encap side: frames that arrived on access `port`. Untagged frames
+/// of the port's untagged L2 segment look up their destination MAC; those
+/// of its L3 access their IPv4 or IPv6 destination. `None` when the table
+/// is small (nothing done).
+#[inline]
+pub fn ahead_access<'a, 't>(
+    t: &'t Tables,
+    port: u16,
+    frames: impl Iterator<Item = &'a [u8]>,
+) -> Option<AccessAhead<'t>> {
+    match t.access_for(port, 0)? {
+        AccessIn::L2(seg) => {
+            if t.segments.get(seg)?.macs.len() < AHEAD_MIN_ENTRIES {
+                return None;
+            }
+            Some(ahead_macs(t, seg, frames))
+        }
+        AccessIn::L3 => {
+            let l3 = t.l3.as_ref()?;
+            if l3.routes_v4.len() + l3.routes_v6.len() < AHEAD_MIN_ENTRIES {
+                return None;
+            }
+            let mut a = AccessAhead::new(t);
+            a.found = ahead_routes(t, frames);
+            Some(a)
+        }
+    }
+}
+
+#[inline(never)]
+fn ahead_macs<'a, 't>(
+    t: &'t Tables,
+    seg: usize,
+    frames: impl Iterator<Item = &'a [u8]>,
+) -> AccessAhead<'t> {
+    let mut a = AccessAhead::new(t);
+    let Some(s) = t.segments.get(seg) else {
+        return a;
+    };
+    for (d, slot) in frames.zip(a.express.iter_mut()) {
+        let Some(h) = d.first_chunk::<14>() else {
+            continue;
+        };
+        // Untagged unicast (a tagged frame belongs to another segment or
+        // is dropped; group addresses flood).
+        if tagged(h) || h[0] & 1 != 0 {
+            continue;
+        }
+        let Some(dst) = h.first_chunk::<6>() else {
+            continue;
+        };
+        if let Some(id) = s.macs.get(dst).and_then(|e| e.template) {
+            *slot = id;
+        }
+    }
+    // The lookups above stay independent of one another (nothing but the
+    // id is read), so their misses overlap; then the templates.
+    for &id in &a.express {
+        if id != NONE {
+            a.found += prefetch_template_id(t, id);
+        }
+    }
+    a
+}
+
+#[inline(never)]
+fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
+    let Some(l3) = &t.l3 else {
+        return 0;
+    };
+    // First the LPM entries of the whole burst, then the lookups (which
+    // find them loaded or on their way) and the templates.
+    let mut keys = [(0u128, false); MAX_AHEAD];
+    let mut n = 0;
+    for d in frames {
+        let (Some(key), Some(slot)) = (inner_destination(d), keys.get_mut(n)) else {
+            continue;
+        };
+        let lpm = if key.1 { &l3.routes_v6 } else { &l3.routes_v4 };
+        lpm.prefetch(key.0);
+        *slot = key;
+        n += 1;
+    }
+    let mut found = 0;
+    for &(a, v6) in &keys[..n] {
+        let lpm = if v6 { &l3.routes_v6 } else { &l3.routes_v4 };
+        if let Some(Some(id)) = lpm.lookup(a) {
+            found += prefetch_template_id(t, id);
+        }
+    }
+    found
+}
+
+/// The LPM key of an untagged frame's IP destination, and whether it is IPv6.
+#[inline(always)]
+fn inner_destination(d: &[u8]) -> Option<(u128, bool)> {
+    match be16(d, 12) {
+        EtherType::IPV4 => {
+            let a = d.get(30..34)?;
+            Some((lpm_key([a[0], a[1], a[2], a[3]].into()), false))
+        }
+        EtherType::IPV6 => {
+            let a: [u8; 16] = d.get(38..54)?.try_into().ok()?;
+            Some((lpm_key(a.into()), true))
+        }
+        _ => None,
+    }
+}
+
+/// Whether the VNI table is large enough for [`ahead_underlay`].
+#[inline(always)]
+pub fn wants_ahead_underlay(t: &Tables) -> bool {
+    t.vnis.len() >= AHEAD_MIN_ENTRIES
+}
+
+/// The decap side: Geneve frames from the underlay. Each frame's VNI
+/// (untagged outer IPv4 without options or IPv6 without extension
+/// headers, as the fast tiers take them) is looked up and its entry
+/// prefetched. Returns how many it found. The caller checks
+/// [`wants_ahead_underlay`] first (kept apart, so the check is all the
+/// small-table gateway pays).
+#[inline(never)]
+pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
+    if !wants_ahead_underlay(t) {
+        return 0;
+    }
+    let mut found = 0;
+    for d in frames.take(MAX_AHEAD) {
+        // Outer Ethernet, IP, UDP (8), Geneve's VNI at its bytes 4..7.
+        let at = match be16(d, 12) {
+            EtherType::IPV4 => 14 + 20 + 8 + 4,
+            EtherType::IPV6 => 14 + 40 + 8 + 4,
+            _ => continue,
+        };
+        let Some(v) = d.get(at..at + 3) else {
+            continue;
+        };
+        let vni = u32::from_be_bytes([0, v[0], v[1], v[2]]);
+        found += usize::from(t.vnis.prefetch(vni));
+    }
+    found
+}

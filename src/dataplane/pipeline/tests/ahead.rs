@@ -1,0 +1,257 @@
+//! The look-ahead over a burst (`pipeline::ahead`): it finds the entries of
+//! exactly the frames the per-packet path would look up in a large table,
+//! none in a small one, and never reads past a frame.
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use proptest::prelude::*;
+
+use super::{build, udp_frame, UL_MAC};
+use crate::dataplane::pipeline::{ahead_access, ahead_underlay, AHEAD_MIN_ENTRIES};
+use crate::dataplane::tables::Tables;
+use crate::tunnel::Buffer;
+
+const HEAD: &str = r#"
+eal: { cores: [1], control_core: 0 }
+ports:
+  - { name: ul, role: underlay, device: 0, mtu: 1500 }
+  - { name: acc, role: access, device: 1, mtu: 1400 }
+vtep:
+  ipv4: 198.18.0.1/24
+  next_hops: [ { via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.19.0.0/16] } ]
+"#;
+
+fn mac(i: usize) -> [u8; 6] {
+    let b = (i as u32).to_be_bytes();
+    [2, 0x10, b[0], b[1], b[2], b[3]]
+}
+
+fn remote(i: usize) -> String {
+    format!("198.19.{}.{}", i / 250 % 250, 1 + i % 250)
+}
+
+fn tables_of(cfg: &str) -> Tables {
+    let cfg = crate::config::load_str(cfg, "t.yaml").unwrap();
+    build(
+        &cfg,
+        &HashMap::new(),
+        &HashMap::new(),
+        1,
+        Default::default(),
+    )
+}
+
+/// `n` static MACs on the untagged segment of port acc, each to its own remote.
+fn l2(n: usize) -> Tables {
+    let mut c = format!("{HEAD}l2:\n  learning: false\n  segments:\n    - port: acc\n      vni: 100\n      static_macs:\n");
+    for i in 0..n {
+        let m = mac(i).map(|b| format!("{b:02x}")).join(":");
+        writeln!(c, "        - {{ mac: \"{m}\", remote: {} }}", remote(i)).unwrap();
+    }
+    tables_of(&c)
+}
+
+/// `n` IPv4 /32 routes 198.19.128.0 + i, plus one IPv6 /64.
+fn l3(n: usize) -> Tables {
+    let mut c = format!("{HEAD}tunnels:\n  - {{ name: t0, remote: 198.19.0.1, vni: 100 }}\n  - {{ name: t1, remote: 198.19.0.2, vni: 100 }}\nl3:\n  access: {{ port: acc, ipv4: 198.18.200.254/24, next_hop_mac: \"02:00:00:00:0a:01\" }}\n  routes:\n    - {{ prefix: \"2001:db8:77::/64\", tunnel: t1 }}\n");
+    for i in 0..n {
+        writeln!(
+            c,
+            "    - {{ prefix: 198.19.{}.{}/32, tunnel: t{} }}",
+            128 + i / 256,
+            i % 256,
+            i % 2
+        )
+        .unwrap();
+    }
+    tables_of(&c)
+}
+
+/// `n` decap VNIs 1000 + i to port acc.
+fn decap(n: usize) -> Tables {
+    let mut c = format!("{HEAD}decap:\n");
+    for i in 0..n {
+        writeln!(c, "  - {{ vni: {}, port: acc }}", 1000 + i).unwrap();
+    }
+    tables_of(&c)
+}
+
+fn untagged(mut f: Vec<u8>) -> Vec<u8> {
+    f.drain(12..16);
+    f
+}
+
+fn ipv4_to(dst: [u8; 4]) -> Vec<u8> {
+    untagged(udp_frame(
+        [2, 0, 0, 0, 0, 0xaa],
+        [198, 18, 200, 1],
+        dst,
+        1,
+        2,
+    ))
+}
+
+/// An untagged IPv6/UDP frame to `dst` (RFC 8200 header, by hand).
+fn ipv6_to(dst: std::net::Ipv6Addr) -> Vec<u8> {
+    let mut f = vec![
+        2, 0, 0, 0, 0, 0xaa, 2, 0, 0, 0, 0, 0xcc, 0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 17, 64,
+    ];
+    f.extend_from_slice(
+        &"2001:db8:1::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&[0, 1, 0, 2, 0, 8, 0, 0]);
+    f
+}
+
+/// A Geneve frame for `vni`, made by the gateway's own encap towards us,
+/// so the VNI sits where RFC 8926 puts it, independent of the look-ahead.
+fn geneve(vni: u32) -> Vec<u8> {
+    let mut tc = crate::tunnel::TunnelConfig::new(
+        [2, 0, 0, 0, 0, 2],
+        UL_MAC,
+        "198.18.0.2".parse().unwrap(),
+        "198.18.0.1".parse().unwrap(),
+        crate::wire::Vni::new(vni).unwrap(),
+    );
+    tc.udp_checksum = Some(crate::tunnel::UdpChecksumTx::Zero);
+    let tpl = crate::tunnel::EncapTemplate::new(&tc).unwrap();
+    let inner = untagged(udp_frame(
+        [2, 0, 0, 0, 0, 0xbb],
+        [198, 19, 0, 1],
+        [198, 19, 0, 2],
+        1,
+        2,
+    ));
+    let mut b = crate::tunnel::VecBuffer::with_headroom(256, &inner);
+    crate::tunnel::encap(&tpl, &mut b, None).unwrap();
+    b.data().to_vec()
+}
+
+fn count_access(t: &Tables, frames: &[Vec<u8>]) -> usize {
+    ahead_access(t, 1, frames.iter().map(|f| f.as_slice())).map_or(0, |a| a.found())
+}
+
+#[test]
+fn known_macs_of_a_large_segment_are_looked_up_ahead_and_nothing_else() {
+    let n = AHEAD_MIN_ENTRIES;
+    let t = l2(n);
+    let known = |i: usize| untagged(udp_frame(mac(i), [198, 19, 0, 1], [198, 19, 0, 2], 1, 2));
+    let frames = vec![
+        known(0),
+        known(n - 1),
+        known(n / 2),
+        known(n),                                                  // unknown MAC
+        udp_frame(mac(1), [198, 19, 0, 1], [198, 19, 0, 2], 1, 2), // tagged
+        vec![0xff; 14],                                            // broadcast
+        mac(2).to_vec(),                                           // shorter than a header
+        Vec::new(),
+    ];
+    assert_eq!(count_access(&t, &frames), 3);
+    // Below the threshold the cache holds the table: nothing is done.
+    let small = l2(n - 1);
+    assert_eq!(count_access(&small, &frames), 0);
+    // The underlay side of an L2 gateway has no VNI table to speak of.
+    assert_eq!(ahead_underlay(&t, frames.iter().map(|f| f.as_slice())), 0);
+}
+
+#[test]
+fn routed_destinations_of_a_large_l3_table_are_looked_up_ahead() {
+    let t = l3(AHEAD_MIN_ENTRIES);
+    let frames = vec![
+        ipv4_to([198, 19, 128, 0]),
+        ipv4_to([198, 19, 143, 255]),
+        ipv4_to([198, 19, 144, 0]), // past the last route
+        ipv4_to([198, 18, 0, 9]),   // no route
+        ipv6_to("2001:db8:77::5".parse().unwrap()),
+        ipv6_to("2001:db8:78::5".parse().unwrap()),
+        ipv4_to([198, 19, 130, 7])[..33].to_vec(), // cut inside the destination
+    ];
+    assert_eq!(count_access(&t, &frames), 3);
+    assert_eq!(count_access(&l3(100), &frames), 0);
+}
+
+#[test]
+fn vnis_of_a_large_decap_table_are_looked_up_ahead() {
+    let n = AHEAD_MIN_ENTRIES;
+    let t = decap(n);
+    let short = geneve(1000)[..48].to_vec();
+    let frames = [
+        geneve(1000),
+        geneve(1000 + n as u32 - 1),
+        geneve(999),
+        geneve(1000 + n as u32),
+        short,
+    ];
+    assert_eq!(ahead_underlay(&t, frames.iter().map(|f| f.as_slice())), 2);
+    assert_eq!(
+        ahead_underlay(&decap(10), frames.iter().map(|f| f.as_slice())),
+        0
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any bytes: no panic, and never more found than frames given.
+    #[test]
+    fn any_bytes_are_safe(frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..80), 0..40)) {
+        static T: std::sync::OnceLock<(Tables, Tables, Tables)> = std::sync::OnceLock::new();
+        let (a, b, c) = T.get_or_init(|| (l2(AHEAD_MIN_ENTRIES), l3(AHEAD_MIN_ENTRIES), decap(AHEAD_MIN_ENTRIES)));
+        for t in [a, b, c] {
+            prop_assert!(count_access(t, &frames) <= frames.len());
+            prop_assert!(ahead_underlay(t, frames.iter().map(|f| f.as_slice())) <= frames.len());
+        }
+    }
+}
+
+#[test]
+fn look_ahead_encap_gives_the_per_packet_paths_bytes_or_declines() {
+    let n = AHEAD_MIN_ENTRIES;
+    let t = l2(n);
+    let known = |i: usize| untagged(udp_frame(mac(i), [198, 19, 0, 1], [198, 19, 0, 2], 1, 2));
+    let mut group = known(3);
+    group[0] |= 1;
+    let frames = [
+        known(7),
+        udp_frame(mac(8), [198, 19, 0, 1], [198, 19, 0, 2], 1, 2), // tagged
+        known(n + 5),                                              // unknown
+        group,
+        known(n - 1),
+    ];
+    let a = ahead_access(&t, 1, frames.iter().map(|f| f.as_slice())).unwrap();
+    assert_eq!(a.express_frames(), 2);
+    for (i, f) in frames.iter().enumerate() {
+        let mut by_ahead = crate::tunnel::VecBuffer::with_headroom(256, f);
+        let mut by_path = crate::tunnel::VecBuffer::with_headroom(256, f);
+        let path = super::access(&t, 1, &mut by_path, Some(0x1234));
+        match a.encap(i, &mut by_ahead, Some(0x1234)) {
+            Some(port) => {
+                assert_eq!(
+                    path,
+                    crate::dataplane::pipeline::Outcome::Encapped(port),
+                    "frame {i}"
+                );
+                assert_eq!(by_ahead.data(), by_path.data(), "frame {i}");
+                // The outer destination is the MAC's remote VTEP.
+                let want: std::net::Ipv4Addr =
+                    remote(if i == 0 { 7 } else { n - 1 }).parse().unwrap();
+                assert_eq!(by_ahead.data()[30..34], want.octets(), "frame {i}");
+            }
+            None => {
+                assert!([1, 2, 3].contains(&i), "frame {i} declined");
+                assert_eq!(
+                    by_ahead.data(),
+                    f.as_slice(),
+                    "declined frame {i} untouched"
+                );
+            }
+        }
+    }
+    // Past the frames it saw, it takes nothing.
+    let mut b = crate::tunnel::VecBuffer::with_headroom(256, &frames[0]);
+    assert_eq!(a.encap(frames.len(), &mut b, None), None);
+}
