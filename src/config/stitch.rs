@@ -30,13 +30,12 @@ impl Config {
         for r in remotes {
             groups.push(self.mesh_of(s, *r, self.member(s, *r).0));
         }
-        for t in &self.tunnels {
-            let vni = match t.encapsulation {
-                Encapsulation::Geneve => s.vni,
-                Encapsulation::Vxlan => s.vxlan_vni,
-            };
-            if t.vni == vni {
-                groups.push(&t.mesh);
+        for (e, vni) in [
+            (Encapsulation::Geneve, s.vni),
+            (Encapsulation::Vxlan, s.vxlan_vni),
+        ] {
+            for &i in self.index.groups_of(&self.tunnels, e, vni) {
+                groups.push(&self.tunnels[i as usize].mesh);
             }
         }
         groups.sort_unstable();

@@ -160,6 +160,10 @@ pub(super) struct TunnelIndex {
     /// with one VNI number are different networks.
     by_pair: rustc_hash::FxHashMap<(IpAddr, Vni, Encapsulation), u32>,
     by_name: std::sync::OnceLock<Vec<u32>>,
+    /// By (encapsulation, VNI): the mesh groups of the tunnels with that
+    /// VNI, each once (what [`Config::stitched`] needs per segment, so that
+    /// asking it of every segment stays linear). Built at the first use.
+    groups_by_vni: std::sync::OnceLock<rustc_hash::FxHashMap<(Encapsulation, Vni), Vec<u32>>>,
 }
 
 /// Derived from the tunnels, which `Config` compares itself: whether the
@@ -186,7 +190,27 @@ impl TunnelIndex {
         TunnelIndex {
             by_pair,
             by_name: std::sync::OnceLock::new(),
+            groups_by_vni: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Indexes (into `tunnels`) of one tunnel per distinct mesh group among
+    /// those with encapsulation `e` and VNI `vni`.
+    pub(super) fn groups_of(&self, tunnels: &[Tunnel], e: Encapsulation, vni: Vni) -> &[u32] {
+        let map = self.groups_by_vni.get_or_init(|| {
+            let mut m: rustc_hash::FxHashMap<(Encapsulation, Vni), Vec<u32>> =
+                rustc_hash::FxHashMap::default();
+            let mut seen: rustc_hash::FxHashSet<(Encapsulation, Vni, &str)> =
+                rustc_hash::FxHashSet::default();
+            for (i, t) in tunnels.iter().enumerate() {
+                if seen.insert((t.encapsulation, t.vni, t.mesh.as_str())) {
+                    let v = m.entry((t.encapsulation, t.vni)).or_default();
+                    v.push(u32::try_from(i).unwrap_or(u32::MAX));
+                }
+            }
+            m
+        });
+        map.get(&(e, vni)).map_or(&[], Vec::as_slice)
     }
 
     fn by_name(&self, tunnels: &[Tunnel]) -> &[u32] {
