@@ -5,8 +5,9 @@
 # Names: direction, then the underlay (ipv4 / ipv6), then what differs from
 # the plain L2 case: -2opt (two 4-byte options, sent and required known),
 # -inner6 (inner frames carry IPv6), l3 (an L3 tunnel: IP payload, route
-# lookup on encap, Ethernet header rebuilt on decap; IPv4 underlay).
-BENCH_CASES_ALL="encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6 decap-ipv6 encap-ipv6-2opt decap-ipv6-2opt encap-l3 decap-l3 encap-ipv4-inner6 decap-ipv4-inner6"
+# lookup on encap, Ethernet header rebuilt on decap; IPv4 underlay);
+# vxlan-to-geneve / geneve-to-vxlan: one segment stitched across both.
+BENCH_CASES_ALL="encap-ipv4 decap-ipv4 encap-ipv4-2opt decap-ipv4-2opt encap-ipv6 decap-ipv6 encap-ipv6-2opt decap-ipv6-2opt encap-l3 decap-l3 encap-ipv4-inner6 decap-ipv4-inner6 vxlan-to-geneve geneve-to-vxlan"
 
 # Inputs: 64-byte inner frames over 256 flows, built by scapy (IPv6 inner
 # frames are 20 bytes longer: the same UDP payload).
@@ -15,6 +16,7 @@ bench_inputs() {
 import sys
 from scapy.all import Ether, IP, IPv6, UDP, Raw, wrpcap
 from scapy.contrib.geneve import GENEVE, GeneveOptions
+from scapy.layers.vxlan import VXLAN
 d = sys.argv[1]
 def inner(i):
     return (Ether(src="02:00:00:00:0a:01", dst="02:00:00:00:0b:01")
@@ -46,6 +48,11 @@ wrpcap(d + "/geneve-inner6.pcap", [gen(i, [], inner6(i)) for i in range(256)])
 wrpcap(d + "/geneve-l3.pcap", [gen(i, [], inner(i)[IP], 0x0800) for i in range(256)])
 wrpcap(d + "/geneve6.pcap", [gen6(i, []) for i in range(256)])
 wrpcap(d + "/geneve6-2opt.pcap", [gen6(i, opts) for i in range(256)])
+# VXLAN from the fabric's VTEP 198.18.0.3 (stitched to Geneve).
+wrpcap(d + "/vxlan.pcap", [Ether(src="02:00:00:00:00:03", dst="02:00:00:00:01:01")
+                           / IP(src="198.18.0.3", dst="198.18.0.1", flags="DF")
+                           / UDP(sport=49152 + i, dport=4789, chksum=0)
+                           / VXLAN(vni=5000, flags=0x08) / inner(i) for i in range(256)])
 PY
 }
 
@@ -59,7 +66,7 @@ bench_config() {
     local ul_dev acc_dev
     case "$case" in
         encap-*) ul_dev="net_null0,no-rx=1"; acc_dev="net_pcap0,rx_pcap=$pcap,infinite_rx=1" ;;
-        decap-*) ul_dev="net_pcap0,rx_pcap=$pcap,infinite_rx=1"; acc_dev="net_null0,no-rx=1" ;;
+        decap-*|*-to-*) ul_dev="net_pcap0,rx_pcap=$pcap,infinite_rx=1"; acc_dev="net_null0,no-rx=1" ;;
     esac
     local opts="" reg=""
     case "$case" in *2opt*)
@@ -84,6 +91,27 @@ ports:
 vtep:
   ipv4: 198.18.0.1/24
   ipv6: 2001:db8:18::1/64
+YAML
+    if [ "$case" = vxlan-to-geneve ] || [ "$case" = geneve-to-vxlan ]; then
+        # One segment stitched: Geneve VNI 100 to 198.18.0.2 (mesh overlay),
+        # VXLAN VNI 5000 to 198.18.0.3 (mesh fabric); the inner destination
+        # lives behind the other side's VTEP.
+        local behind=198.18.0.2
+        [ "$case" = geneve-to-vxlan ] && behind=198.18.0.3
+        cat <<YAML
+  vxlan_port: 4789
+  next_hops: [ { via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32, 198.18.0.3/32] } ]
+tunnels:
+  - { name: t, remote: 198.18.0.2, vni: 100, mesh: overlay }
+  - { name: tor, remote: 198.18.0.3, vni: 5000, encapsulation: vxlan, mesh: fabric }
+l2:
+  learning: false
+  segments:
+    - { port: acc, vni: 100, vxlan_vni: 5000, flood: [], static_macs: [ { mac: "02:00:00:00:0b:01", remote: $behind } ] }
+YAML
+        return
+    fi
+    cat <<YAML
   next_hops: [ $nh ]
 $reg
 tunnels:
@@ -114,7 +142,8 @@ bench_pcap_for() {
         decap-ipv6) echo "$W/geneve6.pcap" ;;
         decap-l3) echo "$W/geneve-l3.pcap" ;;
         decap-*-inner6) echo "$W/geneve-inner6.pcap" ;;
-        decap-*) echo "$W/geneve.pcap" ;;
+        decap-*|geneve-to-vxlan) echo "$W/geneve.pcap" ;;
+        vxlan-to-geneve) echo "$W/vxlan.pcap" ;;
     esac
 }
 

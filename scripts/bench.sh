@@ -132,7 +132,8 @@ run_gw() { # case [binary]
     local cfg="$W/$1.yaml"
     bench_config "$1" "$(bench_pcap_for "$1")" "bench-gw-$$" >"$cfg"
     timeout -s INT "$((SECS + 2))" "${2:-$GW}" run -c "$cfg" --stats-interval 1 >"$W/gw.log" 2>&1 </dev/null || true
-    case "$1" in encap-*) rate_gw encap ;; *) rate_gw decap ;; esac <"$W/gw.log"
+    # Stitched frames leave encapsulated: their rate is the encap rate.
+    case "$1" in encap-*|*-to-*) rate_gw encap ;; *) rate_gw decap ;; esac <"$W/gw.log"
 }
 
 median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }

@@ -279,3 +279,25 @@ fn unreadable_file() {
         "{s}"
     );
 }
+
+#[test]
+fn vxlan_tunnel_with_options() {
+    check(
+        "vxlan-options.yaml",
+        15,
+        5,
+        "tunnels[0].options",
+        &["VXLAN has no options", "encapsulation: geneve"],
+    );
+}
+
+#[test]
+fn vxlan_tunnel_as_an_l3_route() {
+    check(
+        "vxlan-l3.yaml",
+        14,
+        20,
+        "tunnels[0].encapsulation",
+        &["tunnel `tor` is used by l3.routes", "Ethernet frames only"],
+    );
+}

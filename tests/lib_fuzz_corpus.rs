@@ -11,7 +11,7 @@ use geneve_gw::tunnel::{Buffer, DecapConfig, Decapsulator, VecBuffer, Verdict};
 #[test]
 fn decap_fuzz_corpus_replays_without_panic() {
     let dir = repo_path("fuzz/corpus/decap");
-    let d = Decapsulator::new(DecapConfig::new(
+    let mut cfg = DecapConfig::new(
         vec![
             Ipv4Addr::new(20, 0, 0, 1),
             Ipv4Addr::new(20, 0, 0, 2),
@@ -19,16 +19,24 @@ fn decap_fuzz_corpus_replays_without_panic() {
             Ipv4Addr::new(10, 0, 0, 2),
             Ipv4Addr::new(192, 168, 100, 1),
             Ipv4Addr::new(192, 168, 100, 3),
+            Ipv4Addr::new(198, 18, 0, 1),
         ],
-        vec!["2604:1380:4091:ce00::d".parse::<Ipv6Addr>().unwrap()],
-    ));
+        vec![
+            "2604:1380:4091:ce00::d".parse::<Ipv6Addr>().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+        ],
+    );
+    cfg.vxlan_port = Some(4789);
+    let d = Decapsulator::new(cfg);
     let mut n = 0;
     let mut delivered = 0;
+    let mut vxlan = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
         let data = std::fs::read(e.unwrap().path()).unwrap();
         n += 1;
         if let Verdict::Deliver(del) = d.decap(&data) {
             delivered += 1;
+            vxlan += usize::from(del.encap == geneve_gw::wire::Encapsulation::Vxlan);
             assert!(usize::from(del.payload_offset) + usize::from(del.payload_len) <= data.len());
             let mut b = VecBuffer::with_headroom(0, &data);
             assert!(matches!(d.decap_in_place(&mut b), Verdict::Deliver(_)));
@@ -41,8 +49,11 @@ fn decap_fuzz_corpus_replays_without_panic() {
         }
     }
     assert!(n >= 50, "seed corpus has {n} files");
-    // geneve.pcap VNI 0xb (20), zeek (6 + 2), gcp (1), gso ipv4 (2).
-    assert_eq!(delivered, 31);
+    // geneve.pcap VNI 0xb (20), zeek (6 + 2), gcp (1), gso ipv4 (2); the
+    // scapy VXLAN seeds: plain IPv4 and IPv6, reserved bits set, CE over
+    // ECT(0) (no I flag and truncated are drops).
+    assert_eq!(delivered, 35);
+    assert_eq!(vxlan, 4);
 }
 
 #[path = "../fuzz/checks.rs"]

@@ -1,11 +1,12 @@
 //! Fuzz target: decap never panics, never reads past the frame, and a
-//! delivered payload lies inside the frame.
+//! delivered payload lies inside the frame; with VXLAN received on 4789,
+//! the VXLAN fast tier gives the general tier's verdict when it takes one.
 #![no_main]
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use geneve_gw::tunnel::{
-    DecapConfig, Decapsulator, KnownOption, OptionRegistry, VecBuffer, Verdict,
+    DecapConfig, Decapsulator, FastVerdict, KnownOption, OptionRegistry, VecBuffer, Verdict,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -28,6 +29,7 @@ fn decapsulator() -> Decapsulator {
         ],
     );
     c.max_options = 16;
+    c.vxlan_port = Some(4789);
     c.registry = OptionRegistry::from_options([KnownOption {
         class: 0,
         typ: 0x80,
@@ -48,5 +50,13 @@ fuzz_target!(|data: &[u8]| {
         }
         let mut b = VecBuffer::with_headroom(0, data);
         let _ = d.decap_in_place(&mut b);
+        match (d.decap_fast_vxlan_v4(data, false), d.decap_general(data)) {
+            (None, _) => {}
+            (Some(FastVerdict::Deliver(a)), Verdict::Deliver(b)) => {
+                assert_eq!((a.vni, a.payload_offset, a.payload_len), (b.vni, b.payload_offset, b.payload_len));
+            }
+            (Some(FastVerdict::Drop(a)), Verdict::Drop(b)) => assert_eq!(a, b),
+            (a, b) => panic!("VXLAN fast tier {a:?}, general tier {b:?}"),
+        }
     });
 });

@@ -824,7 +824,7 @@ fn control_loop(
                 }
                 Event::Resolve(ip) => st.neighbors.want(ip),
                 // Counted by the workers, never queued.
-                Event::LearnRefused => {}
+                Event::LearnRefused | Event::OptionsNotCarried => {}
                 Event::FlowId { key, id } => {
                     // Workers only read the table; inserts and evictions happen here.
                     let flows = st.flows.pin();
@@ -913,6 +913,16 @@ fn report(
     let sum = |f: &dyn Fn(&WorkerCounters) -> u64| counters.iter().map(f).sum::<u64>();
     println!("encap {}", sum(&|c| c.encap.get()));
     println!("decap {}", sum(&|c| c.decap.get()));
+    crate::control::observe::print_encapsulations(
+        sum(&|c| c.encap.get()),
+        sum(&|c| c.decap.get()),
+        [
+            sum(&|c| c.vxlan_encap.get()),
+            sum(&|c| c.vxlan_decap.get()),
+            sum(&|c| c.stitched.get()),
+            sum(&|c| c.options_not_carried.get()),
+        ],
+    );
     println!("punted {}", sum(&|c| c.punted.get()));
     println!(
         "geneve control packets {}",

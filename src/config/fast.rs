@@ -346,6 +346,8 @@ fn tunnel(l: &Line) -> Option<RawTunnel> {
         name: text(l.get("name")?)?,
         remote: text(l.get("remote")?)?,
         vni: int(l.get("vni")?)?,
+        encapsulation: None,
+        mesh: None,
         options: Vec::new(),
         udp_port: None,
         udp_checksum: None,

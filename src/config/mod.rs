@@ -3,13 +3,15 @@
 //! ```text
 //! eal:      cores, control_core, memory {mode, size_mb}, devices {pci, vdev}, file_prefix, args
 //! ports:    [{name, role: underlay|access, device, queues, mtu, mac}]
-//! vtep:     port, ipv4, ipv6, udp_port, vlan, next_hops [{via, mac, destinations}]
-//! tunnels:  [{name, remote, vni, options [{name | class+type, data, critical}],
+//! vtep:     port, ipv4, ipv6, udp_port, vxlan_port, vlan, next_hops [{via, mac, destinations}]
+//! tunnels:  [{name, remote, vni, encapsulation: geneve|vxlan, mesh,
+//!             options [{name | class+type, data, critical}],
 //!             udp_port, udp_checksum: zero|compute,
 //!             accept_zero_checksum: bool (receive, IPv6 remotes; default false),
 //!             ttl: N|inherit, dscp: N|inherit,
 //!             source_ports {min, max}}]
-//! l2:       learning, ageing_seconds, segments [{name, port, vlan, vni, flood, static_macs [{mac, remote}]}]
+//! l2:       learning, ageing_seconds,
+//!           segments [{name, port, vlan, vni, vxlan_vni, flood, static_macs [{mac, remote}]}]
 //! l3:       access {port, vlan, ipv4, ipv6, gateway_mac, next_hop | next_hop_mac}, routes [{prefix, tunnel}]
 //! decap:    [{vni, port, vlan, allow_from}]
 //! options:  registry [{name, class, type, length}],
@@ -58,6 +60,7 @@ mod error;
 mod fast;
 mod index;
 mod raw;
+mod stitch;
 mod types;
 mod validate;
 

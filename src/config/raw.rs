@@ -138,6 +138,7 @@ pub(crate) struct RawVtep {
     pub ipv4: Option<String>,
     pub ipv6: Option<String>,
     pub udp_port: Option<i64>,
+    pub vxlan_port: Option<i64>,
     pub vlan: Option<Scalar>,
     #[serde(default)]
     pub next_hops: Vec<RawNextHop>,
@@ -164,6 +165,8 @@ pub(crate) struct RawTunnel {
     pub name: String,
     pub remote: String,
     pub vni: i64,
+    pub encapsulation: Option<RawEncapsulation>,
+    pub mesh: Option<String>,
     #[serde(default)]
     pub options: Vec<RawTunnelOption>,
     pub udp_port: Option<i64>,
@@ -172,6 +175,14 @@ pub(crate) struct RawTunnel {
     pub ttl: Option<Scalar>,
     pub dscp: Option<Scalar>,
     pub source_ports: Option<RawPortRange>,
+}
+
+/// `encapsulation: geneve | vxlan`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawEncapsulation {
+    Geneve,
+    Vxlan,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +220,7 @@ pub(crate) struct RawSegment {
     pub port: String,
     pub vlan: Option<Scalar>,
     pub vni: i64,
+    pub vxlan_vni: Option<i64>,
     #[serde(default)]
     pub flood: Vec<String>,
     #[serde(default)]

@@ -10,6 +10,12 @@ pub const OPTION_DATA_MAX: usize = 124;
 pub const OPTIONS_TOTAL_MAX: usize = 252;
 /// The IANA-assigned Geneve UDP port.
 pub const GENEVE_UDP_PORT: u16 = 6081;
+/// The IANA-assigned VXLAN UDP port (RFC 7348).
+pub const VXLAN_UDP_PORT: u16 = 4789;
+
+/// Which tunnel header a tunnel speaks (`encapsulation: geneve | vxlan`),
+/// from the wire layer.
+pub use crate::wire::Encapsulation;
 /// Most entries in `options.registry`: decapsulation records which
 /// registered options a packet carried in a 32-bit set.
 pub const REGISTRY_MAX: usize = 32;
@@ -150,8 +156,14 @@ pub struct Config {
 /// and tests look tunnels up by name.
 #[derive(Debug, Clone, Default)]
 pub(super) struct TunnelIndex {
-    by_pair: rustc_hash::FxHashMap<(IpAddr, Vni), u32>,
+    /// By (remote VTEP, VNI, encapsulation): a VXLAN and a Geneve tunnel
+    /// with one VNI number are different networks.
+    by_pair: rustc_hash::FxHashMap<(IpAddr, Vni, Encapsulation), u32>,
     by_name: std::sync::OnceLock<Vec<u32>>,
+    /// By (encapsulation, VNI): the mesh groups of the tunnels with that
+    /// VNI, each once (what [`Config::stitched`] needs per segment, so that
+    /// asking it of every segment stays linear). Built at the first use.
+    groups_by_vni: std::sync::OnceLock<rustc_hash::FxHashMap<(Encapsulation, Vni), Vec<u32>>>,
 }
 
 /// Derived from the tunnels, which `Config` compares itself: whether the
@@ -172,13 +184,33 @@ impl TunnelIndex {
             rustc_hash::FxHashMap::with_capacity_and_hasher(tunnels.len(), Default::default());
         for (i, t) in tunnels.iter().enumerate() {
             by_pair
-                .entry((t.remote, t.vni))
+                .entry((t.remote, t.vni, t.encapsulation))
                 .or_insert(u32::try_from(i).unwrap_or(u32::MAX));
         }
         TunnelIndex {
             by_pair,
             by_name: std::sync::OnceLock::new(),
+            groups_by_vni: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Indexes (into `tunnels`) of one tunnel per distinct mesh group among
+    /// those with encapsulation `e` and VNI `vni`.
+    pub(super) fn groups_of(&self, tunnels: &[Tunnel], e: Encapsulation, vni: Vni) -> &[u32] {
+        let map = self.groups_by_vni.get_or_init(|| {
+            let mut m: rustc_hash::FxHashMap<(Encapsulation, Vni), Vec<u32>> =
+                rustc_hash::FxHashMap::default();
+            let mut seen: rustc_hash::FxHashSet<(Encapsulation, Vni, &str)> =
+                rustc_hash::FxHashSet::default();
+            for (i, t) in tunnels.iter().enumerate() {
+                if seen.insert((t.encapsulation, t.vni, t.mesh.as_str())) {
+                    let v = m.entry((t.encapsulation, t.vni)).or_default();
+                    v.push(u32::try_from(i).unwrap_or(u32::MAX));
+                }
+            }
+            m
+        });
+        map.get(&(e, vni)).map_or(&[], Vec::as_slice)
     }
 
     fn by_name(&self, tunnels: &[Tunnel]) -> &[u32] {
@@ -254,13 +286,41 @@ impl Config {
         (self.tunnels.get(t)?.name == name).then_some(t)
     }
 
+    /// The tunnel configured for this remote VTEP and VNI in this
+    /// encapsulation.
+    pub fn tunnel_for_encap(&self, remote: IpAddr, vni: Vni, e: Encapsulation) -> Option<&Tunnel> {
+        let i = *self.index.by_pair.get(&(remote, vni, e))?;
+        self.tunnels.get(i as usize)
+    }
+
+    /// How `remote` is a member of `segment`: its VXLAN tunnel for the
+    /// segment's VXLAN VNI if there is one, else Geneve (its tunnel for the
+    /// segment's VNI, or the defaults). A remote is a member in one
+    /// encapsulation only (validation refuses both).
+    pub fn member(&self, segment: &Segment, remote: IpAddr) -> (Encapsulation, Vni) {
+        match self.tunnel_for_encap(remote, segment.vxlan_vni, Encapsulation::Vxlan) {
+            Some(_) => (Encapsulation::Vxlan, segment.vxlan_vni),
+            None => (Encapsulation::Geneve, segment.vni),
+        }
+    }
+
+    /// The mesh group of `remote` as a member of `segment` reached with
+    /// `e`: its tunnel's, else the encapsulation's name.
+    pub fn mesh_of(&self, segment: &Segment, remote: IpAddr, e: Encapsulation) -> &str {
+        let vni = match e {
+            Encapsulation::Geneve => segment.vni,
+            Encapsulation::Vxlan => segment.vxlan_vni,
+        };
+        self.tunnel_for_encap(remote, vni, e)
+            .map_or(e.as_str(), |t| t.mesh.as_str())
+    }
+
     /// The tunnel configured for this remote VTEP and VNI. L2 mode encaps to
     /// a remote VTEP with this tunnel's settings (options, UDP port, TTL...)
     /// when there is one, and with [`Tunnel::defaults`] otherwise.
     /// One hash lookup, whatever the number of tunnels.
     pub fn tunnel_for(&self, remote: IpAddr, vni: Vni) -> Option<&Tunnel> {
-        let i = *self.index.by_pair.get(&(remote, vni))?;
-        self.tunnels.get(i as usize)
+        self.tunnel_for_encap(remote, vni, Encapsulation::Geneve)
     }
 
     /// The decap entry for a VNI.
@@ -454,6 +514,9 @@ pub struct Vtep {
     pub ipv6: Option<IfAddr>,
     /// UDP port Geneve is received on, and the default destination port.
     pub udp_port: u16,
+    /// UDP port VXLAN is received on, and the default destination port of
+    /// VXLAN tunnels; `None`: VXLAN is not received.
+    pub vxlan_port: Option<u16>,
     /// The underlay's 802.1Q VLAN Geneve may arrive tagged with; other tags
     /// are dropped (`underlay_vlan`). Untagged frames are always accepted.
     pub vlan: Option<u16>,
@@ -541,6 +604,12 @@ pub struct Tunnel {
     pub remote: IpAddr,
     /// VNI.
     pub vni: Vni,
+    /// Geneve (default) or VXLAN (Ethernet only, no options).
+    pub encapsulation: Encapsulation,
+    /// Split-horizon group: a frame that came from a tunnel of one group
+    /// is never sent back into that group (default: the encapsulation's
+    /// name, so VXLAN and Geneve members of a segment are stitched).
+    pub mesh: String,
     /// Options added on encap, in order.
     pub options: Vec<TunnelOption>,
     /// Outer UDP destination port.
@@ -571,6 +640,8 @@ impl Tunnel {
             name: String::new(),
             remote,
             vni,
+            encapsulation: Encapsulation::Geneve,
+            mesh: Encapsulation::Geneve.as_str().to_string(),
             options: Vec::new(),
             udp_dst_port: vtep.udp_port,
             udp_checksum: default_checksum(remote),
@@ -615,8 +686,11 @@ pub struct Segment {
     pub port: usize,
     /// VLAN id; `None` for untagged.
     pub vlan: Option<u16>,
-    /// The VNI.
+    /// The VNI (of its Geneve members).
     pub vni: Vni,
+    /// The VNI of its VXLAN members and of VXLAN received for it (default:
+    /// `vni`).
+    pub vxlan_vni: Vni,
     /// Remote VTEPs that get broadcast and unknown unicast.
     pub flood: Vec<IpAddr>,
     /// Static MAC table entries.

@@ -65,7 +65,7 @@ impl<'a> Ctx<'a> {
 
     /// An error about the value at `path` (positioned there, or, when the
     /// field is absent, at its nearest present parent).
-    fn err(&mut self, path: &(impl fmt::Display + ?Sized), message: impl Into<String>) {
+    pub(super) fn err(&mut self, path: &(impl fmt::Display + ?Sized), message: impl Into<String>) {
         self.push(path, message.into());
     }
 
@@ -79,7 +79,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn range_of<T: TryFrom<i64>>(
+pub(super) fn range_of<T: TryFrom<i64>>(
     ctx: &mut Ctx,
     path: &(impl fmt::Display + ?Sized),
     v: i64,
@@ -107,7 +107,7 @@ fn opt_range<T: TryFrom<i64>>(
     }
 }
 
-fn vni(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), v: i64) -> Option<Vni> {
+pub(super) fn vni(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), v: i64) -> Option<Vni> {
     if v < 0 || v > i64::from(VNI_MAX) {
         ctx.err(
             path,
@@ -307,7 +307,7 @@ fn hex(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<Ve
     )
 }
 
-fn check_name(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), name: &str) -> bool {
+pub(super) fn check_name(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), name: &str) -> bool {
     let ok = !name.is_empty()
         && name.len() <= 32
         && name
@@ -577,6 +577,7 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
             "nothing to forward; configure at least one of l2, l3 or decap",
         );
     }
+    super::stitch::check(ctx, &vtep, &tunnels, l2.as_ref(), l3.as_ref());
     let options = policies(
         ctx,
         raw_policies.unwrap_or_default(),
@@ -1038,12 +1039,14 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vte
         );
     }
     let udp_port = opt_range(ctx, "vtep.udp_port", r.udp_port, 1, 65535, GENEVE_UDP_PORT);
+    let vxlan_port = super::stitch::vxlan_port(ctx, r.vxlan_port, udp_port);
     let vlan = vlan(ctx, "vtep.vlan", &r.vlan).unwrap_or(None);
     let mut v = Vtep {
         port: port.unwrap_or(0),
         ipv4,
         ipv6,
         udp_port,
+        vxlan_port,
         vlan,
         next_hops: Vec::new(),
     };
@@ -1284,7 +1287,7 @@ fn tunnels(
     let mut out: Vec<Tunnel> = Vec::with_capacity(raw.len());
     let mut name_ok = Vec::with_capacity(raw.len());
     // (remote, VNI) -> the first tunnel's index.
-    let mut pairs: HashMap<(IpAddr, Vni), usize> =
+    let mut pairs: HashMap<(IpAddr, Vni, Encapsulation), usize> =
         HashMap::with_capacity_and_hasher(raw.len(), Default::default());
     for (i, t) in raw.into_iter().enumerate() {
         let base = Item("tunnels", i);
@@ -1308,11 +1311,12 @@ fn tunnels(
             }
         }
         let vni = vni(ctx, &Field(&base, "vni"), t.vni);
+        let (encapsulation, mesh) = super::stitch::tunnel_kind(ctx, &base, &t);
         if let (Some(r), Some(n)) = (remote, vni) {
-            match pairs.entry((r, n)) {
+            match pairs.entry((r, n, encapsulation)) {
                 std::collections::hash_map::Entry::Occupied(first) => ctx.err(
                     &Field(&base, "vni"),
-                    format!("tunnel `{}` already goes to {r} with VNI {n}; each remote VTEP and VNI pair needs one tunnel", out[*first.get()].name),
+                    format!("tunnel `{}` already goes to {r} with {encapsulation} VNI {n}; each remote VTEP and VNI pair needs one tunnel", out[*first.get()].name),
                 ),
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(i);
@@ -1342,7 +1346,13 @@ fn tunnels(
                 ),
             );
         }
-        let default_port = vtep.as_ref().map_or(GENEVE_UDP_PORT, |v| v.udp_port);
+        let default_port = match encapsulation {
+            Encapsulation::Geneve => vtep.as_ref().map_or(GENEVE_UDP_PORT, |v| v.udp_port),
+            Encapsulation::Vxlan => vtep
+                .as_ref()
+                .and_then(|v| v.vxlan_port)
+                .unwrap_or(VXLAN_UDP_PORT),
+        };
         let udp_dst_port = opt_range(
             ctx,
             &Field(&base, "udp_port"),
@@ -1390,6 +1400,8 @@ fn tunnels(
                 name: t.name,
                 remote,
                 vni,
+                encapsulation,
+                mesh,
                 options,
                 udp_dst_port,
                 udp_checksum,
@@ -1404,6 +1416,8 @@ fn tunnels(
                 name: t.name,
                 remote: IpAddr::from([0, 0, 0, 0]),
                 vni: Vni::default(),
+                encapsulation,
+                mesh,
                 options,
                 udp_dst_port,
                 udp_checksum,
@@ -1457,6 +1471,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
     let mut segments = Vec::new();
     let mut names = HashMap::default();
     let mut vnis: HashMap<Vni, String> = HashMap::default();
+    let mut vxlan_vnis: HashMap<Vni, String> = HashMap::default();
     let mut attach: HashMap<(usize, Option<u16>), String> = HashMap::default();
     for (i, s) in raw.segments.into_iter().enumerate() {
         let base = format!("l2.segments[{i}]");
@@ -1538,12 +1553,14 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
                 }
             }
         }
-        if let (Some(port), Some(vlan), Some(vni)) = (port, vlan, vni) {
+        let vxlan_vni = super::stitch::vxlan_vni(ctx, &base, s.vxlan_vni, vni, &mut vxlan_vnis);
+        if let (Some(port), Some(vlan), Some(vni), Some(vxlan_vni)) = (port, vlan, vni, vxlan_vni) {
             segments.push(Segment {
                 name: s.name,
                 port,
                 vlan,
                 vni,
+                vxlan_vni,
                 flood,
                 static_macs,
             });

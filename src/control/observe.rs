@@ -51,6 +51,13 @@ pub struct Snapshot {
     pub ports: Vec<PortSnapshot>,
     pub encap: u64,
     pub decap: u64,
+    /// Of `encap` and `decap`: VXLAN (the rest is Geneve).
+    pub vxlan_encap: u64,
+    pub vxlan_decap: u64,
+    /// Decapsulated frames sent on through another tunnel (stitching).
+    pub stitched: u64,
+    /// Stitched frames whose Geneve options did not cross into VXLAN.
+    pub options_not_carried: u64,
     pub punted: u64,
     pub geneve_control: u64,
     pub learn_refused: u64,
@@ -71,6 +78,17 @@ impl Snapshot {
 }
 
 static CURRENT: ArcSwapOption<Snapshot> = ArcSwapOption::const_empty();
+
+/// The exit report's per-encapsulation lines: the `encap` and `decap`
+/// totals split into Geneve and VXLAN, then the stitched frames and the
+/// options that did not cross. `[vxlan encap, vxlan decap, stitched,
+/// options not carried]`.
+pub fn print_encapsulations(encap: u64, decap: u64, v: [u64; 4]) {
+    println!("encap geneve {} vxlan {}", encap.saturating_sub(v[0]), v[0]);
+    println!("decap geneve {} vxlan {}", decap.saturating_sub(v[1]), v[1]);
+    println!("stitched {}", v[2]);
+    println!("options not carried {}", v[3]);
+}
 
 /// Makes `s` what telemetry and Prometheus show.
 pub fn publish(s: Snapshot) {
@@ -173,6 +191,44 @@ pub fn prometheus_text(s: &Snapshot) -> String {
             "geneve_gw_control_replies_total",
             "ARP/ND/ICMP replies the control thread sent.",
             s.control_replies,
+        ),
+    ] {
+        head(&mut o, name, "counter", help);
+        let _ = writeln!(o, "{name} {v}");
+    }
+    // Per encapsulation: the totals above split into Geneve and VXLAN.
+    for (name, help, total, vxlan) in [
+        (
+            "geneve_gw_tunnel_encap_packets_total",
+            "Packets encapsulated, by tunnel header.",
+            s.encap,
+            s.vxlan_encap,
+        ),
+        (
+            "geneve_gw_tunnel_decap_packets_total",
+            "Packets decapsulated to an access port, by tunnel header.",
+            s.decap,
+            s.vxlan_decap,
+        ),
+    ] {
+        head(&mut o, name, "counter", help);
+        let _ = writeln!(
+            o,
+            "{name}{{encapsulation=\"geneve\"}} {}",
+            total.saturating_sub(vxlan)
+        );
+        let _ = writeln!(o, "{name}{{encapsulation=\"vxlan\"}} {vxlan}");
+    }
+    for (name, help, v) in [
+        (
+            "geneve_gw_stitched_packets_total",
+            "Decapsulated frames sent on through a tunnel of another mesh group (VXLAN to Geneve and back).",
+            s.stitched,
+        ),
+        (
+            "geneve_gw_options_not_carried_total",
+            "Stitched frames whose Geneve options were not carried into VXLAN.",
+            s.options_not_carried,
         ),
     ] {
         head(&mut o, name, "counter", help);
@@ -375,6 +431,8 @@ mod tests {
             }],
             encap: 3,
             decap: 2,
+            vxlan_encap: 1,
+            stitched: 5,
             drops: vec![(DropReason::NoRoute, 4), (DropReason::TxFull, 0)],
             latency: Some(Percentiles {
                 samples: 10,
@@ -398,6 +456,12 @@ mod tests {
             "geneve_gw_port_rx_packets_total{port=\"ul\\\"x\",port_id=\"0\"} 7",
             "geneve_gw_port_tx_dropped_total{port=\"ul\\\"x\",port_id=\"0\"} 1",
             "geneve_gw_encap_packets_total 3",
+            "geneve_gw_tunnel_encap_packets_total{encapsulation=\"geneve\"} 2",
+            "geneve_gw_tunnel_encap_packets_total{encapsulation=\"vxlan\"} 1",
+            "geneve_gw_tunnel_decap_packets_total{encapsulation=\"geneve\"} 2",
+            "geneve_gw_tunnel_decap_packets_total{encapsulation=\"vxlan\"} 0",
+            "geneve_gw_stitched_packets_total 5",
+            "geneve_gw_options_not_carried_total 0",
             "geneve_gw_drops_total{reason=\"no_route\"} 4",
             "geneve_gw_drops_total{reason=\"tx_full\"} 0",
             "geneve_gw_drop_reason_info{reason=\"no_route\",help=\"L3: no route for the inner destination.\"} 1",

@@ -146,6 +146,12 @@ pub fn render(all: &Map<String, Value>, pid: u64) -> String {
     for k in [
         "encap",
         "decap",
+        "geneve_encap",
+        "vxlan_encap",
+        "geneve_decap",
+        "vxlan_decap",
+        "stitched",
+        "options_not_carried",
         "punted",
         "geneve_control",
         "learn_refused",
@@ -182,4 +188,37 @@ pub fn render(all: &Map<String, Value>, pid: u64) -> String {
         o += &format!("tables: {}\n", parts.join(", "));
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_shows_the_per_encapsulation_counters() {
+        let all: Map<String, Value> = serde_json::from_str(
+            r#"{
+                "/geneve_gw/counters": {"uptime_ms": 1500, "workers": 1, "encap": 10,
+                    "decap": 4, "geneve_encap": 7, "vxlan_encap": 3, "geneve_decap": 4,
+                    "vxlan_decap": 0, "stitched": 6, "options_not_carried": 2},
+                "/geneve_gw/drops": {}, "/geneve_gw/latency": {"enabled": 0},
+                "/geneve_gw/tables": {}
+            }"#,
+        )
+        .unwrap();
+        let out = render(&all, 42);
+        for (k, v) in [
+            ("vxlan_encap", 3),
+            ("geneve_encap", 7),
+            ("vxlan_decap", 0),
+            ("stitched", 6),
+            ("options_not_carried", 2),
+        ] {
+            assert!(
+                out.lines()
+                    .any(|l| l.split_whitespace().collect::<Vec<_>>() == [k, &v.to_string()]),
+                "no `{k} {v}` in:\n{out}"
+            );
+        }
+    }
 }

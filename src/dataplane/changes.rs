@@ -530,7 +530,11 @@ impl Planner {
         }
         let mut entry = None;
         if let Some((remote, learned)) = new {
-            let key = (remote, vni, PayloadKind::Ethernet);
+            let key = super::stitch::member_key(cfg, seg, remote).unwrap_or((
+                remote,
+                vni,
+                PayloadKind::Ethernet,
+            ));
             match self.acquire(cfg, key, Referrer::Mac(seg, mac)) {
                 Ok(template) => {
                     entry = Some(MacEntry {
@@ -548,7 +552,11 @@ impl Planner {
             entry,
         });
         if let Some((remote, _)) = old {
-            self.release((remote, vni, PayloadKind::Ethernet));
+            self.release(super::stitch::member_key(cfg, seg, remote).unwrap_or((
+                remote,
+                vni,
+                PayloadKind::Ethernet,
+            )));
         }
     }
 
@@ -565,7 +573,8 @@ impl Planner {
         let mut keys = Vec::with_capacity(remotes.len());
         let mut targets = Vec::with_capacity(remotes.len());
         for r in remotes {
-            let key = (*r, vni, PayloadKind::Ethernet);
+            let key =
+                super::stitch::member_key(cfg, seg, *r).unwrap_or((*r, vni, PayloadKind::Ethernet));
             match self.acquire(cfg, key, Referrer::Flood(seg)) {
                 Ok(id) => {
                     keys.push(key);
@@ -595,6 +604,19 @@ impl Planner {
             self.want.extend(unresolved);
             Box::new(out)
         });
+        // A segment's VXLAN VNI decapsulates as its Geneve VNI does (when
+        // the VTEP receives VXLAN).
+        let segment = cfg
+            .l2
+            .iter()
+            .flat_map(|l| &l.segments)
+            .find(|s| s.vni == vni);
+        if let (Some(s), Some(_)) = (segment, cfg.vtep.vxlan_port) {
+            self.out.push(Change::Vni {
+                vni: super::stitch::vni_key(crate::wire::Encapsulation::Vxlan, s.vxlan_vni),
+                out: out.clone(),
+            });
+        }
         self.out.push(Change::Vni {
             vni: vni.get(),
             out,
@@ -604,8 +626,12 @@ impl Planner {
     /// The templates of tunnel (remote, vni) follow its settings again (a
     /// reload changed, added or removed the tunnel): rewritten in place.
     pub fn tunnel_changed(&mut self, cfg: &Config, remote: IpAddr, vni: Vni) {
-        for kind in [PayloadKind::Ethernet, PayloadKind::Ipv4, PayloadKind::Ipv6] {
-            let key = (remote, vni.get(), kind);
+        let keys = [vni.get(), vni.get() | super::stitch::VXLAN_KEY];
+        for (kind, key_vni) in [PayloadKind::Ethernet, PayloadKind::Ipv4, PayloadKind::Ipv6]
+            .into_iter()
+            .flat_map(|k| keys.map(|v| (k, v)))
+        {
+            let key = (remote, key_vni, kind);
             let Some(mut slot) = self.slots.get(&key).copied() else {
                 continue;
             };
@@ -691,7 +717,14 @@ impl Planner {
                 if let Some((remote, learned)) =
                     self.macs.get(&(seg, mac)).and_then(MacWant::effective)
                 {
-                    let template = id(self, &(remote, vni, PayloadKind::Ethernet));
+                    let template = id(
+                        self,
+                        &super::stitch::member_key(cfg, seg, remote).unwrap_or((
+                            remote,
+                            vni,
+                            PayloadKind::Ethernet,
+                        )),
+                    );
                     self.out.push(Change::Mac {
                         segment: seg,
                         mac,

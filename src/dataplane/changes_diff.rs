@@ -113,13 +113,39 @@ fn global_change(old: &Config, new: &Config) -> Option<&'static str> {
                 l.ageing_seconds,
                 l.segments
                     .iter()
-                    .map(|s| (s.port, s.vlan, s.vni))
+                    .map(|s| (s.port, s.vlan, s.vni, s.vxlan_vni))
                     .collect::<Vec<_>>(),
             )
         })
     };
     if seg_shape(old) != seg_shape(new) {
         return Some("l2 segments");
+    }
+    // Stitching: which VNI a remote is a member in, its encapsulation and
+    // its mesh group decide the per-segment groups, their flood lists and
+    // the VXLAN keys of the VNI table, all built with the tables. While
+    // every tunnel is Geneve in the default group nothing of that exists;
+    // otherwise a change to any tunnel's key, encapsulation or group
+    // builds everything anew (correct, not entry by entry).
+    let plain = |c: &Config| {
+        c.tunnels.iter().all(|t| {
+            t.encapsulation == config::Encapsulation::Geneve
+                && t.mesh == config::Encapsulation::Geneve.as_str()
+        })
+    };
+    if !(plain(old) && plain(new)) {
+        fn members(c: &Config) -> Vec<(IpAddr, Vni, config::Encapsulation, &str)> {
+            let mut v: Vec<_> = c
+                .tunnels
+                .iter()
+                .map(|t| (t.remote, t.vni, t.encapsulation, t.mesh.as_str()))
+                .collect();
+            v.sort_unstable();
+            v
+        }
+        if members(old) != members(new) {
+            return Some("tunnel encapsulation or mesh group (stitching)");
+        }
     }
     if old.l3.as_ref().map(|l| &l.access) != new.l3.as_ref().map(|l| &l.access) {
         return Some("l3 access");

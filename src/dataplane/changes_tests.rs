@@ -539,3 +539,31 @@ fn a_held_copy_is_never_written() {
         (3, Some(2))
     );
 }
+
+/// A tunnel's encapsulation or mesh group decides the stitched segments'
+/// groups and flood lists, which are built with the tables: changing one,
+/// or a segment's VXLAN VNI, must not pass as "nothing to change" or as a
+/// plain tunnel edit.
+#[test]
+fn reload_of_a_stitching_change_builds_everything_anew() {
+    let old = base();
+    let mut mesh = old.clone();
+    mesh.tunnels[0].mesh = "fabric".into();
+    assert!(diff(&old, &mesh).global.is_some(), "mesh group change");
+
+    let mut vxlan = old.clone();
+    vxlan.tunnels[1].encapsulation = crate::config::Encapsulation::Vxlan;
+    vxlan.tunnels[1].mesh = "vxlan".into();
+    assert!(diff(&old, &vxlan).global.is_some(), "encapsulation change");
+    // And back: from a stitched configuration to a plain one.
+    assert!(diff(&vxlan, &old).global.is_some(), "back to Geneve");
+
+    let mut seg = old.clone();
+    seg.l2.as_mut().unwrap().segments[0].vxlan_vni = crate::wire::geneve::Vni::new(5000).unwrap();
+    assert!(diff(&old, &seg).global.is_some(), "segment VXLAN VNI");
+
+    // Plain Geneve configurations keep the entry-by-entry diff.
+    let mut ttl = old.clone();
+    ttl.tunnels[1].ttl = HeaderPolicy::Fixed(9);
+    assert_eq!(diff(&old, &ttl).global, None);
+}

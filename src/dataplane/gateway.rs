@@ -62,11 +62,13 @@ impl GatewayWorker {
         let mut generation = tables.generation;
         let mut is_access = [false; MAX_PORTS];
         mark_access(&tables, &mut is_access);
+        let mut stitching = tables.segments.iter().any(|s| s.stitched());
         let start = dpdk::tsc_now();
         let mut lat = Residence::new(self.latency, dpdk::tsc_hz(), start);
         // Poll rounds between residence-time hand-off checks (a TSC read).
         let mut handoff_countdown = 1u32;
         let mut mac_cache = pipeline::MacCache::default();
+        let mut stitch_cache = pipeline::StitchCache::default();
         // Chained (jumbo) frames to segment are copied here first; grown
         // once to the largest IP packet, never per packet after that.
         let mut scratch: Vec<u8> = Vec::new();
@@ -80,6 +82,7 @@ impl GatewayWorker {
                 tables = sh.tables.load_full();
                 generation = tables.generation;
                 mark_access(&tables, &mut is_access);
+                stitching = tables.segments.iter().any(|s| s.stitched());
             }
             if self.index == 0 && !sh.control_rx.is_empty() {
                 for (port, m) in sh.control_rx.try_iter().take(BURST_SIZE) {
@@ -125,6 +128,9 @@ impl GatewayWorker {
                         });
                         if n > 0 {
                             encapped += n as u64;
+                            if l.is_vxlan() {
+                                c.vxlan_encap.add(n as u64);
+                            }
                             send_front(out, c, &mut lat, &mut burst, n);
                         }
                         at = n;
@@ -138,8 +144,14 @@ impl GatewayWorker {
                         let rss = m.rss_hash();
                         let i = at;
                         at += 1;
-                        if let Some(port) = express.as_ref().and_then(|l| l.encap(&mut m, rss)) {
+                        if let Some((l, port)) = express
+                            .as_ref()
+                            .and_then(|l| Some((l, l.encap(&mut m, rss)?)))
+                        {
                             encapped += 1;
+                            if l.is_vxlan() {
+                                c.vxlan_encap.add(1);
+                            }
                             return send(&mut tx, c, &mut lat, port, m);
                         }
                         // Large tables: the frame's template from the look-ahead.
@@ -205,6 +217,34 @@ impl GatewayWorker {
                         }
                         i += run;
                     }
+                    if stitching {
+                        // Then the stitched frames at the front: decapped
+                        // and re-encapsulated in place, all to the
+                        // underlay port (a loop of its own: the decap
+                        // express tier's stays as it was).
+                        let mut to_vxlan = 0u64;
+                        let s = burst.update_while(|m| {
+                            if m.flow_mark().is_some() {
+                                return false;
+                            }
+                            pipeline::stitch_express(t, m, &mut stitch_cache)
+                                .map(|(_, vxlan)| to_vxlan += u64::from(vxlan))
+                                .is_some()
+                        });
+                        if s > 0 {
+                            encapped += s as u64;
+                            if to_vxlan > 0 {
+                                c.vxlan_encap.add(to_vxlan);
+                            }
+                            match tx.get_mut(usize::from(t.underlay_port)) {
+                                Some(b) => send_front(b, c, &mut lat, &mut burst, s),
+                                None => {
+                                    burst.free_first(s);
+                                    c.drops[DropReason::TxFull.index()].add(s as u64);
+                                }
+                            }
+                        }
+                    }
                     burst.drain_each(|mut m| {
                         // A Geneve frame in a chain that does not fit one
                         // mbuf is longer than every MTU.
@@ -227,6 +267,8 @@ impl GatewayWorker {
                                 // event comes again with the next packet), counted.
                                 if e == Event::LearnRefused {
                                     c.learn_refused.add(1);
+                                } else if e == Event::OptionsNotCarried {
+                                    c.options_not_carried.add(1);
                                 } else if sh.event_tx.try_send(e).is_err() {
                                     c.event_queue_full.add(1);
                                 }
@@ -253,6 +295,10 @@ impl GatewayWorker {
                 }
                 if encapped > 0 {
                     c.encap.add(encapped);
+                    if !access {
+                        // From the underlay: re-encapsulated (stitched).
+                        c.stitched.add(encapped);
+                    }
                 }
                 if decapped > 0 {
                     c.decap.add(decapped);
@@ -337,6 +383,25 @@ impl Sink<'_> {
                 self.io.send(port, m);
                 return (0, 1);
             }
+            Outcome::EncappedVxlan(port) => {
+                self.io.c.vxlan_encap.add(1);
+                self.io.send(port, m);
+                return (1, 0);
+            }
+            Outcome::DecappedVxlan(port) => {
+                if t.over_mtu(port, m.data()) {
+                    self.io.count_drop(DropReason::EgressOverMtu, 1);
+                    return (0, 0);
+                }
+                self.io.c.vxlan_decap.add(1);
+                self.io.send(port, m);
+                return (0, 1);
+            }
+            Outcome::FloodFrom {
+                segment,
+                group,
+                vxlan,
+            } => return self.flood_from(t, segment as usize, group, vxlan, m, rss),
             Outcome::Flood(seg) => self.flood(t, seg, m, rss),
             Outcome::Segment(id) => self.segment(t, id, m, rss),
             Outcome::Punt(kind) => self.punt(kind, m),
@@ -402,12 +467,86 @@ impl Sink<'_> {
             match flood_copy(pipeline::encap_flood(t, id, &mut copy, rss)) {
                 FloodCopy::Send(port) => {
                     self.io.c.encap.add(1);
+                    if flood_copy_is_vxlan(t, id) {
+                        self.io.c.vxlan_encap.add(1);
+                    }
                     self.io.send(port, copy);
                 }
                 FloodCopy::Segment(id) => self.segment(t, id, copy, rss),
                 FloodCopy::Drop(r) => self.io.count_drop(r, 1),
             }
         }
+    }
+
+    /// A decapsulated frame of a stitched segment with no known tunnel
+    /// behind its destination: a copy to each flood member outside mesh
+    /// group `group` (`dataplane::stitch`), and the frame itself to the
+    /// segment's access port (tagged, MTU-checked). Returns the
+    /// (encapsulated, decapsulated) packets to count: the copies were
+    /// counted here. Not inlined, like [`flood`](Self::flood).
+    #[inline(never)]
+    fn flood_from(
+        &mut self,
+        t: &Tables,
+        seg: usize,
+        group: u16,
+        vxlan: bool,
+        mut m: Mbuf,
+        rss: Option<u32>,
+    ) -> (u64, u64) {
+        let Some(s) = t.segments.get(seg) else {
+            self.io.count_drop(DropReason::NoSegment, 1);
+            return (0, 0);
+        };
+        let mut copies = 0;
+        for (position, target) in s.flood.iter().enumerate() {
+            // The segment's current flood list, outside the source's group.
+            if !s
+                .mesh
+                .as_ref()
+                .is_some_and(|m| m.floods_to(position, group))
+            {
+                continue;
+            }
+            let Some(id) = *target else {
+                self.io.count_drop(DropReason::NextHopUnresolved, 1);
+                continue;
+            };
+            let Some(mut copy) = m.deep_copy(&self.io.sh.pool) else {
+                self.io.count_drop(DropReason::ReplicationNoMbuf, 1);
+                continue;
+            };
+            match flood_copy(pipeline::encap_flood(t, id, &mut copy, rss)) {
+                FloodCopy::Send(port) => {
+                    copies += 1;
+                    if flood_copy_is_vxlan(t, id) {
+                        self.io.c.vxlan_encap.add(1);
+                    }
+                    self.io.send(port, copy);
+                }
+                FloodCopy::Segment(id) => self.segment(t, id, copy, rss),
+                FloodCopy::Drop(r) => self.io.count_drop(r, 1),
+            }
+        }
+        if copies > 0 {
+            self.io.c.encap.add(copies);
+            self.io.c.stitched.add(copies);
+        }
+        if let Some(vid) = s.vlan {
+            if !pipeline::push_segment_vlan(&mut m, vid) {
+                self.io.count_drop(DropReason::EncapNoRoom, 1);
+                return (0, 0);
+            }
+        }
+        if t.over_mtu(s.access_port, m.data()) {
+            self.io.count_drop(DropReason::EgressOverMtu, 1);
+            return (0, 0);
+        }
+        if vxlan {
+            self.io.c.vxlan_decap.add(1);
+        }
+        self.io.send(s.access_port, m);
+        (0, 1)
     }
 
     /// A frame too big for template `id`'s tunnel MTU, on the path
@@ -701,4 +840,11 @@ fn linear_copy(
         Err(EncapError::TooBig { .. }) => io.count_drop(DropReason::EncapTooBig, 1),
         Err(EncapError::BadInner) => io.count_drop(DropReason::InnerNotIp, 1),
     }
+}
+
+/// Whether flood template `id` is VXLAN (its copies are counted apart).
+fn flood_copy_is_vxlan(t: &Tables, id: u32) -> bool {
+    t.templates
+        .get(id as usize)
+        .is_some_and(|tpl| tpl.encapsulation() == crate::wire::Encapsulation::Vxlan)
 }

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod police;
 pub mod publish;
 pub mod stats;
+pub mod stitch;
 pub mod tables;
 #[cfg(feature = "dpdk")]
 pub mod tx_offload;

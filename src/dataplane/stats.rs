@@ -50,6 +50,15 @@ pub struct WorkerCounters {
     pub encap: Counter,
     /// Packets decapsulated and delivered.
     pub decap: Counter,
+    /// Of `encap`: packets sent VXLAN-encapsulated (the rest are Geneve).
+    pub vxlan_encap: Counter,
+    /// Of `decap`: VXLAN packets delivered to an access port.
+    pub vxlan_decap: Counter,
+    /// Decapsulated frames sent on through another tunnel (stitched
+    /// segments: VXLAN to Geneve and back, or between mesh groups).
+    pub stitched: Counter,
+    /// Stitched frames whose Geneve options were not carried into VXLAN.
+    pub options_not_carried: Counter,
     /// Packets handed to the control thread.
     pub punted: Counter,
     /// Geneve control packets (O bit) among them.
@@ -78,6 +87,10 @@ impl Default for WorkerCounters {
             ports: std::array::from_fn(|_| PortCounters::default()),
             encap: Counter::default(),
             decap: Counter::default(),
+            vxlan_encap: Counter::default(),
+            vxlan_decap: Counter::default(),
+            stitched: Counter::default(),
+            options_not_carried: Counter::default(),
             punted: Counter::default(),
             geneve_control: Counter::default(),
             learn_refused: Counter::default(),

@@ -15,6 +15,7 @@ use crate::tunnel::{
     TtlEncap, TunnelConfig, TunnelOption, UdpChecksumTx,
 };
 use crate::wire::geneve::Vni;
+use crate::wire::Encapsulation;
 
 pub use super::lpm::Lpm;
 
@@ -48,6 +49,9 @@ pub struct VniOut {
     /// Longest untagged frame `port` takes (its MTU plus the Ethernet
     /// header; `usize::MAX` when unknown): the express tier's MTU check.
     pub max_untagged_frame: usize,
+    /// Its segment stitches tunnels of different mesh groups: a frame may
+    /// leave through another tunnel (`dataplane::stitch`), never plain.
+    pub stitched: bool,
 }
 
 /// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
@@ -79,6 +83,7 @@ impl VniOut {
             && self.require_mask == 0
             && self.security_tags.is_empty()
             && self.flow_id.is_none()
+            && !self.stitched
     }
 }
 
@@ -202,6 +207,9 @@ pub struct SegmentEntry {
     pub flood: Vec<Option<TemplateId>>,
     /// Known MACs: static and learned, to a template.
     pub macs: FxHashMap<[u8; 6], MacEntry>,
+    /// Members by encapsulation and mesh group, when the gateway receives
+    /// VXLAN or the segment has VXLAN members (`None`: Geneve only).
+    pub mesh: Option<Box<super::stitch::SegmentMesh>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +295,7 @@ struct TemplateBuilder<'a> {
     inputs: &'a BuildInputs<'a>,
     templates: Vec<EncapTemplate>,
     variants: Vec<Option<FlowIdVariant>>,
-    by_key: HashMap<(IpAddr, u32, PayloadKind), Option<TemplateId>>,
+    by_key: HashMap<TemplateKey, Option<TemplateId>>,
     unresolved: Vec<IpAddr>,
 }
 
@@ -300,7 +308,29 @@ impl TemplateBuilder<'_> {
         vni: Vni,
         payload: PayloadKind,
     ) -> Result<Option<TemplateId>, String> {
-        let key = (remote, vni.get(), payload);
+        self.get_in(remote, vni, payload, Encapsulation::Geneve)
+    }
+
+    /// [`get`](Self::get) for the L2 member `remote` of segment `s`, in
+    /// the encapsulation and VNI it is a member with.
+    pub(super) fn member(
+        &mut self,
+        s: &config::Segment,
+        remote: IpAddr,
+    ) -> Result<Option<TemplateId>, String> {
+        let (e, vni) = self.cfg.member(s, remote);
+        self.get_in(remote, vni, PayloadKind::Ethernet, e)
+    }
+
+    /// [`get`](Self::get) in encapsulation `e`.
+    fn get_in(
+        &mut self,
+        remote: IpAddr,
+        vni: Vni,
+        payload: PayloadKind,
+        e: Encapsulation,
+    ) -> Result<Option<TemplateId>, String> {
+        let key = (remote, super::stitch::vni_key(e, vni), payload);
         if let Some(t) = self.by_key.get(&key) {
             return Ok(*t);
         }
@@ -352,19 +382,22 @@ pub fn make_template(
     key: TemplateKey,
     dst_mac: [u8; 6],
 ) -> Result<(EncapTemplate, Option<(EncapTemplate, u8)>), String> {
-    let (remote, vni, payload) = key;
+    let (remote, key_vni, payload) = key;
+    // A VXLAN template's key carries the VXLAN bit above the VNI.
+    let (e, vni) = super::stitch::from_vni_key(key_vni);
     let vni = Vni::new(vni).ok_or_else(|| format!("VNI {vni} out of range"))?;
     let vtep = &cfg.vtep;
     let local = vtep
         .local_for(remote)
         .ok_or_else(|| format!("no local VTEP address of {remote}'s family"))?;
     let tunnel = cfg
-        .tunnel_for(remote, vni)
+        .tunnel_for_encap(remote, vni, e)
         .cloned()
-        .unwrap_or_else(|| config::Tunnel::defaults(vtep, remote, vni));
+        .unwrap_or_else(|| super::stitch::default_tunnel(vtep, remote, vni, e));
     let port = vtep.port;
     let mut tc = TunnelConfig::new(port_macs[port], dst_mac, local.addr, remote, vni);
     tc.payload = payload;
+    tc.encapsulation = e;
     tc.udp_dst_port = tunnel.udp_dst_port;
     tc.src_port_range = tunnel.source_ports;
     tc.udp_checksum = Some(match tunnel.udp_checksum {
@@ -385,7 +418,8 @@ pub fn make_template(
     tc.underlay_mtu = cfg.ports[port].mtu;
     let err = |e| format!("tunnel to {remote} VNI {}: {e:?}", vni.get());
     let t = EncapTemplate::new(&tc).map_err(err)?;
-    let variant = match flow_id_option(cfg, &tunnel) {
+    // VXLAN carries no options: no flow-id variant.
+    let variant = match flow_id_option(cfg, &tunnel).filter(|_| e == Encapsulation::Geneve) {
         Some((class, typ, len)) => {
             tc.options.push(TunnelOption {
                 class,
@@ -506,6 +540,7 @@ impl Tables {
                 .unwrap_or_default(),
         );
         dc.udp_port = cfg.vtep.udp_port;
+        dc.vxlan_port = cfg.vtep.vxlan_port;
         dc.ipv6_zero_checksum_from = cfg
             .tunnels
             .iter()
@@ -544,17 +579,18 @@ impl Tables {
             .as_ref()
             .map(|l| (l.learning, l.ageing_seconds))
             .unwrap_or((false, 0));
+        let mut groups = super::stitch::Groups::default();
         if let Some(l2) = &cfg.l2 {
             for (si, s) in l2.segments.iter().enumerate() {
                 access.push((pid(s.port), vlan_key(s.vlan), AccessIn::L2(si)));
                 let mut flood = Vec::new();
                 for r in s.flood.iter().filter(|_| entries) {
-                    flood.push(tb.get(*r, s.vni, PayloadKind::Ethernet)?);
+                    flood.push(tb.member(s, *r)?);
                 }
                 let mut macs = FxHashMap::default();
                 for ((seg, mac), remote) in inputs.learned {
                     if *seg == si && entries {
-                        let template = tb.get(*remote, s.vni, PayloadKind::Ethernet)?;
+                        let template = tb.member(s, *remote)?;
                         macs.insert(
                             *mac,
                             MacEntry {
@@ -567,7 +603,7 @@ impl Tables {
                 }
                 // Static entries win over learned ones.
                 for m in s.static_macs.iter().filter(|_| entries) {
-                    let template = tb.get(m.remote, s.vni, PayloadKind::Ethernet)?;
+                    let template = tb.member(s, m.remote)?;
                     macs.insert(
                         m.mac,
                         MacEntry {
@@ -577,12 +613,14 @@ impl Tables {
                         },
                     );
                 }
+                let mesh = super::stitch::SegmentMesh::build(cfg, s, &flood, &macs, &mut groups);
                 segments.push(SegmentEntry {
                     vni: s.vni.get(),
                     access_port: pid(s.port),
                     vlan: s.vlan,
                     flood,
                     macs,
+                    mesh,
                 });
             }
         }
@@ -625,6 +663,7 @@ impl Tables {
             }
             vnis.insert(d.vni.get(), out);
         }
+        super::stitch::add_vxlan_vnis(cfg, &mut vnis);
 
         let mut access_ports: Vec<u16> = cfg
             .ports
@@ -771,6 +810,9 @@ pub fn decap_out(
             security_tags,
             flow_id,
             max_untagged_frame: usize::from(cfg.ports[d.port].mtu) + 14,
+            stitched: segment
+                .and_then(|i| cfg.l2.as_ref()?.segments.get(i))
+                .is_some_and(|s| cfg.stitched(s)),
         },
         unresolved,
     )
@@ -801,6 +843,7 @@ mod tests {
             security_tags: Vec::new(),
             flow_id: None,
             max_untagged_frame: usize::MAX,
+            stitched: false,
         }
     }
 

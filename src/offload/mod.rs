@@ -522,6 +522,10 @@ pub fn hw_decap_blocker(cfg: &Config, vni: crate::wire::geneve::Vni) -> Option<&
     if cfg.l2.as_ref().is_some_and(|l| l.learning) {
         return Some("MAC learning needs the outer source address");
     }
+    let segments = cfg.l2.iter().flat_map(|l| &l.segments);
+    if segments.filter(|s| s.vni == vni).any(|s| cfg.stitched(s)) {
+        return Some("a stitched segment forwards by the outer source's mesh group");
+    }
     let applies = |s: &crate::config::Scope| match s {
         crate::config::Scope::All => true,
         crate::config::Scope::Vni(v) => *v == vni,

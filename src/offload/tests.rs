@@ -338,6 +338,28 @@ fn learning_keeps_decap_in_software() {
 }
 
 #[test]
+fn a_stitched_segment_keeps_decap_in_software() {
+    // VNI 100 gets a VXLAN member in another mesh group: its frames may
+    // leave through a tunnel, decided by the outer source.
+    let text = CFG
+        .replace("  ipv6: 2001:db8::1/64\n", "  ipv6: 2001:db8::1/64\n  vxlan_port: 4789\n")
+        .replace(
+            "l2:\n",
+            "tunnels:\n  - { name: tor, remote: 198.18.0.3, vni: 100, encapsulation: vxlan }\nl2:\n",
+        );
+    let cfg = crate::config::load_str(&text, "t.yaml").expect("test config is valid");
+    let (rules, left) = decap_rules(&cfg, 3, 1);
+    assert!(rules.is_empty(), "{rules:?}");
+    assert_eq!(
+        left[0],
+        (
+            100,
+            "a stitched segment forwards by the outer source's mesh group"
+        )
+    );
+}
+
+#[test]
 fn sample_rules_cover_both_families() {
     let r = sample_rules(2);
     assert_eq!(r.len(), 2);

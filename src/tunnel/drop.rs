@@ -90,6 +90,8 @@ drop_reasons! {
     InnerMalformed = "inner_malformed", "Inner packet shorter than its own header (inner Ethernet, or the IP header of an L3 payload).";
     EcnCeOverNotEct = "ecn_ce_over_not_ect", "RFC 6040: outer CE over an inner Not-ECT packet.";
     UnderlayVlan = "underlay_vlan", "Geneve on the underlay with a VLAN tag other than vtep.vlan (any tag when none is set; two tags always).";
+    VxlanTruncated = "vxlan_truncated", "UDP payload to the VXLAN port shorter than the 8-byte VXLAN header.";
+    VxlanNoIFlag = "vxlan_no_i_flag", "VXLAN header without the I flag (RFC 7348: the VNI is not valid).";
     // The gateway around encap and decap.
     NoSegment = "no_segment", "Access frame on a port or VLAN that belongs to no segment or L3 access.";
     NoRoute = "no_route", "L3: no route for the inner destination.";
@@ -115,6 +117,7 @@ drop_reasons! {
     PuntPolicedArpNd = "punt_policed_arp_nd", "ARP or neighbour discovery for the control thread above its rate limit.";
     PuntPolicedIcmp = "punt_policed_icmp", "ICMP for the control thread above its rate limit.";
     PuntPolicedGeneveControl = "punt_policed_geneve_control", "Geneve control packet (O bit) above its rate limit.";
+    SplitHorizon = "split_horizon", "A decapsulated frame for a MAC behind a tunnel of the mesh group it came from (never sent back into its own group).";
 }
 
 #[cfg(test)]

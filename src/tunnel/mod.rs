@@ -1,4 +1,7 @@
-//! Geneve encapsulation and decapsulation on a buffer trait.
+//! Geneve encapsulation and decapsulation on a buffer trait, and VXLAN
+//! (RFC 7348) beside it: a VXLAN template writes its 8-byte header where
+//! Geneve's would be (`encap`), a datagram to the configured VXLAN port is
+//! decapsulated after the same outer checks (`decap/vxlan.rs`).
 //!
 //! Knows no DPDK. The data plane calls, per packet:
 //!
@@ -38,6 +41,7 @@
 //!   processed in place and moved to their TX buffer together
 //!   ([`AccessExpress`](crate::dataplane::pipeline::AccessExpress),
 //!   [`underlay_express`](crate::dataplane::pipeline::underlay_express),
+//!   [`stitch_express`](crate::dataplane::pipeline::stitch_express),
 //!   `Burst::update_while`); the first packet it does not take ends it, and
 //!   the rest of the burst goes one by one, in order.
 //! * **fast**: one packet, fixed-layout checks against a prebuilt pattern

@@ -23,6 +23,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod udp;
+pub mod vxlan;
 
 pub use arp::{ArpOp, ArpPacket, ArpRepr};
 pub use ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr, VlanTag};
@@ -32,6 +33,7 @@ pub use icmpv6::{Icmpv6Packet, Icmpv6Repr};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{Ipv6Packet, Ipv6Repr};
 pub use udp::{UdpPacket, UdpRepr};
+pub use vxlan::{Encapsulation, VxlanHeader, VxlanRepr};
 
 /// Why a view could not be built or a header could not be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

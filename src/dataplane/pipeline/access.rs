@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use crate::tunnel::{encap, encap_fast_ethernet, encap_fast_ip, Buffer, EncapError, EncapTemplate};
-use crate::wire::checksum;
+use crate::wire::{checksum, Encapsulation};
 
 use super::{eth_vlan, rd16, strip_vlan, tagged, DropReason, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet};
@@ -29,6 +29,9 @@ fn encap_outcome<B: Buffer + ?Sized>(
         return Outcome::Segment(id);
     }
     match encap(tpl, buf, rss) {
+        Ok(()) if tpl.encapsulation() == Encapsulation::Vxlan => {
+            Outcome::EncappedVxlan(t.underlay_port)
+        }
         Ok(()) => Outcome::Encapped(t.underlay_port),
         Err(EncapError::NoHeadroom) => Outcome::Drop(DropReason::EncapNoRoom),
         Err(EncapError::TooBig { .. }) => Outcome::Segment(id),
@@ -207,6 +210,11 @@ impl<'t> AccessExpress<'t> {
     /// Where the express tier's frames leave (the underlay port).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Whether its template is VXLAN (counted apart, once per run).
+    pub fn is_vxlan(&self) -> bool {
+        self.tpl.encapsulation() == Encapsulation::Vxlan
     }
 
     /// Encapsulates `buf` if it is for the cached MAC and the fast tier

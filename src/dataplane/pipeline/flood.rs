@@ -56,7 +56,7 @@ pub enum FloodCopy {
 /// counts as [`DropReason::NoFloodTarget`].
 pub fn flood_copy(o: Outcome) -> FloodCopy {
     match o {
-        Outcome::Encapped(port) => FloodCopy::Send(port),
+        Outcome::Encapped(port) | Outcome::EncappedVxlan(port) => FloodCopy::Send(port),
         Outcome::Segment(id) => FloodCopy::Segment(id),
         Outcome::Drop(r) => FloodCopy::Drop(r),
         _ => FloodCopy::Drop(DropReason::NoFloodTarget),

@@ -26,7 +26,7 @@ pub use access::{access, access_with_cache, encap_flood, AccessExpress, L3Expres
 pub use ahead::{
     ahead_access, ahead_underlay, wants_ahead_underlay, AccessAhead, AHEAD_MIN_ENTRIES,
 };
-pub use underlay::{hw_decapped, underlay, underlay_express};
+pub use underlay::{hw_decapped, stitch_express, underlay, underlay_express, StitchCache};
 
 /// What to do with the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,19 @@ pub enum Outcome {
     Encapped(u16),
     /// Decapsulated: send on this access port.
     Decapped(u16),
+    /// [`Encapped`](Outcome::Encapped) with a VXLAN template (counted apart).
+    EncappedVxlan(u16),
+    /// [`Decapped`](Outcome::Decapped) from VXLAN (counted apart).
+    DecappedVxlan(u16),
+    /// A decapsulated frame of a stitched segment to flood (see
+    /// `dataplane::stitch`): to the segment's access port and to its flood
+    /// members outside mesh group `group`, never back into it. `vxlan`:
+    /// it came in VXLAN.
+    FloodFrom {
+        segment: u32,
+        group: u16,
+        vxlan: bool,
+    },
     /// Replicate to segment `.0`'s flood list (the frame is untagged, not yet
     /// encapsulated).
     Flood(usize),
@@ -72,6 +85,9 @@ pub enum Event {
     Resolve(IpAddr),
     /// A flow-id option seen on a decapsulated packet of this flow.
     FlowId { key: FlowKey, id: FlowId },
+    /// A stitched frame's Geneve options were not carried into VXLAN:
+    /// counted by the worker, never queued.
+    OptionsNotCarried,
 }
 
 fn rd16(b: &[u8], o: usize) -> u16 {
@@ -122,6 +138,12 @@ fn strip_vlan<B: Buffer + ?Sized>(buf: &mut B) -> bool {
     let d = buf.data_mut();
     d.copy_within(0..12, 4);
     buf.trim_front(4).is_ok()
+}
+
+/// Inserts an 802.1Q tag with `vid` in front of a segment's frame for its
+/// access port; false when the buffer has no room.
+pub fn push_segment_vlan<B: Buffer + ?Sized>(buf: &mut B, vid: u16) -> bool {
+    push_vlan(buf, vid)
 }
 
 /// Inserts an 802.1Q tag with `vid`.

@@ -12,6 +12,7 @@ use crate::wire::checksum;
 
 mod ahead;
 mod isolation;
+mod stitch;
 mod tiers;
 
 const CFG: &str = r#"

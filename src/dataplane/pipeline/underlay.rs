@@ -15,8 +15,10 @@ use crate::wire::ipv6::Ipv6Packet;
 
 use super::{push_vlan, tagged, Event, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
+use crate::dataplane::stitch::{self, vni_key};
 use crate::dataplane::tables::{Tables, VniOut};
 use crate::wire::ip_proto;
+use crate::wire::Encapsulation;
 
 /// Is this non-Geneve underlay frame for the control thread?
 fn punt_worthy(t: &Tables, d: &[u8]) -> bool {
@@ -130,6 +132,114 @@ pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u
     express_deliver(t, buf, d)
 }
 
+/// The stitch express tier, for the front of a burst after
+/// [`underlay_express`] declined: a VXLAN packet of the VXLAN fast tier, or
+/// a Geneve one of the header pattern, to a stitched segment's VNI that
+/// takes the short path (`deliver_stitched`), for a known MAC behind a
+/// tunnel of another mesh group whose template the encap fast tier takes:
+/// decapsulated and encapsulated in place, `Some((underlay port, the new
+/// header is VXLAN))`, exactly as [`underlay`] does it. `None`, the buffer
+/// as it was, for everything else (floods, drops, options that would not
+/// cross, anything the fast tiers decline), which [`underlay`] decides.
+///
+/// `cache` holds the worker's last destination lookup (as
+/// [`MacCache`](super::MacCache) does on the access side): valid for one
+/// tables generation and segment.
+#[inline(never)]
+pub fn stitch_express<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    cache: &mut StitchCache,
+) -> Option<(u16, bool)> {
+    let hw = buf.rx_ipv4_checksum_good();
+    // The UDP destination port (untagged IPv4, IHL 5) says which fast
+    // tier to ask; each checks it again.
+    let to_vxlan_port = buf.data().get(36..38).map(|p| [p[0], p[1]])
+        == t.decap.config().vxlan_port.map(u16::to_be_bytes);
+    let d = if to_vxlan_port {
+        match t.decap.decap_fast_vxlan_v4(buf.data(), hw)? {
+            FastVerdict::Deliver(d) => d,
+            _ => return None,
+        }
+    } else {
+        match t.decap.decap_fast_v4_pattern(buf.data(), hw)? {
+            FastVerdict::Deliver(d) => d,
+            _ => return None,
+        }
+    };
+    let out = t.vnis.get(vni_key(d.encap, d.vni))?;
+    if !stitch_short_path(t, out, &d)
+        || d.padding != 0
+        || d.inner.changed
+        || buf.total_len() != buf.len()
+    {
+        return None;
+    }
+    let segment = out.segment?;
+    let seg = t.segments.get(segment)?;
+    let mesh = seg.mesh.as_deref()?;
+    let front = usize::from(d.payload_offset);
+    let inner = buf.data().get(front..)?;
+    let dst: [u8; 6] = *inner.first_chunk::<6>()?;
+    if tagged(inner) || is_group_mac(&dst) {
+        return None;
+    }
+    let hit = cache.generation == t.generation
+        && cache.segment == segment
+        && cache.mac == dst
+        && cache.template.is_some();
+    if !hit {
+        let e = seg.macs.get(&dst);
+        let template = e.and_then(|e| e.template);
+        // The destination's group: from the segment's template list, else
+        // (an entry added since the tables were built) by its remote.
+        let group = match (e, template) {
+            (Some(e), Some(id)) => mesh.template_group(id).unwrap_or_else(|| {
+                let to = t.templates.get(id as usize).map(|t| t.encapsulation());
+                mesh.group_of(e.remote, to.unwrap_or_default())
+            }),
+            _ => 0,
+        };
+        *cache = StitchCache {
+            generation: t.generation,
+            segment,
+            mac: dst,
+            template,
+            group,
+        };
+    }
+    let id = cache.template?;
+    let tpl = t.templates.get(id as usize)?;
+    let to_vxlan = tpl.encapsulation() == Encapsulation::Vxlan;
+    if !tpl.has_fast_ethernet()
+        || (to_vxlan && d.options.count != 0)
+        || !matches!(t.flow_variants.get(id as usize), None | Some(None))
+        || cache.group == mesh.source_group(&d)
+    {
+        return None;
+    }
+    buf.trim_front(front).ok()?;
+    if crate::tunnel::encap_fast_ethernet(tpl, buf, None) {
+        return Some((t.underlay_port, to_vxlan));
+    }
+    // Declined with the inner frame untouched: the outer header is still
+    // in front of it.
+    let _ = buf.prepend(front);
+    None
+}
+
+/// The last destination [`stitch_express`] looked up: a segment's MAC and
+/// its template, for one tables generation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StitchCache {
+    generation: u64,
+    segment: usize,
+    mac: [u8; 6],
+    template: Option<crate::dataplane::tables::TemplateId>,
+    /// The mesh group of `template`.
+    group: u16,
+}
+
 /// [`underlay_express`] for an L3 tunnel's IPv4 packets (the pattern with
 /// protocol type 0x0800) and over an IPv6 underlay. Not inlined: the IPv4
 /// express tier keeps its registers.
@@ -214,6 +324,16 @@ fn underlay_fast_v4<B: Buffer + ?Sized>(
     buf: &mut B,
     events: &mut impl FnMut(Event),
 ) -> Outcome {
+    // VXLAN (when received) has a fast tier of its own; `None` at once
+    // when it is not received.
+    match t
+        .decap
+        .decap_fast_vxlan_v4(buf.data(), buf.rx_ipv4_checksum_good())
+    {
+        Some(FastVerdict::Deliver(d)) => return deliver_vxlan_fast(t, buf, d, events),
+        Some(FastVerdict::Drop(r)) => return not_delivered(t, buf, Verdict::Drop(r)),
+        Some(FastVerdict::General) | None => {}
+    }
     match t
         .decap
         .decap_fast_v4(buf.data(), buf.rx_ipv4_checksum_good())
@@ -221,6 +341,35 @@ fn underlay_fast_v4<B: Buffer + ?Sized>(
         FastVerdict::Deliver(d) => deliver_fast(t, buf, d, events),
         v => fast_not_delivered(t, buf, v, events),
     }
+}
+
+/// A delivery of the VXLAN fast tier: a stitched segment's VNI without
+/// other policy takes [`deliver_stitched`] at once, anything else
+/// [`deliver`].
+#[inline(never)]
+fn deliver_vxlan_fast<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: Delivery,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    match t.vnis.get(vni_key(d.encap, d.vni)) {
+        Some(out) if stitch_short_path(t, out, &d) => deliver_stitched(t, buf, &d, out, events),
+        _ => deliver(t, buf, d, events),
+    }
+}
+
+/// Whether a delivery `d` to VNI entry `out` takes [`deliver_stitched`]:
+/// a stitched segment, Ethernet, no learning, no policy.
+#[inline(always)]
+fn stitch_short_path(t: &Tables, out: &VniOut, d: &Delivery) -> bool {
+    out.stitched
+        && !t.learning
+        && d.payload == PayloadKind::Ethernet
+        && out.allow_from.is_none()
+        && out.require_mask == 0
+        && out.security_tags.is_empty()
+        && out.flow_id.is_none()
 }
 
 /// A fast-tier drop, or the general tier's verdict when the fast tier
@@ -280,6 +429,38 @@ pub(super) fn deliver_with_policy<B: Buffer + ?Sized>(
     deliver(t, buf, d, events)
 }
 
+/// A delivery to a stitched segment's VNI that has no other policy: the
+/// inner frame, then [`stitch::forward`]; what it leaves to the access
+/// port goes there as [`deliver`] would send it.
+#[inline(never)]
+fn deliver_stitched<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: &Delivery,
+    out: &VniOut,
+    events: &mut impl FnMut(Event),
+) -> Outcome {
+    apply_inner_update(buf.data_mut(), &d.inner);
+    if buf.trim_front(usize::from(d.payload_offset)).is_err()
+        || (d.padding != 0 && buf.trim_back(d.padding as usize).is_err())
+    {
+        return Outcome::Drop(DropReason::InnerMalformed);
+    }
+    if tagged(buf.data()) {
+        return Outcome::Drop(DropReason::InnerVlanTag);
+    }
+    if let Some(o) = out
+        .segment
+        .and_then(|seg| stitch::forward(t, seg, d, buf, events))
+    {
+        return o;
+    }
+    match (push_segment_tag(buf, out), d.encap) {
+        (Outcome::Decapped(port), Encapsulation::Vxlan) => Outcome::DecappedVxlan(port),
+        (o, _) => o,
+    }
+}
+
 /// A control packet or a drop.
 #[inline(never)]
 pub(super) fn not_delivered<B: Buffer + ?Sized>(t: &Tables, buf: &B, v: Verdict) -> Outcome {
@@ -322,9 +503,13 @@ fn deliver<B: Buffer + ?Sized>(
     d: Delivery,
     events: &mut impl FnMut(Event),
 ) -> Outcome {
-    let Some(out) = t.vnis.get(d.vni.get()) else {
+    let Some(out) = t.vnis.get(vni_key(d.encap, d.vni)) else {
         return Outcome::Drop(DropReason::UnknownVni);
     };
+    // A stitched segment's VNI with no other policy: its own short path.
+    if stitch_short_path(t, out, &d) {
+        return deliver_stitched(t, buf, &d, out, events);
+    }
     // The protocol type and the VNI together: what the VNI does not carry
     // never reaches its port.
     let carried = match out.payload {
@@ -409,7 +594,17 @@ fn deliver<B: Buffer + ?Sized>(
                 mac.copy_from_slice(f.get(6..12).unwrap_or(&[0; 6]));
                 // Never learn a group (multicast, broadcast) or all-zero
                 // source MAC, nor from a packet claiming to come from us.
-                if is_group_mac(&mac) || mac == [0; 6] || t.local_underlay.contains(&remote) {
+                // Nor from a remote this encapsulation would not reach
+                // back (a VXLAN sender that is not a VXLAN member).
+                let reachable = t.segments[seg]
+                    .mesh
+                    .as_ref()
+                    .is_none_or(|m| m.encap_of(remote) == d.encap);
+                if is_group_mac(&mac)
+                    || mac == [0; 6]
+                    || t.local_underlay.contains(&remote)
+                    || !reachable
+                {
                     events(Event::LearnRefused);
                 } else {
                     let known = t.segments[seg].macs.get(&mac);
@@ -422,10 +617,21 @@ fn deliver<B: Buffer + ?Sized>(
                     }
                 }
             }
+            if out.stitched {
+                if let Some(o) = out
+                    .segment
+                    .and_then(|seg| stitch::forward(t, seg, &d, buf, events))
+                {
+                    return o;
+                }
+            }
             if let Some(vid) = out.vlan {
                 if !push_vlan(buf, vid) {
                     return Outcome::Drop(DropReason::EncapNoRoom);
                 }
+            }
+            if d.encap == Encapsulation::Vxlan {
+                return Outcome::DecappedVxlan(out.port);
             }
         }
         Payload::Ip => {

@@ -14,7 +14,7 @@ use crate::tunnel::PayloadKind;
 use crate::wire::checksum;
 use crate::wire::ethernet::{self, EtherType};
 use crate::wire::geneve::{self, Vni};
-use crate::wire::{ip_proto, ipv4, ipv6, udp};
+use crate::wire::{ip_proto, ipv4, ipv6, udp, Encapsulation};
 
 /// Bytes the IPv4 fast tier reads at fixed offsets: untagged Ethernet,
 /// IPv4 without options, UDP, Geneve base header.
@@ -43,7 +43,7 @@ impl HeaderPattern {
     const WORDS: [usize; 4] = [12, 20, 30, 38];
 
     /// From `(frame offset, expected bytes, mask bytes)` fields.
-    fn new(fields: &[(usize, &[u8], &[u8])]) -> Self {
+    pub(super) fn new(fields: &[(usize, &[u8], &[u8])]) -> Self {
         let mut want = [0u8; FAST_V4_LEN];
         let mut mask = [0u8; FAST_V4_LEN];
         for &(at, w, m) in fields {
@@ -289,6 +289,7 @@ fn delivery_v4(
 ) -> Delivery {
     Delivery {
         vni: Vni::new(vni_of(f)).unwrap_or_default(),
+        encap: Encapsulation::Geneve,
         outer_l3: IP as u16,
         outer_ipv6: false,
         src: Delivery::v4_octets([f[IP + 12], f[IP + 13], f[IP + 14], f[IP + 15]]),
@@ -448,6 +449,7 @@ impl Decapsulator {
         }
         let src = f.get(IP6 + 8..IP6 + 24)?.first_chunk::<16>()?;
         Some(Delivery {
+            encap: Encapsulation::Geneve,
             vni: Vni::new(
                 u32::from_be_bytes([
                     f[GENEVE6 + 4],

@@ -7,7 +7,7 @@ use crate::tunnel::PayloadKind;
 use crate::wire::checksum;
 use crate::wire::ethernet::{self, EtherType};
 use crate::wire::geneve::{self, Vni};
-use crate::wire::{ip_proto, ipv4, ipv6, udp};
+use crate::wire::{ip_proto, ipv4, ipv6, udp, Encapsulation};
 
 macro_rules! drop_if {
     ($cond:expr, $r:expr) => {
@@ -116,8 +116,10 @@ impl Decapsulator {
         };
         let ulen = usize::from(u16::from_be_bytes([u[4], u[5]]));
         drop_if!(ulen != end - l4, DropReason::UdpBadLength);
+        let dport = u16::from_be_bytes([u[2], u[3]]);
+        let vxlan = dport != self.cfg.udp_port && self.cfg.vxlan_port == Some(dport);
         drop_if!(
-            u16::from_be_bytes([u[2], u[3]]) != self.cfg.udp_port,
+            dport != self.cfg.udp_port && !vxlan,
             DropReason::WrongUdpPort
         );
         let sport = u16::from_be_bytes([u[0], u[1]]);
@@ -145,8 +147,26 @@ impl Decapsulator {
                 DropReason::UdpBadChecksum
             );
         }
-        // --- Geneve.
         let g = l4 + udp::HEADER_LEN;
+        if vxlan {
+            let octets = |a: IpAddr| match a {
+                IpAddr::V4(a) => Delivery::v4_octets(a.octets()),
+                IpAddr::V6(a) => a.octets(),
+            };
+            let outer = super::vxlan::Outer {
+                l3,
+                header: g,
+                end,
+                ipv6: matches!(src, IpAddr::V6(_)),
+                src: octets(src),
+                dst: octets(dst),
+                sport,
+                tos,
+                ttl,
+            };
+            return self.decap_vxlan(frame, outer);
+        }
+        // --- Geneve.
         let Some(gh) = frame
             .get(g..g + geneve::HEADER_LEN)
             .filter(|_| g + geneve::HEADER_LEN <= end)
@@ -180,6 +200,7 @@ impl Decapsulator {
         };
         let d = Delivery {
             vni,
+            encap: Encapsulation::Geneve,
             outer_l3: l3 as u16,
             outer_ipv6: matches!(src, IpAddr::V6(_)),
             src: octets(src),

@@ -5,7 +5,10 @@
 //! Ethernet -> outer IPv4/IPv6 (header, lengths, checksum, fragments) ->
 //! local address -> UDP (protocol, length, port, checksum) -> Geneve
 //! (version, Opt Len, TLVs, option count, known lengths, unknown critical)
-//! -> O bit -> protocol type -> inner header -> RFC 6040.
+//! -> O bit -> protocol type -> inner header -> RFC 6040. A datagram to
+//! the VXLAN port (when one is configured) takes the same outer checks,
+//! then the VXLAN ones (`vxlan.rs`: header length, I flag) instead of
+//! Geneve's, then the inner header and RFC 6040.
 //!
 //! Tiers (see [the glossary](super#tiers)): `fast.rs` (fixed offsets, a
 //! prebuilt header pattern) gives exactly the verdict of `general.rs` (every
@@ -22,7 +25,7 @@ use super::qos::{ecn_decap, EcnDecap, QosModel};
 use super::PayloadKind;
 use crate::wire::ethernet::EtherType;
 use crate::wire::geneve::{self, Vni};
-use crate::wire::Ecn;
+use crate::wire::{Ecn, Encapsulation};
 
 mod fast;
 mod general;
@@ -30,6 +33,7 @@ mod inner;
 mod options;
 #[cfg(test)]
 mod tests;
+mod vxlan;
 
 use fast::{HeaderPattern, HeaderPatternV6};
 pub use inner::apply_inner_update;
@@ -76,6 +80,9 @@ pub struct InnerUpdate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {
     pub vni: Vni,
+    /// The tunnel header it came in: a VXLAN VNI and a Geneve VNI of the
+    /// same number are different networks.
+    pub encap: Encapsulation,
     /// Offset of the outer IP header in the frame.
     pub outer_l3: u16,
     /// The outer IP header is IPv6.
@@ -113,6 +120,14 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// Outer source address as 16 octets (IPv4 in the first 4, the rest
+    /// zero) and whether it is IPv6: [`src_vtep`](Self::src_vtep) without
+    /// building an `IpAddr`.
+    #[inline]
+    pub fn src_octets(&self) -> ([u8; 16], bool) {
+        (self.src, self.outer_ipv6)
+    }
+
     /// Outer source address: the remote VTEP.
     #[inline]
     pub fn src_vtep(&self) -> IpAddr {
@@ -173,6 +188,9 @@ pub struct DecapConfig {
     pub local_v6: Vec<Ipv6Addr>,
     /// Geneve UDP port (default 6081).
     pub udp_port: u16,
+    /// VXLAN UDP port (RFC 7348; IANA 4789); `None`: VXLAN is not received
+    /// (a datagram to 4789 is `wrong_udp_port`).
+    pub vxlan_port: Option<u16>,
     /// Verify the outer IPv4 header checksum (turn off when the NIC did).
     pub verify_ipv4_checksum: bool,
     /// Verify non-zero UDP checksums (turn off when the NIC did).
@@ -205,6 +223,7 @@ impl DecapConfig {
             local_v4,
             local_v6,
             udp_port: geneve::UDP_PORT,
+            vxlan_port: None,
             verify_ipv4_checksum: true,
             verify_udp_checksum: true,
             ipv6_zero_checksum: Ipv6ZeroChecksum::Drop,
@@ -266,6 +285,9 @@ pub struct Decapsulator {
     /// checksum or protocol): the first test of
     /// [`decap_fast_v4`](Self::decap_fast_v4).
     untagged_v4: HeaderPattern,
+    /// The usual VXLAN packet's fixed fields (`vxlan.rs`); `None` when
+    /// VXLAN is not received or would need the inner header read.
+    pattern_vxlan: Option<HeaderPattern>,
     /// The options area the fast tiers recognise without walking it
     /// ([`with_option_layout`](Self::with_option_layout)).
     option_layout: Option<OptionLayout>,
@@ -318,6 +340,7 @@ impl Decapsulator {
             pattern_v6,
             option_layout: None,
             untagged_v4: HeaderPattern::untagged_v4(cfg.udp_port),
+            pattern_vxlan: vxlan::pattern(&cfg, pipe),
             pipe,
             cfg,
         }

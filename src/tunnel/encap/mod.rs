@@ -1,8 +1,10 @@
 //! Encapsulation from a per-tunnel header template.
 //!
 //! [`EncapTemplate::new`] (`template.rs`) builds the outer Ethernet (+
-//! optional 802.1Q), IPv4 or IPv6, UDP and Geneve headers with options once,
-//! at configuration time. [`encap`] then prepends a copy of it to each inner
+//! optional 802.1Q), IPv4 or IPv6, UDP and Geneve headers with options (or
+//! the 8-byte VXLAN header, RFC 7348: I flag set, reserved bits zero) once,
+//! at configuration time. Both tunnel headers are fixed bytes after UDP, so
+//! every tier below writes them alike. [`encap`] then prepends a copy of it to each inner
 //! packet and patches the per-packet fields: IP length, TOS / traffic class
 //! (DSCP + RFC 6040 ECN), TTL, IPv4 checksum (RFC 1624 incremental from the
 //! template's), IPv6 flow label, UDP length, source port and, when
@@ -18,7 +20,7 @@ use super::qos::{DscpEncap, EcnEncapMode, TtlEncap};
 use super::PayloadKind;
 use crate::wire::ethernet::MacAddr;
 use crate::wire::geneve::{self, Vni};
-use crate::wire::{ipv4, ipv6};
+use crate::wire::{ipv4, ipv6, Encapsulation};
 
 mod fast;
 mod general;
@@ -53,6 +55,9 @@ pub struct TunnelConfig {
     /// Remote VTEP address.
     pub dst: IpAddr,
     pub vni: Vni,
+    /// The tunnel header: Geneve (default) or VXLAN (Ethernet payload,
+    /// no options, no O bit).
+    pub encapsulation: Encapsulation,
     /// What the inner packets are: Ethernet frames (0x6558) or IP (L3 mode).
     pub payload: PayloadKind,
     pub options: Vec<TunnelOption>,
@@ -87,6 +92,7 @@ impl TunnelConfig {
             src,
             dst,
             vni,
+            encapsulation: Encapsulation::Geneve,
             payload: PayloadKind::Ethernet,
             options: Vec::new(),
             udp_dst_port: geneve::UDP_PORT,
@@ -118,6 +124,9 @@ pub enum TemplateError {
     BadField(&'static str),
     /// The MTU leaves no room for any inner packet.
     MtuTooSmall,
+    /// VXLAN carries Ethernet frames only, without options or an O bit:
+    /// what the configuration asked for that VXLAN cannot carry.
+    VxlanCannotCarry(&'static str),
 }
 
 impl core::fmt::Display for TemplateError {
@@ -138,6 +147,7 @@ impl core::fmt::Display for TemplateError {
             TemplateError::MtuTooSmall => {
                 f.write_str("underlay MTU too small for the tunnel headers")
             }
+            TemplateError::VxlanCannotCarry(what) => write!(f, "VXLAN cannot carry {what}"),
         }
     }
 }

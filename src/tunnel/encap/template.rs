@@ -11,7 +11,9 @@ use crate::tunnel::PayloadKind;
 use crate::wire::checksum;
 use crate::wire::ethernet::{self, EtherType, EthernetRepr, VlanTag};
 use crate::wire::geneve::{self, GeneveOptionRepr, GeneveRepr, OPTION_TYPE_CRITICAL};
-use crate::wire::{ip_proto, ipv4, ipv6, udp, Ipv4Repr, Ipv6Repr, UdpRepr};
+use crate::wire::{
+    ip_proto, ipv4, ipv6, udp, vxlan, Encapsulation, Ipv4Repr, Ipv6Repr, UdpRepr, VxlanRepr,
+};
 
 /// Which fast-tier sub-case a template takes: no outer VLAN tag, an inner
 /// IPv4 packet in an untagged Ethernet frame (L2 tunnels) or alone (L3),
@@ -73,6 +75,8 @@ pub struct EncapTemplate {
     pub(super) tx_offload: Option<TxOffload>,
     /// The NIC segments too-big inner TCP frames (Geneve TSO).
     pub(super) hw_tso: bool,
+    /// The tunnel header this template writes.
+    pub(super) encapsulation: Encapsulation,
 }
 
 impl EncapTemplate {
@@ -90,6 +94,18 @@ impl EncapTemplate {
         }
         if opts_len > geneve::MAX_OPTIONS_LEN {
             return Err(TemplateError::OptionsTooLong);
+        }
+        let vxlan = cfg.encapsulation == Encapsulation::Vxlan;
+        if vxlan {
+            if !cfg.options.is_empty() {
+                return Err(TemplateError::VxlanCannotCarry("Geneve options"));
+            }
+            if cfg.payload != PayloadKind::Ethernet {
+                return Err(TemplateError::VxlanCannotCarry("an IP payload"));
+            }
+            if cfg.oam {
+                return Err(TemplateError::VxlanCannotCarry("the O bit"));
+            }
         }
         let (lo, hi) = cfg.src_port_range;
         if lo > hi {
@@ -180,15 +196,22 @@ impl EncapTemplate {
         }
         .emit(&mut hdr[udp_off..])
         .map_err(|_| TemplateError::OptionsTooLong)?;
-        GeneveRepr {
-            oam: cfg.oam,
-            critical,
-            protocol: cfg.payload.ethertype(),
-            vni: cfg.vni,
-            options_len: opts_len,
+        const _: () = assert!(vxlan::HEADER_LEN == geneve::HEADER_LEN);
+        if vxlan {
+            VxlanRepr { vni: cfg.vni }
+                .emit(&mut hdr[gen_off..])
+                .map_err(|_| TemplateError::OptionsTooLong)?;
+        } else {
+            GeneveRepr {
+                oam: cfg.oam,
+                critical,
+                protocol: cfg.payload.ethertype(),
+                vni: cfg.vni,
+                options_len: opts_len,
+            }
+            .emit(&mut hdr[gen_off..])
+            .map_err(|_| TemplateError::OptionsTooLong)?;
         }
-        .emit(&mut hdr[gen_off..])
-        .map_err(|_| TemplateError::OptionsTooLong)?;
         let mut off = gen_off + geneve::HEADER_LEN;
         for (i, o) in cfg.options.iter().enumerate() {
             off += GeneveOptionRepr {
@@ -199,10 +222,14 @@ impl EncapTemplate {
             .emit(&mut hdr[off..])
             .map_err(|_| TemplateError::BadOptionLength { index: i })?;
         }
-        let reserve = cfg
-            .mtu_options_reserve
-            .map_or(opts_len, usize::from)
-            .max(opts_len);
+        // VXLAN has no options to reserve room for.
+        let reserve = match vxlan {
+            true => 0,
+            false => cfg
+                .mtu_options_reserve
+                .map_or(opts_len, usize::from)
+                .max(opts_len),
+        };
         let overhead_ip = ip_len + udp::HEADER_LEN + geneve::HEADER_LEN + reserve;
         let max_inner = usize::from(cfg.underlay_mtu)
             .checked_sub(overhead_ip)
@@ -273,6 +300,7 @@ impl EncapTemplate {
             hw_udp_csum: false,
             tx_offload: None,
             hw_tso: false,
+            encapsulation: cfg.encapsulation,
         })
     }
 
@@ -288,7 +316,11 @@ impl EncapTemplate {
         // IPv4 checksum offload (it rewrites each segment's outer header).
         // Only tunnels with a zero outer UDP checksum qualify (the outer UDP
         // checksum offload is not requested); others segment in software.
-        self.hw_tso = caps.geneve_tso && (self.ipv6 || caps.outer_ipv4_checksum) && !self.udp_csum;
+        // VXLAN tunnels segment in software (the mbuf would be flagged Geneve).
+        self.hw_tso = caps.geneve_tso
+            && (self.ipv6 || caps.outer_ipv4_checksum)
+            && !self.udp_csum
+            && self.encapsulation == Encapsulation::Geneve;
         self.tx_offload = (hw_ip_csum || self.hw_udp_csum).then(|| TxOffload {
             l2_len: self.l3 as u8,
             l3_len: (self.udp - self.l3) as u8,
@@ -343,6 +375,10 @@ impl EncapTemplate {
     /// True for an IPv6 underlay.
     pub fn is_ipv6(&self) -> bool {
         self.ipv6
+    }
+    /// The tunnel header this template writes.
+    pub fn encapsulation(&self) -> Encapsulation {
+        self.encapsulation
     }
     /// The UDP source port `encap` uses for a given flow hash.
     #[inline]
