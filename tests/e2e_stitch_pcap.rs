@@ -7,11 +7,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use common::gw::{self, dpdk_slot, run_gw, strings, Ports};
-use common::{have_scapy, have_tshark, read_pcap, run_ok, scapy, scratch};
+use common::{have_scapy, have_tshark, read_pcap, scapy, scratch, tshark_fields};
 
 const N: usize = 100;
 
@@ -35,22 +34,11 @@ l2:
 /// tshark's fields of every frame of `file`, `|`-separated, first
 /// occurrence (the outer headers).
 fn fields(file: &Path, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut c = Command::new("tshark");
-    c.args([
-        "-n",
-        "-r",
-        file.to_str().unwrap(),
-        "-d",
-        "udp.port==4789,vxlan",
-    ]);
-    c.args(["-T", "fields", "-E", "separator=|", "-E", "occurrence=f"]);
-    for f in fields {
-        c.args(["-e", f]);
-    }
-    run_ok(&mut c)
-        .lines()
-        .map(|l| l.split('|').map(str::to_string).collect())
-        .collect()
+    tshark_fields(
+        file,
+        &["-d", "udp.port==4789,vxlan", "-E", "occurrence=f"],
+        fields,
+    )
 }
 
 fn stitch_run(learning: bool) {

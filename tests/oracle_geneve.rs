@@ -5,7 +5,6 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::process::Command;
 
 use common::*;
 use geneve_gw::tunnel::{
@@ -210,28 +209,23 @@ fn tshark_decodes_our_packets() {
         "ip.checksum.status",
         "_ws.expert",
     ];
-    let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(&pcap).args([
-        "-o",
-        "udp.check_checksum:TRUE",
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-E",
-        "occurrence=f",
-    ]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
     // occurrence=f takes the first (outer) IP/UDP; Geneve fields are unique
     // per packet except options, which we ask for separately below.
-    let out = run_ok(&mut cmd);
-    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split('|').collect()).collect();
-    assert_eq!(rows.len(), built.len(), "{out}");
-    for ((o, _), r) in built.iter().zip(&rows) {
+    let rows = tshark_fields(
+        &pcap,
+        &[
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-E",
+            "occurrence=f",
+        ],
+        &fields,
+    );
+    assert_eq!(rows.len(), built.len(), "{rows:?}");
+    for ((o, _), row) in built.iter().zip(&rows) {
+        let r: Vec<&str> = row.iter().map(String::as_str).collect();
         let n = o.name;
         assert_eq!(r[0], "0", "{n} version");
         assert_eq!(r[1] == "1" || r[1] == "True", o.cfg.oam, "{n} oam {}", r[1]);
@@ -262,23 +256,17 @@ fn tshark_decodes_our_packets() {
         }
     }
     // All option occurrences of the packet with options.
-    let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(&pcap).args([
-        "-Y",
-        "geneve.vni == 0xabcdef",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-e",
-        "geneve.option.class",
-        "-e",
-        "geneve.option.type",
-        "-e",
-        "geneve.option.length",
-    ]);
-    let out = run_ok(&mut cmd);
-    let r: Vec<&str> = out.trim().split('|').collect();
+    let rows = tshark_fields(
+        &pcap,
+        &["-Y", "geneve.vni == 0xabcdef"],
+        &[
+            "geneve.option.class",
+            "geneve.option.type",
+            "geneve.option.length",
+        ],
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
     let classes: Vec<u64> = r[0].split(',').map(parse_num).collect();
     let types: Vec<u64> = r[1].split(',').map(parse_num).collect();
     let lens: Vec<u64> = r[2].split(',').map(parse_num).collect();

@@ -7,7 +7,6 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::process::Command;
 
 use common::*;
 use geneve_gw::tunnel::{
@@ -175,28 +174,22 @@ fn tshark_decodes_our_vxlan_packets() {
         "ip.checksum.status",
         "eth.dst",
     ];
-    let mut cmd = Command::new("tshark");
-    cmd.args(["-n", "-r"]).arg(&pcap).args([
-        "-d",
-        "udp.port==8472,vxlan",
-        "-o",
-        "udp.check_checksum:TRUE",
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-T",
-        "fields",
-        "-E",
-        "separator=|",
-        "-E",
-        "occurrence=a",
-    ]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = run_ok(&mut cmd);
+    let rows = tshark_fields(
+        &pcap,
+        &[
+            "-d",
+            "udp.port==8472,vxlan",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-E",
+            "occurrence=a",
+        ],
+        &fields,
+    );
     // Every occurrence of a field, outer first: the first of each.
-    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split('|').collect()).collect();
-    assert_eq!(rows.len(), built.len(), "{out}");
+    assert_eq!(rows.len(), built.len(), "{rows:?}");
     for ((o, _), all) in built.iter().zip(&rows) {
         let n = o.name;
         assert_eq!(

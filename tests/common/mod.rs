@@ -271,6 +271,22 @@ where
     run_ok(Command::new("tshark").arg("-r").arg(pcap).args(args))
 }
 
+/// Runs `tshark -n -r PCAP OPTS... -T fields -E separator=| -e FIELD...`;
+/// one row per packet, one string per field (tshark joins a field's
+/// occurrences with commas).
+pub fn tshark_fields(pcap: &Path, opts: &[&str], fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(pcap).args(opts);
+    cmd.args(["-T", "fields", "-E", "separator=|"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    run_ok(&mut cmd)
+        .lines()
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect()
+}
+
 /// Parses one JSON value an oracle script printed.
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("bad JSON from the oracle: {e}: {s}"))
