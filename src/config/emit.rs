@@ -68,6 +68,31 @@ pub fn emit(cfg: &Config) -> String {
     out
 }
 
+/// Save `cfg` to `path` through a temporary file in the same directory,
+/// renamed over `path` once written and synced: a reader (or a reload)
+/// sees the old file or the new one, never half of one.
+pub fn save(cfg: &Config, path: &std::path::Path) -> Result<(), String> {
+    use std::io::Write as _;
+    let text = emit(cfg);
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot save the configuration to {}: {e}", path.display())
+    })
+}
+
 fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
     o.push_str("# Saved by geneve-gw: the running configuration.\n");
     eal(&cfg.eal, o)?;
@@ -595,4 +620,4 @@ fn dotted_v4(s: &str) -> bool {
 
 #[cfg(test)]
 #[path = "emit_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -12,7 +12,7 @@ use crate::config::*;
 
 /// Load `text`, save it, load the saved text: the two must be equal, and
 /// saving again must give the same text. Returns the saved text.
-fn round_trip(text: &str, what: &str) -> String {
+pub(crate) fn round_trip(text: &str, what: &str) -> String {
     let first = load_str(text, what).unwrap_or_else(|e| panic!("{what} does not load:\n{e}"));
     let saved = emit(&first);
     let again = load_str(&saved, "saved.yaml")
@@ -78,17 +78,14 @@ fn quoting_reads_back_as_the_same_string() {
     assert_eq!(quote("1000"), "\"1000\"");
 }
 
-/// 100,000 routes and tunnels, as `scripts/scale-config.py` writes them:
-/// the save loads equal, and the fast tier reads all but the first line
-/// of every list itself.
-#[test]
-fn a_large_save_goes_through_the_fast_tier() {
+/// `tunnels` tunnels and `routes` routes (a quarter IPv6), one entry per
+/// line as `scripts/scale-config.py` writes them.
+pub(crate) fn large_file(tunnels: usize, routes: usize) -> String {
     let mut text = String::from(
         "ports:\n  - { name: ul, role: underlay, device: net_null0 }\n  - { name: acc, role: access, device: net_null1 }\n\
          vtep:\n  ipv4: 198.18.0.1/24\n  ipv6: 2001:db8:18::1/64\n  next_hops:\n    - { via: 198.18.0.2, destinations: [198.18.0.0/15] }\n\
          tunnels:\n",
     );
-    let tunnels = 20_000;
     for i in 0..tunnels {
         let _ = writeln!(
             text,
@@ -99,7 +96,6 @@ fn a_large_save_goes_through_the_fast_tier() {
         );
     }
     text.push_str("l3:\n  access: { port: acc, ipv4: 198.19.0.1/24 }\n  routes:\n");
-    let routes = 80_000;
     for i in 0..routes {
         if i % 4 == 0 {
             let _ = writeln!(
@@ -118,7 +114,15 @@ fn a_large_save_goes_through_the_fast_tier() {
             );
         }
     }
-    let saved = round_trip(&text, "generated");
+    text
+}
+
+/// 100,000 routes and tunnels: the save loads equal, and the fast tier
+/// reads all but the first line of every list itself.
+#[test]
+fn a_large_save_goes_through_the_fast_tier() {
+    let (tunnels, routes) = (20_000, 80_000);
+    let saved = round_trip(&large_file(tunnels, routes), "generated");
     // Routes come back longest prefix first (the IPv6 /64s, then the
     // /28s), still one run of route lines; the tunnels another: the fast
     // tier reads every entry but the first of each.
@@ -128,7 +132,7 @@ fn a_large_save_goes_through_the_fast_tier() {
 /// A valid configuration drawn from the fields' ranges, written in block
 /// style (not emit's shape), one line per choice.
 #[derive(Debug, Clone)]
-struct Model {
+pub(crate) struct Model {
     workers: u32,
     memory: u8,
     queues: Option<u16>,
@@ -226,7 +230,7 @@ fn segment_model() -> impl Strategy<Value = SegmentModel> {
         })
 }
 
-fn model() -> impl Strategy<Value = Model> {
+pub(crate) fn model() -> impl Strategy<Value = Model> {
     let a = (
         1u32..=3,
         0u8..3,
@@ -326,7 +330,7 @@ impl Model {
     /// The model as a configuration file. Choices that would make it
     /// invalid are bent to valid ones here (a VXLAN tunnel drops its
     /// options, an IPv6 remote without an IPv6 VTEP becomes IPv4...).
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut t = String::new();
         let w = &mut t;
         let cores: Vec<String> = (1..=self.workers).map(|c| c.to_string()).collect();

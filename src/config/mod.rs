@@ -56,7 +56,7 @@
 //! (`198.19.1.5/24`), which would hide what was meant.
 #![forbid(unsafe_code)]
 
-mod emit;
+pub(crate) mod emit;
 mod error;
 mod fast;
 mod index;
@@ -68,7 +68,7 @@ mod validate;
 use std::collections::HashSet;
 use std::path::Path;
 
-pub use emit::emit;
+pub use emit::{emit, save};
 pub use error::{ConfigError, ConfigErrors, Pos, SHOWN_ERRORS};
 pub use types::*;
 
