@@ -744,17 +744,18 @@ fn control_loop(
                                 .name("gw-reload-free".into())
                                 .spawn(move || drop(old));
                             st.offload.reload(&st.cfg);
-                            let what = match diff.global {
+                            let summary = diff.summary();
+                            let what = match summary.rebuilt {
                                 Some(why) => match st.start_tables() {
                                     Ok(t) => {
                                         publisher.push(vec![changes::Change::Replace(Box::new(t))]);
-                                        format!("{why} changed: every table made anew")
+                                        summary.to_string()
                                     }
                                     Err(e) => format!("{why} changed, tables not made (the running ones stay): {e}"),
                                 },
                                 None => {
                                     st.planner.apply_diff(&st.cfg, &diff);
-                                    format!("{}", diff.counts)
+                                    summary.to_string()
                                 }
                             };
                             let ch = st.want_planned();
