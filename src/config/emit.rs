@@ -41,7 +41,9 @@
 //! (`raw`): the typed `Config` resolves references to indexes and merges
 //! the decap table, so a raw schema would have to be rebuilt first, and
 //! serde_yaml_ng writes every list in block style, which the fast tier
-//! does not read (a million routes would load through the slow tier).
+//! does not read: a block-style file loads through the general tier,
+//! about five times slower and with three times the memory at 100,000
+//! entries (BENCHMARKS.md, "Scale: loading a million entries").
 //! Tests load every example and random configurations, emit them and load
 //! them again, and compare.
 
