@@ -52,6 +52,11 @@ pub struct VniOut {
     /// Its segment stitches tunnels of different mesh groups: a frame may
     /// leave through another tunnel (`dataplane::stitch`), never plain.
     pub stitched: bool,
+    /// The VNI's counter slot (`stats::EntryCounters`; `NO_SLOT`: none).
+    pub counter: u32,
+    /// The tunnels on this VNI: (remote VTEP, their counter slot), so a
+    /// delivered packet also counts under the tunnel it came from.
+    pub sources: Box<[(IpAddr, u32)]>,
 }
 
 /// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
@@ -69,6 +74,16 @@ pub struct VniTable {
 }
 
 impl VniOut {
+    /// The counter slot of the tunnel whose remote sent `d`
+    /// (`NO_SLOT`: none).
+    #[inline(always)]
+    pub fn source_slot(&self, d: &crate::tunnel::Delivery) -> u32 {
+        self.sources
+            .iter()
+            .find(|(a, _)| d.src_is(a))
+            .map_or(super::stats::NO_SLOT, |s| s.1)
+    }
+
     /// A delivered packet of this VNI needs nothing but its inner packet:
     /// no source-VTEP check or learning (`learning`: MAC learning is on),
     /// no option policy; an IP payload gets an Ethernet header to a
@@ -813,6 +828,8 @@ pub fn decap_out(
             stitched: segment
                 .and_then(|i| cfg.l2.as_ref()?.segments.get(i))
                 .is_some_and(|s| cfg.stitched(s)),
+            counter: super::stats::NO_SLOT,
+            sources: Box::default(),
         },
         unresolved,
     )
@@ -844,6 +861,8 @@ mod tests {
             flow_id: None,
             max_untagged_frame: usize::MAX,
             stitched: false,
+            counter: crate::dataplane::stats::NO_SLOT,
+            sources: Box::default(),
         }
     }
 

@@ -134,6 +134,15 @@ impl Delivery {
         Self::addr(self.outer_ipv6, &self.src)
     }
 
+    /// Whether the outer source address is `a` (no conversion to `IpAddr`).
+    #[inline(always)]
+    pub fn src_is(&self, a: &IpAddr) -> bool {
+        match a {
+            IpAddr::V4(v) => !self.outer_ipv6 && self.src[..4] == v.octets(),
+            IpAddr::V6(v) => self.outer_ipv6 && self.src == v.octets(),
+        }
+    }
+
     /// Outer destination address: our VTEP address it was sent to.
     #[inline]
     pub fn dst_vtep(&self) -> IpAddr {
