@@ -594,7 +594,9 @@ fn gateway(
             .zip(port_ids)
             .map(|(p, id)| (p.name.clone(), *id))
             .collect(),
-    );
+    )
+    .with_entries(shared.clone(), st.cfg.metrics.top_tunnels as usize);
+    obs.entries(st.planner.counter_slots());
     obs.tick(&shared.counters, 0, || st.table_sizes(), true);
     let launched = LaunchedWorkers::launch(jobs).map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -748,6 +750,7 @@ fn control_loop(
                                 .name("gw-reload-free".into())
                                 .spawn(move || drop(old));
                             st.offload.reload(&st.cfg);
+                            obs.set_top_tunnels(st.cfg.metrics.top_tunnels as usize);
                             let what = match diff.global {
                                 Some(why) => match st.start_tables(publisher.generation() + 1) {
                                     Ok(t) => {
@@ -850,6 +853,7 @@ fn control_loop(
         publisher.flush(&shared.tables, &shared.generation);
         st.planner
             .settle_counters(publisher.settled(), &shared.entries);
+        obs.entries(st.planner.counter_slots());
         st.resolve(pool);
         obs.tick(&shared.counters, st.replies, || st.table_sizes(), false);
 

@@ -208,7 +208,7 @@ impl VniCounters {
 }
 
 /// One slot array's bookkeeping (control thread only).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Pool<K, B> {
     cap: usize,
     by_key: FxHashMap<K, u32>,
@@ -288,7 +288,8 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
 
 /// Which slot every tunnel and decap VNI has (control thread only; the
 /// planner writes the slots into the tables, see [`crate::dataplane::changes`]).
-#[derive(Debug)]
+/// A clone is what other threads (DPDK telemetry) read with the arrays.
+#[derive(Debug, Clone)]
 pub struct EntrySlots {
     tunnels: Pool<String, TunnelCounters>,
     /// (remote, VNI, VXLAN) -> tunnel name, for the planner's template keys.
@@ -296,6 +297,9 @@ pub struct EntrySlots {
     vnis: Pool<u32, VniCounters>,
     /// Tunnels and VNIs of the configuration that found no free slot.
     untracked: usize,
+    /// Bumped whenever a slot or a base changes (who shows the counters
+    /// elsewhere copies the slots again).
+    version: u64,
 }
 
 impl EntrySlots {
@@ -306,6 +310,7 @@ impl EntrySlots {
             pairs: FxHashMap::default(),
             vnis: Pool::new(vnis),
             untracked: 0,
+            version: 0,
         }
     }
 
@@ -355,12 +360,22 @@ impl EntrySlots {
         self.vnis.sync(vnis.iter(), generation);
         self.untracked = names.len().saturating_sub(self.tunnels.by_key.len())
             + vnis.len().saturating_sub(self.vnis.by_key.len());
+        self.version += 1;
+    }
+
+    /// Changes whenever a slot or a base changed.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Frees the retired slots no worker can count into any more: every
     /// worker reads generation `read` or later. Their current sums become
     /// their bases.
     pub fn settle(&mut self, read: u64, workers: &[WorkerEntries]) {
+        if self.tunnels.retiring.is_empty() && self.vnis.retiring.is_empty() {
+            return;
+        }
+        self.version += 1;
         self.tunnels
             .settle(read, |s| WorkerEntries::tunnel_sum(workers, s));
         self.vnis
