@@ -18,7 +18,7 @@ use super::pipeline::flood::{
 };
 use super::pipeline::{self, Event, Outcome, PuntKind};
 use super::police::{self, PuntClass, PuntPolicer, TokenBucket};
-use super::stats::{WorkerCounters, WorkerEntries, MAX_PORTS, NO_SLOT};
+use super::stats::{DecapRun, WorkerCounters, WorkerEntries, MAX_PORTS, NO_SLOT};
 use super::tables::Tables;
 use crate::tunnel::DropReason;
 
@@ -206,6 +206,8 @@ impl GatewayWorker {
                     }
                     let mut ports = [0u16; BURST_SIZE];
                     let mut taken = 0;
+                    // Delivered packets, counted per (VNI, tunnel) run.
+                    let mut run = DecapRun::default();
                     let n = burst.update_while(|m| {
                         let Some(slot) = ports.get_mut(taken) else {
                             return false;
@@ -216,7 +218,7 @@ impl GatewayWorker {
                         let Some(x) = pipeline::underlay_express_counted(t, m) else {
                             return false;
                         };
-                        e.decap(x.vni, x.tunnel, m.pkt_len() as u64);
+                        run.add(e, x.vni, x.tunnel, m.pkt_len() as u64);
                         *slot = x.port;
                         taken += 1;
                         true
@@ -274,7 +276,7 @@ impl GatewayWorker {
                         if marked.is_none() {
                             if let Some(x) = pipeline::underlay_express_counted(t, &mut m) {
                                 decapped += 1;
-                                e.decap(x.vni, x.tunnel, m.pkt_len() as u64);
+                                run.add(e, x.vni, x.tunnel, m.pkt_len() as u64);
                                 return send(&mut tx, c, &mut lat, x.port, m);
                             }
                         }
@@ -320,11 +322,12 @@ impl GatewayWorker {
                         // segment.
                         let (en, d) = sink.act(t, outcome, m, None);
                         if d > 0 {
-                            e.decap(seen.0, seen.1, len);
+                            run.add(e, seen.0, seen.1, len);
                         }
                         encapped += en;
                         decapped += d;
                     });
+                    run.flush(e);
                 }
                 if encapped > 0 {
                     c.encap.add(encapped);

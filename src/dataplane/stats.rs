@@ -9,8 +9,8 @@ use crate::tunnel::DropReason;
 #[path = "stats_entries.rs"]
 mod entries;
 pub use entries::{
-    EntryCounters, EntrySlots, TunnelCell, TunnelCounters, VniCell, VniCounters, WorkerEntries,
-    MIN_HEADROOM, NO_SLOT,
+    DecapRun, EntryCounters, EntrySlots, TunnelCell, TunnelCounters, VniCell, VniCounters,
+    WorkerEntries, MIN_HEADROOM, NO_SLOT,
 };
 
 /// Most ports a worker keeps counters for.

@@ -103,17 +103,17 @@ impl WorkerEntries {
         }
     }
 
-    /// A packet of `bytes` bytes (as delivered) decapsulated for VNI slot
-    /// `vni` from the remote of tunnel slot `tunnel` ([`NO_SLOT`]: from no
-    /// tunnel's remote).
+    /// `packets` packets of `bytes` bytes in all (as delivered)
+    /// decapsulated for VNI slot `vni` from the remote of tunnel slot
+    /// `tunnel` ([`NO_SLOT`]: from no tunnel's remote).
     #[inline(always)]
-    pub fn decap(&self, vni: u32, tunnel: u32, bytes: u64) {
+    pub fn decap(&self, vni: u32, tunnel: u32, packets: u64, bytes: u64) {
         if let Some(c) = self.vnis.get(vni as usize) {
-            c.packets.add(1);
+            c.packets.add(packets);
             c.bytes.add(bytes);
         }
         if let Some(c) = self.tunnels.get(tunnel as usize) {
-            c.decap_packets.add(1);
+            c.decap_packets.add(packets);
             c.decap_bytes.add(bytes);
         }
     }
@@ -146,6 +146,56 @@ impl WorkerEntries {
             t.drops += c.drops.get();
         }
         t
+    }
+}
+
+/// Decapsulated packets of one (VNI, tunnel) pair in a row, counted into
+/// the cells once when the pair changes or the burst ends: a burst of one
+/// tenant costs two register adds per packet, not four stores.
+pub struct DecapRun {
+    vni: u32,
+    tunnel: u32,
+    packets: u64,
+    bytes: u64,
+}
+
+impl Default for DecapRun {
+    fn default() -> Self {
+        DecapRun {
+            vni: NO_SLOT,
+            tunnel: NO_SLOT,
+            packets: 0,
+            bytes: 0,
+        }
+    }
+}
+
+impl DecapRun {
+    /// One packet of `bytes` bytes for (`vni`, `tunnel`).
+    #[inline(always)]
+    pub fn add(&mut self, e: &WorkerEntries, vni: u32, tunnel: u32, bytes: u64) {
+        if vni != self.vni || tunnel != self.tunnel {
+            self.switch(e, vni, tunnel);
+        }
+        self.packets += 1;
+        self.bytes += bytes;
+    }
+
+    #[inline(never)]
+    fn switch(&mut self, e: &WorkerEntries, vni: u32, tunnel: u32) {
+        self.flush(e);
+        self.vni = vni;
+        self.tunnel = tunnel;
+    }
+
+    /// Counts what the run holds (end of a burst).
+    #[inline]
+    pub fn flush(&mut self, e: &WorkerEntries) {
+        if self.packets > 0 {
+            e.decap(self.vni, self.tunnel, self.packets, self.bytes);
+            self.packets = 0;
+            self.bytes = 0;
+        }
     }
 }
 

@@ -36,7 +36,7 @@ fn a_reused_slot_starts_at_zero() {
     w[0].encap(t0, 3, 300);
     w[1].encap(t0, 2, 200);
     w[1].encap_drop(t0, 1);
-    w[0].decap(v0, t0, 60);
+    w[0].decap(v0, t0, 1, 60);
     w[1].decap_drop(v0, 4);
     let r = s.read(&w);
     assert_eq!(
@@ -82,11 +82,45 @@ fn a_reused_slot_starts_at_zero() {
 }
 
 #[test]
+fn a_decap_run_counts_what_packet_by_packet_counting_does() {
+    let w = [WorkerEntries::new(4, 4), WorkerEntries::new(4, 4)];
+    let mut run = DecapRun::default();
+    let seq = [
+        (0, 1, 10),
+        (0, 1, 20),
+        (2, NO_SLOT, 5),
+        (0, 1, 7),
+        (3, 3, 1),
+        (3, 3, 1),
+    ];
+    for (v, t, b) in seq {
+        run.add(&w[0], v, t, b);
+        w[1].decap(v, t, 1, b);
+    }
+    run.flush(&w[0]);
+    run.flush(&w[0]); // nothing left: no double count
+    for s in 0..4 {
+        assert_eq!(
+            WorkerEntries::vni_sum(&w[..1], s),
+            WorkerEntries::vni_sum(&w[1..], s),
+            "VNI slot {s}"
+        );
+        assert_eq!(
+            WorkerEntries::tunnel_sum(&w[..1], s),
+            WorkerEntries::tunnel_sum(&w[1..], s),
+            "tunnel slot {s}"
+        );
+    }
+    assert_eq!(WorkerEntries::vni_sum(&w[..1], 0).packets, 3);
+    assert_eq!(WorkerEntries::vni_sum(&w[..1], 0).bytes, 37);
+}
+
+#[test]
 fn no_slot_counts_nowhere() {
     let s = EntrySlots::new(2, 2);
     let w = [s.worker_entries()];
     w[0].encap(NO_SLOT, 1, 1);
-    w[0].decap(NO_SLOT, NO_SLOT, 1);
+    w[0].decap(NO_SLOT, NO_SLOT, 1, 1);
     w[0].decap_drop(NO_SLOT, 1);
     w[0].encap_drop(NO_SLOT, 1);
     w[0].encap(5, 1, 1); // past the array: ignored, no panic
@@ -115,8 +149,8 @@ fn decap_counts_the_vni_and_the_tunnel_of_the_source() {
     );
     assert_eq!(s.tunnel_slot_for(remote(1), 100, false), s.tunnel_slot("b"));
     assert_eq!(s.tunnel_slot_for(remote(1), 100, true), NO_SLOT);
-    w[0].decap(s.vni_slot(100), s.tunnel_slot("b"), 100);
-    w[0].decap(s.vni_slot(100), NO_SLOT, 50);
+    w[0].decap(s.vni_slot(100), s.tunnel_slot("b"), 1, 100);
+    w[0].decap(s.vni_slot(100), NO_SLOT, 1, 50);
     let r = s.read(&w);
     assert_eq!(r.vni(Vni::new(100).unwrap()).unwrap().packets, 2);
     assert_eq!(r.vni(Vni::new(100).unwrap()).unwrap().bytes, 150);

@@ -54,9 +54,25 @@ pub struct VniOut {
     pub stitched: bool,
     /// The VNI's counter slot (`stats::EntryCounters`; `NO_SLOT`: none).
     pub counter: u32,
-    /// The tunnels on this VNI: (remote VTEP, their counter slot), so a
-    /// delivered packet also counts under the tunnel it came from.
-    pub sources: Box<[(IpAddr, u32)]>,
+    /// The tunnels on this VNI: their remote VTEPs (as
+    /// `Delivery::src_raw` gives them) and counter slots, so a delivered
+    /// packet also counts under the tunnel it came from.
+    pub sources: Box<[Source]>,
+}
+
+/// A remote VTEP that may send a VNI, and its tunnel's counter slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    pub addr: [u8; 16],
+    pub ipv6: bool,
+    pub slot: u32,
+}
+
+impl Source {
+    pub fn new(remote: IpAddr, slot: u32) -> Source {
+        let (addr, ipv6) = crate::tunnel::Delivery::raw_addr(remote);
+        Source { addr, ipv6, slot }
+    }
 }
 
 /// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
@@ -78,10 +94,13 @@ impl VniOut {
     /// (`NO_SLOT`: none).
     #[inline(always)]
     pub fn source_slot(&self, d: &crate::tunnel::Delivery) -> u32 {
-        self.sources
-            .iter()
-            .find(|(a, _)| d.src_is(a))
-            .map_or(super::stats::NO_SLOT, |s| s.1)
+        let (addr, ipv6) = d.src_raw();
+        for s in self.sources.iter() {
+            if s.addr == addr && s.ipv6 == ipv6 {
+                return s.slot;
+            }
+        }
+        super::stats::NO_SLOT
     }
 
     /// A delivered packet of this VNI needs nothing but its inner packet:

@@ -159,7 +159,7 @@ fn counted_slots_read_back_under_the_right_names() {
             }
         });
         match o {
-            Outcome::Decapped(_) => w[i % 2].decap(seen.0, seen.1, b.data().len() as u64),
+            Outcome::Decapped(_) => w[i % 2].decap(seen.0, seen.1, 1, b.data().len() as u64),
             _ => w[i % 2].decap_drop(seen.0, 1),
         }
     }
