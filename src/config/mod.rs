@@ -20,6 +20,7 @@
 //!                     flow_id_copy [{option, vni|tunnel}]}
 //! limits:   max_options, mac_table_size, flow_table_size, burst_size, mbufs
 //! offload:  auto|off (TX/RX checksum offload and rte_flow decap where the underlay port has them)
+//! metrics:  prometheus, latency, capture, top_tunnels (Prometheus series for the N busiest tunnels; 0)
 //! ```
 //!
 //! The commented examples under `config/` describe every field. Loading
