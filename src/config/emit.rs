@@ -44,8 +44,10 @@
 //! does not read: a block-style file loads through the general tier,
 //! about five times slower and with three times the memory at 100,000
 //! entries (BENCHMARKS.md, "Scale: loading a million entries").
-//! Tests load every example and random configurations, emit them and load
-//! them again, and compare.
+//! Every writer names every field of the types it writes (a pattern
+//! without `..`), so a field added to the configuration does not compile
+//! until it is written here; tests load every example and random
+//! configurations, emit them and load them again, and compare.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -95,7 +97,25 @@ pub fn save(cfg: &Config, path: &std::path::Path) -> Result<(), String> {
     })
 }
 
+// Each writer names every field of the types it writes (`Type { a: _, ..}`
+// without `..`): a field added to the configuration does not compile until
+// its writer has seen it.
+
 fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
+    let Config {
+        eal: _,
+        ports: _,
+        vtep: _,
+        tunnels: _,
+        l2: _,
+        l3: _,
+        decap: _,
+        options: _,
+        limits: _,
+        offload: _,
+        metrics: _,
+        index: _,
+    } = cfg;
     o.push_str("# Saved by geneve-gw: the running configuration.\n");
     eal(&cfg.eal, o)?;
     ports(cfg, o)?;
@@ -110,6 +130,13 @@ fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
     decap(cfg, o)?;
     options(cfg, o)?;
     let l = &cfg.limits;
+    let Limits {
+        max_options: _,
+        mac_table_size: _,
+        flow_table_size: _,
+        burst_size: _,
+        mbufs: _,
+    } = l;
     writeln!(
         o,
         "limits:\n  max_options: {}\n  mac_table_size: {}\n  flow_table_size: {}\n  burst_size: {}\n  mbufs: {}",
@@ -124,14 +151,33 @@ fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
         }
     )?;
     let m = &cfg.metrics;
+    let Metrics {
+        prometheus: _,
+        latency: _,
+        capture: _,
+        top_tunnels: _,
+    } = m;
     o.push_str("metrics:\n");
     if let Some(p) = m.prometheus {
         writeln!(o, "  prometheus: {}", quote(&p.to_string()))?;
     }
-    writeln!(o, "  latency: {}\n  capture: {}", m.latency, m.capture)
+    writeln!(o, "  latency: {}\n  capture: {}", m.latency, m.capture)?;
+    if m.top_tunnels > 0 {
+        writeln!(o, "  top_tunnels: {}", m.top_tunnels)?;
+    }
+    Ok(())
 }
 
 fn eal(e: &EalConfig, o: &mut String) -> std::fmt::Result {
+    let EalConfig {
+        worker_cores: _,
+        control_core: _,
+        memory: _,
+        pci: _,
+        vdevs: _,
+        file_prefix: _,
+        args: _,
+    } = e;
     o.push_str("eal:\n");
     writeln!(
         o,
@@ -170,6 +216,14 @@ fn ports(cfg: &Config, o: &mut String) -> std::fmt::Result {
     o.push_str("ports:\n");
     let workers = cfg.eal.worker_cores.len();
     for p in &cfg.ports {
+        let PortConfig {
+            name: _,
+            role: _,
+            device: _,
+            queues: _,
+            mtu: _,
+            mac: _,
+        } = p;
         writeln!(o, "  - name: {}", quote(&p.name))?;
         writeln!(o, "    role: {}", p.role)?;
         match &p.device {
@@ -189,6 +243,15 @@ fn ports(cfg: &Config, o: &mut String) -> std::fmt::Result {
 
 fn vtep(cfg: &Config, o: &mut String) -> std::fmt::Result {
     let v = &cfg.vtep;
+    let Vtep {
+        port: _,
+        ipv4: _,
+        ipv6: _,
+        udp_port: _,
+        vxlan_port: _,
+        vlan: _,
+        next_hops: _,
+    } = v;
     o.push_str("vtep:\n");
     writeln!(o, "  port: {}", quote(&cfg.ports[v.port].name))?;
     if let Some(a) = &v.ipv4 {
@@ -207,6 +270,11 @@ fn vtep(cfg: &Config, o: &mut String) -> std::fmt::Result {
     if !v.next_hops.is_empty() {
         o.push_str("  next_hops:\n");
         for nh in &v.next_hops {
+            let NextHop {
+                via: _,
+                mac: _,
+                destinations: _,
+            } = nh;
             writeln!(o, "    - via: {}", ip(nh.via))?;
             if let Some(m) = &nh.mac {
                 writeln!(o, "      mac: {}", mac(m))?;
@@ -235,6 +303,20 @@ fn tunnels(cfg: &Config, o: &mut String) -> std::fmt::Result {
     }
     o.push_str("tunnels:\n");
     for t in &cfg.tunnels {
+        let Tunnel {
+            name: _,
+            remote: _,
+            vni: _,
+            encapsulation: _,
+            mesh: _,
+            options: _,
+            udp_dst_port: _,
+            udp_checksum: _,
+            accept_zero_checksum: _,
+            ttl: _,
+            dscp: _,
+            source_ports: _,
+        } = t;
         write!(
             o,
             "  - {{ name: {}, remote: {}, vni: {}",
@@ -293,6 +375,11 @@ fn tunnels(cfg: &Config, o: &mut String) -> std::fmt::Result {
 }
 
 fn tunnel_option(cfg: &Config, opt: &TunnelOption, o: &mut String) -> std::fmt::Result {
+    let TunnelOption {
+        class: _,
+        typ: _,
+        data: _,
+    } = opt;
     let data = quote(&hex(&opt.data));
     // By name when the registry has it: same class, the type with or
     // without the critical bit, and a length the data fits.
@@ -325,12 +412,26 @@ fn header_policy(h: HeaderPolicy) -> String {
 }
 
 fn l2_mode(cfg: &Config, l2: &L2, o: &mut String) -> std::fmt::Result {
+    let L2 {
+        learning: _,
+        ageing_seconds: _,
+        segments: _,
+    } = l2;
     writeln!(
         o,
         "l2:\n  learning: {}\n  ageing_seconds: {}\n  segments:",
         l2.learning, l2.ageing_seconds
     )?;
     for s in &l2.segments {
+        let Segment {
+            name: _,
+            port: _,
+            vlan: _,
+            vni: _,
+            vxlan_vni: _,
+            flood: _,
+            static_macs: _,
+        } = s;
         match &s.name {
             Some(n) => writeln!(
                 o,
@@ -353,6 +454,7 @@ fn l2_mode(cfg: &Config, l2: &L2, o: &mut String) -> std::fmt::Result {
         if !s.static_macs.is_empty() {
             o.push_str("      static_macs:\n");
             for m in &s.static_macs {
+                let StaticMac { mac: _, remote: _ } = m;
                 writeln!(
                     o,
                     "        - {{ mac: {}, remote: {} }}",
@@ -366,7 +468,19 @@ fn l2_mode(cfg: &Config, l2: &L2, o: &mut String) -> std::fmt::Result {
 }
 
 fn l3_mode(cfg: &Config, l3: &L3, o: &mut String) -> std::fmt::Result {
+    let L3 {
+        access: _,
+        routes: _,
+    } = l3;
     let a = &l3.access;
+    let L3Access {
+        port: _,
+        vlan: _,
+        ipv4: _,
+        ipv6: _,
+        gateway_mac: _,
+        next_hop: _,
+    } = a;
     o.push_str("l3:\n  access:\n");
     writeln!(o, "    port: {}", quote(&cfg.ports[a.port].name))?;
     if let Some(v) = a.vlan {
@@ -389,6 +503,10 @@ fn l3_mode(cfg: &Config, l3: &L3, o: &mut String) -> std::fmt::Result {
     if !l3.routes.is_empty() {
         o.push_str("  routes:\n");
         for r in &l3.routes {
+            let Route {
+                prefix: _,
+                tunnel: _,
+            } = r;
             writeln!(
                 o,
                 "    - {{ prefix: {}, tunnel: {} }}",
@@ -409,6 +527,13 @@ fn decap(cfg: &Config, o: &mut String) -> std::fmt::Result {
         .collect();
     let mut started = false;
     for d in &cfg.decap {
+        let Decap {
+            vni: _,
+            port: _,
+            vlan: _,
+            payload: _,
+            allow_from: _,
+        } = d;
         let implied = match d.payload {
             Payload::Ip => true,
             Payload::Ethernet => segment_vnis.contains(&d.vni),
@@ -437,6 +562,12 @@ fn decap(cfg: &Config, o: &mut String) -> std::fmt::Result {
 
 fn options(cfg: &Config, o: &mut String) -> std::fmt::Result {
     let opts = &cfg.options;
+    let Options {
+        registry: _,
+        require: _,
+        security_tags: _,
+        flow_id_copy: _,
+    } = opts;
     if opts.registry.is_empty()
         && opts.require.is_empty()
         && opts.security_tags.is_empty()
@@ -448,6 +579,12 @@ fn options(cfg: &Config, o: &mut String) -> std::fmt::Result {
     if !opts.registry.is_empty() {
         o.push_str("  registry:\n");
         for d in &opts.registry {
+            let OptionDef {
+                name: _,
+                class: _,
+                type_: _,
+                length: _,
+            } = d;
             writeln!(
                 o,
                 "    - name: {}\n      class: {}\n      type: {}",
@@ -468,6 +605,10 @@ fn options(cfg: &Config, o: &mut String) -> std::fmt::Result {
     if !opts.require.is_empty() {
         o.push_str("    require:\n");
         for r in &opts.require {
+            let RequireOption {
+                option: _,
+                scope: _,
+            } = r;
             writeln!(o, "      - option: {}", name(r.option))?;
             scope(cfg, r.scope, o)?;
         }
@@ -475,6 +616,13 @@ fn options(cfg: &Config, o: &mut String) -> std::fmt::Result {
     if !opts.security_tags.is_empty() {
         o.push_str("    security_tags:\n");
         for s in &opts.security_tags {
+            let SecurityTagPolicy {
+                option: _,
+                scope: _,
+                allow: _,
+                deny: _,
+                default: _,
+            } = s;
             writeln!(o, "      - option: {}", name(s.option))?;
             scope(cfg, s.scope, o)?;
             if !s.allow.is_empty() {
@@ -504,6 +652,10 @@ fn options(cfg: &Config, o: &mut String) -> std::fmt::Result {
     if !opts.flow_id_copy.is_empty() {
         o.push_str("    flow_id_copy:\n");
         for f in &opts.flow_id_copy {
+            let FlowIdCopy {
+                option: _,
+                scope: _,
+            } = f;
             writeln!(o, "      - option: {}", name(f.option))?;
             scope(cfg, f.scope, o)?;
         }

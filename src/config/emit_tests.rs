@@ -643,6 +643,9 @@ impl Model {
         w.push_str("metrics:\n");
         if prom {
             w.push_str("  prometheus: \"[::1]:9464\"\n");
+            if self.workers > 1 {
+                let _ = writeln!(w, "  top_tunnels: {}", 7 * self.workers);
+            }
         }
         if let Some(l) = latency {
             let _ = writeln!(w, "  latency: {l}");
