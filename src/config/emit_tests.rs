@@ -13,11 +13,7 @@ use crate::config::*;
 /// Load `text`, save it, load the saved text: the two must be equal, and
 /// saving again must give the same text. Returns the saved text.
 pub(crate) fn round_trip(text: &str, what: &str) -> String {
-    let first = load_str(text, what).unwrap_or_else(|e| panic!("{what} does not load:\n{e}"));
-    let saved = emit(&first);
-    let again = load_str(&saved, "saved.yaml")
-        .unwrap_or_else(|e| panic!("the save of {what} does not load:\n{e}\n{saved}"));
-    assert_eq!(first, again, "{what} changed through a save:\n{saved}");
+    let (first, saved, again) = save_and_load(text, what);
     // Also through the general tier alone: the same configuration.
     let whole = load_whole(&saved, "saved.yaml").expect("general tier");
     assert_eq!(
@@ -26,6 +22,17 @@ pub(crate) fn round_trip(text: &str, what: &str) -> String {
     );
     assert_eq!(saved, emit(&again), "{what}: saving twice differs");
     saved
+}
+
+/// Load `text`, save it, load the save: both configurations (equal) and
+/// the saved text.
+pub(crate) fn save_and_load(text: &str, what: &str) -> (Config, String, Config) {
+    let first = load_str(text, what).unwrap_or_else(|e| panic!("{what} does not load:\n{e}"));
+    let saved = emit(&first);
+    let again = load_str(&saved, "saved.yaml")
+        .unwrap_or_else(|e| panic!("the save of {what} does not load:\n{e}\n{saved}"));
+    assert_eq!(first, again, "{what} changed through a save:\n{saved}");
+    (first, saved, again)
 }
 
 #[test]
@@ -122,7 +129,7 @@ pub(crate) fn large_file(tunnels: usize, routes: usize) -> String {
 #[test]
 fn a_large_save_goes_through_the_fast_tier() {
     let (tunnels, routes) = (20_000, 80_000);
-    let saved = round_trip(&large_file(tunnels, routes), "generated");
+    let (_, saved, _) = save_and_load(&large_file(tunnels, routes), "generated");
     // Routes come back longest prefix first (the IPv6 /64s, then the
     // /28s), still one run of route lines; the tunnels another: the fast
     // tier reads every entry but the first of each.
