@@ -74,10 +74,26 @@ pub fn emit(cfg: &Config) -> String {
 
 /// Save `cfg` to `path` through a temporary file in the same directory,
 /// renamed over `path` once written and synced: a reader (or a reload)
-/// sees the old file or the new one, never half of one.
+/// sees the old file or the new one, never half of one. The text is loaded
+/// back first and must give `cfg` again, else nothing is written and the
+/// error names the first section that differs (a `Config` changed in place
+/// must be in the form `load` gives: routes longest prefix first, decap
+/// entries by VNI, every decap entry one the file can express).
 pub fn save(cfg: &Config, path: &std::path::Path) -> Result<(), String> {
     use std::io::Write as _;
     let text = emit(cfg);
+    let back = super::load_str(&text, &path.display().to_string()).map_err(|e| {
+        format!(
+            "the configuration's save does not load, nothing written to {}:\n{e}",
+            path.display()
+        )
+    })?;
+    if let Some(section) = first_difference(cfg, &back) {
+        return Err(format!(
+            "the configuration does not load back equal from its save ({section} differs), nothing written to {}",
+            path.display()
+        ));
+    }
     let name = path
         .file_name()
         .ok_or_else(|| format!("{}: not a file name", path.display()))?;
@@ -95,6 +111,27 @@ pub fn save(cfg: &Config, path: &std::path::Path) -> Result<(), String> {
         let _ = std::fs::remove_file(&tmp);
         format!("cannot save the configuration to {}: {e}", path.display())
     })
+}
+
+/// The first top-level section in which `a` and `b` differ.
+fn first_difference(a: &Config, b: &Config) -> Option<&'static str> {
+    [
+        ("eal", a.eal == b.eal),
+        ("ports", a.ports == b.ports),
+        ("vtep", a.vtep == b.vtep),
+        ("tunnels", a.tunnels == b.tunnels),
+        ("l2", a.l2 == b.l2),
+        ("l3", a.l3 == b.l3),
+        ("decap", a.decap == b.decap),
+        ("options", a.options == b.options),
+        ("limits", a.limits == b.limits),
+        ("offload", a.offload == b.offload),
+        ("metrics", a.metrics == b.metrics),
+        ("the tunnel index", a == b),
+    ]
+    .into_iter()
+    .find(|(_, same)| !same)
+    .map(|(s, _)| s)
 }
 
 // Each writer names every field of the types it writes (`Type { a: _, ..}`

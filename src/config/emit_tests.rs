@@ -698,3 +698,40 @@ proptest! {
         round_trip(&text, &format!("generated:\n{text}"));
     }
 }
+
+/// `save` writes a file that loads back equal, atomically, and refuses
+/// (writing nothing) a configuration whose save would load differently.
+#[test]
+fn save_writes_what_loads_back_and_refuses_what_would_not() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cfg = load(&root.join("config/l3-gateway.yaml")).expect("example");
+    let dir = std::env::temp_dir().join(format!("geneve-gw-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gw.yaml");
+    std::fs::write(&path, "old\n").unwrap();
+    save(&cfg, &path).expect("save");
+    assert_eq!(load(&path).expect("the save loads"), cfg);
+    // Only the saved file is left in the directory (no temporary file).
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from("gw.yaml")]);
+    // A route appended out of order (a /32 after shorter prefixes) is not
+    // the form `load` gives: refused, the file stays as it was.
+    let mut bent = cfg.clone();
+    let l3 = bent.l3.as_mut().expect("l3 example");
+    let t = l3.routes[0].tunnel;
+    l3.routes.push(Route {
+        prefix: IpPrefix::containing("198.19.99.1".parse().unwrap(), 32),
+        tunnel: t,
+    });
+    let before = std::fs::read_to_string(&path).unwrap();
+    let e = save(&bent, &path).expect_err("refused");
+    assert!(
+        e.contains("(l3 differs)") && e.contains("nothing written"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
