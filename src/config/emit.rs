@@ -36,6 +36,11 @@
 //!   segment or an L3 route's tunnel implies is written only when it has
 //!   an `allow_from` list (as `{ vni, allow_from }`); every other entry is
 //!   written whole.
+//! - A `Config` changed in place (not by `load`) comes back equal only in
+//!   the form `load` gives it: routes longest prefix first, decap entries
+//!   sorted by VNI, an L3 (`Payload::Ip`) decap entry only for a VNI some
+//!   route's tunnel has, the tunnel index rebuilt. [`save`] checks this by
+//!   loading its text back, and refuses otherwise.
 //!
 //! Hand-written rather than serde's `Serialize` over the raw schema
 //! (`raw`): the typed `Config` resolves references to indexes and merges

@@ -735,3 +735,42 @@ fn save_writes_what_loads_back_and_refuses_what_would_not() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Static MACs and decap entries (with IPv6 addresses, VLANs and allow
+/// lists), written in block style: their save is one entry per line and
+/// the fast tier reads every entry but the first of each list.
+#[test]
+fn saved_static_macs_and_decap_entries_go_through_the_fast_tier() {
+    let (macs, decaps) = (2_000, 1_000);
+    let mut text = String::from(
+        "ports:\n  - { name: ul, role: underlay, device: net_null0 }\n  - { name: acc, role: access, device: net_null1 }\n\
+         vtep:\n  ipv4: 198.18.0.1/24\n  ipv6: 2001:db8:18::1/64\n\
+         l2:\n  segments:\n    - port: acc\n      vni: 10\n      static_macs:\n",
+    );
+    for i in 0..macs {
+        let remote = if i % 2 == 0 {
+            format!("198.18.0.{}", 2 + i % 200)
+        } else {
+            format!("\"2001:db8:18::{:x}\"", 2 + i % 200)
+        };
+        let _ = writeln!(
+            text,
+            "        - mac: \"02:00:00:00:{:02x}:{:02x}\"\n          remote: {remote}",
+            i >> 8,
+            i & 255
+        );
+    }
+    text.push_str("decap:\n");
+    for j in 0..decaps {
+        let _ = writeln!(text, "  - vni: {}\n    port: acc", 1000 + j);
+        if j % 3 == 0 {
+            let _ = writeln!(text, "    vlan: {}", 1 + j);
+        }
+        if j % 2 == 0 {
+            text.push_str("    allow_from: [198.18.0.9, \"2001:db8:18::9\"]\n");
+        }
+    }
+    assert_eq!(fast_tier_entries(&text), None, "the input is block style");
+    let saved = round_trip(&text, "generated");
+    assert_eq!(fast_tier_entries(&saved), Some(macs - 1 + decaps - 1));
+}
