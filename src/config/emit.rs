@@ -788,7 +788,7 @@ pub(super) fn quote(s: &str) -> String {
         match c {
             '"' => q.push_str("\\\""),
             '\\' => q.push_str("\\\\"),
-            c if c.is_control() || c == '\u{feff}' => {
+            c if !yaml_printable(c) => {
                 let _ = write!(q, "\\u{:04x}", u32::from(c));
             }
             c => q.push(c),
@@ -796,6 +796,14 @@ pub(super) fn quote(s: &str) -> String {
     }
     q.push('"');
     q
+}
+
+/// A character YAML takes as it is inside double quotes: printable
+/// (YAML 1.2, 5.1) and no line break (NEL, LS and PS would be folded) nor
+/// byte order mark.
+fn yaml_printable(c: char) -> bool {
+    matches!(u32::from(c), 0x20..=0x7e | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x1_0000..)
+        && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
 /// `a.b.c.d` or `a.b.c.d/n`, digits only: YAML reads it as a string.

@@ -73,6 +73,13 @@ fn quoting_reads_back_as_the_same_string() {
         "~",
         "2001:db8::1",
         "é",
+        "a\u{2028}b",
+        "a\u{2029}b",
+        "a\u{85}b",
+        "\u{fffe}",
+        "\u{feff}x",
+        "line\nbreak",
+        " lead and trail ",
     ] {
         let text = format!("k: {}\n", quote(s));
         let back: std::collections::BTreeMap<String, String> =
@@ -83,6 +90,17 @@ fn quoting_reads_back_as_the_same_string() {
     assert_eq!(quote("t-1.a_b"), "t-1.a_b");
     assert_eq!(quote("198.18.1.1"), "198.18.1.1");
     assert_eq!(quote("1000"), "\"1000\"");
+}
+
+proptest! {
+    /// Any string, quoted, reads back as itself.
+    #[test]
+    fn any_string_quoted_reads_back(s in any::<String>()) {
+        let text = format!("k: {}\n", quote(&s));
+        let back: std::collections::BTreeMap<String, String> = serde_yaml_ng::from_str(&text)
+            .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
+        prop_assert_eq!(&back["k"], &s, "{:?}", text);
+    }
 }
 
 /// `tunnels` tunnels and `routes` routes (a quarter IPv6), one entry per
