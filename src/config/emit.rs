@@ -23,7 +23,8 @@
 //!   the `Config` cannot tell them from a value: `eal.cores`,
 //!   `eal.control_core`, a next hop's `destinations` (the default route of
 //!   its family), `limits`, `metrics`, `l2.learning` and
-//!   `l2.ageing_seconds`, `vtep.port`. A tunnel setting equal to its
+//!   `l2.ageing_seconds`, `vtep.port`, `vtep.udp_port`, a port's `mtu`.
+//!   A tunnel setting equal to its
 //!   default (UDP port, checksum, TTL, DSCP, source ports, mesh group) and
 //!   a port's `queues` equal to the number of workers are left out, so
 //!   they keep following the defaults.
