@@ -463,8 +463,21 @@ impl Model {
                 }
             }
         }
-        if !self.tunnels.is_empty() {
+        // A segment with its own VXLAN VNI gets a VXLAN member (stitched
+        // with its Geneve members) when the VTEP receives VXLAN.
+        let stitched: Vec<usize> = (0..self.segments.len())
+            .filter(|&k| self.vxlan && self.segments[k].vxlan_vni)
+            .collect();
+        if !self.tunnels.is_empty() || !stitched.is_empty() {
             w.push_str("tunnels:\n");
+        }
+        for &k in &stitched {
+            let _ = writeln!(
+                w,
+                "  - name: sx{k}\n    remote: {}\n    vni: {}\n    encapsulation: vxlan",
+                remote(false, 60 + k),
+                5000 + k
+            );
         }
         for (i, tm) in self.tunnels.iter().enumerate() {
             let v6 = tm.v6 && self.ipv6;
@@ -561,8 +574,11 @@ impl Model {
             let mut flood: Vec<usize> = s.flood.clone();
             flood.sort_unstable();
             flood.dedup();
-            if !flood.is_empty() {
-                let list: Vec<String> = flood.iter().map(|&i| remote(false, 20 + i)).collect();
+            let mut list: Vec<String> = flood.iter().map(|&i| remote(false, 20 + i)).collect();
+            if self.vxlan && s.vxlan_vni {
+                list.push(remote(false, 60 + k));
+            }
+            if !list.is_empty() {
                 let _ = writeln!(w, "      flood: [{}]", list.join(", "));
             }
             let mut macs = s.macs.clone();
