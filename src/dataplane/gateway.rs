@@ -122,17 +122,8 @@ impl GatewayWorker {
                         // encapsulated in place and moved to the TX buffer
                         // together; the rest, from the first other frame
                         // on, one by one below (in order).
-                        let n = burst.update_while(|m| {
-                            let rss = m.rss_hash();
-                            l.encap(m, rss).is_some()
-                        });
-                        if n > 0 {
-                            encapped += n as u64;
-                            if l.is_vxlan() {
-                                c.vxlan_encap.add(n as u64);
-                            }
-                            send_front(out, c, &mut lat, &mut burst, n);
-                        }
+                        let n = l2_express_front(l, &mut burst, out, c, &mut lat);
+                        encapped += n as u64;
                         at = n;
                     } else {
                         // The same for an L3 access port (route per frame).
@@ -186,37 +177,7 @@ impl GatewayWorker {
                     if pipeline::wants_ahead_underlay(t) {
                         pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
                     }
-                    let mut ports = [0u16; BURST_SIZE];
-                    let mut taken = 0;
-                    let n = burst.update_while(|m| {
-                        let Some(slot) = ports.get_mut(taken) else {
-                            return false;
-                        };
-                        if m.flow_mark().is_some() {
-                            return false;
-                        }
-                        let Some(port) = pipeline::underlay_express(t, m) else {
-                            return false;
-                        };
-                        *slot = port;
-                        taken += 1;
-                        true
-                    });
-                    decapped += n as u64;
-                    let mut i = 0;
-                    while let Some(&port) = ports[..n].get(i) {
-                        let run = ports[i..n].iter().take_while(|&&q| q == port).count();
-                        match tx.get_mut(usize::from(port)) {
-                            Some(b) => send_front(b, c, &mut lat, &mut burst, run),
-                            None => {
-                                // Not a port of ours (never for a table's
-                                // access port): counted drops.
-                                burst.free_first(run);
-                                c.drops[DropReason::TxFull.index()].add(run as u64);
-                            }
-                        }
-                        i += run;
-                    }
+                    decapped += underlay_express_front(t, &mut burst, &mut tx, c, &mut lat);
                     if stitching {
                         // Then the stitched frames at the front: decapped
                         // and re-encapsulated in place, all to the
@@ -740,6 +701,76 @@ fn l3_express_front(
         send_front(out, c, lat, burst, n);
     }
     n as u64
+}
+
+/// The decap express tier (`pipeline::underlay_express`) over the front
+/// of `burst`: the packets it decapsulated in place move to their access
+/// ports' TX buffers, a run of one port at a time; returns how many. Not
+/// inlined, as [`l2_express_front`].
+#[inline(never)]
+fn underlay_express_front(
+    t: &Tables,
+    burst: &mut Burst<BURST_SIZE>,
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    lat: &mut Residence,
+) -> u64 {
+    let mut ports = [0u16; BURST_SIZE];
+    let mut taken = 0;
+    let n = burst.update_while(|m| {
+        let Some(slot) = ports.get_mut(taken) else {
+            return false;
+        };
+        if m.flow_mark().is_some() {
+            return false;
+        }
+        let Some(port) = pipeline::underlay_express(t, m) else {
+            return false;
+        };
+        *slot = port;
+        taken += 1;
+        true
+    });
+    let mut i = 0;
+    while let Some(&port) = ports[..n].get(i) {
+        let run = ports[i..n].iter().take_while(|&&q| q == port).count();
+        match tx.get_mut(usize::from(port)) {
+            Some(b) => send_front(b, c, lat, burst, run),
+            None => {
+                // Not a port of ours (never for a table's access port):
+                // counted drops.
+                burst.free_first(run);
+                c.drops[DropReason::TxFull.index()].add(run as u64);
+            }
+        }
+        i += run;
+    }
+    n as u64
+}
+
+/// The L2 access express tier (`pipeline::AccessExpress`) over the front
+/// of `burst`: the frames it encapsulated in place move to `out` (the
+/// underlay port's TX buffer); returns how many. Not inlined: a loop with
+/// registers of its own, out of the worker loop's way.
+#[inline(never)]
+fn l2_express_front(
+    l: &pipeline::AccessExpress<'_>,
+    burst: &mut Burst<BURST_SIZE>,
+    out: &mut TxBuffer,
+    c: &WorkerCounters,
+    lat: &mut Residence,
+) -> usize {
+    let n = burst.update_while(|m| {
+        let rss = m.rss_hash();
+        l.encap(m, rss).is_some()
+    });
+    if n > 0 {
+        if l.is_vxlan() {
+            c.vxlan_encap.add(n as u64);
+        }
+        send_front(out, c, lat, burst, n);
+    }
+    n
 }
 
 /// An access frame the express tier did not take; returns 1 when it was
