@@ -760,10 +760,20 @@ fn l2_express_front(
     c: &WorkerCounters,
     lat: &mut Residence,
 ) -> usize {
-    let n = burst.update_while(|m| {
-        let rss = m.rss_hash();
-        l.encap(m, rss).is_some()
-    });
+    // One loop per underlay family: no dispatch on the template per frame.
+    let n = if let Some(f) = l.fast::<false>() {
+        burst.update_while(|m| {
+            let rss = m.rss_hash();
+            l.encap_with(f, m, rss).is_some()
+        })
+    } else if let Some(f) = l.fast::<true>() {
+        burst.update_while(|m| {
+            let rss = m.rss_hash();
+            l.encap_with(f, m, rss).is_some()
+        })
+    } else {
+        0
+    };
     if n > 0 {
         if l.is_vxlan() {
             c.vxlan_encap.add(n as u64);

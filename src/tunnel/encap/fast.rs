@@ -37,6 +37,32 @@ pub fn encap_fast_ethernet<B: Buffer + ?Sized>(
     }
 }
 
+/// A template the Ethernet fast tier takes, with its underlay family
+/// (`V6`) checked once, in [`FastEthernet::new`]: a loop over a burst then
+/// runs its one sub-case with no dispatch on the template per frame. It
+/// writes what [`encap_fast_ethernet`] writes and declines what it
+/// declines (the template cannot change while it is borrowed).
+#[derive(Clone, Copy)]
+pub struct FastEthernet<'t, const V6: bool>(&'t EncapTemplate);
+
+impl<'t, const V6: bool> FastEthernet<'t, V6> {
+    /// `t` if its fast case is Ethernet payload over IPv6 (`V6`) or IPv4.
+    pub fn new(t: &'t EncapTemplate) -> Option<Self> {
+        let case = if V6 {
+            FastCase::V6Ethernet
+        } else {
+            FastCase::V4Ethernet
+        };
+        (t.fast == case).then_some(FastEthernet(t))
+    }
+
+    /// [`encap_fast_ethernet`] for this template.
+    #[inline(always)]
+    pub fn encap<B: Buffer + ?Sized>(self, buf: &mut B, flow_hash: Option<u32>) -> bool {
+        encap_fast::<ETH, V6, B>(self.0, buf, flow_hash).is_some()
+    }
+}
+
 /// The L3 (IPv4 payload) fast tier alone, for the worker's L3 express
 /// tier (a loop of its own, so inlined there): true when `buf` (an IPv4
 /// packet) was encapsulated, false with `buf` untouched when the fast tier
