@@ -716,21 +716,14 @@ fn underlay_express_front(
     lat: &mut Residence,
 ) -> u64 {
     let mut ports = [0u16; BURST_SIZE];
-    let mut taken = 0;
-    let n = burst.update_while(|m| {
-        let Some(slot) = ports.get_mut(taken) else {
-            return false;
-        };
-        if m.flow_mark().is_some() {
-            return false;
-        }
-        let Some(port) = pipeline::underlay_express(t, m) else {
-            return false;
-        };
-        *slot = port;
-        taken += 1;
-        true
-    });
+    // One loop per kind of gateway, each a function of its own: with L2
+    // VNIs the Ethernet pattern first, without them the L3 pattern (no
+    // call per packet).
+    let n = if t.decap.has_ethernet_pattern() {
+        express_ports(burst, &mut ports, |m| pipeline::underlay_express(t, m))
+    } else {
+        express_ports(burst, &mut ports, |m| pipeline::underlay_express_ip(t, m))
+    };
     let mut i = 0;
     while let Some(&port) = ports[..n].get(i) {
         let run = ports[i..n].iter().take_while(|&&q| q == port).count();
@@ -746,6 +739,32 @@ fn underlay_express_front(
         i += run;
     }
     n as u64
+}
+
+/// Runs the decap express tier `express` over the front of `burst` while
+/// it takes packets (not marked by an rte_flow rule), each one's access
+/// port into `ports`; returns how many it took.
+#[inline(never)]
+fn express_ports(
+    burst: &mut Burst<BURST_SIZE>,
+    ports: &mut [u16; BURST_SIZE],
+    mut express: impl FnMut(&mut Mbuf) -> Option<u16>,
+) -> usize {
+    let mut taken = 0;
+    burst.update_while(|m| {
+        let Some(slot) = ports.get_mut(taken) else {
+            return false;
+        };
+        if m.flow_mark().is_some() {
+            return false;
+        }
+        let Some(port) = express(m) else {
+            return false;
+        };
+        *slot = port;
+        taken += 1;
+        true
+    })
 }
 
 /// The L2 access express tier (`pipeline::AccessExpress`) over the front

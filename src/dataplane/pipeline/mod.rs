@@ -26,7 +26,9 @@ pub use access::{access, access_with_cache, encap_flood, AccessExpress, L3Expres
 pub use ahead::{
     ahead_access, ahead_underlay, wants_ahead_underlay, AccessAhead, AHEAD_MIN_ENTRIES,
 };
-pub use underlay::{hw_decapped, stitch_express, underlay, underlay_express, StitchCache};
+pub use underlay::{
+    hw_decapped, stitch_express, underlay, underlay_express, underlay_express_ip, StitchCache,
+};
 
 /// What to do with the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
