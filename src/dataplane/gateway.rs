@@ -18,7 +18,7 @@ use super::pipeline::flood::{
 };
 use super::pipeline::{self, Event, Outcome, PuntKind};
 use super::police::{self, PuntClass, PuntPolicer, TokenBucket};
-use super::stats::{WorkerCounters, MAX_PORTS};
+use super::stats::{DecapRun, WorkerCounters, WorkerEntries, MAX_PORTS, NO_SLOT};
 use super::tables::Tables;
 use crate::tunnel::DropReason;
 
@@ -32,6 +32,8 @@ pub struct Shared {
     pub generation: AtomicU64,
     pub stop: AtomicBool,
     pub counters: Box<[WorkerCounters]>,
+    /// Per worker: per-tunnel and per-VNI counters (`stats::EntryCounters`).
+    pub entries: Box<[WorkerEntries]>,
     pub pool: Arc<Mempool>,
     pub punt_tx: Sender<(PuntKind, Mbuf)>,
     pub event_tx: Sender<Event>,
@@ -53,6 +55,7 @@ impl GatewayWorker {
     pub fn run(self) -> i32 {
         let sh = &*self.shared;
         let c = &sh.counters[self.index];
+        let e = &sh.entries[self.index];
         let nb = self.nb_ports as usize;
         let mut tx: Vec<TxBuffer> = (0..self.nb_ports)
             .map(|p| TxBuffer::new(p, self.queue))
@@ -122,12 +125,12 @@ impl GatewayWorker {
                         // encapsulated in place and moved to the TX buffer
                         // together; the rest, from the first other frame
                         // on, one by one below (in order).
-                        let n = l2_express_front(l, &mut burst, out, c, &mut lat);
+                        let n = l2_express_front(l, &mut burst, out, c, e, &mut lat);
                         encapped += n as u64;
                         at = n;
                     } else {
                         // The same for an L3 access port (route per frame).
-                        let n = l3_express_front(t, p as u16, &mut burst, &mut tx, c, &mut lat);
+                        let n = l3_express_front(t, p as u16, &mut burst, &mut tx, c, e, &mut lat);
                         encapped += n;
                         at = n as usize;
                     }
@@ -140,14 +143,19 @@ impl GatewayWorker {
                             .and_then(|l| Some((l, l.encap(&mut m, rss)?)))
                         {
                             encapped += 1;
+                            e.encap(l.counter(), 1, m.pkt_len() as u64);
                             if l.is_vxlan() {
                                 c.vxlan_encap.add(1);
                             }
                             return send(&mut tx, c, &mut lat, port, m);
                         }
                         // Large tables: the frame's template from the look-ahead.
-                        if let Some(port) = ahead.as_ref().and_then(|a| a.encap(i, &mut m, rss)) {
+                        if let Some((a, port)) = ahead
+                            .as_ref()
+                            .and_then(|a| Some((a, a.encap(i, &mut m, rss)?)))
+                        {
                             encapped += 1;
+                            e.encap(a.counter(i), 1, m.pkt_len() as u64);
                             return send(&mut tx, c, &mut lat, port, m);
                         }
                         // A chain that does not fit one mbuf stays a chain:
@@ -160,6 +168,9 @@ impl GatewayWorker {
                             io: Io {
                                 sh,
                                 c,
+                                e,
+                                tunnel: NO_SLOT,
+                                vni: NO_SLOT,
                                 tx: &mut tx,
                                 lat: &mut lat,
                             },
@@ -177,7 +188,10 @@ impl GatewayWorker {
                     if pipeline::wants_ahead_underlay(t) {
                         pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
                     }
-                    decapped += underlay_express_front(t, &mut burst, &mut tx, c, &mut lat);
+                    // Delivered packets, counted per (VNI, tunnel) run.
+                    let mut run = DecapRun::default();
+                    decapped +=
+                        underlay_express_front(t, &mut burst, &mut tx, c, e, &mut run, &mut lat);
                     if stitching {
                         // Then the stitched frames at the front: decapped
                         // and re-encapsulated in place, all to the
@@ -214,11 +228,14 @@ impl GatewayWorker {
                         }
                         let marked = m.flow_mark();
                         if marked.is_none() {
-                            if let Some(port) = pipeline::underlay_express(t, &mut m) {
+                            if let Some(x) = pipeline::underlay_express_counted(t, &mut m) {
                                 decapped += 1;
-                                return send(&mut tx, c, &mut lat, port, m);
+                                run.add(e, x.vni, x.tunnel, m.pkt_len() as u64);
+                                return send(&mut tx, c, &mut lat, x.port, m);
                             }
                         }
+                        // The counter slots the pipeline names once the VNI is known.
+                        let mut seen = (NO_SLOT, NO_SLOT);
                         let outcome = if let Some(vni) = marked {
                             // Decapsulated by an rte_flow rule (mlx5).
                             pipeline::hw_decapped(t, vni, &mut m)
@@ -226,7 +243,9 @@ impl GatewayWorker {
                             pipeline::underlay(t, &mut m, &mut |e| {
                                 // A full event queue only delays learning (the
                                 // event comes again with the next packet), counted.
-                                if e == Event::LearnRefused {
+                                if let Event::Counted { vni, tunnel } = e {
+                                    seen = (vni, tunnel);
+                                } else if e == Event::LearnRefused {
                                     c.learn_refused.add(1);
                                 } else if e == Event::OptionsNotCarried {
                                     c.options_not_carried.add(1);
@@ -239,6 +258,9 @@ impl GatewayWorker {
                             io: Io {
                                 sh,
                                 c,
+                                e,
+                                tunnel: NO_SLOT,
+                                vni: NO_SLOT,
                                 tx: &mut tx,
                                 lat: &mut lat,
                             },
@@ -247,12 +269,19 @@ impl GatewayWorker {
                             icmp: &mut icmp,
                             policer: &mut policer,
                         };
+                        // Drops from here on count under the VNI too.
+                        sink.io.vni = seen.0;
+                        let len = m.pkt_len() as u64;
                         // No RSS hash needed: underlay frames never flood or
                         // segment.
-                        let (e, d) = sink.act(t, outcome, m, None);
-                        encapped += e;
+                        let (en, d) = sink.act(t, outcome, m, None);
+                        if d > 0 {
+                            run.add(e, seen.0, seen.1, len);
+                        }
+                        encapped += en;
                         decapped += d;
                     });
+                    run.flush(e);
                 }
                 if encapped > 0 {
                     c.encap.add(encapped);
@@ -295,6 +324,12 @@ impl GatewayWorker {
 struct Io<'a> {
     sh: &'a Shared,
     c: &'a WorkerCounters,
+    /// Per-tunnel and per-VNI counters.
+    e: &'a WorkerEntries,
+    /// The tunnel slot (a template was chosen) and the VNI slot (the VNI
+    /// is known) the packet at hand counts its drops under.
+    tunnel: u32,
+    vni: u32,
     tx: &'a mut [TxBuffer],
     lat: &'a mut Residence,
 }
@@ -308,6 +343,14 @@ impl Io<'_> {
     /// Counts `n` drops for `r`.
     fn count_drop(&self, r: DropReason, n: u64) {
         self.c.drops[r.index()].add(n);
+        self.e.encap_drop(self.tunnel, n);
+        self.e.decap_drop(self.vni, n);
+    }
+
+    /// `m`, encapsulated with template `id`, counted under its tunnel.
+    #[inline]
+    fn count_encap(&self, t: &Tables, id: u32, m: &Mbuf) {
+        self.e.encap(slot_of(t, id), 1, m.pkt_len() as u64);
     }
 }
 
@@ -428,13 +471,18 @@ impl Sink<'_> {
             match flood_copy(pipeline::encap_flood(t, id, &mut copy, rss)) {
                 FloodCopy::Send(port) => {
                     self.io.c.encap.add(1);
+                    self.io.count_encap(t, id, &copy);
                     if flood_copy_is_vxlan(t, id) {
                         self.io.c.vxlan_encap.add(1);
                     }
                     self.io.send(port, copy);
                 }
                 FloodCopy::Segment(id) => self.segment(t, id, copy, rss),
-                FloodCopy::Drop(r) => self.io.count_drop(r, 1),
+                FloodCopy::Drop(r) => {
+                    self.io.tunnel = slot_of(t, id);
+                    self.io.count_drop(r, 1);
+                    self.io.tunnel = NO_SLOT;
+                }
             }
         }
     }
@@ -480,13 +528,18 @@ impl Sink<'_> {
             match flood_copy(pipeline::encap_flood(t, id, &mut copy, rss)) {
                 FloodCopy::Send(port) => {
                     copies += 1;
+                    self.io.count_encap(t, id, &copy);
                     if flood_copy_is_vxlan(t, id) {
                         self.io.c.vxlan_encap.add(1);
                     }
                     self.io.send(port, copy);
                 }
                 FloodCopy::Segment(id) => self.segment(t, id, copy, rss),
-                FloodCopy::Drop(r) => self.io.count_drop(r, 1),
+                FloodCopy::Drop(r) => {
+                    self.io.tunnel = slot_of(t, id);
+                    self.io.count_drop(r, 1);
+                    self.io.tunnel = NO_SLOT;
+                }
             }
         }
         if copies > 0 {
@@ -518,7 +571,15 @@ impl Sink<'_> {
     /// the encap fast tier never gets here.
     #[cold]
     #[inline(never)]
-    fn segment(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) {
+    fn segment(&mut self, t: &Tables, id: u32, m: Mbuf, rss: Option<u32>) {
+        // Its drops and frames count under the template's tunnel.
+        let before = self.io.tunnel;
+        self.io.tunnel = slot_of(t, id);
+        self.segment_counted(t, id, m, rss);
+        self.io.tunnel = before;
+    }
+
+    fn segment_counted(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) {
         let Sink {
             io,
             scratch,
@@ -579,6 +640,7 @@ impl Sink<'_> {
             match encap_tso(tpl, &mut m, &plan, rss) {
                 Ok(()) => {
                     io.c.encap.add(1);
+                    io.count_encap(t, id, &m);
                     io.c.tso_hw_frames.add(1);
                     return io.send(t.underlay_port, m);
                 }
@@ -619,6 +681,7 @@ impl Sink<'_> {
             match encap(tpl, &mut s, Some(hash)) {
                 Ok(()) => {
                     sent += 1;
+                    io.count_encap(t, id, &s);
                     io.send(t.underlay_port, s);
                 }
                 Err(EncapError::NoHeadroom) => io.count_drop(DropReason::EncapNoRoom, 1),
@@ -685,6 +748,7 @@ fn l3_express_front(
     burst: &mut Burst<BURST_SIZE>,
     tx: &mut [TxBuffer],
     c: &WorkerCounters,
+    e: &WorkerEntries,
     lat: &mut Residence,
 ) -> u64 {
     let Some(l) = pipeline::L3Express::new(t, port) else {
@@ -695,7 +759,12 @@ fn l3_express_front(
     };
     let n = burst.update_while(|m| {
         let rss = m.rss_hash();
-        l.encap(m, rss).is_some()
+        // A route per frame: each counts under its own tunnel.
+        let Some(slot) = l.encap_counted(m, rss) else {
+            return false;
+        };
+        e.encap(slot, 1, m.pkt_len() as u64);
+        true
     });
     if n > 0 {
         send_front(out, c, lat, burst, n);
@@ -713,6 +782,8 @@ fn underlay_express_front(
     burst: &mut Burst<BURST_SIZE>,
     tx: &mut [TxBuffer],
     c: &WorkerCounters,
+    e: &WorkerEntries,
+    run: &mut DecapRun,
     lat: &mut Residence,
 ) -> u64 {
     let mut ports = [0u16; BURST_SIZE];
@@ -720,9 +791,13 @@ fn underlay_express_front(
     // VNIs the Ethernet pattern first, without them the L3 pattern (no
     // call per packet).
     let n = if t.decap.has_ethernet_pattern() {
-        express_ports(burst, &mut ports, |m| pipeline::underlay_express(t, m))
+        express_ports(burst, &mut ports, e, run, |m| {
+            pipeline::underlay_express_counted(t, m)
+        })
     } else {
-        express_ports(burst, &mut ports, |m| pipeline::underlay_express_ip(t, m))
+        express_ports(burst, &mut ports, e, run, |m| {
+            pipeline::underlay_express_ip(t, m)
+        })
     };
     let mut i = 0;
     while let Some(&port) = ports[..n].get(i) {
@@ -748,7 +823,9 @@ fn underlay_express_front(
 fn express_ports(
     burst: &mut Burst<BURST_SIZE>,
     ports: &mut [u16; BURST_SIZE],
-    mut express: impl FnMut(&mut Mbuf) -> Option<u16>,
+    e: &WorkerEntries,
+    run: &mut DecapRun,
+    mut express: impl FnMut(&mut Mbuf) -> Option<pipeline::ExpressDecap>,
 ) -> usize {
     let mut taken = 0;
     burst.update_while(|m| {
@@ -758,10 +835,11 @@ fn express_ports(
         if m.flow_mark().is_some() {
             return false;
         }
-        let Some(port) = express(m) else {
+        let Some(x) = express(m) else {
             return false;
         };
-        *slot = port;
+        run.add(e, x.vni, x.tunnel, m.pkt_len() as u64);
+        *slot = x.port;
         taken += 1;
         true
     })
@@ -777,23 +855,35 @@ fn l2_express_front(
     burst: &mut Burst<BURST_SIZE>,
     out: &mut TxBuffer,
     c: &WorkerCounters,
+    e: &WorkerEntries,
     lat: &mut Residence,
 ) -> usize {
+    let mut bytes = 0u64;
     // One loop per underlay family: no dispatch on the template per frame.
     let n = if let Some(f) = l.fast::<false>() {
         burst.update_while(|m| {
             let rss = m.rss_hash();
-            l.encap_with(f, m, rss).is_some()
+            let taken = l.encap_with(f, m, rss).is_some();
+            if taken {
+                bytes += m.pkt_len() as u64;
+            }
+            taken
         })
     } else if let Some(f) = l.fast::<true>() {
         burst.update_while(|m| {
             let rss = m.rss_hash();
-            l.encap_with(f, m, rss).is_some()
+            let taken = l.encap_with(f, m, rss).is_some();
+            if taken {
+                bytes += m.pkt_len() as u64;
+            }
+            taken
         })
     } else {
         0
     };
     if n > 0 {
+        // One template: the run counts once.
+        e.encap(l.counter(), n as u64, bytes);
         if l.is_vxlan() {
             c.vxlan_encap.add(n as u64);
         }
@@ -814,7 +904,26 @@ fn access_general(
     sink: &mut Sink<'_>,
 ) -> u64 {
     let outcome = pipeline::access_with_cache(t, port, &mut m, rss, cache);
-    sink.act(t, outcome, m, rss).0
+    // Once a template was chosen, the frame counts under its tunnel.
+    let Some(id) = cache.chosen else {
+        return sink.act(t, outcome, m, rss).0;
+    };
+    let len = m.pkt_len() as u64;
+    sink.io.tunnel = slot_of(t, id);
+    let (en, _) = sink.act(t, outcome, m, rss);
+    if matches!(outcome, Outcome::Encapped(_) | Outcome::EncappedVxlan(_)) {
+        sink.io.e.encap(sink.io.tunnel, 1, len);
+    }
+    sink.io.tunnel = NO_SLOT;
+    en
+}
+
+/// The counter slot of template `id`'s tunnel.
+#[inline]
+fn slot_of(t: &Tables, id: u32) -> u32 {
+    t.templates
+        .get(id as usize)
+        .map_or(NO_SLOT, |x| x.counter())
 }
 
 fn mark_access(t: &Tables, is_access: &mut [bool; MAX_PORTS]) {
