@@ -170,8 +170,10 @@ pub fn underlay_express_ip<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Optio
     }
 }
 
-/// What [`underlay_express_ip`] leaves: the IPv6 underlay, and the
-/// Ethernet pattern should the tables have one. Not inlined.
+/// What [`underlay_express_ip`] leaves: the Ethernet pattern should the
+/// tables have one, then the IPv6 underlay through
+/// `underlay_express_other` (its one caller of the IPv6 tier, which
+/// stays inlined there). Not inlined.
 #[inline(never)]
 fn underlay_express_rest<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<ExpressDecap> {
     match t
@@ -180,7 +182,7 @@ fn underlay_express_rest<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<
     {
         Some(FastVerdict::Deliver(d)) => express_deliver(t, buf, d),
         Some(_) => None,
-        None => express_deliver(t, buf, t.decap.decap_fast_v6(buf.data())?),
+        None => underlay_express_other(t, buf),
     }
 }
 
