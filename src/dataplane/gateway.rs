@@ -197,28 +197,14 @@ impl GatewayWorker {
                         // and re-encapsulated in place, all to the
                         // underlay port (a loop of its own: the decap
                         // express tier's stays as it was).
-                        let mut to_vxlan = 0u64;
-                        let s = burst.update_while(|m| {
-                            if m.flow_mark().is_some() {
-                                return false;
-                            }
-                            pipeline::stitch_express(t, m, &mut stitch_cache)
-                                .map(|(_, vxlan)| to_vxlan += u64::from(vxlan))
-                                .is_some()
-                        });
-                        if s > 0 {
-                            encapped += s as u64;
-                            if to_vxlan > 0 {
-                                c.vxlan_encap.add(to_vxlan);
-                            }
-                            match tx.get_mut(usize::from(t.underlay_port)) {
-                                Some(b) => send_front(b, c, &mut lat, &mut burst, s),
-                                None => {
-                                    burst.free_first(s);
-                                    c.drops[DropReason::TxFull.index()].add(s as u64);
-                                }
-                            }
-                        }
+                        encapped += stitch_express_front(
+                            t,
+                            &mut burst,
+                            &mut tx,
+                            c,
+                            &mut lat,
+                            &mut stitch_cache,
+                        );
                     }
                     burst.drain_each(|mut m| {
                         // A Geneve frame in a chain that does not fit one
@@ -843,6 +829,43 @@ fn express_ports(
         taken += 1;
         true
     })
+}
+
+/// The stitch express tier (`pipeline::stitch_express`) over the front of
+/// `burst`: the frames it decapsulated and re-encapsulated in place move
+/// to the underlay port's TX buffer; returns how many. Not inlined, as
+/// [`l2_express_front`].
+#[inline(never)]
+fn stitch_express_front(
+    t: &Tables,
+    burst: &mut Burst<BURST_SIZE>,
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    lat: &mut Residence,
+    cache: &mut pipeline::StitchCache,
+) -> u64 {
+    let mut to_vxlan = 0u64;
+    let s = burst.update_while(|m| {
+        if m.flow_mark().is_some() {
+            return false;
+        }
+        pipeline::stitch_express(t, m, cache)
+            .map(|(_, vxlan)| to_vxlan += u64::from(vxlan))
+            .is_some()
+    });
+    if s > 0 {
+        if to_vxlan > 0 {
+            c.vxlan_encap.add(to_vxlan);
+        }
+        match tx.get_mut(usize::from(t.underlay_port)) {
+            Some(b) => send_front(b, c, lat, burst, s),
+            None => {
+                burst.free_first(s);
+                c.drops[DropReason::TxFull.index()].add(s as u64);
+            }
+        }
+    }
+    s as u64
 }
 
 /// The L2 access express tier (`pipeline::AccessExpress`) over the front
