@@ -881,31 +881,27 @@ fn l2_express_front(
     e: &WorkerEntries,
     lat: &mut Residence,
 ) -> usize {
-    let mut bytes = 0u64;
     // One loop per underlay family: no dispatch on the template per frame.
     let n = if let Some(f) = l.fast::<false>() {
         burst.update_while(|m| {
             let rss = m.rss_hash();
-            let taken = l.encap_with(f, m, rss).is_some();
-            if taken {
-                bytes += m.pkt_len() as u64;
-            }
-            taken
+            l.encap_with(f, m, rss).is_some()
         })
     } else if let Some(f) = l.fast::<true>() {
         burst.update_while(|m| {
             let rss = m.rss_hash();
-            let taken = l.encap_with(f, m, rss).is_some();
-            if taken {
-                bytes += m.pkt_len() as u64;
-            }
-            taken
+            l.encap_with(f, m, rss).is_some()
         })
     } else {
         0
     };
     if n > 0 {
-        // One template: the run counts once.
+        // The run's bytes summed after the loop, which keeps a register
+        // for the tier. One template: the run counts once.
+        let bytes = burst.as_slice()[..n]
+            .iter()
+            .map(|m| m.pkt_len() as u64)
+            .sum();
         e.encap(l.counter(), n as u64, bytes);
         if l.is_vxlan() {
             c.vxlan_encap.add(n as u64);
