@@ -3,7 +3,7 @@
 //! template without outer VLAN tag, written at fixed offsets. It writes
 //! exactly the general tier's bytes or declines with the buffer untouched.
 use crate::tunnel::buffer::Buffer;
-use crate::tunnel::hash::hash_ipv4;
+use crate::tunnel::hash::{hash_ipv4, hash_ipv4_ihl5};
 use crate::tunnel::qos::TtlEncap;
 use crate::wire::{ethernet, ipv4, ipv6};
 
@@ -195,10 +195,13 @@ fn fast_inner<const L2: usize>(
     if !is_v4 || len > t.max_inner {
         return None;
     }
-    let hash = match flow_hash {
-        Some(h) => h,
+    let hash = match (flow_hash, e.get(L2..)?.first_chunk::<FAST_INNER_IP_LEN>()) {
+        (Some(h), _) => h,
+        // No options: the ports at a fixed offset, within the bytes
+        // checked above.
+        (None, Some(h)) if h[0] == 0x45 => hash_ipv4_ihl5(h),
         // Version 4 was checked above: `None` only for a truncated header.
-        None => hash_ipv4(inner.get(L2..)?)?,
+        (None, _) => hash_ipv4(inner.get(L2..)?)?,
     };
     Some(FastInner {
         len,
