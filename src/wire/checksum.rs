@@ -89,6 +89,30 @@ fn accumulate_chain(acc: u64, data: &[u8]) -> u64 {
 /// 2^16 - 1). No branch per tail size.
 #[inline(always)]
 pub fn accumulate_inline(acc: u64, data: &[u8]) -> u64 {
+    let sum = sum_machine_order(data);
+    // 64 to 32 bits, the carry added back in (end-around carry; a sum
+    // that wrapped is at most 2^32 - 2, so adding it cannot wrap).
+    let (lo, c) = (sum as u32).overflowing_add((sum >> 32) as u32);
+    let sum = lo + u32::from(c);
+    // Machine order to big-endian 16-bit words (a no-op on big-endian).
+    acc + u64::from(u32::from_be(sum))
+}
+
+/// Whether `seed` (an unfolded big-endian sum, e.g. a pseudo-header's)
+/// plus `data` sums to 0xffff: a checksum over them verifies. As
+/// `fold(accumulate_inline(seed, data)) == 0xffff`, without the machine
+/// order fold and byte swap: 0xffff is its own byte swap, so the seed is
+/// swapped instead (a 64-bit byte swap is a 16-bit one modulo 2^16 - 1)
+/// and the sum folded once.
+#[inline(always)]
+pub fn verifies_inline(seed: u64, data: &[u8]) -> bool {
+    fold(add_carry(sum_machine_order(data), seed.to_be())) == 0xffff
+}
+
+/// The unfolded one's complement sum of `data` in the machine's byte
+/// order (any value of 64 bits); the shape is [`accumulate_inline`]'s.
+#[inline(always)]
+fn sum_machine_order(data: &[u8]) -> u64 {
     let (blocks, rest) = data.as_chunks::<32>();
     let mut sum = 0u64;
     let mut carries = 0u64;
@@ -108,7 +132,7 @@ pub fn accumulate_inline(acc: u64, data: &[u8]) -> u64 {
     }
     let sum = add_carry(sum, carries);
     let t = tail.len();
-    let sum = if t == 0 {
+    if t == 0 {
         sum
     } else if let Some(last) = data.last_chunk::<8>() {
         // The last `t` bytes of `last`, in place (memory order).
@@ -123,13 +147,7 @@ pub fn accumulate_inline(acc: u64, data: &[u8]) -> u64 {
         add_carry(sum, w.rotate_left(8 * (data.len() as u32 & 1)))
     } else {
         add_carry(sum, short_tail(tail))
-    };
-    // 64 to 32 bits, the carry added back in (end-around carry; a sum
-    // that wrapped is at most 2^32 - 2, so adding it cannot wrap).
-    let (lo, c) = (sum as u32).overflowing_add((sum >> 32) as u32);
-    let sum = lo + u32::from(c);
-    // Machine order to big-endian 16-bit words (a no-op on big-endian).
-    acc + u64::from(u32::from_be(sum))
+    }
 }
 
 /// The sum of under 8 bytes that start a word (data shorter than 8 bytes
@@ -370,6 +388,7 @@ mod tests {
             let got = fold(accumulate(seed, d));
             let got_inline = fold(accumulate_inline(seed, d));
             proptest::prop_assert_eq!(got, got_inline);
+            proptest::prop_assert_eq!(verifies_inline(seed, d), want == 0xffff);
             // 0x0000 and 0xffff are the same sum only when the data is
             // not all zero; the reference keeps zero only for zero.
             proptest::prop_assert!(
@@ -396,6 +415,36 @@ mod tests {
                     assert!(
                         got == want || (want == 0xffff && got == 0),
                         "start {start} len {n}: {got:#x} != {want:#x}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// `verifies_inline` over data that carries its own checksum (the
+    /// reference's complement appended, at even and odd lengths before
+    /// it, every alignment): true; with any one byte changed: false.
+    #[test]
+    fn verifies_inline_accepts_exactly_a_correct_checksum() {
+        let mixed: Vec<u8> = (0..120u32)
+            .map(|i| (i.wrapping_mul(89) ^ 0xa5) as u8)
+            .collect();
+        for start in 0..8 {
+            for n in 0..100 {
+                let seed = 17 + n as u64;
+                let mut d = mixed[start..start + n].to_vec();
+                if n % 2 == 1 {
+                    d.push(0);
+                }
+                let c = !reference_sum(seed, &d);
+                d.extend_from_slice(&c.to_be_bytes());
+                assert!(verifies_inline(seed, &d), "start {start} len {n}");
+                for i in 0..d.len() {
+                    let mut bad = d.clone();
+                    bad[i] ^= 0x10;
+                    assert!(
+                        !verifies_inline(seed, &bad),
+                        "start {start} len {n} byte {i}"
                     );
                 }
             }

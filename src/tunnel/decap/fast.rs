@@ -243,12 +243,9 @@ fn udp_checksum_ok_v4(frame: &[u8], end: usize, ulen: u16) -> bool {
 #[inline(always)]
 fn udp_checksum_ok_v6(frame: &[u8], end: usize, pl: usize) -> bool {
     // The addresses (22..54) lie right before the UDP header at 54.
-    frame.get(ethernet::HEADER_LEN + 8..end).is_some_and(|b| {
-        checksum::fold(checksum::accumulate_inline(
-            pl as u64 + u64::from(ip_proto::UDP),
-            b,
-        )) == 0xffff
-    })
+    frame
+        .get(ethernet::HEADER_LEN + 8..end)
+        .is_some_and(|b| checksum::verifies_inline(pl as u64 + u64::from(ip_proto::UDP), b))
 }
 
 /// The one's complement sum of `frame[addrs..end]` (the outer source and
