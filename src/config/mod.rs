@@ -56,6 +56,7 @@
 //! (`198.19.1.5/24`), which would hide what was meant.
 #![forbid(unsafe_code)]
 
+pub mod edit;
 mod error;
 mod fast;
 mod index;

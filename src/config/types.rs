@@ -194,6 +194,40 @@ impl TunnelIndex {
         }
     }
 
+    /// Tunnel `t` now sits at `i` and those from `i` on moved up one
+    /// (`config::edit`): the look-ups follow without a rebuild; the lazy
+    /// ones are made again at their next use.
+    pub(super) fn inserted(&mut self, t: &Tunnel, i: usize) {
+        self.shift(i, 1);
+        self.by_pair
+            .entry((t.remote, t.vni, t.encapsulation))
+            .or_insert(u32::try_from(i).unwrap_or(u32::MAX));
+        self.forget_lazy();
+    }
+
+    /// Tunnel `t` at `i` was removed and those after it moved down one.
+    pub(super) fn removed(&mut self, t: &Tunnel, i: usize) {
+        let key = (t.remote, t.vni, t.encapsulation);
+        if self.by_pair.get(&key) == Some(&u32::try_from(i).unwrap_or(u32::MAX)) {
+            self.by_pair.remove(&key);
+        }
+        self.shift(i + 1, -1);
+        self.forget_lazy();
+    }
+
+    fn shift(&mut self, from: usize, by: i64) {
+        for v in self.by_pair.values_mut() {
+            if *v as usize >= from {
+                *v = u32::try_from(i64::from(*v) + by).unwrap_or(u32::MAX);
+            }
+        }
+    }
+
+    fn forget_lazy(&mut self) {
+        self.by_name = std::sync::OnceLock::new();
+        self.groups_by_vni = std::sync::OnceLock::new();
+    }
+
     /// Indexes (into `tunnels`) of one tunnel per distinct mesh group among
     /// those with encapsulation `e` and VNI `vni`.
     pub(super) fn groups_of(&self, tunnels: &[Tunnel], e: Encapsulation, vni: Vni) -> &[u32] {

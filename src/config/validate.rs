@@ -15,7 +15,7 @@ use super::types::*;
 
 /// `parent[i]`, written out only when an error names it: validating a
 /// million entries formats no path unless there is something to say.
-struct Item<'a, P: ?Sized>(&'a P, usize);
+pub(super) struct Item<'a, P: ?Sized>(pub(super) &'a P, pub(super) usize);
 
 impl<P: fmt::Display + ?Sized> fmt::Display for Item<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -24,7 +24,7 @@ impl<P: fmt::Display + ?Sized> fmt::Display for Item<'_, P> {
 }
 
 /// `parent.field`, written out only when an error names it.
-struct Field<'a, P: ?Sized>(&'a P, &'a str);
+pub(super) struct Field<'a, P: ?Sized>(pub(super) &'a P, pub(super) &'a str);
 
 impl<P: fmt::Display + ?Sized> fmt::Display for Field<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,7 +137,11 @@ fn ip(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<IpA
 }
 
 /// A unicast address usable as a tunnel endpoint or next hop.
-fn unicast_ip(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<IpAddr> {
+pub(super) fn unicast_ip(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    s: &str,
+) -> Option<IpAddr> {
     let a = ip(ctx, path, s)?;
     let kind = match a {
         IpAddr::V4(v) if v.is_unspecified() => Some("the unspecified address"),
@@ -169,7 +173,11 @@ fn mac(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<Ma
     }
 }
 
-fn unicast_mac(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<MacAddr> {
+pub(super) fn unicast_mac(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    s: &str,
+) -> Option<MacAddr> {
     let m = mac(ctx, path, s)?;
     if crate::wire::ethernet::is_group_mac(&m) || m == [0; 6] {
         ctx.err(
@@ -182,7 +190,11 @@ fn unicast_mac(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> O
 }
 
 /// `addr/len` with the host bits zero.
-fn prefix(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<IpPrefix> {
+pub(super) fn prefix(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    s: &str,
+) -> Option<IpPrefix> {
     let t = s.trim();
     let Some((a, l)) = t.split_once('/') else {
         ctx.err(
@@ -271,7 +283,7 @@ fn if_addr(
 }
 
 /// Hex string (`0a0b0c0d`, `0x0a0b0c0d`, `0a:0b:0c:0d`) to bytes.
-fn hex(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<Vec<u8>> {
+pub(super) fn hex(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<Vec<u8>> {
     let t = s.trim();
     let t = t
         .strip_prefix("0x")
@@ -446,7 +458,7 @@ impl Names {
 
 /// `vlan:` — 0, absent, `none` or `untagged` mean untagged. Outer `None` on
 /// error.
-fn vlan(
+pub(super) fn vlan(
     ctx: &mut Ctx,
     path: &(impl fmt::Display + ?Sized),
     v: &Option<Scalar>,
@@ -508,7 +520,7 @@ fn family(a: IpAddr) -> &'static str {
 
 /// A remote VTEP address: unicast, of a family the local VTEP has, not the
 /// local address itself.
-fn remote_vtep(
+pub(super) fn remote_vtep(
     ctx: &mut Ctx,
     path: &(impl fmt::Display + ?Sized),
     s: &str,
@@ -968,7 +980,7 @@ fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<PortCo
 }
 
 /// Resolve a reference to a port that must have `role`.
-fn port_ref(
+pub(super) fn port_ref(
     ctx: &mut Ctx,
     path: &(impl fmt::Display + ?Sized),
     name: &str,
@@ -1277,7 +1289,7 @@ fn tunnel_option(
     })
 }
 
-fn tunnels(
+pub(super) fn tunnels(
     ctx: &mut Ctx,
     raw: Vec<RawTunnel>,
     vtep: &Option<Vtep>,
@@ -1573,7 +1585,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
     }
 }
 
-fn vlan_text(v: Option<u16>) -> String {
+pub(super) fn vlan_text(v: Option<u16>) -> String {
     match v {
         None => "untagged".to_string(),
         Some(v) => format!("VLAN {v}"),
