@@ -24,6 +24,8 @@ fn main() {
     if let Err(e) = tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // `geneve-gw ctl --json` prints the replies as they are.
+        .type_attribute(".", "#[derive(serde::Serialize)]")
         .compile_fds(fds)
     {
         panic!("generating the control API code: {e}");

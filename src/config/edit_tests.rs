@@ -84,11 +84,8 @@ impl Model {
                     .push(("bad name!".into(), String::new(), 0, None)),
             },
             Edit::AddRoute { prefix, tunnel } => {
-                match self.routes.iter().position(|x| &x.0 == prefix) {
-                    Some(i) => {
-                        self.routes.remove(i);
-                    }
-                    None => {}
+                if let Some(i) = self.routes.iter().position(|x| &x.0 == prefix) {
+                    self.routes.remove(i);
                 }
                 self.routes.push((prefix.clone(), tunnel.clone()));
             }

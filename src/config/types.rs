@@ -145,6 +145,8 @@ pub struct Config {
     pub offload: Offload,
     /// Observability: latency, Prometheus, packet capture.
     pub metrics: Metrics,
+    /// The live control API (`control::api`).
+    pub api: ApiConfig,
     /// Lookups over `tunnels`, built with it by [`super::load`].
     pub(super) index: TunnelIndex,
 }
@@ -282,6 +284,15 @@ impl std::str::FromStr for Offload {
             _ => Err(format!("`{s}` is not an offload mode; use auto or off")),
         }
     }
+}
+
+/// The control API (`api:`): always on the gateway's Unix socket; on TCP
+/// only when `listen_tcp` is set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Also serve the API on this TCP address (unauthenticated: put TLS
+    /// or an SSH tunnel in front, see the README).
+    pub listen_tcp: Option<std::net::SocketAddr>,
 }
 
 /// Observability settings (`metrics:`).

@@ -559,6 +559,20 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
     let eal = eal(ctx, raw.eal);
     let limits = limits(ctx, raw.limits);
     let metrics = metrics(ctx, raw.metrics, &eal);
+    let api = ApiConfig {
+        listen_tcp: raw.api.and_then(|a| a.listen_tcp).and_then(|a| {
+            a.parse::<std::net::SocketAddr>()
+                .map_err(|_| {
+                    ctx.err(
+                        "api.listen_tcp",
+                        format!(
+                            "`{a}` is not an address:port; e.g. 127.0.0.1:50051 or [::1]:50051"
+                        ),
+                    )
+                })
+                .ok()
+        }),
+    };
     let ports = ports(ctx, raw.ports, eal.worker_cores.len());
     let vtep = vtep(ctx, raw.vtep, &ports);
     if let Some(v) = &vtep {
@@ -610,6 +624,7 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
         l2,
         l3,
         decap,
+        api,
         options,
         limits,
         offload: match raw.offload {
