@@ -20,6 +20,8 @@
 //!                     flow_id_copy [{option, vni|tunnel}]}
 //! limits:   max_options, mac_table_size, flow_table_size, burst_size, mbufs
 //! offload:  auto|off (TX/RX checksum offload and rte_flow decap where the underlay port has them)
+//! metrics:  prometheus, latency, capture
+//! api:      listen_tcp (the control API on TCP too; it is always on the Unix socket)
 //! ```
 //!
 //! The commented examples under `config/` describe every field. Loading

@@ -51,6 +51,8 @@ pub const MAX_CONNECTIONS: usize = 32;
 pub const MAX_STREAMS: u32 = 8;
 /// Deadline of one request (a reload of a large file included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a stopping gateway waits for its API clients to hang up.
+const STOP_GRACE: Duration = Duration::from_millis(500);
 /// Requests waiting for the control thread.
 pub const QUEUE: usize = 64;
 /// Default and largest page of a List.
@@ -346,36 +348,48 @@ async fn serve(
                 until(s.clone()),
             );
             let tcp = tcp.and_then(|l| tokio::net::TcpListener::from_std(l).ok());
-            match tcp {
-                Some(l) => {
-                    let l = Arc::new(l);
-                    let t = router(api).serve_with_incoming_shutdown(
-                        capped(
-                            move || {
-                                let l = l.clone();
-                                async move {
-                                    l.accept().await.map(|(c, _)| {
-                                        let _ = c.set_nodelay(true);
-                                        c
-                                    })
-                                }
-                            },
-                            stop.clone(),
-                        ),
-                        until(s),
-                    );
-                    let (a, b) = tokio::join!(unix, t);
-                    for r in [a, b] {
-                        if let Err(e) = r {
+            let stop2 = stop.clone();
+            let servers = async move {
+                match tcp {
+                    Some(l) => {
+                        let l = Arc::new(l);
+                        let t = router(api).serve_with_incoming_shutdown(
+                            capped(
+                                move || {
+                                    let l = l.clone();
+                                    async move {
+                                        l.accept().await.map(|(c, _)| {
+                                            let _ = c.set_nodelay(true);
+                                            c
+                                        })
+                                    }
+                                },
+                                stop.clone(),
+                            ),
+                            until(s),
+                        );
+                        let (a, b) = tokio::join!(unix, t);
+                        for r in [a, b] {
+                            if let Err(e) = r {
+                                eprintln!("api: {e}");
+                            }
+                        }
+                    }
+                    None => {
+                        if let Err(e) = unix.await {
                             eprintln!("api: {e}");
                         }
                     }
                 }
-                None => {
-                    if let Err(e) = unix.await {
-                        eprintln!("api: {e}");
-                    }
-                }
+            };
+            // A graceful shutdown waits for clients to hang up; a client
+            // that never does must not hold the gateway's stop up.
+            tokio::select! {
+                _ = servers => {}
+                _ = async {
+                    until(stop2).await;
+                    tokio::time::sleep(STOP_GRACE).await;
+                } => {}
             }
         })
         .await;
