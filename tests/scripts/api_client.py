@@ -28,7 +28,9 @@ def main():
     import geneve_gw_pb2 as pb
     import geneve_gw_pb2_grpc as rpc
 
-    ch = grpc.insecure_channel(f"unix:{socket}")
+    # grpc sends the socket path as :authority, which is no valid HTTP/2
+    # authority (the server's h2 resets the stream): name one.
+    ch = grpc.insecure_channel(f"unix:{socket}", options=[("grpc.default_authority", "localhost")])
     tunnels = rpc.TunnelsStub(ch)
     routes = rpc.RoutesStub(ch)
     txn = rpc.TransactionsStub(ch)
