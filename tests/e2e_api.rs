@@ -511,8 +511,15 @@ fn ctl_round_trips_every_table() {
             .any(|d| d["reason"] == "no_route"),
         "{c}"
     );
-    let e = g.refused(&["counters", "--tunnel", "t0"]);
-    assert!(e.contains("Unimplemented"), "{e}");
+    // Per tunnel and per VNI (a tunnel added by the API has its counters).
+    let c: serde_json::Value =
+        serde_json::from_str(&g.ok(&["--json", "counters", "--tunnel", "t9", "--vni", "1009"]))
+            .unwrap();
+    assert_eq!(c["tunnel"]["name"], "t9", "{c}");
+    assert_eq!(c["tunnel"]["encap_packets"], 0, "{c}");
+    assert_eq!(c["vni"]["vni"], 1009, "{c}");
+    let e = g.refused(&["counters", "--tunnel", "nope"]);
+    assert!(e.contains("NotFound"), "{e}");
     // Option registry and neighbours read.
     g.ok(&["option", "list"]);
     let n = g.ok(&["neighbor", "list"]);
@@ -526,6 +533,29 @@ fn ctl_round_trips_every_table() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no gateway is running at"));
+
+    // Save: the running configuration as a file `check` accepts, with what
+    // the API changed in it.
+    let saved = dir.join("saved.yaml");
+    g.ok(&["save", saved.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&saved).unwrap();
+    let cfg = geneve_gw::config::load(&saved).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let t9 = cfg.tunnel_index("t9").expect("t9 saved");
+    assert_eq!(cfg.tunnels[t9].remote.to_string(), "198.18.1.9");
+    assert!(cfg.tunnel_index("t1").is_none(), "t1 was deleted");
+    let routes: Vec<String> = cfg
+        .l3
+        .as_ref()
+        .unwrap()
+        .routes
+        .iter()
+        .map(|r| format!("{} {}", r.prefix, cfg.tunnels[r.tunnel].name))
+        .collect();
+    assert!(
+        routes.contains(&"198.29.0.0/16 t9".to_string()),
+        "{routes:?}"
+    );
+    assert_eq!(cfg.l2.as_ref().unwrap().segments[0].static_macs.len(), 2);
 
     let socket = g.socket();
     let r = g.stop();

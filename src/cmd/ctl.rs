@@ -1044,6 +1044,23 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                 for d in c.drops.iter().filter(|d| d.packets > 0) {
                     s.push_str(&format!("\ndrop {} {}", d.reason, d.packets));
                 }
+                if let Some(t) = &c.tunnel {
+                    s = format!(
+                        "tunnel {}: encap {} packets {} bytes, encap drops {}, decap {} packets {} bytes",
+                        t.name, t.encap_packets, t.encap_bytes, t.encap_drops, t.decap_packets, t.decap_bytes
+                    );
+                }
+                if let Some(v) = &c.vni {
+                    let line = format!(
+                        "vni {}: {} packets {} bytes, drops {}",
+                        v.vni, v.packets, v.bytes, v.drops
+                    );
+                    s = if c.tunnel.is_some() {
+                        format!("{s}\n{line}")
+                    } else {
+                        line
+                    };
+                }
                 s
             });
         }

@@ -167,7 +167,7 @@ impl Host for RunHost<'_> {
             .map_err(|e| api::edit_status(&e))?;
         let diff = diff_of(&applied);
         let rebuilt = match diff.global {
-            Some(why) => match self.st.start_tables() {
+            Some(why) => match self.st.start_tables(self.publisher.generation() + 1) {
                 Ok(t) => {
                     self.publisher
                         .push(vec![changes::Change::Replace(Box::new(t))]);
@@ -181,6 +181,10 @@ impl Host for RunHost<'_> {
                 }
             },
             None => {
+                // New tunnels and VNIs get their counter slots first.
+                self.st
+                    .planner
+                    .sync_counters(&self.st.cfg, self.publisher.generation() + 1);
                 self.st.planner.apply_diff(&self.st.cfg, &diff);
                 false
             }
@@ -192,13 +196,48 @@ impl Host for RunHost<'_> {
         })
     }
 
-    fn counters(&self) -> pb::Counters {
+    fn counters(&self, tunnel: Option<&str>, vni: Option<u32>) -> Result<pb::Counters, Status> {
+        let entries = self.st.planner.counter_slots().read(&self.shared.entries);
+        let tunnel = match tunnel {
+            None => None,
+            Some(name) => {
+                let t = entries.tunnel(name).ok_or_else(|| {
+                    Status::not_found(format!(
+                        "tunnel: no counters for `{name}` (no such tunnel, or more tunnels than the counter arrays hold)"
+                    ))
+                })?;
+                Some(pb::TunnelCounters {
+                    name: name.to_string(),
+                    encap_packets: t.encap_packets,
+                    encap_bytes: t.encap_bytes,
+                    encap_drops: t.encap_drops,
+                    decap_packets: t.decap_packets,
+                    decap_bytes: t.decap_bytes,
+                })
+            }
+        };
+        let vni = match vni {
+            None => None,
+            Some(v) => {
+                let c = crate::wire::geneve::Vni::new(v)
+                    .and_then(|x| entries.vni(x))
+                    .ok_or_else(|| {
+                        Status::not_found(format!("vni: no counters for VNI {v} (no decap entry)"))
+                    })?;
+                Some(pb::VniCounters {
+                    vni: v,
+                    packets: c.packets,
+                    bytes: c.bytes,
+                    drops: c.drops,
+                })
+            }
+        };
         let c = &self.shared.counters;
         let sum = |f: &dyn Fn(&crate::dataplane::stats::WorkerCounters) -> u64| {
             c.iter().map(f).sum::<u64>()
         };
         let drops = drop_totals(c);
-        pb::Counters {
+        Ok(pb::Counters {
             encap: sum(&|w| w.encap.get()),
             decap: sum(&|w| w.decap.get()),
             punted: sum(&|w| w.punted.get()),
@@ -228,7 +267,9 @@ impl Host for RunHost<'_> {
                     packets: *n,
                 })
                 .collect(),
-        }
+            tunnel,
+            vni,
+        })
     }
 
     fn learned(&self) -> Vec<(usize, [u8; 6], IpAddr, f64)> {

@@ -65,8 +65,8 @@ pub trait Host {
     fn config(&self) -> &Config;
     /// Applies `edits` all or nothing and publishes them as one batch.
     fn apply(&mut self, edits: Vec<Edit>, transaction: bool) -> Result<pb::ChangeReply, Status>;
-    /// The workers' counters, summed.
-    fn counters(&self) -> pb::Counters;
+    /// The workers' counters, summed; with those of one tunnel or VNI.
+    fn counters(&self, tunnel: Option<&str>, vni: Option<u32>) -> Result<pb::Counters, Status>;
     /// Learned MACs: (segment, MAC, remote, seconds since learned).
     fn learned(&self) -> Vec<(usize, [u8; 6], IpAddr, f64)>;
     /// Forgets the learned MACs of `segment` (all when None).
@@ -1092,12 +1092,13 @@ impl pb::transactions_server::Transactions for Api {
 impl pb::stats_server::Stats for Api {
     async fn get(&self, r: Request<pb::CountersRequest>) -> Result<Response<pb::Counters>, Status> {
         let q = r.into_inner();
-        if !q.tunnel.is_empty() || q.has_vni {
-            return Err(Status::unimplemented(
-                "per-tunnel and per-VNI counters are not counted by this build's data plane",
-            ));
-        }
-        self.call(move |h| Ok(h.counters())).await
+        self.call(move |h| {
+            h.counters(
+                Some(q.tunnel.as_str()).filter(|t| !t.is_empty()),
+                q.has_vni.then_some(q.vni),
+            )
+        })
+        .await
     }
 }
 
@@ -1141,7 +1142,8 @@ impl pb::configuration_server::Configuration for Api {
     }
 }
 
-/// The running configuration as YAML `geneve-gw check` accepts.
-fn running_yaml(_c: &Config) -> Result<String, String> {
-    Err("writing the running configuration as YAML needs config::emit, which this build does not have yet".into())
+/// The running configuration as YAML `geneve-gw check` accepts (and that
+/// makes the same tables).
+fn running_yaml(c: &Config) -> Result<String, String> {
+    Ok(config::emit(c))
 }
