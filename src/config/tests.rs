@@ -1139,7 +1139,7 @@ fn api_listen_tcp_is_off_unless_given_and_checked() {
     assert_eq!(c.api.listen_tcp, Some("127.0.0.1:50051".parse().unwrap()));
     one(
         &format!("{BASE}api:\n  listen_tcp: localhost\n"),
-        24,
+        20,
         "api.listen_tcp",
         "is not an address:port",
     );
