@@ -144,6 +144,12 @@ fn ctl_round_trips_every_table() {
     let prefix = format!("gwtest-{}-api-rt", std::process::id());
     let g = Gw::start(&dir, "roundtrip", null_ports(&prefix), TABLES);
 
+    // No TCP listener unless configured.
+    assert!(
+        !g.err.text.contains(" and tcp "),
+        "TCP without api.listen_tcp:\n{}",
+        g.err.text
+    );
     // The socket: only its owner may talk to the gateway.
     {
         use std::os::unix::fs::PermissionsExt;
@@ -925,4 +931,38 @@ l3:
     let total_drops = r.value("drops total");
     assert_eq!(total_drops, r.drops("no_route"), "{}", r.stdout);
     assert_eq!(rx, ul_tx + total_drops, "{}", r.stdout);
+}
+
+/// With `api.listen_tcp` the API answers on TCP too (ctl --tcp).
+#[test]
+fn tcp_listener_when_configured() {
+    let dir = common::scratch("api-tcp");
+    let prefix = format!("gwtest-{}-api-tcp", std::process::id());
+    let tables = format!("{TABLES}api:\n  listen_tcp: 127.0.0.1:0\n");
+    let g = Gw::start(&dir, "tcp", null_ports(&prefix), &tables);
+    let line = g
+        .err
+        .text
+        .lines()
+        .find(|l| l.contains("api: serving on"))
+        .unwrap()
+        .to_string();
+    let addr = line
+        .split(" and tcp ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no TCP listener: {line}"))
+        .trim()
+        .to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+    let o = Command::new(gw::bin())
+        .args(["ctl", "--tcp", &addr, "tunnel", "list"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && out.starts_with("t0 remote 198.18.1.2"),
+        "{out}"
+    );
+    let r = g.stop();
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
 }
