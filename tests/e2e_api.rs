@@ -563,6 +563,17 @@ fn ctl_round_trips_every_table() {
     );
     assert_eq!(cfg.l2.as_ref().unwrap().segments[0].static_macs.len(), 2);
 
+    // Reload: the file again (what the API added goes), and what changed.
+    let out = g.ok(&["reload"]);
+    assert!(
+        out.starts_with("reloaded: ")
+            && out.contains("tunnels +0 -2 ~0")
+            && out.contains("routes +0 -3 ~0"),
+        "{out}"
+    );
+    g.refused(&["tunnel", "get", "t9"]);
+    g.ok(&["tunnel", "get", "t0"]);
+
     let socket = g.socket();
     let r = g.stop();
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
