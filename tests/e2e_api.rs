@@ -977,3 +977,29 @@ fn tcp_listener_when_configured() {
     let r = g.stop();
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
 }
+
+/// A flood of connections that never speak: those over the cap are closed
+/// at once, the rest once idle, and the API answers again after.
+#[test]
+fn a_flood_of_idle_connections_is_shed() {
+    use std::io::Read;
+    let dir = common::scratch("api-flood");
+    let prefix = format!("gwtest-{}-api-flood", std::process::id());
+    let g = Gw::start(&dir, "flood", null_ports(&prefix), TABLES);
+    let socket = g.socket();
+    let mut held: Vec<std::os::unix::net::UnixStream> = (0..40)
+        .map(|_| std::os::unix::net::UnixStream::connect(&socket).unwrap())
+        .collect();
+    // Every one of them is closed by the gateway (read sees the end):
+    // over the cap at once, the others when idle.
+    for s in &mut held {
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut sink = Vec::new();
+        let r = s.read_to_end(&mut sink);
+        assert!(r.is_ok(), "a held connection was not closed: {r:?}");
+    }
+    drop(held);
+    assert_eq!(g.ok(&["tunnel", "get", "t0"]).split(' ').next(), Some("t0"));
+    let r = g.stop();
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+}

@@ -15,7 +15,9 @@
 //! (tonic's `max_decoding_message_size`), at most [`MAX_CONNECTIONS`]
 //! connections are open (one more is closed at once), each with at most
 //! [`MAX_STREAMS`] requests in flight, and a request gets
-//! [`REQUEST_TIMEOUT`] in all. A malformed message is tonic's
+//! [`REQUEST_TIMEOUT`] in all; a connection that sends nothing for
+//! [`IDLE`] (not even the answer to a keep-alive ping) is closed, so a
+//! flood of idle connections holds the slots for seconds, not for ever. A malformed message is tonic's
 //! INVALID_ARGUMENT/INTERNAL and touches nothing.
 //!
 //! The crates: tonic + prost (the maintained gRPC stack on tokio/hyper,
@@ -49,6 +51,10 @@ pub const MAX_REPLY_BYTES: usize = 64 << 20;
 pub const MAX_CONNECTIONS: usize = 32;
 /// Requests in flight per connection.
 pub const MAX_STREAMS: u32 = 8;
+/// A connection the peer sent nothing on for this long is closed.
+pub const IDLE: Duration = Duration::from_secs(10);
+/// The server's HTTP/2 keep-alive pings, well inside [`IDLE`].
+const KEEPALIVE: Duration = Duration::from_secs(3);
 /// Deadline of one request (a reload of a large file included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a stopping gateway waits for its API clients to hang up.
@@ -196,10 +202,14 @@ impl Drop for ApiServer {
     }
 }
 
-/// A connection counted against [`MAX_CONNECTIONS`] while it lives.
+/// A connection counted against [`MAX_CONNECTIONS`] while it lives, and
+/// closed once nothing came from the peer for [`IDLE`]: a live client
+/// answers the server's HTTP/2 keep-alive pings, a socket that only holds
+/// a slot does not.
 struct Capped<T> {
     io: T,
     open: Arc<AtomicUsize>,
+    idle: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<T> Drop for Capped<T> {
@@ -214,7 +224,23 @@ impl<T: AsyncRead + Unpin> AsyncRead for Capped<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        match Pin::new(&mut self.io).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    let next = tokio::time::Instant::now() + IDLE;
+                    self.idle.as_mut().reset(next);
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match std::future::Future::poll(self.idle.as_mut(), cx) {
+                Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "idle API connection",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
     }
 }
 
@@ -270,6 +296,7 @@ where
                 .send(Ok(Capped {
                     io: conn,
                     open: open.clone(),
+                    idle: Box::pin(tokio::time::sleep(IDLE)),
                 }))
                 .await
                 .is_err()
@@ -303,6 +330,8 @@ fn router(api: Api) -> tonic::transport::server::Router {
         .concurrency_limit_per_connection(MAX_STREAMS as usize)
         .max_concurrent_streams(Some(MAX_STREAMS))
         .timeout(REQUEST_TIMEOUT)
+        .http2_keepalive_interval(Some(KEEPALIVE))
+        .http2_keepalive_timeout(Some(KEEPALIVE))
         .add_service(svc!(pb::tunnels_server::TunnelsServer<Api>))
         .add_service(svc!(pb::routes_server::RoutesServer<Api>))
         .add_service(svc!(pb::segments_server::SegmentsServer<Api>))
