@@ -1003,3 +1003,74 @@ fn a_flood_of_idle_connections_is_shed() {
     let r = g.stop();
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
 }
+
+/// Learned MACs: Geneve frames scapy builds teach the gateway two inner
+/// source MACs; the API lists them (with their remote VTEPs) and flushes
+/// them.
+#[test]
+fn learned_macs_are_listed_and_flushed() {
+    if !common::have_scapy() {
+        return;
+    }
+    let dir = common::scratch("api-learned");
+    let ul_in = dir.join("ul_in.pcap");
+    let acc_in = dir.join("acc_in.pcap");
+    let py = r#"
+import sys
+from scapy.all import Ether, IP, UDP, Raw, wrpcap
+from scapy.contrib.geneve import GENEVE
+def frame(remote, mac):
+    return (Ether(src="02:00:00:00:00:fe", dst="02:00:00:00:01:01")
+            / IP(src=remote, dst="198.18.0.1") / UDP(sport=40000, dport=6081, chksum=0)
+            / GENEVE(vni=100, proto=0x6558)
+            / Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / IP(src="10.0.0.1", dst="10.0.0.2")
+            / UDP(sport=1, dport=2) / Raw(b"x" * 20))
+wrpcap(sys.argv[1], [frame("198.18.1.3", "02:00:00:00:bb:01"), frame("198.18.1.4", "02:00:00:00:bb:02")])
+wrpcap(sys.argv[2], [])
+"#;
+    common::run_ok(Command::new("python3").args([
+        "-c",
+        py,
+        ul_in.to_str().unwrap(),
+        acc_in.to_str().unwrap(),
+    ]));
+    let prefix = format!("gwtest-{}-api-learn", std::process::id());
+    let [ul, acc] = gw::pcap_devices(&dir);
+    let tables = r#"
+vtep:
+  ipv4: 198.18.0.1/16
+tunnels:
+  - { name: t0, remote: 198.18.1.3, vni: 100 }
+l2:
+  learning: true
+  segments:
+    - { name: seg, port: acc, vni: 100 }
+"#;
+    let g = Gw::start(&dir, "learned", Ports::new(&ul, &acc, &prefix), tables);
+    // The two frames are read at start; learning follows within turns.
+    let mut listed = String::new();
+    for _ in 0..100 {
+        listed = g.ok(&["learned", "list", "--segment", "seg"]);
+        if lines(&listed).len() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let got: Vec<String> = lines(&listed)
+        .iter()
+        .map(|l| l.split(" age ").next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "02:00:00:00:bb:01 segment seg remote 198.18.1.3",
+            "02:00:00:00:bb:02 segment seg remote 198.18.1.4"
+        ],
+        "{listed}"
+    );
+    let out = g.ok(&["learned", "flush", "--segment", "seg"]);
+    assert_eq!(out.trim(), "flushed 2");
+    assert!(lines(&g.ok(&["learned", "list"])).is_empty());
+    let r = g.stop();
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+}
