@@ -1074,3 +1074,33 @@ l2:
     let r = g.stop();
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
 }
+
+/// A second gateway with the same EAL file prefix (DPDK lets two run
+/// with --no-shconf) is refused before its workers start, with why; the
+/// first one keeps its socket.
+#[test]
+fn a_second_gateway_on_the_same_socket_is_refused() {
+    let dir = common::scratch("api-twice");
+    let prefix = format!("gwtest-{}-api-twice", std::process::id());
+    let g = Gw::start(&dir, "twice", null_ports(&prefix), TABLES);
+    let o = Command::new(gw::bin())
+        .args([
+            "run",
+            "-c",
+            g.cfg.to_str().unwrap(),
+            "--stats-interval",
+            "0",
+        ])
+        .env("GENEVE_GW_API_DIR", &g.api_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("is in use: another gateway runs with this EAL file prefix"),
+        "{err}"
+    );
+    assert_eq!(g.ok(&["tunnel", "get", "t0"]).split(' ').next(), Some("t0"));
+    let r = g.stop();
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+}

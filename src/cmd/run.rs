@@ -598,6 +598,11 @@ fn gateway(
     .with_entries(shared.clone(), st.cfg.metrics.top_tunnels as usize);
     obs.entries(st.planner.counter_slots());
     obs.tick(&shared.counters, 0, || st.table_sizes(), true);
+    // Before the workers start: a refused socket stops the start cleanly.
+    let socket = crate::control::api::socket_path(&crate::control::api::file_prefix(
+        &st.cfg.eal.merged_args(&opts.eal_args),
+    ));
+    let mut api = run_api::ApiState::start(&socket, st.cfg.api.listen_tcp)?;
     let launched = LaunchedWorkers::launch(jobs).map_err(|e| e.to_string())?;
     let started = Instant::now();
     eprintln!(
@@ -605,10 +610,6 @@ fn gateway(
         opts.config_path.display()
     );
 
-    let socket = crate::control::api::socket_path(&crate::control::api::file_prefix(
-        &st.cfg.eal.merged_args(&opts.eal_args),
-    ));
-    let mut api = run_api::ApiState::start(&socket, st.cfg.api.listen_tcp)?;
     let reason = control_loop(
         opts,
         &mut st,
