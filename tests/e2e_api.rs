@@ -526,8 +526,33 @@ fn ctl_round_trips_every_table() {
     assert_eq!(c["vni"]["vni"], 1009, "{c}");
     let e = g.refused(&["counters", "--tunnel", "nope"]);
     assert!(e.contains("NotFound"), "{e}");
-    // Option registry and neighbours read.
-    g.ok(&["option", "list"]);
+    // The option registry: add (checked whole, as the file's), refuse a
+    // class and type taken, list, delete.
+    let out = g.ok(&[
+        "option", "add", "--name", "tag", "--class", "0x0105", "--type", "0x01", "--length", "4",
+    ]);
+    assert!(out.contains("every table made anew"), "{out}");
+    let e = g.refused(&[
+        "option", "add", "--name", "tag2", "--class", "261", "--type", "1",
+    ]);
+    assert!(
+        e.contains("change.add_option.type: class 0x0105 type 0x01 is already registered as `tag`"),
+        "{e}"
+    );
+    let e = g.refused(&[
+        "option", "add", "--name", "odd", "--class", "1", "--type", "2", "--length", "5",
+    ]);
+    assert!(
+        e.contains("change.add_option.length: 5 is not a multiple of 4"),
+        "{e}"
+    );
+    assert_eq!(
+        g.ok(&["option", "list"]).trim(),
+        "tag class 0x0105 type 0x01 length 4"
+    );
+    g.ok(&["option", "del", "tag"]);
+    assert!(g.ok(&["option", "list"]).trim().is_empty());
+    // Neighbours read.
     let n = g.ok(&["neighbor", "list"]);
     assert!(n.contains("198.18.0.254 02:00:00:00:00:fe"), "{n}");
 

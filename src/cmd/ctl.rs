@@ -277,6 +277,23 @@ pub enum DecapCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum OptionCmd {
+    Add {
+        #[arg(long)]
+        name: String,
+        /// 0..65535 (0x... allowed)
+        #[arg(long)]
+        class: String,
+        /// 0..255, the critical bit included (0x... allowed)
+        #[arg(long = "type")]
+        type_: String,
+        /// Data length in bytes when fixed.
+        #[arg(long)]
+        length: Option<u32>,
+    },
+    #[command(alias = "delete")]
+    Del {
+        name: String,
+    },
     Get {
         name: String,
     },
@@ -586,6 +603,29 @@ fn change_of(c: &CtlCommand) -> Result<pb::change::Change, CtlError> {
                 segment: segment.clone(),
                 remotes: remotes.clone(),
             })
+        }
+        CtlCommand::Option(OptionCmd::Add {
+            name,
+            class,
+            type_,
+            length,
+        }) => {
+            let n = |s: &str, what: &str| {
+                match s.strip_prefix("0x") {
+                    Some(h) => u32::from_str_radix(h, 16),
+                    None => s.parse(),
+                }
+                .map_err(|_| CtlError::Usage(format!("--{what} {s}: a number (0x... allowed)")))
+            };
+            C::AddOption(pb::OptionDef {
+                name: name.clone(),
+                class: n(class, "class")?,
+                r#type: n(type_, "type")?,
+                length: length.unwrap_or(0),
+            })
+        }
+        CtlCommand::Option(OptionCmd::Del { name }) => {
+            C::DeleteOption(pb::OptionName { name: name.clone() })
         }
         other => {
             return Err(CtlError::Usage(format!(
@@ -964,6 +1004,20 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                 )
             };
             match c {
+                OptionCmd::Add { .. } => {
+                    let pb::change::Change::AddOption(o) = change_of(&a.command)? else {
+                        unreachable!("an option add is a change")
+                    };
+                    let r = cl.add(o).await?.into_inner();
+                    show(json, &r, change_text);
+                }
+                OptionCmd::Del { name } => {
+                    let r = cl
+                        .delete(pb::OptionName { name: name.clone() })
+                        .await?
+                        .into_inner();
+                    show(json, &r, change_text);
+                }
                 OptionCmd::Get { name } => {
                     let r = cl
                         .get(pb::OptionName { name: name.clone() })

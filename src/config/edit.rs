@@ -22,8 +22,10 @@
 //!
 //! What the API does not change entry by entry: VXLAN tunnels and tunnels
 //! in a mesh group of their own (they change the stitching of whole
-//! segments), segments themselves, the option registry and policies, the
-//! VTEP, ports and EAL: those stay with the file and a reload.
+//! segments), segments themselves, option policies, the VTEP, ports and
+//! EAL: those stay with the file and a reload. The option registry is
+//! changed entry by entry but checked whole (`validate::registry`, at most
+//! 32 entries), and it makes every table anew (`Applied::global`).
 use std::fmt;
 use std::net::IpAddr;
 
@@ -100,6 +102,16 @@ pub enum Edit {
         segment: String,
         remotes: Vec<String>,
     },
+    /// Registers an option (the registry is small: checked whole, and the
+    /// tables are made anew).
+    AddOption {
+        name: String,
+        class: i64,
+        type_: i64,
+        length: Option<i64>,
+    },
+    /// Removes a registered option no policy uses.
+    DeleteOption(String),
 }
 
 /// Why an edit was refused.
@@ -208,6 +220,7 @@ enum Undo {
     InsertMac(usize, usize, StaticMac),
     ReplaceMac(usize, usize, StaticMac),
     Flood(usize, Vec<IpAddr>),
+    Options(Options),
 }
 
 /// The indexes the per-entry checks look references up in. Built once
@@ -590,6 +603,93 @@ impl Editor {
                 }
                 undo.push(Undo::SetDecap(v, old));
             }
+            Edit::AddOption {
+                name,
+                class,
+                type_,
+                length,
+            } => {
+                let base = format!("{base}.add_option");
+                let reg = &cfg.options.registry;
+                if reg.iter().any(|o| &o.name == name) {
+                    return Err(err(
+                        Invalid,
+                        format!("{base}.name"),
+                        format!("option `{name}` is already registered; delete it first"),
+                    ));
+                }
+                let mut raw: Vec<super::raw::RawOptionDef> = reg
+                    .iter()
+                    .map(|o| super::raw::RawOptionDef {
+                        name: o.name.clone(),
+                        class: i64::from(o.class),
+                        type_: i64::from(o.type_),
+                        length: o.length.map(i64::from),
+                    })
+                    .collect();
+                let at = raw.len();
+                raw.push(super::raw::RawOptionDef {
+                    name: name.clone(),
+                    class: *class,
+                    type_: *type_,
+                    length: *length,
+                });
+                let mut ctx = Ctx::new("api");
+                let new = validate::registry(&mut ctx, raw);
+                if !ctx.errors.is_empty() {
+                    return Err(from_ctx(ctx, &format!("options.registry[{at}]"), &base));
+                }
+                let old = std::mem::replace(&mut cfg.options.registry, new);
+                undo.push(Undo::Options(Options {
+                    registry: old,
+                    ..cfg.options.clone()
+                }));
+                out.global = Some("options");
+            }
+            Edit::DeleteOption(name) => {
+                let path = format!("{base}.delete_option.name");
+                let i = cfg
+                    .options
+                    .registry
+                    .iter()
+                    .position(|o| &o.name == name)
+                    .ok_or_else(|| {
+                        err(
+                            NotFound,
+                            &path,
+                            format!("no option named `{name}` in the registry"),
+                        )
+                    })?;
+                let o = &cfg.options;
+                let users = o
+                    .require
+                    .iter()
+                    .map(|r| ("require", r.option))
+                    .chain(o.security_tags.iter().map(|s| ("security_tags", s.option)))
+                    .chain(o.flow_id_copy.iter().map(|f| ("flow_id_copy", f.option)));
+                for (what, opt) in users {
+                    if opt == i {
+                        return Err(err(Dangling, &path, format!("option `{name}` is used by an options.policies.{what} entry; change the policy in the file first")));
+                    }
+                }
+                let old = cfg.options.clone();
+                let o = &mut cfg.options;
+                o.registry.remove(i);
+                // Policies name options by index: those after it move down.
+                for opt in o
+                    .require
+                    .iter_mut()
+                    .map(|r| &mut r.option)
+                    .chain(o.security_tags.iter_mut().map(|s| &mut s.option))
+                    .chain(o.flow_id_copy.iter_mut().map(|f| &mut f.option))
+                {
+                    if *opt > i {
+                        *opt -= 1;
+                    }
+                }
+                undo.push(Undo::Options(old));
+                out.global = Some("options");
+            }
             Edit::DeleteDecap(vni) => {
                 let path = format!("{base}.delete_decap.vni");
                 let v = parse(|c| validate::vni(c, &path, *vni))?;
@@ -887,6 +987,7 @@ impl Editor {
             Undo::InsertMac(s, pos, m) => segments(cfg)[s].static_macs.insert(pos, m),
             Undo::ReplaceMac(s, pos, m) => segments(cfg)[s].static_macs[pos] = m,
             Undo::Flood(s, f) => segments(cfg)[s].flood = f,
+            Undo::Options(o) => cfg.options = o,
         }
         self.last_vnis.clear();
     }

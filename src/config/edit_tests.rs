@@ -389,3 +389,44 @@ fn decap_entries_take_the_file_s_checks() {
         .unwrap();
     assert!(cfg.decap_for(Vni::new(9000).unwrap()).is_none());
 }
+
+#[test]
+fn options_in_use_stay_and_policies_follow_a_removal() {
+    let text = format!(
+        "{BASE}tunnels:\n  - {{ name: t1, remote: 198.18.0.2, vni: 5001 }}\n  routes:\n    - {{ prefix: 198.19.0.0/16, tunnel: t1 }}\noptions:\n  registry:\n    - {{ name: a, class: 1, type: 1 }}\n    - {{ name: b, class: 1, type: 2 }}\n  policies:\n    require:\n      - {{ option: b, vni: 5001 }}\n"
+    );
+    // `routes:` belongs under l3 in BASE's order: put it there.
+    let text = text.replace(
+        "  routes:\n    - { prefix: 198.19.0.0/16, tunnel: t1 }\n",
+        "",
+    );
+    let text = text.replace(
+        "    port: acc2\n",
+        "    port: acc2\n  routes:\n    - { prefix: 198.19.0.0/16, tunnel: t1 }\n",
+    );
+    let mut cfg = load_str(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let mut ed = Editor::new(&cfg);
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteOption("b".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Dangling);
+    // A transaction that removes `a` and then fails leaves the indexes.
+    let before = cfg.clone();
+    let bad = Edit::AddOption {
+        name: "c".into(),
+        class: 1,
+        type_: 2,
+        length: None,
+    };
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteOption("a".into()), bad], label)
+        .unwrap_err();
+    assert_eq!(e.path, "changes[1].add_option.type", "{e}");
+    assert_eq!(cfg, before);
+    let a = ed
+        .apply(&mut cfg, &[Edit::DeleteOption("a".into())], label)
+        .unwrap();
+    assert_eq!(a.global, Some("options"));
+    let o = &cfg.options;
+    assert_eq!(o.registry[o.require[0].option].name, "b");
+}

@@ -1180,7 +1180,7 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vte
     port.map(|_| v)
 }
 
-fn registry(ctx: &mut Ctx, raw: Vec<RawOptionDef>) -> Vec<OptionDef> {
+pub(super) fn registry(ctx: &mut Ctx, raw: Vec<RawOptionDef>) -> Vec<OptionDef> {
     let mut out = Vec::new();
     let mut names = HashMap::default();
     let mut ids: HashMap<(u16, u8), String> = HashMap::default();

@@ -507,6 +507,13 @@ pub fn edit_of(c: pb::change::Change) -> Edit {
             segment: f.segment,
             remotes: f.remotes,
         },
+        C::AddOption(o) => Edit::AddOption {
+            name: o.name,
+            class: i64::from(o.class),
+            type_: i64::from(o.r#type),
+            length: (o.length != 0).then_some(i64::from(o.length)),
+        },
+        C::DeleteOption(o) => Edit::DeleteOption(o.name),
     }
 }
 
@@ -1030,6 +1037,16 @@ impl pb::decap_vnis_server::DecapVnis for Api {
 
 #[tonic::async_trait]
 impl pb::option_registry_server::OptionRegistry for Api {
+    async fn add(&self, r: Request<pb::OptionDef>) -> Result<Response<pb::ChangeReply>, Status> {
+        self.change(edit_of(pb::change::Change::AddOption(r.into_inner())))
+            .await
+    }
+    async fn delete(
+        &self,
+        r: Request<pb::OptionName>,
+    ) -> Result<Response<pb::ChangeReply>, Status> {
+        self.change(Edit::DeleteOption(r.into_inner().name)).await
+    }
     async fn get(&self, r: Request<pb::OptionName>) -> Result<Response<pb::OptionDef>, Status> {
         let n = r.into_inner().name;
         self.call(move |h| {
