@@ -77,7 +77,6 @@ struct Slot<V> {
 }
 
 /// The table (see the module doc). `V: Default` fills the empty slots.
-#[derive(Clone)]
 pub struct FlatMap<K, V> {
     /// Empty, or a power of two of slots.
     slots: Vec<Slot<V>>,
@@ -85,6 +84,18 @@ pub struct FlatMap<K, V> {
     /// 64 - log2(slots): the hash's top bits are the home slot.
     shift: u32,
     _k: PhantomData<K>,
+}
+
+impl<K, V: Copy> Clone for FlatMap<K, V> {
+    /// A copy whose slots are on huge pages too (see [`huge_copy`]).
+    fn clone(&self) -> Self {
+        FlatMap {
+            slots: huge_copy(&self.slots),
+            len: self.len,
+            shift: self.shift,
+            _k: PhantomData,
+        }
+    }
 }
 
 impl<K, V> Default for FlatMap<K, V> {
@@ -283,13 +294,55 @@ impl<K: FlatKey, V: Copy + Default> FlatMap<K, V> {
 }
 
 fn alloc_slots<V: Copy + Default>(n: usize) -> Vec<Slot<V>> {
-    vec![
+    huge_vec(
+        n,
         Slot {
             key: EMPTY,
             val: V::default(),
-        };
-        n
-    ]
+        },
+    )
+}
+
+/// Asks for transparent huge pages under `v`'s buffer (not yet written);
+/// nothing without DPDK's module, which holds the system call.
+fn advise<T>(v: &Vec<T>) {
+    #[cfg(feature = "dpdk")]
+    let _ = crate::dpdk::advise_huge_pages(v);
+    #[cfg(not(feature = "dpdk"))]
+    let _ = v;
+}
+
+/// `n` copies of `fill` in a buffer on transparent huge pages when it is
+/// large (workers read the big tables at random: on 4 KiB pages almost
+/// every lookup misses the TLB as well as the cache).
+pub fn huge_vec<T: Clone>(n: usize, fill: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    advise(&v);
+    v.resize(n, fill);
+    v
+}
+
+/// A copy of `src` on huge pages when large: `Vec::clone` writes every page
+/// before it could be advised (the back copy of the left-right
+/// publication is such a copy).
+pub fn huge_copy<T: Clone>(src: &[T]) -> Vec<T> {
+    let mut v = Vec::with_capacity(src.len());
+    advise(&v);
+    v.extend_from_slice(src);
+    v
+}
+
+/// Room for `additional` more elements in `v`, growing (doubling) into a
+/// new buffer advised before it is written.
+pub fn huge_reserve<T: Clone>(v: &mut Vec<T>, additional: usize) {
+    let need = v.len() + additional;
+    if need <= v.capacity() {
+        return;
+    }
+    let mut n = Vec::with_capacity(need.max(v.capacity() * 2));
+    advise(&n);
+    n.extend_from_slice(v);
+    *v = n;
 }
 
 impl<K: FlatKey, V: Copy + Default> std::ops::Index<&K> for FlatMap<K, V> {
