@@ -345,6 +345,53 @@ pub fn huge_reserve<T: Clone>(v: &mut Vec<T>, additional: usize) {
     *v = n;
 }
 
+/// A vector whose buffer is on transparent huge pages once large: through
+/// its copies ([`huge_copy`]) and its growth by
+/// [`reserve_huge`](HugeVec::reserve_huge) (the encap templates and the VNI
+/// entries, read at random per packet like the tables above). Everything
+/// else is the `Vec` it dereferences to.
+#[derive(Debug)]
+pub struct HugeVec<T>(Vec<T>);
+
+impl<T> Default for HugeVec<T> {
+    fn default() -> Self {
+        HugeVec(Vec::new())
+    }
+}
+
+impl<T: Clone> HugeVec<T> {
+    /// Room for `additional` more elements, in an advised buffer if it
+    /// must grow (call it before a `push` or `resize`).
+    pub fn reserve_huge(&mut self, additional: usize) {
+        huge_reserve(&mut self.0, additional);
+    }
+}
+
+impl<T: Clone> Clone for HugeVec<T> {
+    fn clone(&self) -> Self {
+        HugeVec(huge_copy(&self.0))
+    }
+}
+
+impl<T: Clone> From<Vec<T>> for HugeVec<T> {
+    fn from(v: Vec<T>) -> Self {
+        HugeVec(huge_copy(&v))
+    }
+}
+
+impl<T> std::ops::Deref for HugeVec<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for HugeVec<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        &mut self.0
+    }
+}
+
 impl<K: FlatKey, V: Copy + Default> std::ops::Index<&K> for FlatMap<K, V> {
     type Output = V;
     fn index(&self, key: &K) -> &V {

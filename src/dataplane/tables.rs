@@ -17,7 +17,7 @@ use crate::tunnel::{
 use crate::wire::geneve::Vni;
 use crate::wire::Encapsulation;
 
-pub use super::flat::FlatMap;
+pub use super::flat::{FlatMap, HugeVec};
 pub use super::lpm::Lpm;
 
 // The configuration's bounds are the data plane's sizes.
@@ -63,7 +63,7 @@ pub struct VniTable {
     keys: Vec<u32>,
     /// Entries, each with [`VniOut::is_plain`] under this table's learning
     /// setting.
-    outs: Vec<(VniOut, bool)>,
+    outs: HugeVec<(VniOut, bool)>,
     index: FlatMap<u32, u32>,
     /// MAC learning is on (an L2 VNI then needs the source VTEP).
     learning: bool,
@@ -108,6 +108,7 @@ impl VniTable {
             None => {
                 self.index.insert(vni, self.keys.len() as u32);
                 self.keys.push(vni);
+                self.outs.reserve_huge(1);
                 self.outs.push((out, plain));
             }
         }
@@ -288,7 +289,7 @@ pub struct Tables {
     /// than hashing for the few an access port has).
     pub access: Vec<(u16, u16, AccessIn)>,
     pub segments: Vec<SegmentEntry>,
-    pub templates: Vec<EncapTemplate>,
+    pub templates: HugeVec<EncapTemplate>,
     /// Per template: its flow-id variant, if a flow-id policy covers it.
     pub flow_variants: Vec<Option<FlowIdVariant>>,
     /// Flow ids seen on decap, shared with the control thread (lock-free).
@@ -758,7 +759,7 @@ impl Tables {
             vnis,
             access,
             segments,
-            templates: tb.templates,
+            templates: tb.templates.into(),
             flow_variants: tb.variants,
             flows: inputs.flows.clone(),
             l3,
