@@ -84,10 +84,10 @@ run_gw() { # case cfg
         waited=$((waited + 1))
     done
     sleep "$((SECS + 2))"
-    # CPU seconds of the worker (EAL's lcore thread; it runs from the
+    # CPU seconds of the worker (the EAL's lcore thread, rte-worker-N; it runs from the
     # first packet to the stop) so far.
     local cpu
-    cpu=$(grep -h '(lcore-worker' /proc/"$pid"/task/*/stat 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" \
+    cpu=$(grep -hE '\((rte|lcore)-worker' /proc/"$pid"/task/*/stat 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" \
         '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%.2f", t / hz }')
     # Until it stops (freeing a million entries takes a moment).
     while kill -INT "$pid" 2>/dev/null; do
