@@ -67,6 +67,9 @@ impl FlatKey for u32 {
 }
 
 const EMPTY: u64 = u64::MAX;
+/// A MAC's packing is the first 6 of 8 little-endian bytes: the 8 bytes
+/// at its start, masked with this.
+pub const MAC_BITS: u64 = (1 << 48) - 1;
 /// Smallest array allocated (slots).
 const MIN_SLOTS: usize = 16;
 
@@ -148,7 +151,13 @@ impl<K: FlatKey, V: Copy + Default> FlatMap<K, V> {
     /// The home slot of `key`: where [`get_at`](Self::get_at) starts.
     #[inline(always)]
     pub fn home(&self, key: K) -> usize {
-        (hash(key.pack()) >> self.shift) as usize
+        self.home_packed(key.pack())
+    }
+
+    /// [`home`](Self::home) of a key already packed ([`FlatKey::pack`]).
+    #[inline(always)]
+    pub fn home_packed(&self, k: u64) -> usize {
+        (hash(k) >> self.shift) as usize
     }
 
     /// Starts loading the slots a lookup from `home` reads first (the home
@@ -170,7 +179,13 @@ impl<K: FlatKey, V: Copy + Default> FlatMap<K, V> {
     /// unsafe).
     #[inline(always)]
     pub fn get_at(&self, home: usize, key: K) -> Option<&V> {
-        let k = key.pack();
+        self.get_packed(home, key.pack())
+    }
+
+    /// [`get_at`](Self::get_at) of a key already packed (`u64::MAX`, no
+    /// key's packing, finds nothing).
+    #[inline(always)]
+    pub fn get_packed(&self, home: usize, k: u64) -> Option<&V> {
         let mask = self.slots.len().wrapping_sub(1);
         let mut i = home;
         // At most half full: an empty slot ends every probe.
@@ -470,6 +485,8 @@ mod tests {
                         }
                         for (&k, &h) in keys.iter().zip(&homes) {
                             prop_assert_eq!(m.get_at(h, k), r.get(&k));
+                            prop_assert_eq!(m.home_packed(k.pack()), h);
+                            prop_assert_eq!(m.get_packed(h, k.pack()), r.get(&k));
                         }
                     }
                     Op::Clear => {
@@ -491,6 +508,10 @@ mod tests {
         fn mac_keys_round_trip(mac in any::<[u8; 6]>(), v in any::<u16>()) {
             prop_assert!(mac.pack() != EMPTY);
             prop_assert_eq!(<[u8; 6]>::unpack(mac.pack()), mac);
+            // The look-ahead packs a MAC from the 8 bytes at its start.
+            let mut frame = [0xffu8; 8];
+            frame[..6].copy_from_slice(&mac);
+            prop_assert_eq!(u64::from_le_bytes(frame) & MAC_BITS, mac.pack());
             let mut m = FlatMap::<[u8; 6], u16>::new();
             m.insert(mac, v);
             prop_assert_eq!(m.get(&mac), Some(&v));

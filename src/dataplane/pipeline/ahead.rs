@@ -26,6 +26,7 @@
 //! Only a speed matter: a wrong guess (a tagged frame, an unknown MAC, a
 //! frame shorter than its key) prefetches nothing or the wrong line, and
 //! the per-packet path decides as always.
+use crate::dataplane::flat::MAC_BITS;
 use crate::dataplane::lpm::{prefetch, prefetch_ends};
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate};
@@ -176,10 +177,14 @@ fn ahead_macs<'a, 't>(
         return a;
     };
     // Hash every frame's destination and prefetch its slot, then probe
-    // (the slots are loaded or on their way), as `rte_hash_lookup_bulk`.
-    let mut keys = [(0usize, [0u8; 6], 0usize); MAX_AHEAD];
+    // (the slots are loaded or on their way), as `rte_hash_lookup_bulk`,
+    // and prefetch the template found. Per frame: its packed MAC
+    // (`u64::MAX`: not looked up) and home slot.
+    let mut keys = [u64::MAX; MAX_AHEAD];
+    let mut homes = [0usize; MAX_AHEAD];
     let mut n = 0;
-    for (i, d) in frames.take(MAX_AHEAD).enumerate() {
+    for (d, (k, home)) in frames.zip(keys.iter_mut().zip(homes.iter_mut())) {
+        n += 1;
         let Some(h) = d.first_chunk::<14>() else {
             continue;
         };
@@ -188,26 +193,19 @@ fn ahead_macs<'a, 't>(
         if tagged(h) || h[0] & 1 != 0 {
             continue;
         }
-        let (Some(dst), Some(k)) = (h.first_chunk::<6>(), keys.get_mut(n)) else {
+        let Some(w) = h.first_chunk::<8>() else {
             continue;
         };
-        let home = s.macs.home(*dst);
-        s.macs.prefetch(home);
-        *k = (i, *dst, home);
-        n += 1;
+        *k = u64::from_le_bytes(*w) & MAC_BITS;
+        *home = s.macs.home_packed(*k);
+        s.macs.prefetch(*home);
     }
-    for &(i, dst, home) in &keys[..n] {
-        if let (Some(id), Some(slot)) = (
-            s.macs.get_at(home, dst).and_then(|e| e.template),
-            a.express.get_mut(i),
-        ) {
-            *slot = id;
+    for ((&k, &home), slot) in keys.iter().zip(&homes).take(n).zip(a.express.iter_mut()) {
+        if k == u64::MAX {
+            continue;
         }
-    }
-    // The lookups above stay independent of one another (nothing but the
-    // id is read), so their misses overlap; then the templates.
-    for &id in &a.express {
-        if id != NONE {
+        if let Some(id) = s.macs.get_packed(home, k).and_then(|e| e.template) {
+            *slot = id;
             a.found += prefetch_template_id(t, id);
         }
     }
