@@ -201,6 +201,17 @@ fn port_role_mismatch() {
 }
 
 #[test]
+fn top_tunnels_over_its_bound() {
+    check(
+        "top-tunnels-too-many.yaml",
+        23,
+        16,
+        "metrics.top_tunnels",
+        &["1000000 is out of range; allowed 0..=1000"],
+    );
+}
+
+#[test]
 fn udp_port_zero() {
     check(
         "udp-port-zero.yaml",

@@ -234,7 +234,8 @@ struct ControlState {
 impl ControlState {
     /// Every table made anew from the configuration and what was learned
     /// (start-up, and a reload that changes something global).
-    fn start_tables(&mut self) -> Result<Tables, String> {
+    fn start_tables(&mut self, next_generation: u64) -> Result<Tables, String> {
+        self.planner.sync_counters(&self.cfg, next_generation);
         let learned = self.learned.iter().map(|(k, v)| (*k, v.0));
         let t = self.planner.start(&self.cfg, learned)?;
         self.want_planned();
@@ -546,7 +547,7 @@ fn gateway(
         st.learned.reserve(n);
         st.age_queue.reserve(n);
     }
-    let mut tables = st.start_tables()?;
+    let mut tables = st.start_tables(1)?;
     tables.generation = 1;
     // Left-right: the workers read one copy, the control thread changes
     // the other (see dataplane::publish).
@@ -563,6 +564,9 @@ fn gateway(
         tables: ArcSwap::from_pointee(tables),
         stop: AtomicBool::new(false),
         counters: (0..workers).map(|_| WorkerCounters::default()).collect(),
+        entries: (0..workers)
+            .map(|_| st.planner.counter_slots().worker_entries())
+            .collect(),
         pool: pool.clone(),
         punt_tx,
         event_tx,
@@ -590,7 +594,9 @@ fn gateway(
             .zip(port_ids)
             .map(|(p, id)| (p.name.clone(), *id))
             .collect(),
-    );
+    )
+    .with_entries(shared.clone(), st.cfg.metrics.top_tunnels as usize);
+    obs.entries(st.planner.counter_slots());
     obs.tick(&shared.counters, 0, || st.table_sizes(), true);
     let launched = LaunchedWorkers::launch(jobs).map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -744,17 +750,20 @@ fn control_loop(
                                 .name("gw-reload-free".into())
                                 .spawn(move || drop(old));
                             st.offload.reload(&st.cfg);
-                            let what = match diff.global {
-                                Some(why) => match st.start_tables() {
+                            obs.set_top_tunnels(st.cfg.metrics.top_tunnels as usize);
+                            let summary = diff.summary();
+                            let what = match summary.rebuilt {
+                                Some(why) => match st.start_tables(publisher.generation() + 1) {
                                     Ok(t) => {
                                         publisher.push(vec![changes::Change::Replace(Box::new(t))]);
-                                        format!("{why} changed: every table made anew")
+                                        summary.to_string()
                                     }
                                     Err(e) => format!("{why} changed, tables not made (the running ones stay): {e}"),
                                 },
                                 None => {
+                                    st.planner.sync_counters(&st.cfg, publisher.generation() + 1);
                                     st.planner.apply_diff(&st.cfg, &diff);
-                                    format!("{}", diff.counts)
+                                    summary.to_string()
                                 }
                             };
                             let ch = st.want_planned();
@@ -824,7 +833,7 @@ fn control_loop(
                 }
                 Event::Resolve(ip) => st.neighbors.want(ip),
                 // Counted by the workers, never queued.
-                Event::LearnRefused | Event::OptionsNotCarried => {}
+                Event::LearnRefused | Event::OptionsNotCarried | Event::Counted { .. } => {}
                 Event::FlowId { key, id } => {
                     // Workers only read the table; inserts and evictions happen here.
                     let flows = st.flows.pin();
@@ -843,6 +852,9 @@ fn control_loop(
         let ch = st.want_planned();
         publisher.push(ch);
         publisher.flush(&shared.tables, &shared.generation);
+        st.planner
+            .settle_counters(publisher.settled(), &shared.entries);
+        obs.entries(st.planner.counter_slots());
         st.resolve(pool);
         obs.tick(&shared.counters, st.replies, || st.table_sizes(), false);
 

@@ -76,6 +76,7 @@ pub(crate) struct RawMetrics {
     pub prometheus: Option<String>,
     pub latency: Option<bool>,
     pub capture: Option<bool>,
+    pub top_tunnels: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -53,6 +53,21 @@ fn one(text: &str, line: usize, path: &str, needle: &str) {
 }
 
 #[test]
+fn top_tunnels_is_off_by_default_bounded_and_needs_prometheus() {
+    assert_eq!(ok(BASE).metrics.top_tunnels, 0);
+    let on = format!("{BASE}metrics:\n  prometheus: 127.0.0.1:9464\n  top_tunnels: 25\n");
+    assert_eq!(ok(&on).metrics.top_tunnels, 25);
+    let max = format!("{BASE}metrics:\n  prometheus: 127.0.0.1:9464\n  top_tunnels: 1000\n");
+    assert_eq!(ok(&max).metrics.top_tunnels, 1000);
+    let over = format!("{BASE}metrics:\n  prometheus: 127.0.0.1:9464\n  top_tunnels: 1001\n");
+    one(&over, 21, "metrics.top_tunnels", "allowed 0..=1000");
+    let negative = format!("{BASE}metrics:\n  prometheus: 127.0.0.1:9464\n  top_tunnels: -1\n");
+    one(&negative, 21, "metrics.top_tunnels", "allowed 0..=1000");
+    let alone = format!("{BASE}metrics:\n  top_tunnels: 5\n");
+    one(&alone, 20, "metrics.top_tunnels", "set metrics.prometheus");
+}
+
+#[test]
 fn base_loads_with_defaults() {
     let c = ok(BASE);
     assert_eq!(c.eal.worker_cores, vec![1]);

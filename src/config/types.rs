@@ -260,7 +260,13 @@ pub struct Metrics {
     /// Let `dpdk-dumpcap` attach: keep hugepage files shared and start
     /// DPDK's capture server.
     pub capture: bool,
+    /// Prometheus series per tunnel for this many tunnels, those with the
+    /// most packets (0: none, the default; at most [`TOP_TUNNELS_MAX`]).
+    pub top_tunnels: u32,
 }
+
+/// Most tunnels `metrics.top_tunnels` may give Prometheus series.
+pub const TOP_TUNNELS_MAX: u32 = 1000;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -268,6 +274,7 @@ impl Default for Metrics {
             prometheus: None,
             latency: true,
             capture: false,
+            top_tunnels: 0,
         }
     }
 }

@@ -611,6 +611,7 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
 fn metrics(ctx: &mut Ctx, raw: Option<RawMetrics>, eal: &EalConfig) -> Metrics {
     let d = Metrics::default();
     let Some(r) = raw else { return d };
+    let prometheus_given = r.prometheus.is_some();
     let prometheus = r
         .prometheus
         .and_then(|a| match a.parse::<std::net::SocketAddr>() {
@@ -644,10 +645,27 @@ fn metrics(ctx: &mut Ctx, raw: Option<RawMetrics>, eal: &EalConfig) -> Metrics {
             );
         }
     }
+    let top_tunnels = r.top_tunnels.map_or(d.top_tunnels, |n| {
+        range_of(
+            ctx,
+            "metrics.top_tunnels",
+            n,
+            0,
+            i64::from(super::types::TOP_TUNNELS_MAX),
+        )
+        .unwrap_or(d.top_tunnels)
+    });
+    if top_tunnels > 0 && !prometheus_given {
+        ctx.err(
+            "metrics.top_tunnels",
+            "gives Prometheus series; set metrics.prometheus too (per-tunnel counters are in DPDK telemetry without it: /geneve_gw/tunnel,<name>)",
+        );
+    }
     Metrics {
         prometheus,
         latency: r.latency.unwrap_or(d.latency),
         capture,
+        top_tunnels,
     }
 }
 

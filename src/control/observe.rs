@@ -69,6 +69,9 @@ pub struct Snapshot {
     pub latency: Option<Percentiles>,
     /// Table name and entries.
     pub tables: Vec<(&'static str, u64)>,
+    /// Per-tunnel series (`metrics.top_tunnels`: the tunnels with the most
+    /// traffic, at most that many; empty by default).
+    pub tunnels: Vec<(String, crate::dataplane::stats::TunnelCounters)>,
 }
 
 impl Snapshot {
@@ -287,7 +290,37 @@ pub fn prometheus_text(s: &Snapshot) -> String {
     for (t, n) in &s.tables {
         let _ = writeln!(o, "geneve_gw_table_entries{{table=\"{t}\"}} {n}");
     }
+    tunnel_series(&mut o, &s.tunnels);
     o
+}
+
+/// The per-tunnel series: only the tunnels `metrics.top_tunnels` chose
+/// (none by default), so a million tunnels add nothing to a scrape.
+fn tunnel_series(o: &mut String, tunnels: &[(String, crate::dataplane::stats::TunnelCounters)]) {
+    if tunnels.is_empty() {
+        return;
+    }
+    type Field = fn(&crate::dataplane::stats::TunnelCounters) -> u64;
+    let series: [(&str, &str, &str, Field); 5] = [
+        ("geneve_gw_per_tunnel_packets_total", "Packets of one tunnel (the top tunnels by traffic, metrics.top_tunnels), by direction.", "encap", |c| c.encap_packets),
+        ("geneve_gw_per_tunnel_packets_total", "", "decap", |c| c.decap_packets),
+        ("geneve_gw_per_tunnel_bytes_total", "Bytes of one tunnel (outer headers included on encap, the inner frame on decap), by direction.", "encap", |c| c.encap_bytes),
+        ("geneve_gw_per_tunnel_bytes_total", "", "decap", |c| c.decap_bytes),
+        ("geneve_gw_per_tunnel_encap_drops_total", "Packets dropped after one tunnel's template was chosen.", "", |c| c.encap_drops),
+    ];
+    for (name, help, dir, f) in series {
+        if !help.is_empty() {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
+        }
+        for (t, c) in tunnels {
+            let t = escape_label(t);
+            if dir.is_empty() {
+                let _ = writeln!(o, "{name}{{tunnel=\"{t}\"}} {}", f(c));
+            } else {
+                let _ = writeln!(o, "{name}{{tunnel=\"{t}\",direction=\"{dir}\"}} {}", f(c));
+            }
+        }
+    }
 }
 
 /// How long one connection may take, from accept to the last byte of the
@@ -478,6 +511,41 @@ mod tests {
             let base = name.trim_end_matches("_sum").trim_end_matches("_count");
             assert!(t.contains(&format!("# TYPE {base} ")), "{l}");
             assert!(t.contains(&format!("# HELP {base} ")), "{l}");
+        }
+    }
+
+    #[test]
+    fn per_tunnel_series_are_only_the_chosen_ones() {
+        use crate::dataplane::stats::TunnelCounters;
+        // The default: no per-tunnel series at all.
+        let t = prometheus_text(&sample());
+        assert!(!t.contains("per_tunnel"), "{t}");
+        assert!(!t.contains("tunnel=\""), "{t}");
+        let mut s = sample();
+        let c = |p: u64| TunnelCounters {
+            encap_packets: p,
+            encap_bytes: 100 * p,
+            encap_drops: 1,
+            decap_packets: 2 * p,
+            decap_bytes: 50 * p,
+        };
+        s.tunnels = vec![("dc\"2".into(), c(3)), ("dc3".into(), c(1))];
+        let t = prometheus_text(&s);
+        for want in [
+            "geneve_gw_per_tunnel_packets_total{tunnel=\"dc\\\"2\",direction=\"encap\"} 3",
+            "geneve_gw_per_tunnel_packets_total{tunnel=\"dc\\\"2\",direction=\"decap\"} 6",
+            "geneve_gw_per_tunnel_bytes_total{tunnel=\"dc3\",direction=\"encap\"} 100",
+            "geneve_gw_per_tunnel_bytes_total{tunnel=\"dc3\",direction=\"decap\"} 50",
+            "geneve_gw_per_tunnel_encap_drops_total{tunnel=\"dc3\"} 1",
+        ] {
+            assert!(t.lines().any(|l| l == want), "missing {want:?} in:\n{t}");
+        }
+        // Exactly the two tunnels, five samples each.
+        assert_eq!(t.lines().filter(|l| l.contains("tunnel=\"")).count(), 10);
+        for l in t.lines().filter(|l| !l.starts_with('#')) {
+            let name = l.split(['{', ' ']).next().unwrap();
+            let base = name.trim_end_matches("_sum").trim_end_matches("_count");
+            assert_eq!(t.matches(&format!("# TYPE {base} ")).count(), 1, "{l}");
         }
     }
 

@@ -1,13 +1,20 @@
 //! The control thread's side of observability: merges the workers'
 //! residence-time histograms, publishes the snapshot that DPDK telemetry and
 //! Prometheus read, and registers the `/geneve_gw/...` telemetry commands.
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
+
+use crate::dataplane::gateway::Shared;
 use crate::dataplane::latency::{self, ControlLink, Merged, Percentiles, WorkerLink};
-use crate::dataplane::stats::{drop_totals, port_totals, WorkerCounters};
+use crate::dataplane::stats::{
+    drop_totals, port_totals, EntrySlots, TunnelCounters, VniCounters, WorkerCounters,
+};
 use crate::dpdk::telemetry::{register, TelData, TelValue};
 use crate::dpdk::{self, DpdkError};
 use crate::tunnel::DropReason;
+use crate::wire::geneve::Vni;
 
 use super::observe::{self, PortSnapshot, Snapshot};
 
@@ -30,6 +37,22 @@ pub fn latency_links(workers: usize, enabled: bool) -> (Vec<Option<WorkerLink>>,
     (w, c)
 }
 
+/// What `/geneve_gw/tunnel` and `/geneve_gw/vni` read: a copy of the
+/// counter slots (made again only when they change: start-up, a reload)
+/// and the workers' arrays themselves, summed when a command asks. Nothing
+/// per tunnel is published periodically, so a million tunnels cost the
+/// control thread nothing between reloads.
+struct EntriesView {
+    slots: EntrySlots,
+    shared: Arc<Shared>,
+}
+
+static ENTRIES: ArcSwapOption<EntriesView> = ArcSwapOption::const_empty();
+
+/// How often the bounded per-tunnel Prometheus series are summed (each
+/// time a pass over every tunnel's cells).
+const TUNNEL_SERIES_EVERY: Duration = Duration::from_secs(1);
+
 /// The control thread's observer.
 pub struct Observer {
     merged: Option<Merged>,
@@ -38,6 +61,14 @@ pub struct Observer {
     /// (config name, DPDK port id).
     ports: Vec<(String, u16)>,
     tsc_hz: u64,
+    /// The workers' shared block (per-tunnel counters), once running.
+    shared: Option<Arc<Shared>>,
+    /// The slots' version last copied for telemetry.
+    entries_version: Option<u64>,
+    /// Per-tunnel Prometheus series: the top this many tunnels (0: none).
+    top_tunnels: usize,
+    tunnels: Vec<(String, TunnelCounters)>,
+    last_tunnels: Option<Instant>,
 }
 
 impl Observer {
@@ -48,6 +79,54 @@ impl Observer {
             last_publish: None,
             ports,
             tsc_hz: dpdk::tsc_hz(),
+            shared: None,
+            entries_version: None,
+            top_tunnels: 0,
+            tunnels: Vec::new(),
+            last_tunnels: None,
+        }
+    }
+
+    /// The workers' shared block, for the per-tunnel and per-VNI counters;
+    /// `top_tunnels`: how many tunnels get Prometheus series (the most
+    /// traffic first; 0: none, the default).
+    pub fn with_entries(mut self, shared: Arc<Shared>, top_tunnels: usize) -> Observer {
+        self.shared = Some(shared);
+        self.top_tunnels = top_tunnels;
+        self
+    }
+
+    /// A reload may change the bound of the per-tunnel series.
+    pub fn set_top_tunnels(&mut self, n: usize) {
+        self.top_tunnels = n;
+        if n == 0 {
+            self.tunnels.clear();
+        }
+    }
+
+    /// Copies the counter slots for telemetry when they changed, and sums
+    /// the bounded per-tunnel series when due.
+    pub fn entries(&mut self, slots: &EntrySlots) {
+        let Some(shared) = &self.shared else { return };
+        if self.entries_version != Some(slots.version()) {
+            self.entries_version = Some(slots.version());
+            ENTRIES.store(Some(Arc::new(EntriesView {
+                slots: slots.clone(),
+                shared: shared.clone(),
+            })));
+        }
+        if self.top_tunnels > 0
+            && self
+                .last_tunnels
+                .is_none_or(|t| t.elapsed() >= TUNNEL_SERIES_EVERY)
+        {
+            self.last_tunnels = Some(Instant::now());
+            self.tunnels = slots
+                .read(&shared.entries)
+                .top_tunnels(self.top_tunnels)
+                .into_iter()
+                .map(|(n, c)| (n.to_string(), c))
+                .collect();
         }
     }
 
@@ -121,6 +200,7 @@ impl Observer {
                 .as_ref()
                 .map(|m| Percentiles::of(&m.total, self.tsc_hz)),
             tables,
+            tunnels: self.tunnels.clone(),
         }
     }
 
@@ -235,8 +315,42 @@ fn port_cmd(params: &str) -> Option<TelData> {
     ]))
 }
 
+fn tunnel_dict(name: &str, c: TunnelCounters) -> TelData {
+    TelData::Dict(vec![
+        ("name".to_string(), TelValue::Str(name.to_string())),
+        u("encap_packets", c.encap_packets),
+        u("encap_bytes", c.encap_bytes),
+        u("encap_drops", c.encap_drops),
+        u("decap_packets", c.decap_packets),
+        u("decap_bytes", c.decap_bytes),
+    ])
+}
+
+fn vni_dict(vni: Vni, c: VniCounters) -> TelData {
+    TelData::Dict(vec![
+        u("vni", u64::from(vni.get())),
+        u("packets", c.packets),
+        u("bytes", c.bytes),
+        u("drops", c.drops),
+    ])
+}
+
+fn tunnel_cmd(params: &str) -> Option<TelData> {
+    let v = ENTRIES.load_full()?;
+    let name = params.trim();
+    let c = v.slots.read(&v.shared.entries).tunnel(name)?;
+    Some(tunnel_dict(name, c))
+}
+
+fn vni_cmd(params: &str) -> Option<TelData> {
+    let v = ENTRIES.load_full()?;
+    let vni = Vni::new(params.trim().parse().ok()?)?;
+    let c = v.slots.read(&v.shared.entries).vni(vni)?;
+    Some(vni_dict(vni, c))
+}
+
 /// The commands `geneve-gw stats` and `dpdk-telemetry.py` read.
-pub const COMMANDS: [(&str, &str); 7] = [
+pub const COMMANDS: [(&str, &str); 9] = [
     (
         "/geneve_gw/counters",
         "Gateway totals: rx/tx packets, encap, decap, punted, drops. No parameters",
@@ -265,11 +379,19 @@ pub const COMMANDS: [(&str, &str); 7] = [
         "/geneve_gw/port",
         "One port's counters. Parameter: DPDK port id",
     ),
+    (
+        "/geneve_gw/tunnel",
+        "One tunnel's packets and bytes encapsulated and decapsulated, and its encap drops. Parameter: tunnel name",
+    ),
+    (
+        "/geneve_gw/vni",
+        "One decap VNI's packets and bytes delivered, and its drops. Parameter: VNI",
+    ),
 ];
 
 /// Registers the `/geneve_gw/...` commands (once per process, after EAL start).
 pub fn register_commands() -> Result<(), DpdkError> {
-    let handlers: [fn(&str) -> Option<TelData>; 7] = [
+    let handlers: [fn(&str) -> Option<TelData>; 9] = [
         counters_cmd,
         drops_cmd,
         drop_reasons_cmd,
@@ -277,6 +399,8 @@ pub fn register_commands() -> Result<(), DpdkError> {
         tables_cmd,
         ports_cmd,
         port_cmd,
+        tunnel_cmd,
+        vni_cmd,
     ];
     for ((cmd, help), h) in COMMANDS.iter().zip(handlers) {
         register(cmd, help, h)?;

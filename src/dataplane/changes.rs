@@ -32,6 +32,7 @@ use std::net::IpAddr;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::stats::{EntrySlots, WorkerEntries};
 use super::tables::{
     decap_out, make_template, underlay_hop, BuildInputs, FlowIdVariant, Lpm, MacEntry, Tables,
     TemplateId, TemplateKey, VniOut,
@@ -211,6 +212,9 @@ pub struct Planner {
     /// Entries left out because their template could not be made.
     pub errors: Vec<String>,
     out: Vec<Change>,
+    /// Counter slots of tunnels and decap VNIs, written into templates
+    /// and decap entries (sized at the first `start`).
+    counters: EntrySlots,
 }
 
 fn route_kind(a: IpAddr) -> PayloadKind {
@@ -244,7 +248,37 @@ impl Planner {
             want: Vec::new(),
             errors: Vec::new(),
             out: Vec::new(),
+            counters: EntrySlots::new(0, 0),
         }
+    }
+
+    /// The counter slots (read them with [`EntrySlots::read`]).
+    pub fn counter_slots(&self) -> &EntrySlots {
+        &self.counters
+    }
+
+    /// Gives the tunnels and decap VNIs of `cfg` counter slots before
+    /// [`start`](Self::start) or [`apply_diff`](Self::apply_diff) plans
+    /// them (the first call sizes the arrays); `generation` is the next
+    /// one the publisher makes (see [`EntrySlots::sync`]).
+    pub fn sync_counters(&mut self, cfg: &Config, generation: u64) {
+        if self.counters.capacity() == (0, 0) {
+            self.counters = EntrySlots::for_config(cfg);
+        }
+        self.counters.sync(cfg, generation);
+    }
+
+    /// Frees retired counter slots once every worker reads generation
+    /// `read` or later (see [`EntrySlots::settle`]).
+    pub fn settle_counters(&mut self, read: u64, workers: &[WorkerEntries]) {
+        self.counters.settle(read, workers);
+    }
+
+    /// The counter slot of template key `key`'s tunnel.
+    fn counter_slot(&self, key: TemplateKey) -> u32 {
+        let (e, vni) = super::stitch::from_vni_key(key.1);
+        self.counters
+            .tunnel_slot_for(key.0, vni, e == crate::wire::Encapsulation::Vxlan)
     }
 
     /// Resolved neighbours.
@@ -363,6 +397,8 @@ impl Planner {
     ) -> Result<(), String> {
         let (mut t, variant) = make_template(cfg, &self.port_macs, key, mac)?;
         t.set_tx_offload(self.tx_caps);
+        let counter = self.counter_slot(key);
+        t.set_counter(counter);
         let id = match slot.id {
             Some(id) => id,
             None => self.alloc(),
@@ -370,6 +406,7 @@ impl Planner {
         let variant = match (variant, slot.variant) {
             (Some((mut v, len)), old) => {
                 v.set_tx_offload(self.tx_caps);
+                v.set_counter(counter);
                 let vid = match old {
                     Some((vid, _)) => vid,
                     None => self.alloc(),
@@ -600,9 +637,16 @@ impl Planner {
     /// Sets or removes the decap entry of `vni`.
     pub fn set_decap(&mut self, cfg: &Config, vni: Vni, d: Option<&config::Decap>) {
         let out = d.map(|d| {
-            let (out, unresolved) =
+            let (mut out, unresolved) =
                 decap_out(cfg, &self.port_ids, &self.port_macs, &self.neighbors, d);
             self.want.extend(unresolved);
+            out.counter = self.counters.vni_slot(vni.get());
+            out.sources = self
+                .counters
+                .tunnels_of_vni(vni.get())
+                .into_iter()
+                .map(|(r, s)| super::tables::Source::new(r, s))
+                .collect();
             Box::new(out)
         });
         // A segment's VXLAN VNI decapsulates as its Geneve VNI does (when
@@ -754,6 +798,17 @@ impl Planner {
         for (remote, vni) in &d.tunnels {
             self.tunnel_changed(new, *remote, *vni);
         }
+        // A decap entry lists its VNI's tunnels (counters by source VTEP).
+        let mut vnis: Vec<Vni> = d.tunnels.iter().map(|t| t.1).collect();
+        vnis.sort_unstable();
+        vnis.dedup();
+        for vni in vnis {
+            if !d.decap.contains(&vni) {
+                if let Some(dc) = new.decap_for(vni) {
+                    self.set_decap(new, vni, Some(dc));
+                }
+            }
+        }
         for (p, t) in &d.routes {
             self.set_route(new, *p, *t);
         }
@@ -773,7 +828,7 @@ impl Planner {
 
 #[path = "changes_diff.rs"]
 mod diff;
-pub use diff::{diff, ConfigDiff, Counts, DiffCounts};
+pub use diff::{diff, ConfigDiff, Counts, DiffCounts, ReloadSummary};
 
 #[cfg(test)]
 #[path = "changes_tests.rs"]

@@ -18,7 +18,7 @@ use super::pipeline::flood::{
 };
 use super::pipeline::{self, Event, Outcome, PuntKind};
 use super::police::{self, PuntClass, PuntPolicer, TokenBucket};
-use super::stats::{WorkerCounters, MAX_PORTS};
+use super::stats::{DecapRun, WorkerCounters, WorkerEntries, MAX_PORTS, NO_SLOT};
 use super::tables::Tables;
 use crate::tunnel::DropReason;
 
@@ -32,6 +32,8 @@ pub struct Shared {
     pub generation: AtomicU64,
     pub stop: AtomicBool,
     pub counters: Box<[WorkerCounters]>,
+    /// Per worker: per-tunnel and per-VNI counters (`stats::EntryCounters`).
+    pub entries: Box<[WorkerEntries]>,
     pub pool: Arc<Mempool>,
     pub punt_tx: Sender<(PuntKind, Mbuf)>,
     pub event_tx: Sender<Event>,
@@ -53,6 +55,7 @@ impl GatewayWorker {
     pub fn run(self) -> i32 {
         let sh = &*self.shared;
         let c = &sh.counters[self.index];
+        let e = &sh.entries[self.index];
         let nb = self.nb_ports as usize;
         let mut tx: Vec<TxBuffer> = (0..self.nb_ports)
             .map(|p| TxBuffer::new(p, self.queue))
@@ -122,12 +125,19 @@ impl GatewayWorker {
                         // encapsulated in place and moved to the TX buffer
                         // together; the rest, from the first other frame
                         // on, one by one below (in order).
+                        let mut bytes = 0u64;
                         let n = burst.update_while(|m| {
                             let rss = m.rss_hash();
-                            l.encap(m, rss).is_some()
+                            let taken = l.encap(m, rss).is_some();
+                            if taken {
+                                bytes += m.pkt_len() as u64;
+                            }
+                            taken
                         });
                         if n > 0 {
                             encapped += n as u64;
+                            // One template: the run counts once.
+                            e.encap(l.counter(), n as u64, bytes);
                             if l.is_vxlan() {
                                 c.vxlan_encap.add(n as u64);
                             }
@@ -136,7 +146,7 @@ impl GatewayWorker {
                         at = n;
                     } else {
                         // The same for an L3 access port (route per frame).
-                        let n = l3_express_front(t, p as u16, &mut burst, &mut tx, c, &mut lat);
+                        let n = l3_express_front(t, p as u16, &mut burst, &mut tx, c, e, &mut lat);
                         encapped += n;
                         at = n as usize;
                     }
@@ -149,14 +159,19 @@ impl GatewayWorker {
                             .and_then(|l| Some((l, l.encap(&mut m, rss)?)))
                         {
                             encapped += 1;
+                            e.encap(l.counter(), 1, m.pkt_len() as u64);
                             if l.is_vxlan() {
                                 c.vxlan_encap.add(1);
                             }
                             return send(&mut tx, c, &mut lat, port, m);
                         }
                         // Large tables: the frame's template from the look-ahead.
-                        if let Some(port) = ahead.as_ref().and_then(|a| a.encap(i, &mut m, rss)) {
+                        if let Some((a, port)) = ahead
+                            .as_ref()
+                            .and_then(|a| Some((a, a.encap(i, &mut m, rss)?)))
+                        {
                             encapped += 1;
+                            e.encap(a.counter(i), 1, m.pkt_len() as u64);
                             return send(&mut tx, c, &mut lat, port, m);
                         }
                         // A chain that does not fit one mbuf stays a chain:
@@ -169,6 +184,9 @@ impl GatewayWorker {
                             io: Io {
                                 sh,
                                 c,
+                                e,
+                                tunnel: NO_SLOT,
+                                vni: NO_SLOT,
                                 tx: &mut tx,
                                 lat: &mut lat,
                             },
@@ -188,6 +206,8 @@ impl GatewayWorker {
                     }
                     let mut ports = [0u16; BURST_SIZE];
                     let mut taken = 0;
+                    // Delivered packets, counted per (VNI, tunnel) run.
+                    let mut run = DecapRun::default();
                     let n = burst.update_while(|m| {
                         let Some(slot) = ports.get_mut(taken) else {
                             return false;
@@ -195,10 +215,11 @@ impl GatewayWorker {
                         if m.flow_mark().is_some() {
                             return false;
                         }
-                        let Some(port) = pipeline::underlay_express(t, m) else {
+                        let Some(x) = pipeline::underlay_express_counted(t, m) else {
                             return false;
                         };
-                        *slot = port;
+                        run.add(e, x.vni, x.tunnel, m.pkt_len() as u64);
+                        *slot = x.port;
                         taken += 1;
                         true
                     });
@@ -253,11 +274,14 @@ impl GatewayWorker {
                         }
                         let marked = m.flow_mark();
                         if marked.is_none() {
-                            if let Some(port) = pipeline::underlay_express(t, &mut m) {
+                            if let Some(x) = pipeline::underlay_express_counted(t, &mut m) {
                                 decapped += 1;
-                                return send(&mut tx, c, &mut lat, port, m);
+                                run.add(e, x.vni, x.tunnel, m.pkt_len() as u64);
+                                return send(&mut tx, c, &mut lat, x.port, m);
                             }
                         }
+                        // The counter slots the pipeline names once the VNI is known.
+                        let mut seen = (NO_SLOT, NO_SLOT);
                         let outcome = if let Some(vni) = marked {
                             // Decapsulated by an rte_flow rule (mlx5).
                             pipeline::hw_decapped(t, vni, &mut m)
@@ -265,7 +289,9 @@ impl GatewayWorker {
                             pipeline::underlay(t, &mut m, &mut |e| {
                                 // A full event queue only delays learning (the
                                 // event comes again with the next packet), counted.
-                                if e == Event::LearnRefused {
+                                if let Event::Counted { vni, tunnel } = e {
+                                    seen = (vni, tunnel);
+                                } else if e == Event::LearnRefused {
                                     c.learn_refused.add(1);
                                 } else if e == Event::OptionsNotCarried {
                                     c.options_not_carried.add(1);
@@ -278,6 +304,9 @@ impl GatewayWorker {
                             io: Io {
                                 sh,
                                 c,
+                                e,
+                                tunnel: NO_SLOT,
+                                vni: NO_SLOT,
                                 tx: &mut tx,
                                 lat: &mut lat,
                             },
@@ -286,12 +315,19 @@ impl GatewayWorker {
                             icmp: &mut icmp,
                             policer: &mut policer,
                         };
+                        // Drops from here on count under the VNI too.
+                        sink.io.vni = seen.0;
+                        let len = m.pkt_len() as u64;
                         // No RSS hash needed: underlay frames never flood or
                         // segment.
-                        let (e, d) = sink.act(t, outcome, m, None);
-                        encapped += e;
+                        let (en, d) = sink.act(t, outcome, m, None);
+                        if d > 0 {
+                            run.add(e, seen.0, seen.1, len);
+                        }
+                        encapped += en;
                         decapped += d;
                     });
+                    run.flush(e);
                 }
                 if encapped > 0 {
                     c.encap.add(encapped);
@@ -334,6 +370,12 @@ impl GatewayWorker {
 struct Io<'a> {
     sh: &'a Shared,
     c: &'a WorkerCounters,
+    /// Per-tunnel and per-VNI counters.
+    e: &'a WorkerEntries,
+    /// The tunnel slot (a template was chosen) and the VNI slot (the VNI
+    /// is known) the packet at hand counts its drops under.
+    tunnel: u32,
+    vni: u32,
     tx: &'a mut [TxBuffer],
     lat: &'a mut Residence,
 }
@@ -347,6 +389,14 @@ impl Io<'_> {
     /// Counts `n` drops for `r`.
     fn count_drop(&self, r: DropReason, n: u64) {
         self.c.drops[r.index()].add(n);
+        self.e.encap_drop(self.tunnel, n);
+        self.e.decap_drop(self.vni, n);
+    }
+
+    /// `m`, encapsulated with template `id`, counted under its tunnel.
+    #[inline]
+    fn count_encap(&self, t: &Tables, id: u32, m: &Mbuf) {
+        self.e.encap(slot_of(t, id), 1, m.pkt_len() as u64);
     }
 }
 
@@ -467,13 +517,18 @@ impl Sink<'_> {
             match flood_copy(pipeline::encap_flood(t, id, &mut copy, rss)) {
                 FloodCopy::Send(port) => {
                     self.io.c.encap.add(1);
+                    self.io.count_encap(t, id, &copy);
                     if flood_copy_is_vxlan(t, id) {
                         self.io.c.vxlan_encap.add(1);
                     }
                     self.io.send(port, copy);
                 }
                 FloodCopy::Segment(id) => self.segment(t, id, copy, rss),
-                FloodCopy::Drop(r) => self.io.count_drop(r, 1),
+                FloodCopy::Drop(r) => {
+                    self.io.tunnel = slot_of(t, id);
+                    self.io.count_drop(r, 1);
+                    self.io.tunnel = NO_SLOT;
+                }
             }
         }
     }
@@ -519,13 +574,18 @@ impl Sink<'_> {
             match flood_copy(pipeline::encap_flood(t, id, &mut copy, rss)) {
                 FloodCopy::Send(port) => {
                     copies += 1;
+                    self.io.count_encap(t, id, &copy);
                     if flood_copy_is_vxlan(t, id) {
                         self.io.c.vxlan_encap.add(1);
                     }
                     self.io.send(port, copy);
                 }
                 FloodCopy::Segment(id) => self.segment(t, id, copy, rss),
-                FloodCopy::Drop(r) => self.io.count_drop(r, 1),
+                FloodCopy::Drop(r) => {
+                    self.io.tunnel = slot_of(t, id);
+                    self.io.count_drop(r, 1);
+                    self.io.tunnel = NO_SLOT;
+                }
             }
         }
         if copies > 0 {
@@ -557,7 +617,15 @@ impl Sink<'_> {
     /// the encap fast tier never gets here.
     #[cold]
     #[inline(never)]
-    fn segment(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) {
+    fn segment(&mut self, t: &Tables, id: u32, m: Mbuf, rss: Option<u32>) {
+        // Its drops and frames count under the template's tunnel.
+        let before = self.io.tunnel;
+        self.io.tunnel = slot_of(t, id);
+        self.segment_counted(t, id, m, rss);
+        self.io.tunnel = before;
+    }
+
+    fn segment_counted(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) {
         let Sink {
             io,
             scratch,
@@ -618,6 +686,7 @@ impl Sink<'_> {
             match encap_tso(tpl, &mut m, &plan, rss) {
                 Ok(()) => {
                     io.c.encap.add(1);
+                    io.count_encap(t, id, &m);
                     io.c.tso_hw_frames.add(1);
                     return io.send(t.underlay_port, m);
                 }
@@ -658,6 +727,7 @@ impl Sink<'_> {
             match encap(tpl, &mut s, Some(hash)) {
                 Ok(()) => {
                     sent += 1;
+                    io.count_encap(t, id, &s);
                     io.send(t.underlay_port, s);
                 }
                 Err(EncapError::NoHeadroom) => io.count_drop(DropReason::EncapNoRoom, 1),
@@ -724,6 +794,7 @@ fn l3_express_front(
     burst: &mut Burst<BURST_SIZE>,
     tx: &mut [TxBuffer],
     c: &WorkerCounters,
+    e: &WorkerEntries,
     lat: &mut Residence,
 ) -> u64 {
     let Some(l) = pipeline::L3Express::new(t, port) else {
@@ -734,7 +805,12 @@ fn l3_express_front(
     };
     let n = burst.update_while(|m| {
         let rss = m.rss_hash();
-        l.encap(m, rss).is_some()
+        // A route per frame: each counts under its own tunnel.
+        let Some(slot) = l.encap_counted(m, rss) else {
+            return false;
+        };
+        e.encap(slot, 1, m.pkt_len() as u64);
+        true
     });
     if n > 0 {
         send_front(out, c, lat, burst, n);
@@ -754,7 +830,26 @@ fn access_general(
     sink: &mut Sink<'_>,
 ) -> u64 {
     let outcome = pipeline::access_with_cache(t, port, &mut m, rss, cache);
-    sink.act(t, outcome, m, rss).0
+    // Once a template was chosen, the frame counts under its tunnel.
+    let Some(id) = cache.chosen else {
+        return sink.act(t, outcome, m, rss).0;
+    };
+    let len = m.pkt_len() as u64;
+    sink.io.tunnel = slot_of(t, id);
+    let (en, _) = sink.act(t, outcome, m, rss);
+    if matches!(outcome, Outcome::Encapped(_) | Outcome::EncappedVxlan(_)) {
+        sink.io.e.encap(sink.io.tunnel, 1, len);
+    }
+    sink.io.tunnel = NO_SLOT;
+    en
+}
+
+/// The counter slot of template `id`'s tunnel.
+#[inline]
+fn slot_of(t: &Tables, id: u32) -> u32 {
+    t.templates
+        .get(id as usize)
+        .map_or(NO_SLOT, |x| x.counter())
 }
 
 fn mark_access(t: &Tables, is_access: &mut [bool; MAX_PORTS]) {

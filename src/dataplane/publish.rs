@@ -62,6 +62,8 @@ pub struct Publisher {
     /// Not yet applied anywhere.
     pending: Vec<Change>,
     generation: u64,
+    /// Every worker reads this generation or a later one.
+    settled: u64,
 }
 
 impl Publisher {
@@ -72,6 +74,7 @@ impl Publisher {
             replay: Vec::new(),
             pending: Vec::new(),
             generation,
+            settled: generation,
         }
     }
 
@@ -94,6 +97,12 @@ impl Publisher {
         self.generation
     }
 
+    /// The oldest generation a worker may still read: no worker holds the
+    /// tables of an earlier one (what freed counter slots wait for).
+    pub fn settled(&self) -> u64 {
+        self.settled
+    }
+
     /// Brings the back copy up to date and, when changes are queued,
     /// publishes them as one new generation.
     pub fn flush(&mut self, front: &ArcSwap<Tables>, generation: &AtomicU64) -> Flush {
@@ -103,6 +112,8 @@ impl Publisher {
         let Some(back) = Arc::get_mut(&mut self.back) else {
             return Flush::Busy;
         };
+        // Nobody holds the old front: every worker reads the front.
+        self.settled = self.generation;
         for c in self.replay.drain(..) {
             back.apply(c);
         }

@@ -1,9 +1,17 @@
 //! Per-worker counters: each worker writes only its own cache-aligned block
 //! (plain relaxed stores, no read-modify-write across cores); the control
-//! thread sums the blocks.
+//! thread sums the blocks. Per-tunnel and per-VNI counters: [`EntryCounters`]
+//! (`stats_entries.rs`).
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::tunnel::DropReason;
+
+#[path = "stats_entries.rs"]
+mod entries;
+pub use entries::{
+    DecapRun, EntryCounters, EntrySlots, TunnelCell, TunnelCounters, VniCell, VniCounters,
+    WorkerEntries, MIN_HEADROOM, NO_SLOT,
+};
 
 /// Most ports a worker keeps counters for.
 pub const MAX_PORTS: usize = 32;

@@ -53,6 +53,27 @@ pub struct VniOut {
     /// Its segment stitches tunnels of different mesh groups: a frame may
     /// leave through another tunnel (`dataplane::stitch`), never plain.
     pub stitched: bool,
+    /// The VNI's counter slot (`stats::EntryCounters`; `NO_SLOT`: none).
+    pub counter: u32,
+    /// The tunnels on this VNI: their remote VTEPs (as
+    /// `Delivery::src_raw` gives them) and counter slots, so a delivered
+    /// packet also counts under the tunnel it came from.
+    pub sources: Box<[Source]>,
+}
+
+/// A remote VTEP that may send a VNI, and its tunnel's counter slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    pub addr: [u8; 16],
+    pub ipv6: bool,
+    pub slot: u32,
+}
+
+impl Source {
+    pub fn new(remote: IpAddr, slot: u32) -> Source {
+        let (addr, ipv6) = crate::tunnel::Delivery::raw_addr(remote);
+        Source { addr, ipv6, slot }
+    }
 }
 
 /// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
@@ -70,6 +91,19 @@ pub struct VniTable {
 }
 
 impl VniOut {
+    /// The counter slot of the tunnel whose remote sent `d`
+    /// (`NO_SLOT`: none).
+    #[inline(always)]
+    pub fn source_slot(&self, d: &crate::tunnel::Delivery) -> u32 {
+        let (addr, ipv6) = d.src_raw();
+        for s in self.sources.iter() {
+            if s.addr == addr && s.ipv6 == ipv6 {
+                return s.slot;
+            }
+        }
+        super::stats::NO_SLOT
+    }
+
     /// A delivered packet of this VNI needs nothing but its inner packet:
     /// no source-VTEP check or learning (`learning`: MAC learning is on),
     /// no option policy; an IP payload gets an Ethernet header to a
@@ -853,6 +887,8 @@ pub fn decap_out(
             stitched: segment
                 .and_then(|i| cfg.l2.as_ref()?.segments.get(i))
                 .is_some_and(|s| cfg.stitched(s)),
+            counter: super::stats::NO_SLOT,
+            sources: Box::default(),
         },
         unresolved,
     )
@@ -884,6 +920,8 @@ mod tests {
             flow_id: None,
             max_untagged_frame: usize::MAX,
             stitched: false,
+            counter: crate::dataplane::stats::NO_SLOT,
+            sources: Box::default(),
         }
     }
 

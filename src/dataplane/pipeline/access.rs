@@ -152,6 +152,9 @@ pub struct MacCache {
     pub(super) segment: usize,
     pub(super) mac: [u8; 6],
     pub(super) entry: CachedMac,
+    /// The template the last frame was sent to (set by
+    /// [`access_with_cache`] once it chose one, for that frame's counters).
+    pub chosen: Option<TemplateId>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +213,11 @@ impl<'t> AccessExpress<'t> {
     /// Where the express tier's frames leave (the underlay port).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Its template's counter slot (counted once per run).
+    pub fn counter(&self) -> u32 {
+        self.tpl.counter()
     }
 
     /// Whether its template is VXLAN (counted apart, once per run).
@@ -280,6 +288,13 @@ impl<'t> L3Express<'t> {
     /// port)`, else `None` with `buf` untouched.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u16> {
+        self.encap_counted(buf, rss).map(|_| self.t.underlay_port)
+    }
+
+    /// [`encap`](Self::encap) that says the counter slot of the frame's
+    /// template instead (it leaves by [`port`](Self::port)).
+    #[inline(always)]
+    pub fn encap_counted<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u32> {
         const ETH: usize = 14;
         let h = buf.data().first_chunk::<{ ETH + 20 }>()?;
         // EtherType IPv4 and IP version 4 in one load.
@@ -303,7 +318,7 @@ impl<'t> L3Express<'t> {
         // tier declines, the header (never written) is put back.
         buf.trim_front(ETH).ok()?;
         if encap_fast_ip(tpl, buf, rss) {
-            return Some(self.t.underlay_port);
+            return Some(tpl.counter());
         }
         let _ = buf.prepend(ETH);
         None
@@ -319,6 +334,7 @@ pub fn access_with_cache<B: Buffer + ?Sized>(
     rss: Option<u32>,
     cache: &mut MacCache,
 ) -> Outcome {
+    cache.chosen = None;
     let Some((vlan, et_off)) = eth_vlan(buf.data()) else {
         return Outcome::Drop(DropReason::AccessTruncated);
     };
@@ -351,15 +367,19 @@ pub fn access_with_cache<B: Buffer + ?Sized>(
                         Some(e) => CachedMac::Known(e.template),
                         None => CachedMac::Unknown,
                     },
+                    chosen: None,
                 };
             }
             match cache.entry {
-                CachedMac::Known(Some(id)) => encap_unicast(t, id, buf, rss, None),
+                CachedMac::Known(Some(id)) => {
+                    cache.chosen = Some(id);
+                    encap_unicast(t, id, buf, rss, None)
+                }
                 CachedMac::Known(None) => Outcome::Drop(DropReason::NextHopUnresolved),
                 CachedMac::Unknown | CachedMac::Empty => Outcome::Flood(seg),
             }
         }
-        Some(AccessIn::L3) => l3_access(t, buf, et_off, rss),
+        Some(AccessIn::L3) => l3_access(t, buf, et_off, rss, &mut cache.chosen),
         None => Outcome::Drop(DropReason::NoSegment),
     }
 }
@@ -369,6 +389,7 @@ fn l3_access<B: Buffer + ?Sized>(
     buf: &mut B,
     et_off: usize,
     rss: Option<u32>,
+    chosen: &mut Option<TemplateId>,
 ) -> Outcome {
     let Some(l3) = &t.l3 else {
         return Outcome::Drop(DropReason::NoSegment);
@@ -402,6 +423,7 @@ fn l3_access<B: Buffer + ?Sized>(
         None => Outcome::Drop(DropReason::NoRoute),
         Some(None) => Outcome::Drop(DropReason::NextHopUnresolved),
         Some(Some(id)) => {
+            *chosen = Some(id);
             // The IP packet travels without its Ethernet header (0x0800 / 0x86DD).
             if buf.trim_front(ip).is_err() {
                 return Outcome::Drop(DropReason::AccessTruncated);

@@ -135,6 +135,16 @@ impl<'t> AccessAhead<'t> {
         }
         encap_fast_ethernet(tpl, buf, rss).then_some(self.t.underlay_port)
     }
+
+    /// The counter slot of frame `i`'s template (after [`encap`](Self::encap)
+    /// took it).
+    #[inline(always)]
+    pub fn counter(&self, i: usize) -> u32 {
+        self.express
+            .get(i)
+            .and_then(|&id| self.t.templates.get(id as usize))
+            .map_or(crate::dataplane::stats::NO_SLOT, |t| t.counter())
+    }
 }
 
 /// The encap side: frames that arrived on access `port`. Untagged frames

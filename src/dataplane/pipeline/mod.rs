@@ -26,7 +26,10 @@ pub use access::{access, access_with_cache, encap_flood, AccessExpress, L3Expres
 pub use ahead::{
     ahead_access, ahead_underlay, wants_ahead_underlay, AccessAhead, AHEAD_MIN_ENTRIES,
 };
-pub use underlay::{hw_decapped, stitch_express, underlay, underlay_express, StitchCache};
+pub use underlay::{
+    hw_decapped, stitch_express, underlay, underlay_express, underlay_express_counted,
+    ExpressDecap, StitchCache,
+};
 
 /// What to do with the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +91,11 @@ pub enum Event {
     /// A stitched frame's Geneve options were not carried into VXLAN:
     /// counted by the worker, never queued.
     OptionsNotCarried,
+    /// The packet's VNI is known: what follows (its delivery or its drop)
+    /// counts under these counter slots (`stats::WorkerEntries`): the
+    /// VNI's, and the tunnel's whose remote sent it. Kept by the worker,
+    /// never queued.
+    Counted { vni: u32, tunnel: u32 },
 }
 
 fn rd16(b: &[u8], o: usize) -> u16 {

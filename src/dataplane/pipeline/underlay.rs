@@ -118,6 +118,26 @@ pub fn underlay<B: Buffer + ?Sized>(
 /// hands to [`underlay`]. Skips building and matching an [`Outcome`].
 #[inline(always)]
 pub fn underlay_express<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u16> {
+    underlay_express_counted(t, buf).map(|x| x.port)
+}
+
+/// What the decap express tier did with a packet: where it goes and the
+/// counter slots it counts under (`stats::WorkerEntries::decap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpressDecap {
+    pub port: u16,
+    /// The VNI's counter slot.
+    pub vni: u32,
+    /// The counter slot of the tunnel whose remote sent it.
+    pub tunnel: u32,
+}
+
+/// [`underlay_express`] with the counter slots of the delivery.
+#[inline(always)]
+pub fn underlay_express_counted<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+) -> Option<ExpressDecap> {
     let d = match t
         .decap
         .decap_fast_v4_pattern(buf.data(), buf.rx_ipv4_checksum_good())
@@ -244,7 +264,7 @@ pub struct StitchCache {
 /// protocol type 0x0800) and over an IPv6 underlay. Not inlined: the IPv4
 /// express tier keeps its registers.
 #[inline(never)]
-fn underlay_express_other<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<u16> {
+fn underlay_express_other<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<ExpressDecap> {
     match t
         .decap
         .decap_fast_v4_pattern_ip(buf.data(), buf.rx_ipv4_checksum_good())
@@ -261,7 +281,11 @@ fn underlay_express_other<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option
 /// headers, in place, instead of trimming them all and prepending it, as
 /// [`deliver`] does. `None`, buffer untouched, for anything else.
 #[inline(always)]
-fn express_deliver_ip<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> Option<u16> {
+fn express_deliver_ip<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: Delivery,
+) -> Option<ExpressDecap> {
     const ETH: usize = 14;
     let (out, plain) = t.vnis.get_plain(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
@@ -286,12 +310,20 @@ fn express_deliver_ip<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) 
     if back != 0 {
         buf.trim_back(back).ok()?;
     }
-    Some(out.port)
+    Some(ExpressDecap {
+        port: out.port,
+        vni: out.counter,
+        tunnel: out.source_slot(&d),
+    })
 }
 
 /// The express tier's delivery of `d` (see [`underlay_express`]).
 #[inline(always)]
-fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> Option<u16> {
+fn express_deliver<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    d: Delivery,
+) -> Option<ExpressDecap> {
     let (out, plain) = t.vnis.get_plain(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
     // Nothing changes unless all of it can be done. A plain VNI carries
@@ -312,7 +344,11 @@ fn express_deliver<B: Buffer + ?Sized>(t: &Tables, buf: &mut B, d: Delivery) -> 
     if back != 0 {
         buf.trim_back(back).ok()?;
     }
-    Some(out.port)
+    Some(ExpressDecap {
+        port: out.port,
+        vni: out.counter,
+        tunnel: out.source_slot(&d),
+    })
 }
 
 /// [`underlay`] for the IPv4 fast tier's packets the pattern does not
@@ -354,7 +390,13 @@ fn deliver_vxlan_fast<B: Buffer + ?Sized>(
     events: &mut impl FnMut(Event),
 ) -> Outcome {
     match t.vnis.get(vni_key(d.encap, d.vni)) {
-        Some(out) if stitch_short_path(t, out, &d) => deliver_stitched(t, buf, &d, out, events),
+        Some(out) if stitch_short_path(t, out, &d) => {
+            events(Event::Counted {
+                vni: out.counter,
+                tunnel: out.source_slot(&d),
+            });
+            deliver_stitched(t, buf, &d, out, events)
+        }
         _ => deliver(t, buf, d, events),
     }
 }
@@ -408,6 +450,10 @@ fn deliver_fast<B: Buffer + ?Sized>(
     if !plain || d.payload != PayloadKind::Ethernet {
         return deliver_with_policy(t, buf, d, events);
     }
+    events(Event::Counted {
+        vni: out.counter,
+        tunnel: out.source_slot(&d),
+    });
     apply_inner_update(buf.data_mut(), &d.inner);
     if buf.trim_front(usize::from(d.payload_offset)).is_err()
         || (d.padding != 0 && buf.trim_back(d.padding as usize).is_err())
@@ -506,6 +552,10 @@ fn deliver<B: Buffer + ?Sized>(
     let Some(out) = t.vnis.get(vni_key(d.encap, d.vni)) else {
         return Outcome::Drop(DropReason::UnknownVni);
     };
+    events(Event::Counted {
+        vni: out.counter,
+        tunnel: out.source_slot(&d),
+    });
     // A stitched segment's VNI with no other policy: its own short path.
     if stitch_short_path(t, out, &d) {
         return deliver_stitched(t, buf, &d, out, events);

@@ -134,6 +134,22 @@ impl Delivery {
         Self::addr(self.outer_ipv6, &self.src)
     }
 
+    /// The outer source address as the delivery holds it: 16 bytes (an
+    /// IPv4 address in the first 4, the rest zero) and whether it is IPv6.
+    /// Compared without a conversion to `IpAddr` (see [`Delivery::raw_addr`]).
+    #[inline(always)]
+    pub fn src_raw(&self) -> ([u8; 16], bool) {
+        (self.src, self.outer_ipv6)
+    }
+
+    /// `a` as [`src_raw`](Self::src_raw) gives an outer source address.
+    pub fn raw_addr(a: IpAddr) -> ([u8; 16], bool) {
+        match a {
+            IpAddr::V4(v) => (Self::v4_octets(v.octets()), false),
+            IpAddr::V6(v) => (v.octets(), true),
+        }
+    }
+
     /// Outer destination address: our VTEP address it was sent to.
     #[inline]
     pub fn dst_vtep(&self) -> IpAddr {

@@ -77,6 +77,9 @@ pub struct EncapTemplate {
     pub(super) hw_tso: bool,
     /// The tunnel header this template writes.
     pub(super) encapsulation: Encapsulation,
+    /// Where the worker counts this template's packets (the tunnel's
+    /// counter slot, `u32::MAX` for none): an index, not a header field.
+    pub(super) counter: u32,
 }
 
 impl EncapTemplate {
@@ -301,7 +304,20 @@ impl EncapTemplate {
             tx_offload: None,
             hw_tso: false,
             encapsulation: cfg.encapsulation,
+            counter: u32::MAX,
         })
+    }
+
+    /// Sets the counter slot (see [`counter`](Self::counter)).
+    pub fn set_counter(&mut self, slot: u32) {
+        self.counter = slot;
+    }
+
+    /// The counter slot the packets of this template count under
+    /// (`u32::MAX`: none). Set by the data plane's planner.
+    #[inline(always)]
+    pub fn counter(&self) -> u32 {
+        self.counter
     }
 
     /// Let the NIC finish the checksums it can (see [`crate::tunnel::offload`] for

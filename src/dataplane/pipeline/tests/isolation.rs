@@ -119,7 +119,11 @@ fn decap(t: &Tables, pkt: &[u8]) -> (Outcome, Vec<u8>, Vec<Event>) {
     if let Some(port) = underlay_express(t, &mut b) {
         return (Outcome::Decapped(port), b.data().to_vec(), events);
     }
-    let o = underlay(t, &mut b, &mut |e| events.push(e));
+    let o = underlay(t, &mut b, &mut |e| {
+        if !matches!(e, Event::Counted { .. }) {
+            events.push(e)
+        }
+    });
     (o, b.data().to_vec(), events)
 }
 

@@ -1,0 +1,173 @@
+//! Per-tunnel and per-VNI counters: a packet names exactly its tunnel's
+//! and its VNI's counter slots, with tables the planner made (as the
+//! running gateway's are).
+use super::*;
+use crate::dataplane::changes::Planner;
+use crate::dataplane::stats::{EntrySlots, WorkerEntries, NO_SLOT};
+use crate::tunnel::TxOffloadCaps;
+use crate::wire::geneve::Vni;
+
+const TWO: &str = r#"
+eal: { cores: [1], control_core: 0 }
+ports:
+  - { name: ul, role: underlay, device: 0, mtu: 1500 }
+  - { name: acc, role: access, device: 1, mtu: 1400 }
+vtep:
+  ipv4: 198.18.0.1/24
+tunnels:
+  - { name: t1, remote: 198.18.0.2, vni: 100 }
+  - { name: t2, remote: 198.18.0.3, vni: 200 }
+l2:
+  learning: false
+  segments:
+    - { port: acc, vlan: 10, vni: 100, flood: [],
+        static_macs: [ { mac: "02:00:00:00:00:bb", remote: 198.18.0.2 } ] }
+    - { port: acc, vni: 200, flood: [],
+        static_macs: [ { mac: "02:00:00:00:00:dd", remote: 198.18.0.3 } ] }
+decap:
+  - { vni: 100, allow_from: [198.18.0.2] }
+  - { vni: 200 }
+"#;
+
+/// The planner's tables for [`TWO`], both next hops resolved.
+fn planned() -> (Tables, Planner) {
+    let cfg = crate::config::load_str(TWO, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let mut p = Planner::new(
+        &[0, 1],
+        &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
+        TxOffloadCaps::NONE,
+        Default::default(),
+    );
+    p.sync_counters(&cfg, 1);
+    let mut t = p.start(&cfg, std::iter::empty()).expect("tables");
+    p.neighbor(&cfg, "198.18.0.2".parse().unwrap(), PEER2);
+    p.neighbor(&cfg, "198.18.0.3".parse().unwrap(), [2, 0, 0, 0, 0, 3]);
+    for c in p.take_changes() {
+        t.apply(c);
+    }
+    (t, p)
+}
+
+/// `frame` (tagged with the segment's VLAN) as a Geneve packet from `src`
+/// on `vni`.
+fn from(src: [u8; 4], vni: u8, frame: &[u8]) -> Vec<u8> {
+    let mut p = geneve_from_peer(frame, &[]);
+    p[26..30].copy_from_slice(&src);
+    // The VNI's low byte (outer Ethernet, IPv4 and UDP, then Geneve byte 6).
+    p[14 + 20 + 8 + 6] = vni;
+    fix_ipv4_checksum(&mut p);
+    p
+}
+
+/// The counter slots a packet from the underlay named, and its outcome.
+fn decap(t: &Tables, pkt: &[u8]) -> (Outcome, Vec<(u32, u32)>) {
+    let mut seen = Vec::new();
+    let mut b = VecBuffer::with_headroom(256, pkt);
+    let o = underlay(t, &mut b, &mut |e| {
+        if let Event::Counted { vni, tunnel } = e {
+            seen.push((vni, tunnel));
+        }
+    });
+    (o, seen)
+}
+
+#[test]
+fn templates_and_decap_entries_carry_their_own_slots() {
+    let (t, p) = planned();
+    let s = p.counter_slots();
+    let (t1, t2) = (s.tunnel_slot("t1"), s.tunnel_slot("t2"));
+    let (v100, v200) = (s.vni_slot(100), s.vni_slot(200));
+    assert!(t1 != NO_SLOT && t2 != NO_SLOT && t1 != t2);
+    assert!(v100 != NO_SLOT && v200 != NO_SLOT && v100 != v200);
+    // Encap: each segment's MAC goes to its own tunnel's template.
+    for (vlan, mac, want) in [(Some(10), 0xbb, t1), (None, 0xdd, t2)] {
+        let mut cache = MacCache::default();
+        let mut f = tagged_frame([2, 0, 0, 0, 0, mac], vlan.unwrap_or(0));
+        if vlan.is_none() {
+            f.drain(12..16);
+        }
+        let mut b = VecBuffer::with_headroom(256, &f);
+        assert_eq!(
+            access_with_cache(&t, 1, &mut b, None, &mut cache),
+            Outcome::Encapped(0)
+        );
+        let id = cache.chosen.expect("a template was chosen") as usize;
+        assert_eq!(t.templates[id].counter(), want, "VLAN {vlan:?}");
+    }
+    // No template chosen (unknown VLAN): nothing to count under.
+    let mut cache = MacCache::default();
+    let mut b = VecBuffer::with_headroom(256, &tagged_frame([2, 0, 0, 0, 0, 0xbb], 30));
+    assert_eq!(
+        access_with_cache(&t, 1, &mut b, None, &mut cache),
+        Outcome::Drop(DropReason::NoSegment)
+    );
+    assert_eq!(cache.chosen, None);
+    assert_eq!(t.vnis.get(100).map(|o| o.counter), Some(v100));
+    assert_eq!(t.vnis.get(200).map(|o| o.counter), Some(v200));
+}
+
+#[test]
+fn a_decapsulated_packet_names_its_vni_and_tunnel_once_and_a_drop_its_vni() {
+    let (t, p) = planned();
+    let s = p.counter_slots();
+    let inner = tagged_frame([2, 0, 0, 0, 0, 0x77], 10);
+    // From t1's remote on VNI 100: VNI 100's slot and t1's.
+    let (o, seen) = decap(&t, &from([198, 18, 0, 2], 100, &inner));
+    assert_eq!(o, Outcome::Decapped(1));
+    assert_eq!(seen, vec![(s.vni_slot(100), s.tunnel_slot("t1"))]);
+    // From t2's remote on VNI 200 (plain, untagged: the express tier too).
+    let pkt = from([198, 18, 0, 3], 200, &inner);
+    let (o, seen) = decap(&t, &pkt);
+    assert_eq!(o, Outcome::Decapped(1));
+    assert_eq!(seen, vec![(s.vni_slot(200), s.tunnel_slot("t2"))]);
+    let mut b = VecBuffer::with_headroom(256, &pkt);
+    let x = underlay_express_counted(&t, &mut b).expect("the express tier takes it");
+    assert_eq!(
+        (x.port, x.vni, x.tunnel),
+        (1, s.vni_slot(200), s.tunnel_slot("t2"))
+    );
+    // VNI 200 from t1's remote: VNI 200's slot, no tunnel (t1 is VNI 100).
+    let (_, seen) = decap(&t, &from([198, 18, 0, 2], 200, &inner));
+    assert_eq!(seen, vec![(s.vni_slot(200), NO_SLOT)]);
+    // A drop after the VNI lookup (source not allowed) names the VNI.
+    let (o, seen) = decap(&t, &from([198, 18, 0, 9], 100, &inner));
+    assert_eq!(o, Outcome::Drop(DropReason::SourceVtepNotAllowed));
+    assert_eq!(seen, vec![(s.vni_slot(100), NO_SLOT)]);
+    // An unknown VNI names nothing.
+    let (o, seen) = decap(&t, &from([198, 18, 0, 2], 77, &inner));
+    assert_eq!(o, Outcome::Drop(DropReason::UnknownVni));
+    assert!(seen.is_empty());
+}
+
+#[test]
+fn counted_slots_read_back_under_the_right_names() {
+    // What the worker does with the slots, read as the control thread does.
+    let (t, p) = planned();
+    let s: &EntrySlots = p.counter_slots();
+    let w: Vec<WorkerEntries> = (0..2).map(|_| s.worker_entries()).collect();
+    let inner = tagged_frame([2, 0, 0, 0, 0, 0x77], 10);
+    for (i, src) in [[198, 18, 0, 2], [198, 18, 0, 2], [198, 18, 0, 9]]
+        .iter()
+        .enumerate()
+    {
+        let pkt = from(*src, 100, &inner);
+        let mut b = VecBuffer::with_headroom(256, &pkt);
+        let mut seen = (NO_SLOT, NO_SLOT);
+        let o = underlay(&t, &mut b, &mut |e| {
+            if let Event::Counted { vni, tunnel } = e {
+                seen = (vni, tunnel);
+            }
+        });
+        match o {
+            Outcome::Decapped(_) => w[i % 2].decap(seen.0, seen.1, 1, b.data().len() as u64),
+            _ => w[i % 2].decap_drop(seen.0, 1),
+        }
+    }
+    let r = s.read(&w);
+    let v = r.vni(Vni::new(100).unwrap()).unwrap();
+    assert_eq!((v.packets, v.drops), (2, 1));
+    assert_eq!(v.bytes, 2 * (inner.len() as u64));
+    assert_eq!(r.tunnel("t1").unwrap().decap_packets, 2);
+    assert_eq!(r.tunnel("t2").unwrap().decap_packets, 0);
+    assert_eq!(r.vni(Vni::new(200).unwrap()).unwrap().packets, 0);
+}

@@ -1,0 +1,228 @@
+//! Per-tunnel and per-VNI counters of a running gateway: known numbers of
+//! packets (built by scapy) to and from two tunnels, read back over DPDK
+//! telemetry (`/geneve_gw/tunnel,<name>`, `/geneve_gw/vni,<n>`) and, for
+//! the one tunnel `metrics.top_tunnels: 1` chooses, over Prometheus.
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::gw::{self, dpdk_slot, runtime_dir, Ports};
+use common::{have_scapy, json, scapy, scratch, signal, skip, wait_exit};
+use geneve_gw::control::stats_client::Telemetry;
+use serde_json::Value;
+
+/// Stops (SIGINT) and reaps the gateway however the test ends.
+struct Gateway(Option<Child>, String);
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            signal(c.id(), "INT");
+            if wait_exit(&mut c, Duration::from_secs(20)).is_none() {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(runtime_dir(&self.1));
+    }
+}
+
+fn free_loopback_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut s = String::new();
+    c.read_to_string(&mut s).unwrap();
+    s
+}
+
+/// Queries `cmds` until `done` holds for every reply, 60 s at most.
+fn query_until(
+    prefix: &str,
+    g: &mut Gateway,
+    cmds: &[String],
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let path = runtime_dir(prefix).join("dpdk_telemetry.v2");
+    let start = Instant::now();
+    let mut last = Vec::new();
+    while start.elapsed() < Duration::from_secs(60) {
+        if let Some(Ok(Some(st))) = g.0.as_mut().map(|c| c.try_wait()) {
+            let out = g.0.take().unwrap().wait_with_output().unwrap();
+            panic!(
+                "the gateway exited early ({st}):\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        if let Ok(mut t) = Telemetry::connect(&path) {
+            let replies: Result<Vec<Value>, String> = cmds.iter().map(|c| t.query(c)).collect();
+            if let Ok(r) = replies {
+                if done(&r) {
+                    return r;
+                }
+                last = r;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("the counters never reached the expected values; last replies: {last:?}");
+}
+
+#[test]
+fn two_tunnels_count_their_own_packets_and_bytes() {
+    if !have_scapy() {
+        return skip("two_tunnels_count_their_own_packets_and_bytes: needs python3 with scapy");
+    }
+    let _slot = dpdk_slot();
+    let dir = scratch("entry-counters");
+    let want = json(&scapy(
+        "entry_counters.py",
+        ["build", dir.to_str().unwrap()],
+    ));
+    let prefix = format!("gwtest-entries-{}", std::process::id());
+    let ul = format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        dir.join("ul_in.pcap").display(),
+        dir.join("ul_out.pcap").display()
+    );
+    let acc = format!(
+        "net_pcap1,rx_pcap={},tx_pcap={}",
+        dir.join("acc_in.pcap").display(),
+        dir.join("acc_out.pcap").display()
+    );
+    let prom = free_loopback_port();
+    let cfg = Ports::new(&ul, &acc, &prefix).yaml()
+        + &format!(
+            r#"vtep:
+  ipv4: 198.18.0.1/24
+  next_hops:
+    - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }}
+    - {{ via: 198.18.0.3, mac: "02:00:00:00:00:03", destinations: [198.18.0.3/32] }}
+tunnels:
+  - {{ name: t1, remote: 198.18.0.2, vni: 100 }}
+  - {{ name: t2, remote: 198.18.0.3, vni: 200 }}
+l2:
+  learning: false
+  segments:
+    - port: acc
+      vlan: 10
+      vni: 100
+      flood: []
+      static_macs: [ {{ mac: "02:11:00:00:00:01", remote: 198.18.0.2 }} ]
+    - port: acc
+      vni: 200
+      flood: []
+      static_macs: [ {{ mac: "02:22:00:00:00:02", remote: 198.18.0.3 }} ]
+decap:
+  - {{ vni: 100, port: acc, vlan: 10, allow_from: [198.18.0.2] }}
+  - {{ vni: 200, port: acc }}
+metrics: {{ prometheus: "{prom}", top_tunnels: 1 }}
+"#
+        );
+    let path = dir.join("gw.yaml");
+    std::fs::write(&path, &cfg).unwrap();
+    let child = Command::new(gw::bin())
+        .args(["run", "-c", path.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut g = Gateway(Some(child), prefix.clone());
+
+    let cmds: Vec<String> = [
+        "/geneve_gw/tunnel,t1",
+        "/geneve_gw/tunnel,t2",
+        "/geneve_gw/vni,100",
+        "/geneve_gw/vni,200",
+        "/geneve_gw/tunnel,nope",
+        "/geneve_gw/vni,300",
+        "/geneve_gw/counters",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    let r = query_until(&prefix, &mut g, &cmds, |r| {
+        n(&r[6], "encap") == want["encapped"].as_u64().unwrap()
+            && n(&r[6], "decap") == want["delivered"].as_u64().unwrap()
+            && n(&r[2], "drops") == want["vnis"]["100"]["drops"].as_u64().unwrap()
+    });
+    // Exactly what scapy built for each tunnel and VNI, nothing of the
+    // other's, nothing of the frames that reached no tunnel.
+    for (i, t) in ["t1", "t2"].iter().enumerate() {
+        let w = &want["tunnels"][*t];
+        for k in [
+            "encap_packets",
+            "encap_bytes",
+            "decap_packets",
+            "decap_bytes",
+        ] {
+            assert_eq!(n(&r[i], k), w[k].as_u64().unwrap(), "{t} {k}: {}", r[i]);
+        }
+        assert_eq!(n(&r[i], "encap_drops"), 0, "{t}: {}", r[i]);
+        assert_eq!(r[i]["name"], *t);
+    }
+    for (i, v) in ["100", "200"].iter().enumerate() {
+        let w = &want["vnis"][*v];
+        for k in ["packets", "bytes", "drops"] {
+            assert_eq!(
+                n(&r[2 + i], k),
+                w[k].as_u64().unwrap(),
+                "VNI {v} {k}: {}",
+                r[2 + i]
+            );
+        }
+    }
+    // No such tunnel, no such decap VNI: an error (null), not zeros.
+    assert!(r[4].is_null(), "{}", r[4]);
+    assert!(r[5].is_null(), "{}", r[5]);
+    // Prometheus: the busiest tunnel only (t2), its series as telemetry says.
+    let mut body = String::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        body = http_get(&prom, "/metrics");
+        if body.contains("geneve_gw_per_tunnel_packets_total{tunnel=\"t2\",direction=\"decap\"} 40")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let t2 = &want["tunnels"]["t2"];
+    for (series, v) in [
+        (
+            "geneve_gw_per_tunnel_packets_total{tunnel=\"t2\",direction=\"encap\"}",
+            &t2["encap_packets"],
+        ),
+        (
+            "geneve_gw_per_tunnel_packets_total{tunnel=\"t2\",direction=\"decap\"}",
+            &t2["decap_packets"],
+        ),
+        (
+            "geneve_gw_per_tunnel_bytes_total{tunnel=\"t2\",direction=\"encap\"}",
+            &t2["encap_bytes"],
+        ),
+        (
+            "geneve_gw_per_tunnel_bytes_total{tunnel=\"t2\",direction=\"decap\"}",
+            &t2["decap_bytes"],
+        ),
+    ] {
+        let line = format!("{series} {}", v.as_u64().unwrap());
+        assert!(
+            body.lines().any(|l| l == line),
+            "missing {line} in:\n{body}"
+        );
+    }
+    assert!(
+        !body.contains("tunnel=\"t1\""),
+        "only the top tunnel:\n{body}"
+    );
+}
