@@ -78,7 +78,8 @@ impl Source {
 
 /// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
 /// up to [`VniTable::SCAN`] their numbers are scanned in one small array
-/// (a few instructions); beyond that a hash map finds the entry.
+/// (a few instructions); beyond that a [`FlatMap`] finds the entry's index
+/// (its slot known from the VNI, so the look-ahead prefetches it).
 #[derive(Debug, Clone, Default)]
 pub struct VniTable {
     keys: Vec<u32>,
