@@ -20,7 +20,10 @@
 #   scripts/bench.sh scale                               # the same
 #
 # Prints per case Mpps of each gateway (median of RUNS runs of
-# SECONDS_PER_RUN seconds, the two alternating) and many/one; writes
+# SECONDS_PER_RUN seconds, the two alternating) and many/one, then the same
+# per second of the worker thread's CPU time (packets received over the
+# lcore thread's utime+stime: the rate with the core to itself, which a
+# loaded host does not move by whole time slices); writes
 # bench-results/scale.csv. With INSTRUCTIONS=1, also instructions per packet
 # on the worker under callgrind (as scripts/bench-instructions.sh, over
 # IR_PACKETS packets: by default as many as the large table has entries,
@@ -81,12 +84,23 @@ run_gw() { # case cfg
         waited=$((waited + 1))
     done
     sleep "$((SECS + 2))"
+    # CPU seconds of the worker (the EAL's lcore thread, rte-worker-N; it runs from the
+    # first packet to the stop) so far.
+    local cpu
+    cpu=$(grep -hE '\((rte|lcore)-worker' /proc/"$pid"/task/*/stat 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" \
+        '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%.2f", t / hz }')
     # Until it stops (freeing a million entries takes a moment).
     while kill -INT "$pid" 2>/dev/null; do
         sleep 2
     done
     wait "$pid" 2>/dev/null || true
-    case "$1" in encap-*) rate_gw encap ;; *) rate_gw decap ;; esac <"$log"
+    local port wall rx
+    case "$1" in encap-*) wall=$(rate_gw encap <"$log"); port=acc ;; *) wall=$(rate_gw decap <"$log"); port=ul ;; esac
+    rx=$(awk -v p="($port):" '$1 == "port" && $3 == p { for (i = 3; i <= NF; i++) if ($i == "rx") { print $(i + 1); exit } }' "$log")
+    # Packets per second of the worker's CPU time: what the rate would be
+    # with the core to itself (the host's other load takes whole time
+    # slices from the worker and moves the wall-clock rate by 2x or more).
+    python3 -c 'import sys; w, r, c = sys.argv[1:]; print(w, "%.3f" % (int(r or 0) / float(c) / 1e6 if float(c or 0) > 0 else 0))' "$wall" "${rx:-0}" "${cpu:-0}"
 }
 
 ipp() { # case cfg packets: instructions per packet on the worker
@@ -104,33 +118,37 @@ ipp() { # case cfg packets: instructions per packet on the worker
 median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 CSV="$OUT/scale.csv"
-echo "case,entries,mpps_one,mpps_many,many_over_one,ipp_one,ipp_many" >"$CSV"
-printf '%-10s %9s %10s %10s %9s %9s %9s\n' case entries "Mpps 1" "Mpps many" many/one "ipp 1" "ipp many"
+echo "case,entries,mpps_one,mpps_many,many_over_one,cpu_mpps_one,cpu_mpps_many,cpu_many_over_one,ipp_one,ipp_many" >"$CSV"
+printf '%-10s %9s %10s %10s %9s %9s %9s %9s %9s %9s\n' case entries "Mpps 1" "Mpps many" many/one "cpu 1" "cpu many" many/one "ipp 1" "ipp many"
 for c in $CASES; do
     n=$(entries_of "$c")
     f=$(frames_of "$c")
     echo "  $c: writing $n entries and $f frames" >&2
     python3 scripts/scale-bench-inputs.py "$c" "$n" "$f" "$REMOTES" "$W" "$PREFIX" "$MEM_MB"
-    one=() many=()
+    one=() many=() cone=() cmany=()
     for i in $(seq 1 "$RUNS"); do
         # Alternate which goes first, so neither always follows the other.
         if [ $((i % 2)) = 1 ]; then
-            one+=("$(run_gw "$c" "$W/$c-one.yaml")"); many+=("$(run_gw "$c" "$W/$c-many.yaml")")
+            r1=$(run_gw "$c" "$W/$c-one.yaml"); rn=$(run_gw "$c" "$W/$c-many.yaml")
         else
-            many+=("$(run_gw "$c" "$W/$c-many.yaml")"); one+=("$(run_gw "$c" "$W/$c-one.yaml")")
+            rn=$(run_gw "$c" "$W/$c-many.yaml"); r1=$(run_gw "$c" "$W/$c-one.yaml")
         fi
-        echo "  $c run $i: one entry ${one[-1]} Mpps, $n entries ${many[-1]} Mpps" >&2
+        one+=("${r1% *}"); many+=("${rn% *}"); cone+=("${r1#* }"); cmany+=("${rn#* }")
+        echo "  $c run $i: one entry ${one[-1]} Mpps, $n entries ${many[-1]} Mpps;" \
+            "per worker CPU second ${cone[-1]} / ${cmany[-1]} Mpps" >&2
     done
     m1=$(median "${one[@]}"); mn=$(median "${many[@]}")
     ratio=$(python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("%.3f" % (b/a if a else 0))' "$m1" "$mn")
+    c1=$(median "${cone[@]}"); cn=$(median "${cmany[@]}")
+    cratio=$(python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("%.3f" % (b/a if a else 0))' "$c1" "$cn")
     i1=- in=-
     if [ "${INSTRUCTIONS:-0}" = 1 ]; then
         command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
         p="${IR_PACKETS:-$n}"
         i1=$(ipp "$c" "$W/$c-one.yaml" "$p"); in=$(ipp "$c" "$W/$c-many.yaml" "$p")
     fi
-    printf '%-10s %9s %10s %10s %9s %9s %9s\n' "$c" "$n" "$m1" "$mn" "$ratio" "$i1" "$in"
-    echo "$c,$n,$m1,$mn,$ratio,$i1,$in" >>"$CSV"
+    printf '%-10s %9s %10s %10s %9s %9s %9s %9s %9s %9s\n' "$c" "$n" "$m1" "$mn" "$ratio" "$c1" "$cn" "$cratio" "$i1" "$in"
+    echo "$c,$n,$m1,$mn,$ratio,$c1,$cn,$cratio,$i1,$in" >>"$CSV"
     rm -f "$W/$c-one.pcap" "$W/$c-many.pcap"
 done
 echo "wrote $CSV" >&2

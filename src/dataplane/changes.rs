@@ -91,6 +91,7 @@ impl Tables {
                     self.templates[i] = *template;
                 } else {
                     // Ids are handed out densely, so this is a push.
+                    self.templates.reserve_huge(i + 1 - self.templates.len());
                     self.templates.resize(i + 1, (*template).clone());
                 }
                 if self.flow_variants.len() <= i {

@@ -298,8 +298,8 @@ fn assert_same(a: &Tables, b: &Tables) {
             "MACs of segment VNI {}",
             sa.vni
         );
-        for (m, ea) in &sa.macs {
-            let eb = sb.macs.get(m).expect("MAC in the reference");
+        for (m, ea) in sa.macs.iter() {
+            let eb = sb.macs.get(&m).expect("MAC in the reference");
             assert_eq!((ea.remote, ea.learned), (eb.remote, eb.learned));
             assert_eq!(tpl(a, ea.template), tpl(b, eb.template), "MAC {m:?}");
         }

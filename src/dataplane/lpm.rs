@@ -246,7 +246,6 @@ fn mask4(addr: u32, len: u8) -> u32 {
     addr & u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0)
 }
 
-#[derive(Clone)]
 struct Dir24 {
     /// 2^24 entries once the first route arrives; empty before.
     tbl24: Vec<u32>,
@@ -258,6 +257,19 @@ struct Dir24 {
     /// alone, boxed out of the readers' way).
     rules: Box<[FxHashMap<u32, u32>; 33]>,
     routes: usize,
+}
+
+impl Clone for Dir24 {
+    /// The arrays copied onto huge pages (see `flat::huge_copy`).
+    fn clone(&self) -> Self {
+        Dir24 {
+            tbl24: super::flat::huge_copy(&self.tbl24),
+            groups: super::flat::huge_copy(&self.groups),
+            free: self.free.clone(),
+            rules: self.rules.clone(),
+            routes: self.routes,
+        }
+    }
 }
 
 impl Default for Dir24 {
@@ -315,7 +327,7 @@ impl Dir24 {
             return;
         }
         if self.tbl24.is_empty() {
-            self.tbl24 = vec![0; 1 << 24];
+            self.tbl24 = super::flat::huge_vec(1 << 24, 0);
         }
         let key = mask4(addr, len);
         let value = encode(value);
@@ -339,6 +351,7 @@ impl Dir24 {
                     }
                     None => {
                         let g = self.groups.len() / GROUP;
+                        super::flat::huge_reserve(&mut self.groups, GROUP);
                         self.groups.resize(self.groups.len() + GROUP, e);
                         g
                     }

@@ -2,6 +2,7 @@
 //! `tables` and `pipeline` know no DPDK; the loops that run on mbufs do.
 #![forbid(unsafe_code)]
 pub mod changes;
+pub mod flat;
 pub mod flows;
 #[cfg(feature = "dpdk")]
 pub mod forward;

@@ -94,8 +94,8 @@ fn assert_same(cfg: &Config, a: &Tables, b: &Tables) {
             (sb.vni, sb.access_port, sb.vlan)
         );
         assert_eq!(sa.macs.len(), sb.macs.len(), "MACs of VNI {}", sa.vni);
-        for (m, ea) in &sa.macs {
-            let eb = sb.macs.get(m).expect("the MAC in both");
+        for (m, ea) in sa.macs.iter() {
+            let eb = sb.macs.get(&m).expect("the MAC in both");
             assert_eq!((ea.remote, ea.learned), (eb.remote, eb.learned));
             assert_eq!(tpl(a, ea.template), tpl(b, eb.template), "MAC {m:?}");
         }

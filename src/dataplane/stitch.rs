@@ -115,7 +115,7 @@ impl SegmentMesh {
         cfg: &Config,
         s: &config::Segment,
         flood: &[Option<TemplateId>],
-        macs: &rustc_hash::FxHashMap<[u8; 6], MacEntry>,
+        macs: &super::flat::FlatMap<[u8; 6], MacEntry>,
         groups: &mut Groups,
     ) -> Option<Box<SegmentMesh>> {
         let member_of_segment = |t: &&config::Tunnel| match t.encapsulation {

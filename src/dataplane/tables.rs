@@ -17,6 +17,7 @@ use crate::tunnel::{
 use crate::wire::geneve::Vni;
 use crate::wire::Encapsulation;
 
+pub use super::flat::{FlatMap, HugeVec};
 pub use super::lpm::Lpm;
 
 // The configuration's bounds are the data plane's sizes.
@@ -77,14 +78,15 @@ impl Source {
 
 /// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
 /// up to [`VniTable::SCAN`] their numbers are scanned in one small array
-/// (a few instructions); beyond that a hash map finds the entry.
+/// (a few instructions); beyond that a [`FlatMap`] finds the entry's index
+/// (its slot known from the VNI, so the look-ahead prefetches it).
 #[derive(Debug, Clone, Default)]
 pub struct VniTable {
     keys: Vec<u32>,
     /// Entries, each with [`VniOut::is_plain`] under this table's learning
     /// setting.
-    outs: Vec<(VniOut, bool)>,
-    index: FxHashMap<u32, u32>,
+    outs: HugeVec<(VniOut, bool)>,
+    index: FlatMap<u32, u32>,
     /// MAC learning is on (an L2 VNI then needs the source VTEP).
     learning: bool,
 }
@@ -141,6 +143,7 @@ impl VniTable {
             None => {
                 self.index.insert(vni, self.keys.len() as u32);
                 self.keys.push(vni);
+                self.outs.reserve_huge(1);
                 self.outs.push((out, plain));
             }
         }
@@ -173,7 +176,34 @@ impl VniTable {
     /// when there is none.
     #[inline(always)]
     pub fn prefetch(&self, vni: u32) -> bool {
-        match self.position(vni).and_then(|i| self.outs.get(i)) {
+        self.prefetch_at(self.index.home(vni), vni)
+    }
+
+    /// The index slot of `vni`, for [`prefetch_slot`](Self::prefetch_slot)
+    /// and [`prefetch_at`](Self::prefetch_at) (a table past
+    /// [`SCAN`](Self::SCAN) entries).
+    #[inline(always)]
+    pub fn home(&self, vni: u32) -> usize {
+        self.index.home(vni)
+    }
+
+    /// Starts loading the index slot `home` (first step of a burst's
+    /// look-ahead).
+    #[inline(always)]
+    pub fn prefetch_slot(&self, home: usize) {
+        self.index.prefetch(home);
+    }
+
+    /// [`prefetch`](Self::prefetch) with the index slot known (`home` of
+    /// `vni`).
+    #[inline(always)]
+    pub fn prefetch_at(&self, home: usize, vni: u32) -> bool {
+        let at = if self.keys.len() <= Self::SCAN {
+            self.keys.iter().position(|&k| k == vni)
+        } else {
+            self.index.get_at(home, vni).map(|&i| i as usize)
+        };
+        match at.and_then(|i| self.outs.get(i)) {
             Some(e) => {
                 super::lpm::prefetch_ends(e, std::mem::size_of_val(e), 0);
                 true
@@ -240,7 +270,7 @@ pub struct SegmentEntry {
     /// that remote's next hop is not resolved yet).
     pub flood: Vec<Option<TemplateId>>,
     /// Known MACs: static and learned, to a template.
-    pub macs: FxHashMap<[u8; 6], MacEntry>,
+    pub macs: FlatMap<[u8; 6], MacEntry>,
     /// Members by encapsulation and mesh group, when the gateway receives
     /// VXLAN or the segment has VXLAN members (`None`: Geneve only).
     pub mesh: Option<Box<super::stitch::SegmentMesh>>,
@@ -252,6 +282,17 @@ pub struct MacEntry {
     /// `None`: the remote's next hop is not resolved yet.
     pub template: Option<TemplateId>,
     pub learned: bool,
+}
+
+impl Default for MacEntry {
+    /// What an empty slot of the MAC table holds (never read as an entry).
+    fn default() -> Self {
+        MacEntry {
+            remote: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            template: None,
+            learned: false,
+        }
+    }
 }
 
 /// What a frame arriving on an access port (and VLAN) belongs to.
@@ -283,7 +324,7 @@ pub struct Tables {
     /// than hashing for the few an access port has).
     pub access: Vec<(u16, u16, AccessIn)>,
     pub segments: Vec<SegmentEntry>,
-    pub templates: Vec<EncapTemplate>,
+    pub templates: HugeVec<EncapTemplate>,
     /// Per template: its flow-id variant, if a flow-id policy covers it.
     pub flow_variants: Vec<Option<FlowIdVariant>>,
     /// Flow ids seen on decap, shared with the control thread (lock-free).
@@ -621,7 +662,7 @@ impl Tables {
                 for r in s.flood.iter().filter(|_| entries) {
                     flood.push(tb.member(s, *r)?);
                 }
-                let mut macs = FxHashMap::default();
+                let mut macs = FlatMap::new();
                 for ((seg, mac), remote) in inputs.learned {
                     if *seg == si && entries {
                         let template = tb.member(s, *remote)?;
@@ -753,7 +794,7 @@ impl Tables {
             vnis,
             access,
             segments,
-            templates: tb.templates,
+            templates: tb.templates.into(),
             flow_variants: tb.variants,
             flows: inputs.flows.clone(),
             l3,

@@ -8,15 +8,12 @@
 //! loops, `rte_hash_lookup_bulk` and `rte_lpm_lookup_bulk` do the same).
 //! The per-packet path then runs unchanged and finds its lines in cache.
 //!
-//! The lookups are independent of one another, so the CPU runs several at
-//! once even where a lookup itself gives no address to prefetch: the hash
-//! maps (`FxHashMap`, hashbrown underneath) do not expose a bucket's address
-//! before the probe, so the two-step "hash, prefetch the bucket, then
-//! compare" of `rte_hash_lookup_bulk` is out of reach without a table of
-//! our own; `rte_hash` itself needs the EAL in every unit test of the
-//! tables. The LPM gives its address (`Lpm::prefetch`) and is prefetched a
-//! burst ahead; templates, flow-id slots and VNI entries are prefetched as
-//! soon as their lookup answers. Small tables
+//! Every lookup gives its address before it reads: the MAC table and the
+//! VNI index are [`FlatMap`](crate::dataplane::flat::FlatMap)s (hash,
+//! prefetch the slot, then compare, as `rte_hash_lookup_bulk`), the LPM
+//! has `Lpm::prefetch`; so the burst's slots are prefetched first, then
+//! looked up, and the templates, flow-id slots and VNI entries are
+//! prefetched as soon as their lookup answers. Small tables
 //! stay in cache anyway: below [`AHEAD_MIN_ENTRIES`] nothing is done, and
 //! the one-entry gateway pays one check per burst.
 //!
@@ -29,6 +26,7 @@
 //! Only a speed matter: a wrong guess (a tagged frame, an unknown MAC, a
 //! frame shorter than its key) prefetches nothing or the wrong line, and
 //! the per-packet path decides as always.
+use crate::dataplane::flat::MAC_BITS;
 use crate::dataplane::lpm::{prefetch, prefetch_ends};
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate};
@@ -188,7 +186,15 @@ fn ahead_macs<'a, 't>(
     let Some(s) = t.segments.get(seg) else {
         return a;
     };
-    for (d, slot) in frames.zip(a.express.iter_mut()) {
+    // Hash every frame's destination and prefetch its slot, then probe
+    // (the slots are loaded or on their way), as `rte_hash_lookup_bulk`,
+    // and prefetch the template found. Per frame: its packed MAC
+    // (`u64::MAX`: not looked up) and home slot.
+    let mut keys = [u64::MAX; MAX_AHEAD];
+    let mut homes = [0usize; MAX_AHEAD];
+    let mut n = 0;
+    for (d, (k, home)) in frames.zip(keys.iter_mut().zip(homes.iter_mut())) {
+        n += 1;
         let Some(h) = d.first_chunk::<14>() else {
             continue;
         };
@@ -197,17 +203,19 @@ fn ahead_macs<'a, 't>(
         if tagged(h) || h[0] & 1 != 0 {
             continue;
         }
-        let Some(dst) = h.first_chunk::<6>() else {
+        let Some(w) = h.first_chunk::<8>() else {
             continue;
         };
-        if let Some(id) = s.macs.get(dst).and_then(|e| e.template) {
-            *slot = id;
-        }
+        *k = u64::from_le_bytes(*w) & MAC_BITS;
+        *home = s.macs.home_packed(*k);
+        s.macs.prefetch(*home);
     }
-    // The lookups above stay independent of one another (nothing but the
-    // id is read), so their misses overlap; then the templates.
-    for &id in &a.express {
-        if id != NONE {
+    for ((&k, &home), slot) in keys.iter().zip(&homes).take(n).zip(a.express.iter_mut()) {
+        if k == u64::MAX {
+            continue;
+        }
+        if let Some(id) = s.macs.get_packed(home, k).and_then(|e| e.template) {
+            *slot = id;
             a.found += prefetch_template_id(t, id);
         }
     }
@@ -275,7 +283,10 @@ pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) ->
     if !wants_ahead_underlay(t) {
         return 0;
     }
-    let mut found = 0;
+    // The index slots of the whole burst first, then the lookups (which
+    // find them loaded or on their way) and the entries.
+    let mut keys = [(0u32, 0usize); MAX_AHEAD];
+    let mut n = 0;
     for d in frames.take(MAX_AHEAD) {
         // Outer Ethernet, IP, UDP (8), Geneve's VNI at its bytes 4..7.
         let at = match be16(d, 12) {
@@ -283,11 +294,17 @@ pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) ->
             EtherType::IPV6 => 14 + 40 + 8 + 4,
             _ => continue,
         };
-        let Some(v) = d.get(at..at + 3) else {
+        let (Some(v), Some(k)) = (d.get(at..at + 3), keys.get_mut(n)) else {
             continue;
         };
         let vni = u32::from_be_bytes([0, v[0], v[1], v[2]]);
-        found += usize::from(t.vnis.prefetch(vni));
+        let home = t.vnis.home(vni);
+        t.vnis.prefetch_slot(home);
+        *k = (vni, home);
+        n += 1;
     }
-    found
+    keys[..n]
+        .iter()
+        .map(|&(vni, home)| usize::from(t.vnis.prefetch_at(home, vni)))
+        .sum()
 }

@@ -407,7 +407,7 @@ options:
     // pseudo-header sum alone, and the NIC's result is the same packet.
     let software = d.to_vec();
     let mut t_hw = build(2);
-    for tpl in &mut t_hw.templates {
+    for tpl in t_hw.templates.iter_mut() {
         tpl.set_tx_offload(crate::tunnel::TxOffloadCaps {
             ipv4_checksum: true,
             udp_checksum: true,

@@ -1,0 +1,552 @@
+//! An exact-match table whose slot is known from the key's hash before the
+//! probe: the MAC table of a segment and the VNI index.
+//!
+//! With a million entries every lookup misses the cache (and, on 4 KiB
+//! pages, the TLB). The look-ahead (`pipeline::ahead`) hides the misses of
+//! a burst by overlapping them, which needs the address a lookup will read
+//! *before* the lookup: hash the burst's keys, prefetch their slots, then
+//! compare (the pattern of DPDK's `rte_hash_lookup_bulk`). [`FlatMap::home`]
+//! gives the slot, [`FlatMap::prefetch`] starts loading it and
+//! [`FlatMap::get_at`] probes from it.
+//!
+//! Layout: one flat array of `(key, value)` slots, a power of two long,
+//! linear probing, at most half full (a successful lookup reads 1.5 slots
+//! on average, which the prefetch of the home slot and the next one
+//! covers); removal shifts the following entries back (no tombstones, so a
+//! table that churns through learned MACs never degrades). Keys are packed
+//! into 64 bits ([`FlatKey`]); `u64::MAX` marks an empty slot. The slot
+//! index is the top bits of the packed key multiplied by a 64-bit odd
+//! constant (Fibonacci hashing), after folding its high half into the low.
+//!
+//! Single writer, no synchronisation: like every table the workers read,
+//! it is changed only in the copy no worker reads (`publish`), one entry
+//! at a time (`changes`); a growth rehashes the whole array on the control
+//! thread, which `reserve` avoids for the expected size.
+//!
+//! Considered instead: `hashbrown` (under `FxHashMap`, the table before):
+//! neither `HashMap` nor `HashTable` exposes a bucket's address before the
+//! probe (`HashTable::find` takes the hash but only returns the entry), and
+//! the raw table API that had `bucket` is no longer public; DPDK's
+//! `rte_hash` has the bulk lookup, but lives in EAL memory (every unit
+//! test of the tables would need the EAL, and `--no-default-features`
+//! builds would lose the tables), stores a pointer per entry (one more
+//! dependent miss for the value) and cannot be copied for the left-right
+//! publication. Numbers: BENCHMARKS.md, "Flat cost per packet".
+use std::marker::PhantomData;
+
+use super::lpm::prefetch_ends;
+
+/// A key [`FlatMap`] can hold: packed into 64 bits, never `u64::MAX`.
+pub trait FlatKey: Copy + Eq {
+    fn pack(self) -> u64;
+    fn unpack(k: u64) -> Self;
+}
+
+impl FlatKey for [u8; 6] {
+    #[inline(always)]
+    fn pack(self) -> u64 {
+        let [a, b, c, d, e, f] = self;
+        u64::from_le_bytes([a, b, c, d, e, f, 0, 0])
+    }
+    #[inline(always)]
+    fn unpack(k: u64) -> Self {
+        let b = k.to_le_bytes();
+        [b[0], b[1], b[2], b[3], b[4], b[5]]
+    }
+}
+
+impl FlatKey for u32 {
+    #[inline(always)]
+    fn pack(self) -> u64 {
+        u64::from(self)
+    }
+    #[inline(always)]
+    fn unpack(k: u64) -> Self {
+        k as u32
+    }
+}
+
+const EMPTY: u64 = u64::MAX;
+/// A MAC's packing is the first 6 of 8 little-endian bytes: the 8 bytes
+/// at its start, masked with this.
+pub const MAC_BITS: u64 = (1 << 48) - 1;
+/// Smallest array allocated (slots).
+const MIN_SLOTS: usize = 16;
+
+#[derive(Clone, Copy)]
+struct Slot<V> {
+    key: u64,
+    val: V,
+}
+
+/// The table (see the module doc). `V: Default` fills the empty slots.
+pub struct FlatMap<K, V> {
+    /// Empty, or a power of two of slots.
+    slots: Vec<Slot<V>>,
+    len: usize,
+    /// 64 - log2(slots): the hash's top bits are the home slot.
+    shift: u32,
+    _k: PhantomData<K>,
+}
+
+impl<K, V: Copy> Clone for FlatMap<K, V> {
+    /// A copy whose slots are on huge pages too (see [`huge_copy`]).
+    fn clone(&self) -> Self {
+        FlatMap {
+            slots: huge_copy(&self.slots),
+            len: self.len,
+            shift: self.shift,
+            _k: PhantomData,
+        }
+    }
+}
+
+impl<K, V> Default for FlatMap<K, V> {
+    fn default() -> Self {
+        FlatMap {
+            slots: Vec::new(),
+            len: 0,
+            shift: 63,
+            _k: PhantomData,
+        }
+    }
+}
+
+impl<K: FlatKey + std::fmt::Debug, V: std::fmt::Debug + Copy + Default> std::fmt::Debug
+    for FlatMap<K, V>
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+#[inline(always)]
+fn hash(k: u64) -> u64 {
+    (k ^ (k >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl<K: FlatKey, V: Copy + Default> FlatMap<K, V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Slots allocated (twice the entries it holds without growing).
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Bytes of the slot array.
+    pub fn memory_bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<Slot<V>>()
+    }
+
+    /// The home slot of `key`: where [`get_at`](Self::get_at) starts.
+    #[inline(always)]
+    pub fn home(&self, key: K) -> usize {
+        self.home_packed(key.pack())
+    }
+
+    /// [`home`](Self::home) of a key already packed ([`FlatKey::pack`]).
+    #[inline(always)]
+    pub fn home_packed(&self, k: u64) -> usize {
+        (hash(k) >> self.shift) as usize
+    }
+
+    /// Starts loading the slots a lookup from `home` reads first (the home
+    /// slot and the next one). Only a hint.
+    #[inline(always)]
+    pub fn prefetch(&self, home: usize) {
+        let size = std::mem::size_of::<Slot<V>>();
+        if let Some(s) = self.slots.get(home) {
+            prefetch_ends(s, size, 0);
+        }
+        let next = (home + 1) & self.slots.len().wrapping_sub(1);
+        if let Some(s) = self.slots.get(next) {
+            prefetch_ends(s, 0, size);
+        }
+    }
+
+    /// The value of `key`, probing from `home` (which must be
+    /// [`home`](Self::home)`(key)`, else the answer may be wrong, never
+    /// unsafe).
+    #[inline(always)]
+    pub fn get_at(&self, home: usize, key: K) -> Option<&V> {
+        self.get_packed(home, key.pack())
+    }
+
+    /// [`get_at`](Self::get_at) of a key already packed (`u64::MAX`, no
+    /// key's packing, finds nothing).
+    #[inline(always)]
+    pub fn get_packed(&self, home: usize, k: u64) -> Option<&V> {
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = home;
+        // At most half full: an empty slot ends every probe.
+        loop {
+            let s = self.slots.get(i)?;
+            if s.key == k {
+                return Some(&s.val);
+            }
+            if s.key == EMPTY {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline(always)]
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.get_at(self.home(*key), *key)
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Room for `additional` more entries without growing.
+    pub fn reserve(&mut self, additional: usize) {
+        let want = (self.len + additional).saturating_mul(2);
+        if want > self.slots.len() {
+            self.resize(want.next_power_of_two());
+        }
+    }
+
+    /// Adds or replaces the entry of `key`; the value it had.
+    pub fn insert(&mut self, key: K, val: V) -> Option<V> {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.resize((self.slots.len() * 2).max(MIN_SLOTS));
+        }
+        let k = key.pack();
+        debug_assert!(k != EMPTY);
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let s = &mut self.slots[i];
+            if s.key == k {
+                return Some(std::mem::replace(&mut s.val, val));
+            }
+            if s.key == EMPTY {
+                *s = Slot { key: k, val };
+                self.len += 1;
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Removes the entry of `key`; the value it had.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let k = key.pack();
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut i = self.home(*key);
+        loop {
+            let s = self.slots.get(i)?;
+            if s.key == k {
+                break;
+            }
+            if s.key == EMPTY {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+        let old = self.slots[i].val;
+        self.slots[i].key = EMPTY;
+        self.len -= 1;
+        // Shift back every entry of the run after the hole that may live
+        // there (its home is not between the hole and itself), so no probe
+        // meets an empty slot before its key.
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let key_j = self.slots[j].key;
+            if key_j == EMPTY {
+                return Some(old);
+            }
+            let home_j = (hash(key_j) >> self.shift) as usize;
+            if (j.wrapping_sub(home_j) & mask) >= (j.wrapping_sub(i) & mask) {
+                self.slots[i] = self.slots[j];
+                self.slots[j].key = EMPTY;
+                i = j;
+            }
+        }
+    }
+
+    /// Removes every entry, keeping the array.
+    pub fn clear(&mut self) {
+        for s in &mut self.slots {
+            s.key = EMPTY;
+        }
+        self.len = 0;
+    }
+
+    /// Every entry, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (K, &V)> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| s.key != EMPTY)
+            .map(|s| (K::unpack(s.key), &s.val))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
+        self.iter().map(|(_, v)| v)
+    }
+
+    fn resize(&mut self, n: usize) {
+        let old = std::mem::replace(&mut self.slots, alloc_slots(n));
+        self.shift = 64 - n.trailing_zeros();
+        self.len = 0;
+        for s in old.into_iter().filter(|s| s.key != EMPTY) {
+            self.insert(K::unpack(s.key), s.val);
+        }
+    }
+}
+
+fn alloc_slots<V: Copy + Default>(n: usize) -> Vec<Slot<V>> {
+    huge_vec(
+        n,
+        Slot {
+            key: EMPTY,
+            val: V::default(),
+        },
+    )
+}
+
+/// Asks for transparent huge pages under `v`'s buffer (not yet written);
+/// nothing without DPDK's module, which holds the system call.
+fn advise<T>(v: &Vec<T>) {
+    #[cfg(feature = "dpdk")]
+    let _ = crate::dpdk::advise_huge_pages(v);
+    #[cfg(not(feature = "dpdk"))]
+    let _ = v;
+}
+
+/// `n` copies of `fill` in a buffer on transparent huge pages when it is
+/// large (workers read the big tables at random: on 4 KiB pages almost
+/// every lookup misses the TLB as well as the cache).
+pub fn huge_vec<T: Clone>(n: usize, fill: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    advise(&v);
+    v.resize(n, fill);
+    v
+}
+
+/// A copy of `src` on huge pages when large: `Vec::clone` writes every page
+/// before it could be advised (the back copy of the left-right
+/// publication is such a copy).
+pub fn huge_copy<T: Clone>(src: &[T]) -> Vec<T> {
+    let mut v = Vec::with_capacity(src.len());
+    advise(&v);
+    v.extend_from_slice(src);
+    v
+}
+
+/// Room for `additional` more elements in `v`, growing (doubling) into a
+/// new buffer advised before it is written.
+pub fn huge_reserve<T: Clone>(v: &mut Vec<T>, additional: usize) {
+    let need = v.len() + additional;
+    if need <= v.capacity() {
+        return;
+    }
+    let mut n = Vec::with_capacity(need.max(v.capacity() * 2));
+    advise(&n);
+    n.extend_from_slice(v);
+    *v = n;
+}
+
+/// A vector whose buffer is on transparent huge pages once large: through
+/// its copies ([`huge_copy`]) and its growth by
+/// [`reserve_huge`](HugeVec::reserve_huge) (the encap templates and the VNI
+/// entries, read at random per packet like the tables above). Everything
+/// else is the `Vec` it dereferences to.
+#[derive(Debug)]
+pub struct HugeVec<T>(Vec<T>);
+
+impl<T> Default for HugeVec<T> {
+    fn default() -> Self {
+        HugeVec(Vec::new())
+    }
+}
+
+impl<T: Clone> HugeVec<T> {
+    /// Room for `additional` more elements, in an advised buffer if it
+    /// must grow (call it before a `push` or `resize`).
+    pub fn reserve_huge(&mut self, additional: usize) {
+        huge_reserve(&mut self.0, additional);
+    }
+}
+
+impl<T: Clone> Clone for HugeVec<T> {
+    fn clone(&self) -> Self {
+        HugeVec(huge_copy(&self.0))
+    }
+}
+
+impl<T: Clone> From<Vec<T>> for HugeVec<T> {
+    fn from(v: Vec<T>) -> Self {
+        HugeVec(huge_copy(&v))
+    }
+}
+
+impl<T> std::ops::Deref for HugeVec<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for HugeVec<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        &mut self.0
+    }
+}
+
+impl<K: FlatKey, V: Copy + Default> std::ops::Index<&K> for FlatMap<K, V> {
+    type Output = V;
+    fn index(&self, key: &K) -> &V {
+        self.get(key).expect("key in the table")
+    }
+}
+
+impl<K: FlatKey, V: Copy + Default> FromIterator<(K, V)> for FlatMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(it: I) -> Self {
+        let mut m = FlatMap::new();
+        for (k, v) in it {
+            m.insert(k, v);
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u32, u32),
+        Remove(u32),
+        Get(u32),
+        /// Looks a batch up as the look-ahead does: homes, prefetches,
+        /// then probes.
+        Bulk(Vec<u32>),
+        Clear,
+    }
+
+    /// Keys from a small range collide and form runs (the removal's back
+    /// shift is exercised); every tenth from the whole range.
+    fn key() -> impl Strategy<Value = u32> {
+        prop_oneof![9 => 0u32..64, 1 => any::<u32>()]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (key(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            4 => key().prop_map(Op::Remove),
+            3 => key().prop_map(Op::Get),
+            2 => prop::collection::vec(key(), 0..40).prop_map(Op::Bulk),
+            1 => Just(Op::Clear),
+        ]
+    }
+
+    fn check_same(m: &FlatMap<u32, u32>, r: &HashMap<u32, u32>) {
+        assert_eq!(m.len(), r.len());
+        let mut got: Vec<_> = m.iter().map(|(k, v)| (k, *v)).collect();
+        got.sort_unstable();
+        let mut want: Vec<_> = r.iter().map(|(k, v)| (*k, *v)).collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        assert!(m.slots() == 0 || m.len() * 2 <= m.slots());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn matches_a_hash_map(ops in prop::collection::vec(op(), 0..400)) {
+            let mut m = FlatMap::<u32, u32>::new();
+            let mut r = HashMap::new();
+            for o in ops {
+                match o {
+                    Op::Insert(k, v) => prop_assert_eq!(m.insert(k, v), r.insert(k, v)),
+                    Op::Remove(k) => prop_assert_eq!(m.remove(&k), r.remove(&k)),
+                    Op::Get(k) => prop_assert_eq!(m.get(&k), r.get(&k)),
+                    Op::Bulk(keys) => {
+                        let homes: Vec<usize> = keys.iter().map(|&k| m.home(k)).collect();
+                        for &h in &homes {
+                            m.prefetch(h);
+                        }
+                        for (&k, &h) in keys.iter().zip(&homes) {
+                            prop_assert_eq!(m.get_at(h, k), r.get(&k));
+                            prop_assert_eq!(m.home_packed(k.pack()), h);
+                            prop_assert_eq!(m.get_packed(h, k.pack()), r.get(&k));
+                        }
+                    }
+                    Op::Clear => {
+                        m.clear();
+                        r.clear();
+                    }
+                }
+            }
+            check_same(&m, &r);
+            // A copy (the back copy of the left-right publication) answers
+            // the same and changes on its own.
+            let mut c = m.clone();
+            check_same(&c, &r);
+            c.insert(u32::MAX - 1, 7);
+            prop_assert_eq!(m.get(&(u32::MAX - 1)), r.get(&(u32::MAX - 1)));
+        }
+
+        #[test]
+        fn mac_keys_round_trip(mac in any::<[u8; 6]>(), v in any::<u16>()) {
+            prop_assert!(mac.pack() != EMPTY);
+            prop_assert_eq!(<[u8; 6]>::unpack(mac.pack()), mac);
+            // The look-ahead packs a MAC from the 8 bytes at its start.
+            let mut frame = [0xffu8; 8];
+            frame[..6].copy_from_slice(&mac);
+            prop_assert_eq!(u64::from_le_bytes(frame) & MAC_BITS, mac.pack());
+            let mut m = FlatMap::<[u8; 6], u16>::new();
+            m.insert(mac, v);
+            prop_assert_eq!(m.get(&mac), Some(&v));
+            prop_assert_eq!(m.iter().next().map(|(k, _)| k), Some(mac));
+        }
+    }
+
+    /// 100,000 MACs in a row (as a configuration generator writes them) in
+    /// a reserved table: inserted, found, half removed, the rest still
+    /// found; the table never grew past twice the entries.
+    #[test]
+    fn sequential_macs_at_scale() {
+        let n = 100_000u32;
+        let mac = |i: u32| {
+            let b = i.to_be_bytes();
+            [0x02, 0, b[0], b[1], b[2], b[3]]
+        };
+        let mut m = FlatMap::<[u8; 6], u32>::new();
+        m.reserve(n as usize);
+        let slots = m.slots();
+        for i in 0..n {
+            assert_eq!(m.insert(mac(i), i), None);
+        }
+        assert_eq!(m.slots(), slots, "reserve made room for all");
+        assert_eq!(m.slots(), (2 * n as usize).next_power_of_two());
+        for i in 0..n {
+            assert_eq!(m.get(&mac(i)), Some(&i));
+        }
+        for i in (0..n).step_by(2) {
+            assert_eq!(m.remove(&mac(i)), Some(i));
+        }
+        for i in 0..n {
+            let want = (i % 2 == 1).then_some(i);
+            assert_eq!(m.get(&mac(i)).copied(), want, "MAC {i}");
+        }
+        assert_eq!(m.len(), n as usize / 2);
+    }
+}
