@@ -142,7 +142,7 @@ fn hash(k: u64, seed: [u64; 2]) -> u64 {
 fn random_seed() -> [u64; 2] {
     use std::hash::{BuildHasher, Hasher};
     let state = std::collections::hash_map::RandomState::new();
-    let mut word = |i: u64| {
+    let word = |i: u64| {
         let mut h = state.build_hasher();
         h.write_u64(i);
         h.finish()
