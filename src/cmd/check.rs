@@ -9,6 +9,11 @@ pub struct CheckArgs {
     /// The gateway configuration (YAML).
     #[arg(short, long, value_name = "FILE")]
     pub config: PathBuf,
+    /// Also write the configuration as the gateway holds it (defaults
+    /// filled in, long lists one entry per line) to FILE; `geneve-gw check`
+    /// accepts it and it loads into the same tables.
+    #[arg(long, value_name = "FILE")]
+    pub emit: Option<PathBuf>,
 }
 
 /// Runs `geneve-gw check`: every error names the file, line, column and
@@ -22,5 +27,9 @@ pub fn execute(a: &CheckArgs) -> Result<(), String> {
         cfg.ports.len(),
         cfg.tunnels.len()
     );
+    if let Some(out) = &a.emit {
+        crate::config::save(&cfg, out)?;
+        println!("{}: saved", out.display());
+    }
     Ok(())
 }

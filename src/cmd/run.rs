@@ -751,18 +751,19 @@ fn control_loop(
                                 .spawn(move || drop(old));
                             st.offload.reload(&st.cfg);
                             obs.set_top_tunnels(st.cfg.metrics.top_tunnels as usize);
-                            let what = match diff.global {
+                            let summary = diff.summary();
+                            let what = match summary.rebuilt {
                                 Some(why) => match st.start_tables(publisher.generation() + 1) {
                                     Ok(t) => {
                                         publisher.push(vec![changes::Change::Replace(Box::new(t))]);
-                                        format!("{why} changed: every table made anew")
+                                        summary.to_string()
                                     }
                                     Err(e) => format!("{why} changed, tables not made (the running ones stay): {e}"),
                                 },
                                 None => {
                                     st.planner.sync_counters(&st.cfg, publisher.generation() + 1);
                                     st.planner.apply_diff(&st.cfg, &diff);
-                                    format!("{}", diff.counts)
+                                    summary.to_string()
                                 }
                             };
                             let ch = st.want_planned();

@@ -516,6 +516,12 @@ impl Split {
         })
     }
 
+    /// How many entries the runs hold beyond their first lines (which
+    /// serde reads with the skeleton).
+    pub fn taken(&self) -> usize {
+        self.runs.iter().map(|r| r.starts.len() - 1).sum()
+    }
+
     /// Find, from the skeleton's position index, the list each run is in
     /// and its first entry's index there and in the whole file; None when
     /// a run is not an entry of a list its kind belongs to.

@@ -827,7 +827,7 @@ impl Planner {
 
 #[path = "changes_diff.rs"]
 mod diff;
-pub use diff::{diff, ConfigDiff, Counts, DiffCounts};
+pub use diff::{diff, ConfigDiff, Counts, DiffCounts, ReloadSummary};
 
 #[cfg(test)]
 #[path = "changes_tests.rs"]

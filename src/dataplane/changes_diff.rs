@@ -12,7 +12,7 @@ use crate::config::{self, Config, IpPrefix};
 use crate::wire::geneve::Vni;
 
 /// Counts of one batch: entries added, removed, modified.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     pub added: u64,
     pub removed: u64,
@@ -67,13 +67,79 @@ pub struct DiffCounts {
     pub decap: Counts,
 }
 
+/// As [`ReloadSummary`] writes them.
 impl std::fmt::Display for DiffCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "tunnels {}, routes {}, static MACs {}, flood lists {}, decap VNIs {}",
-            self.tunnels, self.routes, self.static_macs, self.flood_lists, self.decap
-        )
+        ReloadSummary::of(None, self).fmt(f)
+    }
+}
+
+/// What one reload changed, per table: the SIGHUP reload's log line
+/// (its `Display`, one line) and the control API's answer (`Serialize`,
+/// for `--json`). Made from a [`ConfigDiff`] with [`ConfigDiff::summary`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReloadSummary {
+    /// What global changed, when something did: every table was made anew
+    /// and the counts below stay zero.
+    pub rebuilt: Option<&'static str>,
+    /// Tunnels (by remote VTEP and VNI) added, removed, modified.
+    pub tunnels: Counts,
+    /// `l3.routes` (by prefix).
+    pub routes: Counts,
+    /// Static MACs (by segment and MAC).
+    pub static_macs: Counts,
+    /// Segments whose flood list changed (modified only).
+    pub flood: Counts,
+    /// Decap entries (by VNI).
+    pub vnis: Counts,
+}
+
+impl ReloadSummary {
+    /// Nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.rebuilt.is_none()
+            && [
+                self.tunnels,
+                self.routes,
+                self.static_macs,
+                self.flood,
+                self.vnis,
+            ]
+            .iter()
+            .all(Counts::is_empty)
+    }
+}
+
+impl std::fmt::Display for ReloadSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rebuilt {
+            Some(why) => write!(f, "{why} changed: every table made anew"),
+            None => write!(
+                f,
+                "tunnels {}, routes {}, static MACs {}, flood lists {}, decap VNIs {}",
+                self.tunnels, self.routes, self.static_macs, self.flood, self.vnis
+            ),
+        }
+    }
+}
+
+impl ReloadSummary {
+    fn of(rebuilt: Option<&'static str>, c: &DiffCounts) -> ReloadSummary {
+        ReloadSummary {
+            rebuilt,
+            tunnels: c.tunnels,
+            routes: c.routes,
+            static_macs: c.static_macs,
+            flood: c.flood_lists,
+            vnis: c.decap,
+        }
+    }
+}
+
+impl ConfigDiff {
+    /// The reload's changes per table.
+    pub fn summary(&self) -> ReloadSummary {
+        ReloadSummary::of(self.global, &self.counts)
     }
 }
 
@@ -293,4 +359,163 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
         }
     }
     d
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    const HEAD: &str = "\
+ports:
+  - { name: ul, role: underlay, device: 0 }
+  - { name: acc, role: access, device: 1 }
+  - { name: acc3, role: access, device: 2 }
+vtep:
+  ipv4: 198.18.0.1/24
+";
+
+    /// The running configuration: 3 tunnels, 3 routes, 3 static MACs in
+    /// two segments, one flood list, decap VNIs 10, 20 (segments), 100
+    /// (the routes' tunnels) and 3000 (explicit).
+    const OLD: &str = "\
+tunnels:
+  - { name: t0, remote: 198.18.0.2, vni: 100 }
+  - { name: t1, remote: 198.18.0.3, vni: 100 }
+  - { name: t2, remote: 198.18.0.4, vni: 100 }
+l2:
+  segments:
+    - port: acc
+      vlan: 10
+      vni: 10
+      flood: [198.18.0.2]
+      static_macs:
+        - { mac: \"02:00:00:00:00:01\", remote: 198.18.0.2 }
+        - { mac: \"02:00:00:00:00:02\", remote: 198.18.0.2 }
+    - port: acc
+      vlan: 20
+      vni: 20
+      static_macs:
+        - { mac: \"02:00:00:00:00:03\", remote: 198.18.0.3 }
+l3:
+  access: { port: acc3, ipv4: 198.19.0.1/24 }
+  routes:
+    - { prefix: 10.1.0.0/16, tunnel: t0 }
+    - { prefix: 10.2.0.0/16, tunnel: t1 }
+    - { prefix: 10.3.0.0/16, tunnel: t2 }
+decap:
+  - { vni: 3000, port: acc }
+";
+
+    /// Against OLD: tunnel t2 removed, t3 and t4 added, t1's TTL changed
+    /// (tunnels +2 -1 ~1); route 10.3/16 removed with t2, 10.4/16 added,
+    /// 10.2/16 moved to t0 (routes +1 -1 ~1); MAC :01 removed, :02 moved
+    /// to another remote, :04 and :05 added (static MACs +2 -1 ~1); the
+    /// first segment's flood list changed (~1); decap VNI 3000 removed,
+    /// 3001 added, 20 given an allow list (decap VNIs +1 -1 ~1).
+    const NEW: &str = "\
+tunnels:
+  - { name: t0, remote: 198.18.0.2, vni: 100 }
+  - { name: t1, remote: 198.18.0.3, vni: 100, ttl: 9 }
+  - { name: t3, remote: 198.18.0.5, vni: 100 }
+  - { name: t4, remote: 198.18.0.6, vni: 100 }
+l2:
+  segments:
+    - port: acc
+      vlan: 10
+      vni: 10
+      flood: [198.18.0.2, 198.18.0.3]
+      static_macs:
+        - { mac: \"02:00:00:00:00:02\", remote: 198.18.0.5 }
+        - { mac: \"02:00:00:00:00:04\", remote: 198.18.0.5 }
+    - port: acc
+      vlan: 20
+      vni: 20
+      static_macs:
+        - { mac: \"02:00:00:00:00:03\", remote: 198.18.0.3 }
+        - { mac: \"02:00:00:00:00:05\", remote: 198.18.0.3 }
+l3:
+  access: { port: acc3, ipv4: 198.19.0.1/24 }
+  routes:
+    - { prefix: 10.1.0.0/16, tunnel: t0 }
+    - { prefix: 10.2.0.0/16, tunnel: t0 }
+    - { prefix: 10.4.0.0/16, tunnel: t3 }
+decap:
+  - { vni: 3001, port: acc }
+  - { vni: 20, allow_from: [198.18.0.3] }
+";
+
+    fn load(body: &str) -> Config {
+        config::load_str(&format!("{HEAD}{body}"), "t.yaml").expect("test config")
+    }
+
+    fn counts(added: u64, removed: u64, modified: u64) -> Counts {
+        Counts {
+            added,
+            removed,
+            modified,
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_each_table_of_a_known_reload() {
+        let s = diff(&load(OLD), &load(NEW)).summary();
+        assert_eq!(
+            s,
+            ReloadSummary {
+                rebuilt: None,
+                tunnels: counts(2, 1, 1),
+                routes: counts(1, 1, 1),
+                static_macs: counts(2, 1, 1),
+                flood: counts(0, 0, 1),
+                vnis: counts(1, 1, 1),
+            }
+        );
+        assert_eq!(
+            s.to_string(),
+            "tunnels +2 -1 ~1, routes +1 -1 ~1, static MACs +2 -1 ~1, flood lists +0 -0 ~1, decap VNIs +1 -1 ~1"
+        );
+        assert!(!s.is_empty());
+        let json: serde_json::Value = serde_json::to_value(s).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "rebuilt": null,
+                "tunnels": { "added": 2, "removed": 1, "modified": 1 },
+                "routes": { "added": 1, "removed": 1, "modified": 1 },
+                "static_macs": { "added": 2, "removed": 1, "modified": 1 },
+                "flood": { "added": 0, "removed": 0, "modified": 1 },
+                "vnis": { "added": 1, "removed": 1, "modified": 1 },
+            })
+        );
+        // The way back is the mirror image.
+        let back = diff(&load(NEW), &load(OLD)).summary();
+        assert_eq!(
+            (back.tunnels, back.routes, back.static_macs, back.vnis),
+            (
+                counts(1, 2, 1),
+                counts(1, 1, 1),
+                counts(1, 2, 1),
+                counts(1, 1, 1)
+            )
+        );
+    }
+
+    #[test]
+    fn no_change_and_a_global_change_summarise_as_such() {
+        let same = diff(&load(OLD), &load(OLD)).summary();
+        assert!(same.is_empty());
+        assert_eq!(
+            same.to_string(),
+            "tunnels +0 -0 ~0, routes +0 -0 ~0, static MACs +0 -0 ~0, flood lists +0 -0 ~0, decap VNIs +0 -0 ~0"
+        );
+        let moved = OLD.replace("vlan: 20", "vlan: 21");
+        let g = diff(&load(OLD), &load(&moved)).summary();
+        assert_eq!(g.rebuilt, Some("l2 segments"));
+        assert!(!g.is_empty());
+        assert_eq!(g.to_string(), "l2 segments changed: every table made anew");
+        assert_eq!(
+            serde_json::to_value(g).unwrap()["rebuilt"],
+            serde_json::json!("l2 segments")
+        );
+    }
 }

@@ -15,6 +15,8 @@ pub mod lpm;
 pub mod pipeline;
 pub mod police;
 pub mod publish;
+#[cfg(test)]
+mod save_tests;
 pub mod stats;
 pub mod stitch;
 pub mod tables;
