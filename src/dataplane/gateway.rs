@@ -283,7 +283,9 @@ impl GatewayWorker {
                         // The counter slots the pipeline names once the VNI is known.
                         let mut seen = (NO_SLOT, NO_SLOT);
                         let outcome = if let Some(vni) = marked {
-                            // Decapsulated by an rte_flow rule (mlx5).
+                            // Decapsulated by an rte_flow rule (mlx5): the
+                            // outer source is gone, the VNI is known.
+                            seen.0 = t.vnis.get(vni).map_or(NO_SLOT, |o| o.counter);
                             pipeline::hw_decapped(t, vni, &mut m)
                         } else {
                             pipeline::underlay(t, &mut m, &mut |e| {
