@@ -58,6 +58,10 @@ pub struct VniOut {
     /// `Delivery::src_raw` gives them) and counter slots, so a delivered
     /// packet also counts under the tunnel it came from.
     pub sources: Box<[Source]>,
+    /// The first IPv4 source of `sources` (`Delivery::src_word`) and its
+    /// slot (`NO_SLOT`: none), compared first: one compare for the usual
+    /// VNI of one tunnel.
+    pub src4: (u32, u32),
 }
 
 /// A remote VTEP that may send a VNI, and its tunnel's counter slot.
@@ -94,13 +98,37 @@ impl VniOut {
     /// (`NO_SLOT`: none).
     #[inline(always)]
     pub fn source_slot(&self, d: &crate::tunnel::Delivery) -> u32 {
-        let (addr, ipv6) = d.src_raw();
-        for s in self.sources.iter() {
-            if s.addr == addr && s.ipv6 == ipv6 {
-                return s.slot;
-            }
+        if !d.src_ipv6() && d.src_word() == self.src4.0 && self.src4.1 != super::stats::NO_SLOT {
+            return self.src4.1;
         }
-        super::stats::NO_SLOT
+        if self.sources.len() <= usize::from(self.src4.1 != super::stats::NO_SLOT) {
+            return super::stats::NO_SLOT;
+        }
+        self.source_slot_any(d)
+    }
+
+    /// [`source_slot`](Self::source_slot) over every source.
+    #[inline(never)]
+    fn source_slot_any(&self, d: &crate::tunnel::Delivery) -> u32 {
+        let (addr, ipv6) = d.src_raw();
+        self.sources
+            .iter()
+            .find(|s| s.addr == addr && s.ipv6 == ipv6)
+            .map_or(super::stats::NO_SLOT, |s| s.slot)
+    }
+
+    /// Sets the tunnels this VNI may come from.
+    pub fn set_sources(&mut self, sources: Box<[Source]>) {
+        self.src4 = sources
+            .iter()
+            .find(|s| !s.ipv6)
+            .map_or((0, super::stats::NO_SLOT), |s| {
+                (
+                    u32::from_ne_bytes([s.addr[0], s.addr[1], s.addr[2], s.addr[3]]),
+                    s.slot,
+                )
+            });
+        self.sources = sources;
     }
 
     /// A delivered packet of this VNI needs nothing but its inner packet:
@@ -849,6 +877,7 @@ pub fn decap_out(
                 .is_some_and(|s| cfg.stitched(s)),
             counter: super::stats::NO_SLOT,
             sources: Box::default(),
+            src4: (0, super::stats::NO_SLOT),
         },
         unresolved,
     )
@@ -882,6 +911,7 @@ mod tests {
             stitched: false,
             counter: crate::dataplane::stats::NO_SLOT,
             sources: Box::default(),
+            src4: (0, crate::dataplane::stats::NO_SLOT),
         }
     }
 
