@@ -205,11 +205,13 @@ impl GatewayWorker {
                         pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
                     }
                     let mut ports = [0u16; BURST_SIZE];
+                    // Their (VNI, tunnel) counter slots, counted after the loop.
+                    let mut slots = [(NO_SLOT, NO_SLOT); BURST_SIZE];
                     let mut taken = 0;
-                    // Delivered packets, counted per (VNI, tunnel) run.
-                    let mut run = DecapRun::default();
                     let n = burst.update_while(|m| {
-                        let Some(slot) = ports.get_mut(taken) else {
+                        let (Some(slot), Some(counted)) =
+                            (ports.get_mut(taken), slots.get_mut(taken))
+                        else {
                             return false;
                         };
                         if m.flow_mark().is_some() {
@@ -218,12 +220,17 @@ impl GatewayWorker {
                         let Some(x) = pipeline::underlay_express_counted(t, m) else {
                             return false;
                         };
-                        run.add(e, x.vni, x.tunnel, m.pkt_len() as u64);
                         *slot = x.port;
+                        *counted = (x.vni, x.tunnel);
                         taken += 1;
                         true
                     });
                     decapped += n as u64;
+                    // Delivered packets, counted per (VNI, tunnel) run.
+                    let mut run = DecapRun::default();
+                    for (m, &(v, tu)) in burst.as_slice().iter().zip(&slots[..n]) {
+                        run.add(e, v, tu, m.pkt_len() as u64);
+                    }
                     let mut i = 0;
                     while let Some(&port) = ports[..n].get(i) {
                         let run = ports[i..n].iter().take_while(|&&q| q == port).count();

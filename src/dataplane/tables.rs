@@ -98,19 +98,61 @@ impl VniOut {
     /// (`NO_SLOT`: none).
     #[inline(always)]
     pub fn source_slot(&self, d: &crate::tunnel::Delivery) -> u32 {
-        if !d.src_ipv6() && d.src_word() == self.src4.0 && self.src4.1 != super::stats::NO_SLOT {
+        let (addr, ipv6) = d.src_raw();
+        self.source_slot_of(addr, ipv6)
+    }
+
+    /// [`source_slot`](Self::source_slot) of an address as
+    /// `Delivery::src_raw` gives it: by value, so that the express tiers
+    /// keep the delivery in registers (a reference to it would make them
+    /// copy it to memory).
+    #[inline(always)]
+    pub fn source_slot_of(&self, addr: [u8; 16], ipv6: bool) -> u32 {
+        let word = u32::from_ne_bytes([addr[0], addr[1], addr[2], addr[3]]);
+        if !ipv6 && word == self.src4.0 && self.src4.1 != super::stats::NO_SLOT {
             return self.src4.1;
         }
         if self.sources.len() <= usize::from(self.src4.1 != super::stats::NO_SLOT) {
             return super::stats::NO_SLOT;
         }
-        self.source_slot_any(d)
+        self.source_slot_any(addr, ipv6)
     }
 
-    /// [`source_slot`](Self::source_slot) over every source.
+    /// [`source_slot`](Self::source_slot) read from the frame itself: the
+    /// outer IP header at `l3` (IPv6: `ipv6`). The express tiers use it
+    /// before trimming, so the delivery they hold is never copied to
+    /// memory for its address.
+    #[inline(always)]
+    pub fn source_slot_in(&self, frame: &[u8], l3: usize, ipv6: bool) -> u32 {
+        if !ipv6 {
+            if let Some(&[a, b, c, d]) = frame.get(l3 + 12..l3 + 16) {
+                if u32::from_ne_bytes([a, b, c, d]) == self.src4.0
+                    && self.src4.1 != super::stats::NO_SLOT
+                {
+                    return self.src4.1;
+                }
+            }
+        }
+        if self.sources.len() <= usize::from(self.src4.1 != super::stats::NO_SLOT) {
+            return super::stats::NO_SLOT;
+        }
+        self.source_slot_frame(frame, l3, ipv6)
+    }
+
     #[inline(never)]
-    fn source_slot_any(&self, d: &crate::tunnel::Delivery) -> u32 {
-        let (addr, ipv6) = d.src_raw();
+    fn source_slot_frame(&self, frame: &[u8], l3: usize, ipv6: bool) -> u32 {
+        let mut addr = [0u8; 16];
+        let (at, n) = if ipv6 { (l3 + 8, 16) } else { (l3 + 12, 4) };
+        match frame.get(at..at + n) {
+            Some(a) => addr[..n].copy_from_slice(a),
+            None => return super::stats::NO_SLOT,
+        }
+        self.source_slot_any(addr, ipv6)
+    }
+
+    /// [`source_slot_of`](Self::source_slot_of) over every source.
+    #[inline(never)]
+    fn source_slot_any(&self, addr: [u8; 16], ipv6: bool) -> u32 {
         self.sources
             .iter()
             .find(|s| s.addr == addr && s.ipv6 == ipv6)

@@ -142,19 +142,6 @@ impl Delivery {
         (self.src, self.outer_ipv6)
     }
 
-    /// The outer source's first four bytes (the whole address over IPv4),
-    /// in memory order.
-    #[inline(always)]
-    pub fn src_word(&self) -> u32 {
-        u32::from_ne_bytes([self.src[0], self.src[1], self.src[2], self.src[3]])
-    }
-
-    /// Whether the outer header is IPv6.
-    #[inline(always)]
-    pub fn src_ipv6(&self) -> bool {
-        self.outer_ipv6
-    }
-
     /// `a` as [`src_raw`](Self::src_raw) gives an outer source address.
     pub fn raw_addr(a: IpAddr) -> ([u8; 16], bool) {
         match a {
