@@ -62,6 +62,8 @@ pub struct VniOut {
     /// slot (`NO_SLOT`: none), compared first: one compare for the usual
     /// VNI of one tunnel.
     pub src4: (u32, u32),
+    /// The same for the first IPv6 source (`Delivery::src_raw` bytes).
+    pub src6: ([u8; 16], u32),
 }
 
 /// A remote VTEP that may send a VNI, and its tunnel's counter slot.
@@ -112,7 +114,12 @@ impl VniOut {
         if !ipv6 && word == self.src4.0 && self.src4.1 != super::stats::NO_SLOT {
             return self.src4.1;
         }
-        if self.sources.len() <= usize::from(self.src4.1 != super::stats::NO_SLOT) {
+        if ipv6 && addr == self.src6.0 && self.src6.1 != super::stats::NO_SLOT {
+            return self.src6.1;
+        }
+        let firsts = usize::from(self.src4.1 != super::stats::NO_SLOT)
+            + usize::from(self.src6.1 != super::stats::NO_SLOT);
+        if self.sources.len() <= firsts {
             return super::stats::NO_SLOT;
         }
         self.source_slot_any(addr, ipv6)
@@ -132,8 +139,14 @@ impl VniOut {
                     return self.src4.1;
                 }
             }
+        } else if let Some(a) = frame.get(l3 + 8..l3 + 24) {
+            if *a == self.src6.0 && self.src6.1 != super::stats::NO_SLOT {
+                return self.src6.1;
+            }
         }
-        if self.sources.len() <= usize::from(self.src4.1 != super::stats::NO_SLOT) {
+        let firsts = usize::from(self.src4.1 != super::stats::NO_SLOT)
+            + usize::from(self.src6.1 != super::stats::NO_SLOT);
+        if self.sources.len() <= firsts {
             return super::stats::NO_SLOT;
         }
         self.source_slot_frame(frame, l3, ipv6)
@@ -170,6 +183,10 @@ impl VniOut {
                     s.slot,
                 )
             });
+        self.src6 = sources
+            .iter()
+            .find(|s| s.ipv6)
+            .map_or(([0; 16], super::stats::NO_SLOT), |s| (s.addr, s.slot));
         self.sources = sources;
     }
 
@@ -920,6 +937,7 @@ pub fn decap_out(
             counter: super::stats::NO_SLOT,
             sources: Box::default(),
             src4: (0, super::stats::NO_SLOT),
+            src6: ([0; 16], super::stats::NO_SLOT),
         },
         unresolved,
     )
@@ -954,6 +972,7 @@ mod tests {
             counter: crate::dataplane::stats::NO_SLOT,
             sources: Box::default(),
             src4: (0, crate::dataplane::stats::NO_SLOT),
+            src6: ([0; 16], crate::dataplane::stats::NO_SLOT),
         }
     }
 
