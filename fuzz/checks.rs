@@ -17,11 +17,21 @@ use geneve_gw::tunnel::{
 };
 use geneve_gw::wire::geneve::Vni;
 
-/// The config loader: any text gives a config or errors, never a panic.
+/// The config loader: any text gives a config or errors, never a panic;
+/// a valid configuration saved (`config::emit`) loads back equal.
 /// Returns whether the text is a valid configuration.
 pub fn config(data: &[u8]) -> bool {
     let text = String::from_utf8_lossy(data);
-    geneve_gw::config::load_str(&text, "fuzz.yaml").is_ok()
+    match geneve_gw::config::load_str(&text, "fuzz.yaml") {
+        Ok(cfg) => {
+            let saved = geneve_gw::config::emit(&cfg);
+            let back = geneve_gw::config::load_str(&saved, "saved.yaml")
+                .unwrap_or_else(|e| panic!("the save does not load:\n{e}\n{saved}"));
+            assert!(back == cfg, "the save loads differently:\n{saved}");
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 pub const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];

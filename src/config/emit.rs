@@ -23,7 +23,8 @@
 //!   the `Config` cannot tell them from a value: `eal.cores`,
 //!   `eal.control_core`, a next hop's `destinations` (the default route of
 //!   its family), `limits`, `metrics`, `l2.learning` and
-//!   `l2.ageing_seconds`, `vtep.port`. A tunnel setting equal to its
+//!   `l2.ageing_seconds`, `vtep.port`, `vtep.udp_port`, a port's `mtu`.
+//!   A tunnel setting equal to its
 //!   default (UDP port, checksum, TTL, DSCP, source ports, mesh group) and
 //!   a port's `queues` equal to the number of workers are left out, so
 //!   they keep following the defaults.
@@ -36,14 +37,23 @@
 //!   segment or an L3 route's tunnel implies is written only when it has
 //!   an `allow_from` list (as `{ vni, allow_from }`); every other entry is
 //!   written whole.
+//! - A `Config` changed in place (not by `load`) comes back equal only in
+//!   the form `load` gives it: routes longest prefix first, decap entries
+//!   sorted by VNI, an L3 (`Payload::Ip`) decap entry only for a VNI some
+//!   route's tunnel has, the tunnel index rebuilt. [`save`] checks this by
+//!   loading its text back, and refuses otherwise.
 //!
 //! Hand-written rather than serde's `Serialize` over the raw schema
 //! (`raw`): the typed `Config` resolves references to indexes and merges
 //! the decap table, so a raw schema would have to be rebuilt first, and
 //! serde_yaml_ng writes every list in block style, which the fast tier
-//! does not read (a million routes would load through the slow tier).
-//! Tests load every example and random configurations, emit them and load
-//! them again, and compare.
+//! does not read: a block-style file loads through the general tier,
+//! about five times slower and with three times the memory at 100,000
+//! entries (BENCHMARKS.md, "Scale: loading a million entries").
+//! Every writer names every field of the types it writes (a pattern
+//! without `..`), so a field added to the configuration does not compile
+//! until it is written here; tests load every example and random
+//! configurations, emit them and load them again, and compare.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -70,10 +80,26 @@ pub fn emit(cfg: &Config) -> String {
 
 /// Save `cfg` to `path` through a temporary file in the same directory,
 /// renamed over `path` once written and synced: a reader (or a reload)
-/// sees the old file or the new one, never half of one.
+/// sees the old file or the new one, never half of one. The text is loaded
+/// back first and must give `cfg` again, else nothing is written and the
+/// error names the first section that differs (a `Config` changed in place
+/// must be in the form `load` gives: routes longest prefix first, decap
+/// entries by VNI, every decap entry one the file can express).
 pub fn save(cfg: &Config, path: &std::path::Path) -> Result<(), String> {
     use std::io::Write as _;
     let text = emit(cfg);
+    let back = super::load_str(&text, &path.display().to_string()).map_err(|e| {
+        format!(
+            "the configuration's save does not load, nothing written to {}:\n{e}",
+            path.display()
+        )
+    })?;
+    if let Some(section) = first_difference(cfg, &back) {
+        return Err(format!(
+            "the configuration does not load back equal from its save ({section} differs), nothing written to {}",
+            path.display()
+        ));
+    }
     let name = path
         .file_name()
         .ok_or_else(|| format!("{}: not a file name", path.display()))?;
@@ -93,7 +119,46 @@ pub fn save(cfg: &Config, path: &std::path::Path) -> Result<(), String> {
     })
 }
 
+/// The first top-level section in which `a` and `b` differ.
+fn first_difference(a: &Config, b: &Config) -> Option<&'static str> {
+    [
+        ("eal", a.eal == b.eal),
+        ("ports", a.ports == b.ports),
+        ("vtep", a.vtep == b.vtep),
+        ("tunnels", a.tunnels == b.tunnels),
+        ("l2", a.l2 == b.l2),
+        ("l3", a.l3 == b.l3),
+        ("decap", a.decap == b.decap),
+        ("options", a.options == b.options),
+        ("limits", a.limits == b.limits),
+        ("offload", a.offload == b.offload),
+        ("metrics", a.metrics == b.metrics),
+        ("the tunnel index", a == b),
+    ]
+    .into_iter()
+    .find(|(_, same)| !same)
+    .map(|(s, _)| s)
+}
+
+// Each writer names every field of the types it writes (`Type { a: _, ..}`
+// without `..`): a field added to the configuration does not compile until
+// its writer has seen it.
+
 fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
+    let Config {
+        eal: _,
+        ports: _,
+        vtep: _,
+        tunnels: _,
+        l2: _,
+        l3: _,
+        decap: _,
+        options: _,
+        limits: _,
+        offload: _,
+        metrics: _,
+        index: _,
+    } = cfg;
     o.push_str("# Saved by geneve-gw: the running configuration.\n");
     eal(&cfg.eal, o)?;
     ports(cfg, o)?;
@@ -108,6 +173,13 @@ fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
     decap(cfg, o)?;
     options(cfg, o)?;
     let l = &cfg.limits;
+    let Limits {
+        max_options: _,
+        mac_table_size: _,
+        flow_table_size: _,
+        burst_size: _,
+        mbufs: _,
+    } = l;
     writeln!(
         o,
         "limits:\n  max_options: {}\n  mac_table_size: {}\n  flow_table_size: {}\n  burst_size: {}\n  mbufs: {}",
@@ -122,14 +194,33 @@ fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
         }
     )?;
     let m = &cfg.metrics;
+    let Metrics {
+        prometheus: _,
+        latency: _,
+        capture: _,
+        top_tunnels: _,
+    } = m;
     o.push_str("metrics:\n");
     if let Some(p) = m.prometheus {
         writeln!(o, "  prometheus: {}", quote(&p.to_string()))?;
     }
-    writeln!(o, "  latency: {}\n  capture: {}", m.latency, m.capture)
+    writeln!(o, "  latency: {}\n  capture: {}", m.latency, m.capture)?;
+    if m.top_tunnels > 0 {
+        writeln!(o, "  top_tunnels: {}", m.top_tunnels)?;
+    }
+    Ok(())
 }
 
 fn eal(e: &EalConfig, o: &mut String) -> std::fmt::Result {
+    let EalConfig {
+        worker_cores: _,
+        control_core: _,
+        memory: _,
+        pci: _,
+        vdevs: _,
+        file_prefix: _,
+        args: _,
+    } = e;
     o.push_str("eal:\n");
     writeln!(
         o,
@@ -168,6 +259,14 @@ fn ports(cfg: &Config, o: &mut String) -> std::fmt::Result {
     o.push_str("ports:\n");
     let workers = cfg.eal.worker_cores.len();
     for p in &cfg.ports {
+        let PortConfig {
+            name: _,
+            role: _,
+            device: _,
+            queues: _,
+            mtu: _,
+            mac: _,
+        } = p;
         writeln!(o, "  - name: {}", quote(&p.name))?;
         writeln!(o, "    role: {}", p.role)?;
         match &p.device {
@@ -187,6 +286,15 @@ fn ports(cfg: &Config, o: &mut String) -> std::fmt::Result {
 
 fn vtep(cfg: &Config, o: &mut String) -> std::fmt::Result {
     let v = &cfg.vtep;
+    let Vtep {
+        port: _,
+        ipv4: _,
+        ipv6: _,
+        udp_port: _,
+        vxlan_port: _,
+        vlan: _,
+        next_hops: _,
+    } = v;
     o.push_str("vtep:\n");
     writeln!(o, "  port: {}", quote(&cfg.ports[v.port].name))?;
     if let Some(a) = &v.ipv4 {
@@ -205,6 +313,11 @@ fn vtep(cfg: &Config, o: &mut String) -> std::fmt::Result {
     if !v.next_hops.is_empty() {
         o.push_str("  next_hops:\n");
         for nh in &v.next_hops {
+            let NextHop {
+                via: _,
+                mac: _,
+                destinations: _,
+            } = nh;
             writeln!(o, "    - via: {}", ip(nh.via))?;
             if let Some(m) = &nh.mac {
                 writeln!(o, "      mac: {}", mac(m))?;
@@ -233,6 +346,20 @@ fn tunnels(cfg: &Config, o: &mut String) -> std::fmt::Result {
     }
     o.push_str("tunnels:\n");
     for t in &cfg.tunnels {
+        let Tunnel {
+            name: _,
+            remote: _,
+            vni: _,
+            encapsulation: _,
+            mesh: _,
+            options: _,
+            udp_dst_port: _,
+            udp_checksum: _,
+            accept_zero_checksum: _,
+            ttl: _,
+            dscp: _,
+            source_ports: _,
+        } = t;
         write!(
             o,
             "  - {{ name: {}, remote: {}, vni: {}",
@@ -291,6 +418,11 @@ fn tunnels(cfg: &Config, o: &mut String) -> std::fmt::Result {
 }
 
 fn tunnel_option(cfg: &Config, opt: &TunnelOption, o: &mut String) -> std::fmt::Result {
+    let TunnelOption {
+        class: _,
+        typ: _,
+        data: _,
+    } = opt;
     let data = quote(&hex(&opt.data));
     // By name when the registry has it: same class, the type with or
     // without the critical bit, and a length the data fits.
@@ -323,12 +455,26 @@ fn header_policy(h: HeaderPolicy) -> String {
 }
 
 fn l2_mode(cfg: &Config, l2: &L2, o: &mut String) -> std::fmt::Result {
+    let L2 {
+        learning: _,
+        ageing_seconds: _,
+        segments: _,
+    } = l2;
     writeln!(
         o,
         "l2:\n  learning: {}\n  ageing_seconds: {}\n  segments:",
         l2.learning, l2.ageing_seconds
     )?;
     for s in &l2.segments {
+        let Segment {
+            name: _,
+            port: _,
+            vlan: _,
+            vni: _,
+            vxlan_vni: _,
+            flood: _,
+            static_macs: _,
+        } = s;
         match &s.name {
             Some(n) => writeln!(
                 o,
@@ -351,6 +497,7 @@ fn l2_mode(cfg: &Config, l2: &L2, o: &mut String) -> std::fmt::Result {
         if !s.static_macs.is_empty() {
             o.push_str("      static_macs:\n");
             for m in &s.static_macs {
+                let StaticMac { mac: _, remote: _ } = m;
                 writeln!(
                     o,
                     "        - {{ mac: {}, remote: {} }}",
@@ -364,7 +511,19 @@ fn l2_mode(cfg: &Config, l2: &L2, o: &mut String) -> std::fmt::Result {
 }
 
 fn l3_mode(cfg: &Config, l3: &L3, o: &mut String) -> std::fmt::Result {
+    let L3 {
+        access: _,
+        routes: _,
+    } = l3;
     let a = &l3.access;
+    let L3Access {
+        port: _,
+        vlan: _,
+        ipv4: _,
+        ipv6: _,
+        gateway_mac: _,
+        next_hop: _,
+    } = a;
     o.push_str("l3:\n  access:\n");
     writeln!(o, "    port: {}", quote(&cfg.ports[a.port].name))?;
     if let Some(v) = a.vlan {
@@ -387,6 +546,10 @@ fn l3_mode(cfg: &Config, l3: &L3, o: &mut String) -> std::fmt::Result {
     if !l3.routes.is_empty() {
         o.push_str("  routes:\n");
         for r in &l3.routes {
+            let Route {
+                prefix: _,
+                tunnel: _,
+            } = r;
             writeln!(
                 o,
                 "    - {{ prefix: {}, tunnel: {} }}",
@@ -407,6 +570,13 @@ fn decap(cfg: &Config, o: &mut String) -> std::fmt::Result {
         .collect();
     let mut started = false;
     for d in &cfg.decap {
+        let Decap {
+            vni: _,
+            port: _,
+            vlan: _,
+            payload: _,
+            allow_from: _,
+        } = d;
         let implied = match d.payload {
             Payload::Ip => true,
             Payload::Ethernet => segment_vnis.contains(&d.vni),
@@ -435,6 +605,12 @@ fn decap(cfg: &Config, o: &mut String) -> std::fmt::Result {
 
 fn options(cfg: &Config, o: &mut String) -> std::fmt::Result {
     let opts = &cfg.options;
+    let Options {
+        registry: _,
+        require: _,
+        security_tags: _,
+        flow_id_copy: _,
+    } = opts;
     if opts.registry.is_empty()
         && opts.require.is_empty()
         && opts.security_tags.is_empty()
@@ -446,6 +622,12 @@ fn options(cfg: &Config, o: &mut String) -> std::fmt::Result {
     if !opts.registry.is_empty() {
         o.push_str("  registry:\n");
         for d in &opts.registry {
+            let OptionDef {
+                name: _,
+                class: _,
+                type_: _,
+                length: _,
+            } = d;
             writeln!(
                 o,
                 "    - name: {}\n      class: {}\n      type: {}",
@@ -466,6 +648,10 @@ fn options(cfg: &Config, o: &mut String) -> std::fmt::Result {
     if !opts.require.is_empty() {
         o.push_str("    require:\n");
         for r in &opts.require {
+            let RequireOption {
+                option: _,
+                scope: _,
+            } = r;
             writeln!(o, "      - option: {}", name(r.option))?;
             scope(cfg, r.scope, o)?;
         }
@@ -473,6 +659,13 @@ fn options(cfg: &Config, o: &mut String) -> std::fmt::Result {
     if !opts.security_tags.is_empty() {
         o.push_str("    security_tags:\n");
         for s in &opts.security_tags {
+            let SecurityTagPolicy {
+                option: _,
+                scope: _,
+                allow: _,
+                deny: _,
+                default: _,
+            } = s;
             writeln!(o, "      - option: {}", name(s.option))?;
             scope(cfg, s.scope, o)?;
             if !s.allow.is_empty() {
@@ -502,6 +695,10 @@ fn options(cfg: &Config, o: &mut String) -> std::fmt::Result {
     if !opts.flow_id_copy.is_empty() {
         o.push_str("    flow_id_copy:\n");
         for f in &opts.flow_id_copy {
+            let FlowIdCopy {
+                option: _,
+                scope: _,
+            } = f;
             writeln!(o, "      - option: {}", name(f.option))?;
             scope(cfg, f.scope, o)?;
         }
@@ -592,7 +789,7 @@ pub(super) fn quote(s: &str) -> String {
         match c {
             '"' => q.push_str("\\\""),
             '\\' => q.push_str("\\\\"),
-            c if c.is_control() || c == '\u{feff}' => {
+            c if !yaml_printable(c) => {
                 let _ = write!(q, "\\u{:04x}", u32::from(c));
             }
             c => q.push(c),
@@ -600,6 +797,14 @@ pub(super) fn quote(s: &str) -> String {
     }
     q.push('"');
     q
+}
+
+/// A character YAML takes as it is inside double quotes: printable
+/// (YAML 1.2, 5.1) and no line break (NEL, LS and PS would be folded) nor
+/// byte order mark.
+fn yaml_printable(c: char) -> bool {
+    matches!(u32::from(c), 0x20..=0x7e | 0xa0..=0xd7ff | 0xe000..=0xfffd | 0x1_0000..)
+        && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
 /// `a.b.c.d` or `a.b.c.d/n`, digits only: YAML reads it as a string.

@@ -13,11 +13,7 @@ use crate::config::*;
 /// Load `text`, save it, load the saved text: the two must be equal, and
 /// saving again must give the same text. Returns the saved text.
 pub(crate) fn round_trip(text: &str, what: &str) -> String {
-    let first = load_str(text, what).unwrap_or_else(|e| panic!("{what} does not load:\n{e}"));
-    let saved = emit(&first);
-    let again = load_str(&saved, "saved.yaml")
-        .unwrap_or_else(|e| panic!("the save of {what} does not load:\n{e}\n{saved}"));
-    assert_eq!(first, again, "{what} changed through a save:\n{saved}");
+    let (first, saved, again) = save_and_load(text, what);
     // Also through the general tier alone: the same configuration.
     let whole = load_whole(&saved, "saved.yaml").expect("general tier");
     assert_eq!(
@@ -26,6 +22,17 @@ pub(crate) fn round_trip(text: &str, what: &str) -> String {
     );
     assert_eq!(saved, emit(&again), "{what}: saving twice differs");
     saved
+}
+
+/// Load `text`, save it, load the save: both configurations (equal) and
+/// the saved text.
+pub(crate) fn save_and_load(text: &str, what: &str) -> (Config, String, Config) {
+    let first = load_str(text, what).unwrap_or_else(|e| panic!("{what} does not load:\n{e}"));
+    let saved = emit(&first);
+    let again = load_str(&saved, "saved.yaml")
+        .unwrap_or_else(|e| panic!("the save of {what} does not load:\n{e}\n{saved}"));
+    assert_eq!(first, again, "{what} changed through a save:\n{saved}");
+    (first, saved, again)
 }
 
 #[test]
@@ -66,6 +73,13 @@ fn quoting_reads_back_as_the_same_string() {
         "~",
         "2001:db8::1",
         "é",
+        "a\u{2028}b",
+        "a\u{2029}b",
+        "a\u{85}b",
+        "\u{fffe}",
+        "\u{feff}x",
+        "line\nbreak",
+        " lead and trail ",
     ] {
         let text = format!("k: {}\n", quote(s));
         let back: std::collections::BTreeMap<String, String> =
@@ -76,6 +90,17 @@ fn quoting_reads_back_as_the_same_string() {
     assert_eq!(quote("t-1.a_b"), "t-1.a_b");
     assert_eq!(quote("198.18.1.1"), "198.18.1.1");
     assert_eq!(quote("1000"), "\"1000\"");
+}
+
+proptest! {
+    /// Any string, quoted, reads back as itself.
+    #[test]
+    fn any_string_quoted_reads_back(s in any::<String>()) {
+        let text = format!("k: {}\n", quote(&s));
+        let back: std::collections::BTreeMap<String, String> = serde_yaml_ng::from_str(&text)
+            .map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
+        prop_assert_eq!(&back["k"], &s, "{:?}", text);
+    }
 }
 
 /// `tunnels` tunnels and `routes` routes (a quarter IPv6), one entry per
@@ -122,7 +147,7 @@ pub(crate) fn large_file(tunnels: usize, routes: usize) -> String {
 #[test]
 fn a_large_save_goes_through_the_fast_tier() {
     let (tunnels, routes) = (20_000, 80_000);
-    let saved = round_trip(&large_file(tunnels, routes), "generated");
+    let (_, saved, _) = save_and_load(&large_file(tunnels, routes), "generated");
     // Routes come back longest prefix first (the IPv6 /64s, then the
     // /28s), still one run of route lines; the tunnels another: the fast
     // tier reads every entry but the first of each.
@@ -438,8 +463,21 @@ impl Model {
                 }
             }
         }
-        if !self.tunnels.is_empty() {
+        // A segment with its own VXLAN VNI gets a VXLAN member (stitched
+        // with its Geneve members) when the VTEP receives VXLAN.
+        let stitched: Vec<usize> = (0..self.segments.len())
+            .filter(|&k| self.vxlan && self.segments[k].vxlan_vni)
+            .collect();
+        if !self.tunnels.is_empty() || !stitched.is_empty() {
             w.push_str("tunnels:\n");
+        }
+        for &k in &stitched {
+            let _ = writeln!(
+                w,
+                "  - name: sx{k}\n    remote: {}\n    vni: {}\n    encapsulation: vxlan",
+                remote(false, 60 + k),
+                5000 + k
+            );
         }
         for (i, tm) in self.tunnels.iter().enumerate() {
             let v6 = tm.v6 && self.ipv6;
@@ -536,8 +574,11 @@ impl Model {
             let mut flood: Vec<usize> = s.flood.clone();
             flood.sort_unstable();
             flood.dedup();
-            if !flood.is_empty() {
-                let list: Vec<String> = flood.iter().map(|&i| remote(false, 20 + i)).collect();
+            let mut list: Vec<String> = flood.iter().map(|&i| remote(false, 20 + i)).collect();
+            if self.vxlan && s.vxlan_vni {
+                list.push(remote(false, 60 + k));
+            }
+            if !list.is_empty() {
                 let _ = writeln!(w, "      flood: [{}]", list.join(", "));
             }
             let mut macs = s.macs.clone();
@@ -643,6 +684,9 @@ impl Model {
         w.push_str("metrics:\n");
         if prom {
             w.push_str("  prometheus: \"[::1]:9464\"\n");
+            if self.workers > 1 {
+                let _ = writeln!(w, "  top_tunnels: {}", 7 * self.workers);
+            }
         }
         if let Some(l) = latency {
             let _ = writeln!(w, "  latency: {l}");
@@ -687,4 +731,80 @@ proptest! {
         let text = m.text();
         round_trip(&text, &format!("generated:\n{text}"));
     }
+}
+
+/// `save` writes a file that loads back equal, atomically, and refuses
+/// (writing nothing) a configuration whose save would load differently.
+#[test]
+fn save_writes_what_loads_back_and_refuses_what_would_not() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cfg = load(&root.join("config/l3-gateway.yaml")).expect("example");
+    let dir = std::env::temp_dir().join(format!("geneve-gw-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gw.yaml");
+    std::fs::write(&path, "old\n").unwrap();
+    save(&cfg, &path).expect("save");
+    assert_eq!(load(&path).expect("the save loads"), cfg);
+    // Only the saved file is left in the directory (no temporary file).
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from("gw.yaml")]);
+    // A route appended out of order (a /32 after shorter prefixes) is not
+    // the form `load` gives: refused, the file stays as it was.
+    let mut bent = cfg.clone();
+    let l3 = bent.l3.as_mut().expect("l3 example");
+    let t = l3.routes[0].tunnel;
+    l3.routes.push(Route {
+        prefix: IpPrefix::containing("198.19.99.1".parse().unwrap(), 32),
+        tunnel: t,
+    });
+    let before = std::fs::read_to_string(&path).unwrap();
+    let e = save(&bent, &path).expect_err("refused");
+    assert!(
+        e.contains("(l3 differs)") && e.contains("nothing written"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Static MACs and decap entries (with IPv6 addresses, VLANs and allow
+/// lists), written in block style: their save is one entry per line and
+/// the fast tier reads every entry but the first of each list.
+#[test]
+fn saved_static_macs_and_decap_entries_go_through_the_fast_tier() {
+    let (macs, decaps) = (2_000, 1_000);
+    let mut text = String::from(
+        "ports:\n  - { name: ul, role: underlay, device: net_null0 }\n  - { name: acc, role: access, device: net_null1 }\n\
+         vtep:\n  ipv4: 198.18.0.1/24\n  ipv6: 2001:db8:18::1/64\n\
+         l2:\n  segments:\n    - port: acc\n      vni: 10\n      static_macs:\n",
+    );
+    for i in 0..macs {
+        let remote = if i % 2 == 0 {
+            format!("198.18.0.{}", 2 + i % 200)
+        } else {
+            format!("\"2001:db8:18::{:x}\"", 2 + i % 200)
+        };
+        let _ = writeln!(
+            text,
+            "        - mac: \"02:00:00:00:{:02x}:{:02x}\"\n          remote: {remote}",
+            i >> 8,
+            i & 255
+        );
+    }
+    text.push_str("decap:\n");
+    for j in 0..decaps {
+        let _ = writeln!(text, "  - vni: {}\n    port: acc", 1000 + j);
+        if j % 3 == 0 {
+            let _ = writeln!(text, "    vlan: {}", 1 + j);
+        }
+        if j % 2 == 0 {
+            text.push_str("    allow_from: [198.18.0.9, \"2001:db8:18::9\"]\n");
+        }
+    }
+    assert_eq!(fast_tier_entries(&text), None, "the input is block style");
+    let saved = round_trip(&text, "generated");
+    assert_eq!(fast_tier_entries(&saved), Some(macs - 1 + decaps - 1));
 }

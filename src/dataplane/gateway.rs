@@ -125,24 +125,8 @@ impl GatewayWorker {
                         // encapsulated in place and moved to the TX buffer
                         // together; the rest, from the first other frame
                         // on, one by one below (in order).
-                        let mut bytes = 0u64;
-                        let n = burst.update_while(|m| {
-                            let rss = m.rss_hash();
-                            let taken = l.encap(m, rss).is_some();
-                            if taken {
-                                bytes += m.pkt_len() as u64;
-                            }
-                            taken
-                        });
-                        if n > 0 {
-                            encapped += n as u64;
-                            // One template: the run counts once.
-                            e.encap(l.counter(), n as u64, bytes);
-                            if l.is_vxlan() {
-                                c.vxlan_encap.add(n as u64);
-                            }
-                            send_front(out, c, &mut lat, &mut burst, n);
-                        }
+                        let n = l2_express_front(l, &mut burst, out, c, e, &mut lat);
+                        encapped += n as u64;
                         at = n;
                     } else {
                         // The same for an L3 access port (route per frame).
@@ -204,74 +188,23 @@ impl GatewayWorker {
                     if pipeline::wants_ahead_underlay(t) {
                         pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
                     }
-                    let mut ports = [0u16; BURST_SIZE];
-                    // Their (VNI, tunnel) counter slots, counted after the loop.
-                    let mut slots = [(NO_SLOT, NO_SLOT); BURST_SIZE];
-                    let mut taken = 0;
-                    let n = burst.update_while(|m| {
-                        let (Some(slot), Some(counted)) =
-                            (ports.get_mut(taken), slots.get_mut(taken))
-                        else {
-                            return false;
-                        };
-                        if m.flow_mark().is_some() {
-                            return false;
-                        }
-                        let Some(x) = pipeline::underlay_express_counted(t, m) else {
-                            return false;
-                        };
-                        *slot = x.port;
-                        *counted = (x.vni, x.tunnel);
-                        taken += 1;
-                        true
-                    });
-                    decapped += n as u64;
                     // Delivered packets, counted per (VNI, tunnel) run.
                     let mut run = DecapRun::default();
-                    for (m, &(v, tu)) in burst.as_slice().iter().zip(&slots[..n]) {
-                        run.add(e, v, tu, m.pkt_len() as u64);
-                    }
-                    let mut i = 0;
-                    while let Some(&port) = ports[..n].get(i) {
-                        let run = ports[i..n].iter().take_while(|&&q| q == port).count();
-                        match tx.get_mut(usize::from(port)) {
-                            Some(b) => send_front(b, c, &mut lat, &mut burst, run),
-                            None => {
-                                // Not a port of ours (never for a table's
-                                // access port): counted drops.
-                                burst.free_first(run);
-                                c.drops[DropReason::TxFull.index()].add(run as u64);
-                            }
-                        }
-                        i += run;
-                    }
+                    decapped +=
+                        underlay_express_front(t, &mut burst, &mut tx, c, e, &mut run, &mut lat);
                     if stitching {
                         // Then the stitched frames at the front: decapped
                         // and re-encapsulated in place, all to the
                         // underlay port (a loop of its own: the decap
                         // express tier's stays as it was).
-                        let mut to_vxlan = 0u64;
-                        let s = burst.update_while(|m| {
-                            if m.flow_mark().is_some() {
-                                return false;
-                            }
-                            pipeline::stitch_express(t, m, &mut stitch_cache)
-                                .map(|(_, vxlan)| to_vxlan += u64::from(vxlan))
-                                .is_some()
-                        });
-                        if s > 0 {
-                            encapped += s as u64;
-                            if to_vxlan > 0 {
-                                c.vxlan_encap.add(to_vxlan);
-                            }
-                            match tx.get_mut(usize::from(t.underlay_port)) {
-                                Some(b) => send_front(b, c, &mut lat, &mut burst, s),
-                                None => {
-                                    burst.free_first(s);
-                                    c.drops[DropReason::TxFull.index()].add(s as u64);
-                                }
-                            }
-                        }
+                        encapped += stitch_express_front(
+                            t,
+                            &mut burst,
+                            &mut tx,
+                            c,
+                            &mut lat,
+                            &mut stitch_cache,
+                        );
                     }
                     burst.drain_each(|mut m| {
                         // A Geneve frame in a chain that does not fit one
@@ -825,6 +758,166 @@ fn l3_express_front(
         send_front(out, c, lat, burst, n);
     }
     n as u64
+}
+
+/// The decap express tier (`pipeline::underlay_express`) over the front
+/// of `burst`: the packets it decapsulated in place move to their access
+/// ports' TX buffers, a run of one port at a time; returns how many. Not
+/// inlined, as [`l2_express_front`].
+#[inline(never)]
+fn underlay_express_front(
+    t: &Tables,
+    burst: &mut Burst<BURST_SIZE>,
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    e: &WorkerEntries,
+    run: &mut DecapRun,
+    lat: &mut Residence,
+) -> u64 {
+    let mut ports = [0u16; BURST_SIZE];
+    // One loop per kind of gateway, each a function of its own: with L2
+    // VNIs the Ethernet pattern first, without them the L3 pattern (no
+    // call per packet).
+    let n = if t.decap.has_ethernet_pattern() {
+        express_ports(burst, &mut ports, e, run, |m| {
+            pipeline::underlay_express_counted(t, m)
+        })
+    } else {
+        express_ports(burst, &mut ports, e, run, |m| {
+            pipeline::underlay_express_ip(t, m)
+        })
+    };
+    let mut i = 0;
+    while let Some(&port) = ports[..n].get(i) {
+        let run = ports[i..n].iter().take_while(|&&q| q == port).count();
+        match tx.get_mut(usize::from(port)) {
+            Some(b) => send_front(b, c, lat, burst, run),
+            None => {
+                // Not a port of ours (never for a table's access port):
+                // counted drops.
+                burst.free_first(run);
+                c.drops[DropReason::TxFull.index()].add(run as u64);
+            }
+        }
+        i += run;
+    }
+    n as u64
+}
+
+/// Runs the decap express tier `express` over the front of `burst` while
+/// it takes packets (not marked by an rte_flow rule), each one's access
+/// port into `ports`; returns how many it took.
+#[inline(never)]
+fn express_ports(
+    burst: &mut Burst<BURST_SIZE>,
+    ports: &mut [u16; BURST_SIZE],
+    e: &WorkerEntries,
+    run: &mut DecapRun,
+    mut express: impl FnMut(&mut Mbuf) -> Option<pipeline::ExpressDecap>,
+) -> usize {
+    // Their (VNI, tunnel) counter slots, counted after the loop (the
+    // loop keeps its registers; see BENCHMARKS.md).
+    let mut slots = [(NO_SLOT, NO_SLOT); BURST_SIZE];
+    let mut taken = 0;
+    let n = burst.update_while(|m| {
+        let (Some(slot), Some(counted)) = (ports.get_mut(taken), slots.get_mut(taken)) else {
+            return false;
+        };
+        if m.flow_mark().is_some() {
+            return false;
+        }
+        let Some(x) = express(m) else {
+            return false;
+        };
+        *slot = x.port;
+        *counted = (x.vni, x.tunnel);
+        taken += 1;
+        true
+    });
+    for (m, &(v, tu)) in burst.as_slice().iter().zip(&slots[..n]) {
+        run.add(e, v, tu, m.pkt_len() as u64);
+    }
+    n
+}
+
+/// The stitch express tier (`pipeline::stitch_express`) over the front of
+/// `burst`: the frames it decapsulated and re-encapsulated in place move
+/// to the underlay port's TX buffer; returns how many. Not inlined, as
+/// [`l2_express_front`].
+#[inline(never)]
+fn stitch_express_front(
+    t: &Tables,
+    burst: &mut Burst<BURST_SIZE>,
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    lat: &mut Residence,
+    cache: &mut pipeline::StitchCache,
+) -> u64 {
+    let mut to_vxlan = 0u64;
+    let s = burst.update_while(|m| {
+        if m.flow_mark().is_some() {
+            return false;
+        }
+        pipeline::stitch_express(t, m, cache)
+            .map(|(_, vxlan)| to_vxlan += u64::from(vxlan))
+            .is_some()
+    });
+    if s > 0 {
+        if to_vxlan > 0 {
+            c.vxlan_encap.add(to_vxlan);
+        }
+        match tx.get_mut(usize::from(t.underlay_port)) {
+            Some(b) => send_front(b, c, lat, burst, s),
+            None => {
+                burst.free_first(s);
+                c.drops[DropReason::TxFull.index()].add(s as u64);
+            }
+        }
+    }
+    s as u64
+}
+
+/// The L2 access express tier (`pipeline::AccessExpress`) over the front
+/// of `burst`: the frames it encapsulated in place move to `out` (the
+/// underlay port's TX buffer); returns how many. Not inlined: a loop with
+/// registers of its own, out of the worker loop's way.
+#[inline(never)]
+fn l2_express_front(
+    l: &pipeline::AccessExpress<'_>,
+    burst: &mut Burst<BURST_SIZE>,
+    out: &mut TxBuffer,
+    c: &WorkerCounters,
+    e: &WorkerEntries,
+    lat: &mut Residence,
+) -> usize {
+    // One loop per underlay family: no dispatch on the template per frame.
+    let n = if let Some(f) = l.fast::<false>() {
+        burst.update_while(|m| {
+            let rss = m.rss_hash();
+            l.encap_with(f, m, rss).is_some()
+        })
+    } else if let Some(f) = l.fast::<true>() {
+        burst.update_while(|m| {
+            let rss = m.rss_hash();
+            l.encap_with(f, m, rss).is_some()
+        })
+    } else {
+        0
+    };
+    if n > 0 {
+        // The run's bytes summed after the loop, which keeps a register
+        // for the tier. One template: the run counts once.
+        let bytes = burst.as_slice()[..n]
+            .iter()
+            .map(|m| m.pkt_len() as u64)
+            .sum();
+        e.encap(l.counter(), n as u64, bytes);
+        if l.is_vxlan() {
+            c.vxlan_encap.add(n as u64);
+        }
+        send_front(out, c, lat, burst, n);
+    }
+    n
 }
 
 /// An access frame the express tier did not take; returns 1 when it was

@@ -80,8 +80,8 @@ pub use decap::{
     Ipv6ZeroChecksum, OptionsSeen, Verdict,
 };
 pub use encap::{
-    encap, encap_fast_ethernet, encap_fast_ip, encap_tso, EncapError, EncapTemplate, TemplateError,
-    TunnelConfig, TunnelOption, UdpChecksumTx,
+    encap, encap_fast_ethernet, encap_fast_ip, encap_tso, EncapError, EncapTemplate, FastEthernet,
+    TemplateError, TunnelConfig, TunnelOption, UdpChecksumTx,
 };
 pub use hash::inner_flow_hash;
 pub use offload::{TxOffload, TxOffloadCaps};

@@ -4,7 +4,9 @@
 //! flood, a punt or a counted drop.
 use std::net::IpAddr;
 
-use crate::tunnel::{encap, encap_fast_ethernet, encap_fast_ip, Buffer, EncapError, EncapTemplate};
+use crate::tunnel::{
+    encap, encap_fast_ethernet, encap_fast_ip, Buffer, EncapError, EncapTemplate, FastEthernet,
+};
 use crate::wire::{checksum, Encapsulation};
 
 use super::{eth_vlan, rd16, strip_vlan, tagged, DropReason, Outcome, PuntKind};
@@ -230,12 +232,47 @@ impl<'t> AccessExpress<'t> {
     /// `Some(underlay port)` then, else `None` with `buf` untouched.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u16> {
-        let h = buf.data().first_chunk::<14>()?;
-        let head = u64::from_le_bytes(*h.first_chunk::<8>()?);
-        if head & 0xffff_ffff_ffff != self.mac || tagged(h) || buf.total_len() != buf.len() {
+        if !self.takes(buf) {
             return None;
         }
         encap_fast_ethernet(self.tpl, buf, rss).then_some(self.port)
+    }
+
+    /// Its template as the Ethernet fast tier over an IPv6 (`V6`) or IPv4
+    /// underlay, if it is that one: checked once per burst, for
+    /// [`encap_with`](Self::encap_with).
+    pub fn fast<const V6: bool>(&self) -> Option<FastEthernet<'t, V6>> {
+        FastEthernet::new(self.tpl)
+    }
+
+    /// [`encap`](Self::encap) with the fast sub-case known (`f` from
+    /// [`fast`](Self::fast)): the same result and bytes, without the
+    /// dispatch on the template per frame.
+    #[inline(always)]
+    pub fn encap_with<const V6: bool, B: Buffer + ?Sized>(
+        &self,
+        f: FastEthernet<'_, V6>,
+        buf: &mut B,
+        rss: Option<u32>,
+    ) -> Option<u16> {
+        if !self.takes(buf) {
+            return None;
+        }
+        f.encap(buf, rss).then_some(self.port)
+    }
+
+    /// An untagged frame in one segment for the cached MAC.
+    #[inline(always)]
+    fn takes<B: Buffer + ?Sized>(&self, buf: &B) -> bool {
+        let Some(h) = buf.data().first_chunk::<14>() else {
+            return false;
+        };
+        let Some(head) = h.first_chunk::<8>() else {
+            return false;
+        };
+        u64::from_le_bytes(*head) & 0xffff_ffff_ffff == self.mac
+            && !tagged(h)
+            && buf.total_len() == buf.len()
     }
 }
 

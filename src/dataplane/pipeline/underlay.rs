@@ -152,6 +152,40 @@ pub fn underlay_express_counted<B: Buffer + ?Sized>(
     express_deliver(t, buf, d)
 }
 
+/// [`underlay_express_counted`] for a gateway without L2 VNIs (no
+/// Ethernet pattern, `Decapsulator::has_ethernet_pattern`): the L3
+/// tunnels' IPv4 pattern inlined, the IPv6 underlay out of line. The same
+/// result as [`underlay_express_counted`] for every packet (the patterns
+/// are disjoint: they differ in the protocol type or the EtherType), one
+/// call fewer.
+#[inline(always)]
+pub fn underlay_express_ip<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<ExpressDecap> {
+    match t
+        .decap
+        .decap_fast_v4_pattern_ip(buf.data(), buf.rx_ipv4_checksum_good())
+    {
+        Some(FastVerdict::Deliver(d)) => express_deliver_ip(t, buf, d),
+        Some(_) => None,
+        None => underlay_express_rest(t, buf),
+    }
+}
+
+/// What [`underlay_express_ip`] leaves: the Ethernet pattern should the
+/// tables have one, then the IPv6 underlay through
+/// `underlay_express_other` (its one caller of the IPv6 tier, which
+/// stays inlined there). Not inlined.
+#[inline(never)]
+fn underlay_express_rest<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<ExpressDecap> {
+    match t
+        .decap
+        .decap_fast_v4_pattern(buf.data(), buf.rx_ipv4_checksum_good())
+    {
+        Some(FastVerdict::Deliver(d)) => express_deliver(t, buf, d),
+        Some(_) => None,
+        None => underlay_express_other(t, buf),
+    }
+}
+
 /// The stitch express tier, for the front of a burst after
 /// [`underlay_express`] declined: a VXLAN packet of the VXLAN fast tier, or
 /// a Geneve one of the header pattern, to a stitched segment's VNI that

@@ -378,6 +378,13 @@ impl Decapsulator {
         self
     }
 
+    /// Whether the Ethernet-payload header pattern is kept (see
+    /// [`with_patterns`](Self::with_patterns)): without it the express
+    /// tier tries the L3 pattern first.
+    pub fn has_ethernet_pattern(&self) -> bool {
+        self.pattern_v4.is_some()
+    }
+
     /// Let the fast tiers recognise an options area laid out as `options`
     /// (the options this gateway's tunnels send, which a symmetric peer
     /// sends back) by comparing its option headers instead of walking it

@@ -3,7 +3,7 @@
 //! template without outer VLAN tag, written at fixed offsets. It writes
 //! exactly the general tier's bytes or declines with the buffer untouched.
 use crate::tunnel::buffer::Buffer;
-use crate::tunnel::hash::hash_ipv4;
+use crate::tunnel::hash::{hash_ipv4, hash_ipv4_ihl5};
 use crate::tunnel::qos::TtlEncap;
 use crate::wire::{ethernet, ipv4, ipv6};
 
@@ -34,6 +34,32 @@ pub fn encap_fast_ethernet<B: Buffer + ?Sized>(
         // Not here: inlined too, they make the worker's express tier spill
         // registers (see BENCHMARKS.md). [`encap`](super::encap) has them.
         FastCase::V4Ip | FastCase::V6Ip | FastCase::None => false,
+    }
+}
+
+/// A template the Ethernet fast tier takes, with its underlay family
+/// (`V6`) checked once, in [`FastEthernet::new`]: a loop over a burst then
+/// runs its one sub-case with no dispatch on the template per frame. It
+/// writes what [`encap_fast_ethernet`] writes and declines what it
+/// declines (the template cannot change while it is borrowed).
+#[derive(Clone, Copy)]
+pub struct FastEthernet<'t, const V6: bool>(&'t EncapTemplate);
+
+impl<'t, const V6: bool> FastEthernet<'t, V6> {
+    /// `t` if its fast case is Ethernet payload over IPv6 (`V6`) or IPv4.
+    pub fn new(t: &'t EncapTemplate) -> Option<Self> {
+        let case = if V6 {
+            FastCase::V6Ethernet
+        } else {
+            FastCase::V4Ethernet
+        };
+        (t.fast == case).then_some(FastEthernet(t))
+    }
+
+    /// [`encap_fast_ethernet`] for this template.
+    #[inline(always)]
+    pub fn encap<B: Buffer + ?Sized>(self, buf: &mut B, flow_hash: Option<u32>) -> bool {
+        encap_fast::<ETH, V6, B>(self.0, buf, flow_hash).is_some()
     }
 }
 
@@ -169,10 +195,13 @@ fn fast_inner<const L2: usize>(
     if !is_v4 || len > t.max_inner {
         return None;
     }
-    let hash = match flow_hash {
-        Some(h) => h,
+    let hash = match (flow_hash, e.get(L2..)?.first_chunk::<FAST_INNER_IP_LEN>()) {
+        (Some(h), _) => h,
+        // No options: the ports at a fixed offset, within the bytes
+        // checked above.
+        (None, Some(h)) if h[0] == 0x45 => hash_ipv4_ihl5(h),
         // Version 4 was checked above: `None` only for a truncated header.
-        None => hash_ipv4(inner.get(L2..)?)?,
+        (None, _) => hash_ipv4(inner.get(L2..)?)?,
     };
     Some(FastInner {
         len,

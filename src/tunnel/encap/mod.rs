@@ -28,7 +28,7 @@ mod template;
 #[cfg(test)]
 mod tests;
 
-pub use fast::{encap_fast_ethernet, encap_fast_ip};
+pub use fast::{encap_fast_ethernet, encap_fast_ip, FastEthernet};
 pub use general::encap_tso;
 pub use template::{EncapTemplate, MAX_TEMPLATE_LEN};
 

@@ -23,8 +23,23 @@ l2:
 
 #[test]
 fn access_express_encapsulates_exactly_like_access_with_cache_or_leaves_the_frame() {
-    let cfg = crate::config::load_str(UNTAGGED, "t.yaml").unwrap();
-    let neigh: HashMap<IpAddr, [u8; 6]> = [("198.18.0.2".parse().unwrap(), PEER2)].into();
+    access_express_matches(UNTAGGED, "198.18.0.2", false);
+    // The IPv6 underlay (the UDP checksum computed per frame).
+    let v6 = UNTAGGED
+        .replace(
+            "ipv4: 198.18.0.1/24",
+            "ipv4: 198.18.0.1/24\n  ipv6: 2001:db8:18::1/64",
+        )
+        .replace("remote: 198.18.0.2", "remote: \"2001:db8:18::2\"");
+    access_express_matches(&v6, "2001:db8:18::2", true);
+}
+
+/// The access express tier of `cfg` (one tunnel to `peer`, IPv6 underlay
+/// if `v6`) against `access_with_cache`, through both of its entries
+/// (`encap`, and `encap_with` with the fast case checked per burst).
+fn access_express_matches(cfg: &str, peer: &str, v6: bool) {
+    let cfg = crate::config::load_str(cfg, "t.yaml").unwrap();
+    let neigh: HashMap<IpAddr, [u8; 6]> = [(peer.parse().unwrap(), PEER2)].into();
     let t = build(&cfg, &neigh, &HashMap::new(), 1, Default::default());
     let known = [2, 0, 0, 0, 0, 0xbb];
     let untag = |f: Vec<u8>| [&f[..12], &f[16..]].concat();
@@ -46,6 +61,9 @@ fn access_express_encapsulates_exactly_like_access_with_cache_or_leaves_the_fram
     stale.generation = 7;
     assert!(AccessExpress::new(&t, 1, &stale).is_none());
     assert!(AccessExpress::new(&tables(&[("198.18.0.2", PEER2)]), 1, &cache).is_none());
+    // The fast case is the template's family, and only that one.
+    assert_eq!(express.fast::<true>().is_some(), v6);
+    assert_eq!(express.fast::<false>().is_some(), !v6);
 
     let base = untag(udp_frame(known, [198, 19, 0, 1], [198, 19, 0, 2], 1000, 53));
     let mut frames: Vec<(Vec<u8>, bool)> = vec![(base.clone(), true)];
@@ -72,10 +90,32 @@ fn access_express_encapsulates_exactly_like_access_with_cache_or_leaves_the_fram
     let mut big = base.clone();
     big.resize(1500, 0);
     frames.push((big, false)); // over the tunnel MTU: segment path
+                               // Every bit of the Ethernet and IPv4 headers and the ports flipped:
+                               // taken or not, the tiers must agree.
+    for bit in 0..(14 + 24) * 8 {
+        let mut f = base.clone();
+        f[bit / 8] ^= 1 << (bit % 8);
+        let mut general = VecBuffer::with_headroom(256, &f);
+        let takes = access_with_cache(&t, 1, &mut general, None, &mut MacCache::default())
+            == Outcome::Encapped(0)
+            && express
+                .encap(&mut VecBuffer::with_headroom(256, &f), None)
+                .is_some();
+        frames.push((f, takes));
+    }
     for (i, (f, takes)) in frames.iter().enumerate() {
         for rss in [None, Some(0x1234_5678)] {
             let mut by_express = VecBuffer::with_headroom(256, f);
             let got = express.encap(&mut by_express, rss);
+            // The same through the per-burst fast case.
+            let mut by_known = VecBuffer::with_headroom(256, f);
+            let known_got = match (express.fast::<false>(), express.fast::<true>()) {
+                (Some(k), _) => express.encap_with(k, &mut by_known, rss),
+                (_, Some(k)) => express.encap_with(k, &mut by_known, rss),
+                (None, None) => panic!("an express tier without a fast case"),
+            };
+            assert_eq!(known_got, got, "frame {i}");
+            assert_eq!(by_known.data(), by_express.data(), "frame {i}");
             let mut general = VecBuffer::with_headroom(256, f);
             let want = access_with_cache(&t, 1, &mut general, rss, &mut MacCache::default());
             if *takes {
@@ -189,7 +229,7 @@ fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
     ];
     for (i, (t, frame, takes)) in cases.into_iter().enumerate() {
         let mut by_express = VecBuffer::with_headroom(128, frame);
-        let got = underlay_express(t, &mut by_express);
+        let got = both_express(t, &mut by_express);
         let mut general = VecBuffer::with_headroom(128, frame);
         let want = underlay(t, &mut general, &mut |_| {});
         if takes {
@@ -200,6 +240,18 @@ fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
             assert_eq!(by_express.data(), frame, "case {i}: untouched");
         }
     }
+}
+
+/// `underlay_express_counted` on `b`, and `underlay_express_ip` (the loop of a
+/// gateway without L2 VNIs, the L3 pattern first) on a copy: the same
+/// result and the same bytes, for any tables and any packet.
+fn both_express(t: &Tables, b: &mut VecBuffer) -> Option<u16> {
+    let mut ip_first = VecBuffer::with_headroom(128, b.data());
+    let got = underlay_express_counted(t, b);
+    let ip_got = underlay_express_ip(t, &mut ip_first);
+    assert_eq!(ip_got, got, "{:02x?}", b.data());
+    assert_eq!(ip_first.data(), b.data());
+    got.map(|x| x.port)
 }
 
 #[test]
@@ -443,7 +495,7 @@ fn underlay_express_l3_delivers_like_the_general_tier_over_mutated_frames() {
     for (c, t) in configs.iter().enumerate() {
         for f in &frames {
             let mut by_express = VecBuffer::with_headroom(128, f);
-            let got = underlay_express(t, &mut by_express);
+            let got = both_express(t, &mut by_express);
             let mut fast = VecBuffer::with_headroom(128, f);
             let want = underlay(t, &mut fast, &mut |_| {});
             let mut general = VecBuffer::with_headroom(128, f);
