@@ -51,6 +51,14 @@ if ! python3 -c 'import scapy' >/dev/null 2>&1; then
         || python3 -m pip install -q --break-system-packages scapy
 fi
 
+# grpcio and grpcio-tools: the control API's Python test client (stubs
+# generated from proto/geneve_gw.proto); skipped by that test when absent.
+if ! python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1; then
+    log "installing grpcio and grpcio-tools for $(command -v python3)"
+    python3 -m pip install -q grpcio grpcio-tools 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages grpcio grpcio-tools
+fi
+
 # Rust toolchain: the machine's rustup toolchain; nothing to fetch here.
 command -v cargo >/dev/null 2>&1 || log "cargo not found: install Rust (rustup) first"
 

@@ -67,6 +67,15 @@ enum Command {
         geneve-gw stats --file-prefix gw1\n  \
         geneve-gw stats --file-prefix gw1 --json")]
     Stats(cmd::stats::StatsArgs),
+    /// Change and read a running gateway through its control API (tunnels,
+    /// routes, MACs, decap VNIs, transactions, counters, reload, save).
+    #[command(after_help = "Examples:\n  \
+        geneve-gw ctl --file-prefix gw1 tunnel add --name t1 --remote 198.18.1.2 --vni 1000\n  \
+        geneve-gw ctl -c gw.yaml route add --prefix 198.19.0.0/16 --tunnel t1\n  \
+        geneve-gw ctl --file-prefix gw1 route list --prefix 198.19.0.0/16 --json\n  \
+        geneve-gw ctl --file-prefix gw1 counters\n\n\
+        Exit status: 0 done; 1 refused by the gateway (its error is printed); 2 usage or no gateway.")]
+    Ctl(Box<cmd::ctl::CtlArgs>),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +91,7 @@ fn main() -> ExitCode {
         Command::Probe(a) => cmd::probe::execute(a),
         Command::Check(a) => cmd::check::execute(&a),
         Command::Stats(a) => cmd::stats::execute(&a),
+        Command::Ctl(a) => return ExitCode::from(cmd::ctl::execute(*a)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -201,6 +201,17 @@ fn port_role_mismatch() {
 }
 
 #[test]
+fn api_listen_tcp_not_an_address() {
+    check(
+        "api-listen-tcp-not-an-address.yaml",
+        22,
+        15,
+        "api.listen_tcp",
+        &["`localhost:50051` is not an address:port"],
+    );
+}
+
+#[test]
 fn top_tunnels_over_its_bound() {
     check(
         "top-tunnels-too-many.yaml",

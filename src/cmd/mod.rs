@@ -3,6 +3,7 @@
 //! loops they start live in `dataplane`, the control thread in `control`.
 #![forbid(unsafe_code)]
 pub mod check;
+pub mod ctl;
 #[cfg(feature = "dpdk")]
 pub mod forward;
 #[cfg(feature = "dpdk")]

@@ -598,6 +598,11 @@ fn gateway(
     .with_entries(shared.clone(), st.cfg.metrics.top_tunnels as usize);
     obs.entries(st.planner.counter_slots());
     obs.tick(&shared.counters, 0, || st.table_sizes(), true);
+    // Before the workers start: a refused socket stops the start cleanly.
+    let socket = crate::control::api::socket_path(&crate::control::api::file_prefix(
+        &st.cfg.eal.merged_args(&opts.eal_args),
+    ));
+    let mut api = run_api::ApiState::start(&socket, st.cfg.api.listen_tcp)?;
     let launched = LaunchedWorkers::launch(jobs).map_err(|e| e.to_string())?;
     let started = Instant::now();
     eprintln!(
@@ -617,6 +622,7 @@ fn gateway(
         pool,
         nb_ids,
         &mut obs,
+        &mut api,
     );
     // Let what is in flight finish before the workers stop: punted packets
     // still queued get their replies, and worker 0 sends the replies (a
@@ -714,6 +720,7 @@ fn control_loop(
     pool: &Mempool,
     nb_ids: u16,
     obs: &mut crate::control::telemetry::Observer,
+    api: &mut run_api::ApiState,
 ) -> StopReason {
     let mut tracker = crate::control::StopTracker::new(opts.stop);
     let mut last_summary = Instant::now();
@@ -737,11 +744,14 @@ fn control_loop(
                 Err(TryRecvError::Disconnected) => {
                     reload = None;
                     eprintln!("reload refused: the validating thread stopped (the running configuration stays)");
+                    api.reloaded(Err("the validating thread stopped".into()));
                 }
                 Ok(result) => {
                     reload = None;
                     match result {
-                        Ok((new, diff, read)) if new.ports == st.cfg.ports && new.eal == st.cfg.eal => {
+                        Ok((new, diff, read))
+                            if new.ports == st.cfg.ports && new.eal == st.cfg.eal =>
+                        {
                             let t0 = Instant::now();
                             let old = std::mem::replace(&mut st.cfg, new);
                             // Freeing a large configuration takes a while:
@@ -768,6 +778,7 @@ fn control_loop(
                             };
                             let ch = st.want_planned();
                             let n = ch.len();
+                            api.reloaded(Ok(what.clone()));
                             publisher.push(ch);
                             let flushed = publisher.flush(&shared.tables, &shared.generation);
                             eprintln!(
@@ -781,12 +792,14 @@ fn control_loop(
                                 }
                             );
                         }
-                        Ok(_) => eprintln!(
-                            "reload refused: ports or eal changed in {}; those need a restart (the running configuration stays)",
-                            opts.config_path.display()
-                        ),
+                        Ok(_) => {
+                            let e = format!("ports or eal changed in {}; those need a restart (the running configuration stays)", opts.config_path.display());
+                            eprintln!("reload refused: {e}");
+                            api.reloaded(Err(e));
+                        }
                         Err(e) => {
-                            eprintln!("reload refused (the running configuration stays):\n{e}")
+                            eprintln!("reload refused (the running configuration stays):\n{e}");
+                            api.reloaded(Err(format!("{e:#}")));
                         }
                     }
                 }
@@ -848,6 +861,14 @@ fn control_loop(
                 }
             }
         }
+        api.turn(
+            st,
+            publisher,
+            shared,
+            hup,
+            reload.is_some(),
+            &opts.config_path,
+        );
         st.age(Instant::now());
         let ch = st.want_planned();
         publisher.push(ch);
@@ -901,6 +922,9 @@ fn control_loop(
         }
     }
 }
+
+#[path = "run_api.rs"]
+mod run_api;
 
 fn report(
     counters: &[WorkerCounters],

@@ -157,6 +157,7 @@ fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
         limits: _,
         offload: _,
         metrics: _,
+        api: _,
         index: _,
     } = cfg;
     o.push_str("# Saved by geneve-gw: the running configuration.\n");
@@ -207,6 +208,10 @@ fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
     writeln!(o, "  latency: {}\n  capture: {}", m.latency, m.capture)?;
     if m.top_tunnels > 0 {
         writeln!(o, "  top_tunnels: {}", m.top_tunnels)?;
+    }
+    let ApiConfig { listen_tcp } = &cfg.api;
+    if let Some(a) = listen_tcp {
+        writeln!(o, "api:\n  listen_tcp: {}", quote(&a.to_string()))?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@
 //! limits:   max_options, mac_table_size, flow_table_size, burst_size, mbufs
 //! offload:  auto|off (TX/RX checksum offload and rte_flow decap where the underlay port has them)
 //! metrics:  prometheus, latency, capture, top_tunnels (Prometheus series for the N busiest tunnels; 0)
+//! api:      listen_tcp (the control API on TCP too; it is always on the Unix socket)
 //! ```
 //!
 //! The commented examples under `config/` describe every field. Loading
@@ -57,6 +58,7 @@
 //! (`198.19.1.5/24`), which would hide what was meant.
 #![forbid(unsafe_code)]
 
+pub mod edit;
 pub(crate) mod emit;
 mod error;
 mod fast;

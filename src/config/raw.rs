@@ -41,7 +41,7 @@ impl<'de> Deserialize<'de> for Scalar {
 /// The top-level sections, as `RawConfig` names them.
 pub(crate) const TOP_FIELDS: &[&str] = &[
     "eal", "ports", "vtep", "tunnels", "l2", "l3", "decap", "options", "limits", "offload",
-    "metrics",
+    "metrics", "api",
 ];
 
 #[derive(Debug, Deserialize, Default)]
@@ -60,6 +60,13 @@ pub(crate) struct RawConfig {
     pub limits: Option<RawLimits>,
     pub offload: Option<RawOffload>,
     pub metrics: Option<RawMetrics>,
+    pub api: Option<RawApi>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawApi {
+    pub listen_tcp: Option<String>,
 }
 
 /// `offload: auto | off`.

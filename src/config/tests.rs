@@ -1131,3 +1131,16 @@ fn ports_are_at_most_what_the_workers_count() {
         "at most 32",
     );
 }
+
+#[test]
+fn api_listen_tcp_is_off_unless_given_and_checked() {
+    assert_eq!(ok(BASE).api.listen_tcp, None);
+    let c = ok(&format!("{BASE}api:\n  listen_tcp: 127.0.0.1:50051\n"));
+    assert_eq!(c.api.listen_tcp, Some("127.0.0.1:50051".parse().unwrap()));
+    one(
+        &format!("{BASE}api:\n  listen_tcp: localhost\n"),
+        20,
+        "api.listen_tcp",
+        "is not an address:port",
+    );
+}

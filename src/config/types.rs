@@ -145,6 +145,8 @@ pub struct Config {
     pub offload: Offload,
     /// Observability: latency, Prometheus, packet capture.
     pub metrics: Metrics,
+    /// The live control API (`control::api`).
+    pub api: ApiConfig,
     /// Lookups over `tunnels`, built with it by [`super::load`].
     pub(super) index: TunnelIndex,
 }
@@ -192,6 +194,40 @@ impl TunnelIndex {
             by_name: std::sync::OnceLock::new(),
             groups_by_vni: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Tunnel `t` now sits at `i` and those from `i` on moved up one
+    /// (`config::edit`): the look-ups follow without a rebuild; the lazy
+    /// ones are made again at their next use.
+    pub(super) fn inserted(&mut self, t: &Tunnel, i: usize) {
+        self.shift(i, 1);
+        self.by_pair
+            .entry((t.remote, t.vni, t.encapsulation))
+            .or_insert(u32::try_from(i).unwrap_or(u32::MAX));
+        self.forget_lazy();
+    }
+
+    /// Tunnel `t` at `i` was removed and those after it moved down one.
+    pub(super) fn removed(&mut self, t: &Tunnel, i: usize) {
+        let key = (t.remote, t.vni, t.encapsulation);
+        if self.by_pair.get(&key) == Some(&u32::try_from(i).unwrap_or(u32::MAX)) {
+            self.by_pair.remove(&key);
+        }
+        self.shift(i + 1, -1);
+        self.forget_lazy();
+    }
+
+    fn shift(&mut self, from: usize, by: i64) {
+        for v in self.by_pair.values_mut() {
+            if *v as usize >= from {
+                *v = u32::try_from(i64::from(*v) + by).unwrap_or(u32::MAX);
+            }
+        }
+    }
+
+    fn forget_lazy(&mut self) {
+        self.by_name = std::sync::OnceLock::new();
+        self.groups_by_vni = std::sync::OnceLock::new();
     }
 
     /// Indexes (into `tunnels`) of one tunnel per distinct mesh group among
@@ -248,6 +284,15 @@ impl std::str::FromStr for Offload {
             _ => Err(format!("`{s}` is not an offload mode; use auto or off")),
         }
     }
+}
+
+/// The control API (`api:`): always on the gateway's Unix socket; on TCP
+/// only when `listen_tcp` is set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Also serve the API on this TCP address (unauthenticated: put TLS
+    /// or an SSH tunnel in front, see the README).
+    pub listen_tcp: Option<std::net::SocketAddr>,
 }
 
 /// Observability settings (`metrics:`).

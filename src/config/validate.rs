@@ -15,7 +15,7 @@ use super::types::*;
 
 /// `parent[i]`, written out only when an error names it: validating a
 /// million entries formats no path unless there is something to say.
-struct Item<'a, P: ?Sized>(&'a P, usize);
+pub(super) struct Item<'a, P: ?Sized>(pub(super) &'a P, pub(super) usize);
 
 impl<P: fmt::Display + ?Sized> fmt::Display for Item<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -24,7 +24,7 @@ impl<P: fmt::Display + ?Sized> fmt::Display for Item<'_, P> {
 }
 
 /// `parent.field`, written out only when an error names it.
-struct Field<'a, P: ?Sized>(&'a P, &'a str);
+pub(super) struct Field<'a, P: ?Sized>(pub(super) &'a P, pub(super) &'a str);
 
 impl<P: fmt::Display + ?Sized> fmt::Display for Field<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,7 +137,11 @@ fn ip(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<IpA
 }
 
 /// A unicast address usable as a tunnel endpoint or next hop.
-fn unicast_ip(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<IpAddr> {
+pub(super) fn unicast_ip(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    s: &str,
+) -> Option<IpAddr> {
     let a = ip(ctx, path, s)?;
     let kind = match a {
         IpAddr::V4(v) if v.is_unspecified() => Some("the unspecified address"),
@@ -169,7 +173,11 @@ fn mac(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<Ma
     }
 }
 
-fn unicast_mac(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<MacAddr> {
+pub(super) fn unicast_mac(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    s: &str,
+) -> Option<MacAddr> {
     let m = mac(ctx, path, s)?;
     if crate::wire::ethernet::is_group_mac(&m) || m == [0; 6] {
         ctx.err(
@@ -182,7 +190,11 @@ fn unicast_mac(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> O
 }
 
 /// `addr/len` with the host bits zero.
-fn prefix(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<IpPrefix> {
+pub(super) fn prefix(
+    ctx: &mut Ctx,
+    path: &(impl fmt::Display + ?Sized),
+    s: &str,
+) -> Option<IpPrefix> {
     let t = s.trim();
     let Some((a, l)) = t.split_once('/') else {
         ctx.err(
@@ -271,7 +283,7 @@ fn if_addr(
 }
 
 /// Hex string (`0a0b0c0d`, `0x0a0b0c0d`, `0a:0b:0c:0d`) to bytes.
-fn hex(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<Vec<u8>> {
+pub(super) fn hex(ctx: &mut Ctx, path: &(impl fmt::Display + ?Sized), s: &str) -> Option<Vec<u8>> {
     let t = s.trim();
     let t = t
         .strip_prefix("0x")
@@ -446,7 +458,7 @@ impl Names {
 
 /// `vlan:` — 0, absent, `none` or `untagged` mean untagged. Outer `None` on
 /// error.
-fn vlan(
+pub(super) fn vlan(
     ctx: &mut Ctx,
     path: &(impl fmt::Display + ?Sized),
     v: &Option<Scalar>,
@@ -508,7 +520,7 @@ fn family(a: IpAddr) -> &'static str {
 
 /// A remote VTEP address: unicast, of a family the local VTEP has, not the
 /// local address itself.
-fn remote_vtep(
+pub(super) fn remote_vtep(
     ctx: &mut Ctx,
     path: &(impl fmt::Display + ?Sized),
     s: &str,
@@ -547,6 +559,20 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
     let eal = eal(ctx, raw.eal);
     let limits = limits(ctx, raw.limits);
     let metrics = metrics(ctx, raw.metrics, &eal);
+    let api = ApiConfig {
+        listen_tcp: raw.api.and_then(|a| a.listen_tcp).and_then(|a| {
+            a.parse::<std::net::SocketAddr>()
+                .map_err(|_| {
+                    ctx.err(
+                        "api.listen_tcp",
+                        format!(
+                            "`{a}` is not an address:port; e.g. 127.0.0.1:50051 or [::1]:50051"
+                        ),
+                    )
+                })
+                .ok()
+        }),
+    };
     let ports = ports(ctx, raw.ports, eal.worker_cores.len());
     let vtep = vtep(ctx, raw.vtep, &ports);
     if let Some(v) = &vtep {
@@ -598,6 +624,7 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
         l2,
         l3,
         decap,
+        api,
         options,
         limits,
         offload: match raw.offload {
@@ -986,7 +1013,7 @@ fn ports(ctx: &mut Ctx, raw: Option<Vec<RawPort>>, workers: usize) -> Vec<PortCo
 }
 
 /// Resolve a reference to a port that must have `role`.
-fn port_ref(
+pub(super) fn port_ref(
     ctx: &mut Ctx,
     path: &(impl fmt::Display + ?Sized),
     name: &str,
@@ -1153,7 +1180,7 @@ fn vtep(ctx: &mut Ctx, raw: Option<RawVtep>, ports: &[PortConfig]) -> Option<Vte
     port.map(|_| v)
 }
 
-fn registry(ctx: &mut Ctx, raw: Vec<RawOptionDef>) -> Vec<OptionDef> {
+pub(super) fn registry(ctx: &mut Ctx, raw: Vec<RawOptionDef>) -> Vec<OptionDef> {
     let mut out = Vec::new();
     let mut names = HashMap::default();
     let mut ids: HashMap<(u16, u8), String> = HashMap::default();
@@ -1295,7 +1322,7 @@ fn tunnel_option(
     })
 }
 
-fn tunnels(
+pub(super) fn tunnels(
     ctx: &mut Ctx,
     raw: Vec<RawTunnel>,
     vtep: &Option<Vtep>,
@@ -1591,7 +1618,7 @@ fn l2_mode(ctx: &mut Ctx, raw: RawL2, ports: &[PortConfig], vtep: &Option<Vtep>)
     }
 }
 
-fn vlan_text(v: Option<u16>) -> String {
+pub(super) fn vlan_text(v: Option<u16>) -> String {
     match v {
         None => "untagged".to_string(),
         Some(v) => format!("VLAN {v}"),

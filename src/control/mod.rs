@@ -3,6 +3,8 @@
 //! client. It runs on the EAL main lcore, never on a worker core. The
 //! subcommands that start it are in `cmd`.
 #![forbid(unsafe_code)]
+pub mod api;
+pub mod api_proto;
 pub mod observe;
 pub mod responder;
 pub mod stats_client;

@@ -362,6 +362,15 @@ impl StderrLines {
         }
     }
 
+    /// Reads nothing (a placeholder for one already finished).
+    pub fn empty() -> StderrLines {
+        let (_, rx) = std::sync::mpsc::channel::<String>();
+        StderrLines {
+            lines: rx,
+            text: String::new(),
+        }
+    }
+
     /// Waits up to `limit` for a new line containing `needle`.
     pub fn wait_for(&mut self, needle: &str, limit: Duration) -> bool {
         let deadline = std::time::Instant::now() + limit;

@@ -1,0 +1,1107 @@
+//! Changes to a running configuration, entry by entry: what the control
+//! API (`control::api`) asks of the control thread.
+//!
+//! An [`Edit`] is checked with the same per-entry functions the file's
+//! validation uses (`validate::tunnels` for one tunnel, `prefix`,
+//! `remote_vtep`, `unicast_mac`, `port_ref`, `vlan`), so a field is refused
+//! with the same words as in a file; the path names the change instead of
+//! a line (`changes[2].add_route.prefix`). The references between entries
+//! (a route's tunnel, a tunnel still used by routes, static MACs, flood
+//! lists or option policies, an L3 tunnel's VNI against the segments) are
+//! checked with the [`Editor`]'s indexes (tunnel by name, route by prefix,
+//! routes per tunnel and per VNI), never by validating the whole
+//! configuration again: one change costs hash look-ups, plus a memmove in
+//! the route list (kept sorted longest prefix first). Deleting a tunnel
+//! renumbers the references to the tunnels after it (one pass over the
+//! routes, integers only).
+//!
+//! [`Editor::apply`] applies a list of edits all or nothing: every change
+//! to the configuration is recorded with its inverse, and the first
+//! refused edit undoes the ones before it, in reverse order. Nothing is
+//! cloned but the entries touched.
+//!
+//! What the API does not change entry by entry: VXLAN tunnels and tunnels
+//! in a mesh group of their own (they change the stitching of whole
+//! segments), segments themselves, option policies, the VTEP, ports and
+//! EAL: those stay with the file and a reload. The option registry is
+//! changed entry by entry but checked whole (`validate::registry`, at most
+//! 32 entries), and it makes every table anew (`Applied::global`).
+use std::fmt;
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+
+use super::raw::{RawChecksum, RawEncapsulation, RawPortRange, RawTunnel, RawTunnelOption, Scalar};
+use super::types::*;
+use super::validate::{self, Ctx, Field};
+use crate::wire::ethernet::MacDisplay;
+
+/// A tunnel as the API gives it: the fields of a `tunnels:` entry, text
+/// and wide integers as in the file, checked as the file's are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TunnelSpec {
+    pub name: String,
+    pub remote: String,
+    pub vni: i64,
+    /// `geneve` or `vxlan`.
+    pub encapsulation: Option<String>,
+    pub mesh: Option<String>,
+    pub options: Vec<OptionSpec>,
+    pub udp_port: Option<i64>,
+    /// `zero` or `compute`.
+    pub udp_checksum: Option<String>,
+    pub accept_zero_checksum: Option<bool>,
+    /// A number or `inherit`.
+    pub ttl: Option<String>,
+    pub dscp: Option<String>,
+    pub source_ports: Option<(i64, i64)>,
+}
+
+/// One option of a [`TunnelSpec`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OptionSpec {
+    pub name: Option<String>,
+    pub class: Option<i64>,
+    pub type_: Option<i64>,
+    pub data: String,
+    pub critical: Option<bool>,
+}
+
+/// One change to the running configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Adds a tunnel, or changes the settings of the tunnel with that name
+    /// (its remote and VNI stay).
+    AddTunnel(TunnelSpec),
+    DeleteTunnel(String),
+    /// Adds a route or moves its prefix to another tunnel.
+    AddRoute {
+        prefix: String,
+        tunnel: String,
+    },
+    DeleteRoute(String),
+    /// Segment by name or index; adds the MAC or moves it.
+    AddStaticMac {
+        segment: String,
+        mac: String,
+        remote: String,
+    },
+    DeleteStaticMac {
+        segment: String,
+        mac: String,
+    },
+    /// Adds an explicit decap entry or sets the allow list of a VNI.
+    AddDecap {
+        vni: i64,
+        port: Option<String>,
+        vlan: Option<i64>,
+        allow_from: Option<Vec<String>>,
+    },
+    DeleteDecap(i64),
+    SetFlood {
+        segment: String,
+        remotes: Vec<String>,
+    },
+    /// Registers an option (the registry is small: checked whole, and the
+    /// tables are made anew).
+    AddOption {
+        name: String,
+        class: i64,
+        type_: i64,
+        length: Option<i64>,
+    },
+    /// Removes a registered option no policy uses.
+    DeleteOption(String),
+}
+
+/// Why an edit was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditErrorKind {
+    /// A field is not valid (the file would be refused the same way).
+    Invalid,
+    /// What is deleted or named does not exist.
+    NotFound,
+    /// It would leave a reference dangling.
+    Dangling,
+    /// The API does not change this entry by entry: edit the file and reload.
+    Unsupported,
+}
+
+/// A refused edit: which change, which field, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditError {
+    pub kind: EditErrorKind,
+    /// The field path, e.g. `changes[2].add_route.tunnel`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for EditError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for EditError {}
+
+fn err(kind: EditErrorKind, path: impl fmt::Display, message: impl Into<String>) -> EditError {
+    EditError {
+        kind,
+        path: path.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Entries added, removed and modified in one table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableCounts {
+    pub added: u64,
+    pub removed: u64,
+    pub modified: u64,
+}
+
+impl fmt::Display for TableCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "+{} -{} ~{}", self.added, self.removed, self.modified)
+    }
+}
+
+/// What an accepted list of edits changed, in the terms the table planner
+/// takes (the same as a reload's difference), in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Something global changed: make every table anew.
+    pub global: Option<&'static str>,
+    pub tunnels: Vec<(IpAddr, Vni)>,
+    pub routes: Vec<(IpPrefix, Option<(IpAddr, Vni)>)>,
+    pub static_macs: Vec<(usize, [u8; 6], Option<IpAddr>)>,
+    pub flood: Vec<usize>,
+    pub decap: Vec<Vni>,
+    pub counts: [TableCounts; 5],
+}
+
+impl Applied {
+    const TABLES: [&'static str; 5] = [
+        "tunnels",
+        "routes",
+        "static MACs",
+        "flood lists",
+        "decap VNIs",
+    ];
+}
+
+impl fmt::Display for Applied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (name, c)) in Self::TABLES.iter().zip(&self.counts).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{name} {c}")?;
+        }
+        Ok(())
+    }
+}
+
+const T_TUNNELS: usize = 0;
+const T_ROUTES: usize = 1;
+const T_MACS: usize = 2;
+const T_FLOOD: usize = 3;
+const T_DECAP: usize = 4;
+
+/// How to undo one change to the configuration.
+enum Undo {
+    RemoveTunnel(usize),
+    InsertTunnel(usize, Tunnel),
+    ReplaceTunnel(usize, Tunnel),
+    RemoveRoute(IpPrefix),
+    InsertRoute(Route),
+    SetDecap(Vni, Option<Decap>),
+    RemoveMac(usize, usize),
+    InsertMac(usize, usize, StaticMac),
+    ReplaceMac(usize, usize, StaticMac),
+    Flood(usize, Vec<IpAddr>),
+    Options(Options),
+}
+
+/// The indexes the per-entry checks look references up in. Built once
+/// from a configuration (start, reload: linear), then kept up to date by
+/// [`Editor::apply`] with the configuration it edits.
+#[derive(Debug, Clone, Default)]
+pub struct Editor {
+    /// Tunnel name -> index (the first of a name).
+    names: FxHashMap<String, usize>,
+    /// Route prefix -> tunnel index.
+    routes: FxHashMap<IpPrefix, usize>,
+    /// Routes per tunnel index.
+    per_tunnel: Vec<u32>,
+    /// Routes per VNI (the L3 VNIs).
+    per_vni: FxHashMap<Vni, u32>,
+    /// Tunnels that are VXLAN or in a mesh group of their own.
+    not_plain: usize,
+    /// The VNIs of the routes just added or removed (their decap entries
+    /// follow).
+    last_vnis: Vec<Vni>,
+}
+
+fn plain(t: &Tunnel) -> bool {
+    t.encapsulation == Encapsulation::Geneve && t.mesh == Encapsulation::Geneve.as_str()
+}
+
+fn zero_v6(t: &Tunnel) -> bool {
+    t.accept_zero_checksum && t.remote.is_ipv6()
+}
+
+impl Editor {
+    /// The indexes of `cfg`.
+    pub fn new(cfg: &Config) -> Editor {
+        let mut e = Editor {
+            per_tunnel: vec![0; cfg.tunnels.len()],
+            ..Editor::default()
+        };
+        for (i, t) in cfg.tunnels.iter().enumerate() {
+            e.names.entry(t.name.clone()).or_insert(i);
+            if !plain(t) {
+                e.not_plain += 1;
+            }
+        }
+        for r in cfg.l3.iter().flat_map(|l| &l.routes) {
+            e.routes.insert(r.prefix, r.tunnel);
+            e.per_tunnel[r.tunnel] += 1;
+            *e.per_vni.entry(cfg.tunnels[r.tunnel].vni).or_default() += 1;
+        }
+        e
+    }
+
+    /// The tunnel named `name`.
+    pub fn tunnel(&self, name: &str) -> Option<usize> {
+        self.names.get(name).copied()
+    }
+
+    /// The tunnel index of the route `prefix`.
+    pub fn route(&self, prefix: &IpPrefix) -> Option<usize> {
+        self.routes.get(prefix).copied()
+    }
+
+    /// Applies `edits` to `cfg` in order, all or nothing. `label(i)` names
+    /// edit `i` in errors (`changes[3].add_tunnel`).
+    pub fn apply(
+        &mut self,
+        cfg: &mut Config,
+        edits: &[Edit],
+        label: impl Fn(usize) -> String,
+    ) -> Result<Applied, EditError> {
+        let mut undo = Vec::new();
+        let mut out = Applied::default();
+        for (i, e) in edits.iter().enumerate() {
+            if let Err(e) = self.one(cfg, e, &label(i), &mut undo, &mut out) {
+                while let Some(u) = undo.pop() {
+                    self.undo(cfg, u);
+                }
+                return Err(e);
+            }
+        }
+        Ok(out)
+    }
+
+    fn one(
+        &mut self,
+        cfg: &mut Config,
+        e: &Edit,
+        base: &str,
+        undo: &mut Vec<Undo>,
+        out: &mut Applied,
+    ) -> Result<(), EditError> {
+        use EditErrorKind::*;
+        match e {
+            Edit::AddTunnel(spec) => {
+                let base = format!("{base}.add_tunnel");
+                let t = self.check_tunnel(cfg, spec, &base)?;
+                if !plain(&t) {
+                    return Err(err(Unsupported, format!("{base}.encapsulation"), "VXLAN tunnels and tunnels in a mesh group of their own change how whole segments are stitched; add them in the configuration file and reload"));
+                }
+                match self.tunnel(&t.name) {
+                    Some(i) => {
+                        let old = &cfg.tunnels[i];
+                        if (old.remote, old.vni, old.encapsulation)
+                            != (t.remote, t.vni, t.encapsulation)
+                        {
+                            return Err(err(Invalid, format!("{base}.remote"), format!("tunnel `{}` goes to {} with VNI {}; a tunnel's remote and VNI do not change (delete it and add it again)", t.name, old.remote, old.vni)));
+                        }
+                        if !plain(old) {
+                            return Err(err(Unsupported, format!("{base}.name"), format!("tunnel `{}` is VXLAN or in a mesh group of its own; change it in the configuration file and reload", t.name)));
+                        }
+                        if *old == t {
+                            return Ok(());
+                        }
+                        if zero_v6(old) != zero_v6(&t) {
+                            out.global = Some("accept_zero_checksum");
+                        }
+                        out.tunnels.push((t.remote, t.vni));
+                        out.counts[T_TUNNELS].modified += 1;
+                        let old = std::mem::replace(&mut cfg.tunnels[i], t);
+                        undo.push(Undo::ReplaceTunnel(i, old));
+                    }
+                    None => {
+                        if let Some(o) = cfg.tunnel_for_encap(t.remote, t.vni, t.encapsulation) {
+                            return Err(err(Invalid, format!("{base}.vni"), format!("tunnel `{}` already goes to {} with {} VNI {}; each remote VTEP and VNI pair needs one tunnel", o.name, t.remote, t.encapsulation, t.vni)));
+                        }
+                        if zero_v6(&t) {
+                            out.global = Some("accept_zero_checksum");
+                        }
+                        if self.not_plain > 0 {
+                            out.global = Some("tunnel encapsulation or mesh group (stitching)");
+                        }
+                        out.tunnels.push((t.remote, t.vni));
+                        out.counts[T_TUNNELS].added += 1;
+                        let i = cfg.tunnels.len();
+                        self.insert_tunnel(cfg, i, t);
+                        undo.push(Undo::RemoveTunnel(i));
+                    }
+                }
+            }
+            Edit::DeleteTunnel(name) => {
+                let path = format!("{base}.delete_tunnel.name");
+                let i = self
+                    .tunnel(name)
+                    .ok_or_else(|| err(NotFound, &path, format!("no tunnel named `{name}`")))?;
+                self.tunnel_unused(cfg, i, &path)?;
+                let t = &cfg.tunnels[i];
+                if !plain(t) {
+                    return Err(err(Unsupported, &path, format!("tunnel `{name}` is VXLAN or in a mesh group of its own; remove it in the configuration file and reload")));
+                }
+                if zero_v6(t) {
+                    out.global = Some("accept_zero_checksum");
+                }
+                if self.not_plain > 0 {
+                    out.global = Some("tunnel encapsulation or mesh group (stitching)");
+                }
+                out.tunnels.push((t.remote, t.vni));
+                out.counts[T_TUNNELS].removed += 1;
+                let t = self.remove_tunnel(cfg, i);
+                undo.push(Undo::InsertTunnel(i, t));
+            }
+            Edit::AddRoute { prefix, tunnel } => {
+                let base = format!("{base}.add_route");
+                let Some(l3) = &cfg.l3 else {
+                    return Err(err(Invalid, &base, "the running configuration has no l3 section; routes need l3.access (add it in the file and reload)"));
+                };
+                let p = parse(|c| validate::prefix(c, &Field(&base.as_str(), "prefix"), prefix))?;
+                let tpath = format!("{base}.tunnel");
+                let t = self.tunnel(tunnel).ok_or_else(|| {
+                    err(
+                        Dangling,
+                        &tpath,
+                        format!("no tunnel named `{tunnel}`; add the tunnel first"),
+                    )
+                })?;
+                let (remote, vni) = (cfg.tunnels[t].remote, cfg.tunnels[t].vni);
+                if let Some(s) = cfg
+                    .l2
+                    .iter()
+                    .flat_map(|l| &l.segments)
+                    .position(|s| s.vni == vni)
+                {
+                    return Err(err(Invalid, &tpath, format!("tunnel `{tunnel}` uses VNI {vni}, which is the L2 segment l2.segments[{s}]; an L3 tunnel needs a VNI of its own")));
+                }
+                if let Some(d) = cfg.decap_for(vni) {
+                    if d.payload == Payload::Ethernet {
+                        return Err(err(Invalid, &tpath, format!("VNI {vni} of tunnel `{tunnel}` has an explicit decap entry to port `{}` carrying Ethernet; an L3 tunnel's VNI decapsulates to l3.access (delete that decap entry first)", cfg.ports[d.port].name)));
+                    }
+                }
+                let _ = l3;
+                match self.route(&p) {
+                    Some(old) if old == t => return Ok(()),
+                    Some(_) => {
+                        let r = self.remove_route(cfg, p);
+                        undo.push(Undo::InsertRoute(r));
+                        out.counts[T_ROUTES].modified += 1;
+                    }
+                    None => out.counts[T_ROUTES].added += 1,
+                }
+                self.insert_route(
+                    cfg,
+                    Route {
+                        prefix: p,
+                        tunnel: t,
+                    },
+                );
+                undo.push(Undo::RemoveRoute(p));
+                out.routes.push((p, Some((remote, vni))));
+                self.derived_decap(cfg, out, undo);
+            }
+            Edit::DeleteRoute(prefix) => {
+                let path = format!("{base}.delete_route.prefix");
+                let p = parse(|c| validate::prefix(c, &path, prefix))?;
+                if self.route(&p).is_none() {
+                    return Err(err(NotFound, &path, format!("no route for {p}")));
+                }
+                let r = self.remove_route(cfg, p);
+                undo.push(Undo::InsertRoute(r));
+                out.counts[T_ROUTES].removed += 1;
+                out.routes.push((p, None));
+                self.derived_decap(cfg, out, undo);
+            }
+            Edit::AddStaticMac {
+                segment,
+                mac,
+                remote,
+            } => {
+                let base = format!("{base}.add_static_mac");
+                let seg = segment_ref(cfg, segment, &format!("{base}.segment"))?;
+                let m = parse(|c| validate::unicast_mac(c, &format!("{base}.mac"), mac))?;
+                let r = parse(|c| {
+                    validate::remote_vtep(c, &format!("{base}.remote"), remote, &cfg.vtep)
+                })?;
+                let s = &mut segments(cfg)[seg];
+                match s.static_macs.iter().position(|x| x.mac == m) {
+                    Some(pos) if s.static_macs[pos].remote == r => return Ok(()),
+                    Some(pos) => {
+                        let old = std::mem::replace(&mut s.static_macs[pos].remote, r);
+                        undo.push(Undo::ReplaceMac(
+                            seg,
+                            pos,
+                            StaticMac {
+                                mac: m,
+                                remote: old,
+                            },
+                        ));
+                        out.counts[T_MACS].modified += 1;
+                    }
+                    None => {
+                        s.static_macs.push(StaticMac { mac: m, remote: r });
+                        undo.push(Undo::RemoveMac(seg, s.static_macs.len() - 1));
+                        out.counts[T_MACS].added += 1;
+                    }
+                }
+                out.static_macs.push((seg, m, Some(r)));
+            }
+            Edit::DeleteStaticMac { segment, mac } => {
+                let base = format!("{base}.delete_static_mac");
+                let seg = segment_ref(cfg, segment, &format!("{base}.segment"))?;
+                let mpath = format!("{base}.mac");
+                let m = parse(|c| validate::unicast_mac(c, &mpath, mac))?;
+                let s = &mut segments(cfg)[seg];
+                let pos = s
+                    .static_macs
+                    .iter()
+                    .position(|x| x.mac == m)
+                    .ok_or_else(|| {
+                        err(
+                            NotFound,
+                            &mpath,
+                            format!("no static MAC {} in segment {segment}", MacDisplay(&m)),
+                        )
+                    })?;
+                let old = s.static_macs.remove(pos);
+                undo.push(Undo::InsertMac(seg, pos, old));
+                out.counts[T_MACS].removed += 1;
+                out.static_macs.push((seg, m, None));
+            }
+            Edit::SetFlood { segment, remotes } => {
+                let base = format!("{base}.set_flood");
+                let seg = segment_ref(cfg, segment, &format!("{base}.segment"))?;
+                let mut list = Vec::with_capacity(remotes.len());
+                for (j, r) in remotes.iter().enumerate() {
+                    let path = format!("{base}.remotes[{j}]");
+                    let a = parse(|c| validate::remote_vtep(c, &path, r, &cfg.vtep))?;
+                    if list.contains(&a) {
+                        return Err(err(Invalid, &path, format!("{a} is listed twice")));
+                    }
+                    list.push(a);
+                }
+                let s = &mut segments(cfg)[seg];
+                if s.flood == list {
+                    return Ok(());
+                }
+                let old = std::mem::replace(&mut s.flood, list);
+                undo.push(Undo::Flood(seg, old));
+                out.counts[T_FLOOD].modified += 1;
+                out.flood.push(seg);
+            }
+            Edit::AddDecap {
+                vni,
+                port,
+                vlan,
+                allow_from,
+            } => {
+                let base = format!("{base}.add_decap");
+                let v = parse(|c| validate::vni(c, &format!("{base}.vni"), *vni))?;
+                let port = match port.as_deref().filter(|p| !p.is_empty()) {
+                    Some(p) => Some(parse(|c| {
+                        validate::port_ref(
+                            c,
+                            &format!("{base}.port"),
+                            p,
+                            &cfg.ports,
+                            PortRole::Access,
+                        )
+                    })?),
+                    None => None,
+                };
+                let vlan = match vlan {
+                    None => None,
+                    Some(n) => parse(|c| {
+                        validate::vlan(c, &format!("{base}.vlan"), &Some(Scalar::Int(*n)))
+                    })?,
+                };
+                let allow = match allow_from {
+                    None => None,
+                    Some(list) => {
+                        let apath = format!("{base}.allow_from");
+                        if list.is_empty() {
+                            return Err(err(Invalid, &apath, "empty; list the source VTEPs to accept, or omit allow_from to accept any"));
+                        }
+                        let mut out = Vec::with_capacity(list.len());
+                        for (j, s) in list.iter().enumerate() {
+                            let path = format!("{apath}[{j}]");
+                            let a = parse(|c| validate::remote_vtep(c, &path, s, &cfg.vtep))?;
+                            if out.contains(&a) {
+                                return Err(err(Invalid, &path, format!("{a} is listed twice")));
+                            }
+                            out.push(a);
+                        }
+                        Some(out)
+                    }
+                };
+                let new = match cfg.decap_for(v) {
+                    Some(existing) => {
+                        let what = match existing.payload {
+                            Payload::Ethernet if self.segment_vni(cfg, v) => "its L2 segment",
+                            Payload::Ethernet => "its decap entry",
+                            Payload::Ip => "l3.access",
+                        };
+                        if let Some(p) = port {
+                            if p != existing.port {
+                                return Err(err(Invalid, format!("{base}.port"), format!("VNI {v} decapsulates to port `{}` by {what}; omit port or give the same one", cfg.ports[existing.port].name)));
+                            }
+                        }
+                        if vlan.is_some() && vlan != existing.vlan {
+                            return Err(err(Invalid, format!("{base}.vlan"), format!("VNI {v} decapsulates {} by {what}; omit vlan or give the same one", validate::vlan_text(existing.vlan))));
+                        }
+                        Decap {
+                            allow_from: allow,
+                            ..existing.clone()
+                        }
+                    }
+                    None => {
+                        let Some(p) = port else {
+                            return Err(err(Invalid, format!("{base}.port"), format!("missing; VNI {v} is neither an L2 segment nor an L3 tunnel's VNI, so its access port must be given")));
+                        };
+                        Decap {
+                            vni: v,
+                            port: p,
+                            vlan,
+                            payload: Payload::Ethernet,
+                            allow_from: allow,
+                        }
+                    }
+                };
+                let old = set_decap(cfg, v, Some(new));
+                count(&mut out.counts[T_DECAP], old.as_ref(), cfg.decap_for(v));
+                if old.as_ref() != cfg.decap_for(v) {
+                    out.decap.push(v);
+                }
+                undo.push(Undo::SetDecap(v, old));
+            }
+            Edit::AddOption {
+                name,
+                class,
+                type_,
+                length,
+            } => {
+                let base = format!("{base}.add_option");
+                let reg = &cfg.options.registry;
+                if reg.iter().any(|o| &o.name == name) {
+                    return Err(err(
+                        Invalid,
+                        format!("{base}.name"),
+                        format!("option `{name}` is already registered; delete it first"),
+                    ));
+                }
+                let mut raw: Vec<super::raw::RawOptionDef> = reg
+                    .iter()
+                    .map(|o| super::raw::RawOptionDef {
+                        name: o.name.clone(),
+                        class: i64::from(o.class),
+                        type_: i64::from(o.type_),
+                        length: o.length.map(i64::from),
+                    })
+                    .collect();
+                let at = raw.len();
+                raw.push(super::raw::RawOptionDef {
+                    name: name.clone(),
+                    class: *class,
+                    type_: *type_,
+                    length: *length,
+                });
+                let mut ctx = Ctx::new("api");
+                let new = validate::registry(&mut ctx, raw);
+                if !ctx.errors.is_empty() {
+                    return Err(from_ctx(ctx, &format!("options.registry[{at}]"), &base));
+                }
+                let old = std::mem::replace(&mut cfg.options.registry, new);
+                undo.push(Undo::Options(Options {
+                    registry: old,
+                    ..cfg.options.clone()
+                }));
+                out.global = Some("options");
+            }
+            Edit::DeleteOption(name) => {
+                let path = format!("{base}.delete_option.name");
+                let i = cfg
+                    .options
+                    .registry
+                    .iter()
+                    .position(|o| &o.name == name)
+                    .ok_or_else(|| {
+                        err(
+                            NotFound,
+                            &path,
+                            format!("no option named `{name}` in the registry"),
+                        )
+                    })?;
+                let o = &cfg.options;
+                let users = o
+                    .require
+                    .iter()
+                    .map(|r| ("require", r.option))
+                    .chain(o.security_tags.iter().map(|s| ("security_tags", s.option)))
+                    .chain(o.flow_id_copy.iter().map(|f| ("flow_id_copy", f.option)));
+                for (what, opt) in users {
+                    if opt == i {
+                        return Err(err(Dangling, &path, format!("option `{name}` is used by an options.policies.{what} entry; change the policy in the file first")));
+                    }
+                }
+                let old = cfg.options.clone();
+                let o = &mut cfg.options;
+                o.registry.remove(i);
+                // Policies name options by index: those after it move down.
+                for opt in o
+                    .require
+                    .iter_mut()
+                    .map(|r| &mut r.option)
+                    .chain(o.security_tags.iter_mut().map(|s| &mut s.option))
+                    .chain(o.flow_id_copy.iter_mut().map(|f| &mut f.option))
+                {
+                    if *opt > i {
+                        *opt -= 1;
+                    }
+                }
+                undo.push(Undo::Options(old));
+                out.global = Some("options");
+            }
+            Edit::DeleteDecap(vni) => {
+                let path = format!("{base}.delete_decap.vni");
+                let v = parse(|c| validate::vni(c, &path, *vni))?;
+                let Some(existing) = cfg.decap_for(v).cloned() else {
+                    return Err(err(NotFound, &path, format!("VNI {v} has no decap entry")));
+                };
+                let new =
+                    if self.segment_vni(cfg, v) || self.per_vni.get(&v).is_some_and(|n| *n > 0) {
+                        // A segment's or an L3 tunnel's VNI: only its allow list goes.
+                        if existing.allow_from.is_none() {
+                            return Ok(());
+                        }
+                        Some(Decap {
+                            allow_from: None,
+                            ..existing.clone()
+                        })
+                    } else {
+                        scoped_to_vni(cfg, v, &path)?;
+                        None
+                    };
+                let old = set_decap(cfg, v, new);
+                count(&mut out.counts[T_DECAP], old.as_ref(), cfg.decap_for(v));
+                out.decap.push(v);
+                undo.push(Undo::SetDecap(v, old));
+            }
+        }
+        Ok(())
+    }
+
+    /// One tunnel, checked as the file's `tunnels:` entries are.
+    fn check_tunnel(
+        &self,
+        cfg: &Config,
+        spec: &TunnelSpec,
+        base: &str,
+    ) -> Result<Tunnel, EditError> {
+        let scalar = |s: &Option<String>| {
+            s.as_ref().map(|s| match s.parse::<i64>() {
+                Ok(n) => Scalar::Int(n),
+                Err(_) => Scalar::Str(s.clone()),
+            })
+        };
+        let encapsulation = match spec.encapsulation.as_deref() {
+            None | Some("") | Some("geneve") => None,
+            Some("vxlan") => Some(RawEncapsulation::Vxlan),
+            Some(o) => {
+                return Err(err(
+                    EditErrorKind::Invalid,
+                    format!("{base}.encapsulation"),
+                    format!("`{o}` is not an encapsulation; allowed: geneve, vxlan"),
+                ))
+            }
+        };
+        let udp_checksum = match spec.udp_checksum.as_deref() {
+            None | Some("") => None,
+            Some("zero") => Some(RawChecksum::Zero),
+            Some("compute") => Some(RawChecksum::Compute),
+            Some(o) => {
+                return Err(err(
+                    EditErrorKind::Invalid,
+                    format!("{base}.udp_checksum"),
+                    format!("`{o}` is not a checksum policy; allowed: zero, compute"),
+                ))
+            }
+        };
+        let raw = RawTunnel {
+            name: spec.name.clone(),
+            remote: spec.remote.clone(),
+            vni: spec.vni,
+            encapsulation: encapsulation.or(match spec.encapsulation.as_deref() {
+                Some("geneve") => Some(RawEncapsulation::Geneve),
+                _ => None,
+            }),
+            mesh: spec.mesh.clone().filter(|m| !m.is_empty()),
+            options: spec
+                .options
+                .iter()
+                .map(|o| RawTunnelOption {
+                    name: o.name.clone().filter(|n| !n.is_empty()),
+                    class: o.class,
+                    type_: o.type_,
+                    data: o.data.clone(),
+                    critical: o.critical,
+                })
+                .collect(),
+            udp_port: spec.udp_port,
+            udp_checksum,
+            accept_zero_checksum: spec.accept_zero_checksum,
+            ttl: scalar(&spec.ttl.clone().filter(|s| !s.is_empty())),
+            dscp: scalar(&spec.dscp.clone().filter(|s| !s.is_empty())),
+            source_ports: spec
+                .source_ports
+                .map(|(min, max)| RawPortRange { min, max }),
+        };
+        let mut ctx = Ctx::new("api");
+        let vtep = Some(cfg.vtep.clone());
+        let mut t = validate::tunnels(
+            &mut ctx,
+            vec![raw],
+            &vtep,
+            &cfg.options.registry,
+            &cfg.limits,
+        );
+        if !ctx.errors.is_empty() {
+            return Err(from_ctx(ctx, "tunnels[0]", base));
+        }
+        t.pop()
+            .ok_or_else(|| err(EditErrorKind::Invalid, base, "not a tunnel"))
+    }
+
+    /// Refuses to delete tunnel `i` while anything still uses it.
+    fn tunnel_unused(&self, cfg: &Config, i: usize, path: &str) -> Result<(), EditError> {
+        let t = &cfg.tunnels[i];
+        let n = self.per_tunnel[i];
+        if n > 0 {
+            let example = self
+                .routes
+                .iter()
+                .find(|(_, &ti)| ti == i)
+                .map(|(p, _)| p.to_string())
+                .unwrap_or_default();
+            return Err(err(EditErrorKind::Dangling, path, format!("tunnel `{}` is used by {n} route(s), e.g. {example}; delete or move them first", t.name)));
+        }
+        for (si, s) in cfg.l2.iter().flat_map(|l| l.segments.iter().enumerate()) {
+            if s.vni != t.vni {
+                continue;
+            }
+            if let Some(m) = s.static_macs.iter().find(|m| m.remote == t.remote) {
+                return Err(err(EditErrorKind::Dangling, path, format!("tunnel `{}` is used by static MAC {} in l2.segments[{si}]; delete it first", t.name, MacDisplay(&m.mac))));
+            }
+            if s.flood.contains(&t.remote) {
+                return Err(err(
+                    EditErrorKind::Dangling,
+                    path,
+                    format!(
+                        "tunnel `{}` is in the flood list of l2.segments[{si}]; take it out first",
+                        t.name
+                    ),
+                ));
+            }
+        }
+        let o = &cfg.options;
+        let scopes = o
+            .require
+            .iter()
+            .map(|r| ("require", r.scope))
+            .chain(o.security_tags.iter().map(|s| ("security_tags", s.scope)))
+            .chain(o.flow_id_copy.iter().map(|f| ("flow_id_copy", f.scope)));
+        for (what, s) in scopes {
+            if s == Scope::Tunnel(i) {
+                return Err(err(EditErrorKind::Dangling, path, format!("tunnel `{}` is the scope of an options.policies.{what} entry; change the policy in the file first", t.name)));
+            }
+        }
+        Ok(())
+    }
+
+    fn segment_vni(&self, cfg: &Config, v: Vni) -> bool {
+        cfg.l2.iter().flat_map(|l| &l.segments).any(|s| s.vni == v)
+    }
+
+    /// After routes changed: every L3 VNI has its decap entry (to
+    /// l3.access, as the file's derives it) and a VNI no route uses any
+    /// more loses it.
+    fn derived_decap(&mut self, cfg: &mut Config, out: &mut Applied, undo: &mut Vec<Undo>) {
+        let Some(l3) = &cfg.l3 else { return };
+        let (port, vlan) = (l3.access.port, l3.access.vlan);
+        let touched = std::mem::take(&mut self.last_vnis);
+        for v in touched {
+            let used = self.per_vni.get(&v).is_some_and(|n| *n > 0);
+            let cur = cfg.decap_for(v).cloned();
+            let new = match (&cur, used) {
+                (None, true) => Some(Decap {
+                    vni: v,
+                    port,
+                    vlan,
+                    payload: Payload::Ip,
+                    allow_from: None,
+                }),
+                (Some(d), false) if d.payload == Payload::Ip => None,
+                _ => continue,
+            };
+            let old = set_decap(cfg, v, new);
+            count(&mut out.counts[T_DECAP], old.as_ref(), cfg.decap_for(v));
+            out.decap.push(v);
+            undo.push(Undo::SetDecap(v, old));
+        }
+    }
+
+    fn insert_tunnel(&mut self, cfg: &mut Config, i: usize, t: Tunnel) {
+        self.shift_tunnels(cfg, i, 1);
+        if !plain(&t) {
+            self.not_plain += 1;
+        }
+        self.names.entry(t.name.clone()).or_insert(i);
+        self.per_tunnel.insert(i, 0);
+        cfg.index.inserted(&t, i);
+        cfg.tunnels.insert(i, t);
+    }
+
+    fn remove_tunnel(&mut self, cfg: &mut Config, i: usize) -> Tunnel {
+        let t = cfg.tunnels.remove(i);
+        cfg.index.removed(&t, i);
+        if self.names.get(&t.name) == Some(&i) {
+            self.names.remove(&t.name);
+        }
+        if !plain(&t) {
+            self.not_plain -= 1;
+        }
+        self.per_tunnel.remove(i);
+        self.shift_tunnels(cfg, i + 1, -1);
+        t
+    }
+
+    /// Tunnel indexes from `from` on move by `by`, wherever they are kept.
+    fn shift_tunnels(&mut self, cfg: &mut Config, from: usize, by: isize) {
+        let mv = |x: &mut usize| {
+            if *x >= from {
+                *x = x.wrapping_add_signed(by);
+            }
+        };
+        if from >= cfg.tunnels.len() + usize::from(by < 0) {
+            return;
+        }
+        self.names.values_mut().for_each(mv);
+        self.routes.values_mut().for_each(mv);
+        if let Some(l3) = &mut cfg.l3 {
+            l3.routes.iter_mut().for_each(|r| mv(&mut r.tunnel));
+        }
+        let o = &mut cfg.options;
+        for s in o
+            .require
+            .iter_mut()
+            .map(|r| &mut r.scope)
+            .chain(o.security_tags.iter_mut().map(|s| &mut s.scope))
+            .chain(o.flow_id_copy.iter_mut().map(|f| &mut f.scope))
+        {
+            if let Scope::Tunnel(t) = s {
+                mv(t);
+            }
+        }
+    }
+
+    fn insert_route(&mut self, cfg: &mut Config, r: Route) {
+        let Some(l3) = &mut cfg.l3 else { return };
+        // Longest prefix first; a new route goes last among its length.
+        let at = l3.routes.partition_point(|x| x.prefix.len >= r.prefix.len);
+        l3.routes.insert(at, r.clone());
+        self.routes.insert(r.prefix, r.tunnel);
+        self.per_tunnel[r.tunnel] += 1;
+        let v = cfg.tunnels[r.tunnel].vni;
+        *self.per_vni.entry(v).or_default() += 1;
+        self.last_vnis.push(v);
+    }
+
+    fn remove_route(&mut self, cfg: &mut Config, p: IpPrefix) -> Route {
+        let l3 = cfg.l3.as_mut().expect("a route exists, so does l3");
+        let lo = l3.routes.partition_point(|x| x.prefix.len > p.len);
+        let hi = l3.routes.partition_point(|x| x.prefix.len >= p.len);
+        let at = lo
+            + l3.routes[lo..hi]
+                .iter()
+                .position(|x| x.prefix == p)
+                .expect("the route index and the list agree");
+        let r = l3.routes.remove(at);
+        self.routes.remove(&p);
+        self.per_tunnel[r.tunnel] -= 1;
+        let v = cfg.tunnels[r.tunnel].vni;
+        if let Some(n) = self.per_vni.get_mut(&v) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_vni.remove(&v);
+            }
+        }
+        self.last_vnis.push(v);
+        r
+    }
+
+    fn undo(&mut self, cfg: &mut Config, u: Undo) {
+        match u {
+            Undo::RemoveTunnel(i) => {
+                self.remove_tunnel(cfg, i);
+            }
+            Undo::InsertTunnel(i, t) => self.insert_tunnel(cfg, i, t),
+            Undo::ReplaceTunnel(i, t) => cfg.tunnels[i] = t,
+            Undo::RemoveRoute(p) => {
+                self.remove_route(cfg, p);
+            }
+            Undo::InsertRoute(r) => self.insert_route(cfg, r),
+            Undo::SetDecap(v, d) => {
+                set_decap(cfg, v, d);
+            }
+            Undo::RemoveMac(s, pos) => {
+                segments(cfg)[s].static_macs.remove(pos);
+            }
+            Undo::InsertMac(s, pos, m) => segments(cfg)[s].static_macs.insert(pos, m),
+            Undo::ReplaceMac(s, pos, m) => segments(cfg)[s].static_macs[pos] = m,
+            Undo::Flood(s, f) => segments(cfg)[s].flood = f,
+            Undo::Options(o) => cfg.options = o,
+        }
+        self.last_vnis.clear();
+    }
+}
+
+fn count(c: &mut TableCounts, old: Option<&Decap>, new: Option<&Decap>) {
+    match (old, new) {
+        (None, Some(_)) => c.added += 1,
+        (Some(_), None) => c.removed += 1,
+        (Some(a), Some(b)) if a != b => c.modified += 1,
+        _ => {}
+    }
+}
+
+/// Sets (or removes) the decap entry of `v`, keeping the list sorted;
+/// returns the old one.
+fn set_decap(cfg: &mut Config, v: Vni, d: Option<Decap>) -> Option<Decap> {
+    match (cfg.decap.binary_search_by_key(&v, |d| d.vni), d) {
+        (Ok(i), Some(d)) => Some(std::mem::replace(&mut cfg.decap[i], d)),
+        (Ok(i), None) => Some(cfg.decap.remove(i)),
+        (Err(i), Some(d)) => {
+            cfg.decap.insert(i, d);
+            None
+        }
+        (Err(_), None) => None,
+    }
+}
+
+/// Refuses to remove the decap entry of a VNI an option policy names.
+fn scoped_to_vni(cfg: &Config, v: Vni, path: &str) -> Result<(), EditError> {
+    let o = &cfg.options;
+    let used = o
+        .require
+        .iter()
+        .map(|r| r.scope)
+        .chain(o.security_tags.iter().map(|s| s.scope))
+        .chain(o.flow_id_copy.iter().map(|f| f.scope))
+        .any(|s| s == Scope::Vni(v));
+    if used {
+        return Err(err(
+            EditErrorKind::Dangling,
+            path,
+            format!(
+                "VNI {v} is the scope of an option policy; change the policy in the file first"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn segments(cfg: &mut Config) -> &mut Vec<Segment> {
+    &mut cfg
+        .l2
+        .as_mut()
+        .expect("segment_ref found a segment")
+        .segments
+}
+
+/// A segment by name, or by its index in `l2.segments`.
+pub fn segment_index(cfg: &Config, r: &str) -> Option<usize> {
+    let segs = &cfg.l2.as_ref()?.segments;
+    segs.iter()
+        .position(|s| s.name.as_deref() == Some(r))
+        .or_else(|| r.parse::<usize>().ok().filter(|i| *i < segs.len()))
+}
+
+fn segment_ref(cfg: &Config, r: &str, path: &str) -> Result<usize, EditError> {
+    segment_index(cfg, r).ok_or_else(|| {
+        let known: Vec<String> = cfg
+            .l2
+            .iter()
+            .flat_map(|l| l.segments.iter().enumerate())
+            .map(|(i, s)| s.name.clone().unwrap_or_else(|| i.to_string()))
+            .collect();
+        err(
+            EditErrorKind::NotFound,
+            path,
+            if known.is_empty() {
+                "the running configuration has no L2 segments".to_string()
+            } else {
+                format!("no segment `{r}`; segments: {}", known.join(", "))
+            },
+        )
+    })
+}
+
+/// Runs one of validation's checks; its errors become one `Invalid`.
+fn parse<T>(f: impl FnOnce(&mut Ctx) -> Option<T>) -> Result<T, EditError> {
+    let mut ctx = Ctx::new("api");
+    match f(&mut ctx) {
+        Some(v) if ctx.errors.is_empty() => Ok(v),
+        _ => Err(from_ctx(ctx, "", "")),
+    }
+}
+
+/// Validation's errors as one: paths under `from` are put under `to`.
+fn from_ctx(ctx: Ctx, from: &str, to: &str) -> EditError {
+    let mut path = String::new();
+    let mut msgs = Vec::new();
+    for e in &ctx.errors {
+        let p = match e.path.strip_prefix(from) {
+            Some(rest) if !from.is_empty() => format!("{to}{rest}"),
+            _ => e.path.clone(),
+        };
+        if path.is_empty() {
+            path = p.clone();
+            msgs.push(e.message.clone());
+        } else {
+            msgs.push(format!("{p}: {}", e.message));
+        }
+    }
+    err(EditErrorKind::Invalid, path, msgs.join("; "))
+}
+
+#[cfg(test)]
+#[path = "edit_tests.rs"]
+mod tests;

@@ -1,0 +1,432 @@
+//! The editor against a reference: the same change made to the text of a
+//! configuration file, loaded by `config::load_str`. Whatever the file
+//! refuses the editor refuses (and leaves the configuration as it was);
+//! whatever it accepts ends in the same `Config`.
+use proptest::prelude::*;
+
+use super::*;
+use crate::config::{load_str, Config};
+
+const BASE: &str = "\
+ports:
+  - { name: up, role: underlay, device: net_null0 }
+  - { name: acc, role: access, device: net_null1 }
+  - { name: acc2, role: access, device: net_null2 }
+vtep:
+  ipv4: 198.18.0.1/24
+  ipv6: 2001:db8::1/64
+l3:
+  access:
+    port: acc2
+";
+
+/// The reference: the lists of a configuration file.
+#[derive(Debug, Clone, Default)]
+struct Model {
+    tunnels: Vec<(String, String, i64, Option<String>)>,
+    routes: Vec<(String, String)>,
+    macs: Vec<(String, String)>,
+    flood: Vec<String>,
+}
+
+impl Model {
+    fn yaml(&self) -> String {
+        let mut s = BASE.to_string();
+        s.push_str("  routes:\n");
+        for (p, t) in &self.routes {
+            s.push_str(&format!("    - {{ prefix: \"{p}\", tunnel: \"{t}\" }}\n"));
+        }
+        s.push_str("tunnels:\n");
+        for (n, r, v, ttl) in &self.tunnels {
+            s.push_str(&format!("  - {{ name: \"{n}\", remote: \"{r}\", vni: {v}"));
+            if let Some(t) = ttl {
+                s.push_str(&format!(", ttl: {t}"));
+            }
+            s.push_str(" }\n");
+        }
+        s.push_str("l2:\n  segments:\n    - port: acc\n      vni: 100\n      name: seg\n");
+        s.push_str(&format!("      flood: [{}]\n", self.flood.join(", ")));
+        s.push_str("      static_macs:\n");
+        for (m, r) in &self.macs {
+            s.push_str(&format!("        - {{ mac: \"{m}\", remote: \"{r}\" }}\n"));
+        }
+        if self.macs.is_empty() {
+            s = s.replace("      static_macs:\n", "");
+        }
+        s
+    }
+
+    /// The edit made to the file, or None when the file does not say
+    /// anything different (a no-op).
+    fn edit(&mut self, e: &Edit) {
+        match e {
+            Edit::AddTunnel(t) => match self.tunnels.iter_mut().find(|x| x.0 == t.name) {
+                Some(x) if x.1 == t.remote && x.2 == t.vni => x.3 = t.ttl.clone(),
+                Some(x) => x.1 = "not the same remote".into(),
+                None => self
+                    .tunnels
+                    .push((t.name.clone(), t.remote.clone(), t.vni, t.ttl.clone())),
+            },
+            Edit::DeleteTunnel(n) => match self.tunnels.iter().position(|x| &x.0 == n) {
+                Some(i) => {
+                    let t = self.tunnels.remove(i);
+                    // The API keeps a tunnel a static MAC or flood list
+                    // of its segment uses; the file would take it.
+                    if t.2 == 100
+                        && (self.macs.iter().any(|m| m.1 == t.1) || self.flood.contains(&t.1))
+                    {
+                        self.tunnels
+                            .push(("bad name!".into(), String::new(), 0, None));
+                    }
+                }
+                None => self
+                    .tunnels
+                    .push(("bad name!".into(), String::new(), 0, None)),
+            },
+            Edit::AddRoute { prefix, tunnel } => {
+                if let Some(i) = self.routes.iter().position(|x| &x.0 == prefix) {
+                    self.routes.remove(i);
+                }
+                self.routes.push((prefix.clone(), tunnel.clone()));
+            }
+            Edit::DeleteRoute(p) => match self.routes.iter().position(|x| &x.0 == p) {
+                Some(i) => {
+                    self.routes.remove(i);
+                }
+                None => self.routes.push(("not a route".into(), String::new())),
+            },
+            Edit::AddStaticMac { mac, remote, .. } => {
+                match self.macs.iter().position(|x| x.0 == *mac) {
+                    Some(i) => self.macs[i].1 = remote.clone(),
+                    None => self.macs.push((mac.clone(), remote.clone())),
+                }
+            }
+            Edit::DeleteStaticMac { mac, .. } => match self.macs.iter().position(|x| &x.0 == mac) {
+                Some(i) => {
+                    self.macs.remove(i);
+                }
+                None => self.macs.push(("not a MAC".into(), String::new())),
+            },
+            Edit::SetFlood { remotes, .. } => self.flood = remotes.clone(),
+            _ => unreachable!(),
+        }
+    }
+}
+
+fn normalized(mut c: Config) -> Config {
+    if let Some(l3) = &mut c.l3 {
+        l3.routes
+            .sort_by_key(|r| (std::cmp::Reverse(r.prefix.len), r.prefix.addr));
+    }
+    c
+}
+
+fn edit_strategy() -> impl Strategy<Value = Edit> {
+    let name = prop::sample::select(vec!["t0", "t1", "t2", "bad name"]);
+    let remote = prop::sample::select(vec![
+        "198.18.0.2",
+        "198.18.0.3",
+        "2001:db8::2",
+        "198.18.0.1",
+        "224.0.0.1",
+    ]);
+    let vni = prop::sample::select(vec![100i64, 5001, 5002, 1 << 24]);
+    let prefix = prop::sample::select(vec![
+        "198.19.0.0/16",
+        "198.19.1.0/24",
+        "198.19.2.0/24",
+        "2001:db8:1::/48",
+        "198.19.1.5/24",
+        "0.0.0.0/0",
+    ]);
+    let mac = prop::sample::select(vec![
+        "02:00:00:00:00:01",
+        "02:00:00:00:00:02",
+        "01:00:5e:00:00:01",
+    ]);
+    let ttl = prop::option::of(prop::sample::select(vec!["7", "inherit", "300"]));
+    prop_oneof![
+        3 => (name.clone(), remote.clone(), vni, ttl).prop_map(|(n, r, v, ttl)| Edit::AddTunnel(TunnelSpec {
+            name: n.into(),
+            remote: r.into(),
+            vni: v,
+            ttl: ttl.map(String::from),
+            ..TunnelSpec::default()
+        })),
+        1 => name.clone().prop_map(|n| Edit::DeleteTunnel(n.into())),
+        3 => (prefix.clone(), name).prop_map(|(p, t)| Edit::AddRoute { prefix: p.into(), tunnel: t.into() }),
+        1 => prefix.prop_map(|p| Edit::DeleteRoute(p.into())),
+        2 => (mac.clone(), remote.clone()).prop_map(|(m, r)| Edit::AddStaticMac { segment: "seg".into(), mac: m.into(), remote: r.into() }),
+        1 => mac.prop_map(|m| Edit::DeleteStaticMac { segment: "0".into(), mac: m.into() }),
+        1 => prop::collection::vec(remote, 0..3).prop_map(|r| Edit::SetFlood { segment: "seg".into(), remotes: r.into_iter().map(String::from).collect() }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Transactions of up to three edits: accepted exactly when the file
+    /// loads after each of the same edits, and then equal to it; refused, nothing
+    /// changed. The editor's indexes stay those of the configuration.
+    #[test]
+    fn editor_matches_the_file(txns in prop::collection::vec(prop::collection::vec(edit_strategy(), 1..4), 1..12)) {
+        let mut model = Model::default();
+        let mut cfg = load_str(&model.yaml(), "t.yaml").unwrap();
+        let mut ed = Editor::new(&cfg);
+        for txn in &txns {
+            // Changes apply in order: each one must leave a valid file.
+            let mut next = model.clone();
+            let mut reference = Ok(cfg.clone());
+            for e in txn {
+                next.edit(e);
+                reference = load_str(&next.yaml(), "t.yaml");
+                if reference.is_err() {
+                    break;
+                }
+            }
+            let before = cfg.clone();
+            let got = ed.apply(&mut cfg, txn, |i| format!("changes[{i}]"));
+            match (&reference, &got) {
+                (Ok(r), Ok(_)) => {
+                    prop_assert_eq!(normalized(cfg.clone()), normalized(r.clone()));
+                    model = next;
+                }
+                (Err(_), Err(_)) => prop_assert_eq!(normalized(cfg.clone()), normalized(before)),
+                (Ok(_), Err(e)) => prop_assert!(false, "refused what the file takes: {e}\n{txn:?}\n{}", next.yaml()),
+                (Err(r), Ok(_)) => prop_assert!(false, "took what the file refuses: {r}\n{txn:?}"),
+            }
+            let fresh = Editor::new(&cfg);
+            prop_assert_eq!(&fresh.names, &ed.names);
+            prop_assert_eq!(&fresh.routes, &ed.routes);
+            prop_assert_eq!(&fresh.per_tunnel, &ed.per_tunnel);
+            prop_assert_eq!(&fresh.per_vni, &ed.per_vni);
+            for t in &cfg.tunnels {
+                prop_assert_eq!(cfg.tunnel_for(t.remote, t.vni).map(|x| &x.name), Some(&t.name));
+            }
+        }
+    }
+}
+
+fn base() -> (Config, Editor) {
+    let text = format!(
+        "{BASE}  routes:\n    - {{ prefix: 198.19.0.0/16, tunnel: t1 }}\ntunnels:\n  - {{ name: t1, remote: 198.18.0.2, vni: 5001 }}\n  - {{ name: t2, remote: 198.18.0.3, vni: 5002 }}\n"
+    );
+    let cfg = load_str(&text, "t.yaml").unwrap();
+    let ed = Editor::new(&cfg);
+    (cfg, ed)
+}
+
+fn label(i: usize) -> String {
+    format!("changes[{i}]")
+}
+
+#[test]
+fn a_route_to_a_missing_tunnel_is_refused_as_dangling() {
+    let (mut cfg, mut ed) = base();
+    let e = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddRoute {
+                prefix: "198.20.0.0/16".into(),
+                tunnel: "nope".into(),
+            }],
+            label,
+        )
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Dangling);
+    assert_eq!(e.path, "changes[0].add_route.tunnel");
+    assert!(e.message.contains("no tunnel named `nope`"), "{e}");
+}
+
+#[test]
+fn deleting_a_tunnel_a_route_uses_is_refused() {
+    let (mut cfg, mut ed) = base();
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteTunnel("t1".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Dangling);
+    assert!(
+        e.message.contains("used by 1 route(s), e.g. 198.19.0.0/16"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_invalid_field_names_its_path_and_the_file_s_reason() {
+    let (mut cfg, mut ed) = base();
+    let spec = TunnelSpec {
+        name: "t3".into(),
+        remote: "198.18.0.1".into(),
+        vni: 7,
+        ..Default::default()
+    };
+    let e = ed
+        .apply(&mut cfg, &[Edit::AddTunnel(spec)], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Invalid);
+    assert_eq!(e.path, "changes[0].add_tunnel.remote");
+    assert!(e.message.contains("is the local VTEP address"), "{e}");
+}
+
+#[test]
+fn a_transaction_whose_last_change_fails_leaves_nothing() {
+    let (mut cfg, mut ed) = base();
+    let before = cfg.clone();
+    let txn = [
+        Edit::AddTunnel(TunnelSpec {
+            name: "t3".into(),
+            remote: "198.18.0.4".into(),
+            vni: 5003,
+            ..Default::default()
+        }),
+        Edit::AddRoute {
+            prefix: "198.20.0.0/16".into(),
+            tunnel: "t3".into(),
+        },
+        Edit::DeleteRoute("198.19.0.0/16".into()),
+        Edit::DeleteTunnel("t1".into()),
+        Edit::AddRoute {
+            prefix: "198.21.0.1/16".into(),
+            tunnel: "t3".into(),
+        },
+    ];
+    let e = ed.apply(&mut cfg, &txn, label).unwrap_err();
+    assert_eq!(e.path, "changes[4].add_route.prefix");
+    assert_eq!(cfg, before);
+    assert!(ed.tunnel("t3").is_none());
+    assert_eq!(
+        ed.route(&IpPrefix::containing("198.19.0.0".parse().unwrap(), 16)),
+        Some(0)
+    );
+    // The same without the bad change is taken whole.
+    let a = ed.apply(&mut cfg, &txn[..4], label).unwrap();
+    assert_eq!(
+        a.counts[T_TUNNELS],
+        TableCounts {
+            added: 1,
+            removed: 1,
+            modified: 0
+        }
+    );
+    assert_eq!(
+        cfg.tunnels
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["t2", "t3"]
+    );
+    assert_eq!(cfg.l3.as_ref().unwrap().routes[0].tunnel, 1);
+    // VNI 5003 decapsulates now (to l3.access), 5001 no longer.
+    assert!(cfg.decap_for(Vni::new(5003).unwrap()).is_some());
+    assert!(cfg.decap_for(Vni::new(5001).unwrap()).is_none());
+}
+
+#[test]
+fn decap_entries_take_the_file_s_checks() {
+    let (mut cfg, mut ed) = base();
+    let e = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddDecap {
+                vni: 9000,
+                port: None,
+                vlan: None,
+                allow_from: None,
+            }],
+            label,
+        )
+        .unwrap_err();
+    assert_eq!(e.path, "changes[0].add_decap.port");
+    assert!(e.message.contains("access port must be given"), "{e}");
+    let e = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddDecap {
+                vni: 9000,
+                port: Some("up".into()),
+                vlan: None,
+                allow_from: None,
+            }],
+            label,
+        )
+        .unwrap_err();
+    assert!(e.message.contains("has role underlay"), "{e}");
+    ed.apply(
+        &mut cfg,
+        &[Edit::AddDecap {
+            vni: 9000,
+            port: Some("acc".into()),
+            vlan: Some(7),
+            allow_from: Some(vec!["198.18.0.9".into()]),
+        }],
+        label,
+    )
+    .unwrap();
+    let d = cfg.decap_for(Vni::new(9000).unwrap()).unwrap();
+    assert_eq!(
+        (d.port, d.vlan, d.allow_from.clone()),
+        (1, Some(7), Some(vec!["198.18.0.9".parse().unwrap()]))
+    );
+    // An L3 VNI keeps its entry; only its allow list goes.
+    ed.apply(
+        &mut cfg,
+        &[Edit::AddDecap {
+            vni: 5001,
+            port: None,
+            vlan: None,
+            allow_from: Some(vec!["198.18.0.2".into()]),
+        }],
+        label,
+    )
+    .unwrap();
+    ed.apply(&mut cfg, &[Edit::DeleteDecap(5001)], label)
+        .unwrap();
+    assert_eq!(
+        cfg.decap_for(Vni::new(5001).unwrap()).unwrap().allow_from,
+        None
+    );
+    ed.apply(&mut cfg, &[Edit::DeleteDecap(9000)], label)
+        .unwrap();
+    assert!(cfg.decap_for(Vni::new(9000).unwrap()).is_none());
+}
+
+#[test]
+fn options_in_use_stay_and_policies_follow_a_removal() {
+    let text = format!(
+        "{BASE}tunnels:\n  - {{ name: t1, remote: 198.18.0.2, vni: 5001 }}\n  routes:\n    - {{ prefix: 198.19.0.0/16, tunnel: t1 }}\noptions:\n  registry:\n    - {{ name: a, class: 1, type: 1 }}\n    - {{ name: b, class: 1, type: 2 }}\n  policies:\n    require:\n      - {{ option: b, vni: 5001 }}\n"
+    );
+    // `routes:` belongs under l3 in BASE's order: put it there.
+    let text = text.replace(
+        "  routes:\n    - { prefix: 198.19.0.0/16, tunnel: t1 }\n",
+        "",
+    );
+    let text = text.replace(
+        "    port: acc2\n",
+        "    port: acc2\n  routes:\n    - { prefix: 198.19.0.0/16, tunnel: t1 }\n",
+    );
+    let mut cfg = load_str(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let mut ed = Editor::new(&cfg);
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteOption("b".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Dangling);
+    // A transaction that removes `a` and then fails leaves the indexes.
+    let before = cfg.clone();
+    let bad = Edit::AddOption {
+        name: "c".into(),
+        class: 1,
+        type_: 2,
+        length: None,
+    };
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteOption("a".into()), bad], label)
+        .unwrap_err();
+    assert_eq!(e.path, "changes[1].add_option.type", "{e}");
+    assert_eq!(cfg, before);
+    let a = ed
+        .apply(&mut cfg, &[Edit::DeleteOption("a".into())], label)
+        .unwrap();
+    assert_eq!(a.global, Some("options"));
+    let o = &cfg.options;
+    assert_eq!(o.registry[o.require[0].option].name, "b");
+}
