@@ -641,12 +641,13 @@ impl Planner {
                 decap_out(cfg, &self.port_ids, &self.port_macs, &self.neighbors, d);
             self.want.extend(unresolved);
             out.counter = self.counters.vni_slot(vni.get());
-            out.sources = self
-                .counters
-                .tunnels_of_vni(vni.get())
-                .into_iter()
-                .map(|(r, s)| super::tables::Source::new(r, s))
-                .collect();
+            out.set_sources(
+                self.counters
+                    .tunnels_of_vni(vni.get())
+                    .into_iter()
+                    .map(|(r, s)| super::tables::Source::new(r, s))
+                    .collect(),
+            );
             Box::new(out)
         });
         // A segment's VXLAN VNI decapsulates as its Geneve VNI does (when

@@ -314,7 +314,7 @@ fn assert_same(a: &Tables, b: &Tables) {
             t.vnis.get_plain(vni).map(|(o, p)| {
                 let mut o = o.clone();
                 o.counter = crate::dataplane::stats::NO_SLOT;
-                o.sources = Box::default();
+                o.set_sources(Box::default());
                 (o, p)
             })
         };

@@ -15,8 +15,14 @@
 //! covers); removal shifts the following entries back (no tombstones, so a
 //! table that churns through learned MACs never degrades). Keys are packed
 //! into 64 bits ([`FlatKey`]); `u64::MAX` marks an empty slot. The slot
-//! index is the top bits of the packed key multiplied by a 64-bit odd
-//! constant (Fibonacci hashing), after folding its high half into the low.
+//! index is the top bits of a keyed hash: the packed key, mixed with a
+//! random 64-bit seed, multiplied by a second random odd 64-bit number to
+//! 128 bits, both halves folded (the folded multiply of `foldhash`). The
+//! seeds are drawn per table from std's randomly keyed `RandomState`
+//! (copies keep them, so a copy's slots are the same): learned MACs come
+//! from the wire, and with a fixed hash anyone who knows it could choose
+//! source MACs that all land in one run of slots and turn every lookup
+//! into a walk. One multiply either way.
 //!
 //! Single writer, no synchronisation: like every table the workers read,
 //! it is changed only in the copy no worker reads (`publish`), one entry
@@ -86,6 +92,8 @@ pub struct FlatMap<K, V> {
     len: usize,
     /// 64 - log2(slots): the hash's top bits are the home slot.
     shift: u32,
+    /// The hash's random keys (see the module doc); the second is odd.
+    seed: [u64; 2],
     _k: PhantomData<K>,
 }
 
@@ -96,6 +104,7 @@ impl<K, V: Copy> Clone for FlatMap<K, V> {
             slots: huge_copy(&self.slots),
             len: self.len,
             shift: self.shift,
+            seed: self.seed,
             _k: PhantomData,
         }
     }
@@ -107,6 +116,7 @@ impl<K, V> Default for FlatMap<K, V> {
             slots: Vec::new(),
             len: 0,
             shift: 63,
+            seed: random_seed(),
             _k: PhantomData,
         }
     }
@@ -120,9 +130,24 @@ impl<K: FlatKey + std::fmt::Debug, V: std::fmt::Debug + Copy + Default> std::fmt
     }
 }
 
+/// The folded multiply of the key, mixed with `seed[0]`, by `seed[1]`.
 #[inline(always)]
-fn hash(k: u64) -> u64 {
-    (k ^ (k >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+fn hash(k: u64, seed: [u64; 2]) -> u64 {
+    let m = u128::from(k ^ seed[0]) * u128::from(seed[1]);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
+/// Two random words from std's randomly keyed hasher (no extra crate, no
+/// system call per table beyond what `RandomState` does).
+fn random_seed() -> [u64; 2] {
+    use std::hash::{BuildHasher, Hasher};
+    let state = std::collections::hash_map::RandomState::new();
+    let word = |i: u64| {
+        let mut h = state.build_hasher();
+        h.write_u64(i);
+        h.finish()
+    };
+    [word(0), word(1) | 1]
 }
 
 impl<K: FlatKey, V: Copy + Default> FlatMap<K, V> {
@@ -157,7 +182,7 @@ impl<K: FlatKey, V: Copy + Default> FlatMap<K, V> {
     /// [`home`](Self::home) of a key already packed ([`FlatKey::pack`]).
     #[inline(always)]
     pub fn home_packed(&self, k: u64) -> usize {
-        (hash(k) >> self.shift) as usize
+        (hash(k, self.seed) >> self.shift) as usize
     }
 
     /// Starts loading the slots a lookup from `home` reads first (the home
@@ -269,7 +294,7 @@ impl<K: FlatKey, V: Copy + Default> FlatMap<K, V> {
             if key_j == EMPTY {
                 return Some(old);
             }
-            let home_j = (hash(key_j) >> self.shift) as usize;
+            let home_j = (hash(key_j, self.seed) >> self.shift) as usize;
             if (j.wrapping_sub(home_j) & mask) >= (j.wrapping_sub(i) & mask) {
                 self.slots[i] = self.slots[j];
                 self.slots[j].key = EMPTY;
@@ -465,6 +490,30 @@ mod tests {
         want.sort_unstable();
         assert_eq!(got, want);
         assert!(m.slots() == 0 || m.len() * 2 <= m.slots());
+    }
+
+    /// Keys that share a home slot under one table's hash (as someone who
+    /// knew a fixed hash could choose them) are spread out by another
+    /// table's: the hash is keyed per table.
+    #[test]
+    fn chosen_collisions_do_not_carry_to_another_table() {
+        let mut a = FlatMap::<u32, u32>::new();
+        a.reserve(1 << 15);
+        let target = a.home(0);
+        let chosen: Vec<u32> = (0u32..).filter(|&k| a.home(k) == target).take(64).collect();
+        let mut b = FlatMap::<u32, u32>::new();
+        b.reserve(1 << 15);
+        let homes: std::collections::HashSet<usize> = chosen.iter().map(|&k| b.home(k)).collect();
+        assert!(homes.len() > 32, "{} distinct homes of 64", homes.len());
+        // A copy keeps its table's hash: its lookups agree.
+        for &k in &chosen {
+            a.insert(k, k);
+        }
+        let c = a.clone();
+        for &k in &chosen {
+            assert_eq!(c.home(k), a.home(k));
+            assert_eq!(c.get(&k), Some(&k));
+        }
     }
 
     proptest! {

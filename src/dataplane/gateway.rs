@@ -223,7 +223,9 @@ impl GatewayWorker {
                         // The counter slots the pipeline names once the VNI is known.
                         let mut seen = (NO_SLOT, NO_SLOT);
                         let outcome = if let Some(vni) = marked {
-                            // Decapsulated by an rte_flow rule (mlx5).
+                            // Decapsulated by an rte_flow rule (mlx5): the
+                            // outer source is gone, the VNI is known.
+                            seen.0 = t.vnis.get(vni).map_or(NO_SLOT, |o| o.counter);
                             pipeline::hw_decapped(t, vni, &mut m)
                         } else {
                             pipeline::underlay(t, &mut m, &mut |e| {
@@ -813,9 +815,12 @@ fn express_ports(
     run: &mut DecapRun,
     mut express: impl FnMut(&mut Mbuf) -> Option<pipeline::ExpressDecap>,
 ) -> usize {
+    // Their (VNI, tunnel) counter slots, counted after the loop (the
+    // loop keeps its registers; see BENCHMARKS.md).
+    let mut slots = [(NO_SLOT, NO_SLOT); BURST_SIZE];
     let mut taken = 0;
-    burst.update_while(|m| {
-        let Some(slot) = ports.get_mut(taken) else {
+    let n = burst.update_while(|m| {
+        let (Some(slot), Some(counted)) = (ports.get_mut(taken), slots.get_mut(taken)) else {
             return false;
         };
         if m.flow_mark().is_some() {
@@ -824,11 +829,15 @@ fn express_ports(
         let Some(x) = express(m) else {
             return false;
         };
-        run.add(e, x.vni, x.tunnel, m.pkt_len() as u64);
         *slot = x.port;
+        *counted = (x.vni, x.tunnel);
         taken += 1;
         true
-    })
+    });
+    for (m, &(v, tu)) in burst.as_slice().iter().zip(&slots[..n]) {
+        run.add(e, v, tu, m.pkt_len() as u64);
+    }
+    n
 }
 
 /// The stitch express tier (`pipeline::stitch_express`) over the front of

@@ -66,10 +66,11 @@ fn a_reused_slot_starts_at_zero() {
     // A straggler still on generation 1 counts into the old slot.
     w[0].encap(t0, 7, 700);
     s.settle(1, &w);
+    sync_mask(&mut s, 0b10, 3);
     assert_eq!(s.tunnel_slot("t1"), NO_SLOT, "retired slot freed too early");
     s.settle(2, &w);
     // Freed now; the next sync hands it to t1, which starts at zero.
-    sync_mask(&mut s, 0b10, 3);
+    sync_mask(&mut s, 0b10, 4);
     assert_eq!(s.tunnel_slot("t1"), 0);
     assert_eq!(s.vni_slot(101), 0);
     let r = s.read(&w);

@@ -59,6 +59,12 @@ pub struct VniOut {
     /// `Delivery::src_raw` gives them) and counter slots, so a delivered
     /// packet also counts under the tunnel it came from.
     pub sources: Box<[Source]>,
+    /// The first IPv4 source of `sources` (`Delivery::src_word`) and its
+    /// slot (`NO_SLOT`: none), compared first: one compare for the usual
+    /// VNI of one tunnel.
+    pub src4: (u32, u32),
+    /// The same for the first IPv6 source (`Delivery::src_raw` bytes).
+    pub src6: ([u8; 16], u32),
 }
 
 /// A remote VTEP that may send a VNI, and its tunnel's counter slot.
@@ -97,12 +103,93 @@ impl VniOut {
     #[inline(always)]
     pub fn source_slot(&self, d: &crate::tunnel::Delivery) -> u32 {
         let (addr, ipv6) = d.src_raw();
-        for s in self.sources.iter() {
-            if s.addr == addr && s.ipv6 == ipv6 {
-                return s.slot;
+        self.source_slot_of(addr, ipv6)
+    }
+
+    /// [`source_slot`](Self::source_slot) of an address as
+    /// `Delivery::src_raw` gives it: by value, so that the express tiers
+    /// keep the delivery in registers (a reference to it would make them
+    /// copy it to memory).
+    #[inline(always)]
+    pub fn source_slot_of(&self, addr: [u8; 16], ipv6: bool) -> u32 {
+        let word = u32::from_ne_bytes([addr[0], addr[1], addr[2], addr[3]]);
+        if !ipv6 && word == self.src4.0 && self.src4.1 != super::stats::NO_SLOT {
+            return self.src4.1;
+        }
+        if ipv6 && addr == self.src6.0 && self.src6.1 != super::stats::NO_SLOT {
+            return self.src6.1;
+        }
+        let firsts = usize::from(self.src4.1 != super::stats::NO_SLOT)
+            + usize::from(self.src6.1 != super::stats::NO_SLOT);
+        if self.sources.len() <= firsts {
+            return super::stats::NO_SLOT;
+        }
+        self.source_slot_any(addr, ipv6)
+    }
+
+    /// [`source_slot`](Self::source_slot) read from the frame itself: the
+    /// outer IP header at `l3` (IPv6: `ipv6`). The express tiers use it
+    /// before trimming, so the delivery they hold is never copied to
+    /// memory for its address.
+    #[inline(always)]
+    pub fn source_slot_in(&self, frame: &[u8], l3: usize, ipv6: bool) -> u32 {
+        if !ipv6 {
+            if let Some(&[a, b, c, d]) = frame.get(l3 + 12..l3 + 16) {
+                if u32::from_ne_bytes([a, b, c, d]) == self.src4.0
+                    && self.src4.1 != super::stats::NO_SLOT
+                {
+                    return self.src4.1;
+                }
+            }
+        } else if let Some(a) = frame.get(l3 + 8..l3 + 24) {
+            if *a == self.src6.0 && self.src6.1 != super::stats::NO_SLOT {
+                return self.src6.1;
             }
         }
-        super::stats::NO_SLOT
+        let firsts = usize::from(self.src4.1 != super::stats::NO_SLOT)
+            + usize::from(self.src6.1 != super::stats::NO_SLOT);
+        if self.sources.len() <= firsts {
+            return super::stats::NO_SLOT;
+        }
+        self.source_slot_frame(frame, l3, ipv6)
+    }
+
+    #[inline(never)]
+    fn source_slot_frame(&self, frame: &[u8], l3: usize, ipv6: bool) -> u32 {
+        let mut addr = [0u8; 16];
+        let (at, n) = if ipv6 { (l3 + 8, 16) } else { (l3 + 12, 4) };
+        match frame.get(at..at + n) {
+            Some(a) => addr[..n].copy_from_slice(a),
+            None => return super::stats::NO_SLOT,
+        }
+        self.source_slot_any(addr, ipv6)
+    }
+
+    /// [`source_slot_of`](Self::source_slot_of) over every source.
+    #[inline(never)]
+    fn source_slot_any(&self, addr: [u8; 16], ipv6: bool) -> u32 {
+        self.sources
+            .iter()
+            .find(|s| s.addr == addr && s.ipv6 == ipv6)
+            .map_or(super::stats::NO_SLOT, |s| s.slot)
+    }
+
+    /// Sets the tunnels this VNI may come from.
+    pub fn set_sources(&mut self, sources: Box<[Source]>) {
+        self.src4 = sources
+            .iter()
+            .find(|s| !s.ipv6)
+            .map_or((0, super::stats::NO_SLOT), |s| {
+                (
+                    u32::from_ne_bytes([s.addr[0], s.addr[1], s.addr[2], s.addr[3]]),
+                    s.slot,
+                )
+            });
+        self.src6 = sources
+            .iter()
+            .find(|s| s.ipv6)
+            .map_or(([0; 16], super::stats::NO_SLOT), |s| (s.addr, s.slot));
+        self.sources = sources;
     }
 
     /// A delivered packet of this VNI needs nothing but its inner packet:
@@ -890,6 +977,8 @@ pub fn decap_out(
                 .is_some_and(|s| cfg.stitched(s)),
             counter: super::stats::NO_SLOT,
             sources: Box::default(),
+            src4: (0, super::stats::NO_SLOT),
+            src6: ([0; 16], super::stats::NO_SLOT),
         },
         unresolved,
     )
@@ -923,6 +1012,8 @@ mod tests {
             stitched: false,
             counter: crate::dataplane::stats::NO_SLOT,
             sources: Box::default(),
+            src4: (0, crate::dataplane::stats::NO_SLOT),
+            src6: ([0; 16], crate::dataplane::stats::NO_SLOT),
         }
     }
 

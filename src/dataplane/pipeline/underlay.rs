@@ -336,6 +336,7 @@ fn express_deliver_ip<B: Buffer + ?Sized>(
     {
         return None;
     }
+    let tunnel = out.source_slot_in(buf.data(), usize::from(d.outer_l3), d.outer_ipv6);
     let h = buf.data_mut().get_mut(eth_at..front)?;
     h[0..6].copy_from_slice(&dst);
     h[6..12].copy_from_slice(&out.eth_src);
@@ -347,7 +348,7 @@ fn express_deliver_ip<B: Buffer + ?Sized>(
     Some(ExpressDecap {
         port: out.port,
         vni: out.counter,
-        tunnel: out.source_slot(&d),
+        tunnel,
     })
 }
 
@@ -373,6 +374,7 @@ fn express_deliver<B: Buffer + ?Sized>(
     {
         return None;
     }
+    let tunnel = out.source_slot_in(buf.data(), usize::from(d.outer_l3), d.outer_ipv6);
     apply_inner_update(buf.data_mut(), &d.inner);
     buf.trim_front(front).ok()?;
     if back != 0 {
@@ -381,7 +383,7 @@ fn express_deliver<B: Buffer + ?Sized>(
     Some(ExpressDecap {
         port: out.port,
         vni: out.counter,
-        tunnel: out.source_slot(&d),
+        tunnel,
     })
 }
 

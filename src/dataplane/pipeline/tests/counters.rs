@@ -17,6 +17,7 @@ vtep:
 tunnels:
   - { name: t1, remote: 198.18.0.2, vni: 100 }
   - { name: t2, remote: 198.18.0.3, vni: 200 }
+  - { name: t3, remote: 198.18.0.4, vni: 200 }
 l2:
   learning: false
   segments:
@@ -126,6 +127,15 @@ fn a_decapsulated_packet_names_its_vni_and_tunnel_once_and_a_drop_its_vni() {
         (x.port, x.vni, x.tunnel),
         (1, s.vni_slot(200), s.tunnel_slot("t2"))
     );
+    // VNI 200 has a second tunnel, t3: its packets are t3's, both tiers.
+    let pkt = from([198, 18, 0, 4], 200, &inner);
+    let (o, seen) = decap(&t, &pkt);
+    assert_eq!(o, Outcome::Decapped(1));
+    assert_eq!(seen, vec![(s.vni_slot(200), s.tunnel_slot("t3"))]);
+    let mut b = VecBuffer::with_headroom(256, &pkt);
+    let x = underlay_express_counted(&t, &mut b).expect("the express tier takes it");
+    assert_eq!((x.vni, x.tunnel), (s.vni_slot(200), s.tunnel_slot("t3")));
+    assert_ne!(s.tunnel_slot("t3"), s.tunnel_slot("t2"));
     // VNI 200 from t1's remote: VNI 200's slot, no tunnel (t1 is VNI 100).
     let (_, seen) = decap(&t, &from([198, 18, 0, 2], 200, &inner));
     assert_eq!(seen, vec![(s.vni_slot(200), NO_SLOT)]);
