@@ -771,7 +771,8 @@ fn control_loop(
                                     Err(e) => format!("{why} changed, tables not made (the running ones stay): {e}"),
                                 },
                                 None => {
-                                    st.planner.sync_counters(&st.cfg, publisher.generation() + 1);
+                                    st.planner
+                                        .sync_counters_changed(&st.cfg, &diff, publisher.generation() + 1);
                                     st.planner.apply_diff(&st.cfg, &diff);
                                     summary.to_string()
                                 }

@@ -181,13 +181,14 @@ impl Host for RunHost<'_> {
                 }
             },
             None => {
-                // New tunnels and VNIs get their counter slots first (a
-                // walk over the tunnels and decap VNIs: only when they
-                // changed; routes and MACs have no slots).
+                // New tunnels and VNIs get their counter slots first (only
+                // the ones the change names; routes and MACs have no slots).
                 if !(diff.tunnels.is_empty() && diff.decap.is_empty()) {
-                    self.st
-                        .planner
-                        .sync_counters(&self.st.cfg, self.publisher.generation() + 1);
+                    self.st.planner.sync_counters_changed(
+                        &self.st.cfg,
+                        &diff,
+                        self.publisher.generation() + 1,
+                    );
                 }
                 self.st.planner.apply_diff(&self.st.cfg, &diff);
                 false

@@ -52,6 +52,15 @@ static ENTRIES: ArcSwapOption<EntriesView> = ArcSwapOption::const_empty();
 /// How often the bounded per-tunnel Prometheus series are summed (each
 /// time a pass over every tunnel's cells).
 const TUNNEL_SERIES_EVERY: Duration = Duration::from_secs(1);
+/// Telemetry's copy of the counter slots (which tunnel and VNI has which
+/// slot) follows changes at most this often: a copy costs a walk over
+/// every tunnel, and a controller may change one entry many times a
+/// second. A tunnel added less than this ago may be unknown to
+/// `/geneve_gw/tunnel` for that long; its counters are complete once it
+/// is known (they live in the workers' arrays, not in the copy). A slot
+/// taken away is copied at once, so no stale name ever reads a reused
+/// slot.
+const ENTRIES_COPY_EVERY: Duration = Duration::from_secs(1);
 
 /// The control thread's observer.
 pub struct Observer {
@@ -65,6 +74,11 @@ pub struct Observer {
     shared: Option<Arc<Shared>>,
     /// The slots' version last copied for telemetry.
     entries_version: Option<u64>,
+    /// When the slots were last copied (a copy is a walk over every
+    /// tunnel: at most one per `ENTRIES_COPY_EVERY`).
+    entries_copied: Option<Instant>,
+    /// `EntrySlots::retired` at the last copy.
+    entries_retired: u64,
     /// Per-tunnel Prometheus series: the top this many tunnels (0: none).
     top_tunnels: usize,
     tunnels: Vec<(String, TunnelCounters)>,
@@ -81,6 +95,8 @@ impl Observer {
             tsc_hz: dpdk::tsc_hz(),
             shared: None,
             entries_version: None,
+            entries_copied: None,
+            entries_retired: 0,
             top_tunnels: 0,
             tunnels: Vec::new(),
             last_tunnels: None,
@@ -108,8 +124,15 @@ impl Observer {
     /// the bounded per-tunnel series when due.
     pub fn entries(&mut self, slots: &EntrySlots) {
         let Some(shared) = &self.shared else { return };
-        if self.entries_version != Some(slots.version()) {
+        if self.entries_version != Some(slots.version())
+            && (slots.retired() != self.entries_retired
+                || self
+                    .entries_copied
+                    .is_none_or(|t| t.elapsed() >= ENTRIES_COPY_EVERY))
+        {
             self.entries_version = Some(slots.version());
+            self.entries_copied = Some(Instant::now());
+            self.entries_retired = slots.retired();
             ENTRIES.store(Some(Arc::new(EntriesView {
                 slots: slots.clone(),
                 shared: shared.clone(),

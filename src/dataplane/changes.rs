@@ -268,6 +268,16 @@ impl Planner {
         self.counters.sync(cfg, generation);
     }
 
+    /// [`sync_counters`](Self::sync_counters) for what `diff` changed only
+    /// (see [`EntrySlots::sync_changed`]).
+    pub fn sync_counters_changed(&mut self, cfg: &Config, diff: &ConfigDiff, generation: u64) {
+        if self.counters.capacity() == (0, 0) {
+            return self.sync_counters(cfg, generation);
+        }
+        self.counters
+            .sync_changed(cfg, &diff.tunnels, &diff.decap, generation);
+    }
+
     /// Frees retired counter slots once every worker reads generation
     /// `read` or later (see [`EntrySlots::settle`]).
     pub fn settle_counters(&mut self, read: u64, workers: &[WorkerEntries]) {

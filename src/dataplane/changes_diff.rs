@@ -269,9 +269,11 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
         c.tunnels.iter().map(|t| ((t.remote, t.vni), t)).collect()
     }
     let (ot, nt) = (by_key(old), by_key(new));
+    // A renamed tunnel is modified too: its templates are the same, but
+    // its counters and the API know it by name.
     for (k, t) in &nt {
-        let o = ot.get(k).map(|o| tunnel_settings(o));
-        let n = Some(tunnel_settings(t));
+        let o = ot.get(k).map(|o| (o.name.as_str(), tunnel_settings(o)));
+        let n = Some((t.name.as_str(), tunnel_settings(t)));
         d.counts.tunnels.count(o.as_ref(), n.as_ref());
         if o.is_none() || o != n {
             d.tunnels.push(*k);

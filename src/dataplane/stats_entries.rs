@@ -269,6 +269,8 @@ struct Pool<K, B> {
     retiring: Vec<(u32, u64)>,
     /// Per slot: the workers' sum when the slot was last handed out.
     base: Vec<B>,
+    /// Slots taken away so far (see [`EntrySlots::retired`]).
+    retired: u64,
 }
 
 impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
@@ -280,6 +282,7 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
             next: 0,
             retiring: Vec::new(),
             base: vec![B::default(); cap],
+            retired: 0,
         }
     }
 
@@ -300,23 +303,35 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
             .cloned()
             .collect();
         for k in gone {
-            if let Some(s) = self.by_key.remove(&k) {
-                self.retiring.push((s, generation));
-            }
+            self.retire(&k, generation);
         }
         for k in want {
-            if self.by_key.contains_key(k) {
-                continue;
+            self.add(k);
+        }
+    }
+
+    /// Gives `k` a slot if it has none and one is free.
+    fn add(&mut self, k: &K) {
+        if self.by_key.contains_key(k) {
+            return;
+        }
+        let s = match self.free.pop() {
+            Some(s) => s,
+            None if (self.next as usize) < self.cap => {
+                self.next += 1;
+                self.next - 1
             }
-            let s = match self.free.pop() {
-                Some(s) => s,
-                None if (self.next as usize) < self.cap => {
-                    self.next += 1;
-                    self.next - 1
-                }
-                None => continue,
-            };
-            self.by_key.insert(k.clone(), s);
+            None => return,
+        };
+        self.by_key.insert(k.clone(), s);
+    }
+
+    /// Takes `k`'s slot away; it is reused once no worker reads tables of
+    /// a generation before `generation`.
+    fn retire(&mut self, k: &K, generation: u64) {
+        if let Some(s) = self.by_key.remove(k) {
+            self.retiring.push((s, generation));
+            self.retired += 1;
         }
     }
 
@@ -411,6 +426,62 @@ impl EntrySlots {
         self.untracked = names.len().saturating_sub(self.tunnels.by_key.len())
             + vnis.len().saturating_sub(self.vnis.by_key.len());
         self.version += 1;
+    }
+
+    /// [`sync`](Self::sync) for the entries one change names only: the
+    /// tunnels at `tunnel_keys` (remote, VNI; both encapsulations) and the
+    /// decap VNIs `vnis`, looked up in `cfg` (the configuration after the
+    /// change). Costs what the change holds, not what the configuration
+    /// holds, so a reload or an API change of one tunnel is one entry's
+    /// work at a million tunnels too; the result is what `sync` would make.
+    pub fn sync_changed(
+        &mut self,
+        cfg: &Config,
+        tunnel_keys: &[(IpAddr, Vni)],
+        vnis: &[Vni],
+        generation: u64,
+    ) {
+        use crate::wire::Encapsulation;
+        let mut gone: rustc_hash::FxHashSet<String> = Default::default();
+        let mut named = Vec::new();
+        for &(remote, vni) in tunnel_keys {
+            for (vxlan, e) in [(false, Encapsulation::Geneve), (true, Encapsulation::Vxlan)] {
+                let key = (remote, vni.get(), vxlan);
+                if let Some(old) = self.pairs.remove(&key) {
+                    gone.insert(old);
+                }
+                if let Some(t) = cfg.tunnel_for_encap(remote, vni, e) {
+                    self.pairs.insert(key, t.name.clone());
+                    named.push(t.name.clone());
+                }
+            }
+        }
+        for n in &named {
+            gone.remove(n);
+        }
+        for n in &gone {
+            self.tunnels.retire(n, generation);
+        }
+        for n in &named {
+            self.tunnels.add(n);
+        }
+        for &vni in vnis {
+            match cfg.decap_for(vni) {
+                Some(_) => self.vnis.add(&vni.get()),
+                None => self.vnis.retire(&vni.get(), generation),
+            }
+        }
+        self.untracked = cfg.tunnels.len().saturating_sub(self.tunnels.by_key.len())
+            + cfg.decap.len().saturating_sub(self.vnis.by_key.len());
+        self.version += 1;
+    }
+
+    /// Slots taken from a tunnel or VNI so far. A copy of the slots made
+    /// before a slot was taken away must not outlive its reuse (the old
+    /// name would read the new owner's counts): who copies them copies
+    /// again at once when this moved.
+    pub fn retired(&self) -> u64 {
+        self.tunnels.retired + self.vnis.retired
     }
 
     /// Changes whenever a slot or a base changed.

@@ -260,3 +260,100 @@ proptest! {
         }
     }
 }
+
+/// A configuration with tunnel `NAMES[i]` (renamed `r<i>` when bit `i` of
+/// `renamed` is set) to 198.18.0.i+1 with VNI 100 + i for every bit `i` of
+/// `tunnels`, and a decap entry for VNI 100 + i for every bit of `decap`.
+fn cfg_of(tunnels: u8, renamed: u8, decap: u8) -> Config {
+    let mut y = String::from(
+        "eal: { cores: [1], control_core: 0 }\nports:\n  - { name: ul, role: underlay, device: 0 }\n  - { name: acc, role: access, device: 1 }\nvtep:\n  ipv4: 198.18.0.100/24\ntunnels:\n",
+    );
+    for (i, name) in NAMES.iter().enumerate() {
+        if tunnels & (1 << i) != 0 {
+            let name = if renamed & (1 << i) != 0 {
+                format!("r{i}")
+            } else {
+                name.to_string()
+            };
+            y += &format!(
+                "  - {{ name: {name}, remote: {}, vni: {} }}\n",
+                remote(i),
+                100 + i
+            );
+        }
+    }
+    y += "l2:\n  segments:\n    - { port: acc, vlan: 10, vni: 99 }\ndecap:\n  - { vni: 99 }\n";
+    for i in 0..NAMES.len() {
+        if decap & (1 << i) != 0 {
+            y += &format!("  - {{ vni: {}, port: acc, vlan: {} }}\n", 100 + i, 20 + i);
+        }
+    }
+    crate::config::load_str(&y, "t.yaml").expect("test config")
+}
+
+/// (tunnel name, slot) and (VNI, slot) of every holder.
+type Holders = (Vec<(String, u32)>, Vec<(u32, u32)>);
+
+/// Which names and VNIs hold a slot, and the slot of every (remote, VNI).
+fn holders(s: &EntrySlots, cfg: &Config) -> Holders {
+    let mut names = Vec::new();
+    for (i, name) in NAMES.iter().enumerate() {
+        for n in [name.to_string(), format!("r{i}")] {
+            let slot = s.tunnel_slot(&n);
+            if slot != NO_SLOT {
+                assert_eq!(
+                    s.tunnel_slot_for(remote(i), 100 + i as u32, false),
+                    slot,
+                    "{n}"
+                );
+                names.push((n, slot));
+            }
+        }
+    }
+    let vnis = cfg
+        .decap
+        .iter()
+        .map(|d| (d.vni.get(), s.vni_slot(d.vni.get())))
+        .collect();
+    (names, vnis)
+}
+
+proptest! {
+    /// Syncing only what a diff names gives every tunnel and decap VNI of
+    /// the new configuration a slot, takes them from those that left, and
+    /// keeps the slots of what stayed: what a whole sync gives.
+    #[test]
+    fn a_diff_sync_equals_a_whole_sync(
+        a in any::<(u8, u8, u8)>(),
+        b in any::<(u8, u8, u8)>(),
+    ) {
+        let (old, new) = (cfg_of(a.0, a.1, a.2), cfg_of(b.0, b.1, b.2));
+        let d = crate::dataplane::changes::diff(&old, &new);
+        let mut whole = EntrySlots::new(64, 64);
+        whole.sync(&old, 1);
+        let mut part = whole.clone();
+        let before = holders(&whole, &old);
+        whole.sync(&new, 2);
+        part.sync_changed(&new, &d.tunnels, &d.decap, 2);
+        let (wn, wv) = holders(&whole, &new);
+        let (pn, pv) = holders(&part, &new);
+        // The same names hold slots, every tunnel and VNI of `new` has one.
+        let key = |v: &[(String, u32)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        prop_assert_eq!(key(&wn), key(&pn));
+        prop_assert_eq!(pn.len(), new.tunnels.len());
+        prop_assert!(pv.iter().all(|&(_, s)| s != NO_SLOT));
+        prop_assert_eq!(wv.len(), pv.len());
+        prop_assert_eq!(whole.untracked, part.untracked);
+        // What stayed keeps its slot.
+        for (n, s) in &before.0 {
+            if let Some((_, s2)) = pn.iter().find(|(m, _)| m == n) {
+                prop_assert_eq!(s, s2, "{} moved", n);
+            }
+        }
+        for (v, s) in &before.1 {
+            if let Some((_, s2)) = pv.iter().find(|(w, _)| w == v) {
+                prop_assert_eq!(s, s2, "VNI {} moved", v);
+            }
+        }
+    }
+}
