@@ -834,8 +834,24 @@ fn express_ports(
         taken += 1;
         true
     });
-    for (m, &(v, tu)) in burst.as_slice().iter().zip(&slots[..n]) {
-        run.add(e, v, tu, m.pkt_len() as u64);
+    // Counted per run of one (VNI, tunnel): its packets and the sum of
+    // its lengths added once.
+    let taken = burst.as_slice().get(..n).unwrap_or_default();
+    let mut i = 0;
+    while let Some(&key) = slots[..n].get(i) {
+        let start = i;
+        let mut bytes = 0u64;
+        while let (Some(&k), Some(m)) = (slots[..n].get(i), taken.get(i)) {
+            if k != key {
+                break;
+            }
+            bytes += m.pkt_len() as u64;
+            i += 1;
+        }
+        if i == start {
+            break;
+        }
+        run.add_run(e, key.0, key.1, (i - start) as u64, bytes);
     }
     n
 }

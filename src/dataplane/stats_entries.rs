@@ -181,6 +181,16 @@ impl DecapRun {
         self.bytes += bytes;
     }
 
+    /// `packets` packets of `bytes` bytes in all for (`vni`, `tunnel`).
+    #[inline(always)]
+    pub fn add_run(&mut self, e: &WorkerEntries, vni: u32, tunnel: u32, packets: u64, bytes: u64) {
+        if vni != self.vni || tunnel != self.tunnel {
+            self.switch(e, vni, tunnel);
+        }
+        self.packets += packets;
+        self.bytes += bytes;
+    }
+
     #[inline(never)]
     fn switch(&mut self, e: &WorkerEntries, vni: u32, tunnel: u32) {
         self.flush(e);

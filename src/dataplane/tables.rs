@@ -135,14 +135,14 @@ impl VniOut {
     pub fn source_slot_in(&self, frame: &[u8], l3: usize, ipv6: bool) -> u32 {
         if !ipv6 {
             if let Some(&[a, b, c, d]) = frame.get(l3 + 12..l3 + 16) {
-                if u32::from_ne_bytes([a, b, c, d]) == self.src4.0
-                    && self.src4.1 != super::stats::NO_SLOT
-                {
+                // No check of the slot: a first source without one has no
+                // other tunnel of its address that the scan would find.
+                if u32::from_ne_bytes([a, b, c, d]) == self.src4.0 {
                     return self.src4.1;
                 }
             }
         } else if let Some(a) = frame.get(l3 + 8..l3 + 24) {
-            if *a == self.src6.0 && self.src6.1 != super::stats::NO_SLOT {
+            if *a == self.src6.0 {
                 return self.src6.1;
             }
         }
@@ -1034,5 +1034,65 @@ mod tests {
         // Replacing keeps one entry.
         t.insert(1005, out(77));
         assert_eq!((t.get(1005).map(|o| o.port), t.len()), (Some(77), 100));
+    }
+
+    /// The address set of the source tests: the unspecified addresses
+    /// (what a VNI without a first source of that family compares
+    /// against) and a few others, IPv4 and IPv6.
+    fn test_addr(i: u8) -> IpAddr {
+        match i % 6 {
+            0 => IpAddr::from([0, 0, 0, 0]),
+            1 => IpAddr::from([198, 18, 0, 1]),
+            2 => IpAddr::from([198, 18, 0, 2]),
+            3 => IpAddr::from([0u16; 8]),
+            4 => "2001:db8::1".parse().unwrap(),
+            _ => "2001:db8::2".parse().unwrap(),
+        }
+    }
+
+    proptest::proptest! {
+        /// The source VTEP's tunnel slot, read from the frame or given,
+        /// is the slot of the first of the VNI's sources with that address
+        /// (slot-less sources and repeated addresses included), and none
+        /// for a frame too short to hold the address.
+        #[test]
+        fn source_slot_is_the_first_source_of_that_address(
+            sources in proptest::collection::vec((0u8..6, proptest::option::of(0u32..4)), 0..6),
+            query in 0u8..6,
+            l3 in 0usize..20,
+            cut in proptest::option::of(0usize..40),
+        ) {
+            let list: Vec<Source> = sources
+                .iter()
+                .map(|&(a, s)| Source::new(test_addr(a), s.unwrap_or(crate::dataplane::stats::NO_SLOT)))
+                .collect();
+            let addr = test_addr(query);
+            let (raw, ipv6) = crate::tunnel::Delivery::raw_addr(addr);
+            let want = list
+                .iter()
+                .find(|s| s.addr == raw && s.ipv6 == ipv6)
+                .map_or(crate::dataplane::stats::NO_SLOT, |s| s.slot);
+            let mut o = out(1);
+            o.set_sources(list.clone().into_boxed_slice());
+            proptest::prop_assert_eq!(o.source_slot_of(raw, ipv6), want);
+            // An outer header at `l3` with the address where IPv4 or IPv6
+            // keeps its source.
+            let mut frame = vec![0xeeu8; l3 + 40];
+            match addr {
+                IpAddr::V4(a) => frame[l3 + 12..l3 + 16].copy_from_slice(&a.octets()),
+                IpAddr::V6(a) => frame[l3 + 8..l3 + 24].copy_from_slice(&a.octets()),
+            }
+            let end = if ipv6 { l3 + 24 } else { l3 + 16 };
+            match cut {
+                Some(c) if l3 + c < end => {
+                    frame.truncate(l3 + c);
+                    proptest::prop_assert_eq!(
+                        o.source_slot_in(&frame, l3, ipv6),
+                        crate::dataplane::stats::NO_SLOT
+                    );
+                }
+                _ => proptest::prop_assert_eq!(o.source_slot_in(&frame, l3, ipv6), want),
+            }
+        }
     }
 }
