@@ -117,6 +117,39 @@ fn a_decap_run_counts_what_packet_by_packet_counting_does() {
 }
 
 #[test]
+fn a_decap_run_counts_runs_as_their_packets_one_by_one() {
+    let w = [WorkerEntries::new(4, 4), WorkerEntries::new(4, 4)];
+    let mut run = DecapRun::default();
+    // (VNI, tunnel, bytes of each packet of the run)
+    let runs: [(u32, u32, &[u64]); 4] = [
+        (0, 1, &[10, 20]),
+        (2, NO_SLOT, &[5]),
+        (0, 1, &[7, 8, 9]),
+        (0, 1, &[1]),
+    ];
+    for (v, t, lens) in runs {
+        run.add_run(&w[0], v, t, lens.len() as u64, lens.iter().sum());
+        for &b in lens {
+            w[1].decap(v, t, 1, b);
+        }
+    }
+    run.flush(&w[0]);
+    for s in 0..4 {
+        assert_eq!(
+            WorkerEntries::vni_sum(&w[..1], s),
+            WorkerEntries::vni_sum(&w[1..], s),
+            "VNI slot {s}"
+        );
+        assert_eq!(
+            WorkerEntries::tunnel_sum(&w[..1], s),
+            WorkerEntries::tunnel_sum(&w[1..], s),
+            "tunnel slot {s}"
+        );
+    }
+    assert_eq!(WorkerEntries::tunnel_sum(&w[..1], 1).decap_packets, 6);
+}
+
+#[test]
 fn no_slot_counts_nowhere() {
     let s = EntrySlots::new(2, 2);
     let w = [s.worker_entries()];
