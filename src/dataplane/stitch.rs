@@ -213,6 +213,10 @@ impl SegmentMesh {
                 }
             }
         }
+        // In template order, not the MAC table's (whose order is its
+        // hash's, keyed per table): two builds of one configuration make
+        // equal meshes, and the lookup below is a binary search.
+        template_groups.sort_unstable_by_key(|t| t.0);
         Some(Box::new(SegmentMesh {
             flood_positions: flood_groups.clone(),
             template_groups,
@@ -246,7 +250,10 @@ impl SegmentMesh {
     /// The group of template `id` (one of the segment's).
     #[inline]
     pub fn template_group(&self, id: TemplateId) -> Option<u16> {
-        self.template_groups.iter().find(|t| t.0 == id).map(|t| t.1)
+        self.template_groups
+            .binary_search_by_key(&id, |t| t.0)
+            .ok()
+            .map(|i| self.template_groups[i].1)
     }
 
     /// [`group_of`](Self::group_of) the source of a delivery.
