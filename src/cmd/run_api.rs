@@ -13,10 +13,10 @@ use crossbeam::channel::Receiver;
 use tonic::Status;
 
 use super::ControlState;
-use crate::config::edit::{Applied, Edit, Editor};
+use crate::config::edit::{Edit, Editor};
 use crate::control::api::{self, Host, Job};
 use crate::control::api_proto as pb;
-use crate::dataplane::changes::{self, ConfigDiff, DiffCounts};
+use crate::dataplane::changes;
 use crate::dataplane::gateway::Shared;
 use crate::dataplane::publish::Publisher;
 use crate::dataplane::stats::{drop_totals, port_totals};
@@ -112,29 +112,6 @@ struct RunHost<'a> {
     config_path: &'a std::path::Path,
 }
 
-fn diff_of(a: &Applied) -> ConfigDiff {
-    let c = |i: usize| changes::Counts {
-        added: a.counts[i].added,
-        removed: a.counts[i].removed,
-        modified: a.counts[i].modified,
-    };
-    ConfigDiff {
-        global: a.global,
-        tunnels: a.tunnels.clone(),
-        routes: a.routes.clone(),
-        static_macs: a.static_macs.clone(),
-        flood: a.flood.clone(),
-        decap: a.decap.clone(),
-        counts: DiffCounts {
-            tunnels: c(0),
-            routes: c(1),
-            static_macs: c(2),
-            flood_lists: c(3),
-            decap: c(4),
-        },
-    }
-}
-
 impl Host for RunHost<'_> {
     fn config(&self) -> &crate::config::Config {
         &self.st.cfg
@@ -146,7 +123,6 @@ impl Host for RunHost<'_> {
                 "a reload of the configuration file is under way; retry when it is done",
             ));
         }
-        let t0 = Instant::now();
         // Nobody else holds the configuration between reloads: changed in
         // place, never copied.
         let Some(cfg) = Arc::get_mut(&mut self.st.cfg) else {
@@ -162,10 +138,9 @@ impl Host for RunHost<'_> {
                 "change".to_string()
             }
         };
-        let applied = editor
+        let diff = editor
             .apply(cfg, &edits, label)
             .map_err(|e| api::edit_status(&e))?;
-        let diff = diff_of(&applied);
         let rebuilt = match diff.global {
             Some(why) => match self.st.start_tables(self.publisher.generation() + 1) {
                 Ok(t) => {
@@ -194,9 +169,8 @@ impl Host for RunHost<'_> {
                 false
             }
         };
-        let _ = t0;
         Ok(pb::ChangeReply {
-            summary: applied.to_string(),
+            summary: diff.counts.to_string(),
             tables_rebuilt: rebuilt,
         })
     }

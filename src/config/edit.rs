@@ -31,6 +31,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
+use super::diff::ConfigDiff;
 use super::raw::{RawChecksum, RawEncapsulation, RawPortRange, RawTunnel, RawTunnelOption, Scalar};
 use super::types::*;
 use super::validate::{self, Ctx, Field};
@@ -152,61 +153,9 @@ fn err(kind: EditErrorKind, path: impl fmt::Display, message: impl Into<String>)
     }
 }
 
-/// Entries added, removed and modified in one table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TableCounts {
-    pub added: u64,
-    pub removed: u64,
-    pub modified: u64,
-}
-
-impl fmt::Display for TableCounts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "+{} -{} ~{}", self.added, self.removed, self.modified)
-    }
-}
-
 /// What an accepted list of edits changed, in the terms the table planner
-/// takes (the same as a reload's difference), in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Applied {
-    /// Something global changed: make every table anew.
-    pub global: Option<&'static str>,
-    pub tunnels: Vec<(IpAddr, Vni)>,
-    pub routes: Vec<(IpPrefix, Option<(IpAddr, Vni)>)>,
-    pub static_macs: Vec<(usize, [u8; 6], Option<IpAddr>)>,
-    pub flood: Vec<usize>,
-    pub decap: Vec<Vni>,
-    pub counts: [TableCounts; 5],
-}
-
-impl Applied {
-    const TABLES: [&'static str; 5] = [
-        "tunnels",
-        "routes",
-        "static MACs",
-        "flood lists",
-        "decap VNIs",
-    ];
-}
-
-impl fmt::Display for Applied {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (name, c)) in Self::TABLES.iter().zip(&self.counts).enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{name} {c}")?;
-        }
-        Ok(())
-    }
-}
-
-const T_TUNNELS: usize = 0;
-const T_ROUTES: usize = 1;
-const T_MACS: usize = 2;
-const T_FLOOD: usize = 3;
-const T_DECAP: usize = 4;
+/// takes: a reload's difference ([`ConfigDiff`]), in order.
+pub type Applied = ConfigDiff;
 
 /// How to undo one change to the configuration.
 enum Undo {
@@ -337,7 +286,7 @@ impl Editor {
                             out.global = Some("accept_zero_checksum");
                         }
                         out.tunnels.push((t.remote, t.vni));
-                        out.counts[T_TUNNELS].modified += 1;
+                        out.counts.tunnels.modified += 1;
                         let old = std::mem::replace(&mut cfg.tunnels[i], t);
                         undo.push(Undo::ReplaceTunnel(i, old));
                     }
@@ -352,7 +301,7 @@ impl Editor {
                             out.global = Some("tunnel encapsulation or mesh group (stitching)");
                         }
                         out.tunnels.push((t.remote, t.vni));
-                        out.counts[T_TUNNELS].added += 1;
+                        out.counts.tunnels.added += 1;
                         let i = cfg.tunnels.len();
                         self.insert_tunnel(cfg, i, t);
                         undo.push(Undo::RemoveTunnel(i));
@@ -376,7 +325,7 @@ impl Editor {
                     out.global = Some("tunnel encapsulation or mesh group (stitching)");
                 }
                 out.tunnels.push((t.remote, t.vni));
-                out.counts[T_TUNNELS].removed += 1;
+                out.counts.tunnels.removed += 1;
                 let t = self.remove_tunnel(cfg, i);
                 undo.push(Undo::InsertTunnel(i, t));
             }
@@ -414,9 +363,9 @@ impl Editor {
                     Some(_) => {
                         let r = self.remove_route(cfg, p);
                         undo.push(Undo::InsertRoute(r));
-                        out.counts[T_ROUTES].modified += 1;
+                        out.counts.routes.modified += 1;
                     }
-                    None => out.counts[T_ROUTES].added += 1,
+                    None => out.counts.routes.added += 1,
                 }
                 self.insert_route(
                     cfg,
@@ -437,7 +386,7 @@ impl Editor {
                 }
                 let r = self.remove_route(cfg, p);
                 undo.push(Undo::InsertRoute(r));
-                out.counts[T_ROUTES].removed += 1;
+                out.counts.routes.removed += 1;
                 out.routes.push((p, None));
                 self.derived_decap(cfg, out, undo);
             }
@@ -465,12 +414,12 @@ impl Editor {
                                 remote: old,
                             },
                         ));
-                        out.counts[T_MACS].modified += 1;
+                        out.counts.static_macs.modified += 1;
                     }
                     None => {
                         s.static_macs.push(StaticMac { mac: m, remote: r });
                         undo.push(Undo::RemoveMac(seg, s.static_macs.len() - 1));
-                        out.counts[T_MACS].added += 1;
+                        out.counts.static_macs.added += 1;
                     }
                 }
                 out.static_macs.push((seg, m, Some(r)));
@@ -494,7 +443,7 @@ impl Editor {
                     })?;
                 let old = s.static_macs.remove(pos);
                 undo.push(Undo::InsertMac(seg, pos, old));
-                out.counts[T_MACS].removed += 1;
+                out.counts.static_macs.removed += 1;
                 out.static_macs.push((seg, m, None));
             }
             Edit::SetFlood { segment, remotes } => {
@@ -515,7 +464,7 @@ impl Editor {
                 }
                 let old = std::mem::replace(&mut s.flood, list);
                 undo.push(Undo::Flood(seg, old));
-                out.counts[T_FLOOD].modified += 1;
+                out.counts.flood_lists.modified += 1;
                 out.flood.push(seg);
             }
             Edit::AddDecap {
@@ -597,7 +546,7 @@ impl Editor {
                     }
                 };
                 let old = set_decap(cfg, v, Some(new));
-                count(&mut out.counts[T_DECAP], old.as_ref(), cfg.decap_for(v));
+                out.counts.decap.count(old.as_ref(), cfg.decap_for(v));
                 if old.as_ref() != cfg.decap_for(v) {
                     out.decap.push(v);
                 }
@@ -711,7 +660,7 @@ impl Editor {
                         None
                     };
                 let old = set_decap(cfg, v, new);
-                count(&mut out.counts[T_DECAP], old.as_ref(), cfg.decap_for(v));
+                out.counts.decap.count(old.as_ref(), cfg.decap_for(v));
                 out.decap.push(v);
                 undo.push(Undo::SetDecap(v, old));
             }
@@ -872,7 +821,7 @@ impl Editor {
                 _ => continue,
             };
             let old = set_decap(cfg, v, new);
-            count(&mut out.counts[T_DECAP], old.as_ref(), cfg.decap_for(v));
+            out.counts.decap.count(old.as_ref(), cfg.decap_for(v));
             out.decap.push(v);
             undo.push(Undo::SetDecap(v, old));
         }
@@ -990,15 +939,6 @@ impl Editor {
             Undo::Options(o) => cfg.options = o,
         }
         self.last_vnis.clear();
-    }
-}
-
-fn count(c: &mut TableCounts, old: Option<&Decap>, new: Option<&Decap>) {
-    match (old, new) {
-        (None, Some(_)) => c.added += 1,
-        (Some(_), None) => c.removed += 1,
-        (Some(a), Some(b)) if a != b => c.modified += 1,
-        _ => {}
     }
 }
 

@@ -301,8 +301,8 @@ fn a_transaction_whose_last_change_fails_leaves_nothing() {
     // The same without the bad change is taken whole.
     let a = ed.apply(&mut cfg, &txn[..4], label).unwrap();
     assert_eq!(
-        a.counts[T_TUNNELS],
-        TableCounts {
+        a.counts.tunnels,
+        crate::config::diff::Counts {
             added: 1,
             removed: 1,
             modified: 0

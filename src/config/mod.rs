@@ -58,6 +58,7 @@
 //! (`198.19.1.5/24`), which would hide what was meant.
 #![forbid(unsafe_code)]
 
+pub mod diff;
 pub mod edit;
 pub(crate) mod emit;
 mod error;

@@ -837,9 +837,7 @@ impl Planner {
     }
 }
 
-#[path = "changes_diff.rs"]
-mod diff;
-pub use diff::{diff, ConfigDiff, Counts, DiffCounts, ReloadSummary};
+pub use crate::config::diff::{diff, ConfigDiff, Counts, DiffCounts, ReloadSummary};
 
 #[cfg(test)]
 #[path = "changes_tests.rs"]

@@ -2,8 +2,10 @@
 //! new configuration, per table (tunnels, routes, static MACs, flood
 //! lists, decap VNIs: added, removed, modified), or the reason to make
 //! every table anew when something global changed. Computed on the reload
-//! thread (it walks both files); [`super::Planner::apply_diff`] carries it
-//! out on the control thread.
+//! thread (it walks both files); the table planner
+//! (`dataplane::changes::Planner::apply_diff`) carries it out on the
+//! control thread, and the control API's entry edits (`config::edit`)
+//! describe what they changed in the same terms.
 use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
@@ -20,7 +22,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn count<T: PartialEq>(&mut self, old: Option<T>, new: Option<T>) {
+    pub(crate) fn count<T: PartialEq>(&mut self, old: Option<T>, new: Option<T>) {
         match (old, new) {
             (None, Some(_)) => self.added += 1,
             (Some(_), None) => self.removed += 1,
@@ -42,7 +44,7 @@ impl std::fmt::Display for Counts {
 
 /// The difference between two configurations, entry by entry: what a
 /// reload changes. Computed off the control thread (it walks both files).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigDiff {
     /// Something global changed: build everything anew.
     pub global: Option<&'static str>,
