@@ -58,21 +58,7 @@ fn accumulate_chain(acc: u64, data: &[u8]) -> u64 {
     for w in words {
         sum = add_carry(sum, u64::from_ne_bytes(*w));
     }
-    let mut t = 0u64;
-    let mut tail = tail;
-    if let Some((w, r)) = tail.split_first_chunk::<4>() {
-        t += u64::from(u32::from_ne_bytes(*w));
-        tail = r;
-    }
-    if let Some((w, r)) = tail.split_first_chunk::<2>() {
-        t += u64::from(u16::from_ne_bytes(*w));
-        tail = r;
-    }
-    if let [b] = tail {
-        // Padded with a zero byte after it, in memory order.
-        t += u64::from(u16::from_ne_bytes([*b, 0]));
-    }
-    let sum = add_carry(sum, t);
+    let sum = add_carry(sum, tail_words(tail));
     // 64 to 32 bits, the carry added back in (end-around carry; a sum
     // that wrapped is at most 2^32 - 2, so adding it cannot wrap).
     let (lo, c) = (sum as u32).overflowing_add((sum >> 32) as u32);
@@ -162,7 +148,15 @@ fn sum_machine_order(data: &[u8]) -> u64 {
 /// The sum of under 8 bytes that start a word (data shorter than 8 bytes
 /// in all): 4, 2 and 1 bytes at a time, in machine order.
 #[inline(never)]
-fn short_tail(mut tail: &[u8]) -> u64 {
+fn short_tail(tail: &[u8]) -> u64 {
+    tail_words(tail)
+}
+
+/// The sum of under 8 bytes: 4, 2 and 1 bytes at a time, in machine order
+/// (inlined where the tail is summed in line, out of line in
+/// [`short_tail`]).
+#[inline(always)]
+fn tail_words(mut tail: &[u8]) -> u64 {
     let mut t = 0u64;
     if let Some((w, r)) = tail.split_first_chunk::<4>() {
         t += u64::from(u32::from_ne_bytes(*w));
