@@ -35,20 +35,27 @@ pub(crate) fn save_and_load(text: &str, what: &str) -> (Config, String, Config) 
     (first, saved, again)
 }
 
-#[test]
-fn every_example_survives_a_save() {
+/// Every example under `config/`: (path, text); at least five of them.
+pub(crate) fn examples() -> Vec<(String, String)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut n = 0;
+    let mut all = Vec::new();
     for entry in std::fs::read_dir(&root).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "yaml") {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
-        round_trip(&text, &path.display().to_string());
-        n += 1;
+        all.push((path.display().to_string(), text));
     }
-    assert!(n >= 5, "only {n} examples under config/");
+    assert!(all.len() >= 5, "only {} examples under config/", all.len());
+    all
+}
+
+#[test]
+fn every_example_survives_a_save() {
+    for (path, text) in examples() {
+        round_trip(&text, &path);
+    }
 }
 
 #[test]
