@@ -602,7 +602,7 @@ fn gateway(
     let socket = crate::control::api::socket_path(&crate::control::api::file_prefix(
         &st.cfg.eal.merged_args(&opts.eal_args),
     ));
-    let mut api = run_api::ApiState::start(&socket, st.cfg.api.listen_tcp)?;
+    let mut api = run_api::ApiState::start(&socket, st.cfg.api.listen_tcp, &st.cfg)?;
     let launched = LaunchedWorkers::launch(jobs).map_err(|e| e.to_string())?;
     let started = Instant::now();
     eprintln!(
@@ -679,7 +679,8 @@ fn gateway(
 
 /// A validated new configuration, its difference to the running one, and
 /// how long loading and diffing took on the reload thread.
-type ReloadResult = Result<(Arc<Config>, ConfigDiff, Duration), config::ConfigErrors>;
+type ReloadResult =
+    Result<(Arc<Config>, ConfigDiff, Duration, config::edit::Editor), config::ConfigErrors>;
 
 /// Load and validate the configuration file on a helper thread, and diff
 /// it against the running one there (both walks are linear in the file);
@@ -693,7 +694,10 @@ fn spawn_reload(path: &std::path::Path, old: Arc<Config>) -> Option<Receiver<Rel
             let t0 = Instant::now();
             let r = config::load(&path).map(|new| {
                 let d = changes::diff(&old, &new);
-                (Arc::new(new), d, t0.elapsed())
+                // The control API's indexes of the new file, here rather
+                // than on the control thread.
+                let editor = config::edit::Editor::new(&new);
+                (Arc::new(new), d, t0.elapsed(), editor)
             });
             // The loop may have stopped meanwhile: nobody to tell then.
             let _ = tx.send(r);
@@ -749,7 +753,7 @@ fn control_loop(
                 Ok(result) => {
                     reload = None;
                     match result {
-                        Ok((new, diff, read))
+                        Ok((new, diff, read, editor))
                             if new.ports == st.cfg.ports && new.eal == st.cfg.eal =>
                         {
                             let t0 = Instant::now();
@@ -779,6 +783,7 @@ fn control_loop(
                             };
                             let ch = st.want_planned();
                             let n = ch.len();
+                            api.reload_editor(editor);
                             api.reloaded(Ok(what.clone()));
                             publisher.push(ch);
                             let flushed = publisher.flush(&shared.tables, &shared.generation);

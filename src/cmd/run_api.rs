@@ -30,9 +30,10 @@ type ReloadDone = Box<dyn FnOnce(Result<String, String>) + Send>;
 /// The API as the control loop keeps it.
 pub(super) struct ApiState {
     rx: Receiver<Job>,
-    /// The editor's indexes; made at the first change after start or a
-    /// reload (linear in the configuration, so not on every reload).
-    editor: Option<Editor>,
+    /// The editor's indexes of the running configuration: made at start
+    /// before the workers run, and for a reloaded file on the reload
+    /// thread (`reload_editor`), so no change waits for them.
+    editor: Editor,
     /// Who waits for the reload under way.
     reload_waiters: Vec<ReloadDone>,
     _server: api::ApiServer,
@@ -43,6 +44,7 @@ impl ApiState {
     pub(super) fn start(
         socket: &std::path::Path,
         tcp: Option<std::net::SocketAddr>,
+        cfg: &crate::config::Config,
     ) -> Result<ApiState, String> {
         let (tx, rx) = crossbeam::channel::bounded(api::QUEUE);
         let server = api::ApiServer::start(socket, tcp, tx)?;
@@ -56,21 +58,24 @@ impl ApiState {
         );
         Ok(ApiState {
             rx,
-            editor: None,
+            editor: Editor::new(cfg),
             reload_waiters: Vec::new(),
             _server: server,
         })
     }
 
-    /// A reload finished (accepted or refused): the editor's indexes are
-    /// stale, and whoever asked for it learns the outcome.
+    /// A reload finished (accepted or refused): whoever asked for it
+    /// learns the outcome.
     pub(super) fn reloaded(&mut self, outcome: Result<String, String>) {
-        if outcome.is_ok() {
-            self.editor = None;
-        }
         for w in self.reload_waiters.drain(..) {
             w(outcome.clone());
         }
+    }
+
+    /// A reload was accepted: the indexes of its configuration, made on
+    /// the reload thread.
+    pub(super) fn reload_editor(&mut self, editor: Editor) {
+        self.editor = editor;
     }
 
     /// Runs the requests waiting, a bounded number per turn.
@@ -130,7 +135,7 @@ impl Host for RunHost<'_> {
                 "the configuration is still shared with the last reload; retry",
             ));
         };
-        let editor = self.api.editor.get_or_insert_with(|| Editor::new(cfg));
+        let editor = &mut self.api.editor;
         let label = |i: usize| {
             if transaction {
                 format!("changes[{i}]")

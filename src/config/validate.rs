@@ -1721,7 +1721,9 @@ fn l3_mode(
             routes.push(Route { prefix, tunnel });
         }
     }
-    routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len));
+    // Longest prefix first, by address within a length: the order `emit`
+    // writes, so a save loads back equal whatever order edits left.
+    routes.sort_unstable_by_key(|r| (std::cmp::Reverse(r.prefix.len), r.prefix.addr));
     L3 {
         access: L3Access {
             port: port.unwrap_or(0),
