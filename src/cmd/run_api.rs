@@ -16,6 +16,7 @@ use super::ControlState;
 use crate::config::edit::{Edit, Editor};
 use crate::control::api::{self, Host, Job};
 use crate::control::api_proto as pb;
+use crate::control::pages::Snapshot;
 use crate::dataplane::changes;
 use crate::dataplane::gateway::Shared;
 use crate::dataplane::publish::Publisher;
@@ -34,6 +35,10 @@ pub(super) struct ApiState {
     /// before the workers run, and for a reloaded file on the reload
     /// thread (`reload_editor`), so no change waits for them.
     editor: Editor,
+    /// The learned MACs' and the neighbours' keys, sorted at the first
+    /// page of a listing (`control::pages::Snapshot`).
+    learned_keys: Snapshot<(usize, [u8; 6])>,
+    neighbor_keys: Snapshot<IpAddr>,
     /// Who waits for the reload under way.
     reload_waiters: Vec<ReloadDone>,
     _server: api::ApiServer,
@@ -59,6 +64,8 @@ impl ApiState {
         Ok(ApiState {
             rx,
             editor: Editor::new(cfg),
+            learned_keys: Snapshot::default(),
+            neighbor_keys: Snapshot::default(),
             reload_waiters: Vec::new(),
             _server: server,
         })
@@ -289,6 +296,60 @@ impl Host for RunHost<'_> {
             .iter()
             .map(|(a, m)| (*a, *m))
             .collect()
+    }
+
+    fn editor(&self) -> &Editor {
+        &self.api.editor
+    }
+
+    fn learned_page(
+        &mut self,
+        after: Option<(usize, [u8; 6])>,
+        segment: Option<usize>,
+        size: usize,
+    ) -> (Vec<(usize, [u8; 6], IpAddr, f64)>, bool, u64) {
+        let learned = &self.st.learned;
+        if after.is_none() {
+            self.api.learned_keys = Snapshot::new(learned.keys().copied().collect());
+        }
+        let (keys, more) = self.api.learned_keys.page(
+            after,
+            segment.map(|s| (s, [0; 6])),
+            size,
+            |k| segment.is_none_or(|s| s == k.0),
+            |k| learned.contains_key(k),
+        );
+        let now = Instant::now();
+        let out = keys
+            .into_iter()
+            .map(|k| {
+                let (r, at) = learned[&k];
+                (k.0, k.1, r, now.duration_since(at).as_secs_f64())
+            })
+            .collect();
+        let total = match segment {
+            None => learned.len(),
+            // Counted in the snapshot (the live table is not by segment).
+            Some(s) => self.api.learned_keys.count((s, [0; 6]), |k| k.0 == s),
+        };
+        (out, more, total as u64)
+    }
+
+    fn neighbors_page(
+        &mut self,
+        after: Option<IpAddr>,
+        size: usize,
+    ) -> (Vec<(IpAddr, [u8; 6])>, bool, u64) {
+        let live = self.st.planner.neighbors();
+        if after.is_none() {
+            self.api.neighbor_keys = Snapshot::new(live.keys().copied().collect());
+        }
+        let (keys, more) =
+            self.api
+                .neighbor_keys
+                .page(after, None, size, |_| true, |k| live.contains_key(k));
+        let out = keys.into_iter().map(|k| (k, live[&k])).collect();
+        (out, more, live.len() as u64)
     }
 
     fn add_neighbor(&mut self, ip: IpAddr, mac: [u8; 6]) -> Result<pb::ChangeReply, Status> {

@@ -286,26 +286,25 @@ impl Editor {
             .map(|(n, &i)| (n.as_str(), i))
     }
 
-    /// Routes in prefix order from strictly after `after`: all of them, or
-    /// those of tunnel `tunnel`.
-    pub fn routes_after(
+    /// Routes in prefix order from `from` on: all of them, or those of
+    /// tunnel `tunnel`.
+    pub fn routes_from(
         &self,
-        after: Option<IpPrefix>,
+        from: std::ops::Bound<IpPrefix>,
         tunnel: Option<usize>,
     ) -> Box<dyn Iterator<Item = (IpPrefix, usize)> + '_> {
-        use std::ops::Bound::*;
-        let lo = after.map_or(Unbounded, Excluded);
+        use std::ops::Bound::Unbounded;
         match tunnel {
             Some(t) => Box::new(
                 self.per_tunnel
                     .get(t)
                     .into_iter()
-                    .flat_map(move |s| s.range((lo, Unbounded)))
+                    .flat_map(move |s| s.range((from, Unbounded)))
                     .map(move |p| (*p, t)),
             ),
             None => Box::new(
                 self.routes
-                    .range((lo, Unbounded))
+                    .range((from, Unbounded))
                     .map(|(p, at)| (*p, at.tunnel)),
             ),
         }
