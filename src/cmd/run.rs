@@ -758,11 +758,13 @@ fn control_loop(
                         {
                             let t0 = Instant::now();
                             let old = std::mem::replace(&mut st.cfg, new);
-                            // Freeing a large configuration takes a while:
-                            // not on the control thread.
+                            let old_editor = api.reload_editor(editor);
+                            // Freeing a large configuration (and the API's
+                            // indexes of it) takes a while: not on the
+                            // control thread.
                             let _ = std::thread::Builder::new()
                                 .name("gw-reload-free".into())
-                                .spawn(move || drop(old));
+                                .spawn(move || drop((old, old_editor)));
                             st.offload.reload(&st.cfg);
                             obs.set_top_tunnels(st.cfg.metrics.top_tunnels as usize);
                             let summary = diff.summary();
@@ -783,7 +785,6 @@ fn control_loop(
                             };
                             let ch = st.want_planned();
                             let n = ch.len();
-                            api.reload_editor(editor);
                             api.reloaded(Ok(what.clone()));
                             publisher.push(ch);
                             let flushed = publisher.flush(&shared.tables, &shared.generation);

@@ -80,9 +80,9 @@ impl ApiState {
     }
 
     /// A reload was accepted: the indexes of its configuration, made on
-    /// the reload thread.
-    pub(super) fn reload_editor(&mut self, editor: Editor) {
-        self.editor = editor;
+    /// the reload thread; the old ones are returned to be freed elsewhere.
+    pub(super) fn reload_editor(&mut self, editor: Editor) -> Editor {
+        std::mem::replace(&mut self.editor, editor)
     }
 
     /// Runs the requests waiting, a bounded number per turn.

@@ -9,11 +9,27 @@
 //! (a route's tunnel, a tunnel still used by routes, static MACs, flood
 //! lists or option policies, an L3 tunnel's VNI against the segments) are
 //! checked with the [`Editor`]'s indexes (tunnel by name, route by prefix,
-//! routes per tunnel and per VNI), never by validating the whole
-//! configuration again: one change costs hash look-ups, plus a memmove in
-//! the route list (kept sorted longest prefix first). Deleting a tunnel
-//! renumbers the references to the tunnels after it (one pass over the
-//! routes, integers only).
+//! routes per tunnel and per VNI, static MAC by segment and address),
+//! never by validating the whole configuration again: one change costs
+//! O(log n) look-ups, whatever the size of the tables.
+//!
+//! Removals move the last entry into the hole (`swap_remove`), so no
+//! other entry's index changes: a deleted tunnel's place goes to the last
+//! tunnel, and only that tunnel's own routes (found through the routes per
+//! tunnel) and option policies are re-pointed; a removed route or static
+//! MAC's place goes to the last of its list, one index entry updated. So
+//! the running `l3.routes` is not kept sorted (a prefix appears once, so
+//! the order changes no lookup; `load` and `emit` sort it longest prefix
+//! first, by address within a length, so a save loads back equal).
+//!
+//! The indexes are `std` B-trees: the API's lists page through them in
+//! key order (`control::pages`), which a hash map cannot do; an ordered
+//! map kept beside a hash map would cost the memory twice. `indexmap`
+//! (insertion order, O(1) swap-remove) was the other candidate: it keeps
+//! positions but gives no key order to page by. The indexes of a
+//! configuration are built once (at start, or on the reload thread): at
+//! 1,000,000 routes they add about 100 MB to the gateway's resident
+//! memory (BENCHMARKS.md, "The control API at a million entries").
 //!
 //! [`Editor::apply`] applies a list of edits all or nothing: every change
 //! to the configuration is recorded with its inverse, and the first
