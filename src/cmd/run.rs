@@ -759,12 +759,6 @@ fn control_loop(
                             let t0 = Instant::now();
                             let old = std::mem::replace(&mut st.cfg, new);
                             let old_editor = api.reload_editor(editor);
-                            // Freeing a large configuration (and the API's
-                            // indexes of it) takes a while: not on the
-                            // control thread.
-                            let _ = std::thread::Builder::new()
-                                .name("gw-reload-free".into())
-                                .spawn(move || drop((old, old_editor)));
                             st.offload.reload(&st.cfg);
                             obs.set_top_tunnels(st.cfg.metrics.top_tunnels as usize);
                             let summary = diff.summary();
@@ -798,6 +792,13 @@ fn control_loop(
                                     _ => "published",
                                 }
                             );
+                            // Freeing a large configuration (and the API's
+                            // indexes of it) takes a while: not on the
+                            // control thread, and only once the changes
+                            // are out (on two cores it competes with them).
+                            let _ = std::thread::Builder::new()
+                                .name("gw-reload-free".into())
+                                .spawn(move || drop((old, old_editor)));
                         }
                         Ok(_) => {
                             let e = format!("ports or eal changed in {}; those need a restart (the running configuration stays)", opts.config_path.display());
