@@ -307,7 +307,7 @@ impl Host for RunHost<'_> {
         after: Option<(usize, [u8; 6])>,
         segment: Option<usize>,
         size: usize,
-    ) -> (Vec<(usize, [u8; 6], IpAddr, f64)>, bool, u64) {
+    ) -> (Vec<api::LearnedMac>, bool, u64) {
         let learned = &self.st.learned;
         if after.is_none() {
             self.api.learned_keys = Snapshot::new(learned.keys().copied().collect());

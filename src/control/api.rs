@@ -66,6 +66,10 @@ pub const QUEUE: usize = 64;
 pub const PAGE: usize = 1000;
 pub const MAX_PAGE: usize = 100_000;
 
+/// A learned MAC as the API lists it: (segment, MAC, remote, seconds
+/// since learned).
+pub type LearnedMac = (usize, [u8; 6], IpAddr, f64);
+
 /// What the control thread offers the API.
 pub trait Host {
     /// The running configuration.
@@ -90,7 +94,7 @@ pub trait Host {
         after: Option<(usize, [u8; 6])>,
         segment: Option<usize>,
         size: usize,
-    ) -> (Vec<(usize, [u8; 6], IpAddr, f64)>, bool, u64);
+    ) -> (Vec<LearnedMac>, bool, u64);
     /// One page of neighbours in address order, strictly after `after`.
     fn neighbors_page(
         &mut self,
