@@ -882,7 +882,7 @@ fn control_loop(
         publisher.push(ch);
         publisher.flush(&shared.tables, &shared.generation);
         st.planner
-            .settle_counters(publisher.settled(), &shared.entries);
+            .settle_counters(&st.cfg, publisher.settled(), &shared.entries);
         obs.entries(st.planner.counter_slots());
         st.resolve(pool);
         obs.tick(&shared.counters, st.replies, || st.table_sizes(), false);
