@@ -113,6 +113,59 @@ pub enum Edit {
     },
     /// Removes a registered option no policy uses.
     DeleteOption(String),
+    /// Adds an option policy (an `options.policies` entry), checked as
+    /// the file's.
+    AddPolicy(PolicySpec),
+    /// Removes the option policy of that kind, option and scope (the
+    /// values of a security tag are not compared).
+    DeletePolicy(PolicySpec),
+}
+
+/// Which list of `options.policies` a policy is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    Require,
+    SecurityTags,
+    FlowIdCopy,
+}
+
+impl PolicyKind {
+    /// Its name in the file (and the API).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::Require => "require",
+            PolicyKind::SecurityTags => "security_tags",
+            PolicyKind::FlowIdCopy => "flow_id_copy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PolicyKind> {
+        [
+            PolicyKind::Require,
+            PolicyKind::SecurityTags,
+            PolicyKind::FlowIdCopy,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// An option policy as the API gives it: the fields of an
+/// `options.policies.<kind>` entry, text as in the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySpec {
+    /// `require`, `security_tags` or `flow_id_copy`.
+    pub kind: String,
+    /// The option's name in the registry.
+    pub option: String,
+    /// Scope: this VNI, or this tunnel (by name); neither: every VNI.
+    pub vni: Option<i64>,
+    pub tunnel: Option<String>,
+    /// Security tags: values (hex of the option's length, or decimal).
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+    /// Security tags: `allow` or `deny` (the default).
+    pub default: Option<String>,
 }
 
 /// Why an edit was refused.
@@ -618,7 +671,7 @@ impl Editor {
                     .chain(o.flow_id_copy.iter().map(|f| ("flow_id_copy", f.option)));
                 for (what, opt) in users {
                     if opt == i {
-                        return Err(err(Dangling, &path, format!("option `{name}` is used by an options.policies.{what} entry; change the policy in the file first")));
+                        return Err(err(Dangling, &path, format!("option `{name}` is used by an options.policies.{what} entry; delete the policy first")));
                     }
                 }
                 let old = cfg.options.clone();
@@ -638,6 +691,49 @@ impl Editor {
                 }
                 undo.push(Undo::Options(old));
                 out.global = Some("options");
+            }
+            Edit::AddPolicy(spec) => {
+                let base = format!("{base}.add_policy");
+                let (kind, scope) = self.policy_ref(cfg, spec, &base)?;
+                let new = check_policy(cfg, spec, kind, scope, &base)?;
+                if policy_position(&cfg.options, kind, &new).is_some() {
+                    return Err(err(Invalid, format!("{base}.option"), format!("an options.policies.{} entry for option `{}` with this scope exists; delete it first", kind.as_str(), spec.option)));
+                }
+                undo.push(Undo::Options(cfg.options.clone()));
+                let o = &mut cfg.options;
+                match new {
+                    Policy::Require(r) => o.require.push(r),
+                    Policy::SecurityTags(t) => o.security_tags.push(t),
+                    Policy::FlowIdCopy(f) => o.flow_id_copy.push(f),
+                }
+                self.policy_changed(cfg, kind, scope, out);
+            }
+            Edit::DeletePolicy(spec) => {
+                let base = format!("{base}.delete_policy");
+                let (kind, scope) = self.policy_ref(cfg, spec, &base)?;
+                let option = option_index(cfg, &spec.option, &format!("{base}.option"))?;
+                let key = match kind {
+                    PolicyKind::Require => Policy::Require(RequireOption { option, scope }),
+                    PolicyKind::SecurityTags => Policy::SecurityTags(SecurityTagPolicy {
+                        option,
+                        scope,
+                        allow: Vec::new(),
+                        deny: Vec::new(),
+                        default: Action::Deny,
+                    }),
+                    PolicyKind::FlowIdCopy => Policy::FlowIdCopy(FlowIdCopy { option, scope }),
+                };
+                let Some(at) = policy_position(&cfg.options, kind, &key) else {
+                    return Err(err(NotFound, format!("{base}.option"), format!("no options.policies.{} entry for option `{}` with this scope", kind.as_str(), spec.option)));
+                };
+                undo.push(Undo::Options(cfg.options.clone()));
+                let o = &mut cfg.options;
+                match kind {
+                    PolicyKind::Require => drop(o.require.remove(at)),
+                    PolicyKind::SecurityTags => drop(o.security_tags.remove(at)),
+                    PolicyKind::FlowIdCopy => drop(o.flow_id_copy.remove(at)),
+                }
+                self.policy_changed(cfg, kind, scope, out);
             }
             Edit::DeleteDecap(vni) => {
                 let path = format!("{base}.delete_decap.vni");
@@ -789,10 +885,81 @@ impl Editor {
             .chain(o.flow_id_copy.iter().map(|f| ("flow_id_copy", f.scope)));
         for (what, s) in scopes {
             if s == Scope::Tunnel(i) {
-                return Err(err(EditErrorKind::Dangling, path, format!("tunnel `{}` is the scope of an options.policies.{what} entry; change the policy in the file first", t.name)));
+                return Err(err(EditErrorKind::Dangling, path, format!("tunnel `{}` is the scope of an options.policies.{what} entry; delete the policy first", t.name)));
             }
         }
         Ok(())
+    }
+
+    /// A policy's kind and scope: the scope's VNI must be decapsulated
+    /// here and its tunnel must exist (looked up in the indexes, as the
+    /// file's check does in its own).
+    fn policy_ref(
+        &self,
+        cfg: &Config,
+        spec: &PolicySpec,
+        base: &str,
+    ) -> Result<(PolicyKind, Scope), EditError> {
+        let kind = PolicyKind::parse(&spec.kind).ok_or_else(|| {
+            err(
+                EditErrorKind::Invalid,
+                format!("{base}.kind"),
+                format!(
+                    "`{}` is not a policy kind; allowed: require, security_tags, flow_id_copy",
+                    spec.kind
+                ),
+            )
+        })?;
+        let scope = match (spec.vni, spec.tunnel.as_deref().filter(|t| !t.is_empty())) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    EditErrorKind::Invalid,
+                    format!("{base}.tunnel"),
+                    "give vni or tunnel (or neither, for every VNI), not both",
+                ))
+            }
+            (Some(v), None) => {
+                let path = format!("{base}.vni");
+                let v = parse(|c| validate::vni(c, &path, v))?;
+                if cfg.decap_for(v).is_none() {
+                    return Err(err(EditErrorKind::Dangling, &path, format!("VNI {v} is not decapsulated here (no L2 segment, L3 tunnel or decap entry); add its decap entry first")));
+                }
+                Scope::Vni(v)
+            }
+            (None, Some(t)) => Scope::Tunnel(self.tunnel(t).ok_or_else(|| {
+                err(
+                    EditErrorKind::Dangling,
+                    format!("{base}.tunnel"),
+                    format!("no tunnel named `{t}`; add the tunnel first"),
+                )
+            })?),
+            (None, None) => Scope::All,
+        };
+        Ok((kind, scope))
+    }
+
+    /// After a policy of `kind` on `scope` was added or removed: the decap
+    /// entries of the VNIs in scope are made again (required options and
+    /// security tags live in them); a flow-id copy also changes the
+    /// templates of the tunnels in scope (their flow-id variants), which
+    /// makes every table anew.
+    fn policy_changed(&self, cfg: &Config, kind: PolicyKind, scope: Scope, out: &mut Applied) {
+        if kind == PolicyKind::FlowIdCopy {
+            out.global = Some("options.policies.flow_id_copy");
+            return;
+        }
+        let before = out.decap.len();
+        match scope {
+            Scope::All => out.decap.extend(cfg.decap.iter().map(|d| d.vni)),
+            Scope::Vni(v) => out.decap.push(v),
+            Scope::Tunnel(i) => {
+                let v = cfg.tunnels[i].vni;
+                if cfg.decap_for(v).is_some() {
+                    out.decap.push(v);
+                }
+            }
+        }
+        out.counts.decap.modified += (out.decap.len() - before) as u64;
     }
 
     fn segment_vni(&self, cfg: &Config, v: Vni) -> bool {
@@ -956,6 +1123,144 @@ fn set_decap(cfg: &mut Config, v: Vni, d: Option<Decap>) -> Option<Decap> {
     }
 }
 
+/// One policy of any kind.
+enum Policy {
+    Require(RequireOption),
+    SecurityTags(SecurityTagPolicy),
+    FlowIdCopy(FlowIdCopy),
+}
+
+/// The registry index of option `name`.
+fn option_index(cfg: &Config, name: &str, path: &str) -> Result<usize, EditError> {
+    cfg.options
+        .registry
+        .iter()
+        .position(|o| o.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = cfg.options.registry.iter().map(|o| o.name.as_str()).collect();
+            err(
+                EditErrorKind::Dangling,
+                path,
+                format!(
+                    "no option named `{name}` in options.registry (known: {}); register it first",
+                    known.join(", ")
+                ),
+            )
+        })
+}
+
+/// The policy of `spec`, its option and values checked by the file's
+/// check (`validate::policies`) on one entry; its scope resolved by the
+/// caller.
+fn check_policy(
+    cfg: &Config,
+    spec: &PolicySpec,
+    kind: PolicyKind,
+    scope: Scope,
+    base: &str,
+) -> Result<Policy, EditError> {
+    use super::raw::{RawAction, RawPolicies, RawScoped, RawSecurityTag};
+    // The option first, so that a missing one is a dangling reference.
+    option_index(cfg, &spec.option, &format!("{base}.option"))?;
+    let values = |v: &[String]| {
+        v.iter()
+            .map(|s| match s.parse::<i64>() {
+                Ok(n) if !s.starts_with('0') || s == "0" => Scalar::Int(n),
+                _ => Scalar::Str(s.clone()),
+            })
+            .collect::<Vec<_>>()
+    };
+    if kind != PolicyKind::SecurityTags
+        && !(spec.allow.is_empty() && spec.deny.is_empty() && spec.default.is_none())
+    {
+        return Err(err(
+            EditErrorKind::Invalid,
+            format!("{base}.allow"),
+            format!(
+                "allow, deny and default belong to security_tags, not {}",
+                kind.as_str()
+            ),
+        ));
+    }
+    let default = match spec.default.as_deref() {
+        None | Some("") => None,
+        Some("allow") => Some(RawAction::Allow),
+        Some("deny") => Some(RawAction::Deny),
+        Some(o) => {
+            return Err(err(
+                EditErrorKind::Invalid,
+                format!("{base}.default"),
+                format!("`{o}` is not an action; allowed: allow, deny"),
+            ))
+        }
+    };
+    let scoped = || RawScoped {
+        option: spec.option.clone(),
+        vni: None,
+        tunnel: None,
+    };
+    let mut raw = RawPolicies::default();
+    match kind {
+        PolicyKind::Require => raw.require.push(scoped()),
+        PolicyKind::FlowIdCopy => raw.flow_id_copy.push(scoped()),
+        PolicyKind::SecurityTags => raw.security_tags.push(RawSecurityTag {
+            option: spec.option.clone(),
+            vni: None,
+            tunnel: None,
+            allow: values(&spec.allow),
+            deny: values(&spec.deny),
+            default,
+        }),
+    }
+    let mut ctx = Ctx::new("api");
+    let mut o = validate::policies(&mut ctx, raw, cfg.options.registry.clone(), &[], &[]);
+    if !ctx.errors.is_empty() {
+        return Err(from_ctx(
+            ctx,
+            &format!("options.policies.{}[0]", kind.as_str()),
+            base,
+        ));
+    }
+    let bad = || err(EditErrorKind::Invalid, base, "not a policy");
+    Ok(match kind {
+        PolicyKind::Require => Policy::Require(RequireOption {
+            scope,
+            ..o.require.pop().ok_or_else(bad)?
+        }),
+        PolicyKind::SecurityTags => Policy::SecurityTags(SecurityTagPolicy {
+            scope,
+            ..o.security_tags.pop().ok_or_else(bad)?
+        }),
+        PolicyKind::FlowIdCopy => Policy::FlowIdCopy(FlowIdCopy {
+            scope,
+            ..o.flow_id_copy.pop().ok_or_else(bad)?
+        }),
+    })
+}
+
+/// Where the policy of `kind` with `p`'s option and scope is.
+fn policy_position(o: &Options, kind: PolicyKind, p: &Policy) -> Option<usize> {
+    let (option, scope) = match p {
+        Policy::Require(r) => (r.option, r.scope),
+        Policy::SecurityTags(t) => (t.option, t.scope),
+        Policy::FlowIdCopy(f) => (f.option, f.scope),
+    };
+    match kind {
+        PolicyKind::Require => o
+            .require
+            .iter()
+            .position(|r| (r.option, r.scope) == (option, scope)),
+        PolicyKind::SecurityTags => o
+            .security_tags
+            .iter()
+            .position(|r| (r.option, r.scope) == (option, scope)),
+        PolicyKind::FlowIdCopy => o
+            .flow_id_copy
+            .iter()
+            .position(|r| (r.option, r.scope) == (option, scope)),
+    }
+}
+
 /// Refuses to remove the decap entry of a VNI an option policy names.
 fn scoped_to_vni(cfg: &Config, v: Vni, path: &str) -> Result<(), EditError> {
     let o = &cfg.options;
@@ -971,7 +1276,7 @@ fn scoped_to_vni(cfg: &Config, v: Vni, path: &str) -> Result<(), EditError> {
             EditErrorKind::Dangling,
             path,
             format!(
-                "VNI {v} is the scope of an option policy; change the policy in the file first"
+                "VNI {v} is the scope of an option policy; delete the policy first"
             ),
         ));
     }

@@ -430,3 +430,108 @@ fn options_in_use_stay_and_policies_follow_a_removal() {
     let o = &cfg.options;
     assert_eq!(o.registry[o.require[0].option].name, "b");
 }
+
+/// Option policies through the editor end where the same policies written
+/// in the file end; refusals name the field and leave the configuration.
+#[test]
+fn policies_are_added_and_deleted_as_the_file_says_them() {
+    let text = |policies: &str| {
+        format!(
+            "{BASE}  routes:\n    - {{ prefix: 198.19.0.0/16, tunnel: t1 }}\ntunnels:\n  - {{ name: t1, remote: 198.18.0.2, vni: 5001 }}\n  - {{ name: t2, remote: 198.18.0.3, vni: 100 }}\nl2:\n  segments:\n    - {{ port: acc, vni: 100 }}\noptions:\n  registry:\n    - {{ name: tag, class: 0x0102, type: 1, length: 4 }}\n    - {{ name: any, class: 0x0102, type: 2 }}\n{policies}"
+        )
+    };
+    let load = |t: &str| load_str(t, "t.yaml").unwrap_or_else(|e| panic!("{e}\n{t}"));
+    let mut cfg = load(&text(""));
+    let mut ed = Editor::new(&cfg);
+    let spec = |kind: &str, option: &str| PolicySpec {
+        kind: kind.into(),
+        option: option.into(),
+        ..PolicySpec::default()
+    };
+    let require = PolicySpec {
+        vni: Some(100),
+        ..spec("require", "any")
+    };
+    let tags = PolicySpec {
+        tunnel: Some("t1".into()),
+        allow: vec!["0000000a".into(), "7".into()],
+        default: Some("allow".into()),
+        ..spec("security_tags", "tag")
+    };
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddPolicy(require.clone()), Edit::AddPolicy(tags.clone())],
+            label,
+        )
+        .unwrap();
+    assert_eq!(a.global, None);
+    assert_eq!(a.decap, [Vni::new(100).unwrap(), Vni::new(5001).unwrap()]);
+    let file = load(&text("  policies:\n    require:\n      - { option: any, vni: 100 }\n    security_tags:\n      - { option: tag, tunnel: t1, allow: [\"0000000a\", 7], default: allow }\n"));
+    assert_eq!(cfg.options, file.options);
+
+    // Refused, each with its field; nothing of a refused transaction stays.
+    let before = cfg.clone();
+    let refused = |ed: &mut Editor, cfg: &mut Config, e: Edit| {
+        ed.apply(cfg, &[Edit::AddPolicy(spec("require", "tag")), e], label)
+            .unwrap_err()
+    };
+    let cases = [
+        (spec("demand", "tag"), EditErrorKind::Invalid, "changes[1].add_policy.kind"),
+        (spec("require", "nope"), EditErrorKind::Dangling, "changes[1].add_policy.option"),
+        (
+            PolicySpec { vni: Some(999), ..spec("require", "tag") },
+            EditErrorKind::Dangling,
+            "changes[1].add_policy.vni",
+        ),
+        (
+            PolicySpec { tunnel: Some("t9".into()), ..spec("require", "tag") },
+            EditErrorKind::Dangling,
+            "changes[1].add_policy.tunnel",
+        ),
+        (require.clone(), EditErrorKind::Invalid, "changes[1].add_policy.option"),
+        (
+            PolicySpec { allow: vec!["0a".into()], ..spec("security_tags", "tag") },
+            EditErrorKind::Invalid,
+            "changes[1].add_policy.allow[0]",
+        ),
+        (spec("security_tags", "tag"), EditErrorKind::Invalid, "changes[1].add_policy"),
+        (spec("flow_id_copy", "any"), EditErrorKind::Invalid, "changes[1].add_policy.option"),
+        (
+            PolicySpec { allow: vec!["1".into()], ..spec("require", "tag") },
+            EditErrorKind::Invalid,
+            "changes[1].add_policy.allow",
+        ),
+    ];
+    for (s, kind, path) in cases {
+        let e = refused(&mut ed, &mut cfg, Edit::AddPolicy(s.clone()));
+        assert_eq!((e.kind, e.path.as_str()), (kind, path), "{s:?}: {e}");
+        assert_eq!(cfg, before, "{s:?}");
+    }
+    // What a policy names cannot go while it does.
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteTunnel("t1".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Dangling, "{e}");
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteOption("any".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Dangling, "{e}");
+
+    // Deleted by kind, option and scope; a second time it is not there.
+    let a = ed
+        .apply(&mut cfg, &[Edit::DeletePolicy(require.clone())], label)
+        .unwrap();
+    assert_eq!(a.decap, [Vni::new(100).unwrap()]);
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeletePolicy(require)], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::NotFound, "{e}");
+    let file = load(&text("  policies:\n    security_tags:\n      - { option: tag, tunnel: t1, allow: [\"0000000a\", 7], default: allow }\n"));
+    assert_eq!(cfg.options, file.options);
+    // A flow-id copy changes templates: every table anew.
+    let a = ed
+        .apply(&mut cfg, &[Edit::AddPolicy(spec("flow_id_copy", "tag"))], label)
+        .unwrap();
+    assert!(a.global.is_some());
+}
