@@ -767,8 +767,8 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
     use pb::decap_vnis_client::DecapVnisClient;
     use pb::learned_macs_client::LearnedMacsClient;
     use pb::neighbors_client::NeighborsClient;
-    use pb::option_registry_client::OptionRegistryClient;
     use pb::option_policies_client::OptionPoliciesClient;
+    use pb::option_registry_client::OptionRegistryClient;
     use pb::routes_client::RoutesClient;
     use pb::segments_client::SegmentsClient;
     use pb::static_macs_client::StaticMacsClient;

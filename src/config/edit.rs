@@ -22,10 +22,16 @@
 //!
 //! What the API does not change entry by entry: VXLAN tunnels and tunnels
 //! in a mesh group of their own (they change the stitching of whole
-//! segments), segments themselves, option policies, the VTEP, ports and
-//! EAL: those stay with the file and a reload. The option registry is
-//! changed entry by entry but checked whole (`validate::registry`, at most
-//! 32 entries), and it makes every table anew (`Applied::global`).
+//! segments), segments themselves, the VTEP, ports and EAL: those stay
+//! with the file and a reload. The option registry is changed entry by
+//! entry but checked whole (`validate::registry`, at most 32 entries), and
+//! it makes every table anew (`Applied::global`). An option policy is
+//! checked by the file's policy check (`validate::policies`) on that one
+//! entry, its scope (a VNI with a decap entry, a tunnel by name) looked up
+//! here; `require` and `security_tags` live in the decap entries of the
+//! VNIs in scope, which are planned again, and `flow_id_copy` also shapes
+//! the tunnels' templates (their flow-id variants), so it makes every
+//! table anew.
 use std::fmt;
 use std::net::IpAddr;
 
@@ -724,7 +730,15 @@ impl Editor {
                     PolicyKind::FlowIdCopy => Policy::FlowIdCopy(FlowIdCopy { option, scope }),
                 };
                 let Some(at) = policy_position(&cfg.options, kind, &key) else {
-                    return Err(err(NotFound, format!("{base}.option"), format!("no options.policies.{} entry for option `{}` with this scope", kind.as_str(), spec.option)));
+                    return Err(err(
+                        NotFound,
+                        format!("{base}.option"),
+                        format!(
+                            "no options.policies.{} entry for option `{}` with this scope",
+                            kind.as_str(),
+                            spec.option
+                        ),
+                    ));
                 };
                 undo.push(Undo::Options(cfg.options.clone()));
                 let o = &mut cfg.options;
@@ -1137,7 +1151,12 @@ fn option_index(cfg: &Config, name: &str, path: &str) -> Result<usize, EditError
         .iter()
         .position(|o| o.name == name)
         .ok_or_else(|| {
-            let known: Vec<&str> = cfg.options.registry.iter().map(|o| o.name.as_str()).collect();
+            let known: Vec<&str> = cfg
+                .options
+                .registry
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect();
             err(
                 EditErrorKind::Dangling,
                 path,
@@ -1275,9 +1294,7 @@ fn scoped_to_vni(cfg: &Config, v: Vni, path: &str) -> Result<(), EditError> {
         return Err(err(
             EditErrorKind::Dangling,
             path,
-            format!(
-                "VNI {v} is the scope of an option policy; delete the policy first"
-            ),
+            format!("VNI {v} is the scope of an option policy; delete the policy first"),
         ));
     }
     Ok(())

@@ -461,7 +461,10 @@ fn policies_are_added_and_deleted_as_the_file_says_them() {
     let a = ed
         .apply(
             &mut cfg,
-            &[Edit::AddPolicy(require.clone()), Edit::AddPolicy(tags.clone())],
+            &[
+                Edit::AddPolicy(require.clone()),
+                Edit::AddPolicy(tags.clone()),
+            ],
             label,
         )
         .unwrap();
@@ -477,28 +480,60 @@ fn policies_are_added_and_deleted_as_the_file_says_them() {
             .unwrap_err()
     };
     let cases = [
-        (spec("demand", "tag"), EditErrorKind::Invalid, "changes[1].add_policy.kind"),
-        (spec("require", "nope"), EditErrorKind::Dangling, "changes[1].add_policy.option"),
         (
-            PolicySpec { vni: Some(999), ..spec("require", "tag") },
+            spec("demand", "tag"),
+            EditErrorKind::Invalid,
+            "changes[1].add_policy.kind",
+        ),
+        (
+            spec("require", "nope"),
+            EditErrorKind::Dangling,
+            "changes[1].add_policy.option",
+        ),
+        (
+            PolicySpec {
+                vni: Some(999),
+                ..spec("require", "tag")
+            },
             EditErrorKind::Dangling,
             "changes[1].add_policy.vni",
         ),
         (
-            PolicySpec { tunnel: Some("t9".into()), ..spec("require", "tag") },
+            PolicySpec {
+                tunnel: Some("t9".into()),
+                ..spec("require", "tag")
+            },
             EditErrorKind::Dangling,
             "changes[1].add_policy.tunnel",
         ),
-        (require.clone(), EditErrorKind::Invalid, "changes[1].add_policy.option"),
         (
-            PolicySpec { allow: vec!["0a".into()], ..spec("security_tags", "tag") },
+            require.clone(),
+            EditErrorKind::Invalid,
+            "changes[1].add_policy.option",
+        ),
+        (
+            PolicySpec {
+                allow: vec!["0a".into()],
+                ..spec("security_tags", "tag")
+            },
             EditErrorKind::Invalid,
             "changes[1].add_policy.allow[0]",
         ),
-        (spec("security_tags", "tag"), EditErrorKind::Invalid, "changes[1].add_policy"),
-        (spec("flow_id_copy", "any"), EditErrorKind::Invalid, "changes[1].add_policy.option"),
         (
-            PolicySpec { allow: vec!["1".into()], ..spec("require", "tag") },
+            spec("security_tags", "tag"),
+            EditErrorKind::Invalid,
+            "changes[1].add_policy",
+        ),
+        (
+            spec("flow_id_copy", "any"),
+            EditErrorKind::Invalid,
+            "changes[1].add_policy.option",
+        ),
+        (
+            PolicySpec {
+                allow: vec!["1".into()],
+                ..spec("require", "tag")
+            },
             EditErrorKind::Invalid,
             "changes[1].add_policy.allow",
         ),
@@ -531,7 +566,11 @@ fn policies_are_added_and_deleted_as_the_file_says_them() {
     assert_eq!(cfg.options, file.options);
     // A flow-id copy changes templates: every table anew.
     let a = ed
-        .apply(&mut cfg, &[Edit::AddPolicy(spec("flow_id_copy", "tag"))], label)
+        .apply(
+            &mut cfg,
+            &[Edit::AddPolicy(spec("flow_id_copy", "tag"))],
+            label,
+        )
         .unwrap();
     assert!(a.global.is_some());
 }

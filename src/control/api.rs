@@ -552,15 +552,17 @@ pub fn policies_pb(cfg: &Config) -> Vec<pb::OptionPolicy> {
     };
     let mut out = Vec::new();
     out.extend(o.require.iter().map(|r| one("require", r.option, r.scope)));
-    out.extend(o.security_tags.iter().map(|t| pb::OptionPolicy {
-        allow: t.allow.iter().map(|v| hex(v)).collect(),
-        deny: t.deny.iter().map(|v| hex(v)).collect(),
-        default_action: match t.default {
-            config::Action::Allow => "allow",
-            config::Action::Deny => "deny",
+    out.extend(o.security_tags.iter().map(|t| {
+        pb::OptionPolicy {
+            allow: t.allow.iter().map(|v| hex(v)).collect(),
+            deny: t.deny.iter().map(|v| hex(v)).collect(),
+            default_action: match t.default {
+                config::Action::Allow => "allow",
+                config::Action::Deny => "deny",
+            }
+            .to_string(),
+            ..one("security_tags", t.option, t.scope)
         }
-        .to_string(),
-        ..one("security_tags", t.option, t.scope)
     }));
     out.extend(
         o.flow_id_copy
