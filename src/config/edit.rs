@@ -20,10 +20,14 @@
 //! refused edit undoes the ones before it, in reverse order. Nothing is
 //! cloned but the entries touched.
 //!
-//! What the API does not change entry by entry: VXLAN tunnels and tunnels
-//! in a mesh group of their own (they change the stitching of whole
-//! segments), segments themselves, the VTEP, ports and EAL: those stay
-//! with the file and a reload. The option registry is changed entry by
+//! VXLAN tunnels and tunnels in a mesh group of their own decide how whole
+//! segments are stitched (which remote is a member in which group, the
+//! VXLAN keys of the VNI table): adding, deleting or moving one to another
+//! group is checked with the file's stitching checks over the whole
+//! configuration (`stitch::check`) and makes every table anew, as a reload
+//! with that difference does; changing only its settings (TTL, ports) is
+//! an entry change. What the API does not change: segments themselves,
+//! the VTEP, ports and EAL: those stay with the file and a reload. The option registry is changed entry by
 //! entry but checked whole (`validate::registry`, at most 32 entries), and
 //! it makes every table anew (`Applied::global`). An option policy is
 //! checked by the file's policy check (`validate::policies`) on that one
@@ -324,9 +328,10 @@ impl Editor {
             Edit::AddTunnel(spec) => {
                 let base = format!("{base}.add_tunnel");
                 let t = self.check_tunnel(cfg, spec, &base)?;
-                if !plain(&t) {
-                    return Err(err(Unsupported, format!("{base}.encapsulation"), "VXLAN tunnels and tunnels in a mesh group of their own change how whole segments are stitched; add them in the configuration file and reload"));
-                }
+                // VXLAN tunnels and mesh groups decide how whole segments
+                // are stitched: checked with the rest of the configuration
+                // and applied by making every table anew.
+                let stitching = !plain(&t);
                 match self.tunnel(&t.name) {
                     Some(i) => {
                         let old = &cfg.tunnels[i];
@@ -335,19 +340,22 @@ impl Editor {
                         {
                             return Err(err(Invalid, format!("{base}.remote"), format!("tunnel `{}` goes to {} with VNI {}; a tunnel's remote and VNI do not change (delete it and add it again)", t.name, old.remote, old.vni)));
                         }
-                        if !plain(old) {
-                            return Err(err(Unsupported, format!("{base}.name"), format!("tunnel `{}` is VXLAN or in a mesh group of its own; change it in the configuration file and reload", t.name)));
-                        }
                         if *old == t {
                             return Ok(());
+                        }
+                        if old.mesh != t.mesh {
+                            out.global = Some(STITCHING);
                         }
                         if zero_v6(old) != zero_v6(&t) {
                             out.global = Some("accept_zero_checksum");
                         }
                         out.tunnels.push((t.remote, t.vni));
                         out.counts.tunnels.modified += 1;
-                        let old = std::mem::replace(&mut cfg.tunnels[i], t);
+                        let old = self.replace_tunnel(cfg, i, t);
                         undo.push(Undo::ReplaceTunnel(i, old));
+                        if stitching {
+                            stitch_check(cfg, i, &base)?;
+                        }
                     }
                     None => {
                         if let Some(o) = cfg.tunnel_for_encap(t.remote, t.vni, t.encapsulation) {
@@ -356,14 +364,17 @@ impl Editor {
                         if zero_v6(&t) {
                             out.global = Some("accept_zero_checksum");
                         }
-                        if self.not_plain > 0 {
-                            out.global = Some("tunnel encapsulation or mesh group (stitching)");
+                        if self.not_plain > 0 || stitching {
+                            out.global = Some(STITCHING);
                         }
                         out.tunnels.push((t.remote, t.vni));
                         out.counts.tunnels.added += 1;
                         let i = cfg.tunnels.len();
                         self.insert_tunnel(cfg, i, t);
                         undo.push(Undo::RemoveTunnel(i));
+                        if stitching {
+                            stitch_check(cfg, i, &base)?;
+                        }
                     }
                 }
             }
@@ -374,14 +385,11 @@ impl Editor {
                     .ok_or_else(|| err(NotFound, &path, format!("no tunnel named `{name}`")))?;
                 self.tunnel_unused(cfg, i, &path)?;
                 let t = &cfg.tunnels[i];
-                if !plain(t) {
-                    return Err(err(Unsupported, &path, format!("tunnel `{name}` is VXLAN or in a mesh group of its own; remove it in the configuration file and reload")));
-                }
                 if zero_v6(t) {
                     out.global = Some("accept_zero_checksum");
                 }
                 if self.not_plain > 0 {
-                    out.global = Some("tunnel encapsulation or mesh group (stitching)");
+                    out.global = Some(STITCHING);
                 }
                 out.tunnels.push((t.remote, t.vni));
                 out.counts.tunnels.removed += 1;
@@ -403,6 +411,9 @@ impl Editor {
                     )
                 })?;
                 let (remote, vni) = (cfg.tunnels[t].remote, cfg.tunnels[t].vni);
+                if cfg.tunnels[t].encapsulation == Encapsulation::Vxlan {
+                    return Err(err(Invalid, &tpath, format!("tunnel `{tunnel}` is VXLAN, which carries Ethernet frames only; L3 routes need a Geneve tunnel")));
+                }
                 if let Some(s) = cfg
                     .l2
                     .iter()
@@ -1008,6 +1019,18 @@ impl Editor {
         }
     }
 
+    /// Tunnel `i` becomes `t` (same name, remote, VNI); the old one.
+    fn replace_tunnel(&mut self, cfg: &mut Config, i: usize, t: Tunnel) -> Tunnel {
+        if !plain(&t) {
+            self.not_plain += 1;
+        }
+        let old = std::mem::replace(&mut cfg.tunnels[i], t);
+        if !plain(&old) {
+            self.not_plain -= 1;
+        }
+        old
+    }
+
     fn insert_tunnel(&mut self, cfg: &mut Config, i: usize, t: Tunnel) {
         self.shift_tunnels(cfg, i, 1);
         if !plain(&t) {
@@ -1103,7 +1126,9 @@ impl Editor {
                 self.remove_tunnel(cfg, i);
             }
             Undo::InsertTunnel(i, t) => self.insert_tunnel(cfg, i, t),
-            Undo::ReplaceTunnel(i, t) => cfg.tunnels[i] = t,
+            Undo::ReplaceTunnel(i, t) => {
+                self.replace_tunnel(cfg, i, t);
+            }
             Undo::RemoveRoute(p) => {
                 self.remove_route(cfg, p);
             }
@@ -1134,6 +1159,29 @@ fn set_decap(cfg: &mut Config, v: Vni, d: Option<Decap>) -> Option<Decap> {
             None
         }
         (Err(_), None) => None,
+    }
+}
+
+/// Why a change of VXLAN tunnels or mesh groups makes every table anew.
+const STITCHING: &str = "tunnel encapsulation or mesh group (stitching)";
+
+/// The file's stitching checks (`stitch::check`: no options on VXLAN, a
+/// VTEP that receives VXLAN, no VXLAN tunnel under a route, no remote a
+/// member of one segment twice) on the configuration with tunnel `i`
+/// changed; its errors under `base`.
+fn stitch_check(cfg: &Config, i: usize, base: &str) -> Result<(), EditError> {
+    let mut ctx = Ctx::new("api");
+    super::stitch::check(
+        &mut ctx,
+        &Some(cfg.vtep.clone()),
+        &cfg.tunnels,
+        cfg.l2.as_ref(),
+        cfg.l3.as_ref(),
+    );
+    if ctx.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(from_ctx(ctx, &format!("tunnels[{i}]"), base))
     }
 }
 

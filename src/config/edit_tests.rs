@@ -574,3 +574,138 @@ fn policies_are_added_and_deleted_as_the_file_says_them() {
         .unwrap();
     assert!(a.global.is_some());
 }
+
+/// VXLAN tunnels and mesh groups through the editor: the file's stitching
+/// checks refuse what the file refuses (under the change's path), what is
+/// accepted ends where the same file ends, and every such change asks for
+/// all tables anew.
+#[test]
+fn vxlan_and_mesh_tunnels_are_checked_as_the_file_and_rebuild() {
+    let text = |vxlan_port: &str, tunnels: &str| {
+        format!(
+            "ports:\n  - {{ name: up, role: underlay, device: net_null0 }}\n  - {{ name: acc, role: access, device: net_null1 }}\n  - {{ name: acc2, role: access, device: net_null2 }}\nvtep:\n  ipv4: 198.18.0.1/24\n{vxlan_port}l3:\n  access:\n    port: acc2\n  routes:\n    - {{ prefix: 198.19.0.0/16, tunnel: g1 }}\ntunnels:\n  - {{ name: g1, remote: 198.18.0.2, vni: 5001 }}\n  - {{ name: ovn, remote: 198.18.0.2, vni: 1000, mesh: overlay }}\n{tunnels}l2:\n  segments:\n    - {{ port: acc, vni: 1000, vxlan_vni: 5000, flood: [198.18.0.4] }}\n"
+        )
+    };
+    let load = |t: &str| load_str(t, "t.yaml").unwrap_or_else(|e| panic!("{e}\n{t}"));
+    let tor = |opts: Vec<OptionSpec>| TunnelSpec {
+        name: "tor".into(),
+        remote: "198.18.0.3".into(),
+        vni: 5000,
+        encapsulation: Some("vxlan".into()),
+        mesh: Some("fabric".into()),
+        options: opts,
+        ..TunnelSpec::default()
+    };
+    // No VXLAN port on the VTEP: refused as the file refuses it.
+    let mut cfg = load(&text("", ""));
+    let before = cfg.clone();
+    let mut ed = Editor::new(&cfg);
+    let e = ed
+        .apply(&mut cfg, &[Edit::AddTunnel(tor(vec![]))], label)
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.path.as_str()),
+        (
+            EditErrorKind::Invalid,
+            "changes[0].add_tunnel.encapsulation"
+        ),
+        "{e}"
+    );
+    assert_eq!(cfg, before);
+
+    let port = "  vxlan_port: 4789\n";
+    let mut cfg = load(&text(port, ""));
+    let before = cfg.clone();
+    let mut ed = Editor::new(&cfg);
+    // Options on VXLAN: refused, nothing of the transaction stays.
+    let opt = OptionSpec {
+        class: Some(0x0102),
+        type_: Some(1),
+        data: "00000001".into(),
+        ..OptionSpec::default()
+    };
+    let e = ed
+        .apply(
+            &mut cfg,
+            &[
+                Edit::DeleteRoute("198.19.0.0/16".into()),
+                Edit::AddTunnel(tor(vec![opt])),
+            ],
+            label,
+        )
+        .unwrap_err();
+    assert_eq!(e.path, "changes[1].add_tunnel.options", "{e}");
+    assert_eq!(cfg, before);
+
+    // Added: the same tunnels as the file that lists it; all tables anew.
+    let a = ed
+        .apply(&mut cfg, &[Edit::AddTunnel(tor(vec![]))], label)
+        .unwrap();
+    assert!(a.global.is_some());
+    let with_tor =
+        "  - { name: tor, remote: 198.18.0.3, vni: 5000, encapsulation: vxlan, mesh: fabric }\n";
+    assert_eq!(cfg.tunnels, load(&text(port, with_tor)).tunnels);
+    // A route to it: VXLAN carries Ethernet only.
+    let e = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddRoute {
+                prefix: "198.20.0.0/16".into(),
+                tunnel: "tor".into(),
+            }],
+            label,
+        )
+        .unwrap_err();
+    assert_eq!(e.path, "changes[0].add_route.tunnel", "{e}");
+    // Its settings alone: an entry change; its mesh group: all anew.
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddTunnel(TunnelSpec {
+                ttl: Some("9".into()),
+                ..tor(vec![])
+            })],
+            label,
+        )
+        .unwrap();
+    assert_eq!(a.global, None);
+    assert_eq!(
+        a.tunnels,
+        [("198.18.0.3".parse().unwrap(), Vni::new(5000).unwrap())]
+    );
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddTunnel(TunnelSpec {
+                mesh: Some("other".into()),
+                ttl: Some("9".into()),
+                ..tor(vec![])
+            })],
+            label,
+        )
+        .unwrap();
+    assert!(a.global.is_some());
+    // The Geneve member's own mesh group back to the default: all anew.
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddTunnel(TunnelSpec {
+                name: "ovn".into(),
+                remote: "198.18.0.2".into(),
+                vni: 1000,
+                ..TunnelSpec::default()
+            })],
+            label,
+        )
+        .unwrap();
+    assert!(a.global.is_some());
+    assert_eq!(ed.not_plain, 1);
+    // Deleted: all anew, and the file without it.
+    let a = ed
+        .apply(&mut cfg, &[Edit::DeleteTunnel("tor".into())], label)
+        .unwrap();
+    assert!(a.global.is_some());
+    assert_eq!(ed.not_plain, 0);
+    let plain = text(port, "").replace(", mesh: overlay", "");
+    assert_eq!(cfg.tunnels, load(&plain).tunnels);
+}
