@@ -1293,3 +1293,147 @@ options:
     let r = g.stop();
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
 }
+
+/// (VNI 200 delivered, packets sent as VXLAN, every drop) of
+/// `vxlan_tunnels_through_the_api_restitch_a_running_segment`.
+fn stitch_counters(g: &Gw) -> (u64, u64, u64) {
+    let v = common::json(&g.ok(&["--json", "counters", "--vni", "200"]));
+    let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("no {k}: {v}"));
+    (
+        v["vni"]["packets"].as_u64().unwrap(),
+        n("vxlan_encap"),
+        n("drops_total"),
+    )
+}
+
+fn stitch_until(g: &Gw, what: &str, done: impl Fn((u64, u64, u64)) -> bool) -> (u64, u64, u64) {
+    for _ in 0..600 {
+        let c = stitch_counters(g);
+        if done(c) {
+            return c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: never happened; counters {:?}", stitch_counters(g));
+}
+
+/// A VXLAN tunnel in a mesh group of its own, added and deleted through
+/// the API on a running gateway whose stitched segment already carries
+/// traffic (scapy: Geneve from the `overlay` member to a static MAC behind
+/// 198.18.1.3, and Geneve on an unrelated segment, replayed forever).
+/// Added: the stitched frames leave as VXLAN through the new tunnel
+/// (counted under it) after every table was made anew; deleted: they
+/// leave as Geneve again. The other segment's frames are delivered all
+/// along and nothing is dropped at any time. A VXLAN tunnel with options
+/// is refused as the file refuses it.
+#[test]
+fn vxlan_tunnels_through_the_api_restitch_a_running_segment() {
+    if !common::have_scapy() {
+        return;
+    }
+    let dir = common::scratch("api-vxlan");
+    let ul_in = dir.join("ul_in.pcap");
+    let py = r#"
+import sys
+from scapy.all import Ether, IP, UDP, Raw, wrpcap
+from scapy.contrib.geneve import GENEVE
+def frame(remote, vni, dst):
+    return (Ether(src="02:00:00:00:00:fe", dst="02:00:00:00:01:01")
+            / IP(src=remote, dst="198.18.0.1") / UDP(sport=40000, dport=6081, chksum=0)
+            / GENEVE(vni=vni, proto=0x6558) / Ether(src="02:00:00:00:bb:01", dst=dst)
+            / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"x" * 20))
+wrpcap(sys.argv[1], [frame("198.18.1.5", 200, "02:00:00:00:dd:01"),
+                     frame("198.18.1.2", 1000, "02:00:00:00:cc:01")])
+"#;
+    common::run_ok(Command::new("python3").args(["-c", py, ul_in.to_str().unwrap()]));
+    let prefix = format!("gwtest-{}-api-vxlan", std::process::id());
+    let ul = format!("net_pcap0,rx_pcap={},infinite_rx=1", ul_in.display());
+    let tables = r#"
+vtep:
+  ipv4: 198.18.0.1/24
+  vxlan_port: 4789
+  next_hops:
+    - { via: 198.18.0.254, mac: "02:00:00:00:00:fe", destinations: [198.18.0.0/15] }
+tunnels:
+  - { name: ovn, remote: 198.18.1.2, vni: 1000, mesh: overlay }
+  - { name: plain, remote: 198.18.1.5, vni: 200 }
+l2:
+  learning: false
+  segments:
+    - name: st
+      port: acc
+      vni: 1000
+      vxlan_vni: 5000
+      static_macs: [{ mac: "02:00:00:00:cc:01", remote: 198.18.1.3 }]
+    - { name: other, port: acc, vlan: 20, vni: 200 }
+"#;
+    let g = Gw::start(
+        &dir,
+        "vxlan",
+        Ports::new(&ul, "net_null1,no-rx=1", &prefix),
+        tables,
+    );
+    let c = stitch_until(&g, "traffic on VNI 200", |c| c.0 >= 3000);
+    assert_eq!(
+        (c.1, c.2),
+        (0, 0),
+        "nothing as VXLAN, nothing dropped: {c:?}"
+    );
+
+    let err = g.refused(&[
+        "tunnel",
+        "add",
+        "--name",
+        "tor",
+        "--remote",
+        "198.18.1.3",
+        "--vni",
+        "5000",
+        "--encapsulation",
+        "vxlan",
+        "--mesh",
+        "fabric",
+        "--option",
+        "258:1=00000001",
+    ]);
+    assert!(err.contains("VXLAN has no options"), "{err}");
+    let out = g.ok(&[
+        "tunnel",
+        "add",
+        "--name",
+        "tor",
+        "--remote",
+        "198.18.1.3",
+        "--vni",
+        "5000",
+        "--encapsulation",
+        "vxlan",
+        "--mesh",
+        "fabric",
+    ]);
+    assert!(out.contains("every table made anew"), "{out}");
+    let got = g.ok(&["tunnel", "get", "tor"]);
+    assert!(
+        got.starts_with("tor remote 198.18.1.3 vni 5000 vxlan") && got.contains("mesh fabric"),
+        "{got}"
+    );
+    // Two frames a loop: as many stitched (now VXLAN) as delivered on 200.
+    let s = stitch_until(&g, "stitched frames as VXLAN", |c| c.1 > 0);
+    let e = stitch_until(&g, "more as VXLAN", |c| c.0 >= s.0 + 3000);
+    assert!(
+        (e.1 - s.1).abs_diff(e.0 - s.0) <= 2 * 32 * 2,
+        "every stitched frame as VXLAN: {s:?} -> {e:?}"
+    );
+    assert_eq!(e.2, 0, "dropped while restitched: {s:?} -> {e:?}");
+
+    let out = g.ok(&["tunnel", "del", "tor"]);
+    assert!(out.contains("every table made anew"), "{out}");
+    let err = g.refused(&["tunnel", "get", "tor"]);
+    assert!(err.contains("tor"), "{err}");
+    let m = stitch_until(&g, "traffic after the delete", |c| c.0 >= e.0 + 3000);
+    let f = stitch_until(&g, "more after the delete", |c| c.0 >= m.0 + 3000);
+    assert_eq!(f.1, m.1, "VXLAN after the tunnel went: {m:?} -> {f:?}");
+    assert_eq!(f.2, 0, "dropped after the delete: {f:?}");
+    let r = g.stop();
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+}

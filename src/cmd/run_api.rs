@@ -220,6 +220,8 @@ impl Host for RunHost<'_> {
             encap: sum(&|w| w.encap.get()),
             decap: sum(&|w| w.decap.get()),
             punted: sum(&|w| w.punted.get()),
+            vxlan_encap: sum(&|w| w.vxlan_encap.get()),
+            vxlan_decap: sum(&|w| w.vxlan_decap.get()),
             drops_total: drops.iter().sum(),
             ports: self
                 .st
