@@ -231,7 +231,44 @@ struct ControlState {
     offload: super::probe::RunOffload,
 }
 
+/// The VNI of every L2 segment, in order (what identifies a segment when
+/// segments are added or removed and the others move).
+fn segment_vnis(cfg: &Config) -> Vec<crate::wire::geneve::Vni> {
+    cfg.l2
+        .iter()
+        .flat_map(|l| l.segments.iter().map(|s| s.vni))
+        .collect()
+}
+
 impl ControlState {
+    /// The learned MACs follow their segments to their new positions
+    /// (`before`: [`segment_vnis`] before the segments changed); those of
+    /// a segment that is gone are forgotten. Before the tables are made
+    /// anew.
+    fn segments_moved(&mut self, before: &[crate::wire::geneve::Vni]) {
+        let now: rustc_hash::FxHashMap<_, usize> = segment_vnis(&self.cfg)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (v, i))
+            .collect();
+        let to: Vec<Option<usize>> = before.iter().map(|v| now.get(v).copied()).collect();
+        if to.iter().enumerate().all(|(i, t)| *t == Some(i)) {
+            return;
+        }
+        let moved = |s: usize| to.get(s).copied().flatten();
+        self.learned = std::mem::take(&mut self.learned)
+            .into_iter()
+            .filter_map(|((s, m), v)| Some(((moved(s)?, m), v)))
+            .collect();
+        self.age_queue.retain_mut(|(_, key)| match moved(key.0) {
+            Some(n) => {
+                key.0 = n;
+                true
+            }
+            None => false,
+        });
+    }
+
     /// Every table made anew from the configuration and what was learned
     /// (start-up, and a reload that changes something global).
     fn start_tables(&mut self, next_generation: u64) -> Result<Tables, String> {
@@ -754,6 +791,9 @@ fn control_loop(
                         {
                             let t0 = Instant::now();
                             let old = std::mem::replace(&mut st.cfg, new);
+                            if diff.global == Some("l2 segments") {
+                                st.segments_moved(&segment_vnis(&old));
+                            }
                             // Freeing a large configuration takes a while:
                             // not on the control thread.
                             let _ = std::thread::Builder::new()

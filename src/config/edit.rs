@@ -129,6 +129,25 @@ pub enum Edit {
     /// Removes the option policy of that kind, option and scope (the
     /// values of a security tag are not compared).
     DeletePolicy(PolicySpec),
+    /// Appends an L2 segment (the configuration is checked whole, as a
+    /// file, and every table is made anew).
+    AddSegment(SegmentSpec),
+    /// Removes a segment (by name or index) with its static MACs, flood
+    /// list and decap entry; the segments after it move up one.
+    DeleteSegment(String),
+}
+
+/// An L2 segment as the API gives it: the fields of an `l2.segments`
+/// entry (static MACs are added afterwards, one by one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegmentSpec {
+    pub name: Option<String>,
+    /// Access port name.
+    pub port: String,
+    pub vlan: Option<i64>,
+    pub vni: i64,
+    pub vxlan_vni: Option<i64>,
+    pub flood: Vec<String>,
 }
 
 /// Which list of `options.policies` a policy is in.
@@ -233,6 +252,8 @@ enum Undo {
     ReplaceMac(usize, usize, StaticMac),
     Flood(usize, Vec<IpAddr>),
     Options(Options),
+    /// The whole configuration before a segment was added or removed.
+    Whole(Box<Config>),
 }
 
 /// The indexes the per-entry checks look references up in. Built once
@@ -760,6 +781,76 @@ impl Editor {
                 }
                 self.policy_changed(cfg, kind, scope, out);
             }
+            Edit::AddSegment(spec) => {
+                let base = format!("{base}.add_segment");
+                let Some(l2) = &cfg.l2 else {
+                    return Err(err(Invalid, &base, "the running configuration has no l2 section; add it in the file and reload"));
+                };
+                let port = parse(|c| {
+                    validate::port_ref(
+                        c,
+                        &format!("{base}.port"),
+                        &spec.port,
+                        &cfg.ports,
+                        PortRole::Access,
+                    )
+                })?;
+                let vlan = match spec.vlan {
+                    None | Some(0) => None,
+                    Some(n) => parse(|c| {
+                        validate::vlan(c, &format!("{base}.vlan"), &Some(Scalar::Int(n)))
+                    })?,
+                };
+                let vni = parse(|c| validate::vni(c, &format!("{base}.vni"), spec.vni))?;
+                let vxlan_vni = match spec.vxlan_vni {
+                    None => vni,
+                    Some(v) => parse(|c| validate::vni(c, &format!("{base}.vxlan_vni"), v))?,
+                };
+                let mut flood = Vec::with_capacity(spec.flood.len());
+                for (j, r) in spec.flood.iter().enumerate() {
+                    let path = format!("{base}.flood[{j}]");
+                    flood.push(parse(|c| validate::remote_vtep(c, &path, r, &cfg.vtep))?);
+                }
+                let at = l2.segments.len();
+                let seg = Segment {
+                    name: spec.name.clone().filter(|n| !n.is_empty()),
+                    port,
+                    vlan,
+                    vni,
+                    vxlan_vni,
+                    flood,
+                    static_macs: Vec::new(),
+                };
+                let mut new = cfg.clone();
+                if let Some(l2) = &mut new.l2 {
+                    l2.segments.push(seg);
+                }
+                self.replace_whole(cfg, new, &format!("l2.segments[{at}]"), &base, undo)?;
+                out.global = Some("l2 segments");
+            }
+            Edit::DeleteSegment(r) => {
+                let path = format!("{base}.delete_segment.segment");
+                let i = segment_ref(cfg, r, &path)?;
+                let vni = segments(cfg)[i].vni;
+                scoped_to_vni(cfg, vni, &path)?;
+                if self.per_vni.get(&vni).is_some_and(|n| *n > 0) {
+                    return Err(err(
+                        Dangling,
+                        &path,
+                        format!("VNI {vni} of segment `{r}` is used by routes; delete them first"),
+                    ));
+                }
+                let mut new = cfg.clone();
+                segments(&mut new).remove(i);
+                if new
+                    .decap_for(vni)
+                    .is_some_and(|d| d.payload == Payload::Ethernet)
+                {
+                    set_decap(&mut new, vni, None);
+                }
+                self.replace_whole(cfg, new, "l2.segments", &path, undo)?;
+                out.global = Some("l2 segments");
+            }
             Edit::DeleteDecap(vni) => {
                 let path = format!("{base}.delete_decap.vni");
                 let v = parse(|c| validate::vni(c, &path, *vni))?;
@@ -1019,6 +1110,41 @@ impl Editor {
         }
     }
 
+    /// `cfg` becomes `new` after the file's whole validation of it (saved
+    /// as YAML by `emit` and loaded back, as a file with that change
+    /// would be); errors under `from` are reported under `to`. The
+    /// indexes are made anew.
+    fn replace_whole(
+        &mut self,
+        cfg: &mut Config,
+        new: Config,
+        from: &str,
+        to: &str,
+        undo: &mut Vec<Undo>,
+    ) -> Result<(), EditError> {
+        let text = super::emit::emit(&new);
+        let loaded = super::load_str(&text, "api").map_err(|e| {
+            let mut errors = e.errors().iter().map(|e| {
+                let path = match e.path.strip_prefix(from) {
+                    Some(rest) => format!("{to}{rest}"),
+                    None => e.path.clone(),
+                };
+                (path, e.message.clone())
+            });
+            let (path, first) = errors.next().unwrap_or_default();
+            let rest: Vec<String> = errors.map(|(p, m)| format!("{p}: {m}")).collect();
+            let message = std::iter::once(first)
+                .chain(rest)
+                .collect::<Vec<_>>()
+                .join("; ");
+            err(EditErrorKind::Invalid, path, message)
+        })?;
+        let old = std::mem::replace(cfg, loaded);
+        undo.push(Undo::Whole(Box::new(old)));
+        *self = Editor::new(cfg);
+        Ok(())
+    }
+
     /// Tunnel `i` becomes `t` (same name, remote, VNI); the old one.
     fn replace_tunnel(&mut self, cfg: &mut Config, i: usize, t: Tunnel) -> Tunnel {
         if !plain(&t) {
@@ -1143,6 +1269,10 @@ impl Editor {
             Undo::ReplaceMac(s, pos, m) => segments(cfg)[s].static_macs[pos] = m,
             Undo::Flood(s, f) => segments(cfg)[s].flood = f,
             Undo::Options(o) => cfg.options = o,
+            Undo::Whole(c) => {
+                *cfg = *c;
+                *self = Editor::new(cfg);
+            }
         }
         self.last_vnis.clear();
     }

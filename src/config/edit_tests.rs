@@ -709,3 +709,126 @@ fn vxlan_and_mesh_tunnels_are_checked_as_the_file_and_rebuild() {
     let plain = text(port, "").replace(", mesh: overlay", "");
     assert_eq!(cfg.tunnels, load(&plain).tunnels);
 }
+
+/// Segments added and deleted through the editor end where the same file
+/// ends (the decap entry a segment implies comes and goes with it), are
+/// refused as the file refuses them, and ask for every table anew.
+#[test]
+fn segments_are_added_and_deleted_as_the_file_says_them() {
+    let text = |segments: &str| {
+        format!(
+            "ports:\n  - {{ name: up, role: underlay, device: net_null0 }}\n  - {{ name: acc, role: access, device: net_null1 }}\nvtep:\n  ipv4: 198.18.0.1/24\ntunnels:\n  - {{ name: t1, remote: 198.18.0.2, vni: 300 }}\nl2:\n  segments:\n{segments}"
+        )
+    };
+    let load = |t: &str| load_str(t, "t.yaml").unwrap_or_else(|e| panic!("{e}\n{t}"));
+    let a = "    - { name: a, port: acc, vlan: 10, vni: 100, static_macs: [{ mac: \"02:00:00:00:00:0a\", remote: 198.18.0.2 }] }\n";
+    let b = "    - { name: b, port: acc, vlan: 20, vni: 200 }\n";
+    let c =
+        "    - { name: c, port: acc, vlan: 30, vni: 300, vxlan_vni: 3000, flood: [198.18.0.2] }\n";
+    let mut cfg = load(&text(&format!("{a}{b}")));
+    let mut ed = Editor::new(&cfg);
+    let spec = SegmentSpec {
+        name: Some("c".into()),
+        port: "acc".into(),
+        vlan: Some(30),
+        vni: 300,
+        vxlan_vni: Some(3000),
+        flood: vec!["198.18.0.2".into()],
+    };
+    let r = ed
+        .apply(&mut cfg, &[Edit::AddSegment(spec.clone())], label)
+        .unwrap();
+    assert_eq!(r.global, Some("l2 segments"));
+    assert_eq!(cfg, load(&text(&format!("{a}{b}{c}"))));
+    // The editor's indexes follow: a static MAC into the new segment.
+    ed.apply(
+        &mut cfg,
+        &[Edit::AddStaticMac {
+            segment: "c".into(),
+            mac: "02:00:00:00:00:0c".into(),
+            remote: "198.18.0.2".into(),
+        }],
+        label,
+    )
+    .unwrap();
+
+    // Refused as the file refuses them, nothing of the transaction stays.
+    let before = cfg.clone();
+    let spec = SegmentSpec {
+        name: Some("d".into()),
+        vxlan_vni: None,
+        vni: 400,
+        vlan: Some(40),
+        ..spec
+    };
+    let cases = [
+        (
+            SegmentSpec {
+                vlan: Some(20),
+                ..spec.clone()
+            },
+            "changes[1].add_segment.vlan",
+        ),
+        (
+            SegmentSpec {
+                vni: 200,
+                ..spec.clone()
+            },
+            "changes[1].add_segment.vni",
+        ),
+        (
+            SegmentSpec {
+                port: "up".into(),
+                ..spec.clone()
+            },
+            "changes[1].add_segment.port",
+        ),
+        (
+            SegmentSpec {
+                vlan: Some(4095),
+                ..spec.clone()
+            },
+            "changes[1].add_segment.vlan",
+        ),
+    ];
+    for (s, path) in cases {
+        let e = ed
+            .apply(
+                &mut cfg,
+                &[Edit::DeleteSegment("a".into()), Edit::AddSegment(s.clone())],
+                label,
+            )
+            .unwrap_err();
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (EditErrorKind::Invalid, path),
+            "{s:?}: {e}"
+        );
+        assert_eq!(cfg, before, "{s:?}");
+    }
+    // A segment whose VNI a policy names stays until the policy goes.
+    let text2 = text(&format!("{a}{b}")) + "options:\n  registry:\n    - { name: x, class: 1, type: 1 }\n  policies:\n    require:\n      - { option: x, vni: 200 }\n";
+    let mut cfg2 = load(&text2);
+    let mut ed2 = Editor::new(&cfg2);
+    let e = ed2
+        .apply(&mut cfg2, &[Edit::DeleteSegment("b".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Dangling, "{e}");
+
+    // Deleted: the first one, its static MAC and decap entry with it; the
+    // others move up.
+    let r = ed
+        .apply(&mut cfg, &[Edit::DeleteSegment("a".into())], label)
+        .unwrap();
+    assert_eq!(r.global, Some("l2 segments"));
+    let c2 = c.replace(
+        " }\n",
+        ", static_macs: [{ mac: \"02:00:00:00:00:0c\", remote: 198.18.0.2 }] }\n",
+    );
+    assert_eq!(cfg, load(&text(&format!("{b}{c2}"))));
+    assert!(cfg.decap_for(Vni::new(100).unwrap()).is_none());
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteSegment("a".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::NotFound, "{e}");
+}
