@@ -1437,3 +1437,151 @@ l2:
     let r = g.stop();
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
 }
+
+/// Encap packets of tunnels t6 and t7, and every drop, of
+/// `a_deleted_segment_leaves_the_others_forwarding`.
+fn segment_counters(g: &Gw) -> (u64, u64, u64) {
+    let t = |name: &str| {
+        let v = common::json(&g.ok(&["--json", "counters", "--tunnel", name]));
+        (
+            v["tunnel"]["encap_packets"].as_u64().unwrap(),
+            v["drops_total"].as_u64().unwrap(),
+        )
+    };
+    let (t6, drops) = t("t6");
+    (t6, t("t7").0, drops)
+}
+
+fn segment_until(g: &Gw, what: &str, done: impl Fn((u64, u64, u64)) -> bool) -> (u64, u64, u64) {
+    for _ in 0..600 {
+        let c = segment_counters(g);
+        if done(c) {
+            return c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: never happened; counters {:?}", segment_counters(g));
+}
+
+/// Segments added and deleted through the API on a running gateway: three
+/// segments (VNI 100, 200, 300 on VLANs 10, 20, 30), a static MAC in the
+/// second, a MAC the third learned from one Geneve frame read at start;
+/// access frames to both replayed forever (scapy). Deleting the first
+/// segment moves the others up one index: both MACs still forward (the
+/// learned one is not learned again: it followed its segment), nothing is
+/// dropped, and the deleted segment's VNI no longer decapsulates. A
+/// segment added afterwards is listed and takes static MACs.
+#[test]
+fn a_deleted_segment_leaves_the_others_forwarding() {
+    if !common::have_scapy() {
+        return;
+    }
+    let dir = common::scratch("api-segments");
+    let ul_in = dir.join("ul_in.pcap");
+    let acc_in = dir.join("acc_in.pcap");
+    let py = r#"
+import sys
+from scapy.all import Ether, Dot1Q, IP, UDP, Raw, wrpcap
+from scapy.contrib.geneve import GENEVE
+learn = (Ether(src="02:00:00:00:00:fe", dst="02:00:00:00:01:01")
+         / IP(src="198.18.1.7", dst="198.18.0.1") / UDP(sport=40000, dport=6081, chksum=0)
+         / GENEVE(vni=300, proto=0x6558)
+         / Ether(src="02:00:00:00:ee:07", dst="ff:ff:ff:ff:ff:ff")
+         / IP(src="10.0.3.7", dst="10.0.3.1") / UDP(sport=1, dport=2) / Raw(b"l" * 20))
+wrpcap(sys.argv[1], [learn])
+def access(vlan, dst):
+    return (Ether(src="02:00:00:00:aa:01", dst=dst) / Dot1Q(vlan=vlan)
+            / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"a" * 20))
+wrpcap(sys.argv[2], [access(20, "02:00:00:00:5a:01"), access(30, "02:00:00:00:ee:07")])
+"#;
+    common::run_ok(Command::new("python3").args([
+        "-c",
+        py,
+        ul_in.to_str().unwrap(),
+        acc_in.to_str().unwrap(),
+    ]));
+    let prefix = format!("gwtest-{}-api-segments", std::process::id());
+    let ul = format!("net_pcap0,rx_pcap={}", ul_in.display());
+    let acc = format!("net_pcap1,rx_pcap={},infinite_rx=1", acc_in.display());
+    let tables = r#"
+vtep:
+  ipv4: 198.18.0.1/24
+  next_hops:
+    - { via: 198.18.0.254, mac: "02:00:00:00:00:fe", destinations: [198.18.0.0/15] }
+tunnels:
+  - { name: t5, remote: 198.18.1.5, vni: 100 }
+  - { name: t6, remote: 198.18.1.6, vni: 200 }
+  - { name: t7, remote: 198.18.1.7, vni: 300 }
+l2:
+  learning: true
+  segments:
+    - { name: s0, port: acc, vlan: 10, vni: 100 }
+    - { name: s1, port: acc, vlan: 20, vni: 200, static_macs: [{ mac: "02:00:00:00:5a:01", remote: 198.18.1.6 }] }
+    - { name: s2, port: acc, vlan: 30, vni: 300 }
+"#;
+    let g = Gw::start(&dir, "segments", Ports::new(&ul, &acc, &prefix), tables);
+    let learned_line = "02:00:00:00:ee:07 segment s2 remote 198.18.1.7";
+    // Frames to the MAC before it was learned are dropped (no flood
+    // list): the drops from then on are the baseline.
+    segment_until(&g, "both MACs forward", |c| c.0 >= 3000 && c.1 >= 3000);
+    let learned = g.ok(&["learned", "list"]);
+    assert!(learned.starts_with(learned_line), "{learned}");
+    let c = segment_counters(&g);
+
+    let out = g.ok(&["segment", "del", "s0"]);
+    assert!(out.contains("every table made anew"), "{out}");
+    let listed = g.ok(&["segment", "list"]);
+    assert_eq!(
+        lines(&listed)
+            .iter()
+            .map(|l| l.split(" port ").next().unwrap())
+            .collect::<Vec<_>>(),
+        ["s1 index 0", "s2 index 1"],
+        "{listed}"
+    );
+    let learned = g.ok(&["learned", "list"]);
+    assert!(
+        learned.starts_with(learned_line),
+        "it followed s2: {learned}"
+    );
+    let err = g.refused(&["decap", "get", "--vni", "100"]);
+    assert!(err.contains("VNI 100 has no decap entry"), "{err}");
+    let s = segment_counters(&g);
+    let e = segment_until(&g, "both MACs forward after the delete", |c| {
+        c.0 >= s.0 + 3000 && c.1 >= s.1 + 3000
+    });
+    assert_eq!(e.2, c.2, "dropped after the delete: {c:?} -> {e:?}");
+
+    // Refused as the file refuses it: VLAN 20 is s1's.
+    let err = g.refused(&[
+        "segment", "add", "--name", "s3", "--port", "acc", "--vlan", "20", "--vni", "400",
+    ]);
+    assert!(err.contains("add_segment.vlan"), "{err}");
+    let out = g.ok(&[
+        "segment", "add", "--name", "s3", "--port", "acc", "--vlan", "40", "--vni", "400",
+    ]);
+    assert!(out.contains("every table made anew"), "{out}");
+    g.ok(&[
+        "mac",
+        "add",
+        "--segment",
+        "s3",
+        "--mac",
+        "02:00:00:00:5a:04",
+        "--remote",
+        "198.18.1.6",
+    ]);
+    let got = g.ok(&["segment", "get", "s3"]);
+    assert!(
+        got.starts_with("s3 index 2 port acc vlan 40 vni 400"),
+        "{got}"
+    );
+    assert!(got.contains("static_macs 1"), "{got}");
+    let s = segment_counters(&g);
+    let e = segment_until(&g, "both MACs forward after the add", |c| {
+        c.0 >= s.0 + 3000 && c.1 >= s.1 + 3000
+    });
+    assert_eq!(e.2, c.2, "dropped after the add: {c:?} -> {e:?}");
+    let r = g.stop();
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+}

@@ -235,6 +235,31 @@ pub enum LearnedCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum SegmentCmd {
+    /// Append a segment (every table is made anew).
+    Add {
+        #[arg(long)]
+        name: Option<String>,
+        /// An access port's name.
+        #[arg(long)]
+        port: String,
+        /// 0 or absent: untagged.
+        #[arg(long)]
+        vlan: Option<u32>,
+        #[arg(long)]
+        vni: u32,
+        /// Default: the VNI.
+        #[arg(long)]
+        vxlan_vni: Option<u32>,
+        /// A remote VTEP to flood to; repeat for more.
+        #[arg(long)]
+        flood: Vec<String>,
+    },
+    /// Delete a segment (by name or index) with its MACs; the segments
+    /// after it move up one index.
+    #[command(alias = "delete")]
+    Del {
+        segment: String,
+    },
     Get {
         segment: String,
     },
@@ -716,9 +741,28 @@ fn change_of(c: &CtlCommand) -> Result<pb::change::Change, CtlError> {
             ..policy_msg(key)
         }),
         CtlCommand::Policy(PolicyCmd::Del { key }) => C::DeletePolicy(policy_msg(key)),
+        CtlCommand::Segment(SegmentCmd::Add {
+            name,
+            port,
+            vlan,
+            vni,
+            vxlan_vni,
+            flood,
+        }) => C::AddSegment(pb::Segment {
+            name: name.clone().unwrap_or_default(),
+            port: port.clone(),
+            vlan: vlan.unwrap_or(0),
+            vni: *vni,
+            vxlan_vni: vxlan_vni.unwrap_or(0),
+            flood: flood.clone(),
+            ..Default::default()
+        }),
+        CtlCommand::Segment(SegmentCmd::Del { segment }) => C::DeleteSegment(pb::SegmentRef {
+            segment: segment.clone(),
+        }),
         other => {
             return Err(CtlError::Usage(format!(
-                "{other:?} is not a change; a transaction takes tunnel/route/mac/decap/option/policy add and del, and segment flood"
+                "{other:?} is not a change; a transaction takes tunnel/route/mac/decap/option/policy/segment add and del, and segment flood"
             )))
         }
     })
@@ -990,6 +1034,22 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                 )
             };
             match c {
+                SegmentCmd::Add { .. } => {
+                    let pb::change::Change::AddSegment(m) = change_of(&a.command)? else {
+                        unreachable!("a segment add is a change")
+                    };
+                    let r = cl.add(m).await?.into_inner();
+                    show(json, &r, change_text);
+                }
+                SegmentCmd::Del { segment } => {
+                    let r = cl
+                        .delete(pb::SegmentRef {
+                            segment: segment.clone(),
+                        })
+                        .await?
+                        .into_inner();
+                    show(json, &r, change_text);
+                }
                 SegmentCmd::Get { segment } => {
                     let r = cl
                         .get(pb::SegmentRef {

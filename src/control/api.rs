@@ -39,7 +39,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::{Request, Response, Status};
 
 use super::api_proto as pb;
-use crate::config::edit::{Edit, EditError, EditErrorKind, OptionSpec, PolicySpec, TunnelSpec};
+use crate::config::edit::{
+    Edit, EditError, EditErrorKind, OptionSpec, PolicySpec, SegmentSpec, TunnelSpec,
+};
 use crate::config::{self, Config, IpPrefix, Payload};
 use crate::wire::ethernet::MacDisplay;
 
@@ -517,6 +519,15 @@ pub fn edit_of(c: pb::change::Change) -> Edit {
         C::DeleteOption(o) => Edit::DeleteOption(o.name),
         C::AddPolicy(p) => Edit::AddPolicy(policy_spec(p)),
         C::DeletePolicy(p) => Edit::DeletePolicy(policy_spec(p)),
+        C::AddSegment(s) => Edit::AddSegment(SegmentSpec {
+            name: nonempty(s.name),
+            port: s.port,
+            vlan: (s.vlan != 0).then_some(i64::from(s.vlan)),
+            vni: i64::from(s.vni),
+            vxlan_vni: (s.vxlan_vni != 0).then_some(i64::from(s.vxlan_vni)),
+            flood: s.flood,
+        }),
+        C::DeleteSegment(r) => Edit::DeleteSegment(r.segment),
     }
 }
 
@@ -881,6 +892,17 @@ impl pb::routes_server::Routes for Api {
 
 #[tonic::async_trait]
 impl pb::segments_server::Segments for Api {
+    async fn add(&self, r: Request<pb::Segment>) -> Result<Response<pb::ChangeReply>, Status> {
+        self.change(edit_of(pb::change::Change::AddSegment(r.into_inner())))
+            .await
+    }
+    async fn delete(
+        &self,
+        r: Request<pb::SegmentRef>,
+    ) -> Result<Response<pb::ChangeReply>, Status> {
+        self.change(Edit::DeleteSegment(r.into_inner().segment))
+            .await
+    }
     async fn get(&self, r: Request<pb::SegmentRef>) -> Result<Response<pb::Segment>, Status> {
         let s = r.into_inner().segment;
         self.call(move |h| {
