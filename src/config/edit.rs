@@ -26,8 +26,13 @@
 //! group is checked with the file's stitching checks over the whole
 //! configuration (`stitch::check`) and makes every table anew, as a reload
 //! with that difference does; changing only its settings (TTL, ports) is
-//! an entry change. What the API does not change: segments themselves,
-//! the VTEP, ports and EAL: those stay with the file and a reload. The option registry is changed entry by
+//! an entry change. Segments are known by position everywhere in the
+//! tables, so adding or deleting one is made on a copy of the
+//! configuration, checked whole by saving and loading it back (`emit`,
+//! `load_str`: the file's own validation), and makes every table anew
+//! (the control thread moves the learned MACs of the other segments to
+//! their new positions by VNI). What the API does not change: the VTEP,
+//! ports and EAL: those stay with the file and a reload. The option registry is changed entry by
 //! entry but checked whole (`validate::registry`, at most 32 entries), and
 //! it makes every table anew (`Applied::global`). An option policy is
 //! checked by the file's policy check (`validate::policies`) on that one
