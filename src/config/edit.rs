@@ -519,6 +519,7 @@ impl Editor {
                     }
                 }
                 out.static_macs.push((seg, m, Some(r)));
+                self.mesh_follows(cfg, seg, out);
             }
             Edit::DeleteStaticMac { segment, mac } => {
                 let base = format!("{base}.delete_static_mac");
@@ -541,6 +542,7 @@ impl Editor {
                 undo.push(Undo::InsertMac(seg, pos, old));
                 out.counts.static_macs.removed += 1;
                 out.static_macs.push((seg, m, None));
+                self.mesh_follows(cfg, seg, out);
             }
             Edit::SetFlood { segment, remotes } => {
                 let base = format!("{base}.set_flood");
@@ -562,6 +564,7 @@ impl Editor {
                 undo.push(Undo::Flood(seg, old));
                 out.counts.flood_lists.modified += 1;
                 out.flood.push(seg);
+                self.mesh_follows(cfg, seg, out);
             }
             Edit::AddDecap {
                 vni,
@@ -1112,6 +1115,25 @@ impl Editor {
             out.counts.decap.count(old.as_ref(), cfg.decap_for(v));
             out.decap.push(v);
             undo.push(Undo::SetDecap(v, old));
+        }
+    }
+
+    /// A segment that stitches (it receives VXLAN, or has a VXLAN member)
+    /// keeps its members' groups and the flood lists per group with the
+    /// tables (`dataplane::stitch::SegmentMesh`), made from its flood
+    /// list and static MACs: a change to either makes every table anew.
+    fn mesh_follows(&self, cfg: &Config, seg: usize, out: &mut Applied) {
+        let Some(s) = cfg.l2.as_ref().and_then(|l| l.segments.get(seg)) else {
+            return;
+        };
+        let meshed = cfg.vtep.vxlan_port.is_some()
+            || (self.not_plain > 0
+                && cfg
+                    .tunnels
+                    .iter()
+                    .any(|t| t.encapsulation == Encapsulation::Vxlan && t.vni == s.vxlan_vni));
+        if meshed {
+            out.global = Some(STITCHING);
         }
     }
 

@@ -708,6 +708,40 @@ fn vxlan_and_mesh_tunnels_are_checked_as_the_file_and_rebuild() {
     assert_eq!(ed.not_plain, 0);
     let plain = text(port, "").replace(", mesh: overlay", "");
     assert_eq!(cfg.tunnels, load(&plain).tunnels);
+    // The segment receives VXLAN: its flood list and static MACs shape its
+    // mesh, which is made with the tables.
+    for e in [
+        Edit::SetFlood {
+            segment: "0".into(),
+            remotes: vec!["198.18.0.5".into()],
+        },
+        Edit::AddStaticMac {
+            segment: "0".into(),
+            mac: "02:00:00:00:00:01".into(),
+            remote: "198.18.0.5".into(),
+        },
+        Edit::DeleteStaticMac {
+            segment: "0".into(),
+            mac: "02:00:00:00:00:01".into(),
+        },
+    ] {
+        let a = ed.apply(&mut cfg, &[e.clone()], label).unwrap();
+        assert!(a.global.is_some(), "{e:?}");
+    }
+    // Without a VXLAN port nor VXLAN members: entry changes.
+    let mut cfg = load(&text("", ""));
+    let mut ed = Editor::new(&cfg);
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[Edit::SetFlood {
+                segment: "0".into(),
+                remotes: vec!["198.18.0.5".into()],
+            }],
+            label,
+        )
+        .unwrap();
+    assert_eq!(a.global, None);
 }
 
 /// Segments added and deleted through the editor end where the same file
