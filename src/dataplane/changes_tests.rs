@@ -572,6 +572,18 @@ fn reload_of_a_stitching_change_builds_everything_anew() {
     seg.l2.as_mut().unwrap().segments[0].vxlan_vni = crate::wire::geneve::Vni::new(5000).unwrap();
     assert!(diff(&old, &seg).global.is_some(), "segment VXLAN VNI");
 
+    // In a configuration that stitches, a stitching segment's flood list
+    // and static MACs shape its mesh: all anew; a plain one's: entries.
+    let mut flood = vxlan.clone();
+    flood.l2.as_mut().unwrap().segments[0].flood = vec![remotes()[0]];
+    assert!(
+        diff(&vxlan, &flood).global.is_some(),
+        "flood of a stitching segment"
+    );
+    let mut flood = old.clone();
+    flood.l2.as_mut().unwrap().segments[0].flood = vec![remotes()[0]];
+    assert_eq!(diff(&old, &flood).global, None, "flood of a plain segment");
+
     // Plain Geneve configurations keep the entry-by-entry diff.
     let mut ttl = old.clone();
     ttl.tunnels[1].ttl = HeaderPolicy::Fixed(9);
