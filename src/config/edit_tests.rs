@@ -725,7 +725,7 @@ fn vxlan_and_mesh_tunnels_are_checked_as_the_file_and_rebuild() {
             mac: "02:00:00:00:00:01".into(),
         },
     ] {
-        let a = ed.apply(&mut cfg, &[e.clone()], label).unwrap();
+        let a = ed.apply(&mut cfg, std::slice::from_ref(&e), label).unwrap();
         assert!(a.global.is_some(), "{e:?}");
     }
     // Without a VXLAN port nor VXLAN members: entry changes.
