@@ -1385,12 +1385,18 @@ fn check_policy(
 ) -> Result<Policy, EditError> {
     use super::raw::{RawAction, RawPolicies, RawScoped, RawSecurityTag};
     // The option first, so that a missing one is a dangling reference.
-    option_index(cfg, &spec.option, &format!("{base}.option"))?;
+    let o = option_index(cfg, &spec.option, &format!("{base}.option"))?;
+    // Exactly two hex digits a byte of the option is hex (as a quoted
+    // string in the file); anything else that reads as a number is one.
+    let hex_len = 2 * usize::from(cfg.options.registry[o].length.unwrap_or(0));
     let values = |v: &[String]| {
         v.iter()
-            .map(|s| match s.parse::<i64>() {
-                Ok(n) if !s.starts_with('0') || s == "0" => Scalar::Int(n),
-                _ => Scalar::Str(s.clone()),
+            .map(|s| {
+                let hex = s.len() == hex_len && s.bytes().all(|b| b.is_ascii_hexdigit());
+                match s.parse::<i64>() {
+                    Ok(n) if !hex => Scalar::Int(n),
+                    _ => Scalar::Str(s.clone()),
+                }
             })
             .collect::<Vec<_>>()
     };

@@ -454,7 +454,7 @@ fn policies_are_added_and_deleted_as_the_file_says_them() {
     };
     let tags = PolicySpec {
         tunnel: Some("t1".into()),
-        allow: vec!["0000000a".into(), "7".into()],
+        allow: vec!["0000000a".into(), "7".into(), "12345678".into()],
         default: Some("allow".into()),
         ..spec("security_tags", "tag")
     };
@@ -470,7 +470,7 @@ fn policies_are_added_and_deleted_as_the_file_says_them() {
         .unwrap();
     assert_eq!(a.global, None);
     assert_eq!(a.decap, [Vni::new(100).unwrap(), Vni::new(5001).unwrap()]);
-    let file = load(&text("  policies:\n    require:\n      - { option: any, vni: 100 }\n    security_tags:\n      - { option: tag, tunnel: t1, allow: [\"0000000a\", 7], default: allow }\n"));
+    let file = load(&text("  policies:\n    require:\n      - { option: any, vni: 100 }\n    security_tags:\n      - { option: tag, tunnel: t1, allow: [\"0000000a\", 7, \"12345678\"], default: allow }\n"));
     assert_eq!(cfg.options, file.options);
 
     // Refused, each with its field; nothing of a refused transaction stays.
@@ -562,7 +562,7 @@ fn policies_are_added_and_deleted_as_the_file_says_them() {
         .apply(&mut cfg, &[Edit::DeletePolicy(require)], label)
         .unwrap_err();
     assert_eq!(e.kind, EditErrorKind::NotFound, "{e}");
-    let file = load(&text("  policies:\n    security_tags:\n      - { option: tag, tunnel: t1, allow: [\"0000000a\", 7], default: allow }\n"));
+    let file = load(&text("  policies:\n    security_tags:\n      - { option: tag, tunnel: t1, allow: [\"0000000a\", 7, \"12345678\"], default: allow }\n"));
     assert_eq!(cfg.options, file.options);
     // A flow-id copy changes templates: every table anew.
     let a = ed
