@@ -148,7 +148,8 @@ impl Host for RunHost<'_> {
             .apply(cfg, &edits, label)
             .map_err(|e| api::edit_status(&e))?;
         if let Some(before) = segments_before {
-            self.st.segments_moved(&before);
+            self.st
+                .segments_moved(&before, self.publisher.generation() + 1);
         }
         let rebuilt = match diff.global {
             Some(why) => match self.st.start_tables(self.publisher.generation() + 1) {
