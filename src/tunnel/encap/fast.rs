@@ -7,7 +7,7 @@ use crate::tunnel::hash::{hash_ipv4, hash_ipv4_ihl5};
 use crate::tunnel::qos::TtlEncap;
 use crate::wire::{ethernet, ipv4, ipv6};
 
-use super::template::{udp_checksum_of, write_v4_header, write_v6_header, FastCase};
+use super::template::{udp_checksum_of, write_v4_header, write_v6_fast, FastCase, UdpCsumFast};
 use super::EncapTemplate;
 use crate::tunnel::offload::pseudo_seed;
 use crate::wire::checksum;
@@ -112,22 +112,30 @@ fn encap_fast<const L2: usize, const V6: bool, B: Buffer + ?Sized>(
     buf: &mut B,
     flow_hash: Option<u32>,
 ) -> Option<()> {
+    let inner = buf.data();
     let FastInner {
         len: inner_len,
         tos,
         ttl,
         hash,
-    } = fast_inner::<L2>(t, buf.data(), flow_hash)?;
+    } = fast_inner::<L2>(t, inner, flow_hash)?;
     let sport = t.src_port_for(hash);
-    // Too little headroom: the general tier moves the data back first.
-    let h = buf.prepend_header(t.len)?;
-    let udp_len = if V6 {
-        write_v6_header(t, h, inner_len, tos, ttl, sport, hash)
+    if V6 {
+        // The inner frame's sum while its bytes are at hand, the header
+        // then written with its checksum in one pass (write_v6_fast).
+        let inner_sum = match t.udp_csum_fast() {
+            UdpCsumFast::Software => checksum::sum_frame(inner),
+            _ => 0,
+        };
+        // Too little headroom: the general tier moves the data back first.
+        let h = buf.prepend_header(t.len)?;
+        write_v6_fast(t, h, inner_len, tos, ttl, sport, hash, inner_sum);
     } else {
-        write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport)
-    };
-    if t.udp_csum {
-        fast_udp_checksum::<V6>(t, buf.data_mut(), udp_len, sport);
+        let h = buf.prepend_header(t.len)?;
+        let udp_len = write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport);
+        if t.udp_csum {
+            fast_udp_checksum::<V6>(t, buf.data_mut(), udp_len, sport);
+        }
     }
     if let Some(o) = &t.tx_offload {
         buf.set_tx_offload(o);
