@@ -906,8 +906,14 @@ fn l2_express_front(
     e: &WorkerEntries,
     lat: &mut Residence,
 ) -> usize {
-    // One loop per underlay family: no dispatch on the template per frame.
+    // One loop per underlay family (and for IPv6 with the UDP checksum
+    // summed in software): no dispatch on the template per frame.
     let n = if let Some(f) = l.fast::<false>() {
+        burst.update_while(|m| {
+            let rss = m.rss_hash();
+            l.encap_with(f, m, rss).is_some()
+        })
+    } else if let Some(f) = l.fast_summed() {
         burst.update_while(|m| {
             let rss = m.rss_hash();
             l.encap_with(f, m, rss).is_some()

@@ -154,27 +154,38 @@ fn sum_machine_order(data: &[u8]) -> u64 {
 /// for an odd length) whatever its size, a tail of 0 bytes masked to
 /// zero. Data under 8 bytes is summed 4, 2 and 1 bytes at a time.
 ///
-/// Fold it with the seed as [`fold_machine_order`] does.
+/// Fold it with a seed as [`fold_machine_order`] or
+/// [`udp_field_machine_order`] does.
 #[inline(always)]
 pub fn sum_frame(data: &[u8]) -> u64 {
     let Some(last) = data.last_chunk::<8>() else {
         return short_tail(data);
     };
     let (blocks, rest) = data.as_chunks::<32>();
-    let mut sum = 0u64;
-    let mut carries = 0u64;
-    for b in blocks {
+    let ne = u64::from_ne_bytes;
+    // The first block outside the loop (frames of 32 bytes or more have
+    // one): its chain starts the sum.
+    let (mut sum, mut carries, more) = match blocks.split_first() {
+        Some((b, more)) => {
+            let (w, _) = b.as_chunks::<8>();
+            let (s, c) = ne(w[0]).overflowing_add(ne(w[1]));
+            let (s, c) = s.carrying_add(ne(w[2]), c);
+            let (s, c) = s.carrying_add(ne(w[3]), c);
+            (s, u64::from(c), more)
+        }
+        None => (0, 0, blocks),
+    };
+    for b in more {
         let (w, _) = b.as_chunks::<8>();
-        let (s, c) = sum.overflowing_add(u64::from_ne_bytes(w[0]));
-        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[1]), c);
-        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[2]), c);
-        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[3]), c);
+        let (s, c) = sum.overflowing_add(ne(w[0]));
+        let (s, c) = s.carrying_add(ne(w[1]), c);
+        let (s, c) = s.carrying_add(ne(w[2]), c);
+        let (s, c) = s.carrying_add(ne(w[3]), c);
         sum = s;
         // At most one per block: never overflows.
         carries += u64::from(c);
     }
     let (words, tail) = rest.as_chunks::<8>();
-    let ne = u64::from_ne_bytes;
     let (s, c) = match words {
         [a, b, c] => {
             let (s, k) = sum.overflowing_add(ne(*a));
@@ -211,6 +222,24 @@ pub fn sum_frame(data: &[u8]) -> u64 {
 #[inline(always)]
 pub fn fold_machine_order(sum: u64, seed: u64) -> u16 {
     fold(add_carry(sum, seed.to_be()))
+}
+
+/// The UDP checksum field over `sum` (from [`sum_frame`], machine order)
+/// and `seed` (an unfolded big-endian sum under 2^56), in machine order
+/// (stored with `to_ne_bytes`, it writes the field's big-endian bytes):
+/// the complement of the one's complement sum, a computed zero sent as
+/// 0xffff (RFC 768). Both at once without a test for zero: the
+/// complement of the residue modulo 0xffff taken in 0..=0xfffe is that
+/// rule, and as [`fold`] of the sum plus one is that residue plus one
+/// (1..=0xffff), the field is its negation (`!(x - 1) == -x`). The byte
+/// swap commutes with all of it (it maps 0..=0xfffe to itself and is a
+/// multiplication by 2^8 modulo 0xffff), so the sum is never swapped.
+#[inline(always)]
+pub fn udp_field_machine_order(sum: u64, seed: u64) -> u16 {
+    debug_assert!(seed >> 56 == 0, "seed {seed:#x}");
+    // The swapped seed's low byte is the seed's top one, zero: adding one
+    // cannot carry out.
+    fold(add_carry(sum, seed.to_be() + 1)).wrapping_neg()
 }
 
 /// The sum of under 8 bytes that start a word (data shorter than 8 bytes
@@ -494,6 +523,27 @@ mod tests {
         }
     }
 
+    /// RFC 768's UDP checksum field for a plain sum: its complement, a
+    /// computed zero sent as 0xffff.
+    fn udp_field(sum: u16) -> u16 {
+        match !sum {
+            0 => 0xffff,
+            c => c,
+        }
+    }
+
+    /// Every residue, the fold's both forms of zero and the largest
+    /// seed: the field is RFC 768's.
+    #[test]
+    fn udp_field_machine_order_every_sum() {
+        for seed in (1u64..=0x2_0000).chain([(1 << 56) - 1, 0xffff_0000_ffff]) {
+            let want = udp_field(reference_sum(seed, &[]));
+            let got = u16::from_be(udp_field_machine_order(0, seed));
+            assert_eq!(got, want, "seed {seed:#x}");
+            assert_ne!(got, 0);
+        }
+    }
+
     /// `sum_frame` folded with a seed by `fold_machine_order` is the
     /// plain sum's byte swap, at every length 0..=300 (0 to 9 blocks,
     /// each count of words and tail size), every alignment 0..16, over
@@ -514,6 +564,8 @@ mod tests {
                         let want = reference_sum(seed, d);
                         let got = u16::from_be(fold_machine_order(sum_frame(d), seed));
                         assert_eq!(got, want, "start {start} len {n} seed {seed:#x}");
+                        let field = u16::from_be(udp_field_machine_order(sum_frame(d), seed));
+                        assert_eq!(field, udp_field(want), "start {start} len {n}");
                     }
                 }
             }
@@ -539,6 +591,8 @@ mod tests {
             let d = &bytes[start..start + len];
             let got = u16::from_be(fold_machine_order(sum_frame(d), seed));
             proptest::prop_assert_eq!(got, reference_sum(seed, d));
+            let field = u16::from_be(udp_field_machine_order(sum_frame(d), seed));
+            proptest::prop_assert_eq!(field, udp_field(reference_sum(seed, d)));
         }
     }
 

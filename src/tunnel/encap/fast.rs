@@ -29,8 +29,8 @@ pub fn encap_fast_ethernet<B: Buffer + ?Sized>(
     flow_hash: Option<u32>,
 ) -> bool {
     match t.fast {
-        FastCase::V4Ethernet => encap_fast::<ETH, false, B>(t, buf, flow_hash).is_some(),
-        FastCase::V6Ethernet => encap_fast::<ETH, true, B>(t, buf, flow_hash).is_some(),
+        FastCase::V4Ethernet => encap_fast::<ETH, false, false, B>(t, buf, flow_hash).is_some(),
+        FastCase::V6Ethernet => encap_fast::<ETH, true, false, B>(t, buf, flow_hash).is_some(),
         // Not here: inlined too, they make the worker's express tier spill
         // registers (see BENCHMARKS.md). [`encap`](super::encap) has them.
         FastCase::V4Ip | FastCase::V6Ip | FastCase::None => false,
@@ -41,25 +41,30 @@ pub fn encap_fast_ethernet<B: Buffer + ?Sized>(
 /// (`V6`) checked once, in [`FastEthernet::new`]: a loop over a burst then
 /// runs its one sub-case with no dispatch on the template per frame. It
 /// writes what [`encap_fast_ethernet`] writes and declines what it
-/// declines (the template cannot change while it is borrowed).
+/// declines (the template cannot change while it is borrowed). `SUM`: an
+/// IPv6 template whose outer UDP checksum the software computes, known
+/// per burst too (no test of the checksum's mode per frame).
 #[derive(Clone, Copy)]
-pub struct FastEthernet<'t, const V6: bool>(&'t EncapTemplate);
+pub struct FastEthernet<'t, const V6: bool, const SUM: bool = false>(&'t EncapTemplate);
 
-impl<'t, const V6: bool> FastEthernet<'t, V6> {
-    /// `t` if its fast case is Ethernet payload over IPv6 (`V6`) or IPv4.
+impl<'t, const V6: bool, const SUM: bool> FastEthernet<'t, V6, SUM> {
+    /// `t` if its fast case is Ethernet payload over IPv6 (`V6`) or IPv4,
+    /// and, with `SUM`, an IPv6 one whose UDP checksum the software
+    /// computes.
     pub fn new(t: &'t EncapTemplate) -> Option<Self> {
         let case = if V6 {
             FastCase::V6Ethernet
         } else {
             FastCase::V4Ethernet
         };
-        (t.fast == case).then_some(FastEthernet(t))
+        let sum = !SUM || (V6 && t.udp_csum_fast() == UdpCsumFast::Software);
+        (t.fast == case && sum).then_some(FastEthernet(t))
     }
 
     /// [`encap_fast_ethernet`] for this template.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(self, buf: &mut B, flow_hash: Option<u32>) -> bool {
-        encap_fast::<ETH, V6, B>(self.0, buf, flow_hash).is_some()
+        encap_fast::<ETH, V6, SUM, B>(self.0, buf, flow_hash).is_some()
     }
 }
 
@@ -74,8 +79,8 @@ pub fn encap_fast_ip<B: Buffer + ?Sized>(
     flow_hash: Option<u32>,
 ) -> bool {
     match t.fast {
-        FastCase::V4Ip => encap_fast::<IP, false, B>(t, buf, flow_hash).is_some(),
-        FastCase::V6Ip => encap_fast::<IP, true, B>(t, buf, flow_hash).is_some(),
+        FastCase::V4Ip => encap_fast::<IP, false, false, B>(t, buf, flow_hash).is_some(),
+        FastCase::V6Ip => encap_fast::<IP, true, false, B>(t, buf, flow_hash).is_some(),
         _ => false,
     }
 }
@@ -90,8 +95,8 @@ pub(super) fn encap_fast_any<B: Buffer + ?Sized>(
 ) -> bool {
     match t.fast {
         FastCase::V4Ethernet | FastCase::V6Ethernet => encap_fast_ethernet(t, buf, flow_hash),
-        FastCase::V4Ip => encap_fast::<IP, false, B>(t, buf, flow_hash).is_some(),
-        FastCase::V6Ip => encap_fast::<IP, true, B>(t, buf, flow_hash).is_some(),
+        FastCase::V4Ip => encap_fast::<IP, false, false, B>(t, buf, flow_hash).is_some(),
+        FastCase::V6Ip => encap_fast::<IP, true, false, B>(t, buf, flow_hash).is_some(),
         FastCase::None => false,
     }
 }
@@ -107,7 +112,7 @@ const FAST_INNER_IP_LEN: usize = ipv4::HEADER_LEN + 4;
 /// (buffer untouched) for anything else; the general tier writes the same
 /// bytes for it.
 #[inline(always)]
-fn encap_fast<const L2: usize, const V6: bool, B: Buffer + ?Sized>(
+fn encap_fast<const L2: usize, const V6: bool, const SUM: bool, B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
     flow_hash: Option<u32>,
@@ -123,13 +128,19 @@ fn encap_fast<const L2: usize, const V6: bool, B: Buffer + ?Sized>(
     if V6 {
         // The inner frame's sum while its bytes are at hand, the header
         // then written with its checksum in one pass (write_v6_fast).
-        let inner_sum = match t.udp_csum_fast() {
+        // `SUM`: the mode checked once per burst ([`FastEthernet::new`]).
+        let mode = if SUM {
+            UdpCsumFast::Software
+        } else {
+            t.udp_csum_fast()
+        };
+        let inner_sum = match mode {
             UdpCsumFast::Software => checksum::sum_frame(inner),
             _ => 0,
         };
         // Too little headroom: the general tier moves the data back first.
         let h = buf.prepend_header(t.len)?;
-        write_v6_fast(t, h, inner_len, tos, ttl, sport, hash, inner_sum);
+        write_v6_fast(t, h, mode, inner_len, tos, ttl, sport, hash, inner_sum);
     } else {
         let h = buf.prepend_header(t.len)?;
         let udp_len = write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport);

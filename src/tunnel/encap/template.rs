@@ -575,19 +575,21 @@ impl EncapTemplate {
 /// The IPv6 fast tier's header: [`write_v6_header`] for a template
 /// without outer VLAN tag (IPv6 at 14, UDP at 54, fixed offsets, one
 /// bounds check) and the outer UDP checksum field written with the rest:
-/// `inner_sum` is [`checksum::sum_frame`] of the inner frame (taken
-/// before the header was prepended, while the fast tier reads it anyway)
-/// when [`UdpCsumFast::Software`], unused otherwise. The length-dependent
+/// `mode` is the template's ([`EncapTemplate::udp_csum_fast`], or known
+/// per burst) and `inner_sum` [`checksum::sum_frame`] of the inner frame
+/// (taken before the header was prepended, while the fast tier reads it
+/// anyway) when [`UdpCsumFast::Software`], unused otherwise. The length-dependent
 /// parts of the checksum (the UDP length, in the pseudo header and the
 /// UDP header, and the source port) are added to the template's constant
 /// sum ([`EncapTemplate::udp_sum_base`]); the fold is made in machine
-/// order ([`checksum::fold_machine_order`]), so the inner sum is never
+/// order ([`checksum::udp_field_machine_order`]), so the inner sum is never
 /// byte-swapped. The same bytes as [`write_v6`].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) fn write_v6_fast(
     t: &EncapTemplate,
     h: &mut [u8],
+    mode: UdpCsumFast,
     inner_len: usize,
     tos: u8,
     ttl: u8,
@@ -609,7 +611,7 @@ pub(super) fn write_v6_fast(
     f[L3 + 7] = ttl;
     f[U..U + 2].copy_from_slice(&sport.to_be_bytes());
     f[U + 4..U + 6].copy_from_slice(&udp_len.to_be_bytes());
-    match t.udp_csum_fast() {
+    match mode {
         UdpCsumFast::Zero => {}
         UdpCsumFast::Seed => {
             f[U + 6..U + 8].copy_from_slice(&pseudo_seed(t.phdr_addr_sum, udp_len).to_be_bytes());
@@ -618,8 +620,7 @@ pub(super) fn write_v6_fast(
             // udp_checksum_of's sum, folded in machine order: the field's
             // bytes are its native bytes. A computed zero is sent as 0xffff.
             let seed = t.udp_sum_base + 2 * u64::from(udp_len) + u64::from(sport);
-            let c = !checksum::fold_machine_order(inner_sum, seed);
-            let c = if c == 0 { 0xffff } else { c };
+            let c = checksum::udp_field_machine_order(inner_sum, seed);
             f[U + 6..U + 8].copy_from_slice(&c.to_ne_bytes());
         }
     }
