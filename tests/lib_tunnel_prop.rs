@@ -460,7 +460,7 @@ fn outer_v6_udp_checksum_holds(frame: &[u8]) -> bool {
     words(&(udp.len() as u32).to_be_bytes());
     words(&[0, 0, 0, 17]);
     words(udp);
-    s % 0xffff == 0 && udp[6..8] != [0, 0]
+    s.is_multiple_of(0xffff) && udp[6..8] != [0, 0]
 }
 
 proptest! {

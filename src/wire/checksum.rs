@@ -22,6 +22,16 @@
 //! 16-bit lanes) takes about 6 instructions per 16 bytes against the
 //! chain's 5 per 32, and the sums here are under 128 bytes, where the
 //! horizontal fold would cost as much again. Figures in BENCHMARKS.md.
+//!
+//! The encap IPv6 fast tier, which sums the inner frame per packet (60
+//! bytes in the usual case), uses [`sum_frame`]: the blocks as above,
+//! then no loop for what is left (the 0 to 3 words are one chain chosen
+//! by their count, the tail the last 8 bytes masked), and
+//! [`udp_field_machine_order`] to add the template's constant sum and
+//! make the field: folded in machine order, the computed-zero rule as a
+//! negation. DPDK's `rte_ipv6_udptcp_cksum` sums the pseudo header and the
+//! whole datagram again per packet (the template's bytes included) behind
+//! a call; the crates above have no seed in machine order.
 
 /// Unfolded one's complement accumulation of `data` onto `acc`.
 ///

@@ -398,7 +398,7 @@ fn ipv6_udp_checksum_holds(src: Ipv6Addr, dst: Ipv6Addr, udp: &[u8]) -> bool {
     words(&(udp.len() as u32).to_be_bytes());
     words(&[0, 0, 0, ip_proto::UDP]);
     words(udp);
-    s % 0xffff == 0 && udp[6..8] != [0, 0]
+    s.is_multiple_of(0xffff) && udp[6..8] != [0, 0]
 }
 
 /// The IPv6 fast tier's one-pass checksum at every inner length from its
