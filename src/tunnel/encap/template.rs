@@ -548,11 +548,11 @@ pub(super) fn write_v6_header(
 }
 
 /// What the fast tier writes into the outer UDP checksum field of an
-/// IPv6 template (checked once per template, [`FastEthernet::new`]-style
-/// per frame as one byte compare): nothing (the template's zero), the
-/// NIC's pseudo-header seed, or the software checksum.
+/// IPv6 template: nothing (the template's zero), the NIC's pseudo-header
+/// seed, or the software checksum. The express tier knows it per burst
+/// ([`FastEthernet`] with `SUM`); other callers test it per frame.
 ///
-/// [`FastEthernet::new`]: super::FastEthernet::new
+/// [`FastEthernet`]: super::FastEthernet
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum UdpCsumFast {
     Zero,
