@@ -10,7 +10,9 @@
 //!
 //! On receive, `offload: auto` asks the underlay port for the IPv4 header
 //! checksum check: decap then trusts a packet the port marked good
-//! (`RTE_MBUF_F_RX_IP_CKSUM_GOOD`) and checks every other one itself.
+//! (`RTE_MBUF_F_RX_IP_CKSUM_GOOD`) and checks every other one itself; and
+//! for the outer UDP checksum, which the decap IPv6 fast tier then skips
+//! for a packet marked good (`RTE_MBUF_F_RX_OUTER_L4_CKSUM_GOOD`).
 use crate::config::Offload;
 use crate::dpdk::{AppliedConfig, TxOffloads};
 use crate::tunnel::TxOffloadCaps;
@@ -32,7 +34,9 @@ pub fn request(mode: Offload) -> TxOffloads {
 pub fn request_rx(mode: Offload) -> u64 {
     match mode {
         Offload::Off => 0,
-        Offload::Auto => crate::dpdk::rx_offload_ipv4_cksum(),
+        Offload::Auto => {
+            crate::dpdk::rx_offload_ipv4_cksum() | crate::dpdk::rx_offload_outer_udp_cksum()
+        }
     }
 }
 

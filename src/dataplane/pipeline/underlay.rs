@@ -194,7 +194,10 @@ fn underlay_express_rest<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<
 /// no verdict.
 #[inline(always)]
 pub fn underlay_express_v6<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<ExpressDecap> {
-    match t.decap.decap_fast_v6(buf.data()) {
+    match t
+        .decap
+        .decap_fast_v6(buf.data(), buf.rx_outer_udp_checksum_good())
+    {
         Some(d) => express_deliver(t, buf, d),
         None => underlay_express_v4(t, buf),
     }
@@ -335,7 +338,10 @@ fn underlay_express_other<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option
     {
         Some(FastVerdict::Deliver(d)) => express_deliver_ip(t, buf, d),
         Some(_) => None,
-        None => express_deliver(t, buf, t.decap.decap_fast_v6(buf.data())?),
+        None => {
+            let hw = buf.rx_outer_udp_checksum_good();
+            express_deliver(t, buf, t.decap.decap_fast_v6(buf.data(), hw)?)
+        }
     }
 }
 
