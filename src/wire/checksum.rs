@@ -132,7 +132,7 @@ pub fn verifies_inline(seed: u64, data: &[u8]) -> bool {
 /// and one masked window, no loop round.
 #[inline(always)]
 pub fn verifies_inline_from<const HEAD: usize>(seed: u64, data: &[u8]) -> bool {
-    const { assert!(HEAD >= 32 && HEAD % 8 == 0) };
+    const { assert!(HEAD >= 32 && HEAD.is_multiple_of(8)) };
     let Some((head, rest)) = data.split_first_chunk::<HEAD>() else {
         return verifies_out_of_line(seed, data);
     };
