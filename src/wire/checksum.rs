@@ -628,6 +628,46 @@ mod tests {
         }
     }
 
+    /// The verifiers over data of every length 0..160, odd ones included
+    /// (the checksum field at an even offset inside the data, as a UDP
+    /// header's is, the odd last byte padded with zero by the sum), at
+    /// every alignment 0..8: true for the correct checksum, false with
+    /// any one byte changed.
+    #[test]
+    fn verifiers_accept_exactly_a_correct_checksum_at_any_length() {
+        let mixed: Vec<u8> = (0..176u32)
+            .map(|i| (i.wrapping_mul(113) ^ 0x5c) as u8)
+            .collect();
+        let all = |seed: u64, d: &[u8]| {
+            [
+                verifies_inline(seed, d),
+                verifies_inline_from::<48>(seed, d),
+                verifies_inline_from::<96>(seed, d),
+            ]
+        };
+        for start in 0..8 {
+            for n in 2..160 {
+                let seed = 17 + n as u64;
+                let mut d = mixed[start..start + n].to_vec();
+                // The field at 6, as in a UDP header (or at 0 when short).
+                let at = if n >= 8 { 6 } else { 0 };
+                d[at..at + 2].fill(0);
+                let c = !reference_sum(seed, &d);
+                d[at..at + 2].copy_from_slice(&c.to_be_bytes());
+                assert_eq!(all(seed, &d), [true; 3], "start {start} len {n}");
+                for i in 0..n {
+                    let mut bad = d.clone();
+                    bad[i] ^= 0x21;
+                    assert_eq!(
+                        all(seed, &bad),
+                        [false; 3],
+                        "start {start} len {n} byte {i}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn known_ipv4_header() {
         // Wikipedia's IPv4 header checksum example: result 0xb861.
