@@ -778,7 +778,17 @@ fn underlay_express_front(
     // One loop per kind of gateway, each a function of its own: with L2
     // VNIs the Ethernet pattern first, without them the L3 pattern (no
     // call per packet).
-    let n = if t.decap.has_ethernet_pattern() {
+    // A burst that starts with an IPv6 frame: the IPv6 tier first and in
+    // line (an IPv6 underlay's loop; the order changes no verdict).
+    let v6_first = burst
+        .as_slice()
+        .first()
+        .is_some_and(|m| m.data().get(12..14) == Some(&[0x86, 0xdd][..]));
+    let n = if v6_first {
+        express_ports(burst, &mut ports, e, run, |m| {
+            pipeline::underlay_express_v6(t, m)
+        })
+    } else if t.decap.has_ethernet_pattern() {
         express_ports(burst, &mut ports, e, run, |m| {
             pipeline::underlay_express_counted(t, m)
         })
