@@ -490,3 +490,70 @@ decap:
     let r = g.stop();
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
 }
+
+/// `limits.neighbors` holds against traffic: Geneve frames (scapy) on an
+/// L3 VNI to ten inner destinations the gateway has to resolve, with room
+/// for four. The tunnel's remote (on link, a configured next hop, which
+/// always gets its entry) takes one; three destinations get an entry (and
+/// an ARP request), the other seven are refused and counted (`neighbours not resolved (table full)` in the exit
+/// report), the log says once which limit was hit, and every frame is a
+/// counted `next_hop_unresolved` drop.
+#[test]
+fn neighbour_table_full_is_counted_and_logged_once() {
+    if !common::have_scapy() {
+        return skip("neighbour_table_full_is_counted_and_logged_once: needs python3 with scapy");
+    }
+    let dir = common::scratch("neighbours-full");
+    let ul_in = dir.join("ul_in.pcap");
+    let py = r#"
+import sys
+from scapy.all import Ether, IP, UDP, Raw, wrpcap
+from scapy.contrib.geneve import GENEVE
+wrpcap(sys.argv[1], [Ether(src="02:00:00:00:00:fe", dst="02:00:00:00:01:01")
+       / IP(src="198.18.1.2", dst="198.18.0.1") / UDP(sport=50000, dport=6081, chksum=0)
+       / GENEVE(vni=300, proto=0x0800) / IP(src="198.19.9.1", dst="198.19.0.%d" % (10 + i))
+       / UDP(sport=1, dport=2) / Raw(b"n" * 20) for i in range(10)])
+"#;
+    common::run_ok(Command::new("python3").args(["-c", py, ul_in.to_str().unwrap()]));
+    let prefix = format!("gwtest-{}-neigh-full", std::process::id());
+    let ul = format!("net_pcap0,rx_pcap={}", ul_in.display());
+    let acc = format!("net_pcap1,tx_pcap={}", dir.join("acc_out.pcap").display());
+    let tables = r#"
+vtep:
+  ipv4: 198.18.0.1/16
+tunnels:
+  - { name: t0, remote: 198.18.1.2, vni: 300 }
+l3:
+  access: { port: acc, ipv4: 198.19.0.1/24 }
+  routes:
+    - { prefix: 198.19.9.0/24, tunnel: t0 }
+limits: { neighbors: 4 }
+"#;
+    let g = Gw::start(&dir, "neighbours", Ports::new(&ul, &acc, &prefix), tables);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30)
+        && drop_count(&g.json(&["counters"]), "next_hop_unresolved") < 10
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The control thread handles the workers' requests between its turns.
+    std::thread::sleep(Duration::from_secs(1));
+    let c = g.json(&["counters"]);
+    assert_eq!(drop_count(&c, "next_hop_unresolved"), 10, "{c}");
+    let r = g.stop();
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l == "neighbours not resolved (table full) 7"),
+        "{}",
+        r.stdout
+    );
+    let logged: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("neighbour table full"))
+        .collect();
+    assert_eq!(logged.len(), 1, "{}", r.stderr);
+    assert!(logged[0].contains("limits.neighbors (4)"), "{}", logged[0]);
+}

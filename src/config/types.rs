@@ -931,6 +931,10 @@ pub struct Limits {
     /// Second-level groups of the IPv4 route table (DIR-24-8): one per /24
     /// block that holds a route longer than /24, 1 KiB each.
     pub route_groups: u32,
+    /// Neighbour (ARP/ND) entries for inner destinations the traffic asks
+    /// to resolve, and unsolicited bindings (configured next hops always
+    /// get one).
+    pub neighbors: u32,
 }
 
 impl Default for Limits {
@@ -942,6 +946,7 @@ impl Default for Limits {
             burst_size: 32,
             mbufs: 16383,
             route_groups: 65536,
+            neighbors: 65536,
         }
     }
 }

@@ -927,6 +927,14 @@ fn limits(ctx: &mut Ctx, raw: Option<RawLimits>) -> Limits {
             1 << 24,
             d.route_groups,
         ),
+        neighbors: opt_range(
+            ctx,
+            "limits.neighbors",
+            r.neighbors,
+            1,
+            1 << 24,
+            d.neighbors,
+        ),
     }
 }
 
