@@ -262,7 +262,8 @@ impl Planner {
     /// them (the first call sizes the arrays); `generation` is the next
     /// one the publisher makes (see [`EntrySlots::sync`]).
     pub fn sync_counters(&mut self, cfg: &Config, generation: u64) {
-        if self.counters.capacity() == (0, 0) {
+        // Sized once: `metrics.entry_counters` counts as read at start.
+        if self.counters.capacity() == (0, 0) && !self.counters.is_off() {
             self.counters = EntrySlots::for_config(cfg);
         }
         self.counters.sync(cfg, generation);
@@ -271,7 +272,7 @@ impl Planner {
     /// [`sync_counters`](Self::sync_counters) for what `diff` changed only
     /// (see [`EntrySlots::sync_changed`]).
     pub fn sync_counters_changed(&mut self, cfg: &Config, diff: &ConfigDiff, generation: u64) {
-        if self.counters.capacity() == (0, 0) {
+        if self.counters.capacity() == (0, 0) && !self.counters.is_off() {
             return self.sync_counters(cfg, generation);
         }
         self.counters

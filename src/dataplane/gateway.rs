@@ -745,15 +745,23 @@ fn l3_express_front(
     let Some(out) = tx.get_mut(usize::from(l.port())) else {
         return 0;
     };
-    let n = burst.update_while(|m| {
-        let rss = m.rss_hash();
-        // A route per frame: each counts under its own tunnel.
-        let Some(slot) = l.encap_counted(m, rss) else {
-            return false;
-        };
-        e.encap(slot, 1, m.pkt_len() as u64);
-        true
-    });
+    // Per entry or not, chosen once per burst.
+    let n = if e.counting() {
+        burst.update_while(|m| {
+            let rss = m.rss_hash();
+            // A route per frame: each counts under its own tunnel.
+            let Some(slot) = l.encap_counted(m, rss) else {
+                return false;
+            };
+            e.encap(slot, 1, m.pkt_len() as u64);
+            true
+        })
+    } else {
+        burst.update_while(|m| {
+            let rss = m.rss_hash();
+            l.encap_counted(m, rss).is_some()
+        })
+    };
     if n > 0 {
         send_front(out, c, lat, burst, n);
     }
@@ -762,8 +770,10 @@ fn l3_express_front(
 
 /// The decap express tier (`pipeline::underlay_express`) over the front
 /// of `burst`: the packets it decapsulated in place move to their access
-/// ports' TX buffers, a run of one port at a time; returns how many. Not
-/// inlined, as [`l2_express_front`].
+/// ports' TX buffers, a run of one key at a time, counted per (VNI,
+/// tunnel) into `run` when `counting` (`WorkerEntries::counting`, chosen
+/// once per burst); returns how many. Not inlined, as
+/// [`l2_express_front`].
 #[inline(never)]
 fn underlay_express_front(
     t: &Tables,
@@ -774,53 +784,46 @@ fn underlay_express_front(
     run: &mut DecapRun,
     lat: &mut Residence,
 ) -> u64 {
-    let mut ports = [0u16; BURST_SIZE];
-    // One loop per kind of gateway, each a function of its own: with L2
-    // VNIs the Ethernet pattern first, without them the L3 pattern (no
-    // call per packet).
-    let n = if t.decap.has_ethernet_pattern() {
-        express_ports(burst, &mut ports, e, run, |m| {
-            pipeline::underlay_express_counted(t, m)
-        })
-    } else {
-        express_ports(burst, &mut ports, e, run, |m| {
-            pipeline::underlay_express_ip(t, m)
-        })
+    let mut keys = [pipeline::ExpressKey::default(); BURST_SIZE];
+    // One loop per kind of gateway and per counting mode, each a function
+    // of its own: with L2 VNIs the Ethernet pattern first, without them
+    // the L3 pattern (no call per packet).
+    let n = match (t.decap.has_ethernet_pattern(), e.counting()) {
+        (true, true) => express_keys(burst, &mut keys, |m| {
+            pipeline::underlay_express_key::<true, _>(t, m)
+        }),
+        (true, false) => express_keys(burst, &mut keys, |m| {
+            pipeline::underlay_express_key::<false, _>(t, m)
+        }),
+        (false, true) => express_keys(burst, &mut keys, |m| {
+            pipeline::underlay_express_ip::<true, _>(t, m)
+        }),
+        (false, false) => express_keys(burst, &mut keys, |m| {
+            pipeline::underlay_express_ip::<false, _>(t, m)
+        }),
     };
-    let mut i = 0;
-    while let Some(&port) = ports[..n].get(i) {
-        let run = ports[i..n].iter().take_while(|&&q| q == port).count();
-        match tx.get_mut(usize::from(port)) {
-            Some(b) => send_front(b, c, lat, burst, run),
-            None => {
-                // Not a port of ours (never for a table's access port):
-                // counted drops.
-                burst.free_first(run);
-                c.drops[DropReason::TxFull.index()].add(run as u64);
-            }
-        }
-        i += run;
+    if e.counting() {
+        send_keyed::<true>(t, burst, &keys[..n], tx, c, e, run, lat);
+    } else {
+        send_keyed::<false>(t, burst, &keys[..n], tx, c, e, run, lat);
     }
     n as u64
 }
 
 /// Runs the decap express tier `express` over the front of `burst` while
-/// it takes packets (not marked by an rte_flow rule), each one's access
-/// port into `ports`; returns how many it took.
+/// it takes packets (not marked by an rte_flow rule), each one's key into
+/// `keys` (one store per packet: the port and the counter slots are found
+/// after the loop, once per run of equal keys, see `pipeline::ExpressKey`);
+/// returns how many it took.
 #[inline(never)]
-fn express_ports(
+fn express_keys(
     burst: &mut Burst<BURST_SIZE>,
-    ports: &mut [u16; BURST_SIZE],
-    e: &WorkerEntries,
-    run: &mut DecapRun,
-    mut express: impl FnMut(&mut Mbuf) -> Option<pipeline::ExpressDecap>,
+    keys: &mut [pipeline::ExpressKey; BURST_SIZE],
+    mut express: impl FnMut(&mut Mbuf) -> Option<pipeline::ExpressKey>,
 ) -> usize {
-    // Their (VNI, tunnel) counter slots, counted after the loop (the
-    // loop keeps its registers; see BENCHMARKS.md).
-    let mut slots = [(NO_SLOT, NO_SLOT); BURST_SIZE];
     let mut taken = 0;
-    let n = burst.update_while(|m| {
-        let (Some(slot), Some(counted)) = (ports.get_mut(taken), slots.get_mut(taken)) else {
+    burst.update_while(|m| {
+        let Some(k) = keys.get_mut(taken) else {
             return false;
         };
         if m.flow_mark().is_some() {
@@ -829,31 +832,56 @@ fn express_ports(
         let Some(x) = express(m) else {
             return false;
         };
-        *slot = x.port;
-        *counted = (x.vni, x.tunnel);
+        *k = x;
         taken += 1;
         true
-    });
-    // Counted per run of one (VNI, tunnel): its packets and the sum of
-    // its lengths added once.
-    let taken = burst.as_slice().get(..n).unwrap_or_default();
+    })
+}
+
+/// The front of `burst` the decap express tier took, `keys` one per
+/// packet: each run of equal keys (one VNI entry, one source) goes to its
+/// access port's TX buffer at once and, when counting (`C`), counts once
+/// into `run`: its packets, the sum of their lengths, its VNI's slot and
+/// the tunnel of its source, found once per run.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn send_keyed<const C: bool>(
+    t: &Tables,
+    burst: &mut Burst<BURST_SIZE>,
+    keys: &[pipeline::ExpressKey],
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    e: &WorkerEntries,
+    run: &mut DecapRun,
+    lat: &mut Residence,
+) {
     let mut i = 0;
-    while let Some(&key) = slots[..n].get(i) {
-        let start = i;
-        let mut bytes = 0u64;
-        while let (Some(&k), Some(m)) = (slots[..n].get(i), taken.get(i)) {
-            if k != key {
-                break;
+    while let Some(&key) = keys.get(i) {
+        let len = keys[i..].iter().take_while(|&&k| k == key).count();
+        i += len;
+        let out = t.vnis.entry_at(key.entry());
+        if C {
+            if let Some(out) = out {
+                let bytes = burst
+                    .as_slice()
+                    .get(..len)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|m| m.pkt_len() as u64)
+                    .sum();
+                run.add_run(e, out.counter, key.tunnel_of(out), len as u64, bytes);
             }
-            bytes += m.pkt_len() as u64;
-            i += 1;
         }
-        if i == start {
-            break;
+        match out.and_then(|o| tx.get_mut(usize::from(o.port))) {
+            Some(b) => send_front(b, c, lat, burst, len),
+            None => {
+                // Not a port of ours (never for a table's access port):
+                // counted drops.
+                burst.free_first(len);
+                c.drops[DropReason::TxFull.index()].add(len as u64);
+            }
         }
-        run.add_run(e, key.0, key.1, (i - start) as u64, bytes);
     }
-    n
 }
 
 /// The stitch express tier (`pipeline::stitch_express`) over the front of
@@ -923,11 +951,13 @@ fn l2_express_front(
     if n > 0 {
         // The run's bytes summed after the loop, which keeps a register
         // for the tier. One template: the run counts once.
-        let bytes = burst.as_slice()[..n]
-            .iter()
-            .map(|m| m.pkt_len() as u64)
-            .sum();
-        e.encap(l.counter(), n as u64, bytes);
+        if e.counting() {
+            let bytes = burst.as_slice()[..n]
+                .iter()
+                .map(|m| m.pkt_len() as u64)
+                .sum();
+            e.encap(l.counter(), n as u64, bytes);
+        }
         if l.is_vxlan() {
             c.vxlan_encap.add(n as u64);
         }

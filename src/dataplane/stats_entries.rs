@@ -85,6 +85,16 @@ impl WorkerEntries {
         }
     }
 
+    /// Whether the worker counts per entry at all: false for the empty
+    /// arrays of [`EntrySlots::off`] (`metrics.entry_counters: false`),
+    /// which the worker asks once per burst to pick its express loops
+    /// without the per-entry work. Never false for slots sized by
+    /// [`EntrySlots::for_config`] (at least [`MIN_HEADROOM`] of each).
+    #[inline]
+    pub fn counting(&self) -> bool {
+        !self.tunnels.is_empty() || !self.vnis.is_empty()
+    }
+
     /// `packets` encapsulated packets of `bytes` bytes in all into tunnel
     /// slot `slot` (a run of the express tier is counted once).
     #[inline(always)]
@@ -375,6 +385,9 @@ pub struct EntrySlots {
     /// Bumped whenever a slot or a base changes (who shows the counters
     /// elsewhere copies the slots again).
     version: u64,
+    /// `metrics.entry_counters: false`: no slots, no arrays, nothing
+    /// untracked (see [`EntrySlots::off`]).
+    off: bool,
 }
 
 impl EntrySlots {
@@ -386,11 +399,32 @@ impl EntrySlots {
             vnis: Pool::new(vnis),
             untracked: 0,
             version: 0,
+            off: false,
         }
     }
 
-    /// Sized for `cfg` with headroom for reloads (see the module doc).
+    /// Per-entry counting switched off (`metrics.entry_counters: false`):
+    /// no slot for any entry (every table entry counts into [`NO_SLOT`]),
+    /// empty worker arrays, which tell the workers to take their loops
+    /// that count nothing per entry ([`WorkerEntries::counting`]).
+    pub fn off() -> EntrySlots {
+        EntrySlots {
+            off: true,
+            ..EntrySlots::new(0, 0)
+        }
+    }
+
+    /// Whether per-entry counting is switched off.
+    pub fn is_off(&self) -> bool {
+        self.off
+    }
+
+    /// Sized for `cfg` with headroom for reloads (see the module doc);
+    /// [`off`](Self::off) when `cfg` switches per-entry counters off.
     pub fn for_config(cfg: &Config) -> EntrySlots {
+        if !cfg.metrics.entry_counters {
+            return EntrySlots::off();
+        }
         let room = |n: usize| n + (n / 4).max(MIN_HEADROOM);
         EntrySlots::new(room(cfg.tunnels.len()), room(cfg.decap.len()))
     }
@@ -425,6 +459,9 @@ impl EntrySlots {
         vnis: &[u32],
         generation: u64,
     ) {
+        if self.off {
+            return;
+        }
         self.pairs.clear();
         let mut names = Vec::new();
         for (name, remote, vni, vxlan) in tunnels {
@@ -452,6 +489,9 @@ impl EntrySlots {
         generation: u64,
     ) {
         use crate::wire::Encapsulation;
+        if self.off {
+            return;
+        }
         let mut gone: rustc_hash::FxHashSet<String> = Default::default();
         let mut named = Vec::new();
         for &(remote, vni) in tunnel_keys {

@@ -242,15 +242,20 @@ fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
     }
 }
 
-/// `underlay_express_counted` on `b`, and `underlay_express_ip` (the loop of a
-/// gateway without L2 VNIs, the L3 pattern first) on a copy: the same
-/// result and the same bytes, for any tables and any packet.
+/// `underlay_express_counted` on `b`, and on copies `underlay_express_ip`
+/// (the loop of a gateway without L2 VNIs, the L3 pattern first) and the
+/// keyed loop's tier without counting (`metrics.entry_counters: false`):
+/// the same result and the same bytes, for any tables and any packet.
 fn both_express(t: &Tables, b: &mut VecBuffer) -> Option<u16> {
     let mut ip_first = VecBuffer::with_headroom(128, b.data());
+    let mut uncounted = VecBuffer::with_headroom(128, b.data());
     let got = underlay_express_counted(t, b);
-    let ip_got = underlay_express_ip(t, &mut ip_first);
+    let ip_got = underlay_express_ip::<true, _>(t, &mut ip_first).map(|k| k.resolve(t));
     assert_eq!(ip_got, got, "{:02x?}", b.data());
     assert_eq!(ip_first.data(), b.data());
+    let plain = underlay_express_key::<false, _>(t, &mut uncounted).map(|k| k.resolve(t).port);
+    assert_eq!(plain, got.map(|x| x.port), "{:02x?}", b.data());
+    assert_eq!(uncounted.data(), b.data());
     got.map(|x| x.port)
 }
 
