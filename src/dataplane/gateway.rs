@@ -202,6 +202,8 @@ impl GatewayWorker {
                             &mut burst,
                             &mut tx,
                             c,
+                            e,
+                            &mut run,
                             &mut lat,
                             &mut stitch_cache,
                         );
@@ -222,6 +224,8 @@ impl GatewayWorker {
                         }
                         // The counter slots the pipeline names once the VNI is known.
                         let mut seen = (NO_SLOT, NO_SLOT);
+                        // A stitched frame's tunnel out and its inner length.
+                        let mut stitched = None;
                         let outcome = if let Some(vni) = marked {
                             // Decapsulated by an rte_flow rule (mlx5): the
                             // outer source is gone, the VNI is known.
@@ -233,6 +237,8 @@ impl GatewayWorker {
                                 // event comes again with the next packet), counted.
                                 if let Event::Counted { vni, tunnel } = e {
                                     seen = (vni, tunnel);
+                                } else if let Event::Stitched { tunnel, inner } = e {
+                                    stitched = Some((tunnel, u64::from(inner)));
                                 } else if e == Event::LearnRefused {
                                     c.learn_refused.add(1);
                                 } else if e == Event::OptionsNotCarried {
@@ -265,6 +271,12 @@ impl GatewayWorker {
                         let (en, d) = sink.act(t, outcome, m, None);
                         if d > 0 {
                             run.add(e, seen.0, seen.1, len);
+                        }
+                        // Stitched: decapsulated under its source, encapsulated
+                        // under its tunnel out.
+                        if let (1.., Some((out, inner))) = (en, stitched) {
+                            run.add(e, seen.0, seen.1, inner);
+                            e.encap(out, 1, len);
                         }
                         encapped += en;
                         decapped += d;
@@ -747,25 +759,65 @@ fn l3_express_front(
     };
     // Per entry or not, chosen once per burst.
     let n = if e.counting() {
-        burst.update_while(|m| {
-            let rss = m.rss_hash();
-            // A route per frame: each counts under its own tunnel.
-            let Some(slot) = l.encap_counted(m, rss) else {
-                return false;
-            };
-            e.encap(slot, 1, m.pkt_len() as u64);
-            true
-        })
+        l3_express_loop::<true>(&l, burst, e)
     } else {
-        burst.update_while(|m| {
-            let rss = m.rss_hash();
-            l.encap_counted(m, rss).is_some()
-        })
+        l3_express_loop::<false>(&l, burst, e)
     };
     if n > 0 {
         send_front(out, c, lat, burst, n);
     }
     n as u64
+}
+
+/// The L3 express tier's loop over the front of `burst`; returns how many
+/// frames it encapsulated. A route per frame: with counting (`C`) each
+/// frame's tunnel slot is kept (one store) and the frames count after the
+/// loop, once per run of one tunnel.
+#[inline(never)]
+fn l3_express_loop<const C: bool>(
+    l: &pipeline::L3Express<'_>,
+    burst: &mut Burst<BURST_SIZE>,
+    e: &WorkerEntries,
+) -> usize {
+    let mut slots = [NO_SLOT; BURST_SIZE];
+    let mut taken = 0;
+    let n = burst.update_while(|m| {
+        let rss = m.rss_hash();
+        if C {
+            let Some(k) = slots.get_mut(taken) else {
+                return false;
+            };
+            let Some(slot) = l.encap_counted(m, rss) else {
+                return false;
+            };
+            *k = slot;
+            taken += 1;
+            true
+        } else {
+            l.encap_counted(m, rss).is_some()
+        }
+    });
+    if C {
+        let frames = burst.as_slice().get(..n).unwrap_or_default();
+        let slots = slots.get(..n).unwrap_or_default();
+        let mut i = 0;
+        while let Some(&slot) = slots.get(i) {
+            let start = i;
+            let mut bytes = 0u64;
+            while let (Some(&s), Some(m)) = (slots.get(i), frames.get(i)) {
+                if s != slot {
+                    break;
+                }
+                bytes += m.pkt_len() as u64;
+                i += 1;
+            }
+            if i == start {
+                break;
+            }
+            e.encap(slot, (i - start) as u64, bytes);
+        }
+    }
+    n
 }
 
 /// The decap express tier (`pipeline::underlay_express`) over the front
@@ -886,26 +938,46 @@ fn send_keyed<const C: bool>(
 
 /// The stitch express tier (`pipeline::stitch_express`) over the front of
 /// `burst`: the frames it decapsulated and re-encapsulated in place move
-/// to the underlay port's TX buffer; returns how many. Not inlined, as
-/// [`l2_express_front`].
+/// to the underlay port's TX buffer; returns how many. Each counts, when
+/// the worker counts per entry, decapsulated under its VNI and source
+/// tunnel (into `run`) and encapsulated under its tunnel out. Not
+/// inlined, as [`l2_express_front`].
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn stitch_express_front(
     t: &Tables,
     burst: &mut Burst<BURST_SIZE>,
     tx: &mut [TxBuffer],
     c: &WorkerCounters,
+    e: &WorkerEntries,
+    run: &mut DecapRun,
     lat: &mut Residence,
     cache: &mut pipeline::StitchCache,
 ) -> u64 {
     let mut to_vxlan = 0u64;
-    let s = burst.update_while(|m| {
-        if m.flow_mark().is_some() {
-            return false;
-        }
-        pipeline::stitch_express(t, m, cache)
-            .map(|(_, vxlan)| to_vxlan += u64::from(vxlan))
-            .is_some()
-    });
+    let s = if e.counting() {
+        burst.update_while(|m| {
+            if m.flow_mark().is_some() {
+                return false;
+            }
+            let Some(x) = pipeline::stitch_express::<true, _>(t, m, cache) else {
+                return false;
+            };
+            to_vxlan += u64::from(x.to_vxlan);
+            run.add(e, x.vni, x.source, x.inner);
+            e.encap(x.tunnel, 1, m.pkt_len() as u64);
+            true
+        })
+    } else {
+        burst.update_while(|m| {
+            if m.flow_mark().is_some() {
+                return false;
+            }
+            pipeline::stitch_express::<false, _>(t, m, cache)
+                .map(|x| to_vxlan += u64::from(x.to_vxlan))
+                .is_some()
+        })
+    };
     if s > 0 {
         if to_vxlan > 0 {
             c.vxlan_encap.add(to_vxlan);

@@ -1108,6 +1108,11 @@ mod tests {
             let mut o = out(1);
             o.set_sources(list.clone().into_boxed_slice());
             proptest::prop_assert_eq!(o.source_slot_of(raw, ipv6), want);
+            // The express loop's run key keeps an IPv4 source as its word.
+            if !ipv6 {
+                let word = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+                proptest::prop_assert_eq!(o.source_slot_v4(word), want);
+            }
             // An outer header at `l3` with the address where IPv4 or IPv6
             // keeps its source.
             let mut frame = vec![0xeeu8; l3 + 40];

@@ -277,13 +277,14 @@ fn underlay_express_rest<const C: bool, B: Buffer + ?Sized>(
 ///
 /// `cache` holds the worker's last destination lookup (as
 /// [`MacCache`](super::MacCache) does on the access side): valid for one
-/// tables generation and segment.
+/// tables generation and segment. With `C` (the worker counts per entry)
+/// the result names the counter slots too (see [`StitchedFrame`]).
 #[inline(never)]
-pub fn stitch_express<B: Buffer + ?Sized>(
+pub fn stitch_express<const C: bool, B: Buffer + ?Sized>(
     t: &Tables,
     buf: &mut B,
     cache: &mut StitchCache,
-) -> Option<(u16, bool)> {
+) -> Option<StitchedFrame> {
     let hw = buf.rx_ipv4_checksum_good();
     // The UDP destination port (untagged IPv4, IHL 5) says which fast
     // tier to ask; each checks it again.
@@ -351,14 +352,45 @@ pub fn stitch_express<B: Buffer + ?Sized>(
     {
         return None;
     }
+    // Where it came from, read before the outer header goes.
+    let source = if C {
+        out.source_slot_in(buf.data(), usize::from(d.outer_l3), d.outer_ipv6)
+    } else {
+        NO_SLOT
+    };
     buf.trim_front(front).ok()?;
+    let inner = buf.len() as u64;
     if crate::tunnel::encap_fast_ethernet(tpl, buf, None) {
-        return Some((t.underlay_port, to_vxlan));
+        return Some(StitchedFrame {
+            port: t.underlay_port,
+            to_vxlan,
+            vni: out.counter,
+            source,
+            tunnel: tpl.counter(),
+            inner,
+        });
     }
     // Declined with the inner frame untouched: the outer header is still
     // in front of it.
     let _ = buf.prepend(front);
     None
+}
+
+/// A frame [`stitch_express`] decapsulated and encapsulated again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StitchedFrame {
+    /// The underlay port it leaves by.
+    pub port: u16,
+    /// Its new header is VXLAN.
+    pub to_vxlan: bool,
+    /// Counter slots (with counting on; else [`NO_SLOT`] for `source`):
+    /// the VNI it came in on, the tunnel whose remote sent it, the tunnel
+    /// it leaves through.
+    pub vni: u32,
+    pub source: u32,
+    pub tunnel: u32,
+    /// Its inner frame's length (the decap side's bytes).
+    pub inner: u64,
 }
 
 /// The last destination [`stitch_express`] looked up: a segment's MAC and

@@ -231,9 +231,18 @@ fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
         let mut by_express = VecBuffer::with_headroom(128, frame);
         let got = both_express(t, &mut by_express);
         let mut general = VecBuffer::with_headroom(128, frame);
-        let want = underlay(t, &mut general, &mut |_| {});
+        let mut seen = None;
+        let want = underlay(t, &mut general, &mut |e| {
+            if let Event::Counted { vni, tunnel } = e {
+                seen = Some((vni, tunnel));
+            }
+        });
         if takes {
             assert_eq!(got.map(Outcome::Decapped), Some(want), "case {i}");
+            // The express tier's slots are the ones the fast tier names.
+            let mut again = VecBuffer::with_headroom(128, frame);
+            let x = underlay_express_counted(t, &mut again).map(|x| (x.vni, x.tunnel));
+            assert_eq!(x, seen, "case {i}");
             assert_eq!(by_express.data(), general.data(), "case {i}");
         } else {
             assert_eq!(got, None, "case {i}");
