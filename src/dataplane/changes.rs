@@ -669,9 +669,21 @@ impl Planner {
             .flat_map(|l| &l.segments)
             .find(|s| s.vni == vni);
         if let (Some(s), Some(_)) = (segment, cfg.vtep.vxlan_port) {
+            // Counted under the same VNI slot; its senders are the VXLAN
+            // tunnels of the VXLAN VNI.
+            let vxlan_out = out.clone().map(|mut o| {
+                o.set_sources(
+                    self.counters
+                        .vxlan_tunnels_of_vni(s.vxlan_vni.get())
+                        .into_iter()
+                        .map(|(r, s)| super::tables::Source::new(r, s))
+                        .collect(),
+                );
+                o
+            });
             self.out.push(Change::Vni {
                 vni: super::stitch::vni_key(crate::wire::Encapsulation::Vxlan, s.vxlan_vni),
-                out: out.clone(),
+                out: vxlan_out,
             });
         }
         self.out.push(Change::Vni {

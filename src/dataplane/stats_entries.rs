@@ -580,6 +580,20 @@ impl EntrySlots {
         v
     }
 
+    /// The VXLAN tunnels on VNI `vni`: (remote, slot), those with a slot
+    /// only (the sources of a stitched segment's VXLAN VNI).
+    pub fn vxlan_tunnels_of_vni(&self, vni: u32) -> Vec<(IpAddr, u32)> {
+        let mut v: Vec<(IpAddr, u32)> = self
+            .pairs
+            .iter()
+            .filter(|((_, n, vxlan), _)| *n == vni && *vxlan)
+            .map(|((r, _, _), name)| (*r, self.tunnel_slot(name)))
+            .filter(|(_, s)| *s != NO_SLOT)
+            .collect();
+        v.sort();
+        v
+    }
+
     /// The slot of decap VNI `vni` ([`NO_SLOT`]: none).
     pub fn vni_slot(&self, vni: u32) -> u32 {
         self.vnis.slot(&vni)
