@@ -771,53 +771,24 @@ fn l3_express_front(
 
 /// The L3 express tier's loop over the front of `burst`; returns how many
 /// frames it encapsulated. A route per frame: with counting (`C`) each
-/// frame's tunnel slot is kept (one store) and the frames count after the
-/// loop, once per run of one tunnel.
+/// counts under its own tunnel as it goes (keeping the slots for a count
+/// after the loop cost more, see BENCHMARKS.md).
 #[inline(never)]
 fn l3_express_loop<const C: bool>(
     l: &pipeline::L3Express<'_>,
     burst: &mut Burst<BURST_SIZE>,
     e: &WorkerEntries,
 ) -> usize {
-    let mut slots = [NO_SLOT; BURST_SIZE];
-    let mut taken = 0;
-    let n = burst.update_while(|m| {
+    burst.update_while(|m| {
         let rss = m.rss_hash();
+        let Some(slot) = l.encap_counted(m, rss) else {
+            return false;
+        };
         if C {
-            let Some(k) = slots.get_mut(taken) else {
-                return false;
-            };
-            let Some(slot) = l.encap_counted(m, rss) else {
-                return false;
-            };
-            *k = slot;
-            taken += 1;
-            true
-        } else {
-            l.encap_counted(m, rss).is_some()
+            e.encap(slot, 1, m.pkt_len() as u64);
         }
-    });
-    if C {
-        let frames = burst.as_slice().get(..n).unwrap_or_default();
-        let slots = slots.get(..n).unwrap_or_default();
-        let mut i = 0;
-        while let Some(&slot) = slots.get(i) {
-            let start = i;
-            let mut bytes = 0u64;
-            while let (Some(&s), Some(m)) = (slots.get(i), frames.get(i)) {
-                if s != slot {
-                    break;
-                }
-                bytes += m.pkt_len() as u64;
-                i += 1;
-            }
-            if i == start {
-                break;
-            }
-            e.encap(slot, (i - start) as u64, bytes);
-        }
-    }
-    n
+        true
+    })
 }
 
 /// The decap express tier (`pipeline::underlay_express`) over the front
@@ -909,18 +880,30 @@ fn send_keyed<const C: bool>(
 ) {
     let mut i = 0;
     while let Some(&key) = keys.get(i) {
-        let len = keys[i..].iter().take_while(|&&k| k == key).count();
+        // The run's length and (counting) the sum of its lengths, in one
+        // pass; the run is at the front of the burst.
+        let (mut len, mut bytes) = (0usize, 0u64);
+        for (&k, m) in keys
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .zip(burst.as_slice())
+        {
+            if k != key {
+                break;
+            }
+            len += 1;
+            if C {
+                bytes += m.pkt_len() as u64;
+            }
+        }
+        if len == 0 {
+            break;
+        }
         i += len;
         let out = t.vnis.entry_at(key.entry());
         if C {
             if let Some(out) = out {
-                let bytes = burst
-                    .as_slice()
-                    .get(..len)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|m| m.pkt_len() as u64)
-                    .sum();
                 run.add_run(e, out.counter, key.tunnel_of(out), len as u64, bytes);
             }
         }
