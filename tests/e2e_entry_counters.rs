@@ -240,8 +240,10 @@ const STITCH_N: usize = 40;
 /// 50 bytes of outer Ethernet, IPv4, UDP and the 8-byte VXLAN (RFC 7348)
 /// or option-less Geneve (RFC 8926) header) and what it was sent as
 /// encapsulated (the same inner frames plus 50 bytes: neither side adds
-/// options here); the segment's VNI 1000 counts both directions.
-fn stitched_frames_count_under_both_tunnels(learning: bool) {
+/// options here); the segment's VNI 1000 counts both directions. With
+/// `metrics.entry_counters: false` (`counters` false) the same frames go
+/// through, counted only globally: every per-entry query answers null.
+fn stitched_frames_count_under_both_tunnels(learning: bool, counters: bool) {
     let _slot = dpdk_slot();
     let dir = scratch(&format!("entry-counters-stitch-{learning}"));
     scapy(
@@ -254,8 +256,9 @@ fn stitched_frames_count_under_both_tunnels(learning: bool) {
     // The first half VXLAN from tor, the second Geneve from ovn.
     let (from_tor, from_ovn) = (inner(&sent[..STITCH_N]), inner(&sent[STITCH_N..]));
     let prefix = format!(
-        "gwtest-entries-st{}-{}",
+        "gwtest-entries-st{}{}-{}",
         u8::from(learning),
+        u8::from(counters),
         std::process::id()
     );
     let ul = format!(
@@ -284,6 +287,7 @@ l2:
     - {{ port: acc, vni: 1000, vxlan_vni: 5000, flood: [],
         static_macs: [ {{ mac: "02:00:00:00:0b:02", remote: 198.18.0.2 }},
                        {{ mac: "02:00:00:00:0b:03", remote: 198.18.0.3 }} ] }}
+metrics: {{ entry_counters: {counters} }}
 "#
         );
     let path = dir.join("gw.yaml");
@@ -307,6 +311,14 @@ l2:
     .collect();
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
     let stitched = 2 * STITCH_N as u64;
+    if !counters {
+        let r = query_until(&prefix, &mut g, &cmds, |r| n(&r[3], "encap") == stitched);
+        assert_eq!(n(&r[3], "stitched"), stitched, "{}", r[3]);
+        for v in &r[..3] {
+            assert!(v.is_null(), "counted per entry while off: {v}");
+        }
+        return;
+    }
     let r = query_until(&prefix, &mut g, &cmds, |r| {
         n(&r[3], "encap") == stitched
             && n(&r[0], "decap_packets") + n(&r[1], "decap_packets") >= stitched
@@ -334,7 +346,17 @@ fn stitched_frames_count_on_the_stitch_express_tier() {
     if !have_scapy() {
         return skip("stitched_frames_count_on_the_stitch_express_tier: needs python3 with scapy");
     }
-    stitched_frames_count_under_both_tunnels(false);
+    stitched_frames_count_under_both_tunnels(false, true);
+}
+
+#[test]
+fn stitched_frames_count_only_globally_with_entry_counters_off() {
+    if !have_scapy() {
+        return skip(
+            "stitched_frames_count_only_globally_with_entry_counters_off: needs python3 with scapy",
+        );
+    }
+    stitched_frames_count_under_both_tunnels(false, false);
 }
 
 #[test]
@@ -342,5 +364,5 @@ fn stitched_frames_count_one_by_one_with_learning() {
     if !have_scapy() {
         return skip("stitched_frames_count_one_by_one_with_learning: needs python3 with scapy");
     }
-    stitched_frames_count_under_both_tunnels(true);
+    stitched_frames_count_under_both_tunnels(true, true);
 }

@@ -33,6 +33,26 @@
 //! get no slot: their packets are counted only in the global counters, and
 //! [`EntryCounters::untracked`] says how many entries that is.
 //!
+//! **Switch.** `metrics.entry_counters: false` ([`EntrySlots::off`]) gives
+//! no slot to any entry and empty arrays; the worker asks
+//! [`WorkerEntries::counting`] once per burst and takes express loops
+//! monomorphised without the per-entry work (a const generic on the decap,
+//! stitch and L3 encap express tiers): "the same run without per-entry
+//! counters" that `scripts/bench-instructions.sh` and `scripts/bench.sh`
+//! measure beside every encap and decap case.
+//!
+//! **Decap express tier.** Its burst loop stores one word per packet
+//! (`pipeline::ExpressKey`: the VNI entry's index and the outer IPv4
+//! source as the frame held it, read before trimming) and nothing else;
+//! after the loop each run of equal keys goes to its port at once and
+//! counts once ([`DecapRun::add_run`]), the tunnel of its source found
+//! once per run (`VniOut::source_slot_v4`). Over an IPv6 underlay the key
+//! holds the tunnel slot found in the loop. Tried before it: the slots
+//! found per packet in the loop and stored beside the port (two stores,
+//! the compare per packet); reading the source after the loop from the
+//! bytes before the trimmed data offset (needs the outer header's length
+//! per packet, which is what the key's store replaces anyway).
+//!
 //! Considered and not taken: a generation per slot checked on the hot
 //! path (one more compare per packet, for what the quarantine gives for
 //! free); one shared array of atomics with `fetch_add` (cache lines
