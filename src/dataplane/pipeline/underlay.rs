@@ -423,28 +423,32 @@ fn underlay_express_other<const C: bool, B: Buffer + ?Sized>(
     }
 }
 
-/// The [`ExpressKey`] of a delivery to entry `entry` (`out`) of a frame
-/// not yet trimmed: its outer IPv4 source word (`Delivery::src_word`), or
-/// over IPv6 (`ipv6`, the outer header at `l3`) the tunnel slot. The
-/// delivery's fields come by value: a reference to it would make the
-/// express tier copy it to memory.
+/// The [`ExpressKey`] of a delivery `d` to entry `entry` (`out`) of a
+/// frame not yet trimmed; `None` (never for a delivery of the fast
+/// tiers) when the outer source is not in the frame.
 #[inline(always)]
 fn express_key<const C: bool>(
     frame: &[u8],
     entry: u32,
     out: &VniOut,
-    l3: u16,
-    ipv6: bool,
-    src_word: u32,
-) -> ExpressKey {
+    d: &Delivery,
+) -> Option<ExpressKey> {
     if !C {
-        return ExpressKey::new(entry, 0, false);
+        return Some(ExpressKey::new(entry, 0, false));
     }
-    if ipv6 {
-        let slot = out.source_slot_in(frame, usize::from(l3), true);
-        return ExpressKey::new(entry, slot, true);
+    let l3 = usize::from(d.outer_l3);
+    if d.outer_ipv6 {
+        let slot = out.source_slot_in(frame, l3, true);
+        return Some(ExpressKey::new(entry, slot, true));
     }
-    ExpressKey::new(entry, src_word, false)
+    let &[a, b, c, w] = frame.get(l3 + 12..l3 + 16)? else {
+        return None;
+    };
+    Some(ExpressKey::new(
+        entry,
+        u32::from_ne_bytes([a, b, c, w]),
+        false,
+    ))
 }
 
 /// The express tier's delivery of an L3 tunnel's IPv4 packet `d` to a
@@ -474,14 +478,7 @@ fn express_deliver_ip<const C: bool, B: Buffer + ?Sized>(
     {
         return None;
     }
-    let key = express_key::<C>(
-        buf.data(),
-        entry,
-        out,
-        d.outer_l3,
-        d.outer_ipv6,
-        d.src_word(),
-    );
+    let key = express_key::<C>(buf.data(), entry, out, &d)?;
     let h = buf.data_mut().get_mut(eth_at..front)?;
     h[0..6].copy_from_slice(&dst);
     h[6..12].copy_from_slice(&out.eth_src);
@@ -515,14 +512,7 @@ fn express_deliver<const C: bool, B: Buffer + ?Sized>(
     {
         return None;
     }
-    let key = express_key::<C>(
-        buf.data(),
-        entry,
-        out,
-        d.outer_l3,
-        d.outer_ipv6,
-        d.src_word(),
-    );
+    let key = express_key::<C>(buf.data(), entry, out, &d)?;
     apply_inner_update(buf.data_mut(), &d.inner);
     buf.trim_front(front).ok()?;
     if back != 0 {

@@ -128,13 +128,6 @@ impl Delivery {
         (self.src, self.outer_ipv6)
     }
 
-    /// The first 4 bytes of the outer source (an IPv4 source whole) as
-    /// one native-endian word, by value (`VniOut::source_slot_v4`).
-    #[inline(always)]
-    pub fn src_word(&self) -> u32 {
-        u32::from_ne_bytes([self.src[0], self.src[1], self.src[2], self.src[3]])
-    }
-
     /// Outer source address: the remote VTEP.
     #[inline]
     pub fn src_vtep(&self) -> IpAddr {
