@@ -220,7 +220,7 @@ pub fn underlay_express_key<const C: bool, B: Buffer + ?Sized>(
         // Not the IPv4 pattern: perhaps an L3 tunnel's or IPv6, not
         // inlined (its delivery merged with the IPv4 one's goes through
         // the stack, see BENCHMARKS.md).
-        None => return underlay_express_other::<C, B>(t, buf),
+        None => return underlay_express_other(t, buf, C),
     };
     express_deliver::<C, B>(t, buf, d)
 }
@@ -261,7 +261,7 @@ fn underlay_express_rest<const C: bool, B: Buffer + ?Sized>(
     {
         Some(FastVerdict::Deliver(d)) => express_deliver::<C, B>(t, buf, d),
         Some(_) => None,
-        None => underlay_express_other::<C, B>(t, buf),
+        None => underlay_express_other(t, buf, C),
     }
 }
 
@@ -407,19 +407,31 @@ pub struct StitchCache {
 
 /// [`underlay_express`] for an L3 tunnel's IPv4 packets (the pattern with
 /// protocol type 0x0800) and over an IPv6 underlay. Not inlined: the IPv4
-/// express tier keeps its registers.
+/// express tier keeps its registers. Counting per entry (`count`) is a
+/// run-time flag here, not a const generic: one copy of this function
+/// keeps it the one caller of the IPv6 tier, which then stays inlined (two
+/// copies put `decap_fast_v6` out of line, see BENCHMARKS.md).
 #[inline(never)]
-fn underlay_express_other<const C: bool, B: Buffer + ?Sized>(
+fn underlay_express_other<B: Buffer + ?Sized>(
     t: &Tables,
     buf: &mut B,
+    count: bool,
 ) -> Option<ExpressKey> {
     match t
         .decap
         .decap_fast_v4_pattern_ip(buf.data(), buf.rx_ipv4_checksum_good())
     {
-        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<C, B>(t, buf, d),
+        Some(FastVerdict::Deliver(d)) if count => express_deliver_ip::<true, B>(t, buf, d),
+        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<false, B>(t, buf, d),
         Some(_) => None,
-        None => express_deliver::<C, B>(t, buf, t.decap.decap_fast_v6(buf.data())?),
+        None => {
+            let d = t.decap.decap_fast_v6(buf.data())?;
+            if count {
+                express_deliver::<true, B>(t, buf, d)
+            } else {
+                express_deliver::<false, B>(t, buf, d)
+            }
+        }
     }
 }
 
