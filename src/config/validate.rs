@@ -2011,7 +2011,7 @@ fn tag_value(
     }
 }
 
-fn policies(
+pub(super) fn policies(
     ctx: &mut Ctx,
     raw: RawPolicies,
     registry: Vec<OptionDef>,

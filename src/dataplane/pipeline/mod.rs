@@ -28,8 +28,8 @@ pub use ahead::{
 };
 pub use underlay::{
     hw_decapped, stitch_express, underlay, underlay_express, underlay_express_counted,
-    underlay_express_ip, underlay_express_key, ExpressDecap, ExpressKey, StitchCache,
-    StitchedFrame,
+    underlay_express_ip, underlay_express_key, underlay_express_v6, ExpressDecap, ExpressKey,
+    StitchCache, StitchedFrame,
 };
 
 /// What to do with the packet.
