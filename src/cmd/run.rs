@@ -219,6 +219,8 @@ struct ControlState {
     /// ageing or a reload held the loop for at most.
     slowest_turn: Duration,
     macs_not_learned: u64,
+    /// Inner destinations not resolved: the neighbour table was full.
+    neighbors_refused: u64,
     /// Learning events from before segments moved (see [`LearnFence`]).
     learn_fence: LearnFence,
     /// What the gateway itself sends (ARP/ND and ICMP replies) is policed
@@ -599,12 +601,13 @@ fn gateway(
     let (event_tx, event_rx) = bounded(EVENT_QUEUE);
     let (control_tx, control_rx) = bounded(PUNT_QUEUE);
     let flows: Arc<crate::dataplane::flows::FlowTable> = Arc::new(Default::default());
+    let neighbor_limit = cfg.limits.neighbors as usize;
     let mut st = ControlState {
         cfg: Arc::new(cfg),
         planner: Planner::new(port_ids, &port_macs, tx_caps, flows.clone()),
         port_ids: port_ids.to_vec(),
         port_macs,
-        neighbors: NeighborTable::new(),
+        neighbors: NeighborTable::new().with_limit(neighbor_limit),
         learned: Default::default(),
         age_queue: Default::default(),
         control_tx,
@@ -613,6 +616,7 @@ fn gateway(
         macs_aged: 0,
         slowest_turn: Duration::ZERO,
         macs_not_learned: 0,
+        neighbors_refused: 0,
         learn_fence: LearnFence::default(),
         reply_policer: PuntPolicer::new(1_000_000_000, 0),
         started: Instant::now(),
@@ -933,7 +937,18 @@ fn control_loop(
                         }
                     }
                 }
-                Event::Resolve(ip) => st.neighbors.want(ip),
+                Event::Resolve(ip) => {
+                    if !st.neighbors.want_if_room(ip) {
+                        st.neighbors_refused += 1;
+                        if st.neighbors_refused == 1 {
+                            eprintln!(
+                                "neighbour table full: limits.neighbors ({}) entries, {:.3} s after start; inner destinations beyond it stay unresolved (next_hop_unresolved)",
+                                st.cfg.limits.neighbors,
+                                st.started.elapsed().as_secs_f64()
+                            );
+                        }
+                    }
+                }
                 // Counted by the workers, never queued.
                 Event::LearnRefused
                 | Event::OptionsNotCarried
@@ -1073,6 +1088,10 @@ fn report(
         st.slowest_turn.as_secs_f64() * 1e3
     );
     println!("macs not learned (table full) {}", st.macs_not_learned);
+    println!(
+        "neighbours not resolved (table full) {}",
+        st.neighbors_refused
+    );
     println!("control replies rate-limited {}", st.replies_limited);
     println!("flow ids {}", st.flow_order.len());
     let drops = drop_totals(counters);

@@ -180,11 +180,14 @@ fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
         flow_table_size: _,
         burst_size: _,
         mbufs: _,
+        route_groups: _,
+        neighbors: _,
     } = l;
     writeln!(
         o,
-        "limits:\n  max_options: {}\n  mac_table_size: {}\n  flow_table_size: {}\n  burst_size: {}\n  mbufs: {}",
-        l.max_options, l.mac_table_size, l.flow_table_size, l.burst_size, l.mbufs
+        "limits:\n  max_options: {}\n  mac_table_size: {}\n  flow_table_size: {}\n  burst_size: {}\n  mbufs: {}\n  route_groups: {}\n  neighbors: {}",
+        l.max_options, l.mac_table_size, l.flow_table_size, l.burst_size, l.mbufs, l.route_groups,
+        l.neighbors
     )?;
     writeln!(
         o,

@@ -182,7 +182,7 @@ pub(crate) struct Model {
     decap: Vec<(bool, Option<u16>, Vec<usize>)>,
     segment_allow: Vec<usize>,
     policies: Vec<(u8, u8, usize)>,
-    limits: [Option<u32>; 5],
+    limits: [Option<u32>; 7],
     offload: Option<bool>,
     metrics: (bool, Option<bool>, Option<bool>),
     file_prefix: bool,
@@ -299,6 +299,9 @@ pub(crate) fn model() -> impl Strategy<Value = Model> {
             prop::option::of(1u32..=100_000),
             prop::option::of(1u32..=512),
             prop::option::of(1023u32..=100_000),
+            // Never below the route groups a generated L3 section needs.
+            prop::option::of(65_536u32..=100_000),
+            prop::option::of(1u32..=100_000),
         ],
         prop::option::of(any::<bool>()),
         (
@@ -677,6 +680,8 @@ impl Model {
             "flow_table_size",
             "burst_size",
             "mbufs",
+            "route_groups",
+            "neighbors",
         ];
         for (name, v) in names.iter().zip(self.limits) {
             if let Some(v) = v {

@@ -934,6 +934,13 @@ pub struct Limits {
     pub burst_size: u16,
     /// Mbufs per mempool.
     pub mbufs: u32,
+    /// Second-level groups of the IPv4 route table (DIR-24-8): one per /24
+    /// block that holds a route longer than /24, 1 KiB each.
+    pub route_groups: u32,
+    /// Neighbour (ARP/ND) entries for inner destinations the traffic asks
+    /// to resolve, and unsolicited bindings (configured next hops always
+    /// get one).
+    pub neighbors: u32,
 }
 
 impl Default for Limits {
@@ -944,6 +951,8 @@ impl Default for Limits {
             flow_table_size: 65536,
             burst_size: 32,
             mbufs: 16383,
+            route_groups: 65536,
+            neighbors: 65536,
         }
     }
 }
