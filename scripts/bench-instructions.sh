@@ -8,6 +8,14 @@
 #   CASES="encap-ipv4 decap-ipv4" scripts/bench-instructions.sh
 #   GW=/tmp/old/geneve-gw scripts/bench-instructions.sh  # another build, same cases
 #   TESTPMD=1 scripts/bench-instructions.sh            # and dpdk-testpmd io per case
+#   ENTRY_COUNTERS=on scripts/bench-instructions.sh     # skip the no-counters runs
+#
+# Every encap and decap case (stitching included) runs twice, side by
+# side: as configured (per-tunnel and per-VNI counters on), then with
+# `metrics.entry_counters: false` appended to its configuration (impl
+# `geneve-gw-no-entry-counters`): what the per-entry counters cost, in one
+# run. ENTRY_COUNTERS="on" (or "off") runs one of the two only; "on" for a
+# build older than the switch.
 #
 # Per case: `valgrind --tool=callgrind --fair-sched=yes
 # --toggle-collect='*GatewayWorker*run*' geneve-gw run -c CFG
@@ -72,8 +80,16 @@ declare -A TP_IR=()
 echo "case,impl,instructions_per_packet" >"$CSV"
 export BENCH_NO_HUGE=1
 for c in $CASES; do
+  modes="${ENTRY_COUNTERS:-on off}"
+  case "$c" in encap-*|decap-*|*-to-*) ;; *) modes=on ;; esac
+  for counters in $modes; do
     cfg="$W/$c.yaml"
     bench_config "$c" "$(bench_pcap_for "$c")" "bench-ir-$$" >"$cfg"
+    impl=geneve-gw note=""
+    if [ "$counters" = off ]; then
+        printf 'metrics:\n  entry_counters: false\n' >>"$cfg"
+        impl=geneve-gw-no-entry-counters note=", entry_counters: false"
+    fi
     rm -f "$W/callgrind.out"
     valgrind --tool=callgrind --fair-sched=yes --toggle-collect='*GatewayWorker*run*' \
         --callgrind-out-file="$W/callgrind.out" \
@@ -92,8 +108,9 @@ for c in $CASES; do
         echo "$c: the gateway dropped $drops packets, see $W/$c.log" >&2; exit 1
     fi
     per=$(python3 -c 'import sys; print("%.1f" % (int(sys.argv[1]) / int(sys.argv[2])))' "$ir" "$rx")
-    printf '%-18s %8s instructions per packet (%s instructions, %s packets)\n' "$c" "$per" "$ir" "$rx"
-    echo "$c,geneve-gw,$per" >>"$CSV"
+    printf '%-18s %8s instructions per packet (%s instructions, %s packets%s)\n' "$c" "$per" "$ir" "$rx" "$note"
+    echo "$c,$impl,$per" >>"$CSV"
+  done
     if [ "${TESTPMD:-0}" = 1 ]; then
         pcap="$(bench_pcap_for "$c")"
         [ -n "${TP_IR[$pcap]:-}" ] || TP_IR[$pcap]="$(testpmd_ir "$pcap")"

@@ -23,6 +23,9 @@
 #
 # With GW_BASE, every run also measures that binary right after geneve-gw
 # (rows `geneve-gw-base`): a before/after comparison measured in one run.
+# Every run also measures geneve-gw with `metrics.entry_counters: false`
+# right after it (rows `geneve-gw-no-entry-counters`): what the per-tunnel
+# and per-VNI counters cost, side by side (ENTRY_COUNTERS=on skips them).
 #
 # Cycles per packet = TSC Hz / packets per second of the one busy-polling
 # worker core: the same measure for testpmd and geneve-gw.
@@ -128,9 +131,10 @@ run_testpmd() { # mode pcap
     rate_testpmd <"$W/testpmd.log"
 }
 
-run_gw() { # case [binary]
+run_gw() { # case [binary] [off: metrics.entry_counters: false]
     local cfg="$W/$1.yaml"
     bench_config "$1" "$(bench_pcap_for "$1")" "bench-gw-$$" >"$cfg"
+    [ "${3:-}" = off ] && printf 'metrics:\n  entry_counters: false\n' >>"$cfg"
     timeout -s INT "$((SECS + 2))" "${2:-$GW}" run -c "$cfg" --stats-interval 1 >"$W/gw.log" 2>&1 </dev/null || true
     # Stitched frames leave encapsulated: their rate is the encap rate.
     case "$1" in encap-*|*-to-*) rate_gw encap ;; *) rate_gw decap ;; esac <"$W/gw.log"
@@ -142,17 +146,22 @@ cycles() { python3 -c 'import sys; hz,m=float(sys.argv[1]),float(sys.argv[2]); p
 echo "case,impl,mpps,cycles_per_packet,ratio_to_testpmd_io,instructions_per_packet" >"$CSV"
 printf '%-18s %-14s %8s %8s %8s %8s\n' case impl Mpps cyc/pkt ratio +cycles
 for c in $CASES; do
-    io=() ms=() gw=() base=()
+    io=() ms=() gw=() base=() nc=()
     impls="testpmd-io testpmd-macswap geneve-gw"
     for i in $(seq 1 "$RUNS"); do
         io+=("$(run_testpmd io "$(bench_pcap_for "$c")")")
         ms+=("$(run_testpmd macswap "$(bench_pcap_for "$c")")")
         gw+=("$(run_gw "$c")")
         msg="  $c run $i: testpmd io ${io[-1]}, macswap ${ms[-1]}, geneve-gw ${gw[-1]} Mpps"
+        if [ "${ENTRY_COUNTERS:-on off}" != on ]; then
+            nc+=("$(run_gw "$c" "$GW" off)")
+            msg="$msg, without entry counters ${nc[-1]} Mpps"
+            impls="testpmd-io testpmd-macswap geneve-gw geneve-gw-no-entry-counters"
+        fi
         if [ -n "${GW_BASE:-}" ]; then
             base+=("$(run_gw "$c" "$GW_BASE")")
             msg="$msg, geneve-gw-base ${base[-1]} Mpps"
-            impls="testpmd-io testpmd-macswap geneve-gw geneve-gw-base"
+            impls="$impls geneve-gw-base"
         fi
         echo "$msg" >&2
     done
@@ -163,6 +172,7 @@ for c in $CASES; do
             testpmd-macswap) m=$(median "${ms[@]}") ;;
             geneve-gw) m=$(median "${gw[@]}") ;;
             geneve-gw-base) m=$(median "${base[@]}") ;;
+            geneve-gw-no-entry-counters) m=$(median "${nc[@]}") ;;
         esac
         cy=$(cycles "$m")
         ratio=$(python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("%.3f" % (a/b if b else 0))' "$m" "$mio")

@@ -1,7 +1,10 @@
 //! Per-tunnel and per-VNI counters of a running gateway: known numbers of
 //! packets (built by scapy) to and from two tunnels, read back over DPDK
 //! telemetry (`/geneve_gw/tunnel,<name>`, `/geneve_gw/vni,<n>`) and, for
-//! the one tunnel `metrics.top_tunnels: 1` chooses, over Prometheus.
+//! the one tunnel `metrics.top_tunnels: 1` chooses, over Prometheus; and
+//! stitched frames (VXLAN <-> Geneve) counted decapsulated under the
+//! tunnel and VNI they came from, encapsulated under the tunnel they left
+//! by, on the stitch express tier and on the one-by-one path.
 mod common;
 
 use std::io::{Read, Write};
@@ -9,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::gw::{self, dpdk_slot, runtime_dir, Ports};
-use common::{have_scapy, json, scapy, scratch, signal, skip, wait_exit};
+use common::{have_scapy, json, read_pcap, scapy, scratch, signal, skip, wait_exit};
 use geneve_gw::control::stats_client::Telemetry;
 use serde_json::Value;
 
@@ -284,4 +287,141 @@ metrics: {{ prometheus: "{prom}", top_tunnels: 1 }}
     let o = stats(&["--tunnel", "nope"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("tunnel `nope`: no counters"));
+}
+
+/// Frames of each direction of the stitch test.
+const STITCH_N: usize = 40;
+
+/// VXLAN from `tor` for a MAC behind `ovn` and Geneve from `ovn` for a MAC
+/// behind `tor` (scapy), through a gateway stitching the two (learning
+/// off: the stitch express tier; on: the one-by-one path). Each tunnel
+/// counts what it sent as decapsulated (inner frames: the frame less the
+/// 50 bytes of outer Ethernet, IPv4, UDP and the 8-byte VXLAN (RFC 7348)
+/// or option-less Geneve (RFC 8926) header) and what it was sent as
+/// encapsulated (the same inner frames plus 50 bytes: neither side adds
+/// options here); the segment's VNI 1000 counts both directions. With
+/// `metrics.entry_counters: false` (`counters` false) the same frames go
+/// through, counted only globally: every per-entry query answers null.
+fn stitched_frames_count_under_both_tunnels(learning: bool, counters: bool) {
+    let _slot = dpdk_slot();
+    let dir = scratch(&format!("entry-counters-stitch-{learning}"));
+    scapy(
+        "vxlan_oracle.py",
+        ["stitch", dir.to_str().unwrap(), &STITCH_N.to_string()],
+    );
+    let (_, sent) = read_pcap(&dir.join("ul_in.pcap"));
+    assert_eq!(sent.len(), 2 * STITCH_N);
+    let inner = |frames: &[Vec<u8>]| -> u64 { frames.iter().map(|f| f.len() as u64 - 50).sum() };
+    // The first half VXLAN from tor, the second Geneve from ovn.
+    let (from_tor, from_ovn) = (inner(&sent[..STITCH_N]), inner(&sent[STITCH_N..]));
+    let prefix = format!(
+        "gwtest-entries-st{}{}-{}",
+        u8::from(learning),
+        u8::from(counters),
+        std::process::id()
+    );
+    let ul = format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        dir.join("ul_in.pcap").display(),
+        dir.join("ul_out.pcap").display()
+    );
+    let acc = format!(
+        "net_pcap1,rx_pcap={},tx_pcap={}",
+        dir.join("acc_in.pcap").display(),
+        dir.join("acc_out.pcap").display()
+    );
+    let cfg = Ports::new(&ul, &acc, &prefix).yaml()
+        + &format!(
+            r#"vtep:
+  ipv4: 198.18.0.1/24
+  vxlan_port: 4789
+  next_hops:
+    - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32, 198.18.0.3/32] }}
+tunnels:
+  - {{ name: ovn, remote: 198.18.0.2, vni: 1000, mesh: overlay }}
+  - {{ name: tor, remote: 198.18.0.3, vni: 5000, encapsulation: vxlan, mesh: fabric }}
+l2:
+  learning: {learning}
+  segments:
+    - {{ port: acc, vni: 1000, vxlan_vni: 5000, flood: [],
+        static_macs: [ {{ mac: "02:00:00:00:0b:02", remote: 198.18.0.2 }},
+                       {{ mac: "02:00:00:00:0b:03", remote: 198.18.0.3 }} ] }}
+metrics: {{ entry_counters: {counters} }}
+"#
+        );
+    let path = dir.join("gw.yaml");
+    std::fs::write(&path, &cfg).unwrap();
+    let child = Command::new(gw::bin())
+        .args(["run", "-c", path.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut g = Gateway(Some(child), prefix.clone());
+    let cmds: Vec<String> = [
+        "/geneve_gw/tunnel,ovn",
+        "/geneve_gw/tunnel,tor",
+        "/geneve_gw/vni,1000",
+        "/geneve_gw/counters",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    let stitched = 2 * STITCH_N as u64;
+    if !counters {
+        let r = query_until(&prefix, &mut g, &cmds, |r| n(&r[3], "encap") == stitched);
+        assert_eq!(n(&r[3], "stitched"), stitched, "{}", r[3]);
+        for v in &r[..3] {
+            assert!(v.is_null(), "counted per entry while off: {v}");
+        }
+        return;
+    }
+    let r = query_until(&prefix, &mut g, &cmds, |r| {
+        n(&r[3], "encap") == stitched
+            && n(&r[0], "decap_packets") + n(&r[1], "decap_packets") >= stitched
+    });
+    assert_eq!(n(&r[3], "decap"), 0, "{}", r[3]);
+    let half = STITCH_N as u64;
+    for (i, name, decap_bytes, encap_bytes) in [
+        (0, "ovn", from_ovn, from_tor + 50 * half),
+        (1, "tor", from_tor, from_ovn + 50 * half),
+    ] {
+        let t = &r[i];
+        assert_eq!(n(t, "decap_packets"), half, "{name}: {t}");
+        assert_eq!(n(t, "decap_bytes"), decap_bytes, "{name}: {t}");
+        assert_eq!(n(t, "encap_packets"), half, "{name}: {t}");
+        assert_eq!(n(t, "encap_bytes"), encap_bytes, "{name}: {t}");
+        assert_eq!(n(t, "encap_drops"), 0, "{name}: {t}");
+    }
+    assert_eq!(n(&r[2], "packets"), stitched, "{}", r[2]);
+    assert_eq!(n(&r[2], "bytes"), from_tor + from_ovn, "{}", r[2]);
+    assert_eq!(n(&r[2], "drops"), 0, "{}", r[2]);
+}
+
+#[test]
+fn stitched_frames_count_on_the_stitch_express_tier() {
+    if !have_scapy() {
+        return skip("stitched_frames_count_on_the_stitch_express_tier: needs python3 with scapy");
+    }
+    stitched_frames_count_under_both_tunnels(false, true);
+}
+
+#[test]
+fn stitched_frames_count_only_globally_with_entry_counters_off() {
+    if !have_scapy() {
+        return skip(
+            "stitched_frames_count_only_globally_with_entry_counters_off: needs python3 with scapy",
+        );
+    }
+    stitched_frames_count_under_both_tunnels(false, false);
+}
+
+#[test]
+fn stitched_frames_count_one_by_one_with_learning() {
+    if !have_scapy() {
+        return skip("stitched_frames_count_one_by_one_with_learning: needs python3 with scapy");
+    }
+    stitched_frames_count_under_both_tunnels(true, true);
 }

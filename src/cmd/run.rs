@@ -957,7 +957,10 @@ fn control_loop(
                     }
                 }
                 // Counted by the workers, never queued.
-                Event::LearnRefused | Event::OptionsNotCarried | Event::Counted { .. } => {}
+                Event::LearnRefused
+                | Event::OptionsNotCarried
+                | Event::Counted { .. }
+                | Event::Stitched { .. } => {}
                 Event::FlowId { key, id } => {
                     // Workers only read the table; inserts and evictions happen here.
                     let flows = st.flows.pin();

@@ -225,12 +225,17 @@ fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
         latency: _,
         capture: _,
         top_tunnels: _,
+        entry_counters: _,
     } = m;
     o.push_str("metrics:\n");
     if let Some(p) = m.prometheus {
         writeln!(o, "  prometheus: {}", quote(&p.to_string()))?;
     }
-    writeln!(o, "  latency: {}\n  capture: {}", m.latency, m.capture)?;
+    writeln!(
+        o,
+        "  latency: {}\n  capture: {}\n  entry_counters: {}",
+        m.latency, m.capture, m.entry_counters
+    )?;
     if m.top_tunnels > 0 {
         writeln!(o, "  top_tunnels: {}", m.top_tunnels)?;
     }

@@ -702,6 +702,10 @@ impl Model {
         }
         if let Some(l) = latency {
             let _ = writeln!(w, "  latency: {l}");
+            // Both values of the switch, where no top_tunnels needs it on.
+            if !(prom && self.workers > 1) {
+                let _ = writeln!(w, "  entry_counters: {l}");
+            }
         }
         if let Some(c) = capture {
             let _ = writeln!(w, "  capture: {}", c && self.memory != 2);

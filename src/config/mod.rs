@@ -21,7 +21,8 @@
 //! limits:   max_options, mac_table_size, flow_table_size, burst_size, mbufs,
 //!           route_groups, neighbors
 //! offload:  auto|off (TX/RX checksum offload and rte_flow decap where the underlay port has them)
-//! metrics:  prometheus, latency, capture, top_tunnels (Prometheus series for the N busiest tunnels; 0)
+//! metrics:  prometheus, latency, capture, top_tunnels (Prometheus series for the N busiest tunnels; 0),
+//!           entry_counters (per-tunnel and per-VNI counters on the workers; true)
 //! api:      listen_tcp (the control API on TCP too; it is always on the Unix socket)
 //! ```
 //!

@@ -84,6 +84,7 @@ pub(crate) struct RawMetrics {
     pub latency: Option<bool>,
     pub capture: Option<bool>,
     pub top_tunnels: Option<i64>,
+    pub entry_counters: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -68,6 +68,21 @@ fn top_tunnels_is_off_by_default_bounded_and_needs_prometheus() {
 }
 
 #[test]
+fn entry_counters_default_on_switch_off_and_refuse_top_tunnels_without_them() {
+    assert!(ok(BASE).metrics.entry_counters);
+    let off = format!("{BASE}metrics:\n  entry_counters: false\n");
+    assert!(!ok(&off).metrics.entry_counters);
+    let on = format!("{BASE}metrics:\n  entry_counters: true\n");
+    assert!(ok(&on).metrics.entry_counters);
+    let not_bool = format!("{BASE}metrics:\n  entry_counters: 3\n");
+    assert!(!errs(&not_bool).is_empty());
+    let both = format!(
+        "{BASE}metrics:\n  prometheus: 127.0.0.1:9464\n  entry_counters: false\n  top_tunnels: 5\n"
+    );
+    one(&both, 22, "metrics.top_tunnels", "entry_counters: false");
+}
+
+#[test]
 fn base_loads_with_defaults() {
     let c = ok(BASE);
     assert_eq!(c.eal.worker_cores, vec![1]);

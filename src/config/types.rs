@@ -298,6 +298,11 @@ pub struct Metrics {
     /// Prometheus series per tunnel for this many tunnels, those with the
     /// most packets (0: none, the default; at most [`TOP_TUNNELS_MAX`]).
     pub top_tunnels: u32,
+    /// Count every tunnel's and decap VNI's packets per worker
+    /// (`dataplane::stats::EntryCounters`; default true). Off: no per-entry
+    /// arrays and the workers' express tiers take loops that count nothing
+    /// per entry. Read at start; a reload does not change it.
+    pub entry_counters: bool,
 }
 
 /// Most tunnels `metrics.top_tunnels` may give Prometheus series.
@@ -310,6 +315,7 @@ impl Default for Metrics {
             latency: true,
             capture: false,
             top_tunnels: 0,
+            entry_counters: true,
         }
     }
 }

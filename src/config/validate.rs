@@ -682,6 +682,12 @@ fn metrics(ctx: &mut Ctx, raw: Option<RawMetrics>, eal: &EalConfig) -> Metrics {
         )
         .unwrap_or(d.top_tunnels)
     });
+    if top_tunnels > 0 && r.entry_counters == Some(false) {
+        ctx.err(
+            "metrics.top_tunnels",
+            "ranks tunnels by their own counters; metrics.entry_counters: false turns those off",
+        );
+    }
     if top_tunnels > 0 && !prometheus_given {
         ctx.err(
             "metrics.top_tunnels",
@@ -693,6 +699,7 @@ fn metrics(ctx: &mut Ctx, raw: Option<RawMetrics>, eal: &EalConfig) -> Metrics {
         latency: r.latency.unwrap_or(d.latency),
         capture,
         top_tunnels,
+        entry_counters: r.entry_counters.unwrap_or(d.entry_counters),
     }
 }
 

@@ -278,7 +278,8 @@ impl Planner {
     /// them (the first call sizes the arrays); `generation` is the next
     /// one the publisher makes (see [`EntrySlots::sync`]).
     pub fn sync_counters(&mut self, cfg: &Config, generation: u64) {
-        if self.counters.capacity() == (0, 0) {
+        // Sized once: `metrics.entry_counters` counts as read at start.
+        if self.counters.capacity() == (0, 0) && !self.counters.is_off() {
             self.counters = EntrySlots::for_config(cfg);
         }
         self.counters.sync(cfg, generation);
@@ -287,7 +288,7 @@ impl Planner {
     /// [`sync_counters`](Self::sync_counters) for what `diff` changed only
     /// (see [`EntrySlots::sync_changed`]).
     pub fn sync_counters_changed(&mut self, cfg: &Config, diff: &ConfigDiff, generation: u64) {
-        if self.counters.capacity() == (0, 0) {
+        if self.counters.capacity() == (0, 0) && !self.counters.is_off() {
             return self.sync_counters(cfg, generation);
         }
         self.counters
@@ -699,9 +700,21 @@ impl Planner {
             .flat_map(|l| &l.segments)
             .find(|s| s.vni == vni);
         if let (Some(s), Some(_)) = (segment, cfg.vtep.vxlan_port) {
+            // Counted under the same VNI slot; its senders are the VXLAN
+            // tunnels of the VXLAN VNI.
+            let vxlan_out = out.clone().map(|mut o| {
+                o.set_sources(
+                    self.counters
+                        .vxlan_tunnels_of_vni(s.vxlan_vni.get())
+                        .into_iter()
+                        .map(|(r, s)| super::tables::Source::new(r, s))
+                        .collect(),
+                );
+                o
+            });
             self.out.push(Change::Vni {
                 vni: super::stitch::vni_key(crate::wire::Encapsulation::Vxlan, s.vxlan_vni),
-                out: out.clone(),
+                out: vxlan_out,
             });
         }
         self.out.push(Change::Vni {

@@ -202,6 +202,8 @@ impl GatewayWorker {
                             &mut burst,
                             &mut tx,
                             c,
+                            e,
+                            &mut run,
                             &mut lat,
                             &mut stitch_cache,
                         );
@@ -222,6 +224,8 @@ impl GatewayWorker {
                         }
                         // The counter slots the pipeline names once the VNI is known.
                         let mut seen = (NO_SLOT, NO_SLOT);
+                        // A stitched frame's tunnel out and its inner length.
+                        let mut stitched = None;
                         let outcome = if let Some(vni) = marked {
                             // Decapsulated by an rte_flow rule (mlx5): the
                             // outer source is gone, the VNI is known.
@@ -233,6 +237,8 @@ impl GatewayWorker {
                                 // event comes again with the next packet), counted.
                                 if let Event::Counted { vni, tunnel } = e {
                                     seen = (vni, tunnel);
+                                } else if let Event::Stitched { tunnel, inner } = e {
+                                    stitched = Some((tunnel, u64::from(inner)));
                                 } else if e == Event::LearnRefused {
                                     c.learn_refused.add(1);
                                 } else if e == Event::OptionsNotCarried {
@@ -265,6 +271,12 @@ impl GatewayWorker {
                         let (en, d) = sink.act(t, outcome, m, None);
                         if d > 0 {
                             run.add(e, seen.0, seen.1, len);
+                        }
+                        // Stitched: decapsulated under its source, encapsulated
+                        // under its tunnel out.
+                        if let (1.., Some((out, inner))) = (en, stitched) {
+                            run.add(e, seen.0, seen.1, inner);
+                            e.encap(out, 1, len);
                         }
                         encapped += en;
                         decapped += d;
@@ -745,25 +757,46 @@ fn l3_express_front(
     let Some(out) = tx.get_mut(usize::from(l.port())) else {
         return 0;
     };
-    let n = burst.update_while(|m| {
-        let rss = m.rss_hash();
-        // A route per frame: each counts under its own tunnel.
-        let Some(slot) = l.encap_counted(m, rss) else {
-            return false;
-        };
-        e.encap(slot, 1, m.pkt_len() as u64);
-        true
-    });
+    // Per entry or not, chosen once per burst.
+    let n = if e.counting() {
+        l3_express_loop::<true>(&l, burst, e)
+    } else {
+        l3_express_loop::<false>(&l, burst, e)
+    };
     if n > 0 {
         send_front(out, c, lat, burst, n);
     }
     n as u64
 }
 
+/// The L3 express tier's loop over the front of `burst`; returns how many
+/// frames it encapsulated. A route per frame: with counting (`C`) each
+/// counts under its own tunnel as it goes (keeping the slots for a count
+/// after the loop cost more, see BENCHMARKS.md).
+#[inline(never)]
+fn l3_express_loop<const C: bool>(
+    l: &pipeline::L3Express<'_>,
+    burst: &mut Burst<BURST_SIZE>,
+    e: &WorkerEntries,
+) -> usize {
+    burst.update_while(|m| {
+        let rss = m.rss_hash();
+        let Some(slot) = l.encap_counted(m, rss) else {
+            return false;
+        };
+        if C {
+            e.encap(slot, 1, m.pkt_len() as u64);
+        }
+        true
+    })
+}
+
 /// The decap express tier (`pipeline::underlay_express`) over the front
 /// of `burst`: the packets it decapsulated in place move to their access
-/// ports' TX buffers, a run of one port at a time; returns how many. Not
-/// inlined, as [`l2_express_front`].
+/// ports' TX buffers, a run of one key at a time, counted per (VNI,
+/// tunnel) into `run` when `counting` (`WorkerEntries::counting`, chosen
+/// once per burst); returns how many. Not inlined, as
+/// [`l2_express_front`].
 #[inline(never)]
 fn underlay_express_front(
     t: &Tables,
@@ -774,63 +807,58 @@ fn underlay_express_front(
     run: &mut DecapRun,
     lat: &mut Residence,
 ) -> u64 {
-    let mut ports = [0u16; BURST_SIZE];
-    // One loop per kind of gateway, each a function of its own: with L2
-    // VNIs the Ethernet pattern first, without them the L3 pattern (no
-    // call per packet).
-    // A burst that starts with an IPv6 frame: the IPv6 tier first and in
-    // line (an IPv6 underlay's loop; the order changes no verdict).
+    let mut keys = [pipeline::ExpressKey::default(); BURST_SIZE];
+    // One loop per kind of gateway and per counting mode, each a function
+    // of its own: with L2 VNIs the Ethernet pattern first, without them
+    // the L3 pattern (no call per packet). A burst that starts with an
+    // IPv6 frame: the IPv6 tier first and in line (an IPv6 underlay's
+    // loop; the order changes no verdict).
     let v6_first = burst
         .as_slice()
         .first()
         .is_some_and(|m| m.data().get(12..14) == Some(&[0x86, 0xdd][..]));
-    let n = if v6_first {
-        express_ports(burst, &mut ports, e, run, |m| {
-            pipeline::underlay_express_v6(t, m)
-        })
-    } else if t.decap.has_ethernet_pattern() {
-        express_ports(burst, &mut ports, e, run, |m| {
-            pipeline::underlay_express_counted(t, m)
-        })
-    } else {
-        express_ports(burst, &mut ports, e, run, |m| {
-            pipeline::underlay_express_ip(t, m)
-        })
+    let n = match (v6_first, t.decap.has_ethernet_pattern(), e.counting()) {
+        (true, _, true) => express_keys(burst, &mut keys, |m| {
+            pipeline::underlay_express_v6::<true, _>(t, m)
+        }),
+        (true, _, false) => express_keys(burst, &mut keys, |m| {
+            pipeline::underlay_express_v6::<false, _>(t, m)
+        }),
+        (false, true, true) => express_keys(burst, &mut keys, |m| {
+            pipeline::underlay_express_key::<true, _>(t, m)
+        }),
+        (false, true, false) => express_keys(burst, &mut keys, |m| {
+            pipeline::underlay_express_key::<false, _>(t, m)
+        }),
+        (false, false, true) => express_keys(burst, &mut keys, |m| {
+            pipeline::underlay_express_ip::<true, _>(t, m)
+        }),
+        (false, false, false) => express_keys(burst, &mut keys, |m| {
+            pipeline::underlay_express_ip::<false, _>(t, m)
+        }),
     };
-    let mut i = 0;
-    while let Some(&port) = ports[..n].get(i) {
-        let run = ports[i..n].iter().take_while(|&&q| q == port).count();
-        match tx.get_mut(usize::from(port)) {
-            Some(b) => send_front(b, c, lat, burst, run),
-            None => {
-                // Not a port of ours (never for a table's access port):
-                // counted drops.
-                burst.free_first(run);
-                c.drops[DropReason::TxFull.index()].add(run as u64);
-            }
-        }
-        i += run;
+    if e.counting() {
+        send_keyed::<true>(t, burst, &keys[..n], tx, c, e, run, lat);
+    } else {
+        send_keyed::<false>(t, burst, &keys[..n], tx, c, e, run, lat);
     }
     n as u64
 }
 
 /// Runs the decap express tier `express` over the front of `burst` while
-/// it takes packets (not marked by an rte_flow rule), each one's access
-/// port into `ports`; returns how many it took.
+/// it takes packets (not marked by an rte_flow rule), each one's key into
+/// `keys` (one store per packet: the port and the counter slots are found
+/// after the loop, once per run of equal keys, see `pipeline::ExpressKey`);
+/// returns how many it took.
 #[inline(never)]
-fn express_ports(
+fn express_keys(
     burst: &mut Burst<BURST_SIZE>,
-    ports: &mut [u16; BURST_SIZE],
-    e: &WorkerEntries,
-    run: &mut DecapRun,
-    mut express: impl FnMut(&mut Mbuf) -> Option<pipeline::ExpressDecap>,
+    keys: &mut [pipeline::ExpressKey; BURST_SIZE],
+    mut express: impl FnMut(&mut Mbuf) -> Option<pipeline::ExpressKey>,
 ) -> usize {
-    // Their (VNI, tunnel) counter slots, counted after the loop (the
-    // loop keeps its registers; see BENCHMARKS.md).
-    let mut slots = [(NO_SLOT, NO_SLOT); BURST_SIZE];
     let mut taken = 0;
-    let n = burst.update_while(|m| {
-        let (Some(slot), Some(counted)) = (ports.get_mut(taken), slots.get_mut(taken)) else {
+    burst.update_while(|m| {
+        let Some(k) = keys.get_mut(taken) else {
             return false;
         };
         if m.flow_mark().is_some() {
@@ -839,55 +867,112 @@ fn express_ports(
         let Some(x) = express(m) else {
             return false;
         };
-        *slot = x.port;
-        *counted = (x.vni, x.tunnel);
+        *k = x;
         taken += 1;
         true
-    });
-    // Counted per run of one (VNI, tunnel): its packets and the sum of
-    // its lengths added once.
-    let taken = burst.as_slice().get(..n).unwrap_or_default();
+    })
+}
+
+/// The front of `burst` the decap express tier took, `keys` one per
+/// packet: each run of equal keys (one VNI entry, one source) goes to its
+/// access port's TX buffer at once and, when counting (`C`), counts once
+/// into `run`: its packets, the sum of their lengths, its VNI's slot and
+/// the tunnel of its source, found once per run.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn send_keyed<const C: bool>(
+    t: &Tables,
+    burst: &mut Burst<BURST_SIZE>,
+    keys: &[pipeline::ExpressKey],
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    e: &WorkerEntries,
+    run: &mut DecapRun,
+    lat: &mut Residence,
+) {
     let mut i = 0;
-    while let Some(&key) = slots[..n].get(i) {
-        let start = i;
-        let mut bytes = 0u64;
-        while let (Some(&k), Some(m)) = (slots[..n].get(i), taken.get(i)) {
+    while let Some(&key) = keys.get(i) {
+        // The run's length and (counting) the sum of its lengths, in one
+        // pass; the run is at the front of the burst.
+        let (mut len, mut bytes) = (0usize, 0u64);
+        for (&k, m) in keys
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .zip(burst.as_slice())
+        {
             if k != key {
                 break;
             }
-            bytes += m.pkt_len() as u64;
-            i += 1;
+            len += 1;
+            if C {
+                bytes += m.pkt_len() as u64;
+            }
         }
-        if i == start {
+        if len == 0 {
             break;
         }
-        run.add_run(e, key.0, key.1, (i - start) as u64, bytes);
+        i += len;
+        let out = t.vnis.entry_at(key.entry());
+        if C {
+            if let Some(out) = out {
+                run.add_run(e, out.counter, key.tunnel_of(out), len as u64, bytes);
+            }
+        }
+        match out.and_then(|o| tx.get_mut(usize::from(o.port))) {
+            Some(b) => send_front(b, c, lat, burst, len),
+            None => {
+                // Not a port of ours (never for a table's access port):
+                // counted drops.
+                burst.free_first(len);
+                c.drops[DropReason::TxFull.index()].add(len as u64);
+            }
+        }
     }
-    n
 }
 
 /// The stitch express tier (`pipeline::stitch_express`) over the front of
 /// `burst`: the frames it decapsulated and re-encapsulated in place move
-/// to the underlay port's TX buffer; returns how many. Not inlined, as
-/// [`l2_express_front`].
+/// to the underlay port's TX buffer; returns how many. Each counts, when
+/// the worker counts per entry, decapsulated under its VNI and source
+/// tunnel (into `run`) and encapsulated under its tunnel out. Not
+/// inlined, as [`l2_express_front`].
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn stitch_express_front(
     t: &Tables,
     burst: &mut Burst<BURST_SIZE>,
     tx: &mut [TxBuffer],
     c: &WorkerCounters,
+    e: &WorkerEntries,
+    run: &mut DecapRun,
     lat: &mut Residence,
     cache: &mut pipeline::StitchCache,
 ) -> u64 {
     let mut to_vxlan = 0u64;
-    let s = burst.update_while(|m| {
-        if m.flow_mark().is_some() {
-            return false;
-        }
-        pipeline::stitch_express(t, m, cache)
-            .map(|(_, vxlan)| to_vxlan += u64::from(vxlan))
-            .is_some()
-    });
+    let s = if e.counting() {
+        burst.update_while(|m| {
+            if m.flow_mark().is_some() {
+                return false;
+            }
+            let Some(x) = pipeline::stitch_express::<true, _>(t, m, cache) else {
+                return false;
+            };
+            to_vxlan += u64::from(x.to_vxlan);
+            run.add(e, x.vni, x.source, x.inner);
+            e.encap(x.tunnel, 1, m.pkt_len() as u64);
+            true
+        })
+    } else {
+        burst.update_while(|m| {
+            if m.flow_mark().is_some() {
+                return false;
+            }
+            pipeline::stitch_express::<false, _>(t, m, cache)
+                .map(|x| to_vxlan += u64::from(x.to_vxlan))
+                .is_some()
+        })
+    };
     if s > 0 {
         if to_vxlan > 0 {
             c.vxlan_encap.add(to_vxlan);
@@ -930,11 +1015,13 @@ fn l2_express_front(
     if n > 0 {
         // The run's bytes summed after the loop, which keeps a register
         // for the tier. One template: the run counts once.
-        let bytes = burst.as_slice()[..n]
-            .iter()
-            .map(|m| m.pkt_len() as u64)
-            .sum();
-        e.encap(l.counter(), n as u64, bytes);
+        if e.counting() {
+            let bytes = burst.as_slice()[..n]
+                .iter()
+                .map(|m| m.pkt_len() as u64)
+                .sum();
+            e.encap(l.counter(), n as u64, bytes);
+        }
         if l.is_vxlan() {
             c.vxlan_encap.add(n as u64);
         }

@@ -37,6 +37,26 @@
 //! planner rewrites their templates and decap entries with the slot),
 //! counted from zero from then on.
 //!
+//! **Switch.** `metrics.entry_counters: false` ([`EntrySlots::off`]) gives
+//! no slot to any entry and empty arrays; the worker asks
+//! [`WorkerEntries::counting`] once per burst and takes express loops
+//! monomorphised without the per-entry work (a const generic on the decap,
+//! stitch and L3 encap express tiers): "the same run without per-entry
+//! counters" that `scripts/bench-instructions.sh` and `scripts/bench.sh`
+//! measure beside every encap and decap case.
+//!
+//! **Decap express tier.** Its burst loop stores one word per packet
+//! (`pipeline::ExpressKey`: the VNI entry's index and the outer IPv4
+//! source as the frame held it, read before trimming) and nothing else;
+//! after the loop each run of equal keys goes to its port at once and
+//! counts once ([`DecapRun::add_run`]), the tunnel of its source found
+//! once per run (`VniOut::source_slot_v4`). Over an IPv6 underlay the key
+//! holds the tunnel slot found in the loop. Tried before it: the slots
+//! found per packet in the loop and stored beside the port (two stores,
+//! the compare per packet); reading the source after the loop from the
+//! bytes before the trimmed data offset (needs the outer header's length
+//! per packet, which is what the key's store replaces anyway).
+//!
 //! Considered and not taken: a generation per slot checked on the hot
 //! path (one more compare per packet, for what the quarantine gives for
 //! free); one shared array of atomics with `fetch_add` (cache lines
@@ -89,6 +109,16 @@ impl WorkerEntries {
             tunnels: (0..tunnels).map(|_| TunnelCell::default()).collect(),
             vnis: (0..vnis).map(|_| VniCell::default()).collect(),
         }
+    }
+
+    /// Whether the worker counts per entry at all: false for the empty
+    /// arrays of [`EntrySlots::off`] (`metrics.entry_counters: false`),
+    /// which the worker asks once per burst to pick its express loops
+    /// without the per-entry work. Never false for slots sized by
+    /// [`EntrySlots::for_config`] (at least [`MIN_HEADROOM`] of each).
+    #[inline]
+    pub fn counting(&self) -> bool {
+        !self.tunnels.is_empty() || !self.vnis.is_empty()
     }
 
     /// `packets` encapsulated packets of `bytes` bytes in all into tunnel
@@ -409,6 +439,9 @@ pub struct EntrySlots {
     /// Bumped whenever a slot or a base changes (who shows the counters
     /// elsewhere copies the slots again).
     version: u64,
+    /// `metrics.entry_counters: false`: no slots, no arrays, nothing
+    /// untracked (see [`EntrySlots::off`]).
+    off: bool,
 }
 
 impl EntrySlots {
@@ -420,11 +453,32 @@ impl EntrySlots {
             vnis: Pool::new(vnis),
             untracked: 0,
             version: 0,
+            off: false,
         }
     }
 
-    /// Sized for `cfg` with headroom for reloads (see the module doc).
+    /// Per-entry counting switched off (`metrics.entry_counters: false`):
+    /// no slot for any entry (every table entry counts into [`NO_SLOT`]),
+    /// empty worker arrays, which tell the workers to take their loops
+    /// that count nothing per entry ([`WorkerEntries::counting`]).
+    pub fn off() -> EntrySlots {
+        EntrySlots {
+            off: true,
+            ..EntrySlots::new(0, 0)
+        }
+    }
+
+    /// Whether per-entry counting is switched off.
+    pub fn is_off(&self) -> bool {
+        self.off
+    }
+
+    /// Sized for `cfg` with headroom for reloads (see the module doc);
+    /// [`off`](Self::off) when `cfg` switches per-entry counters off.
     pub fn for_config(cfg: &Config) -> EntrySlots {
+        if !cfg.metrics.entry_counters {
+            return EntrySlots::off();
+        }
         let room = |n: usize| n + (n / 4).max(MIN_HEADROOM);
         EntrySlots::new(room(cfg.tunnels.len()), room(cfg.decap.len()))
     }
@@ -459,6 +513,9 @@ impl EntrySlots {
         vnis: &[u32],
         generation: u64,
     ) {
+        if self.off {
+            return;
+        }
         self.pairs.clear();
         let mut names = Vec::new();
         for (name, remote, vni, vxlan) in tunnels {
@@ -486,6 +543,9 @@ impl EntrySlots {
         generation: u64,
     ) {
         use crate::wire::Encapsulation;
+        if self.off {
+            return;
+        }
         let mut gone: rustc_hash::FxHashSet<String> = Default::default();
         let mut named = Vec::new();
         for &(remote, vni) in tunnel_keys {
@@ -588,6 +648,20 @@ impl EntrySlots {
             .pairs
             .iter()
             .filter(|((_, n, _), _)| *n == vni)
+            .map(|((r, _, _), name)| (*r, self.tunnel_slot(name)))
+            .filter(|(_, s)| *s != NO_SLOT)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The VXLAN tunnels on VNI `vni`: (remote, slot), those with a slot
+    /// only (the sources of a stitched segment's VXLAN VNI).
+    pub fn vxlan_tunnels_of_vni(&self, vni: u32) -> Vec<(IpAddr, u32)> {
+        let mut v: Vec<(IpAddr, u32)> = self
+            .pairs
+            .iter()
+            .filter(|((_, n, vxlan), _)| *n == vni && *vxlan)
             .map(|((r, _, _), name)| (*r, self.tunnel_slot(name)))
             .filter(|(_, s)| *s != NO_SLOT)
             .collect();

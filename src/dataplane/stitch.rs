@@ -32,6 +32,7 @@ use crate::tunnel::{Buffer, Delivery, DropReason};
 use crate::wire::ethernet::is_group_mac;
 
 use super::pipeline::{encap_flood, Event, Outcome};
+use super::stats::NO_SLOT;
 use super::tables::{MacEntry, SegmentEntry, Tables, TemplateId, VniTable};
 
 /// Bit of a [`VniTable`] key that marks a VXLAN VNI (above the 24 bits).
@@ -386,5 +387,12 @@ pub(super) fn forward<B: Buffer + ?Sized>(
     if carried_options && to == Encapsulation::Vxlan {
         events(Event::OptionsNotCarried);
     }
+    events(Event::Stitched {
+        tunnel: t
+            .templates
+            .get(id as usize)
+            .map_or(NO_SLOT, |x| x.counter()),
+        inner: buf.len() as u32,
+    });
     Some(encap_flood(t, id, buf, None))
 }

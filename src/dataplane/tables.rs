@@ -154,6 +154,23 @@ impl VniOut {
         self.source_slot_frame(frame, l3, ipv6)
     }
 
+    /// [`source_slot_in`](Self::source_slot_in) of an outer IPv4 source
+    /// as the frame holds it (native-endian word of its 4 bytes).
+    #[inline(always)]
+    pub fn source_slot_v4(&self, word: u32) -> u32 {
+        if word == self.src4.0 {
+            return self.src4.1;
+        }
+        let firsts = usize::from(self.src4.1 != super::stats::NO_SLOT)
+            + usize::from(self.src6.1 != super::stats::NO_SLOT);
+        if self.sources.len() <= firsts {
+            return super::stats::NO_SLOT;
+        }
+        let mut addr = [0u8; 16];
+        addr[..4].copy_from_slice(&word.to_ne_bytes());
+        self.source_slot_any(addr, false)
+    }
+
     #[inline(never)]
     fn source_slot_frame(&self, frame: &[u8], l3: usize, ipv6: bool) -> u32 {
         let mut addr = [0u8; 16];
@@ -257,6 +274,22 @@ impl VniTable {
     pub fn get_plain(&self, vni: u32) -> Option<(&VniOut, bool)> {
         let (out, plain) = self.outs.get(self.position(vni)?)?;
         Some((out, *plain))
+    }
+
+    /// [`get_plain`](Self::get_plain) with the entry's index for
+    /// [`entry_at`](Self::entry_at) (below 2^25: one entry per VNI and
+    /// encapsulation at most).
+    #[inline(always)]
+    pub fn get_plain_at(&self, vni: u32) -> Option<(u32, &VniOut, bool)> {
+        let i = self.position(vni)?;
+        let (out, plain) = self.outs.get(i)?;
+        Some((i as u32, out, *plain))
+    }
+
+    /// The entry at index `i` ([`get_plain_at`](Self::get_plain_at)).
+    #[inline(always)]
+    pub fn entry_at(&self, i: usize) -> Option<&VniOut> {
+        self.outs.get(i).map(|(o, _)| o)
     }
 
     /// Starts loading the entry of `vni` (see `pipeline::ahead`); false
@@ -1099,6 +1132,11 @@ mod tests {
             let mut o = out(1);
             o.set_sources(list.clone().into_boxed_slice());
             proptest::prop_assert_eq!(o.source_slot_of(raw, ipv6), want);
+            // The express loop's run key keeps an IPv4 source as its word.
+            if !ipv6 {
+                let word = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+                proptest::prop_assert_eq!(o.source_slot_v4(word), want);
+            }
             // An outer header at `l3` with the address where IPv4 or IPv6
             // keeps its source.
             let mut frame = vec![0xeeu8; l3 + 40];

@@ -28,7 +28,8 @@ pub use ahead::{
 };
 pub use underlay::{
     hw_decapped, stitch_express, underlay, underlay_express, underlay_express_counted,
-    underlay_express_ip, underlay_express_v6, ExpressDecap, StitchCache,
+    underlay_express_ip, underlay_express_key, underlay_express_v6, ExpressDecap, ExpressKey,
+    StitchCache, StitchedFrame,
 };
 
 /// What to do with the packet.
@@ -96,6 +97,11 @@ pub enum Event {
     /// VNI's, and the tunnel's whose remote sent it. Kept by the worker,
     /// never queued.
     Counted { vni: u32, tunnel: u32 },
+    /// A decapsulated frame of a stitched segment leaves re-encapsulated
+    /// into the tunnel of counter slot `tunnel` (`Counted` named where it
+    /// came from); `inner`: its length as delivered. Kept by the worker,
+    /// never queued.
+    Stitched { tunnel: u32, inner: u32 },
 }
 
 fn rd16(b: &[u8], o: usize) -> u16 {

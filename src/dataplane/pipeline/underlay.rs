@@ -15,6 +15,7 @@ use crate::wire::ipv6::Ipv6Packet;
 
 use super::{push_vlan, tagged, Event, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
+use crate::dataplane::stats::NO_SLOT;
 use crate::dataplane::stitch::{self, vni_key};
 use crate::dataplane::tables::{Tables, VniOut};
 use crate::wire::ip_proto;
@@ -138,6 +139,78 @@ pub fn underlay_express_counted<B: Buffer + ?Sized>(
     t: &Tables,
     buf: &mut B,
 ) -> Option<ExpressDecap> {
+    underlay_express_key::<true, B>(t, buf).map(|k| k.resolve(t))
+}
+
+/// What the decap express tier's burst loop keeps of a packet it took
+/// (`gateway::express_ports`), in one word stored once: the index of the
+/// VNI's entry (`VniTable::entry_at`, bits 0..31) and, when the loop
+/// counts per entry, where the packet came from (bits 32..64): the outer
+/// IPv4 source as the frame held it, or over an IPv6 underlay the
+/// tunnel's counter slot found in the loop (bit 31 set). Packets in a row
+/// with equal keys go to one port and count under one (VNI, tunnel) pair,
+/// so the tunnel of an IPv4 source is found once per such run
+/// ([`resolve`](Self::resolve)), not per packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExpressKey(u64);
+
+impl ExpressKey {
+    const SLOT: u64 = 1 << 31;
+    const ENTRY: u64 = Self::SLOT - 1;
+
+    #[inline(always)]
+    fn new(entry: u32, high: u32, slot: bool) -> ExpressKey {
+        let flag = if slot { Self::SLOT } else { 0 };
+        ExpressKey((u64::from(entry) & Self::ENTRY) | flag | (u64::from(high) << 32))
+    }
+
+    /// The VNI's entry index.
+    #[inline(always)]
+    pub fn entry(self) -> usize {
+        (self.0 & Self::ENTRY) as usize
+    }
+
+    /// The access port and the counter slots (the VNI's, and the tunnel
+    /// whose remote sent the packet) of a key made with counting on; of
+    /// one made without, the port only is meaningful.
+    #[inline]
+    pub fn resolve(self, t: &Tables) -> ExpressDecap {
+        match t.vnis.entry_at(self.entry()) {
+            Some(out) => ExpressDecap {
+                port: out.port,
+                vni: out.counter,
+                tunnel: self.tunnel_of(out),
+            },
+            // Never: the key's entry is from these tables.
+            None => ExpressDecap {
+                port: u16::MAX,
+                vni: NO_SLOT,
+                tunnel: NO_SLOT,
+            },
+        }
+    }
+
+    /// The tunnel slot the key names, with `out` its VNI's entry.
+    #[inline(always)]
+    pub fn tunnel_of(self, out: &VniOut) -> u32 {
+        let high = (self.0 >> 32) as u32;
+        if self.0 & Self::SLOT != 0 {
+            high
+        } else {
+            out.source_slot_v4(high)
+        }
+    }
+}
+
+/// The decap express tier keyed for its burst loop ([`ExpressKey`]):
+/// counting per entry (`C`) or not (`metrics.entry_counters: false`: no
+/// read of the outer source). The same packets taken and the same bytes
+/// as [`underlay_express`].
+#[inline(always)]
+pub fn underlay_express_key<const C: bool, B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+) -> Option<ExpressKey> {
     let d = match t
         .decap
         .decap_fast_v4_pattern(buf.data(), buf.rx_ipv4_checksum_good())
@@ -147,9 +220,9 @@ pub fn underlay_express_counted<B: Buffer + ?Sized>(
         // Not the IPv4 pattern: perhaps an L3 tunnel's or IPv6, not
         // inlined (its delivery merged with the IPv4 one's goes through
         // the stack, see BENCHMARKS.md).
-        None => return underlay_express_other(t, buf),
+        None => return underlay_express_other(t, buf, C),
     };
-    express_deliver(t, buf, d)
+    express_deliver::<C, B>(t, buf, d)
 }
 
 /// [`underlay_express_counted`] for a gateway without L2 VNIs (no
@@ -159,14 +232,17 @@ pub fn underlay_express_counted<B: Buffer + ?Sized>(
 /// are disjoint: they differ in the protocol type or the EtherType), one
 /// call fewer.
 #[inline(always)]
-pub fn underlay_express_ip<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<ExpressDecap> {
+pub fn underlay_express_ip<const C: bool, B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+) -> Option<ExpressKey> {
     match t
         .decap
         .decap_fast_v4_pattern_ip(buf.data(), buf.rx_ipv4_checksum_good())
     {
-        Some(FastVerdict::Deliver(d)) => express_deliver_ip(t, buf, d),
+        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<C, B>(t, buf, d),
         Some(_) => None,
-        None => underlay_express_rest(t, buf),
+        None => underlay_express_rest::<C, B>(t, buf),
     }
 }
 
@@ -175,14 +251,17 @@ pub fn underlay_express_ip<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Optio
 /// `underlay_express_other` (its one caller of the IPv6 tier, which
 /// stays inlined there). Not inlined.
 #[inline(never)]
-fn underlay_express_rest<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<ExpressDecap> {
+fn underlay_express_rest<const C: bool, B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+) -> Option<ExpressKey> {
     match t
         .decap
         .decap_fast_v4_pattern(buf.data(), buf.rx_ipv4_checksum_good())
     {
-        Some(FastVerdict::Deliver(d)) => express_deliver(t, buf, d),
+        Some(FastVerdict::Deliver(d)) => express_deliver::<C, B>(t, buf, d),
         Some(_) => None,
-        None => underlay_express_other(t, buf),
+        None => underlay_express_other(t, buf, C),
     }
 }
 
@@ -193,28 +272,38 @@ fn underlay_express_rest<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<
 /// EtherType 0x86dd, the IPv4 patterns only 0x0800, so the order changes
 /// no verdict.
 #[inline(always)]
-pub fn underlay_express_v6<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<ExpressDecap> {
+pub fn underlay_express_v6<const C: bool, B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+) -> Option<ExpressKey> {
     match t
         .decap
         .decap_fast_v6(buf.data(), buf.rx_outer_udp_checksum_good())
     {
-        Some(d) => express_deliver(t, buf, d),
-        None => underlay_express_v4(t, buf),
+        Some(d) => express_deliver::<C, B>(t, buf, d),
+        None => underlay_express_v4(t, buf, C),
     }
 }
 
 /// The IPv4 patterns of [`underlay_express_counted`] (Ethernet, then an
-/// L3 tunnel's), for [`underlay_express_v6`]. Not inlined.
+/// L3 tunnel's), for [`underlay_express_v6`]; counting per entry as a
+/// run-time flag (one copy). Not inlined.
 #[inline(never)]
-fn underlay_express_v4<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<ExpressDecap> {
+fn underlay_express_v4<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    count: bool,
+) -> Option<ExpressKey> {
     let hw = buf.rx_ipv4_checksum_good();
     match t.decap.decap_fast_v4_pattern(buf.data(), hw) {
-        Some(FastVerdict::Deliver(d)) => return express_deliver(t, buf, d),
+        Some(FastVerdict::Deliver(d)) if count => return express_deliver::<true, B>(t, buf, d),
+        Some(FastVerdict::Deliver(d)) => return express_deliver::<false, B>(t, buf, d),
         Some(_) => return None,
         None => {}
     }
     match t.decap.decap_fast_v4_pattern_ip(buf.data(), hw) {
-        Some(FastVerdict::Deliver(d)) => express_deliver_ip(t, buf, d),
+        Some(FastVerdict::Deliver(d)) if count => express_deliver_ip::<true, B>(t, buf, d),
+        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<false, B>(t, buf, d),
         _ => None,
     }
 }
@@ -231,13 +320,14 @@ fn underlay_express_v4<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<Ex
 ///
 /// `cache` holds the worker's last destination lookup (as
 /// [`MacCache`](super::MacCache) does on the access side): valid for one
-/// tables generation and segment.
+/// tables generation and segment. With `C` (the worker counts per entry)
+/// the result names the counter slots too (see [`StitchedFrame`]).
 #[inline(never)]
-pub fn stitch_express<B: Buffer + ?Sized>(
+pub fn stitch_express<const C: bool, B: Buffer + ?Sized>(
     t: &Tables,
     buf: &mut B,
     cache: &mut StitchCache,
-) -> Option<(u16, bool)> {
+) -> Option<StitchedFrame> {
     let hw = buf.rx_ipv4_checksum_good();
     // The UDP destination port (untagged IPv4, IHL 5) says which fast
     // tier to ask; each checks it again.
@@ -305,14 +395,45 @@ pub fn stitch_express<B: Buffer + ?Sized>(
     {
         return None;
     }
+    // Where it came from, read before the outer header goes.
+    let source = if C {
+        out.source_slot_in(buf.data(), usize::from(d.outer_l3), d.outer_ipv6)
+    } else {
+        NO_SLOT
+    };
     buf.trim_front(front).ok()?;
+    let inner = buf.len() as u64;
     if crate::tunnel::encap_fast_ethernet(tpl, buf, None) {
-        return Some((t.underlay_port, to_vxlan));
+        return Some(StitchedFrame {
+            port: t.underlay_port,
+            to_vxlan,
+            vni: out.counter,
+            source,
+            tunnel: tpl.counter(),
+            inner,
+        });
     }
     // Declined with the inner frame untouched: the outer header is still
     // in front of it.
     let _ = buf.prepend(front);
     None
+}
+
+/// A frame [`stitch_express`] decapsulated and encapsulated again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StitchedFrame {
+    /// The underlay port it leaves by.
+    pub port: u16,
+    /// Its new header is VXLAN.
+    pub to_vxlan: bool,
+    /// Counter slots (with counting on; else [`NO_SLOT`] for `source`):
+    /// the VNI it came in on, the tunnel whose remote sent it, the tunnel
+    /// it leaves through.
+    pub vni: u32,
+    pub source: u32,
+    pub tunnel: u32,
+    /// Its inner frame's length (the decap side's bytes).
+    pub inner: u64,
 }
 
 /// The last destination [`stitch_express`] looked up: a segment's MAC and
@@ -329,20 +450,61 @@ pub struct StitchCache {
 
 /// [`underlay_express`] for an L3 tunnel's IPv4 packets (the pattern with
 /// protocol type 0x0800) and over an IPv6 underlay. Not inlined: the IPv4
-/// express tier keeps its registers.
+/// express tier keeps its registers. Counting per entry (`count`) is a
+/// run-time flag here, not a const generic: one copy of this function
+/// keeps it the one caller of the IPv6 tier, which then stays inlined (two
+/// copies put `decap_fast_v6` out of line, see BENCHMARKS.md).
 #[inline(never)]
-fn underlay_express_other<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option<ExpressDecap> {
+fn underlay_express_other<B: Buffer + ?Sized>(
+    t: &Tables,
+    buf: &mut B,
+    count: bool,
+) -> Option<ExpressKey> {
     match t
         .decap
         .decap_fast_v4_pattern_ip(buf.data(), buf.rx_ipv4_checksum_good())
     {
-        Some(FastVerdict::Deliver(d)) => express_deliver_ip(t, buf, d),
+        Some(FastVerdict::Deliver(d)) if count => express_deliver_ip::<true, B>(t, buf, d),
+        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<false, B>(t, buf, d),
         Some(_) => None,
         None => {
             let hw = buf.rx_outer_udp_checksum_good();
-            express_deliver(t, buf, t.decap.decap_fast_v6(buf.data(), hw)?)
+            let d = t.decap.decap_fast_v6(buf.data(), hw)?;
+            if count {
+                express_deliver::<true, B>(t, buf, d)
+            } else {
+                express_deliver::<false, B>(t, buf, d)
+            }
         }
     }
+}
+
+/// The [`ExpressKey`] of a delivery `d` to entry `entry` (`out`) of a
+/// frame not yet trimmed; `None` (never for a delivery of the fast
+/// tiers) when the outer source is not in the frame.
+#[inline(always)]
+fn express_key<const C: bool>(
+    frame: &[u8],
+    entry: u32,
+    out: &VniOut,
+    d: &Delivery,
+) -> Option<ExpressKey> {
+    if !C {
+        return Some(ExpressKey::new(entry, 0, false));
+    }
+    let l3 = usize::from(d.outer_l3);
+    if d.outer_ipv6 {
+        let slot = out.source_slot_in(frame, l3, true);
+        return Some(ExpressKey::new(entry, slot, true));
+    }
+    let &[a, b, c, w] = frame.get(l3 + 12..l3 + 16)? else {
+        return None;
+    };
+    Some(ExpressKey::new(
+        entry,
+        u32::from_ne_bytes([a, b, c, w]),
+        false,
+    ))
 }
 
 /// The express tier's delivery of an L3 tunnel's IPv4 packet `d` to a
@@ -351,13 +513,13 @@ fn underlay_express_other<B: Buffer + ?Sized>(t: &Tables, buf: &mut B) -> Option
 /// headers, in place, instead of trimming them all and prepending it, as
 /// [`deliver`] does. `None`, buffer untouched, for anything else.
 #[inline(always)]
-fn express_deliver_ip<B: Buffer + ?Sized>(
+fn express_deliver_ip<const C: bool, B: Buffer + ?Sized>(
     t: &Tables,
     buf: &mut B,
     d: Delivery,
-) -> Option<ExpressDecap> {
+) -> Option<ExpressKey> {
     const ETH: usize = 14;
-    let (out, plain) = t.vnis.get_plain(d.vni.get())?;
+    let (entry, out, plain) = t.vnis.get_plain_at(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
     // `front` is past the outer Ethernet, IP, UDP and Geneve headers.
     let eth_at = front.checked_sub(ETH)?;
@@ -372,7 +534,7 @@ fn express_deliver_ip<B: Buffer + ?Sized>(
     {
         return None;
     }
-    let tunnel = out.source_slot_in(buf.data(), usize::from(d.outer_l3), d.outer_ipv6);
+    let key = express_key::<C>(buf.data(), entry, out, &d)?;
     let h = buf.data_mut().get_mut(eth_at..front)?;
     h[0..6].copy_from_slice(&dst);
     h[6..12].copy_from_slice(&out.eth_src);
@@ -381,21 +543,17 @@ fn express_deliver_ip<B: Buffer + ?Sized>(
     if back != 0 {
         buf.trim_back(back).ok()?;
     }
-    Some(ExpressDecap {
-        port: out.port,
-        vni: out.counter,
-        tunnel,
-    })
+    Some(key)
 }
 
 /// The express tier's delivery of `d` (see [`underlay_express`]).
 #[inline(always)]
-fn express_deliver<B: Buffer + ?Sized>(
+fn express_deliver<const C: bool, B: Buffer + ?Sized>(
     t: &Tables,
     buf: &mut B,
     d: Delivery,
-) -> Option<ExpressDecap> {
-    let (out, plain) = t.vnis.get_plain(d.vni.get())?;
+) -> Option<ExpressKey> {
+    let (entry, out, plain) = t.vnis.get_plain_at(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
     // Nothing changes unless all of it can be done. A plain VNI carries
     // Ethernet frames; an IP payload is for `underlay` to drop (the fast
@@ -410,17 +568,13 @@ fn express_deliver<B: Buffer + ?Sized>(
     {
         return None;
     }
-    let tunnel = out.source_slot_in(buf.data(), usize::from(d.outer_l3), d.outer_ipv6);
+    let key = express_key::<C>(buf.data(), entry, out, &d)?;
     apply_inner_update(buf.data_mut(), &d.inner);
     buf.trim_front(front).ok()?;
     if back != 0 {
         buf.trim_back(back).ok()?;
     }
-    Some(ExpressDecap {
-        port: out.port,
-        vni: out.counter,
-        tunnel,
-    })
+    Some(key)
 }
 
 /// [`underlay`] for the IPv4 fast tier's packets the pattern does not

@@ -181,3 +181,88 @@ fn counted_slots_read_back_under_the_right_names() {
     assert_eq!(r.tunnel("t2").unwrap().decap_packets, 0);
     assert_eq!(r.vni(Vni::new(200).unwrap()).unwrap().packets, 0);
 }
+
+/// The decap express loop's key (`ExpressKey`) of `pkt`, counted (`C`) or
+/// not, and the frame it left.
+fn key_of<const C: bool>(t: &Tables, pkt: &[u8]) -> Option<(ExpressKey, Vec<u8>)> {
+    let mut b = VecBuffer::with_headroom(256, pkt);
+    let k = underlay_express_key::<C, _>(t, &mut b)?;
+    Some((k, b.data().to_vec()))
+}
+
+#[test]
+fn express_keys_are_equal_exactly_for_one_vni_and_one_source_and_resolve_to_their_slots() {
+    // The worker counts a run of equal keys once: equal keys must mean
+    // the same port and the same (VNI, tunnel) slots, different sources
+    // different keys.
+    let (t, p) = planned();
+    let s = p.counter_slots();
+    let inner = tagged_frame([2, 0, 0, 0, 0, 0x77], 10);
+    let mut untagged = inner.clone();
+    untagged.drain(12..16);
+    let cases = [
+        ([198, 18, 0, 3], 200, s.tunnel_slot("t2")),
+        ([198, 18, 0, 4], 200, s.tunnel_slot("t3")),
+        // VNI 200 from t1's remote: no tunnel of VNI 200.
+        ([198, 18, 0, 2], 200, NO_SLOT),
+        ([198, 18, 0, 9], 200, NO_SLOT),
+    ];
+    let mut keys = Vec::new();
+    for (src, vni, tunnel) in cases {
+        let pkt = from(src, vni, &untagged);
+        let (k, out) = key_of::<true>(&t, &pkt).expect("the express tier takes it");
+        let x = k.resolve(&t);
+        assert_eq!(
+            (x.port, x.vni, x.tunnel),
+            (1, s.vni_slot(200), tunnel),
+            "{src:?}"
+        );
+        // The same as the per-packet answer, and the same bytes.
+        let mut b = VecBuffer::with_headroom(256, &pkt);
+        assert_eq!(underlay_express_counted(&t, &mut b), Some(x));
+        assert_eq!(b.data(), &out[..]);
+        // A second packet of the same source and VNI: the same key.
+        let (k2, _) = key_of::<true>(&t, &pkt).expect("taken again");
+        assert_eq!(k2, k);
+        // Not counting: the same port and bytes, no source read.
+        let (plain, plain_out) = key_of::<false>(&t, &pkt).expect("taken uncounted");
+        assert_eq!(plain.resolve(&t).port, x.port);
+        assert_eq!(plain_out, out);
+        keys.push(k);
+    }
+    for (i, a) in keys.iter().enumerate() {
+        for b in &keys[i + 1..] {
+            assert_ne!(a, b, "two sources, one key");
+        }
+    }
+}
+
+#[test]
+fn entry_counters_off_give_no_slots_no_arrays_and_nothing_untracked() {
+    let text = format!("{TWO}metrics:\n  entry_counters: false\n");
+    let cfg = crate::config::load_str(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let mut p = Planner::new(
+        &[0, 1],
+        &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
+        TxOffloadCaps::NONE,
+        Default::default(),
+    );
+    p.sync_counters(&cfg, 1);
+    // A reload does not turn them on (read at start).
+    p.sync_counters(&cfg, 2);
+    let t = p.start(&cfg, std::iter::empty()).expect("tables");
+    let s = p.counter_slots();
+    assert!(s.is_off());
+    assert_eq!(s.capacity(), (0, 0));
+    assert!(!s.worker_entries().counting());
+    assert_eq!(s.tunnel_slot("t1"), NO_SLOT);
+    assert_eq!(s.vni_slot(100), NO_SLOT);
+    assert_eq!(t.vnis.get(200).map(|o| o.counter), Some(NO_SLOT));
+    assert!(t.templates.iter().all(|x| x.counter() == NO_SLOT));
+    let w = [s.worker_entries()];
+    assert_eq!(s.read(&w).untracked(), 0);
+    assert_eq!(s.read(&w).tunnels().count(), 0);
+    // On (the default), the same configuration's arrays count.
+    let (_, on) = planned();
+    assert!(on.counter_slots().worker_entries().counting());
+}

@@ -5,6 +5,7 @@
 //! from the RFC layouts (RFC 7348 section 5, RFC 8926 section 3.4); the
 //! expected results come from the configuration.
 use super::*;
+use crate::dataplane::stats::NO_SLOT;
 use crate::wire::ethernet::EtherType;
 
 const STITCH: &str = r#"
@@ -115,7 +116,7 @@ fn run(t: &Tables, frame: &[u8]) -> (Outcome, Vec<u8>, Vec<Event>) {
     let mut b = VecBuffer::with_headroom(256, frame);
     let mut events = Vec::new();
     let o = underlay(t, &mut b, &mut |e| {
-        if !matches!(e, Event::Counted { .. }) {
+        if !matches!(e, Event::Counted { .. } | Event::Stitched { .. }) {
             events.push(e)
         }
     });
@@ -427,11 +428,21 @@ fn the_stitch_express_tier_gives_the_one_by_one_bytes_or_declines_untouched() {
         let i = i % frames.len();
         // Learning on: never the express tier.
         let mut b = VecBuffer::with_headroom(256, f);
-        assert_eq!(stitch_express(&on, &mut b, &mut cache), None, "frame {i}");
+        assert_eq!(
+            stitch_express::<true, _>(&on, &mut b, &mut cache),
+            None,
+            "frame {i}"
+        );
         assert_eq!(b.data(), &f[..]);
         let mut b = VecBuffer::with_headroom(256, f);
-        match stitch_express(&off, &mut b, &mut cache) {
-            Some((port, vxlan)) => {
+        let mut uncounted = VecBuffer::with_headroom(256, f);
+        let plain = stitch_express::<false, _>(&off, &mut uncounted, &mut cache);
+        match stitch_express::<true, _>(&off, &mut b, &mut cache) {
+            Some(x) => {
+                let (port, vxlan) = (x.port, x.to_vxlan);
+                // Without counting: the same frame out.
+                assert_eq!(plain.map(|p| (p.port, p.to_vxlan)), Some((port, vxlan)));
+                assert_eq!(uncounted.data(), b.data(), "frame {i}");
                 let (o, bytes, _) = run(&off, f);
                 let want = if vxlan {
                     Outcome::EncappedVxlan(port)
@@ -449,4 +460,90 @@ fn the_stitch_express_tier_gives_the_one_by_one_bytes_or_declines_untouched() {
     // the unconfigured VXLAN sender's (group `vxlan`) to the Geneve side;
     // the third's option would not cross into VXLAN (counted, one by one).
     assert_eq!(taken, [0, 1, 6, 0, 1, 6]);
+}
+
+/// [`STITCH`] with learning off, as the running gateway's planner makes
+/// it (counter slots in the templates and VNI entries), and its slots.
+fn planned_stitch() -> (Tables, crate::dataplane::changes::Planner) {
+    use crate::dataplane::changes::Planner;
+    let text = STITCH.replace("learning: true", "learning: false");
+    let cfg = crate::config::load_str(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let mut p = Planner::new(
+        &[0, 1],
+        &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
+        crate::tunnel::TxOffloadCaps::NONE,
+        Default::default(),
+    );
+    p.sync_counters(&cfg, 1);
+    let mut t = p.start(&cfg, std::iter::empty()).expect("tables");
+    for i in 2..=4u8 {
+        p.neighbor(&cfg, IpAddr::from([198, 18, 0, i]), [2, 0, 0, 0, 0, i]);
+    }
+    for c in p.take_changes() {
+        t.apply(c);
+    }
+    (t, p)
+}
+
+#[test]
+fn a_stitched_frame_counts_under_its_vni_its_source_tunnel_and_its_tunnel_out_on_both_paths() {
+    let (t, p) = planned_stitch();
+    let s = p.counter_slots();
+    let (ovn, tor1) = (s.tunnel_slot("ovn"), s.tunnel_slot("tor1"));
+    let vni = s.vni_slot(1000);
+    assert!(ovn != NO_SLOT && tor1 != NO_SLOT && vni != NO_SLOT);
+    let cases = [
+        // VXLAN from tor1 to a MAC behind ovn, and back.
+        (
+            vxlan_from(3, 5000, &inner(BEHIND_GENEVE, HOST_SRC)),
+            tor1,
+            ovn,
+        ),
+        (
+            geneve_from(2, 1000, false, &inner(BEHIND_VXLAN3, HOST_SRC)),
+            ovn,
+            tor1,
+        ),
+        // From a VXLAN sender that is no tunnel: no source tunnel.
+        (
+            vxlan_from(9, 5000, &inner(BEHIND_GENEVE, HOST_SRC)),
+            NO_SLOT,
+            ovn,
+        ),
+    ];
+    for (i, (f, from, to)) in cases.iter().enumerate() {
+        let inner_len = inner(BEHIND_GENEVE, HOST_SRC).len() as u64;
+        // The express tier.
+        let mut b = VecBuffer::with_headroom(256, f);
+        let x = stitch_express::<true, _>(&t, &mut b, &mut StitchCache::default())
+            .unwrap_or_else(|| panic!("case {i}: the express tier takes it"));
+        assert_eq!(
+            (x.vni, x.source, x.tunnel, x.inner),
+            (vni, *from, *to, inner_len),
+            "case {i}"
+        );
+        // The one-by-one path: the same slots, as events.
+        let mut b = VecBuffer::with_headroom(256, f);
+        let mut seen = Vec::new();
+        let o = underlay(&t, &mut b, &mut |e| {
+            if matches!(e, Event::Counted { .. } | Event::Stitched { .. }) {
+                seen.push(e);
+            }
+        });
+        assert!(
+            matches!(o, Outcome::Encapped(_) | Outcome::EncappedVxlan(_)),
+            "case {i}: {o:?}"
+        );
+        assert_eq!(
+            seen,
+            [
+                Event::Counted { vni, tunnel: *from },
+                Event::Stitched {
+                    tunnel: *to,
+                    inner: inner_len as u32
+                }
+            ],
+            "case {i}"
+        );
+    }
 }

@@ -242,9 +242,18 @@ fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
         let mut by_express = VecBuffer::with_headroom(128, frame);
         let got = both_express(t, &mut by_express);
         let mut general = VecBuffer::with_headroom(128, frame);
-        let want = underlay(t, &mut general, &mut |_| {});
+        let mut seen = None;
+        let want = underlay(t, &mut general, &mut |e| {
+            if let Event::Counted { vni, tunnel } = e {
+                seen = Some((vni, tunnel));
+            }
+        });
         if takes {
             assert_eq!(got.map(Outcome::Decapped), Some(want), "case {i}");
+            // The express tier's slots are the ones the fast tier names.
+            let mut again = VecBuffer::with_headroom(128, frame);
+            let x = underlay_express_counted(t, &mut again).map(|x| (x.vni, x.tunnel));
+            assert_eq!(x, seen, "case {i}");
             assert_eq!(by_express.data(), general.data(), "case {i}");
         } else {
             assert_eq!(got, None, "case {i}");
@@ -254,20 +263,25 @@ fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
 }
 
 /// `underlay_express_counted` on `b`, and on copies `underlay_express_ip`
-/// (the loop of a gateway without L2 VNIs, the L3 pattern first) and
+/// (the loop of a gateway without L2 VNIs, the L3 pattern first),
 /// `underlay_express_v6` (the loop of a burst that starts with an IPv6
-/// frame, the IPv6 tier first): the same result and the same bytes, for
-/// any tables and any packet.
+/// frame, the IPv6 tier first) and the keyed loop's tier without counting
+/// (`metrics.entry_counters: false`): the same result and the same bytes,
+/// for any tables and any packet.
 fn both_express(t: &Tables, b: &mut VecBuffer) -> Option<u16> {
     let mut ip_first = VecBuffer::with_headroom(128, b.data());
     let mut v6_first = VecBuffer::with_headroom(128, b.data());
+    let mut uncounted = VecBuffer::with_headroom(128, b.data());
     let got = underlay_express_counted(t, b);
-    let ip_got = underlay_express_ip(t, &mut ip_first);
+    let ip_got = underlay_express_ip::<true, _>(t, &mut ip_first).map(|k| k.resolve(t));
     assert_eq!(ip_got, got, "{:02x?}", b.data());
     assert_eq!(ip_first.data(), b.data());
-    let v6_got = underlay_express_v6(t, &mut v6_first);
+    let v6_got = underlay_express_v6::<true, _>(t, &mut v6_first).map(|k| k.resolve(t));
     assert_eq!(v6_got, got, "IPv6 first: {:02x?}", b.data());
     assert_eq!(v6_first.data(), b.data());
+    let plain = underlay_express_key::<false, _>(t, &mut uncounted).map(|k| k.resolve(t).port);
+    assert_eq!(plain, got.map(|x| x.port), "{:02x?}", b.data());
+    assert_eq!(uncounted.data(), b.data());
     got.map(|x| x.port)
 }
 
