@@ -70,6 +70,15 @@ pub fn prefetch_ends<T>(v: &T, first: usize, last: usize) {
     let _ = (v, first, last);
 }
 
+/// [`prefetch`] of every line the first `bytes` bytes of `v` touch.
+#[inline(always)]
+pub fn prefetch_lines<T>(v: &T, bytes: usize) {
+    #[cfg(feature = "dpdk")]
+    crate::dpdk::prefetch_lines(v, bytes);
+    #[cfg(not(feature = "dpdk"))]
+    let _ = (v, bytes);
+}
+
 /// A longest-prefix-match table of one address family (see the module doc).
 #[derive(Clone)]
 pub struct Lpm {

@@ -42,6 +42,19 @@ pub fn prefetch_ends<T>(v: &T, first: usize, last: usize) {
     }
 }
 
+/// Starts loading every cache line that the first `bytes` bytes of `v`
+/// touch (no more than `v` holds), wherever `v` starts in its line.
+#[inline(always)]
+pub fn prefetch_lines<T>(v: &T, bytes: usize) {
+    let p = (v as *const T).cast::<u8>();
+    let end = p as usize + bytes.min(std::mem::size_of::<T>());
+    let mut line = p as usize & !63;
+    while line < end {
+        prefetch_addr(p.wrapping_add(line.wrapping_sub(p as usize)));
+        line += 64;
+    }
+}
+
 #[inline(always)]
 fn prefetch_addr(p: *const u8) {
     #[cfg(target_arch = "x86_64")]

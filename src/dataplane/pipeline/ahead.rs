@@ -27,7 +27,7 @@
 //! frame shorter than its key) prefetches nothing or the wrong line, and
 //! the per-packet path decides as always.
 use crate::dataplane::flat::MAC_BITS;
-use crate::dataplane::lpm::{prefetch, prefetch_ends};
+use crate::dataplane::lpm::{prefetch, prefetch_lines};
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate};
 use crate::wire::ethernet::EtherType;
@@ -47,14 +47,13 @@ pub const AHEAD_MIN_ENTRIES: usize = 4096;
 /// Most frames looked up ahead at once (the worker's burst).
 const MAX_AHEAD: usize = 64;
 
-/// Starts loading the lines [`crate::tunnel::encap`] reads of `tpl`: the
-/// compiler puts the wide fields first, then the header bytes (of which
-/// encap copies the first few dozen), then the byte-sized fields, so the
-/// first three lines (where the header starts depends on the template's
-/// alignment) and the last ones.
+/// Starts loading the lines [`crate::tunnel::encap`]'s fast tier reads of
+/// `tpl`: its hot part, the fields it reads and the header of an untagged
+/// template without options, at the template's start
+/// ([`EncapTemplate::HOT_BYTES`], two lines).
 #[inline(always)]
 fn prefetch_template(tpl: &EncapTemplate) {
-    prefetch_ends(tpl, 160, 32);
+    prefetch_lines(tpl, EncapTemplate::HOT_BYTES);
 }
 
 /// Prefetches template `id` and its flow-id variant slot (both read per

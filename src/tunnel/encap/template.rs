@@ -31,58 +31,90 @@ pub(super) enum FastCase {
 pub const MAX_TEMPLATE_LEN: usize =
     18 + ipv6::HEADER_LEN + udp::HEADER_LEN + geneve::MAX_HEADER_LEN;
 
+// The hot part (see [`EncapTemplate`]): the fields before the header and
+// an untagged IPv6 header without options fit in `HOT_BYTES`.
+const _: () = assert!(
+    EncapTemplate::HEADER_AT
+        + ethernet::HEADER_LEN
+        + ipv6::HEADER_LEN
+        + udp::HEADER_LEN
+        + geneve::HEADER_LEN
+        <= EncapTemplate::HOT_BYTES
+);
+
 /// A per-tunnel header template, prebuilt once, read by every worker.
+///
+/// Laid out for the fast tier (`repr(C)`, each template on cache lines of
+/// its own): the fields it reads per packet come first, the header bytes
+/// right after them, the rest at the end. An untagged IPv4 or IPv6
+/// template without options then lies, with everything the fast tier
+/// reads of it, in the first [`EncapTemplate::HOT_BYTES`] bytes (two cache
+/// lines, not the five or so the compiler's own order spread them over),
+/// which is all the look-ahead prefetches: with tens of thousands of
+/// tunnels the templates do not fit the cache, and each line is a miss.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct EncapTemplate {
-    pub(super) hdr: [u8; MAX_TEMPLATE_LEN],
-    pub(super) len: usize,
-    pub(super) l3: usize,
-    pub(super) udp: usize,
-    pub(super) ipv6: bool,
-    /// Folded (not complemented) one's complement sum of the template IPv4
-    /// header with TOS, length, TTL and checksum zero: encap adds the
-    /// per-packet fields and complements.
-    pub(super) ip_sum: u16,
-    /// Outer TOS = `tos_fixed | (inner TOS & tos_inner_mask)` (DSCP model
-    /// and RFC 6040 ECN mode folded together).
-    pub(super) tos_fixed: u8,
-    pub(super) tos_inner_mask: u8,
-    /// Which fast-tier sub-case this template takes.
-    pub(super) fast: FastCase,
-    pub(super) port_base: u16,
-    pub(super) port_span: u32,
-    pub(super) udp_csum: bool,
-    pub(super) payload: PayloadKind,
-    pub(super) ttl: TtlEncap,
-    /// Largest inner packet (bytes handed to `encap`).
-    pub(super) max_inner: usize,
-    pub(super) inner_ip_mtu: u16,
-    /// Source, destination and protocol words of the UDP pseudo header,
-    /// summed (the UDP length is added per packet).
-    pub(super) phdr_addr_sum: u32,
+    // Read per packet by the fast tier (`fast.rs` and the writers below).
     /// Unfolded one's complement sum of everything the outer UDP checksum
     /// covers that the template fixes: the pseudo header's addresses and
     /// protocol, the UDP destination port, the Geneve header and options.
     /// A packet adds its UDP length (twice: pseudo header and UDP header),
     /// source port and the inner packet's sum ([`udp_checksum_of`]).
     pub(super) udp_sum_base: u64,
+    pub(super) len: usize,
+    /// Largest inner packet (bytes handed to `encap`).
+    pub(super) max_inner: usize,
+    pub(super) port_span: u32,
+    /// Source, destination and protocol words of the UDP pseudo header,
+    /// summed (the UDP length is added per packet).
+    pub(super) phdr_addr_sum: u32,
+    /// Where the worker counts this template's packets (the tunnel's
+    /// counter slot, `u32::MAX` for none): an index, not a header field.
+    pub(super) counter: u32,
+    /// Folded (not complemented) one's complement sum of the template IPv4
+    /// header with TOS, length, TTL and checksum zero: encap adds the
+    /// per-packet fields and complements.
+    pub(super) ip_sum: u16,
+    pub(super) port_base: u16,
     /// 0 when the NIC computes the outer IPv4 header checksum (write 0
     /// there), else 0xffff.
     pub(super) ip_csum_mask: u16,
-    /// The NIC computes the UDP checksum: write the pseudo-header sum.
-    pub(super) hw_udp_csum: bool,
     /// What `encap` tells the buffer when the NIC computes anything.
     pub(super) tx_offload: Option<TxOffload>,
+    pub(super) ttl: TtlEncap,
+    /// Offsets of the outer IP and UDP headers (at most 18 and 58).
+    pub(super) l3: u8,
+    pub(super) udp: u8,
+    /// Which fast-tier sub-case this template takes.
+    pub(super) fast: FastCase,
+    /// Outer TOS = `tos_fixed | (inner TOS & tos_inner_mask)` (DSCP model
+    /// and RFC 6040 ECN mode folded together).
+    pub(super) tos_fixed: u8,
+    pub(super) tos_inner_mask: u8,
+    pub(super) udp_csum: bool,
+    /// The NIC computes the UDP checksum: write the pseudo-header sum.
+    pub(super) hw_udp_csum: bool,
+    pub(super) hdr: [u8; MAX_TEMPLATE_LEN],
+    // Read by the general tier and the control plane.
+    pub(super) ipv6: bool,
+    pub(super) payload: PayloadKind,
+    pub(super) inner_ip_mtu: u16,
     /// The NIC segments too-big inner TCP frames (Geneve TSO).
     pub(super) hw_tso: bool,
     /// The tunnel header this template writes.
     pub(super) encapsulation: Encapsulation,
-    /// Where the worker counts this template's packets (the tunnel's
-    /// counter slot, `u32::MAX` for none): an index, not a header field.
-    pub(super) counter: u32,
 }
 
 impl EncapTemplate {
+    /// The bytes at the start of a template that hold every field the
+    /// fast tier reads and the header of an untagged template without
+    /// options (IPv4 or IPv6 underlay): what to prefetch before encap.
+    pub const HOT_BYTES: usize = 128;
+
+    /// Where the header bytes start in the template.
+    pub const HEADER_AT: usize = std::mem::offset_of!(EncapTemplate, hdr);
+
     /// Build the template. This is the configuration-time step; it allocates nothing
     /// the hot path uses.
     pub fn new(cfg: &TunnelConfig) -> Result<EncapTemplate, TemplateError> {
@@ -276,8 +308,9 @@ impl EncapTemplate {
         Ok(EncapTemplate {
             hdr,
             len,
-            l3,
-            udp: udp_off,
+            // At most 18 and 18 + 40.
+            l3: l3 as u8,
+            udp: udp_off as u8,
             ipv6,
             ip_sum,
             tos_fixed,
@@ -338,8 +371,8 @@ impl EncapTemplate {
             && !self.udp_csum
             && self.encapsulation == Encapsulation::Geneve;
         self.tx_offload = (hw_ip_csum || self.hw_udp_csum).then(|| TxOffload {
-            l2_len: self.l3 as u8,
-            l3_len: (self.udp - self.l3) as u8,
+            l2_len: self.l3,
+            l3_len: self.udp - self.l3,
             l4_len: udp::HEADER_LEN as u8,
             ipv6: self.ipv6,
             ip_checksum: hw_ip_csum,
@@ -354,7 +387,7 @@ impl EncapTemplate {
 
     /// Offsets of the outer IP and UDP headers in [`header`](Self::header).
     pub fn l3_udp_offsets(&self) -> (usize, usize) {
-        (self.l3, self.udp)
+        (usize::from(self.l3), usize::from(self.udp))
     }
 
     /// The TX metadata `encap` hands the buffer (`None`: all software).
@@ -418,7 +451,7 @@ pub(super) fn write_v4_header(
 ) -> u16 {
     copy_header(h, &t.hdr);
     // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
-    let udp_len = (t.len - t.udp + inner_len) as u16;
+    let udp_len = (t.len - usize::from(t.udp) + inner_len) as u16;
     // IPv4 and UDP headers at `l3`, adjacent: one bounds check (the fast
     // path passes the constant 14: its templates have no outer VLAN tag).
     if let Some(ip) = h
@@ -463,7 +496,7 @@ fn write_v4_fields(
 /// `data` is the whole encapsulated packet.
 #[inline(always)]
 pub(super) fn finish_udp_checksum(t: &EncapTemplate, data: &mut [u8], udp_len: u16) {
-    let u = t.udp;
+    let u = usize::from(t.udp);
     let field = if t.hw_udp_csum {
         pseudo_seed(t.phdr_addr_sum, udp_len)
     } else {
@@ -532,9 +565,9 @@ pub(super) fn write_v6_header(
 ) -> u16 {
     copy_header(h, &t.hdr);
     // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
-    let udp_len = (t.len - t.udp + inner_len) as u16;
+    let udp_len = (t.len - usize::from(t.udp) + inner_len) as u16;
     let w0 = (6u32 << 28) | (u32::from(tos) << 20) | (hash & 0x000f_ffff);
-    let (l3, u) = (t.l3, t.udp);
+    let (l3, u) = (usize::from(t.l3), usize::from(t.udp));
     if let Some(ip) = h.get_mut(l3..l3 + 8) {
         ip[0..4].copy_from_slice(&w0.to_be_bytes());
         ip[4..6].copy_from_slice(&udp_len.to_be_bytes());
