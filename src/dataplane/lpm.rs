@@ -179,14 +179,39 @@ impl Lpm {
         }
     }
 
+    /// The second stage of a bulk lookup, after [`prefetch`](Lpm::prefetch)
+    /// of `addr` had time to land: reads its first-table entry and, when
+    /// that points into a group (a longer prefix in the /24), starts loading
+    /// the group's entry, the lookup's second, dependent read. A no-op for
+    /// IPv6.
+    #[inline(always)]
+    pub fn prefetch_second(&self, addr: u128) {
+        if let Family::V4(t) = &self.inner {
+            let a = addr as u32;
+            if let Some(&e) = t.tbl24.get((a >> 8) as usize) {
+                if e & EXT != 0 {
+                    let g = (e & !EXT) as usize * GROUP + (a & 0xff) as usize;
+                    if let Some(x) = t.groups.get(g) {
+                        prefetch(x);
+                    }
+                }
+            }
+        }
+    }
+
     /// Looks up every address of `addrs` into `out` (pairwise; the shorter
     /// of the two bounds the work). The first-table entries of the whole
-    /// burst are prefetched before the first is read, so their cache misses
-    /// overlap instead of following one another.
+    /// burst are prefetched before the first is read, then the group
+    /// entries they point to, so their cache misses overlap instead of
+    /// following one another (`rte_lpm_lookup_bulk` reads in the same two
+    /// steps).
     #[inline]
     pub fn lookup_bulk(&self, addrs: &[u128], out: &mut [Option<Option<TemplateId>>]) {
         for &a in addrs {
             self.prefetch(a);
+        }
+        for &a in addrs {
+            self.prefetch_second(a);
         }
         for (o, &a) in out.iter_mut().zip(addrs) {
             *o = self.lookup(a);

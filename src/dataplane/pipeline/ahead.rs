@@ -226,8 +226,8 @@ fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize
     let Some(l3) = &t.l3 else {
         return 0;
     };
-    // First the LPM entries of the whole burst, then the lookups (which
-    // find them loaded or on their way) and the templates.
+    // First the LPM entries of the whole burst, then their groups, then the
+    // lookups (which find both loaded or on their way) and the templates.
     let mut keys = [(0u128, false); MAX_AHEAD];
     let mut n = 0;
     for d in frames {
@@ -238,6 +238,13 @@ fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize
         lpm.prefetch(key.0);
         *slot = key;
         n += 1;
+    }
+    // Then the groups those entries point to (a /24 holding a longer
+    // prefix, as every /32 route does): the lookup's second read.
+    for &(a, v6) in &keys[..n] {
+        if !v6 {
+            l3.routes_v4.prefetch_second(a);
+        }
     }
     let mut found = 0;
     for &(a, v6) in &keys[..n] {
