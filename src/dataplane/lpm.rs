@@ -60,16 +60,6 @@ pub fn prefetch<T>(p: &T) {
     let _ = p;
 }
 
-/// [`prefetch`] of the lines holding the first `first` and the last `last`
-/// bytes of `v` (and its very last byte).
-#[inline(always)]
-pub fn prefetch_ends<T>(v: &T, first: usize, last: usize) {
-    #[cfg(feature = "dpdk")]
-    crate::dpdk::prefetch_ends(v, first, last);
-    #[cfg(not(feature = "dpdk"))]
-    let _ = (v, first, last);
-}
-
 /// [`prefetch`] of every line the first `bytes` bytes of `v` touch.
 #[inline(always)]
 pub fn prefetch_lines<T>(v: &T, bytes: usize) {
@@ -77,6 +67,15 @@ pub fn prefetch_lines<T>(v: &T, bytes: usize) {
     crate::dpdk::prefetch_lines(v, bytes);
     #[cfg(not(feature = "dpdk"))]
     let _ = (v, bytes);
+}
+
+/// [`prefetch`] of every line `items` touch, each once.
+#[inline(always)]
+pub fn prefetch_span<T>(items: &[T]) {
+    #[cfg(feature = "dpdk")]
+    crate::dpdk::prefetch_span(items);
+    #[cfg(not(feature = "dpdk"))]
+    let _ = items;
 }
 
 /// A longest-prefix-match table of one address family (see the module doc).

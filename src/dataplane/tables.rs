@@ -292,7 +292,7 @@ impl VniTable {
         };
         match at.and_then(|i| self.outs.get(i)) {
             Some(e) => {
-                super::lpm::prefetch_ends(e, std::mem::size_of_val(e), 0);
+                super::lpm::prefetch_span(std::slice::from_ref(e));
                 true
             }
             None => false,
