@@ -46,7 +46,7 @@ fn encap_any_len<B: Buffer + ?Sized>(
     let data = buf.prepend(hl).map_err(|_| EncapError::NoHeadroom)?;
     if !t.ipv6 {
         let h = data.get_mut(..hl).ok_or(EncapError::NoHeadroom)?;
-        let udp_len = write_v4_header(t, h, usize::from(t.l3), inner_len, tos, ttl, sport);
+        let udp_len = write_v4_header(t, h, t.l3, inner_len, tos, ttl, sport);
         if t.udp_csum {
             finish_udp_checksum(t, data, udp_len);
         }
@@ -74,7 +74,7 @@ pub fn encap_tso<B: Buffer + ?Sized>(
     let too_big = EncapError::TooBig {
         mtu: t.inner_ip_mtu,
     };
-    let (l3, udp) = (usize::from(t.l3), usize::from(t.udp));
+    let (l3, udp) = (t.l3, t.udp);
     let meta = TsoOffload::new(l3, udp - l3, t.len - udp, t.ipv6, plan)
         .filter(|_| t.hw_tso && buf.len() == plan.frame_len())
         .ok_or(too_big)?;

@@ -32,11 +32,11 @@ pub const MAX_TEMPLATE_LEN: usize =
     18 + ipv6::HEADER_LEN + udp::HEADER_LEN + geneve::MAX_HEADER_LEN;
 
 // The hot part (see [`EncapTemplate`]): the fields before the header and
-// an untagged IPv6 header without options fit in `HOT_BYTES`.
+// an untagged IPv4 header without options fit in `HOT_BYTES`.
 const _: () = assert!(
     EncapTemplate::HEADER_AT
         + ethernet::HEADER_LEN
-        + ipv6::HEADER_LEN
+        + ipv4::HEADER_LEN
         + udp::HEADER_LEN
         + geneve::HEADER_LEN
         <= EncapTemplate::HOT_BYTES
@@ -46,12 +46,16 @@ const _: () = assert!(
 ///
 /// Laid out for the fast tier (`repr(C)`, each template on cache lines of
 /// its own): the fields it reads per packet come first, the header bytes
-/// right after them, the rest at the end. An untagged IPv4 or IPv6
-/// template without options then lies, with everything the fast tier
-/// reads of it, in the first [`EncapTemplate::HOT_BYTES`] bytes (two cache
-/// lines, not the five or so the compiler's own order spread them over),
-/// which is all the look-ahead prefetches: with tens of thousands of
-/// tunnels the templates do not fit the cache, and each line is a miss.
+/// right after them, the rest at the end. An untagged IPv4 template
+/// without options (an IPv4 underlay's usual case) then lies, with
+/// everything the fast tier reads of it, in the first
+/// [`EncapTemplate::HOT_BYTES`] bytes (two cache lines, not the five or so
+/// the compiler's own order spread them over), which is all the look-ahead
+/// prefetches: with tens of thousands of tunnels the templates do not fit
+/// the cache, and each line is a miss. An IPv6 header's last bytes fall
+/// in the third line. The offsets stay `usize` (as bytes they would make
+/// room for IPv6 in two lines, but the fast tier's loops then need a
+/// register more and spill: more instructions for the one-entry case).
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 pub struct EncapTemplate {
@@ -63,6 +67,9 @@ pub struct EncapTemplate {
     /// source port and the inner packet's sum ([`udp_checksum_of`]).
     pub(super) udp_sum_base: u64,
     pub(super) len: usize,
+    /// Offsets of the outer IP and UDP headers.
+    pub(super) l3: usize,
+    pub(super) udp: usize,
     /// Largest inner packet (bytes handed to `encap`).
     pub(super) max_inner: usize,
     pub(super) port_span: u32,
@@ -83,9 +90,6 @@ pub struct EncapTemplate {
     /// What `encap` tells the buffer when the NIC computes anything.
     pub(super) tx_offload: Option<TxOffload>,
     pub(super) ttl: TtlEncap,
-    /// Offsets of the outer IP and UDP headers (at most 18 and 58).
-    pub(super) l3: u8,
-    pub(super) udp: u8,
     /// Which fast-tier sub-case this template takes.
     pub(super) fast: FastCase,
     /// Outer TOS = `tos_fixed | (inner TOS & tos_inner_mask)` (DSCP model
@@ -108,8 +112,8 @@ pub struct EncapTemplate {
 
 impl EncapTemplate {
     /// The bytes at the start of a template that hold every field the
-    /// fast tier reads and the header of an untagged template without
-    /// options (IPv4 or IPv6 underlay): what to prefetch before encap.
+    /// fast tier reads and the header of an untagged IPv4 template without
+    /// options: what the look-ahead prefetches before encap.
     pub const HOT_BYTES: usize = 128;
 
     /// Where the header bytes start in the template.
@@ -308,9 +312,8 @@ impl EncapTemplate {
         Ok(EncapTemplate {
             hdr,
             len,
-            // At most 18 and 18 + 40.
-            l3: l3 as u8,
-            udp: udp_off as u8,
+            l3,
+            udp: udp_off,
             ipv6,
             ip_sum,
             tos_fixed,
@@ -371,8 +374,8 @@ impl EncapTemplate {
             && !self.udp_csum
             && self.encapsulation == Encapsulation::Geneve;
         self.tx_offload = (hw_ip_csum || self.hw_udp_csum).then(|| TxOffload {
-            l2_len: self.l3,
-            l3_len: self.udp - self.l3,
+            l2_len: self.l3 as u8,
+            l3_len: (self.udp - self.l3) as u8,
             l4_len: udp::HEADER_LEN as u8,
             ipv6: self.ipv6,
             ip_checksum: hw_ip_csum,
@@ -387,7 +390,7 @@ impl EncapTemplate {
 
     /// Offsets of the outer IP and UDP headers in [`header`](Self::header).
     pub fn l3_udp_offsets(&self) -> (usize, usize) {
-        (usize::from(self.l3), usize::from(self.udp))
+        (self.l3, self.udp)
     }
 
     /// The TX metadata `encap` hands the buffer (`None`: all software).
@@ -451,7 +454,7 @@ pub(super) fn write_v4_header(
 ) -> u16 {
     copy_header(h, &t.hdr);
     // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
-    let udp_len = (t.len - usize::from(t.udp) + inner_len) as u16;
+    let udp_len = (t.len - t.udp + inner_len) as u16;
     // IPv4 and UDP headers at `l3`, adjacent: one bounds check (the fast
     // path passes the constant 14: its templates have no outer VLAN tag).
     if let Some(ip) = h
@@ -496,7 +499,7 @@ fn write_v4_fields(
 /// `data` is the whole encapsulated packet.
 #[inline(always)]
 pub(super) fn finish_udp_checksum(t: &EncapTemplate, data: &mut [u8], udp_len: u16) {
-    let u = usize::from(t.udp);
+    let u = t.udp;
     let field = if t.hw_udp_csum {
         pseudo_seed(t.phdr_addr_sum, udp_len)
     } else {
@@ -565,9 +568,9 @@ pub(super) fn write_v6_header(
 ) -> u16 {
     copy_header(h, &t.hdr);
     // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
-    let udp_len = (t.len - usize::from(t.udp) + inner_len) as u16;
+    let udp_len = (t.len - t.udp + inner_len) as u16;
     let w0 = (6u32 << 28) | (u32::from(tos) << 20) | (hash & 0x000f_ffff);
-    let (l3, u) = (usize::from(t.l3), usize::from(t.udp));
+    let (l3, u) = (t.l3, t.udp);
     if let Some(ip) = h.get_mut(l3..l3 + 8) {
         ip[0..4].copy_from_slice(&w0.to_be_bytes());
         ip[4..6].copy_from_slice(&udp_len.to_be_bytes());
