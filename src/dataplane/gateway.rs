@@ -113,6 +113,9 @@ impl GatewayWorker {
                         p as u16,
                         burst.as_slice().iter().map(|m| m.data()),
                     );
+                    if let Some(a) = &ahead {
+                        a.prefetch_counters(e);
+                    }
                     // The index in the burst of the next frame drain_each sees.
                     let mut at;
                     // Resolved once per burst from the last lookup (see AccessExpress).
@@ -186,7 +189,11 @@ impl GatewayWorker {
                     // decapsulated in place, then moved to their access
                     // ports' TX buffers a run of one port at a time.
                     if pipeline::wants_ahead_underlay(t) {
-                        pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
+                        pipeline::ahead_underlay(
+                            t,
+                            burst.as_slice().iter().map(|m| m.data()),
+                            Some(e),
+                        );
                     }
                     // Delivered packets, counted per (VNI, tunnel) run.
                     let mut run = DecapRun::default();

@@ -69,6 +69,15 @@ pub fn prefetch_lines<T>(v: &T, bytes: usize) {
     let _ = (v, bytes);
 }
 
+/// [`prefetch`] of the lines of `v` from byte `from` to its end.
+#[inline(always)]
+pub fn prefetch_tail<T>(v: &T, from: usize) {
+    #[cfg(feature = "dpdk")]
+    crate::dpdk::prefetch_tail(v, from);
+    #[cfg(not(feature = "dpdk"))]
+    let _ = (v, from);
+}
+
 /// [`prefetch`] of every line `items` touch, each once.
 #[inline(always)]
 pub fn prefetch_span<T>(items: &[T]) {

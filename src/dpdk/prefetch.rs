@@ -43,6 +43,29 @@ pub fn prefetch_lines<T>(v: &T, bytes: usize) {
     }
 }
 
+/// Starts loading the cache lines of `v` from byte `from` to its end
+/// (for a `T` aligned to a cache line and a constant `from`, that many
+/// prefetch instructions and nothing else).
+#[inline(always)]
+pub fn prefetch_tail<T>(v: &T, from: usize) {
+    let p = (v as *const T).cast::<u8>();
+    let n = std::mem::size_of::<T>();
+    if std::mem::align_of::<T>().is_multiple_of(64) {
+        let mut off = from & !63;
+        while off < n {
+            prefetch_addr(p.wrapping_add(off));
+            off += 64;
+        }
+        return;
+    }
+    let end = p as usize + n;
+    let mut line = (p as usize + from.min(n)) & !63;
+    while line < end {
+        prefetch_addr(p.wrapping_add(line.wrapping_sub(p as usize)));
+        line += 64;
+    }
+}
+
 /// Starts loading every cache line `items` touch (each line once, however
 /// the items straddle lines).
 #[inline(always)]

@@ -27,7 +27,8 @@
 //! frame shorter than its key) prefetches nothing or the wrong line, and
 //! the per-packet path decides as always.
 use crate::dataplane::flat::MAC_BITS;
-use crate::dataplane::lpm::{prefetch, prefetch_lines};
+use crate::dataplane::lpm::{prefetch, prefetch_lines, prefetch_tail};
+use crate::dataplane::stats::{WorkerEntries, NO_SLOT};
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate};
 use crate::wire::ethernet::EtherType;
@@ -48,12 +49,14 @@ pub const AHEAD_MIN_ENTRIES: usize = 4096;
 const MAX_AHEAD: usize = 64;
 
 /// Starts loading the lines [`crate::tunnel::encap`]'s fast tier reads of
-/// `tpl`: its hot part, the fields it reads and the header of an untagged
-/// template without options, at the template's start
-/// ([`EncapTemplate::HOT_BYTES`], two lines).
+/// `tpl` (an untagged IPv4 template without options): the first
+/// [`EncapTemplate::HOT_BYTES`] (the wide fields and the header) and the
+/// tail after the header's room (the narrow fields, [`EncapTemplate::TAIL_AT`]);
+/// templates are line-aligned, so these are exact lines.
 #[inline(always)]
 fn prefetch_template(tpl: &EncapTemplate) {
     prefetch_lines(tpl, EncapTemplate::HOT_BYTES);
+    prefetch_tail(tpl, EncapTemplate::TAIL_AT);
 }
 
 /// Prefetches template `id` and its flow-id variant slot (both read per
@@ -81,6 +84,9 @@ pub struct AccessAhead<'t> {
     /// Per frame: the template of its MAC (`NONE`: leave the frame to the
     /// per-packet path).
     express: [TemplateId; MAX_AHEAD],
+    /// The templates found (prefetched), the first `found` of them, for
+    /// [`prefetch_counters`](Self::prefetch_counters).
+    ids: [TemplateId; MAX_AHEAD],
 }
 
 /// No template kept for the frame.
@@ -92,6 +98,32 @@ impl<'t> AccessAhead<'t> {
             t,
             found: 0,
             express: [NONE; MAX_AHEAD],
+            ids: [NONE; MAX_AHEAD],
+        }
+    }
+
+    /// Keeps template `id` if it exists and prefetches it (see
+    /// [`prefetch_template_id`]).
+    #[inline(always)]
+    fn keep(&mut self, id: TemplateId) {
+        if let Some(slot) = self.ids.get_mut(self.found) {
+            let n = prefetch_template_id(self.t, id);
+            *slot = id;
+            self.found += n;
+        }
+    }
+
+    /// The second stage, once the templates' lines had the lookups of the
+    /// whole burst to arrive: reads each template's counter slot and
+    /// prefetches the worker's cell of it, which the express tiers add
+    /// to per packet (with tens of thousands of tunnels the cells do not
+    /// stay in cache either).
+    #[inline(never)]
+    pub fn prefetch_counters(&self, e: &WorkerEntries) {
+        for &id in self.ids.iter().take(self.found) {
+            if let Some(tpl) = self.t.templates.get(id as usize) {
+                e.prefetch_tunnel(tpl.counter());
+            }
         }
     }
 
@@ -169,7 +201,7 @@ pub fn ahead_access<'a, 't>(
                 return None;
             }
             let mut a = AccessAhead::new(t);
-            a.found = ahead_routes(t, frames);
+            ahead_routes(t, frames, &mut a);
             Some(a)
         }
     }
@@ -209,22 +241,24 @@ fn ahead_macs<'a, 't>(
         *home = s.macs.home_packed(*k);
         s.macs.prefetch(*home);
     }
-    for ((&k, &home), slot) in keys.iter().zip(&homes).take(n).zip(a.express.iter_mut()) {
+    for (i, (&k, &home)) in keys.iter().zip(&homes).take(n).enumerate() {
         if k == u64::MAX {
             continue;
         }
         if let Some(id) = s.macs.get_packed(home, k).and_then(|e| e.template) {
-            *slot = id;
-            a.found += prefetch_template_id(t, id);
+            if let Some(slot) = a.express.get_mut(i) {
+                *slot = id;
+            }
+            a.keep(id);
         }
     }
     a
 }
 
 #[inline(never)]
-fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
+fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>, a: &mut AccessAhead) {
     let Some(l3) = &t.l3 else {
-        return 0;
+        return;
     };
     // First the LPM entries of the whole burst, then their groups, then the
     // lookups (which find both loaded or on their way) and the templates.
@@ -246,14 +280,12 @@ fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize
             l3.routes_v4.prefetch_second(a);
         }
     }
-    let mut found = 0;
-    for &(a, v6) in &keys[..n] {
+    for &(addr, v6) in &keys[..n] {
         let lpm = if v6 { &l3.routes_v6 } else { &l3.routes_v4 };
-        if let Some(Some(id)) = lpm.lookup(a) {
-            found += prefetch_template_id(t, id);
+        if let Some(Some(id)) = lpm.lookup(addr) {
+            a.keep(id);
         }
     }
-    found
 }
 
 /// The LPM key of an untagged frame's IP destination, and whether it is IPv6.
@@ -285,7 +317,11 @@ pub fn wants_ahead_underlay(t: &Tables) -> bool {
 /// [`wants_ahead_underlay`] first (kept apart, so the check is all the
 /// small-table gateway pays).
 #[inline(never)]
-pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
+pub fn ahead_underlay<'a>(
+    t: &Tables,
+    frames: impl Iterator<Item = &'a [u8]>,
+    e: Option<&WorkerEntries>,
+) -> usize {
     if !wants_ahead_underlay(t) {
         return 0;
     }
@@ -309,8 +345,23 @@ pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) ->
         *k = (vni, home);
         n += 1;
     }
-    keys[..n]
-        .iter()
-        .map(|&(vni, home)| usize::from(t.vnis.prefetch_at(home, vni)))
-        .sum()
+    // The entries found, then (their lines had the burst's lookups to
+    // arrive) the worker's counter cells they name: the VNI's, and the
+    // tunnel's of the entry's first IPv4 source, which the express tier
+    // counts under.
+    let mut outs = [None; MAX_AHEAD];
+    let mut found = 0;
+    for (&(vni, home), o) in keys[..n].iter().zip(outs.iter_mut()) {
+        *o = t.vnis.prefetch_at(home, vni);
+        found += usize::from(o.is_some());
+    }
+    if let Some(e) = e {
+        for out in outs[..n].iter().flatten() {
+            e.prefetch_vni(out.counter);
+            if out.src4.1 != NO_SLOT {
+                e.prefetch_tunnel(out.src4.1);
+            }
+        }
+    }
+    found
 }

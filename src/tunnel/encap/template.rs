@@ -31,8 +31,8 @@ pub(super) enum FastCase {
 pub const MAX_TEMPLATE_LEN: usize =
     18 + ipv6::HEADER_LEN + udp::HEADER_LEN + geneve::MAX_HEADER_LEN;
 
-// The hot part (see [`EncapTemplate`]): the fields before the header and
-// an untagged IPv4 header without options fit in `HOT_BYTES`.
+// The hot part (see [`EncapTemplate`]): the header of an untagged IPv4
+// template without options ends within `HOT_BYTES`.
 const _: () = assert!(
     EncapTemplate::HEADER_AT
         + ethernet::HEADER_LEN
@@ -44,80 +44,84 @@ const _: () = assert!(
 
 /// A per-tunnel header template, prebuilt once, read by every worker.
 ///
-/// Laid out for the fast tier (`repr(C)`, each template on cache lines of
-/// its own): the fields it reads per packet come first, the header bytes
-/// right after them, the rest at the end. An untagged IPv4 template
-/// without options (an IPv4 underlay's usual case) then lies, with
-/// everything the fast tier reads of it, in the first
-/// [`EncapTemplate::HOT_BYTES`] bytes (two cache lines, not the five or so
-/// the compiler's own order spread them over), which is all the look-ahead
-/// prefetches: with tens of thousands of tunnels the templates do not fit
-/// the cache, and each line is a miss. An IPv6 header's last bytes fall
-/// in the third line. The offsets stay `usize` (as bytes they would make
-/// room for IPv6 in two lines, but the fast tier's loops then need a
-/// register more and spill: more instructions for the one-entry case).
+/// Aligned to a cache line (each template on lines of its own) in the
+/// compiler's own field order, which puts the wide fields first, then the
+/// header bytes, then the byte-sized fields: an untagged IPv4 template
+/// without options then lies, with everything the fast tier reads of it,
+/// in the first [`EncapTemplate::HOT_BYTES`] bytes and the lines from
+/// [`EncapTemplate::TAIL_AT`] on, which is all the look-ahead prefetches
+/// (four exact lines, where an unaligned template needed five or six to
+/// be sure; with tens of thousands of tunnels the templates do not fit
+/// the cache, and each line is a miss).
+/// A `repr(C)` order with every hot field before the header would make it
+/// two lines, but the fast tier's loops then compiled to more instructions
+/// (see BENCHMARKS.md, "Flat cost per packet"). The layout test in
+/// `encap/tests.rs` checks that every field the fast tier reads is in
+/// those lines.
 #[derive(Debug, Clone)]
-#[repr(C, align(64))]
+#[repr(align(64))]
 pub struct EncapTemplate {
-    // Read per packet by the fast tier (`fast.rs` and the writers below).
+    pub(super) hdr: [u8; MAX_TEMPLATE_LEN],
+    pub(super) len: usize,
+    pub(super) l3: usize,
+    pub(super) udp: usize,
+    pub(super) ipv6: bool,
+    /// Folded (not complemented) one's complement sum of the template IPv4
+    /// header with TOS, length, TTL and checksum zero: encap adds the
+    /// per-packet fields and complements.
+    pub(super) ip_sum: u16,
+    /// Outer TOS = `tos_fixed | (inner TOS & tos_inner_mask)` (DSCP model
+    /// and RFC 6040 ECN mode folded together).
+    pub(super) tos_fixed: u8,
+    pub(super) tos_inner_mask: u8,
+    /// Which fast-tier sub-case this template takes.
+    pub(super) fast: FastCase,
+    pub(super) port_base: u16,
+    pub(super) port_span: u32,
+    pub(super) udp_csum: bool,
+    pub(super) payload: PayloadKind,
+    pub(super) ttl: TtlEncap,
+    /// Largest inner packet (bytes handed to `encap`).
+    pub(super) max_inner: usize,
+    pub(super) inner_ip_mtu: u16,
+    /// Source, destination and protocol words of the UDP pseudo header,
+    /// summed (the UDP length is added per packet).
+    pub(super) phdr_addr_sum: u32,
     /// Unfolded one's complement sum of everything the outer UDP checksum
     /// covers that the template fixes: the pseudo header's addresses and
     /// protocol, the UDP destination port, the Geneve header and options.
     /// A packet adds its UDP length (twice: pseudo header and UDP header),
     /// source port and the inner packet's sum ([`udp_checksum_of`]).
     pub(super) udp_sum_base: u64,
-    pub(super) len: usize,
-    /// Offsets of the outer IP and UDP headers.
-    pub(super) l3: usize,
-    pub(super) udp: usize,
-    /// Largest inner packet (bytes handed to `encap`).
-    pub(super) max_inner: usize,
-    pub(super) port_span: u32,
-    /// Source, destination and protocol words of the UDP pseudo header,
-    /// summed (the UDP length is added per packet).
-    pub(super) phdr_addr_sum: u32,
-    /// Where the worker counts this template's packets (the tunnel's
-    /// counter slot, `u32::MAX` for none): an index, not a header field.
-    pub(super) counter: u32,
-    /// Folded (not complemented) one's complement sum of the template IPv4
-    /// header with TOS, length, TTL and checksum zero: encap adds the
-    /// per-packet fields and complements.
-    pub(super) ip_sum: u16,
-    pub(super) port_base: u16,
     /// 0 when the NIC computes the outer IPv4 header checksum (write 0
     /// there), else 0xffff.
     pub(super) ip_csum_mask: u16,
-    /// What `encap` tells the buffer when the NIC computes anything.
-    pub(super) tx_offload: Option<TxOffload>,
-    pub(super) ttl: TtlEncap,
-    /// Which fast-tier sub-case this template takes.
-    pub(super) fast: FastCase,
-    /// Outer TOS = `tos_fixed | (inner TOS & tos_inner_mask)` (DSCP model
-    /// and RFC 6040 ECN mode folded together).
-    pub(super) tos_fixed: u8,
-    pub(super) tos_inner_mask: u8,
-    pub(super) udp_csum: bool,
     /// The NIC computes the UDP checksum: write the pseudo-header sum.
     pub(super) hw_udp_csum: bool,
-    pub(super) hdr: [u8; MAX_TEMPLATE_LEN],
-    // Read by the general tier and the control plane.
-    pub(super) ipv6: bool,
-    pub(super) payload: PayloadKind,
-    pub(super) inner_ip_mtu: u16,
+    /// What `encap` tells the buffer when the NIC computes anything.
+    pub(super) tx_offload: Option<TxOffload>,
     /// The NIC segments too-big inner TCP frames (Geneve TSO).
     pub(super) hw_tso: bool,
     /// The tunnel header this template writes.
     pub(super) encapsulation: Encapsulation,
+    /// Where the worker counts this template's packets (the tunnel's
+    /// counter slot, `u32::MAX` for none): an index, not a header field.
+    pub(super) counter: u32,
 }
 
 impl EncapTemplate {
-    /// The bytes at the start of a template that hold every field the
-    /// fast tier reads and the header of an untagged IPv4 template without
-    /// options: what the look-ahead prefetches before encap.
+    /// The bytes at the start of a template that hold the header of an
+    /// untagged IPv4 template without options and the fast tier's wide
+    /// fields (its narrow ones are after the header's room, from
+    /// [`TAIL_AT`](Self::TAIL_AT)): what the look-ahead prefetches before
+    /// encap, with that tail.
     pub const HOT_BYTES: usize = 128;
 
     /// Where the header bytes start in the template.
     pub const HEADER_AT: usize = std::mem::offset_of!(EncapTemplate, hdr);
+
+    /// Where the fields after the header's room start (to the end).
+    pub const TAIL_AT: usize = Self::HEADER_AT + MAX_TEMPLATE_LEN;
 
     /// Build the template. This is the configuration-time step; it allocates nothing
     /// the hot path uses.

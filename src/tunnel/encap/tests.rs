@@ -372,39 +372,49 @@ fn copy_header_all_lengths() {
 }
 
 /// The fast tier's hot part: every field `fast.rs` and the header writers
-/// read per packet lies before the header bytes, and the header of every
-/// untagged IPv4 template without options (any payload, Geneve or VXLAN)
-/// ends within `HOT_BYTES`, which is all the look-ahead prefetches;
-/// templates sit on cache lines of their own.
+/// read per packet lies in the first `HOT_BYTES` of a template or after the
+/// header's room (`TAIL_AT`), and the header of every untagged IPv4 template without
+/// options (any payload, Geneve or VXLAN) ends within `HOT_BYTES`: the
+/// lines the look-ahead prefetches. Templates sit on lines of their own.
 #[test]
 fn fast_tier_reads_only_the_hot_lines() {
     use std::mem::{align_of, offset_of, size_of};
     type T = EncapTemplate;
     let hot = [
-        (offset_of!(T, udp_sum_base), 8),
-        (offset_of!(T, len), size_of::<usize>()),
-        (offset_of!(T, max_inner), size_of::<usize>()),
-        (offset_of!(T, port_span), 4),
-        (offset_of!(T, phdr_addr_sum), 4),
-        (offset_of!(T, counter), 4),
-        (offset_of!(T, ip_sum), 2),
-        (offset_of!(T, port_base), 2),
-        (offset_of!(T, ip_csum_mask), 2),
-        (offset_of!(T, tx_offload), size_of::<Option<TxOffload>>()),
-        (offset_of!(T, ttl), size_of::<TtlEncap>()),
-        (offset_of!(T, l3), size_of::<usize>()),
-        (offset_of!(T, udp), size_of::<usize>()),
-        (offset_of!(T, fast), 1),
-        (offset_of!(T, tos_fixed), 1),
-        (offset_of!(T, tos_inner_mask), 1),
-        (offset_of!(T, udp_csum), 1),
-        (offset_of!(T, hw_udp_csum), 1),
+        ("udp_sum_base", offset_of!(T, udp_sum_base), 8),
+        ("len", offset_of!(T, len), size_of::<usize>()),
+        ("l3", offset_of!(T, l3), size_of::<usize>()),
+        ("udp", offset_of!(T, udp), size_of::<usize>()),
+        ("max_inner", offset_of!(T, max_inner), size_of::<usize>()),
+        ("port_span", offset_of!(T, port_span), 4),
+        ("phdr_addr_sum", offset_of!(T, phdr_addr_sum), 4),
+        ("counter", offset_of!(T, counter), 4),
+        ("ip_sum", offset_of!(T, ip_sum), 2),
+        ("port_base", offset_of!(T, port_base), 2),
+        ("ip_csum_mask", offset_of!(T, ip_csum_mask), 2),
+        (
+            "tx_offload",
+            offset_of!(T, tx_offload),
+            size_of::<Option<TxOffload>>(),
+        ),
+        ("ttl", offset_of!(T, ttl), size_of::<TtlEncap>()),
+        ("fast", offset_of!(T, fast), 1),
+        ("tos_fixed", offset_of!(T, tos_fixed), 1),
+        ("tos_inner_mask", offset_of!(T, tos_inner_mask), 1),
+        ("udp_csum", offset_of!(T, udp_csum), 1),
+        ("hw_udp_csum", offset_of!(T, hw_udp_csum), 1),
     ];
-    for (at, n) in hot {
-        assert!(at + n <= T::HEADER_AT, "field at {at} after the header");
+    for (name, at, n) in hot {
+        assert!(
+            at + n <= T::HOT_BYTES || at >= T::TAIL_AT,
+            "{name} at {at}..{} is outside the prefetched lines",
+            at + n
+        );
     }
     assert_eq!(T::HEADER_AT, offset_of!(T, hdr));
     assert_eq!(align_of::<T>(), 64);
+    // The tail is at most two lines: four prefetched in all.
+    assert!(size_of::<T>() - (T::TAIL_AT & !63) <= 128);
     let mut checked = 0;
     for mut cfg in configs() {
         for enc in [Encapsulation::Geneve, Encapsulation::Vxlan] {

@@ -155,7 +155,10 @@ fn known_macs_of_a_large_segment_are_looked_up_ahead_and_nothing_else() {
     let small = l2(n - 1);
     assert_eq!(count_access(&small, &frames), 0);
     // The underlay side of an L2 gateway has no VNI table to speak of.
-    assert_eq!(ahead_underlay(&t, frames.iter().map(|f| f.as_slice())), 0);
+    assert_eq!(
+        ahead_underlay(&t, frames.iter().map(|f| f.as_slice()), None),
+        0
+    );
 }
 
 #[test]
@@ -186,9 +189,12 @@ fn vnis_of_a_large_decap_table_are_looked_up_ahead() {
         geneve(1000 + n as u32),
         short,
     ];
-    assert_eq!(ahead_underlay(&t, frames.iter().map(|f| f.as_slice())), 2);
     assert_eq!(
-        ahead_underlay(&decap(10), frames.iter().map(|f| f.as_slice())),
+        ahead_underlay(&t, frames.iter().map(|f| f.as_slice()), None),
+        2
+    );
+    assert_eq!(
+        ahead_underlay(&decap(10), frames.iter().map(|f| f.as_slice()), None),
         0
     );
 }
@@ -203,7 +209,7 @@ proptest! {
         let (a, b, c) = T.get_or_init(|| (l2(AHEAD_MIN_ENTRIES), l3(AHEAD_MIN_ENTRIES), decap(AHEAD_MIN_ENTRIES)));
         for t in [a, b, c] {
             prop_assert!(count_access(t, &frames) <= frames.len());
-            prop_assert!(ahead_underlay(t, frames.iter().map(|f| f.as_slice())) <= frames.len());
+            prop_assert!(ahead_underlay(t, frames.iter().map(|f| f.as_slice()), None) <= frames.len());
         }
     }
 }
