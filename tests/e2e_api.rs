@@ -1129,3 +1129,459 @@ fn a_second_gateway_on_the_same_socket_is_refused() {
     let r = g.stop();
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
 }
+
+/// The counters `option_policies_change_what_is_forwarded` follows:
+/// (VNI 100 delivered, `required_option_missing`, `security_tag_denied`).
+fn policy_counters(g: &Gw) -> (u64, u64, u64) {
+    let v = common::json(&g.ok(&["--json", "counters", "--vni", "100"]));
+    let drop = |r: &str| {
+        v["drops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["reason"] == r)
+            .and_then(|d| d["packets"].as_u64())
+            .unwrap_or_else(|| panic!("no drop counter {r}: {v}"))
+    };
+    (
+        v["vni"]["packets"].as_u64().unwrap(),
+        drop("required_option_missing"),
+        drop("security_tag_denied"),
+    )
+}
+
+/// Polls the counters until `done` holds for them (the replayed input
+/// never stops, so each condition comes; a bound keeps a broken build from
+/// hanging the suite).
+fn counters_until(g: &Gw, what: &str, done: impl Fn((u64, u64, u64)) -> bool) -> (u64, u64, u64) {
+    for _ in 0..600 {
+        let c = policy_counters(g);
+        if done(c) {
+            return c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: never happened; counters {:?}", policy_counters(g));
+}
+
+/// Option policies added and deleted through the API change what a
+/// running gateway forwards, at once and whole: three frames replayed
+/// forever (scapy: Geneve to VNI 100 with the `tag` option 0x0a, without
+/// options, with `tag` 0x0b). No policy: all three delivered. `require
+/// tag`: the frame without options counted under `required_option_missing`
+/// per two delivered. A security tag allowing 0x0a only: 0x0b counted
+/// under `security_tag_denied` too. Both deleted: nothing dropped any
+/// more.
+#[test]
+fn option_policies_change_what_is_forwarded() {
+    if !common::have_scapy() {
+        return;
+    }
+    let dir = common::scratch("api-policies");
+    let ul_in = dir.join("ul_in.pcap");
+    let py = r#"
+import sys
+from scapy.all import Ether, IP, UDP, Raw, wrpcap
+from scapy.contrib.geneve import GENEVE, GeneveOptions
+def frame(opts):
+    g = GENEVE(vni=100, proto=0x6558, options=opts)
+    return (Ether(src="02:00:00:00:00:fe", dst="02:00:00:00:01:01")
+            / IP(src="198.18.1.3", dst="198.18.0.1") / UDP(sport=40000, dport=6081, chksum=0)
+            / g / Ether(src="02:00:00:00:bb:01", dst="02:00:00:00:cc:01")
+            / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"x" * 20))
+tag = lambda v: [GeneveOptions(classid=0x0102, type=1, length=1, data=v.to_bytes(4, "big"))]
+wrpcap(sys.argv[1], [frame(tag(0x0a)), frame([]), frame(tag(0x0b))])
+"#;
+    common::run_ok(Command::new("python3").args(["-c", py, ul_in.to_str().unwrap()]));
+    let prefix = format!("gwtest-{}-api-policy", std::process::id());
+    let ul = format!("net_pcap0,rx_pcap={},infinite_rx=1", ul_in.display());
+    let tables = r#"
+vtep:
+  ipv4: 198.18.0.1/16
+tunnels:
+  - { name: t0, remote: 198.18.1.3, vni: 100 }
+l2:
+  learning: false
+  segments:
+    - { name: seg, port: acc, vni: 100 }
+options:
+  registry:
+    - { name: tag, class: 0x0102, type: 1, length: 4 }
+"#;
+    let g = Gw::start(
+        &dir,
+        "policies",
+        Ports::new(&ul, "net_null1,no-rx=1", &prefix),
+        tables,
+    );
+    // The frames are 3 per loop; counters are read while the worker runs,
+    // so two reads may straddle a burst or two.
+    const SLACK: u64 = 2 * 32 * 3;
+    let near = |a: u64, b: u64| a.abs_diff(b) <= SLACK;
+
+    let c0 = counters_until(&g, "traffic on VNI 100", |c| c.0 >= 3000);
+    assert_eq!((c0.1, c0.2), (0, 0), "dropped before any policy: {c0:?}");
+
+    // require: the frame without options is dropped, the others delivered.
+    g.ok(&[
+        "policy", "add", "require", "--option", "tag", "--vni", "100",
+    ]);
+    let s = counters_until(&g, "require in effect", |c| c.1 > 0);
+    let e = counters_until(&g, "traffic under require", |c| c.0 >= s.0 + 3000);
+    let (delivered, missing) = (e.0 - s.0, e.1 - s.1);
+    assert!(near(delivered, 2 * missing), "{s:?} -> {e:?}");
+    assert_eq!(e.2, 0, "nothing denied yet: {e:?}");
+
+    // A security tag that allows 0x0a only (values hex or decimal).
+    g.ok(&[
+        "policy",
+        "add",
+        "security_tags",
+        "--option",
+        "tag",
+        "--vni",
+        "100",
+        "--allow",
+        "10",
+        "--default",
+        "deny",
+    ]);
+    let s = counters_until(&g, "security tag in effect", |c| c.2 > 0);
+    let e = counters_until(&g, "traffic under both", |c| c.0 >= s.0 + 3000);
+    let (delivered, missing, denied) = (e.0 - s.0, e.1 - s.1, e.2 - s.2);
+    assert!(
+        near(delivered, missing) && near(delivered, denied),
+        "{s:?} -> {e:?}"
+    );
+    let listed = g.ok(&["policy", "list"]);
+    assert_eq!(
+        lines(&listed),
+        [
+            "require option tag vni 100",
+            "security_tags option tag vni 100 allow 0000000a default deny"
+        ],
+        "{listed}"
+    );
+    let d = g.ok(&["decap", "get", "--vni", "100"]);
+    assert!(d.contains("tag"), "the decap entry shows its policy: {d}");
+
+    // Refused: an option that is not registered, a VNI not decapsulated.
+    let err = g.refused(&["policy", "add", "require", "--option", "nope"]);
+    assert!(err.contains("no option named `nope`"), "{err}");
+    let err = g.refused(&["policy", "add", "require", "--option", "tag", "--vni", "7"]);
+    assert!(err.contains("VNI 7 is not decapsulated here"), "{err}");
+    let err = g.refused(&["policy", "del", "require", "--option", "tag"]);
+    assert!(err.contains("no options.policies.require entry"), "{err}");
+
+    // Both deleted in one transaction: nothing dropped from then on.
+    let txn = dir.join("txn");
+    std::fs::write(
+        &txn,
+        "policy del require --option tag --vni 100\npolicy del security_tags --option tag --vni 100\n",
+    )
+    .unwrap();
+    g.ok(&["transaction", txn.to_str().unwrap()]);
+    assert!(lines(&g.ok(&["policy", "list"])).is_empty());
+    let s = policy_counters(&g);
+    let m = counters_until(&g, "traffic after the delete", |c| c.0 >= s.0 + 3000);
+    let e = counters_until(&g, "more traffic after the delete", |c| c.0 >= m.0 + 3000);
+    assert_eq!(
+        (e.1, e.2),
+        (m.1, m.2),
+        "dropped after the policies went: {m:?} -> {e:?}"
+    );
+    let r = g.stop();
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+}
+
+/// (VNI 200 delivered, packets sent as VXLAN, every drop) of
+/// `vxlan_tunnels_through_the_api_restitch_a_running_segment`.
+fn stitch_counters(g: &Gw) -> (u64, u64, u64) {
+    let v = common::json(&g.ok(&["--json", "counters", "--vni", "200"]));
+    let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("no {k}: {v}"));
+    (
+        v["vni"]["packets"].as_u64().unwrap(),
+        n("vxlan_encap"),
+        n("drops_total"),
+    )
+}
+
+fn stitch_until(g: &Gw, what: &str, done: impl Fn((u64, u64, u64)) -> bool) -> (u64, u64, u64) {
+    for _ in 0..600 {
+        let c = stitch_counters(g);
+        if done(c) {
+            return c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: never happened; counters {:?}", stitch_counters(g));
+}
+
+/// A VXLAN tunnel in a mesh group of its own, added and deleted through
+/// the API on a running gateway whose stitched segment already carries
+/// traffic (scapy: Geneve from the `overlay` member to a static MAC behind
+/// 198.18.1.3, and Geneve on an unrelated segment, replayed forever).
+/// Added: the stitched frames leave as VXLAN through the new tunnel
+/// (counted under it) after every table was made anew; deleted: they
+/// leave as Geneve again. The other segment's frames are delivered all
+/// along and nothing is dropped at any time. A VXLAN tunnel with options
+/// is refused as the file refuses it.
+#[test]
+fn vxlan_tunnels_through_the_api_restitch_a_running_segment() {
+    if !common::have_scapy() {
+        return;
+    }
+    let dir = common::scratch("api-vxlan");
+    let ul_in = dir.join("ul_in.pcap");
+    let py = r#"
+import sys
+from scapy.all import Ether, IP, UDP, Raw, wrpcap
+from scapy.contrib.geneve import GENEVE
+def frame(remote, vni, dst):
+    return (Ether(src="02:00:00:00:00:fe", dst="02:00:00:00:01:01")
+            / IP(src=remote, dst="198.18.0.1") / UDP(sport=40000, dport=6081, chksum=0)
+            / GENEVE(vni=vni, proto=0x6558) / Ether(src="02:00:00:00:bb:01", dst=dst)
+            / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"x" * 20))
+wrpcap(sys.argv[1], [frame("198.18.1.5", 200, "02:00:00:00:dd:01"),
+                     frame("198.18.1.2", 1000, "02:00:00:00:cc:01")])
+"#;
+    common::run_ok(Command::new("python3").args(["-c", py, ul_in.to_str().unwrap()]));
+    let prefix = format!("gwtest-{}-api-vxlan", std::process::id());
+    let ul = format!("net_pcap0,rx_pcap={},infinite_rx=1", ul_in.display());
+    let tables = r#"
+vtep:
+  ipv4: 198.18.0.1/24
+  vxlan_port: 4789
+  next_hops:
+    - { via: 198.18.0.254, mac: "02:00:00:00:00:fe", destinations: [198.18.0.0/15] }
+tunnels:
+  - { name: ovn, remote: 198.18.1.2, vni: 1000, mesh: overlay }
+  - { name: plain, remote: 198.18.1.5, vni: 200 }
+l2:
+  learning: false
+  segments:
+    - name: st
+      port: acc
+      vni: 1000
+      vxlan_vni: 5000
+      static_macs: [{ mac: "02:00:00:00:cc:01", remote: 198.18.1.3 }]
+    - { name: other, port: acc, vlan: 20, vni: 200 }
+"#;
+    let g = Gw::start(
+        &dir,
+        "vxlan",
+        Ports::new(&ul, "net_null1,no-rx=1", &prefix),
+        tables,
+    );
+    let c = stitch_until(&g, "traffic on VNI 200", |c| c.0 >= 3000);
+    assert_eq!(
+        (c.1, c.2),
+        (0, 0),
+        "nothing as VXLAN, nothing dropped: {c:?}"
+    );
+
+    let err = g.refused(&[
+        "tunnel",
+        "add",
+        "--name",
+        "tor",
+        "--remote",
+        "198.18.1.3",
+        "--vni",
+        "5000",
+        "--encapsulation",
+        "vxlan",
+        "--mesh",
+        "fabric",
+        "--option",
+        "258:1=00000001",
+    ]);
+    assert!(err.contains("VXLAN has no options"), "{err}");
+    let out = g.ok(&[
+        "tunnel",
+        "add",
+        "--name",
+        "tor",
+        "--remote",
+        "198.18.1.3",
+        "--vni",
+        "5000",
+        "--encapsulation",
+        "vxlan",
+        "--mesh",
+        "fabric",
+    ]);
+    assert!(out.contains("every table made anew"), "{out}");
+    let got = g.ok(&["tunnel", "get", "tor"]);
+    assert!(
+        got.starts_with("tor remote 198.18.1.3 vni 5000 vxlan") && got.contains("mesh fabric"),
+        "{got}"
+    );
+    // Two frames a loop: as many stitched (now VXLAN) as delivered on 200.
+    let s = stitch_until(&g, "stitched frames as VXLAN", |c| c.1 > 0);
+    let e = stitch_until(&g, "more as VXLAN", |c| c.0 >= s.0 + 3000);
+    assert!(
+        (e.1 - s.1).abs_diff(e.0 - s.0) <= 2 * 32 * 2,
+        "every stitched frame as VXLAN: {s:?} -> {e:?}"
+    );
+    assert_eq!(e.2, 0, "dropped while restitched: {s:?} -> {e:?}");
+
+    let out = g.ok(&["tunnel", "del", "tor"]);
+    assert!(out.contains("every table made anew"), "{out}");
+    let err = g.refused(&["tunnel", "get", "tor"]);
+    assert!(err.contains("tor"), "{err}");
+    let m = stitch_until(&g, "traffic after the delete", |c| c.0 >= e.0 + 3000);
+    let f = stitch_until(&g, "more after the delete", |c| c.0 >= m.0 + 3000);
+    assert_eq!(f.1, m.1, "VXLAN after the tunnel went: {m:?} -> {f:?}");
+    assert_eq!(f.2, 0, "dropped after the delete: {f:?}");
+    let r = g.stop();
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+}
+
+/// Encap packets of tunnels t6 and t7, and every drop, of
+/// `a_deleted_segment_leaves_the_others_forwarding`.
+fn segment_counters(g: &Gw) -> (u64, u64, u64) {
+    let t = |name: &str| {
+        let v = common::json(&g.ok(&["--json", "counters", "--tunnel", name]));
+        (
+            v["tunnel"]["encap_packets"].as_u64().unwrap(),
+            v["drops_total"].as_u64().unwrap(),
+        )
+    };
+    let (t6, drops) = t("t6");
+    (t6, t("t7").0, drops)
+}
+
+fn segment_until(g: &Gw, what: &str, done: impl Fn((u64, u64, u64)) -> bool) -> (u64, u64, u64) {
+    for _ in 0..600 {
+        let c = segment_counters(g);
+        if done(c) {
+            return c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: never happened; counters {:?}", segment_counters(g));
+}
+
+/// Segments added and deleted through the API on a running gateway: three
+/// segments (VNI 100, 200, 300 on VLANs 10, 20, 30), a static MAC in the
+/// second, a MAC the third learned from one Geneve frame read at start;
+/// access frames to both replayed forever (scapy). Deleting the first
+/// segment moves the others up one index: both MACs still forward (the
+/// learned one is not learned again: it followed its segment), nothing is
+/// dropped, and the deleted segment's VNI no longer decapsulates. A
+/// segment added afterwards is listed and takes static MACs.
+#[test]
+fn a_deleted_segment_leaves_the_others_forwarding() {
+    if !common::have_scapy() {
+        return;
+    }
+    let dir = common::scratch("api-segments");
+    let ul_in = dir.join("ul_in.pcap");
+    let acc_in = dir.join("acc_in.pcap");
+    let py = r#"
+import sys
+from scapy.all import Ether, Dot1Q, IP, UDP, Raw, wrpcap
+from scapy.contrib.geneve import GENEVE
+learn = (Ether(src="02:00:00:00:00:fe", dst="02:00:00:00:01:01")
+         / IP(src="198.18.1.7", dst="198.18.0.1") / UDP(sport=40000, dport=6081, chksum=0)
+         / GENEVE(vni=300, proto=0x6558)
+         / Ether(src="02:00:00:00:ee:07", dst="ff:ff:ff:ff:ff:ff")
+         / IP(src="10.0.3.7", dst="10.0.3.1") / UDP(sport=1, dport=2) / Raw(b"l" * 20))
+wrpcap(sys.argv[1], [learn])
+def access(vlan, dst):
+    return (Ether(src="02:00:00:00:aa:01", dst=dst) / Dot1Q(vlan=vlan)
+            / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1, dport=2) / Raw(b"a" * 20))
+wrpcap(sys.argv[2], [access(20, "02:00:00:00:5a:01"), access(30, "02:00:00:00:ee:07")])
+"#;
+    common::run_ok(Command::new("python3").args([
+        "-c",
+        py,
+        ul_in.to_str().unwrap(),
+        acc_in.to_str().unwrap(),
+    ]));
+    let prefix = format!("gwtest-{}-api-segments", std::process::id());
+    let ul = format!("net_pcap0,rx_pcap={}", ul_in.display());
+    let acc = format!("net_pcap1,rx_pcap={},infinite_rx=1", acc_in.display());
+    let tables = r#"
+vtep:
+  ipv4: 198.18.0.1/24
+  next_hops:
+    - { via: 198.18.0.254, mac: "02:00:00:00:00:fe", destinations: [198.18.0.0/15] }
+tunnels:
+  - { name: t5, remote: 198.18.1.5, vni: 100 }
+  - { name: t6, remote: 198.18.1.6, vni: 200 }
+  - { name: t7, remote: 198.18.1.7, vni: 300 }
+l2:
+  learning: true
+  segments:
+    - { name: s0, port: acc, vlan: 10, vni: 100 }
+    - { name: s1, port: acc, vlan: 20, vni: 200, static_macs: [{ mac: "02:00:00:00:5a:01", remote: 198.18.1.6 }] }
+    - { name: s2, port: acc, vlan: 30, vni: 300 }
+"#;
+    let g = Gw::start(&dir, "segments", Ports::new(&ul, &acc, &prefix), tables);
+    let learned_line = "02:00:00:00:ee:07 segment s2 remote 198.18.1.7";
+    // Frames to the MAC before it was learned are dropped (no flood
+    // list): the drops from then on are the baseline.
+    segment_until(&g, "both MACs forward", |c| c.0 >= 3000 && c.1 >= 3000);
+    let learned = g.ok(&["learned", "list"]);
+    assert!(learned.starts_with(learned_line), "{learned}");
+    let c = segment_counters(&g);
+
+    let out = g.ok(&["segment", "del", "s0"]);
+    assert!(out.contains("every table made anew"), "{out}");
+    let listed = g.ok(&["segment", "list"]);
+    assert_eq!(
+        lines(&listed)
+            .iter()
+            .map(|l| l.split(" port ").next().unwrap())
+            .collect::<Vec<_>>(),
+        ["s1 index 0", "s2 index 1"],
+        "{listed}"
+    );
+    let learned = g.ok(&["learned", "list"]);
+    assert!(
+        learned.starts_with(learned_line),
+        "it followed s2: {learned}"
+    );
+    let err = g.refused(&["decap", "get", "--vni", "100"]);
+    assert!(err.contains("VNI 100 has no decap entry"), "{err}");
+    let s = segment_counters(&g);
+    let e = segment_until(&g, "both MACs forward after the delete", |c| {
+        c.0 >= s.0 + 3000 && c.1 >= s.1 + 3000
+    });
+    assert_eq!(e.2, c.2, "dropped after the delete: {c:?} -> {e:?}");
+
+    // Refused as the file refuses it: VLAN 20 is s1's.
+    let err = g.refused(&[
+        "segment", "add", "--name", "s3", "--port", "acc", "--vlan", "20", "--vni", "400",
+    ]);
+    assert!(err.contains("add_segment.vlan"), "{err}");
+    let out = g.ok(&[
+        "segment", "add", "--name", "s3", "--port", "acc", "--vlan", "40", "--vni", "400",
+    ]);
+    assert!(out.contains("every table made anew"), "{out}");
+    g.ok(&[
+        "mac",
+        "add",
+        "--segment",
+        "s3",
+        "--mac",
+        "02:00:00:00:5a:04",
+        "--remote",
+        "198.18.1.6",
+    ]);
+    let got = g.ok(&["segment", "get", "s3"]);
+    assert!(
+        got.starts_with("s3 index 2 port acc vlan 40 vni 400"),
+        "{got}"
+    );
+    assert!(got.contains("static_macs 1"), "{got}");
+    let s = segment_counters(&g);
+    let e = segment_until(&g, "both MACs forward after the add", |c| {
+        c.0 >= s.0 + 3000 && c.1 >= s.1 + 3000
+    });
+    assert_eq!(e.2, c.2, "dropped after the add: {c:?} -> {e:?}");
+    let r = g.stop();
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+}

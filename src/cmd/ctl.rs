@@ -65,6 +65,9 @@ pub enum CtlCommand {
     /// The option registry.
     #[command(subcommand)]
     Option(OptionCmd),
+    /// Option policies (options.policies): add, del, list.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
     /// Neighbours: list, add a static one.
     #[command(subcommand)]
     Neighbor(NeighborCmd),
@@ -232,6 +235,31 @@ pub enum LearnedCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum SegmentCmd {
+    /// Append a segment (every table is made anew).
+    Add {
+        #[arg(long)]
+        name: Option<String>,
+        /// An access port's name.
+        #[arg(long)]
+        port: String,
+        /// 0 or absent: untagged.
+        #[arg(long)]
+        vlan: Option<u32>,
+        #[arg(long)]
+        vni: u32,
+        /// Default: the VNI.
+        #[arg(long)]
+        vxlan_vni: Option<u32>,
+        /// A remote VTEP to flood to; repeat for more.
+        #[arg(long)]
+        flood: Vec<String>,
+    },
+    /// Delete a segment (by name or index) with its MACs; the segments
+    /// after it move up one index.
+    #[command(alias = "delete")]
+    Del {
+        segment: String,
+    },
     Get {
         segment: String,
     },
@@ -301,6 +329,80 @@ pub enum OptionCmd {
         #[command(flatten)]
         paging: Paging,
     },
+}
+
+/// Which policy: its kind, option and scope.
+#[derive(Debug, Args, Clone)]
+pub struct PolicyKey {
+    /// require, security_tags or flow_id_copy.
+    pub kind: String,
+    /// The option's name in the registry.
+    #[arg(long)]
+    pub option: String,
+    /// Scope: this VNI.
+    #[arg(long, conflicts_with = "tunnel")]
+    pub vni: Option<u32>,
+    /// Scope: this tunnel's VNI (without --vni or --tunnel: every VNI).
+    #[arg(long)]
+    pub tunnel: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// `policy add require --option X --vni 100`, `policy add
+    /// security_tags --option tag --allow 0000000a --default deny`.
+    Add {
+        #[command(flatten)]
+        key: PolicyKey,
+        /// security_tags: a value allowed (hex of the option's length, or
+        /// decimal); repeat for more.
+        #[arg(long)]
+        allow: Vec<String>,
+        /// security_tags: a value denied; repeat for more.
+        #[arg(long)]
+        deny: Vec<String>,
+        /// security_tags: allow or deny (default) for other values.
+        #[arg(long = "default")]
+        default_action: Option<String>,
+    },
+    #[command(alias = "delete")]
+    Del {
+        #[command(flatten)]
+        key: PolicyKey,
+    },
+    List {
+        #[command(flatten)]
+        paging: Paging,
+    },
+}
+
+fn policy_msg(k: &PolicyKey) -> pb::OptionPolicy {
+    pb::OptionPolicy {
+        kind: k.kind.clone(),
+        option: k.option.clone(),
+        vni: k.vni,
+        tunnel: k.tunnel.clone().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+fn policy_text(p: &pb::OptionPolicy) -> String {
+    let mut s = format!("{} option {}", p.kind, p.option);
+    match (p.vni, p.tunnel.as_str()) {
+        (Some(v), _) => s += &format!(" vni {v}"),
+        (None, "") => s += " every vni",
+        (None, t) => s += &format!(" tunnel {t}"),
+    }
+    if !p.allow.is_empty() {
+        s += &format!(" allow {}", p.allow.join(","));
+    }
+    if !p.deny.is_empty() {
+        s += &format!(" deny {}", p.deny.join(","));
+    }
+    if !p.default_action.is_empty() {
+        s += &format!(" default {}", p.default_action);
+    }
+    s
 }
 
 #[derive(Debug, Subcommand)]
@@ -627,9 +729,40 @@ fn change_of(c: &CtlCommand) -> Result<pb::change::Change, CtlError> {
         CtlCommand::Option(OptionCmd::Del { name }) => {
             C::DeleteOption(pb::OptionName { name: name.clone() })
         }
+        CtlCommand::Policy(PolicyCmd::Add {
+            key,
+            allow,
+            deny,
+            default_action,
+        }) => C::AddPolicy(pb::OptionPolicy {
+            allow: allow.clone(),
+            deny: deny.clone(),
+            default_action: default_action.clone().unwrap_or_default(),
+            ..policy_msg(key)
+        }),
+        CtlCommand::Policy(PolicyCmd::Del { key }) => C::DeletePolicy(policy_msg(key)),
+        CtlCommand::Segment(SegmentCmd::Add {
+            name,
+            port,
+            vlan,
+            vni,
+            vxlan_vni,
+            flood,
+        }) => C::AddSegment(pb::Segment {
+            name: name.clone().unwrap_or_default(),
+            port: port.clone(),
+            vlan: vlan.unwrap_or(0),
+            vni: *vni,
+            vxlan_vni: vxlan_vni.unwrap_or(0),
+            flood: flood.clone(),
+            ..Default::default()
+        }),
+        CtlCommand::Segment(SegmentCmd::Del { segment }) => C::DeleteSegment(pb::SegmentRef {
+            segment: segment.clone(),
+        }),
         other => {
             return Err(CtlError::Usage(format!(
-                "{other:?} is not a change; a transaction takes tunnel/route/mac/decap add and del, and segment flood"
+                "{other:?} is not a change; a transaction takes tunnel/route/mac/decap/option/policy/segment add and del, and segment flood"
             )))
         }
     })
@@ -678,6 +811,7 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
     use pb::decap_vnis_client::DecapVnisClient;
     use pb::learned_macs_client::LearnedMacsClient;
     use pb::neighbors_client::NeighborsClient;
+    use pb::option_policies_client::OptionPoliciesClient;
     use pb::option_registry_client::OptionRegistryClient;
     use pb::routes_client::RoutesClient;
     use pb::segments_client::SegmentsClient;
@@ -900,6 +1034,22 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                 )
             };
             match c {
+                SegmentCmd::Add { .. } => {
+                    let pb::change::Change::AddSegment(m) = change_of(&a.command)? else {
+                        unreachable!("a segment add is a change")
+                    };
+                    let r = cl.add(m).await?.into_inner();
+                    show(json, &r, change_text);
+                }
+                SegmentCmd::Del { segment } => {
+                    let r = cl
+                        .delete(pb::SegmentRef {
+                            segment: segment.clone(),
+                        })
+                        .await?
+                        .into_inner();
+                    show(json, &r, change_text);
+                }
                 SegmentCmd::Get { segment } => {
                     let r = cl
                         .get(pb::SegmentRef {
@@ -1036,6 +1186,36 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                         },
                         |r: pb::OptionList| (r.options, r.next_page_token),
                         opt_text,
+                    )
+                    .await?
+                }
+            }
+        }
+        CtlCommand::Policy(c) => {
+            let mut cl = client!(OptionPoliciesClient);
+            match c {
+                PolicyCmd::Add { .. } => {
+                    let pb::change::Change::AddPolicy(p) = change_of(&a.command)? else {
+                        unreachable!("a policy add is a change")
+                    };
+                    let r = cl.add(p).await?.into_inner();
+                    show(json, &r, change_text);
+                }
+                PolicyCmd::Del { key } => {
+                    let r = cl.delete(policy_msg(key)).await?.into_inner();
+                    show(json, &r, change_text);
+                }
+                PolicyCmd::List { paging } => {
+                    list_all(
+                        json,
+                        paging,
+                        list_req(paging),
+                        |q| {
+                            let mut cl = cl.clone();
+                            async move { cl.list(q).await }
+                        },
+                        |r: pb::OptionPolicyList| (r.policies, r.next_page_token),
+                        policy_text,
                     )
                     .await?
                 }

@@ -219,6 +219,8 @@ struct ControlState {
     /// ageing or a reload held the loop for at most.
     slowest_turn: Duration,
     macs_not_learned: u64,
+    /// Learning events from before segments moved (see [`LearnFence`]).
+    learn_fence: LearnFence,
     /// What the gateway itself sends (ARP/ND and ICMP replies) is policed
     /// like what reaches it: nanoseconds since `started` are the ticks.
     reply_policer: PuntPolicer,
@@ -231,7 +233,85 @@ struct ControlState {
     offload: super::probe::RunOffload,
 }
 
+/// A learning event names its segment by position in the tables the
+/// worker read. After segments moved (one added or deleted), events sent
+/// with older tables would learn into the wrong segment: learning events
+/// are dropped until every worker reads the tables of the change, and
+/// those still queued then are dropped too (the next packet of an unknown
+/// MAC asks again).
+#[derive(Debug, Default)]
+struct LearnFence {
+    /// The generation of the change, until every worker reads it.
+    until: Option<u64>,
+    /// Events queued when it was reached, still to pass.
+    stale: usize,
+}
+
+impl LearnFence {
+    /// Segments moved in generation `generation`.
+    fn set(&mut self, generation: u64) {
+        self.until = Some(generation);
+        self.stale = 0;
+    }
+
+    /// At the start of a turn: every worker reads `settled` or later,
+    /// `queued` events wait.
+    fn turn(&mut self, settled: u64, queued: usize) {
+        if self.until.is_some_and(|g| settled >= g) {
+            self.until = None;
+            self.stale = queued;
+        }
+    }
+
+    /// Whether the next event (`learn`: a learning one) is acted on.
+    fn admit(&mut self, learn: bool) -> bool {
+        if self.stale > 0 {
+            self.stale -= 1;
+            return !learn;
+        }
+        !(learn && self.until.is_some())
+    }
+}
+
+/// The VNI of every L2 segment, in order (what identifies a segment when
+/// segments are added or removed and the others move).
+fn segment_vnis(cfg: &Config) -> Vec<crate::wire::geneve::Vni> {
+    cfg.l2
+        .iter()
+        .flat_map(|l| l.segments.iter().map(|s| s.vni))
+        .collect()
+}
+
 impl ControlState {
+    /// The learned MACs follow their segments to their new positions
+    /// (`before`: [`segment_vnis`] before the segments changed); those of
+    /// a segment that is gone are forgotten. Before the tables are made
+    /// anew.
+    fn segments_moved(&mut self, before: &[crate::wire::geneve::Vni], next_generation: u64) {
+        let now: rustc_hash::FxHashMap<_, usize> = segment_vnis(&self.cfg)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (v, i))
+            .collect();
+        let to: Vec<Option<usize>> = before.iter().map(|v| now.get(v).copied()).collect();
+        if to.iter().enumerate().all(|(i, t)| *t == Some(i)) {
+            return;
+        }
+        self.learn_fence.set(next_generation);
+        let moved = |s: usize| to.get(s).copied().flatten();
+        self.learned = std::mem::take(&mut self.learned)
+            .into_iter()
+            .filter_map(|((s, m), v)| Some(((moved(s)?, m), v)))
+            .collect();
+        self.age_queue.retain_mut(|(_, key)| match moved(key.0) {
+            Some(n) => {
+                key.0 = n;
+                true
+            }
+            None => false,
+        });
+    }
+
     /// Every table made anew from the configuration and what was learned
     /// (start-up, and a reload that changes something global).
     fn start_tables(&mut self, next_generation: u64) -> Result<Tables, String> {
@@ -533,6 +613,7 @@ fn gateway(
         macs_aged: 0,
         slowest_turn: Duration::ZERO,
         macs_not_learned: 0,
+        learn_fence: LearnFence::default(),
         reply_policer: PuntPolicer::new(1_000_000_000, 0),
         started: Instant::now(),
         replies_limited: 0,
@@ -754,6 +835,9 @@ fn control_loop(
                         {
                             let t0 = Instant::now();
                             let old = std::mem::replace(&mut st.cfg, new);
+                            if diff.global == Some("l2 segments") {
+                                st.segments_moved(&segment_vnis(&old), publisher.generation() + 1);
+                            }
                             // Freeing a large configuration takes a while:
                             // not on the control thread.
                             let _ = std::thread::Builder::new()
@@ -812,8 +896,12 @@ fn control_loop(
         let mut events = 0;
         // One learning time for the whole turn: no clock read per event.
         let mut turn: Option<Instant> = None;
+        st.learn_fence.turn(publisher.settled(), event_rx.len());
         for e in event_rx.try_iter().take(EVENTS_PER_TURN) {
             events += 1;
+            if !st.learn_fence.admit(matches!(e, Event::Learn { .. })) {
+                continue;
+            }
             match e {
                 Event::Learn {
                     segment,
@@ -1009,5 +1097,28 @@ fn report(
             c.punted.get(),
             c.drops.iter().map(|d| d.get()).sum::<u64>()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LearnFence;
+
+    /// Learning events pass again only once every worker reads the tables
+    /// of the change, and the events queued at that moment do not.
+    #[test]
+    fn learning_waits_for_the_workers_after_segments_moved() {
+        let mut f = LearnFence::default();
+        assert!(f.admit(true), "no change: learning goes on");
+        f.set(5);
+        f.turn(4, 3);
+        assert!(!f.admit(true), "a worker still reads generation 4");
+        assert!(f.admit(false), "other events go on");
+        f.turn(5, 2);
+        assert!(!f.admit(true), "queued before the workers moved");
+        assert!(f.admit(false));
+        assert!(f.admit(true), "sent with the new tables");
+        f.turn(9, 4);
+        assert!(f.admit(true), "no change since: nothing held back");
     }
 }

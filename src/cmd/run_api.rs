@@ -130,6 +130,12 @@ impl Host for RunHost<'_> {
                 "the configuration is still shared with the last reload; retry",
             ));
         };
+        // Segments added or removed move the others: their learned MACs
+        // follow them by VNI.
+        let segments_before = edits
+            .iter()
+            .any(|e| matches!(e, Edit::AddSegment(_) | Edit::DeleteSegment(_)))
+            .then(|| super::segment_vnis(cfg));
         let editor = self.api.editor.get_or_insert_with(|| Editor::new(cfg));
         let label = |i: usize| {
             if transaction {
@@ -141,6 +147,10 @@ impl Host for RunHost<'_> {
         let diff = editor
             .apply(cfg, &edits, label)
             .map_err(|e| api::edit_status(&e))?;
+        if let Some(before) = segments_before {
+            self.st
+                .segments_moved(&before, self.publisher.generation() + 1);
+        }
         let rebuilt = match diff.global {
             Some(why) => match self.st.start_tables(self.publisher.generation() + 1) {
                 Ok(t) => {
@@ -220,6 +230,8 @@ impl Host for RunHost<'_> {
             encap: sum(&|w| w.encap.get()),
             decap: sum(&|w| w.decap.get()),
             punted: sum(&|w| w.punted.get()),
+            vxlan_encap: sum(&|w| w.vxlan_encap.get()),
+            vxlan_decap: sum(&|w| w.vxlan_decap.get()),
             drops_total: drops.iter().sum(),
             ports: self
                 .st

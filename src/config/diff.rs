@@ -336,6 +336,28 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
             }
         }
     }
+    // A segment that stitches keeps its members' groups and per-group
+    // flood lists with the tables (made from its flood list and static
+    // MACs): a change to either makes every table anew.
+    let meshed = |si: usize| {
+        new.l2
+            .as_ref()
+            .and_then(|l| l.segments.get(si))
+            .is_some_and(|s| {
+                new.vtep.vxlan_port.is_some()
+                    || new.tunnels.iter().any(|t| {
+                        t.encapsulation == config::Encapsulation::Vxlan && t.vni == s.vxlan_vni
+                    })
+            })
+    };
+    if d.flood
+        .iter()
+        .copied()
+        .chain(d.static_macs.iter().map(|m| m.0))
+        .any(meshed)
+    {
+        d.global = Some("flood list or static MAC of a stitching segment");
+    }
     // Decap entries, both sorted by VNI.
     let (mut i, mut j) = (0, 0);
     let (od, nd) = (&old.decap, &new.decap);

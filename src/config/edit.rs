@@ -20,12 +20,27 @@
 //! refused edit undoes the ones before it, in reverse order. Nothing is
 //! cloned but the entries touched.
 //!
-//! What the API does not change entry by entry: VXLAN tunnels and tunnels
-//! in a mesh group of their own (they change the stitching of whole
-//! segments), segments themselves, option policies, the VTEP, ports and
-//! EAL: those stay with the file and a reload. The option registry is
-//! changed entry by entry but checked whole (`validate::registry`, at most
-//! 32 entries), and it makes every table anew (`Applied::global`).
+//! VXLAN tunnels and tunnels in a mesh group of their own decide how whole
+//! segments are stitched (which remote is a member in which group, the
+//! VXLAN keys of the VNI table): adding, deleting or moving one to another
+//! group is checked with the file's stitching checks over the whole
+//! configuration (`stitch::check`) and makes every table anew, as a reload
+//! with that difference does; changing only its settings (TTL, ports) is
+//! an entry change. Segments are known by position everywhere in the
+//! tables, so adding or deleting one is made on a copy of the
+//! configuration, checked whole by saving and loading it back (`emit`,
+//! `load_str`: the file's own validation), and makes every table anew
+//! (the control thread moves the learned MACs of the other segments to
+//! their new positions by VNI). What the API does not change: the VTEP,
+//! ports and EAL: those stay with the file and a reload. The option registry is changed entry by
+//! entry but checked whole (`validate::registry`, at most 32 entries), and
+//! it makes every table anew (`Applied::global`). An option policy is
+//! checked by the file's policy check (`validate::policies`) on that one
+//! entry, its scope (a VNI with a decap entry, a tunnel by name) looked up
+//! here; `require` and `security_tags` live in the decap entries of the
+//! VNIs in scope, which are planned again, and `flow_id_copy` also shapes
+//! the tunnels' templates (their flow-id variants), so it makes every
+//! table anew.
 use std::fmt;
 use std::net::IpAddr;
 
@@ -113,6 +128,78 @@ pub enum Edit {
     },
     /// Removes a registered option no policy uses.
     DeleteOption(String),
+    /// Adds an option policy (an `options.policies` entry), checked as
+    /// the file's.
+    AddPolicy(PolicySpec),
+    /// Removes the option policy of that kind, option and scope (the
+    /// values of a security tag are not compared).
+    DeletePolicy(PolicySpec),
+    /// Appends an L2 segment (the configuration is checked whole, as a
+    /// file, and every table is made anew).
+    AddSegment(SegmentSpec),
+    /// Removes a segment (by name or index) with its static MACs, flood
+    /// list and decap entry; the segments after it move up one.
+    DeleteSegment(String),
+}
+
+/// An L2 segment as the API gives it: the fields of an `l2.segments`
+/// entry (static MACs are added afterwards, one by one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegmentSpec {
+    pub name: Option<String>,
+    /// Access port name.
+    pub port: String,
+    pub vlan: Option<i64>,
+    pub vni: i64,
+    pub vxlan_vni: Option<i64>,
+    pub flood: Vec<String>,
+}
+
+/// Which list of `options.policies` a policy is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    Require,
+    SecurityTags,
+    FlowIdCopy,
+}
+
+impl PolicyKind {
+    /// Its name in the file (and the API).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::Require => "require",
+            PolicyKind::SecurityTags => "security_tags",
+            PolicyKind::FlowIdCopy => "flow_id_copy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PolicyKind> {
+        [
+            PolicyKind::Require,
+            PolicyKind::SecurityTags,
+            PolicyKind::FlowIdCopy,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// An option policy as the API gives it: the fields of an
+/// `options.policies.<kind>` entry, text as in the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySpec {
+    /// `require`, `security_tags` or `flow_id_copy`.
+    pub kind: String,
+    /// The option's name in the registry.
+    pub option: String,
+    /// Scope: this VNI, or this tunnel (by name); neither: every VNI.
+    pub vni: Option<i64>,
+    pub tunnel: Option<String>,
+    /// Security tags: values (hex of the option's length, or decimal).
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+    /// Security tags: `allow` or `deny` (the default).
+    pub default: Option<String>,
 }
 
 /// Why an edit was refused.
@@ -170,6 +257,8 @@ enum Undo {
     ReplaceMac(usize, usize, StaticMac),
     Flood(usize, Vec<IpAddr>),
     Options(Options),
+    /// The whole configuration before a segment was added or removed.
+    Whole(Box<Config>),
 }
 
 /// The indexes the per-entry checks look references up in. Built once
@@ -265,9 +354,10 @@ impl Editor {
             Edit::AddTunnel(spec) => {
                 let base = format!("{base}.add_tunnel");
                 let t = self.check_tunnel(cfg, spec, &base)?;
-                if !plain(&t) {
-                    return Err(err(Unsupported, format!("{base}.encapsulation"), "VXLAN tunnels and tunnels in a mesh group of their own change how whole segments are stitched; add them in the configuration file and reload"));
-                }
+                // VXLAN tunnels and mesh groups decide how whole segments
+                // are stitched: checked with the rest of the configuration
+                // and applied by making every table anew.
+                let stitching = !plain(&t);
                 match self.tunnel(&t.name) {
                     Some(i) => {
                         let old = &cfg.tunnels[i];
@@ -276,19 +366,22 @@ impl Editor {
                         {
                             return Err(err(Invalid, format!("{base}.remote"), format!("tunnel `{}` goes to {} with VNI {}; a tunnel's remote and VNI do not change (delete it and add it again)", t.name, old.remote, old.vni)));
                         }
-                        if !plain(old) {
-                            return Err(err(Unsupported, format!("{base}.name"), format!("tunnel `{}` is VXLAN or in a mesh group of its own; change it in the configuration file and reload", t.name)));
-                        }
                         if *old == t {
                             return Ok(());
+                        }
+                        if old.mesh != t.mesh {
+                            out.global = Some(STITCHING);
                         }
                         if zero_v6(old) != zero_v6(&t) {
                             out.global = Some("accept_zero_checksum");
                         }
                         out.tunnels.push((t.remote, t.vni));
                         out.counts.tunnels.modified += 1;
-                        let old = std::mem::replace(&mut cfg.tunnels[i], t);
+                        let old = self.replace_tunnel(cfg, i, t);
                         undo.push(Undo::ReplaceTunnel(i, old));
+                        if stitching {
+                            stitch_check(cfg, i, &base)?;
+                        }
                     }
                     None => {
                         if let Some(o) = cfg.tunnel_for_encap(t.remote, t.vni, t.encapsulation) {
@@ -297,14 +390,17 @@ impl Editor {
                         if zero_v6(&t) {
                             out.global = Some("accept_zero_checksum");
                         }
-                        if self.not_plain > 0 {
-                            out.global = Some("tunnel encapsulation or mesh group (stitching)");
+                        if self.not_plain > 0 || stitching {
+                            out.global = Some(STITCHING);
                         }
                         out.tunnels.push((t.remote, t.vni));
                         out.counts.tunnels.added += 1;
                         let i = cfg.tunnels.len();
                         self.insert_tunnel(cfg, i, t);
                         undo.push(Undo::RemoveTunnel(i));
+                        if stitching {
+                            stitch_check(cfg, i, &base)?;
+                        }
                     }
                 }
             }
@@ -315,14 +411,11 @@ impl Editor {
                     .ok_or_else(|| err(NotFound, &path, format!("no tunnel named `{name}`")))?;
                 self.tunnel_unused(cfg, i, &path)?;
                 let t = &cfg.tunnels[i];
-                if !plain(t) {
-                    return Err(err(Unsupported, &path, format!("tunnel `{name}` is VXLAN or in a mesh group of its own; remove it in the configuration file and reload")));
-                }
                 if zero_v6(t) {
                     out.global = Some("accept_zero_checksum");
                 }
                 if self.not_plain > 0 {
-                    out.global = Some("tunnel encapsulation or mesh group (stitching)");
+                    out.global = Some(STITCHING);
                 }
                 out.tunnels.push((t.remote, t.vni));
                 out.counts.tunnels.removed += 1;
@@ -344,6 +437,9 @@ impl Editor {
                     )
                 })?;
                 let (remote, vni) = (cfg.tunnels[t].remote, cfg.tunnels[t].vni);
+                if cfg.tunnels[t].encapsulation == Encapsulation::Vxlan {
+                    return Err(err(Invalid, &tpath, format!("tunnel `{tunnel}` is VXLAN, which carries Ethernet frames only; L3 routes need a Geneve tunnel")));
+                }
                 if let Some(s) = cfg
                     .l2
                     .iter()
@@ -423,6 +519,7 @@ impl Editor {
                     }
                 }
                 out.static_macs.push((seg, m, Some(r)));
+                self.mesh_follows(cfg, seg, out);
             }
             Edit::DeleteStaticMac { segment, mac } => {
                 let base = format!("{base}.delete_static_mac");
@@ -445,6 +542,7 @@ impl Editor {
                 undo.push(Undo::InsertMac(seg, pos, old));
                 out.counts.static_macs.removed += 1;
                 out.static_macs.push((seg, m, None));
+                self.mesh_follows(cfg, seg, out);
             }
             Edit::SetFlood { segment, remotes } => {
                 let base = format!("{base}.set_flood");
@@ -466,6 +564,7 @@ impl Editor {
                 undo.push(Undo::Flood(seg, old));
                 out.counts.flood_lists.modified += 1;
                 out.flood.push(seg);
+                self.mesh_follows(cfg, seg, out);
             }
             Edit::AddDecap {
                 vni,
@@ -618,7 +717,7 @@ impl Editor {
                     .chain(o.flow_id_copy.iter().map(|f| ("flow_id_copy", f.option)));
                 for (what, opt) in users {
                     if opt == i {
-                        return Err(err(Dangling, &path, format!("option `{name}` is used by an options.policies.{what} entry; change the policy in the file first")));
+                        return Err(err(Dangling, &path, format!("option `{name}` is used by an options.policies.{what} entry; delete the policy first")));
                     }
                 }
                 let old = cfg.options.clone();
@@ -638,6 +737,127 @@ impl Editor {
                 }
                 undo.push(Undo::Options(old));
                 out.global = Some("options");
+            }
+            Edit::AddPolicy(spec) => {
+                let base = format!("{base}.add_policy");
+                let (kind, scope) = self.policy_ref(cfg, spec, &base)?;
+                let new = check_policy(cfg, spec, kind, scope, &base)?;
+                if policy_position(&cfg.options, kind, &new).is_some() {
+                    return Err(err(Invalid, format!("{base}.option"), format!("an options.policies.{} entry for option `{}` with this scope exists; delete it first", kind.as_str(), spec.option)));
+                }
+                undo.push(Undo::Options(cfg.options.clone()));
+                let o = &mut cfg.options;
+                match new {
+                    Policy::Require(r) => o.require.push(r),
+                    Policy::SecurityTags(t) => o.security_tags.push(t),
+                    Policy::FlowIdCopy(f) => o.flow_id_copy.push(f),
+                }
+                self.policy_changed(cfg, kind, scope, out);
+            }
+            Edit::DeletePolicy(spec) => {
+                let base = format!("{base}.delete_policy");
+                let (kind, scope) = self.policy_ref(cfg, spec, &base)?;
+                let option = option_index(cfg, &spec.option, &format!("{base}.option"))?;
+                let key = match kind {
+                    PolicyKind::Require => Policy::Require(RequireOption { option, scope }),
+                    PolicyKind::SecurityTags => Policy::SecurityTags(SecurityTagPolicy {
+                        option,
+                        scope,
+                        allow: Vec::new(),
+                        deny: Vec::new(),
+                        default: Action::Deny,
+                    }),
+                    PolicyKind::FlowIdCopy => Policy::FlowIdCopy(FlowIdCopy { option, scope }),
+                };
+                let Some(at) = policy_position(&cfg.options, kind, &key) else {
+                    return Err(err(
+                        NotFound,
+                        format!("{base}.option"),
+                        format!(
+                            "no options.policies.{} entry for option `{}` with this scope",
+                            kind.as_str(),
+                            spec.option
+                        ),
+                    ));
+                };
+                undo.push(Undo::Options(cfg.options.clone()));
+                let o = &mut cfg.options;
+                match kind {
+                    PolicyKind::Require => drop(o.require.remove(at)),
+                    PolicyKind::SecurityTags => drop(o.security_tags.remove(at)),
+                    PolicyKind::FlowIdCopy => drop(o.flow_id_copy.remove(at)),
+                }
+                self.policy_changed(cfg, kind, scope, out);
+            }
+            Edit::AddSegment(spec) => {
+                let base = format!("{base}.add_segment");
+                let Some(l2) = &cfg.l2 else {
+                    return Err(err(Invalid, &base, "the running configuration has no l2 section; add it in the file and reload"));
+                };
+                let port = parse(|c| {
+                    validate::port_ref(
+                        c,
+                        &format!("{base}.port"),
+                        &spec.port,
+                        &cfg.ports,
+                        PortRole::Access,
+                    )
+                })?;
+                let vlan = match spec.vlan {
+                    None | Some(0) => None,
+                    Some(n) => parse(|c| {
+                        validate::vlan(c, &format!("{base}.vlan"), &Some(Scalar::Int(n)))
+                    })?,
+                };
+                let vni = parse(|c| validate::vni(c, &format!("{base}.vni"), spec.vni))?;
+                let vxlan_vni = match spec.vxlan_vni {
+                    None => vni,
+                    Some(v) => parse(|c| validate::vni(c, &format!("{base}.vxlan_vni"), v))?,
+                };
+                let mut flood = Vec::with_capacity(spec.flood.len());
+                for (j, r) in spec.flood.iter().enumerate() {
+                    let path = format!("{base}.flood[{j}]");
+                    flood.push(parse(|c| validate::remote_vtep(c, &path, r, &cfg.vtep))?);
+                }
+                let at = l2.segments.len();
+                let seg = Segment {
+                    name: spec.name.clone().filter(|n| !n.is_empty()),
+                    port,
+                    vlan,
+                    vni,
+                    vxlan_vni,
+                    flood,
+                    static_macs: Vec::new(),
+                };
+                let mut new = cfg.clone();
+                if let Some(l2) = &mut new.l2 {
+                    l2.segments.push(seg);
+                }
+                self.replace_whole(cfg, new, &format!("l2.segments[{at}]"), &base, undo)?;
+                out.global = Some("l2 segments");
+            }
+            Edit::DeleteSegment(r) => {
+                let path = format!("{base}.delete_segment.segment");
+                let i = segment_ref(cfg, r, &path)?;
+                let vni = segments(cfg)[i].vni;
+                scoped_to_vni(cfg, vni, &path)?;
+                if self.per_vni.get(&vni).is_some_and(|n| *n > 0) {
+                    return Err(err(
+                        Dangling,
+                        &path,
+                        format!("VNI {vni} of segment `{r}` is used by routes; delete them first"),
+                    ));
+                }
+                let mut new = cfg.clone();
+                segments(&mut new).remove(i);
+                if new
+                    .decap_for(vni)
+                    .is_some_and(|d| d.payload == Payload::Ethernet)
+                {
+                    set_decap(&mut new, vni, None);
+                }
+                self.replace_whole(cfg, new, "l2.segments", &path, undo)?;
+                out.global = Some("l2 segments");
             }
             Edit::DeleteDecap(vni) => {
                 let path = format!("{base}.delete_decap.vni");
@@ -789,10 +1009,81 @@ impl Editor {
             .chain(o.flow_id_copy.iter().map(|f| ("flow_id_copy", f.scope)));
         for (what, s) in scopes {
             if s == Scope::Tunnel(i) {
-                return Err(err(EditErrorKind::Dangling, path, format!("tunnel `{}` is the scope of an options.policies.{what} entry; change the policy in the file first", t.name)));
+                return Err(err(EditErrorKind::Dangling, path, format!("tunnel `{}` is the scope of an options.policies.{what} entry; delete the policy first", t.name)));
             }
         }
         Ok(())
+    }
+
+    /// A policy's kind and scope: the scope's VNI must be decapsulated
+    /// here and its tunnel must exist (looked up in the indexes, as the
+    /// file's check does in its own).
+    fn policy_ref(
+        &self,
+        cfg: &Config,
+        spec: &PolicySpec,
+        base: &str,
+    ) -> Result<(PolicyKind, Scope), EditError> {
+        let kind = PolicyKind::parse(&spec.kind).ok_or_else(|| {
+            err(
+                EditErrorKind::Invalid,
+                format!("{base}.kind"),
+                format!(
+                    "`{}` is not a policy kind; allowed: require, security_tags, flow_id_copy",
+                    spec.kind
+                ),
+            )
+        })?;
+        let scope = match (spec.vni, spec.tunnel.as_deref().filter(|t| !t.is_empty())) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    EditErrorKind::Invalid,
+                    format!("{base}.tunnel"),
+                    "give vni or tunnel (or neither, for every VNI), not both",
+                ))
+            }
+            (Some(v), None) => {
+                let path = format!("{base}.vni");
+                let v = parse(|c| validate::vni(c, &path, v))?;
+                if cfg.decap_for(v).is_none() {
+                    return Err(err(EditErrorKind::Dangling, &path, format!("VNI {v} is not decapsulated here (no L2 segment, L3 tunnel or decap entry); add its decap entry first")));
+                }
+                Scope::Vni(v)
+            }
+            (None, Some(t)) => Scope::Tunnel(self.tunnel(t).ok_or_else(|| {
+                err(
+                    EditErrorKind::Dangling,
+                    format!("{base}.tunnel"),
+                    format!("no tunnel named `{t}`; add the tunnel first"),
+                )
+            })?),
+            (None, None) => Scope::All,
+        };
+        Ok((kind, scope))
+    }
+
+    /// After a policy of `kind` on `scope` was added or removed: the decap
+    /// entries of the VNIs in scope are made again (required options and
+    /// security tags live in them); a flow-id copy also changes the
+    /// templates of the tunnels in scope (their flow-id variants), which
+    /// makes every table anew.
+    fn policy_changed(&self, cfg: &Config, kind: PolicyKind, scope: Scope, out: &mut Applied) {
+        if kind == PolicyKind::FlowIdCopy {
+            out.global = Some("options.policies.flow_id_copy");
+            return;
+        }
+        let before = out.decap.len();
+        match scope {
+            Scope::All => out.decap.extend(cfg.decap.iter().map(|d| d.vni)),
+            Scope::Vni(v) => out.decap.push(v),
+            Scope::Tunnel(i) => {
+                let v = cfg.tunnels[i].vni;
+                if cfg.decap_for(v).is_some() {
+                    out.decap.push(v);
+                }
+            }
+        }
+        out.counts.decap.modified += (out.decap.len() - before) as u64;
     }
 
     fn segment_vni(&self, cfg: &Config, v: Vni) -> bool {
@@ -825,6 +1116,72 @@ impl Editor {
             out.decap.push(v);
             undo.push(Undo::SetDecap(v, old));
         }
+    }
+
+    /// A segment that stitches (it receives VXLAN, or has a VXLAN member)
+    /// keeps its members' groups and the flood lists per group with the
+    /// tables (`dataplane::stitch::SegmentMesh`), made from its flood
+    /// list and static MACs: a change to either makes every table anew.
+    fn mesh_follows(&self, cfg: &Config, seg: usize, out: &mut Applied) {
+        let Some(s) = cfg.l2.as_ref().and_then(|l| l.segments.get(seg)) else {
+            return;
+        };
+        let meshed = cfg.vtep.vxlan_port.is_some()
+            || (self.not_plain > 0
+                && cfg
+                    .tunnels
+                    .iter()
+                    .any(|t| t.encapsulation == Encapsulation::Vxlan && t.vni == s.vxlan_vni));
+        if meshed {
+            out.global = Some(STITCHING);
+        }
+    }
+
+    /// `cfg` becomes `new` after the file's whole validation of it (saved
+    /// as YAML by `emit` and loaded back, as a file with that change
+    /// would be); errors under `from` are reported under `to`. The
+    /// indexes are made anew.
+    fn replace_whole(
+        &mut self,
+        cfg: &mut Config,
+        new: Config,
+        from: &str,
+        to: &str,
+        undo: &mut Vec<Undo>,
+    ) -> Result<(), EditError> {
+        let text = super::emit::emit(&new);
+        let loaded = super::load_str(&text, "api").map_err(|e| {
+            let mut errors = e.errors().iter().map(|e| {
+                let path = match e.path.strip_prefix(from) {
+                    Some(rest) => format!("{to}{rest}"),
+                    None => e.path.clone(),
+                };
+                (path, e.message.clone())
+            });
+            let (path, first) = errors.next().unwrap_or_default();
+            let rest: Vec<String> = errors.map(|(p, m)| format!("{p}: {m}")).collect();
+            let message = std::iter::once(first)
+                .chain(rest)
+                .collect::<Vec<_>>()
+                .join("; ");
+            err(EditErrorKind::Invalid, path, message)
+        })?;
+        let old = std::mem::replace(cfg, loaded);
+        undo.push(Undo::Whole(Box::new(old)));
+        *self = Editor::new(cfg);
+        Ok(())
+    }
+
+    /// Tunnel `i` becomes `t` (same name, remote, VNI); the old one.
+    fn replace_tunnel(&mut self, cfg: &mut Config, i: usize, t: Tunnel) -> Tunnel {
+        if !plain(&t) {
+            self.not_plain += 1;
+        }
+        let old = std::mem::replace(&mut cfg.tunnels[i], t);
+        if !plain(&old) {
+            self.not_plain -= 1;
+        }
+        old
     }
 
     fn insert_tunnel(&mut self, cfg: &mut Config, i: usize, t: Tunnel) {
@@ -922,7 +1279,9 @@ impl Editor {
                 self.remove_tunnel(cfg, i);
             }
             Undo::InsertTunnel(i, t) => self.insert_tunnel(cfg, i, t),
-            Undo::ReplaceTunnel(i, t) => cfg.tunnels[i] = t,
+            Undo::ReplaceTunnel(i, t) => {
+                self.replace_tunnel(cfg, i, t);
+            }
             Undo::RemoveRoute(p) => {
                 self.remove_route(cfg, p);
             }
@@ -937,6 +1296,10 @@ impl Editor {
             Undo::ReplaceMac(s, pos, m) => segments(cfg)[s].static_macs[pos] = m,
             Undo::Flood(s, f) => segments(cfg)[s].flood = f,
             Undo::Options(o) => cfg.options = o,
+            Undo::Whole(c) => {
+                *cfg = *c;
+                *self = Editor::new(cfg);
+            }
         }
         self.last_vnis.clear();
     }
@@ -956,6 +1319,178 @@ fn set_decap(cfg: &mut Config, v: Vni, d: Option<Decap>) -> Option<Decap> {
     }
 }
 
+/// Why a change of VXLAN tunnels or mesh groups makes every table anew.
+const STITCHING: &str = "tunnel encapsulation or mesh group (stitching)";
+
+/// The file's stitching checks (`stitch::check`: no options on VXLAN, a
+/// VTEP that receives VXLAN, no VXLAN tunnel under a route, no remote a
+/// member of one segment twice) on the configuration with tunnel `i`
+/// changed; its errors under `base`.
+fn stitch_check(cfg: &Config, i: usize, base: &str) -> Result<(), EditError> {
+    let mut ctx = Ctx::new("api");
+    super::stitch::check(
+        &mut ctx,
+        &Some(cfg.vtep.clone()),
+        &cfg.tunnels,
+        cfg.l2.as_ref(),
+        cfg.l3.as_ref(),
+    );
+    if ctx.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(from_ctx(ctx, &format!("tunnels[{i}]"), base))
+    }
+}
+
+/// One policy of any kind.
+enum Policy {
+    Require(RequireOption),
+    SecurityTags(SecurityTagPolicy),
+    FlowIdCopy(FlowIdCopy),
+}
+
+/// The registry index of option `name`.
+fn option_index(cfg: &Config, name: &str, path: &str) -> Result<usize, EditError> {
+    cfg.options
+        .registry
+        .iter()
+        .position(|o| o.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = cfg
+                .options
+                .registry
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect();
+            err(
+                EditErrorKind::Dangling,
+                path,
+                format!(
+                    "no option named `{name}` in options.registry (known: {}); register it first",
+                    known.join(", ")
+                ),
+            )
+        })
+}
+
+/// The policy of `spec`, its option and values checked by the file's
+/// check (`validate::policies`) on one entry; its scope resolved by the
+/// caller.
+fn check_policy(
+    cfg: &Config,
+    spec: &PolicySpec,
+    kind: PolicyKind,
+    scope: Scope,
+    base: &str,
+) -> Result<Policy, EditError> {
+    use super::raw::{RawAction, RawPolicies, RawScoped, RawSecurityTag};
+    // The option first, so that a missing one is a dangling reference.
+    let o = option_index(cfg, &spec.option, &format!("{base}.option"))?;
+    // Exactly two hex digits a byte of the option is hex (as a quoted
+    // string in the file); anything else that reads as a number is one.
+    let hex_len = 2 * usize::from(cfg.options.registry[o].length.unwrap_or(0));
+    let values = |v: &[String]| {
+        v.iter()
+            .map(|s| {
+                let hex = s.len() == hex_len && s.bytes().all(|b| b.is_ascii_hexdigit());
+                match s.parse::<i64>() {
+                    Ok(n) if !hex => Scalar::Int(n),
+                    _ => Scalar::Str(s.clone()),
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    if kind != PolicyKind::SecurityTags
+        && !(spec.allow.is_empty() && spec.deny.is_empty() && spec.default.is_none())
+    {
+        return Err(err(
+            EditErrorKind::Invalid,
+            format!("{base}.allow"),
+            format!(
+                "allow, deny and default belong to security_tags, not {}",
+                kind.as_str()
+            ),
+        ));
+    }
+    let default = match spec.default.as_deref() {
+        None | Some("") => None,
+        Some("allow") => Some(RawAction::Allow),
+        Some("deny") => Some(RawAction::Deny),
+        Some(o) => {
+            return Err(err(
+                EditErrorKind::Invalid,
+                format!("{base}.default"),
+                format!("`{o}` is not an action; allowed: allow, deny"),
+            ))
+        }
+    };
+    let scoped = || RawScoped {
+        option: spec.option.clone(),
+        vni: None,
+        tunnel: None,
+    };
+    let mut raw = RawPolicies::default();
+    match kind {
+        PolicyKind::Require => raw.require.push(scoped()),
+        PolicyKind::FlowIdCopy => raw.flow_id_copy.push(scoped()),
+        PolicyKind::SecurityTags => raw.security_tags.push(RawSecurityTag {
+            option: spec.option.clone(),
+            vni: None,
+            tunnel: None,
+            allow: values(&spec.allow),
+            deny: values(&spec.deny),
+            default,
+        }),
+    }
+    let mut ctx = Ctx::new("api");
+    let mut o = validate::policies(&mut ctx, raw, cfg.options.registry.clone(), &[], &[]);
+    if !ctx.errors.is_empty() {
+        return Err(from_ctx(
+            ctx,
+            &format!("options.policies.{}[0]", kind.as_str()),
+            base,
+        ));
+    }
+    let bad = || err(EditErrorKind::Invalid, base, "not a policy");
+    Ok(match kind {
+        PolicyKind::Require => Policy::Require(RequireOption {
+            scope,
+            ..o.require.pop().ok_or_else(bad)?
+        }),
+        PolicyKind::SecurityTags => Policy::SecurityTags(SecurityTagPolicy {
+            scope,
+            ..o.security_tags.pop().ok_or_else(bad)?
+        }),
+        PolicyKind::FlowIdCopy => Policy::FlowIdCopy(FlowIdCopy {
+            scope,
+            ..o.flow_id_copy.pop().ok_or_else(bad)?
+        }),
+    })
+}
+
+/// Where the policy of `kind` with `p`'s option and scope is.
+fn policy_position(o: &Options, kind: PolicyKind, p: &Policy) -> Option<usize> {
+    let (option, scope) = match p {
+        Policy::Require(r) => (r.option, r.scope),
+        Policy::SecurityTags(t) => (t.option, t.scope),
+        Policy::FlowIdCopy(f) => (f.option, f.scope),
+    };
+    match kind {
+        PolicyKind::Require => o
+            .require
+            .iter()
+            .position(|r| (r.option, r.scope) == (option, scope)),
+        PolicyKind::SecurityTags => o
+            .security_tags
+            .iter()
+            .position(|r| (r.option, r.scope) == (option, scope)),
+        PolicyKind::FlowIdCopy => o
+            .flow_id_copy
+            .iter()
+            .position(|r| (r.option, r.scope) == (option, scope)),
+    }
+}
+
 /// Refuses to remove the decap entry of a VNI an option policy names.
 fn scoped_to_vni(cfg: &Config, v: Vni, path: &str) -> Result<(), EditError> {
     let o = &cfg.options;
@@ -970,9 +1505,7 @@ fn scoped_to_vni(cfg: &Config, v: Vni, path: &str) -> Result<(), EditError> {
         return Err(err(
             EditErrorKind::Dangling,
             path,
-            format!(
-                "VNI {v} is the scope of an option policy; change the policy in the file first"
-            ),
+            format!("VNI {v} is the scope of an option policy; delete the policy first"),
         ));
     }
     Ok(())

@@ -430,3 +430,439 @@ fn options_in_use_stay_and_policies_follow_a_removal() {
     let o = &cfg.options;
     assert_eq!(o.registry[o.require[0].option].name, "b");
 }
+
+/// Option policies through the editor end where the same policies written
+/// in the file end; refusals name the field and leave the configuration.
+#[test]
+fn policies_are_added_and_deleted_as_the_file_says_them() {
+    let text = |policies: &str| {
+        format!(
+            "{BASE}  routes:\n    - {{ prefix: 198.19.0.0/16, tunnel: t1 }}\ntunnels:\n  - {{ name: t1, remote: 198.18.0.2, vni: 5001 }}\n  - {{ name: t2, remote: 198.18.0.3, vni: 100 }}\nl2:\n  segments:\n    - {{ port: acc, vni: 100 }}\noptions:\n  registry:\n    - {{ name: tag, class: 0x0102, type: 1, length: 4 }}\n    - {{ name: any, class: 0x0102, type: 2 }}\n{policies}"
+        )
+    };
+    let load = |t: &str| load_str(t, "t.yaml").unwrap_or_else(|e| panic!("{e}\n{t}"));
+    let mut cfg = load(&text(""));
+    let mut ed = Editor::new(&cfg);
+    let spec = |kind: &str, option: &str| PolicySpec {
+        kind: kind.into(),
+        option: option.into(),
+        ..PolicySpec::default()
+    };
+    let require = PolicySpec {
+        vni: Some(100),
+        ..spec("require", "any")
+    };
+    let tags = PolicySpec {
+        tunnel: Some("t1".into()),
+        allow: vec!["0000000a".into(), "7".into(), "12345678".into()],
+        default: Some("allow".into()),
+        ..spec("security_tags", "tag")
+    };
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[
+                Edit::AddPolicy(require.clone()),
+                Edit::AddPolicy(tags.clone()),
+            ],
+            label,
+        )
+        .unwrap();
+    assert_eq!(a.global, None);
+    assert_eq!(a.decap, [Vni::new(100).unwrap(), Vni::new(5001).unwrap()]);
+    let file = load(&text("  policies:\n    require:\n      - { option: any, vni: 100 }\n    security_tags:\n      - { option: tag, tunnel: t1, allow: [\"0000000a\", 7, \"12345678\"], default: allow }\n"));
+    assert_eq!(cfg.options, file.options);
+
+    // Refused, each with its field; nothing of a refused transaction stays.
+    let before = cfg.clone();
+    let refused = |ed: &mut Editor, cfg: &mut Config, e: Edit| {
+        ed.apply(cfg, &[Edit::AddPolicy(spec("require", "tag")), e], label)
+            .unwrap_err()
+    };
+    let cases = [
+        (
+            spec("demand", "tag"),
+            EditErrorKind::Invalid,
+            "changes[1].add_policy.kind",
+        ),
+        (
+            spec("require", "nope"),
+            EditErrorKind::Dangling,
+            "changes[1].add_policy.option",
+        ),
+        (
+            PolicySpec {
+                vni: Some(999),
+                ..spec("require", "tag")
+            },
+            EditErrorKind::Dangling,
+            "changes[1].add_policy.vni",
+        ),
+        (
+            PolicySpec {
+                tunnel: Some("t9".into()),
+                ..spec("require", "tag")
+            },
+            EditErrorKind::Dangling,
+            "changes[1].add_policy.tunnel",
+        ),
+        (
+            require.clone(),
+            EditErrorKind::Invalid,
+            "changes[1].add_policy.option",
+        ),
+        (
+            PolicySpec {
+                allow: vec!["0a".into()],
+                ..spec("security_tags", "tag")
+            },
+            EditErrorKind::Invalid,
+            "changes[1].add_policy.allow[0]",
+        ),
+        (
+            spec("security_tags", "tag"),
+            EditErrorKind::Invalid,
+            "changes[1].add_policy",
+        ),
+        (
+            spec("flow_id_copy", "any"),
+            EditErrorKind::Invalid,
+            "changes[1].add_policy.option",
+        ),
+        (
+            PolicySpec {
+                allow: vec!["1".into()],
+                ..spec("require", "tag")
+            },
+            EditErrorKind::Invalid,
+            "changes[1].add_policy.allow",
+        ),
+    ];
+    for (s, kind, path) in cases {
+        let e = refused(&mut ed, &mut cfg, Edit::AddPolicy(s.clone()));
+        assert_eq!((e.kind, e.path.as_str()), (kind, path), "{s:?}: {e}");
+        assert_eq!(cfg, before, "{s:?}");
+    }
+    // What a policy names cannot go while it does.
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteTunnel("t1".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Dangling, "{e}");
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteOption("any".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Dangling, "{e}");
+
+    // Deleted by kind, option and scope; a second time it is not there.
+    let a = ed
+        .apply(&mut cfg, &[Edit::DeletePolicy(require.clone())], label)
+        .unwrap();
+    assert_eq!(a.decap, [Vni::new(100).unwrap()]);
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeletePolicy(require)], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::NotFound, "{e}");
+    let file = load(&text("  policies:\n    security_tags:\n      - { option: tag, tunnel: t1, allow: [\"0000000a\", 7, \"12345678\"], default: allow }\n"));
+    assert_eq!(cfg.options, file.options);
+    // A flow-id copy changes templates: every table anew.
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddPolicy(spec("flow_id_copy", "tag"))],
+            label,
+        )
+        .unwrap();
+    assert!(a.global.is_some());
+}
+
+/// VXLAN tunnels and mesh groups through the editor: the file's stitching
+/// checks refuse what the file refuses (under the change's path), what is
+/// accepted ends where the same file ends, and every such change asks for
+/// all tables anew.
+#[test]
+fn vxlan_and_mesh_tunnels_are_checked_as_the_file_and_rebuild() {
+    let text = |vxlan_port: &str, tunnels: &str| {
+        format!(
+            "ports:\n  - {{ name: up, role: underlay, device: net_null0 }}\n  - {{ name: acc, role: access, device: net_null1 }}\n  - {{ name: acc2, role: access, device: net_null2 }}\nvtep:\n  ipv4: 198.18.0.1/24\n{vxlan_port}l3:\n  access:\n    port: acc2\n  routes:\n    - {{ prefix: 198.19.0.0/16, tunnel: g1 }}\ntunnels:\n  - {{ name: g1, remote: 198.18.0.2, vni: 5001 }}\n  - {{ name: ovn, remote: 198.18.0.2, vni: 1000, mesh: overlay }}\n{tunnels}l2:\n  segments:\n    - {{ port: acc, vni: 1000, vxlan_vni: 5000, flood: [198.18.0.4] }}\n"
+        )
+    };
+    let load = |t: &str| load_str(t, "t.yaml").unwrap_or_else(|e| panic!("{e}\n{t}"));
+    let tor = |opts: Vec<OptionSpec>| TunnelSpec {
+        name: "tor".into(),
+        remote: "198.18.0.3".into(),
+        vni: 5000,
+        encapsulation: Some("vxlan".into()),
+        mesh: Some("fabric".into()),
+        options: opts,
+        ..TunnelSpec::default()
+    };
+    // No VXLAN port on the VTEP: refused as the file refuses it.
+    let mut cfg = load(&text("", ""));
+    let before = cfg.clone();
+    let mut ed = Editor::new(&cfg);
+    let e = ed
+        .apply(&mut cfg, &[Edit::AddTunnel(tor(vec![]))], label)
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.path.as_str()),
+        (
+            EditErrorKind::Invalid,
+            "changes[0].add_tunnel.encapsulation"
+        ),
+        "{e}"
+    );
+    assert_eq!(cfg, before);
+
+    let port = "  vxlan_port: 4789\n";
+    let mut cfg = load(&text(port, ""));
+    let before = cfg.clone();
+    let mut ed = Editor::new(&cfg);
+    // Options on VXLAN: refused, nothing of the transaction stays.
+    let opt = OptionSpec {
+        class: Some(0x0102),
+        type_: Some(1),
+        data: "00000001".into(),
+        ..OptionSpec::default()
+    };
+    let e = ed
+        .apply(
+            &mut cfg,
+            &[
+                Edit::DeleteRoute("198.19.0.0/16".into()),
+                Edit::AddTunnel(tor(vec![opt])),
+            ],
+            label,
+        )
+        .unwrap_err();
+    assert_eq!(e.path, "changes[1].add_tunnel.options", "{e}");
+    assert_eq!(cfg, before);
+
+    // Added: the same tunnels as the file that lists it; all tables anew.
+    let a = ed
+        .apply(&mut cfg, &[Edit::AddTunnel(tor(vec![]))], label)
+        .unwrap();
+    assert!(a.global.is_some());
+    let with_tor =
+        "  - { name: tor, remote: 198.18.0.3, vni: 5000, encapsulation: vxlan, mesh: fabric }\n";
+    assert_eq!(cfg.tunnels, load(&text(port, with_tor)).tunnels);
+    // A route to it: VXLAN carries Ethernet only.
+    let e = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddRoute {
+                prefix: "198.20.0.0/16".into(),
+                tunnel: "tor".into(),
+            }],
+            label,
+        )
+        .unwrap_err();
+    assert_eq!(e.path, "changes[0].add_route.tunnel", "{e}");
+    // Its settings alone: an entry change; its mesh group: all anew.
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddTunnel(TunnelSpec {
+                ttl: Some("9".into()),
+                ..tor(vec![])
+            })],
+            label,
+        )
+        .unwrap();
+    assert_eq!(a.global, None);
+    assert_eq!(
+        a.tunnels,
+        [("198.18.0.3".parse().unwrap(), Vni::new(5000).unwrap())]
+    );
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddTunnel(TunnelSpec {
+                mesh: Some("other".into()),
+                ttl: Some("9".into()),
+                ..tor(vec![])
+            })],
+            label,
+        )
+        .unwrap();
+    assert!(a.global.is_some());
+    // The Geneve member's own mesh group back to the default: all anew.
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[Edit::AddTunnel(TunnelSpec {
+                name: "ovn".into(),
+                remote: "198.18.0.2".into(),
+                vni: 1000,
+                ..TunnelSpec::default()
+            })],
+            label,
+        )
+        .unwrap();
+    assert!(a.global.is_some());
+    assert_eq!(ed.not_plain, 1);
+    // Deleted: all anew, and the file without it.
+    let a = ed
+        .apply(&mut cfg, &[Edit::DeleteTunnel("tor".into())], label)
+        .unwrap();
+    assert!(a.global.is_some());
+    assert_eq!(ed.not_plain, 0);
+    let plain = text(port, "").replace(", mesh: overlay", "");
+    assert_eq!(cfg.tunnels, load(&plain).tunnels);
+    // The segment receives VXLAN: its flood list and static MACs shape its
+    // mesh, which is made with the tables.
+    for e in [
+        Edit::SetFlood {
+            segment: "0".into(),
+            remotes: vec!["198.18.0.5".into()],
+        },
+        Edit::AddStaticMac {
+            segment: "0".into(),
+            mac: "02:00:00:00:00:01".into(),
+            remote: "198.18.0.5".into(),
+        },
+        Edit::DeleteStaticMac {
+            segment: "0".into(),
+            mac: "02:00:00:00:00:01".into(),
+        },
+    ] {
+        let a = ed.apply(&mut cfg, std::slice::from_ref(&e), label).unwrap();
+        assert!(a.global.is_some(), "{e:?}");
+    }
+    // Without a VXLAN port nor VXLAN members: entry changes.
+    let mut cfg = load(&text("", ""));
+    let mut ed = Editor::new(&cfg);
+    let a = ed
+        .apply(
+            &mut cfg,
+            &[Edit::SetFlood {
+                segment: "0".into(),
+                remotes: vec!["198.18.0.5".into()],
+            }],
+            label,
+        )
+        .unwrap();
+    assert_eq!(a.global, None);
+}
+
+/// Segments added and deleted through the editor end where the same file
+/// ends (the decap entry a segment implies comes and goes with it), are
+/// refused as the file refuses them, and ask for every table anew.
+#[test]
+fn segments_are_added_and_deleted_as_the_file_says_them() {
+    let text = |segments: &str| {
+        format!(
+            "ports:\n  - {{ name: up, role: underlay, device: net_null0 }}\n  - {{ name: acc, role: access, device: net_null1 }}\nvtep:\n  ipv4: 198.18.0.1/24\ntunnels:\n  - {{ name: t1, remote: 198.18.0.2, vni: 300 }}\nl2:\n  segments:\n{segments}"
+        )
+    };
+    let load = |t: &str| load_str(t, "t.yaml").unwrap_or_else(|e| panic!("{e}\n{t}"));
+    let a = "    - { name: a, port: acc, vlan: 10, vni: 100, static_macs: [{ mac: \"02:00:00:00:00:0a\", remote: 198.18.0.2 }] }\n";
+    let b = "    - { name: b, port: acc, vlan: 20, vni: 200 }\n";
+    let c =
+        "    - { name: c, port: acc, vlan: 30, vni: 300, vxlan_vni: 3000, flood: [198.18.0.2] }\n";
+    let mut cfg = load(&text(&format!("{a}{b}")));
+    let mut ed = Editor::new(&cfg);
+    let spec = SegmentSpec {
+        name: Some("c".into()),
+        port: "acc".into(),
+        vlan: Some(30),
+        vni: 300,
+        vxlan_vni: Some(3000),
+        flood: vec!["198.18.0.2".into()],
+    };
+    let r = ed
+        .apply(&mut cfg, &[Edit::AddSegment(spec.clone())], label)
+        .unwrap();
+    assert_eq!(r.global, Some("l2 segments"));
+    assert_eq!(cfg, load(&text(&format!("{a}{b}{c}"))));
+    // The editor's indexes follow: a static MAC into the new segment.
+    ed.apply(
+        &mut cfg,
+        &[Edit::AddStaticMac {
+            segment: "c".into(),
+            mac: "02:00:00:00:00:0c".into(),
+            remote: "198.18.0.2".into(),
+        }],
+        label,
+    )
+    .unwrap();
+
+    // Refused as the file refuses them, nothing of the transaction stays.
+    let before = cfg.clone();
+    let spec = SegmentSpec {
+        name: Some("d".into()),
+        vxlan_vni: None,
+        vni: 400,
+        vlan: Some(40),
+        ..spec
+    };
+    let cases = [
+        (
+            SegmentSpec {
+                vlan: Some(20),
+                ..spec.clone()
+            },
+            "changes[1].add_segment.vlan",
+        ),
+        (
+            SegmentSpec {
+                vni: 200,
+                ..spec.clone()
+            },
+            "changes[1].add_segment.vni",
+        ),
+        (
+            SegmentSpec {
+                port: "up".into(),
+                ..spec.clone()
+            },
+            "changes[1].add_segment.port",
+        ),
+        (
+            SegmentSpec {
+                vlan: Some(4095),
+                ..spec.clone()
+            },
+            "changes[1].add_segment.vlan",
+        ),
+    ];
+    for (s, path) in cases {
+        let e = ed
+            .apply(
+                &mut cfg,
+                &[Edit::DeleteSegment("a".into()), Edit::AddSegment(s.clone())],
+                label,
+            )
+            .unwrap_err();
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (EditErrorKind::Invalid, path),
+            "{s:?}: {e}"
+        );
+        assert_eq!(cfg, before, "{s:?}");
+    }
+    // A segment whose VNI a policy names stays until the policy goes.
+    let text2 = text(&format!("{a}{b}")) + "options:\n  registry:\n    - { name: x, class: 1, type: 1 }\n  policies:\n    require:\n      - { option: x, vni: 200 }\n";
+    let mut cfg2 = load(&text2);
+    let mut ed2 = Editor::new(&cfg2);
+    let e = ed2
+        .apply(&mut cfg2, &[Edit::DeleteSegment("b".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Dangling, "{e}");
+
+    // Deleted: the first one, its static MAC and decap entry with it; the
+    // others move up.
+    let r = ed
+        .apply(&mut cfg, &[Edit::DeleteSegment("a".into())], label)
+        .unwrap();
+    assert_eq!(r.global, Some("l2 segments"));
+    let c2 = c.replace(
+        " }\n",
+        ", static_macs: [{ mac: \"02:00:00:00:00:0c\", remote: 198.18.0.2 }] }\n",
+    );
+    assert_eq!(cfg, load(&text(&format!("{b}{c2}"))));
+    assert!(cfg.decap_for(Vni::new(100).unwrap()).is_none());
+    let e = ed
+        .apply(&mut cfg, &[Edit::DeleteSegment("a".into())], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::NotFound, "{e}");
+}

@@ -2004,7 +2004,7 @@ fn tag_value(
     }
 }
 
-fn policies(
+pub(super) fn policies(
     ctx: &mut Ctx,
     raw: RawPolicies,
     registry: Vec<OptionDef>,

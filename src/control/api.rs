@@ -39,7 +39,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::{Request, Response, Status};
 
 use super::api_proto as pb;
-use crate::config::edit::{Edit, EditError, EditErrorKind, OptionSpec, TunnelSpec};
+use crate::config::edit::{
+    Edit, EditError, EditErrorKind, OptionSpec, PolicySpec, SegmentSpec, TunnelSpec,
+};
 use crate::config::{self, Config, IpPrefix, Payload};
 use crate::wire::ethernet::MacDisplay;
 
@@ -339,6 +341,7 @@ fn router(api: Api) -> tonic::transport::server::Router {
         .add_service(svc!(pb::learned_macs_server::LearnedMacsServer<Api>))
         .add_service(svc!(pb::decap_vnis_server::DecapVnisServer<Api>))
         .add_service(svc!(pb::option_registry_server::OptionRegistryServer<Api>))
+        .add_service(svc!(pb::option_policies_server::OptionPoliciesServer<Api>))
         .add_service(svc!(pb::neighbors_server::NeighborsServer<Api>))
         .add_service(svc!(pb::transactions_server::TransactionsServer<Api>))
         .add_service(svc!(pb::stats_server::StatsServer<Api>))
@@ -514,7 +517,70 @@ pub fn edit_of(c: pb::change::Change) -> Edit {
             length: (o.length != 0).then_some(i64::from(o.length)),
         },
         C::DeleteOption(o) => Edit::DeleteOption(o.name),
+        C::AddPolicy(p) => Edit::AddPolicy(policy_spec(p)),
+        C::DeletePolicy(p) => Edit::DeletePolicy(policy_spec(p)),
+        C::AddSegment(s) => Edit::AddSegment(SegmentSpec {
+            name: nonempty(s.name),
+            port: s.port,
+            vlan: (s.vlan != 0).then_some(i64::from(s.vlan)),
+            vni: i64::from(s.vni),
+            vxlan_vni: (s.vxlan_vni != 0).then_some(i64::from(s.vxlan_vni)),
+            flood: s.flood,
+        }),
+        C::DeleteSegment(r) => Edit::DeleteSegment(r.segment),
     }
+}
+
+fn policy_spec(p: pb::OptionPolicy) -> PolicySpec {
+    PolicySpec {
+        kind: p.kind,
+        option: p.option,
+        vni: p.vni.map(i64::from),
+        tunnel: nonempty(p.tunnel),
+        allow: p.allow,
+        deny: p.deny,
+        default: nonempty(p.default_action),
+    }
+}
+
+/// Every option policy of the configuration as the API shows it, in the
+/// order of `OptionPolicyList`.
+pub fn policies_pb(cfg: &Config) -> Vec<pb::OptionPolicy> {
+    let o = &cfg.options;
+    let one = |kind: &str, option: usize, scope: config::Scope| {
+        let (vni, tunnel) = match scope {
+            config::Scope::All => (None, String::new()),
+            config::Scope::Vni(v) => (Some(v.get()), String::new()),
+            config::Scope::Tunnel(i) => (None, cfg.tunnels[i].name.clone()),
+        };
+        pb::OptionPolicy {
+            kind: kind.to_string(),
+            option: o.registry[option].name.clone(),
+            vni,
+            tunnel,
+            ..Default::default()
+        }
+    };
+    let mut out = Vec::new();
+    out.extend(o.require.iter().map(|r| one("require", r.option, r.scope)));
+    out.extend(o.security_tags.iter().map(|t| {
+        pb::OptionPolicy {
+            allow: t.allow.iter().map(|v| hex(v)).collect(),
+            deny: t.deny.iter().map(|v| hex(v)).collect(),
+            default_action: match t.default {
+                config::Action::Allow => "allow",
+                config::Action::Deny => "deny",
+            }
+            .to_string(),
+            ..one("security_tags", t.option, t.scope)
+        }
+    }));
+    out.extend(
+        o.flow_id_copy
+            .iter()
+            .map(|f| one("flow_id_copy", f.option, f.scope)),
+    );
+    out
 }
 
 fn tunnel_spec(t: pb::Tunnel) -> TunnelSpec {
@@ -625,8 +691,10 @@ fn decap_pb(cfg: &Config, d: &config::Decap) -> pb::Decap {
             .options
             .require
             .iter()
-            .filter(|r| {
-                matches!(r.scope, config::Scope::All) || r.scope == config::Scope::Vni(d.vni)
+            .filter(|r| match r.scope {
+                config::Scope::All => true,
+                config::Scope::Vni(v) => v == d.vni,
+                config::Scope::Tunnel(i) => cfg.tunnels[i].vni == d.vni,
             })
             .map(|r| cfg.options.registry[r.option].name.clone())
             .collect(),
@@ -824,6 +892,17 @@ impl pb::routes_server::Routes for Api {
 
 #[tonic::async_trait]
 impl pb::segments_server::Segments for Api {
+    async fn add(&self, r: Request<pb::Segment>) -> Result<Response<pb::ChangeReply>, Status> {
+        self.change(edit_of(pb::change::Change::AddSegment(r.into_inner())))
+            .await
+    }
+    async fn delete(
+        &self,
+        r: Request<pb::SegmentRef>,
+    ) -> Result<Response<pb::ChangeReply>, Status> {
+        self.change(Edit::DeleteSegment(r.into_inner().segment))
+            .await
+    }
     async fn get(&self, r: Request<pb::SegmentRef>) -> Result<Response<pb::Segment>, Status> {
         let s = r.into_inner().segment;
         self.call(move |h| {
@@ -1069,6 +1148,37 @@ impl pb::option_registry_server::OptionRegistry for Api {
                 options,
                 next_page_token: next,
                 total: reg.len() as u64,
+            })
+        })
+        .await
+    }
+}
+
+#[tonic::async_trait]
+impl pb::option_policies_server::OptionPolicies for Api {
+    async fn add(&self, r: Request<pb::OptionPolicy>) -> Result<Response<pb::ChangeReply>, Status> {
+        self.change(Edit::AddPolicy(policy_spec(r.into_inner())))
+            .await
+    }
+    async fn delete(
+        &self,
+        r: Request<pb::OptionPolicy>,
+    ) -> Result<Response<pb::ChangeReply>, Status> {
+        self.change(Edit::DeletePolicy(policy_spec(r.into_inner())))
+            .await
+    }
+    async fn list(
+        &self,
+        r: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::OptionPolicyList>, Status> {
+        let req = r.into_inner();
+        self.call(move |h| {
+            let all = policies_pb(h.config());
+            let (policies, next) = page(&all, &req, |_| true, |p| p.clone())?;
+            Ok(pb::OptionPolicyList {
+                policies,
+                next_page_token: next,
+                total: all.len() as u64,
             })
         })
         .await

@@ -24,9 +24,14 @@
 //! neighbour is resolved. A neighbour whose MAC changes rewrites the
 //! templates through it in place: the entries keep their ids.
 //!
-//! What is truly global (the VTEP, the segments and the L3 access, option
-//! policies, limits) is not changed entry by entry: such a change builds
-//! new tables and replaces them whole ([`Change::Replace`]).
+//! What is truly global (the VTEP, the segments and the L3 access, the
+//! option registry, limits) is not changed entry by entry: such a change
+//! builds new tables and replaces them whole ([`Change::Replace`]). The
+//! decapsulator's fast-tier patterns and options layout depend on entries
+//! (which payloads the decap VNIs carry, the options the tunnels send):
+//! [`Planner::apply_diff`] compares them after every batch of entry
+//! changes and sends them anew ([`Change::DecapFast`]) when they differ,
+//! in the same batch as the entries.
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -34,8 +39,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::stats::{EntrySlots, WorkerEntries};
 use super::tables::{
-    decap_out, make_template, underlay_hop, BuildInputs, FlowIdVariant, Lpm, MacEntry, Tables,
-    TemplateId, TemplateKey, VniOut,
+    decap_out, make_template, underlay_hop, BuildInputs, DecapFast, FlowIdVariant, Lpm, MacEntry,
+    Tables, TemplateId, TemplateKey, VniOut,
 };
 use crate::config::{self, Config, IpPrefix, Payload};
 use crate::tunnel::{EncapTemplate, PayloadKind, TxOffloadCaps};
@@ -73,6 +78,9 @@ pub enum Change {
     },
     /// A neighbour resolved or changed its MAC.
     Neighbor { ip: IpAddr, mac: [u8; 6] },
+    /// The decapsulator's fast-tier patterns and options layout follow
+    /// the decap VNIs and tunnels (the rest of it is global).
+    DecapFast(Box<DecapFast>),
     /// Everything at once: something global changed.
     Replace(Box<Tables>),
 }
@@ -142,6 +150,11 @@ impl Tables {
             }
             Change::Neighbor { ip, mac } => {
                 self.neighbors.insert(ip, mac);
+            }
+            Change::DecapFast(f) => {
+                self.decap = f.on(crate::tunnel::Decapsulator::new(
+                    self.decap.config().clone(),
+                ));
             }
             Change::Replace(t) => {
                 let generation = self.generation;
@@ -215,6 +228,8 @@ pub struct Planner {
     /// Counter slots of tunnels and decap VNIs, written into templates
     /// and decap entries (sized at the first `start`).
     counters: EntrySlots,
+    /// The decapsulator's fast-tier inputs the tables have now.
+    decap_fast: DecapFast,
 }
 
 fn route_kind(a: IpAddr) -> PayloadKind {
@@ -249,6 +264,7 @@ impl Planner {
             errors: Vec::new(),
             out: Vec::new(),
             counters: EntrySlots::new(0, 0),
+            decap_fast: DecapFast::default(),
         }
     }
 
@@ -327,6 +343,7 @@ impl Planner {
             },
         )?;
         self.want.append(&mut t.unresolved);
+        self.decap_fast = DecapFast::of(cfg);
         // Room for the MACs learning may bring, made now: growing a map of
         // a million entries later would hold the control thread up for
         // a rehash of all of it.
@@ -833,6 +850,15 @@ impl Planner {
         }
         for vni in &d.decap {
             self.set_decap(new, *vni, new.decap_for(*vni));
+        }
+        // Which payloads the VNIs carry and the options the tunnels send
+        // shape the decap fast tiers: they follow in the same batch.
+        if !(d.tunnels.is_empty() && d.decap.is_empty()) {
+            let fast = DecapFast::of(new);
+            if fast != self.decap_fast {
+                self.out.push(Change::DecapFast(Box::new(fast.clone())));
+                self.decap_fast = fast;
+            }
         }
     }
 }

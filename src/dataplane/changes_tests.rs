@@ -572,8 +572,112 @@ fn reload_of_a_stitching_change_builds_everything_anew() {
     seg.l2.as_mut().unwrap().segments[0].vxlan_vni = crate::wire::geneve::Vni::new(5000).unwrap();
     assert!(diff(&old, &seg).global.is_some(), "segment VXLAN VNI");
 
+    // In a configuration that stitches, a stitching segment's flood list
+    // and static MACs shape its mesh: all anew; a plain one's: entries.
+    let mut flood = vxlan.clone();
+    flood.l2.as_mut().unwrap().segments[0].flood = vec![remotes()[0]];
+    assert!(
+        diff(&vxlan, &flood).global.is_some(),
+        "flood of a stitching segment"
+    );
+    let mut flood = old.clone();
+    flood.l2.as_mut().unwrap().segments[0].flood = vec![remotes()[0]];
+    assert_eq!(diff(&old, &flood).global, None, "flood of a plain segment");
+
     // Plain Geneve configurations keep the entry-by-entry diff.
     let mut ttl = old.clone();
     ttl.tunnels[1].ttl = HeaderPolicy::Fixed(9);
     assert_eq!(diff(&old, &ttl).global, None);
+}
+
+/// The decapsulator's fast tiers follow entry changes: an L3-only gateway
+/// that gets an Ethernet decap VNI gets the Ethernet header pattern (and
+/// the express loop that tries it first), and a tunnel that starts
+/// sending options makes the options layout peers send back, as a build
+/// of the new configuration has them. Before they followed, both stayed
+/// as they were at the last whole build.
+#[test]
+fn decap_fast_tiers_follow_vnis_and_tunnel_options() {
+    let l3_only = r#"
+eal: { cores: [1], control_core: 0 }
+ports:
+  - { name: ul, role: underlay, device: 0 }
+  - { name: acc, role: access, device: 1 }
+  - { name: acc3, role: access, device: 2 }
+vtep:
+  ipv4: 198.18.0.1/24
+tunnels:
+  - { name: t4, remote: 198.18.0.2, vni: 300 }
+l3:
+  access: { port: acc3, ipv4: 198.19.0.1/24, next_hop_mac: "02:00:00:00:00:09" }
+  routes:
+    - { prefix: 198.19.128.0/17, tunnel: t4 }
+"#;
+    let old = crate::config::load_str(l3_only, "t.yaml").expect("test config");
+    let mut planner = Planner::new(
+        &PORT_IDS,
+        &PORT_MACS,
+        TxOffloadCaps::NONE,
+        Default::default(),
+    );
+    let mut tables = planner.start(&old, std::iter::empty()).expect("start");
+    assert!(!tables.decap.has_ethernet_pattern());
+    let mut new = old.clone();
+    new.decap.push(config::Decap {
+        vni: Vni::new(500).unwrap(),
+        port: 1,
+        vlan: None,
+        payload: Payload::Ethernet,
+        allow_from: None,
+    });
+    new.decap.sort_by_key(|d| d.vni);
+    new.tunnels[0].options = vec![crate::wire::geneve::TunnelOption {
+        class: 0x0102,
+        typ: 0x01,
+        data: vec![0, 0, 0, 7],
+    }];
+    let d = diff(&old, &new);
+    assert_eq!(d.global, None);
+    planner.apply_diff(&new, &d);
+    for c in planner.take_changes() {
+        tables.apply(c);
+    }
+    let reference = Tables::build(
+        &new,
+        &BuildInputs {
+            port_ids: &PORT_IDS,
+            port_macs: &PORT_MACS,
+            neighbors: planner.neighbors(),
+            learned: &HashMap::new(),
+            generation: 0,
+            flows: Default::default(),
+        },
+    )
+    .expect("reference build");
+    assert!(reference.decap.has_ethernet_pattern());
+    assert!(tables.decap.has_ethernet_pattern());
+    assert!(tables.decap.same_fast_tiers(&reference.decap));
+    assert!(!tables.decap.same_fast_tiers(
+        &Tables::build(
+            &old,
+            &BuildInputs {
+                port_ids: &PORT_IDS,
+                port_macs: &PORT_MACS,
+                neighbors: planner.neighbors(),
+                learned: &HashMap::new(),
+                generation: 0,
+                flows: Default::default(),
+            },
+        )
+        .expect("old build")
+        .decap
+    ));
+    // A change that touches neither sends no new decapsulator.
+    let mut newer = new.clone();
+    newer.tunnels[0].ttl = HeaderPolicy::Fixed(9);
+    planner.apply_diff(&newer, &diff(&new, &newer));
+    assert!(!planner
+        .take_changes()
+        .iter()
+        .any(|c| matches!(c, Change::DecapFast(_))));
 }

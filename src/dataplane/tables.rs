@@ -861,19 +861,7 @@ impl Tables {
             underlay_port: pid(cfg.vtep.port),
             // The fast tiers' header patterns only for payloads some VNI
             // carries: an L3-only gateway tries no Ethernet pattern first.
-            decap: Decapsulator::new(dc)
-                .with_patterns(
-                    cfg.decap.iter().any(|d| d.payload == Payload::Ethernet),
-                    cfg.decap.iter().any(|d| d.payload == Payload::Ip),
-                )
-                // Options as the first tunnel that sends any sends them.
-                .with_option_layout(
-                    cfg.tunnels
-                        .iter()
-                        .map(|t| &t.options[..])
-                        .find(|o| !o.is_empty())
-                        .unwrap_or(&[]),
-                ),
+            decap: DecapFast::of(cfg).on(Decapsulator::new(dc)),
             vnis,
             access,
             segments,
@@ -890,6 +878,42 @@ impl Tables {
             ageing_secs: ageing,
             learning,
         })
+    }
+}
+
+/// What the decapsulator's fast tiers take from the per-entry tables:
+/// the header patterns of the payloads some VNI carries, and the options
+/// layout the gateway's own tunnels send (the first tunnel with options).
+/// Entry changes (a decap VNI, a tunnel's options) can change it, so the
+/// planner compares it after each and sends it again when it differs
+/// (`Change::DecapFast`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DecapFast {
+    pub ethernet: bool,
+    pub ip: bool,
+    pub options: Vec<TunnelOption>,
+}
+
+impl DecapFast {
+    /// That of `cfg` (stops at the first entry of each kind it looks for).
+    pub fn of(cfg: &Config) -> DecapFast {
+        DecapFast {
+            ethernet: cfg.decap.iter().any(|d| d.payload == Payload::Ethernet),
+            ip: cfg.decap.iter().any(|d| d.payload == Payload::Ip),
+            options: cfg
+                .tunnels
+                .iter()
+                .map(|t| &t.options[..])
+                .find(|o| !o.is_empty())
+                .unwrap_or(&[])
+                .to_vec(),
+        }
+    }
+
+    /// `d` with these patterns and layout.
+    pub fn on(&self, d: Decapsulator) -> Decapsulator {
+        d.with_patterns(self.ethernet, self.ip)
+            .with_option_layout(&self.options)
     }
 }
 

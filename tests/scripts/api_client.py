@@ -76,6 +76,17 @@ def main():
     except grpc.RpcError as e:
         assert e.code() == grpc.StatusCode.NOT_FOUND, e
 
+    # Option policies: none configured; one naming an unregistered option
+    # is a dangling reference.
+    policies = rpc.OptionPoliciesStub(ch)
+    assert policies.List(pb.ListRequest()).total == 0
+    try:
+        policies.Add(pb.OptionPolicy(kind="require", option="nope", vni=100))
+        raise AssertionError("a policy on an unregistered option was taken")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
+        assert "no option named `nope`" in e.details(), e.details()
+
     # A malformed message: bytes that are no Tunnel.
     raw = ch.unary_unary("/geneve_gw.v1.Tunnels/Add",
                          request_serializer=None, response_deserializer=None)

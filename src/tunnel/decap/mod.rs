@@ -395,6 +395,24 @@ impl Decapsulator {
         self
     }
 
+    /// Whether `self` and `other` have the same fast-tier patterns and
+    /// options layout (what [`with_patterns`](Self::with_patterns) and
+    /// [`with_option_layout`](Self::with_option_layout) set): tables
+    /// changed entry by entry are tested against tables built whole.
+    pub fn same_fast_tiers(&self, other: &Decapsulator) -> bool {
+        (
+            self.pattern_v4,
+            self.pattern_v4_ip,
+            self.pattern_v6,
+            self.option_layout,
+        ) == (
+            other.pattern_v4,
+            other.pattern_v4_ip,
+            other.pattern_v6,
+            other.option_layout,
+        )
+    }
+
     /// RFC 6935/6936: is a zero UDP checksum over IPv6 from `src` accepted?
     #[inline]
     fn zero_checksum_v6_ok(&self, src: &[u8; 16]) -> bool {
