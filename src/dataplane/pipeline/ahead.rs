@@ -49,10 +49,10 @@ pub const AHEAD_MIN_ENTRIES: usize = 4096;
 const MAX_AHEAD: usize = 64;
 
 /// Starts loading the lines [`crate::tunnel::encap`]'s fast tier reads of
-/// `tpl` (an untagged IPv4 template without options): the first
-/// [`EncapTemplate::HOT_BYTES`] (the wide fields and the header) and the
-/// tail after the header's room (the narrow fields, [`EncapTemplate::TAIL_AT`]);
-/// templates are line-aligned, so these are exact lines.
+/// `tpl` (an untagged IPv4 template without options): those of its first
+/// [`EncapTemplate::HOT_BYTES`] (the wide fields and the header) and of its
+/// tail after the header's room (the narrow fields,
+/// [`EncapTemplate::TAIL_AT`]), each line once.
 #[inline(always)]
 fn prefetch_template(tpl: &EncapTemplate) {
     prefetch_lines(tpl, EncapTemplate::HOT_BYTES);

@@ -44,22 +44,19 @@ const _: () = assert!(
 
 /// A per-tunnel header template, prebuilt once, read by every worker.
 ///
-/// Aligned to a cache line (each template on lines of its own) in the
-/// compiler's own field order, which puts the wide fields first, then the
-/// header bytes, then the byte-sized fields: an untagged IPv4 template
-/// without options then lies, with everything the fast tier reads of it,
-/// in the first [`EncapTemplate::HOT_BYTES`] bytes and the lines from
+/// In the compiler's own field order, which puts the wide fields first,
+/// then the header bytes, then the narrow fields: the fast tier reads of an
+/// untagged IPv4 template without options only the first
+/// [`EncapTemplate::HOT_BYTES`] and the bytes from
 /// [`EncapTemplate::TAIL_AT`] on, which is all the look-ahead prefetches
-/// (four exact lines, where an unaligned template needed five or six to
-/// be sure; with tens of thousands of tunnels the templates do not fit
-/// the cache, and each line is a miss).
-/// A `repr(C)` order with every hot field before the header would make it
-/// two lines, but the fast tier's loops then compiled to more instructions
-/// (see BENCHMARKS.md, "Flat cost per packet"). The layout test in
-/// `encap/tests.rs` checks that every field the fast tier reads is in
-/// those lines.
+/// (with tens of thousands of tunnels the templates do not fit the cache,
+/// and each line is a miss). A `repr(C)` order with every hot field before
+/// the header (two lines), or the template aligned to a cache line (exact
+/// lines), changed the register allocation of the L3 express loop and cost
+/// the one-entry encap-l3 case instructions (see BENCHMARKS.md, "Flat cost
+/// per packet"); the layout test in `encap/tests.rs` checks that every
+/// field the fast tier reads is in the prefetched bytes.
 #[derive(Debug, Clone)]
-#[repr(align(64))]
 pub struct EncapTemplate {
     pub(super) hdr: [u8; MAX_TEMPLATE_LEN],
     pub(super) len: usize,
@@ -114,7 +111,7 @@ impl EncapTemplate {
     /// untagged IPv4 template without options and the fast tier's wide
     /// fields (its narrow ones are after the header's room, from
     /// [`TAIL_AT`](Self::TAIL_AT)): what the look-ahead prefetches before
-    /// encap, with that tail.
+    /// encap, with that tail (the lines these bytes touch).
     pub const HOT_BYTES: usize = 128;
 
     /// Where the header bytes start in the template.
