@@ -189,11 +189,7 @@ impl GatewayWorker {
                     // decapsulated in place, then moved to their access
                     // ports' TX buffers a run of one port at a time.
                     if pipeline::wants_ahead_underlay(t) {
-                        pipeline::ahead_underlay(
-                            t,
-                            burst.as_slice().iter().map(|m| m.data()),
-                            Some(e),
-                        );
+                        pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
                     }
                     // Delivered packets, counted per (VNI, tunnel) run.
                     let mut run = DecapRun::default();

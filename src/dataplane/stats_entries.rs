@@ -94,15 +94,6 @@ impl WorkerEntries {
         }
     }
 
-    /// Starts loading VNI slot `slot`'s cell (see
-    /// [`prefetch_tunnel`](Self::prefetch_tunnel)).
-    #[inline(always)]
-    pub fn prefetch_vni(&self, slot: u32) {
-        if let Some(c) = self.vnis.get(slot as usize) {
-            crate::dataplane::lpm::prefetch_span(std::slice::from_ref(c));
-        }
-    }
-
     /// `packets` encapsulated packets of `bytes` bytes in all into tunnel
     /// slot `slot` (a run of the express tier is counted once).
     #[inline(always)]

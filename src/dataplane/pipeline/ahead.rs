@@ -28,7 +28,7 @@
 //! the per-packet path decides as always.
 use crate::dataplane::flat::MAC_BITS;
 use crate::dataplane::lpm::{prefetch, prefetch_lines, prefetch_tail};
-use crate::dataplane::stats::{WorkerEntries, NO_SLOT};
+use crate::dataplane::stats::WorkerEntries;
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate};
 use crate::wire::ethernet::EtherType;
@@ -317,11 +317,7 @@ pub fn wants_ahead_underlay(t: &Tables) -> bool {
 /// [`wants_ahead_underlay`] first (kept apart, so the check is all the
 /// small-table gateway pays).
 #[inline(never)]
-pub fn ahead_underlay<'a>(
-    t: &Tables,
-    frames: impl Iterator<Item = &'a [u8]>,
-    e: Option<&WorkerEntries>,
-) -> usize {
+pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
     if !wants_ahead_underlay(t) {
         return 0;
     }
@@ -345,23 +341,12 @@ pub fn ahead_underlay<'a>(
         *k = (vni, home);
         n += 1;
     }
-    // The entries found, then (their lines had the burst's lookups to
-    // arrive) the worker's counter cells they name: the VNI's, and the
-    // tunnel's of the entry's first IPv4 source, which the express tier
-    // counts under.
-    let mut outs = [None; MAX_AHEAD];
+    // (The counter cells the entries name are not prefetched: a second
+    // pass reading the entries just prefetched measured slower, see
+    // BENCHMARKS.md, "Flat cost per packet".)
     let mut found = 0;
-    for (&(vni, home), o) in keys[..n].iter().zip(outs.iter_mut()) {
-        *o = t.vnis.prefetch_at(home, vni);
-        found += usize::from(o.is_some());
-    }
-    if let Some(e) = e {
-        for out in outs[..n].iter().flatten() {
-            e.prefetch_vni(out.counter);
-            if out.src4.1 != NO_SLOT {
-                e.prefetch_tunnel(out.src4.1);
-            }
-        }
+    for &(vni, home) in &keys[..n] {
+        found += usize::from(t.vnis.prefetch_at(home, vni).is_some());
     }
     found
 }
