@@ -66,6 +66,22 @@ fn ours() -> Vec<(Ours, Vec<u8>)> {
         inner: inner_ipv6_udp(100, 0, 9),
         rss: None,
     });
+    // The IPv6 fast tier (no VLAN, Ethernet payload): the checksum summed
+    // in one pass over the inner frame, odd and even lengths, with options.
+    list.push(Ours {
+        name: "v6_fast_plain",
+        cfg: tunnel(true, 10),
+        inner: inner_ipv4_udp(60, 0x01, 64, 5),
+        rss: None,
+    });
+    let mut c = tunnel(true, 0xfffff);
+    c.options = vec![opt(0xffff, 0x7f, 2)];
+    list.push(Ours {
+        name: "v6_fast_opts_odd",
+        cfg: c,
+        inner: inner_ipv4_udp(333, 0xfe, 1, 6),
+        rss: Some(0xffff_ffff),
+    });
     let mut c = tunnel(false, 9);
     c.payload = PayloadKind::Ipv4;
     c.dscp = DscpEncap::Uniform;

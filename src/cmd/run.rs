@@ -583,7 +583,7 @@ fn gateway(
             },
             crate::wire::ethernet::MacDisplay(&mac),
             p.mtu,
-            tx_offload::describe(port_caps, applied.rx_offloads != 0)
+            tx_offload::describe(port_caps, applied.rx_offloads)
         );
         port_macs.push(mac);
         ports.push(port);

@@ -10,7 +10,7 @@ use crossbeam::channel::{Receiver, Sender};
 
 use crate::dpdk::{self, Burst, Mbuf, Mempool, TxBuffer, BURST_SIZE};
 
-use crate::tunnel::{encap, encap_tso, inner_flow_hash, EncapError, TcpSegmentation};
+use crate::tunnel::{encap, encap_tso, inner_flow_hash, EncapError, FastEthernet, TcpSegmentation};
 
 use super::latency::{Residence, WorkerLink};
 use super::pipeline::flood::{
@@ -781,7 +781,17 @@ fn underlay_express_front(
     // One loop per kind of gateway, each a function of its own: with L2
     // VNIs the Ethernet pattern first, without them the L3 pattern (no
     // call per packet).
-    let n = if t.decap.has_ethernet_pattern() {
+    // A burst that starts with an IPv6 frame: the IPv6 tier first and in
+    // line (an IPv6 underlay's loop; the order changes no verdict).
+    let v6_first = burst
+        .as_slice()
+        .first()
+        .is_some_and(|m| m.data().get(12..14) == Some(&[0x86, 0xdd][..]));
+    let n = if v6_first {
+        express_ports(burst, &mut ports, e, run, |m| {
+            pipeline::underlay_express_v6(t, m)
+        })
+    } else if t.decap.has_ethernet_pattern() {
         express_ports(burst, &mut ports, e, run, |m| {
             pipeline::underlay_express_counted(t, m)
         })
@@ -909,17 +919,14 @@ fn l2_express_front(
     e: &WorkerEntries,
     lat: &mut Residence,
 ) -> usize {
-    // One loop per underlay family: no dispatch on the template per frame.
+    // One loop per underlay family (and for IPv6 with the UDP checksum
+    // summed in software): no dispatch on the template per frame.
     let n = if let Some(f) = l.fast::<false>() {
-        burst.update_while(|m| {
-            let rss = m.rss_hash();
-            l.encap_with(f, m, rss).is_some()
-        })
+        l2_express_loop(l, f, burst)
+    } else if let Some(f) = l.fast_summed() {
+        l2_express_loop(l, f, burst)
     } else if let Some(f) = l.fast::<true>() {
-        burst.update_while(|m| {
-            let rss = m.rss_hash();
-            l.encap_with(f, m, rss).is_some()
-        })
+        l2_express_loop(l, f, burst)
     } else {
         0
     };
@@ -937,6 +944,23 @@ fn l2_express_front(
         send_front(out, c, lat, burst, n);
     }
     n
+}
+
+/// One fast case's express loop over the front of `burst` (the frames
+/// encapsulated in place): a function of its own per case, so that each
+/// loop's registers are allocated for it alone (with the three in one
+/// function, adding the IPv6 loop with the checksum summed in software
+/// moved the IPv4 loop's registers).
+#[inline(never)]
+fn l2_express_loop<const V6: bool, const SUM: bool>(
+    l: &pipeline::AccessExpress<'_>,
+    f: FastEthernet<'_, V6, SUM>,
+    burst: &mut Burst<BURST_SIZE>,
+) -> usize {
+    burst.update_while(|m| {
+        let rss = m.rss_hash();
+        l.encap_with(f, m, rss).is_some()
+    })
 }
 
 /// An access frame the express tier did not take; returns 1 when it was

@@ -168,7 +168,9 @@ impl Lpm {
     }
 
     /// The route for `addr`: `Some(template or unresolved)`, or `None`: no route.
-    #[inline]
+    /// Always inlined: LLVM's choice for the L3 express tier's loop
+    /// flipped with unrelated changes to it (see BENCHMARKS.md).
+    #[inline(always)]
     pub fn lookup(&self, addr: u128) -> Option<Option<TemplateId>> {
         match &self.inner {
             Family::V4(t) => t.lookup(addr as u32),

@@ -10,7 +10,9 @@
 //!
 //! On receive, `offload: auto` asks the underlay port for the IPv4 header
 //! checksum check: decap then trusts a packet the port marked good
-//! (`RTE_MBUF_F_RX_IP_CKSUM_GOOD`) and checks every other one itself.
+//! (`RTE_MBUF_F_RX_IP_CKSUM_GOOD`) and checks every other one itself; and
+//! for the outer UDP checksum, which the decap IPv6 fast tier then skips
+//! for a packet marked good (`RTE_MBUF_F_RX_OUTER_L4_CKSUM_GOOD`).
 use crate::config::Offload;
 use crate::dpdk::{AppliedConfig, TxOffloads};
 use crate::tunnel::TxOffloadCaps;
@@ -32,7 +34,9 @@ pub fn request(mode: Offload) -> TxOffloads {
 pub fn request_rx(mode: Offload) -> u64 {
     match mode {
         Offload::Off => 0,
-        Offload::Auto => crate::dpdk::rx_offload_ipv4_cksum(),
+        Offload::Auto => {
+            crate::dpdk::rx_offload_ipv4_cksum() | crate::dpdk::rx_offload_outer_udp_cksum()
+        }
     }
 }
 
@@ -47,8 +51,9 @@ pub fn caps(applied: &AppliedConfig) -> TxOffloadCaps {
 }
 
 /// For the port line at start: `", tx offload ipv4_cksum+udp_cksum"` and
-/// `", rx offload ipv4_cksum"`, or nothing when none is enabled.
-pub fn describe(caps: TxOffloadCaps, rx_ipv4_checksum: bool) -> String {
+/// `", rx offload ipv4_cksum+outer_udp_cksum"` (the RX offloads the port
+/// enabled, `rx_offloads`), or nothing when none is enabled.
+pub fn describe(caps: TxOffloadCaps, rx_offloads: u64) -> String {
     let mut names = Vec::new();
     if caps.ipv4_checksum {
         names.push("ipv4_cksum");
@@ -66,8 +71,16 @@ pub fn describe(caps: TxOffloadCaps, rx_ipv4_checksum: bool) -> String {
     if !names.is_empty() {
         s = format!(", tx offload {}", names.join("+"));
     }
-    if rx_ipv4_checksum {
-        s.push_str(", rx offload ipv4_cksum");
+    let rx: Vec<&str> = [
+        (crate::dpdk::rx_offload_ipv4_cksum(), "ipv4_cksum"),
+        (crate::dpdk::rx_offload_outer_udp_cksum(), "outer_udp_cksum"),
+    ]
+    .into_iter()
+    .filter(|&(bit, _)| rx_offloads & bit != 0)
+    .map(|(_, name)| name)
+    .collect();
+    if !rx.is_empty() {
+        s.push_str(&format!(", rx offload {}", rx.join("+")));
     }
     s
 }

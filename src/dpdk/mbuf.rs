@@ -227,6 +227,17 @@ impl Mbuf {
             == u64::from(dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD)
     }
 
+    /// True when the port verified the outer UDP checksum of this (tunnel)
+    /// packet and found it good (`RTE_MBUF_F_RX_OUTER_L4_CKSUM_GOOD`: the
+    /// port's RX outer UDP checksum offload is on and it parsed the
+    /// tunnel). The plain L4 flags are not read: for a packet the port
+    /// took for a tunnel they speak of the inner header. Unknown, bad or
+    /// not verified: false, and software checks it.
+    #[inline]
+    pub fn rx_outer_udp_checksum_good(&self) -> bool {
+        outer_udp_checksum_good(self.raw().ol_flags)
+    }
+
     /// The MARK id an rte_flow rule put on this packet, if one did (the
     /// gateway's decap rules mark with the VNI).
     #[inline]
@@ -404,6 +415,11 @@ impl crate::tunnel::Buffer for Mbuf {
     }
 
     #[inline]
+    fn rx_outer_udp_checksum_good(&self) -> bool {
+        Mbuf::rx_outer_udp_checksum_good(self)
+    }
+
+    #[inline]
     fn prepend_header(&mut self, n: usize) -> Option<&mut [u8]> {
         Mbuf::prepend(self, n)
     }
@@ -564,5 +580,36 @@ mod tests {
             | 20 << dpdk_sys::RTE_MBUF_OUTL3_LEN_OFS
             | 18 << dpdk_sys::RTE_MBUF_OUTL2_LEN_OFS;
         assert_eq!(l.packed(), expect);
+    }
+}
+
+/// Whether mbuf offload flags `ol_flags` say the outer UDP checksum is
+/// good (both bits of the two-bit field: good, not bad and not "none").
+#[inline(always)]
+fn outer_udp_checksum_good(ol_flags: u64) -> bool {
+    ol_flags & u64::from(dpdk_sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_MASK)
+        == u64::from(dpdk_sys::RTE_MBUF_F_RX_OUTER_L4_CKSUM_GOOD)
+}
+
+#[cfg(test)]
+mod outer_checksum_tests {
+    use super::outer_udp_checksum_good;
+
+    /// Only the GOOD value of the outer L4 field counts (DPDK's
+    /// `rte_mbuf_core.h`: bits 21-22, UNKNOWN 0, BAD bit 21, GOOD bit
+    /// 22, NONE both); the inner L4 flags (bits 3 and 8) never do.
+    #[test]
+    fn only_the_outer_good_value_is_trusted() {
+        assert!(outer_udp_checksum_good(1 << 22));
+        assert!(outer_udp_checksum_good((1 << 22) | (1 << 8) | (1 << 7)));
+        for flags in [
+            0,
+            1 << 21,
+            (1 << 21) | (1 << 22),
+            1 << 8,
+            (1 << 8) | (1 << 3),
+        ] {
+            assert!(!outer_udp_checksum_good(flags), "{flags:#x}");
+        }
     }
 }

@@ -73,6 +73,13 @@ pub fn rx_offload_ipv4_cksum() -> u64 {
     unsafe { dpdk_sys::GENEVE_ETH_RX_OFFLOAD_IPV4_CKSUM }
 }
 
+/// The RX offload for the outer UDP checksum of tunnel packets (decap
+/// over IPv6 trusts its GOOD verdict).
+pub fn rx_offload_outer_udp_cksum() -> u64 {
+    // SAFETY: reads an immutable C constant.
+    unsafe { dpdk_sys::GENEVE_ETH_RX_OFFLOAD_OUTER_UDP_CKSUM }
+}
+
 impl Default for PortSetup {
     fn default() -> Self {
         PortSetup {

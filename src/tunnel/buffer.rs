@@ -56,6 +56,14 @@ pub trait Buffer {
     fn rx_ipv4_checksum_good(&self) -> bool {
         false
     }
+    /// True when the receiving port verified the outer UDP checksum of
+    /// this tunnel packet and found it good (RX outer UDP checksum
+    /// offload); the decap IPv6 fast tier then skips its own sum. Buffers
+    /// that never came from a NIC: false.
+    #[inline]
+    fn rx_outer_udp_checksum_good(&self) -> bool {
+        false
+    }
     /// Remove `n` bytes from the front of the data (they become headroom).
     fn trim_front(&mut self, n: usize) -> Result<(), BufferError>;
     /// Remove `n` bytes from the end of the data.

@@ -15,13 +15,31 @@
 //! their end-around carry (an add and an add-with-carry per 8 bytes).
 //!
 //! The decap IPv6 fast tier, which sums the whole datagram per packet,
-//! uses [`verifies_inline`]: 32-byte blocks as one add-with-carry chain
-//! (`u64::carrying_add`, stable and safe), the tail as the last 8 bytes
-//! masked, the seed byte-swapped rather than the sum. SSE2 was weighed
+//! uses [`verifies_inline_from`]`::<96>`: the first 96 bytes (what a
+//! datagram with a minimum inner Ethernet frame has) as one add-with-carry
+//! chain from the seed (`u64::carrying_add`, stable and safe), then
+//! 32-byte blocks the same way, the remainder as the 32 bytes before them
+//! read once more under a mask (a 64-byte table: no loop and no branch
+//! per remainder size), the seed byte-swapped rather than the sum, and
+//! the result tested for a multiple of 0xffff with one multiplication
+//! rather than folded. Considered and not taken: the tail 8 bytes at a
+//! time (a loop round per word), a 48-byte head (a loop round for a
+//! minimum frame), and the NIC's verdict alone (the port's RX verdict is
+//! used where it gives one; virtual devices give none). SSE2 was weighed
 //! and not built: widening 32-bit words to 64-bit lanes (or splitting
 //! 16-bit lanes) takes about 6 instructions per 16 bytes against the
 //! chain's 5 per 32, and the sums here are under 128 bytes, where the
 //! horizontal fold would cost as much again. Figures in BENCHMARKS.md.
+//!
+//! The encap IPv6 fast tier, which sums the inner frame per packet (60
+//! bytes in the usual case), uses [`sum_frame`]: the blocks as above,
+//! then no loop for what is left (the 0 to 3 words are one chain chosen
+//! by their count, the tail the last 8 bytes masked), and
+//! [`udp_field_machine_order`] to add the template's constant sum and
+//! make the field: folded in machine order, the computed-zero rule as a
+//! negation. DPDK's `rte_ipv6_udptcp_cksum` sums the pseudo header and the
+//! whole datagram again per packet (the template's bytes included) behind
+//! a call; the crates above have no seed in machine order.
 
 /// Unfolded one's complement accumulation of `data` onto `acc`.
 ///
@@ -75,13 +93,14 @@ fn accumulate_chain(acc: u64, data: &[u8]) -> u64 {
 /// Shape (safe Rust, `u64::carrying_add`): each 32-byte block is one
 /// add-with-carry chain of four 8-byte words whose last carry is counted
 /// apart (an `add`, three `adc` and one `adc` into the carry count per
-/// block; no carry lives across the loop's compare); the words after the
-/// blocks one end-around-carry add each; the tail under 8 bytes, when the
-/// data is at least 8 bytes long, is the last 8 bytes read once more with
-/// the bytes already summed masked off, rotated by a byte when the length
-/// is odd (the tail's bytes then sit one byte off their 16-bit lanes, and
-/// rotating a sum by 8 bits multiplies it by 2^8, a byte swap modulo
-/// 2^16 - 1). No branch per tail size.
+/// block; no carry lives across the loop's compare); the bytes after the
+/// blocks, when there was a block, the last 32 bytes read once more with
+/// the bytes already summed masked off (one more chain of four words),
+/// rotated by a byte when the length is odd (those bytes then sit one byte
+/// off their 16-bit lanes, and rotating a sum by 8 bits multiplies it by
+/// 2^8, a byte swap modulo 2^16 - 1); data under 32 bytes one word at a
+/// time, its tail as the last 8 bytes masked the same way. No branch per
+/// tail size.
 #[inline(always)]
 pub fn accumulate_inline(acc: u64, data: &[u8]) -> u64 {
     let sum = sum_machine_order(data);
@@ -97,15 +116,145 @@ pub fn accumulate_inline(acc: u64, data: &[u8]) -> u64 {
 /// plus `data` sums to 0xffff: a checksum over them verifies. As
 /// `fold(accumulate_inline(seed, data)) == 0xffff`, without the machine
 /// order fold and byte swap: 0xffff is its own byte swap, so the seed is
-/// swapped instead (a 64-bit byte swap is a 16-bit one modulo 2^16 - 1)
-/// and the sum folded once.
+/// swapped instead (a 64-bit byte swap is a 16-bit one modulo 2^16 - 1),
+/// and the 64-bit sum is tested for a non-zero multiple of 0xffff with one
+/// multiplication instead of being folded ([`is_nonzero_multiple_of_0xffff`]).
 #[inline(always)]
 pub fn verifies_inline(seed: u64, data: &[u8]) -> bool {
-    fold(add_carry(sum_machine_order(data), seed.to_be())) == 0xffff
+    is_nonzero_multiple_of_0xffff(add_carry(sum_machine_order(data), seed.to_be()))
 }
+
+/// [`verifies_inline`] for data of at least `HEAD` bytes (at least 32, a
+/// multiple of 8; shorter data takes [`verifies_inline`] out of line), in
+/// one add-with-carry chain: the first `HEAD` bytes word by word from the
+/// seed, no loop round for them; the rest in 32-byte blocks that end where
+/// the data ends, the bytes before the first of them as the 32 bytes that
+/// end there masked to those bytes (a 64-byte table: no branch per
+/// remainder size). When the length is odd those blocks sit a byte off
+/// the head's 16-bit lanes: the head's sum is rotated by a byte into
+/// theirs instead, which multiplies the total by 2^8, and a multiple of
+/// 0xffff stays one. The total is tested with one multiplication rather
+/// than folded.
+///
+/// The decap IPv6 fast tier takes `HEAD` = 96: the pseudo header's
+/// addresses, the UDP and Geneve headers and a minimum inner Ethernet
+/// frame (60 bytes) make 108, so a datagram without options is the head
+/// and one masked window, no loop round.
+#[inline(always)]
+pub fn verifies_inline_from<const HEAD: usize>(seed: u64, data: &[u8]) -> bool {
+    const { assert!(HEAD >= 32 && HEAD.is_multiple_of(8)) };
+    let Some((head, rest)) = data.split_first_chunk::<HEAD>() else {
+        return verifies_out_of_line(seed, data);
+    };
+    let (words, _) = head.as_chunks::<8>();
+    let (mut s, mut c) = (seed.to_be(), false);
+    for w in words {
+        (s, c) = s.carrying_add(u64::from_ne_bytes(*w), c);
+    }
+    let mut sum = add_carry(s, u64::from(c)).rotate_left(8 * (data.len() as u32 & 1));
+    let mut carries = 0u64;
+    let (partial, blocks) = rest.as_rchunks::<32>();
+    let r = partial.len();
+    // The 32 bytes that end after the partial ones (inside the data: the
+    // head is at least as long), the others masked off.
+    if let (Some(window), Some(keep)) = (
+        data.get(..HEAD + r).and_then(|d| d.last_chunk::<32>()),
+        LAST_BYTES_OF_32[r % 32..].first_chunk::<32>(),
+    ) {
+        let (w, _) = window.as_chunks::<8>();
+        let (k, _) = keep.as_chunks::<8>();
+        let word = |i: usize| u64::from_ne_bytes(w[i]) & u64::from_ne_bytes(k[i]);
+        let (s, c) = sum.overflowing_add(word(0));
+        let (s, c) = s.carrying_add(word(1), c);
+        let (s, c) = s.carrying_add(word(2), c);
+        let (s, c) = s.carrying_add(word(3), c);
+        sum = s;
+        carries = u64::from(c);
+    }
+    for b in blocks {
+        let (w, _) = b.as_chunks::<8>();
+        let (s, c) = sum.overflowing_add(u64::from_ne_bytes(w[0]));
+        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[1]), c);
+        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[2]), c);
+        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[3]), c);
+        sum = s;
+        // At most one per block and one for the window: never overflows.
+        carries += u64::from(c);
+    }
+    let sum = add_carry(sum, carries);
+    // An end-around sum is zero only when everything in it was: with a
+    // non-zero seed (a pseudo header's always is) the zero test folds away.
+    (seed != 0 || sum != 0) && sum.wrapping_mul(INVERSE_0XFFFF) <= u64::MAX / 0xffff
+}
+
+/// [`verifies_inline`] out of line: the short data of
+/// [`verifies_inline_from`], kept out of its caller's registers.
+#[inline(never)]
+fn verifies_out_of_line(seed: u64, data: &[u8]) -> bool {
+    verifies_inline(seed, data)
+}
+
+/// The sum of the last `r` (under 32) bytes of `last`, the last 32 bytes
+/// of data `len` bytes long, in the lanes of the data's start: the other
+/// bytes masked off, the sum rotated by a byte when `len` is odd (see
+/// [`accumulate_inline`]).
+#[inline(always)]
+fn last_bytes_sum(last: &[u8; 32], r: usize, len: usize) -> u64 {
+    let Some(keep) = LAST_BYTES_OF_32[r % 32..].first_chunk::<32>() else {
+        return 0;
+    };
+    let (w, _) = last.as_chunks::<8>();
+    let (k, _) = keep.as_chunks::<8>();
+    let word = |i: usize| u64::from_ne_bytes(w[i]) & u64::from_ne_bytes(k[i]);
+    let (s, c) = word(0).overflowing_add(word(1));
+    let (s, c) = s.carrying_add(word(2), c);
+    let (s, c) = s.carrying_add(word(3), c);
+    add_carry(s, u64::from(c)).rotate_left(8 * (len as u32 & 1))
+}
+
+/// Whether an unfolded sum `s` folds to 0xffff: `s` is a non-zero
+/// multiple of 0xffff (0xffff divides 2^64 - 1, so the end-around sum
+/// keeps the 16-bit sum's residue; an end-around sum is zero only when
+/// everything summed was). `s % 0xffff == 0` as one multiplication:
+/// 0xffff is odd, so multiplying by its inverse modulo 2^64 maps its
+/// multiples, and only them, onto `0..=u64::MAX / 0xffff`.
+#[inline(always)]
+pub fn is_nonzero_multiple_of_0xffff(s: u64) -> bool {
+    s != 0 && s.wrapping_mul(INVERSE_0XFFFF) <= u64::MAX / 0xffff
+}
+
+/// The inverse of 0xffff modulo 2^64 (Newton's iteration; each step
+/// doubles the correct low bits, 5 steps from the 5 of `x = d`).
+pub const INVERSE_0XFFFF: u64 = {
+    let d: u64 = 0xffff;
+    let mut x = d;
+    let mut i = 0;
+    while i < 5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(d.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+};
+
+/// 32 zero bytes, then 32 bytes of 0xff: the 32 bytes from `r` (under
+/// 32) keep the last `r` bytes of a 32-byte block and clear the others.
+const LAST_BYTES_OF_32: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut i = 32;
+    while i < 64 {
+        t[i] = 0xff;
+        i += 1;
+    }
+    t
+};
 
 /// The unfolded one's complement sum of `data` in the machine's byte
 /// order (any value of 64 bits); the shape is [`accumulate_inline`]'s.
+/// The bytes after the last whole 32-byte block, when there is one, are
+/// the last 32 bytes read once more with the bytes already summed masked
+/// off (a table of masks per remainder): four words as one chain, no
+/// loop and no branch per remainder size, rotated by a byte when the
+/// length is odd (see [`accumulate_inline`]).
 #[inline(always)]
 fn sum_machine_order(data: &[u8]) -> u64 {
     let (blocks, rest) = data.as_chunks::<32>();
@@ -121,11 +270,26 @@ fn sum_machine_order(data: &[u8]) -> u64 {
         // At most one per block: never overflows.
         carries += u64::from(c);
     }
-    let (words, tail) = rest.as_chunks::<8>();
+    let sum = add_carry(sum, carries);
+    let r = rest.len();
+    if r == 0 {
+        return sum;
+    }
+    if let (false, Some(last)) = (blocks.is_empty(), data.last_chunk::<32>()) {
+        return add_carry(sum, last_bytes_sum(last, r, data.len()));
+    }
+    sum_under_32(sum, rest)
+}
+
+/// The rest of [`sum_machine_order`] for data under 32 bytes: its 8-byte
+/// words one add each, the tail as the last 8 bytes masked when there are
+/// 8 bytes, else 4, 2 and 1 bytes at a time.
+#[inline(always)]
+fn sum_under_32(mut sum: u64, data: &[u8]) -> u64 {
+    let (words, tail) = data.as_chunks::<8>();
     for w in words {
         sum = add_carry(sum, u64::from_ne_bytes(*w));
     }
-    let sum = add_carry(sum, carries);
     let t = tail.len();
     if t == 0 {
         sum
@@ -143,6 +307,103 @@ fn sum_machine_order(data: &[u8]) -> u64 {
     } else {
         add_carry(sum, short_tail(tail))
     }
+}
+
+/// The unfolded one's complement sum of a frame in the machine's byte
+/// order (any value of 64 bits), for the encap IPv6 fast tier, which sums
+/// the inner frame (usually under 128 bytes) per packet: the 32-byte
+/// blocks as in [`accumulate_inline`], then no loop at all: the 0 to 3
+/// words left are one add-with-carry chain chosen by their count, and the
+/// tail under 8 bytes is the last 8 bytes masked (and rotated by a byte
+/// for an odd length) whatever its size, a tail of 0 bytes masked to
+/// zero. Data under 8 bytes is summed 4, 2 and 1 bytes at a time.
+///
+/// Fold it with a seed as [`fold_machine_order`] or
+/// [`udp_field_machine_order`] does.
+#[inline(always)]
+pub fn sum_frame(data: &[u8]) -> u64 {
+    let Some(last) = data.last_chunk::<8>() else {
+        return short_tail(data);
+    };
+    let (blocks, rest) = data.as_chunks::<32>();
+    let ne = u64::from_ne_bytes;
+    // The first block outside the loop (frames of 32 bytes or more have
+    // one): its chain starts the sum.
+    let (mut sum, mut carries, more) = match blocks.split_first() {
+        Some((b, more)) => {
+            let (w, _) = b.as_chunks::<8>();
+            let (s, c) = ne(w[0]).overflowing_add(ne(w[1]));
+            let (s, c) = s.carrying_add(ne(w[2]), c);
+            let (s, c) = s.carrying_add(ne(w[3]), c);
+            (s, u64::from(c), more)
+        }
+        None => (0, 0, blocks),
+    };
+    for b in more {
+        let (w, _) = b.as_chunks::<8>();
+        let (s, c) = sum.overflowing_add(ne(w[0]));
+        let (s, c) = s.carrying_add(ne(w[1]), c);
+        let (s, c) = s.carrying_add(ne(w[2]), c);
+        let (s, c) = s.carrying_add(ne(w[3]), c);
+        sum = s;
+        // At most one per block: never overflows.
+        carries += u64::from(c);
+    }
+    let (words, tail) = rest.as_chunks::<8>();
+    let (s, c) = match words {
+        [a, b, c] => {
+            let (s, k) = sum.overflowing_add(ne(*a));
+            let (s, k) = s.carrying_add(ne(*b), k);
+            s.carrying_add(ne(*c), k)
+        }
+        [a, b] => {
+            let (s, k) = sum.overflowing_add(ne(*a));
+            s.carrying_add(ne(*b), k)
+        }
+        [a] => sum.overflowing_add(ne(*a)),
+        _ => (sum, false),
+    };
+    // The last `t` bytes of `last`, in place (memory order); none for 0.
+    let t = tail.len();
+    let keep = if cfg!(target_endian = "little") {
+        !(u64::MAX >> (8 * t))
+    } else {
+        !(u64::MAX << (8 * t))
+    };
+    // `last` starts at `len - 8`: one byte off the words' lanes when the
+    // length is odd.
+    let w = (u64::from_ne_bytes(*last) & keep).rotate_left(8 * (data.len() as u32 & 1));
+    let (s, k) = s.carrying_add(w, c);
+    add_carry(s, carries + u64::from(k))
+}
+
+/// The one's complement sum of `sum` (from [`sum_frame`], machine order)
+/// and `seed` (an unfolded big-endian sum), folded to 16 bits in machine
+/// order: `u16::from_be(fold(...))` of the big-endian sum without swapping
+/// the sum (a 64-bit byte swap of the seed is a 16-bit one modulo
+/// 2^16 - 1). Stored with `to_ne_bytes`, it writes the big-endian bytes
+/// of the folded sum.
+#[inline(always)]
+pub fn fold_machine_order(sum: u64, seed: u64) -> u16 {
+    fold(add_carry(sum, seed.to_be()))
+}
+
+/// The UDP checksum field over `sum` (from [`sum_frame`], machine order)
+/// and `seed` (an unfolded big-endian sum under 2^56), in machine order
+/// (stored with `to_ne_bytes`, it writes the field's big-endian bytes):
+/// the complement of the one's complement sum, a computed zero sent as
+/// 0xffff (RFC 768). Both at once without a test for zero: the
+/// complement of the residue modulo 0xffff taken in 0..=0xfffe is that
+/// rule, and as [`fold`] of the sum plus one is that residue plus one
+/// (1..=0xffff), the field is its negation (`!(x - 1) == -x`). The byte
+/// swap commutes with all of it (it maps 0..=0xfffe to itself and is a
+/// multiplication by 2^8 modulo 0xffff), so the sum is never swapped.
+#[inline(always)]
+pub fn udp_field_machine_order(sum: u64, seed: u64) -> u16 {
+    debug_assert!(seed >> 56 == 0, "seed {seed:#x}");
+    // The swapped seed's low byte is the seed's top one, zero: adding one
+    // cannot carry out.
+    fold(add_carry(sum, seed.to_be() + 1)).wrapping_neg()
 }
 
 /// The sum of under 8 bytes that start a word (data shorter than 8 bytes
@@ -392,6 +653,8 @@ mod tests {
             let got_inline = fold(accumulate_inline(seed, d));
             proptest::prop_assert_eq!(got, got_inline);
             proptest::prop_assert_eq!(verifies_inline(seed, d), want == 0xffff);
+            proptest::prop_assert_eq!(verifies_inline_from::<48>(seed, d), want == 0xffff);
+            proptest::prop_assert_eq!(verifies_inline_from::<96>(seed, d), want == 0xffff);
             // 0x0000 and 0xffff are the same sum only when the data is
             // not all zero; the reference keeps zero only for zero.
             proptest::prop_assert!(
@@ -426,16 +689,89 @@ mod tests {
         }
     }
 
+    /// RFC 768's UDP checksum field for a plain sum: its complement, a
+    /// computed zero sent as 0xffff.
+    fn udp_field(sum: u16) -> u16 {
+        match !sum {
+            0 => 0xffff,
+            c => c,
+        }
+    }
+
+    /// Every residue, the fold's both forms of zero and the largest
+    /// seed: the field is RFC 768's.
+    #[test]
+    fn udp_field_machine_order_every_sum() {
+        for seed in (1u64..=0x2_0000).chain([(1 << 56) - 1, 0xffff_0000_ffff]) {
+            let want = udp_field(reference_sum(seed, &[]));
+            let got = u16::from_be(udp_field_machine_order(0, seed));
+            assert_eq!(got, want, "seed {seed:#x}");
+            assert_ne!(got, 0);
+        }
+    }
+
+    /// `sum_frame` folded with a seed by `fold_machine_order` is the
+    /// plain sum's byte swap, at every length 0..=300 (0 to 9 blocks,
+    /// each count of words and tail size), every alignment 0..16, over
+    /// mixed bytes, all-ones (every add carries) and zeros, with seeds
+    /// small, large and carrying.
+    #[test]
+    fn sum_frame_every_length_and_alignment() {
+        let mixed: Vec<u8> = (0..320u32)
+            .map(|i| (i.wrapping_mul(167) ^ 0x3c) as u8)
+            .collect();
+        let ones = vec![0xffu8; 320];
+        let zeros = vec![0u8; 320];
+        for data in [&mixed, &ones, &zeros] {
+            for start in 0..16 {
+                for n in 0..=300 {
+                    let d = &data[start..start + n];
+                    for seed in [1u64, 0xffff, 0x1_2345_6789, 0xffff_ffff_ffff] {
+                        let want = reference_sum(seed, d);
+                        let got = u16::from_be(fold_machine_order(sum_frame(d), seed));
+                        assert_eq!(got, want, "start {start} len {n} seed {seed:#x}");
+                        let field = u16::from_be(udp_field_machine_order(sum_frame(d), seed));
+                        assert_eq!(field, udp_field(want), "start {start} len {n}");
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(300))]
+        /// `sum_frame` against the plain sum at any length up to a jumbo
+        /// frame and any alignment.
+        #[test]
+        fn sum_frame_matches_reference(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 9016),
+            len in 0usize..=9000,
+            start in 0usize..16,
+            seed in 1u64..(1 << 48),
+            ones in proptest::bool::weighted(0.2),
+        ) {
+            let mut bytes = bytes;
+            if ones {
+                bytes.fill(0xff);
+            }
+            let d = &bytes[start..start + len];
+            let got = u16::from_be(fold_machine_order(sum_frame(d), seed));
+            proptest::prop_assert_eq!(got, reference_sum(seed, d));
+            let field = u16::from_be(udp_field_machine_order(sum_frame(d), seed));
+            proptest::prop_assert_eq!(field, udp_field(reference_sum(seed, d)));
+        }
+    }
+
     /// `verifies_inline` over data that carries its own checksum (the
     /// reference's complement appended, at even and odd lengths before
     /// it, every alignment): true; with any one byte changed: false.
     #[test]
     fn verifies_inline_accepts_exactly_a_correct_checksum() {
-        let mixed: Vec<u8> = (0..120u32)
+        let mixed: Vec<u8> = (0..160u32)
             .map(|i| (i.wrapping_mul(89) ^ 0xa5) as u8)
             .collect();
         for start in 0..8 {
-            for n in 0..100 {
+            for n in 0..140 {
                 let seed = 17 + n as u64;
                 let mut d = mixed[start..start + n].to_vec();
                 if n % 2 == 1 {
@@ -444,11 +780,67 @@ mod tests {
                 let c = !reference_sum(seed, &d);
                 d.extend_from_slice(&c.to_be_bytes());
                 assert!(verifies_inline(seed, &d), "start {start} len {n}");
+                assert!(
+                    verifies_inline_from::<48>(seed, &d),
+                    "start {start} len {n}"
+                );
+                assert!(
+                    verifies_inline_from::<96>(seed, &d),
+                    "start {start} len {n}"
+                );
                 for i in 0..d.len() {
                     let mut bad = d.clone();
                     bad[i] ^= 0x10;
                     assert!(
                         !verifies_inline(seed, &bad),
+                        "start {start} len {n} byte {i}"
+                    );
+                    assert!(
+                        !verifies_inline_from::<48>(seed, &bad),
+                        "start {start} len {n} byte {i}"
+                    );
+                    assert!(
+                        !verifies_inline_from::<96>(seed, &bad),
+                        "start {start} len {n} byte {i}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The verifiers over data of every length 0..160, odd ones included
+    /// (the checksum field at an even offset inside the data, as a UDP
+    /// header's is, the odd last byte padded with zero by the sum), at
+    /// every alignment 0..8: true for the correct checksum, false with
+    /// any one byte changed.
+    #[test]
+    fn verifiers_accept_exactly_a_correct_checksum_at_any_length() {
+        let mixed: Vec<u8> = (0..176u32)
+            .map(|i| (i.wrapping_mul(113) ^ 0x5c) as u8)
+            .collect();
+        let all = |seed: u64, d: &[u8]| {
+            [
+                verifies_inline(seed, d),
+                verifies_inline_from::<48>(seed, d),
+                verifies_inline_from::<96>(seed, d),
+            ]
+        };
+        for start in 0..8 {
+            for n in 2..160 {
+                let seed = 17 + n as u64;
+                let mut d = mixed[start..start + n].to_vec();
+                // The field at 6, as in a UDP header (or at 0 when short).
+                let at = if n >= 8 { 6 } else { 0 };
+                d[at..at + 2].fill(0);
+                let c = !reference_sum(seed, &d);
+                d[at..at + 2].copy_from_slice(&c.to_be_bytes());
+                assert_eq!(all(seed, &d), [true; 3], "start {start} len {n}");
+                for i in 0..n {
+                    let mut bad = d.clone();
+                    bad[i] ^= 0x21;
+                    assert_eq!(
+                        all(seed, &bad),
+                        [false; 3],
                         "start {start} len {n} byte {i}"
                     );
                 }

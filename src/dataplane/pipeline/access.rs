@@ -245,13 +245,20 @@ impl<'t> AccessExpress<'t> {
         FastEthernet::new(self.tpl)
     }
 
+    /// Its template as the Ethernet fast tier over IPv6 with the outer UDP
+    /// checksum computed in software, if it is that one (checked once per
+    /// burst, before [`fast`](Self::fast)).
+    pub fn fast_summed(&self) -> Option<FastEthernet<'t, true, true>> {
+        FastEthernet::new(self.tpl)
+    }
+
     /// [`encap`](Self::encap) with the fast sub-case known (`f` from
     /// [`fast`](Self::fast)): the same result and bytes, without the
     /// dispatch on the template per frame.
     #[inline(always)]
-    pub fn encap_with<const V6: bool, B: Buffer + ?Sized>(
+    pub fn encap_with<const V6: bool, const SUM: bool, B: Buffer + ?Sized>(
         &self,
-        f: FastEthernet<'_, V6>,
+        f: FastEthernet<'_, V6, SUM>,
         buf: &mut B,
         rss: Option<u32>,
     ) -> Option<u16> {

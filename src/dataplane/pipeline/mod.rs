@@ -28,7 +28,7 @@ pub use ahead::{
 };
 pub use underlay::{
     hw_decapped, stitch_express, underlay, underlay_express, underlay_express_counted,
-    underlay_express_ip, ExpressDecap, StitchCache,
+    underlay_express_ip, underlay_express_v6, ExpressDecap, StitchCache,
 };
 
 /// What to do with the packet.

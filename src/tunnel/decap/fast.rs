@@ -243,9 +243,9 @@ fn udp_checksum_ok_v4(frame: &[u8], end: usize, ulen: u16) -> bool {
 #[inline(always)]
 fn udp_checksum_ok_v6(frame: &[u8], end: usize, pl: usize) -> bool {
     // The addresses (22..54) lie right before the UDP header at 54.
-    frame
-        .get(ethernet::HEADER_LEN + 8..end)
-        .is_some_and(|b| checksum::verifies_inline(pl as u64 + u64::from(ip_proto::UDP), b))
+    frame.get(ethernet::HEADER_LEN + 8..end).is_some_and(|b| {
+        checksum::verifies_inline_from::<96>(pl as u64 + u64::from(ip_proto::UDP), b)
+    })
 }
 
 /// The one's complement sum of `frame[addrs..end]` (the outer source and
@@ -392,12 +392,17 @@ impl Decapsulator {
     /// without extension headers to a local address, outer ECN Not-ECT
     /// under the pipe model, UDP to the Geneve port with a checksum that
     /// verifies (or a zero one where accepted), Geneve version 0 without
-    /// the O bit carrying Ethernet, options that pass. `Some` only for a
+    /// the O bit carrying Ethernet, options that pass. `hw_udp_sum_good`:
+    /// the receiving port verified the UDP checksum (see
+    /// [`Buffer::rx_outer_udp_checksum_good`](crate::tunnel::Buffer::rx_outer_udp_checksum_good)).
+    /// `Some` only for a
     /// delivery, with nothing to update in the inner frame (the general
     /// tier's verdict too, tested in `tests.rs`); `None` for any other
     /// packet, and [`decap_general`](Self::decap_general) decides.
-    #[inline]
-    pub fn decap_fast_v6(&self, frame: &[u8]) -> Option<Delivery> {
+    /// Always inlined: both express loops that try it (the IPv4-first and
+    /// the IPv6-first one) keep it in line.
+    #[inline(always)]
+    pub fn decap_fast_v6(&self, frame: &[u8], hw_udp_sum_good: bool) -> Option<Delivery> {
         const IP6: usize = ethernet::HEADER_LEN;
         const UDP6: usize = IP6 + ipv6::HEADER_LEN;
         const GENEVE6: usize = UDP6 + udp::HEADER_LEN;
@@ -409,7 +414,10 @@ impl Decapsulator {
         if !self.pattern_v6.as_ref().is_some_and(|p| p.matches(f)) && !self.fast_v6_fields_ok(f) {
             return None;
         }
-        let pl = usize::from(b16(IP6 + 4));
+        // The payload length (bytes 18..20) out of the word at 12 the
+        // pattern read (one load, not two byte loads).
+        let w12 = u64::from_le_bytes(*f[12..20].first_chunk::<8>()?);
+        let pl = usize::from(((w12 >> 48) as u16).swap_bytes());
         let end = UDP6 + pl;
         let dst = f.get(IP6 + 24..UDP6)?.first_chunk::<16>()?;
         if end > frame.len() || usize::from(b16(UDP6 + 4)) != pl {
@@ -424,7 +432,7 @@ impl Decapsulator {
                 .first_chunk::<16>()
                 .is_some_and(|s| self.zero_checksum_v6_ok(s))
         } else {
-            !self.cfg.verify_udp_checksum || udp_checksum_ok_v6(frame, end, pl)
+            !self.cfg.verify_udp_checksum || hw_udp_sum_good || udp_checksum_ok_v6(frame, end, pl)
         };
         if !udp_ok {
             return None;

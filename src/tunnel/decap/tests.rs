@@ -332,7 +332,7 @@ fn fix_udp6_checksum(f: &mut [u8]) {
 /// Whether the IPv6 fast tier delivered `f`; when it did, the general
 /// path must deliver the same inner frame, with nothing to update.
 fn check_fast_v6(d: &Decapsulator, f: &[u8]) -> bool {
-    let Some(fd) = d.decap_fast_v6(f) else {
+    let Some(fd) = d.decap_fast_v6(f, false) else {
         return false;
     };
     let Verdict::Deliver(full) = d.decap_general(f) else {
@@ -353,6 +353,40 @@ fn check_fast_v6(d: &Decapsulator, f: &[u8]) -> bool {
     assert_eq!(fd.options, full.options, "{f:02x?}");
     assert!(!fd.inner.changed && !full.inner.changed, "{f:02x?}");
     true
+}
+
+/// The port's verdict on the outer UDP checksum (RX offload) stands in
+/// for the sum: a frame whose checksum is wrong is delivered by the IPv6
+/// fast tier only when the port marked it good, and refused without the
+/// mark; a zero checksum stays refused either way (RFC 6935: accepted
+/// only where configured), and with the mark a correct frame is delivered
+/// exactly as without it.
+#[test]
+fn ipv6_fast_tier_trusts_the_ports_good_udp_checksum_and_nothing_else() {
+    let d = Decapsulator::new(DecapConfig::new(vec![L4], vec![L6]));
+    let c = TunnelConfig::new(
+        [2, 0, 0, 0, 0, 0xb],
+        [2, 0, 0, 0, 0, 0xa],
+        R6.into(),
+        L6.into(),
+        Vni::new(0x123456).unwrap(),
+    );
+    let t = EncapTemplate::new(&c).unwrap();
+    let inner = inner_eth(64, 0x0800, 0x45, 0, 64);
+    let mut b = VecBuffer::with_headroom(t.header_len(), &inner);
+    encap(&t, &mut b, Some(7)).unwrap();
+    let good = b.to_vec();
+    assert_eq!(good[12..14], [0x86, 0xdd]);
+    let by_sum = d.decap_fast_v6(&good, false).expect("a correct checksum");
+    assert_eq!(d.decap_fast_v6(&good, true), Some(by_sum));
+    let mut bad = good.clone();
+    bad[61] ^= 0x01;
+    assert_eq!(d.decap_fast_v6(&bad, false), None);
+    assert_eq!(d.decap_fast_v6(&bad, true), Some(by_sum));
+    let mut zero = good.clone();
+    zero[60..62].fill(0);
+    assert_eq!(d.decap_fast_v6(&zero, false), None);
+    assert_eq!(d.decap_fast_v6(&zero, true), None);
 }
 
 /// IPv6 underlay frames (with and without options, zero or computed

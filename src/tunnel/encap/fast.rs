@@ -7,7 +7,7 @@ use crate::tunnel::hash::{hash_ipv4, hash_ipv4_ihl5};
 use crate::tunnel::qos::TtlEncap;
 use crate::wire::{ethernet, ipv4, ipv6};
 
-use super::template::{udp_checksum_of, write_v4_header, write_v6_header, FastCase};
+use super::template::{udp_checksum_of, write_v4_header, write_v6_fast, FastCase, UdpCsumFast};
 use super::EncapTemplate;
 use crate::tunnel::offload::pseudo_seed;
 use crate::wire::checksum;
@@ -29,8 +29,8 @@ pub fn encap_fast_ethernet<B: Buffer + ?Sized>(
     flow_hash: Option<u32>,
 ) -> bool {
     match t.fast {
-        FastCase::V4Ethernet => encap_fast::<ETH, false, B>(t, buf, flow_hash).is_some(),
-        FastCase::V6Ethernet => encap_fast::<ETH, true, B>(t, buf, flow_hash).is_some(),
+        FastCase::V4Ethernet => encap_fast::<ETH, false, false, B>(t, buf, flow_hash).is_some(),
+        FastCase::V6Ethernet => encap_fast::<ETH, true, false, B>(t, buf, flow_hash).is_some(),
         // Not here: inlined too, they make the worker's express tier spill
         // registers (see BENCHMARKS.md). [`encap`](super::encap) has them.
         FastCase::V4Ip | FastCase::V6Ip | FastCase::None => false,
@@ -41,25 +41,30 @@ pub fn encap_fast_ethernet<B: Buffer + ?Sized>(
 /// (`V6`) checked once, in [`FastEthernet::new`]: a loop over a burst then
 /// runs its one sub-case with no dispatch on the template per frame. It
 /// writes what [`encap_fast_ethernet`] writes and declines what it
-/// declines (the template cannot change while it is borrowed).
+/// declines (the template cannot change while it is borrowed). `SUM`: an
+/// IPv6 template whose outer UDP checksum the software computes, known
+/// per burst too (no test of the checksum's mode per frame).
 #[derive(Clone, Copy)]
-pub struct FastEthernet<'t, const V6: bool>(&'t EncapTemplate);
+pub struct FastEthernet<'t, const V6: bool, const SUM: bool = false>(&'t EncapTemplate);
 
-impl<'t, const V6: bool> FastEthernet<'t, V6> {
-    /// `t` if its fast case is Ethernet payload over IPv6 (`V6`) or IPv4.
+impl<'t, const V6: bool, const SUM: bool> FastEthernet<'t, V6, SUM> {
+    /// `t` if its fast case is Ethernet payload over IPv6 (`V6`) or IPv4,
+    /// and, with `SUM`, an IPv6 one whose UDP checksum the software
+    /// computes.
     pub fn new(t: &'t EncapTemplate) -> Option<Self> {
         let case = if V6 {
             FastCase::V6Ethernet
         } else {
             FastCase::V4Ethernet
         };
-        (t.fast == case).then_some(FastEthernet(t))
+        let sum = !SUM || (V6 && t.udp_csum_fast() == UdpCsumFast::Software);
+        (t.fast == case && sum).then_some(FastEthernet(t))
     }
 
     /// [`encap_fast_ethernet`] for this template.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(self, buf: &mut B, flow_hash: Option<u32>) -> bool {
-        encap_fast::<ETH, V6, B>(self.0, buf, flow_hash).is_some()
+        encap_fast::<ETH, V6, SUM, B>(self.0, buf, flow_hash).is_some()
     }
 }
 
@@ -74,10 +79,22 @@ pub fn encap_fast_ip<B: Buffer + ?Sized>(
     flow_hash: Option<u32>,
 ) -> bool {
     match t.fast {
-        FastCase::V4Ip => encap_fast::<IP, false, B>(t, buf, flow_hash).is_some(),
-        FastCase::V6Ip => encap_fast::<IP, true, B>(t, buf, flow_hash).is_some(),
+        FastCase::V4Ip => encap_fast::<IP, false, false, B>(t, buf, flow_hash).is_some(),
+        FastCase::V6Ip => encap_fast_ip_v6(t, buf, flow_hash),
         _ => false,
     }
+}
+
+/// The L3 fast tier over IPv6, out of line: inlined beside the IPv4 one,
+/// its checksum's sum took registers from the L3 express loop, which
+/// then spilled on the IPv4 case too (see BENCHMARKS.md).
+#[inline(never)]
+fn encap_fast_ip_v6<B: Buffer + ?Sized>(
+    t: &EncapTemplate,
+    buf: &mut B,
+    flow_hash: Option<u32>,
+) -> bool {
+    encap_fast::<IP, true, false, B>(t, buf, flow_hash).is_some()
 }
 
 /// Every fast-tier sub-case: [`encap_fast_ethernet`] and the L3 (IPv4
@@ -90,8 +107,8 @@ pub(super) fn encap_fast_any<B: Buffer + ?Sized>(
 ) -> bool {
     match t.fast {
         FastCase::V4Ethernet | FastCase::V6Ethernet => encap_fast_ethernet(t, buf, flow_hash),
-        FastCase::V4Ip => encap_fast::<IP, false, B>(t, buf, flow_hash).is_some(),
-        FastCase::V6Ip => encap_fast::<IP, true, B>(t, buf, flow_hash).is_some(),
+        FastCase::V4Ip => encap_fast::<IP, false, false, B>(t, buf, flow_hash).is_some(),
+        FastCase::V6Ip => encap_fast::<IP, true, false, B>(t, buf, flow_hash).is_some(),
         FastCase::None => false,
     }
 }
@@ -107,27 +124,41 @@ const FAST_INNER_IP_LEN: usize = ipv4::HEADER_LEN + 4;
 /// (buffer untouched) for anything else; the general tier writes the same
 /// bytes for it.
 #[inline(always)]
-fn encap_fast<const L2: usize, const V6: bool, B: Buffer + ?Sized>(
+fn encap_fast<const L2: usize, const V6: bool, const SUM: bool, B: Buffer + ?Sized>(
     t: &EncapTemplate,
     buf: &mut B,
     flow_hash: Option<u32>,
 ) -> Option<()> {
+    let inner = buf.data();
     let FastInner {
         len: inner_len,
         tos,
         ttl,
         hash,
-    } = fast_inner::<L2>(t, buf.data(), flow_hash)?;
+    } = fast_inner::<L2>(t, inner, flow_hash)?;
     let sport = t.src_port_for(hash);
-    // Too little headroom: the general tier moves the data back first.
-    let h = buf.prepend_header(t.len)?;
-    let udp_len = if V6 {
-        write_v6_header(t, h, inner_len, tos, ttl, sport, hash)
+    if V6 {
+        // The inner frame's sum while its bytes are at hand, the header
+        // then written with its checksum in one pass (write_v6_fast).
+        // `SUM`: the mode checked once per burst ([`FastEthernet::new`]).
+        let mode = if SUM {
+            UdpCsumFast::Software
+        } else {
+            t.udp_csum_fast()
+        };
+        let inner_sum = match mode {
+            UdpCsumFast::Software => checksum::sum_frame(inner),
+            _ => 0,
+        };
+        // Too little headroom: the general tier moves the data back first.
+        let h = buf.prepend_header(t.len)?;
+        write_v6_fast(t, h, mode, inner_len, tos, ttl, sport, hash, inner_sum);
     } else {
-        write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport)
-    };
-    if t.udp_csum {
-        fast_udp_checksum::<V6>(t, buf.data_mut(), udp_len, sport);
+        let h = buf.prepend_header(t.len)?;
+        let udp_len = write_v4_header(t, h, ethernet::HEADER_LEN, inner_len, tos, ttl, sport);
+        if t.udp_csum {
+            fast_udp_checksum::<V6>(t, buf.data_mut(), udp_len, sport);
+        }
     }
     if let Some(o) = &t.tx_offload {
         buf.set_tx_offload(o);

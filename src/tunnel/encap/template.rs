@@ -584,6 +584,122 @@ pub(super) fn write_v6_header(
     udp_len
 }
 
+/// What the fast tier writes into the outer UDP checksum field of an
+/// IPv6 template: nothing (the template's zero), the NIC's pseudo-header
+/// seed, or the software checksum. The express tier knows it per burst
+/// ([`FastEthernet`] with `SUM`); other callers test it per frame.
+///
+/// [`FastEthernet`]: super::FastEthernet
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum UdpCsumFast {
+    Zero,
+    Seed,
+    Software,
+}
+
+impl EncapTemplate {
+    /// See [`UdpCsumFast`].
+    #[inline(always)]
+    pub(super) fn udp_csum_fast(&self) -> UdpCsumFast {
+        match (self.udp_csum, self.hw_udp_csum) {
+            (false, _) => UdpCsumFast::Zero,
+            (true, true) => UdpCsumFast::Seed,
+            (true, false) => UdpCsumFast::Software,
+        }
+    }
+}
+
+/// The IPv6 fast tier's header: [`write_v6_header`] for a template
+/// without outer VLAN tag (IPv6 at 14, UDP at 54, fixed offsets, one
+/// bounds check) and the outer UDP checksum field written with the rest:
+/// `mode` is the template's ([`EncapTemplate::udp_csum_fast`], or known
+/// per burst) and `inner_sum` [`checksum::sum_frame`] of the inner frame
+/// (taken before the header was prepended, while the fast tier reads it
+/// anyway) when [`UdpCsumFast::Software`], unused otherwise. The length-dependent
+/// parts of the checksum (the UDP length, in the pseudo header and the
+/// UDP header, and the source port) are added to the template's constant
+/// sum ([`EncapTemplate::udp_sum_base`]); the fold is made in machine
+/// order ([`checksum::udp_field_machine_order`]), so the inner sum is never
+/// byte-swapped. The same bytes as [`write_v6`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(super) fn write_v6_fast(
+    t: &EncapTemplate,
+    h: &mut [u8],
+    mode: UdpCsumFast,
+    inner_len: usize,
+    tos: u8,
+    ttl: u8,
+    sport: u16,
+    hash: u32,
+    inner_sum: u64,
+) {
+    const L3: usize = ethernet::HEADER_LEN;
+    const U: usize = L3 + ipv6::HEADER_LEN;
+    copy_header_v6(h, &t.hdr);
+    // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
+    let udp_len = (t.len - U + inner_len) as u16;
+    let Some(f) = h.first_chunk_mut::<{ U + udp::HEADER_LEN }>() else {
+        return;
+    };
+    let w0 = (6u32 << 28) | (u32::from(tos) << 20) | (hash & 0x000f_ffff);
+    f[L3..L3 + 4].copy_from_slice(&w0.to_be_bytes());
+    f[L3 + 4..L3 + 6].copy_from_slice(&udp_len.to_be_bytes());
+    f[L3 + 7] = ttl;
+    f[U..U + 2].copy_from_slice(&sport.to_be_bytes());
+    f[U + 4..U + 6].copy_from_slice(&udp_len.to_be_bytes());
+    match mode {
+        UdpCsumFast::Zero => {}
+        UdpCsumFast::Seed => {
+            f[U + 6..U + 8].copy_from_slice(&pseudo_seed(t.phdr_addr_sum, udp_len).to_be_bytes());
+        }
+        UdpCsumFast::Software => {
+            // udp_checksum_of's sum, folded in machine order: the field's
+            // bytes are its native bytes. A computed zero is sent as 0xffff.
+            let seed = t.udp_sum_base + 2 * u64::from(udp_len) + u64::from(sport);
+            let c = checksum::udp_field_machine_order(inner_sum, seed);
+            f[U + 6..U + 8].copy_from_slice(&c.to_ne_bytes());
+        }
+    }
+}
+
+/// [`copy_header`] for an IPv6 template (at least 70 bytes): the first 64
+/// bytes and the last 16 up to 80 bytes (a template without options or
+/// with up to 8 bytes of them), two 64-byte copies up to 128.
+#[inline(always)]
+pub(super) fn copy_header_v6(h: &mut [u8], src: &[u8; MAX_TEMPLATE_LEN]) {
+    #[inline(always)]
+    fn head_tail<const N: usize, const M: usize>(
+        h: &mut [u8],
+        src: &[u8; MAX_TEMPLATE_LEN],
+    ) -> Option<()> {
+        let n = h.len();
+        let tail = n.checked_sub(M)?;
+        let (a, b) = (
+            src.first_chunk::<N>()?,
+            src.get(tail..n)?.first_chunk::<M>()?,
+        );
+        h.first_chunk_mut::<N>()?.copy_from_slice(a);
+        h.get_mut(tail..)?
+            .first_chunk_mut::<M>()?
+            .copy_from_slice(b);
+        Some(())
+    }
+    let n = h.len();
+    let done = if (64..=80).contains(&n) {
+        head_tail::<64, 16>(h, src)
+    } else if (64..=128).contains(&n) {
+        head_tail::<64, 64>(h, src)
+    } else {
+        None
+    };
+    if done.is_none() {
+        if let Some(s) = src.get(..n) {
+            h.copy_from_slice(s);
+        }
+    }
+}
+
 /// Copy the template into `h` (its length is the template length) with
 /// fixed-size moves for the usual sizes: two overlapping 32- or 64-byte
 /// copies instead of a `memcpy` call.

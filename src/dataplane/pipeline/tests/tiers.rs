@@ -103,6 +103,7 @@ fn access_express_matches(cfg: &str, peer: &str, v6: bool) {
                 .is_some();
         frames.push((f, takes));
     }
+    let mut summed = 0;
     for (i, (f, takes)) in frames.iter().enumerate() {
         for rss in [None, Some(0x1234_5678)] {
             let mut by_express = VecBuffer::with_headroom(256, f);
@@ -116,6 +117,14 @@ fn access_express_matches(cfg: &str, peer: &str, v6: bool) {
             };
             assert_eq!(known_got, got, "frame {i}");
             assert_eq!(by_known.data(), by_express.data(), "frame {i}");
+            // And through the IPv6 fast case with the checksum summed in
+            // software, the one an IPv6 tunnel without offload takes.
+            if let Some(k) = express.fast_summed() {
+                let mut by_summed = VecBuffer::with_headroom(256, f);
+                assert_eq!(express.encap_with(k, &mut by_summed, rss), got, "frame {i}");
+                assert_eq!(by_summed.data(), by_express.data(), "frame {i}");
+                summed += 1;
+            }
             let mut general = VecBuffer::with_headroom(256, f);
             let want = access_with_cache(&t, 1, &mut general, rss, &mut MacCache::default());
             if *takes {
@@ -128,6 +137,8 @@ fn access_express_matches(cfg: &str, peer: &str, v6: bool) {
             }
         }
     }
+    // An IPv6 tunnel computes its checksum by default: the summed case.
+    assert_eq!(summed > 0, v6);
 }
 
 #[test]
@@ -242,15 +253,21 @@ fn underlay_express_delivers_like_underlay_or_leaves_the_packet() {
     }
 }
 
-/// `underlay_express_counted` on `b`, and `underlay_express_ip` (the loop of a
-/// gateway without L2 VNIs, the L3 pattern first) on a copy: the same
-/// result and the same bytes, for any tables and any packet.
+/// `underlay_express_counted` on `b`, and on copies `underlay_express_ip`
+/// (the loop of a gateway without L2 VNIs, the L3 pattern first) and
+/// `underlay_express_v6` (the loop of a burst that starts with an IPv6
+/// frame, the IPv6 tier first): the same result and the same bytes, for
+/// any tables and any packet.
 fn both_express(t: &Tables, b: &mut VecBuffer) -> Option<u16> {
     let mut ip_first = VecBuffer::with_headroom(128, b.data());
+    let mut v6_first = VecBuffer::with_headroom(128, b.data());
     let got = underlay_express_counted(t, b);
     let ip_got = underlay_express_ip(t, &mut ip_first);
     assert_eq!(ip_got, got, "{:02x?}", b.data());
     assert_eq!(ip_first.data(), b.data());
+    let v6_got = underlay_express_v6(t, &mut v6_first);
+    assert_eq!(v6_got, got, "IPv6 first: {:02x?}", b.data());
+    assert_eq!(v6_first.data(), b.data());
     got.map(|x| x.port)
 }
 
@@ -592,4 +609,112 @@ fn l3_express_encapsulates_like_access_with_cache_over_mutated_frames() {
         }
     }
     assert!(taken > 200, "{taken}");
+}
+
+/// The decap express tier over an IPv6 underlay, in all three of its loop
+/// orders (`both_express`: IPv4 first, L3 pattern first, IPv6 first),
+/// gives `underlay`'s outcome and bytes, and the general tier's, or leaves
+/// the packet untouched: over every bit flip of the outer headers and the
+/// first inner bytes (the UDP checksum recomputed over the payload length
+/// or left wrong), every truncation, padding and an options area, on a
+/// plain VNI and on one that is not (an allow list of another source).
+#[test]
+fn underlay_express_v6_delivers_like_the_general_tier_over_mutated_frames() {
+    let v6 = UNTAGGED.replace(
+        "ipv4: 198.18.0.1/24",
+        "ipv4: 198.18.0.1/24\n  ipv6: 2001:db8:18::1/64",
+    );
+    let allow = v6.clone() + "decap:\n  - { vni: 100, allow_from: [\"2001:db8:18::3\"] }\n";
+    let configs: Vec<Tables> = [v6, allow]
+        .iter()
+        .map(|y| {
+            let cfg = crate::config::load_str(y, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+            build(
+                &cfg,
+                &HashMap::new(),
+                &HashMap::new(),
+                1,
+                Default::default(),
+            )
+        })
+        .collect();
+    let inner = udp_frame(
+        [2, 0, 0, 0, 0, 0xbb],
+        [198, 19, 0, 1],
+        [198, 19, 0, 2],
+        7,
+        9,
+    );
+    // The checksum over the payload length only (a padded or cut frame
+    // keeps what its header says).
+    let fix = |f: &mut Vec<u8>| {
+        if f.len() < 62 || f[12..14] != [0x86, 0xdd] {
+            return;
+        }
+        let pl = usize::from(u16::from_be_bytes([f[18], f[19]]));
+        if pl < 8 || f.len() < 54 + pl {
+            return;
+        }
+        f[60..62].fill(0);
+        let src: [u8; 16] = f[22..38].try_into().unwrap();
+        let dst: [u8; 16] = f[38..54].try_into().unwrap();
+        let c = checksum::l4_checksum_v6(&src, &dst, 17, &f[54..54 + pl]);
+        f[60..62].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+    };
+    let mut odd = inner.clone();
+    odd.push(0x5a);
+    let bases = [
+        geneve6_from_peer(&inner, &[]),
+        geneve6_from_peer(&odd, &[]),
+        geneve6_from_peer(&inner, &[(0x0102, 1, &[0, 0, 0, 42])]),
+    ];
+    // Each unharmed frame (even and odd datagram lengths, options) is the
+    // express tier's, in every loop order.
+    for base in &bases {
+        let mut b = VecBuffer::with_headroom(128, base);
+        assert!(both_express(&configs[0], &mut b).is_some(), "{base:02x?}");
+    }
+    let mut frames = Vec::new();
+    for base in &bases {
+        frames.push(base.clone());
+        let mut padded = base.clone();
+        padded.extend_from_slice(&[0; 6]);
+        frames.push(padded);
+        frames.extend((0..base.len()).map(|n| base[..n].to_vec()));
+        for i in 0..base.len().min(100) {
+            for x in [0x01u8, 0x08, 0x10, 0x40, 0x80, 0xff] {
+                let mut f = base.clone();
+                f[i] ^= x;
+                frames.push(f.clone());
+                fix(&mut f);
+                frames.push(f);
+            }
+        }
+    }
+    let mut taken = [0usize; 2];
+    for (c, t) in configs.iter().enumerate() {
+        for f in &frames {
+            let mut by_express = VecBuffer::with_headroom(128, f);
+            let got = both_express(t, &mut by_express);
+            let mut fast = VecBuffer::with_headroom(128, f);
+            let want = underlay(t, &mut fast, &mut |_| {});
+            let mut general = VecBuffer::with_headroom(128, f);
+            let reference = underlay_reference(t, &mut general, &mut |_| {});
+            assert_eq!(want, reference, "config {c}: {f:02x?}");
+            assert_eq!(fast.data(), general.data(), "config {c}: {f:02x?}");
+            match got {
+                Some(port) => {
+                    taken[c] += 1;
+                    assert_eq!(Outcome::Decapped(port), want, "config {c}: {f:02x?}");
+                    assert_eq!(by_express.data(), general.data(), "config {c}: {f:02x?}");
+                }
+                None => assert_eq!(by_express.data(), &f[..], "config {c}: untouched"),
+            }
+        }
+    }
+    // The plain VNI takes the unharmed frames and many flips (of the
+    // source port, the flow label, the inner bytes...); the allow list
+    // takes none.
+    assert!(taken[0] > 300, "{taken:?}");
+    assert_eq!(taken[1], 0, "{taken:?}");
 }
