@@ -1130,6 +1130,70 @@ fn a_second_gateway_on_the_same_socket_is_refused() {
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
 }
 
+/// Pages by key through a running gateway: routes listed four at a time
+/// while routes already listed are deleted and new ones added between
+/// pages (a position token would skip one entry per deletion before it).
+/// Every route present throughout is listed exactly once.
+#[test]
+fn route_pages_resume_after_the_last_key_while_routes_change() {
+    let dir = common::scratch("api-pages");
+    let prefix = format!("gwtest-{}-api-pg", std::process::id());
+    let mut tables = String::from(
+        "vtep:\n  port: ul\n  ipv4: 198.18.0.1/24\n  next_hops:\n    - { via: 198.18.0.254, mac: \"02:00:00:00:00:fe\", destinations: [198.18.0.0/15] }\ntunnels:\n  - { name: t0, remote: 198.18.1.2, vni: 5000 }\nl3:\n  access: { port: acc }\n  routes:\n",
+    );
+    for i in 0..40 {
+        tables.push_str(&format!(
+            "    - {{ prefix: 198.19.{i}.0/24, tunnel: t0 }}\n"
+        ));
+    }
+    let g = Gw::start(&dir, "pages", null_ports(&prefix), &tables);
+    let mut listed: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut deleted = Vec::new();
+    let mut token = String::new();
+    for page in 0..100 {
+        let (c, out, err) = g.ctl(&["route", "list", "--page-size", "4", "--page-token", &token]);
+        assert_eq!(c, 0, "{out}\n{err}");
+        for l in lines(&out) {
+            let p = l.split(' ').next().unwrap().to_string();
+            *listed.entry(p).or_default() += 1;
+        }
+        // Between pages: delete the smallest route listed so far that is
+        // still there, and add one that sorts before every page.
+        if let Some(p) = listed.keys().find(|p| !deleted.contains(*p)).cloned() {
+            g.ok(&["route", "delete", "--prefix", &p]);
+            deleted.push(p);
+        }
+        g.ok(&[
+            "route",
+            "add",
+            "--prefix",
+            &format!("198.18.{}.0/24", 100 + page),
+            "--tunnel",
+            "t0",
+        ]);
+        token = err
+            .trim()
+            .strip_prefix("next page token:")
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default();
+        if token.is_empty() {
+            break;
+        }
+    }
+    for i in 0..40 {
+        let p = format!("198.19.{i}.0/24");
+        assert_eq!(
+            listed.get(&p),
+            Some(&1),
+            "{p} listed {:?} times: {listed:?}",
+            listed.get(&p)
+        );
+    }
+    assert!(listed.values().all(|n| *n == 1), "{listed:?}");
+    let run = g.stop();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+}
+
 /// The counters `option_policies_change_what_is_forwarded` follows:
 /// (VNI 100 delivered, `required_option_missing`, `security_tag_denied`).
 fn policy_counters(g: &Gw) -> (u64, u64, u64) {

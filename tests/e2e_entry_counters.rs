@@ -225,4 +225,63 @@ metrics: {{ prometheus: "{prom}", top_tunnels: 1 }}
         !body.contains("tunnel=\"t1\""),
         "only the top tunnel:\n{body}"
     );
+    // `geneve-gw stats --tunnel --vni --top`: the same numbers from the
+    // command line, the top list busiest first.
+    let stats = |args: &[&str]| {
+        Command::new(gw::bin())
+            .args(["stats", "--file-prefix", &prefix])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = stats(&["--tunnel", "t1", "--vni", "100", "--top", "2", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t1 = &want["tunnels"]["t1"];
+    for k in [
+        "encap_packets",
+        "encap_bytes",
+        "decap_packets",
+        "decap_bytes",
+    ] {
+        assert_eq!(j["/geneve_gw/tunnel"][k], t1[k], "t1 {k}: {j}");
+    }
+    for k in ["packets", "bytes", "drops"] {
+        assert_eq!(
+            j["/geneve_gw/vni"][k], want["vnis"]["100"][k],
+            "VNI 100 {k}: {j}"
+        );
+    }
+    let traffic =
+        |t: &Value| t["encap_packets"].as_u64().unwrap() + t["decap_packets"].as_u64().unwrap();
+    let (first, second) = if traffic(&want["tunnels"]["t2"]) >= traffic(t1) {
+        ("t2", "t1")
+    } else {
+        ("t1", "t2")
+    };
+    let top = &j["/geneve_gw/top_tunnels"];
+    assert_eq!(
+        (top["t0_name"].as_str(), top["t1_name"].as_str()),
+        (Some(first), Some(second)),
+        "{top}"
+    );
+    assert_eq!(
+        top["t0_encap_packets"], want["tunnels"][first]["encap_packets"],
+        "{top}"
+    );
+    let o = stats(&["--tunnel", "t2"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let t2 = &want["tunnels"]["t2"];
+    let row = format!(
+        "t2 {} {} 0 {} {}",
+        t2["encap_packets"], t2["encap_bytes"], t2["decap_packets"], t2["decap_bytes"]
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == row),
+        "no `{row}` in:\n{text}"
+    );
+    let o = stats(&["--tunnel", "nope"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("tunnel `nope`: no counters"));
 }

@@ -219,6 +219,8 @@ struct ControlState {
     /// ageing or a reload held the loop for at most.
     slowest_turn: Duration,
     macs_not_learned: u64,
+    /// Inner destinations not resolved: the neighbour table was full.
+    neighbors_refused: u64,
     /// Learning events from before segments moved (see [`LearnFence`]).
     learn_fence: LearnFence,
     /// What the gateway itself sends (ARP/ND and ICMP replies) is policed
@@ -599,12 +601,13 @@ fn gateway(
     let (event_tx, event_rx) = bounded(EVENT_QUEUE);
     let (control_tx, control_rx) = bounded(PUNT_QUEUE);
     let flows: Arc<crate::dataplane::flows::FlowTable> = Arc::new(Default::default());
+    let neighbor_limit = cfg.limits.neighbors as usize;
     let mut st = ControlState {
         cfg: Arc::new(cfg),
         planner: Planner::new(port_ids, &port_macs, tx_caps, flows.clone()),
         port_ids: port_ids.to_vec(),
         port_macs,
-        neighbors: NeighborTable::new(),
+        neighbors: NeighborTable::new().with_limit(neighbor_limit),
         learned: Default::default(),
         age_queue: Default::default(),
         control_tx,
@@ -613,6 +616,7 @@ fn gateway(
         macs_aged: 0,
         slowest_turn: Duration::ZERO,
         macs_not_learned: 0,
+        neighbors_refused: 0,
         learn_fence: LearnFence::default(),
         reply_policer: PuntPolicer::new(1_000_000_000, 0),
         started: Instant::now(),
@@ -683,7 +687,7 @@ fn gateway(
     let socket = crate::control::api::socket_path(&crate::control::api::file_prefix(
         &st.cfg.eal.merged_args(&opts.eal_args),
     ));
-    let mut api = run_api::ApiState::start(&socket, st.cfg.api.listen_tcp)?;
+    let mut api = run_api::ApiState::start(&socket, st.cfg.api.listen_tcp, &st.cfg)?;
     let launched = LaunchedWorkers::launch(jobs).map_err(|e| e.to_string())?;
     let started = Instant::now();
     eprintln!(
@@ -760,7 +764,8 @@ fn gateway(
 
 /// A validated new configuration, its difference to the running one, and
 /// how long loading and diffing took on the reload thread.
-type ReloadResult = Result<(Arc<Config>, ConfigDiff, Duration), config::ConfigErrors>;
+type ReloadResult =
+    Result<(Arc<Config>, ConfigDiff, Duration, config::edit::Editor), config::ConfigErrors>;
 
 /// Load and validate the configuration file on a helper thread, and diff
 /// it against the running one there (both walks are linear in the file);
@@ -774,7 +779,10 @@ fn spawn_reload(path: &std::path::Path, old: Arc<Config>) -> Option<Receiver<Rel
             let t0 = Instant::now();
             let r = config::load(&path).map(|new| {
                 let d = changes::diff(&old, &new);
-                (Arc::new(new), d, t0.elapsed())
+                // The control API's indexes of the new file, here rather
+                // than on the control thread.
+                let editor = config::edit::Editor::new(&new);
+                (Arc::new(new), d, t0.elapsed(), editor)
             });
             // The loop may have stopped meanwhile: nobody to tell then.
             let _ = tx.send(r);
@@ -830,7 +838,7 @@ fn control_loop(
                 Ok(result) => {
                     reload = None;
                     match result {
-                        Ok((new, diff, read))
+                        Ok((new, diff, read, editor))
                             if new.ports == st.cfg.ports && new.eal == st.cfg.eal =>
                         {
                             let t0 = Instant::now();
@@ -838,11 +846,7 @@ fn control_loop(
                             if diff.global == Some("l2 segments") {
                                 st.segments_moved(&segment_vnis(&old), publisher.generation() + 1);
                             }
-                            // Freeing a large configuration takes a while:
-                            // not on the control thread.
-                            let _ = std::thread::Builder::new()
-                                .name("gw-reload-free".into())
-                                .spawn(move || drop(old));
+                            let old_editor = api.reload_editor(editor);
                             st.offload.reload(&st.cfg);
                             obs.set_top_tunnels(st.cfg.metrics.top_tunnels as usize);
                             let summary = diff.summary();
@@ -876,6 +880,13 @@ fn control_loop(
                                     _ => "published",
                                 }
                             );
+                            // Freeing a large configuration (and the API's
+                            // indexes of it) takes a while: not on the
+                            // control thread, and only once the changes
+                            // are out (on two cores it competes with them).
+                            let _ = std::thread::Builder::new()
+                                .name("gw-reload-free".into())
+                                .spawn(move || drop((old, old_editor)));
                         }
                         Ok(_) => {
                             let e = format!("ports or eal changed in {}; those need a restart (the running configuration stays)", opts.config_path.display());
@@ -933,7 +944,18 @@ fn control_loop(
                         }
                     }
                 }
-                Event::Resolve(ip) => st.neighbors.want(ip),
+                Event::Resolve(ip) => {
+                    if !st.neighbors.want_if_room(ip) {
+                        st.neighbors_refused += 1;
+                        if st.neighbors_refused == 1 {
+                            eprintln!(
+                                "neighbour table full: limits.neighbors ({}) entries, {:.3} s after start; inner destinations beyond it stay unresolved (next_hop_unresolved)",
+                                st.cfg.limits.neighbors,
+                                st.started.elapsed().as_secs_f64()
+                            );
+                        }
+                    }
+                }
                 // Counted by the workers, never queued.
                 Event::LearnRefused | Event::OptionsNotCarried | Event::Counted { .. } => {}
                 Event::FlowId { key, id } => {
@@ -963,7 +985,7 @@ fn control_loop(
         publisher.push(ch);
         publisher.flush(&shared.tables, &shared.generation);
         st.planner
-            .settle_counters(publisher.settled(), &shared.entries);
+            .settle_counters(&st.cfg, publisher.settled(), &shared.entries);
         obs.entries(st.planner.counter_slots());
         st.resolve(pool);
         obs.tick(&shared.counters, st.replies, || st.table_sizes(), false);
@@ -1070,6 +1092,10 @@ fn report(
         st.slowest_turn.as_secs_f64() * 1e3
     );
     println!("macs not learned (table full) {}", st.macs_not_learned);
+    println!(
+        "neighbours not resolved (table full) {}",
+        st.neighbors_refused
+    );
     println!("control replies rate-limited {}", st.replies_limited);
     println!("flow ids {}", st.flow_order.len());
     let drops = drop_totals(counters);

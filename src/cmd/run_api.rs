@@ -16,6 +16,7 @@ use super::ControlState;
 use crate::config::edit::{Edit, Editor};
 use crate::control::api::{self, Host, Job};
 use crate::control::api_proto as pb;
+use crate::control::pages::Snapshot;
 use crate::dataplane::changes;
 use crate::dataplane::gateway::Shared;
 use crate::dataplane::publish::Publisher;
@@ -30,9 +31,14 @@ type ReloadDone = Box<dyn FnOnce(Result<String, String>) + Send>;
 /// The API as the control loop keeps it.
 pub(super) struct ApiState {
     rx: Receiver<Job>,
-    /// The editor's indexes; made at the first change after start or a
-    /// reload (linear in the configuration, so not on every reload).
-    editor: Option<Editor>,
+    /// The editor's indexes of the running configuration: made at start
+    /// before the workers run, and for a reloaded file on the reload
+    /// thread (`reload_editor`), so no change waits for them.
+    editor: Editor,
+    /// The learned MACs' and the neighbours' keys, sorted at the first
+    /// page of a listing (`control::pages::Snapshot`).
+    learned_keys: Snapshot<(usize, [u8; 6])>,
+    neighbor_keys: Snapshot<IpAddr>,
     /// Who waits for the reload under way.
     reload_waiters: Vec<ReloadDone>,
     _server: api::ApiServer,
@@ -43,6 +49,7 @@ impl ApiState {
     pub(super) fn start(
         socket: &std::path::Path,
         tcp: Option<std::net::SocketAddr>,
+        cfg: &crate::config::Config,
     ) -> Result<ApiState, String> {
         let (tx, rx) = crossbeam::channel::bounded(api::QUEUE);
         let server = api::ApiServer::start(socket, tcp, tx)?;
@@ -56,21 +63,26 @@ impl ApiState {
         );
         Ok(ApiState {
             rx,
-            editor: None,
+            editor: Editor::new(cfg),
+            learned_keys: Snapshot::default(),
+            neighbor_keys: Snapshot::default(),
             reload_waiters: Vec::new(),
             _server: server,
         })
     }
 
-    /// A reload finished (accepted or refused): the editor's indexes are
-    /// stale, and whoever asked for it learns the outcome.
+    /// A reload finished (accepted or refused): whoever asked for it
+    /// learns the outcome.
     pub(super) fn reloaded(&mut self, outcome: Result<String, String>) {
-        if outcome.is_ok() {
-            self.editor = None;
-        }
         for w in self.reload_waiters.drain(..) {
             w(outcome.clone());
         }
+    }
+
+    /// A reload was accepted: the indexes of its configuration, made on
+    /// the reload thread; the old ones are returned to be freed elsewhere.
+    pub(super) fn reload_editor(&mut self, editor: Editor) -> Editor {
+        std::mem::replace(&mut self.editor, editor)
     }
 
     /// Runs the requests waiting, a bounded number per turn.
@@ -136,7 +148,7 @@ impl Host for RunHost<'_> {
             .iter()
             .any(|e| matches!(e, Edit::AddSegment(_) | Edit::DeleteSegment(_)))
             .then(|| super::segment_vnis(cfg));
-        let editor = self.api.editor.get_or_insert_with(|| Editor::new(cfg));
+        let editor = &mut self.api.editor;
         let label = |i: usize| {
             if transaction {
                 format!("changes[{i}]")
@@ -296,6 +308,60 @@ impl Host for RunHost<'_> {
             .iter()
             .map(|(a, m)| (*a, *m))
             .collect()
+    }
+
+    fn editor(&self) -> &Editor {
+        &self.api.editor
+    }
+
+    fn learned_page(
+        &mut self,
+        after: Option<(usize, [u8; 6])>,
+        segment: Option<usize>,
+        size: usize,
+    ) -> (Vec<api::LearnedMac>, bool, u64) {
+        let learned = &self.st.learned;
+        if after.is_none() {
+            self.api.learned_keys = Snapshot::new(learned.keys().copied().collect());
+        }
+        let (keys, more) = self.api.learned_keys.page(
+            after,
+            segment.map(|s| (s, [0; 6])),
+            size,
+            |k| segment.is_none_or(|s| s == k.0),
+            |k| learned.contains_key(k),
+        );
+        let now = Instant::now();
+        let out = keys
+            .into_iter()
+            .map(|k| {
+                let (r, at) = learned[&k];
+                (k.0, k.1, r, now.duration_since(at).as_secs_f64())
+            })
+            .collect();
+        let total = match segment {
+            None => learned.len(),
+            // Counted in the snapshot (the live table is not by segment).
+            Some(s) => self.api.learned_keys.count((s, [0; 6]), |k| k.0 == s),
+        };
+        (out, more, total as u64)
+    }
+
+    fn neighbors_page(
+        &mut self,
+        after: Option<IpAddr>,
+        size: usize,
+    ) -> (Vec<(IpAddr, [u8; 6])>, bool, u64) {
+        let live = self.st.planner.neighbors();
+        if after.is_none() {
+            self.api.neighbor_keys = Snapshot::new(live.keys().copied().collect());
+        }
+        let (keys, more) =
+            self.api
+                .neighbor_keys
+                .page(after, None, size, |_| true, |k| live.contains_key(k));
+        let out = keys.into_iter().map(|k| (k, live[&k])).collect();
+        (out, more, live.len() as u64)
     }
 
     fn add_neighbor(&mut self, ip: IpAddr, mac: [u8; 6]) -> Result<pb::ChangeReply, Status> {

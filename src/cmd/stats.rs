@@ -18,6 +18,15 @@ pub struct StatsArgs {
     /// Print the raw telemetry replies as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Also this tunnel's counters (packets and bytes each way, encap drops).
+    #[arg(long, value_name = "NAME")]
+    pub tunnel: Option<String>,
+    /// Also this decap VNI's counters (packets, bytes, drops).
+    #[arg(long, value_name = "N")]
+    pub vni: Option<u32>,
+    /// Also the N tunnels with the most packets (at most 40).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
 }
 
 /// Runs `geneve-gw stats`.
@@ -32,7 +41,8 @@ pub fn execute(a: &StatsArgs) -> Result<(), String> {
     };
     let path = stats_client::socket_path(&prefix);
     let mut t = stats_client::Telemetry::connect(&path)?;
-    let all = stats_client::collect(&mut t)?;
+    let mut all = stats_client::collect(&mut t)?;
+    stats_client::collect_entries(&mut t, &mut all, a.tunnel.as_deref(), a.vni, a.top)?;
     if a.json {
         println!("{}", serde_json::Value::Object(all));
     } else {

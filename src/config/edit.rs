@@ -9,11 +9,27 @@
 //! (a route's tunnel, a tunnel still used by routes, static MACs, flood
 //! lists or option policies, an L3 tunnel's VNI against the segments) are
 //! checked with the [`Editor`]'s indexes (tunnel by name, route by prefix,
-//! routes per tunnel and per VNI), never by validating the whole
-//! configuration again: one change costs hash look-ups, plus a memmove in
-//! the route list (kept sorted longest prefix first). Deleting a tunnel
-//! renumbers the references to the tunnels after it (one pass over the
-//! routes, integers only).
+//! routes per tunnel and per VNI, static MAC by segment and address),
+//! never by validating the whole configuration again: one change costs
+//! O(log n) look-ups, whatever the size of the tables.
+//!
+//! Removals move the last entry into the hole (`swap_remove`), so no
+//! other entry's index changes: a deleted tunnel's place goes to the last
+//! tunnel, and only that tunnel's own routes (found through the routes per
+//! tunnel) and option policies are re-pointed; a removed route or static
+//! MAC's place goes to the last of its list, one index entry updated. So
+//! the running `l3.routes` is not kept sorted (a prefix appears once, so
+//! the order changes no lookup; `load` and `emit` sort it longest prefix
+//! first, by address within a length, so a save loads back equal).
+//!
+//! The indexes are `std` B-trees: the API's lists page through them in
+//! key order (`control::pages`), which a hash map cannot do; an ordered
+//! map kept beside a hash map would cost the memory twice. `indexmap`
+//! (insertion order, O(1) swap-remove) was the other candidate: it keeps
+//! positions but gives no key order to page by. The indexes of a
+//! configuration are built once (at start, or on the reload thread): at
+//! 1,000,000 routes they add about 100 MB to the gateway's resident
+//! memory (BENCHMARKS.md, "The control API at a million entries").
 //!
 //! [`Editor::apply`] applies a list of edits all or nothing: every change
 //! to the configuration is recorded with its inverse, and the first
@@ -41,6 +57,7 @@
 //! VNIs in scope, which are planned again, and `flow_id_copy` also shapes
 //! the tunnels' templates (their flow-id variants), so it makes every
 //! table anew.
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -261,24 +278,37 @@ enum Undo {
     Whole(Box<Config>),
 }
 
-/// The indexes the per-entry checks look references up in. Built once
-/// from a configuration (start, reload: linear), then kept up to date by
-/// [`Editor::apply`] with the configuration it edits.
+/// The indexes the per-entry checks look references up in, and the API's
+/// lists page through (in key order). Built once from a configuration
+/// (linear: at start before the workers run, and on the reload thread
+/// for a reloaded file), then kept up to date by [`Editor::apply`] with
+/// the configuration it edits, each change in O(log n).
 #[derive(Debug, Clone, Default)]
 pub struct Editor {
-    /// Tunnel name -> index (the first of a name).
-    names: FxHashMap<String, usize>,
-    /// Route prefix -> tunnel index.
-    routes: FxHashMap<IpPrefix, usize>,
-    /// Routes per tunnel index.
-    per_tunnel: Vec<u32>,
+    /// Tunnel name -> index, in name order.
+    names: BTreeMap<String, usize>,
+    /// Route prefix -> its tunnel and its position in `l3.routes`, in
+    /// prefix order.
+    routes: BTreeMap<IpPrefix, RouteAt>,
+    /// The routes of each tunnel (by tunnel index), in prefix order.
+    per_tunnel: Vec<BTreeSet<IpPrefix>>,
     /// Routes per VNI (the L3 VNIs).
     per_vni: FxHashMap<Vni, u32>,
+    /// Static MACs by (segment index, MAC) -> position in the segment's
+    /// `static_macs`, in that order.
+    macs: BTreeMap<(usize, MacAddr), usize>,
     /// Tunnels that are VXLAN or in a mesh group of their own.
     not_plain: usize,
     /// The VNIs of the routes just added or removed (their decap entries
     /// follow).
     last_vnis: Vec<Vni>,
+}
+
+/// Where a route is: its tunnel (index) and its position in `l3.routes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteAt {
+    pub tunnel: usize,
+    pub pos: usize,
 }
 
 fn plain(t: &Tunnel) -> bool {
@@ -293,7 +323,7 @@ impl Editor {
     /// The indexes of `cfg`.
     pub fn new(cfg: &Config) -> Editor {
         let mut e = Editor {
-            per_tunnel: vec![0; cfg.tunnels.len()],
+            per_tunnel: vec![BTreeSet::new(); cfg.tunnels.len()],
             ..Editor::default()
         };
         for (i, t) in cfg.tunnels.iter().enumerate() {
@@ -302,11 +332,40 @@ impl Editor {
                 e.not_plain += 1;
             }
         }
-        for r in cfg.l3.iter().flat_map(|l| &l.routes) {
-            e.routes.insert(r.prefix, r.tunnel);
-            e.per_tunnel[r.tunnel] += 1;
-            *e.per_vni.entry(cfg.tunnels[r.tunnel].vni).or_default() += 1;
+        // Sorted first: a BTreeMap built from sorted keys is built in bulk.
+        let mut routes: Vec<(IpPrefix, RouteAt)> = cfg
+            .l3
+            .iter()
+            .flat_map(|l| l.routes.iter().enumerate())
+            .map(|(pos, r)| {
+                (
+                    r.prefix,
+                    RouteAt {
+                        tunnel: r.tunnel,
+                        pos,
+                    },
+                )
+            })
+            .collect();
+        routes.sort_unstable_by_key(|r| r.0);
+        for (p, at) in &routes {
+            e.per_tunnel[at.tunnel].insert(*p);
+            *e.per_vni.entry(cfg.tunnels[at.tunnel].vni).or_default() += 1;
         }
+        e.routes = routes.into_iter().collect();
+        let mut macs: Vec<((usize, MacAddr), usize)> = cfg
+            .l2
+            .iter()
+            .flat_map(|l| l.segments.iter().enumerate())
+            .flat_map(|(s, seg)| {
+                seg.static_macs
+                    .iter()
+                    .enumerate()
+                    .map(move |(pos, m)| ((s, m.mac), pos))
+            })
+            .collect();
+        macs.sort_unstable_by_key(|m| m.0);
+        e.macs = macs.into_iter().collect();
         e
     }
 
@@ -317,7 +376,66 @@ impl Editor {
 
     /// The tunnel index of the route `prefix`.
     pub fn route(&self, prefix: &IpPrefix) -> Option<usize> {
-        self.routes.get(prefix).copied()
+        self.routes.get(prefix).map(|r| r.tunnel)
+    }
+
+    /// Tunnel names and indexes in name order, from strictly after `after`.
+    pub fn tunnels_after<'a>(
+        &'a self,
+        after: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a str, usize)> + 'a {
+        use std::ops::Bound::*;
+        let lo = after.map_or(Unbounded, Excluded);
+        self.names
+            .range::<str, _>((lo, Unbounded))
+            .map(|(n, &i)| (n.as_str(), i))
+    }
+
+    /// Routes in prefix order from `from` on: all of them, or those of
+    /// tunnel `tunnel`.
+    pub fn routes_from(
+        &self,
+        from: std::ops::Bound<IpPrefix>,
+        tunnel: Option<usize>,
+    ) -> Box<dyn Iterator<Item = (IpPrefix, usize)> + '_> {
+        use std::ops::Bound::Unbounded;
+        match tunnel {
+            Some(t) => Box::new(
+                self.per_tunnel
+                    .get(t)
+                    .into_iter()
+                    .flat_map(move |s| s.range((from, Unbounded)))
+                    .map(move |p| (*p, t)),
+            ),
+            None => Box::new(
+                self.routes
+                    .range((from, Unbounded))
+                    .map(|(p, at)| (*p, at.tunnel)),
+            ),
+        }
+    }
+
+    /// The position of static MAC `mac` in segment `seg`'s list.
+    pub fn static_mac(&self, seg: usize, mac: &MacAddr) -> Option<usize> {
+        self.macs.get(&(seg, *mac)).copied()
+    }
+
+    /// Static MACs as (segment, MAC, position) in (segment, MAC) order,
+    /// from strictly after `after`.
+    pub fn static_macs_after(
+        &self,
+        after: Option<(usize, MacAddr)>,
+    ) -> impl Iterator<Item = (usize, MacAddr, usize)> + '_ {
+        use std::ops::Bound::*;
+        let lo = after.map_or(Unbounded, Excluded);
+        self.macs
+            .range((lo, Unbounded))
+            .map(|(k, &p)| (k.0, k.1, p))
+    }
+
+    /// Static MACs in all segments.
+    pub fn static_mac_count(&self) -> usize {
+        self.macs.len()
     }
 
     /// Applies `edits` to `cfg` in order, all or nothing. `label(i)` names
@@ -497,8 +615,9 @@ impl Editor {
                 let r = parse(|c| {
                     validate::remote_vtep(c, &format!("{base}.remote"), remote, &cfg.vtep)
                 })?;
+                let known = self.static_mac(seg, &m);
                 let s = &mut segments(cfg)[seg];
-                match s.static_macs.iter().position(|x| x.mac == m) {
+                match known {
                     Some(pos) if s.static_macs[pos].remote == r => return Ok(()),
                     Some(pos) => {
                         let old = std::mem::replace(&mut s.static_macs[pos].remote, r);
@@ -513,8 +632,8 @@ impl Editor {
                         out.counts.static_macs.modified += 1;
                     }
                     None => {
-                        s.static_macs.push(StaticMac { mac: m, remote: r });
-                        undo.push(Undo::RemoveMac(seg, s.static_macs.len() - 1));
+                        let pos = self.push_mac(cfg, seg, StaticMac { mac: m, remote: r });
+                        undo.push(Undo::RemoveMac(seg, pos));
                         out.counts.static_macs.added += 1;
                     }
                 }
@@ -526,19 +645,14 @@ impl Editor {
                 let seg = segment_ref(cfg, segment, &format!("{base}.segment"))?;
                 let mpath = format!("{base}.mac");
                 let m = parse(|c| validate::unicast_mac(c, &mpath, mac))?;
-                let s = &mut segments(cfg)[seg];
-                let pos = s
-                    .static_macs
-                    .iter()
-                    .position(|x| x.mac == m)
-                    .ok_or_else(|| {
-                        err(
-                            NotFound,
-                            &mpath,
-                            format!("no static MAC {} in segment {segment}", MacDisplay(&m)),
-                        )
-                    })?;
-                let old = s.static_macs.remove(pos);
+                let pos = self.static_mac(seg, &m).ok_or_else(|| {
+                    err(
+                        NotFound,
+                        &mpath,
+                        format!("no static MAC {} in segment {segment}", MacDisplay(&m)),
+                    )
+                })?;
+                let old = self.remove_mac(cfg, seg, pos);
                 undo.push(Undo::InsertMac(seg, pos, old));
                 out.counts.static_macs.removed += 1;
                 out.static_macs.push((seg, m, None));
@@ -972,13 +1086,11 @@ impl Editor {
     /// Refuses to delete tunnel `i` while anything still uses it.
     fn tunnel_unused(&self, cfg: &Config, i: usize, path: &str) -> Result<(), EditError> {
         let t = &cfg.tunnels[i];
-        let n = self.per_tunnel[i];
+        let n = self.per_tunnel[i].len();
         if n > 0 {
-            let example = self
-                .routes
-                .iter()
-                .find(|(_, &ti)| ti == i)
-                .map(|(p, _)| p.to_string())
+            let example = self.per_tunnel[i]
+                .first()
+                .map(|p| p.to_string())
                 .unwrap_or_default();
             return Err(err(EditErrorKind::Dangling, path, format!("tunnel `{}` is used by {n} route(s), e.g. {example}; delete or move them first", t.name)));
         }
@@ -1184,45 +1296,64 @@ impl Editor {
         old
     }
 
+    /// Puts `t` at `i`: at the end, or (undoing a removal) where it was,
+    /// the tunnel there going back to the end.
     fn insert_tunnel(&mut self, cfg: &mut Config, i: usize, t: Tunnel) {
-        self.shift_tunnels(cfg, i, 1);
+        let end = cfg.tunnels.len();
         if !plain(&t) {
             self.not_plain += 1;
         }
         self.names.entry(t.name.clone()).or_insert(i);
-        self.per_tunnel.insert(i, 0);
-        cfg.index.inserted(&t, i);
-        cfg.tunnels.insert(i, t);
+        cfg.index.placed(&t, i);
+        if i == end {
+            self.per_tunnel.push(BTreeSet::new());
+            cfg.tunnels.push(t);
+            return;
+        }
+        let back = std::mem::replace(&mut cfg.tunnels[i], t);
+        cfg.index.placed(&back, end);
+        cfg.tunnels.push(back);
+        let routes = std::mem::take(&mut self.per_tunnel[i]);
+        self.per_tunnel.push(routes);
+        self.moved_tunnel(cfg, i, end);
     }
 
+    /// Removes tunnel `i`, which nothing uses; the last tunnel takes its
+    /// place (its references follow: only its own routes are re-pointed),
+    /// so no other tunnel's index changes.
     fn remove_tunnel(&mut self, cfg: &mut Config, i: usize) -> Tunnel {
-        let t = cfg.tunnels.remove(i);
-        cfg.index.removed(&t, i);
+        let last = cfg.tunnels.len() - 1;
+        let t = cfg.tunnels.swap_remove(i);
+        cfg.index.unplaced(&t, i);
         if self.names.get(&t.name) == Some(&i) {
             self.names.remove(&t.name);
         }
         if !plain(&t) {
             self.not_plain -= 1;
         }
-        self.per_tunnel.remove(i);
-        self.shift_tunnels(cfg, i + 1, -1);
+        self.per_tunnel.swap_remove(i);
+        if i != last {
+            cfg.index.placed(&cfg.tunnels[i], i);
+            self.moved_tunnel(cfg, last, i);
+        }
         t
     }
 
-    /// Tunnel indexes from `from` on move by `by`, wherever they are kept.
-    fn shift_tunnels(&mut self, cfg: &mut Config, from: usize, by: isize) {
-        let mv = |x: &mut usize| {
-            if *x >= from {
-                *x = x.wrapping_add_signed(by);
+    /// The tunnel now at `to` was at `from`: its name, its routes (in the
+    /// index and in `l3.routes`) and the option policies scoped to it
+    /// follow.
+    fn moved_tunnel(&mut self, cfg: &mut Config, from: usize, to: usize) {
+        if let Some(n) = self.names.get_mut(&cfg.tunnels[to].name) {
+            if *n == from {
+                *n = to;
             }
-        };
-        if from >= cfg.tunnels.len() + usize::from(by < 0) {
-            return;
         }
-        self.names.values_mut().for_each(mv);
-        self.routes.values_mut().for_each(mv);
         if let Some(l3) = &mut cfg.l3 {
-            l3.routes.iter_mut().for_each(|r| mv(&mut r.tunnel));
+            for p in &self.per_tunnel[to] {
+                let at = self.routes.get_mut(p).expect("per tunnel and routes agree");
+                at.tunnel = to;
+                l3.routes[at.pos].tunnel = to;
+            }
         }
         let o = &mut cfg.options;
         for s in o
@@ -1232,36 +1363,46 @@ impl Editor {
             .chain(o.security_tags.iter_mut().map(|s| &mut s.scope))
             .chain(o.flow_id_copy.iter_mut().map(|f| &mut f.scope))
         {
-            if let Scope::Tunnel(t) = s {
-                mv(t);
+            if *s == Scope::Tunnel(from) {
+                *s = Scope::Tunnel(to);
             }
         }
     }
 
+    /// Adds `r` at the end of `l3.routes` (the list keeps no order: a
+    /// prefix appears once, so the order changes no lookup).
     fn insert_route(&mut self, cfg: &mut Config, r: Route) {
         let Some(l3) = &mut cfg.l3 else { return };
-        // Longest prefix first; a new route goes last among its length.
-        let at = l3.routes.partition_point(|x| x.prefix.len >= r.prefix.len);
-        l3.routes.insert(at, r.clone());
-        self.routes.insert(r.prefix, r.tunnel);
-        self.per_tunnel[r.tunnel] += 1;
+        let pos = l3.routes.len();
+        l3.routes.push(r.clone());
+        self.routes.insert(
+            r.prefix,
+            RouteAt {
+                tunnel: r.tunnel,
+                pos,
+            },
+        );
+        self.per_tunnel[r.tunnel].insert(r.prefix);
         let v = cfg.tunnels[r.tunnel].vni;
         *self.per_vni.entry(v).or_default() += 1;
         self.last_vnis.push(v);
     }
 
+    /// Removes the route `p`; the last route takes its place.
     fn remove_route(&mut self, cfg: &mut Config, p: IpPrefix) -> Route {
         let l3 = cfg.l3.as_mut().expect("a route exists, so does l3");
-        let lo = l3.routes.partition_point(|x| x.prefix.len > p.len);
-        let hi = l3.routes.partition_point(|x| x.prefix.len >= p.len);
-        let at = lo
-            + l3.routes[lo..hi]
-                .iter()
-                .position(|x| x.prefix == p)
-                .expect("the route index and the list agree");
-        let r = l3.routes.remove(at);
-        self.routes.remove(&p);
-        self.per_tunnel[r.tunnel] -= 1;
+        let at = self
+            .routes
+            .remove(&p)
+            .expect("the route index and the list agree");
+        let r = l3.routes.swap_remove(at.pos);
+        if let Some(moved) = l3.routes.get(at.pos) {
+            self.routes
+                .get_mut(&moved.prefix)
+                .expect("the route index and the list agree")
+                .pos = at.pos;
+        }
+        self.per_tunnel[r.tunnel].remove(&p);
         let v = cfg.tunnels[r.tunnel].vni;
         if let Some(n) = self.per_vni.get_mut(&v) {
             *n -= 1;
@@ -1271,6 +1412,39 @@ impl Editor {
         }
         self.last_vnis.push(v);
         r
+    }
+
+    /// Adds a static MAC at the end of segment `seg`'s list; its position.
+    fn push_mac(&mut self, cfg: &mut Config, seg: usize, m: StaticMac) -> usize {
+        let list = &mut segments(cfg)[seg].static_macs;
+        self.macs.insert((seg, m.mac), list.len());
+        list.push(m);
+        list.len() - 1
+    }
+
+    /// Removes the static MAC at `pos` of segment `seg`; the last one of
+    /// the segment takes its place.
+    fn remove_mac(&mut self, cfg: &mut Config, seg: usize, pos: usize) -> StaticMac {
+        let list = &mut segments(cfg)[seg].static_macs;
+        let m = list.swap_remove(pos);
+        self.macs.remove(&(seg, m.mac));
+        if let Some(moved) = list.get(pos) {
+            self.macs.insert((seg, moved.mac), pos);
+        }
+        m
+    }
+
+    /// Puts `m` back at `pos` of segment `seg` (undoing [`Self::remove_mac`]).
+    fn insert_mac(&mut self, cfg: &mut Config, seg: usize, pos: usize, m: StaticMac) {
+        let list = &mut segments(cfg)[seg].static_macs;
+        self.macs.insert((seg, m.mac), pos);
+        if pos == list.len() {
+            list.push(m);
+            return;
+        }
+        let back = std::mem::replace(&mut list[pos], m);
+        self.macs.insert((seg, back.mac), list.len());
+        list.push(back);
     }
 
     fn undo(&mut self, cfg: &mut Config, u: Undo) {
@@ -1290,9 +1464,9 @@ impl Editor {
                 set_decap(cfg, v, d);
             }
             Undo::RemoveMac(s, pos) => {
-                segments(cfg)[s].static_macs.remove(pos);
+                self.remove_mac(cfg, s, pos);
             }
-            Undo::InsertMac(s, pos, m) => segments(cfg)[s].static_macs.insert(pos, m),
+            Undo::InsertMac(s, pos, m) => self.insert_mac(cfg, s, pos, m),
             Undo::ReplaceMac(s, pos, m) => segments(cfg)[s].static_macs[pos] = m,
             Undo::Flood(s, f) => segments(cfg)[s].flood = f,
             Undo::Options(o) => cfg.options = o,

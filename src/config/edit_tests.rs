@@ -113,11 +113,42 @@ impl Model {
     }
 }
 
+/// The form in which an edited configuration and the file's compare: the
+/// editor moves the last tunnel, route or static MAC into a removed one's
+/// place, the file keeps its order; neither order means anything.
 fn normalized(mut c: Config) -> Config {
+    let mut order: Vec<usize> = (0..c.tunnels.len()).collect();
+    order.sort_by(|&a, &b| c.tunnels[a].name.cmp(&c.tunnels[b].name));
+    let mut new_of = vec![0; order.len()];
+    for (n, &o) in order.iter().enumerate() {
+        new_of[o] = n;
+    }
+    c.tunnels = order.iter().map(|&o| c.tunnels[o].clone()).collect();
     if let Some(l3) = &mut c.l3 {
+        for r in &mut l3.routes {
+            r.tunnel = new_of[r.tunnel];
+        }
         l3.routes
             .sort_by_key(|r| (std::cmp::Reverse(r.prefix.len), r.prefix.addr));
     }
+    if let Some(l2) = &mut c.l2 {
+        for s in &mut l2.segments {
+            s.static_macs.sort_by_key(|m| m.mac);
+        }
+    }
+    let o = &mut c.options;
+    for s in o
+        .require
+        .iter_mut()
+        .map(|r| &mut r.scope)
+        .chain(o.security_tags.iter_mut().map(|s| &mut s.scope))
+        .chain(o.flow_id_copy.iter_mut().map(|f| &mut f.scope))
+    {
+        if let Scope::Tunnel(t) = s {
+            *t = new_of[*t];
+        }
+    }
+    c.index = crate::config::TunnelIndex::new(&c.tunnels);
     c
 }
 
@@ -200,6 +231,8 @@ proptest! {
             prop_assert_eq!(&fresh.routes, &ed.routes);
             prop_assert_eq!(&fresh.per_tunnel, &ed.per_tunnel);
             prop_assert_eq!(&fresh.per_vni, &ed.per_vni);
+            prop_assert_eq!(&fresh.macs, &ed.macs);
+            prop_assert_eq!(fresh.not_plain, ed.not_plain);
             for t in &cfg.tunnels {
                 prop_assert_eq!(cfg.tunnel_for(t.remote, t.vni).map(|x| &x.name), Some(&t.name));
             }
@@ -313,9 +346,11 @@ fn a_transaction_whose_last_change_fails_leaves_nothing() {
             .iter()
             .map(|t| t.name.as_str())
             .collect::<Vec<_>>(),
-        ["t2", "t3"]
+        ["t3", "t2"],
+        "the last tunnel takes the removed one's place; t2 keeps its index"
     );
-    assert_eq!(cfg.l3.as_ref().unwrap().routes[0].tunnel, 1);
+    // t3's route followed it from index 2 to 0.
+    assert_eq!(cfg.l3.as_ref().unwrap().routes[0].tunnel, 0);
     // VNI 5003 decapsulates now (to l3.access), 5001 no longer.
     assert!(cfg.decap_for(Vni::new(5003).unwrap()).is_some());
     assert!(cfg.decap_for(Vni::new(5001).unwrap()).is_none());

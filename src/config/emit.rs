@@ -28,8 +28,10 @@
 //!   default (UDP port, checksum, TTL, DSCP, source ports, mesh group) and
 //!   a port's `queues` equal to the number of workers are left out, so
 //!   they keep following the defaults.
-//! - `l3.routes` come back sorted longest prefix first (the order `Config`
-//!   keeps; a prefix appears once, so the order changes no lookup).
+//! - `l3.routes` are written longest prefix first, by address within a
+//!   length (the order `load` gives; the control API's edits leave the
+//!   running list unordered, and a prefix appears once, so the order
+//!   changes no lookup).
 //! - A tunnel option is written by its registry name when a registry entry
 //!   has its class, type (or type without the critical bit) and length,
 //!   else by class and type.
@@ -127,17 +129,37 @@ fn first_difference(a: &Config, b: &Config) -> Option<&'static str> {
         ("vtep", a.vtep == b.vtep),
         ("tunnels", a.tunnels == b.tunnels),
         ("l2", a.l2 == b.l2),
-        ("l3", a.l3 == b.l3),
+        ("l3", same_l3(a.l3.as_ref(), b.l3.as_ref())),
         ("decap", a.decap == b.decap),
         ("options", a.options == b.options),
         ("limits", a.limits == b.limits),
         ("offload", a.offload == b.offload),
         ("metrics", a.metrics == b.metrics),
-        ("the tunnel index", a == b),
+        ("the tunnel index", a.index == b.index),
     ]
     .into_iter()
     .find(|(_, same)| !same)
     .map(|(s, _)| s)
+}
+
+/// The routes in the order `emit` writes them: longest prefix first, by
+/// address within a length.
+fn routes_in_order(l3: &L3) -> Vec<&Route> {
+    let mut v: Vec<&Route> = l3.routes.iter().collect();
+    v.sort_unstable_by_key(|r| (std::cmp::Reverse(r.prefix.len), r.prefix.addr));
+    v
+}
+
+/// Equal L3 sections, whatever the order of their routes.
+fn same_l3(a: Option<&L3>, b: Option<&L3>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            a.access == b.access && a.routes.len() == b.routes.len() && {
+                routes_in_order(a) == routes_in_order(b)
+            }
+        }
+        (a, b) => a.is_none() && b.is_none(),
+    }
 }
 
 // Each writer names every field of the types it writes (`Type { a: _, ..}`
@@ -180,11 +202,14 @@ fn write_config(cfg: &Config, o: &mut String) -> std::fmt::Result {
         flow_table_size: _,
         burst_size: _,
         mbufs: _,
+        route_groups: _,
+        neighbors: _,
     } = l;
     writeln!(
         o,
-        "limits:\n  max_options: {}\n  mac_table_size: {}\n  flow_table_size: {}\n  burst_size: {}\n  mbufs: {}",
-        l.max_options, l.mac_table_size, l.flow_table_size, l.burst_size, l.mbufs
+        "limits:\n  max_options: {}\n  mac_table_size: {}\n  flow_table_size: {}\n  burst_size: {}\n  mbufs: {}\n  route_groups: {}\n  neighbors: {}",
+        l.max_options, l.mac_table_size, l.flow_table_size, l.burst_size, l.mbufs, l.route_groups,
+        l.neighbors
     )?;
     writeln!(
         o,
@@ -550,7 +575,7 @@ fn l3_mode(cfg: &Config, l3: &L3, o: &mut String) -> std::fmt::Result {
     }
     if !l3.routes.is_empty() {
         o.push_str("  routes:\n");
-        for r in &l3.routes {
+        for r in routes_in_order(l3) {
             let Route {
                 prefix: _,
                 tunnel: _,

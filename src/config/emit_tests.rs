@@ -182,7 +182,7 @@ pub(crate) struct Model {
     decap: Vec<(bool, Option<u16>, Vec<usize>)>,
     segment_allow: Vec<usize>,
     policies: Vec<(u8, u8, usize)>,
-    limits: [Option<u32>; 5],
+    limits: [Option<u32>; 7],
     offload: Option<bool>,
     metrics: (bool, Option<bool>, Option<bool>),
     file_prefix: bool,
@@ -299,6 +299,9 @@ pub(crate) fn model() -> impl Strategy<Value = Model> {
             prop::option::of(1u32..=100_000),
             prop::option::of(1u32..=512),
             prop::option::of(1023u32..=100_000),
+            // Never below the route groups a generated L3 section needs.
+            prop::option::of(65_536u32..=100_000),
+            prop::option::of(1u32..=100_000),
         ],
         prop::option::of(any::<bool>()),
         (
@@ -677,6 +680,8 @@ impl Model {
             "flow_table_size",
             "burst_size",
             "mbufs",
+            "route_groups",
+            "neighbors",
         ];
         for (name, v) in names.iter().zip(self.limits) {
             if let Some(v) = v {
@@ -758,19 +763,44 @@ fn save_writes_what_loads_back_and_refuses_what_would_not() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, [std::ffi::OsString::from("gw.yaml")]);
-    // A route appended out of order (a /32 after shorter prefixes) is not
-    // the form `load` gives: refused, the file stays as it was.
-    let mut bent = cfg.clone();
-    let l3 = bent.l3.as_mut().expect("l3 example");
+    // A route appended out of load's order (a /32 after shorter
+    // prefixes, as the control API's edits leave them) is written in
+    // load's order and loads back with the same routes.
+    let mut edited = cfg.clone();
+    let l3 = edited.l3.as_mut().expect("l3 example");
     let t = l3.routes[0].tunnel;
+    let extra = IpPrefix::containing("198.19.99.1".parse().unwrap(), 32);
     l3.routes.push(Route {
-        prefix: IpPrefix::containing("198.19.99.1".parse().unwrap(), 32),
+        prefix: extra,
         tunnel: t,
+    });
+    save(&edited, &path).expect("an unordered route list saves");
+    let back = load(&path).expect("the save loads");
+    let routes = &back.l3.as_ref().unwrap().routes;
+    assert_eq!(routes.len(), cfg.l3.as_ref().unwrap().routes.len() + 1);
+    assert!(routes.iter().any(|r| r.prefix == extra));
+    assert!(
+        routes
+            .windows(2)
+            .all(|w| (std::cmp::Reverse(w[0].prefix.len), w[0].prefix.addr)
+                < (std::cmp::Reverse(w[1].prefix.len), w[1].prefix.addr)),
+        "longest prefix first, by address within a length"
+    );
+    save(&cfg, &path).expect("save");
+    // An L3 decap entry for a VNI no route's tunnel has is not written
+    // (load derives those): refused, the file stays as it was.
+    let mut bent = cfg.clone();
+    bent.decap.push(Decap {
+        vni: crate::wire::geneve::Vni::new(0xff_ffff).unwrap(),
+        port: cfg.l3.as_ref().unwrap().access.port,
+        vlan: None,
+        payload: Payload::Ip,
+        allow_from: None,
     });
     let before = std::fs::read_to_string(&path).unwrap();
     let e = save(&bent, &path).expect_err("refused");
     assert!(
-        e.contains("(l3 differs)") && e.contains("nothing written"),
+        e.contains("(decap differs)") && e.contains("nothing written"),
         "{e}"
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), before);

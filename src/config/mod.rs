@@ -18,7 +18,8 @@
 //!           policies {require [{option, vni|tunnel}],
 //!                     security_tags [{option, vni|tunnel, allow, deny, default: allow|deny}],
 //!                     flow_id_copy [{option, vni|tunnel}]}
-//! limits:   max_options, mac_table_size, flow_table_size, burst_size, mbufs
+//! limits:   max_options, mac_table_size, flow_table_size, burst_size, mbufs,
+//!           route_groups, neighbors
 //! offload:  auto|off (TX/RX checksum offload and rte_flow decap where the underlay port has them)
 //! metrics:  prometheus, latency, capture, top_tunnels (Prometheus series for the N busiest tunnels; 0)
 //! api:      listen_tcp (the control API on TCP too; it is always on the Unix socket)

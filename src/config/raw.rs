@@ -345,4 +345,6 @@ pub(crate) struct RawLimits {
     pub flow_table_size: Option<i64>,
     pub burst_size: Option<i64>,
     pub mbufs: Option<i64>,
+    pub route_groups: Option<i64>,
+    pub neighbors: Option<i64>,
 }

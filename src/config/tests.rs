@@ -1144,3 +1144,36 @@ fn api_listen_tcp_is_off_unless_given_and_checked() {
         "is not an address:port",
     );
 }
+
+/// `limits.route_groups` bounds the IPv4 route table's second level: one
+/// group per /24 block that holds a route longer than /24 (shorter routes
+/// and IPv6 take none; two long routes in one block take one). One block
+/// over the limit is refused at the route that needs it.
+#[test]
+fn route_groups_limit_counts_blocks_of_long_routes() {
+    // L3 takes two groups' worth of blocks: 198.19.1.0/24 (twice) and
+    // 198.19.2.0/24; the /24, the /17 and the IPv6 /128 take none.
+    let routes = "    - {prefix: 198.19.1.0/25, tunnel: t2}\n    - {prefix: 198.19.1.200/32, tunnel: t2}\n    - {prefix: 198.19.3.0/24, tunnel: t2}\n    - {prefix: 2001:db8:100::1/128, tunnel: t2}\n    - {prefix: 198.19.2.7/32, tunnel: t2}\n";
+    let c = ok(&format!("{}limits: {{route_groups: 2}}\n", l3_base(routes)));
+    assert_eq!(c.limits.route_groups, 2);
+    assert_eq!(ok(&l3_base(routes)).limits.route_groups, 65536);
+    let over = format!("{}limits: {{route_groups: 1}}\n", l3_base(routes));
+    let line = over
+        .lines()
+        .position(|l| l.contains("198.19.2.7/32"))
+        .unwrap()
+        + 1;
+    one(
+        &over,
+        line,
+        "l3.routes[7].prefix",
+        "198.19.2.7/32 needs a 256-entry group of the IPv4 route table for 198.19.2.0/24, one more than limits.route_groups allows (1",
+    );
+    // Zero: no route longer than /24 at all.
+    one(
+        &format!("{}limits: {{route_groups: 0}}\n", l3_base(routes)),
+        line - 4,
+        "l3.routes[3].prefix",
+        "198.19.1.0/25 needs a 256-entry group",
+    );
+}

@@ -196,33 +196,23 @@ impl TunnelIndex {
         }
     }
 
-    /// Tunnel `t` now sits at `i` and those from `i` on moved up one
-    /// (`config::edit`): the look-ups follow without a rebuild; the lazy
-    /// ones are made again at their next use.
-    pub(super) fn inserted(&mut self, t: &Tunnel, i: usize) {
-        self.shift(i, 1);
-        self.by_pair
-            .entry((t.remote, t.vni, t.encapsulation))
-            .or_insert(u32::try_from(i).unwrap_or(u32::MAX));
+    /// Tunnel `t` now sits at `i` (`config::edit`, which moves the last
+    /// tunnel into a removed one's place): one entry, no shift.
+    pub(super) fn placed(&mut self, t: &Tunnel, i: usize) {
+        self.by_pair.insert(
+            (t.remote, t.vni, t.encapsulation),
+            u32::try_from(i).unwrap_or(u32::MAX),
+        );
         self.forget_lazy();
     }
 
-    /// Tunnel `t` at `i` was removed and those after it moved down one.
-    pub(super) fn removed(&mut self, t: &Tunnel, i: usize) {
+    /// Tunnel `t` left index `i`.
+    pub(super) fn unplaced(&mut self, t: &Tunnel, i: usize) {
         let key = (t.remote, t.vni, t.encapsulation);
         if self.by_pair.get(&key) == Some(&u32::try_from(i).unwrap_or(u32::MAX)) {
             self.by_pair.remove(&key);
         }
-        self.shift(i + 1, -1);
         self.forget_lazy();
-    }
-
-    fn shift(&mut self, from: usize, by: i64) {
-        for v in self.by_pair.values_mut() {
-            if *v as usize >= from {
-                *v = u32::try_from(i64::from(*v) + by).unwrap_or(u32::MAX);
-            }
-        }
     }
 
     fn forget_lazy(&mut self) {
@@ -764,14 +754,20 @@ pub struct L3 {
     /// The access side: where routed traffic comes from and where
     /// decapsulated IP packets go, with a rebuilt Ethernet header.
     pub access: L3Access,
-    /// Routes, sorted longest prefix first (IPv4 and IPv6 mixed).
+    /// Routes (IPv4 and IPv6 mixed): `load` sorts them longest prefix
+    /// first, the control API's edits add at the end and move the last
+    /// into a removed one's place (a prefix appears once, so the order
+    /// changes no lookup).
     pub routes: Vec<Route>,
 }
 
 impl L3 {
     /// Longest prefix match.
     pub fn lookup(&self, dst: IpAddr) -> Option<&Route> {
-        self.routes.iter().find(|r| r.prefix.contains(dst))
+        self.routes
+            .iter()
+            .filter(|r| r.prefix.contains(dst))
+            .max_by_key(|r| r.prefix.len)
     }
 }
 
@@ -928,6 +924,13 @@ pub struct Limits {
     pub burst_size: u16,
     /// Mbufs per mempool.
     pub mbufs: u32,
+    /// Second-level groups of the IPv4 route table (DIR-24-8): one per /24
+    /// block that holds a route longer than /24, 1 KiB each.
+    pub route_groups: u32,
+    /// Neighbour (ARP/ND) entries for inner destinations the traffic asks
+    /// to resolve, and unsolicited bindings (configured next hops always
+    /// get one).
+    pub neighbors: u32,
 }
 
 impl Default for Limits {
@@ -938,6 +941,8 @@ impl Default for Limits {
             flow_table_size: 65536,
             burst_size: 32,
             mbufs: 16383,
+            route_groups: 65536,
+            neighbors: 65536,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 // FxHash: the keys (names, addresses, prefixes) come from the operator's
 // own file, and a million of them hash several times faster than with SipHash.
@@ -587,7 +587,7 @@ pub(crate) fn validate(raw: RawConfig, ctx: &mut Ctx) -> Option<Config> {
     let l2 = raw.l2.map(|l2| l2_mode(ctx, l2, &ports, &vtep));
     let l3 = raw
         .l3
-        .map(|l3| l3_mode(ctx, l3, &ports, &tunnels, l2.as_ref()));
+        .map(|l3| l3_mode(ctx, l3, &ports, &tunnels, l2.as_ref(), limits.route_groups));
     let decap = decap_table(
         ctx,
         raw.decap,
@@ -919,6 +919,22 @@ fn limits(ctx: &mut Ctx, raw: Option<RawLimits>) -> Limits {
         ),
         burst_size: opt_range(ctx, "limits.burst_size", r.burst_size, 1, 512, d.burst_size),
         mbufs: opt_range(ctx, "limits.mbufs", r.mbufs, 1023, 1 << 24, d.mbufs),
+        route_groups: opt_range(
+            ctx,
+            "limits.route_groups",
+            r.route_groups,
+            0,
+            1 << 24,
+            d.route_groups,
+        ),
+        neighbors: opt_range(
+            ctx,
+            "limits.neighbors",
+            r.neighbors,
+            1,
+            1 << 24,
+            d.neighbors,
+        ),
     }
 }
 
@@ -1631,6 +1647,7 @@ fn l3_mode(
     ports: &[PortConfig],
     tunnels: &[Tunnel],
     l2: Option<&L2>,
+    route_groups: u32,
 ) -> L3 {
     let a = raw.access;
     let port = port_ref(ctx, "l3.access.port", &a.port, ports, PortRole::Access);
@@ -1684,9 +1701,25 @@ fn l3_mode(
             m
         })
         .unwrap_or_default();
+    // The /24 blocks that hold an IPv4 route longer than /24: one group of
+    // the route table's second level each (`dataplane::lpm`).
+    let mut blocks: HashSet<u32> = HashSet::default();
     for (i, r) in raw.routes.iter().enumerate() {
         let base = Item("l3.routes", i);
         let p = prefix(ctx, &Field(&base, "prefix"), &r.prefix);
+        if let Some(IpPrefix {
+            addr: IpAddr::V4(a),
+            len: 25..,
+        }) = p
+        {
+            let block = u32::from(a) >> 8;
+            if blocks.insert(block) && blocks.len() == route_groups as usize + 1 {
+                ctx.err(
+                    &Field(&base, "prefix"),
+                    format!("{} needs a 256-entry group of the IPv4 route table for {}/24, one more than limits.route_groups allows ({route_groups}: one group per /24 block that holds a route longer than /24)", r.prefix, Ipv4Addr::from(block << 8)),
+                );
+            }
+        }
         let tpath = Field(&base, "tunnel");
         let t = match by_name.get(r.tunnel.as_str()).copied() {
             Some(t) => Some(t),
@@ -1721,7 +1754,9 @@ fn l3_mode(
             routes.push(Route { prefix, tunnel });
         }
     }
-    routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len));
+    // Longest prefix first, by address within a length: the order `emit`
+    // writes, so a save loads back equal whatever order edits left.
+    routes.sort_unstable_by_key(|r| (std::cmp::Reverse(r.prefix.len), r.prefix.addr));
     L3 {
         access: L3Access {
             port: port.unwrap_or(0),

@@ -39,6 +39,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::{Request, Response, Status};
 
 use super::api_proto as pb;
+use super::pages;
 use crate::config::edit::{
     Edit, EditError, EditErrorKind, OptionSpec, PolicySpec, SegmentSpec, TunnelSpec,
 };
@@ -67,6 +68,10 @@ pub const QUEUE: usize = 64;
 pub const PAGE: usize = 1000;
 pub const MAX_PAGE: usize = 100_000;
 
+/// A learned MAC as the API lists it: (segment, MAC, remote, seconds
+/// since learned).
+pub type LearnedMac = (usize, [u8; 6], IpAddr, f64);
+
 /// What the control thread offers the API.
 pub trait Host {
     /// The running configuration.
@@ -81,6 +86,23 @@ pub trait Host {
     fn flush_learned(&mut self, segment: Option<usize>) -> u64;
     /// Resolved neighbours.
     fn neighbors(&self) -> Vec<(IpAddr, [u8; 6])>;
+    /// The indexes of the running configuration (by name, prefix, MAC).
+    fn editor(&self) -> &config::edit::Editor;
+    /// One page of learned MACs in (segment, MAC) order, strictly after
+    /// `after` (None: a new listing), of `segment` or all: the entries,
+    /// whether more may follow, how many there are.
+    fn learned_page(
+        &mut self,
+        after: Option<(usize, [u8; 6])>,
+        segment: Option<usize>,
+        size: usize,
+    ) -> (Vec<LearnedMac>, bool, u64);
+    /// One page of neighbours in address order, strictly after `after`.
+    fn neighbors_page(
+        &mut self,
+        after: Option<IpAddr>,
+        size: usize,
+    ) -> (Vec<(IpAddr, [u8; 6])>, bool, u64);
     /// Sets a neighbour's MAC.
     fn add_neighbor(&mut self, ip: IpAddr, mac: [u8; 6]) -> Result<pb::ChangeReply, Status>;
     /// Reloads the configuration file; `done` gets what changed.
@@ -723,8 +745,21 @@ fn option_pb(o: &config::OptionDef) -> pb::OptionDef {
     }
 }
 
-/// One page: from the position in `page_token`, the next `page_size`
-/// items `keep` takes; the token of the next page (empty at the end).
+/// The page size a request asks for.
+fn page_size(req: &pb::ListRequest) -> Result<usize, Status> {
+    match req.page_size as usize {
+        0 => Ok(PAGE),
+        n if n > MAX_PAGE => Err(Status::invalid_argument(format!(
+            "page_size {n} is over {MAX_PAGE}"
+        ))),
+        n => Ok(n),
+    }
+}
+
+/// One page of the segments (a short list, by index): from the position in
+/// `page_token`, the next `page_size` items `keep` takes; the token of the
+/// next page (empty at the end). The other lists page by key
+/// (`control::pages`).
 fn page<T, U>(
     items: &[T],
     req: &pb::ListRequest,
@@ -801,10 +836,9 @@ impl pb::tunnels_server::Tunnels for Api {
         let name = r.into_inner().name;
         self.call(move |h| {
             let c = h.config();
-            c.tunnels
-                .iter()
-                .find(|t| t.name == name)
-                .map(|t| tunnel_pb(c, t))
+            h.editor()
+                .tunnel(&name)
+                .map(|i| tunnel_pb(c, &c.tunnels[i]))
                 .ok_or_else(|| Status::not_found(format!("no tunnel named `{name}`")))
         })
         .await
@@ -813,9 +847,13 @@ impl pb::tunnels_server::Tunnels for Api {
         let req = r.into_inner();
         self.call(move |h| {
             let c = h.config();
-            let (tunnels, next) = page(&c.tunnels, &req, |_| true, |t| tunnel_pb(c, t))?;
+            let (idx, next) = pages::tunnels(h.editor(), &req.page_token, page_size(&req)?)
+                .map_err(Status::invalid_argument)?;
             Ok(pb::TunnelList {
-                tunnels,
+                tunnels: idx
+                    .into_iter()
+                    .map(|i| tunnel_pb(c, &c.tunnels[i]))
+                    .collect(),
                 next_page_token: next,
                 total: c.tunnels.len() as u64,
             })
@@ -844,12 +882,11 @@ impl pb::routes_server::Routes for Api {
         let p = parse_prefix(&r.into_inner().prefix, "prefix")?;
         self.call(move |h| {
             let c = h.config();
-            c.l3.iter()
-                .flat_map(|l| &l.routes)
-                .find(|r| r.prefix == p)
-                .map(|r| pb::Route {
-                    prefix: r.prefix.to_string(),
-                    tunnel: c.tunnels[r.tunnel].name.clone(),
+            h.editor()
+                .route(&p)
+                .map(|t| pb::Route {
+                    prefix: p.to_string(),
+                    tunnel: c.tunnels[t].name.clone(),
                 })
                 .ok_or_else(|| Status::not_found(format!("no route for {p}")))
         })
@@ -863,23 +900,24 @@ impl pb::routes_server::Routes for Api {
         };
         self.call(move |h| {
             let c = h.config();
-            let empty = Vec::new();
-            let routes = c.l3.as_ref().map_or(&empty, |l| &l.routes);
+            let ed = h.editor();
             let tunnel =
                 match req.tunnel.as_str() {
                     "" => None,
-                    n => Some(c.tunnel_index(n).ok_or_else(|| {
+                    n => Some(ed.tunnel(n).ok_or_else(|| {
                         Status::not_found(format!("tunnel: no tunnel named `{n}`"))
                     })?),
                 };
-            let keep = |r: &config::Route| {
-                within.is_none_or(|w| r.prefix.len >= w.len && w.contains(r.prefix.addr))
-                    && tunnel.is_none_or(|t| r.tunnel == t)
-            };
-            let (routes, next) = page(routes, &req, keep, |r| pb::Route {
-                prefix: r.prefix.to_string(),
-                tunnel: c.tunnels[r.tunnel].name.clone(),
-            })?;
+            let (found, next) =
+                pages::routes(ed, &req.page_token, page_size(&req)?, within, tunnel)
+                    .map_err(Status::invalid_argument)?;
+            let routes = found
+                .into_iter()
+                .map(|(p, t)| pb::Route {
+                    prefix: p.to_string(),
+                    tunnel: c.tunnels[t].name.clone(),
+                })
+                .collect();
             Ok(pb::RouteList {
                 routes,
                 next_page_token: next,
@@ -967,9 +1005,9 @@ impl pb::static_macs_server::StaticMacs for Api {
             let c = h.config();
             let i = segment(c, &k.segment)?;
             let s = &c.l2.as_ref().expect("found").segments[i];
-            s.static_macs
-                .iter()
-                .find(|m| m.mac == mac)
+            h.editor()
+                .static_mac(i, &mac)
+                .map(|p| &s.static_macs[p])
                 .map(|m| pb::StaticMac {
                     segment: segment_name(c, i),
                     mac: MacDisplay(&m.mac).to_string(),
@@ -996,32 +1034,29 @@ impl pb::static_macs_server::StaticMacs for Api {
                 "" => None,
                 s => Some(segment(c, s)?),
             };
-            // (segment, index) of every static MAC, in order: a position
-            // in that sequence is the page token.
-            let all: Vec<(usize, usize)> =
-                c.l2.iter()
-                    .flat_map(|l| l.segments.iter().enumerate())
-                    .filter(|(i, _)| seg.is_none_or(|s| s == *i))
-                    .flat_map(|(i, s)| (0..s.static_macs.len()).map(move |j| (i, j)))
-                    .collect();
+            let ed = h.editor();
+            let (found, next) = pages::static_macs(ed, &req.page_token, page_size(&req)?, seg)
+                .map_err(Status::invalid_argument)?;
             let segs = &c.l2.as_ref().map_or(&[][..], |l| &l.segments[..]);
-            let (macs, next) = page(
-                &all,
-                &req,
-                |_| true,
-                |&(i, j)| {
+            let macs = found
+                .into_iter()
+                .map(|(i, j)| {
                     let m = &segs[i].static_macs[j];
                     pb::StaticMac {
                         segment: segment_name(c, i),
                         mac: MacDisplay(&m.mac).to_string(),
                         remote: m.remote.to_string(),
                     }
-                },
-            )?;
+                })
+                .collect();
+            let total = match seg {
+                None => ed.static_mac_count(),
+                Some(i) => segs[i].static_macs.len(),
+            };
             Ok(pb::StaticMacList {
                 macs,
                 next_page_token: next,
-                total: all.len() as u64,
+                total: total as u64,
             })
         })
         .await
@@ -1041,24 +1076,27 @@ impl pb::learned_macs_server::LearnedMacs for Api {
                 "" => None,
                 s => Some(segment(c, s)?),
             };
-            let mut all = h.learned();
-            all.retain(|m| seg.is_none_or(|s| s == m.0));
-            all.sort_by_key(|m| (m.0, m.1));
-            let (macs, next) = page(
-                &all,
-                &req,
-                |_| true,
-                |m| pb::LearnedMac {
+            let after =
+                pages::parse_learned_token(&req.page_token).map_err(Status::invalid_argument)?;
+            let (found, more, total) = h.learned_page(after, seg, page_size(&req)?);
+            let next = match (more, found.last()) {
+                (true, Some(m)) => pages::learned_token((m.0, m.1)),
+                _ => String::new(),
+            };
+            let c = h.config();
+            let macs = found
+                .iter()
+                .map(|m| pb::LearnedMac {
                     segment: segment_name(c, m.0),
                     mac: MacDisplay(&m.1).to_string(),
                     remote: m.2.to_string(),
                     age_seconds: m.3,
-                },
-            )?;
+                })
+                .collect();
             Ok(pb::LearnedMacList {
                 macs,
                 next_page_token: next,
-                total: all.len() as u64,
+                total,
             })
         })
         .await
@@ -1103,9 +1141,10 @@ impl pb::decap_vnis_server::DecapVnis for Api {
         let req = r.into_inner();
         self.call(move |h| {
             let c = h.config();
-            let (entries, next) = page(&c.decap, &req, |_| true, |d| decap_pb(c, d))?;
+            let (idx, next) = pages::decap(c, &req.page_token, page_size(&req)?)
+                .map_err(Status::invalid_argument)?;
             Ok(pb::DecapList {
-                entries,
+                entries: idx.into_iter().map(|i| decap_pb(c, &c.decap[i])).collect(),
                 next_page_token: next,
                 total: c.decap.len() as u64,
             })
@@ -1193,21 +1232,24 @@ impl pb::neighbors_server::Neighbors for Api {
     ) -> Result<Response<pb::NeighborList>, Status> {
         let req = r.into_inner();
         self.call(move |h| {
-            let mut all = h.neighbors();
-            all.sort();
-            let (neighbors, next) = page(
-                &all,
-                &req,
-                |_| true,
-                |(ip, mac)| pb::Neighbor {
+            let after =
+                pages::parse_neighbor_token(&req.page_token).map_err(Status::invalid_argument)?;
+            let (found, more, total) = h.neighbors_page(after, page_size(&req)?);
+            let next = match (more, found.last()) {
+                (true, Some(n)) => n.0.to_string(),
+                _ => String::new(),
+            };
+            let neighbors = found
+                .iter()
+                .map(|(ip, mac)| pb::Neighbor {
                     ip: ip.to_string(),
                     mac: MacDisplay(mac).to_string(),
-                },
-            )?;
+                })
+                .collect();
             Ok(pb::NeighborList {
                 neighbors,
                 next_page_token: next,
-                total: all.len() as u64,
+                total,
             })
         })
         .await

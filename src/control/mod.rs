@@ -6,6 +6,7 @@
 pub mod api;
 pub mod api_proto;
 pub mod observe;
+pub mod pages;
 pub mod responder;
 pub mod stats_client;
 #[cfg(feature = "dpdk")]

@@ -660,6 +660,11 @@ pub struct NeighborEntry {
 #[derive(Debug, Clone)]
 pub struct NeighborTable {
     entries: BTreeMap<IpAddr, NeighborEntry>,
+    /// Entries at most, for addresses the traffic asks for
+    /// ([`want_if_room`](Self::want_if_room)) and unsolicited bindings;
+    /// the next hops of the configuration ([`want`](Self::want)) always get
+    /// one.
+    limit: usize,
     retry: Duration,
     max_tries: u32,
     slow_retry: Duration,
@@ -691,10 +696,34 @@ impl NeighborTable {
     pub fn with_timing(retry: Duration, max_tries: u32, slow_retry: Duration) -> Self {
         NeighborTable {
             entries: BTreeMap::new(),
+            limit: usize::MAX,
             retry,
             max_tries,
             slow_retry,
         }
+    }
+
+    /// At most `limit` entries (`limits.neighbors`).
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// True when a new address would be refused.
+    pub fn is_full(&self) -> bool {
+        self.entries.len() >= self.limit
+    }
+
+    /// As [`want`](Self::want) for an address the traffic asks for (an
+    /// inner destination of an L3 VNI): refused (false) when `ip` has no
+    /// entry and the table is full, so a sender cannot grow it without
+    /// bound.
+    pub fn want_if_room(&mut self, ip: IpAddr) -> bool {
+        if !self.entries.contains_key(&ip) && self.is_full() {
+            return false;
+        }
+        self.want(ip);
+        true
     }
 
     /// Ask for `ip` to be resolved (and kept resolved). A new entry is
@@ -719,7 +748,11 @@ impl NeighborTable {
     }
 
     /// `ip` is at `mac` as of `now`: create or update the entry, reachable.
+    /// A new entry is refused when the table is full.
     pub fn learn(&mut self, ip: IpAddr, mac: MacAddr, now: Instant) {
+        if !self.entries.contains_key(&ip) && self.is_full() {
+            return;
+        }
         let e = self.entries.entry(ip).or_insert(NeighborEntry {
             mac: None,
             state: NeighborState::Reachable { since: now },
@@ -1455,6 +1488,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The limit holds for addresses the traffic asks for and for
+    /// unsolicited bindings; known addresses and configured next hops still
+    /// get their entry, and the table never grows past the limit otherwise.
+    #[test]
+    fn neighbor_table_limit_refuses_new_traffic_addresses() {
+        let now = Instant::now();
+        let mac = [2, 0, 0, 0, 0, 9];
+        let ip = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0xc613_0000 + i));
+        let mut t = NeighborTable::new().with_limit(100);
+        let admitted = (0..250).filter(|&i| t.want_if_room(ip(i))).count();
+        assert_eq!((admitted, t.len()), (100, 100));
+        assert!(t.is_full());
+        assert!(t.want_if_room(ip(7)), "a known address is never refused");
+        t.learn(ip(300), mac, now);
+        assert_eq!(
+            t.lookup(ip(300)),
+            None,
+            "an unsolicited new binding is refused"
+        );
+        t.learn(ip(3), mac, now);
+        assert_eq!(t.lookup(ip(3)), Some(mac), "a wanted address resolves");
+        t.want(ip(400));
+        assert!(
+            t.get(ip(400)).is_some_and(|e| e.wanted),
+            "configured next hops always"
+        );
+        assert_eq!(t.len(), 101);
+        t.forget(ip(0));
+        t.forget(ip(1));
+        assert!(t.want_if_room(ip(500)), "room again after entries left");
+        assert!(!t.want_if_room(ip(501)));
     }
 
     #[test]

@@ -111,6 +111,44 @@ pub fn collect(t: &mut Telemetry) -> Result<Map<String, Value>, String> {
     Ok(all)
 }
 
+/// The per-entry replies `geneve-gw stats` was asked for: one tunnel
+/// (`/geneve_gw/tunnel,NAME`), one VNI (`/geneve_gw/vni,N`), the top N
+/// tunnels (`/geneve_gw/top_tunnels,N`), added to `all` under those
+/// commands. A tunnel or VNI the gateway does not count is an error that
+/// says why.
+pub fn collect_entries(
+    t: &mut Telemetry,
+    all: &mut Map<String, Value>,
+    tunnel: Option<&str>,
+    vni: Option<u32>,
+    top: Option<usize>,
+) -> Result<(), String> {
+    if let Some(name) = tunnel {
+        let v = t.query(&format!("/geneve_gw/tunnel,{name}"))?;
+        if !v.is_object() {
+            return Err(format!("tunnel `{name}`: no counters (no such tunnel, a tunnel added in the last second, or more tunnels than the counter arrays hold)"));
+        }
+        all.insert("/geneve_gw/tunnel".into(), v);
+    }
+    if let Some(n) = vni {
+        let v = t.query(&format!("/geneve_gw/vni,{n}"))?;
+        if !v.is_object() {
+            return Err(format!("VNI {n}: no counters (no decap entry for it)"));
+        }
+        all.insert("/geneve_gw/vni".into(), v);
+    }
+    if let Some(n) = top {
+        let v = t.query(&format!("/geneve_gw/top_tunnels,{n}"))?;
+        if !v.is_object() {
+            return Err(
+                "the gateway does not answer /geneve_gw/top_tunnels (an older build?)".into(),
+            );
+        }
+        all.insert("/geneve_gw/top_tunnels".into(), v);
+    }
+    Ok(())
+}
+
 fn num(v: &Value, k: &str) -> u64 {
     v.get(k).and_then(Value::as_u64).unwrap_or(0)
 }
@@ -187,6 +225,48 @@ pub fn render(all: &Map<String, Value>, pid: u64) -> String {
         let parts: Vec<String> = t.iter().map(|(k, v)| format!("{k} {v}")).collect();
         o += &format!("tables: {}\n", parts.join(", "));
     }
+    let tunnel_head = || {
+        format!(
+            "{:<20} {:>14} {:>16} {:>12} {:>14} {:>16}\n",
+            "tunnel", "encap packets", "encap bytes", "encap drops", "decap packets", "decap bytes"
+        )
+    };
+    let tunnel_line = |name: &str, v: &Value, pre: &str| {
+        let n = |k: &str| num(v, &format!("{pre}{k}"));
+        format!(
+            "{:<20} {:>14} {:>16} {:>12} {:>14} {:>16}\n",
+            name,
+            n("encap_packets"),
+            n("encap_bytes"),
+            n("encap_drops"),
+            n("decap_packets"),
+            n("decap_bytes")
+        )
+    };
+    if let Some(t) = all.get("/geneve_gw/tunnel") {
+        o += &tunnel_head();
+        o += &tunnel_line(t.get("name").and_then(Value::as_str).unwrap_or("?"), t, "");
+    }
+    if let Some(v) = all.get("/geneve_gw/vni") {
+        o += &format!(
+            "vni {}: {} packets, {} bytes, {} drops\n",
+            num(v, "vni"),
+            num(v, "packets"),
+            num(v, "bytes"),
+            num(v, "drops")
+        );
+    }
+    if let Some(top) = all.get("/geneve_gw/top_tunnels") {
+        o += "top tunnels by packets:\n";
+        o += &tunnel_head();
+        for i in 0.. {
+            let pre = format!("t{i}_");
+            let Some(name) = top.get(format!("{pre}name")).and_then(Value::as_str) else {
+                break;
+            };
+            o += &tunnel_line(name, top, &pre);
+        }
+    }
     o
 }
 
@@ -220,5 +300,50 @@ mod tests {
                 "no `{k} {v}` in:\n{out}"
             );
         }
+    }
+
+    /// `--tunnel`, `--vni` and `--top` show what the telemetry replies
+    /// hold, the top list in its order.
+    #[test]
+    fn render_shows_a_tunnel_a_vni_and_the_top_tunnels() {
+        let all: Map<String, Value> = serde_json::from_str(
+            r#"{
+                "/geneve_gw/counters": {"uptime_ms": 1500, "workers": 1},
+                "/geneve_gw/drops": {}, "/geneve_gw/latency": {"enabled": 0},
+                "/geneve_gw/tables": {},
+                "/geneve_gw/tunnel": {"name": "t7", "encap_packets": 11, "encap_bytes": 1100,
+                    "encap_drops": 1, "decap_packets": 3, "decap_bytes": 300},
+                "/geneve_gw/vni": {"vni": 5000, "packets": 9, "bytes": 900, "drops": 2},
+                "/geneve_gw/top_tunnels": {"t0_name": "big", "t0_encap_packets": 50,
+                    "t0_encap_bytes": 5000, "t0_encap_drops": 0, "t0_decap_packets": 5,
+                    "t0_decap_bytes": 500, "t1_name": "small", "t1_encap_packets": 2,
+                    "t1_encap_bytes": 200, "t1_encap_drops": 0, "t1_decap_packets": 0,
+                    "t1_decap_bytes": 0}
+            }"#,
+        )
+        .unwrap();
+        let out = render(&all, 1);
+        let rows: Vec<Vec<&str>> = out
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert!(
+            rows.contains(&vec!["t7", "11", "1100", "1", "3", "300"]),
+            "{out}"
+        );
+        assert!(
+            out.contains("vni 5000: 9 packets, 900 bytes, 2 drops"),
+            "{out}"
+        );
+        let big = rows
+            .iter()
+            .position(|r| r.first() == Some(&"big"))
+            .expect(&out);
+        let small = rows
+            .iter()
+            .position(|r| r.first() == Some(&"small"))
+            .expect(&out);
+        assert!(big < small, "top list out of order:\n{out}");
+        assert_eq!(rows[big], ["big", "50", "5000", "0", "5", "500"]);
     }
 }

@@ -372,8 +372,35 @@ fn vni_cmd(params: &str) -> Option<TelData> {
     Some(vni_dict(vni, c))
 }
 
+/// The most tunnels `/geneve_gw/top_tunnels` lists: six dictionary
+/// entries each, and DPDK's dictionaries hold at most 256.
+pub const TOP_TUNNELS_MAX: usize = 40;
+
+/// `/geneve_gw/top_tunnels,N`: the N tunnels with the most packets, most
+/// first, flattened (`tI_name`, `tI_encap_packets`, ...: telemetry has no
+/// nested lists).
+fn top_tunnels_cmd(params: &str) -> Option<TelData> {
+    let v = ENTRIES.load_full()?;
+    let n: usize = match params.trim() {
+        "" => 10,
+        p => p.parse().ok()?,
+    };
+    let r = v.slots.read(&v.shared.entries);
+    let mut out = Vec::new();
+    for (i, (name, c)) in r
+        .top_tunnels(n.min(TOP_TUNNELS_MAX))
+        .into_iter()
+        .enumerate()
+    {
+        if let TelData::Dict(d) = tunnel_dict(name, c) {
+            out.extend(d.into_iter().map(|(k, v)| (format!("t{i}_{k}"), v)));
+        }
+    }
+    Some(TelData::Dict(out))
+}
+
 /// The commands `geneve-gw stats` and `dpdk-telemetry.py` read.
-pub const COMMANDS: [(&str, &str); 9] = [
+pub const COMMANDS: [(&str, &str); 10] = [
     (
         "/geneve_gw/counters",
         "Gateway totals: rx/tx packets, encap, decap, punted, drops. No parameters",
@@ -410,11 +437,15 @@ pub const COMMANDS: [(&str, &str); 9] = [
         "/geneve_gw/vni",
         "One decap VNI's packets and bytes delivered, and its drops. Parameter: VNI",
     ),
+    (
+        "/geneve_gw/top_tunnels",
+        "The tunnels with the most packets, most first, as t0_name, t0_encap_packets, ... Parameter: how many (default 10, at most 40)",
+    ),
 ];
 
 /// Registers the `/geneve_gw/...` commands (once per process, after EAL start).
 pub fn register_commands() -> Result<(), DpdkError> {
-    let handlers: [fn(&str) -> Option<TelData>; 9] = [
+    let handlers: [fn(&str) -> Option<TelData>; 10] = [
         counters_cmd,
         drops_cmd,
         drop_reasons_cmd,
@@ -424,6 +455,7 @@ pub fn register_commands() -> Result<(), DpdkError> {
         port_cmd,
         tunnel_cmd,
         vni_cmd,
+        top_tunnels_cmd,
     ];
     for ((cmd, help), h) in COMMANDS.iter().zip(handlers) {
         register(cmd, help, h)?;

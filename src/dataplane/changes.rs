@@ -295,9 +295,23 @@ impl Planner {
     }
 
     /// Frees retired counter slots once every worker reads generation
-    /// `read` or later (see [`EntrySlots::settle`]).
-    pub fn settle_counters(&mut self, read: u64, workers: &[WorkerEntries]) {
-        self.counters.settle(read, workers);
+    /// `read` or later (see [`EntrySlots::settle`]); the tunnels and VNIs
+    /// that waited for one get theirs, written into their templates and
+    /// decap entries (changes for the next batch). True when any did.
+    pub fn settle_counters(&mut self, cfg: &Config, read: u64, workers: &[WorkerEntries]) -> bool {
+        let (tunnels, decap) = self.counters.settle(read, workers);
+        if tunnels.is_empty() && decap.is_empty() {
+            return false;
+        }
+        self.apply_diff(
+            cfg,
+            &ConfigDiff {
+                tunnels,
+                decap,
+                ..ConfigDiff::default()
+            },
+        );
+        true
     }
 
     /// The counter slot of template key `key`'s tunnel.

@@ -31,7 +31,11 @@
 //! 1,250,000 x 40 B = 50 MB per worker, a million VNIs 30 MB per worker.
 //! Entries beyond the arrays (a reload that adds more than the headroom)
 //! get no slot: their packets are counted only in the global counters, and
-//! [`EntryCounters::untracked`] says how many entries that is.
+//! [`EntryCounters::untracked`] says how many entries that is. They wait
+//! in line (oldest first): when a retired slot settles it goes to the
+//! first entry still waiting ([`EntrySlots::settle`] names them, and the
+//! planner rewrites their templates and decap entries with the slot),
+//! counted from zero from then on.
 //!
 //! Considered and not taken: a generation per slot checked on the hot
 //! path (one more compare per packet, for what the quarantine gives for
@@ -40,7 +44,9 @@
 //! (a hash look-up and often a lock per increment).
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::Counter;
 use crate::config::Config;
@@ -290,6 +296,10 @@ struct Pool<K, B> {
     base: Vec<B>,
     /// Slots taken away so far (see [`EntrySlots::retired`]).
     retired: u64,
+    /// Keys that found no free slot, oldest first; `waiting_set` holds
+    /// those still waiting (a key that left, or got a slot, is skipped).
+    waiting: VecDeque<K>,
+    waiting_set: FxHashSet<K>,
 }
 
 impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
@@ -302,6 +312,8 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
             retiring: Vec::new(),
             base: vec![B::default(); cap],
             retired: 0,
+            waiting: VecDeque::new(),
+            waiting_set: FxHashSet::default(),
         }
     }
 
@@ -324,6 +336,7 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
         for k in gone {
             self.retire(&k, generation);
         }
+        self.waiting_set.retain(|k| keep.contains(k));
         for k in want {
             self.add(k);
         }
@@ -340,21 +353,29 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
                 self.next += 1;
                 self.next - 1
             }
-            None => return,
+            None => {
+                if self.waiting_set.insert(k.clone()) {
+                    self.waiting.push_back(k.clone());
+                }
+                return;
+            }
         };
+        self.waiting_set.remove(k);
         self.by_key.insert(k.clone(), s);
     }
 
     /// Takes `k`'s slot away; it is reused once no worker reads tables of
     /// a generation before `generation`.
     fn retire(&mut self, k: &K, generation: u64) {
+        self.waiting_set.remove(k);
         if let Some(s) = self.by_key.remove(k) {
             self.retiring.push((s, generation));
             self.retired += 1;
         }
     }
 
-    fn settle(&mut self, read: u64, sum: impl Fn(u32) -> B) {
+    /// Frees what settled and hands it to the keys waiting; those keys.
+    fn settle(&mut self, read: u64, sum: impl Fn(u32) -> B) -> Vec<K> {
         let mut i = 0;
         while let Some(&(s, g)) = self.retiring.get(i) {
             if g <= read {
@@ -367,6 +388,19 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
                 i += 1;
             }
         }
+        let mut given = Vec::new();
+        while !self.free.is_empty() {
+            let Some(k) = self.waiting.pop_front() else {
+                break;
+            };
+            if !self.waiting_set.remove(&k) {
+                continue;
+            }
+            let s = self.free.pop().expect("not empty");
+            self.by_key.insert(k.clone(), s);
+            given.push(k);
+        }
+        given
     }
 }
 
@@ -510,16 +544,37 @@ impl EntrySlots {
 
     /// Frees the retired slots no worker can count into any more: every
     /// worker reads generation `read` or later. Their current sums become
-    /// their bases.
-    pub fn settle(&mut self, read: u64, workers: &[WorkerEntries]) {
+    /// their bases, and they go to the tunnels and VNIs that waited for a
+    /// slot (oldest first): those are returned, as a reload's difference
+    /// names them (remote and VNI; VNIs), for the planner to write their
+    /// new slots into the tables.
+    pub fn settle(
+        &mut self,
+        read: u64,
+        workers: &[WorkerEntries],
+    ) -> (Vec<(IpAddr, Vni)>, Vec<Vni>) {
         if self.tunnels.retiring.is_empty() && self.vnis.retiring.is_empty() {
-            return;
+            return Default::default();
         }
         self.version += 1;
-        self.tunnels
+        let names = self
+            .tunnels
             .settle(read, |s| WorkerEntries::tunnel_sum(workers, s));
-        self.vnis
+        let vnis = self
+            .vnis
             .settle(read, |s| WorkerEntries::vni_sum(workers, s));
+        self.untracked = self.untracked.saturating_sub(names.len() + vnis.len());
+        let mut tunnels = Vec::new();
+        if !names.is_empty() {
+            // Rare (only when entries waited): one pass over the pairs.
+            let names: FxHashSet<&str> = names.iter().map(String::as_str).collect();
+            for (&(remote, vni, _), n) in &self.pairs {
+                if names.contains(n.as_str()) {
+                    tunnels.extend(Vni::new(vni).map(|v| (remote, v)));
+                }
+            }
+        }
+        (tunnels, vnis.into_iter().filter_map(Vni::new).collect())
     }
 
     /// The slot of tunnel `name` ([`NO_SLOT`]: none).

@@ -273,7 +273,20 @@ proptest! {
                 Op::Advance(wi) => reading[wi] = gens.len() - 1,
                 Op::Settle => {
                     let read = *reading.iter().min().unwrap() as u64;
-                    s.settle(read, &w);
+                    let (given, _) = s.settle(read, &w);
+                    if !given.is_empty() {
+                        // Tunnels that waited got a slot: the planner
+                        // writes it into the next tables, a new
+                        // incarnation from zero.
+                        let mut now = gens.last().cloned().unwrap_or_default();
+                        for (r, _) in given {
+                            let n = NAMES[(0..NAMES.len()).find(|&i| remote(i) == r).unwrap()];
+                            next_inc += 1;
+                            now.insert(n, (s.tunnel_slot(n), next_inc));
+                        }
+                        inc = now.iter().map(|(n, (_, i))| (*n, *i)).collect();
+                        gens.push(now);
+                    }
                 }
             }
             let r = s.read(&w);
@@ -384,4 +397,55 @@ proptest! {
             }
         }
     }
+}
+
+/// A tunnel and a VNI that came when every slot was taken wait for one:
+/// once a retired slot settles they get it at once (no further sync or
+/// reload needed), are named for the planner to rewrite their tables, and
+/// count from zero.
+#[test]
+fn an_untracked_entry_gets_a_slot_once_one_settles() {
+    let mut s = EntrySlots::new(1, 1);
+    let w = [s.worker_entries()];
+    sync_mask(&mut s, 0b01, 1);
+    w[0].encap(0, 5, 500);
+    w[0].decap(0, 0, 2, 120);
+    // t1 and VNI 101 arrive: no room.
+    sync_mask(&mut s, 0b11, 2);
+    assert_eq!(s.tunnel_slot("t1"), NO_SLOT);
+    assert_eq!(s.read(&w).untracked(), 2);
+    // t0 and VNI 100 leave in generation 3; a worker still reads 2.
+    sync_mask(&mut s, 0b10, 3);
+    assert_eq!(s.settle(2, &w), (vec![], vec![]));
+    assert_eq!(
+        s.tunnel_slot("t1"),
+        NO_SLOT,
+        "retired slot handed out too early"
+    );
+    // Every worker reads 3: the slots settle and go to t1 and VNI 101.
+    let (tunnels, vnis) = s.settle(3, &w);
+    assert_eq!(tunnels, vec![(remote(1), Vni::new(101).unwrap())]);
+    assert_eq!(vnis, vec![Vni::new(101).unwrap()]);
+    assert_eq!((s.tunnel_slot("t1"), s.vni_slot(101)), (0, 0));
+    let r = s.read(&w);
+    assert_eq!(r.untracked(), 0);
+    assert_eq!(r.tunnel("t1"), Some(TunnelCounters::default()));
+    assert_eq!(r.vni(Vni::new(101).unwrap()), Some(VniCounters::default()));
+    // Nothing waits any more: the next settle names nobody.
+    assert_eq!(s.settle(4, &w), (vec![], vec![]));
+}
+
+/// An entry that left while it waited gets no slot.
+#[test]
+fn an_entry_that_left_while_waiting_gets_no_slot() {
+    let mut s = EntrySlots::new(1, 1);
+    let w = [s.worker_entries()];
+    sync_mask(&mut s, 0b01, 1);
+    sync_mask(&mut s, 0b011, 2);
+    // t1 leaves before a slot frees; t0 leaves too, t2 arrives and waits.
+    sync_mask(&mut s, 0b100, 3);
+    let (tunnels, _) = s.settle(3, &w);
+    assert_eq!(tunnels, vec![(remote(2), Vni::new(102).unwrap())]);
+    assert_eq!(s.tunnel_slot("t1"), NO_SLOT);
+    assert_eq!(s.tunnel_slot("t2"), 0);
 }
