@@ -17,6 +17,8 @@
 #   CASES=decap RUNS=5 scripts/bench-scale.sh
 #   ENTRIES=100000 FRAMES=131072 scripts/bench-scale.sh  # another scale
 #   INSTRUCTIONS=1 scripts/bench-scale.sh                # also callgrind
+#   INSTRUCTIONS=1 CACHE_SIM=1 ENTRIES=100000 FRAMES=131072 RUNS=1 SECONDS_PER_RUN=1 \
+#       scripts/bench-scale.sh                           # and cache misses per packet
 #   scripts/bench.sh scale                               # the same
 #
 # Prints per case Mpps of each gateway (median of RUNS runs of
@@ -28,7 +30,12 @@
 # on the worker under callgrind (as scripts/bench-instructions.sh, over
 # IR_PACKETS packets: by default as many as the large table has entries,
 # so every entry is looked up once; the table's loading runs under
-# valgrind too, which takes minutes at a million entries).
+# valgrind too, which takes minutes at a million entries). CACHE_SIM=1
+# adds callgrind's cache simulation (--cache-sim=yes with the D1 and LL
+# caches given by CACHE_D1 and CACHE_LL, by default this host's 48 KiB L1
+# data cache and 32 MiB L3) and prints after the instructions, per packet
+# on the worker, the D1 misses (reads and writes) and the LL misses: the
+# exact companion of the CPU-time ratio, which the host's other load moves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -103,16 +110,34 @@ run_gw() { # case cfg
     python3 -c 'import sys; w, r, c = sys.argv[1:]; print(w, "%.3f" % (int(r or 0) / float(c) / 1e6 if float(c or 0) > 0 else 0))' "$wall" "${rx:-0}" "${cpu:-0}"
 }
 
-ipp() { # case cfg packets: instructions per packet on the worker
-    local cg="$W/callgrind.out" log="$W/ir.log" ir rx port
+CACHE_D1="${CACHE_D1:-49152,12,64}"
+CACHE_LL="${CACHE_LL:-33554432,16,64}"
+ipp() { # case cfg packets: instructions per packet on the worker (and with
+        # CACHE_SIM=1 "ipp/D1 misses/LL misses" per packet)
+    local cg="$W/callgrind.out" log="$W/ir.log" totals rx port sim=()
+    [ "${CACHE_SIM:-0}" = 1 ] && sim=(--cache-sim=yes "--D1=$CACHE_D1" "--LL=$CACHE_LL")
     rm -f "$cg"
-    valgrind --tool=callgrind --fair-sched=yes --toggle-collect='*GatewayWorker*run*' \
+    valgrind --tool=callgrind --fair-sched=yes --toggle-collect='*GatewayWorker*run*' "${sim[@]}" \
         --callgrind-out-file="$cg" "$GW" run -c "$2" --stop-after-packets "$3" >"$log" 2>&1 </dev/null || {
         echo "nan"; return; }
-    ir=$(callgrind_annotate "$cg" 2>/dev/null | awk '/PROGRAM TOTALS/ && !n++ { gsub(",", "", $1); print $1 }')
+    # The events line names the columns of the totals line.
+    totals=$(callgrind_annotate "$cg" 2>/dev/null | awk '/^Events shown:/ && !e++ { sub(/^Events shown: */, ""); ev = $0 }
+        /PROGRAM TOTALS/ && !n++ { gsub(",", ""); print ev; print; exit }')
     case "$1" in encap-*) port=acc ;; *) port=ul ;; esac
     rx=$(awk -v p="($port):" '$1 == "port" && $3 == p { for (i = 3; i <= NF; i++) if ($i == "rx") { print $(i + 1); exit } }' "$log")
-    python3 -c 'import sys; print("%.1f" % (int(sys.argv[1]) / int(sys.argv[2])) if sys.argv[2] not in ("", "0") and sys.argv[1] else "nan")' "${ir:-0}" "${rx:-0}"
+    python3 - "${rx:-0}" "$totals" <<'PY'
+import sys
+rx = int(sys.argv[1] or 0)
+lines = sys.argv[2].splitlines()
+if rx == 0 or len(lines) < 2:
+    print("nan"); sys.exit()
+# Counts, then "(100.0%)" after each in newer valgrinds.
+ev = dict(zip(lines[0].split(), (int(x) for x in lines[1].split() if x.isdigit())))
+out = "%.1f" % (ev["Ir"] / rx)
+if "D1mr" in ev:
+    out += "/%.2f/%.2f" % ((ev["D1mr"] + ev["D1mw"]) / rx, (ev["DLmr"] + ev["DLmw"]) / rx)
+print(out)
+PY
 }
 
 median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }

@@ -40,7 +40,7 @@
 //! publication. Numbers: BENCHMARKS.md, "Flat cost per packet".
 use std::marker::PhantomData;
 
-use super::lpm::prefetch_ends;
+use super::lpm::prefetch_span;
 
 /// A key [`FlatMap`] can hold: packed into 64 bits, never `u64::MAX`.
 pub trait FlatKey: Copy + Eq {
@@ -186,16 +186,17 @@ impl<K: FlatKey, V: Copy + Default> FlatMap<K, V> {
     }
 
     /// Starts loading the slots a lookup from `home` reads first (the home
-    /// slot and the next one). Only a hint.
+    /// slot and the next one), each line they touch once (two small slots
+    /// usually share one). Only a hint.
     #[inline(always)]
     pub fn prefetch(&self, home: usize) {
-        let size = std::mem::size_of::<Slot<V>>();
-        if let Some(s) = self.slots.get(home) {
-            prefetch_ends(s, size, 0);
-        }
-        let next = (home + 1) & self.slots.len().wrapping_sub(1);
-        if let Some(s) = self.slots.get(next) {
-            prefetch_ends(s, 0, size);
+        match self.slots.get(home..home + 2) {
+            Some(two) => prefetch_span(two),
+            // The last slot: the next one is the first.
+            None => {
+                prefetch_span(self.slots.get(home..).unwrap_or(&[]));
+                prefetch_span(self.slots.get(..1).unwrap_or(&[]));
+            }
         }
     }
 

@@ -113,6 +113,9 @@ impl GatewayWorker {
                         p as u16,
                         burst.as_slice().iter().map(|m| m.data()),
                     );
+                    if let Some(a) = &ahead {
+                        a.prefetch_counters(e);
+                    }
                     // The index in the burst of the next frame drain_each sees.
                     let mut at;
                     // Resolved once per burst from the last lookup (see AccessExpress).

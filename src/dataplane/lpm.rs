@@ -60,14 +60,31 @@ pub fn prefetch<T>(p: &T) {
     let _ = p;
 }
 
-/// [`prefetch`] of the lines holding the first `first` and the last `last`
-/// bytes of `v` (and its very last byte).
+/// [`prefetch`] of every line the first `bytes` bytes of `v` touch.
 #[inline(always)]
-pub fn prefetch_ends<T>(v: &T, first: usize, last: usize) {
+pub fn prefetch_lines<T>(v: &T, bytes: usize) {
     #[cfg(feature = "dpdk")]
-    crate::dpdk::prefetch_ends(v, first, last);
+    crate::dpdk::prefetch_lines(v, bytes);
     #[cfg(not(feature = "dpdk"))]
-    let _ = (v, first, last);
+    let _ = (v, bytes);
+}
+
+/// [`prefetch`] of the lines of `v` from byte `from` to its end.
+#[inline(always)]
+pub fn prefetch_tail<T>(v: &T, from: usize) {
+    #[cfg(feature = "dpdk")]
+    crate::dpdk::prefetch_tail(v, from);
+    #[cfg(not(feature = "dpdk"))]
+    let _ = (v, from);
+}
+
+/// [`prefetch`] of every line `items` touch, each once.
+#[inline(always)]
+pub fn prefetch_span<T>(items: &[T]) {
+    #[cfg(feature = "dpdk")]
+    crate::dpdk::prefetch_span(items);
+    #[cfg(not(feature = "dpdk"))]
+    let _ = items;
 }
 
 /// A longest-prefix-match table of one address family (see the module doc).
@@ -172,14 +189,39 @@ impl Lpm {
         }
     }
 
+    /// The second stage of a bulk lookup, after [`prefetch`](Lpm::prefetch)
+    /// of `addr` had time to land: reads its first-table entry and, when
+    /// that points into a group (a longer prefix in the /24), starts loading
+    /// the group's entry, the lookup's second, dependent read. A no-op for
+    /// IPv6.
+    #[inline(always)]
+    pub fn prefetch_second(&self, addr: u128) {
+        if let Family::V4(t) = &self.inner {
+            let a = addr as u32;
+            if let Some(&e) = t.tbl24.get((a >> 8) as usize) {
+                if e & EXT != 0 {
+                    let g = (e & !EXT) as usize * GROUP + (a & 0xff) as usize;
+                    if let Some(x) = t.groups.get(g) {
+                        prefetch(x);
+                    }
+                }
+            }
+        }
+    }
+
     /// Looks up every address of `addrs` into `out` (pairwise; the shorter
     /// of the two bounds the work). The first-table entries of the whole
-    /// burst are prefetched before the first is read, so their cache misses
-    /// overlap instead of following one another.
+    /// burst are prefetched before the first is read, then the group
+    /// entries they point to, so their cache misses overlap instead of
+    /// following one another (`rte_lpm_lookup_bulk` reads in the same two
+    /// steps).
     #[inline]
     pub fn lookup_bulk(&self, addrs: &[u128], out: &mut [Option<Option<TemplateId>>]) {
         for &a in addrs {
             self.prefetch(a);
+        }
+        for &a in addrs {
+            self.prefetch_second(a);
         }
         for (o, &a) in out.iter_mut().zip(addrs) {
             *o = self.lookup(a);

@@ -296,7 +296,7 @@ impl VniTable {
     /// when there is none.
     #[inline(always)]
     pub fn prefetch(&self, vni: u32) -> bool {
-        self.prefetch_at(self.index.home(vni), vni)
+        self.prefetch_at(self.index.home(vni), vni).is_some()
     }
 
     /// The index slot of `vni`, for [`prefetch_slot`](Self::prefetch_slot)
@@ -315,21 +315,17 @@ impl VniTable {
     }
 
     /// [`prefetch`](Self::prefetch) with the index slot known (`home` of
-    /// `vni`).
+    /// `vni`): the entry whose lines are on their way, if there is one.
     #[inline(always)]
-    pub fn prefetch_at(&self, home: usize, vni: u32) -> bool {
+    pub fn prefetch_at(&self, home: usize, vni: u32) -> Option<&VniOut> {
         let at = if self.keys.len() <= Self::SCAN {
             self.keys.iter().position(|&k| k == vni)
         } else {
             self.index.get_at(home, vni).map(|&i| i as usize)
         };
-        match at.and_then(|i| self.outs.get(i)) {
-            Some(e) => {
-                super::lpm::prefetch_ends(e, std::mem::size_of_val(e), 0);
-                true
-            }
-            None => false,
-        }
+        let e = at.and_then(|i| self.outs.get(i))?;
+        super::lpm::prefetch_span(std::slice::from_ref(e));
+        Some(&e.0)
     }
 
     #[inline(always)]

@@ -36,7 +36,7 @@ pub use port::{
     port_count, port_id_by_name, rx_offload_ipv4_cksum, rx_offload_outer_udp_cksum, stats_of,
     AppliedConfig, ExtendedStat, LinkStatus, Port, PortInfo, PortSetup, PortStats, TxOffloads,
 };
-pub use prefetch::{prefetch, prefetch_ends};
+pub use prefetch::{prefetch, prefetch_lines, prefetch_span, prefetch_tail};
 pub use rxtx::{rx_burst, tx_burst, TxBuffer};
 
 /// DPDK's default mbuf data room: 2048 bytes plus the 128-byte headroom.

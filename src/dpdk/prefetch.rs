@@ -19,26 +19,63 @@ pub fn prefetch<T>(p: &T) {
     let _ = p;
 }
 
-/// Starts loading the cache lines of the first `first` and the last
-/// `last` bytes of `v` (a large value whose hot fields sit at both ends,
-/// as the compiler lays out an encap template: the wide fields first, the
-/// byte-sized ones after the header bytes).
+/// Starts loading every cache line that the first `bytes` bytes of `v`
+/// touch (no more than `v` holds), wherever `v` starts in its line. For a
+/// `T` aligned to a cache line and a constant `bytes` this is that many
+/// prefetch instructions and nothing else.
 #[inline(always)]
-pub fn prefetch_ends<T>(v: &T, first: usize, last: usize) {
-    let n = std::mem::size_of::<T>();
+pub fn prefetch_lines<T>(v: &T, bytes: usize) {
     let p = (v as *const T).cast::<u8>();
-    let mut off = 0;
-    while off < first.min(n) {
-        prefetch_addr(p.wrapping_add(off));
-        off += 64;
+    let n = bytes.min(std::mem::size_of::<T>());
+    if std::mem::align_of::<T>().is_multiple_of(64) {
+        let mut off = 0;
+        while off < n {
+            prefetch_addr(p.wrapping_add(off));
+            off += 64;
+        }
+        return;
     }
-    let mut off = n.saturating_sub(last);
-    while off < n {
-        prefetch_addr(p.wrapping_add(off));
-        off += 64;
+    let end = p as usize + n;
+    let mut line = p as usize & !63;
+    while line < end {
+        prefetch_addr(p.wrapping_add(line.wrapping_sub(p as usize)));
+        line += 64;
     }
-    if n > 0 {
-        prefetch_addr(p.wrapping_add(n - 1));
+}
+
+/// Starts loading the cache lines of `v` from byte `from` to its end
+/// (for a `T` aligned to a cache line and a constant `from`, that many
+/// prefetch instructions and nothing else).
+#[inline(always)]
+pub fn prefetch_tail<T>(v: &T, from: usize) {
+    let p = (v as *const T).cast::<u8>();
+    let n = std::mem::size_of::<T>();
+    if std::mem::align_of::<T>().is_multiple_of(64) {
+        let mut off = from & !63;
+        while off < n {
+            prefetch_addr(p.wrapping_add(off));
+            off += 64;
+        }
+        return;
+    }
+    let end = p as usize + n;
+    let mut line = (p as usize + from.min(n)) & !63;
+    while line < end {
+        prefetch_addr(p.wrapping_add(line.wrapping_sub(p as usize)));
+        line += 64;
+    }
+}
+
+/// Starts loading every cache line `items` touch (each line once, however
+/// the items straddle lines).
+#[inline(always)]
+pub fn prefetch_span<T>(items: &[T]) {
+    let p = items.as_ptr().cast::<u8>();
+    let end = p as usize + std::mem::size_of_val(items);
+    let mut line = p as usize & !63;
+    while line < end {
+        prefetch_addr(p.wrapping_add(line.wrapping_sub(p as usize)));
+        line += 64;
     }
 }
 

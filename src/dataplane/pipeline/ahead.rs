@@ -27,7 +27,8 @@
 //! frame shorter than its key) prefetches nothing or the wrong line, and
 //! the per-packet path decides as always.
 use crate::dataplane::flat::MAC_BITS;
-use crate::dataplane::lpm::{prefetch, prefetch_ends};
+use crate::dataplane::lpm::{prefetch, prefetch_lines, prefetch_tail};
+use crate::dataplane::stats::WorkerEntries;
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate};
 use crate::wire::ethernet::EtherType;
@@ -47,14 +48,15 @@ pub const AHEAD_MIN_ENTRIES: usize = 4096;
 /// Most frames looked up ahead at once (the worker's burst).
 const MAX_AHEAD: usize = 64;
 
-/// Starts loading the lines [`crate::tunnel::encap`] reads of `tpl`: the
-/// compiler puts the wide fields first, then the header bytes (of which
-/// encap copies the first few dozen), then the byte-sized fields, so the
-/// first three lines (where the header starts depends on the template's
-/// alignment) and the last ones.
+/// Starts loading the lines [`crate::tunnel::encap`]'s fast tier reads of
+/// `tpl` (an untagged IPv4 template without options): those of its first
+/// [`EncapTemplate::HOT_BYTES`] (the wide fields and the header) and of its
+/// tail after the header's room (the narrow fields,
+/// [`EncapTemplate::TAIL_AT`]), each line once.
 #[inline(always)]
 fn prefetch_template(tpl: &EncapTemplate) {
-    prefetch_ends(tpl, 160, 32);
+    prefetch_lines(tpl, EncapTemplate::HOT_BYTES);
+    prefetch_tail(tpl, EncapTemplate::TAIL_AT);
 }
 
 /// Prefetches template `id` and its flow-id variant slot (both read per
@@ -82,6 +84,9 @@ pub struct AccessAhead<'t> {
     /// Per frame: the template of its MAC (`NONE`: leave the frame to the
     /// per-packet path).
     express: [TemplateId; MAX_AHEAD],
+    /// The templates found (prefetched), the first `found` of them, for
+    /// [`prefetch_counters`](Self::prefetch_counters).
+    ids: [TemplateId; MAX_AHEAD],
 }
 
 /// No template kept for the frame.
@@ -93,6 +98,32 @@ impl<'t> AccessAhead<'t> {
             t,
             found: 0,
             express: [NONE; MAX_AHEAD],
+            ids: [NONE; MAX_AHEAD],
+        }
+    }
+
+    /// Keeps template `id` if it exists and prefetches it (see
+    /// [`prefetch_template_id`]).
+    #[inline(always)]
+    fn keep(&mut self, id: TemplateId) {
+        if let Some(slot) = self.ids.get_mut(self.found) {
+            let n = prefetch_template_id(self.t, id);
+            *slot = id;
+            self.found += n;
+        }
+    }
+
+    /// The second stage, once the templates' lines had the lookups of the
+    /// whole burst to arrive: reads each template's counter slot and
+    /// prefetches the worker's cell of it, which the express tiers add
+    /// to per packet (with tens of thousands of tunnels the cells do not
+    /// stay in cache either).
+    #[inline(never)]
+    pub fn prefetch_counters(&self, e: &WorkerEntries) {
+        for &id in self.ids.iter().take(self.found) {
+            if let Some(tpl) = self.t.templates.get(id as usize) {
+                e.prefetch_tunnel(tpl.counter());
+            }
         }
     }
 
@@ -170,7 +201,7 @@ pub fn ahead_access<'a, 't>(
                 return None;
             }
             let mut a = AccessAhead::new(t);
-            a.found = ahead_routes(t, frames);
+            ahead_routes(t, frames, &mut a);
             Some(a)
         }
     }
@@ -210,25 +241,27 @@ fn ahead_macs<'a, 't>(
         *home = s.macs.home_packed(*k);
         s.macs.prefetch(*home);
     }
-    for ((&k, &home), slot) in keys.iter().zip(&homes).take(n).zip(a.express.iter_mut()) {
+    for (i, (&k, &home)) in keys.iter().zip(&homes).take(n).enumerate() {
         if k == u64::MAX {
             continue;
         }
         if let Some(id) = s.macs.get_packed(home, k).and_then(|e| e.template) {
-            *slot = id;
-            a.found += prefetch_template_id(t, id);
+            if let Some(slot) = a.express.get_mut(i) {
+                *slot = id;
+            }
+            a.keep(id);
         }
     }
     a
 }
 
 #[inline(never)]
-fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
+fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>, a: &mut AccessAhead) {
     let Some(l3) = &t.l3 else {
-        return 0;
+        return;
     };
-    // First the LPM entries of the whole burst, then the lookups (which
-    // find them loaded or on their way) and the templates.
+    // First the LPM entries of the whole burst, then their groups, then the
+    // lookups (which find both loaded or on their way) and the templates.
     let mut keys = [(0u128, false); MAX_AHEAD];
     let mut n = 0;
     for d in frames {
@@ -240,14 +273,19 @@ fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize
         *slot = key;
         n += 1;
     }
-    let mut found = 0;
+    // Then the groups those entries point to (a /24 holding a longer
+    // prefix, as every /32 route does): the lookup's second read.
     for &(a, v6) in &keys[..n] {
-        let lpm = if v6 { &l3.routes_v6 } else { &l3.routes_v4 };
-        if let Some(Some(id)) = lpm.lookup(a) {
-            found += prefetch_template_id(t, id);
+        if !v6 {
+            l3.routes_v4.prefetch_second(a);
         }
     }
-    found
+    for &(addr, v6) in &keys[..n] {
+        let lpm = if v6 { &l3.routes_v6 } else { &l3.routes_v4 };
+        if let Some(Some(id)) = lpm.lookup(addr) {
+            a.keep(id);
+        }
+    }
 }
 
 /// The LPM key of an untagged frame's IP destination, and whether it is IPv6.
@@ -303,8 +341,12 @@ pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) ->
         *k = (vni, home);
         n += 1;
     }
-    keys[..n]
-        .iter()
-        .map(|&(vni, home)| usize::from(t.vnis.prefetch_at(home, vni)))
-        .sum()
+    // (The counter cells the entries name are not prefetched: a second
+    // pass reading the entries just prefetched measured slower, see
+    // BENCHMARKS.md, "Flat cost per packet".)
+    let mut found = 0;
+    for &(vni, home) in &keys[..n] {
+        found += usize::from(t.vnis.prefetch_at(home, vni).is_some());
+    }
+    found
 }

@@ -74,10 +74,11 @@ pub fn encap_tso<B: Buffer + ?Sized>(
     let too_big = EncapError::TooBig {
         mtu: t.inner_ip_mtu,
     };
-    let meta = TsoOffload::new(t.l3, t.udp - t.l3, t.len - t.udp, t.ipv6, plan)
+    let (l3, udp) = (t.l3, t.udp);
+    let meta = TsoOffload::new(l3, udp - l3, t.len - udp, t.ipv6, plan)
         .filter(|_| t.hw_tso && buf.len() == plan.frame_len())
         .ok_or(too_big)?;
-    if buf.len() + t.len - t.l3 > usize::from(u16::MAX) {
+    if buf.len() + t.len - l3 > usize::from(u16::MAX) {
         return Err(too_big);
     }
     // Hash before the checksums change (the hash does not read them, but
@@ -88,7 +89,7 @@ pub fn encap_tso<B: Buffer + ?Sized>(
     plan.prepare_for_tso(buf.data_mut());
     encap_any_len(t, buf, Some(hash))?;
     if !t.ipv6 {
-        if let Some(c) = buf.data_mut().get_mut(t.l3 + 10..t.l3 + 12) {
+        if let Some(c) = buf.data_mut().get_mut(l3 + 10..l3 + 12) {
             c.fill(0);
         }
     }

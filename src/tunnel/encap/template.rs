@@ -31,7 +31,31 @@ pub(super) enum FastCase {
 pub const MAX_TEMPLATE_LEN: usize =
     18 + ipv6::HEADER_LEN + udp::HEADER_LEN + geneve::MAX_HEADER_LEN;
 
+// The hot part (see [`EncapTemplate`]): the header of an untagged IPv4
+// template without options ends within `HOT_BYTES`.
+const _: () = assert!(
+    EncapTemplate::HEADER_AT
+        + ethernet::HEADER_LEN
+        + ipv4::HEADER_LEN
+        + udp::HEADER_LEN
+        + geneve::HEADER_LEN
+        <= EncapTemplate::HOT_BYTES
+);
+
 /// A per-tunnel header template, prebuilt once, read by every worker.
+///
+/// In the compiler's own field order, which puts the wide fields first,
+/// then the header bytes, then the narrow fields: the fast tier reads of an
+/// untagged IPv4 template without options only the first
+/// [`EncapTemplate::HOT_BYTES`] and the bytes from
+/// [`EncapTemplate::TAIL_AT`] on, which is all the look-ahead prefetches
+/// (with tens of thousands of tunnels the templates do not fit the cache,
+/// and each line is a miss). A `repr(C)` order with every hot field before
+/// the header (two lines), or the template aligned to a cache line (exact
+/// lines), changed the register allocation of the L3 express loop and cost
+/// the one-entry encap-l3 case instructions (see BENCHMARKS.md, "Flat cost
+/// per packet"); the layout test in `encap/tests.rs` checks that every
+/// field the fast tier reads is in the prefetched bytes.
 #[derive(Debug, Clone)]
 pub struct EncapTemplate {
     pub(super) hdr: [u8; MAX_TEMPLATE_LEN],
@@ -83,6 +107,19 @@ pub struct EncapTemplate {
 }
 
 impl EncapTemplate {
+    /// The bytes at the start of a template that hold the header of an
+    /// untagged IPv4 template without options and the fast tier's wide
+    /// fields (its narrow ones are after the header's room, from
+    /// [`TAIL_AT`](Self::TAIL_AT)): what the look-ahead prefetches before
+    /// encap, with that tail (the lines these bytes touch).
+    pub const HOT_BYTES: usize = 128;
+
+    /// Where the header bytes start in the template.
+    pub const HEADER_AT: usize = std::mem::offset_of!(EncapTemplate, hdr);
+
+    /// Where the fields after the header's room start (to the end).
+    pub const TAIL_AT: usize = Self::HEADER_AT + MAX_TEMPLATE_LEN;
+
     /// Build the template. This is the configuration-time step; it allocates nothing
     /// the hot path uses.
     pub fn new(cfg: &TunnelConfig) -> Result<EncapTemplate, TemplateError> {

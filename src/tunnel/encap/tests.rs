@@ -371,6 +371,72 @@ fn copy_header_all_lengths() {
     }
 }
 
+/// The fast tier's hot part: every field `fast.rs` and the header writers
+/// read per packet lies in the first `HOT_BYTES` of a template or after the
+/// header's room (`TAIL_AT`), and the header of every untagged IPv4 template without
+/// options (any payload, Geneve or VXLAN) ends within `HOT_BYTES`: the
+/// bytes whose lines the look-ahead prefetches.
+#[test]
+fn fast_tier_reads_only_the_hot_lines() {
+    use std::mem::{offset_of, size_of};
+    type T = EncapTemplate;
+    let hot = [
+        ("udp_sum_base", offset_of!(T, udp_sum_base), 8),
+        ("len", offset_of!(T, len), size_of::<usize>()),
+        ("l3", offset_of!(T, l3), size_of::<usize>()),
+        ("udp", offset_of!(T, udp), size_of::<usize>()),
+        ("max_inner", offset_of!(T, max_inner), size_of::<usize>()),
+        ("port_span", offset_of!(T, port_span), 4),
+        ("phdr_addr_sum", offset_of!(T, phdr_addr_sum), 4),
+        ("counter", offset_of!(T, counter), 4),
+        ("ip_sum", offset_of!(T, ip_sum), 2),
+        ("port_base", offset_of!(T, port_base), 2),
+        ("ip_csum_mask", offset_of!(T, ip_csum_mask), 2),
+        (
+            "tx_offload",
+            offset_of!(T, tx_offload),
+            size_of::<Option<TxOffload>>(),
+        ),
+        ("ttl", offset_of!(T, ttl), size_of::<TtlEncap>()),
+        ("fast", offset_of!(T, fast), 1),
+        ("tos_fixed", offset_of!(T, tos_fixed), 1),
+        ("tos_inner_mask", offset_of!(T, tos_inner_mask), 1),
+        ("udp_csum", offset_of!(T, udp_csum), 1),
+        ("hw_udp_csum", offset_of!(T, hw_udp_csum), 1),
+    ];
+    for (name, at, n) in hot {
+        assert!(
+            at + n <= T::HOT_BYTES || at >= T::TAIL_AT,
+            "{name} at {at}..{} is outside the prefetched lines",
+            at + n
+        );
+    }
+    assert_eq!(T::HEADER_AT, offset_of!(T, hdr));
+    // The tail is shorter than a line: it touches at most two.
+    assert!(size_of::<T>() - T::TAIL_AT <= 64);
+    let mut checked = 0;
+    for mut cfg in configs() {
+        for enc in [Encapsulation::Geneve, Encapsulation::Vxlan] {
+            cfg.encapsulation = enc;
+            let Ok(t) = EncapTemplate::new(&cfg) else {
+                continue;
+            };
+            if !cfg.options.is_empty() || cfg.vlan.is_some() || t.is_ipv6() {
+                continue;
+            }
+            assert!(
+                T::HEADER_AT + t.header_len() <= T::HOT_BYTES,
+                "{} header bytes from {} pass {}",
+                t.header_len(),
+                T::HEADER_AT,
+                T::HOT_BYTES
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "{checked} templates checked");
+}
+
 #[test]
 fn copy_header_v6_all_lengths() {
     let src: [u8; MAX_TEMPLATE_LEN] = core::array::from_fn(|i| (i * 7 + 1) as u8);

@@ -8,6 +8,7 @@ use proptest::prelude::*;
 
 use super::{build, udp_frame, UL_MAC};
 use crate::dataplane::pipeline::{ahead_access, ahead_underlay, AHEAD_MIN_ENTRIES};
+use crate::dataplane::stats::WorkerEntries;
 use crate::dataplane::tables::Tables;
 use crate::tunnel::Buffer;
 
@@ -196,13 +197,22 @@ fn vnis_of_a_large_decap_table_are_looked_up_ahead() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Any bytes: no panic, and never more found than frames given.
+    /// Any bytes: no panic, and never more found than frames given; the
+    /// counter-cell stage too, with counter arrays that hold none of the
+    /// slots the tables name (`cells` 0) or some of them.
     #[test]
-    fn any_bytes_are_safe(frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..80), 0..40)) {
+    fn any_bytes_are_safe(
+        frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..80), 0..40),
+        cells in 0usize..3,
+    ) {
         static T: std::sync::OnceLock<(Tables, Tables, Tables)> = std::sync::OnceLock::new();
         let (a, b, c) = T.get_or_init(|| (l2(AHEAD_MIN_ENTRIES), l3(AHEAD_MIN_ENTRIES), decap(AHEAD_MIN_ENTRIES)));
+        let e = WorkerEntries::new(cells, cells);
         for t in [a, b, c] {
             prop_assert!(count_access(t, &frames) <= frames.len());
+            if let Some(x) = ahead_access(t, 1, frames.iter().map(|f| f.as_slice())) {
+                x.prefetch_counters(&e);
+            }
             prop_assert!(ahead_underlay(t, frames.iter().map(|f| f.as_slice())) <= frames.len());
         }
     }
