@@ -171,6 +171,15 @@ impl VniOut {
         self.source_slot_any(addr, false)
     }
 
+    /// [`source_slot_of`](Self::source_slot_of) of an IPv6 source that
+    /// is not the first IPv6 tunnel's remote (the express key's rare
+    /// case, out of line and cold: the express loop keeps its registers).
+    #[cold]
+    #[inline(never)]
+    pub fn source_slot_v6_other(&self, addr: [u8; 16]) -> u32 {
+        self.source_slot_of(addr, true)
+    }
+
     #[inline(never)]
     fn source_slot_frame(&self, frame: &[u8], l3: usize, ipv6: bool) -> u32 {
         let mut addr = [0u8; 16];

@@ -145,18 +145,23 @@ pub fn underlay_express_counted<B: Buffer + ?Sized>(
 /// What the decap express tier's burst loop keeps of a packet it took
 /// (`gateway::express_ports`), in one word stored once: the index of the
 /// VNI's entry (`VniTable::entry_at`, bits 0..31) and, when the loop
-/// counts per entry, where the packet came from (bits 32..64): the outer
-/// IPv4 source as the frame held it, or over an IPv6 underlay the
-/// tunnel's counter slot found in the loop (bit 31 set). Packets in a row
-/// with equal keys go to one port and count under one (VNI, tunnel) pair,
-/// so the tunnel of an IPv4 source is found once per such run
-/// ([`resolve`](Self::resolve)), not per packet.
+/// counts per entry, where the packet came from: the outer IPv4 source
+/// as the frame held it (bits 32..64); over an IPv6 underlay one bit
+/// (30) when the source is the VNI's first IPv6 tunnel's remote (the
+/// delivery's address, already in registers, against
+/// `VniOut::src6`), else the tunnel's counter slot found in the loop
+/// (bit 31 set, the slot in bits 32..64). Packets in a row with equal
+/// keys go to one port and count under one (VNI, tunnel) pair, so the
+/// tunnel is found once per such run ([`resolve`](Self::resolve)), not
+/// per packet. A 64-bit fold of the IPv6 source would not fit beside the
+/// entry and is not exact (two sources, one fold); the one compare is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExpressKey(u64);
 
 impl ExpressKey {
     const SLOT: u64 = 1 << 31;
-    const ENTRY: u64 = Self::SLOT - 1;
+    const FIRST6: u64 = 1 << 30;
+    const ENTRY: u64 = Self::FIRST6 - 1;
 
     #[inline(always)]
     fn new(entry: u32, high: u32, slot: bool) -> ExpressKey {
@@ -196,6 +201,8 @@ impl ExpressKey {
         let high = (self.0 >> 32) as u32;
         if self.0 & Self::SLOT != 0 {
             high
+        } else if self.0 & Self::FIRST6 != 0 {
+            out.src6.1
         } else {
             out.source_slot_v4(high)
         }
@@ -494,8 +501,13 @@ fn express_key<const C: bool>(
     }
     let l3 = usize::from(d.outer_l3);
     if d.outer_ipv6 {
-        let slot = out.source_slot_in(frame, l3, true);
-        return Some(ExpressKey::new(entry, slot, true));
+        let src = frame.get(l3 + 8..l3 + 24)?.first_chunk::<16>()?;
+        if *src == out.src6.0 {
+            return Some(ExpressKey(
+                (u64::from(entry) & ExpressKey::ENTRY) | ExpressKey::FIRST6,
+            ));
+        }
+        return Some(ExpressKey::new(entry, out.source_slot_v6_other(*src), true));
     }
     let &[a, b, c, w] = frame.get(l3 + 12..l3 + 16)? else {
         return None;

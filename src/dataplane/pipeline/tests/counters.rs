@@ -266,3 +266,89 @@ fn entry_counters_off_give_no_slots_no_arrays_and_nothing_untracked() {
     let (_, on) = planned();
     assert!(on.counter_slots().worker_entries().counting());
 }
+
+/// [`TWO`] with an IPv6 VTEP address and two IPv6 tunnels on VNI 200.
+fn planned_v6() -> (Tables, Planner) {
+    let text = TWO
+        .replace(
+            "  ipv4: 198.18.0.1/24",
+            "  ipv4: 198.18.0.1/24\n  ipv6: 2001:db8:18::1/64",
+        )
+        .replace(
+            "  - { name: t3, remote: 198.18.0.4, vni: 200 }",
+            "  - { name: t3, remote: 198.18.0.4, vni: 200 }\n  \
+             - { name: u1, remote: \"2001:db8:18::3\", vni: 200 }\n  \
+             - { name: u2, remote: \"2001:db8:18::4\", vni: 200 }",
+        );
+    let cfg = crate::config::load_str(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let mut p = Planner::new(
+        &[0, 1],
+        &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
+        TxOffloadCaps::NONE,
+        Default::default(),
+    );
+    p.sync_counters(&cfg, 1);
+    let t = p.start(&cfg, std::iter::empty()).expect("tables");
+    (t, p)
+}
+
+/// An untagged frame as a Geneve packet over IPv6 from `src` on VNI 200.
+fn from6(src: [u8; 16], frame: &[u8]) -> Vec<u8> {
+    let mut p = geneve6_from_peer(frame, &[]);
+    p[22..38].copy_from_slice(&src);
+    // The VNI's low byte (outer Ethernet, IPv6 and UDP, then Geneve byte 6).
+    p[14 + 40 + 8 + 6] = 200;
+    fix_udp6(&mut p);
+    p
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Over an IPv6 underlay the express keys of a burst's packets are
+    /// equal exactly when their sources' tunnels are, and each resolves to the tunnel of
+    /// its source (reference: the configured tunnels of VNI 200 by
+    /// address, first wins), in both loop orders: sources drawn from the
+    /// two remotes and addresses that share their first or last 64 bits.
+    #[test]
+    fn ipv6_express_keys_are_equal_exactly_for_one_source_and_resolve_to_its_tunnel(
+        picks in proptest::collection::vec(0usize..6, 1..12),
+    ) {
+        let (t, p) = planned_v6();
+        let s = p.counter_slots();
+        let addr = |a: &str| a.parse::<std::net::Ipv6Addr>().unwrap().octets();
+        let pool: [([u8; 16], u32); 6] = [
+            (addr("2001:db8:18::3"), s.tunnel_slot("u1")),
+            (addr("2001:db8:18::4"), s.tunnel_slot("u2")),
+            (addr("2001:db8:18::2"), NO_SLOT),
+            // The first remote's first 64 bits, other last ones.
+            (addr("2001:db8:18::1:0:0:3"), NO_SLOT),
+            // Its last 64 bits, other first ones.
+            (addr("2001:db8:19::3"), NO_SLOT),
+            (addr("::"), NO_SLOT),
+        ];
+        proptest::prop_assert!(pool[0].1 != NO_SLOT && pool[1].1 != NO_SLOT && pool[0].1 != pool[1].1);
+        let mut inner = tagged_frame([2, 0, 0, 0, 0, 0x77], 10);
+        inner.drain(12..16);
+        let mut keys = Vec::new();
+        for &i in &picks {
+            let (src, tunnel) = pool[i];
+            let pkt = from6(src, &inner);
+            let mut b = VecBuffer::with_headroom(256, &pkt);
+            let k = underlay_express_key::<true, _>(&t, &mut b).expect("taken");
+            let mut b6 = VecBuffer::with_headroom(256, &pkt);
+            let k6 = underlay_express_v6::<true, _>(&t, &mut b6).expect("taken, IPv6 first");
+            proptest::prop_assert_eq!(k, k6);
+            proptest::prop_assert_eq!(b.data(), b6.data());
+            let x = k.resolve(&t);
+            proptest::prop_assert_eq!((x.port, x.vni, x.tunnel), (1, s.vni_slot(200), tunnel), "{:?}", src);
+            keys.push((k, i));
+        }
+        for (a, i) in &keys {
+            for (b, j) in &keys {
+                // One VNI: equal keys exactly for one tunnel (sources
+                // of no tunnel share the no-slot key).
+                proptest::prop_assert_eq!(a == b, pool[*i].1 == pool[*j].1, "sources {} and {}", i, j);
+            }
+        }
+    }
+}
