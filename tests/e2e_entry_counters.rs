@@ -301,7 +301,8 @@ const STITCH_N: usize = 40;
 /// encapsulated (the same inner frames plus 50 bytes: neither side adds
 /// options here); the segment's VNI 1000 counts both directions. With
 /// `metrics.entry_counters: false` (`counters` false) the same frames go
-/// through, counted only globally: every per-entry query answers null.
+/// through, counted only globally: every per-entry query (and `geneve-gw
+/// stats --tunnel/--vni/--top`) answers with an error saying so.
 fn stitched_frames_count_under_both_tunnels(learning: bool, counters: bool) {
     let _slot = dpdk_slot();
     let dir = scratch(&format!("entry-counters-stitch-{learning}"));
@@ -373,8 +374,37 @@ metrics: {{ entry_counters: {counters} }}
     if !counters {
         let r = query_until(&prefix, &mut g, &cmds, |r| n(&r[3], "encap") == stitched);
         assert_eq!(n(&r[3], "stitched"), stitched, "{}", r[3]);
-        for v in &r[..3] {
-            assert!(v.is_null(), "counted per entry while off: {v}");
+        // Each per-entry command says why it has no counters, rather than
+        // answering null as for an unknown name.
+        let off =
+            "per-entry counters are off: metrics.entry_counters is false in the configuration";
+        let top = query_until(
+            &prefix,
+            &mut g,
+            &["/geneve_gw/top_tunnels,5".to_string()],
+            |_| true,
+        );
+        for v in r[..3].iter().chain(&top) {
+            assert_eq!(v["error"], off, "{v}");
+            assert!(
+                v.get("encap_packets").is_none() && v.get("packets").is_none(),
+                "{v}"
+            );
+        }
+        // `geneve-gw stats --tunnel/--vni/--top` fail with that text.
+        for args in [["--tunnel", "ovn"], ["--vni", "1000"], ["--top", "3"]] {
+            let o = Command::new(gw::bin())
+                .args(["stats", "--file-prefix", &prefix])
+                .args(args)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                !o.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+            assert!(err.contains(off), "{args:?}: {err}");
         }
         return;
     }
