@@ -20,6 +20,7 @@
 # grpcio-tools (scripts/setup.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 SIZES="${SIZES:-1000 1000000}"
 TUNNELS="${TUNNELS:-1000}"
 OUT="${BENCH_OUT:-bench-results}"
@@ -45,16 +46,11 @@ for n in $SIZES; do
         --file-prefix "bench-api-$$-$n" -o "$f"
     "$GW" run -c "$f" >"$log" 2>&1 &
     pid=$!
-    deadline=$(( $(date +%s) + ${STARTUP_TIMEOUT:-600} ))
-    until grep -q "running with" "$log"; do
-        kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ] || { echo "run did not start:"; tail -5 "$log"; exit 1; }
-        sleep 0.2
-    done
-    hwm() { awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status"; }
-    started=$(hwm)
+    wait_log "$pid" "$log" "running with" "run did not start"
+    started=$(hwm_mb "$pid")
     sock=$(sed -n 's/^api: serving on \([^ ]*\).*/\1/p' "$log" | head -1)
     python3 scripts/bench_api.py "$sock" proto "$W/stubs" "$n" "$TUNNELS" | tee -a "$CSV"
-    echo "$n routes: peak RSS $started MB after start, $(hwm) MB at the end"
+    echo "$n routes: peak RSS $started MB after start, $(hwm_mb "$pid") MB at the end"
     grep -m1 "^reload" "$log" || true
     stop
     rm -f "$f"

@@ -21,6 +21,7 @@
 # SIGINT. Needs python3 and GNU time; writes bench-results/save.csv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 ROUTES="${ROUTES:-1000000}"
 TUNNELS="${TUNNELS:-100000}"
 OUT="${BENCH_OUT:-bench-results}"
@@ -63,20 +64,12 @@ if [ "${RELOAD:-0}" = 1 ]; then
     pid=$!
     stop() { kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
     trap stop EXIT
-    deadline=$(( $(date +%s) + ${STARTUP_TIMEOUT:-600} ))
-    until grep -q "running with" "$log"; do
-        kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ] || { echo "run did not start:"; tail -5 "$log"; exit 1; }
-        sleep 0.2
-    done
-    hwm() { awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$pid/status"; }
-    before=$(hwm)
+    wait_log "$pid" "$log" "running with" "run did not start"
+    before=$(hwm_mb "$pid")
     cp "$S" "$W/running.yaml.new" && mv "$W/running.yaml.new" "$W/running.yaml"
     kill -HUP "$pid"
-    until grep -qE "^reload(:| refused)" "$log"; do
-        kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ] || { echo "no reload line:"; tail -5 "$log"; exit 1; }
-        sleep 0.2
-    done
-    after=$(hwm)
+    wait_log "$pid" "$log" "^reload(:| refused)" "no reload line"
+    after=$(hwm_mb "$pid")
     grep -m1 -E "^reload(:| refused)" "$log"
     echo "run: peak RSS ${before} MB after start, ${after} MB after the reload"
     echo "run-reload,$ROUTES,$TUNNELS,,,$after," >>"$CSV"

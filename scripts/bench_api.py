@@ -8,27 +8,19 @@ The gateway runs a file of scripts/scale-config.py --mode l3 (tunnels t0..,
 routes 10.x.y.0/24). Prints one CSV line per operation:
 routes,op,calls,median_ms,p90_ms,max_ms
 """
-import os
 import statistics
 import sys
 import time
 
 import grpc
-from grpc_tools import protoc
+
+from api_stubs import connect
 
 
 def main():
     socket, proto_dir, stubs, routes_n, tunnels_n = sys.argv[1:6]
     routes_n, tunnels_n = int(routes_n), int(tunnels_n)
-    os.makedirs(stubs, exist_ok=True)
-    rc = protoc.main(["protoc", f"-I{proto_dir}", f"--python_out={stubs}",
-                      f"--grpc_python_out={stubs}", os.path.join(proto_dir, "geneve_gw.proto")])
-    assert rc == 0, f"protoc failed: {rc}"
-    sys.path.insert(0, stubs)
-    import geneve_gw_pb2 as pb
-    import geneve_gw_pb2_grpc as rpc
-
-    ch = grpc.insecure_channel(f"unix:{socket}", options=[("grpc.default_authority", "localhost")])
+    pb, rpc, ch = connect(socket, proto_dir, stubs)
     tunnels = rpc.TunnelsStub(ch)
     routes = rpc.RoutesStub(ch)
     conf = rpc.ConfigurationStub(ch)

@@ -28,3 +28,19 @@ for line in sys.stdin:
 rates = [r for r in rates[2:] if r > 0] or [0.0]
 print("%.3f" % (statistics.median(rates) / 1e6))' "$1"
 }
+
+# Waits until the log LOG of the process PID has a line matching the
+# extended regex PATTERN, STARTUP_TIMEOUT seconds (600) at most; if PID
+# exits or time runs out, prints WHAT and the log's tail and exits 1.
+#   wait_log PID LOG PATTERN WHAT
+wait_log() {
+    local pid="$1" log="$2" pattern="$3" what="$4"
+    local deadline=$(( $(date +%s) + ${STARTUP_TIMEOUT:-600} ))
+    until grep -qE "$pattern" "$log"; do
+        kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ] || { echo "$what:"; tail -5 "$log"; exit 1; }
+        sleep 0.2
+    done
+}
+
+# Peak resident memory (VmHWM) of the process PID, in MB.
+hwm_mb() { awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"; }

@@ -4,111 +4,12 @@
 //! Python with stubs grpcio-tools generates from the .proto.
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::gw::{self, Ports, Run};
-use common::{signal, skip, StderrLines};
-
-/// A gateway running in the background with its API socket in a scratch
-/// directory of the test.
-struct Gw {
-    child: Option<Child>,
-    err: StderrLines,
-    cfg: PathBuf,
-    api_dir: PathBuf,
-    _slot: std::sync::MutexGuard<'static, ()>,
-}
-
-impl Gw {
-    fn start(dir: &Path, name: &str, ports: Ports, tables: &str) -> Gw {
-        let slot = gw::dpdk_slot();
-        let cfg = dir.join("gw.yaml");
-        std::fs::write(&cfg, ports.yaml() + tables).unwrap();
-        let api_dir = dir.join("api");
-        let mut child = Command::new(gw::bin())
-            .args(["run", "-c", cfg.to_str().unwrap(), "--stats-interval", "0"])
-            .env("GENEVE_GW_API_DIR", &api_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = StderrLines::take(&mut child);
-        assert!(
-            err.wait_for("api: serving on", Duration::from_secs(90)),
-            "{name}: the gateway did not start its API:\n{}",
-            err.text
-        );
-        Gw {
-            child: Some(child),
-            err,
-            cfg,
-            api_dir,
-            _slot: slot,
-        }
-    }
-
-    fn socket(&self) -> PathBuf {
-        std::fs::read_dir(&self.api_dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|x| x == "sock"))
-            .expect("the API socket")
-    }
-
-    /// `geneve-gw ctl -c CFG ARGS`: (exit code, stdout, stderr).
-    fn ctl(&self, args: &[&str]) -> (i32, String, String) {
-        let o = Command::new(gw::bin())
-            .arg("ctl")
-            .args(["-c", self.cfg.to_str().unwrap()])
-            .args(args)
-            .env("GENEVE_GW_API_DIR", &self.api_dir)
-            .output()
-            .unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
-    }
-
-    /// `ctl ARGS` must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let (c, out, err) = self.ctl(args);
-        assert_eq!(c, 0, "ctl {args:?} failed:\n{out}\n{err}");
-        out
-    }
-
-    /// `ctl ARGS` must be refused by the gateway (exit 1); its error.
-    fn refused(&self, args: &[&str]) -> String {
-        let (c, out, err) = self.ctl(args);
-        assert_eq!(c, 1, "ctl {args:?} was not refused:\n{out}\n{err}");
-        err
-    }
-
-    fn stop(mut self) -> Run {
-        let child = self.child.take().expect("running");
-        signal(child.id(), "INT");
-        let out = child.wait_with_output().unwrap();
-        let err = std::mem::replace(&mut self.err, StderrLines::empty());
-        Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: err.finish(),
-        }
-    }
-}
-
-/// A failed test does not leave its gateway running.
-impl Drop for Gw {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use common::api::{drop_count, poll_until, Gw};
+use common::gw::{self, Ports};
+use common::skip;
 
 /// The tables the round-trip test starts from: a segment on VLAN 10 of
 /// the access port, L3 access untagged on it, one tunnel and one route.
@@ -1197,35 +1098,17 @@ fn route_pages_resume_after_the_last_key_while_routes_change() {
 /// The counters `option_policies_change_what_is_forwarded` follows:
 /// (VNI 100 delivered, `required_option_missing`, `security_tag_denied`).
 fn policy_counters(g: &Gw) -> (u64, u64, u64) {
-    let v = common::json(&g.ok(&["--json", "counters", "--vni", "100"]));
-    let drop = |r: &str| {
-        v["drops"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["reason"] == r)
-            .and_then(|d| d["packets"].as_u64())
-            .unwrap_or_else(|| panic!("no drop counter {r}: {v}"))
-    };
+    let v = g.json(&["counters", "--vni", "100"]);
     (
         v["vni"]["packets"].as_u64().unwrap(),
-        drop("required_option_missing"),
-        drop("security_tag_denied"),
+        drop_count(&v, "required_option_missing"),
+        drop_count(&v, "security_tag_denied"),
     )
 }
 
-/// Polls the counters until `done` holds for them (the replayed input
-/// never stops, so each condition comes; a bound keeps a broken build from
-/// hanging the suite).
+/// Polls the counters until `done` holds for them.
 fn counters_until(g: &Gw, what: &str, done: impl Fn((u64, u64, u64)) -> bool) -> (u64, u64, u64) {
-    for _ in 0..600 {
-        let c = policy_counters(g);
-        if done(c) {
-            return c;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what}: never happened; counters {:?}", policy_counters(g));
+    poll_until(what, || policy_counters(g), |c| done(*c))
 }
 
 /// Option policies added and deleted through the API change what a
@@ -1361,7 +1244,7 @@ options:
 /// (VNI 200 delivered, packets sent as VXLAN, every drop) of
 /// `vxlan_tunnels_through_the_api_restitch_a_running_segment`.
 fn stitch_counters(g: &Gw) -> (u64, u64, u64) {
-    let v = common::json(&g.ok(&["--json", "counters", "--vni", "200"]));
+    let v = g.json(&["counters", "--vni", "200"]);
     let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("no {k}: {v}"));
     (
         v["vni"]["packets"].as_u64().unwrap(),
@@ -1371,14 +1254,7 @@ fn stitch_counters(g: &Gw) -> (u64, u64, u64) {
 }
 
 fn stitch_until(g: &Gw, what: &str, done: impl Fn((u64, u64, u64)) -> bool) -> (u64, u64, u64) {
-    for _ in 0..600 {
-        let c = stitch_counters(g);
-        if done(c) {
-            return c;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what}: never happened; counters {:?}", stitch_counters(g));
+    poll_until(what, || stitch_counters(g), |c| done(*c))
 }
 
 /// A VXLAN tunnel in a mesh group of its own, added and deleted through
@@ -1506,7 +1382,7 @@ l2:
 /// `a_deleted_segment_leaves_the_others_forwarding`.
 fn segment_counters(g: &Gw) -> (u64, u64, u64) {
     let t = |name: &str| {
-        let v = common::json(&g.ok(&["--json", "counters", "--tunnel", name]));
+        let v = g.json(&["counters", "--tunnel", name]);
         (
             v["tunnel"]["encap_packets"].as_u64().unwrap(),
             v["drops_total"].as_u64().unwrap(),
@@ -1517,14 +1393,7 @@ fn segment_counters(g: &Gw) -> (u64, u64, u64) {
 }
 
 fn segment_until(g: &Gw, what: &str, done: impl Fn((u64, u64, u64)) -> bool) -> (u64, u64, u64) {
-    for _ in 0..600 {
-        let c = segment_counters(g);
-        if done(c) {
-            return c;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what}: never happened; counters {:?}", segment_counters(g));
+    poll_until(what, || segment_counters(g), |c| done(*c))
 }
 
 /// Segments added and deleted through the API on a running gateway: three

@@ -7,113 +7,14 @@ mod common;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::gw::{self, Ports};
-use common::{signal, skip, StderrLines};
+use common::api::{drop_count, u, Gw};
+use common::gw::Ports;
+use common::skip;
 use serde_json::Value;
-
-/// A gateway in the background, its API socket in the test's scratch
-/// directory; stopped (SIGINT) or killed however the test ends.
-struct Gw {
-    child: Option<Child>,
-    err: StderrLines,
-    cfg: PathBuf,
-    api_dir: PathBuf,
-    _slot: std::sync::MutexGuard<'static, ()>,
-}
-
-impl Gw {
-    fn start(dir: &Path, name: &str, ports: Ports, tables: &str) -> Gw {
-        let slot = gw::dpdk_slot();
-        let cfg = dir.join("gw.yaml");
-        std::fs::write(&cfg, ports.yaml() + tables).unwrap();
-        let api_dir = dir.join("api");
-        let mut child = Command::new(gw::bin())
-            .args(["run", "-c", cfg.to_str().unwrap(), "--stats-interval", "0"])
-            .env("GENEVE_GW_API_DIR", &api_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = StderrLines::take(&mut child);
-        assert!(
-            err.wait_for("api: serving on", Duration::from_secs(90)),
-            "{name}: the gateway did not start its API:\n{}",
-            err.text
-        );
-        Gw {
-            child: Some(child),
-            err,
-            cfg,
-            api_dir,
-            _slot: slot,
-        }
-    }
-
-    fn socket(&self) -> PathBuf {
-        std::fs::read_dir(&self.api_dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|x| x == "sock"))
-            .expect("the API socket")
-    }
-
-    /// `geneve-gw ctl --json ARGS` must succeed: its output as JSON.
-    fn json(&self, args: &[&str]) -> Value {
-        let o = Command::new(gw::bin())
-            .arg("ctl")
-            .args(["-c", self.cfg.to_str().unwrap(), "--json"])
-            .args(args)
-            .env("GENEVE_GW_API_DIR", &self.api_dir)
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
-        assert!(
-            o.status.success(),
-            "ctl {args:?} failed:\n{out}\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        common::json(&out)
-    }
-
-    fn stop(mut self) -> gw::Run {
-        let child = self.child.take().expect("running");
-        signal(child.id(), "INT");
-        let out = child.wait_with_output().unwrap();
-        let err = std::mem::replace(&mut self.err, StderrLines::empty());
-        gw::Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: err.finish(),
-        }
-    }
-}
-
-impl Drop for Gw {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn u(v: &Value, k: &str) -> u64 {
-    v[k].as_u64().unwrap_or(0)
-}
-
-fn drop_count(v: &Value, reason: &str) -> u64 {
-    v["drops"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["reason"] == reason)
-        .map(|d| u(d, "packets"))
-        .unwrap_or_else(|| panic!("no drop counter {reason}: {v}"))
-}
 
 // ------------------------------------------------------------ raw HTTP/2
 

@@ -8,16 +8,34 @@
 mod common;
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::gw::{self, dpdk_slot, runtime_dir, Ports};
+use common::gw::{self, dpdk_slot, runtime_dir, strings, Ports};
 use common::{have_scapy, json, read_pcap, scapy, scratch, signal, skip, wait_exit};
 use geneve_gw::control::stats_client::Telemetry;
 use serde_json::Value;
 
 /// Stops (SIGINT) and reaps the gateway however the test ends.
 struct Gateway(Option<Child>, String);
+
+impl Gateway {
+    /// Writes `cfg` to DIR/gw.yaml and runs the gateway on it (EAL file
+    /// prefix `prefix`, whose runtime directory goes with it).
+    fn start(dir: &Path, cfg: &str, prefix: &str) -> Gateway {
+        let path = dir.join("gw.yaml");
+        std::fs::write(&path, cfg).unwrap();
+        let child = Command::new(gw::bin())
+            .args(["run", "-c", path.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Gateway(Some(child), prefix.to_string())
+    }
+}
 
 impl Drop for Gateway {
     fn drop(&mut self) {
@@ -130,18 +148,9 @@ decap:
 metrics: {{ prometheus: "{prom}", top_tunnels: 1 }}
 "#
         );
-    let path = dir.join("gw.yaml");
-    std::fs::write(&path, &cfg).unwrap();
-    let child = Command::new(gw::bin())
-        .args(["run", "-c", path.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut g = Gateway(Some(child), prefix.clone());
+    let mut g = Gateway::start(&dir, &cfg, &prefix);
 
-    let cmds: Vec<String> = [
+    let cmds = strings(&[
         "/geneve_gw/tunnel,t1",
         "/geneve_gw/tunnel,t2",
         "/geneve_gw/vni,100",
@@ -149,10 +158,7 @@ metrics: {{ prometheus: "{prom}", top_tunnels: 1 }}
         "/geneve_gw/tunnel,nope",
         "/geneve_gw/vni,300",
         "/geneve_gw/counters",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
     let r = query_until(&prefix, &mut g, &cmds, |r| {
         n(&r[6], "encap") == want["encapped"].as_u64().unwrap()
@@ -301,7 +307,8 @@ const STITCH_N: usize = 40;
 /// encapsulated (the same inner frames plus 50 bytes: neither side adds
 /// options here); the segment's VNI 1000 counts both directions. With
 /// `metrics.entry_counters: false` (`counters` false) the same frames go
-/// through, counted only globally: every per-entry query answers null.
+/// through, counted only globally: every per-entry query (and `geneve-gw
+/// stats --tunnel/--vni/--top`) answers with an error saying so.
 fn stitched_frames_count_under_both_tunnels(learning: bool, counters: bool) {
     let _slot = dpdk_slot();
     let dir = scratch(&format!("entry-counters-stitch-{learning}"));
@@ -349,32 +356,49 @@ l2:
 metrics: {{ entry_counters: {counters} }}
 "#
         );
-    let path = dir.join("gw.yaml");
-    std::fs::write(&path, &cfg).unwrap();
-    let child = Command::new(gw::bin())
-        .args(["run", "-c", path.to_str().unwrap()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut g = Gateway(Some(child), prefix.clone());
-    let cmds: Vec<String> = [
+    let mut g = Gateway::start(&dir, &cfg, &prefix);
+    let cmds = strings(&[
         "/geneve_gw/tunnel,ovn",
         "/geneve_gw/tunnel,tor",
         "/geneve_gw/vni,1000",
         "/geneve_gw/counters",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
     let stitched = 2 * STITCH_N as u64;
     if !counters {
         let r = query_until(&prefix, &mut g, &cmds, |r| n(&r[3], "encap") == stitched);
         assert_eq!(n(&r[3], "stitched"), stitched, "{}", r[3]);
-        for v in &r[..3] {
-            assert!(v.is_null(), "counted per entry while off: {v}");
+        // Each per-entry command says why it has no counters, rather than
+        // answering null as for an unknown name.
+        let off =
+            "per-entry counters are off: metrics.entry_counters is false in the configuration";
+        let top = query_until(
+            &prefix,
+            &mut g,
+            &["/geneve_gw/top_tunnels,5".to_string()],
+            |_| true,
+        );
+        for v in r[..3].iter().chain(&top) {
+            assert_eq!(v["error"], off, "{v}");
+            assert!(
+                v.get("encap_packets").is_none() && v.get("packets").is_none(),
+                "{v}"
+            );
+        }
+        // `geneve-gw stats --tunnel/--vni/--top` fail with that text.
+        for args in [["--tunnel", "ovn"], ["--vni", "1000"], ["--top", "3"]] {
+            let o = Command::new(gw::bin())
+                .args(["stats", "--file-prefix", &prefix])
+                .args(args)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                !o.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+            assert!(err.contains(off), "{args:?}: {err}");
         }
         return;
     }

@@ -826,27 +826,28 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                 .max_encoding_message_size(api::MAX_REQUEST_BYTES)
         };
     }
+    // One request, its reply shown as JSON or text (`show`).
+    macro_rules! reply {
+        ($call:expr, $text:expr) => {{
+            let r = $call.await?.into_inner();
+            show(json, &r, $text);
+        }};
+    }
     match &a.command {
         CtlCommand::Tunnel(c) => {
             let mut cl = client!(TunnelsClient);
             match c {
                 TunnelCmd::Add(t) => {
-                    let r = cl.add(tunnel_msg(t)?).await?.into_inner();
-                    show(json, &r, change_text);
+                    reply!(cl.add(tunnel_msg(t)?), change_text);
                 }
                 TunnelCmd::Del { name } => {
-                    let r = cl
-                        .delete(pb::TunnelName { name: name.clone() })
-                        .await?
-                        .into_inner();
-                    show(json, &r, change_text);
+                    reply!(
+                        cl.delete(pb::TunnelName { name: name.clone() }),
+                        change_text
+                    );
                 }
                 TunnelCmd::Get { name } => {
-                    let r = cl
-                        .get(pb::TunnelName { name: name.clone() })
-                        .await?
-                        .into_inner();
-                    show(json, &r, tunnel_text);
+                    reply!(cl.get(pb::TunnelName { name: name.clone() }), tunnel_text);
                 }
                 TunnelCmd::List { paging } => {
                     list_all(
@@ -869,32 +870,29 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
             let route_text = |r: &pb::Route| format!("{} via {}", r.prefix, r.tunnel);
             match c {
                 RouteCmd::Add { prefix, tunnel } => {
-                    let r = cl
-                        .add(pb::Route {
+                    reply!(
+                        cl.add(pb::Route {
                             prefix: prefix.clone(),
                             tunnel: tunnel.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, change_text);
+                        }),
+                        change_text
+                    );
                 }
                 RouteCmd::Del { prefix } => {
-                    let r = cl
-                        .delete(pb::RoutePrefix {
+                    reply!(
+                        cl.delete(pb::RoutePrefix {
                             prefix: prefix.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, change_text);
+                        }),
+                        change_text
+                    );
                 }
                 RouteCmd::Get { prefix } => {
-                    let r = cl
-                        .get(pb::RoutePrefix {
+                    reply!(
+                        cl.get(pb::RoutePrefix {
                             prefix: prefix.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, route_text);
+                        }),
+                        route_text
+                    );
                 }
                 RouteCmd::List {
                     prefix,
@@ -931,35 +929,32 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     mac,
                     remote,
                 } => {
-                    let r = cl
-                        .add(pb::StaticMac {
+                    reply!(
+                        cl.add(pb::StaticMac {
                             segment: segment.clone(),
                             mac: mac.clone(),
                             remote: remote.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, change_text);
+                        }),
+                        change_text
+                    );
                 }
                 MacCmd::Del { segment, mac } => {
-                    let r = cl
-                        .delete(pb::MacKey {
+                    reply!(
+                        cl.delete(pb::MacKey {
                             segment: segment.clone(),
                             mac: mac.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, change_text);
+                        }),
+                        change_text
+                    );
                 }
                 MacCmd::Get { segment, mac } => {
-                    let r = cl
-                        .get(pb::MacKey {
+                    reply!(
+                        cl.get(pb::MacKey {
                             segment: segment.clone(),
                             mac: mac.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, mac_text);
+                        }),
+                        mac_text
+                    );
                 }
                 MacCmd::List { segment, paging } => {
                     let base = pb::ListRequest {
@@ -1008,13 +1003,12 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     .await?
                 }
                 LearnedCmd::Flush { segment } => {
-                    let r = cl
-                        .flush(pb::SegmentRef {
+                    reply!(
+                        cl.flush(pb::SegmentRef {
                             segment: segment.clone().unwrap_or_default(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, |r| format!("flushed {}", r.flushed));
+                        }),
+                        |r| format!("flushed {}", r.flushed)
+                    );
                 }
             }
         }
@@ -1038,26 +1032,23 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     let pb::change::Change::AddSegment(m) = change_of(&a.command)? else {
                         unreachable!("a segment add is a change")
                     };
-                    let r = cl.add(m).await?.into_inner();
-                    show(json, &r, change_text);
+                    reply!(cl.add(m), change_text);
                 }
                 SegmentCmd::Del { segment } => {
-                    let r = cl
-                        .delete(pb::SegmentRef {
+                    reply!(
+                        cl.delete(pb::SegmentRef {
                             segment: segment.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, change_text);
+                        }),
+                        change_text
+                    );
                 }
                 SegmentCmd::Get { segment } => {
-                    let r = cl
-                        .get(pb::SegmentRef {
+                    reply!(
+                        cl.get(pb::SegmentRef {
                             segment: segment.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, seg_text);
+                        }),
+                        seg_text
+                    );
                 }
                 SegmentCmd::List { paging } => {
                     list_all(
@@ -1074,14 +1065,13 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     .await?
                 }
                 SegmentCmd::Flood { segment, remotes } => {
-                    let r = cl
-                        .set_flood(pb::FloodList {
+                    reply!(
+                        cl.set_flood(pb::FloodList {
                             segment: segment.clone(),
                             remotes: remotes.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, change_text);
+                        }),
+                        change_text
+                    );
                 }
             }
         }
@@ -1111,16 +1101,13 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     let Ok(pb::change::Change::AddDecap(d)) = change_of(&a.command) else {
                         unreachable!("a decap add is a change")
                     };
-                    let r = cl.add(d).await?.into_inner();
-                    show(json, &r, change_text);
+                    reply!(cl.add(d), change_text);
                 }
                 DecapCmd::Del { vni } => {
-                    let r = cl.delete(pb::DecapVni { vni: *vni }).await?.into_inner();
-                    show(json, &r, change_text);
+                    reply!(cl.delete(pb::DecapVni { vni: *vni }), change_text);
                 }
                 DecapCmd::Get { vni } => {
-                    let r = cl.get(pb::DecapVni { vni: *vni }).await?.into_inner();
-                    show(json, &r, decap_text);
+                    reply!(cl.get(pb::DecapVni { vni: *vni }), decap_text);
                 }
                 DecapCmd::List { paging } => {
                     list_all(
@@ -1158,22 +1145,16 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     let pb::change::Change::AddOption(o) = change_of(&a.command)? else {
                         unreachable!("an option add is a change")
                     };
-                    let r = cl.add(o).await?.into_inner();
-                    show(json, &r, change_text);
+                    reply!(cl.add(o), change_text);
                 }
                 OptionCmd::Del { name } => {
-                    let r = cl
-                        .delete(pb::OptionName { name: name.clone() })
-                        .await?
-                        .into_inner();
-                    show(json, &r, change_text);
+                    reply!(
+                        cl.delete(pb::OptionName { name: name.clone() }),
+                        change_text
+                    );
                 }
                 OptionCmd::Get { name } => {
-                    let r = cl
-                        .get(pb::OptionName { name: name.clone() })
-                        .await?
-                        .into_inner();
-                    show(json, &r, opt_text);
+                    reply!(cl.get(pb::OptionName { name: name.clone() }), opt_text);
                 }
                 OptionCmd::List { paging } => {
                     list_all(
@@ -1198,12 +1179,10 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     let pb::change::Change::AddPolicy(p) = change_of(&a.command)? else {
                         unreachable!("a policy add is a change")
                     };
-                    let r = cl.add(p).await?.into_inner();
-                    show(json, &r, change_text);
+                    reply!(cl.add(p), change_text);
                 }
                 PolicyCmd::Del { key } => {
-                    let r = cl.delete(policy_msg(key)).await?.into_inner();
-                    show(json, &r, change_text);
+                    reply!(cl.delete(policy_msg(key)), change_text);
                 }
                 PolicyCmd::List { paging } => {
                     list_all(
@@ -1239,21 +1218,19 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     .await?
                 }
                 NeighborCmd::Add { ip, mac } => {
-                    let r = cl
-                        .add(pb::Neighbor {
+                    reply!(
+                        cl.add(pb::Neighbor {
                             ip: ip.clone(),
                             mac: mac.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    show(json, &r, change_text);
+                        }),
+                        change_text
+                    );
                 }
             }
         }
         CtlCommand::Transaction { .. } => {
             let txn = txn.unwrap_or_default();
-            let r = client!(TransactionsClient).apply(txn).await?.into_inner();
-            show(json, &r, change_text);
+            reply!(client!(TransactionsClient).apply(txn), change_text);
         }
         CtlCommand::Counters { tunnel, vni } => {
             let r = client!(StatsClient)
@@ -1299,11 +1276,7 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
             });
         }
         CtlCommand::Config { yaml } => {
-            let r = client!(ConfigurationClient)
-                .get(pb::Empty {})
-                .await?
-                .into_inner();
-            show(json, &r, |c| {
+            reply!(client!(ConfigurationClient).get(pb::Empty {}), |c| {
                 if *yaml {
                     c.yaml.clone()
                 } else {
@@ -1326,11 +1299,10 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
             }
         }
         CtlCommand::Reload => {
-            let r = client!(ConfigurationClient)
-                .reload(pb::Empty {})
-                .await?
-                .into_inner();
-            show(json, &r, |r| format!("reloaded: {}", r.summary));
+            reply!(
+                client!(ConfigurationClient).reload(pb::Empty {}),
+                |r| format!("reloaded: {}", r.summary)
+            );
         }
     }
     Ok(())

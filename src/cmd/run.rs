@@ -215,12 +215,17 @@ struct ControlState {
     out: Vec<u8>,
     replies: u64,
     macs_aged: u64,
+    /// Inner-destination neighbour entries (and unsolicited bindings)
+    /// expired, as learned MACs age.
+    neighbors_aged: u64,
     /// The longest control-loop turn (without its pause): what learning,
     /// ageing or a reload held the loop for at most.
     slowest_turn: Duration,
     macs_not_learned: u64,
     /// Inner destinations not resolved: the neighbour table was full.
     neighbors_refused: u64,
+    /// Scratch for the expired neighbour addresses of a turn.
+    neighbors_gone: Vec<IpAddr>,
     /// Learning events from before segments moved (see [`LearnFence`]).
     learn_fence: LearnFence,
     /// What the gateway itself sends (ARP/ND and ICMP replies) is policed
@@ -362,6 +367,16 @@ impl ControlState {
                 self.planner.set_learned_mac(&self.cfg, key.0, key.1, None);
             }
         }
+        // Inner destinations and unsolicited bindings expire the same
+        // time after they were made (configured next hops never do), at
+        // most AGE_PER_TURN per turn: room under limits.neighbors again.
+        let mut gone = std::mem::take(&mut self.neighbors_gone);
+        self.neighbors.expire(now, ageing, AGE_PER_TURN, &mut gone);
+        for ip in gone.drain(..) {
+            self.neighbors_aged += 1;
+            self.planner.forget_neighbor(ip);
+        }
+        self.neighbors_gone = gone;
     }
 
     /// Entries per table, for telemetry and Prometheus.
@@ -614,9 +629,11 @@ fn gateway(
         out: Vec::with_capacity(256),
         replies: 0,
         macs_aged: 0,
+        neighbors_aged: 0,
         slowest_turn: Duration::ZERO,
         macs_not_learned: 0,
         neighbors_refused: 0,
+        neighbors_gone: Vec::new(),
         learn_fence: LearnFence::default(),
         reply_policer: PuntPolicer::new(1_000_000_000, 0),
         started: Instant::now(),
@@ -843,6 +860,15 @@ fn control_loop(
                         {
                             let t0 = Instant::now();
                             let old = std::mem::replace(&mut st.cfg, new);
+                            if old.limits.neighbors != st.cfg.limits.neighbors {
+                                st.neighbors.set_limit(st.cfg.limits.neighbors as usize);
+                                eprintln!(
+                                    "limits.neighbors is now {} (was {}); {} entries held, any over it stay until they expire",
+                                    st.cfg.limits.neighbors,
+                                    old.limits.neighbors,
+                                    st.neighbors.len()
+                                );
+                            }
                             if diff.global == Some("l2 segments") {
                                 st.segments_moved(&segment_vnis(&old), publisher.generation() + 1);
                             }
@@ -945,7 +971,8 @@ fn control_loop(
                     }
                 }
                 Event::Resolve(ip) => {
-                    if !st.neighbors.want_if_room(ip) {
+                    let now = *turn.get_or_insert_with(Instant::now);
+                    if !st.neighbors.want_if_room(ip, now) {
                         st.neighbors_refused += 1;
                         if st.neighbors_refused == 1 {
                             eprintln!(
@@ -1090,6 +1117,7 @@ fn report(
     println!("control replies {}", st.replies);
     println!("learned macs {}", st.learned.len());
     println!("macs aged {}", st.macs_aged);
+    println!("neighbours aged {}", st.neighbors_aged);
     println!(
         "control loop slowest turn {:.3} ms",
         st.slowest_turn.as_secs_f64() * 1e3

@@ -11,7 +11,12 @@
 //! checked with the [`Editor`]'s indexes (tunnel by name, route by prefix,
 //! routes per tunnel and per VNI, static MAC by segment and address),
 //! never by validating the whole configuration again: one change costs
-//! O(log n) look-ups, whatever the size of the tables.
+//! O(log n) look-ups, whatever the size of the tables. The same holds for
+//! `limits.route_groups`: the editor keeps the number of routes longer
+//! than /24 per IPv4 /24 block (a hash map, one entry per block in use),
+//! updated as a route is added or removed, so a route that would open one
+//! block more than the limit is refused (`EditErrorKind::Limit`) without
+//! counting the routes again.
 //!
 //! Removals move the last entry into the hole (`swap_remove`), so no
 //! other entry's index changes: a deleted tunnel's place goes to the last
@@ -59,7 +64,7 @@
 //! table anew.
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use rustc_hash::FxHashMap;
 
@@ -230,6 +235,10 @@ pub enum EditErrorKind {
     Dangling,
     /// The API does not change this entry by entry: edit the file and reload.
     Unsupported,
+    /// It would need more of a table than a `limits` field allows (the
+    /// message names the field): raise it in the file and reload, or
+    /// delete entries first.
+    Limit,
 }
 
 /// A refused edit: which change, which field, why.
@@ -299,6 +308,10 @@ pub struct Editor {
     macs: BTreeMap<(usize, MacAddr), usize>,
     /// Tunnels that are VXLAN or in a mesh group of their own.
     not_plain: usize,
+    /// IPv4 /24 block (address >> 8) -> its routes longer than /24: the
+    /// route table's second-level groups (`limits.route_groups`), kept per
+    /// route added or removed, never recounted.
+    long_blocks: FxHashMap<u32, u32>,
     /// The VNIs of the routes just added or removed (their decap entries
     /// follow).
     last_vnis: Vec<Vni>,
@@ -309,6 +322,19 @@ pub struct Editor {
 pub struct RouteAt {
     pub tunnel: usize,
     pub pos: usize,
+}
+
+/// The /24 block (address >> 8) of an IPv4 route longer than /24: the
+/// route table's second-level group it needs (`dataplane::lpm`), as
+/// `validate::l3_mode` counts them for the file.
+fn long_block(p: &IpPrefix) -> Option<u32> {
+    match p {
+        IpPrefix {
+            addr: IpAddr::V4(a),
+            len: 25..,
+        } => Some(u32::from(*a) >> 8),
+        _ => None,
+    }
 }
 
 fn plain(t: &Tunnel) -> bool {
@@ -349,6 +375,9 @@ impl Editor {
             .collect();
         routes.sort_unstable_by_key(|r| r.0);
         for (p, at) in &routes {
+            if let Some(b) = long_block(p) {
+                *e.long_blocks.entry(b).or_default() += 1;
+            }
             e.per_tunnel[at.tunnel].insert(*p);
             *e.per_vni.entry(cfg.tunnels[at.tunnel].vni).or_default() += 1;
         }
@@ -436,6 +465,12 @@ impl Editor {
     /// Static MACs in all segments.
     pub fn static_mac_count(&self) -> usize {
         self.macs.len()
+    }
+
+    /// The /24 blocks that hold an IPv4 route longer than /24: the
+    /// route-table groups in use, held to `limits.route_groups`.
+    pub fn route_groups(&self) -> usize {
+        self.long_blocks.len()
     }
 
     /// Applies `edits` to `cfg` in order, all or nothing. `label(i)` names
@@ -572,6 +607,14 @@ impl Editor {
                     }
                 }
                 let _ = l3;
+                if let Some(b) = long_block(&p) {
+                    let limit = cfg.limits.route_groups;
+                    if !self.long_blocks.contains_key(&b)
+                        && self.long_blocks.len() >= limit as usize
+                    {
+                        return Err(err(Limit, format!("{base}.prefix"), format!("{p} needs a 256-entry group of the IPv4 route table for {}/24, one more than limits.route_groups allows ({limit}: one group per /24 block that holds a route longer than /24; {} in use)", Ipv4Addr::from(b << 8), self.long_blocks.len())));
+                    }
+                }
                 match self.route(&p) {
                     Some(old) if old == t => return Ok(()),
                     Some(_) => {
@@ -1383,6 +1426,9 @@ impl Editor {
             },
         );
         self.per_tunnel[r.tunnel].insert(r.prefix);
+        if let Some(b) = long_block(&r.prefix) {
+            *self.long_blocks.entry(b).or_default() += 1;
+        }
         let v = cfg.tunnels[r.tunnel].vni;
         *self.per_vni.entry(v).or_default() += 1;
         self.last_vnis.push(v);
@@ -1403,6 +1449,14 @@ impl Editor {
                 .pos = at.pos;
         }
         self.per_tunnel[r.tunnel].remove(&p);
+        if let Some(b) = long_block(&p) {
+            if let Some(n) = self.long_blocks.get_mut(&b) {
+                *n -= 1;
+                if *n == 0 {
+                    self.long_blocks.remove(&b);
+                }
+            }
+        }
         let v = cfg.tunnels[r.tunnel].vni;
         if let Some(n) = self.per_vni.get_mut(&v) {
             *n -= 1;

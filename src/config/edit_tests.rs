@@ -53,6 +53,8 @@ impl Model {
         if self.macs.is_empty() {
             s = s.replace("      static_macs:\n", "");
         }
+        // Two groups of the IPv4 route table: the prefixes below span three.
+        s.push_str("limits: { route_groups: 2 }\n");
         s
     }
 
@@ -169,6 +171,10 @@ fn edit_strategy() -> impl Strategy<Value = Edit> {
         "2001:db8:1::/48",
         "198.19.1.5/24",
         "0.0.0.0/0",
+        "198.19.1.128/25",
+        "198.19.1.7/32",
+        "198.19.2.4/30",
+        "198.19.3.0/26",
     ]);
     let mac = prop::sample::select(vec![
         "02:00:00:00:00:01",
@@ -233,6 +239,7 @@ proptest! {
             prop_assert_eq!(&fresh.per_vni, &ed.per_vni);
             prop_assert_eq!(&fresh.macs, &ed.macs);
             prop_assert_eq!(fresh.not_plain, ed.not_plain);
+            prop_assert_eq!(&fresh.long_blocks, &ed.long_blocks);
             for t in &cfg.tunnels {
                 prop_assert_eq!(cfg.tunnel_for(t.remote, t.vni).map(|x| &x.name), Some(&t.name));
             }
@@ -251,6 +258,68 @@ fn base() -> (Config, Editor) {
 
 fn label(i: usize) -> String {
     format!("changes[{i}]")
+}
+
+/// `limits.route_groups` holds for routes the API adds as for the file:
+/// one group per /24 block with a route longer than /24; a second route in
+/// a block in use, a /24 or shorter, or an IPv6 route needs none; a
+/// deleted route frees its block's group once it was the block's last.
+#[test]
+fn route_groups_limit_holds_for_added_routes() {
+    let text = format!(
+        "{BASE}  routes:\n    - {{ prefix: 198.19.1.0/25, tunnel: t1 }}\ntunnels:\n  - {{ name: t1, remote: 198.18.0.2, vni: 5001 }}\nlimits: {{ route_groups: 2 }}\n"
+    );
+    let mut cfg = load_str(&text, "t.yaml").unwrap();
+    let mut ed = Editor::new(&cfg);
+    let add = |p: &str| Edit::AddRoute {
+        prefix: p.into(),
+        tunnel: "t1".into(),
+    };
+    assert_eq!(ed.route_groups(), 1);
+    // Same block, /24 and shorter, IPv6: no new group.
+    for p in ["198.19.1.200/32", "198.19.9.0/24", "198.0.0.0/8"] {
+        ed.apply(&mut cfg, &[add(p)], label).unwrap();
+    }
+    assert_eq!(ed.route_groups(), 1);
+    ed.apply(&mut cfg, &[add("198.19.2.0/26")], label).unwrap();
+    assert_eq!(ed.route_groups(), 2);
+    let before = cfg.clone();
+    let e = ed
+        .apply(&mut cfg, &[add("198.19.7.1/32")], label)
+        .unwrap_err();
+    assert_eq!(e.kind, EditErrorKind::Limit);
+    assert_eq!(e.path, "changes[0].add_route.prefix");
+    assert!(e.message.contains("limits.route_groups allows (2"), "{e}");
+    assert!(e.message.contains("198.19.7.0/24"), "{e}");
+    assert_eq!(cfg, before);
+    // The file says the same of that configuration.
+    let mut file = text.replace(
+        "  routes:\n",
+        "  routes:\n    - { prefix: 198.19.2.0/26, tunnel: t1 }\n    - { prefix: 198.19.7.1/32, tunnel: t1 }\n",
+    );
+    assert!(load_str(&file, "t.yaml").is_err());
+    // Deleting one of two routes of a block keeps its group; the last frees it.
+    ed.apply(
+        &mut cfg,
+        &[Edit::DeleteRoute("198.19.1.200/32".into())],
+        label,
+    )
+    .unwrap();
+    assert!(ed
+        .apply(&mut cfg.clone(), &[add("198.19.7.1/32")], label)
+        .is_err());
+    ed.apply(
+        &mut cfg,
+        &[
+            Edit::DeleteRoute("198.19.1.0/25".into()),
+            add("198.19.7.1/32"),
+        ],
+        label,
+    )
+    .unwrap();
+    assert_eq!(ed.route_groups(), 2);
+    file = file.replace("    - { prefix: 198.19.1.0/25, tunnel: t1 }\n", "");
+    assert!(load_str(&file, "t.yaml").is_ok());
 }
 
 #[test]

@@ -494,6 +494,7 @@ pub fn edit_status(e: &EditError) -> Status {
         EditErrorKind::NotFound => Status::not_found(m),
         EditErrorKind::Dangling => Status::failed_precondition(m),
         EditErrorKind::Unsupported => Status::unimplemented(m),
+        EditErrorKind::Limit => Status::failed_precondition(m),
     }
 }
 

@@ -12,7 +12,7 @@
 //! PCP/DEI included). Frames are not padded to 60 bytes: the NIC does that.
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -650,6 +650,11 @@ pub struct NeighborEntry {
     /// Asked for with [`NeighborTable::want`] (a next hop): kept and
     /// re-resolved when it ages, instead of removed.
     pub wanted: bool,
+    /// When a transient entry (an inner destination the traffic asked
+    /// for, or an unsolicited binding) was made: it expires a fixed time
+    /// later ([`NeighborTable::expire`]). None: a configured next hop
+    /// ([`NeighborTable::want`]), which never expires.
+    pub added: Option<Instant>,
 }
 
 /// Neighbor cache for next-hop resolution (ARP and ND). Time is passed in.
@@ -668,6 +673,10 @@ pub struct NeighborTable {
     retry: Duration,
     max_tries: u32,
     slow_retry: Duration,
+    /// Transient entries in the order they were made, with their `added`
+    /// time: [`expire`](Self::expire) pops the front only. An item whose
+    /// entry is gone, pinned or made again since is skipped.
+    expiry: VecDeque<(Instant, IpAddr)>,
 }
 
 impl Default for NeighborTable {
@@ -700,6 +709,33 @@ impl NeighborTable {
             retry,
             max_tries,
             slow_retry,
+            expiry: VecDeque::new(),
+        }
+    }
+
+    /// A new limit (a reload that changed `limits.neighbors`): entries over
+    /// a lowered limit stay until they expire; none is added meanwhile.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Removes the transient entries made `max_age` or longer before
+    /// `now`, oldest first, at most `max` of them (the queue is in the
+    /// order they were made, so the first one not yet due ends the walk).
+    /// The removed addresses are pushed to `gone`.
+    pub fn expire(&mut self, now: Instant, max_age: Duration, max: usize, gone: &mut Vec<IpAddr>) {
+        for _ in 0..max {
+            let Some(&(at, ip)) = self.expiry.front() else {
+                break;
+            };
+            if now.saturating_duration_since(at) < max_age {
+                break;
+            }
+            self.expiry.pop_front();
+            if self.entries.get(&ip).is_some_and(|e| e.added == Some(at)) {
+                self.entries.remove(&ip);
+                gone.push(ip);
+            }
         }
     }
 
@@ -718,20 +754,41 @@ impl NeighborTable {
     /// inner destination of an L3 VNI): refused (false) when `ip` has no
     /// entry and the table is full, so a sender cannot grow it without
     /// bound.
-    pub fn want_if_room(&mut self, ip: IpAddr) -> bool {
-        if !self.entries.contains_key(&ip) && self.is_full() {
+    /// A new entry is transient: made at `now`, it expires
+    /// ([`expire`](Self::expire)).
+    pub fn want_if_room(&mut self, ip: IpAddr, now: Instant) -> bool {
+        if let Some(e) = self.entries.get_mut(&ip) {
+            e.wanted = true;
+            return true;
+        }
+        if self.is_full() {
             return false;
         }
-        self.want(ip);
+        self.entries.insert(
+            ip,
+            NeighborEntry {
+                mac: None,
+                state: NeighborState::Incomplete {
+                    tries: 0,
+                    last_sent: None,
+                },
+                wanted: true,
+                added: Some(now),
+            },
+        );
+        self.expiry.push_back((now, ip));
         true
     }
 
-    /// Ask for `ip` to be resolved (and kept resolved). A new entry is
-    /// incomplete and due at once.
+    /// Ask for `ip` to be resolved (and kept resolved: a configured next
+    /// hop, which never expires). A new entry is incomplete and due at once.
     pub fn want(&mut self, ip: IpAddr) {
         self.entries
             .entry(ip)
-            .and_modify(|e| e.wanted = true)
+            .and_modify(|e| {
+                e.wanted = true;
+                e.added = None;
+            })
             .or_insert(NeighborEntry {
                 mac: None,
                 state: NeighborState::Incomplete {
@@ -739,6 +796,7 @@ impl NeighborTable {
                     last_sent: None,
                 },
                 wanted: true,
+                added: None,
             });
     }
 
@@ -753,10 +811,15 @@ impl NeighborTable {
         if !self.entries.contains_key(&ip) && self.is_full() {
             return;
         }
-        let e = self.entries.entry(ip).or_insert(NeighborEntry {
-            mac: None,
-            state: NeighborState::Reachable { since: now },
-            wanted: false,
+        let expiry = &mut self.expiry;
+        let e = self.entries.entry(ip).or_insert_with(|| {
+            expiry.push_back((now, ip));
+            NeighborEntry {
+                mac: None,
+                state: NeighborState::Reachable { since: now },
+                wanted: false,
+                added: Some(now),
+            }
         });
         e.mac = Some(mac);
         e.state = NeighborState::Reachable { since: now };
@@ -1499,10 +1562,13 @@ mod tests {
         let mac = [2, 0, 0, 0, 0, 9];
         let ip = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0xc613_0000 + i));
         let mut t = NeighborTable::new().with_limit(100);
-        let admitted = (0..250).filter(|&i| t.want_if_room(ip(i))).count();
+        let admitted = (0..250).filter(|&i| t.want_if_room(ip(i), now)).count();
         assert_eq!((admitted, t.len()), (100, 100));
         assert!(t.is_full());
-        assert!(t.want_if_room(ip(7)), "a known address is never refused");
+        assert!(
+            t.want_if_room(ip(7), now),
+            "a known address is never refused"
+        );
         t.learn(ip(300), mac, now);
         assert_eq!(
             t.lookup(ip(300)),
@@ -1519,8 +1585,56 @@ mod tests {
         assert_eq!(t.len(), 101);
         t.forget(ip(0));
         t.forget(ip(1));
-        assert!(t.want_if_room(ip(500)), "room again after entries left");
-        assert!(!t.want_if_room(ip(501)));
+        assert!(
+            t.want_if_room(ip(500), now),
+            "room again after entries left"
+        );
+        assert!(!t.want_if_room(ip(501), now));
+    }
+
+    /// Transient entries (inner destinations, unsolicited bindings) expire
+    /// `max_age` after they were made, at most `max` per call, oldest
+    /// first, and make room under the limit; configured next hops never
+    /// expire, nor does a transient entry a next hop pinned since; an
+    /// address asked for again after it expired is a new entry.
+    #[test]
+    fn neighbor_table_transient_entries_expire() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mac = [2, 0, 0, 0, 0, 9];
+        let ip = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0xc613_0000 + i));
+        let mut t = NeighborTable::new().with_limit(5);
+        t.want(ip(100));
+        assert!(t.want_if_room(ip(1), t0));
+        t.learn(ip(1), mac, t0 + s(1));
+        assert!(t.want_if_room(ip(2), t0 + s(2)));
+        t.learn(ip(3), mac, t0 + s(3)); // unsolicited, targeted
+        assert!(t.want_if_room(ip(4), t0 + s(4)));
+        assert!(!t.want_if_room(ip(5), t0 + s(4)), "full");
+        let mut gone = Vec::new();
+        t.expire(t0 + s(300), s(300), 16, &mut gone);
+        assert_eq!(gone, vec![ip(1)], "only the one made 300 s ago");
+        assert!(t.want_if_room(ip(5), t0 + s(300)), "room again");
+        // Pinned by the configuration since: never expires.
+        t.want(ip(2));
+        gone.clear();
+        t.expire(t0 + s(10_000), s(300), 2, &mut gone);
+        assert_eq!(gone, vec![ip(3)], "at most 2 items popped per call");
+        gone.clear();
+        t.expire(t0 + s(10_000), s(300), 16, &mut gone);
+        assert_eq!(gone, vec![ip(4), ip(5)]);
+        assert!(t.get(ip(2)).is_some() && t.get(ip(100)).is_some());
+        assert_eq!(t.len(), 2);
+        // Made again after it expired: a new entry with its own time.
+        assert!(t.want_if_room(ip(1), t0 + s(10_000)));
+        gone.clear();
+        t.expire(t0 + s(10_100), s(300), 16, &mut gone);
+        assert!(gone.is_empty());
+        t.expire(t0 + s(10_300), s(300), 16, &mut gone);
+        assert_eq!(gone, vec![ip(1)]);
+        // A lowered limit refuses new entries until enough expired.
+        t.set_limit(2);
+        assert!(!t.want_if_room(ip(6), t0 + s(10_300)));
     }
 
     #[test]

@@ -124,29 +124,37 @@ pub fn collect_entries(
     top: Option<usize>,
 ) -> Result<(), String> {
     if let Some(name) = tunnel {
-        let v = t.query(&format!("/geneve_gw/tunnel,{name}"))?;
-        if !v.is_object() {
-            return Err(format!("tunnel `{name}`: no counters (no such tunnel, a tunnel added in the last second, or more tunnels than the counter arrays hold)"));
-        }
+        let v = entry_reply(t.query(&format!("/geneve_gw/tunnel,{name}"))?, || {
+            format!("tunnel `{name}`: no counters (no such tunnel, a tunnel added in the last second, or more tunnels than the counter arrays hold)")
+        })?;
         all.insert("/geneve_gw/tunnel".into(), v);
     }
     if let Some(n) = vni {
-        let v = t.query(&format!("/geneve_gw/vni,{n}"))?;
-        if !v.is_object() {
-            return Err(format!("VNI {n}: no counters (no decap entry for it)"));
-        }
+        let v = entry_reply(t.query(&format!("/geneve_gw/vni,{n}"))?, || {
+            format!("VNI {n}: no counters (no decap entry for it)")
+        })?;
         all.insert("/geneve_gw/vni".into(), v);
     }
     if let Some(n) = top {
-        let v = t.query(&format!("/geneve_gw/top_tunnels,{n}"))?;
-        if !v.is_object() {
-            return Err(
-                "the gateway does not answer /geneve_gw/top_tunnels (an older build?)".into(),
-            );
-        }
+        let v = entry_reply(t.query(&format!("/geneve_gw/top_tunnels,{n}"))?, || {
+            "the gateway does not answer /geneve_gw/top_tunnels (an older build?)".into()
+        })?;
         all.insert("/geneve_gw/top_tunnels".into(), v);
     }
     Ok(())
+}
+
+/// A per-entry command's reply: its `error` text when the gateway gave
+/// one (per-entry counters off in the configuration), `missing()` when it
+/// answered null.
+fn entry_reply(v: Value, missing: impl FnOnce() -> String) -> Result<Value, String> {
+    if let Some(e) = v.get("error").and_then(Value::as_str) {
+        return Err(e.to_string());
+    }
+    if !v.is_object() {
+        return Err(missing());
+    }
+    Ok(v)
 }
 
 fn num(v: &Value, k: &str) -> u64 {
@@ -273,6 +281,20 @@ pub fn render(all: &Map<String, Value>, pid: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A per-entry reply with an `error` (per-entry counters off) fails
+    /// with the gateway's text, not the "no such tunnel" guess a null
+    /// reply gets; a reply with counters passes through.
+    #[test]
+    fn entry_reply_reports_the_gateway_s_error() {
+        let off = crate::control::telemetry::ENTRY_COUNTERS_OFF;
+        let missing = || "no counters".to_string();
+        let v = serde_json::json!({ "error": off });
+        assert_eq!(entry_reply(v, missing), Err(off.to_string()));
+        assert_eq!(entry_reply(Value::Null, missing), Err("no counters".into()));
+        let ok = serde_json::json!({ "name": "t", "encap_packets": 3 });
+        assert_eq!(entry_reply(ok.clone(), missing), Ok(ok));
+    }
 
     #[test]
     fn render_shows_the_per_encapsulation_counters() {

@@ -358,8 +358,28 @@ fn vni_dict(vni: Vni, c: VniCounters) -> TelData {
     ])
 }
 
+/// What the per-entry commands say when `metrics.entry_counters: false`:
+/// no entry is counted, which an empty (null) reply would not tell apart
+/// from an unknown name. `geneve-gw stats` shows the `error` text.
+pub const ENTRY_COUNTERS_OFF: &str =
+    "per-entry counters are off: metrics.entry_counters is false in the configuration";
+
+/// The `error` reply of the per-entry commands when `slots` count
+/// nothing per entry; None when they do.
+fn entries_off(slots: &EntrySlots) -> Option<TelData> {
+    slots.is_off().then(|| {
+        TelData::Dict(vec![(
+            "error".to_string(),
+            TelValue::Str(ENTRY_COUNTERS_OFF.to_string()),
+        )])
+    })
+}
+
 fn tunnel_cmd(params: &str) -> Option<TelData> {
     let v = ENTRIES.load_full()?;
+    if let Some(off) = entries_off(&v.slots) {
+        return Some(off);
+    }
     let name = params.trim();
     let c = v.slots.read(&v.shared.entries).tunnel(name)?;
     Some(tunnel_dict(name, c))
@@ -367,6 +387,9 @@ fn tunnel_cmd(params: &str) -> Option<TelData> {
 
 fn vni_cmd(params: &str) -> Option<TelData> {
     let v = ENTRIES.load_full()?;
+    if let Some(off) = entries_off(&v.slots) {
+        return Some(off);
+    }
     let vni = Vni::new(params.trim().parse().ok()?)?;
     let c = v.slots.read(&v.shared.entries).vni(vni)?;
     Some(vni_dict(vni, c))
@@ -381,6 +404,9 @@ pub const TOP_TUNNELS_MAX: usize = 40;
 /// nested lists).
 fn top_tunnels_cmd(params: &str) -> Option<TelData> {
     let v = ENTRIES.load_full()?;
+    if let Some(off) = entries_off(&v.slots) {
+        return Some(off);
+    }
     let n: usize = match params.trim() {
         "" => 10,
         p => p.parse().ok()?,

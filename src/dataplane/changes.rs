@@ -78,6 +78,9 @@ pub enum Change {
     },
     /// A neighbour resolved or changed its MAC.
     Neighbor { ip: IpAddr, mac: [u8; 6] },
+    /// An inner destination's neighbour entry expired: frames to it are
+    /// `next_hop_unresolved` and ask for it again.
+    NeighborGone(IpAddr),
     /// The decapsulator's fast-tier patterns and options layout follow
     /// the decap VNIs and tunnels (the rest of it is global).
     DecapFast(Box<DecapFast>),
@@ -150,6 +153,9 @@ impl Tables {
             }
             Change::Neighbor { ip, mac } => {
                 self.neighbors.insert(ip, mac);
+            }
+            Change::NeighborGone(ip) => {
+                self.neighbors.remove(&ip);
             }
             Change::DecapFast(f) => {
                 self.decap = f.on(crate::tunnel::Decapsulator::new(
@@ -788,6 +794,17 @@ impl Planner {
                 }
             }
         }
+        true
+    }
+
+    /// An inner destination's neighbour entry expired (never a next hop
+    /// of a template: those are configured, and never expire): the
+    /// workers forget its MAC. True when it was known.
+    pub fn forget_neighbor(&mut self, ip: IpAddr) -> bool {
+        if self.by_hop.contains_key(&ip) || self.neighbors.remove(&ip).is_none() {
+            return false;
+        }
+        self.out.push(Change::NeighborGone(ip));
         true
     }
 

@@ -366,6 +366,34 @@ fn start_equals_build() {
         .is_some());
 }
 
+/// An inner destination's expired neighbour entry leaves the workers'
+/// table (the tables then equal a build without it); a next hop of a
+/// template is never forgotten that way.
+#[test]
+fn an_expired_inner_destination_leaves_the_tables() {
+    let mut bed = Bed::new();
+    let inner: IpAddr = "198.19.0.50".parse().unwrap();
+    let hop = hops()[0];
+    bed.planner.neighbor(&bed.cfg, inner, [2, 0xdd, 0, 0, 0, 1]);
+    bed.planner.neighbor(&bed.cfg, hop, [2, 0xdd, 0, 0, 0, 2]);
+    for c in bed.planner.take_changes() {
+        bed.tables.apply(c);
+    }
+    assert!(bed.tables.neighbors.contains_key(&inner));
+    assert!(bed.planner.forget_neighbor(inner));
+    assert!(!bed.planner.forget_neighbor(inner), "once");
+    assert!(
+        !bed.planner.forget_neighbor(hop),
+        "a template's next hop stays"
+    );
+    for c in bed.planner.take_changes() {
+        bed.tables.apply(c);
+    }
+    assert!(!bed.tables.neighbors.contains_key(&inner));
+    assert!(bed.tables.neighbors.contains_key(&hop));
+    assert_same(&bed.tables, &bed.reference());
+}
+
 #[test]
 fn freed_template_ids_are_reused() {
     // A route added and removed a thousand times uses no more template

@@ -163,20 +163,12 @@ pub fn verifies_inline_from<const HEAD: usize>(seed: u64, data: &[u8]) -> bool {
     ) {
         let (w, _) = window.as_chunks::<8>();
         let (k, _) = keep.as_chunks::<8>();
-        let word = |i: usize| u64::from_ne_bytes(w[i]) & u64::from_ne_bytes(k[i]);
-        let (s, c) = sum.overflowing_add(word(0));
-        let (s, c) = s.carrying_add(word(1), c);
-        let (s, c) = s.carrying_add(word(2), c);
-        let (s, c) = s.carrying_add(word(3), c);
+        let (s, c) = chain4(sum, |i| u64::from_ne_bytes(w[i]) & u64::from_ne_bytes(k[i]));
         sum = s;
         carries = u64::from(c);
     }
     for b in blocks {
-        let (w, _) = b.as_chunks::<8>();
-        let (s, c) = sum.overflowing_add(u64::from_ne_bytes(w[0]));
-        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[1]), c);
-        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[2]), c);
-        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[3]), c);
+        let (s, c) = add_block(sum, b);
         sum = s;
         // At most one per block and one for the window: never overflows.
         carries += u64::from(c);
@@ -205,11 +197,26 @@ fn last_bytes_sum(last: &[u8; 32], r: usize, len: usize) -> u64 {
     };
     let (w, _) = last.as_chunks::<8>();
     let (k, _) = keep.as_chunks::<8>();
-    let word = |i: usize| u64::from_ne_bytes(w[i]) & u64::from_ne_bytes(k[i]);
-    let (s, c) = word(0).overflowing_add(word(1));
-    let (s, c) = s.carrying_add(word(2), c);
-    let (s, c) = s.carrying_add(word(3), c);
+    let (s, c) = chain4(0, |i| u64::from_ne_bytes(w[i]) & u64::from_ne_bytes(k[i]));
     add_carry(s, u64::from(c)).rotate_left(8 * (len as u32 & 1))
+}
+
+/// `sum` plus the four words `word(0..4)` as one carry chain (an add,
+/// then three adds with carry): the sum and the chain's carry out.
+#[inline(always)]
+fn chain4(sum: u64, word: impl Fn(usize) -> u64) -> (u64, bool) {
+    let (s, c) = sum.overflowing_add(word(0));
+    let (s, c) = s.carrying_add(word(1), c);
+    let (s, c) = s.carrying_add(word(2), c);
+    s.carrying_add(word(3), c)
+}
+
+/// `sum` plus the 32-byte block `b` as four native-endian words
+/// ([`chain4`]).
+#[inline(always)]
+fn add_block(sum: u64, b: &[u8; 32]) -> (u64, bool) {
+    let (w, _) = b.as_chunks::<8>();
+    chain4(sum, |i| u64::from_ne_bytes(w[i]))
 }
 
 /// Whether an unfolded sum `s` folds to 0xffff: `s` is a non-zero
@@ -261,11 +268,7 @@ fn sum_machine_order(data: &[u8]) -> u64 {
     let mut sum = 0u64;
     let mut carries = 0u64;
     for b in blocks {
-        let (w, _) = b.as_chunks::<8>();
-        let (s, c) = sum.overflowing_add(u64::from_ne_bytes(w[0]));
-        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[1]), c);
-        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[2]), c);
-        let (s, c) = s.carrying_add(u64::from_ne_bytes(w[3]), c);
+        let (s, c) = add_block(sum, b);
         sum = s;
         // At most one per block: never overflows.
         carries += u64::from(c);
@@ -331,20 +334,13 @@ pub fn sum_frame(data: &[u8]) -> u64 {
     // one): its chain starts the sum.
     let (mut sum, mut carries, more) = match blocks.split_first() {
         Some((b, more)) => {
-            let (w, _) = b.as_chunks::<8>();
-            let (s, c) = ne(w[0]).overflowing_add(ne(w[1]));
-            let (s, c) = s.carrying_add(ne(w[2]), c);
-            let (s, c) = s.carrying_add(ne(w[3]), c);
+            let (s, c) = add_block(0, b);
             (s, u64::from(c), more)
         }
         None => (0, 0, blocks),
     };
     for b in more {
-        let (w, _) = b.as_chunks::<8>();
-        let (s, c) = sum.overflowing_add(ne(w[0]));
-        let (s, c) = s.carrying_add(ne(w[1]), c);
-        let (s, c) = s.carrying_add(ne(w[2]), c);
-        let (s, c) = s.carrying_add(ne(w[3]), c);
+        let (s, c) = add_block(sum, b);
         sum = s;
         // At most one per block: never overflows.
         carries += u64::from(c);

@@ -1,10 +1,13 @@
 //! Helpers shared by the integration tests (tests/README.md): what the
 //! machine has and how a test skips without it, scratch directories, a tiny
-//! pcap reader and writer, packet builders, the scapy and tshark runners, and
-//! (`gw`) the harness that runs the geneve-gw binary on DPDK virtual devices.
+//! pcap reader and writer, packet builders, the scapy and tshark runners,
+//! (`gw`) the harness that runs the geneve-gw binary on DPDK virtual devices
+//! and (`api`) a running gateway driven through its control API.
 //! Every suite has `mod common;`; not every suite uses every helper.
 #![allow(dead_code)]
 
+#[cfg(feature = "dpdk")]
+pub mod api;
 #[cfg(feature = "dpdk")]
 pub mod gw;
 

@@ -13,24 +13,14 @@ import os
 import sys
 
 import grpc
-from grpc_tools import protoc
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from api_stubs import connect  # noqa: E402
 
 
 def main():
     socket, proto_dir, stubs = sys.argv[1:4]
-    os.makedirs(stubs, exist_ok=True)
-    rc = protoc.main([
-        "protoc", f"-I{proto_dir}", f"--python_out={stubs}",
-        f"--grpc_python_out={stubs}", os.path.join(proto_dir, "geneve_gw.proto"),
-    ])
-    assert rc == 0, f"protoc failed: {rc}"
-    sys.path.insert(0, stubs)
-    import geneve_gw_pb2 as pb
-    import geneve_gw_pb2_grpc as rpc
-
-    # grpc sends the socket path as :authority, which is no valid HTTP/2
-    # authority (the server's h2 resets the stream): name one.
-    ch = grpc.insecure_channel(f"unix:{socket}", options=[("grpc.default_authority", "localhost")])
+    pb, rpc, ch = connect(socket, proto_dir, stubs)
     tunnels = rpc.TunnelsStub(ch)
     routes = rpc.RoutesStub(ch)
     txn = rpc.TransactionsStub(ch)

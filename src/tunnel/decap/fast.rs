@@ -201,24 +201,8 @@ pub(super) fn ipv4_header_sum_ok(f: &[u8; FAST_V4_LEN]) -> bool {
     let s = s + u64::from(c);
     let (s, c) = s.overflowing_add(tail);
     let s = s + u64::from(c);
-    // `s % 0xffff == 0` as one multiplication: 0xffff is odd, so
-    // multiplying by its inverse mod 2^64 maps its multiples, and only
-    // them, onto 0..=u64::MAX / 0xffff.
-    s != 0 && s.wrapping_mul(INVERSE_0XFFFF) <= u64::MAX / 0xffff
+    checksum::is_nonzero_multiple_of_0xffff(s)
 }
-
-/// The inverse of 0xffff modulo 2^64 (Newton's iteration; each step doubles
-/// the correct low bits, 5 steps from the 5 of `x = d`).
-pub(super) const INVERSE_0XFFFF: u64 = {
-    let d: u64 = 0xffff;
-    let mut x = d;
-    let mut i = 0;
-    while i < 5 {
-        x = x.wrapping_mul(2u64.wrapping_sub(d.wrapping_mul(x)));
-        i += 1;
-    }
-    x
-};
 
 /// The VNI of the Geneve header at 42.
 #[inline(always)]

@@ -1,10 +1,11 @@
 //! Unit tests of decap: the fast tier gives the general tier's verdict.
-use super::fast::{ipv4_header_sum_ok, FAST_V4_LEN, FAST_V6_LEN, INVERSE_0XFFFF};
+use super::fast::{ipv4_header_sum_ok, FAST_V4_LEN, FAST_V6_LEN};
 use super::*;
 use crate::tunnel::{
     encap, DscpEncap, EcnEncapMode, EncapTemplate, KnownOption, TtlEncap, TunnelConfig,
     TunnelOption, UdpChecksumTx, VecBuffer,
 };
+use crate::wire::checksum::INVERSE_0XFFFF;
 use crate::wire::{checksum, ip_proto};
 
 const L4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);

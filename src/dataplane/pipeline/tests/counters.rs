@@ -30,15 +30,22 @@ decap:
   - { vni: 200 }
 "#;
 
-/// The planner's tables for [`TWO`], both next hops resolved.
-fn planned() -> (Tables, Planner) {
-    let cfg = crate::config::load_str(TWO, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
-    let mut p = Planner::new(
+/// `text` loaded, and a planner for the two ports these tests run on
+/// (underlay 0, access 1).
+pub(super) fn two_port_planner(text: &str) -> (crate::config::Config, Planner) {
+    let cfg = crate::config::load_str(text, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let p = Planner::new(
         &[0, 1],
         &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
         TxOffloadCaps::NONE,
         Default::default(),
     );
+    (cfg, p)
+}
+
+/// The planner's tables for [`TWO`], both next hops resolved.
+fn planned() -> (Tables, Planner) {
+    let (cfg, mut p) = two_port_planner(TWO);
     p.sync_counters(&cfg, 1);
     let mut t = p.start(&cfg, std::iter::empty()).expect("tables");
     p.neighbor(&cfg, "198.18.0.2".parse().unwrap(), PEER2);
@@ -240,13 +247,7 @@ fn express_keys_are_equal_exactly_for_one_vni_and_one_source_and_resolve_to_thei
 #[test]
 fn entry_counters_off_give_no_slots_no_arrays_and_nothing_untracked() {
     let text = format!("{TWO}metrics:\n  entry_counters: false\n");
-    let cfg = crate::config::load_str(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
-    let mut p = Planner::new(
-        &[0, 1],
-        &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
-        TxOffloadCaps::NONE,
-        Default::default(),
-    );
+    let (cfg, mut p) = two_port_planner(&text);
     p.sync_counters(&cfg, 1);
     // A reload does not turn them on (read at start).
     p.sync_counters(&cfg, 2);

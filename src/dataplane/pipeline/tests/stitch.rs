@@ -465,15 +465,8 @@ fn the_stitch_express_tier_gives_the_one_by_one_bytes_or_declines_untouched() {
 /// [`STITCH`] with learning off, as the running gateway's planner makes
 /// it (counter slots in the templates and VNI entries), and its slots.
 fn planned_stitch() -> (Tables, crate::dataplane::changes::Planner) {
-    use crate::dataplane::changes::Planner;
     let text = STITCH.replace("learning: true", "learning: false");
-    let cfg = crate::config::load_str(&text, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
-    let mut p = Planner::new(
-        &[0, 1],
-        &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
-        crate::tunnel::TxOffloadCaps::NONE,
-        Default::default(),
-    );
+    let (cfg, mut p) = super::counters::two_port_planner(&text);
     p.sync_counters(&cfg, 1);
     let mut t = p.start(&cfg, std::iter::empty()).expect("tables");
     for i in 2..=4u8 {

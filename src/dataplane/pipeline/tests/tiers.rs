@@ -285,6 +285,61 @@ fn both_express(t: &Tables, b: &mut VecBuffer) -> Option<u16> {
     got.map(|x| x.port)
 }
 
+/// Each of `bases` whole, padded with 6 bytes, cut at every length under
+/// `cut`, and with each of its first `flip` bytes flipped by six masks
+/// (each flipped frame as it is and after `fix`).
+fn mutated(bases: &[Vec<u8>], cut: usize, flip: usize, fix: impl Fn(&mut Vec<u8>)) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    for base in bases {
+        frames.push(base.clone());
+        let mut padded = base.clone();
+        padded.extend_from_slice(&[0; 6]);
+        frames.push(padded);
+        frames.extend((0..base.len().min(cut)).map(|n| base[..n].to_vec()));
+        for i in 0..base.len().min(flip) {
+            for x in [0x01u8, 0x08, 0x10, 0x40, 0x80, 0xff] {
+                let mut f = base.clone();
+                f[i] ^= x;
+                frames.push(f.clone());
+                fix(&mut f);
+                frames.push(f);
+            }
+        }
+    }
+    frames
+}
+
+/// Every frame on every tables of `configs` (index `c`): `underlay` and
+/// the general tier agree, outcome and bytes; the express tiers
+/// (`both_express`) either deliver that outcome and those bytes (within
+/// the port's MTU when `mtu` is set) or leave the frame untouched. How
+/// many frames the express tiers took, per configuration.
+fn express_like_general(configs: &[Tables], frames: &[Vec<u8>], mtu: bool) -> Vec<usize> {
+    let mut taken = vec![0usize; configs.len()];
+    for (c, t) in configs.iter().enumerate() {
+        for f in frames {
+            let mut by_express = VecBuffer::with_headroom(128, f);
+            let got = both_express(t, &mut by_express);
+            let mut fast = VecBuffer::with_headroom(128, f);
+            let want = underlay(t, &mut fast, &mut |_| {});
+            let mut general = VecBuffer::with_headroom(128, f);
+            let reference = underlay_reference(t, &mut general, &mut |_| {});
+            assert_eq!(want, reference, "config {c}: {f:02x?}");
+            assert_eq!(fast.data(), general.data(), "config {c}: {f:02x?}");
+            match got {
+                Some(port) => {
+                    taken[c] += 1;
+                    assert_eq!(Outcome::Decapped(port), want, "config {c}: {f:02x?}");
+                    assert_eq!(by_express.data(), general.data(), "config {c}: {f:02x?}");
+                    assert!(!mtu || !t.over_mtu(port, by_express.data()), "{f:02x?}");
+                }
+                None => assert_eq!(by_express.data(), &f[..], "config {c}: untouched"),
+            }
+        }
+    }
+    taken
+}
+
 #[test]
 fn mac_cache_follows_table_generations() {
     // Generation 1: next hop unresolved; generation 2: resolved. One cache
@@ -505,45 +560,8 @@ fn underlay_express_l3_delivers_like_the_general_tier_over_mutated_frames() {
     let n = (big.len() - 18) as u16;
     big[20..22].copy_from_slice(&n.to_be_bytes());
     bases.push(geneve_l3_from_peer(&big, &[])); // over the access MTU
-    let mut frames = Vec::new();
-    for base in &bases {
-        frames.push(base.clone());
-        let mut padded = base.clone();
-        padded.extend_from_slice(&[0; 6]);
-        frames.push(padded);
-        frames.extend((0..base.len().min(120)).map(|n| base[..n].to_vec()));
-        for i in 0..base.len().min(90) {
-            for x in [0x01u8, 0x08, 0x10, 0x40, 0x80, 0xff] {
-                let mut f = base.clone();
-                f[i] ^= x;
-                frames.push(f.clone());
-                fix_ipv4_checksum(&mut f);
-                frames.push(f);
-            }
-        }
-    }
-    let mut taken = [0usize; 4];
-    for (c, t) in configs.iter().enumerate() {
-        for f in &frames {
-            let mut by_express = VecBuffer::with_headroom(128, f);
-            let got = both_express(t, &mut by_express);
-            let mut fast = VecBuffer::with_headroom(128, f);
-            let want = underlay(t, &mut fast, &mut |_| {});
-            let mut general = VecBuffer::with_headroom(128, f);
-            let reference = underlay_reference(t, &mut general, &mut |_| {});
-            assert_eq!(want, reference, "config {c}: {f:02x?}");
-            assert_eq!(fast.data(), general.data(), "config {c}: {f:02x?}");
-            match got {
-                Some(port) => {
-                    taken[c] += 1;
-                    assert_eq!(Outcome::Decapped(port), want, "config {c}: {f:02x?}");
-                    assert_eq!(by_express.data(), general.data(), "config {c}: {f:02x?}");
-                    assert!(!t.over_mtu(port, by_express.data()), "{f:02x?}");
-                }
-                None => assert_eq!(by_express.data(), &f[..], "config {c}: untouched"),
-            }
-        }
-    }
+    let frames = mutated(&bases, 120, 90, |f| fix_ipv4_checksum(f));
+    let taken = express_like_general(&configs, &frames, true);
     // Only the plain VNI (a configured MAC, no policy, no tag) is taken.
     assert!(taken[0] > 100, "{taken:?}");
     assert_eq!(taken[1..], [0, 0, 0], "{taken:?}");
@@ -688,44 +706,8 @@ fn underlay_express_v6_delivers_like_the_general_tier_over_mutated_frames() {
         let mut b = VecBuffer::with_headroom(128, base);
         assert!(both_express(&configs[0], &mut b).is_some(), "{base:02x?}");
     }
-    let mut frames = Vec::new();
-    for base in &bases {
-        frames.push(base.clone());
-        let mut padded = base.clone();
-        padded.extend_from_slice(&[0; 6]);
-        frames.push(padded);
-        frames.extend((0..base.len()).map(|n| base[..n].to_vec()));
-        for i in 0..base.len().min(100) {
-            for x in [0x01u8, 0x08, 0x10, 0x40, 0x80, 0xff] {
-                let mut f = base.clone();
-                f[i] ^= x;
-                frames.push(f.clone());
-                fix(&mut f);
-                frames.push(f);
-            }
-        }
-    }
-    let mut taken = [0usize; 2];
-    for (c, t) in configs.iter().enumerate() {
-        for f in &frames {
-            let mut by_express = VecBuffer::with_headroom(128, f);
-            let got = both_express(t, &mut by_express);
-            let mut fast = VecBuffer::with_headroom(128, f);
-            let want = underlay(t, &mut fast, &mut |_| {});
-            let mut general = VecBuffer::with_headroom(128, f);
-            let reference = underlay_reference(t, &mut general, &mut |_| {});
-            assert_eq!(want, reference, "config {c}: {f:02x?}");
-            assert_eq!(fast.data(), general.data(), "config {c}: {f:02x?}");
-            match got {
-                Some(port) => {
-                    taken[c] += 1;
-                    assert_eq!(Outcome::Decapped(port), want, "config {c}: {f:02x?}");
-                    assert_eq!(by_express.data(), general.data(), "config {c}: {f:02x?}");
-                }
-                None => assert_eq!(by_express.data(), &f[..], "config {c}: untouched"),
-            }
-        }
-    }
+    let frames = mutated(&bases, usize::MAX, 100, fix);
+    let taken = express_like_general(&configs, &frames, false);
     // The plain VNI takes the unharmed frames and many flips (of the
     // source port, the flow label, the inner bytes...); the allow list
     // takes none.
