@@ -51,7 +51,9 @@
 //! after the loop each run of equal keys goes to its port at once and
 //! counts once ([`DecapRun::add_run`]), the tunnel of its source found
 //! once per run (`VniOut::source_slot_v4`). Over an IPv6 underlay the key
-//! holds the tunnel slot found in the loop. Tried before it: the slots
+//! holds one bit for the VNI's first IPv6 tunnel (the source compared in
+//! the loop, the slot read per run), else the slot found in the loop
+//! (`VniOut::source_slot_v6_other`, cold). Tried before it: the slots
 //! found per packet in the loop and stored beside the port (two stores,
 //! the compare per packet); reading the source after the loop from the
 //! bytes before the trimmed data offset (needs the outer header's length
