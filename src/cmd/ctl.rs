@@ -833,6 +833,24 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
             show(json, &r, $text);
         }};
     }
+    // Every list method: pages fetched through the service's `list`,
+    // items taken from the reply's field `$items`.
+    macro_rules! list {
+        ($cl:ident, $paging:expr, $base:expr, $reply:ty, $items:ident, $text:expr) => {
+            list_all(
+                json,
+                $paging,
+                $base,
+                |q| {
+                    let mut cl = $cl.clone();
+                    async move { cl.list(q).await }
+                },
+                |r: $reply| (r.$items, r.next_page_token),
+                $text,
+            )
+            .await?
+        };
+    }
     match &a.command {
         CtlCommand::Tunnel(c) => {
             let mut cl = client!(TunnelsClient);
@@ -850,18 +868,14 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     reply!(cl.get(pb::TunnelName { name: name.clone() }), tunnel_text);
                 }
                 TunnelCmd::List { paging } => {
-                    list_all(
-                        json,
+                    list!(
+                        cl,
                         paging,
                         list_req(paging),
-                        |q| {
-                            let mut cl = cl.clone();
-                            async move { cl.list(q).await }
-                        },
-                        |r: pb::TunnelList| (r.tunnels, r.next_page_token),
-                        tunnel_text,
+                        pb::TunnelList,
+                        tunnels,
+                        tunnel_text
                     )
-                    .await?
                 }
             }
         }
@@ -904,18 +918,7 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                         tunnel: tunnel.clone().unwrap_or_default(),
                         ..list_req(paging)
                     };
-                    list_all(
-                        json,
-                        paging,
-                        base,
-                        |q| {
-                            let mut cl = cl.clone();
-                            async move { cl.list(q).await }
-                        },
-                        |r: pb::RouteList| (r.routes, r.next_page_token),
-                        route_text,
-                    )
-                    .await?
+                    list!(cl, paging, base, pb::RouteList, routes, route_text)
                 }
             }
         }
@@ -961,18 +964,7 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                         segment: segment.clone().unwrap_or_default(),
                         ..list_req(paging)
                     };
-                    list_all(
-                        json,
-                        paging,
-                        base,
-                        |q| {
-                            let mut cl = cl.clone();
-                            async move { cl.list(q).await }
-                        },
-                        |r: pb::StaticMacList| (r.macs, r.next_page_token),
-                        mac_text,
-                    )
-                    .await?
+                    list!(cl, paging, base, pb::StaticMacList, macs, mac_text)
                 }
             }
         }
@@ -984,23 +976,12 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                         segment: segment.clone().unwrap_or_default(),
                         ..list_req(paging)
                     };
-                    list_all(
-                        json,
-                        paging,
-                        base,
-                        |q| {
-                            let mut cl = cl.clone();
-                            async move { cl.list(q).await }
-                        },
-                        |r: pb::LearnedMacList| (r.macs, r.next_page_token),
-                        |m| {
-                            format!(
-                                "{} segment {} remote {} age {:.1} s",
-                                m.mac, m.segment, m.remote, m.age_seconds
-                            )
-                        },
-                    )
-                    .await?
+                    list!(cl, paging, base, pb::LearnedMacList, macs, |m| {
+                        format!(
+                            "{} segment {} remote {} age {:.1} s",
+                            m.mac, m.segment, m.remote, m.age_seconds
+                        )
+                    })
                 }
                 LearnedCmd::Flush { segment } => {
                     reply!(
@@ -1051,18 +1032,14 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     );
                 }
                 SegmentCmd::List { paging } => {
-                    list_all(
-                        json,
+                    list!(
+                        cl,
                         paging,
                         list_req(paging),
-                        |q| {
-                            let mut cl = cl.clone();
-                            async move { cl.list(q).await }
-                        },
-                        |r: pb::SegmentList| (r.segments, r.next_page_token),
-                        seg_text,
+                        pb::SegmentList,
+                        segments,
+                        seg_text
                     )
-                    .await?
                 }
                 SegmentCmd::Flood { segment, remotes } => {
                     reply!(
@@ -1110,18 +1087,14 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     reply!(cl.get(pb::DecapVni { vni: *vni }), decap_text);
                 }
                 DecapCmd::List { paging } => {
-                    list_all(
-                        json,
+                    list!(
+                        cl,
                         paging,
                         list_req(paging),
-                        |q| {
-                            let mut cl = cl.clone();
-                            async move { cl.list(q).await }
-                        },
-                        |r: pb::DecapList| (r.entries, r.next_page_token),
-                        decap_text,
+                        pb::DecapList,
+                        entries,
+                        decap_text
                     )
-                    .await?
                 }
             }
         }
@@ -1157,18 +1130,14 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     reply!(cl.get(pb::OptionName { name: name.clone() }), opt_text);
                 }
                 OptionCmd::List { paging } => {
-                    list_all(
-                        json,
+                    list!(
+                        cl,
                         paging,
                         list_req(paging),
-                        |q| {
-                            let mut cl = cl.clone();
-                            async move { cl.list(q).await }
-                        },
-                        |r: pb::OptionList| (r.options, r.next_page_token),
-                        opt_text,
+                        pb::OptionList,
+                        options,
+                        opt_text
                     )
-                    .await?
                 }
             }
         }
@@ -1185,18 +1154,14 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                     reply!(cl.delete(policy_msg(key)), change_text);
                 }
                 PolicyCmd::List { paging } => {
-                    list_all(
-                        json,
+                    list!(
+                        cl,
                         paging,
                         list_req(paging),
-                        |q| {
-                            let mut cl = cl.clone();
-                            async move { cl.list(q).await }
-                        },
-                        |r: pb::OptionPolicyList| (r.policies, r.next_page_token),
-                        policy_text,
+                        pb::OptionPolicyList,
+                        policies,
+                        policy_text
                     )
-                    .await?
                 }
             }
         }
@@ -1204,18 +1169,14 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
             let mut cl = client!(NeighborsClient);
             match c {
                 NeighborCmd::List { paging } => {
-                    list_all(
-                        json,
+                    list!(
+                        cl,
                         paging,
                         list_req(paging),
-                        |q| {
-                            let mut cl = cl.clone();
-                            async move { cl.list(q).await }
-                        },
-                        |r: pb::NeighborList| (r.neighbors, r.next_page_token),
-                        |n| format!("{} {}", n.ip, n.mac),
+                        pb::NeighborList,
+                        neighbors,
+                        |n| format!("{} {}", n.ip, n.mac)
                     )
-                    .await?
                 }
                 NeighborCmd::Add { ip, mac } => {
                     reply!(
