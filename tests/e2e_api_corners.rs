@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::api::{drop_count, u, Gw};
 use common::gw::Ports;
 use common::skip;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 // ------------------------------------------------------------ raw HTTP/2
 
@@ -397,7 +397,7 @@ decap:
 /// for four. The tunnel's remote (on link, a configured next hop, which
 /// always gets its entry) takes one; three destinations get an entry (and
 /// an ARP request), the other seven are refused and counted (`neighbours not resolved (table full)` in the exit
-/// report), the log says once which limit was hit, and every frame is a
+/// report, and live in the API's table counters), the log says once which limit was hit, and every frame is a
 /// counted `next_hop_unresolved` drop.
 #[test]
 fn neighbour_table_full_is_counted_and_logged_once() {
@@ -441,6 +441,27 @@ limits: { neighbors: 4 }
     std::thread::sleep(Duration::from_secs(1));
     let c = g.json(&["counters"]);
     assert_eq!(drop_count(&c, "next_hop_unresolved"), 10, "{c}");
+    // The same live, per table: entries, the bound and what it refused;
+    // a table the file does not bound shows no limit.
+    let table = |name: &str| {
+        c["tables"]
+            .as_array()
+            .and_then(|a| a.iter().find(|t| t["table"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no table {name} in {c}"))
+    };
+    let n = table("arp_nd_cache");
+    assert_eq!(
+        (&n["entries"], &n["limit"], &n["has_limit"], &n["refused"]),
+        (&json!(4), &json!(4), &json!(true), &json!(7)),
+        "{c}"
+    );
+    let t = table("tunnels");
+    assert_eq!(
+        (&t["entries"], &t["has_limit"]),
+        (&json!(1), &json!(false)),
+        "{c}"
+    );
     let r = g.stop();
     assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
     assert!(

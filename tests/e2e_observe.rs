@@ -279,6 +279,14 @@ fn telemetry_stats_and_prometheus_report_the_packets_sent() {
     assert_eq!(u(t, &["segments"]), 1, "{v}");
     assert_eq!(u(t, &["decap_vnis"]), 1, "{v}");
     assert_eq!(u(t, &["neighbors"]), 1, "{v}");
+    // The bounded tables: the file's limits (the defaults here), nothing
+    // turned away.
+    let l = &v["/geneve_gw/table_limits"];
+    assert_eq!(u(l, &["learned_macs_limit"]), 65536, "{v}");
+    assert_eq!(u(l, &["arp_nd_cache_limit"]), 65536, "{v}");
+    assert_eq!(u(l, &["flow_ids_limit"]), 65536, "{v}");
+    assert_eq!(u(l, &["learned_macs_refused"]), 0, "{v}");
+    assert!(l.get("tunnels_limit").is_none(), "{v}");
 
     // The readable table says the same; the prefix comes from the
     // gateway's own configuration file this time.
@@ -372,6 +380,14 @@ fn telemetry_stats_and_prometheus_report_the_packets_sent() {
     assert_eq!(
         metric(body, "geneve_gw_table_entries{table=\"tunnels\"}"),
         1.0
+    );
+    assert_eq!(
+        metric(body, "geneve_gw_table_limit{table=\"arp_nd_cache\"}"),
+        65536.0
+    );
+    assert_eq!(
+        metric(body, "geneve_gw_table_refused_total{table=\"flow_ids\"}"),
+        0.0
     );
     assert!(http_get(&prom, "/other").starts_with("HTTP/1.1 404"));
 
@@ -586,7 +602,9 @@ fn prometheus_snapshot() -> geneve_gw::control::observe::Snapshot {
         encap: 5,
         decap: 4,
         drops: DropReason::ALL.iter().map(|r| (*r, 1)).collect(),
-        tables: vec![("tunnels", 3)],
+        tables: vec![geneve_gw::control::observe::TableStat::unbounded(
+            "tunnels", 3,
+        )],
         ..Default::default()
     }
 }

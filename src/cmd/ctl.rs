@@ -1216,6 +1216,12 @@ async fn run(a: &CtlArgs) -> Result<(), CtlError> {
                 for d in c.drops.iter().filter(|d| d.packets > 0) {
                     s.push_str(&format!("\ndrop {} {}", d.reason, d.packets));
                 }
+                for t in &c.tables {
+                    s.push_str(&format!("\ntable {} {}", t.table, t.entries));
+                    if t.has_limit {
+                        s.push_str(&format!(" limit {} refused {}", t.limit, t.refused));
+                    }
+                }
                 if let Some(t) = &c.tunnel {
                     s = format!(
                         "tunnel {}: encap {} packets {} bytes, encap drops {}, decap {} packets {} bytes",

@@ -25,6 +25,7 @@ use crate::dataplane::tx_offload;
 use crate::dpdk::{self, Eal, LaunchedWorkers, Mbuf, Mempool, Port, PortSetup};
 use crate::tunnel::DropReason;
 
+use crate::control::observe::TableStat;
 use crate::control::responder::{self, LocalAddrs, NeighborTable, Response};
 use crate::control::{StopConditions, StopReason};
 
@@ -236,6 +237,11 @@ struct ControlState {
     flows: Arc<crate::dataplane::flows::FlowTable>,
     /// Insertion order of `flows`, to evict the oldest at the size limit.
     flow_order: std::collections::VecDeque<crate::dataplane::flows::FlowKey>,
+    /// Flow ids evicted to make room (the table at `limits.flow_table_size`).
+    flow_ids_evicted: u64,
+    /// The neighbour table has refused an entry since it last had room:
+    /// the log says so once per time it fills, not once per refusal.
+    neighbors_full: bool,
     /// Decision tables logged; hardware decap rules (mlx5).
     offload: super::probe::RunOffload,
 }
@@ -377,22 +383,48 @@ impl ControlState {
             self.planner.forget_neighbor(ip);
         }
         self.neighbors_gone = gone;
+        // Room again: the next refusal is logged as the table filling anew.
+        if self.neighbors_full && !self.neighbors.is_full() {
+            self.neighbors_full = false;
+        }
     }
 
-    /// Entries per table, for telemetry and Prometheus.
-    fn table_sizes(&self) -> Vec<(&'static str, u64)> {
+    /// Entries per table and, for the tables the file bounds, the bound
+    /// and what it turned away: for telemetry, Prometheus and the API.
+    pub(super) fn table_stats(&self) -> Vec<TableStat> {
         let c = &self.cfg;
+        let l = &c.limits;
         vec![
-            ("tunnels", c.tunnels.len() as u64),
-            (
+            TableStat::unbounded("tunnels", c.tunnels.len() as u64),
+            TableStat::unbounded(
                 "segments",
                 c.l2.as_ref().map_or(0, |l| l.segments.len()) as u64,
             ),
-            ("decap_vnis", c.decap.len() as u64),
-            ("routes", c.l3.as_ref().map_or(0, |l| l.routes.len()) as u64),
-            ("learned_macs", self.learned.len() as u64),
-            ("neighbors", self.planner.neighbors().len() as u64),
-            ("flow_ids", self.flow_order.len() as u64),
+            TableStat::unbounded("decap_vnis", c.decap.len() as u64),
+            TableStat::unbounded("routes", c.l3.as_ref().map_or(0, |l| l.routes.len()) as u64),
+            TableStat::bounded(
+                "learned_macs",
+                self.learned.len() as u64,
+                u64::from(l.mac_table_size),
+                self.macs_not_learned,
+            ),
+            // Resolved bindings the tables use (configured next hops
+            // with their MAC too).
+            TableStat::unbounded("neighbors", self.planner.neighbors().len() as u64),
+            // The ARP/ND entries limits.neighbors bounds: next hops and
+            // inner destinations being resolved or resolved, bindings.
+            TableStat::bounded(
+                "arp_nd_cache",
+                self.neighbors.len() as u64,
+                u64::from(l.neighbors),
+                self.neighbors_refused,
+            ),
+            TableStat::bounded(
+                "flow_ids",
+                self.flow_order.len() as u64,
+                u64::from(l.flow_table_size),
+                self.flow_ids_evicted,
+            ),
         ]
     }
 
@@ -640,6 +672,8 @@ fn gateway(
         replies_limited: 0,
         flows,
         flow_order: Default::default(),
+        flow_ids_evicted: 0,
+        neighbors_full: false,
         offload,
     };
     let built = Instant::now();
@@ -699,7 +733,7 @@ fn gateway(
     )
     .with_entries(shared.clone(), st.cfg.metrics.top_tunnels as usize);
     obs.entries(st.planner.counter_slots());
-    obs.tick(&shared.counters, 0, || st.table_sizes(), true);
+    obs.tick(&shared.counters, 0, || st.table_stats(), true);
     // Before the workers start: a refused socket stops the start cleanly.
     let socket = crate::control::api::socket_path(&crate::control::api::file_prefix(
         &st.cfg.eal.merged_args(&opts.eal_args),
@@ -745,7 +779,7 @@ fn gateway(
     }
     shared.stop.store(true, Ordering::SeqCst);
     let codes = launched.wait();
-    obs.tick(&shared.counters, st.replies, || st.table_sizes(), true);
+    obs.tick(&shared.counters, st.replies, || st.table_stats(), true);
     // What is still queued for or from the control thread goes back to the
     // pool, counted.
     let mut dropped_at_stop = 0u64;
@@ -974,7 +1008,8 @@ fn control_loop(
                     let now = *turn.get_or_insert_with(Instant::now);
                     if !st.neighbors.want_if_room(ip, now) {
                         st.neighbors_refused += 1;
-                        if st.neighbors_refused == 1 {
+                        if !st.neighbors_full {
+                            st.neighbors_full = true;
                             eprintln!(
                                 "neighbour table full: limits.neighbors ({}) entries, {:.3} s after start; inner destinations beyond it stay unresolved (next_hop_unresolved)",
                                 st.cfg.limits.neighbors,
@@ -997,6 +1032,14 @@ fn control_loop(
                     while st.flow_order.len() > st.cfg.limits.flow_table_size as usize {
                         if let Some(old) = st.flow_order.pop_front() {
                             flows.remove(&old);
+                            st.flow_ids_evicted += 1;
+                            if st.flow_ids_evicted == 1 {
+                                eprintln!(
+                                    "flow-id table full: limits.flow_table_size ({}) entries, {:.3} s after start; the oldest flow ids are evicted to make room (flow ids evicted in the counters)",
+                                    st.cfg.limits.flow_table_size,
+                                    st.started.elapsed().as_secs_f64()
+                                );
+                            }
                         }
                     }
                 }
@@ -1018,7 +1061,7 @@ fn control_loop(
             .settle_counters(&st.cfg, publisher.settled(), &shared.entries);
         obs.entries(st.planner.counter_slots());
         st.resolve(pool);
-        obs.tick(&shared.counters, st.replies, || st.table_sizes(), false);
+        obs.tick(&shared.counters, st.replies, || st.table_stats(), false);
 
         let now = Instant::now();
         if let Some(reason) = tracker.check(total_rx(&shared.counters, nb_ids as usize), now) {
@@ -1129,6 +1172,7 @@ fn report(
     );
     println!("control replies rate-limited {}", st.replies_limited);
     println!("flow ids {}", st.flow_order.len());
+    println!("flow ids evicted (table full) {}", st.flow_ids_evicted);
     let drops = drop_totals(counters);
     for (r, n) in DropReason::ALL.iter().copied().zip(drops.iter()) {
         if *n > 0 {

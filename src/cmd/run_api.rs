@@ -272,6 +272,18 @@ impl Host for RunHost<'_> {
                 .collect(),
             tunnel,
             vni,
+            tables: self
+                .st
+                .table_stats()
+                .into_iter()
+                .map(|t| pb::TableCounter {
+                    table: t.name.to_string(),
+                    entries: t.entries,
+                    limit: t.limit.unwrap_or(0),
+                    has_limit: t.limit.is_some(),
+                    refused: t.refused,
+                })
+                .collect(),
         })
     }
 

@@ -67,11 +67,48 @@ pub struct Snapshot {
     pub drops: Vec<(DropReason, u64)>,
     /// Residence time since start; None when not measured (`metrics.latency: false`).
     pub latency: Option<Percentiles>,
-    /// Table name and entries.
-    pub tables: Vec<(&'static str, u64)>,
+    /// Every table: entries, limit and what the limit turned away.
+    pub tables: Vec<TableStat>,
     /// Per-tunnel series (`metrics.top_tunnels`: the tunnels with the most
     /// traffic, at most that many; empty by default).
     pub tunnels: Vec<(String, crate::dataplane::stats::TunnelCounters)>,
+}
+
+/// One of the gateway's tables: its entries now and, for a table the
+/// file bounds (`limits.mac_table_size`, `limits.neighbors`,
+/// `limits.flow_table_size`), the bound and how many entries the full
+/// table turned away since start: MACs not learned, inner destinations
+/// not resolved, flow ids evicted (the oldest, to make room). An operator
+/// sees a table fill up live (telemetry, Prometheus, the API), not only
+/// in the exit report.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TableStat {
+    pub name: &'static str,
+    pub entries: u64,
+    pub limit: Option<u64>,
+    pub refused: u64,
+}
+
+impl TableStat {
+    /// A table without a bound of its own.
+    pub fn unbounded(name: &'static str, entries: u64) -> TableStat {
+        TableStat {
+            name,
+            entries,
+            limit: None,
+            refused: 0,
+        }
+    }
+
+    /// A table bounded at `limit` that turned `refused` entries away.
+    pub fn bounded(name: &'static str, entries: u64, limit: u64, refused: u64) -> TableStat {
+        TableStat {
+            name,
+            entries,
+            limit: Some(limit),
+            refused,
+        }
+    }
 }
 
 impl Snapshot {
@@ -287,8 +324,36 @@ pub fn prometheus_text(s: &Snapshot) -> String {
         "gauge",
         "Entries in the gateway's tables.",
     );
-    for (t, n) in &s.tables {
-        let _ = writeln!(o, "geneve_gw_table_entries{{table=\"{t}\"}} {n}");
+    for t in &s.tables {
+        let _ = writeln!(
+            o,
+            "geneve_gw_table_entries{{table=\"{}\"}} {}",
+            t.name, t.entries
+        );
+    }
+    head(
+        &mut o,
+        "geneve_gw_table_limit",
+        "gauge",
+        "The bound the configuration puts on a table (limits.*).",
+    );
+    for t in &s.tables {
+        if let Some(l) = t.limit {
+            let _ = writeln!(o, "geneve_gw_table_limit{{table=\"{}\"}} {l}", t.name);
+        }
+    }
+    head(
+        &mut o,
+        "geneve_gw_table_refused_total",
+        "counter",
+        "Entries a full table turned away: MACs not learned, inner destinations not resolved, flow ids evicted.",
+    );
+    for t in s.tables.iter().filter(|t| t.limit.is_some()) {
+        let _ = writeln!(
+            o,
+            "geneve_gw_table_refused_total{{table=\"{}\"}} {}",
+            t.name, t.refused
+        );
     }
     tunnel_series(&mut o, &s.tunnels);
     o
@@ -476,7 +541,10 @@ mod tests {
                 max_ns: 4000,
                 mean_ns: 1500.0,
             }),
-            tables: vec![("tunnels", 2)],
+            tables: vec![
+                TableStat::unbounded("tunnels", 2),
+                TableStat::bounded("neighbors", 4, 4, 7),
+            ],
             ..Default::default()
         }
     }
@@ -502,9 +570,16 @@ mod tests {
             "geneve_gw_residence_seconds{quantile=\"0.5\"} 1e-6",
             "geneve_gw_residence_seconds_count 10",
             "geneve_gw_table_entries{table=\"tunnels\"} 2",
+            "geneve_gw_table_entries{table=\"neighbors\"} 4",
+            "geneve_gw_table_limit{table=\"neighbors\"} 4",
+            "# TYPE geneve_gw_table_refused_total counter",
+            "geneve_gw_table_refused_total{table=\"neighbors\"} 7",
         ] {
             assert!(t.lines().any(|l| l == want), "missing {want:?} in:\n{t}");
         }
+        // A table without a bound has no limit and no refusals to show.
+        assert!(!t.contains("table_limit{table=\"tunnels\"}"), "{t}");
+        assert!(!t.contains("table_refused_total{table=\"tunnels\"}"), "{t}");
         // Every sample line belongs to a metric announced by HELP and TYPE.
         for l in t.lines().filter(|l| !l.starts_with('#')) {
             let name = l.split(['{', ' ']).next().unwrap();

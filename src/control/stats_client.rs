@@ -88,6 +88,7 @@ pub fn collect(t: &mut Telemetry) -> Result<Map<String, Value>, String> {
         "/geneve_gw/drop_reasons",
         "/geneve_gw/latency",
         "/geneve_gw/tables",
+        "/geneve_gw/table_limits",
         "/geneve_gw/ports",
     ] {
         all.insert(cmd.to_string(), t.query(cmd)?);
@@ -230,7 +231,20 @@ pub fn render(all: &Map<String, Value>, pid: u64) -> String {
         o += "latency not measured (metrics.latency: false)\n";
     }
     if let Some(t) = all["/geneve_gw/tables"].as_object() {
-        let parts: Vec<String> = t.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let limits = all
+            .get("/geneve_gw/table_limits")
+            .and_then(|l| l.as_object());
+        let parts: Vec<String> = t
+            .iter()
+            .map(|(k, v)| {
+                let limit = limits.and_then(|l| l.get(&format!("{k}_limit")));
+                let refused = limits.and_then(|l| l.get(&format!("{k}_refused")));
+                match (limit, refused) {
+                    (Some(l), Some(r)) => format!("{k} {v}/{l} (refused {r})"),
+                    _ => format!("{k} {v}"),
+                }
+            })
+            .collect();
         o += &format!("tables: {}\n", parts.join(", "));
     }
     let tunnel_head = || {
@@ -322,6 +336,27 @@ mod tests {
                 "no `{k} {v}` in:\n{out}"
             );
         }
+    }
+
+    /// A bounded table shows entries over its limit and what it refused;
+    /// an unbounded one its entries only.
+    #[test]
+    fn render_shows_table_limits_and_refusals() {
+        let all: Map<String, Value> = serde_json::from_str(
+            r#"{
+                "/geneve_gw/counters": {"uptime_ms": 1500, "workers": 1},
+                "/geneve_gw/drops": {}, "/geneve_gw/latency": {"enabled": 0},
+                "/geneve_gw/tables": {"tunnels": 2, "neighbors": 4},
+                "/geneve_gw/table_limits": {"neighbors_limit": 4, "neighbors_refused": 7}
+            }"#,
+        )
+        .unwrap();
+        let out = render(&all, 42);
+        let line = out.lines().find(|l| l.starts_with("tables:")).unwrap();
+        assert_eq!(
+            line, "tables: neighbors 4/4 (refused 7), tunnels 2",
+            "{out}"
+        );
     }
 
     /// `--tunnel`, `--vni` and `--top` show what the telemetry replies

@@ -16,7 +16,7 @@ use crate::dpdk::{self, DpdkError};
 use crate::tunnel::DropReason;
 use crate::wire::geneve::Vni;
 
-use super::observe::{self, PortSnapshot, Snapshot};
+use super::observe::{self, PortSnapshot, Snapshot, TableStat};
 
 /// How often the published snapshot is refreshed.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
@@ -159,7 +159,7 @@ impl Observer {
         &mut self,
         counters: &[WorkerCounters],
         replies: u64,
-        tables: impl FnOnce() -> Vec<(&'static str, u64)>,
+        tables: impl FnOnce() -> Vec<TableStat>,
         force: bool,
     ) {
         if let Some(m) = &mut self.merged {
@@ -180,7 +180,7 @@ impl Observer {
         &self,
         counters: &[WorkerCounters],
         replies: u64,
-        tables: Vec<(&'static str, u64)>,
+        tables: Vec<TableStat>,
     ) -> Snapshot {
         let sum = |f: &dyn Fn(&WorkerCounters) -> u64| counters.iter().map(f).sum::<u64>();
         let drops = drop_totals(counters);
@@ -314,7 +314,24 @@ fn latency_cmd(_: &str) -> Option<TelData> {
 fn tables_cmd(_: &str) -> Option<TelData> {
     let s = observe::current()?;
     Some(TelData::Dict(
-        s.tables.iter().map(|(t, n)| u(t, *n)).collect(),
+        s.tables.iter().map(|t| u(t.name, t.entries)).collect(),
+    ))
+}
+
+/// The bounded tables: `<table>_limit` and `<table>_refused` for each.
+fn table_limits_cmd(_: &str) -> Option<TelData> {
+    let s = observe::current()?;
+    Some(TelData::Dict(
+        s.tables
+            .iter()
+            .filter_map(|t| Some((t, t.limit?)))
+            .flat_map(|(t, l)| {
+                [
+                    u(&format!("{}_limit", t.name), l),
+                    u(&format!("{}_refused", t.name), t.refused),
+                ]
+            })
+            .collect(),
     ))
 }
 
@@ -426,7 +443,7 @@ fn top_tunnels_cmd(params: &str) -> Option<TelData> {
 }
 
 /// The commands `geneve-gw stats` and `dpdk-telemetry.py` read.
-pub const COMMANDS: [(&str, &str); 10] = [
+pub const COMMANDS: [(&str, &str); 11] = [
     (
         "/geneve_gw/counters",
         "Gateway totals: rx/tx packets, encap, decap, punted, drops. No parameters",
@@ -446,6 +463,10 @@ pub const COMMANDS: [(&str, &str); 10] = [
     (
         "/geneve_gw/tables",
         "Entries in the gateway's tables. No parameters",
+    ),
+    (
+        "/geneve_gw/table_limits",
+        "Bounded tables: <table>_limit, and <table>_refused: entries it turned away when full. No parameters",
     ),
     (
         "/geneve_gw/ports",
@@ -471,12 +492,13 @@ pub const COMMANDS: [(&str, &str); 10] = [
 
 /// Registers the `/geneve_gw/...` commands (once per process, after EAL start).
 pub fn register_commands() -> Result<(), DpdkError> {
-    let handlers: [fn(&str) -> Option<TelData>; 10] = [
+    let handlers: [fn(&str) -> Option<TelData>; 11] = [
         counters_cmd,
         drops_cmd,
         drop_reasons_cmd,
         latency_cmd,
         tables_cmd,
+        table_limits_cmd,
         ports_cmd,
         port_cmd,
         tunnel_cmd,
@@ -487,4 +509,25 @@ pub fn register_commands() -> Result<(), DpdkError> {
         register(cmd, help, h)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::COMMANDS;
+
+    /// DPDK refuses to register a command whose help text does not fit
+    /// its string limit (`RTE_TEL_MAX_STRING_LEN`, 128 bytes with the
+    /// NUL), and the gateway then does not start: every help fits, and no
+    /// command is registered twice.
+    #[test]
+    fn every_command_registers_with_dpdk() {
+        for (cmd, help) in COMMANDS {
+            assert!(help.len() < 128, "{cmd}: help is {} bytes", help.len());
+            assert!(cmd.starts_with("/geneve_gw/"), "{cmd}");
+        }
+        let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.0).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), COMMANDS.len());
+    }
 }
