@@ -773,25 +773,92 @@ fn l3_express_front(
 }
 
 /// The L3 express tier's loop over the front of `burst`; returns how many
-/// frames it encapsulated. A route per frame: with counting (`C`) each
-/// counts under its own tunnel as it goes (keeping the slots for a count
-/// after the loop cost more, see BENCHMARKS.md).
+/// frames it encapsulated. The route's answer is kept while the frames
+/// land on its entry (`pipeline::L3Route`): a frame on another entry
+/// takes [`l3_new_route`], out of line. With counting (`C`) a run of
+/// frames on one route counts once, when the route changes and after the
+/// loop (its bytes summed from the frames then, as [`l2_express_front`]
+/// does): nothing per frame in the loop.
 #[inline(never)]
 fn l3_express_loop<const C: bool>(
     l: &pipeline::L3Express<'_>,
     burst: &mut Burst<BURST_SIZE>,
     e: &WorkerEntries,
 ) -> usize {
-    burst.update_while(|m| {
-        let rss = m.rss_hash();
-        let Some(slot) = l.encap_counted(m, rss) else {
-            return false;
-        };
-        if C {
-            e.encap(slot, 1, m.pkt_len() as u64);
+    // The data prefetch of Burst::update_while, which has no index.
+    const AHEAD: usize = 4;
+    let frames = burst.as_mut_slice();
+    for m in frames.iter().take(AHEAD) {
+        m.prefetch_data();
+    }
+    let mut run = L3Run {
+        route: pipeline::L3Route::NONE,
+        start: 0,
+    };
+    let mut n = frames.len();
+    for i in 0..frames.len() {
+        if let Some(m) = frames.get(i + AHEAD) {
+            m.prefetch_data();
         }
-        true
-    })
+        let Some(entry) = l.entry(&frames[i]) else {
+            n = i;
+            break;
+        };
+        if entry != run.route.entry() && !l3_new_route::<C>(l, e, &mut run, &frames[..i], entry) {
+            n = i;
+            break;
+        }
+        let m = &mut frames[i];
+        let rss = m.rss_hash();
+        if !l.encap_on(&run.route, m, rss) {
+            n = i;
+            break;
+        }
+    }
+    if C {
+        count_encap_run(e, run.route.counter(), frames.get(run.start..n));
+    }
+    n
+}
+
+/// The frames [`l3_express_loop`] took on one route since `start`.
+struct L3Run<'t> {
+    route: pipeline::L3Route<'t>,
+    start: usize,
+}
+
+/// A frame on another route entry than the run's (`taken`: the frames
+/// before it, all encapsulated): the entry's route becomes the run's, the
+/// run so far counted under its tunnel (`C`). False when the express tier
+/// does not take the entry's frames. Not inlined: once per entry change,
+/// and the loop's registers stay its own.
+#[inline(never)]
+fn l3_new_route<'t, const C: bool>(
+    l: &pipeline::L3Express<'t>,
+    e: &WorkerEntries,
+    run: &mut L3Run<'t>,
+    taken: &[Mbuf],
+    entry: u32,
+) -> bool {
+    let Some(route) = l.route(entry) else {
+        return false;
+    };
+    if C {
+        count_encap_run(e, run.route.counter(), taken.get(run.start..));
+        run.start = taken.len();
+    }
+    run.route = route;
+    true
+}
+
+/// Counts `frames` (encapsulated, of one tunnel) under tunnel slot `slot`.
+#[inline]
+fn count_encap_run(e: &WorkerEntries, slot: u32, frames: Option<&[Mbuf]>) {
+    let Some(frames) = frames.filter(|f| !f.is_empty()) else {
+        return;
+    };
+    let bytes = frames.iter().map(|m| m.pkt_len() as u64).sum();
+    e.encap(slot, frames.len() as u64, bytes);
 }
 
 /// The decap express tier (`pipeline::underlay_express`) over the front
