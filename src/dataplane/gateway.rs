@@ -777,9 +777,8 @@ fn l3_express_front(
 /// land on its entry (`pipeline::L3Route`): a frame on another entry
 /// takes [`l3_new_route`], out of line. With counting (`C`) a run of
 /// frames on one route counts once, when the route changes and after the
-/// loop; per frame only its bytes are added, in memory (the run's state
-/// lives there for [`l3_new_route`]): no register of the loop's is given
-/// to the count.
+/// loop (its bytes summed from the frames then, as [`l2_express_front`]
+/// does): nothing per frame in the loop.
 #[inline(never)]
 fn l3_express_loop<const C: bool>(
     l: &pipeline::L3Express<'_>,
@@ -792,15 +791,9 @@ fn l3_express_loop<const C: bool>(
     for m in frames.iter().take(AHEAD) {
         m.prefetch_data();
     }
-    // The first frame's route starts the run: a route is at hand for every
-    // frame of the loop.
-    let Some(route) = frames.first().and_then(|m| l.route(l.entry(m)?)) else {
-        return 0;
-    };
     let mut run = L3Run {
-        route,
+        route: pipeline::L3Route::NONE,
         start: 0,
-        bytes: 0,
     };
     let mut n = frames.len();
     for i in 0..frames.len() {
@@ -811,7 +804,7 @@ fn l3_express_loop<const C: bool>(
             n = i;
             break;
         };
-        if entry != run.route.entry() && !l3_new_route::<C>(l, e, &mut run, i, entry) {
+        if entry != run.route.entry() && !l3_new_route::<C>(l, e, &mut run, &frames[..i], entry) {
             n = i;
             break;
         }
@@ -821,26 +814,21 @@ fn l3_express_loop<const C: bool>(
             n = i;
             break;
         }
-        if C {
-            run.bytes += m.pkt_len() as u64;
-        }
     }
-    if C && n > run.start {
-        e.encap(run.route.counter(), (n - run.start) as u64, run.bytes);
+    if C {
+        count_encap_run(e, run.route.counter(), frames.get(run.start..n));
     }
     n
 }
 
-/// The frames [`l3_express_loop`] took on one route: from index `start`,
-/// `bytes` in all (encapsulated).
+/// The frames [`l3_express_loop`] took on one route since `start`.
 struct L3Run<'t> {
     route: pipeline::L3Route<'t>,
     start: usize,
-    bytes: u64,
 }
 
-/// Frame `at` lands on another route entry than the run's (the frames
-/// before it all encapsulated): the entry's route becomes the run's, the
+/// A frame on another route entry than the run's (`taken`: the frames
+/// before it, all encapsulated): the entry's route becomes the run's, the
 /// run so far counted under its tunnel (`C`). False when the express tier
 /// does not take the entry's frames. Not inlined: once per entry change,
 /// and the loop's registers stay its own.
@@ -849,21 +837,28 @@ fn l3_new_route<'t, const C: bool>(
     l: &pipeline::L3Express<'t>,
     e: &WorkerEntries,
     run: &mut L3Run<'t>,
-    at: usize,
+    taken: &[Mbuf],
     entry: u32,
 ) -> bool {
     let Some(route) = l.route(entry) else {
         return false;
     };
-    if C && at > run.start {
-        e.encap(run.route.counter(), (at - run.start) as u64, run.bytes);
+    if C {
+        count_encap_run(e, run.route.counter(), taken.get(run.start..));
+        run.start = taken.len();
     }
-    *run = L3Run {
-        route,
-        start: at,
-        bytes: 0,
-    };
+    run.route = route;
     true
+}
+
+/// Counts `frames` (encapsulated, of one tunnel) under tunnel slot `slot`.
+#[inline]
+fn count_encap_run(e: &WorkerEntries, slot: u32, frames: Option<&[Mbuf]>) {
+    let Some(frames) = frames.filter(|f| !f.is_empty()) else {
+        return;
+    };
+    let bytes = frames.iter().map(|m| m.pkt_len() as u64).sum();
+    e.encap(slot, frames.len() as u64, bytes);
 }
 
 /// The decap express tier (`pipeline::underlay_express`) over the front

@@ -12,6 +12,7 @@ use crate::wire::{checksum, Encapsulation};
 use super::{eth_vlan, rd16, strip_vlan, tagged, DropReason, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet};
 use crate::dataplane::lpm::Lpm4;
+use crate::dataplane::stats::NO_SLOT;
 use crate::dataplane::tables::{lpm_key, AccessIn, FlowIdVariant, Tables, TemplateId};
 use crate::wire::ethernet::EtherType;
 use crate::wire::ip_proto;
@@ -312,20 +313,26 @@ pub struct L3Express<'t> {
 #[derive(Clone, Copy)]
 pub struct L3Route<'t> {
     entry: u32,
-    tpl: &'t EncapTemplate,
+    tpl: Option<&'t EncapTemplate>,
 }
 
 impl L3Route<'_> {
+    /// No route yet: no frame's entry equals it.
+    pub const NONE: L3Route<'static> = L3Route {
+        entry: Lpm4::NO_ENTRY,
+        tpl: None,
+    };
+
     /// The route entry it answers for.
     #[inline(always)]
     pub fn entry(&self) -> u32 {
         self.entry
     }
 
-    /// Its template's counter slot.
+    /// Its template's counter slot (`NO_SLOT` for [`NONE`](Self::NONE)).
     #[inline]
     pub fn counter(&self) -> u32 {
-        self.tpl.counter()
+        self.tpl.map_or(NO_SLOT, |t| t.counter())
     }
 }
 
@@ -364,29 +371,30 @@ impl<'t> L3Express<'t> {
     /// route is found anew.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u16> {
-        self.encap_routed(&mut None, buf, rss)
+        let mut route = L3Route::NONE;
+        self.encap_routed(&mut route, buf, rss)
             .map(|_| self.t.underlay_port)
     }
 
-    /// [`encap`](Self::encap) with `route` kept from the frames before
-    /// (`None`: none yet): used when `buf` lands on its entry, replaced by
-    /// the route of the entry `buf` lands on otherwise. `Some(true)` when `buf` was taken on
+    /// [`encap`](Self::encap) with `route` kept from the frames before:
+    /// used when `buf` lands on its entry, replaced by the route of the
+    /// entry `buf` lands on otherwise. `Some(true)` when `buf` was taken on
     /// a new route (for the caller's counts, as the worker's loop does
     /// with [`entry`](Self::entry), [`route`](Self::route) and
     /// [`encap_on`](Self::encap_on)).
     #[inline(always)]
     pub fn encap_routed<B: Buffer + ?Sized>(
         &self,
-        route: &mut Option<L3Route<'t>>,
+        route: &mut L3Route<'t>,
         buf: &mut B,
         rss: Option<u32>,
     ) -> Option<bool> {
         let entry = self.entry(buf)?;
-        let new = route.is_none_or(|r| r.entry() != entry);
+        let new = entry != route.entry();
         if new {
-            *route = Some(self.route(entry)?);
+            *route = self.route(entry)?;
         }
-        self.encap_on(route.as_ref()?, buf, rss).then_some(new)
+        self.encap_on(route, buf, rss).then_some(new)
     }
 
     /// The route entry of `buf` if the tier may take it (an untagged IPv4
@@ -421,7 +429,7 @@ impl<'t> L3Express<'t> {
         }
         Some(L3Route {
             entry,
-            tpl: self.t.templates.get(id as usize)?,
+            tpl: Some(self.t.templates.get(id as usize)?),
         })
     }
 
@@ -436,7 +444,9 @@ impl<'t> L3Express<'t> {
         rss: Option<u32>,
     ) -> bool {
         const ETH: usize = 14;
-        let tpl = route.tpl;
+        let Some(tpl) = route.tpl else {
+            return false;
+        };
         // The IP packet travels without its Ethernet header; if the fast
         // tier declines, the header (never written) is put back.
         if buf.trim_front(ETH).is_err() {

@@ -720,11 +720,11 @@ fn l3_express_with_a_kept_route_encapsulates_like_access_with_cache() {
         frames.push(b[..33].to_vec());
     }
     for rss in [None, Some(0x1234_5678)] {
-        let mut route = None;
+        let mut route = L3Route::NONE;
         let (mut taken, mut new_routes) = (0, 0);
         for f in &frames {
             let mut by_express = VecBuffer::with_headroom(256, f);
-            let before = route.map(|r: L3Route<'_>| r.counter());
+            let before = route.counter();
             let got = express.encap_routed(&mut route, &mut by_express, rss);
             let mut general = VecBuffer::with_headroom(256, f);
             let mut cache = MacCache::default();
@@ -736,22 +736,19 @@ fn l3_express_with_a_kept_route_encapsulates_like_access_with_cache() {
                     assert_eq!(by_express.data(), general.data(), "{f:02x?}");
                     let slot = cache.chosen.and_then(|id| t.templates.get(id as usize));
                     let slot = slot.map(|tpl| tpl.counter());
-                    assert_eq!(route.map(|r| r.counter()), slot, "the frame's tunnel");
+                    assert_eq!(Some(route.counter()), slot, "the frame's tunnel");
                     // A frame taken on the kept route counts in the run
                     // of the frames before it: their tunnel is its.
                     new_routes += usize::from(new);
                     if !new {
-                        assert_eq!(before, slot, "kept route, same tunnel");
+                        assert_eq!(Some(before), slot, "kept route, same tunnel");
                     }
                 }
                 None => assert_eq!(by_express.data(), &f[..], "untouched: {f:02x?}"),
             }
         }
         assert!(taken > 300, "{taken}");
-        assert!(
-            new_routes > 10 && new_routes * 4 < taken,
-            "{new_routes} of {taken}"
-        );
+        assert!(new_routes > 10 && new_routes * 4 < taken, "{new_routes} of {taken}");
     }
 }
 
