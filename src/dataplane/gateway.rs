@@ -132,7 +132,8 @@ impl GatewayWorker {
                         encapped += n as u64;
                         at = n;
                     } else {
-                        // The same for an L3 access port (route per frame).
+                        // The same for an L3 access port (a route per run of
+                        // frames on one route entry).
                         let n = l3_express_front(t, p as u16, &mut burst, &mut tx, c, e, &mut lat);
                         encapped += n;
                         at = n as usize;
@@ -777,8 +778,9 @@ fn l3_express_front(
 /// land on its entry (`pipeline::L3Route`): a frame on another entry
 /// takes [`l3_new_route`], out of line. With counting (`C`) a run of
 /// frames on one route counts once, when the route changes and after the
-/// loop (its bytes summed from the frames then, as [`l2_express_front`]
-/// does): nothing per frame in the loop.
+/// loop; per frame only its bytes are added, in memory (the run's state
+/// lives there for [`l3_new_route`]): no register of the loop's is given
+/// to the count.
 #[inline(never)]
 fn l3_express_loop<const C: bool>(
     l: &pipeline::L3Express<'_>,
@@ -794,6 +796,7 @@ fn l3_express_loop<const C: bool>(
     let mut run = L3Run {
         route: pipeline::L3Route::NONE,
         start: 0,
+        bytes: 0,
     };
     let mut n = frames.len();
     for i in 0..frames.len() {
@@ -804,7 +807,7 @@ fn l3_express_loop<const C: bool>(
             n = i;
             break;
         };
-        if entry != run.route.entry() && !l3_new_route::<C>(l, e, &mut run, &frames[..i], entry) {
+        if entry != run.route.entry() && !l3_new_route::<C>(l, e, &mut run, i, entry) {
             n = i;
             break;
         }
@@ -814,21 +817,26 @@ fn l3_express_loop<const C: bool>(
             n = i;
             break;
         }
+        if C {
+            run.bytes += m.pkt_len() as u64;
+        }
     }
-    if C {
-        count_encap_run(e, run.route.counter(), frames.get(run.start..n));
+    if C && n > run.start {
+        e.encap(run.route.counter(), (n - run.start) as u64, run.bytes);
     }
     n
 }
 
-/// The frames [`l3_express_loop`] took on one route since `start`.
+/// The frames [`l3_express_loop`] took on one route: from index `start`,
+/// `bytes` in all (encapsulated).
 struct L3Run<'t> {
     route: pipeline::L3Route<'t>,
     start: usize,
+    bytes: u64,
 }
 
-/// A frame on another route entry than the run's (`taken`: the frames
-/// before it, all encapsulated): the entry's route becomes the run's, the
+/// Frame `at` lands on another route entry than the run's (the frames
+/// before it all encapsulated): the entry's route becomes the run's, the
 /// run so far counted under its tunnel (`C`). False when the express tier
 /// does not take the entry's frames. Not inlined: once per entry change,
 /// and the loop's registers stay its own.
@@ -837,28 +845,21 @@ fn l3_new_route<'t, const C: bool>(
     l: &pipeline::L3Express<'t>,
     e: &WorkerEntries,
     run: &mut L3Run<'t>,
-    taken: &[Mbuf],
+    at: usize,
     entry: u32,
 ) -> bool {
     let Some(route) = l.route(entry) else {
         return false;
     };
-    if C {
-        count_encap_run(e, run.route.counter(), taken.get(run.start..));
-        run.start = taken.len();
+    if C && at > run.start {
+        e.encap(run.route.counter(), (at - run.start) as u64, run.bytes);
     }
-    run.route = route;
-    true
-}
-
-/// Counts `frames` (encapsulated, of one tunnel) under tunnel slot `slot`.
-#[inline]
-fn count_encap_run(e: &WorkerEntries, slot: u32, frames: Option<&[Mbuf]>) {
-    let Some(frames) = frames.filter(|f| !f.is_empty()) else {
-        return;
+    *run = L3Run {
+        route,
+        start: at,
+        bytes: 0,
     };
-    let bytes = frames.iter().map(|m| m.pkt_len() as u64).sum();
-    e.encap(slot, frames.len() as u64, bytes);
+    true
 }
 
 /// The decap express tier (`pipeline::underlay_express`) over the front

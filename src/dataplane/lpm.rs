@@ -169,7 +169,8 @@ impl Lpm {
 
     /// The route for `addr`: `Some(template or unresolved)`, or `None`: no route.
     /// Always inlined: LLVM's choice for the L3 express tier's loop
-    /// flipped with unrelated changes to it (see BENCHMARKS.md).
+    /// flipped with unrelated changes to it (see BENCHMARKS.md); that loop
+    /// now reads raw entries ([`Lpm::v4`]) and keeps a route's answer.
     #[inline(always)]
     pub fn lookup(&self, addr: u128) -> Option<Option<TemplateId>> {
         match &self.inner {

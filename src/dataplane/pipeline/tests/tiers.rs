@@ -748,7 +748,10 @@ fn l3_express_with_a_kept_route_encapsulates_like_access_with_cache() {
             }
         }
         assert!(taken > 300, "{taken}");
-        assert!(new_routes > 10 && new_routes * 4 < taken, "{new_routes} of {taken}");
+        assert!(
+            new_routes > 10 && new_routes * 4 < taken,
+            "{new_routes} of {taken}"
+        );
     }
 }
 
