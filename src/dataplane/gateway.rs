@@ -794,7 +794,7 @@ fn l3_express_loop<const C: bool>(
         m.prefetch_data();
     }
     let mut run = L3Run {
-        route: pipeline::L3Route::NONE,
+        route: l.no_route(),
         start: 0,
         bytes: 0,
     };

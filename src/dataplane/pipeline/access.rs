@@ -12,7 +12,6 @@ use crate::wire::{checksum, Encapsulation};
 use super::{eth_vlan, rd16, strip_vlan, tagged, DropReason, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet};
 use crate::dataplane::lpm::Lpm4;
-use crate::dataplane::stats::NO_SLOT;
 use crate::dataplane::tables::{lpm_key, AccessIn, FlowIdVariant, Tables, TemplateId};
 use crate::wire::ethernet::EtherType;
 use crate::wire::ip_proto;
@@ -306,6 +305,9 @@ pub struct L3Express<'t> {
     /// are punted by the general path) as a big-endian u32, or a value no
     /// u32 equals when there is none.
     own_v4: u64,
+    /// A template to stand in [`no_route`](Self::no_route) (the first;
+    /// with none, no route can be taken and there is no express tier).
+    stand_in: &'t EncapTemplate,
 }
 
 /// The answer the L3 express tier keeps for the frames that land on one
@@ -313,26 +315,20 @@ pub struct L3Express<'t> {
 #[derive(Clone, Copy)]
 pub struct L3Route<'t> {
     entry: u32,
-    tpl: Option<&'t EncapTemplate>,
+    tpl: &'t EncapTemplate,
 }
 
 impl L3Route<'_> {
-    /// No route yet: no frame's entry equals it.
-    pub const NONE: L3Route<'static> = L3Route {
-        entry: Lpm4::NO_ENTRY,
-        tpl: None,
-    };
-
     /// The route entry it answers for.
     #[inline(always)]
     pub fn entry(&self) -> u32 {
         self.entry
     }
 
-    /// Its template's counter slot (`NO_SLOT` for [`NONE`](Self::NONE)).
+    /// Its template's counter slot.
     #[inline]
     pub fn counter(&self) -> u32 {
-        self.tpl.map_or(NO_SLOT, |t| t.counter())
+        self.tpl.counter()
     }
 }
 
@@ -358,6 +354,7 @@ impl<'t> L3Express<'t> {
             t,
             routes: t.l3.as_ref()?.routes_v4.v4()?,
             own_v4,
+            stand_in: t.templates.first()?,
         })
     }
 
@@ -371,7 +368,7 @@ impl<'t> L3Express<'t> {
     /// route is found anew.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u16> {
-        let mut route = L3Route::NONE;
+        let mut route = self.no_route();
         self.encap_routed(&mut route, buf, rss)
             .map(|_| self.t.underlay_port)
     }
@@ -429,8 +426,20 @@ impl<'t> L3Express<'t> {
         }
         Some(L3Route {
             entry,
-            tpl: Some(self.t.templates.get(id as usize)?),
+            tpl: self.t.templates.get(id as usize)?,
         })
+    }
+
+    /// A route no frame lands on (its entry is [`Lpm4::NO_ENTRY`]), to
+    /// start with: the first frame replaces it, so its stand-in template
+    /// never encapsulates a frame (a route, not an `Option`: no test of
+    /// it per frame).
+    #[inline]
+    pub fn no_route(&self) -> L3Route<'t> {
+        L3Route {
+            entry: Lpm4::NO_ENTRY,
+            tpl: self.stand_in,
+        }
     }
 
     /// Encapsulates `buf` (whose [`entry`](Self::entry) is `route`'s) with
@@ -444,9 +453,7 @@ impl<'t> L3Express<'t> {
         rss: Option<u32>,
     ) -> bool {
         const ETH: usize = 14;
-        let Some(tpl) = route.tpl else {
-            return false;
-        };
+        let tpl = route.tpl;
         // The IP packet travels without its Ethernet header; if the fast
         // tier declines, the header (never written) is put back.
         if buf.trim_front(ETH).is_err() {

@@ -720,7 +720,7 @@ fn l3_express_with_a_kept_route_encapsulates_like_access_with_cache() {
         frames.push(b[..33].to_vec());
     }
     for rss in [None, Some(0x1234_5678)] {
-        let mut route = L3Route::NONE;
+        let mut route: L3Route<'_> = express.no_route();
         let (mut taken, mut new_routes) = (0, 0);
         for f in &frames {
             let mut by_express = VecBuffer::with_headroom(256, f);
