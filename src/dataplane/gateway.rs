@@ -132,7 +132,8 @@ impl GatewayWorker {
                         encapped += n as u64;
                         at = n;
                     } else {
-                        // The same for an L3 access port (route per frame).
+                        // The same for an L3 access port (a route per run of
+                        // frames on one route entry).
                         let n = l3_express_front(t, p as u16, &mut burst, &mut tx, c, e, &mut lat);
                         encapped += n;
                         at = n as usize;
@@ -773,25 +774,92 @@ fn l3_express_front(
 }
 
 /// The L3 express tier's loop over the front of `burst`; returns how many
-/// frames it encapsulated. A route per frame: with counting (`C`) each
-/// counts under its own tunnel as it goes (keeping the slots for a count
-/// after the loop cost more, see BENCHMARKS.md).
+/// frames it encapsulated. The route's answer is kept while the frames
+/// land on its entry (`pipeline::L3Route`): a frame on another entry
+/// takes [`l3_new_route`], out of line. With counting (`C`) a run of
+/// frames on one route counts once, when the route changes and after the
+/// loop; per frame only its bytes are added, in memory (the run's state
+/// lives there for [`l3_new_route`]): no register of the loop's is given
+/// to the count.
 #[inline(never)]
 fn l3_express_loop<const C: bool>(
     l: &pipeline::L3Express<'_>,
     burst: &mut Burst<BURST_SIZE>,
     e: &WorkerEntries,
 ) -> usize {
-    burst.update_while(|m| {
-        let rss = m.rss_hash();
-        let Some(slot) = l.encap_counted(m, rss) else {
-            return false;
-        };
-        if C {
-            e.encap(slot, 1, m.pkt_len() as u64);
+    // The data prefetch of Burst::update_while, which has no index.
+    const AHEAD: usize = 4;
+    let frames = burst.as_mut_slice();
+    for m in frames.iter().take(AHEAD) {
+        m.prefetch_data();
+    }
+    let mut run = L3Run {
+        route: l.no_route(),
+        start: 0,
+        bytes: 0,
+    };
+    let mut n = frames.len();
+    for i in 0..frames.len() {
+        if let Some(m) = frames.get(i + AHEAD) {
+            m.prefetch_data();
         }
-        true
-    })
+        let Some(entry) = l.entry(&frames[i]) else {
+            n = i;
+            break;
+        };
+        if entry != run.route.entry() && !l3_new_route::<C>(l, e, &mut run, i, entry) {
+            n = i;
+            break;
+        }
+        let m = &mut frames[i];
+        let rss = m.rss_hash();
+        if !l.encap_on(&run.route, m, rss) {
+            n = i;
+            break;
+        }
+        if C {
+            run.bytes += m.pkt_len() as u64;
+        }
+    }
+    if C && n > run.start {
+        e.encap(run.route.counter(), (n - run.start) as u64, run.bytes);
+    }
+    n
+}
+
+/// The frames [`l3_express_loop`] took on one route: from index `start`,
+/// `bytes` in all (encapsulated).
+struct L3Run<'t> {
+    route: pipeline::L3Route<'t>,
+    start: usize,
+    bytes: u64,
+}
+
+/// Frame `at` lands on another route entry than the run's (the frames
+/// before it all encapsulated): the entry's route becomes the run's, the
+/// run so far counted under its tunnel (`C`). False when the express tier
+/// does not take the entry's frames. Not inlined: once per entry change,
+/// and the loop's registers stay its own.
+#[inline(never)]
+fn l3_new_route<'t, const C: bool>(
+    l: &pipeline::L3Express<'t>,
+    e: &WorkerEntries,
+    run: &mut L3Run<'t>,
+    at: usize,
+    entry: u32,
+) -> bool {
+    let Some(route) = l.route(entry) else {
+        return false;
+    };
+    if C && at > run.start {
+        e.encap(run.route.counter(), (at - run.start) as u64, run.bytes);
+    }
+    *run = L3Run {
+        route,
+        start: at,
+        bytes: 0,
+    };
+    true
 }
 
 /// The decap express tier (`pipeline::underlay_express`) over the front

@@ -169,12 +169,27 @@ impl Lpm {
 
     /// The route for `addr`: `Some(template or unresolved)`, or `None`: no route.
     /// Always inlined: LLVM's choice for the L3 express tier's loop
-    /// flipped with unrelated changes to it (see BENCHMARKS.md).
+    /// flipped with unrelated changes to it (see BENCHMARKS.md); that loop
+    /// now reads raw entries ([`Lpm::v4`]) and keeps a route's answer.
     #[inline(always)]
     pub fn lookup(&self, addr: u128) -> Option<Option<TemplateId>> {
         match &self.inner {
             Family::V4(t) => t.lookup(addr as u32),
             Family::V6(t) => t.lookup(addr),
+        }
+    }
+
+    /// The IPv4 table's arrays, for a reader that looks up many addresses
+    /// against one table (the L3 express tier, per burst): no dispatch on
+    /// the family per lookup. `None` for an IPv6 table.
+    #[inline]
+    pub fn v4(&self) -> Option<Lpm4<'_>> {
+        match &self.inner {
+            Family::V4(t) => Some(Lpm4 {
+                tbl24: &t.tbl24,
+                groups: &t.groups,
+            }),
+            Family::V6(_) => None,
         }
     }
 
@@ -234,6 +249,45 @@ impl Lpm {
             Family::V4(t) => t.memory_bytes(),
             Family::V6(t) => t.memory_bytes(),
         }
+    }
+}
+
+/// An IPv4 table's two levels, read without its bookkeeping (see
+/// [`Lpm::v4`]). [`entry`](Lpm4::entry) gives the raw entry an address
+/// lands on; [`value`](Lpm4::value) decodes it to what
+/// [`Lpm::lookup`] answers. Two addresses with the same entry have the same
+/// answer, so a reader may keep the answer of one entry for the next
+/// addresses that land on it (one compare instead of the decode and what
+/// follows from the answer).
+#[derive(Clone, Copy)]
+pub struct Lpm4<'a> {
+    tbl24: &'a [u32],
+    groups: &'a [u32],
+}
+
+impl Lpm4<'_> {
+    /// An entry no address lands on: its top bit marks a group pointer,
+    /// which [`entry`](Lpm4::entry) resolves, never returns.
+    pub const NO_ENTRY: u32 = u32::MAX;
+
+    /// The entry `addr` lands on: the first table's, or its group's when a
+    /// longer prefix lives in its /24 (0: no route).
+    #[inline(always)]
+    pub fn entry(&self, addr: u32) -> u32 {
+        let Some(&e) = self.tbl24.get((addr >> 8) as usize) else {
+            return 0;
+        };
+        if e & EXT == 0 {
+            return e;
+        }
+        let g = (e & !EXT) as usize * GROUP + (addr & 0xff) as usize;
+        self.groups.get(g).copied().unwrap_or(0)
+    }
+
+    /// What [`Lpm::lookup`] answers for an address whose entry is `entry`.
+    #[inline(always)]
+    pub fn value(entry: u32) -> Option<Option<TemplateId>> {
+        decode(entry & VALUE_MASK)
     }
 }
 

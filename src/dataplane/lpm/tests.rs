@@ -137,6 +137,12 @@ fn check(bits: u8, ops: Vec<Op>, probes: Vec<u128>) -> Result<(), TestCaseError>
         let all: Vec<u128> = probes.iter().copied().chain(edges).collect();
         for &p in &all {
             prop_assert_eq!(lpm.lookup(p), reference.lookup(p), "{:#x}", p);
+            // The raw entry's reading (the L3 express tier's) answers the same.
+            if let Some(v4) = lpm.v4() {
+                let e = v4.entry(p as u32);
+                prop_assert_ne!(e, Lpm4::NO_ENTRY);
+                prop_assert_eq!(Lpm4::value(e), reference.lookup(p), "{:#x}", p);
+            }
         }
         let mut bulk = vec![None; all.len()];
         lpm.lookup_bulk(&all, &mut bulk);

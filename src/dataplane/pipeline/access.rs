@@ -11,7 +11,8 @@ use crate::wire::{checksum, Encapsulation};
 
 use super::{eth_vlan, rd16, strip_vlan, tagged, DropReason, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet};
-use crate::dataplane::tables::{lpm_key, AccessIn, FlowIdVariant, L3Tables, Tables, TemplateId};
+use crate::dataplane::lpm::Lpm4;
+use crate::dataplane::tables::{lpm_key, AccessIn, FlowIdVariant, Tables, TemplateId};
 use crate::wire::ethernet::EtherType;
 use crate::wire::ip_proto;
 
@@ -284,18 +285,51 @@ impl<'t> AccessExpress<'t> {
 }
 
 /// The express tier of an L3 access port for one RX burst: an untagged
-/// IPv4 frame not for the gateway itself, routed (one route lookup per
-/// frame, here rather than before the tier) to a resolved tunnel without
-/// flow-id variant whose template the L3 fast tier takes
+/// IPv4 frame not for the gateway itself, routed (the route's entry read
+/// per frame, here rather than before the tier) to a resolved tunnel
+/// without flow-id variant whose template the L3 fast tier takes
 /// ([`encap_fast_ip`]), loses its Ethernet header and is encapsulated in
 /// place. Everything else is left untouched for [`access_with_cache`],
 /// which decides the same for the frames taken here.
+///
+/// The route's answer is kept between frames ([`L3Route`]): a frame whose
+/// destination lands on the same route entry as the frame before
+/// (DIR-24-8: the same first-table entry, or group entry) has the same
+/// answer, so it costs one compare instead of the decode, the flow-id
+/// variant check and the template fetch ([`route`](Self::route), once per
+/// entry change).
 pub struct L3Express<'t> {
     t: &'t Tables,
-    l3: &'t L3Tables,
+    routes: Lpm4<'t>,
     /// The gateway's own IPv4 address on the access side (frames to it
-    /// are punted by the general path), as the frame holds it.
-    own_v4: Option<[u8; 4]>,
+    /// are punted by the general path) as a big-endian u32, or a value no
+    /// u32 equals when there is none.
+    own_v4: u64,
+    /// A template to stand in [`no_route`](Self::no_route) (the first;
+    /// with none, no route can be taken and there is no express tier).
+    stand_in: &'t EncapTemplate,
+}
+
+/// The answer the L3 express tier keeps for the frames that land on one
+/// route entry: the entry and its template (see [`L3Express`]).
+#[derive(Clone, Copy)]
+pub struct L3Route<'t> {
+    entry: u32,
+    tpl: &'t EncapTemplate,
+}
+
+impl L3Route<'_> {
+    /// The route entry it answers for.
+    #[inline(always)]
+    pub fn entry(&self) -> u32 {
+        self.entry
+    }
+
+    /// Its template's counter slot.
+    #[inline]
+    pub fn counter(&self) -> u32 {
+        self.tpl.counter()
+    }
 }
 
 impl<'t> L3Express<'t> {
@@ -309,17 +343,18 @@ impl<'t> L3Express<'t> {
         // The configuration gives the L3 access side at most one IPv4
         // address.
         let mut own = t.local_access.iter().filter_map(|a| match a {
-            IpAddr::V4(v) => Some(v.octets()),
+            IpAddr::V4(v) => Some(u32::from(*v)),
             IpAddr::V6(_) => None,
         });
-        let own_v4 = own.next();
+        let own_v4 = own.next().map_or(u64::MAX, u64::from);
         if own.next().is_some() {
             return None;
         }
         Some(L3Express {
             t,
-            l3: t.l3.as_ref()?,
+            routes: t.l3.as_ref()?.routes_v4.v4()?,
             own_v4,
+            stand_in: t.templates.first()?,
         })
     }
 
@@ -329,16 +364,41 @@ impl<'t> L3Express<'t> {
     }
 
     /// Encapsulates `buf` if the express tier takes it: `Some(underlay
-    /// port)`, else `None` with `buf` untouched.
+    /// port)`, else `None` with `buf` untouched. One frame alone: the
+    /// route is found anew.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u16> {
-        self.encap_counted(buf, rss).map(|_| self.t.underlay_port)
+        let mut route = self.no_route();
+        self.encap_routed(&mut route, buf, rss)
+            .map(|_| self.t.underlay_port)
     }
 
-    /// [`encap`](Self::encap) that says the counter slot of the frame's
-    /// template instead (it leaves by [`port`](Self::port)).
+    /// [`encap`](Self::encap) with `route` kept from the frames before:
+    /// used when `buf` lands on its entry, replaced by the route of the
+    /// entry `buf` lands on otherwise. `Some(true)` when `buf` was taken on
+    /// a new route (for the caller's counts, as the worker's loop does
+    /// with [`entry`](Self::entry), [`route`](Self::route) and
+    /// [`encap_on`](Self::encap_on)).
     #[inline(always)]
-    pub fn encap_counted<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u32> {
+    pub fn encap_routed<B: Buffer + ?Sized>(
+        &self,
+        route: &mut L3Route<'t>,
+        buf: &mut B,
+        rss: Option<u32>,
+    ) -> Option<bool> {
+        let entry = self.entry(buf)?;
+        let new = entry != route.entry();
+        if new {
+            *route = self.route(entry)?;
+        }
+        self.encap_on(route, buf, rss).then_some(new)
+    }
+
+    /// The route entry of `buf` if the tier may take it (an untagged IPv4
+    /// frame in one segment, not for the gateway itself), for
+    /// [`route`](Self::route) or the kept [`L3Route`].
+    #[inline(always)]
+    pub fn entry<B: Buffer + ?Sized>(&self, buf: &B) -> Option<u32> {
         const ETH: usize = 14;
         let h = buf.data().first_chunk::<{ ETH + 20 }>()?;
         // EtherType IPv4 and IP version 4 in one load.
@@ -346,26 +406,64 @@ impl<'t> L3Express<'t> {
         if et_ver & 0xffff_f000 != 0x0800_4000 || buf.total_len() != buf.len() {
             return None;
         }
-        let dst = [h[30], h[31], h[32], h[33]];
-        if self.own_v4 == Some(dst) {
+        let dst = u32::from_be_bytes([h[30], h[31], h[32], h[33]]);
+        if u64::from(dst) == self.own_v4 {
             return None;
         }
-        let dst = IpAddr::from(dst);
-        let Some(Some(id)) = self.l3.routes_v4.lookup(lpm_key(dst)) else {
+        Some(self.routes.entry(dst))
+    }
+
+    /// The route of `entry` if the tier takes its frames: a resolved
+    /// tunnel without flow-id variant. Once per entry change (the
+    /// worker's loop calls it from a function of its own).
+    #[inline]
+    pub fn route(&self, entry: u32) -> Option<L3Route<'t>> {
+        let Some(Some(id)) = Lpm4::value(entry) else {
             return None;
         };
         if !matches!(self.t.flow_variants.get(id as usize), None | Some(None)) {
             return None;
         }
-        let tpl = self.t.templates.get(id as usize)?;
+        Some(L3Route {
+            entry,
+            tpl: self.t.templates.get(id as usize)?,
+        })
+    }
+
+    /// A route no frame lands on (its entry is [`Lpm4::NO_ENTRY`]), to
+    /// start with: the first frame replaces it, so its stand-in template
+    /// never encapsulates a frame (a route, not an `Option`: no test of
+    /// it per frame).
+    #[inline]
+    pub fn no_route(&self) -> L3Route<'t> {
+        L3Route {
+            entry: Lpm4::NO_ENTRY,
+            tpl: self.stand_in,
+        }
+    }
+
+    /// Encapsulates `buf` (whose [`entry`](Self::entry) is `route`'s) with
+    /// `route`'s template if the fast tier takes it; false with `buf`
+    /// untouched otherwise.
+    #[inline(always)]
+    pub fn encap_on<B: Buffer + ?Sized>(
+        &self,
+        route: &L3Route<'t>,
+        buf: &mut B,
+        rss: Option<u32>,
+    ) -> bool {
+        const ETH: usize = 14;
+        let tpl = route.tpl;
         // The IP packet travels without its Ethernet header; if the fast
         // tier declines, the header (never written) is put back.
-        buf.trim_front(ETH).ok()?;
+        if buf.trim_front(ETH).is_err() {
+            return false;
+        }
         if encap_fast_ip(tpl, buf, rss) {
-            return Some(tpl.counter());
+            return true;
         }
         let _ = buf.prepend(ETH);
-        None
+        false
     }
 }
 

@@ -22,7 +22,9 @@ pub mod flood;
 mod tests;
 mod underlay;
 
-pub use access::{access, access_with_cache, encap_flood, AccessExpress, L3Express, MacCache};
+pub use access::{
+    access, access_with_cache, encap_flood, AccessExpress, L3Express, L3Route, MacCache,
+};
 pub use ahead::{
     ahead_access, ahead_underlay, wants_ahead_underlay, AccessAhead, AHEAD_MIN_ENTRIES,
 };

@@ -643,6 +643,118 @@ fn l3_express_encapsulates_like_access_with_cache_over_mutated_frames() {
     assert!(taken > 200, "{taken}");
 }
 
+/// The L3 express tier with the route kept from frame to frame, as the
+/// worker's loop runs it (`L3Express::encap_routed`), encapsulates every
+/// frame exactly like `access_with_cache` or leaves it untouched, and says
+/// when a frame was taken on another route than the frame before: over
+/// the same mutated frames in sequence (runs of one route entry, entries
+/// changing between them and inside a /24 that holds a longer prefix,
+/// routes to an unresolved tunnel and to the gateway's own address in
+/// between), with and without a flow hash from the NIC.
+#[test]
+fn l3_express_with_a_kept_route_encapsulates_like_access_with_cache() {
+    let routes = L3
+        .replace(
+            "routes: [ { prefix: 198.19.0.0/16, tunnel: t1 } ]",
+            "routes: [ { prefix: 198.19.0.0/16, tunnel: t1 }, { prefix: 198.19.7.0/24, tunnel: t2 }, \
+             { prefix: 198.19.1.0/25, tunnel: t3 }, { prefix: 198.19.1.4/32, tunnel: t1 } ]",
+        )
+        .replace(
+            "  - { name: t1, remote: 198.18.0.2, vni: 100 }",
+            "  - { name: t1, remote: 198.18.0.2, vni: 100 }\n  - { name: t2, remote: 198.18.0.3, vni: 101 }\n  - { name: t3, remote: 198.18.0.4, vni: 102 }",
+        );
+    let neighbors: HashMap<IpAddr, [u8; 6]> = [
+        ("198.18.0.2".parse().unwrap(), PEER2),
+        ("198.18.0.4".parse().unwrap(), [2, 0, 0, 0, 0, 0x44]),
+    ]
+    .into();
+    let cfg = crate::config::load_str(&routes, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let t = build(&cfg, &neighbors, &HashMap::new(), 1, Default::default());
+    let express = L3Express::new(&t, 1).expect("an untagged L3 access port");
+    let untag = |f: Vec<u8>| [&f[..12], &f[16..]].concat();
+    let to = |dst: [u8; 4], len: usize| {
+        let mut f = untag(udp_frame(
+            [2, 0, 0, 0, 0, 0xfe],
+            [198, 19, 0, 1],
+            dst,
+            1000,
+            53,
+        ));
+        f.resize(len.max(f.len()), 0);
+        let ip_len = (f.len() - 14) as u16;
+        f[16..18].copy_from_slice(&ip_len.to_be_bytes());
+        fix_ipv4_checksum(&mut f);
+        f
+    };
+    // Destinations: the /16 from the first table (t1), the /25's group
+    // entries (t3), the /32 in that group (t1 again, another entry), the
+    // group's entries the /16 left (t1, the first table's entry value),
+    // the unresolved /24 (t2), the gateway itself.
+    let dsts = [
+        [198, 19, 1, 200],
+        [198, 19, 2, 9],
+        [198, 19, 1, 9],
+        [198, 19, 1, 10],
+        [198, 19, 1, 4],
+        [198, 19, 1, 201],
+        [198, 19, 7, 9],
+        [198, 19, 0, 254],
+        [198, 19, 3, 3],
+    ];
+    let mut frames = Vec::new();
+    for (i, d) in dsts.iter().enumerate() {
+        // A run of a few frames of one destination, lengths varied, one
+        // mutated.
+        for k in 0..4 {
+            frames.push(to(*d, 60 + 13 * k + i));
+        }
+        let b = to(*d, 80);
+        for j in (0..b.len().min(46)).step_by(3) {
+            for x in [0x01u8, 0x40, 0xff] {
+                let mut f = b.clone();
+                f[j] ^= x;
+                frames.push(f);
+                frames.push(b.clone());
+            }
+        }
+        frames.push(b[..33].to_vec());
+    }
+    for rss in [None, Some(0x1234_5678)] {
+        let mut route: L3Route<'_> = express.no_route();
+        let (mut taken, mut new_routes) = (0, 0);
+        for f in &frames {
+            let mut by_express = VecBuffer::with_headroom(256, f);
+            let before = route.counter();
+            let got = express.encap_routed(&mut route, &mut by_express, rss);
+            let mut general = VecBuffer::with_headroom(256, f);
+            let mut cache = MacCache::default();
+            let want = access_with_cache(&t, 1, &mut general, rss, &mut cache);
+            match got {
+                Some(new) => {
+                    taken += 1;
+                    assert_eq!(Outcome::Encapped(t.underlay_port), want, "{f:02x?}");
+                    assert_eq!(by_express.data(), general.data(), "{f:02x?}");
+                    let slot = cache.chosen.and_then(|id| t.templates.get(id as usize));
+                    let slot = slot.map(|tpl| tpl.counter());
+                    assert_eq!(Some(route.counter()), slot, "the frame's tunnel");
+                    // A frame taken on the kept route counts in the run
+                    // of the frames before it: their tunnel is its.
+                    new_routes += usize::from(new);
+                    if !new {
+                        assert_eq!(Some(before), slot, "kept route, same tunnel");
+                    }
+                }
+                None => assert_eq!(by_express.data(), &f[..], "untouched: {f:02x?}"),
+            }
+        }
+        assert!(taken > 300, "{taken}");
+        assert!(
+            new_routes > 10 && new_routes * 4 < taken,
+            "{new_routes} of {taken}"
+        );
+    }
+}
+
 /// The decap express tier over an IPv6 underlay, in all three of its loop
 /// orders (`both_express`: IPv4 first, L3 pattern first, IPv6 first),
 /// gives `underlay`'s outcome and bytes, and the general tier's, or leaves
