@@ -163,10 +163,13 @@ impl ExpressKey {
     const FIRST6: u64 = 1 << 30;
     const ENTRY: u64 = Self::FIRST6 - 1;
 
+    /// The key of entry `entry`. Not masked: an entry index is below
+    /// [`VniTable::MAX_ENTRIES`](crate::dataplane::tables::VniTable::MAX_ENTRIES)
+    /// (2^25), so it never reaches the flags, and the loop saves the mask.
     #[inline(always)]
     fn new(entry: u32, high: u32, slot: bool) -> ExpressKey {
         let flag = if slot { Self::SLOT } else { 0 };
-        ExpressKey((u64::from(entry) & Self::ENTRY) | flag | (u64::from(high) << 32))
+        ExpressKey(u64::from(entry) | flag | (u64::from(high) << 32))
     }
 
     /// The VNI's entry index.
@@ -503,9 +506,7 @@ fn express_key<const C: bool>(
     if d.outer_ipv6 {
         let src = frame.get(l3 + 8..l3 + 24)?.first_chunk::<16>()?;
         if *src == out.src6.0 {
-            return Some(ExpressKey(
-                (u64::from(entry) & ExpressKey::ENTRY) | ExpressKey::FIRST6,
-            ));
+            return Some(ExpressKey(u64::from(entry) | ExpressKey::FIRST6));
         }
         return Some(ExpressKey::new(entry, out.source_slot_v6_other(*src), true));
     }
