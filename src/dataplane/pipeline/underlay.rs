@@ -143,8 +143,9 @@ pub fn underlay_express_counted<B: Buffer + ?Sized>(
 }
 
 /// What the decap express tier's burst loop keeps of a packet it took
-/// (`gateway::express_ports`), in one word stored once: the index of the
-/// VNI's entry (`VniTable::entry_at`, bits 0..31) and, when the loop
+/// (`gateway::express_keys`), in one word stored once: the index of the
+/// VNI's entry (`VniTable::entry_at`, bits 0..25, below
+/// `VniTable::MAX_ENTRIES`, so stored unmasked) and, when the loop
 /// counts per entry, where the packet came from: the outer IPv4 source
 /// as the frame held it (bits 32..64); over an IPv6 underlay one bit
 /// (30) when the source is the VNI's first IPv6 tunnel's remote (the
