@@ -888,30 +888,30 @@ fn underlay_express_front(
         .as_slice()
         .first()
         .is_some_and(|m| m.data().get(12..14) == Some(&[0x86, 0xdd][..]));
-    let n = match (v6_first, t.decap.has_ethernet_pattern(), e.counting()) {
-        (true, _, true) => express_keys(burst, &mut keys, |m| {
+    let (n, bytes) = match (v6_first, t.decap.has_ethernet_pattern(), e.counting()) {
+        (true, _, true) => express_keys::<true>(burst, &mut keys, |m| {
             pipeline::underlay_express_v6::<true, _>(t, m)
         }),
-        (true, _, false) => express_keys(burst, &mut keys, |m| {
+        (true, _, false) => express_keys::<false>(burst, &mut keys, |m| {
             pipeline::underlay_express_v6::<false, _>(t, m)
         }),
-        (false, true, true) => express_keys(burst, &mut keys, |m| {
+        (false, true, true) => express_keys::<true>(burst, &mut keys, |m| {
             pipeline::underlay_express_key::<true, _>(t, m)
         }),
-        (false, true, false) => express_keys(burst, &mut keys, |m| {
+        (false, true, false) => express_keys::<false>(burst, &mut keys, |m| {
             pipeline::underlay_express_key::<false, _>(t, m)
         }),
-        (false, false, true) => express_keys(burst, &mut keys, |m| {
+        (false, false, true) => express_keys::<true>(burst, &mut keys, |m| {
             pipeline::underlay_express_ip::<true, _>(t, m)
         }),
-        (false, false, false) => express_keys(burst, &mut keys, |m| {
+        (false, false, false) => express_keys::<false>(burst, &mut keys, |m| {
             pipeline::underlay_express_ip::<false, _>(t, m)
         }),
     };
     if e.counting() {
-        send_keyed::<true>(t, burst, &keys[..n], tx, c, e, run, lat);
+        send_keyed::<true>(t, burst, &keys[..n], bytes, tx, c, e, run, lat);
     } else {
-        send_keyed::<false>(t, burst, &keys[..n], tx, c, e, run, lat);
+        send_keyed::<false>(t, burst, &keys[..n], bytes, tx, c, e, run, lat);
     }
     n as u64
 }
@@ -920,15 +920,18 @@ fn underlay_express_front(
 /// it takes packets (not marked by an rte_flow rule), each one's key into
 /// `keys` (one store per packet: the port and the counter slots are found
 /// after the loop, once per run of equal keys, see `pipeline::ExpressKey`);
-/// returns how many it took.
+/// returns how many it took and, when counting (`C`), the sum of their
+/// lengths as delivered: added here, where the trimmed length was just
+/// written (one add per packet), so that a burst of one run (the usual
+/// case) needs no second pass over its mbufs (`send_keyed`).
 #[inline(never)]
-fn express_keys(
+fn express_keys<const C: bool>(
     burst: &mut Burst<BURST_SIZE>,
     keys: &mut [pipeline::ExpressKey; BURST_SIZE],
     mut express: impl FnMut(&mut Mbuf) -> Option<pipeline::ExpressKey>,
-) -> usize {
-    let mut taken = 0;
-    burst.update_while(|m| {
+) -> (usize, u64) {
+    let (mut taken, mut bytes) = (0, 0u64);
+    let n = burst.update_while(|m| {
         let Some(k) = keys.get_mut(taken) else {
             return false;
         };
@@ -940,21 +943,27 @@ fn express_keys(
         };
         *k = x;
         taken += 1;
+        if C {
+            bytes += m.pkt_len() as u64;
+        }
         true
-    })
+    });
+    (n, bytes)
 }
 
 /// The front of `burst` the decap express tier took, `keys` one per
-/// packet: each run of equal keys (one VNI entry, one source) goes to its
-/// access port's TX buffer at once and, when counting (`C`), counts once
-/// into `run`: its packets, the sum of their lengths, its VNI's slot and
-/// the tunnel of its source, found once per run.
+/// packet, `all_bytes` the sum of their lengths (when counting): each run
+/// of equal keys (one VNI entry, one source) goes to its access port's TX
+/// buffer at once and, when counting (`C`), counts once into `run`: its
+/// packets, the sum of their lengths, its VNI's slot and the tunnel of its
+/// source, found once per run.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn send_keyed<const C: bool>(
     t: &Tables,
     burst: &mut Burst<BURST_SIZE>,
     keys: &[pipeline::ExpressKey],
+    all_bytes: u64,
     tx: &mut [TxBuffer],
     c: &WorkerCounters,
     e: &WorkerEntries,
@@ -963,26 +972,26 @@ fn send_keyed<const C: bool>(
 ) {
     let mut i = 0;
     while let Some(&key) = keys.get(i) {
-        // The run's length and (counting) the sum of its lengths, in one
-        // pass; the run is at the front of the burst.
-        let (mut len, mut bytes) = (0usize, 0u64);
-        for (&k, m) in keys
+        let len = keys
             .get(i..)
             .unwrap_or_default()
             .iter()
-            .zip(burst.as_slice())
-        {
-            if k != key {
-                break;
-            }
-            len += 1;
-            if C {
-                bytes += m.pkt_len() as u64;
-            }
-        }
-        if len == 0 {
-            break;
-        }
+            .take_while(|&&k| k == key)
+            .count();
+        // The run's bytes: the whole sum for a run of every packet, else
+        // its mbufs' lengths (the run is at the front of the burst).
+        let bytes = if !C {
+            0
+        } else if len == keys.len() {
+            all_bytes
+        } else {
+            burst
+                .as_slice()
+                .iter()
+                .take(len)
+                .map(|m| m.pkt_len() as u64)
+                .sum()
+        };
         i += len;
         let out = t.vnis.entry_at(key.entry());
         if C {

@@ -53,7 +53,10 @@
 //! once per run (`VniOut::source_slot_v4`). Over an IPv6 underlay the key
 //! holds one bit for the VNI's first IPv6 tunnel (the source compared in
 //! the loop, the slot read per run), else the slot found in the loop
-//! (`VniOut::source_slot_v6_other`, cold). Tried before it: the slots
+//! (`VniOut::source_slot_v6_other`, cold). The delivered lengths are
+//! summed in the loop, one add where the trimmed length was just written;
+//! a burst of one run (the usual case) counts that sum, a burst of several
+//! runs sums each run's mbufs again. Tried before it: the slots
 //! found per packet in the loop and stored beside the port (two stores,
 //! the compare per packet); reading the source after the loop from the
 //! bytes before the trimmed data offset (needs the outer header's length

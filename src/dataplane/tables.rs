@@ -240,6 +240,11 @@ impl VniTable {
     /// Most entries found by scanning.
     pub const SCAN: usize = 8;
 
+    /// Most entries a table holds: one per VNI (24 bits) and encapsulation
+    /// (`stitch::vni_key`). The decap express key (`pipeline::ExpressKey`)
+    /// keeps an entry index in its low 25 bits, unmasked.
+    pub const MAX_ENTRIES: usize = 1 << 25;
+
     /// An empty table for a gateway with MAC learning on or off.
     pub fn new(learning: bool) -> Self {
         VniTable {
@@ -254,6 +259,7 @@ impl VniTable {
         match self.index.get(&vni) {
             Some(&i) => self.outs[i as usize] = (out, plain),
             None => {
+                debug_assert!(self.keys.len() < Self::MAX_ENTRIES);
                 self.index.insert(vni, self.keys.len() as u32);
                 self.keys.push(vni);
                 self.outs.reserve_huge(1);
