@@ -207,7 +207,6 @@ impl GatewayWorker {
                             &mut tx,
                             c,
                             e,
-                            &mut run,
                             &mut lat,
                             &mut stitch_cache,
                         );
@@ -1013,11 +1012,12 @@ fn send_keyed<const C: bool>(
 
 /// The stitch express tier (`pipeline::stitch_express`) over the front of
 /// `burst`: the frames it decapsulated and re-encapsulated in place move
-/// to the underlay port's TX buffer; returns how many. Each counts, when
-/// the worker counts per entry, decapsulated under its VNI and source
-/// tunnel (into `run`) and encapsulated under its tunnel out. Not
-/// inlined, as [`l2_express_front`].
-#[allow(clippy::too_many_arguments)]
+/// to the underlay port's TX buffer; returns how many. When the worker
+/// counts per entry, the frames count per run (`pipeline::StitchRun`: the
+/// same VNI, outer source and template as the frame before, two compares
+/// and two adds per frame): decapsulated under their VNI and source
+/// tunnel, encapsulated under their tunnel out, once per run, the last
+/// run after the loop. Not inlined, as [`l2_express_front`].
 #[inline(never)]
 fn stitch_express_front(
     t: &Tables,
@@ -1025,13 +1025,13 @@ fn stitch_express_front(
     tx: &mut [TxBuffer],
     c: &WorkerCounters,
     e: &WorkerEntries,
-    run: &mut DecapRun,
     lat: &mut Residence,
     cache: &mut pipeline::StitchCache,
 ) -> u64 {
     let mut to_vxlan = 0u64;
     let s = if e.counting() {
-        burst.update_while(|m| {
+        let mut run = pipeline::StitchRun::default();
+        let s = burst.update_while(|m| {
             if m.flow_mark().is_some() {
                 return false;
             }
@@ -1039,10 +1039,11 @@ fn stitch_express_front(
                 return false;
             };
             to_vxlan += u64::from(x.to_vxlan);
-            run.add(e, x.vni, x.source, x.inner);
-            e.encap(x.tunnel, 1, m.pkt_len() as u64);
+            run.add(t, e, cache.last(), m.pkt_len() as u64);
             true
-        })
+        });
+        run.flush(t, e);
+        s
     } else {
         burst.update_while(|m| {
             if m.flow_mark().is_some() {

@@ -31,7 +31,7 @@ pub use ahead::{
 pub use underlay::{
     hw_decapped, stitch_express, underlay, underlay_express, underlay_express_counted,
     underlay_express_ip, underlay_express_key, underlay_express_v6, ExpressDecap, ExpressKey,
-    StitchCache, StitchedFrame,
+    StitchCache, StitchKey, StitchRun, StitchedFrame,
 };
 
 /// What to do with the packet.

@@ -15,7 +15,7 @@ use crate::wire::ipv6::Ipv6Packet;
 
 use super::{push_vlan, tagged, Event, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
-use crate::dataplane::stats::NO_SLOT;
+use crate::dataplane::stats::{WorkerEntries, NO_SLOT};
 use crate::dataplane::stitch::{self, vni_key};
 use crate::dataplane::tables::{Tables, VniOut};
 use crate::wire::ip_proto;
@@ -332,7 +332,8 @@ fn underlay_express_v4<B: Buffer + ?Sized>(
 /// `cache` holds the worker's last destination lookup (as
 /// [`MacCache`](super::MacCache) does on the access side): valid for one
 /// tables generation and segment. With `C` (the worker counts per entry)
-/// the result names the counter slots too (see [`StitchedFrame`]).
+/// the cache then names the frame's run ([`StitchCache::last`],
+/// [`StitchRun`]).
 #[inline(never)]
 pub fn stitch_express<const C: bool, B: Buffer + ?Sized>(
     t: &Tables,
@@ -377,24 +378,22 @@ pub fn stitch_express<const C: bool, B: Buffer + ?Sized>(
         && cache.mac == dst
         && cache.template.is_some();
     if !hit {
-        let e = seg.macs.get(&dst);
-        let template = e.and_then(|e| e.template);
+        let mac = seg.macs.get(&dst);
+        let template = mac.and_then(|m| m.template);
         // The destination's group: from the segment's template list, else
         // (an entry added since the tables were built) by its remote.
-        let group = match (e, template) {
-            (Some(e), Some(id)) => mesh.template_group(id).unwrap_or_else(|| {
+        let group = match (mac, template) {
+            (Some(m), Some(id)) => mesh.template_group(id).unwrap_or_else(|| {
                 let to = t.templates.get(id as usize).map(|t| t.encapsulation());
-                mesh.group_of(e.remote, to.unwrap_or_default())
+                mesh.group_of(m.remote, to.unwrap_or_default())
             }),
             _ => 0,
         };
-        *cache = StitchCache {
-            generation: t.generation,
-            segment,
-            mac: dst,
-            template,
-            group,
-        };
+        cache.generation = t.generation;
+        cache.segment = segment;
+        cache.mac = dst;
+        cache.template = template;
+        cache.group = group;
     }
     let id = cache.template?;
     let tpl = t.templates.get(id as usize)?;
@@ -403,25 +402,30 @@ pub fn stitch_express<const C: bool, B: Buffer + ?Sized>(
         || (to_vxlan && d.options.count != 0)
         || !matches!(t.flow_variants.get(id as usize), None | Some(None))
         || cache.group == mesh.source_group(&d)
+        // The fast tiers take IPv4 underlays only (the run's key holds an
+        // IPv4 source).
+        || d.outer_ipv6
     {
         return None;
     }
-    // Where it came from, read before the outer header goes.
-    let source = if C {
-        out.source_slot_in(buf.data(), usize::from(d.outer_l3), d.outer_ipv6)
-    } else {
-        NO_SLOT
-    };
+    if C {
+        // What names the frame's run (see [`StitchRun`]): the VNI's key,
+        // the outer source as the delivery holds it (in memory already:
+        // `source_group` read it) and the template. Two stores before the
+        // encap, nothing of it live across the encap fast tier; read by
+        // the worker's loop only for a frame taken.
+        let (src, _) = d.src_raw();
+        let source = u32::from_ne_bytes([src[0], src[1], src[2], src[3]]);
+        cache.last = StitchKey {
+            key: StitchKey::key(vni_key(d.encap, d.vni), source),
+            template: id,
+        };
+    }
     buf.trim_front(front).ok()?;
-    let inner = buf.len() as u64;
     if crate::tunnel::encap_fast_ethernet(tpl, buf, None) {
         return Some(StitchedFrame {
             port: t.underlay_port,
             to_vxlan,
-            vni: out.counter,
-            source,
-            tunnel: tpl.counter(),
-            inner,
         });
     }
     // Declined with the inner frame untouched: the outer header is still
@@ -437,18 +441,11 @@ pub struct StitchedFrame {
     pub port: u16,
     /// Its new header is VXLAN.
     pub to_vxlan: bool,
-    /// Counter slots (with counting on; else [`NO_SLOT`] for `source`):
-    /// the VNI it came in on, the tunnel whose remote sent it, the tunnel
-    /// it leaves through.
-    pub vni: u32,
-    pub source: u32,
-    pub tunnel: u32,
-    /// Its inner frame's length (the decap side's bytes).
-    pub inner: u64,
 }
 
 /// The last destination [`stitch_express`] looked up: a segment's MAC and
-/// its template, for one tables generation.
+/// its template, for one tables generation; and, with counting, the run
+/// of the last frame it took ([`last`](Self::last)).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StitchCache {
     generation: u64,
@@ -457,6 +454,96 @@ pub struct StitchCache {
     template: Option<crate::dataplane::tables::TemplateId>,
     /// The mesh group of `template`.
     group: u16,
+    last: StitchKey,
+}
+
+impl StitchCache {
+    /// The run of the last frame [`stitch_express`] took with counting
+    /// (meaningful right after it returned `Some`).
+    #[inline(always)]
+    pub fn last(&self) -> StitchKey {
+        self.last
+    }
+}
+
+/// What names a stitched frame's run: its VNI's key in the `VniTable`
+/// (`stitch::vni_key`, bits 0..32) and its outer IPv4 source as the frame
+/// held it (bits 32..64); its template.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StitchKey {
+    key: u64,
+    template: crate::dataplane::tables::TemplateId,
+}
+
+impl StitchKey {
+    #[inline(always)]
+    fn key(vni: u32, source: u32) -> u64 {
+        u64::from(vni) | (u64::from(source) << 32)
+    }
+}
+
+/// Stitched frames in a row from one source to one tunnel out: one VNI
+/// (its key in the `VniTable`, `stitch::vni_key`), one outer IPv4 source
+/// as the frame held it, one template ([`StitchedFrame::key`] and
+/// `template`); counted into the cells once, when one of them changes
+/// or the worker's loop ends ([`flush`](Self::flush), with the tables
+/// the frames were taken with). Per frame the worker's loop compares two
+/// words and adds two: the VNI's entry and the tunnel of the source are
+/// found once per run (`VniOut::source_slot_v4`), the tunnel out from the
+/// template; the inner bytes (the decap side's) are the bytes on the
+/// wire less the template's header per frame (the encap fast tier
+/// prepends exactly `EncapTemplate::header_len`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StitchRun {
+    key: StitchKey,
+    /// The frames (bits 48..64) and their bytes on the wire (0..48), one
+    /// add per frame in one register: a run is counted at the end of
+    /// every burst at the latest, far below either limit.
+    frames: u64,
+}
+
+impl StitchRun {
+    const ONE: u64 = 1 << 48;
+
+    /// A frame of run `k` ([`StitchCache::last`]), `wire` bytes
+    /// re-encapsulated, taken with tables `t`.
+    #[inline(always)]
+    pub fn add(&mut self, t: &Tables, e: &WorkerEntries, k: StitchKey, wire: u64) {
+        if k != self.key {
+            self.switch(t, e, k);
+        }
+        debug_assert!(wire < Self::ONE && self.frames < u64::MAX - Self::ONE - wire);
+        self.frames += Self::ONE + wire;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn switch(&mut self, t: &Tables, e: &WorkerEntries, k: StitchKey) {
+        self.flush(t, e);
+        self.key = k;
+    }
+
+    /// Counts the run into `e` (decapsulated under its VNI and the tunnel
+    /// whose remote sent it, encapsulated under its tunnel out), `t` the
+    /// tables its frames were taken with.
+    #[inline(never)]
+    pub fn flush(&mut self, t: &Tables, e: &WorkerEntries) {
+        if self.frames == 0 {
+            return;
+        }
+        let (packets, wire) = (self.frames >> 48, self.frames & (Self::ONE - 1));
+        self.frames = 0;
+        // Both from the tables the frames were taken with: never absent.
+        let Some(tpl) = t.templates.get(self.key.template as usize) else {
+            return;
+        };
+        let inner = wire - packets * tpl.header_len() as u64;
+        if let Some(out) = t.vnis.get(self.key.key as u32) {
+            let source = out.source_slot_v4((self.key.key >> 32) as u32);
+            e.decap(out.counter, source, packets, inner);
+        }
+        e.encap(tpl.counter(), packets, wire);
+    }
 }
 
 /// [`underlay_express`] for an L3 tunnel's IPv4 packets (the pattern with

@@ -7,6 +7,7 @@
 use super::*;
 use crate::dataplane::stats::NO_SLOT;
 use crate::wire::ethernet::EtherType;
+use crate::wire::Vni;
 
 const STITCH: &str = r#"
 eal: { cores: [1], control_core: 0 }
@@ -489,32 +490,61 @@ fn a_stitched_frame_counts_under_its_vni_its_source_tunnel_and_its_tunnel_out_on
         // VXLAN from tor1 to a MAC behind ovn, and back.
         (
             vxlan_from(3, 5000, &inner(BEHIND_GENEVE, HOST_SRC)),
-            tor1,
-            ovn,
+            Some("tor1"),
+            "ovn",
         ),
         (
             geneve_from(2, 1000, false, &inner(BEHIND_VXLAN3, HOST_SRC)),
-            ovn,
-            tor1,
+            Some("ovn"),
+            "tor1",
         ),
         // From a VXLAN sender that is no tunnel: no source tunnel.
         (
             vxlan_from(9, 5000, &inner(BEHIND_GENEVE, HOST_SRC)),
-            NO_SLOT,
-            ovn,
+            None,
+            "ovn",
         ),
     ];
     for (i, (f, from, to)) in cases.iter().enumerate() {
         let inner_len = inner(BEHIND_GENEVE, HOST_SRC).len() as u64;
-        // The express tier.
+        // The express tier, its run counted into one worker's cells.
+        let w = [s.worker_entries()];
         let mut b = VecBuffer::with_headroom(256, f);
-        let x = stitch_express::<true, _>(&t, &mut b, &mut StitchCache::default())
+        let mut cache = StitchCache::default();
+        let x = stitch_express::<true, _>(&t, &mut b, &mut cache)
             .unwrap_or_else(|| panic!("case {i}: the express tier takes it"));
+        assert_eq!(x.port, 0, "case {i}: the underlay port");
+        // As the worker's loop counts it: a run, counted when it ends.
+        let mut run = StitchRun::default();
+        run.add(&t, &w[0], cache.last(), b.len() as u64);
+        let read = s.read(&w);
         assert_eq!(
-            (x.vni, x.source, x.tunnel, x.inner),
-            (vni, *from, *to, inner_len),
+            read.tunnel(to).map(|c| c.encap_packets),
+            Some(0),
             "case {i}"
         );
+        run.flush(&t, &w[0]);
+        let wire = b.len() as u64;
+        for (name, c) in read.tunnels() {
+            let decap = if Some(name) == *from {
+                (1, inner_len)
+            } else {
+                (0, 0)
+            };
+            let encap = if name == *to { (1, wire) } else { (0, 0) };
+            assert_eq!(
+                (
+                    c.decap_packets,
+                    c.decap_bytes,
+                    c.encap_packets,
+                    c.encap_bytes
+                ),
+                (decap.0, decap.1, encap.0, encap.1),
+                "case {i}: tunnel {name}"
+            );
+        }
+        let v = read.vni(Vni::new(1000).unwrap()).unwrap();
+        assert_eq!((v.packets, v.bytes, v.drops), (1, inner_len, 0), "case {i}");
         // The one-by-one path: the same slots, as events.
         let mut b = VecBuffer::with_headroom(256, f);
         let mut seen = Vec::new();
@@ -527,16 +557,175 @@ fn a_stitched_frame_counts_under_its_vni_its_source_tunnel_and_its_tunnel_out_on
             matches!(o, Outcome::Encapped(_) | Outcome::EncappedVxlan(_)),
             "case {i}: {o:?}"
         );
+        let slot = |n: &Option<&str>| n.map_or(NO_SLOT, |n| s.tunnel_slot(n));
         assert_eq!(
             seen,
             [
-                Event::Counted { vni, tunnel: *from },
+                Event::Counted {
+                    vni,
+                    tunnel: slot(from)
+                },
                 Event::Stitched {
-                    tunnel: *to,
+                    tunnel: slot(&Some(to)),
                     inner: inner_len as u32
                 }
             ],
             "case {i}"
         );
+        assert_eq!(b.len() as u64, wire, "case {i}");
+    }
+}
+
+/// [`inner`] with `extra` more bytes of UDP payload (lengths and the IPv4
+/// checksum to match).
+fn inner_sized(dst: [u8; 6], extra: usize) -> Vec<u8> {
+    let mut f = inner(dst, HOST_SRC);
+    f.extend(std::iter::repeat_n(0x3c, extra));
+    let ip_len = (f.len() - 14) as u16;
+    f[16..18].copy_from_slice(&ip_len.to_be_bytes());
+    f[24..26].fill(0);
+    let c = checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    f[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    f
+}
+
+/// What the one-by-one path counts per slot: (packets, bytes) decapsulated
+/// per tunnel, encapsulated per tunnel, delivered per VNI.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counted {
+    decap: HashMap<u32, (u64, u64)>,
+    encap: HashMap<u32, (u64, u64)>,
+    vni: HashMap<u32, (u64, u64)>,
+}
+
+impl Counted {
+    fn add(map: &mut HashMap<u32, (u64, u64)>, slot: u32, bytes: u64) {
+        if slot != NO_SLOT {
+            let c = map.entry(slot).or_default();
+            c.0 += 1;
+            c.1 += bytes;
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+    /// Bursts of stitched frames from every source to every destination,
+    /// of several lengths, some with a byte flipped (the outer IPv4
+    /// checksum fixed or not), through one cache and one worker's cells,
+    /// counted at the end of each burst: the stitch express tier takes a
+    /// frame only when the one-by-one path stitches it, with the same
+    /// bytes (uncounted too), leaves every other one untouched, and its
+    /// runs count exactly what the one-by-one path's events name, per
+    /// tunnel and per VNI, packets and bytes.
+    #[test]
+    fn stitched_runs_count_what_the_one_by_one_path_counts(
+        bursts in proptest::collection::vec(
+            proptest::collection::vec(
+                (0usize..8, 0usize..40, proptest::option::of((0usize..110, 1u8..=255, proptest::bool::ANY))),
+                1..12,
+            ),
+            1..4,
+        ),
+    ) {
+        let (t, p) = planned_stitch();
+        let s = p.counter_slots();
+        let w = [s.worker_entries()];
+        let mut cache = StitchCache::default();
+        let mut plain_cache = StitchCache::default();
+        let mut run = StitchRun::default();
+        let mut want = Counted::default();
+        let mut taken = 0;
+        for burst in &bursts {
+            for &(pick, extra, flip) in burst {
+                let mut f = match pick {
+                    0 => vxlan_from(3, 5000, &inner_sized(BEHIND_GENEVE, extra)),
+                    1 => vxlan_from(4, 5000, &inner_sized(BEHIND_GENEVE, extra)),
+                    2 => vxlan_from(9, 5000, &inner_sized(BEHIND_GENEVE, extra)),
+                    3 => geneve_from(2, 1000, false, &inner_sized(BEHIND_VXLAN3, extra)),
+                    4 => geneve_from(2, 1000, false, &inner_sized(BEHIND_VXLAN4, extra)),
+                    // Options that do not cross into VXLAN.
+                    5 => geneve_from(2, 1000, true, &inner_sized(BEHIND_VXLAN3, extra)),
+                    // Split horizon; a flood.
+                    6 => vxlan_from(3, 5000, &inner_sized(BEHIND_VXLAN4, extra)),
+                    _ => vxlan_from(4, 5000, &inner_sized([0xff; 6], extra)),
+                };
+                if let Some((at, mask, fix)) = flip {
+                    let at = at % f.len();
+                    f[at] ^= mask;
+                    if fix {
+                        fix_ipv4_checksum(&mut f);
+                    }
+                }
+                let mut b = VecBuffer::with_headroom(256, &f);
+                let got = stitch_express::<true, _>(&t, &mut b, &mut cache);
+                let mut uncounted = VecBuffer::with_headroom(256, &f);
+                let plain = stitch_express::<false, _>(&t, &mut uncounted, &mut plain_cache);
+                proptest::prop_assert_eq!(
+                    plain,
+                    got
+                );
+                proptest::prop_assert_eq!(uncounted.data(), b.data());
+                let mut one = VecBuffer::with_headroom(256, &f);
+                let mut events = Vec::new();
+                let o = underlay(&t, &mut one, &mut |e| events.push(e));
+                // Unmutated, the first five are stitched (the rest are
+                // not the express tier's).
+                proptest::prop_assert!(flip.is_some() || pick >= 5 || got.is_some(), "pick {} declined", pick);
+                let Some(x) = got else {
+                    proptest::prop_assert_eq!(b.data(), &f[..], "declined, untouched");
+                    continue;
+                };
+                taken += 1;
+                // As the worker's loop counts it.
+                run.add(&t, &w[0], cache.last(), b.len() as u64);
+                let port = x.port;
+                let out = if x.to_vxlan {
+                    Outcome::EncappedVxlan(port)
+                } else {
+                    Outcome::Encapped(port)
+                };
+                proptest::prop_assert_eq!(o, out);
+                proptest::prop_assert_eq!(one.data(), b.data());
+                // Counted names the VNI and the source, Stitched the
+                // tunnel out and the inner length (in that order).
+                let mut from = None;
+                for e in events {
+                    match e {
+                        Event::Counted { vni, tunnel } => from = Some((vni, tunnel)),
+                        Event::Stitched { tunnel, inner } => {
+                            let (vni, source) = from.take().expect("Counted before Stitched");
+                            let inner = u64::from(inner);
+                            Counted::add(&mut want.vni, vni, inner);
+                            Counted::add(&mut want.decap, source, inner);
+                            Counted::add(&mut want.encap, tunnel, b.len() as u64);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            // The end of the worker's loop.
+            run.flush(&t, &w[0]);
+        }
+        let read = s.read(&w);
+        let mut got = Counted::default();
+        for (name, c) in read.tunnels() {
+            let slot = s.tunnel_slot(name);
+            if c.decap_packets > 0 {
+                got.decap.insert(slot, (c.decap_packets, c.decap_bytes));
+            }
+            if c.encap_packets > 0 {
+                got.encap.insert(slot, (c.encap_packets, c.encap_bytes));
+            }
+            proptest::prop_assert_eq!(c.encap_drops, 0);
+        }
+        for (v, c) in read.vnis() {
+            if c.packets > 0 {
+                got.vni.insert(s.vni_slot(v.get()), (c.packets, c.bytes));
+            }
+            proptest::prop_assert_eq!(c.drops, 0);
+        }
+        proptest::prop_assert_eq!(&got, &want, "{} frames taken", taken);
     }
 }
