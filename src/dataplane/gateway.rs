@@ -133,7 +133,16 @@ impl GatewayWorker {
                         at = n;
                     } else {
                         // The same for an L3 access port (route per frame).
-                        let n = l3_express_front(t, p as u16, &mut burst, &mut tx, c, e, &mut lat);
+                        let n = l3_express_front(
+                            t,
+                            p as u16,
+                            &mut burst,
+                            &mut tx,
+                            c,
+                            e,
+                            &mut lat,
+                            ahead.as_ref(),
+                        );
                         encapped += n;
                         at = n as usize;
                     }
@@ -742,8 +751,11 @@ fn too_big(
 
 /// The L3 access express tier (`pipeline::L3Express`) over the front of
 /// `burst` from access port `port`: the frames it encapsulated in place
-/// move to the underlay port's TX buffer; returns how many. Not inlined:
-/// the worker loop keeps its registers for the other tiers.
+/// move to the underlay port's TX buffer; returns how many. With a
+/// look-ahead (`ahead`, large route tables) each frame's route is the one
+/// the look-ahead found (`AccessAhead::route`), not looked up again. Not
+/// inlined: the worker loop keeps its registers for the other tiers.
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn l3_express_front(
     t: &Tables,
@@ -753,6 +765,7 @@ fn l3_express_front(
     c: &WorkerCounters,
     e: &WorkerEntries,
     lat: &mut Residence,
+    ahead: Option<&pipeline::AccessAhead<'_>>,
 ) -> u64 {
     let Some(l) = pipeline::L3Express::new(t, port) else {
         return 0;
@@ -760,11 +773,13 @@ fn l3_express_front(
     let Some(out) = tx.get_mut(usize::from(l.port())) else {
         return 0;
     };
-    // Per entry or not, chosen once per burst.
-    let n = if e.counting() {
-        l3_express_loop::<true>(&l, burst, e)
-    } else {
-        l3_express_loop::<false>(&l, burst, e)
+    // Per entry or not, chosen once per burst; the one-entry gateway's
+    // loops stay as they were (no look-ahead below AHEAD_MIN_ENTRIES).
+    let n = match (ahead, e.counting()) {
+        (None, true) => l3_express_loop::<true>(&l, burst, e),
+        (None, false) => l3_express_loop::<false>(&l, burst, e),
+        (Some(a), true) => l3_express_loop_ahead::<true>(&l, a, burst, e),
+        (Some(a), false) => l3_express_loop_ahead::<false>(&l, a, burst, e),
     };
     if n > 0 {
         send_front(out, c, lat, burst, n);
@@ -787,6 +802,30 @@ fn l3_express_loop<const C: bool>(
         let Some(slot) = l.encap_counted(m, rss) else {
             return false;
         };
+        if C {
+            e.encap(slot, 1, m.pkt_len() as u64);
+        }
+        true
+    })
+}
+
+/// [`l3_express_loop`] with each frame's route from the look-ahead `a`
+/// (frame `i` of the burst is the `i`th the loop sees: the L3 express
+/// front starts the burst).
+#[inline(never)]
+fn l3_express_loop_ahead<const C: bool>(
+    l: &pipeline::L3Express<'_>,
+    a: &pipeline::AccessAhead<'_>,
+    burst: &mut Burst<BURST_SIZE>,
+    e: &WorkerEntries,
+) -> usize {
+    let mut i = 0;
+    burst.update_while(|m| {
+        let rss = m.rss_hash();
+        let Some(slot) = l.encap_counted_with(m, rss, a.route(i)) else {
+            return false;
+        };
+        i += 1;
         if C {
             e.encap(slot, 1, m.pkt_len() as u64);
         }

@@ -339,6 +339,34 @@ impl<'t> L3Express<'t> {
     /// template instead (it leaves by [`port`](Self::port)).
     #[inline(always)]
     pub fn encap_counted<B: Buffer + ?Sized>(&self, buf: &mut B, rss: Option<u32>) -> Option<u32> {
+        self.encap_routed::<false, B>(buf, rss, None)
+    }
+
+    /// [`encap_counted`](Self::encap_counted) with the route of the frame's
+    /// IPv4 destination given (`route`: the template `routes_v4.lookup`
+    /// resolves it to, `None` for no route or an unresolved one), not
+    /// looked up: the look-ahead's answer for the frame
+    /// (`AccessAhead::route`) at scale.
+    #[inline(always)]
+    pub fn encap_counted_with<B: Buffer + ?Sized>(
+        &self,
+        buf: &mut B,
+        rss: Option<u32>,
+        route: Option<TemplateId>,
+    ) -> Option<u32> {
+        self.encap_routed::<true, B>(buf, rss, route)
+    }
+
+    /// The two above: with `KEPT` the route is `route`, else looked up.
+    /// (A const parameter, not a closure: a closure that did the lookup was
+    /// not inlined and cost the one-entry loop 26 instructions a packet.)
+    #[inline(always)]
+    fn encap_routed<const KEPT: bool, B: Buffer + ?Sized>(
+        &self,
+        buf: &mut B,
+        rss: Option<u32>,
+        route: Option<TemplateId>,
+    ) -> Option<u32> {
         const ETH: usize = 14;
         let h = buf.data().first_chunk::<{ ETH + 20 }>()?;
         // EtherType IPv4 and IP version 4 in one load.
@@ -350,9 +378,13 @@ impl<'t> L3Express<'t> {
         if self.own_v4 == Some(dst) {
             return None;
         }
-        let dst = IpAddr::from(dst);
-        let Some(Some(id)) = self.l3.routes_v4.lookup(lpm_key(dst)) else {
-            return None;
+        let id = if KEPT {
+            route?
+        } else {
+            let Some(Some(id)) = self.l3.routes_v4.lookup(lpm_key(IpAddr::from(dst))) else {
+                return None;
+            };
+            id
         };
         if !matches!(self.t.flow_variants.get(id as usize), None | Some(None)) {
             return None;

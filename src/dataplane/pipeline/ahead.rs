@@ -21,7 +21,10 @@
 //! when the frame is one the express tier would take if its MAC were the
 //! cached one ([`AccessAhead::encap`]): with a million destinations the
 //! last-MAC cache never hits, and these frames then skip the per-packet
-//! path's second lookup as the express tier does.
+//! path's second lookup as the express tier does. On an L3 access port it
+//! keeps each untagged IPv4 frame's route ([`AccessAhead::route`]), which
+//! the L3 express tier then takes instead of looking it up a second time
+//! (the same answer: the same tables, the same destination bytes).
 //!
 //! Only a speed matter: a wrong guess (a tagged frame, an unknown MAC, a
 //! frame shorter than its key) prefetches nothing or the wrong line, and
@@ -87,6 +90,10 @@ pub struct AccessAhead<'t> {
     /// The templates found (prefetched), the first `found` of them, for
     /// [`prefetch_counters`](Self::prefetch_counters).
     ids: [TemplateId; MAX_AHEAD],
+    /// Per frame of an L3 access burst: the template its IPv4 destination
+    /// routes to (`NONE`: not an untagged IPv4 frame, no route, or an
+    /// unresolved one), for the L3 express tier ([`route`](Self::route)).
+    routes: [TemplateId; MAX_AHEAD],
 }
 
 /// No template kept for the frame.
@@ -99,6 +106,7 @@ impl<'t> AccessAhead<'t> {
             found: 0,
             express: [NONE; MAX_AHEAD],
             ids: [NONE; MAX_AHEAD],
+            routes: [NONE; MAX_AHEAD],
         }
     }
 
@@ -165,6 +173,18 @@ impl<'t> AccessAhead<'t> {
             return None;
         }
         encap_fast_ethernet(tpl, buf, rss).then_some(self.t.underlay_port)
+    }
+
+    /// The template frame `i` of an L3 access burst routes to, as
+    /// `routes_v4.lookup` of its IPv4 destination gives it (`Some(Some(id))`
+    /// there), if the look-ahead saw the frame as an untagged IPv4 one (its
+    /// EtherType, destination at bytes 30..34) with such a route: the same
+    /// answer for the same tables, so the L3 express tier takes it instead
+    /// of looking the route up again (`L3Express::encap_counted_with`).
+    /// `None` for every other frame, which the tier then declines.
+    #[inline(always)]
+    pub fn route(&self, i: usize) -> Option<TemplateId> {
+        self.routes.get(i).copied().filter(|&id| id != NONE)
     }
 
     /// The counter slot of frame `i`'s template (after [`encap`](Self::encap)
@@ -262,27 +282,34 @@ fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>, a: &mut 
     };
     // First the LPM entries of the whole burst, then their groups, then the
     // lookups (which find both loaded or on their way) and the templates.
-    let mut keys = [(0u128, false); MAX_AHEAD];
+    // Per key: the address, whether it is IPv6, and the frame's index in
+    // the burst (for the IPv4 routes kept per frame).
+    let mut keys = [(0u128, false, 0usize); MAX_AHEAD];
     let mut n = 0;
-    for d in frames {
-        let (Some(key), Some(slot)) = (inner_destination(d), keys.get_mut(n)) else {
+    for (i, d) in frames.enumerate() {
+        let (Some((addr, v6)), Some(slot)) = (inner_destination(d), keys.get_mut(n)) else {
             continue;
         };
-        let lpm = if key.1 { &l3.routes_v6 } else { &l3.routes_v4 };
-        lpm.prefetch(key.0);
-        *slot = key;
+        let lpm = if v6 { &l3.routes_v6 } else { &l3.routes_v4 };
+        lpm.prefetch(addr);
+        *slot = (addr, v6, i);
         n += 1;
     }
     // Then the groups those entries point to (a /24 holding a longer
     // prefix, as every /32 route does): the lookup's second read.
-    for &(a, v6) in &keys[..n] {
+    for &(a, v6, _) in &keys[..n] {
         if !v6 {
             l3.routes_v4.prefetch_second(a);
         }
     }
-    for &(addr, v6) in &keys[..n] {
+    for &(addr, v6, i) in &keys[..n] {
         let lpm = if v6 { &l3.routes_v6 } else { &l3.routes_v4 };
         if let Some(Some(id)) = lpm.lookup(addr) {
+            if !v6 {
+                if let Some(r) = a.routes.get_mut(i) {
+                    *r = id;
+                }
+            }
             a.keep(id);
         }
     }

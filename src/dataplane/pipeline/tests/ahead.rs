@@ -265,3 +265,98 @@ fn look_ahead_encap_gives_the_per_packet_paths_bytes_or_declines() {
     let mut b = crate::tunnel::VecBuffer::with_headroom(256, &frames[0]);
     assert_eq!(a.encap(frames.len(), &mut b, None), None);
 }
+
+/// The L3 express tier with the look-ahead's route of frame `i` and with
+/// its own lookup: the same verdict, counter slot and bytes (the route
+/// kept per frame is the one `routes_v4.lookup` gives), and for every
+/// untagged IPv4 frame long enough to hold its destination, the route is
+/// exactly that lookup's.
+fn same_as_the_lookup(t: &Tables, frames: &[Vec<u8>]) -> Result<usize, TestCaseError> {
+    let a = ahead_access(t, 1, frames.iter().map(|f| f.as_slice())).unwrap();
+    let l = crate::dataplane::pipeline::L3Express::new(t, 1).unwrap();
+    let routes = &t.l3.as_ref().unwrap().routes_v4;
+    let mut taken = 0;
+    for (i, f) in frames.iter().enumerate() {
+        if f.len() >= 34 && f[12..14] == [0x08, 0x00] {
+            let dst = std::net::IpAddr::from([f[30], f[31], f[32], f[33]]);
+            let want = routes
+                .lookup(crate::dataplane::tables::lpm_key(dst))
+                .flatten();
+            prop_assert_eq!(a.route(i), want, "frame {}", i);
+        } else {
+            prop_assert_eq!(a.route(i), None, "frame {}", i);
+        }
+        let mut by_ahead = crate::tunnel::VecBuffer::with_headroom(256, f);
+        let mut by_lookup = crate::tunnel::VecBuffer::with_headroom(256, f);
+        let got = l.encap_counted_with(&mut by_ahead, Some(0x1234), a.route(i));
+        let want = l.encap_counted(&mut by_lookup, Some(0x1234));
+        prop_assert_eq!(got, want, "frame {}", i);
+        prop_assert_eq!(by_ahead.data(), by_lookup.data(), "frame {}", i);
+        taken += usize::from(got.is_some());
+    }
+    // Past the frames it saw, it has no route.
+    prop_assert_eq!(a.route(frames.len()), None);
+    Ok(taken)
+}
+
+#[test]
+fn l3_look_ahead_keeps_each_frames_route() {
+    let t = l3(AHEAD_MIN_ENTRIES);
+    let frames = vec![
+        ipv4_to([198, 19, 128, 0]),
+        ipv4_to([198, 19, 144, 0]),                 // past the last route
+        ipv6_to("2001:db8:77::5".parse().unwrap()), // routed, but not IPv4
+        ipv4_to([198, 19, 143, 255]),
+        ipv4_to([198, 18, 200, 254]), // the gateway's own address
+        ipv4_to([198, 19, 130, 7])[..33].to_vec(), // cut inside the destination
+    ];
+    let a = ahead_access(&t, 1, frames.iter().map(|f| f.as_slice())).unwrap();
+    let routed: Vec<bool> = (0..frames.len()).map(|i| a.route(i).is_some()).collect();
+    assert_eq!(routed, [true, false, false, true, false, false]);
+    // The two routed frames go to t0 (198.19.128.0 is route 0) and t1
+    // (198.19.143.255 is route 4095): different templates.
+    assert_ne!(a.route(0), a.route(3));
+    assert_eq!(same_as_the_lookup(&t, &frames).unwrap(), 2);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Routed, unrouted, own-address and IPv6 frames, each with a byte
+    /// overwritten (EtherType, version, destination, anywhere) or cut short:
+    /// the look-ahead's route per frame is the lookup's, and the express
+    /// tier given it encapsulates exactly as with its own lookup.
+    #[test]
+    fn l3_look_ahead_routes_are_the_per_packet_lookups(
+        picks in prop::collection::vec(
+            (0u8..6, any::<u16>(), prop::option::of((0usize..64, any::<u8>())), prop::option::of(0usize..80)),
+            1..48,
+        ),
+    ) {
+        static T: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+        let t = T.get_or_init(|| l3(AHEAD_MIN_ENTRIES));
+        let frames: Vec<Vec<u8>> = picks
+            .iter()
+            .map(|&(kind, x, poke, cut)| {
+                // Routes cover 198.19.128.0 - 198.19.143.255; 144-147 have none.
+                let b = x.to_be_bytes();
+                let mut f = match kind {
+                    0..=2 => ipv4_to([198, 19, 128 + b[0] % 20, b[1]]),
+                    3 => ipv4_to([198, 18, 200, 254]),
+                    4 => ipv6_to("2001:db8:77::5".parse().unwrap()),
+                    _ => ipv4_to([b[0], b[1], 0, 1]),
+                };
+                if let Some((at, v)) = poke {
+                    if let Some(byte) = f.get_mut(at) {
+                        *byte = v;
+                    }
+                }
+                if let Some(n) = cut {
+                    f.truncate(n);
+                }
+                f
+            })
+            .collect();
+        same_as_the_lookup(t, &frames)?;
+    }
+}
