@@ -19,6 +19,7 @@
 #   INSTRUCTIONS=1 scripts/bench-scale.sh                # also callgrind
 #   INSTRUCTIONS=1 CACHE_SIM=1 ENTRIES=100000 FRAMES=131072 RUNS=1 SECONDS_PER_RUN=1 \
 #       scripts/bench-scale.sh                           # and cache misses per packet
+#   ENTRY_COUNTERS=off scripts/bench-scale.sh            # per-entry counters off
 #   scripts/bench.sh scale                               # the same
 #
 # Prints per case Mpps of each gateway (median of RUNS runs of
@@ -36,6 +37,9 @@
 # data cache and 32 MiB L3) and prints after the instructions, per packet
 # on the worker, the D1 misses (reads and writes) and the LL misses: the
 # exact companion of the CPU-time ratio, which the host's other load moves.
+# ENTRY_COUNTERS=off runs both gateways without their per-tunnel and per-VNI
+# counters (`metrics: { entry_counters: false }`), to see the counters'
+# share at scale; on by default, as the gateway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -50,6 +54,7 @@ VNIS="${VNIS:-65536}"
 # an mbuf, and EAL without hugepages here makes no pool much over 300,000.
 FRAMES="${FRAMES:-262144}"
 REMOTES="${REMOTES:-64000}"
+ENTRY_COUNTERS="${ENTRY_COUNTERS:-on}"
 # Seconds a gateway may take to load its tables before it must report.
 LOAD_SECS="${LOAD_SECS:-300}"
 OUT="${BENCH_OUT:-bench-results}"
@@ -143,13 +148,14 @@ PY
 median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 CSV="$OUT/scale.csv"
+echo "counters: $ENTRY_COUNTERS" >&2
 echo "case,entries,mpps_one,mpps_many,many_over_one,cpu_mpps_one,cpu_mpps_many,cpu_many_over_one,ipp_one,ipp_many" >"$CSV"
 printf '%-10s %9s %10s %10s %9s %9s %9s %9s %9s %9s\n' case entries "Mpps 1" "Mpps many" many/one "cpu 1" "cpu many" many/one "ipp 1" "ipp many"
 for c in $CASES; do
     n=$(entries_of "$c")
     f=$(frames_of "$c")
     echo "  $c: writing $n entries and $f frames" >&2
-    python3 scripts/scale-bench-inputs.py "$c" "$n" "$f" "$REMOTES" "$W" "$PREFIX" "$MEM_MB"
+    python3 scripts/scale-bench-inputs.py "$c" "$n" "$f" "$REMOTES" "$W" "$PREFIX" "$MEM_MB" "$ENTRY_COUNTERS"
     one=() many=() cone=() cmany=()
     for i in $(seq 1 "$RUNS"); do
         # Alternate which goes first, so neither always follows the other.

@@ -5,10 +5,12 @@ each: the large one's frames go to every entry in a random order (each
 destination once per ENTRIES frames), the small one's all to its one entry,
 with the same sizes and flows, so the two runs differ in the table only.
 
-    scale-bench-inputs.py CASE ENTRIES FRAMES REMOTES OUTDIR PREFIX MEMORY_MB
+    scale-bench-inputs.py CASE ENTRIES FRAMES REMOTES OUTDIR PREFIX MEMORY_MB [COUNTERS]
 
 CASE: encap-l2 (static MACs of one segment), encap-l3 (IPv4 /32 routes),
-decap (VNIs). Writes OUTDIR/CASE-{one,many}.{yaml,pcap}. Frames are
+decap (VNIs). COUNTERS: on (the default) or off, the gateways'
+per-entry counters (`metrics.entry_counters`), both gateways alike.
+Writes OUTDIR/CASE-{one,many}.{yaml,pcap}. Frames are
 written with struct (scapy per frame would take minutes at a million).
 With fewer frames than entries, the frames' destinations are a random
 sample of the whole table, each once.
@@ -23,6 +25,9 @@ import struct
 import sys
 
 case, entries, frames, remotes, out, prefix, mem_mb = sys.argv[1:8]
+counters = sys.argv[8] if len(sys.argv) > 8 else "on"
+if counters not in ("on", "off"):
+    sys.exit(f"COUNTERS is on or off, not {counters!r}")
 entries, frames, remotes, mem_mb = int(entries), int(frames), int(remotes), int(mem_mb)
 rng = random.Random(0x5CA1E)
 
@@ -96,7 +101,7 @@ vtep:
   ipv4: 198.18.0.1/24
   next_hops: [ {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.19.0.0/16] }} ]
 limits: {{ mbufs: {mbufs} }}
-"""
+""" + ("metrics: { entry_counters: false }\n" if counters == "off" else "")
 
 
 def config(n, pcap):

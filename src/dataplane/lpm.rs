@@ -78,7 +78,7 @@ pub fn prefetch_tail<T>(v: &T, from: usize) {
     let _ = (v, from);
 }
 
-/// [`prefetch`] of every line `items` touch, each once.
+/// [`prefetch`] of every line `items` touch (`dpdk::prefetch_span`).
 #[inline(always)]
 pub fn prefetch_span<T>(items: &[T]) {
     #[cfg(feature = "dpdk")]
