@@ -450,6 +450,99 @@ fn stitched_frames_count_one_by_one_with_learning() {
     stitched_frames_count_under_both_tunnels(true, true);
 }
 
+/// VXLAN frames from `tor` whose inner TCP frames fill the 1500-byte
+/// underlay MTU (scapy), stitched into `ovn`, whose Geneve header carries
+/// an 8-byte option: 8 bytes too big for it, so each leaves as TCP
+/// segments (the general path, software segmentation on net_pcap). Each
+/// frame counts once, as stitched and as encapsulated, and decapsulated
+/// under `tor` and the segment's VNI (the frame less its 50 bytes of
+/// outer headers); `ovn` counts every segment that left, exactly as the
+/// underlay's output pcap holds them. Nothing is dropped.
+#[test]
+fn stitched_frames_left_in_segments_count_under_both_tunnels() {
+    if !have_scapy() {
+        return skip(
+            "stitched_frames_left_in_segments_count_under_both_tunnels: needs python3 with scapy",
+        );
+    }
+    const M: usize = 20;
+    let _slot = dpdk_slot();
+    let dir = scratch("entry-counters-stitch-segmented");
+    scapy(
+        "vxlan_oracle.py",
+        ["stitch-big", dir.to_str().unwrap(), &M.to_string()],
+    );
+    let (_, sent) = read_pcap(&dir.join("ul_in.pcap"));
+    assert_eq!(sent.len(), M);
+    let from_tor: u64 = sent.iter().map(|f| f.len() as u64 - 50).sum();
+    let prefix = format!("gwtest-entries-stseg-{}", std::process::id());
+    let ul = format!(
+        "net_pcap0,rx_pcap={},tx_pcap={}",
+        dir.join("ul_in.pcap").display(),
+        dir.join("ul_out.pcap").display()
+    );
+    let acc = format!(
+        "net_pcap1,rx_pcap={},tx_pcap={}",
+        dir.join("acc_in.pcap").display(),
+        dir.join("acc_out.pcap").display()
+    );
+    let cfg = Ports::new(&ul, &acc, &prefix).yaml()
+        + r#"vtep:
+  ipv4: 198.18.0.1/24
+  vxlan_port: 4789
+  next_hops:
+    - { via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32, 198.18.0.3/32] }
+tunnels:
+  - { name: ovn, remote: 198.18.0.2, vni: 1000, mesh: overlay,
+      options: [ { class: 0x0102, type: 0x05, data: "01020304" } ] }
+  - { name: tor, remote: 198.18.0.3, vni: 5000, encapsulation: vxlan, mesh: fabric }
+l2:
+  learning: false
+  segments:
+    - { port: acc, vni: 1000, vxlan_vni: 5000, flood: [],
+        static_macs: [ { mac: "02:00:00:00:0b:02", remote: 198.18.0.2 },
+                       { mac: "02:00:00:00:0b:03", remote: 198.18.0.3 } ] }
+"#;
+    let mut g = Gateway::start(&dir, &cfg, &prefix);
+    let cmds = strings(&[
+        "/geneve_gw/tunnel,ovn",
+        "/geneve_gw/tunnel,tor",
+        "/geneve_gw/vni,1000",
+        "/geneve_gw/counters",
+    ]);
+    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    let m = M as u64;
+    let r = query_until(&prefix, &mut g, &cmds, |r| {
+        n(&r[3], "encap") == m && n(&r[1], "decap_packets") == m
+    });
+    drop(g);
+    let c = &r[3];
+    assert_eq!(n(c, "stitched"), m, "{c}");
+    assert_eq!(n(c, "vxlan_encap"), 0, "{c}");
+    assert_eq!(n(c, "decap"), 0, "{c}");
+    assert_eq!(n(c, "drops_total"), 0, "{c}");
+    let tor = &r[1];
+    assert_eq!(n(tor, "decap_bytes"), from_tor, "{tor}");
+    assert_eq!(n(tor, "encap_packets"), 0, "{tor}");
+    let vni = &r[2];
+    assert_eq!(n(vni, "packets"), m, "{vni}");
+    assert_eq!(n(vni, "bytes"), from_tor, "{vni}");
+    assert_eq!(n(vni, "drops"), 0, "{vni}");
+    // What left: every frame in more than one segment, each a Geneve
+    // frame to ovn no longer than the MTU allows.
+    let (_, out) = read_pcap(&dir.join("ul_out.pcap"));
+    assert!(out.len() > M, "{} frames out for {M} in", out.len());
+    assert!(out
+        .iter()
+        .all(|f| f.len() <= 1514 && f[36..38] == [0x17, 0xc1]));
+    let ovn = &r[0];
+    assert_eq!(n(ovn, "encap_packets"), out.len() as u64, "{ovn}");
+    let out_bytes: u64 = out.iter().map(|f| f.len() as u64).sum();
+    assert_eq!(n(ovn, "encap_bytes"), out_bytes, "{ovn}");
+    assert_eq!(n(ovn, "encap_drops"), 0, "{ovn}");
+    assert_eq!(n(ovn, "decap_packets"), 0, "{ovn}");
+}
+
 /// An untagged IPv4/UDP frame of `len` bytes (at least 42) from the L3
 /// access side to `dst`.
 fn l3_frame(dst: [u8; 4], len: usize) -> Vec<u8> {

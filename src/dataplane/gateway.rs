@@ -182,6 +182,7 @@ impl GatewayWorker {
                             rx_port: p as u16,
                             icmp: &mut icmp,
                             policer: &mut policer,
+                            segmented: false,
                         };
                         encapped += access_general(t, p as u16, m, rss, &mut mac_cache, &mut sink);
                     });
@@ -265,6 +266,7 @@ impl GatewayWorker {
                             rx_port: p as u16,
                             icmp: &mut icmp,
                             policer: &mut policer,
+                            segmented: false,
                         };
                         // Drops from here on count under the VNI too.
                         sink.io.vni = seen.0;
@@ -276,10 +278,16 @@ impl GatewayWorker {
                             run.add(e, seen.0, seen.1, len);
                         }
                         // Stitched: decapsulated under its source, encapsulated
-                        // under its tunnel out.
-                        if let (1.., Some((out, inner))) = (en, stitched) {
-                            run.add(e, seen.0, seen.1, inner);
-                            e.encap(out, 1, len);
+                        // under its tunnel out (by the segment path, which
+                        // counted the encapsulation, when it left in segments).
+                        if let Some((out, inner)) = stitched {
+                            if en > 0 {
+                                run.add(e, seen.0, seen.1, inner);
+                                e.encap(out, 1, len);
+                            } else if sink.segmented {
+                                run.add(e, seen.0, seen.1, inner);
+                                c.stitched.add(1);
+                            }
                         }
                         encapped += en;
                         decapped += d;
@@ -350,6 +358,13 @@ impl Io<'_> {
         self.e.decap_drop(self.vni, n);
     }
 
+    /// [`count_drop`](Self::count_drop) for a path that says whether its
+    /// frame left: it did not.
+    fn dropped(&self, r: DropReason, n: u64) -> bool {
+        self.count_drop(r, n);
+        false
+    }
+
     /// `m`, encapsulated with template `id`, counted under its tunnel.
     #[inline]
     fn count_encap(&self, t: &Tables, id: u32, m: &Mbuf) {
@@ -370,6 +385,10 @@ struct Sink<'a> {
     icmp: &'a mut TokenBucket,
     /// The worker's punt policer.
     policer: &'a mut PuntPolicer,
+    /// The frame [`act`](Self::act) took left as segments (or as one
+    /// copy of a chain): the segment path counted its encapsulation, the
+    /// caller counts the rest (a stitched frame's decapsulation).
+    segmented: bool,
 }
 
 impl Sink<'_> {
@@ -410,7 +429,7 @@ impl Sink<'_> {
                 vxlan,
             } => return self.flood_from(t, segment as usize, group, vxlan, m, rss),
             Outcome::Flood(seg) => self.flood(t, seg, m, rss),
-            Outcome::Segment(id) => self.segment(t, id, m, rss),
+            Outcome::Segment(id) => self.segmented = self.segment(t, id, m, rss),
             Outcome::Punt(kind) => self.punt(kind, m),
             Outcome::Drop(r) => self.io.count_drop(r, 1),
         }
@@ -480,7 +499,9 @@ impl Sink<'_> {
                     }
                     self.io.send(port, copy);
                 }
-                FloodCopy::Segment(id) => self.segment(t, id, copy, rss),
+                FloodCopy::Segment(id) => {
+                    self.segment(t, id, copy, rss);
+                }
                 FloodCopy::Drop(r) => {
                     self.io.tunnel = slot_of(t, id);
                     self.io.count_drop(r, 1);
@@ -537,7 +558,12 @@ impl Sink<'_> {
                     }
                     self.io.send(port, copy);
                 }
-                FloodCopy::Segment(id) => self.segment(t, id, copy, rss),
+                FloodCopy::Segment(id) => {
+                    // Its encapsulation counted by the segment path.
+                    if self.segment(t, id, copy, rss) {
+                        self.io.c.stitched.add(1);
+                    }
+                }
                 FloodCopy::Drop(r) => {
                     self.io.tunnel = slot_of(t, id);
                     self.io.count_drop(r, 1);
@@ -574,15 +600,22 @@ impl Sink<'_> {
     /// the encap fast tier never gets here.
     #[cold]
     #[inline(never)]
-    fn segment(&mut self, t: &Tables, id: u32, m: Mbuf, rss: Option<u32>) {
+    fn segment(&mut self, t: &Tables, id: u32, m: Mbuf, rss: Option<u32>) -> bool {
         // Its drops and frames count under the template's tunnel.
         let before = self.io.tunnel;
         self.io.tunnel = slot_of(t, id);
-        self.segment_counted(t, id, m, rss);
+        let left = self.segment_counted(t, id, m, rss);
         self.io.tunnel = before;
+        // Counted once per frame, as the encapsulation is.
+        if left && flood_copy_is_vxlan(t, id) {
+            self.io.c.vxlan_encap.add(1);
+        }
+        left
     }
 
-    fn segment_counted(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) {
+    /// Whether the frame left (the TSO frame, one segment or more, or the
+    /// copy of a chain); what left and what was dropped is counted here.
+    fn segment_counted(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) -> bool {
         let Sink {
             io,
             scratch,
@@ -591,7 +624,7 @@ impl Sink<'_> {
             ..
         } = self;
         let Some(tpl) = t.templates.get(id as usize) else {
-            return io.count_drop(DropReason::NextHopUnresolved, 1);
+            return io.dropped(DropReason::NextHopUnresolved, 1);
         };
         let contiguous = m.is_contiguous();
         let mut copied = 0;
@@ -603,7 +636,7 @@ impl Sink<'_> {
             }
             match m.read_into(scratch) {
                 Some(n) => copied = n,
-                None => return io.count_drop(DropReason::EncapTooBig, 1),
+                None => return io.dropped(DropReason::EncapTooBig, 1),
             }
         }
         // A software segment and its outer headers must fit one mbuf of the
@@ -630,13 +663,13 @@ impl Sink<'_> {
                 if r == DropReason::EncapTooBig {
                     too_big(t, io, icmp, *rx_port, tpl, inner);
                 }
-                return io.count_drop(r, 1);
+                return io.dropped(r, 1);
             }
-            (SegmentPath::LinearCopy, _) => return linear_copy(t, io, tpl, inner, rss),
+            (SegmentPath::LinearCopy, _) => return linear_copy(t, io, id, tpl, inner, rss),
             (SegmentPath::Tso | SegmentPath::Software, Ok(plan)) => plan,
             // `segment_path` chose these only with a plan.
             (SegmentPath::Tso | SegmentPath::Software, Err(_)) => {
-                return io.count_drop(DropReason::EncapTooBig, 1)
+                return io.dropped(DropReason::EncapTooBig, 1)
             }
         };
         if path == SegmentPath::Tso {
@@ -645,11 +678,12 @@ impl Sink<'_> {
                     io.c.encap.add(1);
                     io.count_encap(t, id, &m);
                     io.c.tso_hw_frames.add(1);
-                    return io.send(t.underlay_port, m);
+                    io.send(t.underlay_port, m);
+                    return true;
                 }
                 // Headers too long for the mbuf's length fields: software.
                 Err(EncapError::TooBig { .. }) => {}
-                Err(_) => return io.count_drop(DropReason::EncapNoRoom, 1),
+                Err(_) => return io.dropped(DropReason::EncapNoRoom, 1),
             }
         }
         let inner: &[u8] = if contiguous {
@@ -660,7 +694,7 @@ impl Sink<'_> {
         let plan = if plan.segment_len(0) > fits_mbuf {
             match TcpSegmentation::plan(inner, tpl.payload_kind(), fits_mbuf) {
                 Ok(p) => p,
-                Err(_) => return io.count_drop(DropReason::EncapNoRoom, 1),
+                Err(_) => return io.dropped(DropReason::EncapNoRoom, 1),
             }
         } else {
             plan
@@ -695,6 +729,7 @@ impl Sink<'_> {
             io.c.encap.add(1);
             io.c.tso_segments.add(sent);
         }
+        sent > 0
     }
 }
 
@@ -1222,32 +1257,36 @@ fn send_front(
 
 /// Encapsulates `inner` (a chained frame copied out, that one mbuf holds:
 /// see [`segment_path`]) from one fresh mbuf.
+/// Whether it left; counted under template `id`'s tunnel either way.
 fn linear_copy(
     t: &Tables,
     io: &mut Io<'_>,
+    id: u32,
     tpl: &crate::tunnel::EncapTemplate,
     inner: &[u8],
     rss: Option<u32>,
-) {
+) -> bool {
     let Some(mut s) = io.sh.pool.alloc() else {
-        return io.count_drop(DropReason::SegmentNoMbuf, 1);
+        return io.dropped(DropReason::SegmentNoMbuf, 1);
     };
     let Some(out) = s.set_len(inner.len()) else {
-        return io.count_drop(DropReason::EncapNoRoom, 1);
+        return io.dropped(DropReason::EncapNoRoom, 1);
     };
     out.copy_from_slice(inner);
     match encap(tpl, &mut s, rss) {
         Ok(()) => {
             io.c.encap.add(1);
+            io.count_encap(t, id, &s);
             io.send(t.underlay_port, s);
+            true
         }
-        Err(EncapError::NoHeadroom) => io.count_drop(DropReason::EncapNoRoom, 1),
-        Err(EncapError::TooBig { .. }) => io.count_drop(DropReason::EncapTooBig, 1),
-        Err(EncapError::BadInner) => io.count_drop(DropReason::InnerNotIp, 1),
+        Err(EncapError::NoHeadroom) => io.dropped(DropReason::EncapNoRoom, 1),
+        Err(EncapError::TooBig { .. }) => io.dropped(DropReason::EncapTooBig, 1),
+        Err(EncapError::BadInner) => io.dropped(DropReason::InnerNotIp, 1),
     }
 }
 
-/// Whether flood template `id` is VXLAN (its copies are counted apart).
+/// Whether template `id` is VXLAN (its frames are counted apart).
 fn flood_copy_is_vxlan(t: &Tables, id: u32) -> bool {
     t.templates
         .get(id as usize)

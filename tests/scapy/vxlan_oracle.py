@@ -9,6 +9,9 @@
                                         198.18.0.2, then N Geneve frames from
                                         198.18.0.2 (VNI 1000) for the MAC behind
                                         198.18.0.3; DIR/acc_in.pcap empty
+  vxlan_oracle.py stitch-big DIR N   -> DIR/ul_in.pcap: N VXLAN frames from
+                                        198.18.0.3 whose inner TCP frames
+                                        fill a 1500-byte underlay MTU
 
 Used by tests/oracle_vxlan.rs; addresses come from 198.18.0.0/15 and
 2001:db8::/32 (the same ones tests/common/mod.rs uses).
@@ -133,9 +136,32 @@ def stitch(d, n):
     wrpcap(d + "/acc_in.pcap", [])
 
 
+def stitch_big(d, n):
+    """N VXLAN frames from 198.18.0.3 (VNI 5000) whose inner TCP frames
+    fill a 1500-byte underlay MTU (1464 bytes: 36 bytes of outer IPv4, UDP
+    and VXLAN headers), for the MAC behind 198.18.0.2."""
+    from scapy.all import TCP
+    n = int(n)
+    frames = []
+    for i in range(n):
+        inner = (Ether(src="02:00:00:00:0c:%02x" % (i % 200), dst=BEHIND_GENEVE)
+                 / IP(src="10.0.0.1", dst="10.0.1.%d" % (1 + i % 200))
+                 / TCP(sport=1000 + i, dport=80, flags="A", seq=1000 * i)
+                 / Raw(bytes([i % 256]) * 1410))
+        assert len(inner) == 1464
+        frames.append(Ether(src="02:00:00:00:00:03", dst=GW_UL_MAC)
+                      / IP(src="198.18.0.3", dst=V4_LOCAL, flags="DF")
+                      / UDP(sport=50000 + i, dport=4789, chksum=0)
+                      / VXLAN(vni=5000, flags=0x08) / inner)
+    wrpcap(d + "/ul_in.pcap", frames)
+    wrpcap(d + "/acc_in.pcap", [])
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "stitch":
         stitch(sys.argv[2], sys.argv[3])
+    elif mode == "stitch-big":
+        stitch_big(sys.argv[2], sys.argv[3])
     else:
         {"decode": decode, "build": build}[mode](sys.argv[2])
