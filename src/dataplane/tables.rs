@@ -127,35 +127,9 @@ impl VniOut {
         self.source_slot_any(addr, ipv6)
     }
 
-    /// [`source_slot`](Self::source_slot) read from the frame itself: the
-    /// outer IP header at `l3` (IPv6: `ipv6`). The express tiers use it
-    /// before trimming, so the delivery they hold is never copied to
-    /// memory for its address.
-    #[inline(always)]
-    pub fn source_slot_in(&self, frame: &[u8], l3: usize, ipv6: bool) -> u32 {
-        if !ipv6 {
-            if let Some(&[a, b, c, d]) = frame.get(l3 + 12..l3 + 16) {
-                // No check of the slot: a first source without one has no
-                // other tunnel of its address that the scan would find.
-                if u32::from_ne_bytes([a, b, c, d]) == self.src4.0 {
-                    return self.src4.1;
-                }
-            }
-        } else if let Some(a) = frame.get(l3 + 8..l3 + 24) {
-            if *a == self.src6.0 {
-                return self.src6.1;
-            }
-        }
-        let firsts = usize::from(self.src4.1 != super::stats::NO_SLOT)
-            + usize::from(self.src6.1 != super::stats::NO_SLOT);
-        if self.sources.len() <= firsts {
-            return super::stats::NO_SLOT;
-        }
-        self.source_slot_frame(frame, l3, ipv6)
-    }
-
-    /// [`source_slot_in`](Self::source_slot_in) of an outer IPv4 source
-    /// as the frame holds it (native-endian word of its 4 bytes).
+    /// [`source_slot_of`](Self::source_slot_of) of an outer IPv4 source
+    /// as the frame holds it (native-endian word of its 4 bytes): the
+    /// express tiers' run keys keep it so.
     #[inline(always)]
     pub fn source_slot_v4(&self, word: u32) -> u32 {
         if word == self.src4.0 {
@@ -178,17 +152,6 @@ impl VniOut {
     #[inline(never)]
     pub fn source_slot_v6_other(&self, addr: [u8; 16]) -> u32 {
         self.source_slot_of(addr, true)
-    }
-
-    #[inline(never)]
-    fn source_slot_frame(&self, frame: &[u8], l3: usize, ipv6: bool) -> u32 {
-        let mut addr = [0u8; 16];
-        let (at, n) = if ipv6 { (l3 + 8, 16) } else { (l3 + 12, 4) };
-        match frame.get(at..at + n) {
-            Some(a) => addr[..n].copy_from_slice(a),
-            None => return super::stats::NO_SLOT,
-        }
-        self.source_slot_any(addr, ipv6)
     }
 
     /// [`source_slot_of`](Self::source_slot_of) over every source.
@@ -1119,16 +1082,14 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The source VTEP's tunnel slot, read from the frame or given,
-        /// is the slot of the first of the VNI's sources with that address
-        /// (slot-less sources and repeated addresses included), and none
-        /// for a frame too short to hold the address.
+        /// The source VTEP's tunnel slot, given as an address or as the
+        /// IPv4 word the express key keeps, is the slot of the first of
+        /// the VNI's sources with that address (slot-less sources and
+        /// repeated addresses included).
         #[test]
         fn source_slot_is_the_first_source_of_that_address(
             sources in proptest::collection::vec((0u8..6, proptest::option::of(0u32..4)), 0..6),
             query in 0u8..6,
-            l3 in 0usize..20,
-            cut in proptest::option::of(0usize..40),
         ) {
             let list: Vec<Source> = sources
                 .iter()
@@ -1147,24 +1108,6 @@ mod tests {
             if !ipv6 {
                 let word = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
                 proptest::prop_assert_eq!(o.source_slot_v4(word), want);
-            }
-            // An outer header at `l3` with the address where IPv4 or IPv6
-            // keeps its source.
-            let mut frame = vec![0xeeu8; l3 + 40];
-            match addr {
-                IpAddr::V4(a) => frame[l3 + 12..l3 + 16].copy_from_slice(&a.octets()),
-                IpAddr::V6(a) => frame[l3 + 8..l3 + 24].copy_from_slice(&a.octets()),
-            }
-            let end = if ipv6 { l3 + 24 } else { l3 + 16 };
-            match cut {
-                Some(c) if l3 + c < end => {
-                    frame.truncate(l3 + c);
-                    proptest::prop_assert_eq!(
-                        o.source_slot_in(&frame, l3, ipv6),
-                        crate::dataplane::stats::NO_SLOT
-                    );
-                }
-                _ => proptest::prop_assert_eq!(o.source_slot_in(&frame, l3, ipv6), want),
             }
         }
     }
