@@ -89,9 +89,9 @@ impl Source {
 #[derive(Debug, Clone, Default)]
 pub struct VniTable {
     keys: Vec<u32>,
-    /// Entries, each with [`VniOut::is_plain`] under this table's learning
-    /// setting.
-    outs: HugeVec<(VniOut, bool)>,
+    /// Entries, each with what the fast tiers may do with its packets
+    /// under this table's learning setting.
+    outs: HugeVec<(VniOut, FastDelivery)>,
     index: FlatMap<u32, u32>,
     /// MAC learning is on (an L2 VNI then needs the source VTEP).
     learning: bool,
@@ -199,6 +199,61 @@ impl VniOut {
     }
 }
 
+/// What the fast tiers may do with a VNI's packets, worked out when its
+/// entry is stored ([`VniTable::insert`]) so that a tier tests one byte:
+/// whether the VNI [is plain](VniOut::is_plain), for which payload (a
+/// plain L3 VNI is not plain for an Ethernet frame: that payload is
+/// dropped as not carried, by the general tier), and whether its port
+/// takes the frame untagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FastDelivery(u8);
+
+impl FastDelivery {
+    const PLAIN_ETHERNET: u8 = 1;
+    const PLAIN_IP: u8 = 2;
+    const UNTAGGED: u8 = 4;
+
+    fn of(out: &VniOut, learning: bool) -> FastDelivery {
+        let plain = match (out.is_plain(learning), out.payload) {
+            (false, _) => 0,
+            (true, Payload::Ethernet) => Self::PLAIN_ETHERNET,
+            (true, Payload::Ip) => Self::PLAIN_IP,
+        };
+        let untagged = if out.vlan.is_none() {
+            Self::UNTAGGED
+        } else {
+            0
+        };
+        FastDelivery(plain | untagged)
+    }
+
+    /// [`VniOut::is_plain`].
+    #[inline(always)]
+    pub fn plain(self) -> bool {
+        self.0 & (Self::PLAIN_ETHERNET | Self::PLAIN_IP) != 0
+    }
+
+    /// Plain, and it carries Ethernet frames (tagged or not).
+    #[inline(always)]
+    pub fn plain_ethernet(self) -> bool {
+        self.0 & Self::PLAIN_ETHERNET != 0
+    }
+
+    /// Plain, it carries Ethernet frames and sends them untagged: what
+    /// the decap express tier delivers in place.
+    #[inline(always)]
+    pub fn express_ethernet(self) -> bool {
+        self.0 == Self::PLAIN_ETHERNET | Self::UNTAGGED
+    }
+
+    /// Plain, it carries IP packets (so it has a configured next-hop MAC)
+    /// and sends them untagged: the L3 express delivery.
+    #[inline(always)]
+    pub fn express_ip(self) -> bool {
+        self.0 == Self::PLAIN_IP | Self::UNTAGGED
+    }
+}
+
 impl VniTable {
     /// Most entries found by scanning.
     pub const SCAN: usize = 8;
@@ -218,15 +273,15 @@ impl VniTable {
 
     /// Adds or replaces the entry of `vni`.
     pub fn insert(&mut self, vni: u32, out: VniOut) {
-        let plain = out.is_plain(self.learning);
+        let fast = FastDelivery::of(&out, self.learning);
         match self.index.get(&vni) {
-            Some(&i) => self.outs[i as usize] = (out, plain),
+            Some(&i) => self.outs[i as usize] = (out, fast),
             None => {
                 debug_assert!(self.keys.len() < Self::MAX_ENTRIES);
                 self.index.insert(vni, self.keys.len() as u32);
                 self.keys.push(vni);
                 self.outs.reserve_huge(1);
-                self.outs.push((out, plain));
+                self.outs.push((out, fast));
             }
         }
     }
@@ -250,21 +305,28 @@ impl VniTable {
     /// The entry of `vni` and whether it [is plain](VniOut::is_plain).
     #[inline(always)]
     pub fn get_plain(&self, vni: u32) -> Option<(&VniOut, bool)> {
-        let (out, plain) = self.outs.get(self.position(vni)?)?;
-        Some((out, *plain))
+        let (out, fast) = self.get_fast(vni)?;
+        Some((out, fast.plain()))
     }
 
-    /// [`get_plain`](Self::get_plain) with the entry's index for
+    /// The entry of `vni` and what the fast tiers may do with its packets.
+    #[inline(always)]
+    pub fn get_fast(&self, vni: u32) -> Option<(&VniOut, FastDelivery)> {
+        let (out, fast) = self.outs.get(self.position(vni)?)?;
+        Some((out, *fast))
+    }
+
+    /// [`get_fast`](Self::get_fast) with the entry's index for
     /// [`entry_at`](Self::entry_at) (below 2^25: one entry per VNI and
     /// encapsulation at most).
     #[inline(always)]
-    pub fn get_plain_at(&self, vni: u32) -> Option<(u32, &VniOut, bool)> {
+    pub fn get_fast_at(&self, vni: u32) -> Option<(u32, &VniOut, FastDelivery)> {
         let i = self.position(vni)?;
-        let (out, plain) = self.outs.get(i)?;
-        Some((i as u32, out, *plain))
+        let (out, fast) = self.outs.get(i)?;
+        Some((i as u32, out, *fast))
     }
 
-    /// The entry at index `i` ([`get_plain_at`](Self::get_plain_at)).
+    /// The entry at index `i` ([`get_fast_at`](Self::get_fast_at)).
     #[inline(always)]
     pub fn entry_at(&self, i: usize) -> Option<&VniOut> {
         self.outs.get(i).map(|(o, _)| o)

@@ -38,7 +38,8 @@ decap:
 const UL_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const PEER2: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
-/// Tables for `cfg` on an underlay (port 0) and an access port (1).
+/// Tables for `cfg` on an underlay (port 0) and an access port (1), and
+/// a second access port (2) for the configurations that have one.
 fn build(
     cfg: &crate::config::Config,
     neighbors: &HashMap<IpAddr, [u8; 6]>,
@@ -49,8 +50,8 @@ fn build(
     Tables::build(
         cfg,
         &BuildInputs {
-            port_ids: &[0, 1],
-            port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa]],
+            port_ids: &[0, 1, 2],
+            port_macs: &[UL_MAC, [2, 0, 0, 0, 0, 0xaa], [2, 0, 0, 0, 0, 0xab]],
             neighbors,
             learned,
             generation,

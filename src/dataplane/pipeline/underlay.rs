@@ -620,16 +620,15 @@ fn express_deliver_ip<const C: bool, B: Buffer + ?Sized>(
     d: Delivery,
 ) -> Option<ExpressKey> {
     const ETH: usize = 14;
-    let (entry, out, plain) = t.vnis.get_plain_at(d.vni.get())?;
+    let (entry, out, fast) = t.vnis.get_fast_at(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
     // `front` is past the outer Ethernet, IP, UDP and Geneve headers.
     let eth_at = front.checked_sub(ETH)?;
-    let (Some(dst), true) = (out.eth_dst, plain) else {
+    // Plain for IP packets, untagged (a plain L3 VNI has its MAC).
+    let (Some(dst), true) = (out.eth_dst, fast.express_ip()) else {
         return None;
     };
-    if out.payload != Payload::Ip
-        || out.vlan.is_some()
-        || d.payload != PayloadKind::Ipv4
+    if d.payload != PayloadKind::Ipv4
         || front + back > buf.len()
         || buf.len() - eth_at - back > out.max_untagged_frame
     {
@@ -681,15 +680,15 @@ fn express_deliver<const C: bool, B: Buffer + ?Sized>(
     buf: &mut B,
     d: Delivery,
 ) -> Option<ExpressKey> {
-    let (entry, out, plain) = t.vnis.get_plain_at(d.vni.get())?;
+    let (entry, out, fast) = t.vnis.get_fast_at(d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
-    // Nothing changes unless all of it can be done. A plain VNI carries
-    // Ethernet frames; an IP payload is for `underlay` to drop (the fast
-    // tiers leave a frame with an inner tag to it too). A frame longer than
-    // the port's untagged limit goes to the general tier, whose
-    // `Tables::over_mtu` check counts VLAN tags and the drop.
-    if !plain
-        || out.vlan.is_some()
+    // Nothing changes unless all of it can be done: a plain VNI that
+    // carries Ethernet frames, untagged. An Ethernet frame to an L3 VNI or
+    // an IP payload to an L2 one is for `underlay` to drop as not carried
+    // (the fast tiers leave a frame with an inner tag to it too). A frame
+    // longer than the port's untagged limit goes to the general tier,
+    // whose `Tables::over_mtu` check counts VLAN tags and the drop.
+    if !fast.express_ethernet()
         || d.payload != PayloadKind::Ethernet
         || !trims_fit(buf.len(), front, back, d.payload_len, d.outer_ipv6, out)
     {
@@ -797,10 +796,12 @@ fn deliver_fast<B: Buffer + ?Sized>(
     d: Delivery,
     events: &mut impl FnMut(Event),
 ) -> Outcome {
-    let Some((out, plain)) = t.vnis.get_plain(d.vni.get()) else {
+    let Some((out, fast)) = t.vnis.get_fast(d.vni.get()) else {
         return Outcome::Drop(DropReason::UnknownVni);
     };
-    if !plain || d.payload != PayloadKind::Ethernet {
+    // An Ethernet frame to a plain L2 VNI; anything else (an Ethernet
+    // frame to an L3 VNI is dropped as not carried) takes `deliver`.
+    if !fast.plain_ethernet() || d.payload != PayloadKind::Ethernet {
         return deliver_with_policy(t, buf, d, events);
     }
     events(Event::Counted {

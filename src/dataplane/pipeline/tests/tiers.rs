@@ -532,12 +532,18 @@ fn underlay_express_l3_delivers_like_the_general_tier_over_mutated_frames() {
     let no_mac = L3.replace(", next_hop_mac: \"02:00:00:00:0a:01\"", "");
     let allow = L3.to_string() + "decap:\n  - { vni: 100, allow_from: [198.18.0.3] }\n";
     let tagged = L3.replace("port: acc,", "port: acc, vlan: 5,");
+    // With an L2 segment beside it the Ethernet pattern exists too: an
+    // Ethernet frame to the L3 VNI meets the Ethernet express delivery.
+    let with_l2 = L3.replace(
+        "  - { name: acc, role: access, device: 1, mtu: 1400 }\n",
+        "  - { name: acc, role: access, device: 1, mtu: 1400 }\n  - { name: acc2, role: access, device: 2, mtu: 1400 }\n",
+    ) + "l2:\n  learning: false\n  segments:\n    - { port: acc2, vni: 200, flood: [] }\n";
     let neighbors: HashMap<IpAddr, [u8; 6]> = [
         ("198.18.0.2".parse().unwrap(), PEER2),
         ("198.19.0.2".parse().unwrap(), [2, 0, 0, 0, 0, 0x77]),
     ]
     .into();
-    let configs: Vec<Tables> = [L3.to_string(), no_mac, allow, tagged]
+    let configs: Vec<Tables> = [L3.to_string(), no_mac, allow, tagged, with_l2]
         .iter()
         .map(|y| {
             let cfg = crate::config::load_str(y, "t.yaml").unwrap_or_else(|e| panic!("{e}"));
@@ -560,11 +566,15 @@ fn underlay_express_l3_delivers_like_the_general_tier_over_mutated_frames() {
     let n = (big.len() - 18) as u16;
     big[20..22].copy_from_slice(&n.to_be_bytes());
     bases.push(geneve_l3_from_peer(&big, &[])); // over the access MTU
+                                                // An Ethernet payload (protocol type 0x6558), which an L3 VNI does not
+                                                // carry: dropped by every tier, never delivered as a frame.
+    bases.push(geneve_from_peer(&inner, &[]));
     let frames = mutated(&bases, 120, 90, |f| fix_ipv4_checksum(f));
     let taken = express_like_general(&configs, &frames, true);
     // Only the plain VNI (a configured MAC, no policy, no tag) is taken.
-    assert!(taken[0] > 100, "{taken:?}");
-    assert_eq!(taken[1..], [0, 0, 0], "{taken:?}");
+    assert!(taken[0] > 100 && taken[4] > 100, "{taken:?}");
+    assert_eq!(taken[1..4], [0, 0, 0], "{taken:?}");
+    assert!(configs[4].decap.has_ethernet_pattern());
 }
 
 /// The L3 access express tier encapsulates exactly like
