@@ -72,6 +72,10 @@ impl GatewayWorker {
         let mut handoff_countdown = 1u32;
         let mut mac_cache = pipeline::MacCache::default();
         let mut stitch_cache = pipeline::StitchCache::default();
+        // The decap express tier's keys, one per packet it takes: kept
+        // across bursts (each burst writes the ones it reads), so no burst
+        // clears them.
+        let mut express_keys = [pipeline::ExpressKey::default(); BURST_SIZE];
         // Chained (jumbo) frames to segment are copied here first; grown
         // once to the largest IP packet, never per packet after that.
         let mut scratch: Vec<u8> = Vec::new();
@@ -195,8 +199,16 @@ impl GatewayWorker {
                     }
                     // Delivered packets, counted per (VNI, tunnel) run.
                     let mut run = DecapRun::default();
-                    decapped +=
-                        underlay_express_front(t, &mut burst, &mut tx, c, e, &mut run, &mut lat);
+                    decapped += underlay_express_front(
+                        t,
+                        &mut burst,
+                        &mut tx,
+                        c,
+                        e,
+                        &mut run,
+                        &mut lat,
+                        &mut express_keys,
+                    );
                     if stitching {
                         // Then the stitched frames at the front: decapped
                         // and re-encapsulated in place, all to the
@@ -900,8 +912,9 @@ fn l3_new_route<'t, const C: bool>(
 /// of `burst`: the packets it decapsulated in place move to their access
 /// ports' TX buffers, a run of one key at a time, counted per (VNI,
 /// tunnel) into `run` when `counting` (`WorkerEntries::counting`, chosen
-/// once per burst); returns how many. Not inlined, as
-/// [`l2_express_front`].
+/// once per burst); returns how many. `keys`: the worker's, one per packet
+/// taken (stale past those). Not inlined, as [`l2_express_front`].
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn underlay_express_front(
     t: &Tables,
@@ -911,8 +924,8 @@ fn underlay_express_front(
     e: &WorkerEntries,
     run: &mut DecapRun,
     lat: &mut Residence,
+    keys: &mut [pipeline::ExpressKey; BURST_SIZE],
 ) -> u64 {
-    let mut keys = [pipeline::ExpressKey::default(); BURST_SIZE];
     // One loop per kind of gateway and per counting mode, each a function
     // of its own: with L2 VNIs the Ethernet pattern first, without them
     // the L3 pattern (no call per packet). A burst that starts with an
@@ -923,22 +936,22 @@ fn underlay_express_front(
         .first()
         .is_some_and(|m| m.data().get(12..14) == Some(&[0x86, 0xdd][..]));
     let (n, bytes) = match (v6_first, t.decap.has_ethernet_pattern(), e.counting()) {
-        (true, _, true) => express_keys::<true>(burst, &mut keys, |m| {
+        (true, _, true) => express_keys::<true>(burst, keys, |m| {
             pipeline::underlay_express_v6::<true, _>(t, m)
         }),
-        (true, _, false) => express_keys::<false>(burst, &mut keys, |m| {
+        (true, _, false) => express_keys::<false>(burst, keys, |m| {
             pipeline::underlay_express_v6::<false, _>(t, m)
         }),
-        (false, true, true) => express_keys::<true>(burst, &mut keys, |m| {
+        (false, true, true) => express_keys::<true>(burst, keys, |m| {
             pipeline::underlay_express_key::<true, _>(t, m)
         }),
-        (false, true, false) => express_keys::<false>(burst, &mut keys, |m| {
+        (false, true, false) => express_keys::<false>(burst, keys, |m| {
             pipeline::underlay_express_key::<false, _>(t, m)
         }),
-        (false, false, true) => express_keys::<true>(burst, &mut keys, |m| {
+        (false, false, true) => express_keys::<true>(burst, keys, |m| {
             pipeline::underlay_express_ip::<true, _>(t, m)
         }),
-        (false, false, false) => express_keys::<false>(burst, &mut keys, |m| {
+        (false, false, false) => express_keys::<false>(burst, keys, |m| {
             pipeline::underlay_express_ip::<false, _>(t, m)
         }),
     };
@@ -1006,12 +1019,7 @@ fn send_keyed<const C: bool>(
 ) {
     let mut i = 0;
     while let Some(&key) = keys.get(i) {
-        let len = keys
-            .get(i..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|&&k| k == key)
-            .count();
+        let len = pipeline::ExpressKey::run_len(keys.get(i..).unwrap_or_default());
         // The run's bytes: the whole sum for a run of every packet, else
         // its mbufs' lengths (the run is at the front of the burst).
         let bytes = if !C {

@@ -173,6 +173,31 @@ impl ExpressKey {
         ExpressKey(u64::from(entry) | flag | (u64::from(high) << 32))
     }
 
+    /// How many keys at the front of `keys` equal the first: the run the
+    /// worker sends and counts at once. Eight keys a step (the usual burst
+    /// is one run: a compare and a branch per key, the loop's own cost
+    /// once per eight), then one at a time.
+    #[inline(always)]
+    pub fn run_len(keys: &[ExpressKey]) -> usize {
+        let Some(&ExpressKey(first)) = keys.first() else {
+            return 0;
+        };
+        let (eights, _) = keys.as_chunks::<8>();
+        let mut n = 0;
+        for eight in eights {
+            if eight.iter().any(|k| k.0 != first) {
+                break;
+            }
+            n += 8;
+        }
+        n + keys
+            .get(n..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|k| k.0 == first)
+            .count()
+    }
+
     /// The VNI's entry index.
     #[inline(always)]
     pub fn entry(self) -> usize {
@@ -1075,4 +1100,43 @@ fn deliver<B: Buffer + ?Sized>(
         }
     }
     Outcome::Decapped(out.port)
+}
+
+#[cfg(test)]
+mod run_len_tests {
+    use super::ExpressKey;
+
+    proptest::proptest! {
+        /// The run at the front is as long as a one-by-one count says,
+        /// for bursts of every length (full steps of eight, a partial one,
+        /// none) and runs that end anywhere, keys that differ in the entry,
+        /// the flags or the source.
+        #[test]
+        fn run_len_counts_the_keys_equal_to_the_first(
+            picks in proptest::collection::vec((0u32..3, 0u32..2, proptest::bool::ANY), 0..40),
+        ) {
+            let keys: Vec<ExpressKey> = picks
+                .iter()
+                .map(|&(entry, high, slot)| ExpressKey::new(entry, high, slot))
+                .collect();
+            let want = keys.first().map_or(0, |&f| keys.iter().take_while(|&&k| k == f).count());
+            proptest::prop_assert_eq!(ExpressKey::run_len(&keys), want);
+        }
+    }
+
+    #[test]
+    fn a_burst_of_one_run_is_one_run() {
+        let k = ExpressKey::new(7, 0x0100_12c6, false);
+        for n in [1, 7, 8, 9, 16, 31, 32] {
+            let mut keys = vec![k; n];
+            assert_eq!(ExpressKey::run_len(&keys), n);
+            // One other key anywhere ends the run there.
+            for at in 1..n {
+                keys[at] = ExpressKey::new(7, 0x0100_12c6, true);
+                assert_eq!(ExpressKey::run_len(&keys), at, "{n} keys, other at {at}");
+                keys[at] = k;
+            }
+        }
+        assert_eq!(ExpressKey::run_len(&[]), 0);
+    }
 }
