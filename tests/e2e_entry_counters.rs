@@ -295,6 +295,56 @@ metrics: {{ prometheus: "{prom}", top_tunnels: 1 }}
     assert!(String::from_utf8_lossy(&o.stderr).contains("tunnel `nope`: no counters"));
 }
 
+/// The stitch tests' gateway: scapy's `ul_in.pcap` in on the underlay
+/// (what left in `ul_out.pcap`), an empty access side, the Geneve tunnel
+/// `ovn` (its entry ending with `ovn_extra`) and the VXLAN tunnel `tor`
+/// stitched in one segment, learning and per-entry counters as given.
+fn stitch_config(
+    dir: &Path,
+    prefix: &str,
+    ovn_extra: &str,
+    learning: bool,
+    counters: bool,
+) -> String {
+    let pcap = |n: u8, rx: &str, tx: &str| {
+        format!(
+            "net_pcap{n},rx_pcap={},tx_pcap={}",
+            dir.join(rx).display(),
+            dir.join(tx).display()
+        )
+    };
+    let ul = pcap(0, "ul_in.pcap", "ul_out.pcap");
+    let acc = pcap(1, "acc_in.pcap", "acc_out.pcap");
+    Ports::new(&ul, &acc, prefix).yaml()
+        + &format!(
+            r#"vtep:
+  ipv4: 198.18.0.1/24
+  vxlan_port: 4789
+  next_hops:
+    - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32, 198.18.0.3/32] }}
+tunnels:
+  - {{ name: ovn, remote: 198.18.0.2, vni: 1000, mesh: overlay{ovn_extra} }}
+  - {{ name: tor, remote: 198.18.0.3, vni: 5000, encapsulation: vxlan, mesh: fabric }}
+l2:
+  learning: {learning}
+  segments:
+    - {{ port: acc, vni: 1000, vxlan_vni: 5000, flood: [],
+        static_macs: [ {{ mac: "02:00:00:00:0b:02", remote: 198.18.0.2 }},
+                       {{ mac: "02:00:00:00:0b:03", remote: 198.18.0.3 }} ] }}
+metrics: {{ entry_counters: {counters} }}
+"#
+        )
+}
+
+/// What the stitch tests read over telemetry, in this order: the two
+/// tunnels, the segment's VNI, the global counters.
+const STITCH_QUERIES: [&str; 4] = [
+    "/geneve_gw/tunnel,ovn",
+    "/geneve_gw/tunnel,tor",
+    "/geneve_gw/vni,1000",
+    "/geneve_gw/counters",
+];
+
 /// Frames of each direction of the stitch test.
 const STITCH_N: usize = 40;
 
@@ -327,42 +377,9 @@ fn stitched_frames_count_under_both_tunnels(learning: bool, counters: bool) {
         u8::from(counters),
         std::process::id()
     );
-    let ul = format!(
-        "net_pcap0,rx_pcap={},tx_pcap={}",
-        dir.join("ul_in.pcap").display(),
-        dir.join("ul_out.pcap").display()
-    );
-    let acc = format!(
-        "net_pcap1,rx_pcap={},tx_pcap={}",
-        dir.join("acc_in.pcap").display(),
-        dir.join("acc_out.pcap").display()
-    );
-    let cfg = Ports::new(&ul, &acc, &prefix).yaml()
-        + &format!(
-            r#"vtep:
-  ipv4: 198.18.0.1/24
-  vxlan_port: 4789
-  next_hops:
-    - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32, 198.18.0.3/32] }}
-tunnels:
-  - {{ name: ovn, remote: 198.18.0.2, vni: 1000, mesh: overlay }}
-  - {{ name: tor, remote: 198.18.0.3, vni: 5000, encapsulation: vxlan, mesh: fabric }}
-l2:
-  learning: {learning}
-  segments:
-    - {{ port: acc, vni: 1000, vxlan_vni: 5000, flood: [],
-        static_macs: [ {{ mac: "02:00:00:00:0b:02", remote: 198.18.0.2 }},
-                       {{ mac: "02:00:00:00:0b:03", remote: 198.18.0.3 }} ] }}
-metrics: {{ entry_counters: {counters} }}
-"#
-        );
+    let cfg = stitch_config(&dir, &prefix, "", learning, counters);
     let mut g = Gateway::start(&dir, &cfg, &prefix);
-    let cmds = strings(&[
-        "/geneve_gw/tunnel,ovn",
-        "/geneve_gw/tunnel,tor",
-        "/geneve_gw/vni,1000",
-        "/geneve_gw/counters",
-    ]);
+    let cmds = strings(&STITCH_QUERIES);
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
     let stitched = 2 * STITCH_N as u64;
     if !counters {
@@ -476,40 +493,11 @@ fn stitched_frames_left_in_segments_count_under_both_tunnels() {
     assert_eq!(sent.len(), M);
     let from_tor: u64 = sent.iter().map(|f| f.len() as u64 - 50).sum();
     let prefix = format!("gwtest-entries-stseg-{}", std::process::id());
-    let ul = format!(
-        "net_pcap0,rx_pcap={},tx_pcap={}",
-        dir.join("ul_in.pcap").display(),
-        dir.join("ul_out.pcap").display()
-    );
-    let acc = format!(
-        "net_pcap1,rx_pcap={},tx_pcap={}",
-        dir.join("acc_in.pcap").display(),
-        dir.join("acc_out.pcap").display()
-    );
-    let cfg = Ports::new(&ul, &acc, &prefix).yaml()
-        + r#"vtep:
-  ipv4: 198.18.0.1/24
-  vxlan_port: 4789
-  next_hops:
-    - { via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32, 198.18.0.3/32] }
-tunnels:
-  - { name: ovn, remote: 198.18.0.2, vni: 1000, mesh: overlay,
-      options: [ { class: 0x0102, type: 0x05, data: "01020304" } ] }
-  - { name: tor, remote: 198.18.0.3, vni: 5000, encapsulation: vxlan, mesh: fabric }
-l2:
-  learning: false
-  segments:
-    - { port: acc, vni: 1000, vxlan_vni: 5000, flood: [],
-        static_macs: [ { mac: "02:00:00:00:0b:02", remote: 198.18.0.2 },
-                       { mac: "02:00:00:00:0b:03", remote: 198.18.0.3 } ] }
-"#;
+    // The Geneve tunnel sends one 4-byte option: 8 bytes of header more.
+    let option = r#", options: [ { class: 0x0102, type: 0x05, data: "01020304" } ]"#;
+    let cfg = stitch_config(&dir, &prefix, option, false, true);
     let mut g = Gateway::start(&dir, &cfg, &prefix);
-    let cmds = strings(&[
-        "/geneve_gw/tunnel,ovn",
-        "/geneve_gw/tunnel,tor",
-        "/geneve_gw/vni,1000",
-        "/geneve_gw/counters",
-    ]);
+    let cmds = strings(&STITCH_QUERIES);
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(u64::MAX);
     let m = M as u64;
     let r = query_until(&prefix, &mut g, &cmds, |r| {
