@@ -186,7 +186,6 @@ impl GatewayWorker {
                             rx_port: p as u16,
                             icmp: &mut icmp,
                             policer: &mut policer,
-                            segmented: false,
                         };
                         encapped += access_general(t, p as u16, m, rss, &mut mac_cache, &mut sink);
                     });
@@ -278,27 +277,24 @@ impl GatewayWorker {
                             rx_port: p as u16,
                             icmp: &mut icmp,
                             policer: &mut policer,
-                            segmented: false,
                         };
                         // Drops from here on count under the VNI too.
                         sink.io.vni = seen.0;
                         let len = m.pkt_len() as u64;
-                        // No RSS hash needed: underlay frames never flood or
-                        // segment.
+                        let segmented = matches!(outcome, Outcome::Segment(_));
+                        // No RSS hash: a stitched frame's copies and
+                        // segments hash its inner flow.
                         let (en, d) = sink.act(t, outcome, m, None);
                         if d > 0 {
                             run.add(e, seen.0, seen.1, len);
                         }
                         // Stitched: decapsulated under its source, encapsulated
-                        // under its tunnel out (by the segment path, which
-                        // counted the encapsulation, when it left in segments).
-                        if let Some((out, inner)) = stitched {
-                            if en > 0 {
-                                run.add(e, seen.0, seen.1, inner);
+                        // under its tunnel out (its segments, when it left in
+                        // them, counted there as they left).
+                        if let (1.., Some((out, inner))) = (en, stitched) {
+                            run.add(e, seen.0, seen.1, inner);
+                            if !segmented {
                                 e.encap(out, 1, len);
-                            } else if sink.segmented {
-                                run.add(e, seen.0, seen.1, inner);
-                                c.stitched.add(1);
                             }
                         }
                         encapped += en;
@@ -397,10 +393,6 @@ struct Sink<'a> {
     icmp: &'a mut TokenBucket,
     /// The worker's punt policer.
     policer: &'a mut PuntPolicer,
-    /// The frame [`act`](Self::act) took left as segments (or as one
-    /// copy of a chain): the segment path counted its encapsulation, the
-    /// caller counts the rest (a stitched frame's decapsulation).
-    segmented: bool,
 }
 
 impl Sink<'_> {
@@ -441,7 +433,9 @@ impl Sink<'_> {
                 vxlan,
             } => return self.flood_from(t, segment as usize, group, vxlan, m, rss),
             Outcome::Flood(seg) => self.flood(t, seg, m, rss),
-            Outcome::Segment(id) => self.segmented = self.segment(t, id, m, rss),
+            // Sent in segments (or as one copy of a chain): one frame
+            // encapsulated, as if it had left whole.
+            Outcome::Segment(id) => return (u64::from(self.segment(t, id, m, rss)), 0),
             Outcome::Punt(kind) => self.punt(kind, m),
             Outcome::Drop(r) => self.io.count_drop(r, 1),
         }
@@ -512,7 +506,9 @@ impl Sink<'_> {
                     self.io.send(port, copy);
                 }
                 FloodCopy::Segment(id) => {
-                    self.segment(t, id, copy, rss);
+                    if self.segment(t, id, copy, rss) {
+                        self.io.c.encap.add(1);
+                    }
                 }
                 FloodCopy::Drop(r) => {
                     self.io.tunnel = slot_of(t, id);
@@ -571,9 +567,8 @@ impl Sink<'_> {
                     self.io.send(port, copy);
                 }
                 FloodCopy::Segment(id) => {
-                    // Its encapsulation counted by the segment path.
                     if self.segment(t, id, copy, rss) {
-                        self.io.c.stitched.add(1);
+                        copies += 1;
                     }
                 }
                 FloodCopy::Drop(r) => {
@@ -618,7 +613,8 @@ impl Sink<'_> {
         self.io.tunnel = slot_of(t, id);
         let left = self.segment_counted(t, id, m, rss);
         self.io.tunnel = before;
-        // Counted once per frame, as the encapsulation is.
+        // Once per frame, as the caller counts its encapsulation; here,
+        // where the template is at hand.
         if left && flood_copy_is_vxlan(t, id) {
             self.io.c.vxlan_encap.add(1);
         }
@@ -626,7 +622,9 @@ impl Sink<'_> {
     }
 
     /// Whether the frame left (the TSO frame, one segment or more, or the
-    /// copy of a chain); what left and what was dropped is counted here.
+    /// copy of a chain): the caller counts it as one frame encapsulated,
+    /// as it does a frame sent whole. Each segment that left counts under
+    /// the tunnel here, each drop under its reason.
     fn segment_counted(&mut self, t: &Tables, id: u32, mut m: Mbuf, rss: Option<u32>) -> bool {
         let Sink {
             io,
@@ -687,7 +685,6 @@ impl Sink<'_> {
         if path == SegmentPath::Tso {
             match encap_tso(tpl, &mut m, &plan, rss) {
                 Ok(()) => {
-                    io.c.encap.add(1);
                     io.count_encap(t, id, &m);
                     io.c.tso_hw_frames.add(1);
                     io.send(t.underlay_port, m);
@@ -738,7 +735,6 @@ impl Sink<'_> {
             }
         }
         if sent > 0 {
-            io.c.encap.add(1);
             io.c.tso_segments.add(sent);
         }
         sent > 0
@@ -1264,8 +1260,8 @@ fn send_front(
 }
 
 /// Encapsulates `inner` (a chained frame copied out, that one mbuf holds:
-/// see [`segment_path`]) from one fresh mbuf.
-/// Whether it left; counted under template `id`'s tunnel either way.
+/// see [`segment_path`]) from one fresh mbuf: whether it left (counted
+/// under template `id`'s tunnel, or its drop under the reason).
 fn linear_copy(
     t: &Tables,
     io: &mut Io<'_>,
@@ -1283,7 +1279,6 @@ fn linear_copy(
     out.copy_from_slice(inner);
     match encap(tpl, &mut s, rss) {
         Ok(()) => {
-            io.c.encap.add(1);
             io.count_encap(t, id, &s);
             io.send(t.underlay_port, s);
             true
