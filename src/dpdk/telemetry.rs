@@ -34,9 +34,16 @@ pub type TelHandler = fn(params: &str) -> Option<TelData>;
 
 static HANDLERS: Mutex<Vec<(String, TelHandler)>> = Mutex::new(Vec::new());
 
+/// The longest help text DPDK registers a command with (its string limit
+/// less the NUL); a longer one makes the registration fail.
+pub const MAX_HELP_LEN: usize = dpdk_sys::RTE_TEL_MAX_STRING_LEN as usize - 1;
+
 /// Registers `cmd` (e.g. `/geneve_gw/counters`) with DPDK's telemetry.
 pub fn register(cmd: &str, help: &str, handler: TelHandler) -> Result<(), DpdkError> {
     let c_cmd = CString::new(cmd).map_err(|_| DpdkError::new("telemetry command", -22))?;
+    if help.len() > MAX_HELP_LEN {
+        return Err(DpdkError::new("telemetry help longer than DPDK takes", -22));
+    }
     let c_help = CString::new(help).map_err(|_| DpdkError::new("telemetry help", -22))?;
     HANDLERS
         .lock()
