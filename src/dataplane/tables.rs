@@ -119,6 +119,13 @@ impl VniOut {
         if ipv6 && addr == self.src6.0 && self.src6.1 != super::stats::NO_SLOT {
             return self.src6.1;
         }
+        self.source_slot_past_firsts(addr, ipv6)
+    }
+
+    /// The slot of a source that is not a first one: none when the VNI
+    /// has no other tunnel with a slot, else the scan.
+    #[inline(always)]
+    fn source_slot_past_firsts(&self, addr: [u8; 16], ipv6: bool) -> u32 {
         let firsts = usize::from(self.src4.1 != super::stats::NO_SLOT)
             + usize::from(self.src6.1 != super::stats::NO_SLOT);
         if self.sources.len() <= firsts {
@@ -135,14 +142,9 @@ impl VniOut {
         if word == self.src4.0 {
             return self.src4.1;
         }
-        let firsts = usize::from(self.src4.1 != super::stats::NO_SLOT)
-            + usize::from(self.src6.1 != super::stats::NO_SLOT);
-        if self.sources.len() <= firsts {
-            return super::stats::NO_SLOT;
-        }
         let mut addr = [0u8; 16];
         addr[..4].copy_from_slice(&word.to_ne_bytes());
-        self.source_slot_any(addr, false)
+        self.source_slot_past_firsts(addr, false)
     }
 
     /// [`source_slot_of`](Self::source_slot_of) of an IPv6 source that

@@ -509,8 +509,8 @@ impl StitchKey {
 
 /// Stitched frames in a row from one source to one tunnel out: one VNI
 /// (its key in the `VniTable`, `stitch::vni_key`), one outer IPv4 source
-/// as the frame held it, one template ([`StitchedFrame::key`] and
-/// `template`); counted into the cells once, when one of them changes
+/// as the frame held it, one template (the [`StitchKey`] the tier left
+/// in [`StitchCache::last`]); counted into the cells once, when one of them changes
 /// or the worker's loop ends ([`flush`](Self::flush), with the tables
 /// the frames were taken with). Per frame the worker's loop compares two
 /// words and adds two: the VNI's entry and the tunnel of the source are
