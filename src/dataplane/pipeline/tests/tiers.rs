@@ -565,9 +565,10 @@ fn underlay_express_l3_delivers_like_the_general_tier_over_mutated_frames() {
     big.resize(1430, 0);
     let n = (big.len() - 18) as u16;
     big[20..22].copy_from_slice(&n.to_be_bytes());
-    bases.push(geneve_l3_from_peer(&big, &[])); // over the access MTU
-                                                // An Ethernet payload (protocol type 0x6558), which an L3 VNI does not
-                                                // carry: dropped by every tier, never delivered as a frame.
+    // Over the access MTU.
+    bases.push(geneve_l3_from_peer(&big, &[]));
+    // An Ethernet payload (protocol type 0x6558), which an L3 VNI does not
+    // carry: dropped by every tier, never delivered as a frame.
     bases.push(geneve_from_peer(&inner, &[]));
     let frames = mutated(&bases, 120, 90, |f| fix_ipv4_checksum(f));
     let taken = express_like_general(&configs, &frames, true);
