@@ -146,12 +146,22 @@ pub fn verifies_inline(seed: u64, data: &[u8]) -> bool {
 /// and one masked 16-byte window, no loop round.
 #[inline(always)]
 pub fn verifies_inline_from<const HEAD: usize>(seed: u64, data: &[u8]) -> bool {
+    verifies_inline_from_ne::<HEAD>(seed.to_be(), data)
+}
+
+/// [`verifies_inline_from`] with the seed in the machine order the data's
+/// words are summed in (`seed.to_be()` of a big-endian sum, or big-endian
+/// 16-bit fields read as native `u16`s, at any 16-bit lane): a caller
+/// that holds a header field as read from the frame adds it as it is,
+/// without a byte swap (the decap IPv6 fast tier's payload length).
+#[inline(always)]
+pub fn verifies_inline_from_ne<const HEAD: usize>(seed_ne: u64, data: &[u8]) -> bool {
     const { assert!(HEAD >= 32 && HEAD.is_multiple_of(8)) };
     let Some((head, rest)) = data.split_first_chunk::<HEAD>() else {
-        return verifies_out_of_line(seed, data);
+        return verifies_out_of_line(seed_ne.to_be(), data);
     };
     let (words, _) = head.as_chunks::<8>();
-    let (mut s, mut c) = (seed.to_be(), false);
+    let (mut s, mut c) = (seed_ne, false);
     for w in words {
         (s, c) = s.carrying_add(u64::from_ne_bytes(*w), c);
     }
@@ -196,7 +206,7 @@ pub fn verifies_inline_from<const HEAD: usize>(seed: u64, data: &[u8]) -> bool {
     }
     // An end-around sum is zero only when everything in it was: with a
     // non-zero seed (a pseudo header's always is) the zero test folds away.
-    (seed != 0 || sum != 0) && sum.wrapping_mul(INVERSE_0XFFFF) <= u64::MAX / 0xffff
+    (seed_ne != 0 || sum != 0) && sum.wrapping_mul(INVERSE_0XFFFF) <= u64::MAX / 0xffff
 }
 
 /// [`verifies_inline`] out of line: the short data of
@@ -671,6 +681,15 @@ mod tests {
             proptest::prop_assert_eq!(verifies_inline(seed, d), want == 0xffff);
             proptest::prop_assert_eq!(verifies_inline_from::<48>(seed, d), want == 0xffff);
             proptest::prop_assert_eq!(verifies_inline_from::<96>(seed, d), want == 0xffff);
+            // A 16-bit seed as a frame holds it (big-endian, read as a
+            // native u16) plus a constant field the same way, as the decap
+            // IPv6 fast tier seeds it: the same verdict as the value.
+            let (len16, next) = ((seed >> 8) as u16, seed as u8);
+            let seed_ne = u64::from(u16::from_ne_bytes(len16.to_be_bytes()))
+                + u64::from(u16::from_ne_bytes([0, next]));
+            let want16 = reference_sum(u64::from(len16) + u64::from(next), d);
+            proptest::prop_assert_eq!(verifies_inline_from_ne::<96>(seed_ne, d), want16 == 0xffff);
+            proptest::prop_assert_eq!(verifies_inline_from_ne::<48>(seed_ne, d), want16 == 0xffff);
             // 0x0000 and 0xffff are the same sum only when the data is
             // not all zero; the reference keeps zero only for zero.
             proptest::prop_assert!(
@@ -834,11 +853,18 @@ mod tests {
         let mixed: Vec<u8> = (0..176u32)
             .map(|i| (i.wrapping_mul(113) ^ 0x5c) as u8)
             .collect();
+        // The seed is a length plus 17 (UDP), as a pseudo header's; the
+        // native-order form gets both as a frame holds them.
         let all = |seed: u64, d: &[u8]| {
+            let len16 = (seed - 17) as u16;
+            let seed_ne = u64::from(u16::from_ne_bytes(len16.to_be_bytes()))
+                + u64::from(u16::from_ne_bytes([0, 17]));
             [
                 verifies_inline(seed, d),
                 verifies_inline_from::<48>(seed, d),
                 verifies_inline_from::<96>(seed, d),
+                verifies_inline_from_ne::<48>(seed_ne, d),
+                verifies_inline_from_ne::<96>(seed_ne, d),
             ]
         };
         for start in 0..8 {
@@ -850,13 +876,13 @@ mod tests {
                 d[at..at + 2].fill(0);
                 let c = !reference_sum(seed, &d);
                 d[at..at + 2].copy_from_slice(&c.to_be_bytes());
-                assert_eq!(all(seed, &d), [true; 3], "start {start} len {n}");
+                assert_eq!(all(seed, &d), [true; 5], "start {start} len {n}");
                 for i in 0..n {
                     let mut bad = d.clone();
                     bad[i] ^= 0x21;
                     assert_eq!(
                         all(seed, &bad),
-                        [false; 3],
+                        [false; 5],
                         "start {start} len {n} byte {i}"
                     );
                 }

@@ -221,14 +221,17 @@ fn udp_checksum_ok_v4(frame: &[u8], end: usize, ulen: u16) -> bool {
 }
 
 /// The UDP datagram of an untagged IPv6 frame without extension headers,
-/// up to `end` (`pl` bytes of payload), verifies against its pseudo header
-/// (RFC 8200 section 8.1). The sum is inlined here (the IPv6 tier is out
-/// of the IPv4 express tier's line already).
+/// up to `end`, verifies against its pseudo header (RFC 8200 section
+/// 8.1); `pl_ne`: the payload length (the pseudo header's upper-layer
+/// length) as the frame holds it, read as a native `u16`, which the sum's
+/// machine order takes as it is. The sum is inlined here (the IPv6 tier is
+/// out of the IPv4 express tier's line already).
 #[inline(always)]
-fn udp_checksum_ok_v6(frame: &[u8], end: usize, pl: usize) -> bool {
+fn udp_checksum_ok_v6(frame: &[u8], end: usize, pl_ne: u16) -> bool {
     // The addresses (22..54) lie right before the UDP header at 54.
+    let next_header = u16::from_ne_bytes([0, ip_proto::UDP]);
     frame.get(ethernet::HEADER_LEN + 8..end).is_some_and(|b| {
-        checksum::verifies_inline_from::<96>(pl as u64 + u64::from(ip_proto::UDP), b)
+        checksum::verifies_inline_from_ne::<96>(u64::from(pl_ne) + u64::from(next_header), b)
     })
 }
 
@@ -398,10 +401,10 @@ impl Decapsulator {
         if !self.pattern_v6.as_ref().is_some_and(|p| p.matches(f)) && !self.fast_v6_fields_ok(f) {
             return None;
         }
-        // The payload length (bytes 18..20) out of the word at 12 the
-        // pattern read (one load, not two byte loads).
-        let w12 = u64::from_le_bytes(*f[12..20].first_chunk::<8>()?);
-        let pl = usize::from(((w12 >> 48) as u16).swap_bytes());
+        // The payload length (bytes 18..20) as a native u16 (the checksum's
+        // seed, see `udp_checksum_ok_v6`) and as the big-endian length.
+        let pl_ne = u16::from_ne_bytes(*f[18..20].first_chunk::<2>()?);
+        let pl = usize::from(u16::from_be(pl_ne));
         let end = UDP6 + pl;
         let dst = f.get(IP6 + 24..UDP6)?.first_chunk::<16>()?;
         if end > frame.len() || usize::from(b16(UDP6 + 4)) != pl {
@@ -416,7 +419,9 @@ impl Decapsulator {
                 .first_chunk::<16>()
                 .is_some_and(|s| self.zero_checksum_v6_ok(s))
         } else {
-            !self.cfg.verify_udp_checksum || hw_udp_sum_good || udp_checksum_ok_v6(frame, end, pl)
+            !self.cfg.verify_udp_checksum
+                || hw_udp_sum_good
+                || udp_checksum_ok_v6(frame, end, pl_ne)
         };
         if !udp_ok {
             return None;
