@@ -492,6 +492,80 @@ l2:
     assert_eq!(decapped, inner_out, "decapsulated frames, in order");
 }
 
+/// Decapsulated frames of eleven VNIs and two remote VTEPs on one access
+/// port, in bursts cut into runs of every length the decap express tier
+/// meets: each frame its own run (every frame another VNI, as at many
+/// VNIs), runs of three, runs of five between runs of one, and a source
+/// change inside a VNI's run. Every frame must leave, in order, byte for
+/// byte, and count once.
+#[test]
+fn decap_runs_of_one_and_many_vnis_leave_in_order() {
+    use geneve_gw::tunnel::{encap, EncapTemplate, UdpChecksumTx, VecBuffer};
+    let _slot = dpdk_slot();
+    let dir = scratch("gw-decap-runs");
+    const N: usize = 288;
+    let vni_of = |i: usize| -> u32 {
+        1000 + match i {
+            0..96 => (i * 5) % 11,
+            96..192 => (i / 3) % 11,
+            _ if i % 8 < 5 => 0,
+            _ => i % 8,
+        } as u32
+    };
+    let inner_out: Vec<Vec<u8>> = (0..N)
+        .map(|i| {
+            let mut f = common::inner_ipv4_udp(60 + i % 29, 0, 64, i as u16);
+            f[0..6].copy_from_slice(&[2, 0, 0, 0, 0x0a, 1]);
+            f
+        })
+        .collect();
+    let underlay_in: Vec<Vec<u8>> = inner_out
+        .iter()
+        .enumerate()
+        .map(|(i, inner)| {
+            let mut c = common::tunnel(false, vni_of(i));
+            c.dst_mac = [2, 0, 0, 0, 1, 1];
+            c.udp_checksum = Some(UdpChecksumTx::Zero);
+            if i % 13 == 6 {
+                c.src = std::net::Ipv4Addr::new(198, 18, 0, 3).into();
+            }
+            let t = EncapTemplate::new(&c).unwrap();
+            let mut b = VecBuffer::with_headroom(t.header_len(), inner);
+            encap(&t, &mut b, Some(i as u32)).unwrap();
+            b.to_vec()
+        })
+        .collect();
+    write_pcap(&dir.join("acc_in.pcap"), &[]);
+    write_pcap(&dir.join("ul_in.pcap"), &underlay_in);
+    let decap: String = (1000..1011)
+        .map(|v| format!("  - {{ vni: {v}, port: acc }}\n"))
+        .collect();
+    let tail = format!(
+        r#"
+vtep:
+  ipv4: 198.18.0.1/24
+  next_hops:
+    - {{ via: 198.18.0.2, mac: "02:00:00:00:00:02", destinations: [198.18.0.2/32] }}
+decap:
+{decap}"#
+    );
+    let r = run_scenario(
+        &dir,
+        &tail,
+        &[
+            "--stop-after-packets",
+            &N.to_string(),
+            "--stop-after-idle",
+            "2000",
+        ],
+    );
+    assert_eq!(r.value("decap "), N as u64, "{}", r.stdout);
+    assert_eq!(r.value("drops total "), 0, "{}", r.stdout);
+    let (_, decapped) = read_pcap(&dir.join("acc_out.pcap"));
+    assert_eq!(decapped.len(), N, "{}", r.stdout);
+    assert_eq!(decapped, inner_out, "decapsulated frames, in order");
+}
+
 /// Segment A (untagged, VNI 100, only from 198.18.0.2) and segment B
 /// (VLAN 20, VNI 200) on one access port: inner 802.1Q / 802.1ad tags,
 /// stacked access tags and an IP payload on an Ethernet VNI are counted

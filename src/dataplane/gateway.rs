@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use crossbeam::channel::{Receiver, Sender};
 
-use crate::dpdk::{self, Burst, Mbuf, Mempool, TxBuffer, BURST_SIZE};
+use crate::dpdk::{self, Burst, FrontRuns, Mbuf, Mempool, TxBuffer, BURST_SIZE};
 
 use crate::tunnel::{encap, encap_tso, inner_flow_hash, EncapError, FastEthernet, TcpSegmentation};
 
@@ -1013,38 +1013,87 @@ fn send_keyed<const C: bool>(
     run: &mut DecapRun,
     lat: &mut Residence,
 ) {
+    let Some(&first) = keys.first() else {
+        return;
+    };
+    let len = pipeline::ExpressKey::run_len(keys);
+    if len == keys.len() {
+        // The usual burst: one run, every packet of one VNI and source.
+        send_run_of::<C>(t, first, len, all_bytes, tx, c, e, run, lat, burst);
+        return;
+    }
+    // Else the runs leave the burst's front through one cursor: at a
+    // million VNIs every packet is a run of its own, and a shift of the
+    // burst per run cost more than the rest of the run.
+    let mut front = burst.front_runs();
     let mut i = 0;
     while let Some(&key) = keys.get(i) {
         let len = pipeline::ExpressKey::run_len(keys.get(i..).unwrap_or_default());
-        // The run's bytes: the whole sum for a run of every packet, else
-        // its mbufs' lengths (the run is at the front of the burst).
-        let bytes = if !C {
-            0
-        } else if len == keys.len() {
-            all_bytes
-        } else {
-            burst
-                .as_slice()
-                .iter()
-                .take(len)
-                .map(|m| m.pkt_len() as u64)
-                .sum()
-        };
         i += len;
         let out = t.vnis.entry_at(key.entry());
+        if len == 1 {
+            // A packet of its own (at many VNIs, each one): counted and
+            // sent as the per-packet tier does.
+            let Some(m) = front.take_one() else {
+                break; // Never: the keys are the front's.
+            };
+            if C {
+                if let Some(out) = out {
+                    run.add(e, out.counter, key.tunnel_of(out), m.pkt_len() as u64);
+                }
+            }
+            // No such entry (never): a counted drop in `send`.
+            send(tx, c, lat, out.map_or(u16::MAX, |o| o.port), m);
+            continue;
+        }
         if C {
             if let Some(out) = out {
+                let bytes = front.peek(len).iter().map(|m| m.pkt_len() as u64).sum();
                 run.add_run(e, out.counter, key.tunnel_of(out), len as u64, bytes);
             }
         }
         match out.and_then(|o| tx.get_mut(usize::from(o.port))) {
-            Some(b) => send_front(b, c, lat, burst, len),
+            Some(b) => send_run(b, c, lat, &mut front, len),
             None => {
                 // Not a port of ours (never for a table's access port):
                 // counted drops.
-                burst.free_first(len);
+                front.free(len);
                 c.drops[DropReason::TxFull.index()].add(len as u64);
             }
+        }
+    }
+}
+
+/// The whole front of `burst` the decap express tier took as one run of
+/// `len` packets with key `key` and `bytes` bytes: counted once (when
+/// `C`) and moved to its access port's TX buffer at once.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn send_run_of<const C: bool>(
+    t: &Tables,
+    key: pipeline::ExpressKey,
+    len: usize,
+    bytes: u64,
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    e: &WorkerEntries,
+    run: &mut DecapRun,
+    lat: &mut Residence,
+    burst: &mut Burst<BURST_SIZE>,
+) {
+    let out = t.vnis.entry_at(key.entry());
+    if C {
+        if let Some(out) = out {
+            run.add_run(e, out.counter, key.tunnel_of(out), len as u64, bytes);
+        }
+    }
+    match out.and_then(|o| tx.get_mut(usize::from(o.port))) {
+        Some(b) => send_front(b, c, lat, burst, len),
+        None => {
+            // Not a port of ours (never for a table's access port):
+            // counted drops.
+            burst.free_first(len);
+            c.drops[DropReason::TxFull.index()].add(len as u64);
         }
     }
 }
@@ -1256,6 +1305,28 @@ fn send_front(
             flush(b, c, lat, port);
         }
         n -= b.append_front(burst, n);
+    }
+}
+
+/// [`send_front`] for the next `n` mbufs of a burst's front cursor.
+#[inline]
+fn send_run(
+    b: &mut TxBuffer,
+    c: &WorkerCounters,
+    lat: &mut Residence,
+    front: &mut FrontRuns<'_, BURST_SIZE>,
+    mut n: usize,
+) {
+    while n > 0 {
+        if b.is_full() {
+            let port = usize::from(b.port());
+            flush(b, c, lat, port);
+        }
+        match b.append_run(front, n) {
+            // Nothing left at the cursor (never: the keys are the front's).
+            0 => return,
+            k => n -= k,
+        }
     }
 }
 

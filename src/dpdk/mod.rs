@@ -23,7 +23,7 @@ mod prefetch;
 mod rxtx;
 pub mod telemetry;
 
-pub use burst::{Burst, BURST_SIZE};
+pub use burst::{Burst, FrontRuns, BURST_SIZE};
 pub use eal::{hugepages_available, Eal, EalError};
 pub use error::DpdkError;
 pub use flow::{port_caps, try_geneve_udp_port, tx_caps, Flow, FlowError, FlowRule};

@@ -1,7 +1,7 @@
 //! Receiving into and sending from a [`Burst`]: the ethdev RX/TX burst calls
 //! and the per-(port, queue) TX buffer. It sits above `burst` (the container)
 //! and beside `port` (configuration), so neither of those imports the other.
-use super::burst::{Burst, BURST_SIZE};
+use super::burst::{Burst, FrontRuns, BURST_SIZE};
 use super::mbuf::Mbuf;
 
 /// Receives into the free slots of `burst`; returns how many arrived.
@@ -82,6 +82,13 @@ impl TxBuffer {
     #[inline]
     pub fn append_front(&mut self, from: &mut Burst<BURST_SIZE>, n: usize) -> usize {
         self.burst.append_first(from, n)
+    }
+
+    /// Moves the next `n` mbufs of a burst's front cursor to the back, as
+    /// many as fit; returns how many.
+    #[inline]
+    pub fn append_run(&mut self, from: &mut FrontRuns<'_, BURST_SIZE>, n: usize) -> usize {
+        from.move_to(&mut self.burst, n)
     }
 
     /// Buffers one mbuf; gives it back when the buffer is full (flush first).

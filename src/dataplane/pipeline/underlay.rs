@@ -174,14 +174,18 @@ impl ExpressKey {
     }
 
     /// How many keys at the front of `keys` equal the first: the run the
-    /// worker sends and counts at once. Eight keys a step (the usual burst
-    /// is one run: a compare and a branch per key, the loop's own cost
-    /// once per eight), then one at a time.
+    /// worker sends and counts at once. A run of one is told by one compare
+    /// (at many VNIs every packet has its own); else eight keys a step (the
+    /// usual burst is one run: a compare and a branch per key, the loop's
+    /// own cost once per eight), then one at a time.
     #[inline(always)]
     pub fn run_len(keys: &[ExpressKey]) -> usize {
         let Some(&ExpressKey(first)) = keys.first() else {
             return 0;
         };
+        if keys.get(1).is_none_or(|k| k.0 != first) {
+            return 1;
+        }
         let (eights, _) = keys.as_chunks::<8>();
         let mut n = 0;
         for eight in eights {
