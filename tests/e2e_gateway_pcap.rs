@@ -408,6 +408,42 @@ l2:
     assert_eq!(r.value("decap "), 0, "{}", r.stdout);
 }
 
+/// `n` inner IPv4/UDP frames to the access side's MAC 02:00:00:00:0a:01,
+/// `len(i)` bytes each, flow `flow0 + i`.
+fn inner_frames(n: usize, len: impl Fn(usize) -> usize, flow0: u16) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let mut f = common::inner_ipv4_udp(len(i), 0, 64, flow0 + i as u16);
+            f[0..6].copy_from_slice(&[2, 0, 0, 0, 0x0a, 1]);
+            f
+        })
+        .collect()
+}
+
+/// Each of `inner` Geneve-encapsulated to the gateway's underlay port
+/// (198.18.0.2 -> 198.18.0.1, VNI `vni(i)`), the tunnel set by `set(i, c)`
+/// first (a checksum, another source).
+fn to_gateway(
+    inner: &[Vec<u8>],
+    vni: impl Fn(usize) -> u32,
+    set: impl Fn(usize, &mut geneve_gw::tunnel::TunnelConfig),
+) -> Vec<Vec<u8>> {
+    use geneve_gw::tunnel::{encap, EncapTemplate, VecBuffer};
+    inner
+        .iter()
+        .enumerate()
+        .map(|(i, inner)| {
+            let mut c = common::tunnel(false, vni(i));
+            c.dst_mac = [2, 0, 0, 0, 1, 1];
+            set(i, &mut c);
+            let t = EncapTemplate::new(&c).unwrap();
+            let mut b = VecBuffer::with_headroom(t.header_len(), inner);
+            encap(&t, &mut b, Some(i as u32)).unwrap();
+            b.to_vec()
+        })
+        .collect()
+}
+
 /// Frames for the access port's known MAC 02:00:00:00:0b:01: mostly
 /// IPv4 (the encap express tier), every seventh of another EtherType (the
 /// general tier, still encapsulated); decap input from 198.18.0.2: mostly
@@ -416,7 +452,7 @@ l2:
 /// the tiers must leave with every frame, in order, byte for byte.
 #[test]
 fn express_tier_keeps_every_frame_in_order_in_mixed_bursts() {
-    use geneve_gw::tunnel::{encap, EncapTemplate, UdpChecksumTx, VecBuffer};
+    use geneve_gw::tunnel::UdpChecksumTx;
     let _slot = dpdk_slot();
     let dir = scratch("gw-express-order");
     const N: usize = 200;
@@ -430,30 +466,18 @@ fn express_tier_keeps_every_frame_in_order_in_mixed_bursts() {
             f
         })
         .collect();
-    let inner_out: Vec<Vec<u8>> = (0..N)
-        .map(|i| {
-            let mut f = common::inner_ipv4_udp(64 + i % 37, 0, 64, 1000 + i as u16);
-            f[0..6].copy_from_slice(&[2, 0, 0, 0, 0x0a, 1]);
-            f
-        })
-        .collect();
-    let underlay_in: Vec<Vec<u8>> = inner_out
-        .iter()
-        .enumerate()
-        .map(|(i, inner)| {
-            let mut c = common::tunnel(false, 100);
-            c.dst_mac = [2, 0, 0, 0, 1, 1];
+    let inner_out = inner_frames(N, |i| 64 + i % 37, 1000);
+    let underlay_in = to_gateway(
+        &inner_out,
+        |_| 100,
+        |i, c| {
             c.udp_checksum = Some(if i % 5 == 2 {
                 UdpChecksumTx::Compute
             } else {
                 UdpChecksumTx::Zero
             });
-            let t = EncapTemplate::new(&c).unwrap();
-            let mut b = VecBuffer::with_headroom(t.header_len(), inner);
-            encap(&t, &mut b, Some(i as u32)).unwrap();
-            b.to_vec()
-        })
-        .collect();
+        },
+    );
     write_pcap(&dir.join("acc_in.pcap"), &access_in);
     write_pcap(&dir.join("ul_in.pcap"), &underlay_in);
     let tail = r#"
@@ -500,7 +524,7 @@ l2:
 /// byte, and count once.
 #[test]
 fn decap_runs_of_one_and_many_vnis_leave_in_order() {
-    use geneve_gw::tunnel::{encap, EncapTemplate, UdpChecksumTx, VecBuffer};
+    use geneve_gw::tunnel::UdpChecksumTx;
     let _slot = dpdk_slot();
     let dir = scratch("gw-decap-runs");
     const N: usize = 288;
@@ -512,29 +536,13 @@ fn decap_runs_of_one_and_many_vnis_leave_in_order() {
             _ => i % 8,
         } as u32
     };
-    let inner_out: Vec<Vec<u8>> = (0..N)
-        .map(|i| {
-            let mut f = common::inner_ipv4_udp(60 + i % 29, 0, 64, i as u16);
-            f[0..6].copy_from_slice(&[2, 0, 0, 0, 0x0a, 1]);
-            f
-        })
-        .collect();
-    let underlay_in: Vec<Vec<u8>> = inner_out
-        .iter()
-        .enumerate()
-        .map(|(i, inner)| {
-            let mut c = common::tunnel(false, vni_of(i));
-            c.dst_mac = [2, 0, 0, 0, 1, 1];
-            c.udp_checksum = Some(UdpChecksumTx::Zero);
-            if i % 13 == 6 {
-                c.src = std::net::Ipv4Addr::new(198, 18, 0, 3).into();
-            }
-            let t = EncapTemplate::new(&c).unwrap();
-            let mut b = VecBuffer::with_headroom(t.header_len(), inner);
-            encap(&t, &mut b, Some(i as u32)).unwrap();
-            b.to_vec()
-        })
-        .collect();
+    let inner_out = inner_frames(N, |i| 60 + i % 29, 0);
+    let underlay_in = to_gateway(&inner_out, vni_of, |i, c| {
+        c.udp_checksum = Some(UdpChecksumTx::Zero);
+        if i % 13 == 6 {
+            c.src = std::net::Ipv4Addr::new(198, 18, 0, 3).into();
+        }
+    });
     write_pcap(&dir.join("acc_in.pcap"), &[]);
     write_pcap(&dir.join("ul_in.pcap"), &underlay_in);
     let decap: String = (1000..1011)
