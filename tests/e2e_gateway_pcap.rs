@@ -524,16 +524,28 @@ l2:
 /// byte, and count once.
 #[test]
 fn decap_runs_of_one_and_many_vnis_leave_in_order() {
+    decap_runs_leave_in_order(11);
+}
+
+/// The same on a gateway of 5,000 VNIs, over which the worker looks each
+/// burst's VNIs up ahead of the express tier (a table of at least
+/// `AHEAD_MIN_ENTRIES`, 4,096), the frames' VNIs spread over the table.
+#[test]
+fn decap_runs_leave_in_order_with_the_look_ahead() {
+    decap_runs_leave_in_order(5000);
+}
+
+fn decap_runs_leave_in_order(vnis: usize) {
     use geneve_gw::tunnel::UdpChecksumTx;
     let _slot = dpdk_slot();
     let dir = scratch("gw-decap-runs");
     const N: usize = 288;
     let vni_of = |i: usize| -> u32 {
         1000 + match i {
-            0..96 => (i * 5) % 11,
-            96..192 => (i / 3) % 11,
+            0..96 => (i * 5) % vnis,
+            96..192 => (i / 3 * 7) % vnis,
             _ if i % 8 < 5 => 0,
-            _ => i % 8,
+            _ => (i % 8 * 13) % vnis,
         } as u32
     };
     let inner_out = inner_frames(N, |i| 60 + i % 29, 0);
@@ -545,7 +557,7 @@ fn decap_runs_of_one_and_many_vnis_leave_in_order() {
     });
     write_pcap(&dir.join("acc_in.pcap"), &[]);
     write_pcap(&dir.join("ul_in.pcap"), &underlay_in);
-    let decap: String = (1000..1011)
+    let decap: String = (1000..1000 + vnis)
         .map(|v| format!("  - {{ vni: {v}, port: acc }}\n"))
         .collect();
     let tail = format!(

@@ -193,9 +193,19 @@ impl GatewayWorker {
                     // As for encap: the leading express-tier packets
                     // decapsulated in place, then moved to their access
                     // ports' TX buffers a run of one port at a time.
-                    if pipeline::wants_ahead_underlay(t) {
-                        pipeline::ahead_underlay(t, burst.as_slice().iter().map(|m| m.data()));
-                    }
+                    // Large tables: the burst's VNI index slots first,
+                    // the first frames' entries next; the express tier
+                    // finds the rest a few frames ahead (`probing`).
+                    let ahead = pipeline::wants_ahead_underlay(t).then(|| {
+                        let a = pipeline::ahead_underlay_slots(
+                            t,
+                            burst.as_slice().iter().map(|m| m.data()),
+                        );
+                        for i in 0..pipeline::PROBE_DISTANCE {
+                            a.probe(t, i);
+                        }
+                        a
+                    });
                     // Delivered packets, counted per (VNI, tunnel) run.
                     let mut run = DecapRun::default();
                     decapped += underlay_express_front(
@@ -207,6 +217,7 @@ impl GatewayWorker {
                         &mut run,
                         &mut lat,
                         &mut express_keys,
+                        ahead.as_ref(),
                     );
                     if stitching {
                         // Then the stitched frames at the front: decapped
@@ -921,6 +932,7 @@ fn underlay_express_front(
     run: &mut DecapRun,
     lat: &mut Residence,
     keys: &mut [pipeline::ExpressKey; BURST_SIZE],
+    ahead: Option<&pipeline::UnderlayAhead>,
 ) -> u64 {
     // One loop per kind of gateway and per counting mode, each a function
     // of its own: with L2 VNIs the Ethernet pattern first, without them
@@ -931,23 +943,33 @@ fn underlay_express_front(
         .as_slice()
         .first()
         .is_some_and(|m| m.data().get(12..14) == Some(&[0x86, 0xdd][..]));
+    // Each loop with the look-ahead's probes a few frames ahead (large
+    // tables) or without (the usual gateway: not a test per packet).
+    macro_rules! keyed {
+        ($c:literal, $express:expr) => {
+            match ahead {
+                Some(a) => express_keys::<$c>(burst, keys, probing(t, e, a, $express)),
+                None => express_keys::<$c>(burst, keys, $express),
+            }
+        };
+    }
     let (n, bytes) = match (v6_first, t.decap.has_ethernet_pattern(), e.counting()) {
-        (true, _, true) => express_keys::<true>(burst, keys, |m| {
+        (true, _, true) => keyed!(true, |m: &mut Mbuf| {
             pipeline::underlay_express_v6::<true, _>(t, m)
         }),
-        (true, _, false) => express_keys::<false>(burst, keys, |m| {
+        (true, _, false) => keyed!(false, |m: &mut Mbuf| {
             pipeline::underlay_express_v6::<false, _>(t, m)
         }),
-        (false, true, true) => express_keys::<true>(burst, keys, |m| {
+        (false, true, true) => keyed!(true, |m: &mut Mbuf| {
             pipeline::underlay_express_key::<true, _>(t, m)
         }),
-        (false, true, false) => express_keys::<false>(burst, keys, |m| {
+        (false, true, false) => keyed!(false, |m: &mut Mbuf| {
             pipeline::underlay_express_key::<false, _>(t, m)
         }),
-        (false, false, true) => express_keys::<true>(burst, keys, |m| {
+        (false, false, true) => keyed!(true, |m: &mut Mbuf| {
             pipeline::underlay_express_ip::<true, _>(t, m)
         }),
-        (false, false, false) => express_keys::<false>(burst, keys, |m| {
+        (false, false, false) => keyed!(false, |m: &mut Mbuf| {
             pipeline::underlay_express_ip::<false, _>(t, m)
         }),
     };
@@ -957,6 +979,28 @@ fn underlay_express_front(
         send_keyed::<false>(t, burst, &keys[..n], bytes, tx, c, e, run, lat);
     }
     n as u64
+}
+
+/// `express` with the look-ahead's probe of the frame
+/// [`pipeline::PROBE_DISTANCE`] places after each packet it is given
+/// (the first ones were probed before the loop).
+#[inline(always)]
+fn probing<'a>(
+    t: &'a Tables,
+    e: &'a WorkerEntries,
+    a: &'a pipeline::UnderlayAhead,
+    mut express: impl FnMut(&mut Mbuf) -> Option<pipeline::ExpressKey> + 'a,
+) -> impl FnMut(&mut Mbuf) -> Option<pipeline::ExpressKey> + 'a {
+    let mut i = pipeline::PROBE_DISTANCE;
+    move |m| {
+        a.probe(t, i);
+        i += 1;
+        let k = express(m)?;
+        if let Some(out) = t.vnis.entry_at(k.entry()) {
+            e.prefetch_vni(out.counter);
+        }
+        Some(k)
+    }
 }
 
 /// Runs the decap express tier `express` over the front of `burst` while

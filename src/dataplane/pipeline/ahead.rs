@@ -315,38 +315,82 @@ pub fn wants_ahead_underlay(t: &Tables) -> bool {
 /// headers, as the fast tiers take them) is looked up and its entry
 /// prefetched. Returns how many it found. The caller checks
 /// [`wants_ahead_underlay`] first (kept apart, so the check is all the
-/// small-table gateway pays).
-#[inline(never)]
+/// small-table gateway pays). The worker runs it in two steps instead
+/// ([`ahead_underlay_slots`], then [`UnderlayAhead::probe`] a few frames
+/// ahead of the express tier); this is both at once.
 pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
     if !wants_ahead_underlay(t) {
         return 0;
     }
-    // The index slots of the whole burst first, then the lookups (which
-    // find them loaded or on their way) and the entries.
-    let mut keys = [(0u32, 0usize); MAX_AHEAD];
-    let mut n = 0;
-    for d in frames.take(MAX_AHEAD) {
+    let a = ahead_underlay_slots(t, frames);
+    (0..a.n).filter(|&i| a.probe(t, i)).count()
+}
+
+/// How far ahead of the packet it is at the decap express tier probes
+/// the VNI index for a later frame and prefetches its entry
+/// ([`UnderlayAhead::probe`]): enough packets' work for the entry's
+/// lines to arrive before that frame's turn.
+pub const PROBE_DISTANCE: usize = 6;
+
+/// The burst's VNIs and their index slots, the slots already on their way
+/// ([`ahead_underlay_slots`]); each frame's entry is found and prefetched
+/// later, [`PROBE_DISTANCE`] frames before the express tier reaches it,
+/// so that the prefetches of a burst do not all queue at once and the
+/// first ones have landed when they are read.
+pub struct UnderlayAhead {
+    /// Per frame of the burst, in order: its VNI and home slot (`NO_VNI`:
+    /// not a frame the fast tiers take).
+    keys: [(u32, usize); MAX_AHEAD],
+    n: usize,
+}
+
+/// A VNI is 24 bits: no frame's.
+const NO_VNI: u32 = u32::MAX;
+
+impl UnderlayAhead {
+    /// Looks frame `i`'s VNI up (its index slot is loaded or on its way)
+    /// and prefetches its entry; whether it has one. Past the burst:
+    /// nothing.
+    #[inline(always)]
+    pub fn probe(&self, t: &Tables, i: usize) -> bool {
+        match self.keys.get(i) {
+            Some(&(vni, home)) if i < self.n && vni != NO_VNI => {
+                t.vnis.prefetch_at(home, vni).is_some()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The first step of [`ahead_underlay`]: every frame's VNI read and its
+/// index slot prefetched, nothing looked up yet.
+#[inline(never)]
+pub fn ahead_underlay_slots<'a>(
+    t: &Tables,
+    frames: impl Iterator<Item = &'a [u8]>,
+) -> UnderlayAhead {
+    let mut a = UnderlayAhead {
+        keys: [(NO_VNI, 0); MAX_AHEAD],
+        n: 0,
+    };
+    for (d, k) in frames.zip(a.keys.iter_mut()) {
+        a.n += 1;
         // Outer Ethernet, IP, UDP (8), Geneve's VNI at its bytes 4..7.
         let at = match be16(d, 12) {
             EtherType::IPV4 => 14 + 20 + 8 + 4,
             EtherType::IPV6 => 14 + 40 + 8 + 4,
             _ => continue,
         };
-        let (Some(v), Some(k)) = (d.get(at..at + 3), keys.get_mut(n)) else {
+        let Some(v) = d.get(at..at + 3) else {
             continue;
         };
         let vni = u32::from_be_bytes([0, v[0], v[1], v[2]]);
         let home = t.vnis.home(vni);
         t.vnis.prefetch_slot(home);
         *k = (vni, home);
-        n += 1;
     }
     // (The counter cells the entries name are not prefetched: a second
     // pass reading the entries just prefetched measured slower, see
     // BENCHMARKS.md, "Flat cost per packet".)
-    let mut found = 0;
-    for &(vni, home) in &keys[..n] {
-        found += usize::from(t.vnis.prefetch_at(home, vni).is_some());
-    }
-    found
+    a
 }

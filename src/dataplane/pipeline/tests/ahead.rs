@@ -7,7 +7,9 @@ use std::fmt::Write;
 use proptest::prelude::*;
 
 use super::{build, udp_frame, UL_MAC};
-use crate::dataplane::pipeline::{ahead_access, ahead_underlay, AHEAD_MIN_ENTRIES};
+use crate::dataplane::pipeline::{
+    ahead_access, ahead_underlay, ahead_underlay_slots, AHEAD_MIN_ENTRIES,
+};
 use crate::dataplane::stats::WorkerEntries;
 use crate::dataplane::tables::Tables;
 use crate::tunnel::Buffer;
@@ -192,6 +194,11 @@ fn vnis_of_a_large_decap_table_are_looked_up_ahead() {
         ahead_underlay(&decap(10), frames.iter().map(|f| f.as_slice())),
         0
     );
+    // In two steps, as the worker runs it: each frame probed by its place
+    // in the burst (the express tier's order), nothing past the burst.
+    let a = ahead_underlay_slots(&t, frames.iter().map(|f| f.as_slice()));
+    let found: Vec<bool> = (0..frames.len() + 2).map(|i| a.probe(&t, i)).collect();
+    assert_eq!(found, [true, true, false, false, false, false, false]);
 }
 
 proptest! {
@@ -214,6 +221,8 @@ proptest! {
                 x.prefetch_counters(&e);
             }
             prop_assert!(ahead_underlay(t, frames.iter().map(|f| f.as_slice())) <= frames.len());
+            let a = ahead_underlay_slots(t, frames.iter().map(|f| f.as_slice()));
+            prop_assert!(!a.probe(t, frames.len()) && !a.probe(t, usize::MAX));
         }
     }
 }
