@@ -142,6 +142,17 @@ impl GatewayWorker {
                         encapped += n;
                         at = n as usize;
                     }
+                    // Large MAC tables: the frames after those whose
+                    // template the look-ahead kept, likewise together.
+                    if let Some((a, out)) = ahead
+                        .as_ref()
+                        .filter(|a| a.is_l2())
+                        .and_then(|a| Some((a, tx.get_mut(usize::from(t.underlay_port))?)))
+                    {
+                        let n = l2_ahead_front(a, at, &mut burst, out, c, e, &mut lat);
+                        encapped += n as u64;
+                        at += n;
+                    }
                     burst.drain_each(|mut m| {
                         let rss = m.rss_hash();
                         let i = at;
@@ -164,6 +175,9 @@ impl GatewayWorker {
                         {
                             encapped += 1;
                             e.encap(a.counter(i), 1, m.pkt_len() as u64);
+                            if a.is_vxlan(i) {
+                                c.vxlan_encap.add(1);
+                            }
                             return send(&mut tx, c, &mut lat, port, m);
                         }
                         // A chain that does not fit one mbuf stays a chain:
@@ -1238,6 +1252,45 @@ fn l2_express_front(
         if l.is_vxlan() {
             c.vxlan_encap.add(n as u64);
         }
+        send_front(out, c, lat, burst, n);
+    }
+    n
+}
+
+/// With a MAC table large enough for the look-ahead: the burst's leading
+/// frames (from its frame `from` on, the express tier having taken those
+/// before) that the look-ahead kept a template for and the fast tier
+/// takes, encapsulated in place, each counted under its own tunnel, and
+/// moved to the underlay port's TX buffer `out` together (what
+/// [`l2_express_front`] does for one cached MAC). With a million MACs
+/// every frame has another one, and one by one each paid the per-packet
+/// loop's dispatch and a TX buffer push.
+#[inline(never)]
+fn l2_ahead_front(
+    a: &pipeline::AccessAhead<'_>,
+    from: usize,
+    burst: &mut Burst<BURST_SIZE>,
+    out: &mut TxBuffer,
+    c: &WorkerCounters,
+    e: &WorkerEntries,
+    lat: &mut Residence,
+) -> usize {
+    let mut i = from;
+    let mut vxlan = 0u64;
+    let n = burst.update_while(|m| {
+        let rss = m.rss_hash();
+        if a.encap(i, m, rss).is_none() {
+            return false;
+        }
+        e.encap(a.counter(i), 1, m.pkt_len() as u64);
+        vxlan += u64::from(a.is_vxlan(i));
+        i += 1;
+        true
+    });
+    if vxlan > 0 {
+        c.vxlan_encap.add(vxlan);
+    }
+    if n > 0 {
         send_front(out, c, lat, burst, n);
     }
     n

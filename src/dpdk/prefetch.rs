@@ -35,12 +35,7 @@ pub fn prefetch_lines<T>(v: &T, bytes: usize) {
         }
         return;
     }
-    let end = p as usize + n;
-    let mut line = p as usize & !63;
-    while line < end {
-        prefetch_addr(p.wrapping_add(line.wrapping_sub(p as usize)));
-        line += 64;
-    }
+    prefetch_bytes(p, 0, n);
 }
 
 /// Starts loading the cache lines of `v` from byte `from` to its end
@@ -58,12 +53,25 @@ pub fn prefetch_tail<T>(v: &T, from: usize) {
         }
         return;
     }
-    let end = p as usize + n;
-    let mut line = (p as usize + from.min(n)) & !63;
-    while line < end {
-        prefetch_addr(p.wrapping_add(line.wrapping_sub(p as usize)));
-        line += 64;
+    prefetch_bytes(p, from.min(n), n);
+}
+
+/// The lines of bytes `from..to` after `p`, as [`prefetch_span`] names
+/// them: a prefetch every 64 bytes from `from` and one of the last byte.
+/// For constant bounds, a constant number of prefetch instructions and no
+/// loop (where walking the lines from the first one's start needs the
+/// alignment of `p`, known only at run time).
+#[inline(always)]
+fn prefetch_bytes(p: *const u8, from: usize, to: usize) {
+    if to <= from {
+        return;
     }
+    let mut off = from;
+    while off < to {
+        prefetch_addr(p.wrapping_add(off));
+        off += 64;
+    }
+    prefetch_addr(p.wrapping_add(to - 1));
 }
 
 /// Starts loading every cache line `items` touch, however they straddle

@@ -32,6 +32,7 @@ use crate::dataplane::stats::WorkerEntries;
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate};
 use crate::wire::ethernet::EtherType;
+use crate::wire::Encapsulation;
 
 use super::tagged;
 
@@ -87,6 +88,9 @@ pub struct AccessAhead<'t> {
     /// The templates found (prefetched), the first `found` of them, for
     /// [`prefetch_counters`](Self::prefetch_counters).
     ids: [TemplateId; MAX_AHEAD],
+    /// Whether frames of this burst may have a template in `express` (an
+    /// L2 burst).
+    l2: bool,
 }
 
 /// No template kept for the frame.
@@ -99,6 +103,7 @@ impl<'t> AccessAhead<'t> {
             found: 0,
             express: [NONE; MAX_AHEAD],
             ids: [NONE; MAX_AHEAD],
+            l2: false,
         }
     }
 
@@ -125,6 +130,12 @@ impl<'t> AccessAhead<'t> {
                 e.prefetch_tunnel(tpl.counter());
             }
         }
+    }
+
+    /// Whether [`encap`](Self::encap) may take frames of this burst (an L2
+    /// burst: an L3 one keeps no template per frame).
+    pub fn is_l2(&self) -> bool {
+        self.l2
     }
 
     /// Templates prefetched.
@@ -165,6 +176,17 @@ impl<'t> AccessAhead<'t> {
             return None;
         }
         encap_fast_ethernet(tpl, buf, rss).then_some(self.t.underlay_port)
+    }
+
+    /// Whether frame `i`'s template is a VXLAN one (after
+    /// [`encap`](Self::encap) took it: the frame left over VXLAN and counts
+    /// as such).
+    #[inline(always)]
+    pub fn is_vxlan(&self, i: usize) -> bool {
+        self.express
+            .get(i)
+            .and_then(|&id| self.t.templates.get(id as usize))
+            .is_some_and(|t| t.encapsulation() == Encapsulation::Vxlan)
     }
 
     /// The counter slot of frame `i`'s template (after [`encap`](Self::encap)
@@ -217,6 +239,7 @@ fn ahead_macs<'a, 't>(
     let Some(s) = t.segments.get(seg) else {
         return a;
     };
+    a.l2 = true;
     // Hash every frame's destination and prefetch its slot, then probe
     // (the slots are loaded or on their way), as `rte_hash_lookup_bulk`,
     // and prefetch the template found. Per frame: its packed MAC
