@@ -622,13 +622,7 @@ impl Planner {
                 PayloadKind::Ethernet,
             ));
             match self.acquire(cfg, key, Referrer::Mac(seg, mac)) {
-                Ok(template) => {
-                    entry = Some(MacEntry {
-                        remote,
-                        template,
-                        learned,
-                    })
-                }
+                Ok(template) => entry = Some(MacEntry::new(remote, template, learned)),
                 Err(e) => self.errors.push(format!("MAC in segment {seg}: {e}")),
             }
         }
@@ -845,11 +839,7 @@ impl Planner {
                     self.out.push(Change::Mac {
                         segment: seg,
                         mac,
-                        entry: Some(MacEntry {
-                            remote,
-                            template,
-                            learned,
-                        }),
+                        entry: Some(MacEntry::new(remote, template, learned)),
                     });
                 }
             }

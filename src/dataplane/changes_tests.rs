@@ -301,7 +301,7 @@ fn assert_same(a: &Tables, b: &Tables) {
         for (m, ea) in sa.macs.iter() {
             let eb = sb.macs.get(&m).expect("MAC in the reference");
             assert_eq!((ea.remote, ea.learned), (eb.remote, eb.learned));
-            assert_eq!(tpl(a, ea.template), tpl(b, eb.template), "MAC {m:?}");
+            assert_eq!(tpl(a, ea.template()), tpl(b, eb.template()), "MAC {m:?}");
         }
         let fa: Vec<_> = sa.flood.iter().map(|t| tpl(a, *t)).collect();
         let fb: Vec<_> = sb.flood.iter().map(|t| tpl(b, *t)).collect();

@@ -204,10 +204,10 @@ impl SegmentMesh {
             })
             .collect();
         let mut template_groups: Vec<(TemplateId, u16)> = Vec::new();
-        let flood_members = s.flood.iter().zip(flood);
-        let mac_members = macs.values().map(|e| (&e.remote, &e.template));
+        let flood_members = s.flood.iter().zip(flood.iter().copied());
+        let mac_members = macs.values().map(|e| (&e.remote, e.template()));
         for (r, id) in flood_members.chain(mac_members) {
-            if let Some(id) = *id {
+            if let Some(id) = id {
                 if !template_groups.iter().any(|t| t.0 == id) {
                     let e = cfg.member(s, *r).0;
                     template_groups.push((id, groups.id(cfg.mesh_of(s, *r, e))));
@@ -374,7 +374,7 @@ pub(super) fn forward<B: Buffer + ?Sized>(
             vxlan: d.encap == Encapsulation::Vxlan,
         });
     };
-    let Some(id) = e.template else {
+    let Some(id) = e.template() else {
         return Some(Outcome::Drop(DropReason::NextHopUnresolved));
     };
     let to = t.templates.get(id as usize)?.encapsulation();

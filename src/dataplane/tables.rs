@@ -434,22 +434,49 @@ pub struct SegmentEntry {
     pub mesh: Option<Box<super::stitch::SegmentMesh>>,
 }
 
+/// A known MAC: its remote VTEP and that remote's template.
+///
+/// Its template is kept as a bare id, `NO_TEMPLATE` for none, where an
+/// `Option<TemplateId>` takes 8 bytes: the entry is 24 bytes and a slot
+/// of the MAC table 32, two to a cache line (40 before), so that the
+/// look-ahead's home-slot prefetch at a million MACs touches one line or
+/// two where it touched two or three (see BENCHMARKS.md, "Flat cost per
+/// packet").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MacEntry {
     pub remote: IpAddr,
-    /// `None`: the remote's next hop is not resolved yet.
-    pub template: Option<TemplateId>,
+    template: TemplateId,
     pub learned: bool,
+}
+
+/// No template (a MAC whose remote's next hop is not resolved yet): no
+/// template's id, which is an index into the template array.
+const NO_TEMPLATE: TemplateId = TemplateId::MAX;
+
+impl MacEntry {
+    /// The entry of a MAC behind `remote`, whose template is `template`
+    /// (`None`: the remote's next hop is not resolved yet; so is an id of
+    /// `TemplateId::MAX`, which no template array reaches).
+    pub fn new(remote: IpAddr, template: Option<TemplateId>, learned: bool) -> MacEntry {
+        MacEntry {
+            remote,
+            template: template.unwrap_or(NO_TEMPLATE),
+            learned,
+        }
+    }
+
+    /// The template of the MAC's remote (`None`: its next hop is not
+    /// resolved yet).
+    #[inline(always)]
+    pub fn template(&self) -> Option<TemplateId> {
+        (self.template != NO_TEMPLATE).then_some(self.template)
+    }
 }
 
 impl Default for MacEntry {
     /// What an empty slot of the MAC table holds (never read as an entry).
     fn default() -> Self {
-        MacEntry {
-            remote: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-            template: None,
-            learned: false,
-        }
+        MacEntry::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), None, false)
     }
 }
 
@@ -824,27 +851,13 @@ impl Tables {
                 for ((seg, mac), remote) in inputs.learned {
                     if *seg == si && entries {
                         let template = tb.member(s, *remote)?;
-                        macs.insert(
-                            *mac,
-                            MacEntry {
-                                remote: *remote,
-                                template,
-                                learned: true,
-                            },
-                        );
+                        macs.insert(*mac, MacEntry::new(*remote, template, true));
                     }
                 }
                 // Static entries win over learned ones.
                 for m in s.static_macs.iter().filter(|_| entries) {
                     let template = tb.member(s, m.remote)?;
-                    macs.insert(
-                        m.mac,
-                        MacEntry {
-                            remote: m.remote,
-                            template,
-                            learned: false,
-                        },
-                    );
+                    macs.insert(m.mac, MacEntry::new(m.remote, template, false));
                 }
                 let mesh = super::stitch::SegmentMesh::build(cfg, s, &flood, &macs, &mut groups);
                 segments.push(SegmentEntry {
@@ -1109,6 +1122,38 @@ mod tests {
             sources: Box::default(),
             src4: (0, crate::dataplane::stats::NO_SLOT),
             src6: ([0; 16], crate::dataplane::stats::NO_SLOT),
+        }
+    }
+
+    /// A MAC entry keeps its template or none, and a slot of the MAC table
+    /// is 32 bytes: two to a cache line (what the look-ahead's prefetch of
+    /// a home slot and the next counts on).
+    #[test]
+    fn mac_entries_are_small_and_keep_their_template() {
+        let r: IpAddr = "2001:db8::1".parse().unwrap();
+        for t in [Some(0), Some(7), Some(TemplateId::MAX - 1), None] {
+            let e = MacEntry::new(r, t, true);
+            assert_eq!((e.template(), e.remote, e.learned), (t, r, true));
+        }
+        // The one id no template array reaches reads as none.
+        assert_eq!(
+            MacEntry::new(r, Some(TemplateId::MAX), false).template(),
+            None
+        );
+        assert_eq!(MacEntry::default().template(), None);
+        let mut m: FlatMap<[u8; 6], MacEntry> = FlatMap::new();
+        for i in 0..100u8 {
+            m.insert(
+                [2, 0, 0, 0, 0, i],
+                MacEntry::new(r, Some(u32::from(i)), false),
+            );
+        }
+        assert_eq!(m.memory_bytes() / m.slots(), 32);
+        for i in 0..100u8 {
+            assert_eq!(
+                m.get(&[2, 0, 0, 0, 0, i]).and_then(|e| e.template()),
+                Some(u32::from(i))
+            );
         }
     }
 

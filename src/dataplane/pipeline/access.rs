@@ -506,7 +506,7 @@ pub fn access_with_cache<B: Buffer + ?Sized>(
                     segment: seg,
                     mac: dst,
                     entry: match t.segments[seg].macs.get(&dst) {
-                        Some(e) => CachedMac::Known(e.template),
+                        Some(e) => CachedMac::Known(e.template()),
                         None => CachedMac::Unknown,
                     },
                     chosen: None,

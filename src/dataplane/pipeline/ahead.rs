@@ -268,7 +268,7 @@ fn ahead_macs<'a, 't>(
         if k == u64::MAX {
             continue;
         }
-        if let Some(id) = s.macs.get_packed(home, k).and_then(|e| e.template) {
+        if let Some(id) = s.macs.get_packed(home, k).and_then(|e| e.template()) {
             if let Some(slot) = a.express.get_mut(i) {
                 *slot = id;
             }

@@ -408,7 +408,7 @@ pub fn stitch_express<const C: bool, B: Buffer + ?Sized>(
         && cache.template.is_some();
     if !hit {
         let mac = seg.macs.get(&dst);
-        let template = mac.and_then(|m| m.template);
+        let template = mac.and_then(|m| m.template());
         // The destination's group: from the segment's template list, else
         // (an entry added since the tables were built) by its remote.
         let group = match (mac, template) {

@@ -267,7 +267,7 @@ fn learning_records_only_remotes_reachable_in_their_encapsulation() {
     let learned: HashMap<(usize, [u8; 6]), IpAddr> =
         [((0, mac), IpAddr::from([198, 18, 0, 3]))].into();
     let t = build(&cfg, &neigh, &learned, 2, Default::default());
-    let id = t.segments[0].macs[&mac].template.unwrap();
+    let id = t.segments[0].macs[&mac].template().unwrap();
     let h = t.templates[id as usize].header();
     assert_eq!(h[42..50], [0x08, 0, 0, 0, 0, 0x13, 0x88, 0]);
 }
@@ -383,7 +383,7 @@ fn a_flow_id_policy_for_all_leaves_vxlan_templates_without_options() {
     );
     let t = stitch_tables(&text);
     let variant = |mac: &[u8; 6]| {
-        let id = t.segments[0].macs[mac].template.unwrap();
+        let id = t.segments[0].macs[mac].template().unwrap();
         t.flow_variants[id as usize]
     };
     assert!(variant(&BEHIND_GENEVE).is_some());
