@@ -40,6 +40,16 @@
 # ENTRY_COUNTERS=off runs both gateways without their per-tunnel and per-VNI
 # counters (`metrics: { entry_counters: false }`), to see the counters'
 # share at scale; on by default, as the gateway.
+#
+# GW_B=<another geneve-gw binary> compares two builds instead, on the
+# large table only: RUNS pairs, GW and GW_B alternating (which goes first
+# alternates too), SECONDS_PER_RUN seconds each; prints per pair the rate
+# per worker CPU second of each and their ratio, then the medians and the
+# median of the pair ratios (a change of a few percent shows there, where
+# the host's other load moves single runs by a third); writes
+# bench-results/scale-ab.csv.
+#   GW=target/release/geneve-gw GW_B=/path/to/other RUNS=8 SECONDS_PER_RUN=5 \
+#       CASES=encap-l2 scripts/bench-scale.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -81,7 +91,7 @@ run_gw() { # case cfg
     # Emptied here, not by the redirection below: the background job may
     # open it only after the first look for a summary line.
     : >"$log"
-    "$GW" run -c "$2" --stats-interval 1 >>"$log" 2>&1 </dev/null &
+    "${RUN_GW:-$GW}" run -c "$2" --stats-interval 1 >>"$log" 2>&1 </dev/null &
     pid=$!
     until grep -q '^encap' "$log" 2>/dev/null; do
         if ! kill -0 "$pid" 2>/dev/null || [ "$waited" -ge "$LOAD_SECS" ]; then
@@ -146,6 +156,36 @@ PY
 }
 
 median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+
+# Two builds on the large table (GW_B, see the top).
+if [ -n "${GW_B:-}" ]; then
+    [ -x "$GW_B" ] || { echo "GW_B=$GW_B is not an executable" >&2; exit 1; }
+    CSV="$OUT/scale-ab.csv"
+    echo "counters: $ENTRY_COUNTERS; A: $GW; B: $GW_B" >&2
+    echo "case,entries,pair,cpu_mpps_a,cpu_mpps_b,b_over_a" >"$CSV"
+    for c in $CASES; do
+        n=$(entries_of "$c")
+        f=$(frames_of "$c")
+        echo "  $c: writing $n entries and $f frames" >&2
+        python3 scripts/scale-bench-inputs.py "$c" "$n" "$f" "$REMOTES" "$W" "$PREFIX" "$MEM_MB" "$ENTRY_COUNTERS"
+        a=() b=() r=()
+        for i in $(seq 1 "$RUNS"); do
+            if [ $((i % 2)) = 1 ]; then
+                ra=$(RUN_GW="$GW" run_gw "$c" "$W/$c-many.yaml"); rb=$(RUN_GW="$GW_B" run_gw "$c" "$W/$c-many.yaml")
+            else
+                rb=$(RUN_GW="$GW_B" run_gw "$c" "$W/$c-many.yaml"); ra=$(RUN_GW="$GW" run_gw "$c" "$W/$c-many.yaml")
+            fi
+            a+=("${ra#* }"); b+=("${rb#* }")
+            r+=("$(python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print("%.3f" % (b/a if a else 0))' "${a[-1]}" "${b[-1]}")")
+            echo "  $c pair $i: per worker CPU second A ${a[-1]} / B ${b[-1]} Mpps, B/A ${r[-1]}" >&2
+            echo "$c,$n,$i,${a[-1]},${b[-1]},${r[-1]}" >>"$CSV"
+        done
+        echo "$c $n entries: median A $(median "${a[@]}") Mpps, B $(median "${b[@]}") Mpps; median of B/A $(median "${r[@]}")"
+        rm -f "$W/$c-one.pcap" "$W/$c-many.pcap"
+    done
+    echo "wrote $CSV" >&2
+    exit 0
+fi
 
 CSV="$OUT/scale.csv"
 echo "counters: $ENTRY_COUNTERS" >&2
