@@ -169,16 +169,13 @@ impl GatewayWorker {
                             return send(&mut tx, c, &mut lat, port, m);
                         }
                         // Large tables: the frame's template from the look-ahead.
-                        if let Some((a, port)) = ahead
-                            .as_ref()
-                            .and_then(|a| Some((a, a.encap(i, &mut m, rss)?)))
-                        {
+                        if let Some(x) = ahead.as_ref().and_then(|a| a.encap(i, &mut m, rss)) {
                             encapped += 1;
-                            e.encap(a.counter(i), 1, m.pkt_len() as u64);
-                            if a.is_vxlan(i) {
+                            e.encap(x.counter, 1, m.pkt_len() as u64);
+                            if x.vxlan {
                                 c.vxlan_encap.add(1);
                             }
-                            return send(&mut tx, c, &mut lat, port, m);
+                            return send(&mut tx, c, &mut lat, x.port, m);
                         }
                         // A chain that does not fit one mbuf stays a chain:
                         // a too-big TCP frame (a guest's TSO) is copied out
@@ -1279,11 +1276,11 @@ fn l2_ahead_front(
     let mut vxlan = 0u64;
     let n = burst.update_while(|m| {
         let rss = m.rss_hash();
-        if a.encap(i, m, rss).is_none() {
+        let Some(x) = a.encap(i, m, rss) else {
             return false;
-        }
-        e.encap(a.counter(i), 1, m.pkt_len() as u64);
-        vxlan += u64::from(a.is_vxlan(i));
+        };
+        e.encap(x.counter, 1, m.pkt_len() as u64);
+        vxlan += u64::from(x.vxlan);
         i += 1;
         true
     });

@@ -93,6 +93,16 @@ pub struct AccessAhead<'t> {
     l2: bool,
 }
 
+/// A frame [`AccessAhead::encap`] encapsulated: its port (the underlay
+/// port), its tunnel's counter slot, and whether it left over VXLAN (it
+/// counts as such).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AheadEncap {
+    pub port: u16,
+    pub counter: u32,
+    pub vxlan: bool,
+}
+
 /// No template kept for the frame.
 const NONE: TemplateId = TemplateId::MAX;
 
@@ -151,8 +161,8 @@ impl<'t> AccessAhead<'t> {
     /// Encapsulates frame `i` of the burst (`buf`, not changed since the
     /// look-ahead) with the template its MAC led to, if the look-ahead kept
     /// one, the template has no flow-id variant and the encap fast tier
-    /// takes the frame: `Some(underlay port)`, else `None` with `buf`
-    /// untouched. The same decision as
+    /// takes the frame: `Some` with where it goes and how it counts, else
+    /// `None` with `buf` untouched. The same decision as
     /// [`access_with_cache`](super::access_with_cache) for these frames
     /// (see [`AccessExpress`](super::AccessExpress)). The template is read
     /// here, not during the look-ahead, so that its prefetch has had the
@@ -163,7 +173,7 @@ impl<'t> AccessAhead<'t> {
         i: usize,
         buf: &mut B,
         rss: Option<u32>,
-    ) -> Option<u16> {
+    ) -> Option<AheadEncap> {
         let id = *self.express.get(i)?;
         if id == NONE
             || buf.total_len() != buf.len()
@@ -172,31 +182,14 @@ impl<'t> AccessAhead<'t> {
             return None;
         }
         let tpl = self.t.templates.get(id as usize)?;
-        if !tpl.has_fast_ethernet() {
+        if !tpl.has_fast_ethernet() || !encap_fast_ethernet(tpl, buf, rss) {
             return None;
         }
-        encap_fast_ethernet(tpl, buf, rss).then_some(self.t.underlay_port)
-    }
-
-    /// Whether frame `i`'s template is a VXLAN one (after
-    /// [`encap`](Self::encap) took it: the frame left over VXLAN and counts
-    /// as such).
-    #[inline(always)]
-    pub fn is_vxlan(&self, i: usize) -> bool {
-        self.express
-            .get(i)
-            .and_then(|&id| self.t.templates.get(id as usize))
-            .is_some_and(|t| t.encapsulation() == Encapsulation::Vxlan)
-    }
-
-    /// The counter slot of frame `i`'s template (after [`encap`](Self::encap)
-    /// took it).
-    #[inline(always)]
-    pub fn counter(&self, i: usize) -> u32 {
-        self.express
-            .get(i)
-            .and_then(|&id| self.t.templates.get(id as usize))
-            .map_or(crate::dataplane::stats::NO_SLOT, |t| t.counter())
+        Some(AheadEncap {
+            port: self.t.underlay_port,
+            counter: tpl.counter(),
+            vxlan: tpl.encapsulation() == Encapsulation::Vxlan,
+        })
     }
 }
 

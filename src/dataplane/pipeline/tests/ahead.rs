@@ -248,7 +248,10 @@ fn look_ahead_encap_gives_the_per_packet_paths_bytes_or_declines() {
         let mut by_path = crate::tunnel::VecBuffer::with_headroom(256, f);
         let path = super::access(&t, 1, &mut by_path, Some(0x1234));
         match a.encap(i, &mut by_ahead, Some(0x1234)) {
-            Some(port) => {
+            Some(x) => {
+                let port = x.port;
+                // Every member of this segment is a Geneve tunnel.
+                assert!(!x.vxlan, "frame {i}");
                 assert_eq!(
                     path,
                     crate::dataplane::pipeline::Outcome::Encapped(port),
