@@ -43,7 +43,7 @@ use super::tables::{
     Tables, TemplateId, TemplateKey, VniOut,
 };
 use crate::config::{self, Config, IpPrefix, Payload};
-use crate::tunnel::{EncapTemplate, PayloadKind, TxOffloadCaps};
+use crate::tunnel::{EncapTemplate, PayloadKind, TemplateLine, TxOffloadCaps};
 use crate::wire::geneve::Vni;
 
 /// One change to the tables the workers read.
@@ -98,6 +98,7 @@ impl Tables {
                 variant,
             } => {
                 let i = id as usize;
+                let line = TemplateLine::of(&template, variant.is_some());
                 if i < self.templates.len() {
                     self.templates[i] = *template;
                 } else {
@@ -105,6 +106,11 @@ impl Tables {
                     self.templates.reserve_huge(i + 1 - self.templates.len());
                     self.templates.resize(i + 1, (*template).clone());
                 }
+                if self.lines.len() <= i {
+                    self.lines.reserve_huge(i + 1 - self.lines.len());
+                    self.lines.resize(i + 1, line);
+                }
+                self.lines[i] = line;
                 if self.flow_variants.len() <= i {
                     self.flow_variants.resize(i + 1, None);
                 }

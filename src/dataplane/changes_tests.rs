@@ -254,8 +254,20 @@ fn tpl(t: &Tables, id: Option<TemplateId>) -> Option<String> {
     ))
 }
 
+/// Every template's line is the line of that template as it is now (the
+/// look-ahead reads the line instead of the template).
+fn assert_lines_kept(t: &Tables) {
+    assert_eq!(t.lines.len(), t.templates.len(), "a line per template");
+    for (i, (tpl, line)) in t.templates.iter().zip(t.lines.iter()).enumerate() {
+        let variant = matches!(t.flow_variants.get(i), Some(Some(_)));
+        assert_eq!(*line, TemplateLine::of(tpl, variant), "template {i}'s line");
+    }
+}
+
 /// Every lookup the workers make, answered the same by both tables.
 fn assert_same(a: &Tables, b: &Tables) {
+    assert_lines_kept(a);
+    assert_lines_kept(b);
     // Routes: every prefix's first, last and next-after address, plus
     // addresses around them.
     let (l3a, l3b) = (a.l3.as_ref().unwrap(), b.l3.as_ref().unwrap());

@@ -137,8 +137,14 @@ impl GatewayWorker {
                         at = n;
                     } else {
                         // The same for an L3 access port (a route per run of
-                        // frames on one route entry).
-                        let n = l3_express_front(t, p as u16, &mut burst, &mut tx, c, e, &mut lat);
+                        // frames on one route entry); with a large route
+                        // table, whose frames each land on a route of their
+                        // own, from the templates' lines.
+                        let n = if ahead.as_ref().is_some_and(|a| !a.is_l2()) {
+                            l3_lines_front(t, p as u16, &mut burst, &mut tx, c, e, &mut lat)
+                        } else {
+                            l3_express_front(t, p as u16, &mut burst, &mut tx, c, e, &mut lat)
+                        };
                         encapped += n;
                         at = n as usize;
                     }
@@ -831,6 +837,46 @@ fn l3_express_front(
     } else {
         l3_express_loop::<false>(&l, burst, e)
     };
+    if n > 0 {
+        send_front(out, c, lat, burst, n);
+    }
+    n as u64
+}
+
+/// [`l3_express_front`] for a large route table (the look-ahead ran):
+/// every frame's route is another, so none is kept; each frame's
+/// template is read from its line
+/// ([`TemplateLine`](crate::tunnel::TemplateLine), one cache line where
+/// the template's fast-tier fields span five), which the look-ahead
+/// prefetched, and counted under its tunnel. A frame whose line does not
+/// stand for its template ends the front (the per-packet path takes it).
+#[inline(never)]
+fn l3_lines_front(
+    t: &Tables,
+    port: u16,
+    burst: &mut Burst<BURST_SIZE>,
+    tx: &mut [TxBuffer],
+    c: &WorkerCounters,
+    e: &WorkerEntries,
+    lat: &mut Residence,
+) -> u64 {
+    let Some(l) = pipeline::L3Express::new(t, port) else {
+        return 0;
+    };
+    let Some(out) = tx.get_mut(usize::from(l.port())) else {
+        return 0;
+    };
+    let n = burst.update_while(|m| {
+        let Some(line) = l.entry(m).and_then(|entry| l.line(entry)) else {
+            return false;
+        };
+        let rss = m.rss_hash();
+        if !l.encap_line(line, m, rss) {
+            return false;
+        }
+        e.encap(line.counter(), 1, m.pkt_len() as u64);
+        true
+    });
     if n > 0 {
         send_front(out, c, lat, burst, n);
     }

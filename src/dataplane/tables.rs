@@ -12,7 +12,7 @@ use crate::config::{
 };
 use crate::tunnel::{
     DecapConfig, Decapsulator, DscpEncap, EncapTemplate, KnownOption, OptionRegistry, PayloadKind,
-    TtlEncap, TunnelConfig, TunnelOption, UdpChecksumTx,
+    TemplateLine, TtlEncap, TunnelConfig, TunnelOption, UdpChecksumTx,
 };
 use crate::wire::geneve::Vni;
 use crate::wire::Encapsulation;
@@ -510,6 +510,10 @@ pub struct Tables {
     pub access: Vec<(u16, u16, AccessIn)>,
     pub segments: Vec<SegmentEntry>,
     pub templates: HugeVec<EncapTemplate>,
+    /// Per template: its fast-tier bytes in one cache line (what the
+    /// look-ahead reads instead of the template at a million tunnels),
+    /// kept with it by [`template_lines`] and [`Tables::apply`].
+    pub lines: HugeVec<TemplateLine>,
     /// Per template: its flow-id variant, if a flow-id policy covers it.
     pub flow_variants: Vec<Option<FlowIdVariant>>,
     /// Flow ids seen on decap, shared with the control thread (lock-free).
@@ -615,6 +619,19 @@ impl TemplateBuilder<'_> {
         self.by_key.insert(key, Some(id));
         Ok(Some(id))
     }
+}
+
+/// Every template's line ([`TemplateLine`]): a template with a flow-id
+/// variant has one that stands for nothing.
+pub fn template_lines(
+    templates: &[EncapTemplate],
+    variants: &[Option<FlowIdVariant>],
+) -> Vec<TemplateLine> {
+    templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TemplateLine::of(t, matches!(variants.get(i), Some(Some(_)))))
+        .collect()
 }
 
 /// What identifies an encap template: remote VTEP, VNI, payload kind.
@@ -953,6 +970,7 @@ impl Tables {
             vnis,
             access,
             segments,
+            lines: template_lines(&tb.templates, &tb.variants).into(),
             templates: tb.templates.into(),
             flow_variants: tb.variants,
             flows: inputs.flows.clone(),

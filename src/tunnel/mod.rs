@@ -81,7 +81,8 @@ pub use decap::{
 };
 pub use encap::{
     encap, encap_fast_ethernet, encap_fast_ip, encap_tso, EncapError, EncapTemplate, FastEthernet,
-    TemplateError, TunnelConfig, TunnelOption, UdpChecksumTx,
+    LineKind, TemplateError, TemplateLine, TunnelConfig, TunnelOption, UdpChecksumTx,
+    LINE_HEADER_LEN,
 };
 pub use hash::inner_flow_hash;
 pub use offload::{TxOffload, TxOffloadCaps};

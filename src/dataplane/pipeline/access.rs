@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use crate::tunnel::{
     encap, encap_fast_ethernet, encap_fast_ip, Buffer, EncapError, EncapTemplate, FastEthernet,
+    LineKind, TemplateLine,
 };
 use crate::wire::{checksum, Encapsulation};
 
@@ -361,6 +362,41 @@ impl<'t> L3Express<'t> {
     /// Where the express tier's frames leave (the underlay port).
     pub fn port(&self) -> u16 {
         self.t.underlay_port
+    }
+
+    /// The line of route `entry`'s template if it stands for the
+    /// template (an untagged IPv4 underlay, Geneve without options,
+    /// checksums in software, no flow-id variant: see
+    /// [`TemplateLine`]), for [`encap_line`](Self::encap_line). Where
+    /// tables are large, a frame's route and template are both new, and
+    /// the line is the one line of the template it needs.
+    #[inline(always)]
+    pub fn line(&self, entry: u32) -> Option<&'t TemplateLine> {
+        let Some(Some(id)) = Lpm4::value(entry) else {
+            return None;
+        };
+        let line = self.t.lines.get(id as usize)?;
+        (line.kind() == LineKind::GeneveIp).then_some(line)
+    }
+
+    /// [`encap_on`](Self::encap_on) with a template's line
+    /// ([`line`](Self::line)): the same bytes, the same decision.
+    #[inline(always)]
+    pub fn encap_line<B: Buffer + ?Sized>(
+        &self,
+        line: &TemplateLine,
+        buf: &mut B,
+        rss: Option<u32>,
+    ) -> bool {
+        const ETH: usize = 14;
+        if buf.trim_front(ETH).is_err() {
+            return false;
+        }
+        if line.encap_ip(buf, rss) {
+            return true;
+        }
+        let _ = buf.prepend(ETH);
+        false
     }
 
     /// Encapsulates `buf` if the express tier takes it: `Some(underlay

@@ -30,7 +30,7 @@ use crate::dataplane::flat::MAC_BITS;
 use crate::dataplane::lpm::{prefetch, prefetch_lines, prefetch_tail};
 use crate::dataplane::stats::WorkerEntries;
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
-use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate};
+use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate, LineKind};
 use crate::wire::ethernet::EtherType;
 use crate::wire::Encapsulation;
 
@@ -117,27 +117,36 @@ impl<'t> AccessAhead<'t> {
         }
     }
 
-    /// Keeps template `id` if it exists and prefetches it (see
-    /// [`prefetch_template_id`]).
+    /// Keeps template `id` and prefetches its line
+    /// ([`TemplateLine`](crate::tunnel::TemplateLine)): all the express
+    /// tiers read of the template where the line stands for it; where it
+    /// does not, [`prefetch_counters`](Self::prefetch_counters) prefetches
+    /// the template.
     #[inline(always)]
     fn keep(&mut self, id: TemplateId) {
-        if let Some(slot) = self.ids.get_mut(self.found) {
-            let n = prefetch_template_id(self.t, id);
+        if let (Some(slot), Some(line)) =
+            (self.ids.get_mut(self.found), self.t.lines.get(id as usize))
+        {
+            prefetch(line);
             *slot = id;
-            self.found += n;
+            self.found += 1;
         }
     }
 
     /// The second stage, once the templates' lines had the lookups of the
-    /// whole burst to arrive: reads each template's counter slot and
-    /// prefetches the worker's cell of it, which the express tiers add
-    /// to per packet (with tens of thousands of tunnels the cells do not
-    /// stay in cache either).
+    /// whole burst to arrive: reads each template's counter slot from its
+    /// line and prefetches the worker's cell of it, which the express
+    /// tiers add to per packet (with tens of thousands of tunnels the
+    /// cells do not stay in cache either), and the template itself where
+    /// the line does not stand for it (the per-packet path reads it).
     #[inline(never)]
     pub fn prefetch_counters(&self, e: &WorkerEntries) {
         for &id in self.ids.iter().take(self.found) {
-            if let Some(tpl) = self.t.templates.get(id as usize) {
-                e.prefetch_tunnel(tpl.counter());
+            if let Some(line) = self.t.lines.get(id as usize) {
+                e.prefetch_tunnel(line.counter());
+                if line.kind() == LineKind::Template {
+                    prefetch_template_id(self.t, id);
+                }
             }
         }
     }
@@ -164,9 +173,10 @@ impl<'t> AccessAhead<'t> {
     /// takes the frame: `Some` with where it goes and how it counts, else
     /// `None` with `buf` untouched. The same decision as
     /// [`access_with_cache`](super::access_with_cache) for these frames
-    /// (see [`AccessExpress`](super::AccessExpress)). The template is read
-    /// here, not during the look-ahead, so that its prefetch has had the
-    /// frames before it to arrive.
+    /// (see [`AccessExpress`](super::AccessExpress)). The template's line
+    /// is read here, not during the look-ahead, so that its prefetch has
+    /// had the frames before it to arrive; the template itself only where
+    /// the line does not stand for it.
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(
         &self,
@@ -175,10 +185,37 @@ impl<'t> AccessAhead<'t> {
         rss: Option<u32>,
     ) -> Option<AheadEncap> {
         let id = *self.express.get(i)?;
-        if id == NONE
-            || buf.total_len() != buf.len()
-            || !matches!(self.t.flow_variants.get(id as usize), None | Some(None))
-        {
+        if id == NONE || buf.total_len() != buf.len() {
+            return None;
+        }
+        let line = self.t.lines.get(id as usize)?;
+        let vxlan = match line.kind() {
+            LineKind::GeneveEthernet => false,
+            LineKind::VxlanEthernet => true,
+            // An L2 segment's templates carry Ethernet frames.
+            LineKind::GeneveIp => return None,
+            LineKind::Template => return self.encap_template(id, buf, rss),
+        };
+        if !line.encap_ethernet(buf, rss) {
+            return None;
+        }
+        Some(AheadEncap {
+            port: self.t.underlay_port,
+            counter: line.counter(),
+            vxlan,
+        })
+    }
+
+    /// [`encap`](Self::encap) from the template (its line stands for
+    /// nothing).
+    #[inline(never)]
+    fn encap_template<B: Buffer + ?Sized>(
+        &self,
+        id: TemplateId,
+        buf: &mut B,
+        rss: Option<u32>,
+    ) -> Option<AheadEncap> {
+        if !matches!(self.t.flow_variants.get(id as usize), None | Some(None)) {
             return None;
         }
         let tpl = self.t.templates.get(id as usize)?;

@@ -4,17 +4,18 @@
 //! exactly the general tier's bytes or declines with the buffer untouched.
 use crate::tunnel::buffer::Buffer;
 use crate::tunnel::hash::{hash_ipv4, hash_ipv4_ihl5};
-use crate::tunnel::qos::TtlEncap;
 use crate::wire::{ethernet, ipv4, ipv6};
 
-use super::template::{udp_checksum_of, write_v4_header, write_v6_fast, FastCase, UdpCsumFast};
+use super::template::{
+    udp_checksum_of, write_v4_header, write_v6_fast, FastCase, FastFields, UdpCsumFast,
+};
 use super::EncapTemplate;
 use crate::tunnel::offload::pseudo_seed;
 use crate::wire::checksum;
 
 /// Where the inner IPv4 header starts: after an Ethernet header, or at once.
-const ETH: usize = ethernet::HEADER_LEN;
-const IP: usize = 0;
+pub(super) const ETH: usize = ethernet::HEADER_LEN;
+pub(super) const IP: usize = 0;
 
 /// The fast tier for Ethernet payloads only: true when `buf` was
 /// encapsulated (a template without outer VLAN tag and with Ethernet
@@ -135,7 +136,7 @@ fn encap_fast<const L2: usize, const V6: bool, const SUM: bool, B: Buffer + ?Siz
         tos,
         ttl,
         hash,
-    } = fast_inner::<L2>(t, inner, flow_hash)?;
+    } = fast_inner::<L2, _>(t, inner, flow_hash)?;
     let sport = t.src_port_for(hash);
     if V6 {
         // The inner frame's sum while its bytes are at hand, the header
@@ -193,13 +194,13 @@ fn fast_udp_checksum<const V6: bool>(t: &EncapTemplate, data: &mut [u8], udp_len
 }
 
 /// What the fast tier takes from the inner frame.
-struct FastInner {
-    len: usize,
+pub(super) struct FastInner {
+    pub(super) len: usize,
     /// Outer TOS / traffic class.
-    tos: u8,
+    pub(super) tos: u8,
     /// Outer TTL / hop limit.
-    ttl: u8,
-    hash: u32,
+    pub(super) ttl: u8,
+    pub(super) hash: u32,
 }
 
 /// The inner packet of the fast tier (IPv4 at `L2`: [`ETH`], in an
@@ -207,8 +208,8 @@ struct FastInner {
 /// what the outer header takes from it: what `inner_l3` + `tos_ttl` +
 /// `inner_flow_hash` find for such a packet. `None` for any other.
 #[inline(always)]
-fn fast_inner<const L2: usize>(
-    t: &EncapTemplate,
+pub(super) fn fast_inner<const L2: usize, F: FastFields>(
+    t: &F,
     inner: &[u8],
     flow_hash: Option<u32>,
 ) -> Option<FastInner> {
@@ -223,7 +224,7 @@ fn fast_inner<const L2: usize>(
     } else {
         ip[0] >> 4 == 4
     };
-    if !is_v4 || len > t.max_inner {
+    if !is_v4 || len > t.max_inner() {
         return None;
     }
     let hash = match (flow_hash, e.get(L2..)?.first_chunk::<FAST_INNER_IP_LEN>()) {
@@ -236,11 +237,8 @@ fn fast_inner<const L2: usize>(
     };
     Some(FastInner {
         len,
-        tos: t.tos_fixed | (ip[1] & t.tos_inner_mask),
-        ttl: match t.ttl {
-            TtlEncap::Pipe(v) => v,
-            TtlEncap::Uniform { .. } => ip[8],
-        },
+        tos: t.outer_tos(ip[1]),
+        ttl: t.outer_ttl(ip[8]),
         hash,
     })
 }

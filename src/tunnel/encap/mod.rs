@@ -24,12 +24,14 @@ use crate::wire::{ipv4, ipv6, Encapsulation};
 
 mod fast;
 mod general;
+mod line;
 mod template;
 #[cfg(test)]
 mod tests;
 
 pub use fast::{encap_fast_ethernet, encap_fast_ip, FastEthernet};
 pub use general::encap_tso;
+pub use line::{LineKind, TemplateLine, LINE_HEADER_LEN};
 pub use template::{EncapTemplate, MAX_TEMPLATE_LEN};
 
 pub use crate::wire::geneve::TunnelOption;

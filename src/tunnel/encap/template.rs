@@ -38,8 +38,10 @@ pub const MAX_TEMPLATE_LEN: usize =
 /// untagged IPv4 template without options only the first
 /// [`EncapTemplate::HOT_BYTES`] and the bytes from
 /// [`EncapTemplate::TAIL_AT`] on, which is all the look-ahead prefetches
-/// (with tens of thousands of tunnels the templates do not fit the cache,
-/// and each line is a miss). A `repr(C)` order with every hot field before
+/// of a template whose [`TemplateLine`](super::TemplateLine) does not
+/// stand for it (with tens of thousands of tunnels the templates do not
+/// fit the cache, and each line is a miss; where the line stands for the
+/// template, the look-ahead reads the line alone). A `repr(C)` order with every hot field before
 /// the header (two lines), or the template aligned to a cache line (exact
 /// lines), changed the register allocation of the L3 express loop and cost
 /// the one-entry encap-l3 case instructions (see BENCHMARKS.md, "Flat cost
@@ -462,10 +464,53 @@ pub(super) fn write_v4_header(
     udp_len
 }
 
+/// What the fast tier reads of a template besides its header bytes: the
+/// whole [`EncapTemplate`], or its one-line copy
+/// ([`TemplateLine`](super::TemplateLine)) for the tables too large for
+/// the cache.
+pub(super) trait FastFields {
+    /// Largest inner packet (bytes handed to the fast tier).
+    fn max_inner(&self) -> usize;
+    /// The outer TOS for an inner packet's TOS.
+    fn outer_tos(&self, inner_tos: u8) -> u8;
+    /// The outer TTL for an inner packet's TTL.
+    fn outer_ttl(&self, inner_ttl: u8) -> u8;
+    /// See [`EncapTemplate::ip_sum`].
+    fn ip_sum(&self) -> u16;
+    /// See [`EncapTemplate::ip_csum_mask`].
+    fn ip_csum_mask(&self) -> u16;
+}
+
+impl FastFields for EncapTemplate {
+    #[inline(always)]
+    fn max_inner(&self) -> usize {
+        self.max_inner
+    }
+    #[inline(always)]
+    fn outer_tos(&self, inner_tos: u8) -> u8 {
+        self.tos_fixed | (inner_tos & self.tos_inner_mask)
+    }
+    #[inline(always)]
+    fn outer_ttl(&self, inner_ttl: u8) -> u8 {
+        match self.ttl {
+            TtlEncap::Pipe(v) => v,
+            TtlEncap::Uniform { .. } => inner_ttl,
+        }
+    }
+    #[inline(always)]
+    fn ip_sum(&self) -> u16 {
+        self.ip_sum
+    }
+    #[inline(always)]
+    fn ip_csum_mask(&self) -> u16 {
+        self.ip_csum_mask
+    }
+}
+
 /// The per-packet fields of the outer IPv4 and UDP headers.
 #[inline(always)]
-fn write_v4_fields(
-    t: &EncapTemplate,
+pub(super) fn write_v4_fields<F: FastFields>(
+    t: &F,
     ip: &mut [u8; ipv4::HEADER_LEN + udp::HEADER_LEN],
     udp_len: u16,
     tos: u8,
@@ -480,11 +525,11 @@ fn write_v4_fields(
     // real ones (TOS is the low byte of word 0, TTL the high byte of word
     // 4) and fold. The sum is non-zero (0x4500 is in it), so this equals
     // the full-header checksum.
-    let sum = u32::from(t.ip_sum) + u32::from(tos) + u32::from(total) + (u32::from(ttl) << 8);
+    let sum = u32::from(t.ip_sum()) + u32::from(tos) + u32::from(total) + (u32::from(ttl) << 8);
     let sum = (sum & 0xffff) + (sum >> 16);
     let sum = (sum & 0xffff) + (sum >> 16);
     // Branch-free: the mask is 0 when the NIC computes the checksum.
-    let ip_csum = !(sum as u16) & t.ip_csum_mask;
+    let ip_csum = !(sum as u16) & t.ip_csum_mask();
     ip[10..12].copy_from_slice(&ip_csum.to_be_bytes());
     ip[20..22].copy_from_slice(&sport.to_be_bytes());
     ip[24..26].copy_from_slice(&udp_len.to_be_bytes());

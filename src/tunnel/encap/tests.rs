@@ -9,6 +9,7 @@ use crate::tunnel::VecBuffer;
 use crate::wire::checksum;
 use crate::wire::geneve::{Vni, OPTION_TYPE_CRITICAL};
 use crate::wire::ip_proto;
+use crate::wire::Encapsulation;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 fn inner_ipv4(len: usize, tos: u8, ttl: u8, proto: u8, frag: u16, vlan: bool) -> Vec<u8> {
@@ -544,4 +545,90 @@ fn ipv6_fast_checksum_every_length_and_alignment() {
             }
         }
     }
+}
+
+/// A template's one-line copy writes the fast tier's bytes for every
+/// frame, declines what the fast tier declines (buffer untouched), keeps
+/// the counter slot, and stands for its template exactly where it can:
+/// untagged IPv4 underlay, no options, IPv4 or Ethernet payload,
+/// checksums in software, no flow-id variant.
+#[test]
+fn template_line_writes_the_fast_tiers_bytes() {
+    let mut cfgs = configs();
+    for c in configs() {
+        if c.options.is_empty() && c.payload == PayloadKind::Ethernet {
+            cfgs.push(TunnelConfig {
+                encapsulation: Encapsulation::Vxlan,
+                ..c
+            });
+        }
+    }
+    let offloads = [
+        TxOffloadCaps::NONE,
+        TxOffloadCaps {
+            ipv4_checksum: true,
+            ..TxOffloadCaps::NONE
+        },
+        TxOffloadCaps {
+            udp_checksum: true,
+            ..TxOffloadCaps::NONE
+        },
+    ];
+    let (mut taken, mut declined, mut kinds) = (0, 0, [0usize; 4]);
+    for cfg in cfgs {
+        for caps in offloads {
+            let Ok(mut t) = EncapTemplate::new(&cfg) else {
+                continue;
+            };
+            t.set_tx_offload(caps);
+            t.set_counter(0x0102_0304);
+            let with_variant = TemplateLine::of(&t, true);
+            assert_eq!(with_variant.kind(), LineKind::Template);
+            assert_eq!(with_variant.counter(), 0x0102_0304);
+            let line = TemplateLine::of(&t, false);
+            assert_eq!(line.counter(), 0x0102_0304);
+            let software = t.tx_offload.is_none() && !t.udp_csum;
+            let simple = matches!(cfg.src, IpAddr::V4(_))
+                && cfg.vlan.is_none()
+                && cfg.options.is_empty()
+                && cfg.payload != PayloadKind::Ipv6;
+            let want = match (simple && software, cfg.payload, cfg.encapsulation) {
+                (false, _, _) => LineKind::Template,
+                (true, PayloadKind::Ipv4, _) => LineKind::GeneveIp,
+                (true, _, Encapsulation::Vxlan) => LineKind::VxlanEthernet,
+                (true, _, Encapsulation::Geneve) => LineKind::GeneveEthernet,
+            };
+            assert_eq!(line.kind(), want, "{cfg:?} {caps:?}");
+            kinds[want as usize] += 1;
+            if want == LineKind::Template {
+                continue;
+            }
+            for inner in inners() {
+                for hash in [None, Some(0), Some(0xdead_beef), Some(u32::MAX)] {
+                    for headroom in [t.header_len(), t.header_len() + 3, t.header_len() - 1] {
+                        let mut a = VecBuffer::with_headroom(headroom, &inner);
+                        let mut b = a.clone();
+                        let (fa, fb) = if want == LineKind::GeneveIp {
+                            (encap_fast_ip(&t, &mut a, hash), line.encap_ip(&mut b, hash))
+                        } else {
+                            (
+                                encap_fast_ethernet(&t, &mut a, hash),
+                                line.encap_ethernet(&mut b, hash),
+                            )
+                        };
+                        assert_eq!(fa, fb, "{cfg:?} {inner:?} {hash:?}");
+                        assert_eq!(a, b, "{cfg:?} {inner:?} {hash:?}");
+                        if fb {
+                            taken += 1;
+                        } else {
+                            assert_eq!(b, VecBuffer::with_headroom(headroom, &inner));
+                            declined += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(taken > 1000 && declined > 1000, "{taken} {declined}");
+    assert!(kinds.iter().all(|&k| k > 0), "{kinds:?}");
 }
