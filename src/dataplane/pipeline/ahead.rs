@@ -30,6 +30,7 @@ use crate::dataplane::flat::MAC_BITS;
 use crate::dataplane::lpm::{prefetch, prefetch_lines, prefetch_tail};
 use crate::dataplane::stats::WorkerEntries;
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
+use crate::dpdk::BURST_SIZE;
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate, LineKind};
 use crate::wire::ethernet::EtherType;
 use crate::wire::Encapsulation;
@@ -46,8 +47,10 @@ fn be16(d: &[u8], o: usize) -> u16 {
 /// Tables with fewer entries than this are left to the cache.
 pub const AHEAD_MIN_ENTRIES: usize = 4096;
 
-/// Most frames looked up ahead at once (the worker's burst).
-const MAX_AHEAD: usize = 64;
+/// Most frames looked up ahead at once: the worker's burst (the
+/// look-ahead's arrays are on the stack and returned by value, a copy per
+/// burst: no bigger than a burst needs).
+const MAX_AHEAD: usize = BURST_SIZE;
 
 /// Starts loading the lines [`crate::tunnel::encap`]'s fast tier reads of
 /// `tpl` (an untagged IPv4 template without options): those of its first
@@ -393,7 +396,7 @@ pub const PROBE_DISTANCE: usize = 6;
 pub struct UnderlayAhead {
     /// Per frame of the burst, in order: its VNI and home slot (`NO_VNI`:
     /// not a frame the fast tiers take).
-    keys: [(u32, usize); MAX_AHEAD],
+    keys: [(u32, u32); MAX_AHEAD],
     n: usize,
 }
 
@@ -408,7 +411,7 @@ impl UnderlayAhead {
     pub fn probe(&self, t: &Tables, i: usize) -> bool {
         match self.keys.get(i) {
             Some(&(vni, home)) if i < self.n && vni != NO_VNI => {
-                t.vnis.prefetch_at(home, vni).is_some()
+                t.vnis.prefetch_at(home as usize, vni).is_some()
             }
             _ => false,
         }
@@ -440,7 +443,8 @@ pub fn ahead_underlay_slots<'a>(
         let vni = u32::from_be_bytes([0, v[0], v[1], v[2]]);
         let home = t.vnis.home(vni);
         t.vnis.prefetch_slot(home);
-        *k = (vni, home);
+        // A VNI index has fewer than 2^32 slots (at most 2^25).
+        *k = (vni, home as u32);
     }
     // (The counter cells the entries name are not prefetched: a second
     // pass reading the entries just prefetched measured slower, see
