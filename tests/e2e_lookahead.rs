@@ -122,21 +122,9 @@ vtep:
         )
         .unwrap();
     }
-    let path = dir.join("gw.yaml");
-    std::fs::write(&path, cfg).unwrap();
-    let mut args = strings(&["run", "-c", path.to_str().unwrap()]);
-    args.extend(strings(&[
-        "--stop-after-packets",
-        &N.to_string(),
-        "--stop-after-idle",
-        "2000",
-    ]));
-    let r = run_gw(&args, Duration::from_secs(90));
-    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
-    r.assert_no_leak();
+    let (r, out) = run_frames(&dir, &cfg, N);
     assert_eq!(r.value("encap "), N as u64, "{}", r.stdout);
     assert_eq!(r.value("drops total "), 0, "{}", r.stdout);
-    let (_, out) = read_pcap(&dir.join("ul_out.pcap"));
     assert_eq!(out.len(), N);
     let mut over = 0;
     for (i, (o, sent)) in out.iter().zip(&frames).enumerate() {
@@ -169,6 +157,26 @@ vtep:
         "{}",
         r.stdout
     );
+}
+
+/// Runs the gateway of configuration `cfg` (written to `dir`) until it
+/// has taken `n` frames and is idle; its exit report and the packets it
+/// sent on the underlay.
+fn run_frames(dir: &std::path::Path, cfg: &str, n: usize) -> (gw::Run, Vec<Vec<u8>>) {
+    let path = dir.join("gw.yaml");
+    std::fs::write(&path, cfg).unwrap();
+    let mut args = strings(&["run", "-c", path.to_str().unwrap()]);
+    args.extend(strings(&[
+        "--stop-after-packets",
+        &n.to_string(),
+        "--stop-after-idle",
+        "2000",
+    ]));
+    let r = run_gw(&args, Duration::from_secs(90));
+    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
+    r.assert_no_leak();
+    let (_, out) = read_pcap(&dir.join("ul_out.pcap"));
+    (r, out)
 }
 
 /// The outer Ethernet, IPv4 and UDP headers of encapsulated packet `o`
@@ -283,21 +291,9 @@ fn large_route_table_sends_every_packet_to_its_own_vtep_in_order() {
         )
         .unwrap();
     }
-    let path = dir.join("gw.yaml");
-    std::fs::write(&path, cfg).unwrap();
-    let mut args = strings(&["run", "-c", path.to_str().unwrap()]);
-    args.extend(strings(&[
-        "--stop-after-packets",
-        &N.to_string(),
-        "--stop-after-idle",
-        "2000",
-    ]));
-    let r = run_gw(&args, Duration::from_secs(90));
-    assert!(r.ok(), "{}\n{}", r.stdout, r.stderr);
-    r.assert_no_leak();
+    let (r, out) = run_frames(&dir, &cfg, N);
     assert_eq!(r.value("encap "), (N - dropped) as u64, "{}", r.stdout);
     assert_eq!(r.value("drops total "), dropped as u64, "{}", r.stdout);
-    let (_, out) = read_pcap(&dir.join("ul_out.pcap"));
     let sent: Vec<(usize, &Vec<u8>)> = frames
         .iter()
         .enumerate()

@@ -140,11 +140,10 @@ impl GatewayWorker {
                         // frames on one route entry); with a large route
                         // table, whose frames each land on a route of their
                         // own, from the templates' lines.
-                        let n = if ahead.as_ref().is_some_and(|a| !a.is_l2()) {
-                            l3_lines_front(t, p as u16, &mut burst, &mut tx, c, e, &mut lat)
-                        } else {
-                            l3_express_front(t, p as u16, &mut burst, &mut tx, c, e, &mut lat)
-                        };
+                        let lines = ahead.as_ref().is_some_and(|a| !a.is_l2());
+                        let n = l3_express_front(
+                            t, p as u16, lines, &mut burst, &mut tx, c, e, &mut lat,
+                        );
                         encapped += n;
                         at = n as usize;
                     }
@@ -813,12 +812,15 @@ fn too_big(
 
 /// The L3 access express tier (`pipeline::L3Express`) over the front of
 /// `burst` from access port `port`: the frames it encapsulated in place
-/// move to the underlay port's TX buffer; returns how many. Not inlined:
-/// the worker loop keeps its registers for the other tiers.
+/// move to the underlay port's TX buffer; returns how many. `lines`: a
+/// large route table (the look-ahead ran), taken by [`l3_lines_loop`].
+/// Not inlined: the worker loop keeps its registers for the other tiers.
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn l3_express_front(
     t: &Tables,
     port: u16,
+    lines: bool,
     burst: &mut Burst<BURST_SIZE>,
     tx: &mut [TxBuffer],
     c: &WorkerCounters,
@@ -832,7 +834,9 @@ fn l3_express_front(
         return 0;
     };
     // Per entry or not, chosen once per burst.
-    let n = if e.counting() {
+    let n = if lines {
+        l3_lines_loop(&l, burst, e)
+    } else if e.counting() {
         l3_express_loop::<true>(&l, burst, e)
     } else {
         l3_express_loop::<false>(&l, burst, e)
@@ -843,30 +847,20 @@ fn l3_express_front(
     n as u64
 }
 
-/// [`l3_express_front`] for a large route table (the look-ahead ran):
-/// every frame's route is another, so none is kept; each frame's
+/// The L3 express tier with a large route table: every frame's route is
+/// another, so none is kept (as [`l3_express_loop`] does); each frame's
 /// template is read from its line
 /// ([`TemplateLine`](crate::tunnel::TemplateLine), one cache line where
 /// the template's fast-tier fields span five), which the look-ahead
 /// prefetched, and counted under its tunnel. A frame whose line does not
 /// stand for its template ends the front (the per-packet path takes it).
 #[inline(never)]
-fn l3_lines_front(
-    t: &Tables,
-    port: u16,
+fn l3_lines_loop(
+    l: &pipeline::L3Express<'_>,
     burst: &mut Burst<BURST_SIZE>,
-    tx: &mut [TxBuffer],
-    c: &WorkerCounters,
     e: &WorkerEntries,
-    lat: &mut Residence,
-) -> u64 {
-    let Some(l) = pipeline::L3Express::new(t, port) else {
-        return 0;
-    };
-    let Some(out) = tx.get_mut(usize::from(l.port())) else {
-        return 0;
-    };
-    let n = burst.update_while(|m| {
+) -> usize {
+    burst.update_while(|m| {
         let Some(line) = l.entry(m).and_then(|entry| l.line(entry)) else {
             return false;
         };
@@ -876,11 +870,7 @@ fn l3_lines_front(
         }
         e.encap(line.counter(), 1, m.pkt_len() as u64);
         true
-    });
-    if n > 0 {
-        send_front(out, c, lat, burst, n);
-    }
-    n as u64
+    })
 }
 
 /// The L3 express tier's loop over the front of `burst`; returns how many
