@@ -30,7 +30,6 @@ use crate::dataplane::flat::MAC_BITS;
 use crate::dataplane::lpm::{prefetch, prefetch_lines, prefetch_tail};
 use crate::dataplane::stats::WorkerEntries;
 use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
-use crate::dpdk::BURST_SIZE;
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate, LineKind};
 use crate::wire::ethernet::EtherType;
 use crate::wire::Encapsulation;
@@ -50,7 +49,11 @@ pub const AHEAD_MIN_ENTRIES: usize = 4096;
 /// Most frames looked up ahead at once: the worker's burst (the
 /// look-ahead's arrays are on the stack and returned by value, a copy per
 /// burst: no bigger than a burst needs).
-const MAX_AHEAD: usize = BURST_SIZE;
+const MAX_AHEAD: usize = 32;
+
+// A burst is looked up whole.
+#[cfg(feature = "dpdk")]
+const _: () = assert!(MAX_AHEAD >= crate::dpdk::BURST_SIZE);
 
 /// Starts loading the lines [`crate::tunnel::encap`]'s fast tier reads of
 /// `tpl` (an untagged IPv4 template without options): those of its first
