@@ -45,6 +45,21 @@ fn vxlan_members_of_a_large_mac_table_are_counted_as_vxlan() {
     through_a_large_mac_table("gw-scale-l2-vxlan", true);
 }
 
+/// The entries `n` frames go to, spread over a table of `entries`, with
+/// runs of one entry (the express tier's case) among them.
+fn destinations(n: usize, entries: usize) -> Vec<usize> {
+    let mut dst = Vec::new();
+    for i in 0..n {
+        let d = if i % 10 < 3 && i > 0 {
+            dst[i - 1]
+        } else {
+            (i * 7919) % entries
+        };
+        dst.push(d);
+    }
+    dst
+}
+
 /// N frames over a table of MACS static MACs, in order; with `vxlan`
 /// every third MAC's remote is a VXLAN member of the segment.
 fn through_a_large_mac_table(name: &str, vxlan: bool) {
@@ -54,15 +69,7 @@ fn through_a_large_mac_table(name: &str, vxlan: bool) {
     // Destinations spread over the table, with runs of one MAC (the
     // express tier's case) and now and then a frame of another EtherType
     // in between.
-    let mut dst = Vec::new();
-    for i in 0..N {
-        let m = if i % 10 < 3 && i > 0 {
-            dst[i - 1]
-        } else {
-            (i * 7919) % MACS
-        };
-        dst.push(m);
-    }
+    let dst = destinations(N, MACS);
     let frames: Vec<Vec<u8>> = (0..N)
         .map(|i| {
             let mut f = common::inner_ipv4_udp(60 + i % 41, 0, 64, i as u16);
@@ -223,15 +230,10 @@ fn large_route_table_sends_every_packet_to_its_own_vtep_in_order() {
     let _slot = dpdk_slot();
     let dir = scratch("gw-scale-l3");
     const N: usize = 700;
-    let mut dst = Vec::new();
-    for i in 0..N {
-        let r = if i % 10 < 3 && i > 0 {
-            dst[i - 1]
-        } else {
-            (i as u32 * 7919) % ROUTES
-        };
-        dst.push(r);
-    }
+    let dst: Vec<u32> = destinations(N, ROUTES as usize)
+        .into_iter()
+        .map(|r| r as u32)
+        .collect();
     let frames: Vec<Vec<u8>> = (0..N)
         .map(|i| {
             let mut f = common::inner_ipv4_udp(60 + i % 41, (i % 256) as u8, 64, i as u16);

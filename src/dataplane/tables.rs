@@ -623,7 +623,7 @@ impl TemplateBuilder<'_> {
 
 /// Every template's line ([`TemplateLine`]): a template with a flow-id
 /// variant has one that stands for nothing.
-pub fn template_lines(
+fn template_lines(
     templates: &[EncapTemplate],
     variants: &[Option<FlowIdVariant>],
 ) -> Vec<TemplateLine> {

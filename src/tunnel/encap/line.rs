@@ -21,15 +21,16 @@
 use crate::tunnel::buffer::Buffer;
 use crate::tunnel::hash::port_from_hash;
 use crate::tunnel::qos::TtlEncap;
-use crate::wire::{ethernet, ipv4, udp, Encapsulation};
+use crate::wire::{ethernet, geneve, ipv4, udp, Encapsulation};
 
 use super::fast::{fast_inner, FastInner, ETH, IP};
-use super::template::{write_v4_fields, FastCase, FastFields};
+use super::template::{write_v4_fields_at, FastCase, FastFields};
 use super::EncapTemplate;
 
-/// The header a line holds: untagged Ethernet, IPv4, UDP, and an 8-byte
-/// Geneve (no options) or VXLAN header.
-pub const LINE_HEADER_LEN: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN + 8;
+/// The header a line holds: untagged Ethernet, IPv4, UDP, and a Geneve
+/// header without options (or VXLAN's, of the same 8 bytes).
+pub const LINE_HEADER_LEN: usize =
+    ethernet::HEADER_LEN + ipv4::HEADER_LEN + udp::HEADER_LEN + geneve::HEADER_LEN;
 
 /// Where the outer IPv4 header starts in the line's header.
 const IP_AT: usize = ethernet::HEADER_LEN;
@@ -102,18 +103,16 @@ impl TemplateLine {
             tos_fixed: t.tos_fixed,
             tos_inner_mask: t.tos_inner_mask,
         };
-        let ttl_ok = pipe_ttl != 0 || matches!(t.ttl, TtlEncap::Uniform { .. });
+        // A V4 fast case is an untagged IPv4 underlay (the layout the line
+        // copies); no offload leaves both checksums to the software (the
+        // line writes the IPv4 one and no UDP one); a pipe TTL of 0 would
+        // read as the uniform model.
         let stands = kind != LineKind::Template
             && !has_variant
             && t.len == LINE_HEADER_LEN
-            && t.l3 == IP_AT
-            && t.udp == UDP_AT
-            && !t.ipv6
             && !t.udp_csum
-            && !t.hw_udp_csum
             && t.tx_offload.is_none()
-            && t.ip_csum_mask == 0xffff
-            && ttl_ok
+            && !matches!(t.ttl, TtlEncap::Pipe(0))
             && max_inner.is_some()
             && span_less_one.is_some();
         if stands {
@@ -182,12 +181,7 @@ impl TemplateLine {
         // `prepend_header` gives exactly the bytes asked for: this holds.
         if let Some(h) = h.first_chunk_mut::<LINE_HEADER_LEN>() {
             *h = self.hdr;
-            if let Some(ip) = h
-                .get_mut(IP_AT..IP_AT + ipv4::HEADER_LEN + udp::HEADER_LEN)
-                .and_then(|s| <&mut [u8; ipv4::HEADER_LEN + udp::HEADER_LEN]>::try_from(s).ok())
-            {
-                write_v4_fields(self, ip, udp_len, tos, ttl, sport);
-            }
+            write_v4_fields_at(self, h, IP_AT, udp_len, tos, ttl, sport);
         }
         Some(())
     }

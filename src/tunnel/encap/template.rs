@@ -453,15 +453,29 @@ pub(super) fn write_v4_header(
     copy_header(h, &t.hdr);
     // hl + inner_len <= MAX_TEMPLATE_LEN + 65535 - overhead: fits u16 below.
     let udp_len = (t.len - t.udp + inner_len) as u16;
-    // IPv4 and UDP headers at `l3`, adjacent: one bounds check (the fast
-    // path passes the constant 14: its templates have no outer VLAN tag).
+    write_v4_fields_at(t, h, l3, udp_len, tos, ttl, sport);
+    udp_len
+}
+
+/// [`write_v4_fields`] into the IPv4 and UDP headers at `l3` of header
+/// `h` (adjacent: one bounds check; the fast tiers pass the constant 14,
+/// their templates have no outer VLAN tag).
+#[inline(always)]
+pub(super) fn write_v4_fields_at<F: FastFields>(
+    t: &F,
+    h: &mut [u8],
+    l3: usize,
+    udp_len: u16,
+    tos: u8,
+    ttl: u8,
+    sport: u16,
+) {
     if let Some(ip) = h
         .get_mut(l3..l3 + ipv4::HEADER_LEN + udp::HEADER_LEN)
         .and_then(|s| <&mut [u8; ipv4::HEADER_LEN + udp::HEADER_LEN]>::try_from(s).ok())
     {
         write_v4_fields(t, ip, udp_len, tos, ttl, sport);
     }
-    udp_len
 }
 
 /// What the fast tier reads of a template besides its header bytes: the
@@ -509,7 +523,7 @@ impl FastFields for EncapTemplate {
 
 /// The per-packet fields of the outer IPv4 and UDP headers.
 #[inline(always)]
-pub(super) fn write_v4_fields<F: FastFields>(
+fn write_v4_fields<F: FastFields>(
     t: &F,
     ip: &mut [u8; ipv4::HEADER_LEN + udp::HEADER_LEN],
     udp_len: u16,
