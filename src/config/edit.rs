@@ -299,8 +299,11 @@ pub struct Editor {
     /// Route prefix -> its tunnel and its position in `l3.routes`, in
     /// prefix order.
     routes: BTreeMap<IpPrefix, RouteAt>,
-    /// The routes of each tunnel (by tunnel index), in prefix order.
-    per_tunnel: Vec<BTreeSet<IpPrefix>>,
+    /// The routes of each tunnel as (tunnel index, prefix): a tunnel's
+    /// routes are a range, in prefix order. One set, not a set per tunnel:
+    /// at a million tunnels with a route or two each, a tree per tunnel
+    /// costs a node of its own (about 250 bytes) per tunnel.
+    per_tunnel: BTreeSet<(usize, IpPrefix)>,
     /// Routes per VNI (the L3 VNIs).
     per_vni: FxHashMap<Vni, u32>,
     /// Static MACs by (segment index, MAC) -> position in the segment's
@@ -348,10 +351,7 @@ fn zero_v6(t: &Tunnel) -> bool {
 impl Editor {
     /// The indexes of `cfg`.
     pub fn new(cfg: &Config) -> Editor {
-        let mut e = Editor {
-            per_tunnel: vec![BTreeSet::new(); cfg.tunnels.len()],
-            ..Editor::default()
-        };
+        let mut e = Editor::default();
         for (i, t) in cfg.tunnels.iter().enumerate() {
             e.names.entry(t.name.clone()).or_insert(i);
             if !plain(t) {
@@ -374,13 +374,16 @@ impl Editor {
             })
             .collect();
         routes.sort_unstable_by_key(|r| r.0);
+        let mut per_tunnel = Vec::with_capacity(routes.len());
         for (p, at) in &routes {
             if let Some(b) = long_block(p) {
                 *e.long_blocks.entry(b).or_default() += 1;
             }
-            e.per_tunnel[at.tunnel].insert(*p);
+            per_tunnel.push((at.tunnel, *p));
             *e.per_vni.entry(cfg.tunnels[at.tunnel].vni).or_default() += 1;
         }
+        per_tunnel.sort_unstable();
+        e.per_tunnel = per_tunnel.into_iter().collect();
         e.routes = routes.into_iter().collect();
         let mut macs: Vec<((usize, MacAddr), usize)> = cfg
             .l2
@@ -429,19 +432,42 @@ impl Editor {
     ) -> Box<dyn Iterator<Item = (IpPrefix, usize)> + '_> {
         use std::ops::Bound::Unbounded;
         match tunnel {
-            Some(t) => Box::new(
-                self.per_tunnel
-                    .get(t)
-                    .into_iter()
-                    .flat_map(move |s| s.range((from, Unbounded)))
-                    .map(move |p| (*p, t)),
-            ),
+            Some(t) => Box::new(self.routes_of(t, from).map(move |p| (p, t))),
             None => Box::new(
                 self.routes
                     .range((from, Unbounded))
                     .map(|(p, at)| (*p, at.tunnel)),
             ),
         }
+    }
+
+    /// The routes of tunnel `t` in prefix order, from `from` on.
+    fn routes_of(
+        &self,
+        t: usize,
+        from: std::ops::Bound<IpPrefix>,
+    ) -> impl Iterator<Item = IpPrefix> + '_ {
+        use std::ops::Bound::*;
+        let lo = match from {
+            Included(p) => Included((t, p)),
+            Excluded(p) => Excluded((t, p)),
+            Unbounded => Included((t, FIRST_PREFIX)),
+        };
+        self.per_tunnel
+            .range((lo, Unbounded))
+            .take_while(move |(i, _)| *i == t)
+            .map(|(_, p)| *p)
+    }
+
+    /// Moves the routes of tunnel `from` to tunnel `to` in the index
+    /// (the tunnel at `from` went to `to`); returns them.
+    fn rekey_routes(&mut self, from: usize, to: usize) -> Vec<IpPrefix> {
+        let routes: Vec<IpPrefix> = self.routes_of(from, std::ops::Bound::Unbounded).collect();
+        for p in &routes {
+            self.per_tunnel.remove(&(from, *p));
+            self.per_tunnel.insert((to, *p));
+        }
+        routes
     }
 
     /// The position of static MAC `mac` in segment `seg`'s list.
@@ -1129,12 +1155,9 @@ impl Editor {
     /// Refuses to delete tunnel `i` while anything still uses it.
     fn tunnel_unused(&self, cfg: &Config, i: usize, path: &str) -> Result<(), EditError> {
         let t = &cfg.tunnels[i];
-        let n = self.per_tunnel[i].len();
-        if n > 0 {
-            let example = self.per_tunnel[i]
-                .first()
-                .map(|p| p.to_string())
-                .unwrap_or_default();
+        let mut routes = self.routes_of(i, std::ops::Bound::Unbounded);
+        if let Some(example) = routes.next() {
+            let n = 1 + routes.count();
             return Err(err(EditErrorKind::Dangling, path, format!("tunnel `{}` is used by {n} route(s), e.g. {example}; delete or move them first", t.name)));
         }
         for (si, s) in cfg.l2.iter().flat_map(|l| l.segments.iter().enumerate()) {
@@ -1349,15 +1372,12 @@ impl Editor {
         self.names.entry(t.name.clone()).or_insert(i);
         cfg.index.placed(&t, i);
         if i == end {
-            self.per_tunnel.push(BTreeSet::new());
             cfg.tunnels.push(t);
             return;
         }
         let back = std::mem::replace(&mut cfg.tunnels[i], t);
         cfg.index.placed(&back, end);
         cfg.tunnels.push(back);
-        let routes = std::mem::take(&mut self.per_tunnel[i]);
-        self.per_tunnel.push(routes);
         self.moved_tunnel(cfg, i, end);
     }
 
@@ -1374,7 +1394,6 @@ impl Editor {
         if !plain(&t) {
             self.not_plain -= 1;
         }
-        self.per_tunnel.swap_remove(i);
         if i != last {
             cfg.index.placed(&cfg.tunnels[i], i);
             self.moved_tunnel(cfg, last, i);
@@ -1391,8 +1410,9 @@ impl Editor {
                 *n = to;
             }
         }
+        let routes = self.rekey_routes(from, to);
         if let Some(l3) = &mut cfg.l3 {
-            for p in &self.per_tunnel[to] {
+            for p in &routes {
                 let at = self.routes.get_mut(p).expect("per tunnel and routes agree");
                 at.tunnel = to;
                 l3.routes[at.pos].tunnel = to;
@@ -1425,7 +1445,7 @@ impl Editor {
                 pos,
             },
         );
-        self.per_tunnel[r.tunnel].insert(r.prefix);
+        self.per_tunnel.insert((r.tunnel, r.prefix));
         if let Some(b) = long_block(&r.prefix) {
             *self.long_blocks.entry(b).or_default() += 1;
         }
@@ -1448,7 +1468,7 @@ impl Editor {
                 .expect("the route index and the list agree")
                 .pos = at.pos;
         }
-        self.per_tunnel[r.tunnel].remove(&p);
+        self.per_tunnel.remove(&(r.tunnel, p));
         if let Some(b) = long_block(&p) {
             if let Some(n) = self.long_blocks.get_mut(&b) {
                 *n -= 1;
@@ -1548,6 +1568,13 @@ fn set_decap(cfg: &mut Config, v: Vni, d: Option<Decap>) -> Option<Decap> {
 }
 
 /// Why a change of VXLAN tunnels or mesh groups makes every table anew.
+/// The least prefix in `IpPrefix` order (IPv4 before IPv6, by address,
+/// then length): where a tunnel's range in the route index starts.
+const FIRST_PREFIX: IpPrefix = IpPrefix {
+    addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    len: 0,
+};
+
 const STITCHING: &str = "tunnel encapsulation or mesh group (stitching)";
 
 /// The file's stitching checks (`stitch::check`: no options on VXLAN, a

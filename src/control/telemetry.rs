@@ -134,7 +134,7 @@ impl Observer {
             self.entries_copied = Some(Instant::now());
             self.entries_retired = slots.retired();
             ENTRIES.store(Some(Arc::new(EntriesView {
-                slots: slots.clone(),
+                slots: slots.for_readers(),
                 shared: shared.clone(),
             })));
         }

@@ -46,6 +46,10 @@ use crate::config::{self, Config, IpPrefix, Payload};
 use crate::tunnel::{EncapTemplate, PayloadKind, TemplateLine, TxOffloadCaps};
 use crate::wire::geneve::Vni;
 
+/// How many planned changes a start holds before it carries them out
+/// (see `Planner::start`).
+const START_BATCH: usize = 1024;
+
 /// One change to the tables the workers read.
 #[derive(Clone)]
 pub enum Change {
@@ -397,30 +401,49 @@ impl Planner {
                 self.set_flood(cfg, si, &s.flood);
                 for m in &s.static_macs {
                     self.set_static_mac(cfg, si, m.mac, Some(m.remote));
+                    self.apply_planned(&mut t);
                 }
             }
         }
         for ((seg, mac), remote) in learned {
             if seg < nseg {
                 self.set_learned_mac(cfg, seg, mac, Some(remote));
+                self.apply_planned(&mut t);
             }
         }
         if let Some(l3) = &cfg.l3 {
             for r in &l3.routes {
-                let t = &cfg.tunnels[r.tunnel];
-                self.set_route(cfg, r.prefix, Some((t.remote, t.vni)));
+                let tunnel = &cfg.tunnels[r.tunnel];
+                self.set_route(cfg, r.prefix, Some((tunnel.remote, tunnel.vni)));
+                self.apply_planned(&mut t);
             }
         }
         for d in &cfg.decap {
             self.set_decap(cfg, d.vni, Some(d));
+            self.apply_planned(&mut t);
         }
         for (ip, mac) in &self.neighbors {
             t.neighbors.insert(*ip, *mac);
         }
-        for c in self.out.drain(..) {
+        // Whole: the list (and its room) is not kept for the next changes.
+        for c in std::mem::take(&mut self.out) {
             t.apply(c);
         }
+        t.templates.shrink_huge();
+        t.lines.shrink_huge();
         Ok(t)
+    }
+
+    /// Carries the changes planned so far out on `t` once there are
+    /// [`START_BATCH`] of them: a start at a million entries holds a
+    /// batch, not a million planned changes (each a boxed template) beside
+    /// the tables they become.
+    fn apply_planned(&mut self, t: &mut Tables) {
+        if self.out.len() >= START_BATCH {
+            for c in self.out.drain(..) {
+                t.apply(c);
+            }
+        }
     }
 
     /// The changes planned since the last call, in order.

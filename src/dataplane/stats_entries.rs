@@ -67,9 +67,10 @@
 //! free); one shared array of atomics with `fetch_add` (cache lines
 //! bouncing between workers on every packet); `metrics`-style registries
 //! (a hash look-up and often a lock per increment).
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -342,7 +343,10 @@ struct Pool<K, B> {
     /// worker reads that generation or a later one.
     retiring: Vec<(u32, u64)>,
     /// Per slot: the workers' sum when the slot was last handed out.
-    base: Vec<B>,
+    /// Only slots handed out again have one (a slot never retired reads
+    /// from zero): at a million tunnels an array of bases would be tens of
+    /// megabytes of zeros, in the planner's slots and in telemetry's copy.
+    base: FxHashMap<u32, B>,
     /// Slots taken away so far (see [`EntrySlots::retired`]).
     retired: u64,
     /// Keys that found no free slot, oldest first; `waiting_set` holds
@@ -359,7 +363,7 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
             free: Vec::new(),
             next: 0,
             retiring: Vec::new(),
-            base: vec![B::default(); cap],
+            base: FxHashMap::default(),
             retired: 0,
             waiting: VecDeque::new(),
             waiting_set: FxHashSet::default(),
@@ -428,9 +432,7 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
         let mut i = 0;
         while let Some(&(s, g)) = self.retiring.get(i) {
             if g <= read {
-                if let Some(b) = self.base.get_mut(s as usize) {
-                    *b = sum(s);
-                }
+                self.base.insert(s, sum(s));
                 self.free.push(s);
                 self.retiring.swap_remove(i);
             } else {
@@ -458,9 +460,15 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
 /// A clone is what other threads (DPDK telemetry) read with the arrays.
 #[derive(Debug, Clone)]
 pub struct EntrySlots {
-    tunnels: Pool<String, TunnelCounters>,
-    /// (remote, VNI, VXLAN) -> tunnel name, for the planner's template keys.
-    pairs: FxHashMap<(IpAddr, u32, bool), String>,
+    /// By tunnel name. A name is held once, shared with `pairs` (and with
+    /// telemetry's copy): at a million tunnels a copy of every name per
+    /// index is tens of megabytes.
+    tunnels: Pool<Arc<str>, TunnelCounters>,
+    /// (VNI, remote, VXLAN) -> tunnel name, for the planner's template
+    /// keys. Ordered, VNI first: a decap VNI's senders are a range, not a
+    /// pass over every tunnel (one map, where a hash map beside an ordered
+    /// index held every key twice).
+    pairs: BTreeMap<(u32, IpAddr, bool), Arc<str>>,
     vnis: Pool<u32, VniCounters>,
     /// Tunnels and VNIs of the configuration that found no free slot.
     untracked: usize,
@@ -477,7 +485,7 @@ impl EntrySlots {
     pub fn new(tunnels: usize, vnis: usize) -> EntrySlots {
         EntrySlots {
             tunnels: Pool::new(tunnels),
-            pairs: FxHashMap::default(),
+            pairs: BTreeMap::new(),
             vnis: Pool::new(vnis),
             untracked: 0,
             version: 0,
@@ -544,12 +552,18 @@ impl EntrySlots {
         if self.off {
             return;
         }
-        self.pairs.clear();
         let mut names = Vec::new();
+        let mut pairs = Vec::new();
         for (name, remote, vni, vxlan) in tunnels {
-            names.push(name.to_string());
-            self.pairs.insert((remote, vni, vxlan), name.to_string());
+            let name: Arc<str> = name.into();
+            names.push(name.clone());
+            pairs.push(((vni, remote, vxlan), name));
         }
+        // Sorted first, the map is built in bulk; the first of two tunnels
+        // with one key wins, as it does in the configuration's index.
+        pairs.sort_by_key(|a| a.0);
+        pairs.dedup_by(|later, first| later.0 == first.0);
+        self.pairs = pairs.into_iter().collect();
         self.tunnels.sync(names.iter(), generation);
         self.vnis.sync(vnis.iter(), generation);
         self.untracked = names.len().saturating_sub(self.tunnels.by_key.len())
@@ -574,17 +588,18 @@ impl EntrySlots {
         if self.off {
             return;
         }
-        let mut gone: rustc_hash::FxHashSet<String> = Default::default();
+        let mut gone: rustc_hash::FxHashSet<Arc<str>> = Default::default();
         let mut named = Vec::new();
         for &(remote, vni) in tunnel_keys {
             for (vxlan, e) in [(false, Encapsulation::Geneve), (true, Encapsulation::Vxlan)] {
-                let key = (remote, vni.get(), vxlan);
+                let key = (vni.get(), remote, vxlan);
                 if let Some(old) = self.pairs.remove(&key) {
                     gone.insert(old);
                 }
                 if let Some(t) = cfg.tunnel_for_encap(remote, vni, e) {
-                    self.pairs.insert(key, t.name.clone());
-                    named.push(t.name.clone());
+                    let name: Arc<str> = t.name.as_str().into();
+                    self.pairs.insert(key, name.clone());
+                    named.push(name);
                 }
             }
         }
@@ -646,9 +661,9 @@ impl EntrySlots {
         let mut tunnels = Vec::new();
         if !names.is_empty() {
             // Rare (only when entries waited): one pass over the pairs.
-            let names: FxHashSet<&str> = names.iter().map(String::as_str).collect();
-            for (&(remote, vni, _), n) in &self.pairs {
-                if names.contains(n.as_str()) {
+            let names: FxHashSet<&str> = names.iter().map(|n| &**n).collect();
+            for (&(vni, remote, _), n) in &self.pairs {
+                if names.contains(&**n) {
                     tunnels.extend(Vni::new(vni).map(|v| (remote, v)));
                 }
             }
@@ -665,41 +680,56 @@ impl EntrySlots {
     /// tunnel) ([`NO_SLOT`]: no such tunnel, or no slot).
     pub fn tunnel_slot_for(&self, remote: IpAddr, vni: u32, vxlan: bool) -> u32 {
         self.pairs
-            .get(&(remote, vni, vxlan))
+            .get(&(vni, remote, vxlan))
             .map_or(NO_SLOT, |n| self.tunnel_slot(n))
     }
 
     /// The tunnels a decap VNI may come from: (remote, slot), Geneve and
     /// VXLAN alike, those with a slot only.
     pub fn tunnels_of_vni(&self, vni: u32) -> Vec<(IpAddr, u32)> {
-        let mut v: Vec<(IpAddr, u32)> = self
-            .pairs
-            .iter()
-            .filter(|((_, n, _), _)| *n == vni)
-            .map(|((r, _, _), name)| (*r, self.tunnel_slot(name)))
-            .filter(|(_, s)| *s != NO_SLOT)
-            .collect();
-        v.sort();
-        v
+        self.senders(vni, |_| true)
     }
 
     /// The VXLAN tunnels on VNI `vni`: (remote, slot), those with a slot
     /// only (the sources of a stitched segment's VXLAN VNI).
     pub fn vxlan_tunnels_of_vni(&self, vni: u32) -> Vec<(IpAddr, u32)> {
+        self.senders(vni, |vxlan| vxlan)
+    }
+
+    /// The tunnels on `vni` whose encapsulation `take`s, with a slot:
+    /// (remote, slot), sorted. Costs the tunnels of that VNI only.
+    fn senders(&self, vni: u32, take: impl Fn(bool) -> bool) -> Vec<(IpAddr, u32)> {
         let mut v: Vec<(IpAddr, u32)> = self
             .pairs
-            .iter()
-            .filter(|((_, n, vxlan), _)| *n == vni && *vxlan)
-            .map(|((r, _, _), name)| (*r, self.tunnel_slot(name)))
+            .range(
+                (vni, IpAddr::V4(Ipv4Addr::UNSPECIFIED), false)
+                    ..=(vni, IpAddr::V6(Ipv6Addr::from(u128::MAX)), true),
+            )
+            .filter(|((_, _, vxlan), _)| take(*vxlan))
+            .map(|(&(_, r, _), name)| (r, self.tunnel_slot(name)))
             .filter(|(_, s)| *s != NO_SLOT)
             .collect();
-        v.sort();
+        v.sort_unstable();
         v
     }
 
     /// The slot of decap VNI `vni` ([`NO_SLOT`]: none).
     pub fn vni_slot(&self, vni: u32) -> u32 {
         self.vnis.slot(&vni)
+    }
+
+    /// A copy for readers on other threads (telemetry): the slots and
+    /// their bases, without the planner's (remote, VNI) indexes, which
+    /// no reader asks and which are the larger half at a million tunnels.
+    pub fn for_readers(&self) -> EntrySlots {
+        EntrySlots {
+            tunnels: self.tunnels.clone(),
+            pairs: BTreeMap::new(),
+            vnis: self.vnis.clone(),
+            untracked: self.untracked,
+            version: self.version,
+            off: self.off,
+        }
     }
 
     /// The reader over the workers' arrays.
@@ -739,24 +769,12 @@ impl<'a> EntryCounters<'a> {
     }
 
     fn tunnel_at(&self, s: u32) -> TunnelCounters {
-        let base = self
-            .slots
-            .tunnels
-            .base
-            .get(s as usize)
-            .copied()
-            .unwrap_or_default();
+        let base = self.slots.tunnels.base.get(&s).copied().unwrap_or_default();
         WorkerEntries::tunnel_sum(self.workers, s).minus(base)
     }
 
     fn vni_at(&self, s: u32) -> VniCounters {
-        let base = self
-            .slots
-            .vnis
-            .base
-            .get(s as usize)
-            .copied()
-            .unwrap_or_default();
+        let base = self.slots.vnis.base.get(&s).copied().unwrap_or_default();
         WorkerEntries::vni_sum(self.workers, s).minus(base)
     }
 
@@ -773,7 +791,7 @@ impl<'a> EntryCounters<'a> {
             .tunnels
             .by_key
             .iter()
-            .map(|(n, &s)| (n.as_str(), self.tunnel_at(s)))
+            .map(|(n, &s)| (&**n, self.tunnel_at(s)))
     }
 
     /// Every decap VNI with a slot and its counters (no order).
