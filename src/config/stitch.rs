@@ -157,28 +157,43 @@ pub(super) fn check(
         }
     }
     let Some(l2) = l2 else { return };
+    // (remote, VNI, encapsulation) -> the first tunnel with it, as a scan
+    // in file order finds it: one pass over the tunnels, not one per
+    // flood entry and static MAC (a million MACs over thousands of
+    // tunnels).
+    if !tunnels
+        .iter()
+        .any(|t| t.encapsulation == Encapsulation::Vxlan)
+    {
+        // No remote can be a member in both encapsulations.
+        return;
+    }
+    let mut by_pair: HashMap<(std::net::IpAddr, Vni, Encapsulation), &Tunnel> = HashMap::default();
+    for t in tunnels {
+        by_pair
+            .entry((t.remote, t.vni, t.encapsulation))
+            .or_insert(t);
+    }
     for (i, s) in l2.segments.iter().enumerate() {
-        let base = format!("l2.segments[{i}]");
         let both = |r: std::net::IpAddr| {
-            let g = tunnels.iter().find(|t| {
-                t.remote == r && t.vni == s.vni && t.encapsulation == Encapsulation::Geneve
-            });
-            let v = tunnels.iter().find(|t| {
-                t.remote == r && t.vni == s.vxlan_vni && t.encapsulation == Encapsulation::Vxlan
-            });
-            g.zip(v)
+            let g = by_pair.get(&(r, s.vni, Encapsulation::Geneve))?;
+            let v = by_pair.get(&(r, s.vxlan_vni, Encapsulation::Vxlan))?;
+            Some((*g, *v))
         };
-        let mut named: Vec<(String, std::net::IpAddr)> = Vec::new();
-        for (j, f) in s.flood.iter().enumerate() {
-            named.push((format!("{base}.flood[{j}]"), *f));
-        }
-        for (j, m) in s.static_macs.iter().enumerate() {
-            named.push((format!("{base}.static_macs[{j}].remote"), m.remote));
-        }
-        for (path, r) in named {
+        let flood = s
+            .flood
+            .iter()
+            .enumerate()
+            .map(|(j, f)| (*f, j, "flood", ""));
+        let macs = s
+            .static_macs
+            .iter()
+            .enumerate()
+            .map(|(j, m)| (m.remote, j, "static_macs", ".remote"));
+        for (r, j, list, field) in flood.chain(macs) {
             if let Some((g, v)) = both(r) {
                 ctx.err(
-                    &path,
+                    &format!("l2.segments[{i}].{list}[{j}]{field}"),
                     format!("{r} would be a member of this segment twice: by Geneve tunnel `{}` (VNI {}) and VXLAN tunnel `{}` (VNI {}); a remote VTEP is a member in one encapsulation", g.name, s.vni, v.name, s.vxlan_vni),
                 );
             }
@@ -357,6 +372,21 @@ l2:
             &text,
             29,
             "l2.segments[0].flood[1]",
+            "member in one encapsulation",
+        );
+        // The same through a static MAC (its remote field is named).
+        let text = STITCHED.replace(
+            "l2:\n",
+            "  - name: both\n    remote: 198.18.0.3\n    vni: 1000\nl2:\n",
+        )
+        .replace(
+            "      flood: [198.18.0.2, 198.18.0.3]\n",
+            "      flood: [198.18.0.2]\n      static_macs:\n        - { mac: \"02:00:00:00:00:09\", remote: 198.18.0.3 }\n",
+        );
+        one(
+            &text,
+            31,
+            "l2.segments[0].static_macs[0].remote",
             "member in one encapsulation",
         );
         // A Geneve and a VXLAN tunnel to one remote with one VNI number are

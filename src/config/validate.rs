@@ -1693,7 +1693,9 @@ fn l3_mode(
             .map_or(InnerNextHop::ResolveDestination, InnerNextHop::Resolve),
         (None, None) => InnerNextHop::ResolveDestination,
     };
-    let mut routes: Vec<Route> = Vec::new();
+    // At its length from the start: kept as long as the configuration is,
+    // where growth by doubling would leave up to half of it as room.
+    let mut routes: Vec<Route> = Vec::with_capacity(raw.routes.len());
     // Prefix -> the first route's index.
     let mut seen: HashMap<IpPrefix, usize> =
         HashMap::with_capacity_and_hasher(raw.routes.len(), Default::default());

@@ -427,6 +427,12 @@ impl<K: std::hash::Hash + Eq + Clone, B: Default + Copy> Pool<K, B> {
         }
     }
 
+    /// Whether [`settle`](Self::settle) may change anything: slots are
+    /// retiring, or keys wait for one.
+    fn unsettled(&self) -> bool {
+        !self.retiring.is_empty() || !self.waiting.is_empty()
+    }
+
     /// Frees what settled and hands it to the keys waiting; those keys.
     fn settle(&mut self, read: u64, sum: impl Fn(u32) -> B) -> Vec<K> {
         let mut i = 0;
@@ -463,13 +469,20 @@ pub struct EntrySlots {
     /// By tunnel name. A name is held once, shared with `pairs` (and with
     /// telemetry's copy): at a million tunnels a copy of every name per
     /// index is tens of megabytes.
-    tunnels: Pool<Arc<str>, TunnelCounters>,
+    ///
+    /// The pools are shared with telemetry's copy ([`for_readers`]) and
+    /// copied on the first change after it: one copy of every slot while
+    /// nothing changes, two for the moments between a change and
+    /// telemetry's next copy.
+    ///
+    /// [`for_readers`]: Self::for_readers
+    tunnels: Arc<Pool<Arc<str>, TunnelCounters>>,
     /// (VNI, remote, VXLAN) -> tunnel name, for the planner's template
     /// keys. Ordered, VNI first: a decap VNI's senders are a range, not a
     /// pass over every tunnel (one map, where a hash map beside an ordered
     /// index held every key twice).
     pairs: BTreeMap<(u32, IpAddr, bool), Arc<str>>,
-    vnis: Pool<u32, VniCounters>,
+    vnis: Arc<Pool<u32, VniCounters>>,
     /// Tunnels and VNIs of the configuration that found no free slot.
     untracked: usize,
     /// Bumped whenever a slot or a base changes (who shows the counters
@@ -484,9 +497,9 @@ impl EntrySlots {
     /// Room for `tunnels` tunnel slots and `vnis` VNI slots.
     pub fn new(tunnels: usize, vnis: usize) -> EntrySlots {
         EntrySlots {
-            tunnels: Pool::new(tunnels),
+            tunnels: Arc::new(Pool::new(tunnels)),
             pairs: BTreeMap::new(),
-            vnis: Pool::new(vnis),
+            vnis: Arc::new(Pool::new(vnis)),
             untracked: 0,
             version: 0,
             off: false,
@@ -564,8 +577,8 @@ impl EntrySlots {
         pairs.sort_by_key(|a| a.0);
         pairs.dedup_by(|later, first| later.0 == first.0);
         self.pairs = pairs.into_iter().collect();
-        self.tunnels.sync(names.iter(), generation);
-        self.vnis.sync(vnis.iter(), generation);
+        Arc::make_mut(&mut self.tunnels).sync(names.iter(), generation);
+        Arc::make_mut(&mut self.vnis).sync(vnis.iter(), generation);
         self.untracked = names.len().saturating_sub(self.tunnels.by_key.len())
             + vnis.len().saturating_sub(self.vnis.by_key.len());
         self.version += 1;
@@ -606,16 +619,22 @@ impl EntrySlots {
         for n in &named {
             gone.remove(n);
         }
-        for n in &gone {
-            self.tunnels.retire(n, generation);
+        if !gone.is_empty() || !named.is_empty() {
+            let tunnels = Arc::make_mut(&mut self.tunnels);
+            for n in &gone {
+                tunnels.retire(n, generation);
+            }
+            for n in &named {
+                tunnels.add(n);
+            }
         }
-        for n in &named {
-            self.tunnels.add(n);
-        }
-        for &vni in vnis {
-            match cfg.decap_for(vni) {
-                Some(_) => self.vnis.add(&vni.get()),
-                None => self.vnis.retire(&vni.get(), generation),
+        if !vnis.is_empty() {
+            let pool = Arc::make_mut(&mut self.vnis);
+            for &vni in vnis {
+                match cfg.decap_for(vni) {
+                    Some(_) => pool.add(&vni.get()),
+                    None => pool.retire(&vni.get(), generation),
+                }
             }
         }
         self.untracked = cfg.tunnels.len().saturating_sub(self.tunnels.by_key.len())
@@ -651,12 +670,17 @@ impl EntrySlots {
             return Default::default();
         }
         self.version += 1;
-        let names = self
-            .tunnels
-            .settle(read, |s| WorkerEntries::tunnel_sum(workers, s));
-        let vnis = self
-            .vnis
-            .settle(read, |s| WorkerEntries::vni_sum(workers, s));
+        // Copied (from telemetry's) only where something settles.
+        let names = if self.tunnels.unsettled() {
+            Arc::make_mut(&mut self.tunnels).settle(read, |s| WorkerEntries::tunnel_sum(workers, s))
+        } else {
+            Vec::new()
+        };
+        let vnis = if self.vnis.unsettled() {
+            Arc::make_mut(&mut self.vnis).settle(read, |s| WorkerEntries::vni_sum(workers, s))
+        } else {
+            Vec::new()
+        };
         self.untracked = self.untracked.saturating_sub(names.len() + vnis.len());
         let mut tunnels = Vec::new();
         if !names.is_empty() {
