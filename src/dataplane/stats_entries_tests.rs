@@ -449,3 +449,33 @@ fn an_entry_that_left_while_waiting_gets_no_slot() {
     assert_eq!(s.tunnel_slot("t1"), NO_SLOT);
     assert_eq!(s.tunnel_slot("t2"), 0);
 }
+
+/// Telemetry's copy shares the slots until the next change, which copies
+/// them: the copy keeps reading what it was given (a change never shows
+/// through half-made), the planner's side moves on, and a copy made after
+/// the change sees it.
+#[test]
+fn a_readers_copy_keeps_its_slots_across_a_change() {
+    let mut s = EntrySlots::new(8, 8);
+    let w = [s.worker_entries()];
+    sync_mask(&mut s, 0b11, 1);
+    w[0].encap(s.tunnel_slot("t0"), 2, 200);
+    let before = s.for_readers();
+    assert_eq!(before.tunnel_slot("t0"), s.tunnel_slot("t0"));
+    // The readers' copy has the slots, not the planner's (remote, VNI) index.
+    assert_eq!(before.tunnel_slot_for(remote(0), 100, false), NO_SLOT);
+    assert_ne!(s.tunnel_slot_for(remote(0), 100, false), NO_SLOT);
+    // t0 and VNI 100 leave; t2 and VNI 102 come.
+    sync_mask(&mut s, 0b110, 2);
+    assert_eq!(s.tunnel_slot("t0"), NO_SLOT);
+    assert_ne!(s.tunnel_slot("t2"), NO_SLOT);
+    assert_eq!(before.tunnel_slot("t0"), 0);
+    assert_eq!(before.tunnel_slot("t2"), NO_SLOT);
+    assert_eq!(before.vni_slot(102), NO_SLOT);
+    assert_eq!(before.read(&w).tunnel("t0").unwrap().encap_packets, 2);
+    // A copy made now sees the change.
+    let after = s.for_readers();
+    assert_eq!(after.tunnel_slot("t2"), s.tunnel_slot("t2"));
+    assert_eq!(after.vni_slot(102), s.vni_slot(102));
+    assert_eq!(after.read(&w).tunnel("t0"), None);
+}
