@@ -970,3 +970,35 @@ fn segments_are_added_and_deleted_as_the_file_says_them() {
         .unwrap_err();
     assert_eq!(e.kind, EditErrorKind::NotFound, "{e}");
 }
+
+fn any_prefix() -> impl Strategy<Value = IpPrefix> {
+    prop_oneof![
+        (any::<u32>(), 0u8..=32).prop_map(|(a, len)| IpPrefix {
+            addr: IpAddr::V4(Ipv4Addr::from(a)),
+            len,
+        }),
+        (any::<u128>(), 0u8..=128).prop_map(|(a, len)| IpPrefix {
+            addr: IpAddr::V6(std::net::Ipv6Addr::from(a)),
+            len,
+        }),
+        // Near the ends and the family boundary.
+        (
+            prop_oneof![Just(0u128), Just(u128::from(u32::MAX)), Just(u128::MAX)],
+            0u8..=2
+        )
+            .prop_map(|(a, len)| IpPrefix {
+                addr: IpAddr::V6(std::net::Ipv6Addr::from(a)),
+                len,
+            }),
+    ]
+}
+
+proptest! {
+    /// The integer order the editor sorts its routes by is `IpPrefix`'s
+    /// own (the trees built from the sorted list rely on it).
+    #[test]
+    fn prefix_order_is_the_prefixes_order(a in any_prefix(), b in any_prefix()) {
+        prop_assert_eq!(prefix_order(&a).cmp(&prefix_order(&b)), a.cmp(&b));
+        prop_assert!(FIRST_PREFIX <= a);
+    }
+}
