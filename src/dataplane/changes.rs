@@ -234,7 +234,8 @@ pub struct Planner {
     by_hop: FxHashMap<IpAddr, FxHashSet<TemplateKey>>,
     /// Entries waiting for a next hop to resolve.
     waiting: FxHashMap<IpAddr, Vec<Referrer>>,
-    routes: FxHashMap<(IpAddr, u8), TemplateKey>,
+    /// By [`route_key`].
+    routes: FxHashMap<(u128, u8), TemplateKey>,
     macs: FxHashMap<(usize, [u8; 6]), MacWant>,
     flood: Vec<Vec<TemplateKey>>,
     /// Addresses to resolve (ARP/ND), drained by the control thread.
@@ -247,6 +248,18 @@ pub struct Planner {
     counters: EntrySlots,
     /// The decapsulator's fast-tier inputs the tables have now.
     decap_fast: DecapFast,
+}
+
+/// A route's prefix as the planner's map keys it: the address as one
+/// integer and the length, an IPv4 length moved past every IPv6 one so
+/// that the two families never meet. Hashed as two integers; a million
+/// routes hashed field by field as `(IpAddr, u8)` probed the map hundreds
+/// of instructions deep each.
+fn route_key(addr: IpAddr, len: u8) -> (u128, u8) {
+    match addr {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), len.wrapping_add(129)),
+        IpAddr::V6(a) => (u128::from(a), len),
+    }
 }
 
 fn route_kind(a: IpAddr) -> PayloadKind {
@@ -571,7 +584,8 @@ impl Planner {
     pub fn set_route(&mut self, cfg: &Config, prefix: IpPrefix, tunnel: Option<(IpAddr, Vni)>) {
         let k = (prefix.addr, prefix.len);
         let new = tunnel.map(|(r, v)| (r, v.get(), route_kind(prefix.addr)));
-        let old = self.routes.get(&k).copied();
+        let rk = route_key(k.0, k.1);
+        let old = self.routes.get(&rk).copied();
         if old == new {
             return;
         }
@@ -579,14 +593,14 @@ impl Planner {
         if let Some(nk) = new {
             match self.acquire(cfg, nk, Referrer::Route(k.0, k.1)) {
                 Ok(id) => {
-                    self.routes.insert(k, nk);
+                    self.routes.insert(rk, nk);
                     target = Some(id);
                 }
                 Err(e) => self.errors.push(format!("route {prefix}: {e}")),
             }
         }
         if target.is_none() {
-            self.routes.remove(&k);
+            self.routes.remove(&rk);
         }
         if target.is_some() || old.is_some() {
             self.out.push(Change::Route {
@@ -837,7 +851,7 @@ impl Planner {
         let id = |s: &Self, k: &TemplateKey| s.slots.get(k).and_then(|s| s.id);
         match r {
             Referrer::Route(a, l) => {
-                if let Some(k) = self.routes.get(&(a, l)) {
+                if let Some(k) = self.routes.get(&route_key(a, l)) {
                     let target = Some(id(self, k));
                     self.out.push(Change::Route {
                         addr: a,

@@ -721,3 +721,23 @@ l3:
         .iter()
         .any(|c| matches!(c, Change::DecapFast(_))));
 }
+
+/// The planner's route keys: one per (prefix, length), the two families
+/// apart (an IPv4 route never finds an IPv6 one with the same number).
+#[test]
+fn route_keys_are_one_per_prefix() {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let v4 = |a: u32, l: u8| route_key(IpAddr::V4(Ipv4Addr::from(a)), l);
+    let v6 = |a: u128, l: u8| route_key(IpAddr::V6(Ipv6Addr::from(a)), l);
+    let mut keys = std::collections::HashSet::new();
+    for a in [0u32, 1, 0x0a00_0000, u32::MAX] {
+        for l in 0..=32 {
+            assert!(keys.insert(v4(a, l)));
+        }
+    }
+    for a in [0u128, 1, 0x0a00_0000, u128::from(u32::MAX), u128::MAX] {
+        for l in 0..=128 {
+            assert!(keys.insert(v6(a, l)), "{a:#x}/{l}");
+        }
+    }
+}
