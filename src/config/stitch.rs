@@ -157,10 +157,6 @@ pub(super) fn check(
         }
     }
     let Some(l2) = l2 else { return };
-    // (remote, VNI, encapsulation) -> the first tunnel with it, as a scan
-    // in file order finds it: one pass over the tunnels, not one per
-    // flood entry and static MAC (a million MACs over thousands of
-    // tunnels).
     if !tunnels
         .iter()
         .any(|t| t.encapsulation == Encapsulation::Vxlan)
@@ -168,6 +164,10 @@ pub(super) fn check(
         // No remote can be a member in both encapsulations.
         return;
     }
+    // (remote, VNI, encapsulation) -> the first tunnel with it, as a scan
+    // in file order finds it: one pass over the tunnels, not one per
+    // flood entry and static MAC (a million MACs over thousands of
+    // tunnels).
     let mut by_pair: HashMap<(std::net::IpAddr, Vni, Encapsulation), &Tunnel> = HashMap::default();
     for t in tunnels {
         by_pair

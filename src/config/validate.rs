@@ -1693,8 +1693,7 @@ fn l3_mode(
             .map_or(InnerNextHop::ResolveDestination, InnerNextHop::Resolve),
         (None, None) => InnerNextHop::ResolveDestination,
     };
-    // At its length from the start: kept as long as the configuration is,
-    // where growth by doubling would leave up to half of it as room.
+    // At its length from the start: no copies while it grows.
     let mut routes: Vec<Route> = Vec::with_capacity(raw.routes.len());
     // Prefix -> the first route's index.
     let mut seen: HashMap<IpPrefix, usize> =

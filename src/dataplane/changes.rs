@@ -448,8 +448,6 @@ impl Planner {
         for c in std::mem::take(&mut self.out) {
             t.apply(c);
         }
-        t.templates.shrink_huge();
-        t.lines.shrink_huge();
         Ok(t)
     }
 

@@ -406,16 +406,6 @@ impl<T: Clone> HugeVec<T> {
     pub fn reserve_huge(&mut self, additional: usize) {
         huge_reserve(&mut self.0, additional);
     }
-
-    /// Gives back the room growth left (up to half the buffer after a
-    /// doubling), into an advised buffer of exactly the length: the
-    /// tables a start built are copied whole for the other side of the
-    /// left-right pair, and kept as long as the process runs.
-    pub fn shrink_huge(&mut self) {
-        if self.0.capacity() > self.0.len() {
-            self.0 = huge_copy(&self.0);
-        }
-    }
 }
 
 impl<T: Clone> Clone for HugeVec<T> {
