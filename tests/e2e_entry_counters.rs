@@ -102,6 +102,22 @@ fn two_tunnels_count_their_own_packets_and_bytes() {
     if !have_scapy() {
         return skip("two_tunnels_count_their_own_packets_and_bytes: needs python3 with scapy");
     }
+    two_tunnels_count(0);
+}
+
+/// The same with 4,096 more decap VNIs (no traffic to them): a table the
+/// worker looks up ahead of the decap express tier, which then counts
+/// each packet from its own loop.
+#[test]
+fn two_tunnels_count_their_own_packets_and_bytes_with_the_look_ahead() {
+    if !have_scapy() {
+        return skip("two_tunnels_count_their_own_packets_and_bytes_with_the_look_ahead: needs python3 with scapy");
+    }
+    two_tunnels_count(4096);
+}
+
+/// `filler`: decap VNIs 10,000 on that no packet is for.
+fn two_tunnels_count(filler: u32) {
     let _slot = dpdk_slot();
     let dir = scratch("entry-counters");
     let want = json(&scapy(
@@ -145,8 +161,11 @@ l2:
 decap:
   - {{ vni: 100, port: acc, vlan: 10, allow_from: [198.18.0.2] }}
   - {{ vni: 200, port: acc }}
-metrics: {{ prometheus: "{prom}", top_tunnels: 1 }}
-"#
+{filler}metrics: {{ prometheus: "{prom}", top_tunnels: 1 }}
+"#,
+            filler = (10_000..10_000 + filler)
+                .map(|v| format!("  - {{ vni: {v}, port: acc }}\n"))
+                .collect::<String>()
         );
     let mut g = Gateway::start(&dir, &cfg, &prefix);
 

@@ -35,8 +35,13 @@ fn scapy_in(script: &str, verb: &str, dir: &Path) -> String {
 /// the gateway on it with `extra` arguments; the run must succeed and give
 /// back every mbuf.
 fn run_scenario(dir: &Path, tail: &str, extra: &[&str]) -> Run {
+    run_scenario_on(dir, &eal_section(dir), tail, extra)
+}
+
+/// [`run_scenario`] with `head` as the EAL/ports section.
+fn run_scenario_on(dir: &Path, head: &str, tail: &str, extra: &[&str]) -> Run {
     let cfg = dir.join("gw.yaml");
-    std::fs::write(&cfg, eal_section(dir) + tail).unwrap();
+    std::fs::write(&cfg, head.to_string() + tail).unwrap();
     let mut args = strings(&["run", "-c", cfg.to_str().unwrap()]);
     args.extend(strings(extra));
     let r = run_gw(&args, Duration::from_secs(90));
@@ -524,7 +529,7 @@ l2:
 /// byte, and count once.
 #[test]
 fn decap_runs_of_one_and_many_vnis_leave_in_order() {
-    decap_runs_leave_in_order(11);
+    decap_runs_leave_in_order(11, false);
 }
 
 /// The same on a gateway of 5,000 VNIs, over which the worker looks each
@@ -532,10 +537,19 @@ fn decap_runs_of_one_and_many_vnis_leave_in_order() {
 /// `AHEAD_MIN_ENTRIES`, 4,096), the frames' VNIs spread over the table.
 #[test]
 fn decap_runs_leave_in_order_with_the_look_ahead() {
-    decap_runs_leave_in_order(5000);
+    decap_runs_leave_in_order(5000, false);
 }
 
-fn decap_runs_leave_in_order(vnis: usize) {
+/// Both again with the odd VNIs on a second access port: the express
+/// tier's runs of one port (every frame another port, runs of three of
+/// one, runs of five) leave each port in order, nothing on the other.
+#[test]
+fn decap_runs_leave_each_access_port_in_order() {
+    decap_runs_leave_in_order(11, true);
+    decap_runs_leave_in_order(5000, true);
+}
+
+fn decap_runs_leave_in_order(vnis: usize, two_ports: bool) {
     use geneve_gw::tunnel::UdpChecksumTx;
     let _slot = dpdk_slot();
     let dir = scratch("gw-decap-runs");
@@ -557,9 +571,30 @@ fn decap_runs_leave_in_order(vnis: usize) {
     });
     write_pcap(&dir.join("acc_in.pcap"), &[]);
     write_pcap(&dir.join("ul_in.pcap"), &underlay_in);
-    let decap: String = (1000..1000 + vnis)
-        .map(|v| format!("  - {{ vni: {v}, port: acc }}\n"))
+    // With two ports, the odd VNIs go to the second.
+    let port_of = |vni: u32| if two_ports && vni % 2 == 1 { 1 } else { 0 };
+    let decap: String = (1000..1000 + vnis as u32)
+        .map(|v| {
+            format!(
+                "  - {{ vni: {v}, port: {} }}\n",
+                ["acc", "acc2"][port_of(v)]
+            )
+        })
         .collect();
+    let mut head = eal_section(&dir);
+    if two_ports {
+        let acc = &gw::pcap_devices(&dir)[1];
+        let acc2 = format!(
+            "net_pcap2,rx_pcap={},tx_pcap={}",
+            dir.join("acc2_in.pcap").display(),
+            dir.join("acc2_out.pcap").display()
+        );
+        write_pcap(&dir.join("acc2_in.pcap"), &[]);
+        let vdev = format!("      - {acc}\n");
+        assert!(head.contains(&vdev), "{head}");
+        head = head.replace(&vdev, &format!("{vdev}      - {acc2}\n"));
+        head += "  - { name: acc2, role: access, device: net_pcap2, mtu: 1400 }\n";
+    }
     let tail = format!(
         r#"
 vtep:
@@ -569,8 +604,9 @@ vtep:
 decap:
 {decap}"#
     );
-    let r = run_scenario(
+    let r = run_scenario_on(
         &dir,
+        &head,
         &tail,
         &[
             "--stop-after-packets",
@@ -581,9 +617,21 @@ decap:
     );
     assert_eq!(r.value("decap "), N as u64, "{}", r.stdout);
     assert_eq!(r.value("drops total "), 0, "{}", r.stdout);
-    let (_, decapped) = read_pcap(&dir.join("acc_out.pcap"));
-    assert_eq!(decapped.len(), N, "{}", r.stdout);
-    assert_eq!(decapped, inner_out, "decapsulated frames, in order");
+    let ports = if two_ports { 2 } else { 1 };
+    for (p, file) in ["acc_out.pcap", "acc2_out.pcap"]
+        .iter()
+        .take(ports)
+        .enumerate()
+    {
+        let want: Vec<Vec<u8>> = (0..N)
+            .filter(|&i| port_of(vni_of(i)) == p)
+            .map(|i| inner_out[i].clone())
+            .collect();
+        assert!(!want.is_empty(), "port {p} gets frames");
+        let (_, decapped) = read_pcap(&dir.join(file));
+        assert_eq!(decapped.len(), want.len(), "{file}: {}", r.stdout);
+        assert_eq!(decapped, want, "{file}: decapsulated frames, in order");
+    }
 }
 
 /// Segment A (untagged, VNI 100, only from 198.18.0.2) and segment B

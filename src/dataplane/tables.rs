@@ -82,6 +82,43 @@ impl Source {
     }
 }
 
+/// A VNI and the index of its entry, found by the look-ahead before the
+/// express tier reaches the frame ([`VniTable::get_fast_hinted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VniHint {
+    pub vni: u32,
+    pub entry: u32,
+}
+
+/// How the decap express tier finds a VNI's entry: `()` looks it up
+/// (`VniTable::get_fast_at`); an `Option<VniHint>` takes the entry the
+/// look-ahead found when it names the frame's VNI (the same tables, so
+/// the same entry) and looks up otherwise. A type, not a flag, so that
+/// the gateway without the look-ahead compiles exactly as without hints.
+pub trait VniLookup: Copy {
+    fn get_fast_at(self, t: &VniTable, vni: u32) -> Option<(u32, &VniOut, FastDelivery)>;
+}
+
+impl VniLookup for () {
+    #[inline(always)]
+    fn get_fast_at(self, t: &VniTable, vni: u32) -> Option<(u32, &VniOut, FastDelivery)> {
+        t.get_fast_at(vni)
+    }
+}
+
+impl VniLookup for Option<VniHint> {
+    #[inline(always)]
+    fn get_fast_at(self, t: &VniTable, vni: u32) -> Option<(u32, &VniOut, FastDelivery)> {
+        match self {
+            Some(h) if h.vni == vni => {
+                let (out, fast) = t.outs.get(h.entry as usize)?;
+                Some((h.entry, out, *fast))
+            }
+            _ => t.get_fast_at(vni),
+        }
+    }
+}
+
 /// Decap entries by VNI. A gateway usually terminates a handful of VNIs:
 /// up to [`VniTable::SCAN`] their numbers are scanned in one small array
 /// (a few instructions); beyond that a [`FlatMap`] finds the entry's index
@@ -357,17 +394,19 @@ impl VniTable {
     }
 
     /// [`prefetch`](Self::prefetch) with the index slot known (`home` of
-    /// `vni`): the entry whose lines are on their way, if there is one.
+    /// `vni`): the index of the entry whose lines are on their way, if
+    /// there is one.
     #[inline(always)]
-    pub fn prefetch_at(&self, home: usize, vni: u32) -> Option<&VniOut> {
+    pub fn prefetch_at(&self, home: usize, vni: u32) -> Option<u32> {
         let at = if self.keys.len() <= Self::SCAN {
             self.keys.iter().position(|&k| k == vni)
         } else {
             self.index.get_at(home, vni).map(|&i| i as usize)
-        };
-        let e = at.and_then(|i| self.outs.get(i))?;
+        }?;
+        let e = self.outs.get(at)?;
         super::lpm::prefetch_span(std::slice::from_ref(e));
-        Some(&e.0)
+        // Below 2^25 (`MAX_ENTRIES`).
+        Some(at as u32)
     }
 
     #[inline(always)]

@@ -29,7 +29,7 @@
 use crate::dataplane::flat::MAC_BITS;
 use crate::dataplane::lpm::{prefetch, prefetch_lines, prefetch_tail};
 use crate::dataplane::stats::WorkerEntries;
-use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId};
+use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId, VniHint};
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate, LineKind};
 use crate::wire::ethernet::EtherType;
 use crate::wire::Encapsulation;
@@ -381,7 +381,7 @@ pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) ->
     if !wants_ahead_underlay(t) {
         return 0;
     }
-    let a = ahead_underlay_slots(t, frames);
+    let mut a = ahead_underlay_slots(t, frames);
     (0..a.n).filter(|&i| a.probe(t, i)).count()
 }
 
@@ -400,24 +400,51 @@ pub struct UnderlayAhead {
     /// Per frame of the burst, in order: its VNI and home slot (`NO_VNI`:
     /// not a frame the fast tiers take).
     keys: [(u32, u32); MAX_AHEAD],
+    /// Per frame, the index of its VNI's entry once [`probe`](Self::probe)
+    /// found it (`NO_ENTRY`: not probed, or no entry).
+    found: [u32; MAX_AHEAD],
     n: usize,
 }
 
 /// A VNI is 24 bits: no frame's.
 const NO_VNI: u32 = u32::MAX;
 
+/// Past every entry index (below 2^25).
+const NO_ENTRY: u32 = u32::MAX;
+
 impl UnderlayAhead {
-    /// Looks frame `i`'s VNI up (its index slot is loaded or on its way)
-    /// and prefetches its entry; whether it has one. Past the burst:
-    /// nothing.
+    /// Looks frame `i`'s VNI up (its index slot is loaded or on its way),
+    /// prefetches its entry and keeps its index for [`hint`](Self::hint);
+    /// whether it has one. Past the burst: nothing.
     #[inline(always)]
-    pub fn probe(&self, t: &Tables, i: usize) -> bool {
-        match self.keys.get(i) {
-            Some(&(vni, home)) if i < self.n && vni != NO_VNI => {
-                t.vnis.prefetch_at(home as usize, vni).is_some()
-            }
-            _ => false,
+    pub fn probe(&mut self, t: &Tables, i: usize) -> bool {
+        let (Some(&(vni, home)), Some(found)) = (self.keys.get(i), self.found.get_mut(i)) else {
+            return false;
+        };
+        if i >= self.n || vni == NO_VNI {
+            return false;
         }
+        match t.vnis.prefetch_at(home as usize, vni) {
+            Some(entry) => {
+                *found = entry;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Frame `i`'s VNI and the entry [`probe`](Self::probe) found for it,
+    /// for the express tier's lookup (`VniTable::get_fast_hinted`): it
+    /// takes the entry when the VNI it parses is this one. `None` when
+    /// the probe found nothing (or did not run).
+    #[inline(always)]
+    pub fn hint(&self, i: usize) -> Option<VniHint> {
+        let entry = *self.found.get(i)?;
+        if entry == NO_ENTRY {
+            return None;
+        }
+        let &(vni, _) = self.keys.get(i)?;
+        Some(VniHint { vni, entry })
     }
 }
 
@@ -430,6 +457,7 @@ pub fn ahead_underlay_slots<'a>(
 ) -> UnderlayAhead {
     let mut a = UnderlayAhead {
         keys: [(NO_VNI, 0); MAX_AHEAD],
+        found: [NO_ENTRY; MAX_AHEAD],
         n: 0,
     };
     for (d, k) in frames.zip(a.keys.iter_mut()) {

@@ -17,7 +17,7 @@ use super::{push_vlan, tagged, Event, Outcome, PuntKind};
 use crate::dataplane::flows::{key_at, key_of_ethernet, FlowId};
 use crate::dataplane::stats::{WorkerEntries, NO_SLOT};
 use crate::dataplane::stitch::{self, vni_key};
-use crate::dataplane::tables::{Tables, VniOut};
+use crate::dataplane::tables::{Tables, VniLookup, VniOut};
 use crate::wire::ip_proto;
 use crate::wire::Encapsulation;
 
@@ -139,7 +139,7 @@ pub fn underlay_express_counted<B: Buffer + ?Sized>(
     t: &Tables,
     buf: &mut B,
 ) -> Option<ExpressDecap> {
-    underlay_express_key::<true, B>(t, buf).map(|k| k.resolve(t))
+    underlay_express_key::<true, B, _>(t, buf, ()).map(|k| k.resolve(t))
 }
 
 /// What the decap express tier's burst loop keeps of a packet it took
@@ -247,9 +247,10 @@ impl ExpressKey {
 /// read of the outer source). The same packets taken and the same bytes
 /// as [`underlay_express`].
 #[inline(always)]
-pub fn underlay_express_key<const C: bool, B: Buffer + ?Sized>(
+pub fn underlay_express_key<const C: bool, B: Buffer + ?Sized, H: VniLookup>(
     t: &Tables,
     buf: &mut B,
+    hint: H,
 ) -> Option<ExpressKey> {
     let d = match t
         .decap
@@ -260,9 +261,9 @@ pub fn underlay_express_key<const C: bool, B: Buffer + ?Sized>(
         // Not the IPv4 pattern: perhaps an L3 tunnel's or IPv6, not
         // inlined (its delivery merged with the IPv4 one's goes through
         // the stack, see BENCHMARKS.md).
-        None => return underlay_express_other(t, buf, C),
+        None => return underlay_express_other(t, buf, C, hint),
     };
-    express_deliver::<C, B>(t, buf, d)
+    express_deliver::<C, B, H>(t, buf, d, hint)
 }
 
 /// [`underlay_express_counted`] for a gateway without L2 VNIs (no
@@ -272,17 +273,18 @@ pub fn underlay_express_key<const C: bool, B: Buffer + ?Sized>(
 /// are disjoint: they differ in the protocol type or the EtherType), one
 /// call fewer.
 #[inline(always)]
-pub fn underlay_express_ip<const C: bool, B: Buffer + ?Sized>(
+pub fn underlay_express_ip<const C: bool, B: Buffer + ?Sized, H: VniLookup>(
     t: &Tables,
     buf: &mut B,
+    hint: H,
 ) -> Option<ExpressKey> {
     match t
         .decap
         .decap_fast_v4_pattern_ip(buf.data(), buf.rx_ipv4_checksum_good())
     {
-        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<C, B>(t, buf, d),
+        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<C, B, H>(t, buf, d, hint),
         Some(_) => None,
-        None => underlay_express_rest::<C, B>(t, buf),
+        None => underlay_express_rest::<C, B, H>(t, buf, hint),
     }
 }
 
@@ -291,17 +293,18 @@ pub fn underlay_express_ip<const C: bool, B: Buffer + ?Sized>(
 /// `underlay_express_other` (its one caller of the IPv6 tier, which
 /// stays inlined there). Not inlined.
 #[inline(never)]
-fn underlay_express_rest<const C: bool, B: Buffer + ?Sized>(
+fn underlay_express_rest<const C: bool, B: Buffer + ?Sized, H: VniLookup>(
     t: &Tables,
     buf: &mut B,
+    hint: H,
 ) -> Option<ExpressKey> {
     match t
         .decap
         .decap_fast_v4_pattern(buf.data(), buf.rx_ipv4_checksum_good())
     {
-        Some(FastVerdict::Deliver(d)) => express_deliver::<C, B>(t, buf, d),
+        Some(FastVerdict::Deliver(d)) => express_deliver::<C, B, H>(t, buf, d, hint),
         Some(_) => None,
-        None => underlay_express_other(t, buf, C),
+        None => underlay_express_other(t, buf, C, hint),
     }
 }
 
@@ -312,16 +315,17 @@ fn underlay_express_rest<const C: bool, B: Buffer + ?Sized>(
 /// EtherType 0x86dd, the IPv4 patterns only 0x0800, so the order changes
 /// no verdict.
 #[inline(always)]
-pub fn underlay_express_v6<const C: bool, B: Buffer + ?Sized>(
+pub fn underlay_express_v6<const C: bool, B: Buffer + ?Sized, H: VniLookup>(
     t: &Tables,
     buf: &mut B,
+    hint: H,
 ) -> Option<ExpressKey> {
     match t
         .decap
         .decap_fast_v6(buf.data(), buf.rx_outer_udp_checksum_good())
     {
-        Some(d) => express_deliver::<C, B>(t, buf, d),
-        None => underlay_express_v4(t, buf, C),
+        Some(d) => express_deliver::<C, B, H>(t, buf, d, hint),
+        None => underlay_express_v4(t, buf, C, hint),
     }
 }
 
@@ -329,21 +333,24 @@ pub fn underlay_express_v6<const C: bool, B: Buffer + ?Sized>(
 /// L3 tunnel's), for [`underlay_express_v6`]; counting per entry as a
 /// run-time flag (one copy). Not inlined.
 #[inline(never)]
-fn underlay_express_v4<B: Buffer + ?Sized>(
+fn underlay_express_v4<B: Buffer + ?Sized, H: VniLookup>(
     t: &Tables,
     buf: &mut B,
     count: bool,
+    hint: H,
 ) -> Option<ExpressKey> {
     let hw = buf.rx_ipv4_checksum_good();
     match t.decap.decap_fast_v4_pattern(buf.data(), hw) {
-        Some(FastVerdict::Deliver(d)) if count => return express_deliver::<true, B>(t, buf, d),
-        Some(FastVerdict::Deliver(d)) => return express_deliver::<false, B>(t, buf, d),
+        Some(FastVerdict::Deliver(d)) if count => {
+            return express_deliver::<true, B, H>(t, buf, d, hint)
+        }
+        Some(FastVerdict::Deliver(d)) => return express_deliver::<false, B, H>(t, buf, d, hint),
         Some(_) => return None,
         None => {}
     }
     match t.decap.decap_fast_v4_pattern_ip(buf.data(), hw) {
-        Some(FastVerdict::Deliver(d)) if count => express_deliver_ip::<true, B>(t, buf, d),
-        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<false, B>(t, buf, d),
+        Some(FastVerdict::Deliver(d)) if count => express_deliver_ip::<true, B, H>(t, buf, d, hint),
+        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<false, B, H>(t, buf, d, hint),
         _ => None,
     }
 }
@@ -582,25 +589,26 @@ impl StitchRun {
 /// keeps it the one caller of the IPv6 tier, which then stays inlined (two
 /// copies put `decap_fast_v6` out of line, see BENCHMARKS.md).
 #[inline(never)]
-fn underlay_express_other<B: Buffer + ?Sized>(
+fn underlay_express_other<B: Buffer + ?Sized, H: VniLookup>(
     t: &Tables,
     buf: &mut B,
     count: bool,
+    hint: H,
 ) -> Option<ExpressKey> {
     match t
         .decap
         .decap_fast_v4_pattern_ip(buf.data(), buf.rx_ipv4_checksum_good())
     {
-        Some(FastVerdict::Deliver(d)) if count => express_deliver_ip::<true, B>(t, buf, d),
-        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<false, B>(t, buf, d),
+        Some(FastVerdict::Deliver(d)) if count => express_deliver_ip::<true, B, H>(t, buf, d, hint),
+        Some(FastVerdict::Deliver(d)) => express_deliver_ip::<false, B, H>(t, buf, d, hint),
         Some(_) => None,
         None => {
             let hw = buf.rx_outer_udp_checksum_good();
             let d = t.decap.decap_fast_v6(buf.data(), hw)?;
             if count {
-                express_deliver::<true, B>(t, buf, d)
+                express_deliver::<true, B, H>(t, buf, d, hint)
             } else {
-                express_deliver::<false, B>(t, buf, d)
+                express_deliver::<false, B, H>(t, buf, d, hint)
             }
         }
     }
@@ -643,13 +651,14 @@ fn express_key<const C: bool>(
 /// headers, in place, instead of trimming them all and prepending it, as
 /// [`deliver`] does. `None`, buffer untouched, for anything else.
 #[inline(always)]
-fn express_deliver_ip<const C: bool, B: Buffer + ?Sized>(
+fn express_deliver_ip<const C: bool, B: Buffer + ?Sized, H: VniLookup>(
     t: &Tables,
     buf: &mut B,
     d: Delivery,
+    hint: H,
 ) -> Option<ExpressKey> {
     const ETH: usize = 14;
-    let (entry, out, fast) = t.vnis.get_fast_at(d.vni.get())?;
+    let (entry, out, fast) = hint.get_fast_at(&t.vnis, d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
     // `front` is past the outer Ethernet, IP, UDP and Geneve headers.
     let eth_at = front.checked_sub(ETH)?;
@@ -704,12 +713,13 @@ fn trims_fit(
 
 /// The express tier's delivery of `d` (see [`underlay_express`]).
 #[inline(always)]
-fn express_deliver<const C: bool, B: Buffer + ?Sized>(
+fn express_deliver<const C: bool, B: Buffer + ?Sized, H: VniLookup>(
     t: &Tables,
     buf: &mut B,
     d: Delivery,
+    hint: H,
 ) -> Option<ExpressKey> {
-    let (entry, out, fast) = t.vnis.get_fast_at(d.vni.get())?;
+    let (entry, out, fast) = hint.get_fast_at(&t.vnis, d.vni.get())?;
     let (front, back) = (usize::from(d.payload_offset), d.padding as usize);
     // Nothing changes unless all of it can be done: a plain VNI that
     // carries Ethernet frames, untagged. An Ethernet frame to an L3 VNI or

@@ -193,7 +193,7 @@ fn counted_slots_read_back_under_the_right_names() {
 /// not, and the frame it left.
 fn key_of<const C: bool>(t: &Tables, pkt: &[u8]) -> Option<(ExpressKey, Vec<u8>)> {
     let mut b = VecBuffer::with_headroom(256, pkt);
-    let k = underlay_express_key::<C, _>(t, &mut b)?;
+    let k = underlay_express_key::<C, _, _>(t, &mut b, ())?;
     Some((k, b.data().to_vec()))
 }
 
@@ -335,9 +335,9 @@ proptest::proptest! {
             let (src, tunnel) = pool[i];
             let pkt = from6(src, &inner);
             let mut b = VecBuffer::with_headroom(256, &pkt);
-            let k = underlay_express_key::<true, _>(&t, &mut b).expect("taken");
+            let k = underlay_express_key::<true, _, _>(&t, &mut b, ()).expect("taken");
             let mut b6 = VecBuffer::with_headroom(256, &pkt);
-            let k6 = underlay_express_v6::<true, _>(&t, &mut b6).expect("taken, IPv6 first");
+            let k6 = underlay_express_v6::<true, _, _>(&t, &mut b6, ()).expect("taken, IPv6 first");
             proptest::prop_assert_eq!(k, k6);
             proptest::prop_assert_eq!(b.data(), b6.data());
             let x = k.resolve(&t);

@@ -273,13 +273,14 @@ fn both_express(t: &Tables, b: &mut VecBuffer) -> Option<u16> {
     let mut v6_first = VecBuffer::with_headroom(128, b.data());
     let mut uncounted = VecBuffer::with_headroom(128, b.data());
     let got = underlay_express_counted(t, b);
-    let ip_got = underlay_express_ip::<true, _>(t, &mut ip_first).map(|k| k.resolve(t));
+    let ip_got = underlay_express_ip::<true, _, _>(t, &mut ip_first, ()).map(|k| k.resolve(t));
     assert_eq!(ip_got, got, "{:02x?}", b.data());
     assert_eq!(ip_first.data(), b.data());
-    let v6_got = underlay_express_v6::<true, _>(t, &mut v6_first).map(|k| k.resolve(t));
+    let v6_got = underlay_express_v6::<true, _, _>(t, &mut v6_first, ()).map(|k| k.resolve(t));
     assert_eq!(v6_got, got, "IPv6 first: {:02x?}", b.data());
     assert_eq!(v6_first.data(), b.data());
-    let plain = underlay_express_key::<false, _>(t, &mut uncounted).map(|k| k.resolve(t).port);
+    let plain =
+        underlay_express_key::<false, _, _>(t, &mut uncounted, ()).map(|k| k.resolve(t).port);
     assert_eq!(plain, got.map(|x| x.port), "{:02x?}", b.data());
     assert_eq!(uncounted.data(), b.data());
     got.map(|x| x.port)
