@@ -76,6 +76,8 @@ impl GatewayWorker {
         // across bursts (each burst writes the ones it reads), so no burst
         // clears them.
         let mut express_keys = [pipeline::ExpressKey::default(); BURST_SIZE];
+        // The decap look-ahead's state, refilled per burst (large VNI tables).
+        let mut underlay_ahead = pipeline::UnderlayAhead::default();
         // Chained (jumbo) frames to segment are copied here first; grown
         // once to the largest IP packet, never per packet after that.
         let mut scratch: Vec<u8> = Vec::new();
@@ -211,16 +213,14 @@ impl GatewayWorker {
                     // ports' TX buffers a run of one port at a time.
                     // Large tables: the burst's VNI index slots first,
                     // the first frames' entries next; the express tier
-                    // finds the rest a few frames ahead (`probing`).
-                    let mut ahead = pipeline::wants_ahead_underlay(t).then(|| {
-                        let mut a = pipeline::ahead_underlay_slots(
-                            t,
-                            burst.as_slice().iter().map(|m| m.data()),
-                        );
+                    // finds the rest a few frames ahead
+                    // (`underlay_ahead_front`).
+                    let ahead = pipeline::wants_ahead_underlay(t).then(|| {
+                        underlay_ahead.fill(t, burst.as_slice().iter().map(|m| m.data()));
                         for i in 0..pipeline::PROBE_DISTANCE {
-                            a.probe(t, i);
+                            underlay_ahead.probe(t, i);
                         }
-                        a
+                        &mut underlay_ahead
                     });
                     // Delivered packets, counted per (VNI, tunnel) run.
                     let mut run = DecapRun::default();
@@ -233,7 +233,7 @@ impl GatewayWorker {
                         &mut run,
                         &mut lat,
                         &mut express_keys,
-                        ahead.as_mut(),
+                        ahead,
                     );
                     if stitching {
                         // Then the stitched frames at the front: decapped

@@ -65,6 +65,11 @@ pub struct VniOut {
     pub src4: (u32, u32),
     /// The same for the first IPv6 source (`Delivery::src_raw` bytes).
     pub src6: ([u8; 16], u32),
+    /// `sources` holds a tunnel with a slot besides the two first ones:
+    /// only then is a source that is neither looked for in the list
+    /// (set with them by [`set_sources`](Self::set_sources); asked per
+    /// packet at many VNIs, where counting it took ten instructions).
+    pub more_sources: bool,
 }
 
 /// A remote VTEP that may send a VNI, and its tunnel's counter slot.
@@ -83,7 +88,7 @@ impl Source {
 }
 
 /// A VNI and the index of its entry, found by the look-ahead before the
-/// express tier reaches the frame ([`VniTable::get_fast_hinted`]).
+/// express tier reaches the frame ([`VniLookup`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VniHint {
     pub vni: u32,
@@ -163,9 +168,7 @@ impl VniOut {
     /// has no other tunnel with a slot, else the scan.
     #[inline(always)]
     fn source_slot_past_firsts(&self, addr: [u8; 16], ipv6: bool) -> u32 {
-        let firsts = usize::from(self.src4.1 != super::stats::NO_SLOT)
-            + usize::from(self.src6.1 != super::stats::NO_SLOT);
-        if self.sources.len() <= firsts {
+        if !self.more_sources {
             return super::stats::NO_SLOT;
         }
         self.source_slot_any(addr, ipv6)
@@ -217,6 +220,9 @@ impl VniOut {
             .iter()
             .find(|s| s.ipv6)
             .map_or(([0; 16], super::stats::NO_SLOT), |s| (s.addr, s.slot));
+        let firsts = usize::from(self.src4.1 != super::stats::NO_SLOT)
+            + usize::from(self.src6.1 != super::stats::NO_SLOT);
+        self.more_sources = sources.len() > firsts;
         self.sources = sources;
     }
 
@@ -1144,6 +1150,7 @@ pub fn decap_out(
             sources: Box::default(),
             src4: (0, super::stats::NO_SLOT),
             src6: ([0; 16], super::stats::NO_SLOT),
+            more_sources: false,
         },
         unresolved,
     )
@@ -1179,6 +1186,7 @@ mod tests {
             sources: Box::default(),
             src4: (0, crate::dataplane::stats::NO_SLOT),
             src6: ([0; 16], crate::dataplane::stats::NO_SLOT),
+            more_sources: false,
         }
     }
 

@@ -434,7 +434,7 @@ impl UnderlayAhead {
     }
 
     /// Frame `i`'s VNI and the entry [`probe`](Self::probe) found for it,
-    /// for the express tier's lookup (`VniTable::get_fast_hinted`): it
+    /// for the express tier's lookup (`tables::VniLookup`): it
     /// takes the entry when the VNI it parses is this one. `None` when
     /// the probe found nothing (or did not run).
     #[inline(always)]
@@ -449,36 +449,57 @@ impl UnderlayAhead {
 }
 
 /// The first step of [`ahead_underlay`]: every frame's VNI read and its
-/// index slot prefetched, nothing looked up yet.
-#[inline(never)]
+/// index slot prefetched, nothing looked up yet ([`UnderlayAhead::fill`]
+/// into a new one).
 pub fn ahead_underlay_slots<'a>(
     t: &Tables,
     frames: impl Iterator<Item = &'a [u8]>,
 ) -> UnderlayAhead {
-    let mut a = UnderlayAhead {
-        keys: [(NO_VNI, 0); MAX_AHEAD],
-        found: [NO_ENTRY; MAX_AHEAD],
-        n: 0,
-    };
-    for (d, k) in frames.zip(a.keys.iter_mut()) {
-        a.n += 1;
-        // Outer Ethernet, IP, UDP (8), Geneve's VNI at its bytes 4..7.
-        let at = match be16(d, 12) {
-            EtherType::IPV4 => 14 + 20 + 8 + 4,
-            EtherType::IPV6 => 14 + 40 + 8 + 4,
-            _ => continue,
-        };
-        let Some(v) = d.get(at..at + 3) else {
-            continue;
-        };
-        let vni = u32::from_be_bytes([0, v[0], v[1], v[2]]);
-        let home = t.vnis.home(vni);
-        t.vnis.prefetch_slot(home);
-        // A VNI index has fewer than 2^32 slots (at most 2^25).
-        *k = (vni, home as u32);
-    }
-    // (The counter cells the entries name are not prefetched: a second
-    // pass reading the entries just prefetched measured slower, see
-    // BENCHMARKS.md, "Flat cost per packet".)
+    let mut a = UnderlayAhead::default();
+    a.fill(t, frames);
     a
+}
+
+impl Default for UnderlayAhead {
+    fn default() -> Self {
+        UnderlayAhead {
+            keys: [(NO_VNI, 0); MAX_AHEAD],
+            found: [NO_ENTRY; MAX_AHEAD],
+            n: 0,
+        }
+    }
+}
+
+impl UnderlayAhead {
+    /// The first step for a new burst `frames`, in place (the worker keeps
+    /// one: returned by value, its 390 bytes were copied per burst, 5
+    /// instructions a packet): every frame's VNI read and its index slot
+    /// prefetched, nothing looked up yet.
+    #[inline(never)]
+    pub fn fill<'a>(&mut self, t: &Tables, frames: impl Iterator<Item = &'a [u8]>) {
+        let mut n = 0;
+        for ((d, k), f) in frames.zip(self.keys.iter_mut()).zip(self.found.iter_mut()) {
+            n += 1;
+            *f = NO_ENTRY;
+            *k = (NO_VNI, 0);
+            // Outer Ethernet, IP, UDP (8), Geneve's VNI at its bytes 4..7.
+            let at = match be16(d, 12) {
+                EtherType::IPV4 => 14 + 20 + 8 + 4,
+                EtherType::IPV6 => 14 + 40 + 8 + 4,
+                _ => continue,
+            };
+            let Some(v) = d.get(at..at + 3) else {
+                continue;
+            };
+            let vni = u32::from_be_bytes([0, v[0], v[1], v[2]]);
+            let home = t.vnis.home(vni);
+            t.vnis.prefetch_slot(home);
+            // A VNI index has fewer than 2^32 slots (at most 2^25).
+            *k = (vni, home as u32);
+        }
+        self.n = n;
+        // (The counter cells the entries name are not prefetched here: a
+        // second pass reading the entries just prefetched measured slower,
+        // see BENCHMARKS.md, "Flat cost per packet".)
+    }
 }
