@@ -990,9 +990,21 @@ fn underlay_express_front(
         .as_slice()
         .first()
         .is_some_and(|m| m.data().get(12..14) == Some(&[0x86, 0xdd][..]));
-    let kind = (v6_first, t.decap.has_ethernet_pattern(), e.counting());
+    // The express tier of each kind of burst, for `$run!(counting, tier)`.
+    macro_rules! by_kind {
+        ($run:ident) => {
+            match (v6_first, t.decap.has_ethernet_pattern(), e.counting()) {
+                (true, _, true) => $run!(true, pipeline::underlay_express_v6::<true, _, _>),
+                (true, _, false) => $run!(false, pipeline::underlay_express_v6::<false, _, _>),
+                (false, true, true) => $run!(true, pipeline::underlay_express_key::<true, _, _>),
+                (false, true, false) => $run!(false, pipeline::underlay_express_key::<false, _, _>),
+                (false, false, true) => $run!(true, pipeline::underlay_express_ip::<true, _, _>),
+                (false, false, false) => $run!(false, pipeline::underlay_express_ip::<false, _, _>),
+            }
+        };
+    }
     // Large tables: the look-ahead's loop, each frame's entry as the
-    // look-ahead found it, counted as it is taken, sent by port.
+    // look-ahead found it, counted after the loop, sent by port.
     if let Some(a) = ahead {
         macro_rules! ahead {
             ($c:literal, $express:path) => {
@@ -1001,36 +1013,14 @@ fn underlay_express_front(
                 })
             };
         }
-        let n = match kind {
-            (true, _, true) => ahead!(true, pipeline::underlay_express_v6::<true, _, _>),
-            (true, _, false) => ahead!(false, pipeline::underlay_express_v6::<false, _, _>),
-            (false, true, true) => ahead!(true, pipeline::underlay_express_key::<true, _, _>),
-            (false, true, false) => ahead!(false, pipeline::underlay_express_key::<false, _, _>),
-            (false, false, true) => ahead!(true, pipeline::underlay_express_ip::<true, _, _>),
-            (false, false, false) => ahead!(false, pipeline::underlay_express_ip::<false, _, _>),
-        };
-        return n as u64;
+        return by_kind!(ahead) as u64;
     }
-    let (n, bytes) = match kind {
-        (true, _, true) => express_keys::<true>(burst, keys, |m: &mut Mbuf| {
-            pipeline::underlay_express_v6::<true, _, _>(t, m, ())
-        }),
-        (true, _, false) => express_keys::<false>(burst, keys, |m: &mut Mbuf| {
-            pipeline::underlay_express_v6::<false, _, _>(t, m, ())
-        }),
-        (false, true, true) => express_keys::<true>(burst, keys, |m: &mut Mbuf| {
-            pipeline::underlay_express_key::<true, _, _>(t, m, ())
-        }),
-        (false, true, false) => express_keys::<false>(burst, keys, |m: &mut Mbuf| {
-            pipeline::underlay_express_key::<false, _, _>(t, m, ())
-        }),
-        (false, false, true) => express_keys::<true>(burst, keys, |m: &mut Mbuf| {
-            pipeline::underlay_express_ip::<true, _, _>(t, m, ())
-        }),
-        (false, false, false) => express_keys::<false>(burst, keys, |m: &mut Mbuf| {
-            pipeline::underlay_express_ip::<false, _, _>(t, m, ())
-        }),
-    };
+    macro_rules! keyed {
+        ($c:literal, $express:path) => {
+            express_keys::<$c>(burst, keys, |m: &mut Mbuf| $express(t, m, ()))
+        };
+    }
+    let (n, bytes) = by_kind!(keyed);
     if e.counting() {
         send_keyed::<true>(t, burst, &keys[..n], bytes, tx, c, e, run, lat);
     } else {
