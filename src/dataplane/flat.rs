@@ -200,6 +200,13 @@ impl<K: FlatKey, V: Copy + Default> FlatMap<K, V> {
         (hash(k, self.seed) >> self.shift) as usize
     }
 
+    /// Starts loading the line of the home slot only (where a key in a
+    /// table of keys spread evenly nearly always is).
+    #[inline(always)]
+    pub fn prefetch_home(&self, home: usize) {
+        prefetch_span(self.slots.get(home..home + 1).unwrap_or(&[]));
+    }
+
     /// Starts loading the slots a lookup from `home` reads first (the home
     /// slot and the next one), each line they touch once (two small slots
     /// usually share one). Only a hint.
@@ -547,6 +554,7 @@ mod tests {
                         let homes: Vec<usize> = keys.iter().map(|&k| m.home(k)).collect();
                         for &h in &homes {
                             m.prefetch(h);
+                            m.prefetch_home(h);
                         }
                         for (&k, &h) in keys.iter().zip(&homes) {
                             prop_assert_eq!(m.get_at(h, k), r.get(&k));

@@ -298,7 +298,7 @@ fn ahead_macs<'a, 't>(
         };
         *k = u64::from_le_bytes(*w) & MAC_BITS;
         *home = s.macs.home_packed(*k);
-        s.macs.prefetch(*home);
+        s.macs.prefetch_home(*home);
     }
     for (i, (&k, &home)) in keys.iter().zip(&homes).take(n).enumerate() {
         if k == u64::MAX {
