@@ -13,8 +13,9 @@
 //! linear probing, at most half full (a successful lookup reads 1.5 slots
 //! on average for random keys, which the prefetch of the home slot and
 //! the next one covers; keys in a row, nearly always the home slot alone,
-//! which [`FlatMap::prefetch_home`] loads); removal shifts the following entries back (no tombstones, so a
-//! table that churns through learned MACs never degrades). Keys are packed
+//! which [`FlatMap::prefetch_home`] loads); removal shifts the following
+//! entries back (no tombstones, so a table that churns through learned
+//! MACs never degrades). Keys are packed
 //! into 64 bits ([`FlatKey`]); `u64::MAX` marks an empty slot. The slot
 //! index is the top bits of a keyed hash: the packed key, mixed with a
 //! random 64-bit seed, multiplied by a fixed odd 64-bit number (2^64 over

@@ -1111,13 +1111,7 @@ fn send_ports(
     };
     if ports.iter().all(|&p| p == first) {
         // The usual burst: every packet to one access port.
-        match tx.get_mut(usize::from(first)) {
-            Some(b) => send_front(b, c, lat, burst, ports.len()),
-            None => {
-                burst.free_first(ports.len());
-                c.drops[DropReason::TxFull.index()].add(ports.len() as u64);
-            }
-        }
+        send_front_to(tx.get_mut(usize::from(first)), c, lat, burst, ports.len());
         return;
     }
     let mut front = burst.front_runs();
@@ -1130,13 +1124,7 @@ fn send_ports(
             .take_while(|&&p| p == port)
             .count();
         i += len;
-        match tx.get_mut(usize::from(port)) {
-            Some(b) => send_run(b, c, lat, &mut front, len),
-            None => {
-                front.free(len);
-                c.drops[DropReason::TxFull.index()].add(len as u64);
-            }
-        }
+        send_run_to(tx.get_mut(usize::from(port)), c, lat, &mut front, len);
     }
 }
 
@@ -1237,15 +1225,8 @@ fn send_keyed<const C: bool>(
                 run.add_run(e, out.counter, key.tunnel_of(out), len as u64, bytes);
             }
         }
-        match out.and_then(|o| tx.get_mut(usize::from(o.port))) {
-            Some(b) => send_run(b, c, lat, &mut front, len),
-            None => {
-                // Not a port of ours (never for a table's access port):
-                // counted drops.
-                front.free(len);
-                c.drops[DropReason::TxFull.index()].add(len as u64);
-            }
-        }
+        let b = out.and_then(|o| tx.get_mut(usize::from(o.port)));
+        send_run_to(b, c, lat, &mut front, len);
     }
 }
 
@@ -1272,15 +1253,8 @@ fn send_run_of<const C: bool>(
             run.add_run(e, out.counter, key.tunnel_of(out), len as u64, bytes);
         }
     }
-    match out.and_then(|o| tx.get_mut(usize::from(o.port))) {
-        Some(b) => send_front(b, c, lat, burst, len),
-        None => {
-            // Not a port of ours (never for a table's access port):
-            // counted drops.
-            burst.free_first(len);
-            c.drops[DropReason::TxFull.index()].add(len as u64);
-        }
-    }
+    let b = out.and_then(|o| tx.get_mut(usize::from(o.port)));
+    send_front_to(b, c, lat, burst, len);
 }
 
 /// The stitch express tier (`pipeline::stitch_express`) over the front of
@@ -1529,6 +1503,43 @@ fn send_front(
             flush(b, c, lat, port);
         }
         n -= b.append_front(burst, n);
+    }
+}
+
+/// [`send_front`] to `b`, a port's TX buffer; `None`, not a port of ours
+/// (never for a table's access port): the mbufs freed as counted drops.
+#[inline]
+fn send_front_to(
+    b: Option<&mut TxBuffer>,
+    c: &WorkerCounters,
+    lat: &mut Residence,
+    burst: &mut Burst<BURST_SIZE>,
+    n: usize,
+) {
+    match b {
+        Some(b) => send_front(b, c, lat, burst, n),
+        None => {
+            burst.free_first(n);
+            c.drops[DropReason::TxFull.index()].add(n as u64);
+        }
+    }
+}
+
+/// [`send_run`] to `b`, or counted drops, as [`send_front_to`].
+#[inline]
+fn send_run_to(
+    b: Option<&mut TxBuffer>,
+    c: &WorkerCounters,
+    lat: &mut Residence,
+    front: &mut FrontRuns<'_, BURST_SIZE>,
+    n: usize,
+) {
+    match b {
+        Some(b) => send_run(b, c, lat, front, n),
+        None => {
+            front.free(n);
+            c.drops[DropReason::TxFull.index()].add(n as u64);
+        }
     }
 }
 
