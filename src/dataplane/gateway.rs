@@ -76,8 +76,10 @@ impl GatewayWorker {
         // across bursts (each burst writes the ones it reads), so no burst
         // clears them.
         let mut express_keys = [pipeline::ExpressKey::default(); BURST_SIZE];
-        // The decap look-ahead's state, refilled per burst (large VNI tables).
+        // The look-aheads' state, refilled per burst (large VNI tables on
+        // the underlay; large MAC and route tables on an access port).
         let mut underlay_ahead = pipeline::UnderlayAhead::default();
+        let mut access_ahead = pipeline::AccessAhead::default();
         // Chained (jumbo) frames to segment are copied here first; grown
         // once to the largest IP packet, never per packet after that.
         let mut scratch: Vec<u8> = Vec::new();
@@ -114,13 +116,11 @@ impl GatewayWorker {
                 let (mut encapped, mut decapped) = (0u64, 0u64);
                 if access {
                     // Large tables: the burst's lookups first (pipeline::ahead).
-                    let ahead = pipeline::ahead_access(
-                        t,
-                        p as u16,
-                        burst.as_slice().iter().map(|m| m.data()),
-                    );
-                    if let Some(a) = &ahead {
-                        a.prefetch_counters(e);
+                    let ahead = access_ahead
+                        .fill(t, p as u16, burst.as_slice().iter().map(|m| m.data()))
+                        .then_some(&access_ahead);
+                    if let Some(a) = ahead {
+                        a.prefetch_counters(t, e);
                     }
                     // The index in the burst of the next frame drain_each sees.
                     let mut at;
@@ -142,7 +142,7 @@ impl GatewayWorker {
                         // frames on one route entry); with a large route
                         // table, whose frames each land on a route of their
                         // own, from the templates' lines.
-                        let lines = ahead.as_ref().is_some_and(|a| !a.is_l2());
+                        let lines = ahead.is_some_and(|a| !a.is_l2());
                         let n = l3_express_front(
                             t, p as u16, lines, &mut burst, &mut tx, c, e, &mut lat,
                         );
@@ -152,11 +152,10 @@ impl GatewayWorker {
                     // Large MAC tables: the frames after those whose
                     // template the look-ahead kept, likewise together.
                     if let Some((a, out)) = ahead
-                        .as_ref()
                         .filter(|a| a.is_l2())
                         .and_then(|a| Some((a, tx.get_mut(usize::from(t.underlay_port))?)))
                     {
-                        let n = l2_ahead_front(a, at, &mut burst, out, c, e, &mut lat);
+                        let n = l2_ahead_front(t, a, at, &mut burst, out, c, e, &mut lat);
                         encapped += n as u64;
                         at += n;
                     }
@@ -176,7 +175,7 @@ impl GatewayWorker {
                             return send(&mut tx, c, &mut lat, port, m);
                         }
                         // Large tables: the frame's template from the look-ahead.
-                        if let Some(x) = ahead.as_ref().and_then(|a| a.encap(i, &mut m, rss)) {
+                        if let Some(x) = ahead.and_then(|a| a.encap(t, i, &mut m, rss)) {
                             encapped += 1;
                             e.encap(x.counter, 1, m.pkt_len() as u64);
                             if x.vxlan {
@@ -1367,8 +1366,10 @@ fn l2_express_front(
 /// every frame has another one, and one by one each paid the per-packet
 /// loop's dispatch and a TX buffer push.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn l2_ahead_front(
-    a: &pipeline::AccessAhead<'_>,
+    t: &Tables,
+    a: &pipeline::AccessAhead,
     from: usize,
     burst: &mut Burst<BURST_SIZE>,
     out: &mut TxBuffer,
@@ -1380,7 +1381,7 @@ fn l2_ahead_front(
     let mut vxlan = 0u64;
     let n = burst.update_while(|m| {
         let rss = m.rss_hash();
-        let Some(x) = a.encap(i, m, rss) else {
+        let Some(x) = a.encap(t, i, m, rss) else {
             return false;
         };
         e.encap(x.counter, 1, m.pkt_len() as u64);

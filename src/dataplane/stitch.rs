@@ -33,7 +33,7 @@ use crate::wire::ethernet::is_group_mac;
 
 use super::pipeline::{encap_flood, Event, Outcome};
 use super::stats::NO_SLOT;
-use super::tables::{MacEntry, SegmentEntry, Tables, TemplateId, VniTable};
+use super::tables::{MacTable, SegmentEntry, Tables, TemplateId, VniTable};
 
 /// Bit of a [`VniTable`] key that marks a VXLAN VNI (above the 24 bits).
 pub const VXLAN_KEY: u32 = 1 << 24;
@@ -116,7 +116,7 @@ impl SegmentMesh {
         cfg: &Config,
         s: &config::Segment,
         flood: &[Option<TemplateId>],
-        macs: &super::flat::FlatMap<[u8; 6], MacEntry>,
+        macs: &MacTable,
         groups: &mut Groups,
     ) -> Option<Box<SegmentMesh>> {
         let member_of_segment = |t: &&config::Tunnel| match t.encapsulation {

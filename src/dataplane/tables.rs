@@ -17,7 +17,7 @@ use crate::tunnel::{
 use crate::wire::geneve::Vni;
 use crate::wire::Encapsulation;
 
-pub use super::flat::{FlatMap, HugeVec};
+pub use super::flat::{Align32, FlatMap, HugeVec};
 pub use super::lpm::Lpm;
 
 // The configuration's bounds are the data plane's sizes.
@@ -473,19 +473,26 @@ pub struct SegmentEntry {
     /// that remote's next hop is not resolved yet).
     pub flood: Vec<Option<TemplateId>>,
     /// Known MACs: static and learned, to a template.
-    pub macs: FlatMap<[u8; 6], MacEntry>,
+    pub macs: MacTable,
     /// Members by encapsulation and mesh group, when the gateway receives
     /// VXLAN or the segment has VXLAN members (`None`: Geneve only).
     pub mesh: Option<Box<super::stitch::SegmentMesh>>,
 }
+
+/// A segment's MAC table: 32-byte slots aligned to 32 bytes, two to a
+/// cache line, so that a lookup at a million MACs reads one line (see
+/// [`Align32`]).
+pub type MacTable = FlatMap<[u8; 6], MacEntry, Align32>;
+
+const _: () = assert!(MacTable::SLOT_BYTES == 32);
 
 /// A known MAC: its remote VTEP and that remote's template.
 ///
 /// Its template is kept as a bare id, `NO_TEMPLATE` for none, where an
 /// `Option<TemplateId>` takes 8 bytes: the entry is 24 bytes and a slot
 /// of the MAC table 32, two to a cache line (40 before), so that the
-/// look-ahead's home-slot prefetch at a million MACs touches one line or
-/// two where it touched two or three (see BENCHMARKS.md, "Flat cost per
+/// look-ahead's home-slot prefetch at a million MACs touches one line
+/// where it touched one or two (see BENCHMARKS.md, "Flat cost per
 /// packet").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MacEntry {
@@ -1206,7 +1213,7 @@ mod tests {
             None
         );
         assert_eq!(MacEntry::default().template(), None);
-        let mut m: FlatMap<[u8; 6], MacEntry> = FlatMap::new();
+        let mut m = MacTable::new();
         for i in 0..100u8 {
             m.insert(
                 [2, 0, 0, 0, 0, i],

@@ -29,7 +29,7 @@
 use crate::dataplane::flat::MAC_BITS;
 use crate::dataplane::lpm::{prefetch, prefetch_lines, prefetch_tail};
 use crate::dataplane::stats::WorkerEntries;
-use crate::dataplane::tables::{lpm_key, AccessIn, Tables, TemplateId, VniHint};
+use crate::dataplane::tables::{lpm_key, AccessIn, MacTable, Tables, TemplateId, VniHint};
 use crate::tunnel::{encap_fast_ethernet, Buffer, EncapTemplate, LineKind};
 use crate::wire::ethernet::EtherType;
 use crate::wire::Encapsulation;
@@ -46,14 +46,15 @@ fn be16(d: &[u8], o: usize) -> u16 {
 /// Tables with fewer entries than this are left to the cache.
 pub const AHEAD_MIN_ENTRIES: usize = 4096;
 
-/// Most frames looked up ahead at once: the worker's burst (the
-/// look-ahead's arrays are on the stack and returned by value, a copy per
-/// burst: no bigger than a burst needs).
+/// Most frames looked up ahead at once: the worker's burst (a power of
+/// two: indexes into the look-ahead's arrays are masked with it; no
+/// bigger than a burst needs).
 const MAX_AHEAD: usize = 32;
 
 // A burst is looked up whole.
 #[cfg(feature = "dpdk")]
 const _: () = assert!(MAX_AHEAD >= crate::dpdk::BURST_SIZE);
+const _: () = assert!(MAX_AHEAD.is_power_of_two());
 
 /// Starts loading the lines [`crate::tunnel::encap`]'s fast tier reads of
 /// `tpl` (an untagged IPv4 template without options): those of its first
@@ -84,10 +85,14 @@ fn prefetch_template_id(t: &Tables, id: TemplateId) -> usize {
 
 /// What the look-ahead of an access burst found: how many templates it
 /// prefetched, and per frame (by its index in the burst) the template of
-/// a frame the express tier may encapsulate.
-pub struct AccessAhead<'t> {
-    t: &'t Tables,
+/// a frame the express tier may encapsulate. The worker keeps one and
+/// refills it per burst ([`fill`](Self::fill)): returned by value, its
+/// 280 bytes were copied every burst.
+pub struct AccessAhead {
     found: usize,
+    /// Frames of the burst looked at (the first `n` of `express` are this
+    /// burst's).
+    n: usize,
     /// Per frame: the template of its MAC (`NONE`: leave the frame to the
     /// per-packet path).
     express: [TemplateId; MAX_AHEAD],
@@ -112,14 +117,52 @@ pub struct AheadEncap {
 /// No template kept for the frame.
 const NONE: TemplateId = TemplateId::MAX;
 
-impl<'t> AccessAhead<'t> {
-    fn new(t: &'t Tables) -> Self {
+impl Default for AccessAhead {
+    fn default() -> Self {
         AccessAhead {
-            t,
             found: 0,
+            n: 0,
             express: [NONE; MAX_AHEAD],
             ids: [NONE; MAX_AHEAD],
             l2: false,
+        }
+    }
+}
+
+impl AccessAhead {
+    /// Looks up the burst `frames` that arrived on access `port` of `t`,
+    /// in place of the last burst's: untagged frames of the port's
+    /// untagged L2 segment look up their destination MAC; those of its L3
+    /// access their IPv4 or IPv6 destination. False when the table is
+    /// small: nothing looked up, and nothing kept from the last burst
+    /// either ([`encap`](Self::encap) declines every frame). The other
+    /// methods take the same `t`.
+    #[inline]
+    pub fn fill<'a>(
+        &mut self,
+        t: &Tables,
+        port: u16,
+        frames: impl Iterator<Item = &'a [u8]>,
+    ) -> bool {
+        self.found = 0;
+        self.n = 0;
+        self.l2 = false;
+        match t.access_for(port, 0) {
+            Some(AccessIn::L2(seg)) => match t.segments.get(seg) {
+                Some(s) if s.macs.len() >= AHEAD_MIN_ENTRIES => {
+                    self.fill_macs(t, &s.macs, frames);
+                    true
+                }
+                _ => false,
+            },
+            Some(AccessIn::L3) => match &t.l3 {
+                Some(l3) if l3.routes_v4.len() + l3.routes_v6.len() >= AHEAD_MIN_ENTRIES => {
+                    ahead_routes(t, frames, self);
+                    true
+                }
+                _ => false,
+            },
+            None => false,
         }
     }
 
@@ -129,10 +172,8 @@ impl<'t> AccessAhead<'t> {
     /// does not, [`prefetch_counters`](Self::prefetch_counters) prefetches
     /// the template.
     #[inline(always)]
-    fn keep(&mut self, id: TemplateId) {
-        if let (Some(slot), Some(line)) =
-            (self.ids.get_mut(self.found), self.t.lines.get(id as usize))
-        {
+    fn keep(&mut self, t: &Tables, id: TemplateId) {
+        if let (Some(slot), Some(line)) = (self.ids.get_mut(self.found), t.lines.get(id as usize)) {
             prefetch(line);
             *slot = id;
             self.found += 1;
@@ -146,12 +187,12 @@ impl<'t> AccessAhead<'t> {
     /// cells do not stay in cache either), and the template itself where
     /// the line does not stand for it (the per-packet path reads it).
     #[inline(never)]
-    pub fn prefetch_counters(&self, e: &WorkerEntries) {
+    pub fn prefetch_counters(&self, t: &Tables, e: &WorkerEntries) {
         for &id in self.ids.iter().take(self.found) {
-            if let Some(line) = self.t.lines.get(id as usize) {
+            if let Some(line) = t.lines.get(id as usize) {
                 e.prefetch_tunnel(line.counter());
                 if line.kind() == LineKind::Template {
-                    prefetch_template_id(self.t, id);
+                    prefetch_template_id(t, id);
                 }
             }
         }
@@ -170,7 +211,11 @@ impl<'t> AccessAhead<'t> {
 
     /// Frames whose template was kept for [`encap`](AccessAhead::encap).
     pub fn express_frames(&self) -> usize {
-        self.express.iter().filter(|&&id| id != NONE).count()
+        self.express
+            .iter()
+            .take(self.n)
+            .filter(|&&id| id != NONE)
+            .count()
     }
 
     /// Encapsulates frame `i` of the burst (`buf`, not changed since the
@@ -186,132 +231,122 @@ impl<'t> AccessAhead<'t> {
     #[inline(always)]
     pub fn encap<B: Buffer + ?Sized>(
         &self,
+        t: &Tables,
         i: usize,
         buf: &mut B,
         rss: Option<u32>,
     ) -> Option<AheadEncap> {
+        if i >= self.n {
+            return None;
+        }
         let id = *self.express.get(i)?;
         if id == NONE || buf.total_len() != buf.len() {
             return None;
         }
-        let line = self.t.lines.get(id as usize)?;
+        let line = t.lines.get(id as usize)?;
         let vxlan = match line.kind() {
             LineKind::GeneveEthernet => false,
             LineKind::VxlanEthernet => true,
             // An L2 segment's templates carry Ethernet frames.
             LineKind::GeneveIp => return None,
-            LineKind::Template => return self.encap_template(id, buf, rss),
+            LineKind::Template => return encap_template(t, id, buf, rss),
         };
         if !line.encap_ethernet(buf, rss) {
             return None;
         }
         Some(AheadEncap {
-            port: self.t.underlay_port,
+            port: t.underlay_port,
             counter: line.counter(),
             vxlan,
         })
     }
 
-    /// [`encap`](Self::encap) from the template (its line stands for
-    /// nothing).
+    /// The L2 look-ahead. Hashes every frame's destination and prefetches
+    /// its slot, then probes (the slots are loaded or on their way), as
+    /// `rte_hash_lookup_bulk`, and prefetches the template found. Plain
+    /// index loops over the burst's arrays: iterators zipping them kept
+    /// their cursors on the stack, about 10 instructions a frame.
     #[inline(never)]
-    fn encap_template<B: Buffer + ?Sized>(
-        &self,
-        id: TemplateId,
-        buf: &mut B,
-        rss: Option<u32>,
-    ) -> Option<AheadEncap> {
-        if !matches!(self.t.flow_variants.get(id as usize), None | Some(None)) {
-            return None;
+    fn fill_macs<'a>(
+        &mut self,
+        t: &Tables,
+        macs: &MacTable,
+        frames: impl Iterator<Item = &'a [u8]>,
+    ) {
+        self.l2 = true;
+        // Per frame: its packed MAC (`u64::MAX`: not looked up) and home
+        // slot.
+        let mut keys = [u64::MAX; MAX_AHEAD];
+        let mut homes = [0usize; MAX_AHEAD];
+        let mut n = 0;
+        for d in frames.take(MAX_AHEAD) {
+            // Below MAX_AHEAD (the `take`); the mask tells the compiler.
+            let i = n & (MAX_AHEAD - 1);
+            n += 1;
+            self.express[i] = NONE;
+            let Some(h) = d.first_chunk::<14>() else {
+                continue;
+            };
+            // Untagged unicast (a tagged frame belongs to another segment
+            // or is dropped; group addresses flood).
+            if tagged(h) || h[0] & 1 != 0 {
+                continue;
+            }
+            let Some(w) = h.first_chunk::<8>() else {
+                continue;
+            };
+            let k = u64::from_le_bytes(*w) & MAC_BITS;
+            let home = macs.home_packed(k);
+            macs.prefetch_home(home);
+            keys[i] = k;
+            homes[i] = home;
         }
-        let tpl = self.t.templates.get(id as usize)?;
-        if !tpl.has_fast_ethernet() || !encap_fast_ethernet(tpl, buf, rss) {
-            return None;
+        self.n = n;
+        for i in 0..n.min(MAX_AHEAD) {
+            let k = keys[i];
+            if k == u64::MAX {
+                continue;
+            }
+            if let Some(id) = macs.get_packed(homes[i], k).and_then(|e| e.template()) {
+                self.express[i] = id;
+                self.keep(t, id);
+            }
         }
-        Some(AheadEncap {
-            port: self.t.underlay_port,
-            counter: tpl.counter(),
-            vxlan: tpl.encapsulation() == Encapsulation::Vxlan,
-        })
     }
 }
 
-/// The encap side: frames that arrived on access `port`. Untagged frames
-/// of the port's untagged L2 segment look up their destination MAC; those
-/// of its L3 access their IPv4 or IPv6 destination. `None` when the table
-/// is small (nothing done).
-#[inline]
-pub fn ahead_access<'a, 't>(
-    t: &'t Tables,
+/// [`AccessAhead::encap`] from the template (its line stands for
+/// nothing).
+#[inline(never)]
+fn encap_template<B: Buffer + ?Sized>(
+    t: &Tables,
+    id: TemplateId,
+    buf: &mut B,
+    rss: Option<u32>,
+) -> Option<AheadEncap> {
+    if !matches!(t.flow_variants.get(id as usize), None | Some(None)) {
+        return None;
+    }
+    let tpl = t.templates.get(id as usize)?;
+    if !tpl.has_fast_ethernet() || !encap_fast_ethernet(tpl, buf, rss) {
+        return None;
+    }
+    Some(AheadEncap {
+        port: t.underlay_port,
+        counter: tpl.counter(),
+        vxlan: tpl.encapsulation() == Encapsulation::Vxlan,
+    })
+}
+
+/// [`AccessAhead::fill`] into a new one: `None` when the table is small
+/// (nothing done).
+pub fn ahead_access<'a>(
+    t: &Tables,
     port: u16,
     frames: impl Iterator<Item = &'a [u8]>,
-) -> Option<AccessAhead<'t>> {
-    match t.access_for(port, 0)? {
-        AccessIn::L2(seg) => {
-            if t.segments.get(seg)?.macs.len() < AHEAD_MIN_ENTRIES {
-                return None;
-            }
-            Some(ahead_macs(t, seg, frames))
-        }
-        AccessIn::L3 => {
-            let l3 = t.l3.as_ref()?;
-            if l3.routes_v4.len() + l3.routes_v6.len() < AHEAD_MIN_ENTRIES {
-                return None;
-            }
-            let mut a = AccessAhead::new(t);
-            ahead_routes(t, frames, &mut a);
-            Some(a)
-        }
-    }
-}
-
-#[inline(never)]
-fn ahead_macs<'a, 't>(
-    t: &'t Tables,
-    seg: usize,
-    frames: impl Iterator<Item = &'a [u8]>,
-) -> AccessAhead<'t> {
-    let mut a = AccessAhead::new(t);
-    let Some(s) = t.segments.get(seg) else {
-        return a;
-    };
-    a.l2 = true;
-    // Hash every frame's destination and prefetch its slot, then probe
-    // (the slots are loaded or on their way), as `rte_hash_lookup_bulk`,
-    // and prefetch the template found. Per frame: its packed MAC
-    // (`u64::MAX`: not looked up) and home slot.
-    let mut keys = [u64::MAX; MAX_AHEAD];
-    let mut homes = [0usize; MAX_AHEAD];
-    let mut n = 0;
-    for (d, (k, home)) in frames.zip(keys.iter_mut().zip(homes.iter_mut())) {
-        n += 1;
-        let Some(h) = d.first_chunk::<14>() else {
-            continue;
-        };
-        // Untagged unicast (a tagged frame belongs to another segment or
-        // is dropped; group addresses flood).
-        if tagged(h) || h[0] & 1 != 0 {
-            continue;
-        }
-        let Some(w) = h.first_chunk::<8>() else {
-            continue;
-        };
-        *k = u64::from_le_bytes(*w) & MAC_BITS;
-        *home = s.macs.home_packed(*k);
-        s.macs.prefetch_home(*home);
-    }
-    for (i, (&k, &home)) in keys.iter().zip(&homes).take(n).enumerate() {
-        if k == u64::MAX {
-            continue;
-        }
-        if let Some(id) = s.macs.get_packed(home, k).and_then(|e| e.template()) {
-            if let Some(slot) = a.express.get_mut(i) {
-                *slot = id;
-            }
-            a.keep(id);
-        }
-    }
-    a
+) -> Option<AccessAhead> {
+    let mut a = AccessAhead::default();
+    a.fill(t, port, frames).then_some(a)
 }
 
 #[inline(never)]
@@ -342,7 +377,7 @@ fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>, a: &mut 
     for &(addr, v6) in &keys[..n] {
         let lpm = if v6 { &l3.routes_v6 } else { &l3.routes_v4 };
         if let Some(Some(id)) = lpm.lookup(addr) {
-            a.keep(id);
+            a.keep(t, id);
         }
     }
 }

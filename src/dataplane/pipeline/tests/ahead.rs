@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::{build, udp_frame, UL_MAC};
 use crate::dataplane::pipeline::{
     ahead_access, ahead_underlay, ahead_underlay_slots, underlay_express_key, underlay_express_v6,
-    AHEAD_MIN_ENTRIES,
+    AccessAhead, AHEAD_MIN_ENTRIES,
 };
 use crate::dataplane::stats::WorkerEntries;
 use crate::dataplane::tables::{Tables, VniHint};
@@ -219,7 +219,7 @@ proptest! {
         for t in [a, b, c] {
             prop_assert!(count_access(t, &frames) <= frames.len());
             if let Some(x) = ahead_access(t, 1, frames.iter().map(|f| f.as_slice())) {
-                x.prefetch_counters(&e);
+                x.prefetch_counters(t, &e);
             }
             prop_assert!(ahead_underlay(t, frames.iter().map(|f| f.as_slice())) <= frames.len());
             let mut a = ahead_underlay_slots(t, frames.iter().map(|f| f.as_slice()));
@@ -248,7 +248,7 @@ fn look_ahead_encap_gives_the_per_packet_paths_bytes_or_declines() {
         let mut by_ahead = crate::tunnel::VecBuffer::with_headroom(256, f);
         let mut by_path = crate::tunnel::VecBuffer::with_headroom(256, f);
         let path = super::access(&t, 1, &mut by_path, Some(0x1234));
-        match a.encap(i, &mut by_ahead, Some(0x1234)) {
+        match a.encap(&t, i, &mut by_ahead, Some(0x1234)) {
             Some(x) => {
                 let port = x.port;
                 // Every member of this segment is a Geneve tunnel.
@@ -276,7 +276,45 @@ fn look_ahead_encap_gives_the_per_packet_paths_bytes_or_declines() {
     }
     // Past the frames it saw, it takes nothing.
     let mut b = crate::tunnel::VecBuffer::with_headroom(256, &frames[0]);
-    assert_eq!(a.encap(frames.len(), &mut b, None), None);
+    assert_eq!(a.encap(&t, frames.len(), &mut b, None), None);
+}
+
+/// The worker refills one look-ahead per burst: nothing of a burst
+/// survives into the next. A shorter burst's frames past its end, a burst
+/// whose frames are unknown, and any burst once the table is small (no
+/// look-ahead) are all declined, and a refill finds what a new one does.
+#[test]
+fn a_refilled_look_ahead_keeps_nothing_of_the_last_burst() {
+    let n = AHEAD_MIN_ENTRIES;
+    let t = l2(n);
+    let known = |i: usize| untagged(udp_frame(mac(i), [198, 19, 0, 1], [198, 19, 0, 2], 1, 2));
+    let first: Vec<Vec<u8>> = (0..8).map(|i| known(i * 3)).collect();
+    let mut a = AccessAhead::default();
+    assert!(a.fill(&t, 1, first.iter().map(|f| f.as_slice())));
+    assert_eq!((a.found(), a.express_frames()), (8, 8));
+    let takes = |a: &AccessAhead, t: &Tables, i: usize| {
+        let mut b = crate::tunnel::VecBuffer::with_headroom(256, &first[i]);
+        a.encap(t, i, &mut b, None).is_some()
+    };
+    assert!((0..8).all(|i| takes(&a, &t, i)));
+    // Two unknown MACs: the first burst's templates are gone, for the
+    // two frames and for those past them.
+    let unknown = [known(n + 1), known(n + 2)];
+    assert!(a.fill(&t, 1, unknown.iter().map(|f| f.as_slice())));
+    assert_eq!((a.found(), a.express_frames()), (0, 0));
+    assert!((0..8).all(|i| !takes(&a, &t, i)));
+    // Refilled with the first burst: what a new one finds.
+    assert!(a.fill(&t, 1, first.iter().map(|f| f.as_slice())));
+    let fresh = ahead_access(&t, 1, first.iter().map(|f| f.as_slice())).unwrap();
+    assert_eq!(
+        (a.found(), a.express_frames()),
+        (fresh.found(), fresh.express_frames())
+    );
+    // A small table: no look-ahead, and nothing left to take.
+    let small = l2(n - 1);
+    assert!(!a.fill(&small, 1, first.iter().map(|f| f.as_slice())));
+    assert_eq!((a.found(), a.express_frames(), a.is_l2()), (0, 0, false));
+    assert!((0..8).all(|i| !takes(&a, &t, i)));
 }
 
 proptest! {
