@@ -13,7 +13,8 @@
 //! linear probing, at most half full (a successful lookup reads 1.5 slots
 //! on average for random keys, which the prefetch of the home slot and
 //! the next one covers; keys in a row, nearly always the home slot alone,
-//! which [`FlatMap::prefetch_home`] loads); removal shifts the following
+//! which [`FlatMap::prefetch_home`] loads: one line, where the slots are
+//! aligned to their size, [`Align32`]); removal shifts the following
 //! entries back (no tombstones, so a table that churns through learned
 //! MACs never degrades). Keys are packed
 //! into 64 bits ([`FlatKey`]); `u64::MAX` marks an empty slot. The slot
@@ -646,9 +647,11 @@ mod tests {
         for k in 0..1000u32 {
             m.insert(k, [u64::from(k); 3]);
         }
-        assert_eq!(FlatMap::<u32, Wide, Align32>::SLOT_BYTES, 32);
-        assert!(FlatMap::<u32, Wide, Align32>::SLOT_IN_ONE_LINE);
-        assert!(!FlatMap::<u32, Wide>::SLOT_IN_ONE_LINE);
+        const {
+            assert!(FlatMap::<u32, Wide, Align32>::SLOT_BYTES == 32);
+            assert!(FlatMap::<u32, Wide, Align32>::SLOT_IN_ONE_LINE);
+            assert!(!FlatMap::<u32, Wide>::SLOT_IN_ONE_LINE);
+        }
         let copy = m.clone();
         for t in [&m, &copy] {
             assert_eq!(t.slots.as_ptr() as usize % 32, 0);
@@ -657,7 +660,7 @@ mod tests {
         // The VNI index's slots need no marker: 16 bytes, at any multiple
         // of 8 they cross no line only if 16-aligned, which a large array
         // 16 bytes past a page start is.
-        assert_eq!(FlatMap::<u32, u32>::SLOT_BYTES, 16);
+        const { assert!(FlatMap::<u32, u32>::SLOT_BYTES == 16) };
     }
 
     #[test]
