@@ -58,18 +58,18 @@ pub struct VniOut {
     /// The tunnels on this VNI: their remote VTEPs (as
     /// `Delivery::src_raw` gives them) and counter slots, so a delivered
     /// packet also counts under the tunnel it came from.
-    pub sources: Box<[Source]>,
+    sources: Box<[Source]>,
     /// The first IPv4 source of `sources` (`Delivery::src_word`) and its
     /// slot (`NO_SLOT`: none), compared first: one compare for the usual
     /// VNI of one tunnel.
-    pub src4: (u32, u32),
+    src4: (u32, u32),
     /// The same for the first IPv6 source (`Delivery::src_raw` bytes).
-    pub src6: ([u8; 16], u32),
+    src6: ([u8; 16], u32),
     /// `sources` holds a tunnel with a slot besides the two first ones:
     /// only then is a source that is neither looked for in the list
     /// (set with them by [`set_sources`](Self::set_sources); asked per
     /// packet at many VNIs, where counting it took ten instructions).
-    pub more_sources: bool,
+    more_sources: bool,
 }
 
 /// A remote VTEP that may send a VNI, and its tunnel's counter slot.
@@ -205,7 +205,16 @@ impl VniOut {
             .map_or(super::stats::NO_SLOT, |s| s.slot)
     }
 
-    /// Sets the tunnels this VNI may come from.
+    /// The first IPv6 source's address and tunnel slot (`NO_SLOT`: none).
+    #[inline(always)]
+    pub fn first_v6_source(&self) -> &([u8; 16], u32) {
+        &self.src6
+    }
+
+    /// Sets the tunnels this VNI may come from, and what is derived from
+    /// them (the first IPv4 and IPv6 ones, whether there are more): the
+    /// only writer of these fields, which are private so that none goes
+    /// stale.
     pub fn set_sources(&mut self, sources: Box<[Source]>) {
         self.src4 = sources
             .iter()

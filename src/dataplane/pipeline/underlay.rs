@@ -235,7 +235,7 @@ impl ExpressKey {
         if self.0 & Self::SLOT != 0 {
             high
         } else if self.0 & Self::FIRST6 != 0 {
-            out.src6.1
+            out.first_v6_source().1
         } else {
             out.source_slot_v4(high)
         }
@@ -630,7 +630,7 @@ fn express_key<const C: bool>(
     let l3 = usize::from(d.outer_l3);
     if d.outer_ipv6 {
         let src = frame.get(l3 + 8..l3 + 24)?.first_chunk::<16>()?;
-        if *src == out.src6.0 {
+        if *src == out.first_v6_source().0 {
             return Some(ExpressKey(u64::from(entry) | ExpressKey::FIRST6));
         }
         return Some(ExpressKey::new(entry, out.source_slot_v6_other(*src), true));
