@@ -582,12 +582,23 @@ mod tests {
         #[test]
         fn matches_a_hash_map(ops in prop::collection::vec(op(), 0..400)) {
             let mut m = FlatMap::<u32, u32>::new();
+            // The same table with its slots aligned (the MAC table's marker).
+            let mut aligned = FlatMap::<u32, u32, Align32>::new();
             let mut r = HashMap::new();
             for o in ops {
                 match o {
-                    Op::Insert(k, v) => prop_assert_eq!(m.insert(k, v), r.insert(k, v)),
-                    Op::Remove(k) => prop_assert_eq!(m.remove(&k), r.remove(&k)),
-                    Op::Get(k) => prop_assert_eq!(m.get(&k), r.get(&k)),
+                    Op::Insert(k, v) => {
+                        prop_assert_eq!(aligned.insert(k, v), r.get(&k).copied());
+                        prop_assert_eq!(m.insert(k, v), r.insert(k, v));
+                    }
+                    Op::Remove(k) => {
+                        prop_assert_eq!(aligned.remove(&k), r.get(&k).copied());
+                        prop_assert_eq!(m.remove(&k), r.remove(&k));
+                    }
+                    Op::Get(k) => {
+                        prop_assert_eq!(aligned.get(&k), r.get(&k));
+                        prop_assert_eq!(m.get(&k), r.get(&k));
+                    }
                     Op::Bulk(keys) => {
                         let homes: Vec<usize> = keys.iter().map(|&k| m.home(k)).collect();
                         for &h in &homes {
@@ -602,11 +613,14 @@ mod tests {
                     }
                     Op::Clear => {
                         m.clear();
+                        aligned.clear();
                         r.clear();
                     }
                 }
             }
             check_same(&m, &r);
+            prop_assert_eq!(aligned.len(), r.len());
+            prop_assert!(r.iter().all(|(k, v)| aligned.get(k) == Some(v)));
             // A copy (the back copy of the left-right publication) answers
             // the same and changes on its own.
             let mut c = m.clone();
