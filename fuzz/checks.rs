@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub use geneve_gw::control::responder::LocalAddrs;
 use geneve_gw::control::responder::{respond, Response};
 pub use geneve_gw::dataplane::pipeline::Outcome;
-use geneve_gw::dataplane::pipeline::{access_with_cache, MacCache};
+use geneve_gw::dataplane::pipeline::{access_with_cache, AccessAhead, MacCache, AHEAD_MIN_ENTRIES};
 pub use geneve_gw::dataplane::tables::{BuildInputs, Tables};
 use geneve_gw::tunnel::{
     encap, Buffer, EncapTemplate, PayloadKind, TcpSegmentation, TunnelConfig, TunnelOption,
@@ -244,6 +244,112 @@ pub fn access_tables() -> Tables {
         },
     )
     .unwrap()
+}
+
+/// MAC number `i` of [`access_ahead_tables`]' segment.
+pub fn ahead_mac(i: usize) -> [u8; 6] {
+    let b = (i as u16).to_be_bytes();
+    [0x02, 0x00, 0x5e, 0x10, b[0], b[1]]
+}
+
+/// Tables whose untagged access segment holds `AHEAD_MIN_ENTRIES` static
+/// MACs, so that the worker looks its bursts up ahead
+/// (`pipeline::AccessAhead`): the MACs behind two resolved remotes and one
+/// whose next hop is not resolved (no template).
+pub fn access_ahead_tables() -> Tables {
+    let remotes = ["198.18.0.2", "198.18.0.3", "198.18.0.4"];
+    let mut cfg = String::from(
+        r#"
+eal: { cores: [1], control_core: 0 }
+ports:
+  - { name: ul, role: underlay, device: 0, mtu: 1500 }
+  - { name: acc, role: access, device: 1, mtu: 1400 }
+vtep:
+  ipv4: 198.18.0.1/24
+tunnels:
+  - { name: t1, remote: 198.18.0.2, vni: 100 }
+  - { name: t2, remote: 198.18.0.3, vni: 100 }
+l2:
+  learning: false
+  segments:
+    - port: acc
+      vni: 100
+      flood: [198.18.0.2]
+      static_macs:
+"#,
+    );
+    for i in 0..AHEAD_MIN_ENTRIES {
+        let m = ahead_mac(i);
+        cfg.push_str(&format!(
+            "        - {{ mac: \"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\", remote: {} }}\n",
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+            m[5],
+            remotes[i % remotes.len()]
+        ));
+    }
+    let cfg = geneve_gw::config::load_str(&cfg, "fuzz-ahead.yaml").unwrap();
+    let neighbors: HashMap<IpAddr, [u8; 6]> = [
+        ("198.18.0.2", [2, 0, 0, 0, 0, 2]),
+        ("198.18.0.3", [2, 0, 0, 0, 0, 3]),
+    ]
+    .iter()
+    .map(|(a, m)| (a.parse().unwrap(), *m))
+    .collect();
+    Tables::build(
+        &cfg,
+        &BuildInputs {
+            port_ids: &[0, 1],
+            port_macs: &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 0xaa]],
+            neighbors: &neighbors,
+            learned: &HashMap::new(),
+            generation: 1,
+            flows: Default::default(),
+        },
+    )
+    .unwrap()
+}
+
+/// The access look-ahead on a large MAC table. Input: a byte (which known
+/// MAC, and whether the frame has an RSS hash), then a frame. The burst is
+/// the frame as it came and the frame sent to that known MAC (so that
+/// fuzzed bytes after a known destination reach the look-ahead's encap).
+/// For each, the look-ahead either encapsulates it to exactly the bytes
+/// and port the per-packet path gives, or declines and leaves it
+/// untouched. Returns how many it took.
+pub fn access_ahead(t: &Tables, data: &[u8]) -> Option<usize> {
+    let (&p, frame) = data.split_first()?;
+    let rss = (p & 1 != 0).then_some(0xabcd_0123);
+    let mut known = frame.to_vec();
+    if let Some(dst) = known.get_mut(..6) {
+        dst.copy_from_slice(&ahead_mac(usize::from(p) * 16));
+    }
+    let frames = [frame, known.as_slice()];
+    let mut ahead = AccessAhead::default();
+    assert!(ahead.fill(t, 1, frames.iter().copied()), "a large table");
+    let mut taken = 0;
+    for (i, f) in frames.iter().enumerate() {
+        let mut by_ahead = VecBuffer::with_headroom(256, f);
+        let mut by_path = VecBuffer::with_headroom(256, f);
+        let path = access_with_cache(t, 1, &mut by_path, rss, &mut MacCache::default());
+        match ahead.encap(t, i, &mut by_ahead, rss) {
+            Some(x) => {
+                let want = if x.vxlan {
+                    Outcome::EncappedVxlan(x.port)
+                } else {
+                    Outcome::Encapped(x.port)
+                };
+                assert_eq!(path, want, "frame {i}: the per-packet path's outcome");
+                assert_eq!(by_ahead.data(), by_path.data(), "frame {i}: its bytes");
+                taken += 1;
+            }
+            None => assert_eq!(by_ahead.data(), *f, "frame {i}: declined, yet changed"),
+        }
+    }
+    Some(taken)
 }
 
 /// The access-side classifier. Input: port (1 byte, 0 or 1), then the

@@ -111,6 +111,17 @@ fn segment_fuzz_corpus_replays() {
     assert!(r.iter().filter(|n| **n > 1).count() >= 5, "{r:?}");
 }
 
+/// The same seeds through the look-ahead of a large MAC table: each
+/// frame taken gets the per-packet path's bytes (checks::access_ahead),
+/// and some seeds, sent to a known MAC, are taken.
+#[test]
+fn access_fuzz_corpus_replays_through_the_look_ahead() {
+    let t = checks::access_ahead_tables();
+    let r = replay("access", |d| checks::access_ahead(&t, d));
+    assert!(r.len() >= 10);
+    assert!(r.iter().any(|n| n.is_some_and(|n| n > 0)), "{r:?}");
+}
+
 #[test]
 fn access_fuzz_corpus_replays() {
     use checks::Outcome;
