@@ -15,6 +15,7 @@ use geneve_gw::tunnel::{
     encap, Buffer, EncapTemplate, PayloadKind, TcpSegmentation, TunnelConfig, TunnelOption,
     VecBuffer,
 };
+use geneve_gw::wire::ethernet::MacDisplay;
 use geneve_gw::wire::geneve::Vni;
 
 /// The config loader: any text gives a config or errors, never a panic;
@@ -202,15 +203,24 @@ pub fn segment(data: &[u8]) -> usize {
     plan.count()
 }
 
-/// The fixed configuration the access classifier is fuzzed against.
-pub const ACCESS_CFG: &str = r#"
+/// The ports and VTEP of both access configurations below.
+macro_rules! access_head {
+    () => {
+        r#"
 eal: { cores: [1], control_core: 0 }
 ports:
   - { name: ul, role: underlay, device: 0, mtu: 1500 }
   - { name: acc, role: access, device: 1, mtu: 1400 }
 vtep:
   ipv4: 198.18.0.1/24
-tunnels:
+"#
+    };
+}
+
+/// The fixed configuration the access classifier is fuzzed against.
+pub const ACCESS_CFG: &str = concat!(
+    access_head!(),
+    r#"tunnels:
   - { name: t1, remote: 198.18.0.2, vni: 100 }
   - { name: r3, remote: 198.18.0.3, vni: 300 }
 l2:
@@ -221,10 +231,13 @@ l2:
     - { port: acc, vlan: 0, vni: 300, flood: [198.18.0.3] }
 decap:
   - { vni: 100, allow_from: [198.18.0.2, 198.18.0.3] }
-"#;
+"#
+);
 
-pub fn access_tables() -> Tables {
-    let cfg = geneve_gw::config::load_str(ACCESS_CFG, "fuzz.yaml").unwrap();
+/// The tables of access configuration `text`, with the next hops of
+/// 198.18.0.2 and 198.18.0.3 resolved (no other).
+fn access_tables_of(text: &str) -> Tables {
+    let cfg = geneve_gw::config::load_str(text, "fuzz.yaml").unwrap();
     let neighbors: HashMap<IpAddr, [u8; 6]> = [
         ("198.18.0.2", [2, 0, 0, 0, 0, 2]),
         ("198.18.0.3", [2, 0, 0, 0, 0, 3]),
@@ -244,6 +257,10 @@ pub fn access_tables() -> Tables {
         },
     )
     .unwrap()
+}
+
+pub fn access_tables() -> Tables {
+    access_tables_of(ACCESS_CFG)
 }
 
 /// MAC number `i` of [`access_ahead_tables`]' segment.
@@ -258,15 +275,9 @@ pub fn ahead_mac(i: usize) -> [u8; 6] {
 /// whose next hop is not resolved (no template).
 pub fn access_ahead_tables() -> Tables {
     let remotes = ["198.18.0.2", "198.18.0.3", "198.18.0.4"];
-    let mut cfg = String::from(
-        r#"
-eal: { cores: [1], control_core: 0 }
-ports:
-  - { name: ul, role: underlay, device: 0, mtu: 1500 }
-  - { name: acc, role: access, device: 1, mtu: 1400 }
-vtep:
-  ipv4: 198.18.0.1/24
-tunnels:
+    let mut cfg = String::from(concat!(
+        access_head!(),
+        r#"tunnels:
   - { name: t1, remote: 198.18.0.2, vni: 100 }
   - { name: t2, remote: 198.18.0.3, vni: 100 }
 l2:
@@ -276,41 +287,16 @@ l2:
       vni: 100
       flood: [198.18.0.2]
       static_macs:
-"#,
-    );
+"#
+    ));
     for i in 0..AHEAD_MIN_ENTRIES {
-        let m = ahead_mac(i);
+        let mac = MacDisplay(&ahead_mac(i)).to_string();
+        let remote = remotes[i % remotes.len()];
         cfg.push_str(&format!(
-            "        - {{ mac: \"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\", remote: {} }}\n",
-            m[0],
-            m[1],
-            m[2],
-            m[3],
-            m[4],
-            m[5],
-            remotes[i % remotes.len()]
+            "        - {{ mac: \"{mac}\", remote: {remote} }}\n"
         ));
     }
-    let cfg = geneve_gw::config::load_str(&cfg, "fuzz-ahead.yaml").unwrap();
-    let neighbors: HashMap<IpAddr, [u8; 6]> = [
-        ("198.18.0.2", [2, 0, 0, 0, 0, 2]),
-        ("198.18.0.3", [2, 0, 0, 0, 0, 3]),
-    ]
-    .iter()
-    .map(|(a, m)| (a.parse().unwrap(), *m))
-    .collect();
-    Tables::build(
-        &cfg,
-        &BuildInputs {
-            port_ids: &[0, 1],
-            port_macs: &[[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 0xaa]],
-            neighbors: &neighbors,
-            learned: &HashMap::new(),
-            generation: 1,
-            flows: Default::default(),
-        },
-    )
-    .unwrap()
+    access_tables_of(&cfg)
 }
 
 /// The access look-ahead on a large MAC table. Input: a byte (which known

@@ -205,11 +205,13 @@ impl AccessAhead {
     }
 
     /// Templates prefetched.
+    #[cfg(test)]
     pub fn found(&self) -> usize {
         self.found
     }
 
     /// Frames whose template was kept for [`encap`](AccessAhead::encap).
+    #[cfg(test)]
     pub fn express_frames(&self) -> usize {
         self.express
             .iter()
@@ -338,17 +340,6 @@ fn encap_template<B: Buffer + ?Sized>(
     })
 }
 
-/// [`AccessAhead::fill`] into a new one: `None` when the table is small
-/// (nothing done).
-pub fn ahead_access<'a>(
-    t: &Tables,
-    port: u16,
-    frames: impl Iterator<Item = &'a [u8]>,
-) -> Option<AccessAhead> {
-    let mut a = AccessAhead::default();
-    a.fill(t, port, frames).then_some(a)
-}
-
 #[inline(never)]
 fn ahead_routes<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>, a: &mut AccessAhead) {
     let Some(l3) = &t.l3 else {
@@ -398,26 +389,12 @@ fn inner_destination(d: &[u8]) -> Option<(u128, bool)> {
     }
 }
 
-/// Whether the VNI table is large enough for [`ahead_underlay`].
+/// Whether the VNI table is large enough for the decap look-ahead
+/// ([`UnderlayAhead`]; kept apart, so the check is all the small-table
+/// gateway pays).
 #[inline(always)]
 pub fn wants_ahead_underlay(t: &Tables) -> bool {
     t.vnis.len() >= AHEAD_MIN_ENTRIES
-}
-
-/// The decap side: Geneve frames from the underlay. Each frame's VNI
-/// (untagged outer IPv4 without options or IPv6 without extension
-/// headers, as the fast tiers take them) is looked up and its entry
-/// prefetched. Returns how many it found. The caller checks
-/// [`wants_ahead_underlay`] first (kept apart, so the check is all the
-/// small-table gateway pays). The worker runs it in two steps instead
-/// ([`ahead_underlay_slots`], then [`UnderlayAhead::probe`] a few frames
-/// ahead of the express tier); this is both at once.
-pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
-    if !wants_ahead_underlay(t) {
-        return 0;
-    }
-    let mut a = ahead_underlay_slots(t, frames);
-    (0..a.n).filter(|&i| a.probe(t, i)).count()
 }
 
 /// How far ahead of the packet it is at the decap express tier probes
@@ -426,8 +403,10 @@ pub fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) ->
 /// lines to arrive before that frame's turn.
 pub const PROBE_DISTANCE: usize = 6;
 
-/// The burst's VNIs and their index slots, the slots already on their way
-/// ([`ahead_underlay_slots`]); each frame's entry is found and prefetched
+/// The decap side: the burst's VNIs (untagged outer IPv4 without options
+/// or IPv6 without extension headers, as the fast tiers take them) and
+/// their index slots, the slots already on their way
+/// ([`fill`](Self::fill)); each frame's entry is found and prefetched
 /// later, [`PROBE_DISTANCE`] frames before the express tier reaches it,
 /// so that the prefetches of a burst do not all queue at once and the
 /// first ones have landed when they are read.
@@ -481,18 +460,6 @@ impl UnderlayAhead {
         let &(vni, _) = self.keys.get(i)?;
         Some(VniHint { vni, entry })
     }
-}
-
-/// The first step of [`ahead_underlay`]: every frame's VNI read and its
-/// index slot prefetched, nothing looked up yet ([`UnderlayAhead::fill`]
-/// into a new one).
-pub fn ahead_underlay_slots<'a>(
-    t: &Tables,
-    frames: impl Iterator<Item = &'a [u8]>,
-) -> UnderlayAhead {
-    let mut a = UnderlayAhead::default();
-    a.fill(t, frames);
-    a
 }
 
 impl Default for UnderlayAhead {

@@ -26,8 +26,7 @@ pub use access::{
     access, access_with_cache, encap_flood, AccessExpress, L3Express, L3Route, MacCache,
 };
 pub use ahead::{
-    ahead_access, ahead_underlay, ahead_underlay_slots, wants_ahead_underlay, AccessAhead,
-    UnderlayAhead, AHEAD_MIN_ENTRIES, PROBE_DISTANCE,
+    wants_ahead_underlay, AccessAhead, UnderlayAhead, AHEAD_MIN_ENTRIES, PROBE_DISTANCE,
 };
 pub use underlay::{
     hw_decapped, stitch_express, underlay, underlay_express, underlay_express_counted,

@@ -8,12 +8,42 @@ use proptest::prelude::*;
 
 use super::{build, udp_frame, UL_MAC};
 use crate::dataplane::pipeline::{
-    ahead_access, ahead_underlay, ahead_underlay_slots, underlay_express_key, underlay_express_v6,
-    AccessAhead, AHEAD_MIN_ENTRIES,
+    underlay_express_key, underlay_express_v6, wants_ahead_underlay, AccessAhead, UnderlayAhead,
+    AHEAD_MIN_ENTRIES,
 };
 use crate::dataplane::stats::WorkerEntries;
 use crate::dataplane::tables::{Tables, VniHint};
 use crate::tunnel::{Buffer, VecBuffer};
+
+/// A new access look-ahead filled with `frames` of `port`, as the worker
+/// fills its own (`None`: the table is small, no look-ahead).
+fn ahead_access<'a>(
+    t: &Tables,
+    port: u16,
+    frames: impl Iterator<Item = &'a [u8]>,
+) -> Option<AccessAhead> {
+    let mut a = AccessAhead::default();
+    a.fill(t, port, frames).then_some(a)
+}
+
+/// A new decap look-ahead's first step for `frames`: their index slots
+/// prefetched, nothing probed yet.
+fn ahead_underlay_slots<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> UnderlayAhead {
+    let mut a = UnderlayAhead::default();
+    a.fill(t, frames);
+    a
+}
+
+/// Both decap steps for every frame at once: how many frames' VNIs have
+/// an entry (0 where the worker does not look ahead: a small table).
+fn ahead_underlay<'a>(t: &Tables, frames: impl Iterator<Item = &'a [u8]>) -> usize {
+    if !wants_ahead_underlay(t) {
+        return 0;
+    }
+    let frames: Vec<&[u8]> = frames.collect();
+    let mut a = ahead_underlay_slots(t, frames.iter().copied());
+    (0..frames.len()).filter(|&i| a.probe(t, i)).count()
+}
 
 const HEAD: &str = r#"
 eal: { cores: [1], control_core: 0 }
